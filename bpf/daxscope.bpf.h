@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What the per-concern BPF programs share: maps (declared __weak so that
+ * `bpftool gen object` links them into one), load-time knobs and helpers.
+ */
+#ifndef DAXSCOPE_BPF_H
+#define DAXSCOPE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "daxscope/events.h"
+
+#define PAGE_SHIFT 12
+#define MAX_WINDOWS 4096
+
+/* Knobs, set by the collector through rodata before load. */
+extern const volatile __u32 filter_tgid; /* 0: every process */
+extern const volatile __u32 filter_dev;  /* 0: every filesystem */
+extern const volatile __u64 linger_ns;   /* keep a file armed this long after its punch */
+
+struct file_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
+/* A punch window: per-page events on its file are sent while it is open or lingering. */
+struct window {
+	__u64 start;
+	__u64 end; /* 0 while open */
+	__u32 tid;
+	__u32 pid;
+	char comm[DX_COMM_LEN];
+};
+
+/* The punch a task is inside, found again at syscall exit or task exit. */
+struct task_punch {
+	struct file_key key;
+	__u64 lock; /* its inode's fault/punch lock, 0 if unknown */
+	__u64 new_size; /* truncate(path) until its inode is known */
+	__u32 op;
+	__u32 pending_path; /* truncate(path): inode learned at its first page delete */
+};
+
+struct lock_owner {
+	struct file_key key;
+	__u32 gen;
+};
+
+struct wait_start {
+	__u64 lock;
+	__u64 ts;
+	__u32 flags;
+};
+
+
+struct global_state {
+	__s64 open_windows;
+	__u64 last_end;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the collector before load */
+} events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_WINDOWS);
+	__type(key, struct file_key);
+	__type(value, struct window);
+} windows SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_WINDOWS);
+	__type(key, __u32); /* tid */
+	__type(value, struct task_punch);
+} task_punches SEC(".maps") __weak;
+
+/* LRU: entries outlive their window, since waiters wake after the punch ends */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_WINDOWS);
+	__type(key, __u64); /* lock address */
+	__type(value, struct lock_owner);
+} locks SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct file_key);
+	__type(value, struct dx_file_counts);
+} file_counts SEC(".maps") __weak;
+
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DX_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct global_state);
+} gstate SEC(".maps") __weak;
+
+static __always_inline void count_drop(__u32 why)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &why);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline struct global_state *global_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&gstate, &zero);
+}
+
+/* Reserve an event with its common header filled; NULL (and counted) when full. */
+static __always_inline struct dx_event *reserve_event(__u16 kind)
+{
+	__u32 why = DX_DROP_RINGBUF;
+	__u64 *lost = bpf_map_lookup_elem(&drops, &why);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct dx_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(DX_DROP_RINGBUF);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->lost = lost ? *lost : 0;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+static __always_inline void inode_key(struct inode *inode, struct file_key *key)
+{
+	key->ino = BPF_CORE_READ(inode, i_ino);
+	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key->pad = 0;
+}
+
+static __always_inline void inode_file(struct inode *inode, struct dx_file *f)
+{
+	f->ino = BPF_CORE_READ(inode, i_ino);
+	f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	f->gen = BPF_CORE_READ(inode, i_generation);
+}
+
+/* Is the file inside a punch window, or was it until linger_ns ago? */
+static __always_inline bool file_armed(const struct file_key *key)
+{
+	struct window *w = bpf_map_lookup_elem(&windows, key);
+
+	if (!w)
+		return false;
+	return !w->end || bpf_ktime_get_ns() - w->end < linger_ns;
+}
+
+/* Cheap gate for the hottest hook: any window open or lingering at all? */
+static __always_inline bool any_armed(void)
+{
+	struct global_state *g = global_state();
+
+	if (!g)
+		return false;
+	return g->open_windows > 0 || (g->last_end && bpf_ktime_get_ns() - g->last_end < linger_ns);
+}
+
+static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
+{
+	__u32 slot = 0;
+	__u64 v = ns;
+
+	/* log2 bucket: slot k holds [2^k, 2^(k+1)) ns, slot 0 also holds 0 */
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		__u32 shift = 32 >> i;
+
+		if (v >> shift) {
+			v >>= shift;
+			slot += shift;
+		}
+	}
+	if (slot >= DX_HIST_SLOTS)
+		slot = DX_HIST_SLOTS - 1;
+	__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->total_ns, ns);
+	if (ns > h->max_ns)
+		h->max_ns = ns; /* racy max: a lost update only understates a tie */
+}
+
+#endif /* DAXSCOPE_BPF_H */

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Faults and page events in armed files: user faults (resolved to a file page
+ * through the VMA), page-cache and DAX faults, pages made dirty and pages
+ * deleted from the page cache. Counted per file in the kernel; sent as events.
+ */
+#include "daxscope.bpf.h"
+
+#define X86_PF_WRITE 0x2
+
+struct vma_page {
+	struct inode *inode;
+	__u64 index;
+};
+
+static __always_inline struct dx_file_counts *counts_of(const struct file_key *key)
+{
+	struct dx_file_counts zero = {}, *c = bpf_map_lookup_elem(&file_counts, key);
+
+	if (c)
+		return c;
+	bpf_map_update_elem(&file_counts, key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&file_counts, key);
+}
+
+static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u64 index,
+					    __u16 flags)
+{
+	struct dx_event *e = reserve_event(kind);
+
+	if (!e)
+		return;
+	e->flags = flags;
+	inode_file(inode, &e->file);
+	e->page.index = index;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static long vma_file_page(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_page *p = data;
+	struct file *file = vma->vm_file;
+
+	if (!file)
+		return 0;
+	p->inode = BPF_CORE_READ(file, f_inode);
+	p->index = vma->vm_pgoff + ((p->index - vma->vm_start) >> PAGE_SHIFT);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct vma_page p = { .index = address };
+	struct dx_file_counts *c;
+	struct file_key key;
+	struct dx_event *e;
+	bool write = error_code & X86_PF_WRITE;
+
+	if (!any_armed())
+		return 0;
+	if (bpf_find_vma(bpf_get_current_task_btf(), address, vma_file_page, &p, 0)) {
+		count_drop(DX_DROP_VMA);
+		return 0;
+	}
+	if (!p.inode)
+		return 0;
+	inode_key(p.inode, &key);
+	if (!file_armed(&key))
+		return 0;
+	c = counts_of(&key);
+	if (c)
+		__sync_fetch_and_add(write ? &c->faults_write : &c->faults_read, 1);
+	e = reserve_event(DX_USER_FAULT);
+	if (!e)
+		return 0;
+	e->flags = write ? DX_F_WRITE : 0;
+	inode_file(p.inode, &e->file);
+	e->page.index = p.index;
+	e->page.address = address;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/mm_filemap_fault")
+int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
+{
+	struct file_key key;
+	struct inode *inode;
+
+	if (!mapping)
+		return 0;
+	inode = BPF_CORE_READ(mapping, host);
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	if (file_armed(&key))
+		send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
+	return 0;
+}
+
+static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf, int result,
+				      __u16 flags)
+{
+	struct dx_file_counts *c;
+	struct dx_event *e;
+	struct file_key key;
+
+	inode_key(inode, &key);
+	if (!file_armed(&key))
+		return;
+	c = counts_of(&key);
+	if (c)
+		__sync_fetch_and_add(flags & DX_F_PMD ? &c->dax_pmd : &c->dax_pte, 1);
+	e = reserve_event(DX_DAX_FAULT);
+	if (!e)
+		return;
+	if (BPF_CORE_READ(vmf, flags) & FAULT_FLAG_WRITE)
+		flags |= DX_F_WRITE;
+	e->flags = flags;
+	inode_file(inode, &e->file);
+	e->page.index = BPF_CORE_READ(vmf, pgoff);
+	e->page.address = BPF_CORE_READ(vmf, address);
+	e->page.result = result;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* _done: fires inside dax_iomap_fault, after the filesystem took its fault lock. */
+SEC("tp_btf/dax_pte_fault_done")
+int BPF_PROG(on_dax_pte_fault, struct inode *inode, struct vm_fault *vmf, int result)
+{
+	dax_fault(inode, vmf, result, 0);
+	return 0;
+}
+
+SEC("tp_btf/dax_pmd_fault_done")
+int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsigned long max_pgoff,
+	     int result)
+{
+	dax_fault(inode, vmf, result, DX_F_PMD);
+	return 0;
+}
+
+SEC("tp_btf/writeback_dirty_folio")
+int BPF_PROG(on_page_dirty, struct folio *folio, struct address_space *mapping)
+{
+	struct dx_file_counts *c;
+	struct file_key key;
+	struct inode *inode;
+
+	if (!mapping)
+		return 0;
+	inode = BPF_CORE_READ(mapping, host);
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	if (!file_armed(&key))
+		return 0;
+	c = counts_of(&key);
+	if (c)
+		__sync_fetch_and_add(&c->dirtied, 1);
+	send_page_event(DX_PAGE_DIRTY, inode, BPF_CORE_READ(folio, index), 0);
+	return 0;
+}
+
+static __always_inline __u32 folio_order_of(struct folio *folio)
+{
+	unsigned long flags = 0, flags_1 = 0;
+
+	/* folio_order(): large folios keep their order in the low byte of _flags_1 */
+	bpf_probe_read_kernel(&flags, sizeof(flags), __builtin_preserve_access_index(&folio->flags));
+	if (!(flags & (1UL << bpf_core_enum_value(enum pageflags, PG_head))))
+		return 0;
+	if (!bpf_core_field_exists(folio->_flags_1))
+		return 0;
+	flags_1 = BPF_CORE_READ(folio, _flags_1);
+	return flags_1 & 0xff;
+}
+
+SEC("tp_btf/mm_filemap_delete_from_page_cache")
+int BPF_PROG(on_page_delete, struct folio *folio)
+{
+	struct inode *inode = BPF_CORE_READ(folio, mapping, host);
+	struct dx_file_counts *c;
+	struct file_key key;
+	struct dx_event *e;
+
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	if (!file_armed(&key))
+		return 0;
+	c = counts_of(&key);
+	if (c)
+		__sync_fetch_and_add(&c->deleted, 1);
+	e = reserve_event(DX_PAGE_DELETE);
+	if (!e)
+		return 0;
+	inode_file(inode, &e->file);
+	e->page.index = BPF_CORE_READ(folio, index);
+	e->page.order = folio_order_of(folio);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * FUSE requests that matter to punches and the DAX window, joined from
+ * fuse_request_send to fuse_request_end on (connection, unique): latency
+ * histograms per opcode in the kernel, an event for the rare opcodes.
+ * Classic tracepoints with the layout of their format files, so no fuse
+ * type needs BTF (fuse may be a module without it).
+ */
+#include "daxscope.bpf.h"
+
+struct fuse_send_ctx {
+	__u64 common;
+	__u32 connection;
+	__u32 pad;
+	__u64 unique;
+	__u32 opcode;
+	__u32 len;
+};
+
+struct fuse_end_ctx {
+	__u64 common;
+	__u32 connection;
+	__u32 pad;
+	__u64 unique;
+	__u32 len;
+	__s32 error;
+};
+
+struct fuse_key {
+	__u64 unique;
+	__u32 connection;
+	__u32 pad;
+};
+
+struct fuse_sent {
+	__u64 ts;
+	__u32 opcode;
+	__u32 tid;
+	__u32 pid;
+	char comm[DX_COMM_LEN];
+};
+
+enum fuse_slot { SLOT_READ, SLOT_WRITE, SLOT_FALLOCATE, SLOT_SETUPMAPPING, SLOT_REMOVEMAPPING, SLOT_MAX };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fuse_key);
+	__type(value, struct fuse_sent);
+} fuse_sent SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLOT_MAX);
+	__type(key, __u32);
+	__type(value, struct dx_hist);
+} fuse_latency SEC(".maps");
+
+static __always_inline int slot_of(__u32 opcode)
+{
+	switch (opcode) {
+	case DX_FUSE_READ: return SLOT_READ;
+	case DX_FUSE_WRITE: return SLOT_WRITE;
+	case DX_FUSE_FALLOCATE: return SLOT_FALLOCATE;
+	case DX_FUSE_SETUPMAPPING: return SLOT_SETUPMAPPING;
+	case DX_FUSE_REMOVEMAPPING: return SLOT_REMOVEMAPPING;
+	}
+	return -1;
+}
+
+SEC("tracepoint/fuse/fuse_request_send")
+int on_fuse_send(struct fuse_send_ctx *ctx)
+{
+	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fuse_sent sent = { .opcode = ctx->opcode };
+
+	if (slot_of(ctx->opcode) < 0)
+		return 0;
+	if (filter_dev && ctx->connection != filter_dev)
+		return 0;
+	sent.ts = bpf_ktime_get_ns();
+	sent.tid = (__u32)id;
+	sent.pid = id >> 32;
+	bpf_get_current_comm(sent.comm, sizeof(sent.comm));
+	bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/fuse/fuse_request_end")
+int on_fuse_end(struct fuse_end_ctx *ctx)
+{
+	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
+	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, &key);
+	struct dx_hist *hist;
+	struct dx_event *e;
+	__u32 slot;
+	__u64 now;
+
+	if (!sent)
+		return 0;
+	now = bpf_ktime_get_ns();
+	slot = slot_of(sent->opcode);
+	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
+	if (hist)
+		hist_add(hist, now - sent->ts);
+	/* reads and writes are too many for events: their histograms suffice */
+	if (slot >= SLOT_FALLOCATE) {
+		e = reserve_event(DX_FUSE_REQ);
+		if (e) {
+			e->ts = now;
+			e->pid = sent->pid; /* the requesting task, not the server replying */
+			e->tid = sent->tid;
+			__builtin_memcpy(e->comm, sent->comm, sizeof(e->comm));
+			e->file.dev = ctx->connection;
+			e->fuse.unique = ctx->unique;
+			e->fuse.latency_ns = now - sent->ts;
+			e->fuse.opcode = sent->opcode;
+			e->fuse.error = ctx->error;
+			e->fuse.connection = ctx->connection;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	bpf_map_delete_elem(&fuse_sent, &key);
+	return 0;
+}

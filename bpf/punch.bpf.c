@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Punch windows: fallocate modes and truncates that remove or move file data. */
+#include "daxscope.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 filter_tgid = 0;
+const volatile __u32 filter_dev = 0;
+const volatile __u64 linger_ns = 2000000000ULL;
+
+#define FALLOC_FL_KEEP_SIZE 0x01
+#define FALLOC_FL_PUNCH_HOLE 0x02
+#define FALLOC_FL_COLLAPSE_RANGE 0x08
+#define FALLOC_FL_ZERO_RANGE 0x10
+#define FALLOC_FL_INSERT_RANGE 0x20
+
+static __always_inline __u32 punch_op(__u32 mode)
+{
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		return DX_OP_PUNCH_HOLE;
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		return DX_OP_ZERO_RANGE;
+	if (mode & FALLOC_FL_COLLAPSE_RANGE)
+		return DX_OP_COLLAPSE_RANGE;
+	if (mode & FALLOC_FL_INSERT_RANGE)
+		return DX_OP_INSERT_RANGE;
+	return 0; /* preallocation: moves no data, races nothing */
+}
+
+static __always_inline struct file *task_fd_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* The lock faults take shared and punches take exclusive: mapping->invalidate_lock (5.15+). */
+static __always_inline __u64 fault_lock_addr(struct inode *inode)
+{
+	struct address_space *mapping = BPF_CORE_READ(inode, i_mapping);
+
+	if (!mapping || !bpf_core_field_exists(mapping->invalidate_lock))
+		return 0;
+	return (__u64)mapping + bpf_core_field_offset(struct address_space, invalidate_lock);
+}
+
+static __always_inline bool wanted(struct inode *inode)
+{
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return false;
+	return !filter_dev || BPF_CORE_READ(inode, i_sb, s_dev) == filter_dev;
+}
+
+static __always_inline void open_window(struct inode *inode, struct dentry *dentry, __u32 op,
+					__u64 offset, __u64 len, int fd, __u16 flags)
+{
+	struct task_punch tp = { .op = op };
+	struct window w = {};
+	struct lock_owner owner = {};
+	struct global_state *g = global_state();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct dx_event *e;
+
+	inode_key(inode, &tp.key);
+	w.start = bpf_ktime_get_ns();
+	w.tid = tid;
+	w.pid = id >> 32;
+	bpf_get_current_comm(w.comm, sizeof(w.comm));
+	if (bpf_map_update_elem(&windows, &tp.key, &w, BPF_ANY)) {
+		count_drop(DX_DROP_MAP_FULL);
+		return;
+	}
+	tp.lock = fault_lock_addr(inode);
+	if (tp.lock) {
+		owner.key = tp.key;
+		owner.gen = BPF_CORE_READ(inode, i_generation);
+		if (bpf_map_update_elem(&locks, &tp.lock, &owner, BPF_ANY))
+			count_drop(DX_DROP_MAP_FULL);
+	}
+	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+	if (g)
+		__sync_fetch_and_add(&g->open_windows, 1);
+
+	e = reserve_event(DX_PUNCH_BEGIN);
+	if (!e)
+		return;
+	e->flags = flags;
+	inode_file(inode, &e->file);
+	e->punch.offset = offset;
+	e->punch.len = len;
+	e->punch.isize = BPF_CORE_READ(inode, i_size);
+	e->punch.op = op;
+	e->punch.fd = fd;
+	if (dentry)
+		bpf_probe_read_kernel_str(e->punch.name, sizeof(e->punch.name),
+					  BPF_CORE_READ(dentry, d_name.name));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void open_fd_window(int fd, __u32 op, __u64 offset, __u64 len)
+{
+	struct file *file = task_fd_file(fd);
+	struct inode *inode;
+
+	if (!file)
+		return;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (!inode || !wanted(inode))
+		return;
+	if (op == DX_OP_TRUNCATE) {
+		__u64 size = BPF_CORE_READ(inode, i_size);
+
+		if (offset >= size)
+			return; /* growing or same size: no data goes away */
+		len = size - offset;
+	}
+	open_window(inode, BPF_CORE_READ(file, f_path.dentry), op, offset, len, fd, 0);
+}
+
+static __always_inline void close_window(__u64 ret, __u16 flags)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
+	struct global_state *g = global_state();
+	struct window *w;
+	struct dx_event *e;
+	__u64 now;
+
+	if (!tp)
+		return;
+	if (tp->pending_path) { /* truncate(path) that deleted no page: nothing was armed */
+		bpf_map_delete_elem(&task_punches, &tid);
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	w = bpf_map_lookup_elem(&windows, &tp->key);
+	if (w && w->tid == tid)
+		w->end = now; /* kept for linger_ns so that late events still reach the collector */
+	if (g) {
+		__sync_fetch_and_add(&g->open_windows, -1);
+		g->last_end = now;
+	}
+	e = reserve_event(DX_PUNCH_END);
+	if (e) {
+		e->flags = flags;
+		e->file.ino = tp->key.ino;
+		e->file.dev = tp->key.dev;
+		e->punch_end.ret = ret;
+		e->punch_end.op = tp->op;
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&task_punches, &tid);
+}
+
+SEC("tracepoint/syscalls/sys_enter_fallocate")
+int on_fallocate_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 op = punch_op((__u32)ctx->args[1]);
+
+	if (op)
+		open_fd_window((int)ctx->args[0], op, ctx->args[2],
+			       op >= DX_OP_COLLAPSE_RANGE ? ~0ULL : ctx->args[3]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ftruncate")
+int on_ftruncate_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	open_fd_window((int)ctx->args[0], DX_OP_TRUNCATE, ctx->args[1], 0);
+	return 0;
+}
+
+/* No inode at entry: the window opens at the first page this task deletes (faults.bpf.c). */
+SEC("tracepoint/syscalls/sys_enter_truncate")
+int on_truncate_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_punch tp = { .op = DX_OP_TRUNCATE, .pending_path = 1 };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return 0;
+	tp.new_size = ctx->args[1];
+	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_fallocate")
+int on_fallocate_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	close_window(ctx->ret, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ftruncate")
+int on_ftruncate_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	close_window(ctx->ret, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_truncate")
+int on_truncate_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	close_window(ctx->ret, 0);
+	return 0;
+}
+
+/* A task that dies inside its window never reaches syscall exit. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_task_exit, struct task_struct *task)
+{
+	close_window(0, DX_F_ABORTED);
+	return 0;
+}
+
+/* A truncate(path) learns its inode from the first page it deletes. */
+SEC("tp_btf/mm_filemap_delete_from_page_cache")
+int BPF_PROG(on_truncate_delete, struct folio *folio)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
+	struct inode *inode;
+	__u64 new_size;
+
+	if (!tp || !tp->pending_path)
+		return 0;
+	inode = BPF_CORE_READ(folio, mapping, host);
+	if (!inode || !wanted(inode))
+		return 0;
+	new_size = tp->new_size;
+	bpf_map_delete_elem(&task_punches, &tid);
+	/* no dentry at hand here: userspace resolves the name from dev:ino */
+	open_window(inode, NULL, DX_OP_TRUNCATE, new_size, ~0ULL, -1, DX_F_NO_FILE);
+	return 0;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The daxscope collector library. Data flows one way:
+ *   session (BPF, kernel events) -> correlator (findings, per-file statistics)
+ *   -> front end (daxtrace, daxtop), with the capture file as a tap in between.
+ */
+#ifndef DAXSCOPE_H
+#define DAXSCOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "daxscope/events.h"
+
+/* ---- histograms (log2 of nanoseconds; same slots as the kernel side) ---- */
+void dx_hist_add(struct dx_hist *h, uint64_t ns);
+void dx_hist_merge(struct dx_hist *into, const struct dx_hist *from);
+/* Upper bound of the slot holding the q-quantile (0 < q <= 1), capped at max_ns; 0 if empty. */
+uint64_t dx_hist_quantile(const struct dx_hist *h, double q);
+
+/* ---- correlation ---- */
+enum dx_finding_kind {
+	DX_FINDING_BLOCKED_FAULT = 1, /* waited on the punch's lock: correctly held off */
+	DX_FINDING_UNBLOCKED_FAULT,   /* ran inside the punch without waiting, after its data changed */
+	DX_FINDING_DISCARDED_WRITE,   /* dirtied inside the punch, then deleted by it */
+};
+
+#define DX_PAGE_UNKNOWN UINT64_MAX
+
+struct dx_task {
+	uint32_t pid;
+	uint32_t tid;
+	char comm[DX_COMM_LEN];
+};
+
+struct dx_finding {
+	enum dx_finding_kind kind;
+	struct dx_file file;
+	uint64_t page_index; /* DX_PAGE_UNKNOWN when the wait was seen but not its page */
+	uint64_t t_ns;       /* when the fault (or the dirtying) happened */
+	uint64_t wait_ns;    /* blocked faults */
+	struct dx_task fault; /* the faulting (or dirtying) task */
+	struct dx_task punch; /* the punching task */
+	uint32_t punch_op;    /* enum dx_punch_op */
+	uint64_t punch_offset;
+	uint64_t punch_len;
+	bool write;
+	bool dax;
+	bool certain;    /* discarded write dirtied after the FUSE FALLOCATE reply: surely lost */
+	bool incomplete; /* events were lost while its punch window was open */
+};
+
+struct dx_file_stats {
+	struct dx_file file;
+	char name[DX_NAME_LEN]; /* dentry name from the punch, if any */
+	uint64_t punches;
+	uint64_t punch_ns;         /* total time inside punch windows */
+	uint64_t unterminated;     /* windows whose end was never seen */
+	struct dx_hist lock_waits; /* every wait on this file's fault/punch lock */
+	uint64_t read_waits;       /* waiters that wanted the lock shared (faults) */
+	uint64_t write_waits;      /* ... exclusive (punches, truncates) */
+	struct dx_task last_waiter;
+	struct dx_task last_holder;
+	uint64_t faults_read, faults_write, dax_pte, dax_pmd; /* in punch windows and lingering */
+	uint64_t blocked, unblocked_read, unblocked_write;
+	uint64_t early;            /* faults inside a window but before its data changed */
+	uint64_t discarded_writes;
+	uint64_t certain_discards;
+};
+
+struct dx_correlator_opts {
+	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */
+	uint64_t grace_ns;   /* a window is judged this long after its end (late lock wakeups) */
+	void (*on_finding)(const struct dx_finding *f, void *ctx);
+	void *ctx;
+};
+
+struct dx_correlator;
+
+struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts);
+void dx_correlator_free(struct dx_correlator *c);
+/* Feed one event; findings are reported through on_finding as windows are judged. */
+void dx_correlator_push(struct dx_correlator *c, const struct dx_event *e);
+/* No event until now (CLOCK_MONOTONIC ns): lets windows be judged in a quiet live stream. */
+void dx_correlator_advance(struct dx_correlator *c, uint64_t now_ns);
+/* End of stream: release everything, judge every window, open ones as unterminated. */
+void dx_correlator_flush(struct dx_correlator *c);
+uint64_t dx_correlator_lost(const struct dx_correlator *c);
+uint64_t dx_correlator_events(const struct dx_correlator *c);
+size_t dx_correlator_nfiles(const struct dx_correlator *c);
+const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i);
+
+/* ---- names ---- */
+const char *dx_kind_name(unsigned int kind);
+const char *dx_finding_name(enum dx_finding_kind kind);
+const char *dx_punch_op_name(unsigned int op);
+const char *dx_fuse_op_name(unsigned int opcode);
+/* "major:minor" of a kernel dev_t */
+void dx_format_dev(uint32_t dev, char *buf, size_t len);
+uint32_t dx_dev_from_user(dev_t st_dev);
+
+/* ---- path cache: (dev, ino, gen) -> path ---- */
+struct dx_paths;
+struct dx_paths *dx_paths_new(void);
+void dx_paths_free(struct dx_paths *p);
+void dx_paths_set(struct dx_paths *p, const struct dx_file *f, const char *path);
+const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
+/* Resolve from a live task: /proc/PID/fd/FD, else /proc/PID/maps. Returns the path or NULL. */
+const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd);
+
+/* ---- reports: what daxtrace prints live and from a capture ---- */
+struct dx_report {
+	struct dx_correlator *corr;
+	struct dx_paths *paths;
+	struct dx_finding *findings;
+	size_t nfindings, cap_findings;
+	char kernel[64];
+	char banner[2048];
+	uint64_t kernel_lost; /* events the kernel could not deliver (ring buffer full) */
+	uint64_t duration_ns;
+	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, to print wall time */
+	struct dx_hist fuse[5];     /* indexed like dx_fuse_opcodes */
+	const char *warning;        /* set when the input was damaged: the report is partial */
+};
+
+/* A report with its own correlator and path cache; findings are collected into it. */
+int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns);
+void dx_report_free(struct dx_report *r);
+/* One line per finding: time, kind, file, page, fault task, punch task, wait. */
+void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f);
+void dx_report_text(FILE *out, const struct dx_report *r);
+/*
+ * Take one live event: name its file while the task still has it open (NULL
+ * paths to skip), then correlate. Returns the path newly learned, or NULL.
+ */
+const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool resolve_paths);
+void dx_report_json(FILE *out, const struct dx_report *r);
+
+/* ---- live session: load, attach, consume ---- */
+struct dx_session_opts {
+	uint32_t pid;         /* only punches by this process (tgid); 0: all */
+	const char *path;     /* only files on this path's filesystem; NULL: all */
+	uint64_t linger_ns;   /* events keep flowing this long after a punch ends */
+	size_t ringbuf_bytes; /* power of two; 0: 8 MiB */
+};
+
+struct dx_session;
+typedef void (*dx_event_fn)(const struct dx_event *e, void *ctx);
+
+/*
+ * Probes what this kernel allows, loads and attaches what it can. Fails (-1,
+ * one line in err) only when nothing useful can run: no privileges, no BPF.
+ */
+int dx_session_open(const struct dx_session_opts *opts, struct dx_session **out, char *err,
+		    size_t errlen);
+/* One line: the mode, what is watched, what is not and why. */
+const char *dx_session_banner(const struct dx_session *s);
+/* Waits up to timeout_ms and hands every event to fn; events handled, or -errno. */
+int dx_session_poll(struct dx_session *s, int timeout_ms, dx_event_fn fn, void *ctx);
+/* Kernel-side failure counters (enum dx_drop), cumulative. */
+uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
+/* Kernel aggregates: FUSE latency per opcode, page-event counts per armed file. */
+int dx_session_fuse_hist(const struct dx_session *s, uint32_t opcode, struct dx_hist *out);
+typedef void (*dx_counts_fn)(const struct dx_file *f, const struct dx_file_counts *c, void *ctx);
+int dx_session_file_counts(const struct dx_session *s, dx_counts_fn fn, void *ctx);
+/* Detaches every program and frees the session. */
+void dx_session_close(struct dx_session *s);
+
+/* FUSE opcodes with a kernel latency histogram, in display order. */
+extern const uint32_t dx_fuse_opcodes[5];
+
+#endif /* DAXSCOPE_H */

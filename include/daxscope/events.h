@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one event ABI shared by bpf/ and src/: what the kernel side puts into
+ * the ring buffer and what a capture file stores. Bump DX_ABI_VERSION on any
+ * layout change; the capture reader refuses other versions.
+ */
+#ifndef DAXSCOPE_EVENTS_H
+#define DAXSCOPE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define DX_ABI_VERSION 1
+#define DX_COMM_LEN 16
+#define DX_NAME_LEN 40
+#define DX_HIST_SLOTS 40 /* log2 buckets of nanoseconds: up to ~18 minutes */
+
+enum dx_kind {
+	DX_PUNCH_BEGIN = 1, /* fallocate/ftruncate/truncate that removes or moves data */
+	DX_PUNCH_END,
+	DX_USER_FAULT,    /* exceptions:page_fault_user, resolved to a file page */
+	DX_FILEMAP_FAULT, /* filemap:mm_filemap_fault */
+	DX_DAX_FAULT,     /* fs_dax:dax_{pte,pmd}_fault_done */
+	DX_PAGE_DIRTY,    /* writeback:writeback_dirty_folio */
+	DX_PAGE_DELETE,   /* filemap:mm_filemap_delete_from_page_cache */
+	DX_LOCK_WAIT,     /* lock:contention_begin..end on a watched fault/punch lock */
+	DX_FUSE_REQ,      /* fuse:fuse_request_send..end, joined in the kernel */
+	DX_KIND_MAX
+};
+
+enum dx_punch_op {
+	DX_OP_PUNCH_HOLE = 1,
+	DX_OP_ZERO_RANGE,
+	DX_OP_COLLAPSE_RANGE,
+	DX_OP_INSERT_RANGE,
+	DX_OP_TRUNCATE, /* truncate(2) and ftruncate(2) to a smaller size */
+	DX_OP_MAX
+};
+
+/* dx_event.flags */
+#define DX_F_WRITE (1u << 0)        /* fault: write access; lock wait: writer */
+#define DX_F_PMD (1u << 1)          /* DAX fault on a PMD (huge) entry */
+#define DX_F_ABORTED (1u << 2)      /* punch end: the task exited inside the window */
+#define DX_F_NO_FILE (1u << 3)      /* punch begin: inode found only later (truncate by path) */
+#define DX_F_HOLDER_KNOWN (1u << 4) /* lock wait: holder is the punching task */
+
+/* Identifies a file across inode-number reuse. */
+struct dx_file {
+	__u64 ino;
+	__u32 dev; /* kernel dev_t: major << 20 | minor */
+	__u32 gen; /* i_generation */
+};
+
+struct dx_punch {
+	__u64 offset; /* bytes */
+	__u64 len;    /* bytes; ~0 = to end of file */
+	__u64 isize;  /* i_size when the window opened */
+	__u32 op;     /* enum dx_punch_op */
+	__s32 fd;
+	char name[DX_NAME_LEN]; /* dentry name, for when no path can be resolved */
+};
+
+struct dx_punch_end {
+	__s64 ret;
+	__u32 op;
+	__u32 pad;
+};
+
+struct dx_page {
+	__u64 index;   /* page index in the file */
+	__u64 address; /* user address (user faults) */
+	__u32 order;   /* folio order (page deletes) */
+	__s32 result;  /* VM_FAULT_* (DAX faults) */
+};
+
+struct dx_lock_wait {
+	__u64 wait_ns; /* ts is the end of the wait */
+	__u64 lock;    /* lock address, to tell locks apart */
+	__u32 holder_tid;
+	__u32 holder_pid;
+	char holder_comm[DX_COMM_LEN];
+};
+
+struct dx_fuse_req {
+	__u64 unique;
+	__u64 latency_ns; /* ts is the reply; ts - latency_ns the send */
+	__u32 opcode;
+	__s32 error;
+	__u32 connection;
+	__u32 pad;
+};
+
+struct dx_event {
+	__u64 ts; /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+	__u16 kind;
+	__u16 flags;
+	__u32 lost; /* events lost (ring buffer full) before this one: a jump marks a gap */
+	__u32 pid; /* tgid of the task the event happened in */
+	__u32 tid;
+	char comm[DX_COMM_LEN];
+	struct dx_file file;
+	union {
+		struct dx_punch punch;
+		struct dx_punch_end punch_end;
+		struct dx_page page;
+		struct dx_lock_wait lock;
+		struct dx_fuse_req fuse;
+	};
+};
+
+/* FUSE opcodes the kernel side keeps (include/uapi/linux/fuse.h). */
+#define DX_FUSE_READ 15
+#define DX_FUSE_WRITE 16
+#define DX_FUSE_FALLOCATE 43
+#define DX_FUSE_SETUPMAPPING 48
+#define DX_FUSE_REMOVEMAPPING 49
+
+/* In-kernel aggregates, read by the collector (never by a front end). */
+struct dx_hist {
+	__u64 slots[DX_HIST_SLOTS];
+	__u64 count;
+	__u64 total_ns;
+	__u64 max_ns;
+};
+
+/* Per-file page-event counters, kept for every armed file. */
+struct dx_file_counts {
+	__u64 faults_read;
+	__u64 faults_write;
+	__u64 dax_pte;
+	__u64 dax_pmd;
+	__u64 dirtied;
+	__u64 deleted;
+};
+
+/* Failure counters the kernel side keeps; all are printed, none is silent. */
+enum dx_drop {
+	DX_DROP_RINGBUF = 0, /* ring buffer full: event lost */
+	DX_DROP_MAP_FULL,    /* a tracking map was full */
+	DX_DROP_VMA,         /* user fault whose VMA could not be looked up */
+	DX_DROP_MAX
+};
+
+#endif /* DAXSCOPE_EVENTS_H */

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian packages daxscope needs to build, run and test; a no-op
+# when all are there. Needs root only when something is missing.
+set -eu
+packages="clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc
+libfuse3-dev fuse3 fuse-overlayfs e2fsprogs util-linux perl tmux libncurses-dev"
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages$missing; run as root (sudo make ...) to install them" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Correlation: kernel events -> punch windows -> findings and per-file stats.
+ *
+ * Events are put back in time order first (a small reorder heap: CPUs share
+ * one ring buffer but stamp before they reserve). Inside a punch window a
+ * fault is a group of events of one task: user fault, maybe a lock wait,
+ * maybe a page-cache or DAX fault, maybe a page made dirty. A window is
+ * judged once no late event can still belong to it:
+ *  - a fault that waited on the file's fault/punch lock was held off: blocked;
+ *  - one that did not wait, on an overlapping page, after the punch's data
+ *    changed (FUSE FALLOCATE sent; or the punch already deleted that page
+ *    from the page cache; or any DAX fault, which holds the fs lock) got
+ *    through: unblocked. One before that point is early and harmless: the
+ *    punch invalidates what it read afterwards;
+ *  - a page dirtied inside the window and later deleted by the punching task
+ *    is a discarded write; certain when dirtied after the FUSE reply.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daxscope/daxscope.h"
+
+#define PAGE_SHIFT 12
+
+struct held {
+	struct dx_event e;
+	uint64_t seq;
+};
+
+struct fault_group {
+	struct dx_task task;
+	uint64_t t;
+	uint64_t page;
+	uint64_t wait_ns;
+	bool write, dax, closed;
+};
+
+struct page_mark { /* a dirtied page, or a deleted folio */
+	struct dx_task task;
+	uint64_t t;
+	uint64_t page;
+	uint64_t npages;
+};
+
+struct window {
+	size_t file; /* index into files */
+	struct dx_task punch;
+	uint32_t op;
+	uint64_t offset, len;
+	uint64_t first_page, last_page;
+	uint64_t begin, end; /* end 0 while open */
+	uint64_t fuse_sent, fuse_reply;
+	bool unterminated, incomplete;
+	struct fault_group *groups;
+	size_t ngroups, cap_groups;
+	struct page_mark *dirtied, *deleted;
+	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted;
+	struct window *next;
+};
+
+struct file_slot {
+	struct dx_file key;
+	size_t index; /* into files, or SIZE_MAX when empty */
+};
+
+struct dx_correlator {
+	struct dx_correlator_opts opts;
+	struct held *heap;
+	size_t nheld, cap_held;
+	uint64_t seq, newest_ts, watermark;
+	struct dx_file_stats *files;
+	size_t nfiles, cap_files;
+	struct file_slot *slots;
+	size_t nslots;
+	struct window *windows; /* open and not yet judged, oldest first */
+	uint64_t events, lost;
+};
+
+static void *grow(void *array, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 16;
+	void *p;
+
+	if (need <= *cap)
+		return array;
+	while (n < need)
+		n *= 2;
+	p = realloc(array, n * size);
+	if (!p)
+		abort(); /* a collector out of memory cannot report anything honest */
+	*cap = n;
+	return p;
+}
+
+#define PUSH(arr, n, cap) ((arr) = grow((arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
+
+/* ---- files, hashed on (dev, ino, gen) ---- */
+
+static uint64_t file_hash(const struct dx_file *f)
+{
+	uint64_t h = f->ino * 0x9E3779B97F4A7C15ULL;
+
+	h ^= ((uint64_t)f->dev << 32 | f->gen) * 0xC2B2AE3D27D4EB4FULL;
+	return h ^ (h >> 29);
+}
+
+static bool same_file(const struct dx_file *a, const struct dx_file *b)
+{
+	return a->ino == b->ino && a->dev == b->dev && a->gen == b->gen;
+}
+
+static struct file_slot *find_slot(struct file_slot *slots, size_t nslots, const struct dx_file *f)
+{
+	size_t i = file_hash(f) & (nslots - 1);
+
+	while (slots[i].index != SIZE_MAX && !same_file(&slots[i].key, f))
+		i = (i + 1) & (nslots - 1);
+	return &slots[i];
+}
+
+static void rehash(struct dx_correlator *c)
+{
+	size_t n = c->nslots ? c->nslots * 2 : 256;
+	struct file_slot *slots = malloc(n * sizeof(*slots));
+
+	if (!slots)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		slots[i].index = SIZE_MAX;
+	for (size_t i = 0; i < c->nfiles; i++) {
+		struct file_slot *s = find_slot(slots, n, &c->files[i].file);
+
+		s->key = c->files[i].file;
+		s->index = i;
+	}
+	free(c->slots);
+	c->slots = slots;
+	c->nslots = n;
+}
+
+static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
+{
+	struct file_slot *s;
+	struct dx_file_stats *st;
+
+	if (2 * (c->nfiles + 1) > c->nslots)
+		rehash(c);
+	s = find_slot(c->slots, c->nslots, f);
+	if (s->index != SIZE_MAX)
+		return s->index;
+	st = PUSH(c->files, c->nfiles, c->cap_files);
+	memset(st, 0, sizeof(*st));
+	st->file = *f;
+	s->key = *f;
+	s->index = c->nfiles - 1;
+	return s->index;
+}
+
+/* ---- the reorder heap, ordered by (ts, arrival) ---- */
+
+static bool held_before(const struct held *a, const struct held *b)
+{
+	return a->e.ts < b->e.ts || (a->e.ts == b->e.ts && a->seq < b->seq);
+}
+
+static void heap_push(struct dx_correlator *c, const struct dx_event *e)
+{
+	size_t i = c->nheld;
+	struct held *h = PUSH(c->heap, c->nheld, c->cap_held);
+
+	h->e = *e;
+	h->seq = c->seq++;
+	while (i && held_before(&c->heap[i], &c->heap[(i - 1) / 2])) {
+		struct held tmp = c->heap[i];
+
+		c->heap[i] = c->heap[(i - 1) / 2];
+		c->heap[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+static struct dx_event heap_pop(struct dx_correlator *c)
+{
+	struct dx_event top = c->heap[0].e;
+	size_t i = 0;
+
+	c->heap[0] = c->heap[--c->nheld];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < c->nheld && held_before(&c->heap[l], &c->heap[m]))
+			m = l;
+		if (r < c->nheld && held_before(&c->heap[r], &c->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		struct held tmp = c->heap[i];
+		c->heap[i] = c->heap[m];
+		c->heap[m] = tmp;
+		i = m;
+	}
+	return top;
+}
+
+/* ---- windows ---- */
+
+static struct dx_task event_task(const struct dx_event *e)
+{
+	struct dx_task t = { .pid = e->pid, .tid = e->tid };
+
+	memcpy(t.comm, e->comm, sizeof(t.comm));
+	return t;
+}
+
+static bool page_in_window(const struct window *w, uint64_t page)
+{
+	return page >= w->first_page && page <= w->last_page;
+}
+
+static struct window *open_window_of(struct dx_correlator *c, size_t file)
+{
+	for (struct window *w = c->windows; w; w = w->next)
+		if (w->file == file && !w->end)
+			return w;
+	return NULL;
+}
+
+static struct window *window_of_task(struct dx_correlator *c, uint32_t tid)
+{
+	for (struct window *w = c->windows; w; w = w->next)
+		if (w->punch.tid == tid && !w->end)
+			return w;
+	return NULL;
+}
+
+static void end_window(struct dx_correlator *c, struct window *w, uint64_t ts, bool unterminated)
+{
+	struct dx_file_stats *st = &c->files[w->file];
+
+	w->end = ts > w->begin ? ts : w->begin + 1;
+	w->unterminated = unterminated;
+	st->punch_ns += w->end - w->begin;
+	st->unterminated += unterminated;
+}
+
+static void open_window(struct dx_correlator *c, const struct dx_event *e)
+{
+	struct window *w = calloc(1, sizeof(*w)), **tail;
+	struct window *old = window_of_task(c, e->tid);
+	struct dx_file_stats *st;
+
+	if (!w)
+		abort();
+	if (old) /* its end was lost: a task is in one syscall at a time */
+		end_window(c, old, e->ts, true);
+	w->file = file_index(c, &e->file);
+	w->punch = event_task(e);
+	w->op = e->punch.op;
+	w->offset = e->punch.offset;
+	w->len = e->punch.len;
+	w->first_page = e->punch.offset >> PAGE_SHIFT;
+	w->last_page = e->punch.len == UINT64_MAX || e->punch.offset + e->punch.len < e->punch.offset
+			       ? UINT64_MAX
+			       : (e->punch.offset + e->punch.len - 1) >> PAGE_SHIFT;
+	w->begin = e->ts;
+	st = &c->files[w->file];
+	st->punches++;
+	if (e->punch.name[0])
+		memcpy(st->name, e->punch.name, sizeof(st->name));
+	for (tail = &c->windows; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+}
+
+static struct fault_group *task_group(struct window *w, uint32_t tid)
+{
+	for (size_t i = w->ngroups; i-- > 0;)
+		if (w->groups[i].task.tid == tid)
+			return w->groups[i].closed ? NULL : &w->groups[i];
+	return NULL;
+}
+
+static struct fault_group *new_group(struct window *w, const struct dx_event *e, uint64_t t,
+				     uint64_t page)
+{
+	struct fault_group *old = task_group(w, e->tid), *g;
+
+	if (old)
+		old->closed = true; /* a task takes one fault at a time */
+	g = PUSH(w->groups, w->ngroups, w->cap_groups);
+	memset(g, 0, sizeof(*g));
+	g->task = event_task(e);
+	g->t = t;
+	g->page = page;
+	return g;
+}
+
+/*
+ * The fault this page event belongs to: the task's current group in a
+ * window of this file (even one just ended: a fault woken by the punch's
+ * unlock finishes after it), if it is on the same page or its page is not
+ * known yet; else a new group in the file's open window.
+ */
+static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const struct dx_event *e)
+{
+	struct window *open = NULL;
+
+	for (struct window *w = c->windows; w; w = w->next) {
+		struct fault_group *g;
+
+		if (w->file != file)
+			continue;
+		if (!w->end)
+			open = w;
+		g = task_group(w, e->tid);
+		if (g && (g->page == e->page.index || g->page == DX_PAGE_UNKNOWN)) {
+			g->page = e->page.index;
+			return g;
+		}
+	}
+	if (!open || !page_in_window(open, e->page.index))
+		return NULL;
+	return new_group(open, e, e->ts, e->page.index);
+}
+
+static void add_mark(struct page_mark **arr, size_t *n, size_t *cap, const struct dx_event *e,
+		     uint64_t npages)
+{
+	struct page_mark *m = PUSH(*arr, *n, *cap);
+
+	m->task = event_task(e);
+	m->t = e->ts;
+	m->page = e->page.index;
+	m->npages = npages;
+}
+
+static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
+{
+	size_t file = file_index(c, &e->file);
+	struct dx_file_stats *st = &c->files[file];
+	uint64_t began = e->ts - e->lock.wait_ns;
+
+	dx_hist_add(&st->lock_waits, e->lock.wait_ns);
+	if (e->flags & DX_F_WRITE)
+		st->write_waits++;
+	else
+		st->read_waits++;
+	st->last_waiter = event_task(e);
+	if (e->flags & DX_F_HOLDER_KNOWN) {
+		st->last_holder.pid = e->lock.holder_pid;
+		st->last_holder.tid = e->lock.holder_tid;
+		memcpy(st->last_holder.comm, e->lock.holder_comm, sizeof(st->last_holder.comm));
+	}
+	for (struct window *w = c->windows; w; w = w->next) {
+		struct fault_group *g;
+
+		if (w->file != file || began < w->begin || (w->end && began > w->end))
+			continue;
+		if (w->punch.tid == e->tid)
+			return; /* the punch itself waited, on a fault or another punch */
+		g = task_group(w, e->tid);
+		if (!g || g->wait_ns || g->t > began)
+			g = new_group(w, e, began, DX_PAGE_UNKNOWN);
+		g->wait_ns = e->lock.wait_ns;
+		return;
+	}
+}
+
+static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
+{
+	size_t file = file_index(c, &e->file);
+	struct dx_file_stats *st = &c->files[file];
+	struct window *w = open_window_of(c, file);
+	struct fault_group *g;
+
+	switch (e->kind) {
+	case DX_USER_FAULT:
+		if (e->flags & DX_F_WRITE)
+			st->faults_write++;
+		else
+			st->faults_read++;
+		if (w && page_in_window(w, e->page.index)) {
+			g = new_group(w, e, e->ts, e->page.index);
+			g->write = e->flags & DX_F_WRITE;
+		}
+		break;
+	case DX_FILEMAP_FAULT:
+		fault_for(c, file, e);
+		break;
+	case DX_DAX_FAULT:
+		if (e->flags & DX_F_PMD)
+			st->dax_pmd++;
+		else
+			st->dax_pte++;
+		g = fault_for(c, file, e);
+		if (g) {
+			g->dax = true;
+			g->write |= e->flags & DX_F_WRITE;
+		}
+		break;
+	case DX_PAGE_DIRTY:
+		g = fault_for(c, file, e);
+		if (g)
+			g->write = true;
+		if (w && page_in_window(w, e->page.index))
+			add_mark(&w->dirtied, &w->ndirtied, &w->cap_dirtied, e, 1);
+		break;
+	case DX_PAGE_DELETE:
+		/* only the punch's own deletes: reclaim and others do not discard writes */
+		if (w && w->punch.tid == e->tid)
+			add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
+				 e->page.order < 20 ? 1ULL << e->page.order : 1);
+		break;
+	}
+}
+
+static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
+{
+	struct window *w = window_of_task(c, e->tid);
+
+	if (w && e->fuse.opcode == DX_FUSE_FALLOCATE && !w->fuse_sent) {
+		w->fuse_sent = e->ts - e->fuse.latency_ns;
+		w->fuse_reply = e->ts;
+	}
+}
+
+static void apply(struct dx_correlator *c, const struct dx_event *e)
+{
+	struct window *w;
+
+	if (e->lost > c->lost) { /* events went missing just before this one */
+		c->lost = e->lost;
+		for (w = c->windows; w; w = w->next)
+			w->incomplete = true;
+	}
+	c->watermark = e->ts;
+	switch (e->kind) {
+	case DX_PUNCH_BEGIN:
+		open_window(c, e);
+		break;
+	case DX_PUNCH_END:
+		w = window_of_task(c, e->tid);
+		if (w)
+			end_window(c, w, e->ts, false);
+		break;
+	case DX_LOCK_WAIT:
+		if (e->file.ino)
+			on_lock_wait(c, e);
+		break;
+	case DX_FUSE_REQ:
+		on_fuse_request(c, e);
+		break;
+	case DX_USER_FAULT:
+	case DX_FILEMAP_FAULT:
+	case DX_DAX_FAULT:
+	case DX_PAGE_DIRTY:
+	case DX_PAGE_DELETE:
+		on_page_event(c, e);
+		break;
+	}
+}
+
+/* ---- judging a window ---- */
+
+static int mark_cmp(const void *a, const void *b)
+{
+	const struct page_mark *x = a, *y = b;
+
+	return x->page < y->page ? -1 : x->page > y->page;
+}
+
+static int finding_cmp(const void *a, const void *b)
+{
+	const struct dx_finding *x = a, *y = b;
+
+	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+}
+
+/* When the punch deleted this page from the page cache, 0 if it did not. */
+static uint64_t deleted_at(const struct window *w, uint64_t page)
+{
+	size_t lo = 0, hi = w->ndeleted;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (w->deleted[mid].page + w->deleted[mid].npages <= page)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < w->ndeleted && w->deleted[lo].page <= page)
+		return w->deleted[lo].t;
+	return 0;
+}
+
+static struct dx_finding finding_in(const struct dx_correlator *c, const struct window *w,
+				    enum dx_finding_kind kind, const struct dx_task *task,
+				    uint64_t page, uint64_t t)
+{
+	struct dx_finding f = {
+		.kind = kind,
+		.file = c->files[w->file].file,
+		.page_index = page,
+		.t_ns = t,
+		.fault = *task,
+		.punch = w->punch,
+		.punch_op = w->op,
+		.punch_offset = w->offset,
+		.punch_len = w->len,
+		.incomplete = w->incomplete || w->unterminated,
+	};
+
+	return f;
+}
+
+static void judge(struct dx_correlator *c, struct window *w)
+{
+	struct dx_file_stats *st = &c->files[w->file];
+	size_t n = 0, cap = w->ngroups + w->ndirtied;
+	struct dx_finding *found = calloc(cap ? cap : 1, sizeof(*found));
+
+	if (!found)
+		abort();
+	qsort(w->deleted, w->ndeleted, sizeof(*w->deleted), mark_cmp);
+	for (size_t i = 0; i < w->ngroups; i++) {
+		const struct fault_group *g = &w->groups[i];
+		uint64_t del = g->page == DX_PAGE_UNKNOWN ? 0 : deleted_at(w, g->page);
+		struct dx_finding *f;
+
+		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(w, g->page))
+			continue;
+		if (!g->wait_ns && !g->dax && !(w->fuse_sent && g->t >= w->fuse_sent) &&
+		    !(del && del < g->t)) {
+			st->early++;
+			continue;
+		}
+		f = &found[n++];
+		*f = finding_in(c, w, g->wait_ns ? DX_FINDING_BLOCKED_FAULT : DX_FINDING_UNBLOCKED_FAULT,
+				&g->task, g->page, g->t);
+		f->wait_ns = g->wait_ns;
+		f->write = g->write;
+		f->dax = g->dax;
+		if (g->wait_ns)
+			st->blocked++;
+		else if (g->write)
+			st->unblocked_write++;
+		else
+			st->unblocked_read++;
+	}
+	for (size_t i = 0; i < w->ndirtied; i++) {
+		const struct page_mark *d = &w->dirtied[i];
+		uint64_t del = deleted_at(w, d->page);
+		struct dx_finding *f;
+
+		if (!del || del < d->t)
+			continue;
+		f = &found[n++];
+		*f = finding_in(c, w, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
+		f->write = true;
+		f->certain = w->fuse_reply && d->t >= w->fuse_reply;
+		st->discarded_writes++;
+		st->certain_discards += f->certain;
+	}
+	qsort(found, n, sizeof(*found), finding_cmp);
+	for (size_t i = 0; i < n && c->opts.on_finding; i++)
+		c->opts.on_finding(&found[i], c->opts.ctx);
+	free(found);
+}
+
+static void free_window(struct window *w)
+{
+	free(w->groups);
+	free(w->dirtied);
+	free(w->deleted);
+	free(w);
+}
+
+/* Judge every window that ended at least grace_ns before the watermark (all with force). */
+static void judge_ready(struct dx_correlator *c, bool force)
+{
+	struct window **link = &c->windows;
+
+	while (*link) {
+		struct window *w = *link;
+
+		if (force && !w->end)
+			end_window(c, w, c->watermark, true);
+		if (w->end && (force || w->end + c->opts.grace_ns <= c->watermark)) {
+			*link = w->next;
+			judge(c, w);
+			free_window(w);
+		} else {
+			link = &w->next;
+		}
+	}
+}
+
+/* ---- public ---- */
+
+struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
+{
+	struct dx_correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->opts = *opts;
+	rehash(c);
+	return c;
+}
+
+void dx_correlator_free(struct dx_correlator *c)
+{
+	if (!c)
+		return;
+	while (c->windows) {
+		struct window *w = c->windows;
+
+		c->windows = w->next;
+		free_window(w);
+	}
+	free(c->heap);
+	free(c->files);
+	free(c->slots);
+	free(c);
+}
+
+static void release_until(struct dx_correlator *c, uint64_t limit)
+{
+	while (c->nheld && c->heap[0].e.ts <= limit) {
+		struct dx_event e = heap_pop(c);
+
+		apply(c, &e);
+	}
+}
+
+void dx_correlator_push(struct dx_correlator *c, const struct dx_event *e)
+{
+	c->events++;
+	heap_push(c, e);
+	if (e->ts > c->newest_ts)
+		c->newest_ts = e->ts;
+	if (c->newest_ts > c->opts.reorder_ns) {
+		release_until(c, c->newest_ts - c->opts.reorder_ns);
+		judge_ready(c, false);
+	}
+}
+
+void dx_correlator_advance(struct dx_correlator *c, uint64_t now_ns)
+{
+	if (now_ns <= c->opts.reorder_ns)
+		return;
+	release_until(c, now_ns - c->opts.reorder_ns);
+	if (now_ns - c->opts.reorder_ns > c->watermark)
+		c->watermark = now_ns - c->opts.reorder_ns;
+	judge_ready(c, false);
+}
+
+void dx_correlator_flush(struct dx_correlator *c)
+{
+	release_until(c, UINT64_MAX);
+	judge_ready(c, true);
+}
+
+uint64_t dx_correlator_lost(const struct dx_correlator *c)
+{
+	return c->lost;
+}
+
+uint64_t dx_correlator_events(const struct dx_correlator *c)
+{
+	return c->events;
+}
+
+size_t dx_correlator_nfiles(const struct dx_correlator *c)
+{
+	return c->nfiles;
+}
+
+const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i)
+{
+	return i < c->nfiles ? &c->files[i] : NULL;
+}

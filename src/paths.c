@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * File names for (dev, ino, gen): asked of a live task while its punch or
+ * fault is still in flight (/proc/PID/fd/FD, else the mappings in
+ * /proc/PID/maps), and checked with stat() so a renamed or reused path is
+ * never printed for the wrong inode.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daxscope/daxscope.h"
+
+struct path_entry {
+	struct dx_file file;
+	char *path;
+};
+
+struct dx_paths {
+	struct path_entry *entries;
+	size_t n, cap;
+};
+
+struct dx_paths *dx_paths_new(void)
+{
+	return calloc(1, sizeof(struct dx_paths));
+}
+
+void dx_paths_free(struct dx_paths *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		free(p->entries[i].path);
+	free(p->entries);
+	free(p);
+}
+
+static struct path_entry *lookup(const struct dx_paths *p, const struct dx_file *f)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct dx_file *e = &p->entries[i].file;
+
+		if (e->ino == f->ino && e->dev == f->dev && e->gen == f->gen)
+			return &p->entries[i];
+	}
+	return NULL;
+}
+
+/* path NULL: looked for and not found, so that hot events do not search again */
+static void remember(struct dx_paths *p, const struct dx_file *f, const char *path)
+{
+	struct path_entry *e = lookup(p, f);
+	char *copy = path ? strdup(path) : NULL;
+
+	if (path && !copy)
+		return;
+	if (e) {
+		free(e->path);
+		e->path = copy;
+		return;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		struct path_entry *n = realloc(p->entries, cap * sizeof(*n));
+
+		if (!n) {
+			free(copy);
+			return;
+		}
+		p->entries = n;
+		p->cap = cap;
+	}
+	p->entries[p->n].file = *f;
+	p->entries[p->n++].path = copy;
+}
+
+void dx_paths_set(struct dx_paths *p, const struct dx_file *f, const char *path)
+{
+	remember(p, f, path);
+}
+
+const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f)
+{
+	const struct path_entry *e = lookup(p, f);
+
+	return e ? e->path : NULL;
+}
+
+static bool names_file(const char *path, const struct dx_file *f)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && (uint64_t)st.st_ino == f->ino &&
+	       dx_dev_from_user(st.st_dev) == f->dev;
+}
+
+static bool from_fd(uint32_t pid, int fd, const struct dx_file *f, char *out, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/fd/%d", pid, fd);
+	n = readlink(link, out, len - 1);
+	if (n <= 0)
+		return false;
+	out[n] = '\0';
+	return names_file(out, f);
+}
+
+static bool from_maps(uint32_t pid, const struct dx_file *f, char *out, size_t len)
+{
+	char name[64], line[PATH_MAX + 128];
+	bool found = false;
+	FILE *maps;
+
+	snprintf(name, sizeof(name), "/proc/%u/maps", pid);
+	maps = fopen(name, "re");
+	if (!maps)
+		return false;
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long long ino;
+		int path_at = 0;
+
+		if (sscanf(line, "%*s %*s %*s %*s %llu %n", &ino, &path_at) < 1 || !path_at ||
+		    ino != f->ino || line[path_at] != '/')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(out, len, "%s", line + path_at);
+		found = names_file(out, f);
+	}
+	fclose(maps);
+	return found;
+}
+
+const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd)
+{
+	const struct path_entry *known = lookup(p, f);
+	char path[PATH_MAX];
+	bool found;
+
+	if (known && (known->path || fd < 0))
+		return known->path;
+	found = (fd >= 0 && from_fd(pid, fd, f, path, sizeof(path))) || from_maps(pid, f, path, sizeof(path));
+	remember(p, f, found ? path : NULL);
+	return dx_paths_get(p, f);
+}

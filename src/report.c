@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Reports: the live finding line, the text summary and the JSON document (docs/report-json.md). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daxscope/daxscope.h"
+
+static void collect(const struct dx_finding *f, void *ctx)
+{
+	struct dx_report *r = ctx;
+
+	if (r->nfindings == r->cap_findings) {
+		size_t cap = r->cap_findings ? r->cap_findings * 2 : 64;
+		struct dx_finding *n = realloc(r->findings, cap * sizeof(*n));
+
+		if (!n)
+			abort();
+		r->findings = n;
+		r->cap_findings = cap;
+	}
+	r->findings[r->nfindings++] = *f;
+}
+
+int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns)
+{
+	struct dx_correlator_opts opts = {
+		.reorder_ns = reorder_ns, .grace_ns = grace_ns, .on_finding = collect, .ctx = r,
+	};
+
+	memset(r, 0, sizeof(*r));
+	r->corr = dx_correlator_new(&opts);
+	r->paths = dx_paths_new();
+	if (!r->corr || !r->paths) {
+		dx_report_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void dx_report_free(struct dx_report *r)
+{
+	dx_correlator_free(r->corr);
+	dx_paths_free(r->paths);
+	free(r->findings);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool resolve_paths)
+{
+	const char *learned = NULL;
+
+	if (resolve_paths && e->file.ino && !dx_paths_get(r->paths, &e->file)) {
+		if (e->kind == DX_PUNCH_BEGIN)
+			learned = dx_paths_resolve(r->paths, &e->file, e->pid, e->punch.fd);
+		else if (e->kind == DX_USER_FAULT)
+			learned = dx_paths_resolve(r->paths, &e->file, e->pid, -1);
+	}
+	dx_correlator_push(r->corr, e);
+	return learned;
+}
+
+static const char *file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len)
+{
+	const char *path = dx_paths_get(r->paths, f);
+	char dev[24];
+
+	if (path)
+		return path;
+	dx_format_dev(f->dev, dev, sizeof(dev));
+	snprintf(buf, len, "%s:%" PRIu64, dev, (uint64_t)f->ino);
+	return buf;
+}
+
+static void format_time(const struct dx_report *r, uint64_t mono_ns, char *buf, size_t len)
+{
+	int64_t real = (int64_t)mono_ns + r->realtime_offset_ns;
+	time_t secs = (time_t)(real / 1000000000);
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	snprintf(buf, len, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (long)(real % 1000000000) / 1000);
+}
+
+void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f)
+{
+	char when[32], label[64], page[24];
+
+	format_time(r, f->t_ns, when, sizeof(when));
+	if (f->page_index == DX_PAGE_UNKNOWN)
+		snprintf(page, sizeof(page), "?");
+	else
+		snprintf(page, sizeof(page), "%" PRIu64, f->page_index);
+	fprintf(out, "%s %-15s %s page %s (%s %" PRIu64 "+%" PRIu64 ") fault %u/%s %s punch %u/%s",
+		when, dx_finding_name(f->kind), file_label(r, &f->file, label, sizeof(label)), page,
+		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid, f->fault.comm,
+		f->write ? "write" : "read", f->punch.tid, f->punch.comm);
+	if (f->kind == DX_FINDING_BLOCKED_FAULT)
+		fprintf(out, " waited %.3f ms", f->wait_ns / 1e6);
+	if (f->dax)
+		fprintf(out, " dax");
+	if (f->certain)
+		fprintf(out, " (after the FUSE reply: certainly lost)");
+	if (f->incomplete)
+		fprintf(out, " [events missing]");
+	fputc('\n', out);
+}
+
+void dx_report_text(FILE *out, const struct dx_report *r)
+{
+	size_t nfiles = dx_correlator_nfiles(r->corr);
+	uint64_t lost = r->kernel_lost > dx_correlator_lost(r->corr) ? r->kernel_lost
+								      : dx_correlator_lost(r->corr);
+
+	if (r->warning)
+		fprintf(out, "WARNING: %s\nWARNING: the report below covers only what was readable.\n",
+			r->warning);
+	if (r->banner[0])
+		fprintf(out, "%s\n", r->banner);
+	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %zu files\n",
+		dx_correlator_events(r->corr), lost, r->nfindings, nfiles);
+	for (size_t i = 0; i < r->nfindings; i++)
+		dx_report_finding_line(out, r, &r->findings[i]);
+	if (nfiles)
+		fprintf(out, "\n%-32s %7s %7s %9s %9s %9s %7s %9s %9s\n", "FILE", "PUNCHES", "WAITS",
+			"WAIT_P50", "WAIT_P99", "WAIT_MAX", "BLOCKED", "UNBLOCKED", "DISCARDED");
+	for (size_t i = 0; i < nfiles; i++) {
+		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+		char label[64];
+
+		fprintf(out, "%-32s %7" PRIu64 " %7" PRIu64 " %7.3fms %7.3fms %7.3fms %7" PRIu64
+			     " %9" PRIu64 " %9" PRIu64 "\n",
+			file_label(r, &st->file, label, sizeof(label)), st->punches, (uint64_t)st->lock_waits.count,
+			dx_hist_quantile(&st->lock_waits, 0.5) / 1e6,
+			dx_hist_quantile(&st->lock_waits, 0.99) / 1e6, (double)st->lock_waits.max_ns / 1e6,
+			st->blocked, st->unblocked_read + st->unblocked_write, st->discarded_writes);
+	}
+	for (size_t i = 0; i < 5; i++)
+		if (r->fuse[i].count)
+			fprintf(out, "FUSE %-13s %8" PRIu64 " requests, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+				dx_fuse_op_name(dx_fuse_opcodes[i]), (uint64_t)r->fuse[i].count,
+				dx_hist_quantile(&r->fuse[i], 0.5) / 1e6,
+				dx_hist_quantile(&r->fuse[i], 0.99) / 1e6, r->fuse[i].max_ns / 1e6);
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *out, const char *s)
+{
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void json_comm(FILE *out, const char comm[DX_COMM_LEN])
+{
+	char buf[DX_COMM_LEN + 1];
+
+	memcpy(buf, comm, DX_COMM_LEN);
+	buf[DX_COMM_LEN] = '\0';
+	json_str(out, buf);
+}
+
+static void json_task(FILE *out, const char *name, const struct dx_task *t)
+{
+	fprintf(out, "\"%s\":{\"pid\":%u,\"tid\":%u,\"comm\":", name, t->pid, t->tid);
+	json_comm(out, t->comm);
+	fputc('}', out);
+}
+
+static void json_hist(FILE *out, const struct dx_hist *h)
+{
+	fprintf(out, "\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64
+		     ",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64,
+		(uint64_t)h->count, (uint64_t)h->total_ns, (uint64_t)h->max_ns, dx_hist_quantile(h, 0.5), dx_hist_quantile(h, 0.99));
+}
+
+static void json_file_id(FILE *out, const struct dx_report *r, const struct dx_file *f)
+{
+	char dev[24];
+
+	dx_format_dev(f->dev, dev, sizeof(dev));
+	fprintf(out, "\"dev\":\"%s\",\"ino\":%" PRIu64 ",\"gen\":%u,\"path\":", dev, (uint64_t)f->ino, f->gen);
+	json_str(out, dx_paths_get(r->paths, f));
+}
+
+static void json_file(FILE *out, const struct dx_report *r, const struct dx_file_stats *st)
+{
+	fputc('{', out);
+	json_file_id(out, r, &st->file);
+	fputs(",\"name\":", out);
+	json_str(out, st->name[0] ? st->name : NULL);
+	fprintf(out, ",\"punches\":%" PRIu64 ",\"punch_ns\":%" PRIu64 ",\"unterminated_punches\":%" PRIu64,
+		st->punches, st->punch_ns, st->unterminated);
+	fputs(",\"lock_waits\":{", out);
+	json_hist(out, &st->lock_waits);
+	fprintf(out, ",\"readers\":%" PRIu64 ",\"writers\":%" PRIu64 ",", st->read_waits, st->write_waits);
+	json_task(out, "last_waiter", &st->last_waiter);
+	fputc(',', out);
+	json_task(out, "last_holder", &st->last_holder);
+	fprintf(out, "},\"faults\":{\"read\":%" PRIu64 ",\"write\":%" PRIu64 ",\"dax_pte\":%" PRIu64
+		     ",\"dax_pmd\":%" PRIu64 "}",
+		st->faults_read, st->faults_write, st->dax_pte, st->dax_pmd);
+	fprintf(out, ",\"faults_during_punch\":{\"blocked\":%" PRIu64 ",\"unblocked_read\":%" PRIu64
+		     ",\"unblocked_write\":%" PRIu64 ",\"early\":%" PRIu64 "}",
+		st->blocked, st->unblocked_read, st->unblocked_write, st->early);
+	fprintf(out, ",\"discarded_writes\":%" PRIu64 ",\"certain_discarded_writes\":%" PRIu64 "}",
+		st->discarded_writes, st->certain_discards);
+}
+
+static void json_finding(FILE *out, const struct dx_report *r, const struct dx_finding *f)
+{
+	fprintf(out, "{\"kind\":\"%s\",", dx_finding_name(f->kind));
+	json_file_id(out, r, &f->file);
+	if (f->page_index == DX_PAGE_UNKNOWN)
+		fputs(",\"page_index\":null", out);
+	else
+		fprintf(out, ",\"page_index\":%" PRIu64, f->page_index);
+	fprintf(out, ",\"fault_pid\":%u,\"fault_tid\":%u,\"fault_comm\":", f->fault.pid, f->fault.tid);
+	json_comm(out, f->fault.comm);
+	fprintf(out, ",\"punch_pid\":%u,\"punch_tid\":%u,\"punch_comm\":", f->punch.pid, f->punch.tid);
+	json_comm(out, f->punch.comm);
+	fprintf(out, ",\"punch_op\":\"%s\",\"punch_offset\":%" PRIu64 ",\"punch_len\":%" PRIu64
+		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64
+		     ",\"write\":%s,\"dax\":%s,\"certain\":%s,\"incomplete\":%s}",
+		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns,
+		f->write ? "true" : "false", f->dax ? "true" : "false", f->certain ? "true" : "false",
+		f->incomplete ? "true" : "false");
+}
+
+void dx_report_json(FILE *out, const struct dx_report *r)
+{
+	size_t nfiles = dx_correlator_nfiles(r->corr);
+	uint64_t lost = r->kernel_lost > dx_correlator_lost(r->corr) ? r->kernel_lost
+								      : dx_correlator_lost(r->corr);
+
+	fputs("{\"schema\":\"daxscope.report/1\",\"kernel\":", out);
+	json_str(out, r->kernel[0] ? r->kernel : NULL);
+	fputs(",\"banner\":", out);
+	json_str(out, r->banner[0] ? r->banner : NULL);
+	fprintf(out, ",\"complete\":%s,\"warning\":", r->warning ? "false" : "true");
+	json_str(out, r->warning);
+	fprintf(out, ",\"events\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"duration_ns\":%" PRIu64,
+		dx_correlator_events(r->corr), lost, r->duration_ns);
+	fputs(",\"files\":[", out);
+	for (size_t i = 0; i < nfiles; i++) {
+		if (i)
+			fputc(',', out);
+		json_file(out, r, dx_correlator_file(r->corr, i));
+	}
+	fputs("],\"findings\":[", out);
+	for (size_t i = 0; i < r->nfindings; i++) {
+		if (i)
+			fputc(',', out);
+		json_finding(out, r, &r->findings[i]);
+	}
+	fputs("],\"fuse\":[", out);
+	for (size_t i = 0, n = 0; i < 5; i++) {
+		if (!r->fuse[i].count)
+			continue;
+		fprintf(out, "%s{\"opcode\":\"%s\",", n++ ? "," : "", dx_fuse_op_name(dx_fuse_opcodes[i]));
+		json_hist(out, &r->fuse[i]);
+		fputc('}', out);
+	}
+	fputs("]}\n", out);
+}

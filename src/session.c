@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The live session: settles what this kernel allows before load (BTF,
+ * tracepoints, helpers), loads the one skeleton, retries without any program
+ * the verifier refuses, attaches the rest, and says in one line what is and
+ * is not watched. Never fails silently: every dropped program has a reason.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "daxscope/daxscope.h"
+#include "daxscope.skel.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+#define REASON_LEN 96
+
+const uint32_t dx_fuse_opcodes[5] = { DX_FUSE_READ, DX_FUSE_WRITE, DX_FUSE_FALLOCATE,
+				      DX_FUSE_SETUPMAPPING, DX_FUSE_REMOVEMAPPING };
+
+/* What each program watches, for the banner. */
+static const struct probe_name {
+	const char *prog;
+	const char *what;
+} probe_names[] = {
+	{ "on_fallocate_enter", "fallocate punches" },
+	{ "on_fallocate_exit", "fallocate punches" },
+	{ "on_ftruncate_enter", "ftruncate" },
+	{ "on_ftruncate_exit", "ftruncate" },
+	{ "on_truncate_enter", "truncate(path)" },
+	{ "on_truncate_exit", "truncate(path)" },
+	{ "on_truncate_delete", "truncate(path)" },
+	{ "on_task_exit", "punches cut short by exit" },
+	{ "on_user_fault", "user faults" },
+	{ "on_filemap_fault", "page-cache faults" },
+	{ "on_dax_pte_fault", "DAX pte faults" },
+	{ "on_dax_pmd_fault", "DAX pmd faults" },
+	{ "on_page_dirty", "dirtied pages" },
+	{ "on_page_delete", "page-cache deletes" },
+	{ "on_contention_begin", "invalidate_lock waits" },
+	{ "on_contention_end", "invalidate_lock waits" },
+	{ "on_fuse_send", "FUSE requests" },
+	{ "on_fuse_end", "FUSE requests" },
+};
+
+struct dx_session {
+	struct daxscope_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **links;
+	size_t nlinks;
+	dx_event_fn fn;
+	void *ctx;
+	char banner[2048];
+};
+
+static char libbpf_log[8192];
+
+/* libbpf's messages are kept, not printed (DAXSCOPE_DEBUG=1 prints them): the banner gives the reason. */
+static int keep_libbpf_log(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	size_t used = strlen(libbpf_log);
+
+	if (getenv("DAXSCOPE_DEBUG")) {
+		va_list copy;
+
+		va_copy(copy, args);
+		vfprintf(stderr, fmt, copy);
+		va_end(copy);
+	}
+	if (level == LIBBPF_DEBUG || used >= sizeof(libbpf_log) - 1)
+		return 0;
+	return vsnprintf(libbpf_log + used, sizeof(libbpf_log) - used, fmt, args);
+}
+
+static bool has_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word */
+	return (data[1].effective & (1u << (39 - 32))) && (data[1].effective & (1u << (38 - 32)));
+}
+
+static void ensure_tracefs(void)
+{
+	if (access(TRACEFS "/events", F_OK) == 0)
+		return;
+	/* libbpf resolves classic tracepoints through tracefs; mounting it is harmless */
+	mount("nodev", TRACEFS, "tracefs", 0, NULL);
+}
+
+/* "tracepoint/syscalls/sys_enter_truncate" -> exists in tracefs? "tp_btf/x" -> BTF? */
+static bool attach_point_exists(const struct bpf_program *prog, const struct btf *vmlinux,
+				char *reason, size_t len)
+{
+	const char *sec = bpf_program__section_name(prog);
+	char path[256], name[128];
+
+	if (!strncmp(sec, "tracepoint/", 11)) {
+		snprintf(path, sizeof(path), TRACEFS "/events/%s", sec + 11);
+		if (access(path, F_OK) == 0)
+			return true;
+		snprintf(reason, len, "no tracepoint %s", sec + 11);
+		return false;
+	}
+	if (!strncmp(sec, "tp_btf/", 7)) {
+		if (!vmlinux) {
+			snprintf(reason, len, "no kernel BTF");
+			return false;
+		}
+		snprintf(name, sizeof(name), "btf_trace_%s", sec + 7);
+		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0)
+			return true;
+		snprintf(reason, len, "no tracepoint %s", sec + 7);
+		return false;
+	}
+	return true;
+}
+
+struct refusal {
+	char prog[64];
+	char reason[REASON_LEN];
+};
+
+static void refuse(struct refusal *list, size_t *n, size_t max, const char *prog, const char *reason)
+{
+	if (*n >= max)
+		return;
+	snprintf(list[*n].prog, sizeof(list[*n].prog), "%s", prog);
+	snprintf(list[*n].reason, sizeof(list[*n].reason), "%s", reason);
+	(*n)++;
+}
+
+/*
+ * Which program did the kernel refuse, and why? libbpf names it in
+ * "prog 'NAME': ..."; the verifier's own reason is the log line just before
+ * its "processed N insns" summary.
+ */
+static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reason, size_t len)
+{
+	const char *at = strstr(libbpf_log, "prog '"), *summary, *line;
+	char name[64];
+
+	if (!at || sscanf(at, "prog '%63[^']'", name) != 1)
+		return NULL;
+	summary = strstr(at, "\nprocessed ");
+	if (summary) {
+		for (line = summary - 1; line > at && line[-1] != '\n'; line--)
+			;
+		snprintf(reason, len, "refused by the verifier: %.*s", (int)(summary - line), line);
+	} else {
+		snprintf(reason, len, "refused by the kernel: %.60s", at + strlen(name) + 8);
+		reason[strcspn(reason, "\n")] = '\0';
+	}
+	return bpf_object__find_program_by_name(skel->obj, name);
+}
+
+static const char *what_of(const char *prog)
+{
+	for (size_t i = 0; i < sizeof(probe_names) / sizeof(probe_names[0]); i++)
+		if (!strcmp(probe_names[i].prog, prog))
+			return probe_names[i].what;
+	return prog;
+}
+
+static bool listed(const char *banner, const char *what)
+{
+	return strstr(banner, what) != NULL;
+}
+
+static void build_banner(struct dx_session *s, const struct refusal *refused, size_t nrefused)
+{
+	struct bpf_program *prog;
+	struct utsname u;
+	size_t used;
+
+	uname(&u);
+	used = (size_t)snprintf(s->banner, sizeof(s->banner), "daxscope: kernel %s, tracepoint mode; watching:",
+				u.release);
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		const char *what = what_of(bpf_program__name(prog));
+		bool refused_group = false;
+
+		for (size_t i = 0; i < nrefused; i++)
+			refused_group |= !strcmp(what_of(refused[i].prog), what);
+		if (!refused_group && !listed(s->banner, what) && used < sizeof(s->banner))
+			used += snprintf(s->banner + used, sizeof(s->banner) - used, " %s,", what);
+	}
+	if (used < sizeof(s->banner) && s->banner[used - 1] == ',')
+		s->banner[--used] = '\0';
+	if (!nrefused) {
+		snprintf(s->banner + used, sizeof(s->banner) - used, "; not watching: nothing left out");
+		return;
+	}
+	used += snprintf(s->banner + used, sizeof(s->banner) - used, "; NOT watching:");
+	for (size_t i = 0; i < nrefused && used < sizeof(s->banner); i++) {
+		const char *what = what_of(refused[i].prog);
+		bool dup = false;
+
+		for (size_t j = 0; j < i; j++)
+			dup |= !strcmp(what_of(refused[j].prog), what);
+		if (!dup)
+			used += snprintf(s->banner + used, sizeof(s->banner) - used, "%s %s (%s)",
+					 i ? "," : "", what, refused[i].reason);
+	}
+}
+
+static int on_ring_event(void *ctx, void *data, size_t size)
+{
+	struct dx_session *s = ctx;
+
+	if (size < sizeof(struct dx_event))
+		return 0;
+	s->fn(data, s->ctx);
+	return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool is_refused(const struct refusal *refused, size_t n, const char *prog)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(refused[i].prog, prog))
+			return true;
+	return false;
+}
+
+static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uint32_t dev,
+					    const struct refusal *refused, size_t nrefused)
+{
+	struct daxscope_bpf *skel = daxscope_bpf__open();
+	struct bpf_program *prog;
+
+	if (!skel)
+		return NULL;
+	skel->rodata->filter_tgid = o->pid;
+	skel->rodata->filter_dev = dev;
+	skel->rodata->linger_ns = o->linger_ns ? o->linger_ns : 2000000000ULL;
+	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_bytes ? o->ringbuf_bytes : 8u << 20);
+	bpf_object__for_each_program(prog, skel->obj)
+		if (is_refused(refused, nrefused, bpf_program__name(prog)))
+			bpf_program__set_autoload(prog, false);
+	return skel;
+}
+
+/* Load, dropping each program the kernel refuses (with its reason) and retrying. */
+static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t dev,
+		struct refusal *refused, size_t *nrefused, size_t max, char *err, size_t errlen)
+{
+	const struct btf *vmlinux = libbpf_find_kernel_btf();
+	struct bpf_program *prog;
+	char reason[REASON_LEN];
+
+	s->skel = open_configured(o, dev, refused, *nrefused);
+	if (!s->skel)
+		return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+	bpf_object__for_each_program(prog, s->skel->obj)
+		if (!attach_point_exists(prog, vmlinux, reason, sizeof(reason)))
+			refuse(refused, nrefused, max, bpf_program__name(prog), reason);
+	btf__free((struct btf *)vmlinux);
+	for (size_t tries = 0; tries <= max; tries++) {
+		daxscope_bpf__destroy(s->skel);
+		s->skel = open_configured(o, dev, refused, *nrefused);
+		if (!s->skel)
+			return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		libbpf_log[0] = '\0';
+		if (!daxscope_bpf__load(s->skel))
+			return 0;
+		prog = refused_program(s->skel, reason, sizeof(reason));
+		if (!prog || is_refused(refused, *nrefused, bpf_program__name(prog)))
+			break;
+		refuse(refused, nrefused, max, bpf_program__name(prog), reason);
+	}
+	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
+	return fail(err, errlen, "cannot load the BPF programs: %s",
+		    libbpf_log[0] ? libbpf_log : strerror(errno));
+}
+
+static void attach(struct dx_session *s, struct refusal *refused, size_t *nrefused, size_t max)
+{
+	struct bpf_program *prog;
+	char reason[REASON_LEN];
+
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			snprintf(reason, sizeof(reason), "attach failed: %s", strerror(errno));
+			refuse(refused, nrefused, max, bpf_program__name(prog), reason);
+			continue;
+		}
+		s->links[s->nlinks++] = link;
+	}
+}
+
+int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, char *err, size_t errlen)
+{
+	struct refusal refused[64];
+	size_t nrefused = 0, nprogs = 0;
+	struct bpf_program *prog;
+	struct dx_session *s;
+	uint32_t dev = 0;
+	struct stat st;
+
+	*out = NULL;
+	if (!has_privileges())
+		return fail(err, errlen, "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs");
+	if (o->path) {
+		if (stat(o->path, &st))
+			return fail(err, errlen, "%s: %s", o->path, strerror(errno));
+		dev = dx_dev_from_user(st.st_dev);
+	}
+	if (access(VMLINUX_BTF, R_OK))
+		return fail(err, errlen, "this kernel has no BTF (%s): daxscope needs CO-RE to read "
+			    "inodes and faults (CONFIG_DEBUG_INFO_BTF=y)", VMLINUX_BTF);
+	ensure_tracefs();
+	libbpf_set_print(keep_libbpf_log);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return fail(err, errlen, "out of memory");
+	if (load(s, o, dev, refused, &nrefused, 64, err, errlen))
+		goto fail;
+	bpf_object__for_each_program(prog, s->skel->obj)
+		nprogs++;
+	s->links = calloc(nprogs, sizeof(*s->links));
+	if (!s->links) {
+		fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	attach(s, refused, &nrefused, 64);
+	if (!s->nlinks) {
+		fail(err, errlen, "no BPF program could be attached (first: %s: %s)",
+		     nrefused ? refused[0].prog : "?", nrefused ? refused[0].reason : "?");
+		goto fail;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_ring_event, s, NULL);
+	if (!s->rb) {
+		fail(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	build_banner(s, refused, nrefused);
+	*out = s;
+	return 0;
+fail:
+	dx_session_close(s);
+	return -1;
+}
+
+const char *dx_session_banner(const struct dx_session *s)
+{
+	return s->banner;
+}
+
+int dx_session_poll(struct dx_session *s, int timeout_ms, dx_event_fn fn, void *ctx)
+{
+	s->fn = fn;
+	s->ctx = ctx;
+	return ring_buffer__poll(s->rb, timeout_ms);
+}
+
+uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)
+{
+	uint32_t key = which;
+	uint64_t n = 0;
+
+	bpf_map__lookup_elem(s->skel->maps.drops, &key, sizeof(key), &n, sizeof(n), 0);
+	return n;
+}
+
+int dx_session_fuse_hist(const struct dx_session *s, uint32_t opcode, struct dx_hist *out)
+{
+	for (uint32_t slot = 0; slot < sizeof(dx_fuse_opcodes) / sizeof(dx_fuse_opcodes[0]); slot++)
+		if (dx_fuse_opcodes[slot] == opcode)
+			return bpf_map__lookup_elem(s->skel->maps.fuse_latency, &slot, sizeof(slot), out,
+						    sizeof(*out), 0);
+	return -ENOENT;
+}
+
+/* Mirrors struct file_key in bpf/daxscope.bpf.h. */
+struct file_key {
+	uint64_t ino;
+	uint32_t dev;
+	uint32_t pad;
+};
+
+int dx_session_file_counts(const struct dx_session *s, dx_counts_fn fn, void *ctx)
+{
+	struct file_key key, next;
+	struct dx_file_counts counts;
+	const struct bpf_map *map = s->skel->maps.file_counts;
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map__get_next_key(map, prev, &next, sizeof(next))) {
+		struct dx_file f = { .ino = next.ino, .dev = next.dev };
+
+		key = next;
+		prev = &key;
+		if (bpf_map__lookup_elem(map, &key, sizeof(key), &counts, sizeof(counts), 0))
+			continue; /* evicted meanwhile */
+		fn(&f, &counts, ctx);
+		n++;
+	}
+	return n;
+}
+
+void dx_session_close(struct dx_session *s)
+{
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	for (size_t i = 0; i < s->nlinks; i++)
+		bpf_link__destroy(s->links[i]);
+	free(s->links);
+	daxscope_bpf__destroy(s->skel);
+	free(s);
+}
