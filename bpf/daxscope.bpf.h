@@ -56,9 +56,20 @@ struct wait_start {
 };
 
 
+/*
+ * A cheap pre-filter in front of the windows hash, for hooks that run on
+ * every fault: files hash into slots, a slot is armed while any of its files
+ * has an open window or lingers. False positives only cost the hash lookup.
+ */
+#define ARMED_SLOTS 4096
+
+struct armed_slot {
+	__s64 open;
+	__u64 until; /* last window end + linger_ns */
+};
+
 struct global_state {
 	__s64 open_windows;
-	__u64 last_end;
 };
 
 struct {
@@ -110,6 +121,13 @@ struct {
 	__type(value, struct global_state);
 } gstate SEC(".maps") __weak;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ARMED_SLOTS);
+	__type(key, __u32);
+	__type(value, struct armed_slot);
+} armed_slots SEC(".maps") __weak;
+
 static __always_inline void count_drop(__u32 why)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &why);
@@ -155,6 +173,14 @@ static __always_inline void inode_key(struct inode *inode, struct file_key *key)
 	key->pad = 0;
 }
 
+/* The same, by direct loads: only for BTF-typed (tp_btf) pointers, and cheaper on hot paths. */
+static __always_inline void inode_key_btf(struct inode *inode, struct file_key *key)
+{
+	key->ino = inode->i_ino;
+	key->dev = inode->i_sb->s_dev;
+	key->pad = 0;
+}
+
 static __always_inline void inode_file(struct inode *inode, struct dx_file *f)
 {
 	f->ino = BPF_CORE_READ(inode, i_ino);
@@ -162,24 +188,35 @@ static __always_inline void inode_file(struct inode *inode, struct dx_file *f)
 	f->gen = BPF_CORE_READ(inode, i_generation);
 }
 
+static __always_inline struct armed_slot *armed_slot_of(const struct file_key *key)
+{
+	__u32 slot = (__u32)(key->ino ^ (key->ino >> 32) ^ key->dev) & (ARMED_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&armed_slots, &slot);
+}
+
 /* Is the file inside a punch window, or was it until linger_ns ago? */
 static __always_inline bool file_armed(const struct file_key *key)
 {
-	struct window *w = bpf_map_lookup_elem(&windows, key);
+	struct armed_slot *slot = armed_slot_of(key);
+	struct window *w;
+
+	/* until == 0 (slot never armed) answers without reading the clock */
+	if (!slot || (slot->open <= 0 && (!slot->until || slot->until <= bpf_ktime_get_ns())))
+		return false;
+	w = bpf_map_lookup_elem(&windows, key);
 
 	if (!w)
 		return false;
 	return !w->end || bpf_ktime_get_ns() - w->end < linger_ns;
 }
 
-/* Cheap gate for the hottest hook: any window open or lingering at all? */
-static __always_inline bool any_armed(void)
+/* Cheap gate for the hottest hook (every user fault): is any punch in progress at all? */
+static __always_inline bool any_window_open(void)
 {
 	struct global_state *g = global_state();
 
-	if (!g)
-		return false;
-	return g->open_windows > 0 || (g->last_end && bpf_ktime_get_ns() - g->last_end < linger_ns);
+	return g && g->open_windows > 0;
 }
 
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)

@@ -1,16 +1,31 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Faults and page events in armed files: user faults (resolved to a file page
- * through the VMA), page-cache and DAX faults, pages made dirty and pages
- * deleted from the page cache. Counted per file in the kernel; sent as events.
+ * Faults and page events in armed files: read faults served from the page
+ * cache (fault-around) or needing a read, DAX faults, pages made dirty (write
+ * faults, write(2)) and pages deleted from the page cache. Counted per file in
+ * the kernel; sent as events. Nothing here costs more than a map lookup for
+ * files outside punch windows.
  */
 #include "daxscope.bpf.h"
 
-#define X86_PF_WRITE 0x2
+/* The address of the user fault in progress on this CPU; the fault path does not sleep before it maps pages. */
+struct fault_start {
+	__u64 address;
+	__u32 tid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fault_start);
+} fault_starts SEC(".maps");
 
 struct vma_page {
-	struct inode *inode;
+	struct address_space *mapping;
+	__u64 address;
 	__u64 index;
+	bool found;
 };
 
 static __always_inline struct dx_file_counts *counts_of(const struct file_key *key)
@@ -36,48 +51,83 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 	bpf_ringbuf_submit(e, 0);
 }
 
-static long vma_file_page(struct task_struct *task, struct vm_area_struct *vma, void *data)
+/* Runs for every user fault while a punch is in progress: keep it to a store. */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u32 zero = 0;
+	struct fault_start *fs;
+
+	if (!any_window_open())
+		return 0;
+	fs = bpf_map_lookup_elem(&fault_starts, &zero);
+	if (fs) {
+		fs->address = address;
+		fs->tid = (__u32)bpf_get_current_pid_tgid();
+	}
+	return 0;
+}
+
+static long vma_page_of(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_page *p = data;
 	struct file *file = vma->vm_file;
 
-	if (!file)
-		return 0;
-	p->inode = BPF_CORE_READ(file, f_inode);
-	p->index = vma->vm_pgoff + ((p->index - vma->vm_start) >> PAGE_SHIFT);
+	if (file && BPF_CORE_READ(file, f_mapping) == p->mapping) {
+		p->index = vma->vm_pgoff + ((p->address - vma->vm_start) >> PAGE_SHIFT);
+		p->found = true;
+	}
 	return 0;
 }
 
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+/* The page this task is faulting on in mapping, if its user fault was seen. */
+static __always_inline bool faulting_page(struct address_space *mapping, struct vma_page *p)
 {
-	struct vma_page p = { .index = address };
+	struct fault_start *fs;
+	__u32 zero = 0;
+
+	fs = bpf_map_lookup_elem(&fault_starts, &zero);
+	if (!fs || fs->tid != (__u32)bpf_get_current_pid_tgid())
+		return false;
+	p->mapping = mapping;
+	p->address = fs->address;
+	if (bpf_find_vma(bpf_get_current_task_btf(), p->address, vma_page_of, p, 0))
+		count_drop(DX_DROP_VMA);
+	return p->found;
+}
+
+/* Fault-around mapped cached pages [start, last]: a read fault that took no lock. */
+SEC("tp_btf/mm_filemap_map_pages")
+int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, unsigned long last)
+{
+	struct vma_page p = {};
 	struct dx_file_counts *c;
 	struct file_key key;
+	struct inode *inode;
 	struct dx_event *e;
-	bool write = error_code & X86_PF_WRITE;
 
-	if (!any_armed())
+	if (!mapping)
 		return 0;
-	if (bpf_find_vma(bpf_get_current_task_btf(), address, vma_file_page, &p, 0)) {
-		count_drop(DX_DROP_VMA);
+	inode = mapping->host;
+	if (!inode)
 		return 0;
-	}
-	if (!p.inode)
-		return 0;
-	inode_key(p.inode, &key);
+	inode_key_btf(inode, &key);
 	if (!file_armed(&key))
 		return 0;
 	c = counts_of(&key);
 	if (c)
-		__sync_fetch_and_add(write ? &c->faults_write : &c->faults_read, 1);
-	e = reserve_event(DX_USER_FAULT);
+		__sync_fetch_and_add(&c->faults_read, 1);
+	e = reserve_event(DX_MAP_FAULT);
 	if (!e)
 		return 0;
-	e->flags = write ? DX_F_WRITE : 0;
-	inode_file(p.inode, &e->file);
-	e->page.index = p.index;
-	e->page.address = address;
+	inode_file(inode, &e->file);
+	if (faulting_page(mapping, &p) && p.index >= start && p.index <= last) {
+		e->page.index = p.index;
+		e->page.address = p.address;
+	} else {
+		e->page.index = start;
+	}
+	e->page.last = last;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -85,17 +135,22 @@ int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigne
 SEC("tp_btf/mm_filemap_fault")
 int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
 {
+	struct dx_file_counts *c;
 	struct file_key key;
 	struct inode *inode;
 
 	if (!mapping)
 		return 0;
-	inode = BPF_CORE_READ(mapping, host);
+	inode = mapping->host;
 	if (!inode)
 		return 0;
-	inode_key(inode, &key);
-	if (file_armed(&key))
-		send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
+	inode_key_btf(inode, &key);
+	if (!file_armed(&key))
+		return 0;
+	c = counts_of(&key);
+	if (c)
+		__sync_fetch_and_add(&c->faults_read, 1);
+	send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
 	return 0;
 }
 
@@ -150,15 +205,15 @@ int BPF_PROG(on_page_dirty, struct folio *folio, struct address_space *mapping)
 
 	if (!mapping)
 		return 0;
-	inode = BPF_CORE_READ(mapping, host);
+	inode = mapping->host;
 	if (!inode)
 		return 0;
-	inode_key(inode, &key);
+	inode_key_btf(inode, &key);
 	if (!file_armed(&key))
 		return 0;
 	c = counts_of(&key);
 	if (c)
-		__sync_fetch_and_add(&c->dirtied, 1);
+		__sync_fetch_and_add(&c->faults_write, 1);
 	send_page_event(DX_PAGE_DIRTY, inode, BPF_CORE_READ(folio, index), 0);
 	return 0;
 }

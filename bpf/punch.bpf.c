@@ -65,6 +65,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	struct lock_owner owner = {};
 	struct global_state *g = global_state();
 	__u64 id = bpf_get_current_pid_tgid();
+	struct armed_slot *slot;
 	__u32 tid = (__u32)id;
 	struct dx_event *e;
 
@@ -88,6 +89,9 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		count_drop(DX_DROP_MAP_FULL);
 	if (g)
 		__sync_fetch_and_add(&g->open_windows, 1);
+	slot = armed_slot_of(&tp.key);
+	if (slot)
+		__sync_fetch_and_add(&slot->open, 1);
 
 	e = reserve_event(DX_PUNCH_BEGIN);
 	if (!e)
@@ -130,6 +134,7 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
 	struct global_state *g = global_state();
+	struct armed_slot *slot;
 	struct window *w;
 	struct dx_event *e;
 	__u64 now;
@@ -144,9 +149,12 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 	w = bpf_map_lookup_elem(&windows, &tp->key);
 	if (w && w->tid == tid)
 		w->end = now; /* kept for linger_ns so that late events still reach the collector */
-	if (g) {
+	if (g)
 		__sync_fetch_and_add(&g->open_windows, -1);
-		g->last_end = now;
+	slot = armed_slot_of(&tp->key);
+	if (slot) {
+		__sync_fetch_and_add(&slot->open, -1);
+		slot->until = now + linger_ns;
 	}
 	e = reserve_event(DX_PUNCH_END);
 	if (e) {

@@ -4,8 +4,9 @@
  *
  * Events are put back in time order first (a small reorder heap: CPUs share
  * one ring buffer but stamp before they reserve). Inside a punch window a
- * fault is a group of events of one task: user fault, maybe a lock wait,
- * maybe a page-cache or DAX fault, maybe a page made dirty. A window is
+ * fault is a group of events of one task: a page-cache (map or filemap) or
+ * DAX fault or a lock wait,
+ * maybe a page made dirty. A window is
  * judged once no late event can still belong to it:
  *  - a fault that waited on the file's fault/punch lock was held off: blocked;
  *  - one that did not wait, on an overlapping page, after the punch's data
@@ -367,6 +368,21 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 	}
 }
 
+/*
+ * Fault-around mapped cached pages without any lock. Its page is the faulting
+ * one when the kernel side saw the fault's address, else the first page of
+ * the mapped range that the punch covers.
+ */
+static void on_map_fault(struct dx_correlator *c, size_t file, struct window *w, const struct dx_event *e)
+{
+	struct dx_event at = *e;
+	uint64_t last = e->page.last > e->page.index ? e->page.last : e->page.index;
+
+	if (!e->page.address && w && e->page.index < w->first_page && last >= w->first_page)
+		at.page.index = w->first_page;
+	fault_for(c, file, &at);
+}
+
 static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
@@ -375,17 +391,12 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	struct fault_group *g;
 
 	switch (e->kind) {
-	case DX_USER_FAULT:
-		if (e->flags & DX_F_WRITE)
-			st->faults_write++;
-		else
-			st->faults_read++;
-		if (w && page_in_window(w, e->page.index)) {
-			g = new_group(w, e, e->ts, e->page.index);
-			g->write = e->flags & DX_F_WRITE;
-		}
+	case DX_MAP_FAULT:
+		st->faults_read++;
+		on_map_fault(c, file, w, e);
 		break;
 	case DX_FILEMAP_FAULT:
+		st->faults_read++;
 		fault_for(c, file, e);
 		break;
 	case DX_DAX_FAULT:
@@ -400,6 +411,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		}
 		break;
 	case DX_PAGE_DIRTY:
+		st->faults_write++;
 		g = fault_for(c, file, e);
 		if (g)
 			g->write = true;
@@ -451,7 +463,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 	case DX_FUSE_REQ:
 		on_fuse_request(c, e);
 		break;
-	case DX_USER_FAULT:
+	case DX_MAP_FAULT:
 	case DX_FILEMAP_FAULT:
 	case DX_DAX_FAULT:
 	case DX_PAGE_DIRTY:

@@ -54,7 +54,7 @@ const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool r
 	if (resolve_paths && e->file.ino && !dx_paths_get(r->paths, &e->file)) {
 		if (e->kind == DX_PUNCH_BEGIN)
 			learned = dx_paths_resolve(r->paths, &e->file, e->pid, e->punch.fd);
-		else if (e->kind == DX_USER_FAULT)
+		else if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
 			learned = dx_paths_resolve(r->paths, &e->file, e->pid, -1);
 	}
 	dx_correlator_push(r->corr, e);

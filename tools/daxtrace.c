@@ -255,7 +255,7 @@ static void take_record(const struct dx_event *e, void *ctx)
 	if (e->file.ino && !dx_paths_get(rec->paths, &e->file)) {
 		if (e->kind == DX_PUNCH_BEGIN)
 			path = dx_paths_resolve(rec->paths, &e->file, e->pid, e->punch.fd);
-		else if (e->kind == DX_USER_FAULT)
+		else if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
 			path = dx_paths_resolve(rec->paths, &e->file, e->pid, -1);
 	}
 	if (path)

@@ -19,8 +19,8 @@
 enum dx_kind {
 	DX_PUNCH_BEGIN = 1, /* fallocate/ftruncate/truncate that removes or moves data */
 	DX_PUNCH_END,
-	DX_USER_FAULT,    /* exceptions:page_fault_user, resolved to a file page */
-	DX_FILEMAP_FAULT, /* filemap:mm_filemap_fault */
+	DX_MAP_FAULT,     /* filemap:mm_filemap_map_pages: a read fault served from the page cache */
+	DX_FILEMAP_FAULT, /* filemap:mm_filemap_fault: a fault that needs a page read or locked */
 	DX_DAX_FAULT,     /* fs_dax:dax_{pte,pmd}_fault_done */
 	DX_PAGE_DIRTY,    /* writeback:writeback_dirty_folio */
 	DX_PAGE_DELETE,   /* filemap:mm_filemap_delete_from_page_cache */
@@ -68,8 +68,9 @@ struct dx_punch_end {
 };
 
 struct dx_page {
-	__u64 index;   /* page index in the file */
-	__u64 address; /* user address (user faults) */
+	__u64 index;   /* page index in the file (map faults: the faulting page if known, else first) */
+	__u64 address; /* user address of the fault, 0 if unknown */
+	__u64 last;    /* map faults: last page of the fault-around range */
 	__u32 order;   /* folio order (page deletes) */
 	__s32 result;  /* VM_FAULT_* (DAX faults) */
 };
@@ -126,11 +127,10 @@ struct dx_hist {
 
 /* Per-file page-event counters, kept for every armed file. */
 struct dx_file_counts {
-	__u64 faults_read;
-	__u64 faults_write;
+	__u64 faults_read;  /* page-cache read faults (fault-around and filemap_fault) */
+	__u64 faults_write; /* pages made dirty: write faults and write(2) */
 	__u64 dax_pte;
 	__u64 dax_pmd;
-	__u64 dirtied;
 	__u64 deleted;
 };
 

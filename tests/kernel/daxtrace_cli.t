@@ -1,0 +1,84 @@
+#!/usr/bin/perl
+# daxtrace's contract with operators: clear errors for bad input, missing
+# privileges and damaged captures; SIGTERM detaches and flushes; the partial
+# report of a damaged capture is still given, with a warning.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use JSON::PP;
+use Test::More;
+
+need_kernel_bpf();
+my $dt = build() . '/daxtrace';
+
+my ($rc, $out, $err) = run_cmd($dt, '--bogus');
+is($rc, 2, 'unknown option: exit 2');
+like($err, qr/unknown or incomplete option '--bogus'.*Usage:/s, 'unknown option: named, with usage');
+($rc, $out, $err) = run_cmd($dt, 'report');
+is($rc, 2, 'report without a file: exit 2');
+($rc, $out, $err) = run_cmd($dt, 'record');
+like($err, qr/record needs -o FILE/, 'record without -o: says so');
+($rc, $out, $err) = run_cmd($dt, '-p', 'abc');
+like($err, qr/invalid PID 'abc'/, 'bad pid: named');
+($rc, $out, $err) = run_cmd($dt, 'report', '/nonexistent/capture');
+is($rc, 1, 'missing capture: exit 1');
+like($err, qr{/nonexistent/capture}, 'missing capture: file named');
+($rc, $out, $err) = run_cmd($dt, 'report', '/etc/passwd');
+like($err, qr{/etc/passwd: not a daxscope capture}, 'a text file is not a capture');
+
+SKIP: {
+    skip 'setpriv missing (util-linux)', 2 unless -x '/usr/bin/setpriv';
+    ($rc, $out, $err) = run_cmd('/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+        '--inh-caps=-all', '--bounding-set=-all', $dt, '-d', '1');
+    is($rc, 1, 'unprivileged: exit 1');
+    like($err, qr/needs root, or CAP_BPF and CAP_PERFMON/, 'unprivileged: one clear line');
+}
+
+# A real capture with a punch in it, stopped by SIGTERM.
+my $dir = scratch_dir();
+my ($cap, $banner, $race_out, $race_rc) = record_around(
+    workload => [ build() . '/race', '--file', "$dir/f", '--punch', '8192:16384', '--write-at', '0:3' ]);
+is($race_rc, 0, 'workload ran');
+my $race = decode_json($race_out);
+my $doc = report_json($cap);
+ok($doc && $doc->{complete}, 'capture stopped by SIGINT is complete');
+my $st = file_stats($doc, $race->{ino});
+ok($st && $st->{punches} == 1, 'the punch is in the capture');
+is($st->{path}, "$dir/f", 'its path was resolved') if $st;
+my ($links) = `bpftool link list 2>/dev/null` =~ /(on_fallocate_enter|on_user_fault)/;
+ok(!$links, 'no daxscope BPF link left attached after daxtrace exits');
+
+my $size = -s $cap;
+for my $cut (int($size / 2), $size - 5) {
+    system('cp', $cap, "$dir/cut.dxc");
+    truncate "$dir/cut.dxc", $cut;
+    ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/cut.dxc", '--json');
+    is($rc, 1, "capture cut at $cut of $size bytes: non-zero exit");
+    like($err, qr{\Q$dir\E/cut\.dxc: .*offset \d+}, 'damage reported with file and offset');
+    my $partial = eval { decode_json($out) };
+    ok($partial && !$partial->{complete} && $partial->{warning}, 'a partial JSON report, flagged incomplete');
+    ok($partial && $partial->{events} > 0, 'what was readable before the damage is reported');
+}
+system('cp', $cap, "$dir/flip.dxc");
+open my $fh, '+<', "$dir/flip.dxc" or die;
+seek $fh, int($size * 3 / 4), 0;
+print $fh "\xff\xfe\xfd\xfc";
+close $fh;
+($rc, $out, $err) = run_cmd($dt, 'report', "$dir/flip.dxc");
+is($rc, 1, 'corrupted capture: non-zero exit');
+like($err, qr{flip\.dxc: .*offset \d+}, 'corruption reported with file and offset');
+like($out, qr/WARNING: .*only what was readable/s, 'text report carries the warning');
+
+# SIGTERM, like SIGINT, detaches and flushes a valid capture.
+my $pid = fork // die;
+if (!$pid) { open STDERR, '>', "$dir/term.err"; exec $dt, 'record', '-o', "$dir/term.dxc"; }
+sleep 1 until -s "$dir/term.err" || !kill(0, $pid);
+sleep 1;
+kill 'TERM', $pid;
+waitpid $pid, 0;
+is($? >> 8, 0, 'record exits 0 on SIGTERM');
+($rc, $out, $err) = run_cmd($dt, 'report', "$dir/term.dxc", '--json');
+is($rc, 0, 'capture ended by SIGTERM reads cleanly');
+done_testing();

@@ -1,0 +1,68 @@
+#!/usr/bin/perl
+# ext4 holds the invalidate lock for its whole punch: no write may be
+# discarded and no fault may get through on the punched pages; faults that
+# hit the punch wait on the lock, and daxtrace names both tasks.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use JSON::PP;
+use Test::More;
+
+need_kernel_bpf();
+plan skip_all => 'mkfs.ext4 missing (package e2fsprogs)' unless -x '/sbin/mkfs.ext4' || -x '/usr/sbin/mkfs.ext4';
+
+my $dir = scratch_dir();
+mkdir "$dir/mnt";
+system("truncate -s 512M $dir/ext4.img && mkfs.ext4 -q -F $dir/ext4.img") == 0 or BAIL_OUT('mkfs.ext4 failed');
+system('mount', '-o', 'loop', "$dir/ext4.img", "$dir/mnt") == 0 or plan skip_all => 'cannot loop-mount an ext4 image here';
+cleanup_later(sub { system('umount', "$dir/mnt") });
+
+subtest 'scheduled race: nothing lost, nothing through' => sub {
+    my ($cap, $banner, $out, $rc) = record_around(
+        workload => [ build() . '/race', '--file', "$dir/mnt/sched", '--punch', '8192:16384',
+            '--write-at', '0:3', '--read-at', '0:4', '--write-at', '1:5' ]);
+    is($rc, 0, 'race workload ran');
+    my $race = decode_json($out);
+    is($race->{lost_writes}, 0, 'precondition: ext4 lost no write');
+    my $doc = report_json($cap);
+    is($doc->{lost_events}, 0, 'no events lost');
+    is(scalar(findings_for($doc, $race->{ino}, 'discarded_write')), 0, 'no discarded write');
+    is(scalar(findings_for($doc, $race->{ino}, 'unblocked_fault')), 0, 'no unblocked fault');
+    my $st = file_stats($doc, $race->{ino});
+    ok($st && $st->{punches} == 1, 'the punch was seen');
+};
+
+subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub {
+    my ($cap, $banner, $out, $rc) = record_around(
+        workload => [ build() . '/race', '--file', "$dir/mnt/frag", '--fragment', '--size', '64M',
+            '--punch', '0:64M', '--hammer-ms', '400' ]);
+    is($rc, 0, 'race workload ran');
+    my $race = decode_json($out);
+    my $punch_ms = ($race->{punch}{end_ns} - $race->{punch}{start_ns}) / 1e6;
+    diag(sprintf 'punch took %.1f ms', $punch_ms);
+    is($race->{lost_writes}, 0, 'precondition: ext4 lost no write');
+    my $doc = report_json($cap);
+    my $ino = $race->{ino};
+    is($doc->{lost_events}, 0, 'no events lost');
+    is(scalar(findings_for($doc, $ino, 'discarded_write')), 0, 'no discarded write');
+    is(scalar(findings_for($doc, $ino, 'unblocked_fault')), 0, 'no unblocked fault on the punched pages');
+    my @blocked = findings_for($doc, $ino, 'blocked_fault');
+    my $st = file_stats($doc, $ino);
+    diag(sprintf '%d blocked faults, %d lock waits, %d early faults', scalar @blocked,
+        $st ? $st->{lock_waits}{count} : 0, $st ? $st->{faults_during_punch}{early} : 0);
+    ok(@blocked > 0, 'faults that hit the punch were held off by the lock (blocked_fault)');
+    for my $f (@blocked[ 0 .. ($#blocked < 4 ? $#blocked : 4) ]) {
+        ok($f->{wait_ns} > 0, "blocked fault page $f->{page_index}: wait $f->{wait_ns} ns");
+        ok($f->{fault_tid} == $race->{writer_tid} || $f->{fault_tid} == $race->{reader_tid},
+            'blocked fault: the waiter is a workload thread');
+        is($f->{punch_tid}, $race->{punch_tid}, 'blocked fault: held by the punching thread');
+    }
+    ok($st && $st->{lock_waits}{count} >= @blocked, 'lock contention recorded for the file');
+    is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid}, 'lock holder is the punching thread')
+      if $st;
+    ok($st->{lock_waits}{p99_ns} >= $st->{lock_waits}{p50_ns} && $st->{lock_waits}{max_ns} > 0,
+        'lock wait percentiles are ordered') if $st;
+};
+done_testing();

@@ -1,0 +1,139 @@
+package Daxscope::Test;
+# Shared by the real-kernel tests: preconditions (skip with a reason, never
+# pass silently), scratch mounts, and running daxtrace around a workload.
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Test::More;
+
+our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
+  findings_for file_stats cleanup_later check_race_findings wait_for_mount);
+
+my $top = $ENV{DAXSCOPE_TOP} // do { my $d = __FILE__; $d =~ s{/tests/lib/Daxscope/Test\.pm$}{}; $d };
+sub top   { $top }
+sub build { "$top/build" }
+
+my @cleanups;
+sub cleanup_later { push @cleanups, $_[0] }
+END { $_->() for reverse @cleanups }
+
+# Skips the whole test file, with the reason, where the machine cannot run it.
+sub need_kernel_bpf {
+    plan skip_all => 'needs root to load BPF programs' if $> != 0;
+    plan skip_all => 'kernel has no BTF (/sys/kernel/btf/vmlinux)' unless -r '/sys/kernel/btf/vmlinux';
+    for my $bin (qw(daxtrace race)) {
+        plan skip_all => "build/$bin missing: run make first" unless -x build() . "/$bin";
+    }
+}
+
+sub scratch_dir {
+    my $dir = tempdir('daxscope-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    return $dir;
+}
+
+# Runs a command, returns (exit code, stdout, stderr).
+sub run_cmd {
+    my (@cmd) = @_;
+    my $dir = scratch_dir();
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', "$dir/out" or die;
+        open STDERR, '>', "$dir/err" or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    return ($rc, slurp("$dir/out"), slurp("$dir/err"));
+}
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return '';
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+# Starts `daxtrace record`, waits for its banner (programs attached), runs the
+# workload, stops the recorder with SIGINT. Returns (capture, banner, workload stdout).
+sub record_around {
+    my (%a) = @_;
+    my $dir = scratch_dir();
+    my $cap = "$dir/capture.dxc";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', "$dir/record.err" or die;
+        exec build() . '/daxtrace', 'record', '-o', $cap, @{ $a{record_args} // [] } or die;
+    }
+    my $deadline = time + 30;
+    sleep 0.05 until slurp("$dir/record.err") =~ /watching/ || time > $deadline || waitpid($pid, WNOHANG);
+    my $banner = (split /\n/, slurp("$dir/record.err"))[0] // '';
+    my ($rc, $out, $err) = run_cmd(@{ $a{workload} });
+    diag("workload failed ($rc): $err") if $rc;
+    sleep 0.3;    # let the last events drain into the capture
+    kill 'INT', $pid;
+    waitpid $pid, 0;
+    my $record_rc = $? >> 8;
+    diag("daxtrace record exited $record_rc: " . slurp("$dir/record.err")) if $record_rc;
+    return ($cap, $banner, $out, $rc, $record_rc);
+}
+
+sub report_json {
+    my ($cap) = @_;
+    my ($rc, $out, $err) = run_cmd(build() . '/daxtrace', 'report', $cap, '--json');
+    diag("report exited $rc: $err") if $rc;
+    my $doc = eval { decode_json($out) };
+    diag("report is not JSON: $@") unless $doc;
+    return $doc;
+}
+
+sub wait_for_mount {
+    my ($mnt) = @_;
+    for (1 .. 200) {
+        return 1 if slurp('/proc/mounts') =~ m{ \Q$mnt\E };
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# What every racing filesystem must get right: the discarded writes daxtrace
+# reports are exactly the writes the workload lost, with both tasks named, and
+# nothing is reported outside the punched pages [$first, $last].
+sub check_race_findings {
+    my ($doc, $race, $first, $last, $path) = @_;
+    my %lost = map { $_->{page} => 1 } grep { $_->{lost} } @{ $race->{writes} };
+    my @discarded = findings_for($doc, $race->{ino}, 'discarded_write');
+    is_deeply([ sort { $a <=> $b } map { $_->{page_index} } @discarded ], [ sort { $a <=> $b } keys %lost ],
+        'discarded writes reported are exactly the writes the workload lost');
+    for my $f (@discarded) {
+        my $p = $f->{page_index};
+        is($f->{fault_pid}, $race->{pid}, "discarded write page $p: writer pid");
+        is($f->{fault_tid}, $race->{writer_tid}, "discarded write page $p: writer tid");
+        is($f->{punch_pid}, $race->{pid}, "discarded write page $p: punching pid");
+        is($f->{punch_tid}, $race->{punch_tid}, "discarded write page $p: punching tid");
+        is($f->{path}, $path, "discarded write page $p: path resolved");
+    }
+    my @outside = grep { defined $_->{page_index} && ($_->{page_index} < $first || $_->{page_index} > $last) }
+      findings_for($doc, $race->{ino});
+    is(scalar @outside, 0, 'no finding on pages outside the punched range');
+    my $st = file_stats($doc, $race->{ino});
+    is($st && $st->{discarded_writes}, scalar keys %lost, 'file discarded_writes count');
+    return %lost;
+}
+
+sub findings_for {
+    my ($doc, $ino, $kind) = @_;
+    return grep { $_->{ino} == $ino && (!$kind || $_->{kind} eq $kind) } @{ $doc->{findings} };
+}
+
+sub file_stats {
+    my ($doc, $ino) = @_;
+    my @f = grep { $_->{ino} == $ino } @{ $doc->{files} };
+    return $f[0];
+}
+
+1;

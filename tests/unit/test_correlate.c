@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The correlator on synthetic event streams: what each kind of punch/fault race must yield. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daxscope/daxscope.h"
+#include "tap.h"
+
+#define MS 1000000ULL
+#define T0 (1000 * MS)
+#define PUNCHER 100
+#define WRITER 200
+#define READER 201
+
+static const struct dx_file file_a = { .ino = 42, .dev = (8u << 20) | 1, .gen = 7 };
+
+struct stream {
+	struct dx_event ev[64];
+	size_t n;
+};
+
+static struct dx_event *add(struct stream *s, uint16_t kind, uint32_t tid, uint64_t t)
+{
+	struct dx_event *e = &s->ev[s->n++];
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ts = T0 + t;
+	e->tid = tid;
+	e->pid = tid == PUNCHER || tid == WRITER || tid == READER ? 99 : tid;
+	snprintf(e->comm, sizeof(e->comm), "task%u", tid);
+	e->file = file_a;
+	return e;
+}
+
+static void punch(struct stream *s, uint64_t t, uint64_t first_page, uint64_t pages)
+{
+	struct dx_event *e = add(s, DX_PUNCH_BEGIN, PUNCHER, t);
+
+	e->punch.op = DX_OP_PUNCH_HOLE;
+	e->punch.offset = first_page * 4096;
+	e->punch.len = pages * 4096;
+	e->punch.fd = 3;
+}
+
+static void page(struct stream *s, uint16_t kind, uint32_t tid, uint64_t t, uint64_t index, uint16_t flags)
+{
+	struct dx_event *e = add(s, kind, tid, t);
+
+	e->page.index = index;
+	e->page.last = index;
+	if (kind == DX_MAP_FAULT)
+		e->page.address = 0x7f0000000000ULL + index * 4096; /* the kernel saw the fault's address */
+	e->flags = flags;
+}
+
+static void fuse_fallocate(struct stream *s, uint64_t sent, uint64_t reply)
+{
+	struct dx_event *e = add(s, DX_FUSE_REQ, PUNCHER, reply);
+
+	memset(&e->file, 0, sizeof(e->file));
+	e->fuse.opcode = DX_FUSE_FALLOCATE;
+	e->fuse.latency_ns = reply - sent;
+}
+
+static void lock_wait(struct stream *s, uint32_t tid, uint64_t end, uint64_t waited)
+{
+	struct dx_event *e = add(s, DX_LOCK_WAIT, tid, end);
+
+	e->lock.wait_ns = waited;
+	e->lock.holder_tid = PUNCHER;
+	e->flags = DX_F_HOLDER_KNOWN;
+}
+
+struct result {
+	struct dx_finding f[64];
+	size_t n;
+};
+
+static void keep(const struct dx_finding *f, void *ctx)
+{
+	struct result *r = ctx;
+
+	if (r->n < 64)
+		r->f[r->n++] = *f;
+}
+
+/* Runs a stream through a fresh correlator; returns it (for stats) after flush. */
+static struct dx_correlator *run(const struct stream *s, struct result *r)
+{
+	struct dx_correlator_opts o = { .reorder_ns = 20 * MS, .grace_ns = 100 * MS, .on_finding = keep, .ctx = r };
+	struct dx_correlator *c = dx_correlator_new(&o);
+
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < s->n; i++)
+		dx_correlator_push(c, &s->ev[i]);
+	dx_correlator_flush(c);
+	return c;
+}
+
+static size_t count(const struct result *r, enum dx_finding_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->f[i].kind == kind;
+	return n;
+}
+
+static const struct dx_finding *find(const struct result *r, enum dx_finding_kind kind, uint64_t index)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->f[i].kind == kind && r->f[i].page_index == index)
+			return &r->f[i];
+	return NULL;
+}
+
+static const struct dx_file_stats *stats_of(const struct dx_correlator *c, const struct dx_file *f)
+{
+	for (size_t i = 0; i < dx_correlator_nfiles(c); i++) {
+		const struct dx_file_stats *st = dx_correlator_file(c, i);
+
+		if (st->file.ino == f->ino && st->file.dev == f->dev && st->file.gen == f->gen)
+			return st;
+	}
+	return NULL;
+}
+
+/* The measured FUSE trail (kernel notes): punch, server punches, write at 70 ms, reply, delete. */
+static void fuse_race(struct stream *s)
+{
+	punch(s, 0, 2, 4); /* pages 2..5 */
+	page(s, DX_PAGE_DIRTY, WRITER, 70 * MS, 3, 0); /* page_mkwrite: no lock on plain FUSE */
+	page(s, DX_MAP_FAULT, READER, 71 * MS, 4, 0);   /* fault-around from the page cache */
+	page(s, DX_MAP_FAULT, READER, 72 * MS, 9, 0);   /* outside the range */
+	page(s, DX_PAGE_DIRTY, WRITER, 72 * MS, 9, 0);
+	fuse_fallocate(s, 1 * MS, 100 * MS);
+	for (uint64_t i = 2; i <= 5; i++)
+		page(s, DX_PAGE_DELETE, PUNCHER, 101 * MS + i, i, 0);
+	page(s, DX_PAGE_DELETE, PUNCHER, 101 * MS + 9, 9, 0); /* outside: must not count */
+	add(s, DX_PUNCH_END, PUNCHER, 102 * MS);
+}
+
+static void test_fuse_race(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+	const struct dx_file_stats *st;
+
+	fuse_race(&s);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 1, "fuse race: one discarded write");
+	f = find(&r, DX_FINDING_DISCARDED_WRITE, 3);
+	ok(f != NULL, "fuse race: the discarded write is page 3");
+	if (f) {
+		is_int(f->fault.tid, WRITER, "discarded write: writer tid");
+		is_int(f->punch.tid, PUNCHER, "discarded write: punch tid");
+		ok(!f->certain, "dirtied before the FUSE reply: not certain");
+		ok(!f->incomplete, "no event lost: complete");
+	}
+	f = find(&r, DX_FINDING_UNBLOCKED_FAULT, 4);
+	ok(f && !f->write && f->fault.tid == READER, "fuse race: read fault on page 4 got through");
+	f = find(&r, DX_FINDING_UNBLOCKED_FAULT, 3);
+	ok(f && f->write && f->fault.tid == WRITER, "fuse race: write fault on page 3 got through");
+	ok(!find(&r, DX_FINDING_UNBLOCKED_FAULT, 9) && !find(&r, DX_FINDING_DISCARDED_WRITE, 9),
+	   "nothing on a page outside the punched range");
+	is_int(count(&r, DX_FINDING_BLOCKED_FAULT), 0, "fuse race: no fault waited");
+	st = stats_of(c, &file_a);
+	ok(st != NULL, "fuse race: file stats exist");
+	if (st) {
+		is_int(st->punches, 1, "stats: one punch");
+		is_int(st->discarded_writes, 1, "stats: one discarded write");
+		is_int(st->unblocked_read, 1, "stats: one unblocked read");
+		is_int(st->unblocked_write, 1, "stats: one unblocked write");
+		is_int(st->punch_ns, 102 * MS, "stats: window length");
+	}
+	dx_correlator_free(c);
+}
+
+static void test_certain_loss(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 100 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 100 * MS + 600, 2, 0);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 101 * MS, 2, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_DISCARDED_WRITE, 2);
+	ok(f && f->certain, "dirtied after the FUSE reply, then deleted: certain loss");
+	dx_correlator_free(c);
+}
+
+/* ext4-like: the punch deletes pages under its lock; later faults wait for it. */
+static void test_blocked_after_invalidation(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+	const struct dx_file_stats *st;
+
+	punch(&s, 0, 0, 16);
+	page(&s, DX_MAP_FAULT, READER, 5 * MS, 3, 0); /* before the delete: harmless */
+	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 3, 0);
+	page(&s, DX_PUNCH_END, PUNCHER, 49 * MS, 0, 0);
+	lock_wait(&s, WRITER, 50 * MS, 38 * MS); /* waited from 12 ms, woken by the punch's unlock */
+	page(&s, DX_FILEMAP_FAULT, WRITER, 50 * MS + 100, 3, 0);
+	page(&s, DX_PAGE_DIRTY, WRITER, 50 * MS + 200, 3, 0);
+	c = run(&s, &r);
+	is_int(r.n, 1, "ext4-like: exactly one finding");
+	f = find(&r, DX_FINDING_BLOCKED_FAULT, 3);
+	ok(f != NULL, "the fault after the delete waited: blocked");
+	if (f) {
+		is_int(f->wait_ns, 38 * MS, "blocked fault: wait time");
+		is_int(f->fault.tid, WRITER, "blocked fault: waiter");
+		is_int(f->punch.tid, PUNCHER, "blocked fault: held by the punch");
+		ok(f->write, "blocked fault: a write");
+	}
+	st = stats_of(c, &file_a);
+	if (st) {
+		is_int(st->early, 1, "the read before the delete counts as early");
+		is_int(st->unblocked_read + st->unblocked_write, 0, "ext4-like: nothing got through");
+		is_int(st->lock_waits.count, 1, "lock waits: count");
+		is_int(st->lock_waits.max_ns, 38 * MS, "lock waits: max");
+		is_int(st->read_waits, 1, "lock waits: a shared (fault) waiter");
+		is_int(st->last_holder.tid, PUNCHER, "lock waits: holder is the punch");
+	}
+	dx_correlator_free(c);
+}
+
+/* A fault after the punch deleted its page, that did not wait: the lock did not hold it off. */
+static void test_unblocked_after_invalidation(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 2, 0);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 4, 0); /* order-2 folio: pages 4..7 */
+	page(&s, DX_FILEMAP_FAULT, READER, 12 * MS + 10, 6, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 30 * MS);
+	s.ev[2].page.order = 2;
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 6) != NULL, "fault inside a deleted large folio: unblocked");
+	dx_correlator_free(c);
+}
+
+/* Fault-around whose faulting address was not seen: the first punched page of its range. */
+static void test_map_fault_range_only(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	struct dx_event *e;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 50 * MS);
+	e = add(&s, DX_MAP_FAULT, READER, 20 * MS);
+	e->page.index = 0;
+	e->page.last = 15;
+	add(&s, DX_PUNCH_END, PUNCHER, 60 * MS);
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 2) != NULL,
+	   "fault-around over the punched range, page unknown: reported at its first punched page");
+	dx_correlator_free(c);
+}
+
+static void test_dax_fault_without_wait(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	punch(&s, 0, 0, 512);
+	page(&s, DX_DAX_FAULT, READER, 3 * MS, 100, DX_F_PMD);
+	add(&s, DX_PUNCH_END, PUNCHER, 10 * MS);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_UNBLOCKED_FAULT, 100);
+	ok(f && f->dax, "a DAX fault that completes inside the window without waiting got through");
+	is_int(stats_of(c, &file_a)->dax_pmd, 1, "dax pmd fault counted");
+	dx_correlator_free(c);
+}
+
+static void test_out_of_order(void)
+{
+	struct stream s = { 0 }, shuffled;
+	struct result a, b;
+	struct dx_correlator *ca, *cb;
+
+	fuse_race(&s);
+	ca = run(&s, &a);
+	/* CPUs stamp before they reserve: swap neighbours, each within the reorder window */
+	shuffled = s;
+	srand(7);
+	for (size_t round = 0; round < 200; round++) {
+		size_t i = (size_t)rand() % (shuffled.n - 1);
+
+		if (shuffled.ev[i + 1].ts - shuffled.ev[i].ts < 5 * MS ||
+		    shuffled.ev[i].ts - shuffled.ev[i + 1].ts < 5 * MS) {
+			struct dx_event t = shuffled.ev[i];
+
+			shuffled.ev[i] = shuffled.ev[i + 1];
+			shuffled.ev[i + 1] = t;
+		}
+	}
+	ok(memcmp(&shuffled, &s, sizeof(s)) != 0, "out of order: the stream really was shuffled");
+	cb = run(&shuffled, &b);
+	is_int(b.n, a.n, "out of order: same number of findings");
+	for (size_t i = 0; i < a.n && i < b.n; i++)
+		ok(a.f[i].kind == b.f[i].kind && a.f[i].page_index == b.f[i].page_index &&
+			   a.f[i].fault.tid == b.f[i].fault.tid,
+		   "out of order: finding %zu identical", i);
+	dx_correlator_free(ca);
+	dx_correlator_free(cb);
+}
+
+static void test_lost_in_middle(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	fuse_race(&s);
+	for (size_t i = 3; i < s.n; i++)
+		s.ev[i].lost = 3; /* three events vanished between the 3rd and 4th */
+	c = run(&s, &r);
+	is_int(dx_correlator_lost(c), 3, "lost events counted");
+	ok(r.n > 0, "findings still reported after a loss");
+	for (size_t i = 0; i < r.n; i++)
+		ok(r.f[i].incomplete, "finding %zu flagged incomplete", i);
+	dx_correlator_free(c);
+}
+
+static void test_punch_never_ends(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 10 * MS); /* reply came, then the task was killed: no end event */
+	page(&s, DX_MAP_FAULT, READER, 20 * MS, 2, 0);
+	c = run(&s, &r);
+	st = stats_of(c, &file_a);
+	ok(st && st->unterminated == 1, "a window never closed is counted as unterminated");
+	ok(r.n == 1 && r.f[0].kind == DX_FINDING_UNBLOCKED_FAULT && r.f[0].incomplete,
+	   "its fault is reported, flagged incomplete");
+	dx_correlator_free(c);
+}
+
+static void test_end_lost_then_new_punch(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	punch(&s, 0, 2, 4);
+	punch(&s, 50 * MS, 2, 4); /* same task again: the first end was lost */
+	add(&s, DX_PUNCH_END, PUNCHER, 60 * MS);
+	c = run(&s, &r);
+	is_int(stats_of(c, &file_a)->punches, 2, "two punches");
+	is_int(stats_of(c, &file_a)->unterminated, 1, "the first one ended unseen");
+	dx_correlator_free(c);
+}
+
+static void test_inode_reuse(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	struct dx_file reused = file_a;
+
+	reused.gen = 8; /* same inode number, a different file */
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 1 * MS, 3, 0);
+	page(&s, DX_PAGE_DIRTY, WRITER, 2 * MS + 10, 3, 0);
+	s.ev[s.n - 1].file = reused;
+	page(&s, DX_PAGE_DELETE, PUNCHER, 3 * MS, 3, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 4 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "inode reuse: events of the new file do not match the old file's punch");
+	is_int(dx_correlator_nfiles(c), 2, "inode reuse: two distinct files");
+	dx_correlator_free(c);
+}
+
+static void test_hist(void)
+{
+	struct dx_hist h = { 0 };
+
+	for (int i = 0; i < 99; i++)
+		dx_hist_add(&h, 1000); /* slot 9: [512, 1024) */
+	dx_hist_add(&h, 5 * MS);
+	is_int(h.count, 100, "hist: count");
+	is_int(dx_hist_quantile(&h, 0.5), 1023, "hist: p50 is the upper bound of its slot");
+	is_int(dx_hist_quantile(&h, 0.99), 1023, "hist: p99");
+	is_int(dx_hist_quantile(&h, 1.0), 5 * MS, "hist: p100 capped at max");
+	is_int(h.total_ns, 99 * 1000 + 5 * MS, "hist: total");
+}
+
+int main(void)
+{
+	test_fuse_race();
+	test_certain_loss();
+	test_blocked_after_invalidation();
+	test_unblocked_after_invalidation();
+	test_map_fault_range_only();
+	test_dax_fault_without_wait();
+	test_out_of_order();
+	test_lost_in_middle();
+	test_punch_never_ends();
+	test_end_lost_then_new_punch();
+	test_inode_reuse();
+	test_hist();
+	return done_testing();
+}
