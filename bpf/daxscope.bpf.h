@@ -162,6 +162,7 @@ static __always_inline struct dx_event *reserve_event(__u16 kind)
 	e->lost = lost ? *lost : 0;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
+	e->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
 }

@@ -34,6 +34,7 @@ struct fuse_key {
 
 struct fuse_sent {
 	__u64 ts;
+	__u64 cgroup;
 	__u32 opcode;
 	__u32 tid;
 	__u32 pid;
@@ -81,6 +82,7 @@ int on_fuse_send(struct fuse_send_ctx *ctx)
 		return 0;
 	sent.ts = bpf_ktime_get_ns();
 	sent.tid = (__u32)id;
+	sent.cgroup = bpf_get_current_cgroup_id();
 	sent.pid = id >> 32;
 	bpf_get_current_comm(sent.comm, sizeof(sent.comm));
 	bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY);
@@ -111,6 +113,7 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 			e->ts = now;
 			e->pid = sent->pid; /* the requesting task, not the server replying */
 			e->tid = sent->tid;
+			e->cgroup = sent->cgroup;
 			__builtin_memcpy(e->comm, sent->comm, sizeof(e->comm));
 			e->file.dev = ctx->connection;
 			e->fuse.unique = ctx->unique;

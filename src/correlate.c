@@ -204,11 +204,33 @@ static struct dx_event heap_pop(struct dx_correlator *c)
 	return top;
 }
 
+/*
+ * Space-saving top-k: a task already listed gains one; a new one replaces the
+ * least counted and inherits its count (+1). The list stays sorted.
+ */
+static void count_task(struct dx_task_count top[DX_TOP_TASKS], const struct dx_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < DX_TOP_TASKS && top[i].count && top[i].task.pid != t->pid; i++)
+		;
+	if (i == DX_TOP_TASKS)
+		i = DX_TOP_TASKS - 1;
+	top[i].task = *t;
+	top[i].count++;
+	for (; i > 0 && top[i].count > top[i - 1].count; i--) {
+		struct dx_task_count tmp = top[i];
+
+		top[i] = top[i - 1];
+		top[i - 1] = tmp;
+	}
+}
+
 /* ---- windows ---- */
 
 static struct dx_task event_task(const struct dx_event *e)
 {
-	struct dx_task t = { .pid = e->pid, .tid = e->tid };
+	struct dx_task t = { .pid = e->pid, .tid = e->tid, .cgroup = e->cgroup };
 
 	memcpy(t.comm, e->comm, sizeof(t.comm));
 	return t;
@@ -267,6 +289,7 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	w->begin = e->ts;
 	st = &c->files[w->file];
 	st->punches++;
+	count_task(st->top_punchers, &w->punch);
 	if (e->punch.name[0])
 		memcpy(st->name, e->punch.name, sizeof(st->name));
 	for (tail = &c->windows; *tail; tail = &(*tail)->next)
@@ -388,8 +411,11 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	size_t file = file_index(c, &e->file);
 	struct dx_file_stats *st = &c->files[file];
 	struct window *w = open_window_of(c, file);
+	struct dx_task task = event_task(e);
 	struct fault_group *g;
 
+	if (e->kind != DX_PAGE_DELETE)
+		count_task(st->top_faulters, &task);
 	switch (e->kind) {
 	case DX_MAP_FAULT:
 		st->faults_read++;

@@ -199,6 +199,17 @@ static void json_file_id(FILE *out, const struct dx_report *r, const struct dx_f
 	json_str(out, dx_paths_get(r->paths, f));
 }
 
+static void json_top(FILE *out, const char *name, const struct dx_task_count top[DX_TOP_TASKS])
+{
+	fprintf(out, ",\"%s\":[", name);
+	for (size_t i = 0; i < DX_TOP_TASKS && top[i].count; i++) {
+		fprintf(out, "%s{\"pid\":%u,\"comm\":", i ? "," : "", top[i].task.pid);
+		json_comm(out, top[i].task.comm);
+		fprintf(out, ",\"count\":%" PRIu64 "}", top[i].count);
+	}
+	fputc(']', out);
+}
+
 static void json_file(FILE *out, const struct dx_report *r, const struct dx_file_stats *st)
 {
 	fputc('{', out);
@@ -219,8 +230,11 @@ static void json_file(FILE *out, const struct dx_report *r, const struct dx_file
 	fprintf(out, ",\"faults_during_punch\":{\"blocked\":%" PRIu64 ",\"unblocked_read\":%" PRIu64
 		     ",\"unblocked_write\":%" PRIu64 ",\"early\":%" PRIu64 "}",
 		st->blocked, st->unblocked_read, st->unblocked_write, st->early);
-	fprintf(out, ",\"discarded_writes\":%" PRIu64 ",\"certain_discarded_writes\":%" PRIu64 "}",
+	fprintf(out, ",\"discarded_writes\":%" PRIu64 ",\"certain_discarded_writes\":%" PRIu64,
 		st->discarded_writes, st->certain_discards);
+	json_top(out, "top_faulters", st->top_faulters);
+	json_top(out, "top_punchers", st->top_punchers);
+	fputc('}', out);
 }
 
 static void json_finding(FILE *out, const struct dx_report *r, const struct dx_finding *f)

@@ -33,7 +33,15 @@ enum dx_finding_kind {
 struct dx_task {
 	uint32_t pid;
 	uint32_t tid;
+	uint64_t cgroup;
 	char comm[DX_COMM_LEN];
+};
+
+/* The busiest tasks of a file, kept with the space-saving top-k algorithm. */
+#define DX_TOP_TASKS 4
+struct dx_task_count {
+	struct dx_task task;
+	uint64_t count;
 };
 
 struct dx_finding {
@@ -64,6 +72,8 @@ struct dx_file_stats {
 	uint64_t write_waits;      /* ... exclusive (punches, truncates) */
 	struct dx_task last_waiter;
 	struct dx_task last_holder;
+	struct dx_task_count top_faulters[DX_TOP_TASKS]; /* by page events, busiest first */
+	struct dx_task_count top_punchers[DX_TOP_TASKS]; /* by punches */
 	uint64_t faults_read, faults_write, dax_pte, dax_pmd; /* in punch windows and lingering */
 	uint64_t blocked, unblocked_read, unblocked_write;
 	uint64_t early;            /* faults inside a window but before its data changed */

@@ -99,6 +99,7 @@ struct dx_event {
 	__u32 lost; /* events lost (ring buffer full) before this one: a jump marks a gap */
 	__u32 pid; /* tgid of the task the event happened in */
 	__u32 tid;
+	__u64 cgroup; /* its cgroup v2 id (the inode number of the cgroup directory) */
 	char comm[DX_COMM_LEN];
 	struct dx_file file;
 	union {
