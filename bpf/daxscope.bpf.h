@@ -13,7 +13,7 @@
 #include "daxscope/events.h"
 
 #define PAGE_SHIFT 12
-#define MAX_WINDOWS 4096
+#define MAX_WINDOWS 16384
 
 /* Knobs, set by the collector through rodata before load. */
 extern const volatile __u32 filter_tgid; /* 0: every process */
@@ -77,8 +77,9 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by the collector before load */
 } events SEC(".maps") __weak;
 
+/* LRU: ended windows stay for linger_ns and are never deleted, only displaced */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_WINDOWS);
 	__type(key, struct file_key);
 	__type(value, struct window);
