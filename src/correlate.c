@@ -14,8 +14,9 @@
  *    from the page cache; or any DAX fault, which holds the fs lock) got
  *    through: unblocked. One before that point is early and harmless: the
  *    punch invalidates what it read afterwards;
- *  - a page dirtied inside the window and later deleted by the punching task
- *    is a discarded write; certain when dirtied after the FUSE reply.
+ *  - a page dirtied inside the window after its data changed, and later
+ *    deleted by the punching task, is a discarded write; certain when
+ *    dirtied after the FUSE reply.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -553,11 +554,28 @@ static struct dx_finding finding_in(const struct dx_correlator *c, const struct 
 	return f;
 }
 
+/*
+ * From when on may the punch have changed the file's data: the FUSE
+ * FALLOCATE went to the server, or the punch started deleting pages (local
+ * filesystems do that under their lock, before they change extents). What
+ * was written before is ordered before the punch and may rightly be erased.
+ */
+static uint64_t data_changed_at(const struct window *w)
+{
+	uint64_t t = w->fuse_sent ? w->fuse_sent : UINT64_MAX;
+
+	for (size_t i = 0; i < w->ndeleted; i++)
+		if (w->deleted[i].t < t)
+			t = w->deleted[i].t;
+	return t;
+}
+
 static void judge(struct dx_correlator *c, struct window *w)
 {
 	struct dx_file_stats *st = &c->files[w->file];
 	size_t n = 0, cap = w->ngroups + w->ndirtied;
 	struct dx_finding *found = calloc(cap ? cap : 1, sizeof(*found));
+	uint64_t changed = data_changed_at(w);
 
 	if (!found)
 		abort();
@@ -592,7 +610,7 @@ static void judge(struct dx_correlator *c, struct window *w)
 		uint64_t del = deleted_at(w, d->page);
 		struct dx_finding *f;
 
-		if (!del || del < d->t)
+		if (!del || del < d->t || d->t < changed)
 			continue;
 		f = &found[n++];
 		*f = finding_in(c, w, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);

@@ -87,7 +87,7 @@ static int parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+p:d:o:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:d:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			errno = 0;

@@ -235,6 +235,26 @@ static void test_blocked_after_invalidation(void)
 	dx_correlator_free(c);
 }
 
+/* A write before the punch touched anything is ordered before it: erasing it is right. */
+static void test_write_before_data_change(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_DIRTY, WRITER, 1 * MS, 5, 0); /* before the lock was even taken */
+	page(&s, DX_PAGE_DELETE, PUNCHER, 2 * MS, 4, 0);
+	page(&s, DX_PAGE_DIRTY, WRITER, 3 * MS, 6, 0); /* after deletes began: got through */
+	page(&s, DX_PAGE_DELETE, PUNCHER, 4 * MS, 5, 0);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 4 * MS + 1, 6, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 5 * MS);
+	c = run(&s, &r);
+	ok(!find(&r, DX_FINDING_DISCARDED_WRITE, 5), "a page dirtied before the punch changed anything is not a discarded write");
+	ok(find(&r, DX_FINDING_DISCARDED_WRITE, 6) != NULL, "a page dirtied after the punch began deleting is");
+	dx_correlator_free(c);
+}
+
 /* A fault after the punch deleted its page, that did not wait: the lock did not hold it off. */
 static void test_unblocked_after_invalidation(void)
 {
@@ -413,6 +433,7 @@ int main(void)
 	test_certain_loss();
 	test_blocked_after_invalidation();
 	test_unblocked_after_invalidation();
+	test_write_before_data_change();
 	test_map_fault_range_only();
 	test_dax_fault_without_wait();
 	test_out_of_order();

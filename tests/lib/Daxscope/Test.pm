@@ -3,6 +3,7 @@ package Daxscope::Test;
 # pass silently), scratch mounts, and running daxtrace around a workload.
 use strict;
 use warnings;
+use Cwd qw(abs_path);
 use Exporter 'import';
 use File::Temp qw(tempdir);
 use JSON::PP;
@@ -13,7 +14,7 @@ use Test::More;
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount);
 
-my $top = $ENV{DAXSCOPE_TOP} // do { my $d = __FILE__; $d =~ s{/tests/lib/Daxscope/Test\.pm$}{}; $d };
+my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
 sub build { "$top/build" }
 
@@ -25,8 +26,8 @@ END { $_->() for reverse @cleanups }
 sub need_kernel_bpf {
     plan skip_all => 'needs root to load BPF programs' if $> != 0;
     plan skip_all => 'kernel has no BTF (/sys/kernel/btf/vmlinux)' unless -r '/sys/kernel/btf/vmlinux';
-    for my $bin (qw(daxtrace race)) {
-        plan skip_all => "build/$bin missing: run make first" unless -x build() . "/$bin";
+    for my $bin (qw(daxtrace race delayfs)) {
+        BAIL_OUT("build/$bin missing: the build is incomplete") unless -x build() . "/$bin";
     }
 }
 

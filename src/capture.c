@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Capture files (docs/capture-format.md). The reader trusts nothing: every
+ * length is checked against the record type and the bytes left before it is
+ * used, every payload against its CRC, and the first damage stops reading
+ * with the file name and offset, keeping what came before.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daxscope/capture.h"
+#include "daxscope/daxscope.h"
+
+struct dx_capture_writer {
+	FILE *f;
+	char *path;
+	uint64_t records;
+	bool failed;
+};
+
+struct dx_capture_reader {
+	FILE *f;
+	char *path;
+	uint64_t offset, size;
+	struct dx_capture_header header;
+	struct dx_capture_end end;
+	bool ended, damaged;
+	uint8_t *payload;
+	char error[512];
+};
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+/* CRC-32 (IEEE 802.3, reflected), the one zlib and Ethernet use. */
+uint32_t dx_crc32(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t c = 0xFFFFFFFFu;
+
+	if (!crc_table[1])
+		crc_init();
+	while (len--)
+		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c ^ 0xFFFFFFFFu;
+}
+
+static void say(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- writer ---- */
+
+struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel, char *err, size_t errlen)
+{
+	struct dx_capture_writer *w = calloc(1, sizeof(*w));
+	struct dx_capture_header h = { .version = DX_CAPTURE_VERSION, .abi = DX_ABI_VERSION };
+	int fd;
+
+	if (!w || !(w->path = strdup(path))) {
+		say(err, errlen, "%s: out of memory", path);
+		free(w);
+		return NULL;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(w->f = fdopen(fd, "w"))) {
+		say(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(w->path);
+		free(w);
+		return NULL;
+	}
+	setvbuf(w->f, NULL, _IOFBF, 1 << 20);
+	memcpy(h.magic, DX_CAPTURE_MAGIC, sizeof(h.magic));
+	h.event_size = sizeof(struct dx_event);
+	h.header_size = sizeof(h);
+	h.realtime_ns = clock_ns(CLOCK_REALTIME);
+	h.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
+	snprintf(h.kernel, sizeof(h.kernel), "%s", kernel ? kernel : "");
+	if (fwrite(&h, sizeof(h), 1, w->f) != 1) {
+		say(err, errlen, "%s: write failed: %s", path, strerror(errno));
+		fclose(w->f);
+		free(w->path);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int dx_capture_append(struct dx_capture_writer *w, uint32_t type, const void *payload, uint32_t len)
+{
+	struct dx_record_header rh = { .type = type, .len = len, .crc32 = dx_crc32(payload, len) };
+
+	if (w->failed || !type || type >= DX_REC_MAX || len > DX_CAPTURE_MAX_RECORD)
+		return -1;
+	if (fwrite(&rh, sizeof(rh), 1, w->f) != 1 || (len && fwrite(payload, len, 1, w->f) != 1)) {
+		w->failed = true;
+		return -1;
+	}
+	w->records++;
+	return 0;
+}
+
+int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen)
+{
+	if (w->failed || fflush(w->f) || fdatasync(fileno(w->f))) {
+		w->failed = true;
+		say(err, errlen, "%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
+		return -1;
+	}
+	return 0;
+}
+
+int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t duration_ns, char *err, size_t errlen)
+{
+	struct dx_capture_end end = { .records = w->records, .lost = lost, .duration_ns = duration_ns };
+	int rc = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (dx_capture_append(w, DX_REC_END, &end, sizeof(end)) || dx_capture_flush(w, err, errlen))
+		rc = -1;
+	if (fclose(w->f) && !rc) {
+		say(err, errlen, "%s: close failed: %s", w->path, strerror(errno));
+		rc = -1;
+	}
+	if (rc && err && !err[0])
+		say(err, errlen, "%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
+	free(w->path);
+	free(w);
+	return rc;
+}
+
+uint64_t dx_capture_written(const struct dx_capture_writer *w)
+{
+	return w->records;
+}
+
+/* ---- reader ---- */
+
+static struct dx_capture_reader *reader_fail(struct dx_capture_reader *r, char *err, size_t errlen,
+					     const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	say(err, errlen, "%s: %s", r->path, why);
+	dx_capture_close(r);
+	return NULL;
+}
+
+struct dx_capture_reader *dx_capture_open(const char *path, char *err, size_t errlen)
+{
+	struct dx_capture_reader *r = calloc(1, sizeof(*r));
+	struct dx_capture_header *h;
+	struct stat st;
+
+	if (!r || !(r->path = strdup(path)) || !(r->payload = malloc(DX_CAPTURE_MAX_RECORD))) {
+		say(err, errlen, "%s: out of memory", path);
+		if (r) {
+			free(r->path);
+			free(r);
+		}
+		return NULL;
+	}
+	h = &r->header;
+	r->f = fopen(path, "re");
+	if (!r->f)
+		return reader_fail(r, err, errlen, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(r->f), &st))
+		return reader_fail(r, err, errlen, "cannot stat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return reader_fail(r, err, errlen, "not a daxscope capture (not a regular file)");
+	r->size = (uint64_t)st.st_size;
+	if (r->size < sizeof(*h))
+		return reader_fail(r, err, errlen, "not a daxscope capture (%llu bytes, the header needs %zu)",
+				   (unsigned long long)r->size, sizeof(*h));
+	if (fread(h, sizeof(*h), 1, r->f) != 1)
+		return reader_fail(r, err, errlen, "cannot read the header: %s", strerror(errno));
+	if (memcmp(h->magic, DX_CAPTURE_MAGIC, sizeof(h->magic)))
+		return reader_fail(r, err, errlen, "not a daxscope capture (bad magic)");
+	if (h->version != DX_CAPTURE_VERSION)
+		return reader_fail(r, err, errlen, "capture format version %u, this daxscope reads %u", h->version,
+				   DX_CAPTURE_VERSION);
+	if (h->abi != DX_ABI_VERSION)
+		return reader_fail(r, err, errlen, "event ABI %u, this daxscope reads %u", h->abi, DX_ABI_VERSION);
+	if (h->event_size != sizeof(struct dx_event) || h->header_size != sizeof(*h))
+		return reader_fail(r, err, errlen, "event size %u / header size %u, this daxscope has %zu / %zu",
+				   h->event_size, h->header_size, sizeof(struct dx_event), sizeof(*h));
+	h->kernel[sizeof(h->kernel) - 1] = '\0';
+	r->offset = sizeof(*h);
+	return r;
+}
+
+const struct dx_capture_header *dx_capture_info(const struct dx_capture_reader *r)
+{
+	return &r->header;
+}
+
+static int damaged(struct dx_capture_reader *r, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(r->error, sizeof(r->error), "%s: %s", r->path, why);
+	r->damaged = true;
+	return -1;
+}
+
+static bool length_fits(uint32_t type, uint32_t len)
+{
+	switch (type) {
+	case DX_REC_EVENT: return len == sizeof(struct dx_event);
+	case DX_REC_PATH: return len > sizeof(struct dx_file);
+	case DX_REC_BANNER: return len > 0;
+	case DX_REC_FUSE_HIST: return len == 8 + sizeof(struct dx_hist);
+	case DX_REC_FILE_COUNTS: return len == sizeof(struct dx_file) + sizeof(struct dx_file_counts);
+	case DX_REC_END: return len == sizeof(struct dx_capture_end);
+	}
+	return false;
+}
+
+int dx_capture_next(struct dx_capture_reader *r, uint32_t *type, const void **payload, uint32_t *len)
+{
+	struct dx_record_header rh;
+	uint64_t at = r->offset, left = r->size - r->offset;
+
+	if (r->damaged)
+		return -1;
+	if (r->ended) {
+		if (left)
+			return damaged(r, "trailing data after the end record at offset %llu", (unsigned long long)at);
+		return 0;
+	}
+	if (!left)
+		return damaged(r, "ends at offset %llu without an end record: the capture was cut short",
+			       (unsigned long long)at);
+	if (left < sizeof(rh))
+		return damaged(r, "truncated record at offset %llu (needs %zu bytes, %llu left)",
+			       (unsigned long long)at, sizeof(rh), (unsigned long long)left);
+	if (fread(&rh, sizeof(rh), 1, r->f) != 1)
+		return damaged(r, "read failed at offset %llu: %s", (unsigned long long)at, strerror(errno));
+	if (!rh.type || rh.type >= DX_REC_MAX)
+		return damaged(r, "unknown record type %u at offset %llu", rh.type, (unsigned long long)at);
+	if (rh.len > DX_CAPTURE_MAX_RECORD || !length_fits(rh.type, rh.len))
+		return damaged(r, "bad record length %u at offset %llu", rh.len, (unsigned long long)at);
+	if (left - sizeof(rh) < rh.len)
+		return damaged(r, "truncated record at offset %llu (needs %zu bytes, %llu left)",
+			       (unsigned long long)at, sizeof(rh) + rh.len, (unsigned long long)left);
+	if (rh.len && fread(r->payload, rh.len, 1, r->f) != 1)
+		return damaged(r, "read failed at offset %llu: %s", (unsigned long long)at, strerror(errno));
+	if (dx_crc32(r->payload, rh.len) != rh.crc32)
+		return damaged(r, "corrupted record at offset %llu (checksum mismatch)", (unsigned long long)at);
+	if (rh.type == DX_REC_PATH && r->payload[rh.len - 1] != '\0')
+		return damaged(r, "path record without its terminator at offset %llu", (unsigned long long)at);
+	r->offset += sizeof(rh) + rh.len;
+	if (rh.type == DX_REC_END) {
+		memcpy(&r->end, r->payload, sizeof(r->end));
+		r->ended = true;
+	}
+	*type = rh.type;
+	*payload = r->payload;
+	*len = rh.len;
+	return 1;
+}
+
+const char *dx_capture_error(const struct dx_capture_reader *r)
+{
+	return r->damaged ? r->error : NULL;
+}
+
+const struct dx_capture_end *dx_capture_trailer(const struct dx_capture_reader *r)
+{
+	return r->ended ? &r->end : NULL;
+}
+
+void dx_capture_close(struct dx_capture_reader *r)
+{
+	if (!r)
+		return;
+	if (r->f)
+		fclose(r->f);
+	free(r->payload);
+	free(r->path);
+	free(r);
+}

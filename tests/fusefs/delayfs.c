@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * delayfs: a passthrough FUSE filesystem that sleeps around every FALLOCATE,
+ * so that a punch stays in progress long enough to be raced:
+ *   delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [FUSE options]
+ * The handler sleeps N ms, runs fallocate() on the backing file, sleeps N ms.
+ */
+#define FUSE_USE_VERSION 31
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+static struct {
+	int backing; /* dirfd of BACKING_DIR: every path is resolved against it */
+	unsigned int delay_ms;
+} fs;
+
+/* FUSE paths start with '/': make them relative to the backing dirfd. */
+static const char *rel(const char *path)
+{
+	return path[1] ? path + 1 : ".";
+}
+
+static int neg(int ret)
+{
+	return ret < 0 ? -errno : ret;
+}
+
+static int dfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	if (fi)
+		return neg(fstat((int)fi->fh, st));
+	return neg(fstatat(fs.backing, rel(path), st, AT_SYMLINK_NOFOLLOW));
+}
+
+static int dfs_access(const char *path, int mask)
+{
+	return neg(faccessat(fs.backing, rel(path), mask, 0));
+}
+
+static int dfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	int fd = openat(fs.backing, rel(path), O_RDONLY | O_DIRECTORY);
+	struct dirent *de;
+	DIR *dir;
+
+	(void)off, (void)fi, (void)flags;
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((de = readdir(dir)))
+		if (fill(buf, de->d_name, NULL, 0, 0))
+			break;
+	closedir(dir);
+	return 0;
+}
+
+static int dfs_mkdir(const char *path, mode_t mode)
+{
+	return neg(mkdirat(fs.backing, rel(path), mode));
+}
+
+static int dfs_unlink(const char *path)
+{
+	return neg(unlinkat(fs.backing, rel(path), 0));
+}
+
+static int dfs_rmdir(const char *path)
+{
+	return neg(unlinkat(fs.backing, rel(path), AT_REMOVEDIR));
+}
+
+static int dfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	return neg(renameat2(fs.backing, rel(from), fs.backing, rel(to), flags));
+}
+
+static int dfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	if (fi)
+		return neg(fchmod((int)fi->fh, mode));
+	return neg(fchmodat(fs.backing, rel(path), mode, 0));
+}
+
+static int dfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	int fd, ret;
+
+	if (fi)
+		return neg(ftruncate((int)fi->fh, size));
+	fd = openat(fs.backing, rel(path), O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = neg(ftruncate(fd, size));
+	close(fd);
+	return ret;
+}
+
+static int dfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	if (fi)
+		return neg(futimens((int)fi->fh, tv));
+	return neg(utimensat(fs.backing, rel(path), tv, AT_SYMLINK_NOFOLLOW));
+}
+
+static int dfs_open(const char *path, struct fuse_file_info *fi)
+{
+	int fd = openat(fs.backing, rel(path), fi->flags & ~O_NOFOLLOW);
+
+	if (fd < 0)
+		return -errno;
+	fi->fh = (uint64_t)fd;
+	return 0;
+}
+
+static int dfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	int fd = openat(fs.backing, rel(path), fi->flags | O_CREAT, mode);
+
+	if (fd < 0)
+		return -errno;
+	fi->fh = (uint64_t)fd;
+	return 0;
+}
+
+static int dfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	return neg((int)pread((int)fi->fh, buf, size, off));
+}
+
+static int dfs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	return neg((int)pwrite((int)fi->fh, buf, size, off));
+}
+
+static int dfs_statfs(const char *path, struct statvfs *st)
+{
+	(void)path;
+	return neg(fstatvfs(fs.backing, st));
+}
+
+static int dfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path, (void)fi;
+	return 0;
+}
+
+static int dfs_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	close((int)fi->fh);
+	return 0;
+}
+
+static int dfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	return neg(datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh));
+}
+
+/* The reason this filesystem exists: a punch that takes 2 x delay_ms. */
+static int dfs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
+{
+	int ret;
+
+	(void)path;
+	usleep(fs.delay_ms * 1000);
+	ret = neg(fallocate((int)fi->fh, mode, off, len));
+	usleep(fs.delay_ms * 1000);
+	return ret;
+}
+
+static void *dfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->use_ino = 1;     /* the backing inode numbers, so tests can match them */
+	cfg->kernel_cache = 0; /* the page cache is kept while open, dropped on reopen */
+	cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 0;
+	return NULL;
+}
+
+static const struct fuse_operations ops = {
+	.init = dfs_init,	  .getattr = dfs_getattr, .access = dfs_access, .readdir = dfs_readdir,
+	.mkdir = dfs_mkdir,	  .unlink = dfs_unlink,	  .rmdir = dfs_rmdir,	.rename = dfs_rename,
+	.chmod = dfs_chmod,	  .truncate = dfs_truncate, .utimens = dfs_utimens, .open = dfs_open,
+	.create = dfs_create,	  .read = dfs_read,	  .write = dfs_write,	.statfs = dfs_statfs,
+	.flush = dfs_flush,	  .release = dfs_release, .fsync = dfs_fsync,	.fallocate = dfs_fallocate,
+};
+
+static const struct fuse_opt opts[] = {
+	{ "--delay-ms=%u", offsetof(__typeof__(fs), delay_ms), 0 },
+	FUSE_OPT_END,
+};
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	int ret;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [FUSE options]\n");
+		return 2;
+	}
+	fs.backing = open(argv[1], O_RDONLY | O_DIRECTORY);
+	if (fs.backing < 0) {
+		fprintf(stderr, "delayfs: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	/* drop BACKING_DIR from the arguments libfuse parses */
+	memmove(&args.argv[1], &args.argv[2], (size_t)(args.argc - 2) * sizeof(char *));
+	args.argc--;
+	if (fuse_opt_parse(&args, &fs, opts, NULL))
+		return 2;
+	ret = fuse_main(args.argc, args.argv, &ops, NULL);
+	fuse_opt_free_args(&args);
+	close(fs.backing);
+	return ret;
+}

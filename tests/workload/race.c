@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * race: a hole punch raced by writes and reads through a MAP_SHARED mapping
+ * of the same file, at chosen times. It checks for itself which writes were
+ * lost and prints one JSON object, so tests can hold daxscope's findings
+ * against what really happened.
+ *
+ *   race --file PATH [--size BYTES] [--punch OFF:LEN] [--mode punch|zero]
+ *        [--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N]
+ *        [--fragment] [--settle-ms N]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ACCESSES 256
+#define TOKEN_OFFSET 64
+#define PATTERN 0x5a
+#define SLOW_NS 100000 /* hammered accesses slower than this are recorded */
+
+struct access {
+	long at_ms;
+	uint64_t page;
+	uint64_t t_ns;
+	uint64_t access_ns;
+	uint64_t token;
+	bool lost;
+	const char *saw;
+};
+
+struct plan {
+	struct access list[MAX_ACCESSES];
+	int n;
+};
+
+struct config {
+	const char *file;
+	uint64_t size;
+	uint64_t punch_off, punch_len;
+	bool zero_mode;
+	bool fragment;
+	long hammer_ms;
+	long settle_ms;
+	struct plan writes, reads;
+};
+
+static long page_size;
+static uint64_t *hammer_tokens; /* hammer mode: the last token stored in each punched page */
+static volatile char *map;
+static uint64_t punch_start_ns;
+static volatile int punch_started, hammer_done;
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "race: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ULL), .tv_nsec = (long)(t % 1000000000ULL) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static void wait_for_punch(void)
+{
+	pthread_mutex_lock(&start_lock);
+	while (!punch_started)
+		pthread_cond_wait(&start_cond, &start_lock);
+	pthread_mutex_unlock(&start_lock);
+}
+
+static volatile uint64_t *slot_of(uint64_t page)
+{
+	return (volatile uint64_t *)(map + page * (uint64_t)page_size + TOKEN_OFFSET);
+}
+
+static void store(struct access *a)
+{
+	a->token = 0xd5c0000000000000ULL | (a->page << 20) | (uint64_t)(a->at_ms & 0xfffff);
+	a->t_ns = now_ns();
+	*slot_of(a->page) = a->token;
+	a->access_ns = now_ns() - a->t_ns;
+}
+
+static void load(struct access *a)
+{
+	uint64_t v, pattern;
+
+	memset(&pattern, PATTERN, sizeof(pattern));
+	madvise((void *)(map + a->page * (uint64_t)page_size), (size_t)page_size, MADV_DONTNEED);
+	a->t_ns = now_ns();
+	v = *slot_of(a->page);
+	a->access_ns = now_ns() - a->t_ns;
+	a->saw = v == pattern ? "old" : v == 0 ? "zero" : "other";
+}
+
+struct worker {
+	struct config *cfg;
+	struct plan *plan;
+	void (*touch)(struct access *a);
+	pid_t tid;
+};
+
+static void hammer(struct worker *w)
+{
+	uint64_t first = w->cfg->punch_off / (uint64_t)page_size;
+	uint64_t last = (w->cfg->punch_off + w->cfg->punch_len - 1) / (uint64_t)page_size;
+	uint64_t end = punch_start_ns + (uint64_t)w->cfg->hammer_ms * 1000000ULL;
+	struct access a = { 0 };
+
+	while (now_ns() < end) {
+		for (uint64_t p = first; p <= last && now_ns() < end; p++) {
+			a.page = p;
+			a.at_ms = (long)((now_ns() - punch_start_ns) / 1000000ULL);
+			w->touch(&a);
+			if (w->touch == store)
+				hammer_tokens[p - first] = a.token;
+			if (a.access_ns > SLOW_NS && w->plan->n < MAX_ACCESSES)
+				w->plan->list[w->plan->n++] = a;
+		}
+	}
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	w->tid = gettid();
+	wait_for_punch();
+	if (w->cfg->hammer_ms) {
+		hammer(w);
+		return NULL;
+	}
+	for (int i = 0; i < w->plan->n; i++) {
+		sleep_until(punch_start_ns + (uint64_t)w->plan->list[i].at_ms * 1000000ULL);
+		w->touch(&w->plan->list[i]);
+	}
+	return NULL;
+}
+
+struct puncher {
+	int fd;
+	struct config *cfg;
+	pid_t tid;
+	uint64_t start, end;
+	int ret, err;
+};
+
+static void *punch(void *arg)
+{
+	struct puncher *p = arg;
+	int mode = p->cfg->zero_mode ? FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE
+				     : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+
+	p->tid = gettid();
+	pthread_mutex_lock(&start_lock);
+	p->start = punch_start_ns = now_ns();
+	punch_started = 1;
+	pthread_cond_broadcast(&start_cond);
+	pthread_mutex_unlock(&start_lock);
+	p->ret = fallocate(p->fd, mode, (off_t)p->cfg->punch_off, (off_t)p->cfg->punch_len);
+	p->err = errno;
+	p->end = now_ns();
+	return NULL;
+}
+
+/* Many extents: write every other block, then the rest, syncing between passes. */
+static void fill(int fd, uint64_t size, bool fragment)
+{
+	char *block = malloc((size_t)page_size);
+	uint64_t blocks = size / (uint64_t)page_size;
+
+	if (!block)
+		die("malloc");
+	memset(block, PATTERN, (size_t)page_size);
+	for (int pass = 0; pass < (fragment ? 2 : 1); pass++) {
+		for (uint64_t b = fragment ? (uint64_t)pass : 0; b < blocks; b += fragment ? 2 : 1)
+			if (pwrite(fd, block, (size_t)page_size, (off_t)(b * (uint64_t)page_size)) != page_size)
+				die("pwrite");
+		if (fsync(fd))
+			die("fsync");
+	}
+	free(block);
+}
+
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'K': case 'k': return v << 10;
+	case 'M': case 'm': return v << 20;
+	case 'G': case 'g': return v << 30;
+	case '\0': return v;
+	}
+	fprintf(stderr, "race: bad size '%s'\n", s);
+	exit(2);
+}
+
+static void add_access(struct plan *p, const char *arg)
+{
+	long ms;
+	unsigned long long page;
+
+	if (sscanf(arg, "%ld:%llu", &ms, &page) != 2 || ms < 0 || p->n >= MAX_ACCESSES) {
+		fprintf(stderr, "race: bad access '%s' (MS:PAGE)\n", arg);
+		exit(2);
+	}
+	p->list[p->n].at_ms = ms;
+	p->list[p->n++].page = page;
+}
+
+static void parse(int argc, char **argv, struct config *c)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },	{ "size", required_argument, NULL, 's' },
+		{ "punch", required_argument, NULL, 'p' },	{ "mode", required_argument, NULL, 'm' },
+		{ "write-at", required_argument, NULL, 'w' },	{ "read-at", required_argument, NULL, 'r' },
+		{ "hammer-ms", required_argument, NULL, 'h' },	{ "fragment", no_argument, NULL, 'F' },
+		{ "settle-ms", required_argument, NULL, 'S' },	{ NULL, 0, NULL, 0 },
+	};
+	char *colon;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': c->file = optarg; break;
+		case 's': c->size = parse_size(optarg); break;
+		case 'p':
+			colon = strchr(optarg, ':');
+			if (!colon) {
+				fprintf(stderr, "race: bad --punch '%s' (OFF:LEN)\n", optarg);
+				exit(2);
+			}
+			*colon = '\0';
+			c->punch_off = parse_size(optarg);
+			c->punch_len = parse_size(colon + 1);
+			break;
+		case 'm': c->zero_mode = !strcmp(optarg, "zero"); break;
+		case 'w': add_access(&c->writes, optarg); break;
+		case 'r': add_access(&c->reads, optarg); break;
+		case 'h': c->hammer_ms = atol(optarg); break;
+		case 'F': c->fragment = true; break;
+		case 'S': c->settle_ms = atol(optarg); break;
+		default:
+			fprintf(stderr, "usage: race --file PATH [--size B] [--punch OFF:LEN] [--mode punch|zero] "
+					"[--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N] [--fragment] "
+					"[--settle-ms N]\n");
+			exit(2);
+		}
+	}
+	if (!c->file || !c->punch_len || c->punch_off + c->punch_len > c->size) {
+		fprintf(stderr, "race: --file is required and the punch must lie inside --size\n");
+		exit(2);
+	}
+	for (int i = 0; i < c->writes.n; i++)
+		if (c->writes.list[i].page >= c->size / (uint64_t)page_size) {
+			fprintf(stderr, "race: page %" PRIu64 " is beyond the file\n", c->writes.list[i].page);
+			exit(2);
+		}
+}
+
+static uint64_t stored_token(int fd, uint64_t page)
+{
+	uint64_t v = 0;
+
+	if (pread(fd, &v, sizeof(v), (off_t)(page * (uint64_t)page_size + TOKEN_OFFSET)) != sizeof(v))
+		die("pread");
+	return v;
+}
+
+/* Scheduled writes: each token must be there. Hammered pages: the last token stored. */
+static int check_writes(struct config *c)
+{
+	uint64_t first = c->punch_off / (uint64_t)page_size;
+	uint64_t pages = (c->punch_off + c->punch_len - 1) / (uint64_t)page_size - first + 1;
+	int fd = open(c->file, O_RDONLY), lost = 0;
+
+	if (fd < 0)
+		die(c->file);
+	if (c->hammer_ms) {
+		for (uint64_t i = 0; i < pages; i++)
+			lost += hammer_tokens[i] && stored_token(fd, first + i) != hammer_tokens[i];
+		close(fd);
+		return lost;
+	}
+	for (int i = 0; i < c->writes.n; i++) {
+		struct access *a = &c->writes.list[i];
+
+		a->lost = stored_token(fd, a->page) != a->token;
+		lost += a->lost;
+	}
+	close(fd);
+	return lost;
+}
+
+static void print_accesses(const char *name, const struct plan *p, bool writes)
+{
+	printf(",\"%s\":[", name);
+	for (int i = 0; i < p->n; i++) {
+		const struct access *a = &p->list[i];
+
+		printf("%s{\"page\":%" PRIu64 ",\"at_ms\":%ld,\"t_ns\":%" PRIu64 ",\"access_ns\":%" PRIu64,
+		       i ? "," : "", a->page, a->at_ms, a->t_ns, a->access_ns);
+		if (writes)
+			printf(",\"lost\":%s}", a->lost ? "true" : "false");
+		else
+			printf(",\"saw\":\"%s\"}", a->saw ? a->saw : "none");
+	}
+	printf("]");
+}
+
+int main(int argc, char **argv)
+{
+	static struct config c;
+	struct worker writer = { .cfg = &c, .plan = &c.writes, .touch = store };
+	struct worker reader = { .cfg = &c, .plan = &c.reads, .touch = load };
+	struct puncher p = { .cfg = &c };
+	pthread_t tw, tr, tp;
+	struct stat st;
+	int lost = 0;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	c.size = 16 * (uint64_t)page_size;
+	c.punch_off = 2 * (uint64_t)page_size;
+	c.punch_len = 4 * (uint64_t)page_size;
+	c.settle_ms = 200;
+	parse(argc, argv, &c);
+
+	p.fd = open(c.file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (p.fd < 0)
+		die(c.file);
+	fill(p.fd, c.size, c.fragment);
+	map = mmap(NULL, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, p.fd, 0);
+	if (map == MAP_FAILED)
+		die("mmap");
+	for (uint64_t off = 0; off < c.size; off += (uint64_t)page_size)
+		(void)map[off]; /* cached and mapped read-only: a first write goes through page_mkwrite */
+	if (fstat(p.fd, &st))
+		die("fstat");
+	hammer_tokens = calloc(c.punch_len / (uint64_t)page_size + 2, sizeof(*hammer_tokens));
+	if (!hammer_tokens)
+		die("calloc");
+
+	pthread_create(&tw, NULL, work, &writer);
+	pthread_create(&tr, NULL, work, &reader);
+	pthread_create(&tp, NULL, punch, &p);
+	pthread_join(tp, NULL);
+	pthread_join(tw, NULL);
+	pthread_join(tr, NULL);
+	if (p.ret) {
+		errno = p.err;
+		fprintf(stderr, "race: fallocate on %s refused: %s\n", c.file, strerror(p.err));
+		return 1;
+	}
+	usleep((useconds_t)c.settle_ms * 1000);
+	if (msync((void *)map, c.size, MS_SYNC))
+		die("msync");
+	munmap((void *)map, c.size);
+	lost = check_writes(&c);
+
+	printf("{\"file\":\"%s\",\"dev\":\"%u:%u\",\"dev_t\":%" PRIu64 ",\"ino\":%" PRIu64
+	       ",\"pid\":%d,\"punch_tid\":%d,\"writer_tid\":%d,\"reader_tid\":%d,\"page_size\":%ld",
+	       c.file, major(st.st_dev), minor(st.st_dev), (uint64_t)st.st_dev, (uint64_t)st.st_ino, getpid(),
+	       p.tid, writer.tid, reader.tid, page_size);
+	printf(",\"punch\":{\"mode\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"start_ns\":%" PRIu64
+	       ",\"end_ns\":%" PRIu64 ",\"ret\":%d}",
+	       c.zero_mode ? "zero" : "punch", c.punch_off, c.punch_len, p.start, p.end, p.ret);
+	print_accesses("writes", &c.writes, true);
+	print_accesses("reads", &c.reads, false);
+	printf(",\"lost_writes\":%d}\n", lost);
+	free(hammer_tokens);
+	close(p.fd);
+	return 0;
+}
