@@ -24,7 +24,6 @@
 #include "daxscope.skel.h"
 
 #define TRACEFS "/sys/kernel/tracing"
-#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 #define REASON_LEN 96
 
 const uint32_t dx_fuse_opcodes[5] = { DX_FUSE_READ, DX_FUSE_WRITE, DX_FUSE_FALLOCATE,
@@ -113,6 +112,11 @@ static bool attach_point_exists(const struct bpf_program *prog, const struct btf
 	const char *sec = bpf_program__section_name(prog);
 	char path[256], name[128];
 
+	/* without kernel BTF only programs free of CO-RE can load: the FUSE ones */
+	if (!vmlinux && strncmp(sec, "tracepoint/fuse/", 16)) {
+		snprintf(reason, len, "no kernel BTF");
+		return false;
+	}
 	if (!strncmp(sec, "tracepoint/", 11)) {
 		snprintf(path, sizeof(path), TRACEFS "/events/%s", sec + 11);
 		if (access(path, F_OK) == 0)
@@ -121,10 +125,6 @@ static bool attach_point_exists(const struct bpf_program *prog, const struct btf
 		return false;
 	}
 	if (!strncmp(sec, "tp_btf/", 7)) {
-		if (!vmlinux) {
-			snprintf(reason, len, "no kernel BTF");
-			return false;
-		}
 		snprintf(name, sizeof(name), "btf_trace_%s", sec + 7);
 		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0)
 			return true;
@@ -250,10 +250,44 @@ static bool is_refused(const struct refusal *refused, size_t n, const char *prog
 	return false;
 }
 
-static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uint32_t dev,
+/*
+ * Without kernel BTF libbpf refuses any object that has CO-RE relocations,
+ * even in programs it will not load. Point it at an empty BTF instead: the
+ * programs that need the kernel's types are disabled anyway.
+ */
+static const char *empty_btf_path(void)
+{
+	static char path[] = "/tmp/daxscope-empty-btf-XXXXXX";
+	struct btf *btf;
+	const void *raw;
+	__u32 size;
+	int fd;
+
+	if (path[sizeof(path) - 2] != 'X')
+		return path;
+	btf = btf__new_empty();
+	fd = mkstemp(path);
+	if (!btf || fd < 0) {
+		btf__free(btf);
+		return NULL;
+	}
+	btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	raw = btf__raw_data(btf, &size);
+	if (!raw || write(fd, raw, size) != (ssize_t)size) {
+		close(fd);
+		btf__free(btf);
+		return NULL;
+	}
+	close(fd);
+	btf__free(btf);
+	return path;
+}
+
+static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uint32_t dev, bool kernel_btf,
 					    const struct refusal *refused, size_t nrefused)
 {
-	struct daxscope_bpf *skel = daxscope_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = kernel_btf ? NULL : empty_btf_path());
+	struct daxscope_bpf *skel = daxscope_bpf__open_opts(&open_opts);
 	struct bpf_program *prog;
 
 	if (!skel)
@@ -276,26 +310,32 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 	struct bpf_program *prog;
 	char reason[REASON_LEN];
 
-	s->skel = open_configured(o, dev, refused, *nrefused);
+	s->skel = open_configured(o, dev, vmlinux, refused, *nrefused);
 	if (!s->skel)
 		return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
 	bpf_object__for_each_program(prog, s->skel->obj)
 		if (!attach_point_exists(prog, vmlinux, reason, sizeof(reason)))
 			refuse(refused, nrefused, max, bpf_program__name(prog), reason);
-	btf__free((struct btf *)vmlinux);
 	for (size_t tries = 0; tries <= max; tries++) {
 		daxscope_bpf__destroy(s->skel);
-		s->skel = open_configured(o, dev, refused, *nrefused);
+		s->skel = open_configured(o, dev, vmlinux, refused, *nrefused);
 		if (!s->skel)
 			return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
 		libbpf_log[0] = '\0';
-		if (!daxscope_bpf__load(s->skel))
+		if (!daxscope_bpf__load(s->skel)) {
+			if (!vmlinux)
+				unlink(empty_btf_path());
+			btf__free((struct btf *)vmlinux);
 			return 0;
+		}
 		prog = refused_program(s->skel, reason, sizeof(reason));
 		if (!prog || is_refused(refused, *nrefused, bpf_program__name(prog)))
 			break;
 		refuse(refused, nrefused, max, bpf_program__name(prog), reason);
 	}
+	if (!vmlinux)
+		unlink(empty_btf_path());
+	btf__free((struct btf *)vmlinux);
 	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
 	return fail(err, errlen, "cannot load the BPF programs: %s",
 		    libbpf_log[0] ? libbpf_log : strerror(errno));
@@ -338,9 +378,6 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 			return fail(err, errlen, "%s: %s", o->path, strerror(errno));
 		dev = dx_dev_from_user(st.st_dev);
 	}
-	if (access(VMLINUX_BTF, R_OK))
-		return fail(err, errlen, "this kernel has no BTF (%s): daxscope needs CO-RE to read "
-			    "inodes and faults (CONFIG_DEBUG_INFO_BTF=y)", VMLINUX_BTF);
 	ensure_tracefs();
 	libbpf_set_print(keep_libbpf_log);
 	s = calloc(1, sizeof(*s));

@@ -36,6 +36,21 @@ SKIP: {
     like($err, qr/needs root, or CAP_BPF and CAP_PERFMON/, 'unprivileged: one clear line');
 }
 
+# A kernel without BTF, and one without tracefs mounted, simulated in a private
+# mount namespace: daxtrace says what it cannot watch and runs the rest.
+SKIP: {
+    skip 'unshare missing (util-linux)', 4 unless -x '/usr/bin/unshare';
+    ($rc, $out, $err) = run_cmd('/usr/bin/unshare', '-m', 'sh', '-c',
+        "mount -t tmpfs none /sys/kernel/btf && exec $dt -d 1");
+    is($rc, 0, 'no kernel BTF: still runs');
+    like($err, qr/watching: FUSE requests; NOT watching: .*fallocate punches \(no kernel BTF\)/,
+        'no kernel BTF: the banner says what is not watched and why');
+    ($rc, $out, $err) = run_cmd('/usr/bin/unshare', '-m', 'sh', '-c',
+        "umount /sys/kernel/tracing 2>/dev/null; exec $dt -d 1");
+    is($rc, 0, 'tracefs not mounted: mounts it and runs');
+    like($err, qr/not watching: nothing left out/, 'tracefs not mounted: everything still watched');
+}
+
 # A real capture with a punch in it, stopped by SIGTERM.
 my $dir = scratch_dir();
 my ($cap, $banner, $race_out, $race_rc) = record_around(
