@@ -14,9 +14,10 @@
  *    from the page cache; or any DAX fault, which holds the fs lock) got
  *    through: unblocked. One before that point is early and harmless: the
  *    punch invalidates what it read afterwards;
- *  - a page dirtied inside the window after its data changed, and later
- *    deleted by the punching task, is a discarded write; certain when
- *    dirtied after the FUSE reply.
+ *  - a page dirtied inside the window and later deleted by the punching
+ *    task is a discarded write: certain when dirtied after the FUSE reply;
+ *    one dirtied before the punch's data changed may be ordered before the
+ *    punch, which then rightly erased it (after_change tells them apart).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -557,8 +558,7 @@ static struct dx_finding finding_in(const struct dx_correlator *c, const struct 
 /*
  * From when on may the punch have changed the file's data: the FUSE
  * FALLOCATE went to the server, or the punch started deleting pages (local
- * filesystems do that under their lock, before they change extents). What
- * was written before is ordered before the punch and may rightly be erased.
+ * filesystems do that under their lock, before they change extents).
  */
 static uint64_t data_changed_at(const struct window *w)
 {
@@ -610,12 +610,13 @@ static void judge(struct dx_correlator *c, struct window *w)
 		uint64_t del = deleted_at(w, d->page);
 		struct dx_finding *f;
 
-		if (!del || del < d->t || d->t < changed)
+		if (!del || del < d->t)
 			continue;
 		f = &found[n++];
 		*f = finding_in(c, w, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
 		f->write = true;
 		f->certain = w->fuse_reply && d->t >= w->fuse_reply;
+		f->after_change = d->t >= changed;
 		st->discarded_writes++;
 		st->certain_discards += f->certain;
 	}

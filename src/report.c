@@ -103,6 +103,8 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 		fprintf(out, " dax");
 	if (f->certain)
 		fprintf(out, " (after the FUSE reply: certainly lost)");
+	else if (f->kind == DX_FINDING_DISCARDED_WRITE && !f->after_change)
+		fprintf(out, " (before the punch changed data: may be ordered before it)");
 	if (f->incomplete)
 		fprintf(out, " [events missing]");
 	fputc('\n', out);
@@ -251,10 +253,10 @@ static void json_finding(FILE *out, const struct dx_report *r, const struct dx_f
 	json_comm(out, f->punch.comm);
 	fprintf(out, ",\"punch_op\":\"%s\",\"punch_offset\":%" PRIu64 ",\"punch_len\":%" PRIu64
 		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64
-		     ",\"write\":%s,\"dax\":%s,\"certain\":%s,\"incomplete\":%s}",
+		     ",\"write\":%s,\"dax\":%s,\"certain\":%s,\"after_data_change\":%s,\"incomplete\":%s}",
 		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns,
 		f->write ? "true" : "false", f->dax ? "true" : "false", f->certain ? "true" : "false",
-		f->incomplete ? "true" : "false");
+		f->after_change ? "true" : "false", f->incomplete ? "true" : "false");
 }
 
 void dx_report_json(FILE *out, const struct dx_report *r)

@@ -58,6 +58,7 @@ struct dx_finding {
 	bool write;
 	bool dax;
 	bool certain;    /* discarded write dirtied after the FUSE FALLOCATE reply: surely lost */
+	bool after_change; /* dirtied after the punch's data changed: no order puts it before the punch */
 	bool incomplete; /* events were lost while its punch window was open */
 };
 

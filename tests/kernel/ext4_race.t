@@ -46,7 +46,10 @@ subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub
     my $doc = report_json($cap);
     my $ino = $race->{ino};
     is($doc->{lost_events}, 0, 'no events lost');
-    is(scalar(findings_for($doc, $ino, 'discarded_write')), 0, 'no discarded write');
+    my @gap = grep { !$_->{after_data_change} } findings_for($doc, $ino, 'discarded_write');
+    is(scalar(grep { $_->{after_data_change} } findings_for($doc, $ino, 'discarded_write')), 0,
+        'no write discarded after the punch took its lock and began deleting pages');
+    diag(scalar(@gap) . ' writes dirtied between fallocate entry and the lock, erased by the punch (ordered before it)');
     is(scalar(findings_for($doc, $ino, 'unblocked_fault')), 0, 'no unblocked fault on the punched pages');
     my @blocked = findings_for($doc, $ino, 'blocked_fault');
     my $st = file_stats($doc, $ino);
@@ -61,7 +64,7 @@ subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub
     }
     ok($st && $st->{lock_waits}{count} >= @blocked, 'lock contention recorded for the file');
     is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid}, 'lock holder is the punching thread')
-      if $st;
+      if $st && @blocked;
     ok($st->{lock_waits}{p99_ns} >= $st->{lock_waits}{p50_ns} && $st->{lock_waits}{max_ns} > 0,
         'lock wait percentiles are ordered') if $st;
 };
