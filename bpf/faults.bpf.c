@@ -51,6 +51,24 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* The inode behind a page-cache mapping if its file is armed, else NULL; its counters in *counts. */
+static __always_inline struct inode *armed_inode(struct address_space *mapping, struct dx_file_counts **counts)
+{
+	struct file_key key;
+	struct inode *inode;
+
+	if (!mapping)
+		return NULL;
+	inode = mapping->host;
+	if (!inode)
+		return NULL;
+	inode_key_btf(inode, &key);
+	if (!file_armed(&key))
+		return NULL;
+	*counts = counts_of(&key);
+	return inode;
+}
+
 /* Runs for every user fault while a punch is in progress: keep it to a store. */
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
@@ -100,21 +118,14 @@ static __always_inline bool faulting_page(struct address_space *mapping, struct 
 SEC("tp_btf/mm_filemap_map_pages")
 int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, unsigned long last)
 {
+	struct dx_file_counts *c = NULL;
 	struct vma_page p = {};
-	struct dx_file_counts *c;
-	struct file_key key;
 	struct inode *inode;
 	struct dx_event *e;
 
-	if (!mapping)
-		return 0;
-	inode = mapping->host;
+	inode = armed_inode(mapping, &c);
 	if (!inode)
 		return 0;
-	inode_key_btf(inode, &key);
-	if (!file_armed(&key))
-		return 0;
-	c = counts_of(&key);
 	if (c)
 		__sync_fetch_and_add(&c->faults_read, 1);
 	e = reserve_event(DX_MAP_FAULT);
@@ -135,19 +146,11 @@ int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, u
 SEC("tp_btf/mm_filemap_fault")
 int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
 {
-	struct dx_file_counts *c;
-	struct file_key key;
-	struct inode *inode;
+	struct dx_file_counts *c = NULL;
+	struct inode *inode = armed_inode(mapping, &c);
 
-	if (!mapping)
-		return 0;
-	inode = mapping->host;
 	if (!inode)
 		return 0;
-	inode_key_btf(inode, &key);
-	if (!file_armed(&key))
-		return 0;
-	c = counts_of(&key);
 	if (c)
 		__sync_fetch_and_add(&c->faults_read, 1);
 	send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
@@ -199,19 +202,11 @@ int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsign
 SEC("tp_btf/writeback_dirty_folio")
 int BPF_PROG(on_page_dirty, struct folio *folio, struct address_space *mapping)
 {
-	struct dx_file_counts *c;
-	struct file_key key;
-	struct inode *inode;
+	struct dx_file_counts *c = NULL;
+	struct inode *inode = armed_inode(mapping, &c);
 
-	if (!mapping)
-		return 0;
-	inode = mapping->host;
 	if (!inode)
 		return 0;
-	inode_key_btf(inode, &key);
-	if (!file_armed(&key))
-		return 0;
-	c = counts_of(&key);
 	if (c)
 		__sync_fetch_and_add(&c->faults_write, 1);
 	send_page_event(DX_PAGE_DIRTY, inode, BPF_CORE_READ(folio, index), 0);
