@@ -12,8 +12,9 @@ B=build
 SECS=${BENCH_SECONDS:-4}
 ROUNDS=${BENCH_ROUNDS:-3}
 work=$(mktemp -d /var/tmp/daxscope-bench.XXXXXX)
-trap 'kill $rec 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 rec=""
+trap 'if [ -n "$rec" ]; then kill "$rec" 2>/dev/null; fi; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (BPF)"; exit 1; }
 
 rate() { sed -n 's/.*"faults_per_sec":\([0-9]*\).*/\1/p'; }
@@ -59,9 +60,8 @@ awk -v e="$events" -v l="$lost" -v f="$faults" -v s="$secs" 'BEGIN {
 read -r wall rss < "$work/time"
 awk -v e="$events" -v w="$wall" -v r="$rss" 'BEGIN {
 	printf "collector: %.0f events/s correlated (report of %d events in %.2f s), RSS %.1f MiB\n", e / (w > 0 ? w : 0.01), e, w, r / 1024 }'
-
 /usr/bin/time -f "%M" -o "$work/rtime" "$B/daxtrace" record -o "$work/rss.dxc" -d "$SECS" 2>/dev/null &
 sleep 1
 "$B/faultbench" --dir "$work" --seconds $((SECS - 2)) --punch-same --punch-hz 1000 > /dev/null
-wait
+wait || true
 awk -v r="$(cat "$work/rtime")" 'BEGIN { printf "recorder under stress: max RSS %.1f MiB\n", r / 1024 }'
