@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "daxscope/daxscope.h"
+#include "fileindex.h"
 
 #define PAGE_SHIFT 12
 
@@ -62,11 +63,6 @@ struct window {
 	struct window *next;
 };
 
-struct file_slot {
-	struct dx_file key;
-	size_t index; /* into files, or SIZE_MAX when empty */
-};
-
 struct dx_correlator {
 	struct dx_correlator_opts opts;
 	struct held *heap;
@@ -74,8 +70,7 @@ struct dx_correlator {
 	uint64_t seq, newest_ts, watermark;
 	struct dx_file_stats *files;
 	size_t nfiles, cap_files;
-	struct file_slot *slots;
-	size_t nslots;
+	struct file_index index;
 	struct window *windows; /* open and not yet judged, oldest first */
 	uint64_t events, lost;
 };
@@ -98,66 +93,20 @@ static void *grow(void *array, size_t *cap, size_t need, size_t size)
 
 #define PUSH(arr, n, cap) ((arr) = grow((arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
 
-/* ---- files, hashed on (dev, ino, gen) ---- */
-
-static uint64_t file_hash(const struct dx_file *f)
-{
-	uint64_t h = f->ino * 0x9E3779B97F4A7C15ULL;
-
-	h ^= ((uint64_t)f->dev << 32 | f->gen) * 0xC2B2AE3D27D4EB4FULL;
-	return h ^ (h >> 29);
-}
-
-static bool same_file(const struct dx_file *a, const struct dx_file *b)
-{
-	return a->ino == b->ino && a->dev == b->dev && a->gen == b->gen;
-}
-
-static struct file_slot *find_slot(struct file_slot *slots, size_t nslots, const struct dx_file *f)
-{
-	size_t i = file_hash(f) & (nslots - 1);
-
-	while (slots[i].index != SIZE_MAX && !same_file(&slots[i].key, f))
-		i = (i + 1) & (nslots - 1);
-	return &slots[i];
-}
-
-static void rehash(struct dx_correlator *c)
-{
-	size_t n = c->nslots ? c->nslots * 2 : 256;
-	struct file_slot *slots = malloc(n * sizeof(*slots));
-
-	if (!slots)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		slots[i].index = SIZE_MAX;
-	for (size_t i = 0; i < c->nfiles; i++) {
-		struct file_slot *s = find_slot(slots, n, &c->files[i].file);
-
-		s->key = c->files[i].file;
-		s->index = i;
-	}
-	free(c->slots);
-	c->slots = slots;
-	c->nslots = n;
-}
+/* ---- files ---- */
 
 static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 {
-	struct file_slot *s;
+	bool added;
+	size_t i = file_index_add(&c->index, f, c->nfiles, &added);
 	struct dx_file_stats *st;
 
-	if (2 * (c->nfiles + 1) > c->nslots)
-		rehash(c);
-	s = find_slot(c->slots, c->nslots, f);
-	if (s->index != SIZE_MAX)
-		return s->index;
+	if (!added)
+		return i;
 	st = PUSH(c->files, c->nfiles, c->cap_files);
 	memset(st, 0, sizeof(*st));
 	st->file = *f;
-	s->key = *f;
-	s->index = c->nfiles - 1;
-	return s->index;
+	return i;
 }
 
 /* ---- the reorder heap, ordered by (ts, arrival) ---- */
@@ -663,7 +612,6 @@ struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->opts = *opts;
-	rehash(c);
 	return c;
 }
 
@@ -679,7 +627,7 @@ void dx_correlator_free(struct dx_correlator *c)
 	}
 	free(c->heap);
 	free(c->files);
-	free(c->slots);
+	file_index_free(&c->index);
 	free(c);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daxscope/daxscope.h"
+#include "fileindex.h"
 
 struct path_entry {
 	struct dx_file file;
@@ -21,6 +22,7 @@ struct path_entry {
 struct dx_paths {
 	struct path_entry *entries;
 	size_t n, cap;
+	struct file_index index;
 };
 
 struct dx_paths *dx_paths_new(void)
@@ -35,18 +37,15 @@ void dx_paths_free(struct dx_paths *p)
 	for (size_t i = 0; i < p->n; i++)
 		free(p->entries[i].path);
 	free(p->entries);
+	file_index_free(&p->index);
 	free(p);
 }
 
 static struct path_entry *lookup(const struct dx_paths *p, const struct dx_file *f)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		const struct dx_file *e = &p->entries[i].file;
+	size_t i = file_index_find(&p->index, f);
 
-		if (e->ino == f->ino && e->dev == f->dev && e->gen == f->gen)
-			return &p->entries[i];
-	}
-	return NULL;
+	return i == SIZE_MAX ? NULL : &p->entries[i];
 }
 
 /* path NULL: looked for and not found, so that hot events do not search again */
@@ -65,7 +64,6 @@ static void remember(struct dx_paths *p, const struct dx_file *f, const char *pa
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
 		struct path_entry *n = realloc(p->entries, cap * sizeof(*n));
-
 		if (!n) {
 			free(copy);
 			return;
@@ -73,6 +71,7 @@ static void remember(struct dx_paths *p, const struct dx_file *f, const char *pa
 		p->entries = n;
 		p->cap = cap;
 	}
+	file_index_add(&p->index, f, p->n, &(bool){ false });
 	p->entries[p->n].file = *f;
 	p->entries[p->n++].path = copy;
 }
