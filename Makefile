@@ -1,6 +1,6 @@
 # daxscope: eBPF observability for page faults racing hole punches.
 #   make            build everything (BPF objects, skeleton, library, tools, tests)
-#   sudo make run   install what is missing, build, run the live finding stream
+#   sudo make run   install what is missing, build, run daxtop (the live monitor)
 #   sudo make test  install what is missing, build, run every test (TAP, prove)
 #   sudo make bench benchmarks, as ratios against an untraced baseline
 
@@ -56,6 +56,8 @@ $(BUILD)/libdaxscope.a: $(LIB_OBJS)
 $(BUILD)/%: tools/%.c $(BUILD)/libdaxscope.a
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libdaxscope.a $(LDLIBS)
 
+$(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope.a $(LDLIBS)
@@ -70,7 +72,7 @@ $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(CFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
 
 run: deps all
-	$(BUILD)/daxtrace
+	$(BUILD)/daxtop
 
 test: deps all
 	tests/run.sh

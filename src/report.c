@@ -61,7 +61,7 @@ const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool r
 	return learned;
 }
 
-static const char *file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len)
+const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len)
 {
 	const char *path = dx_paths_get(r->paths, f);
 	char dev[24];
@@ -94,7 +94,7 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 	else
 		snprintf(page, sizeof(page), "%" PRIu64, f->page_index);
 	fprintf(out, "%s %-15s %s page %s (%s %" PRIu64 "+%" PRIu64 ") fault %u/%s %s punch %u/%s",
-		when, dx_finding_name(f->kind), file_label(r, &f->file, label, sizeof(label)), page,
+		when, dx_finding_name(f->kind), dx_report_file_label(r, &f->file, label, sizeof(label)), page,
 		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid, f->fault.comm,
 		f->write ? "write" : "read", f->punch.tid, f->punch.comm);
 	if (f->kind == DX_FINDING_BLOCKED_FAULT)
@@ -134,7 +134,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 
 		fprintf(out, "%-32s %7" PRIu64 " %7" PRIu64 " %7.3fms %7.3fms %7.3fms %7" PRIu64
 			     " %9" PRIu64 " %9" PRIu64 "\n",
-			file_label(r, &st->file, label, sizeof(label)), st->punches, (uint64_t)st->lock_waits.count,
+			dx_report_file_label(r, &st->file, label, sizeof(label)), st->punches, (uint64_t)st->lock_waits.count,
 			dx_hist_quantile(&st->lock_waits, 0.5) / 1e6,
 			dx_hist_quantile(&st->lock_waits, 0.99) / 1e6, (double)st->lock_waits.max_ns / 1e6,
 			st->blocked, st->unblocked_read + st->unblocked_write, st->discarded_writes);
@@ -149,7 +149,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 
 /* ---- JSON ---- */
 
-static void json_str(FILE *out, const char *s)
+void dx_json_str(FILE *out, const char *s)
 {
 	if (!s) {
 		fputs("null", out);
@@ -175,7 +175,7 @@ static void json_comm(FILE *out, const char comm[DX_COMM_LEN])
 
 	memcpy(buf, comm, DX_COMM_LEN);
 	buf[DX_COMM_LEN] = '\0';
-	json_str(out, buf);
+	dx_json_str(out, buf);
 }
 
 static void json_task(FILE *out, const char *name, const struct dx_task *t)
@@ -198,7 +198,7 @@ static void json_file_id(FILE *out, const struct dx_report *r, const struct dx_f
 
 	dx_format_dev(f->dev, dev, sizeof(dev));
 	fprintf(out, "\"dev\":\"%s\",\"ino\":%" PRIu64 ",\"gen\":%u,\"path\":", dev, (uint64_t)f->ino, f->gen);
-	json_str(out, dx_paths_get(r->paths, f));
+	dx_json_str(out, dx_paths_get(r->paths, f));
 }
 
 static void json_top(FILE *out, const char *name, const struct dx_task_count top[DX_TOP_TASKS])
@@ -212,12 +212,11 @@ static void json_top(FILE *out, const char *name, const struct dx_task_count top
 	fputc(']', out);
 }
 
-static void json_file(FILE *out, const struct dx_report *r, const struct dx_file_stats *st)
+void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const struct dx_file_stats *st)
 {
-	fputc('{', out);
 	json_file_id(out, r, &st->file);
 	fputs(",\"name\":", out);
-	json_str(out, st->name[0] ? st->name : NULL);
+	dx_json_str(out, st->name[0] ? st->name : NULL);
 	fprintf(out, ",\"punches\":%" PRIu64 ",\"punch_ns\":%" PRIu64 ",\"unterminated_punches\":%" PRIu64,
 		st->punches, st->punch_ns, st->unterminated);
 	fputs(",\"lock_waits\":{", out);
@@ -236,7 +235,6 @@ static void json_file(FILE *out, const struct dx_report *r, const struct dx_file
 		st->discarded_writes, st->certain_discards);
 	json_top(out, "top_faulters", st->top_faulters);
 	json_top(out, "top_punchers", st->top_punchers);
-	fputc('}', out);
 }
 
 static void json_finding(FILE *out, const struct dx_report *r, const struct dx_finding *f)
@@ -266,18 +264,20 @@ void dx_report_json(FILE *out, const struct dx_report *r)
 								      : dx_correlator_lost(r->corr);
 
 	fputs("{\"schema\":\"daxscope.report/1\",\"kernel\":", out);
-	json_str(out, r->kernel[0] ? r->kernel : NULL);
+	dx_json_str(out, r->kernel[0] ? r->kernel : NULL);
 	fputs(",\"banner\":", out);
-	json_str(out, r->banner[0] ? r->banner : NULL);
+	dx_json_str(out, r->banner[0] ? r->banner : NULL);
 	fprintf(out, ",\"complete\":%s,\"warning\":", r->warning ? "false" : "true");
-	json_str(out, r->warning);
+	dx_json_str(out, r->warning);
 	fprintf(out, ",\"events\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"duration_ns\":%" PRIu64,
 		dx_correlator_events(r->corr), lost, r->duration_ns);
 	fputs(",\"files\":[", out);
 	for (size_t i = 0; i < nfiles; i++) {
 		if (i)
 			fputc(',', out);
-		json_file(out, r, dx_correlator_file(r->corr, i));
+		fputc('{', out);
+		dx_report_json_file_fields(out, r, dx_correlator_file(r->corr, i));
+		fputc('}', out);
 	}
 	fputs("],\"findings\":[", out);
 	for (size_t i = 0; i < r->nfindings; i++) {

@@ -149,6 +149,12 @@ void dx_report_text(FILE *out, const struct dx_report *r);
  */
 const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool resolve_paths);
 void dx_report_json(FILE *out, const struct dx_report *r);
+/* The file's path, else "major:minor:ino" written into buf. */
+const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
+/* The fields of one element of the report's "files" array, without braces (front ends add theirs). */
+void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const struct dx_file_stats *st);
+/* A JSON string, escaped; null for NULL. */
+void dx_json_str(FILE *out, const char *s);
 
 /* ---- live session: load, attach, consume ---- */
 struct dx_session_opts {

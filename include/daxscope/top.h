@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The model behind daxtop: per-file rows with rates over the last interval,
+ * sorted and filtered, and the same as text or JSON. No curses, no BPF: the
+ * rows come from a report's correlator, so they can be tested on synthetic
+ * events.
+ */
+#ifndef DAXSCOPE_TOP_H
+#define DAXSCOPE_TOP_H
+
+#include <stdio.h>
+
+#include "daxscope/daxscope.h"
+
+enum dx_top_column {
+	DX_COL_PATH,
+	DX_COL_FAULTER,
+	DX_COL_PUNCHER,
+	DX_COL_READS,   /* per second */
+	DX_COL_WRITES,  /* per second */
+	DX_COL_DAX,     /* pte + pmd faults per second */
+	DX_COL_PUNCHES, /* per second */
+	DX_COL_WAITS,   /* per second */
+	DX_COL_P50,
+	DX_COL_P99,
+	DX_COL_MAX,
+	DX_COL_UNBLOCKED, /* since start */
+	DX_COL_DISCARDED, /* since start */
+	DX_COL_COUNT
+};
+
+struct dx_top_rates {
+	double reads, writes, dax_pte, dax_pmd, punches, waits, unblocked, discarded;
+};
+
+struct dx_top_row {
+	const struct dx_file_stats *st;
+	char label[256];
+	struct dx_top_rates rate;
+};
+
+struct dx_top_filter {
+	char path[256];  /* substring of the path; "" for all */
+	uint32_t pid;    /* a top faulting or punching process; 0 for all */
+	uint64_t cgroup; /* their cgroup v2 id; 0 for all */
+};
+
+struct dx_top {
+	struct dx_top_row *rows; /* the nrows shown first, then the filtered out up to nall */
+	size_t nrows, nall, cap_rows;
+	struct dx_file_stats *prev; /* stats at the previous update, by correlator index */
+	size_t nprev;
+	struct dx_top_rates total;
+	double lost_rate;
+	uint64_t prev_lost;
+	enum dx_top_column sort;
+	bool ascending;
+	struct dx_top_filter filter;
+};
+
+const char *dx_top_column_name(enum dx_top_column col);
+/* Recompute rows from the report's current stats, rates over interval_s seconds. */
+void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_s);
+void dx_top_sort(struct dx_top *t);
+/* After a filter change: choose the rows again, keeping this interval's rates. */
+void dx_top_refilter(struct dx_top *t);
+void dx_top_free(struct dx_top *t);
+/* A row as text, cut to width columns (no newline); the header line likewise. */
+void dx_top_format_header(char *buf, size_t width);
+void dx_top_format_row(const struct dx_top_row *row, char *buf, size_t width);
+bool dx_top_row_has_findings(const struct dx_top_row *row);
+/* Batch mode: one text table; JSON mode: one object per interval. */
+void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report *r, size_t width);
+void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report *r, double interval_s);
+
+#endif /* DAXSCOPE_TOP_H */

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* daxtop's model: rows, rates, sorting, filtering, and their text and JSON forms. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daxscope/top.h"
+
+static const struct column {
+	const char *name;
+	int width; /* 0: takes what is left */
+} columns[DX_COL_COUNT] = {
+	[DX_COL_PATH] = { "FILE", 0 },	       [DX_COL_FAULTER] = { "FAULTER", 16 },
+	[DX_COL_PUNCHER] = { "PUNCHER", 16 },  [DX_COL_READS] = { "RD/s", 7 },
+	[DX_COL_WRITES] = { "WR/s", 7 },       [DX_COL_DAX] = { "DAX/s", 7 },
+	[DX_COL_PUNCHES] = { "PUNCH/s", 7 },   [DX_COL_WAITS] = { "WAIT/s", 7 },
+	[DX_COL_P50] = { "W_P50", 7 },	       [DX_COL_P99] = { "W_P99", 7 },
+	[DX_COL_MAX] = { "W_MAX", 7 },	       [DX_COL_UNBLOCKED] = { "UNBLK", 6 },
+	[DX_COL_DISCARDED] = { "DISCARD", 7 },
+};
+
+#define MIN_PATH_WIDTH 12
+
+const char *dx_top_column_name(enum dx_top_column col)
+{
+	return col < DX_COL_COUNT ? columns[col].name : "?";
+}
+
+static double per_second(uint64_t now, uint64_t before, double interval_s)
+{
+	return interval_s > 0 && now > before ? (double)(now - before) / interval_s : 0;
+}
+
+static bool task_listed(const struct dx_task_count top[DX_TOP_TASKS], uint32_t pid, uint64_t cgroup)
+{
+	for (size_t i = 0; i < DX_TOP_TASKS && top[i].count; i++)
+		if ((!pid || top[i].task.pid == pid) && (!cgroup || top[i].task.cgroup == cgroup))
+			return true;
+	return false;
+}
+
+static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *row)
+{
+	if (f->path[0] && !strstr(row->label, f->path))
+		return false;
+	if (!f->pid && !f->cgroup)
+		return true;
+	return task_listed(row->st->top_faulters, f->pid, f->cgroup) ||
+	       task_listed(row->st->top_punchers, f->pid, f->cgroup);
+}
+
+void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_s)
+{
+	size_t nfiles = dx_correlator_nfiles(r->corr);
+	uint64_t lost = dx_correlator_lost(r->corr) > r->kernel_lost ? dx_correlator_lost(r->corr) : r->kernel_lost;
+	static const struct dx_file_stats none;
+
+	if (t->cap_rows < nfiles) {
+		struct dx_top_row *rows = realloc(t->rows, nfiles * sizeof(*rows));
+
+		if (!rows)
+			abort();
+		t->rows = rows;
+		t->cap_rows = nfiles;
+	}
+	memset(&t->total, 0, sizeof(t->total));
+	t->nrows = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+		const struct dx_file_stats *was = i < t->nprev ? &t->prev[i] : &none;
+		struct dx_top_row *row = &t->rows[t->nrows];
+		struct dx_top_rates *rate = &row->rate;
+
+		char label[sizeof(row->label)];
+
+		row->st = st;
+		snprintf(row->label, sizeof(row->label), "%s", dx_report_file_label(r, &st->file, label, sizeof(label)));
+		rate->reads = per_second(st->faults_read, was->faults_read, interval_s);
+		rate->writes = per_second(st->faults_write, was->faults_write, interval_s);
+		rate->dax_pte = per_second(st->dax_pte, was->dax_pte, interval_s);
+		rate->dax_pmd = per_second(st->dax_pmd, was->dax_pmd, interval_s);
+		rate->punches = per_second(st->punches, was->punches, interval_s);
+		rate->waits = per_second(st->lock_waits.count, was->lock_waits.count, interval_s);
+		rate->unblocked = per_second(st->unblocked_read + st->unblocked_write,
+					     was->unblocked_read + was->unblocked_write, interval_s);
+		rate->discarded = per_second(st->discarded_writes, was->discarded_writes, interval_s);
+		/* totals cover every file: filters choose rows, not what happened */
+		t->total.reads += rate->reads;
+		t->total.writes += rate->writes;
+		t->total.dax_pte += rate->dax_pte;
+		t->total.dax_pmd += rate->dax_pmd;
+		t->total.punches += rate->punches;
+		t->total.waits += rate->waits;
+		t->total.unblocked += rate->unblocked;
+		t->total.discarded += rate->discarded;
+		t->nrows++;
+	}
+	t->nall = t->nrows;
+	t->lost_rate = per_second(lost, t->prev_lost, interval_s);
+	t->prev_lost = lost;
+	if (nfiles > t->nprev) {
+		struct dx_file_stats *prev = realloc(t->prev, nfiles * sizeof(*prev));
+
+		if (!prev)
+			abort();
+		t->prev = prev;
+	}
+	for (size_t i = 0; i < nfiles; i++)
+		t->prev[i] = *dx_correlator_file(r->corr, i);
+	t->nprev = nfiles;
+	dx_top_refilter(t);
+}
+
+void dx_top_refilter(struct dx_top *t)
+{
+	size_t shown = 0;
+
+	/* wanted rows move to the front; the others stay behind for the next filter */
+	for (size_t i = 0; i < t->nall; i++) {
+		if (row_wanted(&t->filter, &t->rows[i])) {
+			struct dx_top_row tmp = t->rows[shown];
+
+			t->rows[shown++] = t->rows[i];
+			t->rows[i] = tmp;
+		}
+	}
+	t->nrows = shown;
+	dx_top_sort(t);
+}
+
+static double column_value(const struct dx_top_row *row, enum dx_top_column col)
+{
+	const struct dx_file_stats *st = row->st;
+
+	switch (col) {
+	case DX_COL_READS: return row->rate.reads;
+	case DX_COL_WRITES: return row->rate.writes;
+	case DX_COL_DAX: return row->rate.dax_pte + row->rate.dax_pmd;
+	case DX_COL_PUNCHES: return row->rate.punches;
+	case DX_COL_WAITS: return row->rate.waits;
+	case DX_COL_P50: return (double)dx_hist_quantile(&st->lock_waits, 0.5);
+	case DX_COL_P99: return (double)dx_hist_quantile(&st->lock_waits, 0.99);
+	case DX_COL_MAX: return (double)st->lock_waits.max_ns;
+	case DX_COL_UNBLOCKED: return (double)(st->unblocked_read + st->unblocked_write);
+	case DX_COL_DISCARDED: return (double)st->discarded_writes;
+	default: return 0;
+	}
+}
+
+static const struct dx_top *sorting;
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct dx_top_row *x = a, *y = b;
+	enum dx_top_column col = sorting->sort;
+	int c;
+
+	if (col == DX_COL_PATH)
+		c = strcmp(x->label, y->label);
+	else if (col == DX_COL_FAULTER || col == DX_COL_PUNCHER)
+		c = strncmp(col == DX_COL_FAULTER ? x->st->top_faulters[0].task.comm : x->st->top_punchers[0].task.comm,
+			    col == DX_COL_FAULTER ? y->st->top_faulters[0].task.comm : y->st->top_punchers[0].task.comm,
+			    DX_COMM_LEN);
+	else
+		c = column_value(x, col) < column_value(y, col) ? -1 : column_value(x, col) > column_value(y, col);
+	if (!c) /* stable order between refreshes */
+		c = x->st->file.ino < y->st->file.ino ? -1 : x->st->file.ino > y->st->file.ino;
+	return sorting->ascending ? c : -c;
+}
+
+void dx_top_sort(struct dx_top *t)
+{
+	sorting = t;
+	qsort(t->rows, t->nrows, sizeof(*t->rows), row_cmp);
+	sorting = NULL;
+}
+
+void dx_top_free(struct dx_top *t)
+{
+	free(t->rows);
+	free(t->prev);
+	memset(t, 0, sizeof(*t));
+}
+
+bool dx_top_row_has_findings(const struct dx_top_row *row)
+{
+	return row->st->unblocked_read + row->st->unblocked_write + row->st->discarded_writes > 0;
+}
+
+static void format_ns(uint64_t ns, char *buf, size_t len)
+{
+	if (!ns)
+		snprintf(buf, len, "-");
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.0fus", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.1fms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", (double)ns / 1e9);
+}
+
+static void format_task(const struct dx_task_count *top, char *buf, size_t len)
+{
+	if (!top->count)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%u/%.*s", top->task.pid, DX_COMM_LEN, top->task.comm);
+}
+
+static size_t path_width(size_t width)
+{
+	size_t fixed = 0;
+
+	for (int c = 1; c < DX_COL_COUNT; c++)
+		fixed += (size_t)columns[c].width + 1;
+	return width > fixed + MIN_PATH_WIDTH ? width - fixed : MIN_PATH_WIDTH;
+}
+
+/* Appends one cell; a long path keeps its tail, which names the file. */
+static size_t put_cell(char *buf, size_t used, size_t cap, const char *text, int width, bool left)
+{
+	size_t len = strlen(text);
+
+	if (len > (size_t)width && left)
+		text += len - (size_t)width;
+	if (used < cap)
+		used += (size_t)snprintf(buf + used, cap - used, left ? "%-*.*s " : "%*.*s ", width, width, text);
+	return used < cap ? used : cap;
+}
+
+static void cut(char *buf, size_t width)
+{
+	size_t len = strlen(buf);
+
+	while (len && buf[len - 1] == ' ')
+		len--;
+	buf[len < width ? len : width] = '\0';
+}
+
+void dx_top_format_header(char *buf, size_t width)
+{
+	size_t used = 0, cap = width + 256;
+	char line[cap];
+
+	for (int c = 0; c < DX_COL_COUNT; c++)
+		used = put_cell(line, used, cap, columns[c].name, c ? columns[c].width : (int)path_width(width), !c);
+	cut(line, width);
+	memcpy(buf, line, strlen(line) + 1);
+}
+
+void dx_top_format_row(const struct dx_top_row *row, char *buf, size_t width)
+{
+	const struct dx_file_stats *st = row->st;
+	size_t used = 0, cap = width + 512;
+	char line[cap], cell[64];
+
+	used = put_cell(line, used, cap, row->label, (int)path_width(width), true);
+	format_task(&st->top_faulters[0], cell, sizeof(cell));
+	used = put_cell(line, used, cap, cell, columns[DX_COL_FAULTER].width, false);
+	format_task(&st->top_punchers[0], cell, sizeof(cell));
+	used = put_cell(line, used, cap, cell, columns[DX_COL_PUNCHER].width, false);
+	for (int c = DX_COL_READS; c <= DX_COL_WAITS; c++) {
+		snprintf(cell, sizeof(cell), "%.0f", column_value(row, c));
+		used = put_cell(line, used, cap, cell, columns[c].width, false);
+	}
+	for (int c = DX_COL_P50; c <= DX_COL_MAX; c++) {
+		format_ns((uint64_t)column_value(row, c), cell, sizeof(cell));
+		used = put_cell(line, used, cap, cell, columns[c].width, false);
+	}
+	for (int c = DX_COL_UNBLOCKED; c <= DX_COL_DISCARDED; c++) {
+		snprintf(cell, sizeof(cell), "%.0f", column_value(row, c));
+		used = put_cell(line, used, cap, cell, columns[c].width, false);
+	}
+	cut(line, width);
+	memcpy(buf, line, strlen(line) + 1);
+}
+
+void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report *r, size_t width)
+{
+	char line[width + 1];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	fprintf(out, "daxtop - %02d:%02d:%02d, %zu files (%zu shown), sorted by %s\n", tm.tm_hour, tm.tm_min,
+		tm.tm_sec, dx_correlator_nfiles(r->corr), t->nrows, dx_top_column_name(t->sort));
+	fprintf(out, "%.*s\n", (int)width, r->banner);
+	fprintf(out,
+		"per second: faults %.0f read %.0f write %.0f dax, punches %.0f, lock waits %.0f, "
+		"unblocked %.0f, discarded %.0f, lost events %.0f\n",
+		t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches,
+		t->total.waits, t->total.unblocked, t->total.discarded, t->lost_rate);
+	dx_top_format_header(line, width);
+	fprintf(out, "%s\n", line);
+	for (size_t i = 0; i < t->nrows; i++) {
+		dx_top_format_row(&t->rows[i], line, width);
+		fprintf(out, "%s\n", line);
+	}
+	fputc('\n', out);
+}
+
+static void json_rates(FILE *out, const struct dx_top_rates *r)
+{
+	fprintf(out,
+		"{\"faults_read\":%.3f,\"faults_write\":%.3f,\"dax_pte\":%.3f,\"dax_pmd\":%.3f,\"punches\":%.3f,"
+		"\"lock_waits\":%.3f,\"unblocked_faults\":%.3f,\"discarded_writes\":%.3f}",
+		r->reads, r->writes, r->dax_pte, r->dax_pmd, r->punches, r->waits, r->unblocked, r->discarded);
+}
+
+void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report *r, double interval_s)
+{
+	fprintf(out, "{\"schema\":\"daxscope.top/1\",\"time\":%lld,\"interval_s\":%.3f,\"banner\":",
+		(long long)time(NULL), interval_s);
+	dx_json_str(out, r->banner);
+	fprintf(out, ",\"lost_events\":%" PRIu64 ",\"rates\":",
+		dx_correlator_lost(r->corr) > r->kernel_lost ? dx_correlator_lost(r->corr) : r->kernel_lost);
+	json_rates(out, &t->total);
+	fputs(",\"files\":[", out);
+	for (size_t i = 0; i < t->nrows; i++) {
+		if (i)
+			fputc(',', out);
+		/* the report's file fields, and this interval's rates */
+		fputc('{', out);
+		dx_report_json_file_fields(out, r, t->rows[i].st);
+		fputs(",\"rates\":", out);
+		json_rates(out, &t->rows[i].rate);
+		fputc('}', out);
+	}
+	fputs("]}\n", out);
+	fflush(out);
+}

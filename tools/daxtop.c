@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * daxtop: which files are being punched while they are faulted, who waits on
+ * whom, refreshed every interval. Full screen (ncurses), or -b plain tables,
+ * or --json one object per interval.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <ncurses.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "daxscope/daxscope.h"
+#include "daxscope/top.h"
+
+#define REORDER_NS 20000000ULL
+#define GRACE_NS 100000000ULL
+#define HEADER_LINES 5
+
+static const char usage[] =
+	"Usage: daxtop [-i SECONDS] [-n ITERATIONS] [-b | --json] [-p PID] [--cgroup PATH] [--path DIR]\n"
+	"\n"
+	"Live view of files being punched while they are faulted: faults, punches,\n"
+	"waits on the fault/punch lock, faults that got through, discarded writes.\n"
+	"\n"
+	"  -i, --interval S   refresh every S seconds (default 1)\n"
+	"  -n, --iterations N stop after N refreshes\n"
+	"  -b, --batch        plain text tables, like top -b\n"
+	"      --json         one JSON object per interval (fields as in daxtrace report --json)\n"
+	"  -p, --pid PID      only files PID faults or punches\n"
+	"      --cgroup PATH  only files tasks of this cgroup (v2) fault or punch\n"
+	"      --path DIR     only files on DIR's filesystem, under DIR\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"Keys: < > sort column, R reverse, p pause, f or / filter by path, k by pid,\n"
+	"      c by cgroup, h or ? help, q quit.\n"
+	"\n"
+	"Examples:\n"
+	"  daxtop                 # full screen\n"
+	"  daxtop -b -n 3         # three plain tables, one a second\n"
+	"  daxtop --json -i 5     # a JSON object every 5 s\n";
+
+enum mode { MODE_SCREEN, MODE_BATCH, MODE_JSON };
+
+struct options {
+	double interval;
+	long iterations;
+	enum mode mode;
+	const char *path;
+	struct dx_top_filter filter;
+};
+
+struct app {
+	struct options o;
+	struct dx_session *session;
+	struct dx_report report;
+	struct dx_top top;
+	bool paused, help;
+	char prompt[64];   /* the question being asked, "" if none */
+	char answer[256];
+	size_t answer_len;
+	char status[256];  /* the last message, such as a filter that did not parse */
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int bad_usage(const char *what, const char *arg)
+{
+	fprintf(stderr, "daxtop: %s '%s'\n%s", what, arg, usage);
+	return 2;
+}
+
+/* cgroup v2 ids are the inode numbers of the cgroup directories. */
+static bool cgroup_id(const char *arg, uint64_t *id)
+{
+	char path[4096];
+	struct stat st;
+	char *end;
+
+	*id = strtoull(arg, &end, 10);
+	if (*arg && !*end)
+		return true;
+	snprintf(path, sizeof(path), "%s%s", arg[0] == '/' ? "" : "/sys/fs/cgroup/", arg);
+	if (stat(path, &st) || !S_ISDIR(st.st_mode))
+		return false;
+	*id = (uint64_t)st.st_ino;
+	return true;
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "interval", required_argument, NULL, 'i' }, { "iterations", required_argument, NULL, 'n' },
+		{ "batch", no_argument, NULL, 'b' },	      { "json", no_argument, NULL, 'j' },
+		{ "pid", required_argument, NULL, 'p' },      { "cgroup", required_argument, NULL, 'c' },
+		{ "path", required_argument, NULL, 'P' },     { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int opt;
+
+	o->interval = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "i:n:bp:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			o->interval = strtod(optarg, &end);
+			if (*end || o->interval < 0.1)
+				return bad_usage("invalid interval (seconds, at least 0.1)", optarg);
+			break;
+		case 'n':
+			o->iterations = strtol(optarg, &end, 10);
+			if (*end || o->iterations < 1)
+				return bad_usage("invalid iteration count", optarg);
+			break;
+		case 'b': o->mode = MODE_BATCH; break;
+		case 'j': o->mode = MODE_JSON; break;
+		case 'p':
+			o->filter.pid = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end || !o->filter.pid)
+				return bad_usage("invalid PID", optarg);
+			break;
+		case 'c':
+			if (!cgroup_id(optarg, &o->filter.cgroup))
+				return bad_usage("no such cgroup", optarg);
+			break;
+		case 'P':
+			o->path = optarg;
+			snprintf(o->filter.path, sizeof(o->filter.path), "%s", optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return bad_usage("unknown or incomplete option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument", argv[optind]);
+	return 0;
+}
+
+static void take(const struct dx_event *e, void *ctx)
+{
+	struct app *a = ctx;
+
+	dx_report_take(&a->report, e, true);
+}
+
+/* ---- screen ---- */
+
+static void draw_help(void)
+{
+	static const char *const lines[] = {
+		"daxtop keys",
+		"",
+		"  <  >   move the sort column left / right",
+		"  R      reverse the sort order",
+		"  p      pause / resume refreshing",
+		"  f  /   filter by a path substring (empty: all)",
+		"  k      filter by process id (empty: all)",
+		"  c      filter by cgroup path or id (empty: all)",
+		"  h  ?   this help",
+		"  q      quit",
+		"",
+		"Rows in bold had unblocked faults or discarded writes.",
+		"Any key returns.",
+	};
+	int rows = (int)(sizeof(lines) / sizeof(lines[0]));
+
+	erase();
+	for (int i = 0; i < rows && i < LINES; i++)
+		mvaddnstr(i, 0, lines[i], COLS);
+}
+
+static void draw(struct app *a)
+{
+	struct dx_top *t = &a->top;
+	size_t width = (size_t)(COLS > 0 ? COLS : 80);
+	char line[width + 1];
+	int y;
+
+	if (a->help) {
+		draw_help();
+		refresh();
+		return;
+	}
+	erase();
+	snprintf(line, sizeof(line), "daxtop - %zu files, %zu shown%s", dx_correlator_nfiles(a->report.corr),
+		 t->nrows, a->paused ? "  [paused]" : "");
+	mvaddnstr(0, 0, line, (int)width);
+	mvaddnstr(1, 0, a->report.banner, (int)width);
+	snprintf(line, sizeof(line),
+		 "per s: faults %.0f rd %.0f wr %.0f dax  punches %.0f  waits %.0f  unblocked %.0f  discarded %.0f  lost %.0f",
+		 t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches, t->total.waits,
+		 t->total.unblocked, t->total.discarded, t->lost_rate);
+	mvaddnstr(2, 0, line, (int)width);
+	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %" PRIu64 "  %s",
+		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, t->filter.pid,
+		 t->filter.cgroup, a->status);
+	mvaddnstr(3, 0, line, (int)width);
+	dx_top_format_header(line, width);
+	attron(A_REVERSE);
+	mvaddnstr(4, 0, line, (int)width);
+	attroff(A_REVERSE);
+	/* the DAX window section (virtiofs mounts) goes between the totals and the rows */
+	for (size_t i = 0, end = a->prompt[0] ? 1 : 0; i < t->nrows && (y = HEADER_LINES + (int)i) < LINES - (int)end; i++) {
+		bool hot = dx_top_row_has_findings(&t->rows[i]);
+
+		dx_top_format_row(&t->rows[i], line, width);
+		if (hot)
+			attron(A_BOLD | COLOR_PAIR(1));
+		mvaddnstr(y, 0, line, (int)width);
+		if (hot)
+			attroff(A_BOLD | COLOR_PAIR(1));
+	}
+	if (a->prompt[0]) {
+		snprintf(line, sizeof(line), "%s: %s", a->prompt, a->answer);
+		mvaddnstr(LINES - 1, 0, line, (int)width);
+	}
+	refresh();
+}
+
+static void apply_answer(struct app *a)
+{
+	struct dx_top_filter *f = &a->top.filter;
+	char *end;
+
+	a->status[0] = '\0';
+	if (!strcmp(a->prompt, "filter path")) {
+		snprintf(f->path, sizeof(f->path), "%s", a->answer);
+	} else if (!strcmp(a->prompt, "filter pid")) {
+		unsigned long pid = strtoul(a->answer, &end, 10);
+
+		if (*end)
+			snprintf(a->status, sizeof(a->status), "not a pid: %s", a->answer);
+		else
+			f->pid = (uint32_t)pid;
+	} else if (!strcmp(a->prompt, "filter cgroup")) {
+		if (!a->answer[0])
+			f->cgroup = 0;
+		else if (!cgroup_id(a->answer, &f->cgroup))
+			snprintf(a->status, sizeof(a->status), "no such cgroup: %s", a->answer);
+	}
+	a->prompt[0] = '\0';
+}
+
+static void ask(struct app *a, const char *question)
+{
+	snprintf(a->prompt, sizeof(a->prompt), "%s", question);
+	a->answer[0] = '\0';
+	a->answer_len = 0;
+}
+
+/* Returns false when the user quits. */
+static bool handle_key(struct app *a, int key)
+{
+	if (a->prompt[0]) {
+		if (key == '\n' || key == KEY_ENTER)
+			apply_answer(a);
+		else if (key == 27)
+			a->prompt[0] = '\0';
+		else if ((key == KEY_BACKSPACE || key == 127 || key == 8) && a->answer_len)
+			a->answer[--a->answer_len] = '\0';
+		else if (isprint(key) && a->answer_len + 1 < sizeof(a->answer)) {
+			a->answer[a->answer_len++] = (char)key;
+			a->answer[a->answer_len] = '\0';
+		}
+		dx_top_refilter(&a->top);
+		return true;
+	}
+	if (a->help) {
+		a->help = false;
+		return true;
+	}
+	switch (key) {
+	case 'q': case 'Q': return false;
+	case 'p': a->paused = !a->paused; break;
+	case '<': a->top.sort = a->top.sort ? a->top.sort - 1 : DX_COL_COUNT - 1; break;
+	case '>': a->top.sort = (a->top.sort + 1) % DX_COL_COUNT; break;
+	case 'R': a->top.ascending = !a->top.ascending; break;
+	case 'f': case '/': ask(a, "filter path"); break;
+	case 'k': ask(a, "filter pid"); break;
+	case 'c': ask(a, "filter cgroup"); break;
+	case 'h': case '?': a->help = true; break;
+	default: return true;
+	}
+	dx_top_sort(&a->top);
+	return true;
+}
+
+static void start_screen(void)
+{
+	initscr();
+	cbreak();
+	noecho();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	timeout(0);
+	if (has_colors()) {
+		start_color();
+		use_default_colors();
+		init_pair(1, COLOR_RED, -1);
+	}
+}
+
+/* ---- main loop ---- */
+
+static void refresh_view(struct app *a, double interval)
+{
+	dx_top_update(&a->top, &a->report, interval);
+	if (a->o.mode == MODE_BATCH)
+		dx_top_print_text(stdout, &a->top, &a->report, 200);
+	else if (a->o.mode == MODE_JSON)
+		dx_top_print_json(stdout, &a->top, &a->report, interval);
+	fflush(stdout);
+}
+
+static int run(struct app *a)
+{
+	double last = now_s();
+	long done = 0;
+	int err = 0;
+
+	if (a->o.mode == MODE_SCREEN)
+		draw(a);
+	while (!stop) {
+		double now;
+		int key;
+
+		err = dx_session_poll(a->session, 50, take, a);
+		if (err < 0 && err != -EINTR)
+			break;
+		err = 0;
+		dx_correlator_advance(a->report.corr, (uint64_t)(now_s() * 1e9));
+		a->report.kernel_lost = dx_session_drops(a->session, DX_DROP_RINGBUF);
+		now = now_s();
+		if (now - last >= a->o.interval && !a->paused) {
+			refresh_view(a, now - last);
+			last = now;
+			if (a->o.mode == MODE_SCREEN)
+				draw(a);
+			if (a->o.iterations && ++done >= a->o.iterations)
+				break;
+		}
+		if (a->o.mode != MODE_SCREEN)
+			continue;
+		while ((key = getch()) != ERR) {
+			if (key == KEY_RESIZE) {
+				draw(a);
+				continue;
+			}
+			if (!handle_key(a, key))
+				return 0;
+			draw(a);
+		}
+	}
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = { 0 };
+	struct dx_session_opts so = { 0 };
+	struct utsname u;
+	char err[512];
+	int rc;
+
+	setlocale(LC_ALL, "");
+	rc = parse(argc, argv, &a.o);
+	if (rc)
+		return rc;
+	so.path = a.o.path;
+	if (dx_report_init(&a.report, REORDER_NS, GRACE_NS))
+		return 1;
+	if (dx_session_open(&so, &a.session, err, sizeof(err))) {
+		fprintf(stderr, "daxtop: %s\n", err);
+		dx_report_free(&a.report);
+		return 1;
+	}
+	uname(&u);
+	snprintf(a.report.kernel, sizeof(a.report.kernel), "%.63s", u.release);
+	snprintf(a.report.banner, sizeof(a.report.banner), "%s", dx_session_banner(a.session));
+	a.top.filter = a.o.filter;
+	a.top.sort = DX_COL_DISCARDED;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (a.o.mode == MODE_SCREEN)
+		start_screen();
+	else if (a.o.mode == MODE_BATCH)
+		fprintf(stderr, "%s\n", a.report.banner);
+	rc = run(&a);
+	if (a.o.mode == MODE_SCREEN)
+		endwin();
+	if (rc)
+		fprintf(stderr, "daxtop: reading events: %s\n", strerror(-rc));
+	dx_session_close(a.session);
+	dx_top_free(&a.top);
+	dx_report_free(&a.report);
+	return rc ? 1 : 0;
+}
