@@ -50,11 +50,27 @@ static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *r
 	       task_listed(row->st->top_punchers, f->pid, f->cgroup);
 }
 
+static struct dx_top_counts counts_of(const struct dx_file_stats *st)
+{
+	struct dx_top_counts c = {
+		.reads = st->faults_read,
+		.writes = st->faults_write,
+		.dax_pte = st->dax_pte,
+		.dax_pmd = st->dax_pmd,
+		.punches = st->punches,
+		.waits = st->lock_waits.count,
+		.unblocked = st->unblocked_read + st->unblocked_write,
+		.discarded = st->discarded_writes,
+	};
+
+	return c;
+}
+
 void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_s)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
 	uint64_t lost = dx_correlator_lost(r->corr) > r->kernel_lost ? dx_correlator_lost(r->corr) : r->kernel_lost;
-	static const struct dx_file_stats none;
+	static const struct dx_top_counts none;
 
 	if (t->cap_rows < nfiles) {
 		struct dx_top_row *rows = realloc(t->rows, nfiles * sizeof(*rows));
@@ -68,7 +84,8 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	t->nrows = 0;
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
-		const struct dx_file_stats *was = i < t->nprev ? &t->prev[i] : &none;
+		const struct dx_top_counts *was = i < t->nprev ? &t->prev[i] : &none;
+		struct dx_top_counts now = counts_of(st);
 		struct dx_top_row *row = &t->rows[t->nrows];
 		struct dx_top_rates *rate = &row->rate;
 
@@ -76,15 +93,14 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 
 		row->st = st;
 		snprintf(row->label, sizeof(row->label), "%s", dx_report_file_label(r, &st->file, label, sizeof(label)));
-		rate->reads = per_second(st->faults_read, was->faults_read, interval_s);
-		rate->writes = per_second(st->faults_write, was->faults_write, interval_s);
-		rate->dax_pte = per_second(st->dax_pte, was->dax_pte, interval_s);
-		rate->dax_pmd = per_second(st->dax_pmd, was->dax_pmd, interval_s);
-		rate->punches = per_second(st->punches, was->punches, interval_s);
-		rate->waits = per_second(st->lock_waits.count, was->lock_waits.count, interval_s);
-		rate->unblocked = per_second(st->unblocked_read + st->unblocked_write,
-					     was->unblocked_read + was->unblocked_write, interval_s);
-		rate->discarded = per_second(st->discarded_writes, was->discarded_writes, interval_s);
+		rate->reads = per_second(now.reads, was->reads, interval_s);
+		rate->writes = per_second(now.writes, was->writes, interval_s);
+		rate->dax_pte = per_second(now.dax_pte, was->dax_pte, interval_s);
+		rate->dax_pmd = per_second(now.dax_pmd, was->dax_pmd, interval_s);
+		rate->punches = per_second(now.punches, was->punches, interval_s);
+		rate->waits = per_second(now.waits, was->waits, interval_s);
+		rate->unblocked = per_second(now.unblocked, was->unblocked, interval_s);
+		rate->discarded = per_second(now.discarded, was->discarded, interval_s);
 		/* totals cover every file: filters choose rows, not what happened */
 		t->total.reads += rate->reads;
 		t->total.writes += rate->writes;
@@ -100,14 +116,14 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	t->lost_rate = per_second(lost, t->prev_lost, interval_s);
 	t->prev_lost = lost;
 	if (nfiles > t->nprev) {
-		struct dx_file_stats *prev = realloc(t->prev, nfiles * sizeof(*prev));
+		struct dx_top_counts *prev = realloc(t->prev, nfiles * sizeof(*prev));
 
 		if (!prev)
 			abort();
 		t->prev = prev;
 	}
 	for (size_t i = 0; i < nfiles; i++)
-		t->prev[i] = *dx_correlator_file(r->corr, i);
+		t->prev[i] = counts_of(dx_correlator_file(r->corr, i));
 	t->nprev = nfiles;
 	dx_top_refilter(t);
 }

@@ -33,6 +33,11 @@ struct dx_top_rates {
 	double reads, writes, dax_pte, dax_pmd, punches, waits, unblocked, discarded;
 };
 
+/* The cumulative counters rates are made of. */
+struct dx_top_counts {
+	uint64_t reads, writes, dax_pte, dax_pmd, punches, waits, unblocked, discarded;
+};
+
 struct dx_top_row {
 	const struct dx_file_stats *st;
 	char label[256];
@@ -48,7 +53,7 @@ struct dx_top_filter {
 struct dx_top {
 	struct dx_top_row *rows; /* the nrows shown first, then the filtered out up to nall */
 	size_t nrows, nall, cap_rows;
-	struct dx_file_stats *prev; /* stats at the previous update, by correlator index */
+	struct dx_top_counts *prev; /* counters at the previous update, by correlator index */
 	size_t nprev;
 	struct dx_top_rates total;
 	double lost_rate;

@@ -65,3 +65,5 @@ sleep 1
 "$B/faultbench" --dir "$work" --seconds $((SECS - 2)) --punch-same --punch-hz 1000 > /dev/null
 wait || true
 awk -v r="$(cat "$work/rtime")" 'BEGIN { printf "recorder under stress: max RSS %.1f MiB\n", r / 1024 }'
+
+tests/bench/daxtop-bench.sh
