@@ -11,9 +11,8 @@
  *  - a fault that waited on the file's fault/punch lock was held off: blocked;
  *  - one that did not wait, on an overlapping page, after the punch's data
  *    changed (FUSE FALLOCATE sent; or the punch already deleted that page
- *    from the page cache; or any DAX fault, which holds the fs lock) got
- *    through: unblocked. One before that point is early and harmless: the
- *    punch invalidates what it read afterwards;
+ *    from the page cache) got through: unblocked. One before that point is
+ *    early and harmless: the punch invalidates what it mapped afterwards;
  *  - a page dirtied inside the window and later deleted by the punching
  *    task is a discarded write: certain when dirtied after the FUSE reply;
  *    one dirtied before the punch's data changed may be ordered before the
@@ -536,8 +535,7 @@ static void judge(struct dx_correlator *c, struct window *w)
 
 		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(w, g->page))
 			continue;
-		if (!g->wait_ns && !g->dax && !(w->fuse_sent && g->t >= w->fuse_sent) &&
-		    !(del && del < g->t)) {
+		if (!g->wait_ns && !(w->fuse_sent && g->t >= w->fuse_sent) && !(del && del < g->t)) {
 			st->early++;
 			continue;
 		}
