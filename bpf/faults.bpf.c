@@ -22,7 +22,8 @@ struct {
 } fault_starts SEC(".maps");
 
 struct vma_page {
-	struct address_space *mapping;
+	struct address_space *mapping; /* NULL: any file */
+	struct inode *inode;
 	__u64 address;
 	__u64 index;
 	bool found;
@@ -91,7 +92,8 @@ static long vma_page_of(struct task_struct *task, struct vm_area_struct *vma, vo
 	struct vma_page *p = data;
 	struct file *file = vma->vm_file;
 
-	if (file && BPF_CORE_READ(file, f_mapping) == p->mapping) {
+	if (file && (!p->mapping || BPF_CORE_READ(file, f_mapping) == p->mapping)) {
+		p->inode = BPF_CORE_READ(file, f_inode);
 		p->index = vma->vm_pgoff + ((p->address - vma->vm_start) >> PAGE_SHIFT);
 		p->found = true;
 	}
@@ -112,6 +114,45 @@ static __always_inline bool faulting_page(struct address_space *mapping, struct 
 	if (bpf_find_vma(bpf_get_current_task_btf(), p->address, vma_page_of, p, 0))
 		count_drop(DX_DROP_VMA);
 	return p->found;
+}
+
+/*
+ * Kernels without mm_filemap_map_pages (before 6.10): every user fault during
+ * an open window is resolved to its file page through the VMA, which costs
+ * an mmap_lock trylock. Only one of this and on_map_pages is loaded.
+ */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct vma_page p = { .address = address };
+	struct dx_file_counts *c;
+	struct file_key key;
+	struct dx_event *e;
+	bool write = error_code & 0x2; /* X86_PF_WRITE */
+
+	if (!any_window_open())
+		return 0;
+	if (bpf_find_vma(bpf_get_current_task_btf(), address, vma_page_of, &p, 0)) {
+		count_drop(DX_DROP_VMA);
+		return 0;
+	}
+	if (!p.found)
+		return 0;
+	inode_key(p.inode, &key);
+	if (!file_armed(&key))
+		return 0;
+	c = counts_of(&key);
+	if (c)
+		__sync_fetch_and_add(write ? &c->faults_write : &c->faults_read, 1);
+	e = reserve_event(DX_MAP_FAULT);
+	if (!e)
+		return 0;
+	e->flags = write ? DX_F_WRITE : 0;
+	inode_file(p.inode, &e->file);
+	e->page.index = e->page.last = p.index;
+	e->page.address = address;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
 }
 
 /* Fault-around mapped cached pages [start, last]: a read fault that took no lock. */
@@ -213,18 +254,39 @@ int BPF_PROG(on_page_dirty, struct folio *folio, struct address_space *mapping)
 	return 0;
 }
 
+/* struct folio as kernels lay out its flags and order: 6.1 .. 6.x, and 6.18+ (memdesc_flags_t). */
+struct folio___order_byte {
+	unsigned long flags;
+	unsigned char _folio_order;
+} __attribute__((preserve_access_index));
+
+struct folio_flags___memdesc {
+	unsigned long f;
+};
+
+struct folio___flags_1 {
+	struct folio_flags___memdesc flags;
+	unsigned long _flags_1;
+} __attribute__((preserve_access_index));
+
+/* folio_order(): 0 unless the folio is large (PG_head); then where this kernel keeps it. */
 static __always_inline __u32 folio_order_of(struct folio *folio)
 {
-	unsigned long flags = 0, flags_1 = 0;
+	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head);
+	struct folio___order_byte *v1 = (void *)folio;
+	struct folio___flags_1 *v2 = (void *)folio;
 
-	/* folio_order(): large folios keep their order in the low byte of _flags_1 */
-	bpf_probe_read_kernel(&flags, sizeof(flags), __builtin_preserve_access_index(&folio->flags));
-	if (!(flags & (1UL << bpf_core_enum_value(enum pageflags, PG_head))))
-		return 0;
-	if (!bpf_core_field_exists(folio->_flags_1))
-		return 0;
-	flags_1 = BPF_CORE_READ(folio, _flags_1);
-	return flags_1 & 0xff;
+	if (bpf_core_field_exists(v1->_folio_order)) {
+		if (!(BPF_CORE_READ(v1, flags) & head))
+			return 0;
+		return BPF_CORE_READ(v1, _folio_order);
+	}
+	if (bpf_core_field_exists(v2->_flags_1)) {
+		if (!(BPF_CORE_READ(v2, flags.f) & head))
+			return 0;
+		return BPF_CORE_READ(v2, _flags_1) & 0xff;
+	}
+	return 0;
 }
 
 SEC("tp_btf/mm_filemap_delete_from_page_cache")

@@ -43,6 +43,7 @@ static const struct probe_name {
 	{ "on_truncate_delete", "truncate(path)" },
 	{ "on_task_exit", "punches cut short by exit" },
 	{ "on_user_fault", "fault addresses" },
+	{ "on_user_fault_vma", "user faults (through the VMA)" },
 	{ "on_map_pages", "page-cache read faults" },
 	{ "on_filemap_fault", "page-cache read faults" },
 	{ "on_dax_pte_fault", "DAX pte faults" },
@@ -53,6 +54,19 @@ static const struct probe_name {
 	{ "on_contention_end", "invalidate_lock waits" },
 	{ "on_fuse_send", "FUSE requests" },
 	{ "on_fuse_end", "FUSE requests" },
+};
+
+/*
+ * Programs that stand in for another: loaded only when their primary is
+ * refused (or, with when_primary_loads, only when it is not).
+ */
+static const struct alternative {
+	const char *prog;
+	const char *primary;
+	bool when_primary_loads;
+} alternatives[] = {
+	{ "on_user_fault_vma", "on_map_pages", false },
+	{ "on_user_fault", "on_map_pages", true },
 };
 
 struct dx_session {
@@ -196,7 +210,7 @@ static void build_banner(struct dx_session *s, const struct refusal *refused, si
 				u.release);
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		const char *what = what_of(bpf_program__name(prog));
-		bool refused_group = false;
+		bool refused_group = !bpf_program__autoload(prog);
 
 		for (size_t i = 0; i < nrefused; i++)
 			refused_group |= !strcmp(what_of(refused[i].prog), what);
@@ -250,6 +264,15 @@ static bool is_refused(const struct refusal *refused, size_t n, const char *prog
 	return false;
 }
 
+/* Is this program an alternative whose primary's fate says it should not load? */
+static bool wanted_alternative(const char *prog, const struct refusal *refused, size_t nrefused)
+{
+	for (size_t i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++)
+		if (!strcmp(alternatives[i].prog, prog))
+			return is_refused(refused, nrefused, alternatives[i].primary) != alternatives[i].when_primary_loads;
+	return true;
+}
+
 /*
  * Without kernel BTF libbpf refuses any object that has CO-RE relocations,
  * even in programs it will not load. Point it at an empty BTF instead: the
@@ -297,7 +320,7 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 	skel->rodata->linger_ns = o->linger_ns ? o->linger_ns : 2000000000ULL;
 	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_bytes ? o->ringbuf_bytes : 8u << 20);
 	bpf_object__for_each_program(prog, skel->obj)
-		if (is_refused(refused, nrefused, bpf_program__name(prog)))
+		if (is_refused(refused, nrefused, bpf_program__name(prog)) || !wanted_alternative(bpf_program__name(prog), refused, nrefused))
 			bpf_program__set_autoload(prog, false);
 	return skel;
 }

@@ -12,7 +12,7 @@ use Time::HiRes qw(sleep time);
 use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
-  findings_for file_stats cleanup_later check_race_findings wait_for_mount);
+  findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }

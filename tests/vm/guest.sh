@@ -1,0 +1,58 @@
+#!/bin/sh
+# Runs inside the QEMU guest (busybox sh, as root): real DAX on /dev/pmem0,
+# ext4 and xfs, daxtrace around the punch/fault race. Prints artifacts on the
+# console between markers; tests/vm/matrix.t judges them on the host.
+D=/daxscope
+artifact() { # NAME FILE
+	echo "@@ARTIFACT $1@@"
+	cat "$2"
+	echo "@@END $1@@"
+}
+
+for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtiofs; do
+	if modprobe "$m" 2>/tmp/modprobe.err; then echo "$m ok"; else echo "$m failed: $(cat /tmp/modprobe.err)"; fi
+done > /tmp/modules
+dmesg | grep -i -e "unknown symbol" -e "disagrees" >> /tmp/modules
+artifact modules /tmp/modules
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem0 ] && break; sleep 1; done
+ls -l /dev/pmem0 > /tmp/pmem 2>&1
+artifact pmem /tmp/pmem
+
+$D/daxtrace -d 1 > /dev/null 2> /tmp/banner
+artifact banner /tmp/banner
+DAXSCOPE_DEBUG=1 $D/daxtrace -d 1 2>&1 | grep -B2 -A3 -e "failed to load" -e "processed [0-9]* insns" | tail -40 > /tmp/refused
+artifact refused /tmp/refused
+
+# record FS: daxtrace record around the race on a DAX mount of FS
+record() {
+	fs=$1
+	mnt=/mnt/$fs
+	mkdir -p "$mnt"
+	case $fs in
+	ext4) /sbin/e2fs-mkfs -q -t ext4 -F /dev/pmem0 ;;
+	xfs) /sbin/xfs-mkfs -q -f -m reflink=0 /dev/pmem0 ;;
+	esac > /tmp/mkfs.log 2>&1
+	mount -t "$fs" -o dax /dev/pmem0 "$mnt" 2> /tmp/mount.err
+	grep " $mnt " /proc/mounts > /tmp/mount || cat /tmp/mount.err /tmp/mkfs.log > /tmp/mount
+	dmesg | grep -i dax | tail -3 >> /tmp/mount
+	artifact "$fs-mount" /tmp/mount
+	$D/daxtrace record -o /tmp/$fs.dxc 2> /tmp/record.err &
+	rec=$!
+	for i in $(seq 1 200); do grep -q watching /tmp/record.err && break; sleep 0.1; done
+	$D/race --file "$mnt/frag" --fragment --size 16M --punch 0:16M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
+	echo "exit $?" >> /tmp/race.err
+	$D/race --file "$mnt/sched" --punch 8192:16384 --write-at 0:3 --read-at 0:4 > /tmp/race-sched.json 2>> /tmp/race.err
+	echo "exit $?" >> /tmp/race.err
+	sleep 1
+	kill -INT $rec
+	wait $rec
+	artifact "$fs-race" /tmp/race.json
+	artifact "$fs-race-sched" /tmp/race-sched.json
+	artifact "$fs-race-err" /tmp/race.err
+	artifact "$fs-record-err" /tmp/record.err
+	$D/daxtrace report /tmp/$fs.dxc --json > /tmp/report.json 2> /tmp/report.err
+	artifact "$fs-report" /tmp/report.json
+	umount "$mnt"
+}
+record ext4
+record xfs

@@ -1,0 +1,75 @@
+#!/usr/bin/perl
+# Real kernels with real DAX: Debian's 5.10, 6.1 and 6.12 kernels booted under
+# QEMU (TCG) with a pmem device; ext4 and xfs mounted -o dax; daxtrace recorded
+# around the punch/fault race inside the guest. Judged here from the guest's
+# artifacts. Where this machine cannot boot a guest, each kernel is skipped
+# with the reason.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use JSON::PP;
+use Test::More;
+
+plan skip_all => 'needs root (apt, depmod, device nodes)' if $> != 0;
+plan skip_all => 'DAXSCOPE_VM=0: VM matrix disabled' if ($ENV{DAXSCOPE_VM} // '1') eq '0';
+my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // '5.10 6.1 6.12');
+
+# Artifacts: "@@ARTIFACT name@@" ... "@@END name@@" in the console log.
+sub artifacts {
+    my ($log) = @_;
+    my %a;
+    $log =~ s/\r//g;    # the serial console ends lines with CR LF
+    while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
+    return \%a;
+}
+
+for my $k (@kernels) {
+    subtest "kernel $k" => sub {
+        my $out = scratch_dir();
+        my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out);
+        plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
+        is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
+        my $a = artifacts(slurp("$out/console.log"));
+        for my $m (qw(nd_pmem ext4 xfs fuse virtiofs)) {
+            like($a->{modules} // '', qr/^$m ok$/m, "module $m loads");
+        }
+        my ($banner) = ($a->{banner} // '') =~ /^(daxscope: .*)$/m;
+        ok($banner, 'probe banner printed') or return;
+        diag($banner);
+        like($banner, qr/watching: .*fallocate punches/, 'punch windows watched');
+        like($banner, qr/watching: .*DAX pte faults/, 'DAX faults watched');
+        my ($not) = $banner =~ /NOT watching: (.*)$/;
+        for my $item (split /\), /, $not // '') {
+            like("$item)", qr/^[^(]+ \(.+\)\)?$/, "not watched, with a reason: $item)");
+        }
+        my $waits = $banner =~ /watching: [^;]*(invalidate_lock waits|fault lock waits)/;
+        for my $fs (qw(ext4 xfs)) {
+            like($a->{"$fs-mount"} // '', qr/dax/, "$fs mounted with DAX");
+            my $race = eval { decode_json($a->{"$fs-race"} // '') };
+            my $doc = eval { decode_json($a->{"$fs-report"} // '') };
+            ok($race && $doc, "$fs: workload and report present") or next;
+            is($race->{lost_writes}, 0, "$fs: the workload lost no write");
+            is($doc->{lost_events}, 0, "$fs: no events lost");
+            my ($st) = grep { $_->{ino} == $race->{ino} } @{ $doc->{files} };
+            ok($st, "$fs: the punched file is reported") or next;
+            ok($st->{faults}{dax_pte} + $st->{faults}{dax_pmd} > 0,
+                "$fs: DAX faults seen ($st->{faults}{dax_pte} pte, $st->{faults}{dax_pmd} pmd)");
+            my @mine = grep { $_->{ino} == $race->{ino} } @{ $doc->{findings} };
+            is(scalar(grep { $_->{kind} eq 'unblocked_fault' } @mine), 0, "$fs: no unblocked fault");
+            is(scalar(grep { $_->{kind} eq 'discarded_write' && $_->{after_data_change} } @mine), 0,
+                "$fs: no write discarded after the punch took its lock");
+            SKIP: {
+                skip "$fs: lock waits are not watched on $k", 3 unless $waits;
+                my @blocked = grep { $_->{kind} eq 'blocked_fault' } @mine;
+                ok(@blocked > 0, "$fs: faults held off by the punch (" . scalar(@blocked) . ')');
+                ok(!(grep { !$_->{wait_ns} || $_->{punch_tid} != $race->{punch_tid} } @blocked),
+                    "$fs: each with its wait time and the punching thread");
+                is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid},
+                    "$fs: the contended lock is the file's fault/punch lock, held by the punch");
+            }
+        }
+    };
+}
+done_testing();

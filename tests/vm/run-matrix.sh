@@ -1,0 +1,154 @@
+#!/bin/sh
+# Boots Debian's own kernels under QEMU (TCG: no KVM needed) with a pmem DAX
+# device, runs tests/vm/guest.sh inside, and prints what the guest printed on
+# its serial console. Used by tests/vm/matrix.t, which judges the results.
+#
+#   tests/vm/run-matrix.sh KERNEL OUTDIR     KERNEL: 5.10 | 6.1 | 6.12
+#
+# Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
+# cannot run the VM (the reason is on stdout, one line). Other: failure.
+# Downloads and built trees are cached in $DAXSCOPE_VM_CACHE
+# (default /var/cache/daxscope-vm), outside the work tree.
+set -eu
+ver=$1
+out=$2
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${DAXSCOPE_VM_CACHE:-/var/cache/daxscope-vm}
+mkdir -p "$cache" "$out"
+
+skip() { echo "$*"; exit 3; }
+
+case "$ver" in
+5.10) suite=bullseye ;;
+6.1) suite=bookworm ;;
+6.12) suite=trixie ;;
+*) echo "unknown kernel $ver (5.10, 6.1, 6.12)" >&2; exit 2 ;;
+esac
+
+need() {
+	missing=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing > "$out/apt.log" 2>&1 ||
+		skip "cannot install$missing (see $out/apt.log)"
+}
+need qemu-system-x86 busybox-static xfsprogs e2fsprogs cpio kmod
+[ -e /dev/kvm ] || true # TCG needs no KVM; the nested KVM here cannot boot stock kernels anyway
+
+# The machine's own Debian mirror, from its apt configuration (never a fixed host).
+mirror() {
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		awk '/^URIs:/ { uri = $2 } /^Suites:/ { if ($0 !~ /-security/) s = 1 }
+		     /^$/ { if (uri && s) { print uri; exit } uri = ""; s = 0 }
+		     END { if (uri && s) print uri }' "$f"
+	done
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" && $3 !~ /-security/ { u = $2; if (u ~ /^\[/) u = $3; print u }'
+}
+uri=$(mirror | grep -v -e '^$' | head -1)
+[ -n "$uri" ] || skip "no Debian mirror found in the apt configuration"
+
+# apt with a state of its own for the suite: nothing of the host's apt changes.
+aptdir=$cache/apt-$suite
+aptopts="-o Dir::Etc::sourcelist=$aptdir/sources.list -o Dir::Etc::sourceparts=/nonexistent
+ -o Dir::State::Lists=$aptdir/lists -o Dir::Cache=$aptdir -o Dir::Cache::archives=$aptdir/archives
+ -o Debug::NoLocking=1"
+mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial"
+echo "deb $uri $suite main" > "$aptdir/sources.list"
+if [ -z "$(find "$aptdir/lists" -name '*Packages*' -mtime -7 2>/dev/null | head -1)" ]; then
+	# shellcheck disable=SC2086
+	apt-get -q $aptopts update > "$out/apt-update.log" 2>&1 || skip "apt cannot reach $suite (see $out/apt-update.log)"
+fi
+# shellcheck disable=SC2086
+pkg=$(apt-cache $aptopts depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+[ -n "$pkg" ] || skip "no linux-image-amd64 in $suite"
+kver=${pkg#linux-image-}
+tree=$cache/kernel-$kver
+if [ ! -e "$tree/.extracted" ]; then
+	for candidate in "$pkg-unsigned" "$pkg"; do
+		# shellcheck disable=SC2086
+		(cd "$aptdir/archives" && apt-get -q $aptopts download "$candidate" > "$out/apt-download.log" 2>&1) && break
+	done
+	deb=$(ls "$aptdir"/archives/linux-image-"$kver"*.deb 2>/dev/null | head -1)
+	[ -n "$deb" ] || skip "cannot download $pkg (see $out/apt-download.log)"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	dpkg-deb -x "$deb" "$tree"
+	depmod -b "$tree" "$kver"
+	touch "$tree/.extracted"
+fi
+moddir=$tree/lib/modules/$kver
+
+# ---- initramfs ----
+stage=$out/initramfs
+rm -rf "$stage"
+mkdir -p "$stage/bin" "$stage/sbin" "$stage/lib/modules/$kver" "$stage/proc" "$stage/sys" "$stage/dev" \
+	"$stage/tmp" "$stage/mnt" "$stage/etc" "$stage/daxscope"
+cp /bin/busybox "$stage/bin/busybox"
+for applet in $("$stage/bin/busybox" --list); do
+	[ -e "$stage/bin/$applet" ] || ln -s busybox "$stage/bin/$applet"
+done
+
+# modules with their dependencies, through modules.dep
+add_module() {
+	path=$(awk -F: -v m="/$1.ko" 'index($1, m) == length($1) - length(m) + 1 || index($1, m".xz") || index($1, m".zst") { print $0; exit }' "$moddir/modules.dep")
+	[ -n "$path" ] || return 0
+	for f in ${path%%:*} ${path#*:}; do
+		[ -e "$stage/lib/modules/$kver/$f" ] && continue
+		mkdir -p "$stage/lib/modules/$kver/$(dirname "$f")"
+		cp "$moddir/$f" "$stage/lib/modules/$kver/$f"
+	done
+}
+for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs crc32c_generic libcrc32c; do
+	add_module "$m"
+done
+cp "$moddir"/modules.order "$moddir"/modules.builtin* "$stage/lib/modules/$kver/" 2>/dev/null || true
+depmod -b "$stage" "$kver"
+
+# binaries with their shared libraries (busybox's mke2fs shadows e2fsprogs': own names)
+add_binary() { # SRC DEST
+	cp "$1" "$stage$2"
+	for lib in $(ldd "$1" 2>/dev/null | awk '/=>/ { print $3 } /^\t\/lib/ { print $1 }'); do
+		[ -e "$stage$lib" ] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+}
+add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
+add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
+for b in daxtrace race delayfs; do
+	add_binary "$top/build/$b" "/daxscope/$b"
+done
+cp "$top/tests/vm/guest.sh" "$stage/daxscope/guest.sh"
+cat > "$stage/init" <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /sys/kernel/tracing /sys/fs/bpf
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || mount -t debugfs nodev /sys/kernel/debug
+mount -t bpf bpf /sys/fs/bpf
+echo "@@DAXSCOPE-GUEST-BEGIN@@ $(uname -r)"
+sh /daxscope/guest.sh 2>&1
+echo "@@DAXSCOPE-GUEST-END@@"
+poweroff -f
+INIT
+chmod +x "$stage/init"
+(cd "$stage" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initramfs.gz"
+
+# ---- boot ----
+command -v qemu-system-x86_64 > /dev/null || skip "qemu-system-x86_64 missing"
+timeout "${DAXSCOPE_VM_TIMEOUT:-420}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G \
+	-kernel "$tree/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
+	-append "console=ttyS0 memmap=512M!1G panic=-1 quiet loglevel=3" \
+	-nographic -no-reboot > "$out/console.log" 2>&1 || true
+grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log" || {
+	echo "guest did not finish; console tail:" >&2
+	tail -30 "$out/console.log" >&2
+	exit 1
+}
+exit 0
