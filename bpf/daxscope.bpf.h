@@ -221,6 +221,29 @@ static __always_inline bool any_window_open(void)
 	return g && g->open_windows > 0;
 }
 
+/*
+ * Page-cache tracepoints pass a struct folio (5.16+) or a struct page
+ * (before): read its mapping and index through whichever this kernel has.
+ */
+struct page___old {
+	struct address_space *mapping;
+	unsigned long index;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct address_space *folio_mapping_of(void *folio_or_page)
+{
+	if (bpf_core_type_exists(struct folio))
+		return BPF_CORE_READ((struct folio *)folio_or_page, mapping);
+	return BPF_CORE_READ((struct page___old *)folio_or_page, mapping);
+}
+
+static __always_inline __u64 folio_index_of(void *folio_or_page)
+{
+	if (bpf_core_type_exists(struct folio))
+		return BPF_CORE_READ((struct folio *)folio_or_page, index);
+	return BPF_CORE_READ((struct page___old *)folio_or_page, index);
+}
+
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
 {
 	__u32 slot = 0;

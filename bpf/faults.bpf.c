@@ -184,6 +184,74 @@ int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, u
 	return 0;
 }
 
+/* vm_fault.flags is an enum fault_flag from 5.12, an unsigned int before. */
+struct vm_fault___old {
+	unsigned int flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool fault_is_write(struct vm_fault *vmf)
+{
+	struct vm_fault___old *old = (void *)vmf;
+
+	if (bpf_core_field_exists(old->flags))
+		return BPF_CORE_READ(old, flags) & FAULT_FLAG_WRITE;
+	return BPF_CORE_READ(vmf, flags) & FAULT_FLAG_WRITE;
+}
+
+/*
+ * Where fentry/fexit are allowed (most production kernels, 5.10 included),
+ * the page-cache fault functions give the faulting page straight from
+ * vm_fault: no tracepoint (before 6.10) and no VMA walk needed.
+ */
+static __always_inline struct address_space *vmf_mapping(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+
+	return file ? file->f_mapping : NULL;
+}
+
+#define VM_FAULT_NOPAGE 0x100
+
+SEC("fexit/filemap_map_pages")
+int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsigned long last,
+	     unsigned int ret)
+{
+	struct dx_file_counts *c = NULL;
+	struct inode *inode;
+	struct dx_event *e;
+
+	if (!(ret & VM_FAULT_NOPAGE)) /* the faulting page was not mapped here */
+		return 0;
+	inode = armed_inode(vmf_mapping(vmf), &c);
+	if (!inode)
+		return 0;
+	if (c)
+		__sync_fetch_and_add(&c->faults_read, 1);
+	e = reserve_event(DX_MAP_FAULT);
+	if (!e)
+		return 0;
+	inode_file(inode, &e->file);
+	e->page.index = vmf->pgoff;
+	e->page.address = vmf->address;
+	e->page.last = last;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("fentry/filemap_fault")
+int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
+{
+	struct dx_file_counts *c = NULL;
+	struct inode *inode = armed_inode(vmf_mapping(vmf), &c);
+
+	if (!inode)
+		return 0;
+	if (c)
+		__sync_fetch_and_add(&c->faults_read, 1);
+	send_page_event(DX_FILEMAP_FAULT, inode, vmf->pgoff, fault_is_write(vmf) ? DX_F_WRITE : 0);
+	return 0;
+}
+
 SEC("tp_btf/mm_filemap_fault")
 int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
 {
@@ -214,7 +282,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 	e = reserve_event(DX_DAX_FAULT);
 	if (!e)
 		return;
-	if (BPF_CORE_READ(vmf, flags) & FAULT_FLAG_WRITE)
+	if (fault_is_write(vmf))
 		flags |= DX_F_WRITE;
 	e->flags = flags;
 	inode_file(inode, &e->file);
@@ -240,59 +308,75 @@ int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsign
 	return 0;
 }
 
-SEC("tp_btf/writeback_dirty_folio")
-int BPF_PROG(on_page_dirty, struct folio *folio, struct address_space *mapping)
+static __always_inline void page_dirtied(void *folio_or_page, struct address_space *mapping)
 {
 	struct dx_file_counts *c = NULL;
 	struct inode *inode = armed_inode(mapping, &c);
 
 	if (!inode)
-		return 0;
+		return;
 	if (c)
 		__sync_fetch_and_add(&c->faults_write, 1);
-	send_page_event(DX_PAGE_DIRTY, inode, BPF_CORE_READ(folio, index), 0);
+	send_page_event(DX_PAGE_DIRTY, inode, folio_index_of(folio_or_page), 0);
+}
+
+SEC("tp_btf/writeback_dirty_folio")
+int BPF_PROG(on_page_dirty, struct folio *folio, struct address_space *mapping)
+{
+	page_dirtied(folio, mapping);
 	return 0;
 }
 
-/* struct folio as kernels lay out its flags and order: 6.1 .. 6.x, and 6.18+ (memdesc_flags_t). */
-struct folio___order_byte {
+/* Before 5.17 the same tracepoint was per page. */
+SEC("tp_btf/writeback_dirty_page")
+int BPF_PROG(on_page_dirty_page, struct page *page, struct address_space *mapping)
+{
+	page_dirtied(page, mapping);
+	return 0;
+}
+
+/*
+ * struct folio as kernels lay it out: flags an unsigned long (up to 6.16) or
+ * a memdesc_flags_t (6.17+); the order in _folio_order (up to 6.5) or in the
+ * low byte of _flags_1 (6.6+).
+ */
+struct folio___plain {
 	unsigned long flags;
 	unsigned char _folio_order;
-} __attribute__((preserve_access_index));
-
-struct folio_flags___memdesc {
-	unsigned long f;
-};
-
-struct folio___flags_1 {
-	struct folio_flags___memdesc flags;
 	unsigned long _flags_1;
 } __attribute__((preserve_access_index));
 
-/* folio_order(): 0 unless the folio is large (PG_head); then where this kernel keeps it. */
+struct memdesc_flags___dx {
+	unsigned long f;
+};
+
+struct folio___memdesc {
+	struct memdesc_flags___dx flags;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u32 folio_order_of(struct folio *folio)
 {
-	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head);
-	struct folio___order_byte *v1 = (void *)folio;
-	struct folio___flags_1 *v2 = (void *)folio;
+	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head), flags = 0;
+	struct folio___plain *plain = (void *)folio;
+	struct folio___memdesc *memdesc = (void *)folio;
 
-	if (bpf_core_field_exists(v1->_folio_order)) {
-		if (!(BPF_CORE_READ(v1, flags) & head))
-			return 0;
-		return BPF_CORE_READ(v1, _folio_order);
-	}
-	if (bpf_core_field_exists(v2->_flags_1)) {
-		if (!(BPF_CORE_READ(v2, flags.f) & head))
-			return 0;
-		return BPF_CORE_READ(v2, _flags_1) & 0xff;
-	}
+	if (bpf_core_field_exists(plain->flags))
+		flags = BPF_CORE_READ(plain, flags);
+	else if (bpf_core_field_exists(memdesc->flags.f))
+		flags = BPF_CORE_READ(memdesc, flags.f);
+	if (!(flags & head))
+		return 0;
+	if (bpf_core_field_exists(plain->_folio_order))
+		return BPF_CORE_READ(plain, _folio_order);
+	if (bpf_core_field_exists(plain->_flags_1))
+		return BPF_CORE_READ(plain, _flags_1) & 0xff;
 	return 0;
 }
 
 SEC("tp_btf/mm_filemap_delete_from_page_cache")
-int BPF_PROG(on_page_delete, struct folio *folio)
+int BPF_PROG(on_page_delete, void *folio)
 {
-	struct inode *inode = BPF_CORE_READ(folio, mapping, host);
+	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
 	struct dx_file_counts *c;
 	struct file_key key;
 	struct dx_event *e;
@@ -309,8 +393,8 @@ int BPF_PROG(on_page_delete, struct folio *folio)
 	if (!e)
 		return 0;
 	inode_file(inode, &e->file);
-	e->page.index = BPF_CORE_READ(folio, index);
-	e->page.order = folio_order_of(folio);
+	e->page.index = folio_index_of(folio);
+	e->page.order = bpf_core_type_exists(struct folio) ? folio_order_of(folio) : 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

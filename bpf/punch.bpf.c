@@ -232,7 +232,7 @@ int BPF_PROG(on_task_exit, struct task_struct *task)
 
 /* A truncate(path) learns its inode from the first page it deletes. */
 SEC("tp_btf/mm_filemap_delete_from_page_cache")
-int BPF_PROG(on_truncate_delete, struct folio *folio)
+int BPF_PROG(on_truncate_delete, void *folio)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
@@ -241,7 +241,7 @@ int BPF_PROG(on_truncate_delete, struct folio *folio)
 
 	if (!tp || !tp->pending_path)
 		return 0;
-	inode = BPF_CORE_READ(folio, mapping, host);
+	inode = BPF_CORE_READ(folio_mapping_of(folio), host);
 	if (!inode || !wanted(inode))
 		return 0;
 	new_size = tp->new_size;

@@ -52,6 +52,9 @@ static const struct probe_name {
 	{ "on_page_delete", "page-cache deletes" },
 	{ "on_contention_begin", "invalidate_lock waits" },
 	{ "on_contention_end", "invalidate_lock waits" },
+	{ "on_map_pages_fexit", "page-cache read faults" },
+	{ "on_filemap_fault_fentry", "page-cache read faults" },
+	{ "on_page_dirty_page", "dirtied pages" },
 	{ "on_fuse_send", "FUSE requests" },
 	{ "on_fuse_end", "FUSE requests" },
 };
@@ -65,8 +68,11 @@ static const struct alternative {
 	const char *primary;
 	bool when_primary_loads;
 } alternatives[] = {
-	{ "on_user_fault_vma", "on_map_pages", false },
+	{ "on_map_pages", "on_map_pages_fexit", false },
 	{ "on_user_fault", "on_map_pages", true },
+	{ "on_user_fault_vma", "on_map_pages", false },
+	{ "on_filemap_fault", "on_filemap_fault_fentry", false },
+	{ "on_page_dirty_page", "on_page_dirty", false },
 };
 
 struct dx_session {
@@ -119,12 +125,69 @@ static void ensure_tracefs(void)
 	mount("nodev", TRACEFS, "tracefs", 0, NULL);
 }
 
+/*
+ * Can fentry/fexit programs load and attach here? Lockdown or a sandbox may
+ * refuse them (EPERM) where tracepoints work: one tiny program tells.
+ */
+static int fentry_probe(const struct btf *vmlinux)
+{
+	static int verdict = 1; /* 1: not probed yet, 0: works, else -errno */
+	struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id, prog, link;
+
+	if (verdict != 1)
+		return verdict;
+	id = vmlinux ? btf__find_by_name_kind(vmlinux, "filemap_fault", BTF_KIND_FUNC) : -1;
+	if (id < 0)
+		return verdict = -ENOENT;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = id);
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "dx_fentry_probe", "GPL", ret0, 2, &opts);
+	if (prog < 0)
+		return verdict = -errno;
+	link = bpf_link_create(prog, 0, BPF_TRACE_FENTRY, NULL);
+	verdict = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(prog);
+	return verdict;
+}
+
+/* Helpers some programs call, with the kernel that brought them. */
+static bool helper_missing(const char *prog, char *reason, size_t len)
+{
+	if (strcmp(prog, "on_user_fault_vma"))
+		return false;
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_find_vma, NULL) == 1)
+		return false;
+	snprintf(reason, len, "needs bpf_find_vma, 5.17+");
+	return true;
+}
+
 /* "tracepoint/syscalls/sys_enter_truncate" -> exists in tracefs? "tp_btf/x" -> BTF? */
 static bool attach_point_exists(const struct bpf_program *prog, const struct btf *vmlinux,
 				char *reason, size_t len)
 {
 	const char *sec = bpf_program__section_name(prog);
 	char path[256], name[128];
+	int err;
+
+	if (helper_missing(bpf_program__name(prog), reason, len))
+		return false;
+	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6)) {
+		err = fentry_probe(vmlinux);
+		if (err) {
+			snprintf(reason, len, "fentry/fexit not permitted here: %s", strerror(-err));
+			return false;
+		}
+		if (btf__find_by_name_kind(vmlinux, strchr(sec, '/') + 1, BTF_KIND_FUNC) < 0) {
+			snprintf(reason, len, "no function %s", strchr(sec, '/') + 1);
+			return false;
+		}
+		return true;
+	}
 
 	/* without kernel BTF only programs free of CO-RE can load: the FUSE ones */
 	if (!vmlinux && strncmp(sec, "tracepoint/fuse/", 16)) {
@@ -194,46 +257,64 @@ static const char *what_of(const char *prog)
 	return prog;
 }
 
-static bool listed(const char *banner, const char *what)
+/* Is WHAT covered by a program that loaded? */
+static bool watched(const struct dx_session *s, const char *what)
 {
-	return strstr(banner, what) != NULL;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, s->skel->obj)
+		if (bpf_program__autoload(prog) && !strcmp(what_of(bpf_program__name(prog)), what))
+			return true;
+	return false;
 }
 
+/* One line: the mode, every watched concern, and every one not watched with its first reason. */
 static void build_banner(struct dx_session *s, const struct refusal *refused, size_t nrefused)
 {
 	struct bpf_program *prog;
+	bool fentry = false;
 	struct utsname u;
-	size_t used;
+	size_t used, not_watched, nlisted = 0;
+	const char *listed[64];
 
 	uname(&u);
-	used = (size_t)snprintf(s->banner, sizeof(s->banner), "daxscope: kernel %s, tracepoint mode; watching:",
-				u.release);
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		fentry |= bpf_program__autoload(prog) && (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6));
+	}
+	used = (size_t)snprintf(s->banner, sizeof(s->banner), "daxscope: kernel %s, %s mode%s%s%s; watching:",
+				u.release, fentry ? "fentry" : "tracepoint",
+				fentry_probe(NULL) < 0 ? " (fentry/fexit not permitted: " : "",
+				fentry_probe(NULL) < 0 ? strerror(-fentry_probe(NULL)) : "",
+				fentry_probe(NULL) < 0 ? ")" : "");
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		const char *what = what_of(bpf_program__name(prog));
-		bool refused_group = !bpf_program__autoload(prog);
+		bool seen = false;
 
-		for (size_t i = 0; i < nrefused; i++)
-			refused_group |= !strcmp(what_of(refused[i].prog), what);
-		if (!refused_group && !listed(s->banner, what) && used < sizeof(s->banner))
-			used += snprintf(s->banner + used, sizeof(s->banner) - used, " %s,", what);
+		for (size_t i = 0; i < nlisted; i++)
+			seen |= !strcmp(listed[i], what);
+		if (seen || !bpf_program__autoload(prog) || used >= sizeof(s->banner) || nlisted == 64)
+			continue;
+		listed[nlisted++] = what;
+		used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, " %s,", what);
 	}
 	if (used < sizeof(s->banner) && s->banner[used - 1] == ',')
 		s->banner[--used] = '\0';
-	if (!nrefused) {
-		snprintf(s->banner + used, sizeof(s->banner) - used, "; not watching: nothing left out");
-		return;
-	}
-	used += snprintf(s->banner + used, sizeof(s->banner) - used, "; NOT watching:");
-	for (size_t i = 0; i < nrefused && used < sizeof(s->banner); i++) {
+	not_watched = used;
+	used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, "; NOT watching:");
+	for (size_t i = 0, n = 0; i < nrefused && used < sizeof(s->banner); i++) {
 		const char *what = what_of(refused[i].prog);
-		bool dup = false;
+		bool seen = watched(s, what);
 
 		for (size_t j = 0; j < i; j++)
-			dup |= !strcmp(what_of(refused[j].prog), what);
-		if (!dup)
-			used += snprintf(s->banner + used, sizeof(s->banner) - used, "%s %s (%s)",
-					 i ? "," : "", what, refused[i].reason);
+			seen |= !strcmp(what_of(refused[j].prog), what);
+		if (!seen)
+			used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, "%s %s (%s)",
+						 n++ ? "," : "", what, refused[i].reason);
 	}
+	if (used == not_watched + strlen("; NOT watching:"))
+		snprintf(s->banner + not_watched, sizeof(s->banner) - not_watched, "; not watching: nothing left out");
 }
 
 static int on_ring_event(void *ctx, void *data, size_t size)
@@ -264,12 +345,19 @@ static bool is_refused(const struct refusal *refused, size_t n, const char *prog
 	return false;
 }
 
-/* Is this program an alternative whose primary's fate says it should not load? */
+/* Will this program load: not refused, and not an alternative whose primary's fate rules it out? */
 static bool wanted_alternative(const char *prog, const struct refusal *refused, size_t nrefused)
 {
-	for (size_t i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++)
-		if (!strcmp(alternatives[i].prog, prog))
-			return is_refused(refused, nrefused, alternatives[i].primary) != alternatives[i].when_primary_loads;
+	for (size_t i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++) {
+		const struct alternative *a = &alternatives[i];
+
+		if (!strcmp(a->prog, prog)) {
+			bool primary_loads = !is_refused(refused, nrefused, a->primary) &&
+					     wanted_alternative(a->primary, refused, nrefused);
+
+			return primary_loads == a->when_primary_loads;
+		}
+	}
 	return true;
 }
 

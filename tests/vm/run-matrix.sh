@@ -77,6 +77,8 @@ if [ ! -e "$tree/.extracted" ]; then
 	rm -rf "$tree"
 	mkdir -p "$tree"
 	dpkg-deb -x "$deb" "$tree"
+	# trixie ships modules under /usr (merged /usr)
+	[ -d "$tree/lib/modules" ] || ln -s usr/lib "$tree/lib"
 	depmod -b "$tree" "$kver"
 	touch "$tree/.extracted"
 fi
