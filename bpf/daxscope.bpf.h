@@ -38,8 +38,11 @@ struct window {
 /* The punch a task is inside, found again at syscall exit or task exit. */
 struct task_punch {
 	struct file_key key;
-	__u64 lock; /* its inode's fault/punch lock, 0 if unknown */
+	__u64 lock;     /* its inode's fault/punch lock, 0 if unknown */
 	__u64 new_size; /* truncate(path) until its inode is known */
+	__u64 i_rwsem;  /* inode->i_rwsem and mapping->i_mmap_rwsem: a punch takes */
+	__u64 i_mmap;   /* them for write too, but they are not the fault lock */
+	__u32 gen;
 	__u32 op;
 	__u32 pending_path; /* truncate(path): inode learned at its first page delete */
 };

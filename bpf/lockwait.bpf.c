@@ -3,6 +3,13 @@
  * Contention on the fault/punch lock of files inside a punch window. The lock
  * is identified by address, as perf's lock_contention.bpf.c names mmap_lock:
  * punch.bpf.c records &inode->i_mapping->invalidate_lock when a window opens.
+ *
+ * Kernels before 5.19 have no lock:contention_* tracepoints, and before 5.15
+ * no invalidate_lock: the fault lock is then a per-filesystem rwsem
+ * (ext4/fuse i_mmap_sem, xfs i_mmaplock), often in a module without BTF.
+ * There, with fentry allowed, the lock is the first rwsem the punching task
+ * takes for write inside its window (other than the inode's i_rwsem and
+ * i_mmap_rwsem), and a wait is the time spent in down_read/down_write on it.
  */
 #include "daxscope.bpf.h"
 
@@ -15,64 +22,130 @@ struct {
 	__type(value, struct wait_start);
 } wait_starts SEC(".maps");
 
-SEC("tp_btf/contention_begin")
-int BPF_PROG(on_contention_begin, void *lock, unsigned int flags)
+/* Starts timing a wait of this task on LOCK if it is a watched fault/punch lock. */
+static __always_inline void begin_wait(__u64 lock, __u32 flags)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct wait_start ws = { .lock = (__u64)lock, .flags = flags };
-	struct lock_owner *owner = bpf_map_lookup_elem(&locks, &ws.lock);
+	struct lock_owner *owner = bpf_map_lookup_elem(&locks, &lock);
+	struct wait_start ws = { .lock = lock, .flags = flags };
 	struct wait_start *old;
 
 	/* a stale entry (window long closed, inode maybe freed) must not match */
 	if (!owner || !file_armed(&owner->key))
-		return 0;
+		return;
 	old = bpf_map_lookup_elem(&wait_starts, &tid);
-	if (old && old->lock == ws.lock)
-		return 0; /* the slow path can report one wait twice: keep the first */
+	if (old && old->lock == lock)
+		return; /* the slow path can report one wait twice: keep the first */
 	ws.ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&wait_starts, &tid, &ws, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
-	return 0;
 }
 
-SEC("tp_btf/contention_end")
-int BPF_PROG(on_contention_end, void *lock, int ret)
+/* Ends it: one DX_LOCK_WAIT event, naming the punch as holder while its window held the lock. */
+static __always_inline void end_wait(__u64 lock_addr, __u64 min_ns)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct wait_start *ws = bpf_map_lookup_elem(&wait_starts, &tid);
 	struct lock_owner *owner;
 	struct window *w;
 	struct dx_event *e;
-	__u64 lock_addr = (__u64)lock, wait, ws_ts;
+	__u64 wait, ws_ts;
 	bool writer;
 
 	if (!ws || ws->lock != lock_addr)
-		return 0;
+		return;
 	ws_ts = ws->ts;
 	wait = bpf_ktime_get_ns() - ws_ts;
 	writer = ws->flags & LCB_F_WRITE;
 	bpf_map_delete_elem(&wait_starts, &tid);
+	if (wait < min_ns)
+		return;
 	owner = bpf_map_lookup_elem(&locks, &lock_addr);
-
 	e = reserve_event(DX_LOCK_WAIT);
-	if (e) {
-		e->flags = writer ? DX_F_WRITE : 0;
-		e->lock.wait_ns = wait;
-		e->lock.lock = lock_addr;
-		if (owner) {
-			e->file.ino = owner->key.ino;
-			e->file.dev = owner->key.dev;
-			e->file.gen = owner->gen;
-			w = bpf_map_lookup_elem(&windows, &owner->key);
-			/* the punch holds the lock for its whole window */
-			if (w && w->tid != tid && ws_ts >= w->start && (!w->end || ws_ts <= w->end)) {
-				e->flags |= DX_F_HOLDER_KNOWN;
-				e->lock.holder_tid = w->tid;
-				e->lock.holder_pid = w->pid;
-				__builtin_memcpy(e->lock.holder_comm, w->comm, sizeof(w->comm));
-			}
+	if (!e)
+		return;
+	e->flags = writer ? DX_F_WRITE : 0;
+	e->lock.wait_ns = wait;
+	e->lock.lock = lock_addr;
+	if (owner) {
+		e->file.ino = owner->key.ino;
+		e->file.dev = owner->key.dev;
+		e->file.gen = owner->gen;
+		w = bpf_map_lookup_elem(&windows, &owner->key);
+		/* the punch holds the lock for its whole window */
+		if (w && w->tid != tid && ws_ts >= w->start && (!w->end || ws_ts <= w->end)) {
+			e->flags |= DX_F_HOLDER_KNOWN;
+			e->lock.holder_tid = w->tid;
+			e->lock.holder_pid = w->pid;
+			__builtin_memcpy(e->lock.holder_comm, w->comm, sizeof(w->comm));
 		}
-		bpf_ringbuf_submit(e, 0);
 	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/contention_begin")
+int BPF_PROG(on_contention_begin, void *lock, unsigned int flags)
+{
+	begin_wait((__u64)lock, flags);
+	return 0;
+}
+
+SEC("tp_btf/contention_end")
+int BPF_PROG(on_contention_end, void *lock, int ret)
+{
+	end_wait((__u64)lock, 0);
+	return 0;
+}
+
+/* ---- without lock:contention_* (before 5.19): fentry on the rwsem API ---- */
+
+#define UNCONTENDED_NS 20000 /* an acquisition faster than this did not wait */
+
+static __always_inline void learn_punch_lock(__u64 sem)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
+	struct lock_owner owner = {};
+
+	if (!tp || tp->lock || tp->pending_path || sem == tp->i_rwsem || sem == tp->i_mmap)
+		return;
+	tp->lock = sem;
+	owner.key = tp->key;
+	owner.gen = tp->gen;
+	if (bpf_map_update_elem(&locks, &sem, &owner, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+}
+
+SEC("fentry/down_write")
+int BPF_PROG(on_down_write, struct rw_semaphore *sem)
+{
+	if (!any_window_open())
+		return 0;
+	learn_punch_lock((__u64)sem);
+	begin_wait((__u64)sem, LCB_F_WRITE);
+	return 0;
+}
+
+SEC("fexit/down_write")
+int BPF_PROG(on_down_write_exit, struct rw_semaphore *sem)
+{
+	if (any_window_open())
+		end_wait((__u64)sem, UNCONTENDED_NS);
+	return 0;
+}
+
+SEC("fentry/down_read")
+int BPF_PROG(on_down_read, struct rw_semaphore *sem)
+{
+	if (any_window_open())
+		begin_wait((__u64)sem, 0);
+	return 0;
+}
+
+/* a waiter may outlive the window it waited on: finish what was begun */
+SEC("fexit/down_read")
+int BPF_PROG(on_down_read_exit, struct rw_semaphore *sem)
+{
+	end_wait((__u64)sem, UNCONTENDED_NS);
 	return 0;
 }

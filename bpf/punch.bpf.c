@@ -79,9 +79,11 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		return;
 	}
 	tp.lock = fault_lock_addr(inode);
+	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);
+	tp.i_mmap = (__u64)BPF_CORE_READ(inode, i_mapping) + bpf_core_field_offset(struct address_space, i_mmap_rwsem);
 	if (tp.lock) {
 		owner.key = tp.key;
-		owner.gen = BPF_CORE_READ(inode, i_generation);
+		owner.gen = tp.gen;
 		if (bpf_map_update_elem(&locks, &tp.lock, &owner, BPF_ANY))
 			count_drop(DX_DROP_MAP_FULL);
 	}

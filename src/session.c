@@ -55,6 +55,10 @@ static const struct probe_name {
 	{ "on_map_pages_fexit", "page-cache read faults" },
 	{ "on_filemap_fault_fentry", "page-cache read faults" },
 	{ "on_page_dirty_page", "dirtied pages" },
+	{ "on_down_write", "fault lock waits (rwsem)" },
+	{ "on_down_write_exit", "fault lock waits (rwsem)" },
+	{ "on_down_read", "fault lock waits (rwsem)" },
+	{ "on_down_read_exit", "fault lock waits (rwsem)" },
 	{ "on_fuse_send", "FUSE requests" },
 	{ "on_fuse_end", "FUSE requests" },
 };
@@ -73,6 +77,10 @@ static const struct alternative {
 	{ "on_user_fault_vma", "on_map_pages", false },
 	{ "on_filemap_fault", "on_filemap_fault_fentry", false },
 	{ "on_page_dirty_page", "on_page_dirty", false },
+	{ "on_down_write", "on_contention_begin", false },
+	{ "on_down_write_exit", "on_contention_begin", false },
+	{ "on_down_read", "on_contention_begin", false },
+	{ "on_down_read_exit", "on_contention_begin", false },
 };
 
 struct dx_session {

@@ -44,7 +44,7 @@ for my $k (@kernels) {
         for my $item (split /\), /, $not // '') {
             like("$item)", qr/^[^(]+ \(.+\)\)?$/, "not watched, with a reason: $item)");
         }
-        my $waits = $banner =~ /watching: [^;]*(invalidate_lock waits|fault lock waits)/;
+        my $waits = $banner =~ /mode[^;]*; watching: [^;]*lock waits/;
         for my $fs (qw(ext4 xfs)) {
             like($a->{"$fs-mount"} // '', qr/dax/, "$fs mounted with DAX");
             my $race = eval { decode_json($a->{"$fs-race"} // '') };

@@ -60,7 +60,7 @@ static long page_size;
 static uint64_t *hammer_tokens; /* hammer mode: the last token stored in each punched page */
 static volatile char *map;
 static uint64_t punch_start_ns;
-static volatile int punch_started, hammer_done;
+static volatile int punch_started, punch_done;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
 
@@ -126,15 +126,22 @@ struct worker {
 	pid_t tid;
 };
 
+/*
+ * Touches every punched page over and over for hammer_ms, and at least until
+ * one whole pass after the punch returned: the last token stored in each page
+ * then comes after the punch, and must survive it.
+ */
 static void hammer(struct worker *w)
 {
 	uint64_t first = w->cfg->punch_off / (uint64_t)page_size;
 	uint64_t last = (w->cfg->punch_off + w->cfg->punch_len - 1) / (uint64_t)page_size;
 	uint64_t end = punch_start_ns + (uint64_t)w->cfg->hammer_ms * 1000000ULL;
+	bool after_punch = false;
 	struct access a = { 0 };
 
-	while (now_ns() < end) {
-		for (uint64_t p = first; p <= last && now_ns() < end; p++) {
+	while (!after_punch || now_ns() < end) {
+		after_punch = punch_done;
+		for (uint64_t p = first; p <= last; p++) {
 			a.page = p;
 			a.at_ms = (long)((now_ns() - punch_start_ns) / 1000000ULL);
 			w->touch(&a);
@@ -186,6 +193,7 @@ static void *punch(void *arg)
 	p->ret = fallocate(p->fd, mode, (off_t)p->cfg->punch_off, (off_t)p->cfg->punch_len);
 	p->err = errno;
 	p->end = now_ns();
+	punch_done = 1;
 	return NULL;
 }
 
