@@ -79,6 +79,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		return;
 	}
 	tp.lock = fault_lock_addr(inode);
+	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);
 	tp.i_mmap = (__u64)BPF_CORE_READ(inode, i_mapping) + bpf_core_field_offset(struct address_space, i_mmap_rwsem);
 	if (tp.lock) {

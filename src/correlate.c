@@ -59,6 +59,8 @@ struct window {
 	size_t ngroups, cap_groups;
 	struct page_mark *dirtied, *deleted;
 	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted;
+	struct page_mark *held; /* lock waits on the punch: [t, t + npages ns] it surely held the lock */
+	size_t nheld, cap_held;
 	struct window *next;
 };
 
@@ -337,6 +339,12 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		if (!g || g->wait_ns || g->t > began)
 			g = new_group(w, e, began, DX_PAGE_UNKNOWN);
 		g->wait_ns = e->lock.wait_ns;
+		if (e->flags & DX_F_HOLDER_KNOWN) {
+			struct page_mark *h = PUSH(w->held, w->nheld, w->cap_held);
+
+			h->t = began;
+			h->npages = e->lock.wait_ns; /* a duration here, not pages */
+		}
 		return;
 	}
 }
@@ -483,6 +491,15 @@ static uint64_t deleted_at(const struct window *w, uint64_t page)
 	return 0;
 }
 
+/* Did a waiter prove that the punch held its fault lock at time t? */
+static bool lock_held_at(const struct window *w, uint64_t t)
+{
+	for (size_t i = 0; i < w->nheld; i++)
+		if (w->held[i].t <= t && t <= w->held[i].t + w->held[i].npages)
+			return true;
+	return false;
+}
+
 static struct dx_finding finding_in(const struct dx_correlator *c, const struct window *w,
 				    enum dx_finding_kind kind, const struct dx_task *task,
 				    uint64_t page, uint64_t t)
@@ -535,7 +552,14 @@ static void judge(struct dx_correlator *c, struct window *w)
 
 		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(w, g->page))
 			continue;
-		if (!g->wait_ns && !(w->fuse_sent && g->t >= w->fuse_sent) && !(del && del < g->t)) {
+		/*
+		 * After its page was deleted, a fault that did not wait got
+		 * through only if the lock was held then: a local punch
+		 * releases it before the syscall returns, and faults in that
+		 * last moment rightly go on.
+		 */
+		if (!g->wait_ns && !(w->fuse_sent && g->t >= w->fuse_sent) &&
+		    !(del && del < g->t && lock_held_at(w, g->t))) {
 			st->early++;
 			continue;
 		}
@@ -578,6 +602,7 @@ static void free_window(struct window *w)
 	free(w->groups);
 	free(w->dirtied);
 	free(w->deleted);
+	free(w->held);
 	free(w);
 }
 

@@ -50,15 +50,15 @@ static const struct probe_name {
 	{ "on_dax_pmd_fault", "DAX pmd faults" },
 	{ "on_page_dirty", "dirtied pages" },
 	{ "on_page_delete", "page-cache deletes" },
-	{ "on_contention_begin", "invalidate_lock waits" },
-	{ "on_contention_end", "invalidate_lock waits" },
+	{ "on_contention_begin", "fault/punch lock waits" },
+	{ "on_contention_end", "fault/punch lock waits" },
 	{ "on_map_pages_fexit", "page-cache read faults" },
 	{ "on_filemap_fault_fentry", "page-cache read faults" },
 	{ "on_page_dirty_page", "dirtied pages" },
-	{ "on_down_write", "fault lock waits (rwsem)" },
-	{ "on_down_write_exit", "fault lock waits (rwsem)" },
-	{ "on_down_read", "fault lock waits (rwsem)" },
-	{ "on_down_read_exit", "fault lock waits (rwsem)" },
+	{ "on_down_write", "fault/punch lock waits" },
+	{ "on_down_write_exit", "fault/punch lock waits" },
+	{ "on_down_read", "fault/punch lock waits" },
+	{ "on_down_read_exit", "fault/punch lock waits" },
 	{ "on_fuse_send", "FUSE requests" },
 	{ "on_fuse_end", "FUSE requests" },
 };
@@ -353,20 +353,41 @@ static bool is_refused(const struct refusal *refused, size_t n, const char *prog
 	return false;
 }
 
-/* Will this program load: not refused, and not an alternative whose primary's fate rules it out? */
+static const struct alternative *alternative_of(const char *prog)
+{
+	for (size_t i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++)
+		if (!strcmp(alternatives[i].prog, prog))
+			return &alternatives[i];
+	return NULL;
+}
+
+static bool wanted_alternative(const char *prog, const struct refusal *refused, size_t nrefused);
+
+static bool will_load(const char *prog, const struct refusal *refused, size_t nrefused)
+{
+	return !is_refused(refused, nrefused, prog) && wanted_alternative(prog, refused, nrefused);
+}
+
+/* Does PROG, or a program it stands in for, load? */
+static bool covered(const char *prog, const struct refusal *refused, size_t nrefused)
+{
+	const struct alternative *a = alternative_of(prog);
+
+	if (will_load(prog, refused, nrefused))
+		return true;
+	return a && !a->when_primary_loads && covered(a->primary, refused, nrefused);
+}
+
+/* Is this program wanted, given the fate of the program it stands in for (or helps)? */
 static bool wanted_alternative(const char *prog, const struct refusal *refused, size_t nrefused)
 {
-	for (size_t i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++) {
-		const struct alternative *a = &alternatives[i];
+	const struct alternative *a = alternative_of(prog);
 
-		if (!strcmp(a->prog, prog)) {
-			bool primary_loads = !is_refused(refused, nrefused, a->primary) &&
-					     wanted_alternative(a->primary, refused, nrefused);
-
-			return primary_loads == a->when_primary_loads;
-		}
-	}
-	return true;
+	if (!a)
+		return true;
+	if (a->when_primary_loads)
+		return will_load(a->primary, refused, nrefused);
+	return !covered(a->primary, refused, nrefused);
 }
 
 /*

@@ -270,10 +270,14 @@ static void test_unblocked_after_invalidation(void)
 	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 2, 0);
 	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 4, 0); /* order-2 folio: pages 4..7 */
 	page(&s, DX_FILEMAP_FAULT, READER, 12 * MS + 10, 6, 0);
+	lock_wait(&s, WRITER, 25 * MS, 15 * MS); /* proves the punch held the lock over 10..25 ms */
+	page(&s, DX_FILEMAP_FAULT, READER, 28 * MS, 7, 0); /* after the lock went: rightly goes on */
 	add(&s, DX_PUNCH_END, PUNCHER, 30 * MS);
 	s.ev[2].page.order = 2;
 	c = run(&s, &r);
-	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 6) != NULL, "fault inside a deleted large folio: unblocked");
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 6) != NULL,
+	   "fault inside a deleted large folio while the lock was held, without waiting: unblocked");
+	ok(!find(&r, DX_FINDING_UNBLOCKED_FAULT, 7), "a fault once no waiter shows the lock held is not");
 	dx_correlator_free(c);
 }
 
