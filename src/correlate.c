@@ -73,6 +73,8 @@ struct dx_correlator {
 	size_t nfiles, cap_files;
 	struct file_index index;
 	struct window *windows; /* open and not yet judged, oldest first */
+	struct dx_dax_window *dax;
+	size_t ndax, cap_dax;
 	uint64_t events, lost;
 };
 
@@ -421,6 +423,56 @@ static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 	}
 }
 
+/* FUSE DAX window accounting: state after each event, counts and latencies per operation. */
+static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
+{
+	const struct dx_dax_range *d = &e->dax;
+	struct dx_dax_window *w = NULL;
+
+	for (size_t i = 0; i < c->ndax && !w; i++)
+		if (c->dax[i].window == d->window)
+			w = &c->dax[i];
+	if (!w) {
+		w = PUSH(c->dax, c->ndax, c->cap_dax);
+		memset(w, 0, sizeof(*w));
+		w->window = d->window;
+		w->min_free = UINT32_MAX;
+	}
+	if (e->file.dev)
+		w->dev = e->file.dev;
+	w->ranges = d->nr_ranges;
+	w->free = d->nr_free;
+	w->busy = d->nr_busy;
+	if (d->nr_free < w->min_free)
+		w->min_free = d->nr_free;
+	switch (d->op) {
+	case DX_DAX_SETUP:
+		w->setups++;
+		dx_hist_add(&w->setup_ns, d->duration_ns);
+		break;
+	case DX_DAX_REMOVE:
+		w->removes += d->count;
+		dx_hist_add(&w->remove_ns, d->duration_ns);
+		break;
+	case DX_DAX_RECLAIM:
+		w->reclaims++;
+		if (d->duration_ns) /* 0 where only the return to the free pool is seen */
+			dx_hist_add(&w->reclaim_ns, d->duration_ns);
+		break;
+	case DX_DAX_INLINE_RECLAIM:
+		w->inline_reclaims++;
+		dx_hist_add(&w->reclaim_ns, d->duration_ns);
+		break;
+	case DX_DAX_RECLAIM_PASS:
+		w->passes++;
+		dx_hist_add(&w->pass_ns, d->duration_ns);
+		break;
+	case DX_DAX_ALLOC_STALL:
+		w->alloc_stalls++;
+		break;
+	}
+}
+
 static void apply(struct dx_correlator *c, const struct dx_event *e)
 {
 	struct window *w;
@@ -446,6 +498,9 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 		break;
 	case DX_FUSE_REQ:
 		on_fuse_request(c, e);
+		break;
+	case DX_DAX_RANGE:
+		on_dax_range(c, e);
 		break;
 	case DX_MAP_FAULT:
 	case DX_FILEMAP_FAULT:
@@ -649,6 +704,7 @@ void dx_correlator_free(struct dx_correlator *c)
 		free_window(w);
 	}
 	free(c->heap);
+	free(c->dax);
 	free(c->files);
 	file_index_free(&c->index);
 	free(c);
@@ -709,4 +765,14 @@ size_t dx_correlator_nfiles(const struct dx_correlator *c)
 const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i)
 {
 	return i < c->nfiles ? &c->files[i] : NULL;
+}
+
+size_t dx_correlator_ndax(const struct dx_correlator *c)
+{
+	return c->ndax;
+}
+
+const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i)
+{
+	return i < c->ndax ? &c->dax[i] : NULL;
 }

@@ -110,6 +110,52 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 	fputc('\n', out);
 }
 
+#define DAX_RANGE_MIB 2 /* FUSE_DAX_SHIFT 21 */
+
+void dx_dax_advice(const struct dx_dax_window *w, char *buf, size_t len)
+{
+	uint64_t mib = (uint64_t)w->ranges * DAX_RANGE_MIB;
+	uint64_t peak_busy = w->min_free == UINT32_MAX ? w->busy : w->ranges - w->min_free;
+
+	if (!w->ranges)
+		snprintf(buf, len, "window size unknown: no event reported it yet");
+	else if (w->alloc_stalls || w->inline_reclaims)
+		snprintf(buf, len,
+			 "%" PRIu64 " waits for a free range and %" PRIu64 " inline reclaims: the %" PRIu64
+			 " MiB window is too small for this working set; raise the host's cache-size "
+			 "(to %" PRIu64 " MiB or more)",
+			 w->alloc_stalls, w->inline_reclaims, mib, 2 * mib);
+	else if (w->reclaims && w->min_free * 5 < w->ranges)
+		snprintf(buf, len,
+			 "free ranges fell below the 20%% reclaim threshold (%u of %u): reclaim keeps up, "
+			 "but a larger cache-size would avoid remapping",
+			 w->min_free, w->ranges);
+	else if (peak_busy * 2 < w->ranges)
+		snprintf(buf, len,
+			 "at most %" PRIu64 " of %u ranges were busy: cache-size could shrink to about %" PRIu64
+			 " MiB and still leave room",
+			 peak_busy, w->ranges, (peak_busy * 2 > 1 ? peak_busy * 2 : 1) * DAX_RANGE_MIB);
+	else
+		snprintf(buf, len, "the %" PRIu64 " MiB window fits this working set", mib);
+}
+
+void dx_report_text_dax_windows(FILE *out, const struct dx_report *r)
+{
+	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++) {
+		const struct dx_dax_window *w = dx_correlator_dax(r->corr, i);
+		char dev[24], advice[256];
+
+		dx_format_dev(w->dev, dev, sizeof(dev));
+		dx_dax_advice(w, advice, sizeof(advice));
+		fprintf(out,
+			"DAX window %s: %u ranges, %u free (fewest %u), %u busy; %" PRIu64 " mappings, %" PRIu64
+			" reclaims (p99 %.3f ms), %" PRIu64 " passes, %" PRIu64 " allocation stalls\n  advice: %s\n",
+			dev, w->ranges, w->free, w->min_free == UINT32_MAX ? w->free : w->min_free, w->busy, w->setups,
+			w->reclaims + w->inline_reclaims, dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->passes,
+			w->alloc_stalls, advice);
+	}
+}
+
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
@@ -139,6 +185,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			dx_hist_quantile(&st->lock_waits, 0.99) / 1e6, (double)st->lock_waits.max_ns / 1e6,
 			st->blocked, st->unblocked_read + st->unblocked_write, st->discarded_writes);
 	}
+	dx_report_text_dax_windows(out, r);
 	for (size_t i = 0; i < 5; i++)
 		if (r->fuse[i].count)
 			fprintf(out, "FUSE %-13s %8" PRIu64 " requests, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
@@ -257,6 +304,42 @@ static void json_finding(FILE *out, const struct dx_report *r, const struct dx_f
 		f->after_change ? "true" : "false", f->incomplete ? "true" : "false");
 }
 
+static void json_named_hist(FILE *out, const char *name, const struct dx_hist *h)
+{
+	fprintf(out, ",\"%s\":{", name);
+	json_hist(out, h);
+	fputc('}', out);
+}
+
+static void json_dax_window(FILE *out, const struct dx_dax_window *w, size_t i)
+{
+	char dev[24], advice[256];
+
+	dx_format_dev(w->dev, dev, sizeof(dev));
+	dx_dax_advice(w, advice, sizeof(advice));
+	fprintf(out,
+		"%s{\"mount\":\"%s\",\"ranges\":%u,\"free\":%u,\"busy\":%u,\"min_free\":%u,"
+		"\"setupmappings\":%" PRIu64 ",\"removemappings\":%" PRIu64 ",\"reclaims\":%" PRIu64
+		",\"inline_reclaims\":%" PRIu64 ",\"reclaim_passes\":%" PRIu64 ",\"alloc_stalls\":%" PRIu64,
+		i ? "," : "", dev, w->ranges, w->free, w->busy, w->min_free == UINT32_MAX ? w->free : w->min_free,
+		w->setups, w->removes, w->reclaims, w->inline_reclaims, w->passes, w->alloc_stalls);
+	json_named_hist(out, "reclaim_ns", &w->reclaim_ns);
+	json_named_hist(out, "reclaim_pass_ns", &w->pass_ns);
+	json_named_hist(out, "setupmapping_ns", &w->setup_ns);
+	json_named_hist(out, "removemapping_ns", &w->remove_ns);
+	fputs(",\"advice\":", out);
+	dx_json_str(out, advice);
+	fputc('}', out);
+}
+
+void dx_report_json_dax_windows(FILE *out, const struct dx_report *r)
+{
+	fputs("\"dax_window\":[", out);
+	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++)
+		json_dax_window(out, dx_correlator_dax(r->corr, i), i);
+	fputc(']', out);
+}
+
 void dx_report_json(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
@@ -285,7 +368,9 @@ void dx_report_json(FILE *out, const struct dx_report *r)
 			fputc(',', out);
 		json_finding(out, r, &r->findings[i]);
 	}
-	fputs("],\"fuse\":[", out);
+	fputs("],", out);
+	dx_report_json_dax_windows(out, r);
+	fputs(",\"fuse\":[", out);
 	for (size_t i = 0, n = 0; i < 5; i++) {
 		if (!r->fuse[i].count)
 			continue;

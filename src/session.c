@@ -5,6 +5,7 @@
  * the verifier refuses, attaches the rest, and says in one line what is and
  * is not watched. Never fails silently: every dropped program has a reason.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -59,6 +60,18 @@ static const struct probe_name {
 	{ "on_down_write_exit", "fault/punch lock waits" },
 	{ "on_down_read", "fault/punch lock waits" },
 	{ "on_down_read_exit", "fault/punch lock waits" },
+	{ "on_dax_setup", "FUSE DAX mappings" },
+	{ "on_dax_setup_exit", "FUSE DAX mappings" },
+	{ "on_dax_remove", "FUSE DAX mappings" },
+	{ "on_dax_remove_exit", "FUSE DAX mappings" },
+	{ "on_dax_reclaim", "FUSE DAX range reclaim" },
+	{ "on_dax_reclaim_exit", "FUSE DAX range reclaim" },
+	{ "on_dax_freed", "FUSE DAX range reclaim" },
+	{ "on_dax_reclaim_pass", "FUSE DAX reclaim passes" },
+	{ "on_dax_reclaim_pass_exit", "FUSE DAX reclaim passes" },
+	{ "on_dax_inline_reclaim", "FUSE DAX inline reclaim" },
+	{ "on_dax_inline_reclaim_exit", "FUSE DAX inline reclaim" },
+	{ "on_dax_alloc", "FUSE DAX allocation stalls" },
 	{ "on_fuse_send", "FUSE requests" },
 	{ "on_fuse_end", "FUSE requests" },
 };
@@ -77,6 +90,7 @@ static const struct alternative {
 	{ "on_user_fault_vma", "on_map_pages", false },
 	{ "on_filemap_fault", "on_filemap_fault_fentry", false },
 	{ "on_page_dirty_page", "on_page_dirty", false },
+	{ "on_dax_freed", "on_dax_reclaim_exit", false },
 	{ "on_down_write", "on_contention_begin", false },
 	{ "on_down_write_exit", "on_contention_begin", false },
 	{ "on_down_read", "on_contention_begin", false },
@@ -163,6 +177,32 @@ static int fentry_probe(const struct btf *vmlinux)
 	return verdict;
 }
 
+/* Is NAME a function with BTF, in vmlinux or in a loaded module? */
+static bool kernel_function_exists(const struct btf *vmlinux, const char *name)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+
+	if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0)
+		return true;
+	dir = opendir("/sys/kernel/btf");
+	while (dir && !found && (de = readdir(dir))) {
+		char path[300];
+		struct btf *mod;
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", de->d_name);
+		mod = btf__parse_split(path, (struct btf *)vmlinux);
+		found = mod && btf__find_by_name_kind(mod, name, BTF_KIND_FUNC) >= 0;
+		btf__free(mod);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 /* Helpers some programs call, with the kernel that brought them. */
 static bool helper_missing(const char *prog, char *reason, size_t len)
 {
@@ -190,8 +230,9 @@ static bool attach_point_exists(const struct bpf_program *prog, const struct btf
 			snprintf(reason, len, "fentry/fexit not permitted here: %s", strerror(-err));
 			return false;
 		}
-		if (btf__find_by_name_kind(vmlinux, strchr(sec, '/') + 1, BTF_KIND_FUNC) < 0) {
-			snprintf(reason, len, "no function %s", strchr(sec, '/') + 1);
+		if (!kernel_function_exists(vmlinux, strchr(sec, '/') + 1)) {
+			snprintf(reason, len, "no function %s (inlined, or its module not loaded)",
+				 strchr(sec, '/') + 1);
 			return false;
 		}
 		return true;

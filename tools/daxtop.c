@@ -22,7 +22,6 @@
 
 #define REORDER_NS 20000000ULL
 #define GRACE_NS 100000000ULL
-#define HEADER_LINES 5
 
 static const char usage[] =
 	"Usage: daxtop [-i SECONDS] [-n ITERATIONS] [-b | --json] [-p PID] [--cgroup PATH] [--path DIR]\n"
@@ -220,12 +219,23 @@ static void draw(struct app *a)
 		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, t->filter.pid,
 		 t->filter.cgroup, a->status);
 	mvaddnstr(3, 0, line, (int)width);
+	y = 4;
+	for (size_t i = 0; i < dx_correlator_ndax(a->report.corr) && y < LINES - 2; i++, y++) {
+		const struct dx_dax_window *w = dx_correlator_dax(a->report.corr, i);
+		char dev[24];
+
+		dx_format_dev(w->dev, dev, sizeof(dev));
+		snprintf(line, sizeof(line),
+			 "DAX window %s: %u ranges, %u free, %u busy, %" PRIu64 " reclaims, %" PRIu64 " allocation stalls",
+			 dev, w->ranges, w->free, w->busy, w->reclaims + w->inline_reclaims, w->alloc_stalls);
+		mvaddnstr(y, 0, line, (int)width);
+	}
 	dx_top_format_header(line, width);
 	attron(A_REVERSE);
-	mvaddnstr(4, 0, line, (int)width);
+	mvaddnstr(y, 0, line, (int)width);
 	attroff(A_REVERSE);
-	/* the DAX window section (virtiofs mounts) goes between the totals and the rows */
-	for (size_t i = 0, end = a->prompt[0] ? 1 : 0; i < t->nrows && (y = HEADER_LINES + (int)i) < LINES - (int)end; i++) {
+	for (size_t i = 0, first = (size_t)y + 1, end = a->prompt[0] ? 1 : 0;
+	     i < t->nrows && (y = (int)(first + i)) < LINES - (int)end; i++) {
 		bool hot = dx_top_row_has_findings(&t->rows[i]);
 
 		dx_top_format_row(&t->rows[i], line, width);

@@ -82,6 +82,16 @@ struct dx_file_stats {
 	uint64_t certain_discards;
 };
 
+/* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
+struct dx_dax_window {
+	uint64_t window; /* kernel address of its fuse_conn_dax */
+	uint32_t dev;    /* the mount's device, once an event named it */
+	uint32_t ranges, free, busy; /* 2 MiB ranges, after the last event */
+	uint32_t min_free;           /* the fewest free ranges seen */
+	uint64_t setups, removes, reclaims, inline_reclaims, passes, alloc_stalls;
+	struct dx_hist setup_ns, remove_ns, reclaim_ns, pass_ns;
+};
+
 struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */
 	uint64_t grace_ns;   /* a window is judged this long after its end (late lock wakeups) */
@@ -103,6 +113,8 @@ uint64_t dx_correlator_lost(const struct dx_correlator *c);
 uint64_t dx_correlator_events(const struct dx_correlator *c);
 size_t dx_correlator_nfiles(const struct dx_correlator *c);
 const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i);
+size_t dx_correlator_ndax(const struct dx_correlator *c);
+const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i);
 
 /* ---- names ---- */
 const char *dx_kind_name(unsigned int kind);
@@ -151,6 +163,11 @@ const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool r
 void dx_report_json(FILE *out, const struct dx_report *r);
 /* The file's path, else "major:minor:ino" written into buf. */
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
+/* The DAX windows: two lines each of text (state, advice), or the JSON member "dax_window":[...]. */
+void dx_report_text_dax_windows(FILE *out, const struct dx_report *r);
+void dx_report_json_dax_windows(FILE *out, const struct dx_report *r);
+/* Cache-size advice for a DAX window (the host's virtiofs cache-size), one sentence. */
+void dx_dax_advice(const struct dx_dax_window *w, char *buf, size_t len);
 /* The fields of one element of the report's "files" array, without braces (front ends add theirs). */
 void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const struct dx_file_stats *st);
 /* A JSON string, escaped; null for NULL. */

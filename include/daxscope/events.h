@@ -26,6 +26,7 @@ enum dx_kind {
 	DX_PAGE_DELETE,   /* filemap:mm_filemap_delete_from_page_cache */
 	DX_LOCK_WAIT,     /* lock:contention_begin..end on a watched fault/punch lock */
 	DX_FUSE_REQ,      /* fuse:fuse_request_send..end, joined in the kernel */
+	DX_DAX_RANGE,     /* FUSE DAX window: range mapped, removed, reclaimed; allocation stalls */
 	DX_KIND_MAX
 };
 
@@ -92,6 +93,29 @@ struct dx_fuse_req {
 	__u32 pad;
 };
 
+enum dx_dax_op {
+	DX_DAX_SETUP = 1,      /* FUSE_SETUPMAPPING of one range (fuse_setup_one_mapping) */
+	DX_DAX_REMOVE,         /* FUSE_REMOVEMAPPING request (fuse_send_removemapping) */
+	DX_DAX_RECLAIM,        /* one range reclaimed (reclaim_one_dmap_locked) */
+	DX_DAX_RECLAIM_PASS,   /* one pass of the reclaim worker (fuse_dax_free_mem_worker) */
+	DX_DAX_INLINE_RECLAIM, /* a read/write reclaimed a range itself (inode_inline_reclaim_one_dmap) */
+	DX_DAX_ALLOC_STALL,    /* no free range when one was needed (alloc_dax_mapping) */
+	DX_DAX_OP_MAX
+};
+
+/* The state of a FUSE DAX window (struct fuse_conn_dax) after an operation on it. */
+struct dx_dax_range {
+	__u64 window;      /* the fuse_conn_dax address: tells windows apart */
+	__u64 duration_ns; /* ts is the end */
+	__u64 offset;      /* window offset of the range, when one */
+	__u32 op;          /* enum dx_dax_op */
+	__s32 ret;
+	__u32 nr_ranges;
+	__u32 nr_free;
+	__u32 nr_busy;
+	__u32 count; /* ranges in a REMOVEMAPPING request */
+};
+
 struct dx_event {
 	__u64 ts; /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 	__u16 kind;
@@ -108,6 +132,7 @@ struct dx_event {
 		struct dx_page page;
 		struct dx_lock_wait lock;
 		struct dx_fuse_req fuse;
+		struct dx_dax_range dax;
 	};
 };
 

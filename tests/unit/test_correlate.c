@@ -426,6 +426,66 @@ static void test_inode_reuse(void)
 	dx_correlator_free(c);
 }
 
+static void dax_op(struct stream *s, uint64_t window, uint32_t op, uint64_t t, uint32_t free, uint64_t took)
+{
+	struct dx_event *e = add(s, DX_DAX_RANGE, op == DX_DAX_RECLAIM_PASS ? 300 : READER, t);
+
+	memset(&e->file, 0, sizeof(e->file));
+	if (op == DX_DAX_SETUP)
+		e->file.dev = (0u << 20) | 52; /* the mount, named where an inode is at hand */
+	e->dax.window = window;
+	e->dax.op = op;
+	e->dax.nr_ranges = 8;
+	e->dax.nr_free = free;
+	e->dax.nr_busy = 8 - free;
+	e->dax.duration_ns = took;
+	e->dax.count = 1;
+}
+
+/* The DAX window's accounting, since no virtio-fs DAX device can be made to fire here. */
+static void test_dax_window(void)
+{
+	struct stream s = { 0 };
+	const struct dx_dax_window *w, *other;
+	struct dx_correlator *c;
+	struct result r;
+	char advice[256];
+
+	for (uint32_t i = 0; i < 7; i++)
+		dax_op(&s, 0xA000, DX_DAX_SETUP, i * MS, 7 - i, 100000);
+	dax_op(&s, 0xA000, DX_DAX_ALLOC_STALL, 8 * MS, 0, 0);
+	dax_op(&s, 0xA000, DX_DAX_RECLAIM, 9 * MS, 1, 2 * MS);
+	dax_op(&s, 0xA000, DX_DAX_RECLAIM, 10 * MS, 2, 4 * MS);
+	dax_op(&s, 0xA000, DX_DAX_RECLAIM_PASS, 11 * MS, 2, 7 * MS);
+	dax_op(&s, 0xA000, DX_DAX_INLINE_RECLAIM, 12 * MS, 2, 1 * MS);
+	dax_op(&s, 0xB000, DX_DAX_SETUP, 13 * MS, 7, 50000);
+	c = run(&s, &r);
+	is_int(dx_correlator_ndax(c), 2, "dax: two windows told apart by their fuse_conn_dax");
+	w = dx_correlator_dax(c, 0);
+	other = dx_correlator_dax(c, 1);
+	ok(w && other && w->window == 0xA000 && other->window == 0xB000, "dax: in order of appearance");
+	if (!w)
+		return;
+	is_int(w->setups, 7, "dax: SETUPMAPPINGs counted");
+	is_int(w->setup_ns.count, 7, "dax: with their latency");
+	is_int(w->alloc_stalls, 1, "dax: an allocation stall");
+	is_int(w->reclaims, 2, "dax: ranges reclaimed by the worker");
+	is_int(w->inline_reclaims, 1, "dax: one reclaimed inline");
+	is_int(w->reclaim_ns.count, 3, "dax: per-range reclaim latency, worker and inline");
+	is_int(w->reclaim_ns.max_ns, 4 * MS, "dax: slowest range");
+	is_int(w->passes, 1, "dax: one reclaim pass");
+	is_int(w->pass_ns.max_ns, 7 * MS, "dax: pass latency");
+	is_int(w->min_free, 0, "dax: the window ran out");
+	ok(w->ranges == 8 && w->free == 2 && w->busy == 6, "dax: state after the last event");
+	is_int(w->dev, 52, "dax: the mount's device learned from a mapping");
+	dx_dax_advice(w, advice, sizeof(advice));
+	ok(strstr(advice, "raise the host's cache-size") && strstr(advice, "32 MiB"),
+	   "dax: stalls advise a larger cache-size: %s", advice);
+	dx_dax_advice(other, advice, sizeof(advice));
+	ok(strstr(advice, "could shrink"), "dax: a mostly free window may shrink: %s", advice);
+	dx_correlator_free(c);
+}
+
 static void test_hist(void)
 {
 	struct dx_hist h = { 0 };
@@ -454,6 +514,7 @@ int main(void)
 	test_punch_never_ends();
 	test_end_lost_then_new_punch();
 	test_inode_reuse();
+	test_dax_window();
 	test_hist();
 	return done_testing();
 }

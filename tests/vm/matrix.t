@@ -45,6 +45,11 @@ for my $k (@kernels) {
             like("$item)", qr/^[^(]+ \(.+\)\)?$/, "not watched, with a reason: $item)");
         }
         my $waits = $banner =~ /mode[^;]*; watching: [^;]*lock waits/;
+        if ($k ne '5.10') { # fuse DAX needs module BTF (5.11+)
+            for my $group ('FUSE DAX mappings', 'FUSE DAX reclaim passes', 'FUSE DAX allocation stalls') {
+                like($banner, qr/mode[^;]*; watching: [^;]*\Q$group\E/, "$group: fentry programs attached in the fuse module");
+            }
+        }
         for my $fs (qw(ext4 xfs)) {
             like($a->{"$fs-mount"} // '', qr/dax/, "$fs mounted with DAX");
             my $race = eval { decode_json($a->{"$fs-race"} // '') };

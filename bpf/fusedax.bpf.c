@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The FUSE/virtiofs DAX window (fs/fuse/dax.c): 2 MiB ranges mapped with
+ * FUSE_SETUPMAPPING, removed with FUSE_REMOVEMAPPING, reclaimed by a worker
+ * when free ranges run low, or inline by a read/write that finds none. Its
+ * functions have no tracepoints: fentry/fexit only, resolved in the fuse
+ * module's BTF. Every event carries the window's state after it.
+ */
+#include "daxscope.bpf.h"
+
+/* Private to fs/fuse/dax.c; CO-RE matches these against the module's BTF. */
+struct fuse_conn_dax___dx {
+	long nr_free_ranges;
+	unsigned long nr_busy_ranges;
+	unsigned long nr_ranges;
+	struct delayed_work free_work;
+} __attribute__((preserve_access_index));
+
+struct fuse_conn___dx {
+	struct fuse_conn_dax___dx *dax;
+} __attribute__((preserve_access_index));
+
+struct fuse_mount___dx {
+	struct fuse_conn___dx *fc;
+} __attribute__((preserve_access_index));
+
+struct fuse_dax_mapping___dx {
+	__u64 window_offset;
+} __attribute__((preserve_access_index));
+
+struct fuse_removemapping_in___dx {
+	__u32 count;
+} __attribute__((preserve_access_index));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* tid << 8 | op */
+	__type(value, __u64);
+} dax_starts SEC(".maps");
+
+static __always_inline __u64 start_key(__u32 op)
+{
+	return (bpf_get_current_pid_tgid() & 0xffffffff) << 8 | op;
+}
+
+static __always_inline void started(__u32 op)
+{
+	__u64 key = start_key(op), now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&dax_starts, &key, &now, BPF_ANY);
+}
+
+static __always_inline __u64 elapsed(__u32 op)
+{
+	__u64 key = start_key(op), *t = bpf_map_lookup_elem(&dax_starts, &key), d = 0;
+
+	if (t) {
+		d = bpf_ktime_get_ns() - *t;
+		bpf_map_delete_elem(&dax_starts, &key);
+	}
+	return d;
+}
+
+static __always_inline struct fuse_conn_dax___dx *window_of(struct inode *inode)
+{
+	struct fuse_mount___dx *fm = BPF_CORE_READ(inode, i_sb, s_fs_info);
+
+	return BPF_CORE_READ(fm, fc, dax);
+}
+
+static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struct inode *inode, __u64 offset,
+				 __s32 ret, __u32 count, __u64 duration)
+{
+	struct dx_event *e;
+
+	if (!fcd)
+		return;
+	e = reserve_event(DX_DAX_RANGE);
+	if (!e)
+		return;
+	if (inode)
+		e->file.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->dax.window = (__u64)fcd;
+	e->dax.duration_ns = duration;
+	e->dax.offset = offset;
+	e->dax.op = op;
+	e->dax.ret = ret;
+	e->dax.nr_ranges = BPF_CORE_READ(fcd, nr_ranges);
+	e->dax.nr_free = BPF_CORE_READ(fcd, nr_free_ranges);
+	e->dax.nr_busy = BPF_CORE_READ(fcd, nr_busy_ranges);
+	e->dax.count = count;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("fentry/fuse_setup_one_mapping")
+int BPF_PROG(on_dax_setup, struct inode *inode)
+{
+	started(DX_DAX_SETUP);
+	return 0;
+}
+
+SEC("fexit/fuse_setup_one_mapping")
+int BPF_PROG(on_dax_setup_exit, struct inode *inode, unsigned long start_idx, struct fuse_dax_mapping___dx *dmap,
+	     bool writable, bool upgrade, int ret)
+{
+	send(DX_DAX_SETUP, window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
+	     elapsed(DX_DAX_SETUP));
+	return 0;
+}
+
+SEC("fentry/fuse_send_removemapping")
+int BPF_PROG(on_dax_remove, struct inode *inode)
+{
+	started(DX_DAX_REMOVE);
+	return 0;
+}
+
+SEC("fexit/fuse_send_removemapping")
+int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_in___dx *in, void *remove_one,
+	     int ret)
+{
+	send(DX_DAX_REMOVE, window_of(inode), inode, 0, ret, BPF_CORE_READ(in, count), elapsed(DX_DAX_REMOVE));
+	return 0;
+}
+
+SEC("fentry/reclaim_one_dmap_locked")
+int BPF_PROG(on_dax_reclaim, struct inode *inode)
+{
+	started(DX_DAX_RECLAIM);
+	return 0;
+}
+
+SEC("fexit/reclaim_one_dmap_locked")
+int BPF_PROG(on_dax_reclaim_exit, struct inode *inode, struct fuse_dax_mapping___dx *dmap, int ret)
+{
+	send(DX_DAX_RECLAIM, window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
+	     elapsed(DX_DAX_RECLAIM));
+	return 0;
+}
+
+/* Where reclaim_one_dmap_locked is inlined: count the ranges as they return to the free pool. */
+SEC("fentry/dmap_reinit_add_to_free_pool")
+int BPF_PROG(on_dax_freed, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mapping___dx *dmap)
+{
+	send(DX_DAX_RECLAIM, fcd, NULL, BPF_CORE_READ(dmap, window_offset), 0, 1, 0);
+	return 0;
+}
+
+SEC("fentry/fuse_dax_free_mem_worker")
+int BPF_PROG(on_dax_reclaim_pass, struct work_struct *work)
+{
+	started(DX_DAX_RECLAIM_PASS);
+	return 0;
+}
+
+SEC("fexit/fuse_dax_free_mem_worker")
+int BPF_PROG(on_dax_reclaim_pass_exit, struct work_struct *work)
+{
+	/* container_of(work, struct fuse_conn_dax, free_work.work): work is delayed_work's first member */
+	struct fuse_conn_dax___dx *fcd =
+		(void *)work - bpf_core_field_offset(struct fuse_conn_dax___dx, free_work);
+
+	send(DX_DAX_RECLAIM_PASS, fcd, NULL, 0, 0, 0, elapsed(DX_DAX_RECLAIM_PASS));
+	return 0;
+}
+
+SEC("fentry/inode_inline_reclaim_one_dmap")
+int BPF_PROG(on_dax_inline_reclaim, struct fuse_conn_dax___dx *fcd)
+{
+	started(DX_DAX_INLINE_RECLAIM);
+	return 0;
+}
+
+SEC("fexit/inode_inline_reclaim_one_dmap")
+int BPF_PROG(on_dax_inline_reclaim_exit, struct fuse_conn_dax___dx *fcd, struct inode *inode, bool *retry,
+	     struct fuse_dax_mapping___dx *dmap)
+{
+	__u64 took = elapsed(DX_DAX_INLINE_RECLAIM);
+
+	if (dmap && (unsigned long)dmap < (unsigned long)-4095) /* a range, not NULL or an error */
+		send(DX_DAX_INLINE_RECLAIM, fcd, inode, BPF_CORE_READ(dmap, window_offset), 0, 1, took);
+	return 0;
+}
+
+SEC("fexit/alloc_dax_mapping")
+int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mapping___dx *dmap)
+{
+	if (!dmap)
+		send(DX_DAX_ALLOC_STALL, fcd, NULL, 0, 0, 0, 0);
+	return 0;
+}
