@@ -147,7 +147,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 	e = reserve_event(DX_MAP_FAULT);
 	if (!e)
 		return 0;
-	e->flags = write ? DX_F_WRITE : 0;
+	e->flags = DX_F_ENTRY | (write ? DX_F_WRITE : 0);
 	inode_file(p.inode, &e->file);
 	e->page.index = e->page.last = p.index;
 	e->page.address = address;
@@ -398,3 +398,86 @@ int BPF_PROG(on_page_delete, void *folio)
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
+
+/*
+ * DAX fault duration from the filesystem's own handler, entry to return, so
+ * that the fault/punch lock taken inside is counted (fs_dax tracepoints fire
+ * after it). Entry points are vm_operations, so never inlined; one handler may
+ * call another (ext4_dax_fault -> ext4_dax_huge_fault): only the outermost counts.
+ */
+struct fault_timing {
+	__u64 ts;
+	__u32 depth;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct fault_timing);
+} fault_timings SEC(".maps");
+
+static __always_inline void fault_enter(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fault_timing *t = bpf_map_lookup_elem(&fault_timings, &tid), fresh = {};
+
+	if (t) {
+		t->depth++;
+		return;
+	}
+	if (!any_window_open())
+		return; /* nothing can be armed: keep the map empty */
+	fresh.ts = bpf_ktime_get_ns();
+	fresh.depth = 1;
+	bpf_map_update_elem(&fault_timings, &tid, &fresh, BPF_ANY);
+}
+
+static __always_inline void fault_exit(struct vm_fault *vmf)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fault_timing *t = bpf_map_lookup_elem(&fault_timings, &tid);
+	struct dx_file_counts *c = NULL;
+	struct inode *inode;
+	struct dx_event *e;
+	__u64 took;
+
+	if (!t || --t->depth)
+		return;
+	took = bpf_ktime_get_ns() - t->ts;
+	bpf_map_delete_elem(&fault_timings, &tid);
+	inode = armed_inode(vmf_mapping(vmf), &c);
+	if (!inode)
+		return;
+	e = reserve_event(DX_FAULT_DONE);
+	if (!e)
+		return;
+	e->flags = fault_is_write(vmf) ? DX_F_WRITE : 0;
+	inode_file(inode, &e->file);
+	e->page.index = vmf->pgoff;
+	e->page.address = vmf->address;
+	e->page.duration_ns = took;
+	bpf_ringbuf_submit(e, 0);
+}
+
+#define FAULT_HANDLER(fn)                                        \
+	SEC("fentry/" #fn)                                       \
+	int BPF_PROG(on_enter_##fn, struct vm_fault *vmf)        \
+	{                                                        \
+		fault_enter();                                   \
+		return 0;                                        \
+	}                                                        \
+	SEC("fexit/" #fn)                                        \
+	int BPF_PROG(on_exit_##fn, struct vm_fault *vmf)         \
+	{                                                        \
+		fault_exit(vmf);                                 \
+		return 0;                                        \
+	}
+
+FAULT_HANDLER(ext4_dax_fault)
+FAULT_HANDLER(ext4_dax_huge_fault)
+FAULT_HANDLER(xfs_filemap_fault)
+FAULT_HANDLER(xfs_filemap_huge_fault)
+FAULT_HANDLER(xfs_filemap_page_mkwrite)
+FAULT_HANDLER(xfs_filemap_pfn_mkwrite)
+FAULT_HANDLER(__fuse_dax_fault)

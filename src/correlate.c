@@ -36,7 +36,9 @@ struct fault_group {
 	uint64_t t;
 	uint64_t page;
 	uint64_t wait_ns;
+	uint64_t fault_ns;
 	bool write, dax, closed;
+	bool entered; /* seen at fault entry (filemap_fault) and not yet finished: a wait is its own */
 };
 
 struct page_mark { /* a dirtied page, or a deleted folio */
@@ -338,7 +340,7 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		if (w->punch.tid == e->tid)
 			return; /* the punch itself waited, on a fault or another punch */
 		g = task_group(w, e->tid);
-		if (!g || g->wait_ns || g->t > began)
+		if (!g || !g->entered || g->wait_ns || g->t > began)
 			g = new_group(w, e, began, DX_PAGE_UNKNOWN);
 		g->wait_ns = e->lock.wait_ns;
 		if (e->flags & DX_F_HOLDER_KNOWN) {
@@ -360,10 +362,15 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct window *w,
 {
 	struct dx_event at = *e;
 	uint64_t last = e->page.last > e->page.index ? e->page.last : e->page.index;
+	struct fault_group *g;
 
 	if (!e->page.address && w && e->page.index < w->first_page && last >= w->first_page)
 		at.page.index = w->first_page;
-	fault_for(c, file, &at);
+	g = fault_for(c, file, &at);
+	if (g) {
+		g->write |= e->flags & DX_F_WRITE;
+		g->entered = e->flags & DX_F_ENTRY;
+	}
 }
 
 static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
@@ -383,7 +390,9 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		break;
 	case DX_FILEMAP_FAULT:
 		st->faults_read++;
-		fault_for(c, file, e);
+		g = fault_for(c, file, e);
+		if (g)
+			g->entered = true;
 		break;
 	case DX_DAX_FAULT:
 		if (e->flags & DX_F_PMD)
@@ -394,15 +403,26 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		if (g) {
 			g->dax = true;
 			g->write |= e->flags & DX_F_WRITE;
+			g->entered = false;
 		}
 		break;
 	case DX_PAGE_DIRTY:
 		st->faults_write++;
 		g = fault_for(c, file, e);
-		if (g)
+		if (g) {
 			g->write = true;
+			g->entered = false;
+		}
 		if (w && page_in_window(w, e->page.index))
 			add_mark(&w->dirtied, &w->ndirtied, &w->cap_dirtied, e, 1);
+		break;
+	case DX_FAULT_DONE:
+		g = fault_for(c, file, e);
+		if (g) {
+			g->fault_ns = e->page.duration_ns;
+			g->write |= e->flags & DX_F_WRITE;
+			g->entered = false;
+		}
 		break;
 	case DX_PAGE_DELETE:
 		/* only the punch's own deletes: reclaim and others do not discard writes */
@@ -507,6 +527,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 	case DX_DAX_FAULT:
 	case DX_PAGE_DIRTY:
 	case DX_PAGE_DELETE:
+	case DX_FAULT_DONE:
 		on_page_event(c, e);
 		break;
 	}
@@ -621,7 +642,9 @@ static void judge(struct dx_correlator *c, struct window *w)
 		f = &found[n++];
 		*f = finding_in(c, w, g->wait_ns ? DX_FINDING_BLOCKED_FAULT : DX_FINDING_UNBLOCKED_FAULT,
 				&g->task, g->page, g->t);
-		f->wait_ns = g->wait_ns;
+		f->lock_wait_ns = g->wait_ns;
+		f->fault_ns = g->fault_ns;
+		f->wait_ns = g->wait_ns && g->fault_ns > g->wait_ns ? g->fault_ns : g->wait_ns;
 		f->write = g->write;
 		f->dax = g->dax;
 		if (g->wait_ns)

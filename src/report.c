@@ -297,9 +297,10 @@ static void json_finding(FILE *out, const struct dx_report *r, const struct dx_f
 	fprintf(out, ",\"punch_pid\":%u,\"punch_tid\":%u,\"punch_comm\":", f->punch.pid, f->punch.tid);
 	json_comm(out, f->punch.comm);
 	fprintf(out, ",\"punch_op\":\"%s\",\"punch_offset\":%" PRIu64 ",\"punch_len\":%" PRIu64
-		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64
+		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64 ",\"lock_wait_ns\":%" PRIu64 ",\"fault_ns\":%" PRIu64
 		     ",\"write\":%s,\"dax\":%s,\"certain\":%s,\"after_data_change\":%s,\"incomplete\":%s}",
-		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns,
+		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns, f->lock_wait_ns,
+		f->fault_ns,
 		f->write ? "true" : "false", f->dax ? "true" : "false", f->certain ? "true" : "false",
 		f->after_change ? "true" : "false", f->incomplete ? "true" : "false");
 }

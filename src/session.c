@@ -300,6 +300,11 @@ static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reas
 
 static const char *what_of(const char *prog)
 {
+	/* the fault-handler pairs of faults.bpf.c: one concern, whatever the filesystem */
+	if (!strncmp(prog, "on_enter_", 9) || !strncmp(prog, "on_exit_", 8))
+		return strstr(prog, "ext4")  ? "ext4 DAX fault timing"
+		       : strstr(prog, "xfs") ? "xfs DAX fault timing"
+					     : "FUSE DAX fault timing";
 	for (size_t i = 0; i < sizeof(probe_names) / sizeof(probe_names[0]); i++)
 		if (!strcmp(probe_names[i].prog, prog))
 			return probe_names[i].what;

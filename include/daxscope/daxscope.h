@@ -49,7 +49,9 @@ struct dx_finding {
 	struct dx_file file;
 	uint64_t page_index; /* DX_PAGE_UNKNOWN when the wait was seen but not its page */
 	uint64_t t_ns;       /* when the fault (or the dirtying) happened */
-	uint64_t wait_ns;    /* blocked faults */
+	uint64_t wait_ns;      /* blocked faults: the fault's duration from entry where timed, else lock_wait_ns */
+	uint64_t lock_wait_ns; /* time waiting on the fault/punch lock itself */
+	uint64_t fault_ns;     /* the filesystem's fault handler, entry to return (fentry mode), 0 if untimed */
 	struct dx_task fault; /* the faulting (or dirtying) task */
 	struct dx_task punch; /* the punching task */
 	uint32_t punch_op;    /* enum dx_punch_op */

@@ -27,6 +27,7 @@ enum dx_kind {
 	DX_LOCK_WAIT,     /* lock:contention_begin..end on a watched fault/punch lock */
 	DX_FUSE_REQ,      /* fuse:fuse_request_send..end, joined in the kernel */
 	DX_DAX_RANGE,     /* FUSE DAX window: range mapped, removed, reclaimed; allocation stalls */
+	DX_FAULT_DONE,    /* a filesystem DAX fault handler returned (fentry/fexit): page.duration_ns */
 	DX_KIND_MAX
 };
 
@@ -45,6 +46,7 @@ enum dx_punch_op {
 #define DX_F_ABORTED (1u << 2)      /* punch end: the task exited inside the window */
 #define DX_F_NO_FILE (1u << 3)      /* punch begin: inode found only later (truncate by path) */
 #define DX_F_HOLDER_KNOWN (1u << 4) /* lock wait: holder is the punching task */
+#define DX_F_ENTRY (1u << 5)        /* map fault seen at fault entry: a wait that follows is its own */
 
 /* Identifies a file across inode-number reuse. */
 struct dx_file {
@@ -74,6 +76,7 @@ struct dx_page {
 	__u64 last;    /* map faults: last page of the fault-around range */
 	__u32 order;   /* folio order (page deletes) */
 	__s32 result;  /* VM_FAULT_* (DAX faults) */
+	__u64 duration_ns; /* fault done: from handler entry, so lock waits inside count */
 };
 
 struct dx_lock_wait {

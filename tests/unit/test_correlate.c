@@ -236,6 +236,26 @@ static void test_blocked_after_invalidation(void)
 	dx_correlator_free(c);
 }
 
+/* A wait belongs to the fault in progress, never to one the same task already finished. */
+static void test_wait_after_finished_fault(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	punch(&s, 0, 0, 64);
+	page(&s, DX_DAX_FAULT, WRITER, 1 * MS, 10, DX_F_WRITE); /* finished before the punch took the lock */
+	lock_wait(&s, WRITER, 30 * MS, 25 * MS);                 /* the next fault, on page 11, waited */
+	page(&s, DX_DAX_FAULT, WRITER, 30 * MS + 10, 11, DX_F_WRITE);
+	add(&s, DX_PUNCH_END, PUNCHER, 29 * MS);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_BLOCKED_FAULT, 11);
+	ok(f && f->wait_ns == 25 * MS && f->t_ns == T0 + 5 * MS, "the wait is the second fault's, from when it began waiting");
+	ok(!find(&r, DX_FINDING_BLOCKED_FAULT, 10), "the finished fault did not wait");
+	dx_correlator_free(c);
+}
+
 /* A write before the punch touched anything may be ordered before it: erasing it can be right. */
 static void test_write_before_data_change(void)
 {
@@ -507,6 +527,7 @@ int main(void)
 	test_blocked_after_invalidation();
 	test_unblocked_after_invalidation();
 	test_write_before_data_change();
+	test_wait_after_finished_fault();
 	test_map_fault_range_only();
 	test_dax_fault_without_wait();
 	test_out_of_order();

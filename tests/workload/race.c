@@ -28,7 +28,7 @@
 #define MAX_ACCESSES 256
 #define TOKEN_OFFSET 64
 #define PATTERN 0x5a
-#define SLOW_NS 100000 /* hammered accesses slower than this are recorded */
+#define SLOW_NS 1000000 /* hammered accesses slower than this (1 ms) are recorded */
 
 struct access {
 	long at_ms;
