@@ -182,6 +182,30 @@ int on_fallocate_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/*
+ * Where fentry is allowed, the window is the VFS call itself: it excludes the
+ * syscall's entry and exit, and it also sees punches that come from inside
+ * the kernel (loop device discards, nfsd, overlayfs copy-up). The fallocate
+ * syscall tracepoints stand in where it is not.
+ */
+SEC("fentry/vfs_fallocate")
+int BPF_PROG(on_vfs_fallocate, struct file *file, int mode, loff_t offset, loff_t len)
+{
+	__u32 op = punch_op((__u32)mode);
+	struct inode *inode = file->f_inode;
+
+	if (op && inode && wanted(inode))
+		open_window(inode, file->f_path.dentry, op, offset, op >= DX_OP_COLLAPSE_RANGE ? ~0ULL : len, -1, 0);
+	return 0;
+}
+
+SEC("fexit/vfs_fallocate")
+int BPF_PROG(on_vfs_fallocate_exit, struct file *file, int mode, loff_t offset, loff_t len, long ret)
+{
+	close_window(ret, 0);
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_ftruncate")
 int on_ftruncate_enter(struct trace_event_raw_sys_enter *ctx)
 {

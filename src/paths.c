@@ -5,6 +5,7 @@
  * /proc/PID/maps), and checked with stat() so a renamed or reused path is
  * never printed for the wrong inode.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,33 @@ static bool from_fd(uint32_t pid, int fd, const struct dx_file *f, char *out, si
 	return names_file(out, f);
 }
 
+/* Any open file of the task that is this inode (the fd is unknown when the punch came through the VFS). */
+static bool from_fds(uint32_t pid, const struct dx_file *f, char *out, size_t len)
+{
+	char dir[64], link[384];
+	struct dirent *de;
+	bool found = false;
+	DIR *fds;
+
+	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
+	fds = opendir(dir);
+	while (fds && !found && (de = readdir(fds))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, out, len - 1);
+		if (n <= 0 || out[0] != '/')
+			continue;
+		out[n] = '\0';
+		found = names_file(out, f);
+	}
+	if (fds)
+		closedir(fds);
+	return found;
+}
+
 static bool from_maps(uint32_t pid, const struct dx_file *f, char *out, size_t len)
 {
 	char name[64], line[PATH_MAX + 128];
@@ -142,7 +170,8 @@ const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32
 
 	if (known && (known->path || fd < 0))
 		return known->path;
-	found = (fd >= 0 && from_fd(pid, fd, f, path, sizeof(path))) || from_maps(pid, f, path, sizeof(path));
+	found = (fd >= 0 && from_fd(pid, fd, f, path, sizeof(path))) || from_maps(pid, f, path, sizeof(path)) ||
+		from_fds(pid, f, path, sizeof(path));
 	remember(p, f, found ? path : NULL);
 	return dx_paths_get(p, f);
 }

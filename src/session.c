@@ -35,6 +35,8 @@ static const struct probe_name {
 	const char *prog;
 	const char *what;
 } probe_names[] = {
+	{ "on_vfs_fallocate", "fallocate punches" },
+	{ "on_vfs_fallocate_exit", "fallocate punches" },
 	{ "on_fallocate_enter", "fallocate punches" },
 	{ "on_fallocate_exit", "fallocate punches" },
 	{ "on_ftruncate_enter", "ftruncate" },
@@ -85,6 +87,8 @@ static const struct alternative {
 	const char *primary;
 	bool when_primary_loads;
 } alternatives[] = {
+	{ "on_fallocate_enter", "on_vfs_fallocate", false },
+	{ "on_fallocate_exit", "on_vfs_fallocate", false },
 	{ "on_map_pages", "on_map_pages_fexit", false },
 	{ "on_user_fault", "on_map_pages", true },
 	{ "on_user_fault_vma", "on_map_pages", false },

@@ -82,6 +82,7 @@ for my $k (@kernels) {
             is($doc->{lost_events}, 0, "$fs: no events lost");
             my ($st) = grep { $_->{ino} == $race->{ino} } @{ $doc->{files} };
             ok($st, "$fs: the punched file is reported") or next;
+            is($st->{path}, $race->{file}, "$fs: by its path");
             ok($st->{faults}{dax_pte} + $st->{faults}{dax_pmd} > 0,
                 "$fs: DAX faults seen ($st->{faults}{dax_pte} pte, $st->{faults}{dax_pmd} pmd)");
             my @mine = grep { $_->{ino} == $race->{ino} } @{ $doc->{findings} };
