@@ -70,6 +70,25 @@ static __always_inline struct inode *armed_inode(struct address_space *mapping, 
 	return inode;
 }
 
+/* A read fault on an armed file that mapped page INDEX (at ADDRESS, 0 if unknown) of [INDEX.. LAST]. */
+static __always_inline void send_map_fault(struct inode *inode, struct dx_file_counts *c, __u64 index,
+					   __u64 address, __u64 last, __u16 flags)
+{
+	struct dx_event *e;
+
+	if (c)
+		__sync_fetch_and_add(flags & DX_F_WRITE ? &c->faults_write : &c->faults_read, 1);
+	e = reserve_event(DX_MAP_FAULT);
+	if (!e)
+		return;
+	e->flags = flags;
+	inode_file(inode, &e->file);
+	e->page.index = index;
+	e->page.address = address;
+	e->page.last = last;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Runs for every user fault while a punch is in progress: keep it to a store. */
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
@@ -125,10 +144,8 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	struct vma_page p = { .address = address };
-	struct dx_file_counts *c;
 	struct file_key key;
-	struct dx_event *e;
-	bool write = error_code & 0x2; /* X86_PF_WRITE */
+	__u16 flags = DX_F_ENTRY | (error_code & 0x2 /* X86_PF_WRITE */ ? DX_F_WRITE : 0);
 
 	if (!any_window_open())
 		return 0;
@@ -139,19 +156,8 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 	if (!p.found)
 		return 0;
 	inode_key(p.inode, &key);
-	if (!file_armed(&key))
-		return 0;
-	c = counts_of(&key);
-	if (c)
-		__sync_fetch_and_add(write ? &c->faults_write : &c->faults_read, 1);
-	e = reserve_event(DX_MAP_FAULT);
-	if (!e)
-		return 0;
-	e->flags = DX_F_ENTRY | (write ? DX_F_WRITE : 0);
-	inode_file(p.inode, &e->file);
-	e->page.index = e->page.last = p.index;
-	e->page.address = address;
-	bpf_ringbuf_submit(e, 0);
+	if (file_armed(&key))
+		send_map_fault(p.inode, counts_of(&key), p.index, address, p.index, flags);
 	return 0;
 }
 
@@ -161,26 +167,14 @@ int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, u
 {
 	struct dx_file_counts *c = NULL;
 	struct vma_page p = {};
-	struct inode *inode;
-	struct dx_event *e;
+	struct inode *inode = armed_inode(mapping, &c);
 
-	inode = armed_inode(mapping, &c);
 	if (!inode)
 		return 0;
-	if (c)
-		__sync_fetch_and_add(&c->faults_read, 1);
-	e = reserve_event(DX_MAP_FAULT);
-	if (!e)
-		return 0;
-	inode_file(inode, &e->file);
-	if (faulting_page(mapping, &p) && p.index >= start && p.index <= last) {
-		e->page.index = p.index;
-		e->page.address = p.address;
-	} else {
-		e->page.index = start;
-	}
-	e->page.last = last;
-	bpf_ringbuf_submit(e, 0);
+	if (faulting_page(mapping, &p) && p.index >= start && p.index <= last)
+		send_map_fault(inode, c, p.index, p.address, last, 0);
+	else
+		send_map_fault(inode, c, start, 0, last, 0);
 	return 0;
 }
 
@@ -218,23 +212,12 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 {
 	struct dx_file_counts *c = NULL;
 	struct inode *inode;
-	struct dx_event *e;
 
 	if (!(ret & VM_FAULT_NOPAGE)) /* the faulting page was not mapped here */
 		return 0;
 	inode = armed_inode(vmf_mapping(vmf), &c);
-	if (!inode)
-		return 0;
-	if (c)
-		__sync_fetch_and_add(&c->faults_read, 1);
-	e = reserve_event(DX_MAP_FAULT);
-	if (!e)
-		return 0;
-	inode_file(inode, &e->file);
-	e->page.index = vmf->pgoff;
-	e->page.address = vmf->address;
-	e->page.last = last;
-	bpf_ringbuf_submit(e, 0);
+	if (inode)
+		send_map_fault(inode, c, vmf->pgoff, vmf->address, last, 0);
 	return 0;
 }
 

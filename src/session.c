@@ -235,7 +235,7 @@ static bool attach_point_exists(const struct bpf_program *prog, const struct btf
 			return false;
 		}
 		if (!kernel_function_exists(vmlinux, strchr(sec, '/') + 1)) {
-			snprintf(reason, len, "no function %s (inlined, or its module not loaded)",
+			snprintf(reason, len, "no BTF for function %s (inlined, or its module lacks BTF or is not loaded)",
 				 strchr(sec, '/') + 1);
 			return false;
 		}

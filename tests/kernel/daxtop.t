@@ -15,13 +15,8 @@ need_kernel_bpf();
 plan skip_all => 'no FUSE (/dev/fuse)' unless -c '/dev/fuse';
 plan skip_all => 'tmux missing (package tmux)' unless `sh -c 'command -v tmux'`;
 
-my $dir = scratch_dir();
-mkdir "$dir/back";
-mkdir "$dir/mnt";
-system(build() . '/delayfs', "$dir/back", "$dir/mnt", '--delay-ms=50') == 0 or BAIL_OUT('delayfs did not mount');
-cleanup_later(sub { system('fusermount3', '-u', "$dir/mnt") });
-wait_for_mount("$dir/mnt") or BAIL_OUT('delayfs mount did not appear');
-my $file = "$dir/mnt/topfile";
+my $mnt = mount_delayfs(50);
+my $file = "$mnt/topfile";
 my @race = (build() . '/race', '--file', $file, '--punch', '8192:16384', '--write-at', '70:3');
 
 my $session = "daxtop-test-$$";

@@ -16,17 +16,12 @@ need_kernel_bpf();
 plan skip_all => 'no FUSE (/dev/fuse)' unless -c '/dev/fuse';
 plan skip_all => 'fusermount3 missing (package fuse3)' unless `sh -c 'command -v fusermount3'`;
 
-my $dir = scratch_dir();
-mkdir "$dir/back";
-mkdir "$dir/mnt";
-system(build() . '/delayfs', "$dir/back", "$dir/mnt", '--delay-ms=50') == 0 or BAIL_OUT("delayfs did not mount");
-cleanup_later(sub { system('fusermount3', '-u', "$dir/mnt") });
-wait_for_mount("$dir/mnt") or BAIL_OUT('delayfs mount did not appear');
+my $mnt = mount_delayfs(50);
 
 # pages 2..5 punched; the server punches at ~50 ms and replies at ~100 ms
 my @schedule = ('--write-at', '70:3', '--read-at', '75:4', '--write-at', '70:9', '--write-at', '180:2');
 my ($cap, $banner, $out, $rc) = record_around(
-    workload => [ build() . '/race', '--file', "$dir/mnt/racefile", '--punch', '8192:16384', @schedule ]);
+    workload => [ build() . '/race', '--file', "$mnt/racefile", '--punch', '8192:16384', @schedule ]);
 is($rc, 0, 'race workload ran');
 my $race = eval { decode_json($out) } or BAIL_OUT("race output is not JSON: $out");
 like($banner, qr/watching:.*fallocate punches/, "banner lists what is watched: $banner");
@@ -43,7 +38,7 @@ is($doc->{schema}, 'daxscope.report/1', 'schema');
 is($doc->{lost_events}, 0, 'no events lost');
 
 my $ino = $race->{ino};
-check_race_findings($doc, $race, 2, 5, "$dir/mnt/racefile");
+check_race_findings($doc, $race, 2, 5, "$mnt/racefile");
 my @reads = grep { !$_->{write} } findings_for($doc, $ino, 'unblocked_fault');
 ok((grep { $_->{page_index} == 4 && $_->{fault_tid} == $race->{reader_tid} } @reads),
     'the read through the mapping during the punch is an unblocked fault');

@@ -83,7 +83,7 @@ if [ -b /dev/pmem0 ]; then
 	dax_fs ext4 /usr/sbin/mkfs.ext4 -q -F
 	dax_fs xfs /usr/sbin/mkfs.xfs -q -f -m reflink=0
 else
-	for i in 1 2 3 4 5 6 7 8 9 10; do skip "no /dev/pmem0"; done
+	for _ in 1 2 3 4 5 6 7 8 9 10; do skip "no /dev/pmem0"; done
 fi
 
 for m in fuse virtiofs; do
@@ -99,9 +99,14 @@ for tp in lock/contention_begin lock/contention_end fuse/fuse_request_send fuse/
 	syscalls/sys_enter_fallocate; do
 	if [ -d $T/events/$tp ]; then echo "# tracepoint ${tp%%/*}:${tp#*/}: present"; else echo "# tracepoint ${tp%%/*}:${tp#*/}: absent"; fi
 done
-echo "# fuse tracepoints: $(ls $T/events/fuse 2> /dev/null | grep -v -e '^enable$' -e '^filter$' | tr '\n' ' ')"
-for b in vmlinux ext4 xfs fuse virtiofs; do
-	[ -e /sys/kernel/btf/$b ] && echo "# BTF: /sys/kernel/btf/$b" || echo "# BTF: no /sys/kernel/btf/$b"
+fuse_tps=
+for d in $T/events/fuse/*/; do [ -d "$d" ] && fuse_tps="$fuse_tps $(basename "$d")"; done
+echo "# fuse tracepoints:${fuse_tps:- none}"
+[ -e /sys/kernel/btf/vmlinux ] && echo "# BTF: vmlinux" || echo "# BTF: none (no /sys/kernel/btf/vmlinux)"
+for b in ext4 xfs fuse virtiofs; do
+	if [ -e /sys/kernel/btf/$b ]; then echo "# BTF: module $b"
+	elif grep -q "/$b.ko" "/lib/modules/$(uname -r)/modules.builtin" 2> /dev/null; then echo "# BTF: $b is built in (types in vmlinux)"
+	else echo "# BTF: module $b has none"; fi
 done
 
 echo "1..$n"

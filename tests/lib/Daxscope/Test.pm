@@ -12,7 +12,7 @@ use Time::HiRes qw(sleep time);
 use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
-  findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp);
+  findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -90,6 +90,19 @@ sub report_json {
     my $doc = eval { decode_json($out) };
     diag("report is not JSON: $@") unless $doc;
     return $doc;
+}
+
+# A delayfs (tests/fusefs) mount in a scratch dir, unmounted at exit; returns the mount point.
+sub mount_delayfs {
+    my ($delay_ms) = @_;
+    my $dir = scratch_dir();
+    mkdir "$dir/back";
+    mkdir "$dir/mnt";
+    system(build() . '/delayfs', "$dir/back", "$dir/mnt", "--delay-ms=$delay_ms") == 0
+      or BAIL_OUT('delayfs did not mount');
+    cleanup_later(sub { system('fusermount3', '-u', "$dir/mnt") });
+    wait_for_mount("$dir/mnt") or BAIL_OUT('delayfs mount did not appear');
+    return "$dir/mnt";
 }
 
 sub wait_for_mount {
