@@ -54,6 +54,13 @@ unlike($s, qr/\Q$file\E/, 'a non-matching path filter hides the row');
 press('f', 'BSpace');
 press('topfile', 'Enter');
 like(wait_screen(qr/\Q$file\E/, 5), qr/\Q$file\E/, 'a matching path filter shows it again');
+system("$tmux resize-window -t $session -x 50 -y 12");
+sleep 1;
+my @lines = grep { length } split /\n/, screen();
+my @garbled = grep { !m{^(daxtop - |daxscope: |per s: |sort |FILE|/|DAX window)} } @lines;
+is(scalar @garbled, 0, 'a 50x12 terminal: every line is cut, none wraps into the next') or diag(join "\n", @garbled);
+like(join("\n", @lines), qr/^FILE/m, 'the table header still shows');
+system("$tmux resize-window -t $session -x 160 -y 40");
 press('?');
 like(screen(), qr/daxtop keys/, 'help');
 press('x');
@@ -61,6 +68,15 @@ press('q');
 sleep 1;
 is(system("$tmux has-session -t $session 2>/dev/null") >> 8, 1, 'q quits');
 unlike(`bpftool link list 2>/dev/null`, qr/on_(fallocate|user_fault|map_pages)/, 'no daxscope BPF link left');
+
+# SIGTERM: a clean exit, links detached
+my $pid = open(my $bg, '-|', build() . '/daxtop', '-b', '-i', '0.5') or die;
+sleep 2;
+kill 'TERM', $pid;
+my @ignored = <$bg>;
+close $bg;
+is($? >> 8, 0, 'SIGTERM: daxtop exits 0');
+unlike(`bpftool link list 2>/dev/null`, qr/on_(fallocate|user_fault|map_pages)/, 'SIGTERM: no BPF link left');
 
 # batch and JSON: three intervals while the race runs in the first
 for my $mode (['-b'], ['--json']) {
