@@ -62,6 +62,15 @@ static __always_inline __u64 elapsed(__u32 op)
 	return d;
 }
 
+/* An fentry program that only notes when FN began; its fexit twin sends the event. */
+#define STARTED(name, fn, op)            \
+	SEC("fentry/" #fn)               \
+	int BPF_PROG(name)               \
+	{                                \
+		started(op);             \
+		return 0;                \
+	}
+
 static __always_inline struct fuse_conn_dax___dx *window_of(struct inode *inode)
 {
 	struct fuse_mount___dx *fm = BPF_CORE_READ(inode, i_sb, s_fs_info);
@@ -93,12 +102,7 @@ static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struc
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("fentry/fuse_setup_one_mapping")
-int BPF_PROG(on_dax_setup, struct inode *inode)
-{
-	started(DX_DAX_SETUP);
-	return 0;
-}
+STARTED(on_dax_setup, fuse_setup_one_mapping, DX_DAX_SETUP)
 
 SEC("fexit/fuse_setup_one_mapping")
 int BPF_PROG(on_dax_setup_exit, struct inode *inode, unsigned long start_idx, struct fuse_dax_mapping___dx *dmap,
@@ -109,12 +113,7 @@ int BPF_PROG(on_dax_setup_exit, struct inode *inode, unsigned long start_idx, st
 	return 0;
 }
 
-SEC("fentry/fuse_send_removemapping")
-int BPF_PROG(on_dax_remove, struct inode *inode)
-{
-	started(DX_DAX_REMOVE);
-	return 0;
-}
+STARTED(on_dax_remove, fuse_send_removemapping, DX_DAX_REMOVE)
 
 SEC("fexit/fuse_send_removemapping")
 int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_in___dx *in, void *remove_one,
@@ -124,12 +123,7 @@ int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_
 	return 0;
 }
 
-SEC("fentry/reclaim_one_dmap_locked")
-int BPF_PROG(on_dax_reclaim, struct inode *inode)
-{
-	started(DX_DAX_RECLAIM);
-	return 0;
-}
+STARTED(on_dax_reclaim, reclaim_one_dmap_locked, DX_DAX_RECLAIM)
 
 SEC("fexit/reclaim_one_dmap_locked")
 int BPF_PROG(on_dax_reclaim_exit, struct inode *inode, struct fuse_dax_mapping___dx *dmap, int ret)
@@ -147,12 +141,7 @@ int BPF_PROG(on_dax_freed, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mappi
 	return 0;
 }
 
-SEC("fentry/fuse_dax_free_mem_worker")
-int BPF_PROG(on_dax_reclaim_pass, struct work_struct *work)
-{
-	started(DX_DAX_RECLAIM_PASS);
-	return 0;
-}
+STARTED(on_dax_reclaim_pass, fuse_dax_free_mem_worker, DX_DAX_RECLAIM_PASS)
 
 SEC("fexit/fuse_dax_free_mem_worker")
 int BPF_PROG(on_dax_reclaim_pass_exit, struct work_struct *work)
@@ -165,12 +154,7 @@ int BPF_PROG(on_dax_reclaim_pass_exit, struct work_struct *work)
 	return 0;
 }
 
-SEC("fentry/inode_inline_reclaim_one_dmap")
-int BPF_PROG(on_dax_inline_reclaim, struct fuse_conn_dax___dx *fcd)
-{
-	started(DX_DAX_INLINE_RECLAIM);
-	return 0;
-}
+STARTED(on_dax_inline_reclaim, inode_inline_reclaim_one_dmap, DX_DAX_INLINE_RECLAIM)
 
 SEC("fexit/inode_inline_reclaim_one_dmap")
 int BPF_PROG(on_dax_inline_reclaim_exit, struct fuse_conn_dax___dx *fcd, struct inode *inode, bool *retry,
