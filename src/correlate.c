@@ -419,7 +419,8 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_FAULT_DONE:
 		g = fault_for(c, file, e);
 		if (g) {
-			g->fault_ns = e->page.duration_ns;
+			/* a huge fault that falls back to a pte fault runs the handler twice */
+			g->fault_ns += e->page.duration_ns;
 			g->write |= e->flags & DX_F_WRITE;
 			g->entered = false;
 		}

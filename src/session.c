@@ -25,7 +25,7 @@
 #include "daxscope.skel.h"
 
 #define TRACEFS "/sys/kernel/tracing"
-#define REASON_LEN 96
+#define REASON_LEN 160
 
 const uint32_t dx_fuse_opcodes[5] = { DX_FUSE_READ, DX_FUSE_WRITE, DX_FUSE_FALLOCATE,
 				      DX_FUSE_SETUPMAPPING, DX_FUSE_REMOVEMAPPING };
