@@ -10,14 +10,15 @@
 static const struct column {
 	const char *name;
 	int width; /* 0: takes what is left */
+	int key;   /* sorts by it: upper case, since the lower-case keys are commands */
 } columns[DX_COL_COUNT] = {
-	[DX_COL_PATH] = { "FILE", 0 },	       [DX_COL_FAULTER] = { "FAULTER", 16 },
-	[DX_COL_PUNCHER] = { "PUNCHER", 16 },  [DX_COL_READS] = { "RD/s", 7 },
-	[DX_COL_WRITES] = { "WR/s", 7 },       [DX_COL_DAX] = { "DAX/s", 7 },
-	[DX_COL_PUNCHES] = { "PUNCH/s", 7 },   [DX_COL_WAITS] = { "WAIT/s", 7 },
-	[DX_COL_P50] = { "W_P50", 7 },	       [DX_COL_P99] = { "W_P99", 7 },
-	[DX_COL_MAX] = { "W_MAX", 7 },	       [DX_COL_UNBLOCKED] = { "UNBLK", 6 },
-	[DX_COL_DISCARDED] = { "DISCARD", 7 },
+	[DX_COL_PATH] = { "FILE", 0, 'N' },	      [DX_COL_FAULTER] = { "FAULTER", 16, 'F' },
+	[DX_COL_PUNCHER] = { "PUNCHER", 16, 'U' },   [DX_COL_READS] = { "RD/s", 7, 'E' },
+	[DX_COL_WRITES] = { "WR/s", 7, 'W' },	      [DX_COL_DAX] = { "DAX/s", 7, 'X' },
+	[DX_COL_PUNCHES] = { "PUNCH/s", 7, 'P' },    [DX_COL_WAITS] = { "WAIT/s", 7, 'T' },
+	[DX_COL_P50] = { "W_P50", 7, '5' },	      [DX_COL_P99] = { "W_P99", 7, '9' },
+	[DX_COL_MAX] = { "W_MAX", 7, 'M' },	      [DX_COL_UNBLOCKED] = { "UNBLK", 6, 'B' },
+	[DX_COL_DISCARDED] = { "DISCARD", 7, 'D' },
 };
 
 #define MIN_PATH_WIDTH 12
@@ -25,6 +26,79 @@ static const struct column {
 const char *dx_top_column_name(enum dx_top_column col)
 {
 	return col < DX_COL_COUNT ? columns[col].name : "?";
+}
+
+int dx_top_column_key(enum dx_top_column col)
+{
+	return col < DX_COL_COUNT ? columns[col].key : 0;
+}
+
+enum dx_top_column dx_top_column_by_key(int key)
+{
+	for (int c = 0; c < DX_COL_COUNT; c++)
+		if (columns[c].key == key)
+			return (enum dx_top_column)c;
+	return DX_COL_COUNT;
+}
+
+/* ---- the kernel's counters: open addressing on (dev, ino) ---- */
+
+static size_t kslot_hash(uint32_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+static struct dx_top_kslot *kslot_find(const struct dx_top_kcounts *k, uint32_t dev, uint64_t ino)
+{
+	if (!k->cap)
+		return NULL;
+	for (size_t i = kslot_hash(dev, ino) & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+		struct dx_top_kslot *s = &k->slots[i];
+
+		if (!s->used || (s->ino == ino && s->dev == dev))
+			return s;
+	}
+}
+
+static void kcounts_grow(struct dx_top_kcounts *k)
+{
+	struct dx_top_kcounts bigger = { .cap = k->cap ? k->cap * 2 : 1024 };
+
+	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+	if (!bigger.slots)
+		abort();
+	for (size_t i = 0; i < k->cap; i++) {
+		if (k->slots[i].used) {
+			*kslot_find(&bigger, k->slots[i].dev, k->slots[i].ino) = k->slots[i];
+			bigger.n++;
+		}
+	}
+	free(k->slots);
+	*k = bigger;
+}
+
+void dx_top_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
+{
+	struct dx_top_kcounts *k = &((struct dx_top *)ctx)->kernel;
+	struct dx_top_kslot *s;
+
+	if ((k->n + 1) * 2 > k->cap)
+		kcounts_grow(k);
+	s = kslot_find(k, f->dev, f->ino);
+	if (!s->used) {
+		s->used = true;
+		s->dev = f->dev;
+		s->ino = f->ino;
+		k->n++;
+	}
+	/* an entry the kernel evicted comes back from zero: keep the highest seen */
+	s->c.faults_read = c->faults_read > s->c.faults_read ? c->faults_read : s->c.faults_read;
+	s->c.faults_write = c->faults_write > s->c.faults_write ? c->faults_write : s->c.faults_write;
+	s->c.dax_pte = c->dax_pte > s->c.dax_pte ? c->dax_pte : s->c.dax_pte;
+	s->c.dax_pmd = c->dax_pmd > s->c.dax_pmd ? c->dax_pmd : s->c.dax_pmd;
+	s->c.deleted = c->deleted > s->c.deleted ? c->deleted : s->c.deleted;
 }
 
 static double per_second(uint64_t now, uint64_t before, double interval_s)
@@ -40,18 +114,36 @@ static bool task_listed(const struct dx_task_count top[DX_TOP_TASKS], uint32_t p
 	return false;
 }
 
+static bool in_dir(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return !strncmp(path, dir, len) && (path[len] == '/' || !path[len] || len == 1);
+}
+
 static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *row)
 {
 	if (f->path[0] && !strstr(row->label, f->path))
 		return false;
+	/* a file not named yet stays: the session keeps to the directory's filesystem */
+	if (f->under[0] && row->has_path && !in_dir(row->label, f->under))
+		return false;
 	if (!f->pid && !f->cgroup)
 		return true;
-	return task_listed(row->st->top_faulters, f->pid, f->cgroup) ||
-	       task_listed(row->st->top_punchers, f->pid, f->cgroup);
+	return task_listed(row->top_faulters, f->pid, f->cgroup) ||
+	       task_listed(row->top_punchers, f->pid, f->cgroup);
 }
 
-static struct dx_top_counts counts_of(const struct dx_file_stats *st)
+static uint64_t at_least(uint64_t a, uint64_t b)
 {
+	return a > b ? a : b;
+}
+
+static struct dx_top_counts counts_of(const struct dx_top *t, const struct dx_file_stats *st)
+{
+	const struct dx_top_kslot *k = kslot_find(&t->kernel, st->file.dev, st->file.ino);
 	struct dx_top_counts c = {
 		.reads = st->faults_read,
 		.writes = st->faults_write,
@@ -63,6 +155,12 @@ static struct dx_top_counts counts_of(const struct dx_file_stats *st)
 		.discarded = st->discarded_writes,
 	};
 
+	if (k && k->used) { /* the kernel counts what the ring buffer lost too */
+		c.reads = at_least(c.reads, k->c.faults_read);
+		c.writes = at_least(c.writes, k->c.faults_write);
+		c.dax_pte = at_least(c.dax_pte, k->c.dax_pte);
+		c.dax_pmd = at_least(c.dax_pmd, k->c.dax_pmd);
+	}
 	return c;
 }
 
@@ -74,33 +172,51 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 
 	if (t->cap_rows < nfiles) {
 		struct dx_top_row *rows = realloc(t->rows, nfiles * sizeof(*rows));
+		struct dx_top_counts *prev = realloc(t->prev, nfiles * sizeof(*prev));
 
-		if (!rows)
+		if (!rows || !prev)
 			abort();
 		t->rows = rows;
+		t->prev = prev;
 		t->cap_rows = nfiles;
 	}
 	memset(&t->total, 0, sizeof(t->total));
 	t->nrows = 0;
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
-		const struct dx_top_counts *was = i < t->nprev ? &t->prev[i] : &none;
-		struct dx_top_counts now = counts_of(st);
+		const struct dx_top_counts was = i < t->nprev ? t->prev[i] : none;
+		struct dx_top_counts now = counts_of(t, st);
 		struct dx_top_row *row = &t->rows[t->nrows];
 		struct dx_top_rates *rate = &row->rate;
 
-		char label[sizeof(row->label)];
+		const char *path = dx_paths_get(r->paths, &st->file);
+		char dev[24];
 
-		row->st = st;
-		snprintf(row->label, sizeof(row->label), "%s", dx_report_file_label(r, &st->file, label, sizeof(label)));
-		rate->reads = per_second(now.reads, was->reads, interval_s);
-		rate->writes = per_second(now.writes, was->writes, interval_s);
-		rate->dax_pte = per_second(now.dax_pte, was->dax_pte, interval_s);
-		rate->dax_pmd = per_second(now.dax_pmd, was->dax_pmd, interval_s);
-		rate->punches = per_second(now.punches, was->punches, interval_s);
-		rate->waits = per_second(now.waits, was->waits, interval_s);
-		rate->unblocked = per_second(now.unblocked, was->unblocked, interval_s);
-		rate->discarded = per_second(now.discarded, was->discarded, interval_s);
+		row->index = i;
+		row->file = st->file;
+		memcpy(row->top_faulters, st->top_faulters, sizeof(row->top_faulters));
+		memcpy(row->top_punchers, st->top_punchers, sizeof(row->top_punchers));
+		row->wait_p50_ns = dx_hist_quantile(&st->lock_waits, 0.5);
+		row->wait_p99_ns = dx_hist_quantile(&st->lock_waits, 0.99);
+		row->wait_max_ns = st->lock_waits.max_ns;
+		row->unblocked = now.unblocked;
+		row->discarded = now.discarded;
+		row->has_path = path != NULL;
+		if (path) {
+			snprintf(row->label, sizeof(row->label), "%s", path);
+		} else {
+			dx_format_dev(st->file.dev, dev, sizeof(dev));
+			snprintf(row->label, sizeof(row->label), "%s:%" PRIu64 "%s%.*s", dev, (uint64_t)st->file.ino,
+				 st->name[0] ? " " : "", DX_NAME_LEN, st->name);
+		}
+		rate->reads = per_second(now.reads, was.reads, interval_s);
+		rate->writes = per_second(now.writes, was.writes, interval_s);
+		rate->dax_pte = per_second(now.dax_pte, was.dax_pte, interval_s);
+		rate->dax_pmd = per_second(now.dax_pmd, was.dax_pmd, interval_s);
+		rate->punches = per_second(now.punches, was.punches, interval_s);
+		rate->waits = per_second(now.waits, was.waits, interval_s);
+		rate->unblocked = per_second(now.unblocked, was.unblocked, interval_s);
+		rate->discarded = per_second(now.discarded, was.discarded, interval_s);
 		/* totals cover every file: filters choose rows, not what happened */
 		t->total.reads += rate->reads;
 		t->total.writes += rate->writes;
@@ -110,20 +226,12 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->total.waits += rate->waits;
 		t->total.unblocked += rate->unblocked;
 		t->total.discarded += rate->discarded;
+		t->prev[i] = now; /* the correlator keeps a file's index for good */
 		t->nrows++;
 	}
 	t->nall = t->nrows;
 	t->lost_rate = per_second(lost, t->prev_lost, interval_s);
 	t->prev_lost = lost;
-	if (nfiles > t->nprev) {
-		struct dx_top_counts *prev = realloc(t->prev, nfiles * sizeof(*prev));
-
-		if (!prev)
-			abort();
-		t->prev = prev;
-	}
-	for (size_t i = 0; i < nfiles; i++)
-		t->prev[i] = counts_of(dx_correlator_file(r->corr, i));
 	t->nprev = nfiles;
 	dx_top_refilter(t);
 }
@@ -147,19 +255,17 @@ void dx_top_refilter(struct dx_top *t)
 
 static double column_value(const struct dx_top_row *row, enum dx_top_column col)
 {
-	const struct dx_file_stats *st = row->st;
-
 	switch (col) {
 	case DX_COL_READS: return row->rate.reads;
 	case DX_COL_WRITES: return row->rate.writes;
 	case DX_COL_DAX: return row->rate.dax_pte + row->rate.dax_pmd;
 	case DX_COL_PUNCHES: return row->rate.punches;
 	case DX_COL_WAITS: return row->rate.waits;
-	case DX_COL_P50: return (double)dx_hist_quantile(&st->lock_waits, 0.5);
-	case DX_COL_P99: return (double)dx_hist_quantile(&st->lock_waits, 0.99);
-	case DX_COL_MAX: return (double)st->lock_waits.max_ns;
-	case DX_COL_UNBLOCKED: return (double)(st->unblocked_read + st->unblocked_write);
-	case DX_COL_DISCARDED: return (double)st->discarded_writes;
+	case DX_COL_P50: return (double)row->wait_p50_ns;
+	case DX_COL_P99: return (double)row->wait_p99_ns;
+	case DX_COL_MAX: return (double)row->wait_max_ns;
+	case DX_COL_UNBLOCKED: return (double)row->unblocked;
+	case DX_COL_DISCARDED: return (double)row->discarded;
 	default: return 0;
 	}
 }
@@ -175,13 +281,13 @@ static int row_cmp(const void *a, const void *b)
 	if (col == DX_COL_PATH)
 		c = strcmp(x->label, y->label);
 	else if (col == DX_COL_FAULTER || col == DX_COL_PUNCHER)
-		c = strncmp(col == DX_COL_FAULTER ? x->st->top_faulters[0].task.comm : x->st->top_punchers[0].task.comm,
-			    col == DX_COL_FAULTER ? y->st->top_faulters[0].task.comm : y->st->top_punchers[0].task.comm,
+		c = strncmp(col == DX_COL_FAULTER ? x->top_faulters[0].task.comm : x->top_punchers[0].task.comm,
+			    col == DX_COL_FAULTER ? y->top_faulters[0].task.comm : y->top_punchers[0].task.comm,
 			    DX_COMM_LEN);
 	else
 		c = column_value(x, col) < column_value(y, col) ? -1 : column_value(x, col) > column_value(y, col);
 	if (!c) /* stable order between refreshes */
-		c = x->st->file.ino < y->st->file.ino ? -1 : x->st->file.ino > y->st->file.ino;
+		c = x->index < y->index ? -1 : x->index > y->index;
 	return sorting->ascending ? c : -c;
 }
 
@@ -196,12 +302,13 @@ void dx_top_free(struct dx_top *t)
 {
 	free(t->rows);
 	free(t->prev);
+	free(t->kernel.slots);
 	memset(t, 0, sizeof(*t));
 }
 
 bool dx_top_row_has_findings(const struct dx_top_row *row)
 {
-	return row->st->unblocked_read + row->st->unblocked_write + row->st->discarded_writes > 0;
+	return row->unblocked + row->discarded > 0;
 }
 
 static void format_ns(uint64_t ns, char *buf, size_t len)
@@ -267,14 +374,13 @@ void dx_top_format_header(char *buf, size_t width)
 
 void dx_top_format_row(const struct dx_top_row *row, char *buf, size_t width)
 {
-	const struct dx_file_stats *st = row->st;
 	size_t used = 0, cap = width + 512;
 	char line[cap], cell[64];
 
 	used = put_cell(line, used, cap, row->label, (int)path_width(width), true);
-	format_task(&st->top_faulters[0], cell, sizeof(cell));
+	format_task(&row->top_faulters[0], cell, sizeof(cell));
 	used = put_cell(line, used, cap, cell, columns[DX_COL_FAULTER].width, false);
-	format_task(&st->top_punchers[0], cell, sizeof(cell));
+	format_task(&row->top_punchers[0], cell, sizeof(cell));
 	used = put_cell(line, used, cap, cell, columns[DX_COL_PUNCHER].width, false);
 	for (int c = DX_COL_READS; c <= DX_COL_WAITS; c++) {
 		snprintf(cell, sizeof(cell), "%.0f", column_value(row, c));
@@ -317,11 +423,12 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	fputc('\n', out);
 }
 
+/* Without the closing brace: the totals add lost events. */
 static void json_rates(FILE *out, const struct dx_top_rates *r)
 {
 	fprintf(out,
 		"{\"faults_read\":%.3f,\"faults_write\":%.3f,\"dax_pte\":%.3f,\"dax_pmd\":%.3f,\"punches\":%.3f,"
-		"\"lock_waits\":%.3f,\"unblocked_faults\":%.3f,\"discarded_writes\":%.3f}",
+		"\"lock_waits\":%.3f,\"unblocked_faults\":%.3f,\"discarded_writes\":%.3f",
 		r->reads, r->writes, r->dax_pte, r->dax_pmd, r->punches, r->waits, r->unblocked, r->discarded);
 }
 
@@ -333,7 +440,7 @@ void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report
 	fprintf(out, ",\"lost_events\":%" PRIu64 ",\"rates\":",
 		dx_correlator_lost(r->corr) > r->kernel_lost ? dx_correlator_lost(r->corr) : r->kernel_lost);
 	json_rates(out, &t->total);
-	fputc(',', out);
+	fprintf(out, ",\"lost_events\":%.3f},", t->lost_rate);
 	dx_report_json_dax_windows(out, r);
 	fputs(",\"files\":[", out);
 	for (size_t i = 0; i < t->nrows; i++) {
@@ -341,10 +448,10 @@ void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report
 			fputc(',', out);
 		/* the report's file fields, and this interval's rates */
 		fputc('{', out);
-		dx_report_json_file_fields(out, r, t->rows[i].st);
+		dx_report_json_file_fields(out, r, dx_correlator_file(r->corr, t->rows[i].index));
 		fputs(",\"rates\":", out);
 		json_rates(out, &t->rows[i].rate);
-		fputc('}', out);
+		fputs("}}", out);
 	}
 	fputs("]}\n", out);
 	fflush(out);

@@ -38,8 +38,8 @@ static const char usage[] =
 	"      --path DIR     only files on DIR's filesystem, under DIR\n"
 	"  -h, --help         this text\n"
 	"\n"
-	"Keys: < > sort column, R reverse, p pause, f or / filter by path, k by pid,\n"
-	"      c by cgroup, h or ? help, q quit.\n"
+	"Keys: < > sort column (or its letter: N F U E W X P T 5 9 M B D), R reverse,\n"
+	"      p pause, f or / filter by path, k by pid, c by cgroup, h or ? help, q quit.\n"
 	"\n"
 	"Examples:\n"
 	"  daxtop                 # full screen\n"
@@ -52,7 +52,7 @@ struct options {
 	double interval;
 	long iterations;
 	enum mode mode;
-	const char *path;
+	char path[4096]; /* --path, absolute; "" for all */
 	struct dx_top_filter filter;
 };
 
@@ -86,7 +86,7 @@ static double now_s(void)
 
 static int bad_usage(const char *what, const char *arg)
 {
-	fprintf(stderr, "daxtop: %s '%s'\n%s", what, arg, usage);
+	fprintf(stderr, "daxtop: %s '%s'\n\n%s", what, arg, usage);
 	return 2;
 }
 
@@ -121,7 +121,7 @@ static int parse(int argc, char **argv, struct options *o)
 
 	o->interval = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "i:n:bp:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":i:n:bp:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			o->interval = strtod(optarg, &end);
@@ -144,15 +144,20 @@ static int parse(int argc, char **argv, struct options *o)
 			if (!cgroup_id(optarg, &o->filter.cgroup))
 				return bad_usage("no such cgroup", optarg);
 			break;
-		case 'P':
-			o->path = optarg;
-			snprintf(o->filter.path, sizeof(o->filter.path), "%s", optarg);
+		case 'P': /* the session keeps to its filesystem, the rows to the directory */
+			if (!realpath(optarg, o->path))
+				return bad_usage("--path: cannot resolve", optarg);
+			if (strlen(o->path) >= sizeof(o->filter.under))
+				return bad_usage("--path: too long", optarg);
+			memcpy(o->filter.under, o->path, strlen(o->path) + 1);
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
+		case ':':
+			return bad_usage("option needs an argument:", argv[optind - 1]);
 		default:
-			return bad_usage("unknown or incomplete option", argv[optind - 1]);
+			return bad_usage("unknown option", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -183,14 +188,20 @@ static void draw_help(void)
 		"  h  ?   this help",
 		"  q      quit",
 		"",
-		"Rows in bold had unblocked faults or discarded writes.",
-		"Any key returns.",
+		"Sort by a column with its key (again: reverse):",
 	};
-	int rows = (int)(sizeof(lines) / sizeof(lines[0]));
+	int n = (int)(sizeof(lines) / sizeof(lines[0])), y;
+	char line[64];
 
 	erase();
-	for (int i = 0; i < rows && i < LINES; i++)
-		mvaddnstr(i, 0, lines[i], COLS);
+	for (y = 0; y < n && y < LINES; y++)
+		mvaddnstr(y, 0, lines[y], COLS);
+	for (int c = 0; c < DX_COL_COUNT && y < LINES; c++, y++) {
+		snprintf(line, sizeof(line), "  %c      %s", dx_top_column_key(c), dx_top_column_name(c));
+		mvaddnstr(y, 0, line, COLS);
+	}
+	if (y + 1 < LINES)
+		mvaddnstr(y + 1, 0, "Rows in bold had unblocked faults or discarded writes. Any key returns.", COLS);
 }
 
 static void draw(struct app *a)
@@ -215,9 +226,9 @@ static void draw(struct app *a)
 		 t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches, t->total.waits,
 		 t->total.unblocked, t->total.discarded, t->lost_rate);
 	mvaddnstr(2, 0, line, (int)width);
-	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %" PRIu64 "  %s",
+	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %" PRIu64 "%s%s  %s",
 		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, t->filter.pid,
-		 t->filter.cgroup, a->status);
+		 t->filter.cgroup, t->filter.under[0] ? "  under " : "", t->filter.under, a->status);
 	mvaddnstr(3, 0, line, (int)width);
 	y = 4;
 	for (size_t i = 0; i < dx_correlator_ndax(a->report.corr) && y < LINES - 2; i++, y++) {
@@ -283,6 +294,13 @@ static void ask(struct app *a, const char *question)
 	a->answer_len = 0;
 }
 
+/* A new sort column: names A to Z, numbers most first. */
+static void sort_by(struct dx_top *t, enum dx_top_column col)
+{
+	t->sort = col;
+	t->ascending = col == DX_COL_PATH || col == DX_COL_FAULTER || col == DX_COL_PUNCHER;
+}
+
 /* Returns false when the user quits. */
 static bool handle_key(struct app *a, int key)
 {
@@ -307,14 +325,23 @@ static bool handle_key(struct app *a, int key)
 	switch (key) {
 	case 'q': case 'Q': return false;
 	case 'p': a->paused = !a->paused; break;
-	case '<': a->top.sort = a->top.sort ? a->top.sort - 1 : DX_COL_COUNT - 1; break;
-	case '>': a->top.sort = (a->top.sort + 1) % DX_COL_COUNT; break;
+	case '<': sort_by(&a->top, a->top.sort ? a->top.sort - 1 : DX_COL_COUNT - 1); break;
+	case '>': sort_by(&a->top, (a->top.sort + 1) % DX_COL_COUNT); break;
 	case 'R': a->top.ascending = !a->top.ascending; break;
 	case 'f': case '/': ask(a, "filter path"); break;
 	case 'k': ask(a, "filter pid"); break;
 	case 'c': ask(a, "filter cgroup"); break;
 	case 'h': case '?': a->help = true; break;
-	default: return true;
+	default: {
+		enum dx_top_column col = dx_top_column_by_key(key);
+
+		if (col == DX_COL_COUNT)
+			return true;
+		if (col == a->top.sort) /* its key again: the other way round */
+			a->top.ascending = !a->top.ascending;
+		else
+			sort_by(&a->top, col);
+	}
 	}
 	dx_top_sort(&a->top);
 	return true;
@@ -322,6 +349,7 @@ static bool handle_key(struct app *a, int key)
 
 static void start_screen(void)
 {
+	set_escdelay(25); /* Esc cancels a prompt without a pause */
 	initscr();
 	cbreak();
 	noecho();
@@ -339,6 +367,7 @@ static void start_screen(void)
 
 static void refresh_view(struct app *a, double interval)
 {
+	dx_session_file_counts(a->session, dx_top_kernel_counts, &a->top);
 	dx_top_update(&a->top, &a->report, interval);
 	if (a->o.mode == MODE_BATCH)
 		dx_top_print_text(stdout, &a->top, &a->report, 200);
@@ -401,7 +430,7 @@ int main(int argc, char **argv)
 	rc = parse(argc, argv, &a.o);
 	if (rc)
 		return rc;
-	so.path = a.o.path;
+	so.path = a.o.path[0] ? a.o.path : NULL;
 	if (dx_report_init(&a.report, REORDER_NS, GRACE_NS))
 		return 1;
 	if (dx_session_open(&so, &a.session, err, sizeof(err))) {
@@ -416,6 +445,7 @@ int main(int argc, char **argv)
 	a.top.sort = DX_COL_DISCARDED;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal); /* the terminal went away */
 	if (a.o.mode == MODE_SCREEN)
 		start_screen();
 	else if (a.o.mode == MODE_BATCH)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* daxtop's model on synthetic events: rates, sorting, filters, narrow rows, JSON keys. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, u
 {
 	struct dx_event e = event(DX_PUNCH_BEGIN, ino, pid, cgroup);
 
+	snprintf(e.punch.name, sizeof(e.punch.name), "file%llu", (unsigned long long)ino);
 	e.punch.op = DX_OP_PUNCH_HOLE;
 	e.punch.len = 64 * 4096;
 	e.punch.fd = -1;
@@ -54,6 +56,179 @@ static const struct dx_top_row *row_of(const struct dx_top *t, const char *label
 	return NULL;
 }
 
+/*
+ * A strict JSON reader that keeps the path of every member it meets
+ * ("files[].lock_waits.p99_ns"), so that the test can ask for key names.
+ */
+struct json {
+	const char *p;
+	char paths[8192];
+	size_t used;
+};
+
+static bool json_value(struct json *j, const char *path);
+
+static void json_ws(struct json *j)
+{
+	while (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')
+		j->p++;
+}
+
+static bool json_string(struct json *j, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (*j->p++ != '"')
+		return false;
+	for (; *j->p != '"'; j->p++) {
+		if (!*j->p || (unsigned char)*j->p < 0x20)
+			return false;
+		if (*j->p == '\\' && !*++j->p)
+			return false;
+		if (n + 1 < len)
+			out[n++] = *j->p;
+	}
+	j->p++;
+	out[n] = '\0';
+	return true;
+}
+
+static void json_note(struct json *j, const char *path)
+{
+	size_t len = strlen(path);
+	char line[300];
+
+	snprintf(line, sizeof(line), "\n%s\n", path);
+	if (strstr(j->paths, line) || j->used + len + 2 > sizeof(j->paths))
+		return;
+	memcpy(j->paths + j->used, path, len);
+	j->used += len;
+	j->paths[j->used++] = '\n';
+	j->paths[j->used] = '\0';
+}
+
+static bool json_value(struct json *j, const char *path)
+{
+	char key[64], sub[256];
+
+	json_ws(j);
+	if (*j->p == '{') {
+		j->p++;
+		json_ws(j);
+		if (*j->p == '}')
+			return j->p++, true;
+		do {
+			json_ws(j);
+			if (!json_string(j, key, sizeof(key)))
+				return false;
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
+			json_note(j, sub);
+			json_ws(j);
+			if (*j->p++ != ':' || !json_value(j, sub))
+				return false;
+			json_ws(j);
+		} while (*j->p == ',' && j->p++);
+		return *j->p++ == '}';
+	}
+	if (*j->p == '[') {
+		j->p++;
+		json_ws(j);
+		if (*j->p == ']')
+			return j->p++, true;
+		snprintf(sub, sizeof(sub), "%s[]", path);
+		do {
+			if (!json_value(j, sub))
+				return false;
+			json_ws(j);
+		} while (*j->p == ',' && j->p++);
+		return *j->p++ == ']';
+	}
+	if (*j->p == '"')
+		return json_string(j, key, sizeof(key));
+	for (const char *lit = "true\0false\0null\0"; *lit; lit += strlen(lit) + 1)
+		if (!strncmp(j->p, lit, strlen(lit)))
+			return j->p += strlen(lit), true;
+	if (*j->p == '-')
+		j->p++;
+	if (!isdigit((unsigned char)*j->p))
+		return false;
+	while (isdigit((unsigned char)*j->p) || *j->p == '.' || *j->p == 'e' || *j->p == 'E' || *j->p == '+' ||
+	       *j->p == '-')
+		j->p++;
+	return true;
+}
+
+static bool json_has(const struct json *j, const char *path)
+{
+	char line[300];
+
+	snprintf(line, sizeof(line), "\n%s\n", path);
+	return strstr(j->paths, line) != NULL;
+}
+
+/* Three rows whose order by column col is 1, 0, 2 (most first) and 2, 1, 0 by any other. */
+static void rows_for_sorting(struct dx_top *t, enum dx_top_column col)
+{
+	static const int mine[3] = { 2, 3, 1 }, other[3] = { 1, 2, 3 };
+
+	memset(t->rows, 0, 3 * sizeof(*t->rows));
+	for (int i = 0; i < 3; i++) {
+		struct dx_top_row *row = &t->rows[i];
+		int v = 0;
+
+		row->index = (size_t)i;
+		for (int c = 0; c < DX_COL_COUNT; c++) {
+			v = c == (int)col ? mine[i] : other[i];
+			switch (c) {
+			case DX_COL_PATH: snprintf(row->label, sizeof(row->label), "/f%d", v); break;
+			case DX_COL_FAULTER:
+			case DX_COL_PUNCHER: {
+				struct dx_task_count *top = c == DX_COL_FAULTER ? row->top_faulters : row->top_punchers;
+
+				top[0].count = 1;
+				snprintf(top[0].task.comm, sizeof(top[0].task.comm), "t%d", v);
+				break;
+			}
+			case DX_COL_READS: row->rate.reads = v; break;
+			case DX_COL_WRITES: row->rate.writes = v; break;
+			case DX_COL_DAX: row->rate.dax_pte = v; break;
+			case DX_COL_PUNCHES: row->rate.punches = v; break;
+			case DX_COL_WAITS: row->rate.waits = v; break;
+			case DX_COL_P50: row->wait_p50_ns = (uint64_t)v; break;
+			case DX_COL_P99: row->wait_p99_ns = (uint64_t)v; break;
+			case DX_COL_MAX: row->wait_max_ns = (uint64_t)v; break;
+			case DX_COL_UNBLOCKED: row->unblocked = (uint64_t)v; break;
+			case DX_COL_DISCARDED: row->discarded = (uint64_t)v; break;
+			}
+		}
+	}
+	t->nrows = t->nall = 3;
+	t->sort = col;
+}
+
+static void test_sort_every_column(void)
+{
+	struct dx_top t = { 0 };
+	struct dx_top_row rows[3];
+
+	t.rows = rows;
+	t.cap_rows = 3;
+	for (int c = 0; c < DX_COL_COUNT; c++) {
+		rows_for_sorting(&t, c);
+		t.ascending = false;
+		dx_top_sort(&t);
+		ok(t.rows[0].index == 1 && t.rows[1].index == 0 && t.rows[2].index == 2, "sort by %s, most first",
+		   dx_top_column_name(c));
+		t.ascending = true;
+		dx_top_sort(&t);
+		ok(t.rows[0].index == 2 && t.rows[1].index == 0 && t.rows[2].index == 1, "sort by %s, reversed",
+		   dx_top_column_name(c));
+		ok(dx_top_column_by_key(dx_top_column_key(c)) == (enum dx_top_column)c &&
+			   !strchr("pfkchqR<>?/", dx_top_column_key(c)),
+		   "%s has its own sort key '%c', not a command", dx_top_column_name(c), dx_top_column_key(c));
+	}
+}
+
 int main(void)
 {
 	struct dx_report r;
@@ -73,7 +248,7 @@ int main(void)
 	is_int(t.nrows, 2, "two files, two rows");
 	row = row_of(&t, "/data/a.img");
 	ok(row && row->rate.punches == 0.5 && row->rate.writes == 1.5, "rates over the interval (1 punch, 3 dirtied in 2 s)");
-	ok(row && row->st->discarded_writes == 3, "discarded writes since start");
+	ok(row && row->discarded == 3, "discarded writes since start");
 	ok(t.total.discarded == 2.0, "total discarded writes per second: (3 + 1) / 2 s");
 
 	punch_with_losses(&r, 2, 200, 9, 4);
@@ -116,27 +291,86 @@ int main(void)
 	dx_top_refilter(&t);
 	ok(t.nrows == 1 && !strcmp(t.rows[0].label, "/data/a.img"), "cgroup filter");
 	t.filter.cgroup = 0;
+	snprintf(t.filter.under, sizeof(t.filter.under), "/data/");
+	dx_top_refilter(&t);
+	ok(t.nrows == 1 && !strcmp(t.rows[0].label, "/data/a.img"), "--path: rows under the directory");
+	snprintf(t.filter.under, sizeof(t.filter.under), "/dat");
+	dx_top_refilter(&t);
+	is_int(t.nrows, 0, "--path is a directory, not a prefix of names");
+	t.filter.under[0] = '\0';
 	dx_top_refilter(&t);
 	is_int(t.nrows, 2, "filters cleared: every row again");
 	ok(t.rows[0].rate.writes == 4, "refiltering keeps the interval's rates");
 
-	dx_top_format_row(&t.rows[0], line, 40);
+	/* a file no path was found for: device, inode and the punch's name */
+	punch_with_losses(&r, 3, 300, 9, 0);
+	dx_top_update(&t, &r, 1.0);
+	ok(row_of(&t, "8:0:3 file3") && !row_of(&t, "8:0:3 file3")->has_path, "an unnamed file: dev:ino and its name");
+	snprintf(t.filter.under, sizeof(t.filter.under), "/data");
+	dx_top_refilter(&t);
+	ok(t.nrows == 2 && row_of(&t, "8:0:3 file3") && row_of(&t, "/data/a.img"),
+	   "--path keeps files whose path is not known (the session keeps to the filesystem)");
+	t.filter.under[0] = '\0';
+	dx_top_refilter(&t);
+
+	/* the kernel's counters, when ahead (events lost), give the fault rates */
+	{
+		struct dx_file_counts kc = { .faults_read = 10, .faults_write = 50 };
+
+		dx_top_kernel_counts(&a, &kc, &t);
+		dx_top_update(&t, &r, 1.0);
+		row = row_of(&t, "/data/a.img");
+		ok(row && row->rate.reads == 10 && row->rate.writes == 47,
+		   "kernel counters ahead of the events: rates from them (10 reads, 50 - 3 writes)");
+		kc.faults_write = 2; /* the kernel evicted the entry and started again */
+		dx_top_kernel_counts(&a, &kc, &t);
+		dx_top_update(&t, &r, 1.0);
+		row = row_of(&t, "/data/a.img");
+		ok(row && row->rate.reads == 0 && row->rate.writes == 0, "an evicted entry does not go backwards");
+		row = row_of(&t, "/scratch/b.img");
+		ok(row && row->rate.writes == 0 && row->discarded == 5, "a file without kernel counters keeps its own");
+		is_int(t.nrows, 3, "three files");
+	}
+
+	row = row_of(&t, "/scratch/b.img");
+	dx_top_format_row(row, line, 40);
 	ok(strlen(line) <= 40, "a row fits a 40-column terminal (%zu)", strlen(line));
 	dx_top_format_header(line, 20);
 	ok(strlen(line) <= 20, "so does the header at 20 columns");
-	dx_top_format_row(&t.rows[0], line, 200);
+	dx_top_format_row(row, line, 200);
 	ok(strstr(line, "/scratch/b.img") && strstr(line, "200/task200"), "a wide row names the file and the punching task");
-	ok(dx_top_row_has_findings(&t.rows[0]), "a row with discarded writes is highlighted");
+	ok(dx_top_row_has_findings(row), "a row with discarded writes is highlighted");
+	ok(!dx_top_row_has_findings(row_of(&t, "8:0:3 file3")), "a row without findings is not");
 
 	mem = open_memstream(&json, &json_len);
 	dx_top_print_json(mem, &t, &r, 1.0);
 	fclose(mem);
-	ok(strstr(json, "\"schema\":\"daxscope.top/1\"") && strstr(json, "\"discarded_writes\":") &&
-		   strstr(json, "\"lock_waits\":{\"count\"") && strstr(json, "\"faults_during_punch\"") &&
-		   strstr(json, "\"rates\":{") && json[json_len - 1] == '\n',
-	   "JSON interval: the report's field names, plus rates, one line");
+	{
+		static const char *const keys[] = {
+			"schema", "interval_s", "banner", "lost_events", "rates.faults_read", "rates.faults_write",
+			"rates.dax_pte", "rates.dax_pmd", "rates.punches", "rates.lock_waits",
+			"rates.unblocked_faults", "rates.discarded_writes", "rates.lost_events", "files[].dev",
+			"files[].ino", "files[].path", "files[].punches", "files[].lock_waits.count",
+			"files[].lock_waits.total_ns", "files[].lock_waits.max_ns", "files[].lock_waits.p50_ns",
+			"files[].lock_waits.p99_ns", "files[].faults_during_punch.blocked",
+			"files[].faults_during_punch.unblocked_read", "files[].faults_during_punch.unblocked_write",
+			"files[].discarded_writes", "files[].rates.faults_read", "files[].rates.discarded_writes",
+		};
+		struct json j = { .p = json, .paths = "\n", .used = 1 };
+		bool parsed = json_value(&j, "");
+
+		json_ws(&j);
+		ok(parsed && j.p == json + json_len, "JSON interval: one object that parses, nothing after it");
+		ok(json_len && json[json_len - 1] == '\n' && !memchr(json, '\n', json_len - 1), "on one line");
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			ok(json_has(&j, keys[i]), "JSON key %s", keys[i]);
+		ok(strstr(json, "\"schema\":\"daxscope.top/1\""), "schema daxscope.top/1");
+		j = (struct json){ .p = "{\"a\":[1,{\"b\":2},],\"c\":3}", .paths = "\n", .used = 1 };
+		ok(!json_value(&j, ""), "(the JSON reader refuses a trailing comma)");
+	}
 	free(json);
 	dx_top_free(&t);
 	dx_report_free(&r);
+	test_sort_every_column();
 	return done_testing();
 }
