@@ -14,11 +14,14 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -28,11 +31,12 @@
 #define MAX_ACCESSES 256
 #define TOKEN_OFFSET 64
 #define PATTERN 0x5a
-#define SLOW_NS 1000000 /* hammered accesses slower than this (1 ms) are recorded */
+#define SLOW_NS 1000000 /* hammered accesses slower than this (1 ms: a wait, not TCG noise) are recorded */
 
 struct access {
 	long at_ms;
 	uint64_t page;
+	uint64_t offset; /* of the token in the file: page + 64, + 8 per earlier write to the page */
 	uint64_t t_ns;
 	uint64_t access_ns;
 	uint64_t token;
@@ -61,6 +65,7 @@ static uint64_t *hammer_tokens; /* hammer mode: the last token stored in each pu
 static volatile char *map;
 static uint64_t punch_start_ns;
 static volatile int punch_started, punch_done;
+static uint64_t token_seq; /* only the writer thread stores: every token unique */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
 
@@ -94,16 +99,21 @@ static void wait_for_punch(void)
 	pthread_mutex_unlock(&start_lock);
 }
 
-static volatile uint64_t *slot_of(uint64_t page)
+static uint64_t token_offset(uint64_t page)
 {
-	return (volatile uint64_t *)(map + page * (uint64_t)page_size + TOKEN_OFFSET);
+	return page * (uint64_t)page_size + TOKEN_OFFSET;
+}
+
+static volatile uint64_t *slot_of(const struct access *a)
+{
+	return (volatile uint64_t *)(map + a->offset);
 }
 
 static void store(struct access *a)
 {
-	a->token = 0xd5c0000000000000ULL | (a->page << 20) | (uint64_t)(a->at_ms & 0xfffff);
+	a->token = 0xd5c0000000000000ULL | ++token_seq;
 	a->t_ns = now_ns();
-	*slot_of(a->page) = a->token;
+	*slot_of(a) = a->token;
 	a->access_ns = now_ns() - a->t_ns;
 }
 
@@ -114,7 +124,7 @@ static void load(struct access *a)
 	memset(&pattern, PATTERN, sizeof(pattern));
 	madvise((void *)(map + a->page * (uint64_t)page_size), (size_t)page_size, MADV_DONTNEED);
 	a->t_ns = now_ns();
-	v = *slot_of(a->page);
+	v = *slot_of(a);
 	a->access_ns = now_ns() - a->t_ns;
 	a->saw = v == pattern ? "old" : v == 0 ? "zero" : "other";
 }
@@ -143,6 +153,7 @@ static void hammer(struct worker *w)
 		after_punch = punch_done;
 		for (uint64_t p = first; p <= last; p++) {
 			a.page = p;
+			a.offset = token_offset(p);
 			a.at_ms = (long)((now_ns() - punch_start_ns) / 1000000ULL);
 			w->touch(&a);
 			if (w->touch == store)
@@ -197,8 +208,31 @@ static void *punch(void *arg)
 	return NULL;
 }
 
-/* Many extents: write every other block, then the rest, syncing between passes. */
-static void fill(int fd, uint64_t size, bool fragment)
+static void write_blocks(int fd, const char *block, uint64_t first, uint64_t blocks, uint64_t step)
+{
+	for (uint64_t b = first; b < blocks; b += step)
+		if (pwrite(fd, block, (size_t)page_size, (off_t)(b * (uint64_t)page_size)) != page_size)
+			die("pwrite");
+	if (fsync(fd))
+		die("fsync");
+}
+
+/*
+ * Many extents (one per block on ext4): punch out every other block and write
+ * them back at once. Blocks a punch freed cannot be reused before its journal
+ * commit, so each rewritten block lands away from its neighbours. Meant for
+ * local filesystems: on delayfs every one of these punches is delayed.
+ */
+static void fragment(int fd, const char *block, uint64_t blocks)
+{
+	for (uint64_t b = 1; b < blocks; b += 2)
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(b * (uint64_t)page_size),
+			      page_size))
+			die("fallocate (--fragment)");
+	write_blocks(fd, block, 1, blocks, 2);
+}
+
+static void fill(int fd, uint64_t size, bool fragmented)
 {
 	char *block = malloc((size_t)page_size);
 	uint64_t blocks = size / (uint64_t)page_size;
@@ -206,14 +240,49 @@ static void fill(int fd, uint64_t size, bool fragment)
 	if (!block)
 		die("malloc");
 	memset(block, PATTERN, (size_t)page_size);
-	for (int pass = 0; pass < (fragment ? 2 : 1); pass++) {
-		for (uint64_t b = fragment ? (uint64_t)pass : 0; b < blocks; b += fragment ? 2 : 1)
-			if (pwrite(fd, block, (size_t)page_size, (off_t)(b * (uint64_t)page_size)) != page_size)
-				die("pwrite");
-		if (fsync(fd))
-			die("fsync");
-	}
+	write_blocks(fd, block, 0, blocks, 1);
+	if (fragmented)
+		fragment(fd, block, blocks);
 	free(block);
+}
+
+/* Extents of the file, or -1 where FIEMAP is not supported (FUSE). */
+static long count_extents(int fd)
+{
+	struct fiemap fm = { .fm_length = FIEMAP_MAX_OFFSET, .fm_flags = FIEMAP_FLAG_SYNC };
+
+	return ioctl(fd, FS_IOC_FIEMAP, &fm) ? -1 : (long)fm.fm_mapped_extents;
+}
+
+/* Names the filesystem that refused the punch: its type and mount point. */
+static void report_refusal(const char *file, dev_t dev, int err)
+{
+	char line[4096], where[1024], type[64];
+	unsigned int maj, min;
+	FILE *mi = fopen("/proc/self/mountinfo", "r");
+	const char *sep;
+	bool found = false;
+
+	while (!found && mi && fgets(line, sizeof(line), mi))
+		found = sscanf(line, "%*d %*d %u:%u %*s %1023s", &maj, &min, where) == 3 &&
+			makedev(maj, min) == dev && (sep = strstr(line, " - ")) && sscanf(sep + 3, "%63s", type) == 1;
+	if (mi)
+		fclose(mi);
+	fprintf(stderr, "race: fallocate on %s refused by %s (mounted at %s): %s\n", file, found ? type : "?",
+		found ? where : "?", strerror(err));
+}
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	putchar('"');
 }
 
 static uint64_t parse_size(const char *s)
@@ -231,6 +300,18 @@ static uint64_t parse_size(const char *s)
 	exit(2);
 }
 
+static long parse_ms(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end || v < 0) {
+		fprintf(stderr, "race: bad milliseconds '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
 static void add_access(struct plan *p, const char *arg)
 {
 	long ms;
@@ -242,6 +323,33 @@ static void add_access(struct plan *p, const char *arg)
 	}
 	p->list[p->n].at_ms = ms;
 	p->list[p->n++].page = page;
+}
+
+/*
+ * Reads look at offset 64 of their page. Writes to the same page get a slot
+ * each, so that a later write cannot hide whether an earlier one was lost.
+ */
+static void place(struct plan *p, uint64_t size, bool writes)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct access *a = &p->list[i];
+		int earlier = 0;
+
+		if (a->page >= size / (uint64_t)page_size) {
+			fprintf(stderr, "race: page %" PRIu64 " is beyond the file\n", a->page);
+			exit(2);
+		}
+		for (int j = 0; writes && j < i; j++)
+			earlier += p->list[j].page == a->page;
+		a->offset = token_offset(a->page) + (uint64_t)earlier * sizeof(uint64_t);
+	}
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct access *x = a, *y = b;
+
+	return (x->at_ms > y->at_ms) - (x->at_ms < y->at_ms);
 }
 
 static void parse(int argc, char **argv, struct config *c)
@@ -270,12 +378,18 @@ static void parse(int argc, char **argv, struct config *c)
 			c->punch_off = parse_size(optarg);
 			c->punch_len = parse_size(colon + 1);
 			break;
-		case 'm': c->zero_mode = !strcmp(optarg, "zero"); break;
+		case 'm':
+			if (strcmp(optarg, "punch") && strcmp(optarg, "zero")) {
+				fprintf(stderr, "race: --mode is punch or zero, not '%s'\n", optarg);
+				exit(2);
+			}
+			c->zero_mode = !strcmp(optarg, "zero");
+			break;
 		case 'w': add_access(&c->writes, optarg); break;
 		case 'r': add_access(&c->reads, optarg); break;
-		case 'h': c->hammer_ms = atol(optarg); break;
+		case 'h': c->hammer_ms = parse_ms(optarg); break;
 		case 'F': c->fragment = true; break;
-		case 'S': c->settle_ms = atol(optarg); break;
+		case 'S': c->settle_ms = parse_ms(optarg); break;
 		default:
 			fprintf(stderr, "usage: race --file PATH [--size B] [--punch OFF:LEN] [--mode punch|zero] "
 					"[--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N] [--fragment] "
@@ -283,22 +397,23 @@ static void parse(int argc, char **argv, struct config *c)
 			exit(2);
 		}
 	}
-	if (!c->file || !c->punch_len || c->punch_off + c->punch_len > c->size) {
-		fprintf(stderr, "race: --file is required and the punch must lie inside --size\n");
+	if (optind < argc || !c->file || !c->size || c->size % (uint64_t)page_size || !c->punch_len ||
+	    c->punch_len > c->size || c->punch_off > c->size - c->punch_len) {
+		fprintf(stderr, "race: --file is required, --size a multiple of the page size, the punch inside it\n");
 		exit(2);
 	}
-	for (int i = 0; i < c->writes.n; i++)
-		if (c->writes.list[i].page >= c->size / (uint64_t)page_size) {
-			fprintf(stderr, "race: page %" PRIu64 " is beyond the file\n", c->writes.list[i].page);
-			exit(2);
-		}
+	/* a worker sleeps until each of its accesses in turn */
+	qsort(c->writes.list, (size_t)c->writes.n, sizeof(struct access), by_time);
+	qsort(c->reads.list, (size_t)c->reads.n, sizeof(struct access), by_time);
+	place(&c->writes, c->size, true);
+	place(&c->reads, c->size, false);
 }
 
-static uint64_t stored_token(int fd, uint64_t page)
+static uint64_t stored_token(int fd, uint64_t offset)
 {
 	uint64_t v = 0;
 
-	if (pread(fd, &v, sizeof(v), (off_t)(page * (uint64_t)page_size + TOKEN_OFFSET)) != sizeof(v))
+	if (pread(fd, &v, sizeof(v), (off_t)offset) != sizeof(v))
 		die("pread");
 	return v;
 }
@@ -314,14 +429,14 @@ static int check_writes(struct config *c)
 		die(c->file);
 	if (c->hammer_ms) {
 		for (uint64_t i = 0; i < pages; i++)
-			lost += hammer_tokens[i] && stored_token(fd, first + i) != hammer_tokens[i];
+			lost += hammer_tokens[i] && stored_token(fd, token_offset(first + i)) != hammer_tokens[i];
 		close(fd);
 		return lost;
 	}
 	for (int i = 0; i < c->writes.n; i++) {
 		struct access *a = &c->writes.list[i];
 
-		a->lost = stored_token(fd, a->page) != a->token;
+		a->lost = stored_token(fd, a->offset) != a->token;
 		lost += a->lost;
 	}
 	close(fd);
@@ -337,7 +452,7 @@ static void print_accesses(const char *name, const struct plan *p, bool writes)
 		printf("%s{\"page\":%" PRIu64 ",\"at_ms\":%ld,\"t_ns\":%" PRIu64 ",\"access_ns\":%" PRIu64,
 		       i ? "," : "", a->page, a->at_ms, a->t_ns, a->access_ns);
 		if (writes)
-			printf(",\"lost\":%s}", a->lost ? "true" : "false");
+			printf(",\"offset\":%" PRIu64 ",\"lost\":%s}", a->offset, a->lost ? "true" : "false");
 		else
 			printf(",\"saw\":\"%s\"}", a->saw ? a->saw : "none");
 	}
@@ -352,7 +467,8 @@ int main(int argc, char **argv)
 	struct puncher p = { .cfg = &c };
 	pthread_t tw, tr, tp;
 	struct stat st;
-	int lost = 0;
+	long extents;
+	int lost;
 
 	page_size = sysconf(_SC_PAGESIZE);
 	c.size = 16 * (uint64_t)page_size;
@@ -365,13 +481,19 @@ int main(int argc, char **argv)
 	if (p.fd < 0)
 		die(c.file);
 	fill(p.fd, c.size, c.fragment);
+	extents = c.fragment ? count_extents(p.fd) : 0;
+	/*
+	 * Before pre-faulting: on FUSE with auto_inval_data (libfuse's default,
+	 * e.g. fuse-overlayfs) a GETATTR that sees the mtime our writes changed
+	 * drops the page cache, and the pages would not be mapped at the punch.
+	 */
+	if (fstat(p.fd, &st))
+		die("fstat");
 	map = mmap(NULL, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, p.fd, 0);
 	if (map == MAP_FAILED)
 		die("mmap");
 	for (uint64_t off = 0; off < c.size; off += (uint64_t)page_size)
 		(void)map[off]; /* cached and mapped read-only: a first write goes through page_mkwrite */
-	if (fstat(p.fd, &st))
-		die("fstat");
 	hammer_tokens = calloc(c.punch_len / (uint64_t)page_size + 2, sizeof(*hammer_tokens));
 	if (!hammer_tokens)
 		die("calloc");
@@ -383,8 +505,7 @@ int main(int argc, char **argv)
 	pthread_join(tw, NULL);
 	pthread_join(tr, NULL);
 	if (p.ret) {
-		errno = p.err;
-		fprintf(stderr, "race: fallocate on %s refused: %s\n", c.file, strerror(p.err));
+		report_refusal(c.file, st.st_dev, p.err);
 		return 1;
 	}
 	usleep((useconds_t)c.settle_ms * 1000);
@@ -393,13 +514,17 @@ int main(int argc, char **argv)
 	munmap((void *)map, c.size);
 	lost = check_writes(&c);
 
-	printf("{\"file\":\"%s\",\"dev\":\"%u:%u\",\"dev_t\":%" PRIu64 ",\"ino\":%" PRIu64
+	printf("{\"file\":");
+	print_json_string(c.file);
+	printf(",\"dev\":\"%u:%u\",\"dev_t\":%" PRIu64 ",\"ino\":%" PRIu64
 	       ",\"pid\":%d,\"punch_tid\":%d,\"writer_tid\":%d,\"reader_tid\":%d,\"page_size\":%ld",
-	       c.file, major(st.st_dev), minor(st.st_dev), (uint64_t)st.st_dev, (uint64_t)st.st_ino, getpid(),
+	       major(st.st_dev), minor(st.st_dev), (uint64_t)st.st_dev, (uint64_t)st.st_ino, getpid(),
 	       p.tid, writer.tid, reader.tid, page_size);
 	printf(",\"punch\":{\"mode\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"start_ns\":%" PRIu64
 	       ",\"end_ns\":%" PRIu64 ",\"ret\":%d}",
 	       c.zero_mode ? "zero" : "punch", c.punch_off, c.punch_len, p.start, p.end, p.ret);
+	if (c.fragment)
+		printf(",\"extents\":%ld", extents);
 	print_accesses("writes", &c.writes, true);
 	print_accesses("reads", &c.reads, false);
 	printf(",\"lost_writes\":%d}\n", lost);
