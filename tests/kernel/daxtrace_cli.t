@@ -67,7 +67,13 @@ my ($links) = `bpftool link list 2>/dev/null` =~ /(on_fallocate_enter|on_user_fa
 ok(!$links, 'no daxscope BPF link left attached after daxtrace exits');
 
 my $size = -s $cap;
-for my $cut (int($size / 2), $size - 5) {
+# cut between the first record (the banner) and the end, so that events come before the damage
+open my $cf, '<:raw', $cap or die;
+seek $cf, 104 + 4, 0;    # header, then the first record's {type, len}
+read $cf, my $len, 4;
+close $cf;
+my $first_end = 104 + 16 + unpack('V', $len);
+for my $cut (int(($first_end + $size) / 2), $size - 5) {
     system('cp', $cap, "$dir/cut.dxc");
     truncate "$dir/cut.dxc", $cut;
     ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/cut.dxc", '--json');
