@@ -19,25 +19,6 @@ my $mnt = mount_delayfs(50);
 my $file = "$mnt/topfile";
 my @race = (build() . '/race', '--file', $file, '--punch', '8192:16384', '--write-at', '70:3');
 
-# The BPF links a process holds, from its fds (/proc/PID/fdinfo: link_id),
-# and those of them still in the kernel: `bpftool link list` alone cannot tell
-# daxtop's links from those of other tracers running meanwhile.
-sub links_of {
-    my ($pid) = @_;
-    my @ids;
-    for my $f (glob "/proc/$pid/fdinfo/*") {
-        my $info = slurp($f);
-        push @ids, $1 if $info =~ /^link_id:\s*(\d+)/m;
-    }
-    return @ids;
-}
-sub links_gone {
-    my ($mine, $what) = @_;
-    my $links = eval { decode_json(scalar `bpftool -j link list 2>/dev/null`) } // [];
-    my %live = map { $_->{id} => 1 } @$links;
-    my @left = grep { $live{$_} } @$mine;
-    is(scalar @left, 0, "$what: every BPF link daxtop attached is gone (bpftool link list)") or diag("left: @left");
-}
 sub daxtop_pid {    # the daxtop process in the tmux pane
     my $pane = `$_[0] list-panes -F '#{pane_pid}'` =~ s/\s+//gr;
     return $pane if slurp("/proc/$pane/comm") =~ /^daxtop/;

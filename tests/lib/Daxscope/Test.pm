@@ -12,7 +12,8 @@ use Time::HiRes qw(sleep time);
 use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
-  findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs);
+  findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
+  links_of links_gone);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -105,6 +106,25 @@ sub mount_delayfs {
     return "$dir/mnt";
 }
 
+# The BPF links a process holds, from its fds (/proc/PID/fdinfo: link_id),
+# and those of them still in the kernel: `bpftool link list` alone cannot tell
+# its links from those of other tracers running meanwhile.
+sub links_of {
+    my ($pid) = @_;
+    my @ids;
+    for my $f (glob "/proc/$pid/fdinfo/*") {
+        my $info = slurp($f);
+        push @ids, $1 if $info =~ /^link_id:\s*(\d+)/m;
+    }
+    return @ids;
+}
+sub links_gone {
+    my ($mine, $what) = @_;
+    my $links = eval { decode_json(scalar `bpftool -j link list 2>/dev/null`) } // [];
+    my %live = map { $_->{id} => 1 } @$links;
+    my @left = grep { $live{$_} } @$mine;
+    is(scalar @left, 0, "$what: every BPF link it attached is gone (bpftool link list)") or diag("left: @left");
+}
 sub wait_for_mount {
     my ($mnt) = @_;
     for (1 .. 200) {
