@@ -23,6 +23,7 @@
 
 #include "daxscope/daxscope.h"
 #include "fileindex.h"
+#include "grow.h"
 
 #define PAGE_SHIFT 12
 
@@ -34,6 +35,7 @@ struct held {
 struct fault_group {
 	struct dx_task task;
 	uint64_t t;
+	uint64_t last_t; /* its latest event */
 	uint64_t page;
 	uint64_t wait_ns;
 	uint64_t fault_ns;
@@ -56,7 +58,8 @@ struct window {
 	uint64_t first_page, last_page;
 	uint64_t begin, end; /* end 0 while open */
 	uint64_t fuse_sent, fuse_reply;
-	bool unterminated, incomplete;
+	int64_t ret;
+	bool unterminated, aborted, incomplete;
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
 	struct page_mark *dirtied, *deleted;
@@ -80,24 +83,6 @@ struct dx_correlator {
 	uint64_t events, lost;
 };
 
-static void *grow(void *array, size_t *cap, size_t need, size_t size)
-{
-	size_t n = *cap ? *cap : 16;
-	void *p;
-
-	if (need <= *cap)
-		return array;
-	while (n < need)
-		n *= 2;
-	p = realloc(array, n * size);
-	if (!p)
-		abort(); /* a collector out of memory cannot report anything honest */
-	*cap = n;
-	return p;
-}
-
-#define PUSH(arr, n, cap) ((arr) = grow((arr), &(cap), (n) + 1, sizeof(*(arr))), &(arr)[(n)++])
-
 /* ---- files ---- */
 
 static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
@@ -108,7 +93,7 @@ static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 
 	if (!added)
 		return i;
-	st = PUSH(c->files, c->nfiles, c->cap_files);
+	st = DX_PUSH(c->files, c->nfiles, c->cap_files);
 	memset(st, 0, sizeof(*st));
 	st->file = *f;
 	return i;
@@ -124,7 +109,7 @@ static bool held_before(const struct held *a, const struct held *b)
 static void heap_push(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t i = c->nheld;
-	struct held *h = PUSH(c->heap, c->nheld, c->cap_held);
+	struct held *h = DX_PUSH(c->heap, c->nheld, c->cap_held);
 
 	h->e = *e;
 	h->seq = c->seq++;
@@ -268,10 +253,10 @@ static struct fault_group *new_group(struct window *w, const struct dx_event *e,
 
 	if (old)
 		old->closed = true; /* a task takes one fault at a time */
-	g = PUSH(w->groups, w->ngroups, w->cap_groups);
+	g = DX_PUSH(w->groups, w->ngroups, w->cap_groups);
 	memset(g, 0, sizeof(*g));
 	g->task = event_task(e);
-	g->t = t;
+	g->t = g->last_t = t;
 	g->page = page;
 	return g;
 }
@@ -280,7 +265,8 @@ static struct fault_group *new_group(struct window *w, const struct dx_event *e,
  * The fault this page event belongs to: the task's current group in a
  * window of this file (even one just ended: a fault woken by the punch's
  * unlock finishes after it), if it is on the same page or its page is not
- * known yet; else a new group in the file's open window.
+ * known yet; else a new group in the file's open window. An event on another
+ * page ends the task's group: a task takes one fault at a time.
  */
 static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
@@ -296,8 +282,11 @@ static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const
 		g = task_group(w, e->tid);
 		if (g && (g->page == e->page.index || g->page == DX_PAGE_UNKNOWN)) {
 			g->page = e->page.index;
+			g->last_t = e->ts;
 			return g;
 		}
+		if (g)
+			g->closed = true;
 	}
 	if (!open || !page_in_window(open, e->page.index))
 		return NULL;
@@ -307,7 +296,7 @@ static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const
 static void add_mark(struct page_mark **arr, size_t *n, size_t *cap, const struct dx_event *e,
 		     uint64_t npages)
 {
-	struct page_mark *m = PUSH(*arr, *n, *cap);
+	struct page_mark *m = DX_PUSH(*arr, *n, *cap);
 
 	m->task = event_task(e);
 	m->t = e->ts;
@@ -344,7 +333,7 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 			g = new_group(w, e, began, DX_PAGE_UNKNOWN);
 		g->wait_ns = e->lock.wait_ns;
 		if (e->flags & DX_F_HOLDER_KNOWN) {
-			struct page_mark *h = PUSH(w->held, w->nheld, w->cap_held);
+			struct page_mark *h = DX_PUSH(w->held, w->nheld, w->cap_held);
 
 			h->t = began;
 			h->npages = e->lock.wait_ns; /* a duration here, not pages */
@@ -454,7 +443,7 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 		if (c->dax[i].window == d->window)
 			w = &c->dax[i];
 	if (!w) {
-		w = PUSH(c->dax, c->ndax, c->cap_dax);
+		w = DX_PUSH(c->dax, c->ndax, c->cap_dax);
 		memset(w, 0, sizeof(*w));
 		w->window = d->window;
 		w->min_free = UINT32_MAX;
@@ -510,8 +499,11 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 		break;
 	case DX_PUNCH_END:
 		w = window_of_task(c, e->tid);
-		if (w)
+		if (w) {
 			end_window(c, w, e->ts, false);
+			w->ret = e->punch_end.ret;
+			w->aborted = e->flags & DX_F_ABORTED;
+		}
 		break;
 	case DX_LOCK_WAIT:
 		if (e->file.ino)
@@ -612,6 +604,47 @@ static uint64_t data_changed_at(const struct window *w)
 	return t;
 }
 
+/*
+ * Did the writer's next fault after dirtying PAGE hit that page again, after
+ * the punch deleted it? A store whose fault marked the page dirty but which
+ * had not retired when the punch unmapped the page is retried: it faults
+ * again on the same page (no other access comes first) and lands in the new
+ * page, which survives.
+ */
+static bool refaulted_after(const struct window *w, const struct page_mark *dirtied, uint64_t deleted)
+{
+	for (size_t i = 0; i < w->ngroups; i++) {
+		const struct fault_group *g = &w->groups[i];
+
+		if (g->task.tid == dirtied->task.tid && g->page == dirtied->page && g->t <= dirtied->t &&
+		    g->last_t > deleted)
+			return true;
+	}
+	return false;
+}
+
+static void report_punch(const struct dx_correlator *c, const struct window *w)
+{
+	struct dx_punch_window p = {
+		.file = c->files[w->file].file,
+		.task = w->punch,
+		.op = w->op,
+		.offset = w->offset,
+		.len = w->len,
+		.begin_ns = w->begin,
+		.end_ns = w->end,
+		.fuse_sent_ns = w->fuse_sent,
+		.fuse_reply_ns = w->fuse_reply,
+		.ret = w->ret,
+		.unterminated = w->unterminated,
+		.aborted = w->aborted,
+		.incomplete = w->incomplete,
+	};
+
+	if (c->opts.on_punch)
+		c->opts.on_punch(&p, c->opts.ctx);
+}
+
 static void judge(struct dx_correlator *c, struct window *w)
 {
 	struct dx_file_stats *st = &c->files[w->file];
@@ -665,11 +698,14 @@ static void judge(struct dx_correlator *c, struct window *w)
 		f = &found[n++];
 		*f = finding_in(c, w, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
 		f->write = true;
+		f->deleted_ns = del;
+		f->refaulted = refaulted_after(w, d, del);
 		f->certain = w->fuse_reply && d->t >= w->fuse_reply;
 		f->after_change = d->t >= changed;
 		st->discarded_writes++;
 		st->certain_discards += f->certain;
 	}
+	report_punch(c, w);
 	qsort(found, n, sizeof(*found), finding_cmp);
 	for (size_t i = 0; i < n && c->opts.on_finding; i++)
 		c->opts.on_finding(&found[i], c->opts.ctx);

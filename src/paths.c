@@ -14,6 +14,7 @@
 
 #include "daxscope/daxscope.h"
 #include "fileindex.h"
+#include "grow.h"
 
 struct path_entry {
 	struct dx_file file;
@@ -62,19 +63,10 @@ static void remember(struct dx_paths *p, const struct dx_file *f, const char *pa
 		e->path = copy;
 		return;
 	}
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct path_entry *n = realloc(p->entries, cap * sizeof(*n));
-		if (!n) {
-			free(copy);
-			return;
-		}
-		p->entries = n;
-		p->cap = cap;
-	}
 	file_index_add(&p->index, f, p->n, &(bool){ false });
-	p->entries[p->n].file = *f;
-	p->entries[p->n++].path = copy;
+	e = DX_PUSH(p->entries, p->n, p->cap);
+	e->file = *f;
+	e->path = copy;
 }
 
 void dx_paths_set(struct dx_paths *p, const struct dx_file *f, const char *path)

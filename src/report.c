@@ -6,27 +6,27 @@
 #include <time.h>
 
 #include "daxscope/daxscope.h"
+#include "grow.h"
 
 static void collect(const struct dx_finding *f, void *ctx)
 {
 	struct dx_report *r = ctx;
 
-	if (r->nfindings == r->cap_findings) {
-		size_t cap = r->cap_findings ? r->cap_findings * 2 : 64;
-		struct dx_finding *n = realloc(r->findings, cap * sizeof(*n));
-
-		if (!n)
-			abort();
-		r->findings = n;
-		r->cap_findings = cap;
-	}
-	r->findings[r->nfindings++] = *f;
+	*DX_PUSH(r->findings, r->nfindings, r->cap_findings) = *f;
 }
 
-int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns)
+static void collect_punch(const struct dx_punch_window *p, void *ctx)
+{
+	struct dx_report *r = ctx;
+
+	*DX_PUSH(r->punches, r->npunches, r->cap_punches) = *p;
+}
+
+int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns, bool keep_punches)
 {
 	struct dx_correlator_opts opts = {
-		.reorder_ns = reorder_ns, .grace_ns = grace_ns, .on_finding = collect, .ctx = r,
+		.reorder_ns = reorder_ns, .grace_ns = grace_ns, .on_finding = collect,
+		.on_punch = keep_punches ? collect_punch : NULL, .ctx = r,
 	};
 
 	memset(r, 0, sizeof(*r));
@@ -44,6 +44,7 @@ void dx_report_free(struct dx_report *r)
 	dx_correlator_free(r->corr);
 	dx_paths_free(r->paths);
 	free(r->findings);
+	free(r->punches);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -101,7 +102,9 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 		fprintf(out, " waited %.3f ms", f->wait_ns / 1e6);
 	if (f->dax)
 		fprintf(out, " dax");
-	if (f->certain)
+	if (f->refaulted)
+		fprintf(out, " (the writer faulted on the page again after the punch: its store may have landed there)");
+	else if (f->certain)
 		fprintf(out, " (after the FUSE reply: certainly lost)");
 	else if (f->kind == DX_FINDING_DISCARDED_WRITE && !f->after_change)
 		fprintf(out, " (before the punch changed data: may be ordered before it)");
@@ -239,6 +242,13 @@ static void json_hist(FILE *out, const struct dx_hist *h)
 		(uint64_t)h->count, (uint64_t)h->total_ns, (uint64_t)h->max_ns, dx_hist_quantile(h, 0.5), dx_hist_quantile(h, 0.99));
 }
 
+/* ,"name":true,... for each flag */
+static void json_bools(FILE *out, const char *const *names, const bool *values, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, ",\"%s\":%s", names[i], values[i] ? "true" : "false");
+}
+
 static void json_file_id(FILE *out, const struct dx_report *r, const struct dx_file *f)
 {
 	char dev[24];
@@ -298,11 +308,27 @@ static void json_finding(FILE *out, const struct dx_report *r, const struct dx_f
 	json_comm(out, f->punch.comm);
 	fprintf(out, ",\"punch_op\":\"%s\",\"punch_offset\":%" PRIu64 ",\"punch_len\":%" PRIu64
 		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64 ",\"lock_wait_ns\":%" PRIu64 ",\"fault_ns\":%" PRIu64
-		     ",\"write\":%s,\"dax\":%s,\"certain\":%s,\"after_data_change\":%s,\"incomplete\":%s}",
+		     ",\"deleted_ns\":%" PRIu64,
 		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns, f->lock_wait_ns,
-		f->fault_ns,
-		f->write ? "true" : "false", f->dax ? "true" : "false", f->certain ? "true" : "false",
-		f->after_change ? "true" : "false", f->incomplete ? "true" : "false");
+		f->fault_ns, f->deleted_ns);
+	json_bools(out, (const char *const[]){ "write", "dax", "certain", "after_data_change", "refaulted", "incomplete" },
+		   (const bool[]){ f->write, f->dax, f->certain, f->after_change, f->refaulted, f->incomplete }, 6);
+	fputc('}', out);
+}
+
+static void json_punch(FILE *out, const struct dx_report *r, const struct dx_punch_window *p)
+{
+	fputc('{', out);
+	json_file_id(out, r, &p->file);
+	fprintf(out, ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",", dx_punch_op_name(p->op),
+		p->offset, p->len);
+	json_task(out, "task", &p->task);
+	fprintf(out, ",\"begin_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"ret\":%" PRId64 ",\"fuse_sent_ns\":%" PRIu64
+		     ",\"fuse_reply_ns\":%" PRIu64,
+		p->begin_ns, p->end_ns, p->ret, p->fuse_sent_ns, p->fuse_reply_ns);
+	json_bools(out, (const char *const[]){ "unterminated", "aborted", "incomplete" },
+		   (const bool[]){ p->unterminated, p->aborted, p->incomplete }, 3);
+	fputc('}', out);
 }
 
 static void json_named_hist(FILE *out, const char *name, const struct dx_hist *h)
@@ -368,6 +394,12 @@ void dx_report_json(FILE *out, const struct dx_report *r)
 		if (i)
 			fputc(',', out);
 		json_finding(out, r, &r->findings[i]);
+	}
+	fputs("],\"punches\":[", out);
+	for (size_t i = 0; i < r->npunches; i++) {
+		if (i)
+			fputc(',', out);
+		json_punch(out, r, &r->punches[i]);
 	}
 	fputs("],", out);
 	dx_report_json_dax_windows(out, r);

@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	so.path = a.o.path[0] ? a.o.path : NULL;
-	if (dx_report_init(&a.report, REORDER_NS, GRACE_NS))
+	if (dx_report_init(&a.report, REORDER_NS, GRACE_NS, false))
 		return 1;
 	if (dx_session_open(&so, &a.session, err, sizeof(err))) {
 		fprintf(stderr, "daxtop: %s\n", err);

@@ -191,7 +191,7 @@ static int cmd_live(const struct options *o)
 	struct utsname u;
 	int err = 0;
 
-	if (dx_report_init(&l.report, REORDER_NS, GRACE_NS))
+	if (dx_report_init(&l.report, REORDER_NS, GRACE_NS, false))
 		return 1;
 	if (start(&run, o)) {
 		dx_report_free(&l.report);
@@ -382,7 +382,7 @@ static int cmd_report(const struct options *o)
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;
 	}
-	if (dx_report_init(&r, REORDER_NS, GRACE_NS)) {
+	if (dx_report_init(&r, REORDER_NS, GRACE_NS, true)) {
 		dx_capture_close(in);
 		return 1;
 	}

@@ -59,7 +59,10 @@ struct dx_finding {
 	uint64_t punch_len;
 	bool write;
 	bool dax;
+	uint64_t deleted_ns; /* discarded writes: when the punch deleted the page */
 	bool certain;    /* discarded write dirtied after the FUSE FALLOCATE reply: surely lost */
+	bool refaulted;  /* discarded write whose writer faulted on the page again after the
+			  * delete: the store may have been retried there, and survived */
 	bool after_change; /* dirtied after the punch's data changed: no order puts it before the punch */
 	bool incomplete; /* events were lost while its punch window was open */
 };
@@ -94,10 +97,25 @@ struct dx_dax_window {
 	struct dx_hist setup_ns, remove_ns, reclaim_ns, pass_ns;
 };
 
+/* A punch window, as the correlator judged it. */
+struct dx_punch_window {
+	struct dx_file file;
+	struct dx_task task;
+	uint32_t op; /* enum dx_punch_op */
+	uint64_t offset, len;
+	uint64_t begin_ns, end_ns;
+	uint64_t fuse_sent_ns, fuse_reply_ns; /* its FUSE FALLOCATE request; 0 if none */
+	int64_t ret;       /* what the syscall returned */
+	bool unterminated; /* its end was never seen: end_ns is when it was given up */
+	bool aborted;      /* the task exited inside it */
+	bool incomplete;   /* events were lost while it was open */
+};
+
 struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */
 	uint64_t grace_ns;   /* a window is judged this long after its end (late lock wakeups) */
 	void (*on_finding)(const struct dx_finding *f, void *ctx);
+	void (*on_punch)(const struct dx_punch_window *p, void *ctx); /* NULL: not wanted */
 	void *ctx;
 };
 
@@ -142,6 +160,8 @@ struct dx_report {
 	struct dx_paths *paths;
 	struct dx_finding *findings;
 	size_t nfindings, cap_findings;
+	struct dx_punch_window *punches; /* only when kept: a one-shot report, not a live view */
+	size_t npunches, cap_punches;
 	char kernel[64];
 	char banner[2048];
 	uint64_t kernel_lost; /* events the kernel could not deliver (ring buffer full) */
@@ -151,8 +171,8 @@ struct dx_report {
 	const char *warning;        /* set when the input was damaged: the report is partial */
 };
 
-/* A report with its own correlator and path cache; findings are collected into it. */
-int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns);
+/* A report with its own correlator and path cache; findings (and punch windows, if kept) are collected into it. */
+int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns, bool keep_punches);
 void dx_report_free(struct dx_report *r);
 /* One line per finding: time, kind, file, page, fault task, punch task, wait. */
 void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f);

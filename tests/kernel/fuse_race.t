@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # Plain FUSE does not lock faults out of a punch (kernel notes): a write made
 # through a MAP_SHARED mapping while the server punches is discarded. daxtrace
-# must report exactly the writes the workload itself found lost, with both
-# tasks, the reads that got through, and nothing outside the punched range.
+# must report the writes the workload itself found lost (check_race_findings),
+# with both tasks, the reads that got through, and nothing outside the range.
 use strict;
 use warnings;
 use FindBin;
@@ -39,6 +39,9 @@ is($doc->{lost_events}, 0, 'no events lost');
 
 my $ino = $race->{ino};
 check_race_findings($doc, $race, 2, 5, "$mnt/racefile");
+my ($mid) = grep { $_->{page_index} == 3 } findings_for($doc, $ino, 'discarded_write');
+ok($mid && $mid->{after_data_change} && !$mid->{refaulted},
+    'the write 70 ms into the punch: after FALLOCATE went to the server, not retried');
 my @reads = grep { !$_->{write} } findings_for($doc, $ino, 'unblocked_fault');
 ok((grep { $_->{page_index} == 4 && $_->{fault_tid} == $race->{reader_tid} } @reads),
     'the read through the mapping during the punch is an unblocked fault');

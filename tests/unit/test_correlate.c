@@ -75,6 +75,8 @@ static void lock_wait(struct stream *s, uint32_t tid, uint64_t end, uint64_t wai
 struct result {
 	struct dx_finding f[64];
 	size_t n;
+	struct dx_punch_window p[8];
+	size_t npunches;
 };
 
 static void keep(const struct dx_finding *f, void *ctx)
@@ -85,10 +87,20 @@ static void keep(const struct dx_finding *f, void *ctx)
 		r->f[r->n++] = *f;
 }
 
+static void keep_punch(const struct dx_punch_window *p, void *ctx)
+{
+	struct result *r = ctx;
+
+	if (r->npunches < 8)
+		r->p[r->npunches++] = *p;
+}
+
 /* Runs a stream through a fresh correlator; returns it (for stats) after flush. */
 static struct dx_correlator *run(const struct stream *s, struct result *r)
 {
-	struct dx_correlator_opts o = { .reorder_ns = 20 * MS, .grace_ns = 100 * MS, .on_finding = keep, .ctx = r };
+	struct dx_correlator_opts o = {
+		.reorder_ns = 20 * MS, .grace_ns = 100 * MS, .on_finding = keep, .on_punch = keep_punch, .ctx = r,
+	};
 	struct dx_correlator *c = dx_correlator_new(&o);
 
 	memset(r, 0, sizeof(*r));
@@ -393,6 +405,82 @@ static void test_lost_in_middle(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * Measured on fuse-overlayfs: the write fault marked page 3 dirty, but the
+ * punch unmapped the page before the store retired; the store faulted again
+ * on the new page after the punch and survived.
+ */
+static void retried_store(struct stream *s, bool other_page_between)
+{
+	punch(s, 0, 2, 4);
+	page(s, DX_PAGE_DIRTY, WRITER, 1 * MS, 3, 0);
+	if (other_page_between) /* the writer moved on: its store to page 3 had retired */
+		page(s, DX_PAGE_DIRTY, WRITER, 2 * MS, 9, 0);
+	fuse_fallocate(s, 3 * MS, 5 * MS);
+	for (uint64_t i = 2; i <= 5; i++)
+		page(s, DX_PAGE_DELETE, PUNCHER, 6 * MS + i, i, 0);
+	add(s, DX_PUNCH_END, PUNCHER, 7 * MS);
+	page(s, DX_FILEMAP_FAULT, WRITER, 8 * MS, 3, DX_F_WRITE);
+	page(s, DX_PAGE_DIRTY, WRITER, 8 * MS + 10, 3, 0);
+}
+
+static void test_retried_store(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	retried_store(&s, false);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_DISCARDED_WRITE, 3);
+	ok(f && f->refaulted, "dirtied, deleted, then the writer's next fault is on the same page: refaulted");
+	is_int(f ? f->deleted_ns : 0, T0 + 6 * MS + 3, "discarded write: when the punch deleted its page");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s));
+	retried_store(&s, true);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_DISCARDED_WRITE, 3);
+	ok(f && !f->refaulted, "a fault on another page came first: the store had retired, not refaulted");
+	dx_correlator_free(c);
+}
+
+static void test_punch_windows(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	struct dx_event *e;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 9 * MS);
+	e = add(&s, DX_PUNCH_END, PUNCHER, 10 * MS);
+	e->punch_end.ret = -95; /* EOPNOTSUPP */
+	e = add(&s, DX_PUNCH_BEGIN, READER, 20 * MS);
+	e->punch.op = DX_OP_TRUNCATE;
+	e->punch.len = UINT64_MAX;
+	e = add(&s, DX_PUNCH_END, READER, 30 * MS);
+	e->flags = DX_F_ABORTED;
+	punch(&s, 40 * MS, 0, 1); /* never ends */
+	c = run(&s, &r);
+	is_int(r.npunches, 3, "every window is handed to on_punch once judged");
+	if (r.npunches == 3) {
+		is_int(r.p[0].begin_ns, T0, "punch: begin");
+		is_int(r.p[0].end_ns, T0 + 10 * MS, "punch: end");
+		is_int(r.p[0].ret, -95, "punch: the syscall's return value");
+		ok(r.p[0].fuse_sent_ns == T0 + 1 * MS && r.p[0].fuse_reply_ns == T0 + 9 * MS,
+		   "punch: its FUSE FALLOCATE, sent and answered");
+		ok(r.p[0].task.tid == PUNCHER && r.p[0].offset == 8192 && r.p[0].len == 16384 &&
+			   r.p[0].op == DX_OP_PUNCH_HOLE,
+		   "punch: task, range and operation");
+		ok(r.p[1].aborted && r.p[1].op == DX_OP_TRUNCATE && !r.p[1].unterminated,
+		   "a task that exited inside its window: aborted");
+		ok(r.p[2].unterminated && !r.p[2].aborted, "a window whose end never came: unterminated");
+	}
+	dx_correlator_free(c);
+}
+
 static void test_punch_never_ends(void)
 {
 	struct stream s = { 0 };
@@ -533,6 +621,8 @@ int main(void)
 	test_out_of_order();
 	test_lost_in_middle();
 	test_punch_never_ends();
+	test_retried_store();
+	test_punch_windows();
 	test_end_lost_then_new_punch();
 	test_inode_reuse();
 	test_dax_window();

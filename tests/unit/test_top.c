@@ -239,7 +239,7 @@ int main(void)
 	size_t json_len = 0;
 	FILE *mem;
 
-	dx_report_init(&r, 20 * MS, 100 * MS);
+	dx_report_init(&r, 20 * MS, 100 * MS, false);
 	dx_paths_set(r.paths, &a, "/data/a.img");
 	dx_paths_set(r.paths, &b, "/scratch/b.img");
 	punch_with_losses(&r, 1, 100, 7, 3);
