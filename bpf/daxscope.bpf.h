@@ -19,6 +19,7 @@
 extern const volatile __u32 filter_tgid; /* 0: every process */
 extern const volatile __u32 filter_dev;  /* 0: every filesystem */
 extern const volatile __u64 linger_ns;   /* keep a file armed this long after its punch */
+extern const volatile __u64 wakeup_bytes; /* wake the collector once this much data waits */
 
 struct file_key {
 	__u64 ino;
@@ -169,6 +170,18 @@ static __always_inline struct dx_event *reserve_event(__u16 kind)
 	e->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
+}
+
+/*
+ * Hand an event to the collector. A wakeup per event costs more than the
+ * event (an irq_work, in a VM an IPI and a VM exit), and a fast collector is
+ * caught up, so woken, on nearly every one: it is woken only once a batch
+ * waits, and otherwise reads what is there at its next poll timeout.
+ */
+static __always_inline void submit_event(struct dx_event *e)
+{
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											      : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void inode_key(struct inode *inode, struct file_key *key)

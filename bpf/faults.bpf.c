@@ -49,7 +49,7 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 	e->flags = flags;
 	inode_file(inode, &e->file);
 	e->page.index = index;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 /* The inode behind a page-cache mapping if its file is armed, else NULL; its counters in *counts. */
@@ -86,7 +86,7 @@ static __always_inline void send_map_fault(struct inode *inode, struct dx_file_c
 	e->page.index = index;
 	e->page.address = address;
 	e->page.last = last;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 /* Runs for every user fault while a punch is in progress: keep it to a store. */
@@ -272,7 +272,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 	e->page.index = BPF_CORE_READ(vmf, pgoff);
 	e->page.address = BPF_CORE_READ(vmf, address);
 	e->page.result = result;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 /* _done: fires inside dax_iomap_fault, after the filesystem took its fault lock. */
@@ -378,7 +378,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	inode_file(inode, &e->file);
 	e->page.index = folio_index_of(folio);
 	e->page.order = bpf_core_type_exists(struct folio) ? folio_order_of(folio) : 0;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 	return 0;
 }
 
@@ -440,7 +440,7 @@ static __always_inline void fault_exit(struct vm_fault *vmf)
 	e->page.index = vmf->pgoff;
 	e->page.address = vmf->address;
 	e->page.duration_ns = took;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 #define FAULT_HANDLER(fn)                                        \

@@ -121,7 +121,7 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 			e->fuse.opcode = sent->opcode;
 			e->fuse.error = ctx->error;
 			e->fuse.connection = ctx->connection;
-			bpf_ringbuf_submit(e, 0);
+			submit_event(e);
 		}
 	}
 	bpf_map_delete_elem(&fuse_sent, &key);

@@ -99,7 +99,7 @@ static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struc
 	e->dax.nr_free = BPF_CORE_READ(fcd, nr_free_ranges);
 	e->dax.nr_busy = BPF_CORE_READ(fcd, nr_busy_ranges);
 	e->dax.count = count;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 STARTED(on_dax_setup, fuse_setup_one_mapping, DX_DAX_SETUP)

@@ -80,7 +80,7 @@ static __always_inline void end_wait(__u64 lock_addr, __u64 min_ns)
 			__builtin_memcpy(e->lock.holder_comm, w->comm, sizeof(w->comm));
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 SEC("tp_btf/contention_begin")

@@ -7,6 +7,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 filter_tgid = 0;
 const volatile __u32 filter_dev = 0;
 const volatile __u64 linger_ns = 2000000000ULL;
+const volatile __u64 wakeup_bytes = 1 << 18;
 
 #define FALLOC_FL_KEEP_SIZE 0x01
 #define FALLOC_FL_PUNCH_HOLE 0x02
@@ -109,7 +110,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	if (dentry)
 		bpf_probe_read_kernel_str(e->punch.name, sizeof(e->punch.name),
 					  BPF_CORE_READ(dentry, d_name.name));
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 static __always_inline void open_fd_window(int fd, __u32 op, __u64 offset, __u64 len)
@@ -166,7 +167,7 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		e->file.dev = tp->key.dev;
 		e->punch_end.ret = ret;
 		e->punch_end.op = tp->op;
-		bpf_ringbuf_submit(e, 0);
+		submit_event(e);
 	}
 	bpf_map_delete_elem(&task_punches, &tid);
 }

@@ -66,7 +66,8 @@ struct window {
 	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted;
 	struct page_mark *held; /* lock waits on the punch: [t, t + npages ns] it surely held the lock */
 	size_t nheld, cap_held;
-	struct window *next;
+	struct window *next;      /* every window not yet judged, oldest first */
+	struct window *file_next; /* the same, of one file */
 };
 
 struct dx_correlator {
@@ -78,6 +79,9 @@ struct dx_correlator {
 	size_t nfiles, cap_files;
 	struct file_index index;
 	struct window *windows; /* open and not yet judged, oldest first */
+	struct window **by_file; /* per file index: its windows, oldest first */
+	size_t cap_by_file;
+	uint64_t next_judge;     /* no window can be judged before the watermark reaches this */
 	struct dx_dax_window *dax;
 	size_t ndax, cap_dax;
 	uint64_t events, lost;
@@ -96,6 +100,8 @@ static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 	st = DX_PUSH(c->files, c->nfiles, c->cap_files);
 	memset(st, 0, sizeof(*st));
 	st->file = *f;
+	c->by_file = dx_grow(c->by_file, &c->cap_by_file, c->nfiles, sizeof(*c->by_file));
+	c->by_file[i] = NULL;
 	return i;
 }
 
@@ -184,8 +190,8 @@ static bool page_in_window(const struct window *w, uint64_t page)
 
 static struct window *open_window_of(struct dx_correlator *c, size_t file)
 {
-	for (struct window *w = c->windows; w; w = w->next)
-		if (w->file == file && !w->end)
+	for (struct window *w = c->by_file[file]; w; w = w->file_next)
+		if (!w->end)
 			return w;
 	return NULL;
 }
@@ -204,6 +210,8 @@ static void end_window(struct dx_correlator *c, struct window *w, uint64_t ts, b
 
 	w->end = ts > w->begin ? ts : w->begin + 1;
 	w->unterminated = unterminated;
+	if (w->end + c->opts.grace_ns < c->next_judge)
+		c->next_judge = w->end + c->opts.grace_ns;
 	st->punch_ns += w->end - w->begin;
 	st->unterminated += unterminated;
 }
@@ -234,6 +242,9 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	if (e->punch.name[0])
 		memcpy(st->name, e->punch.name, sizeof(st->name));
 	for (tail = &c->windows; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+	for (tail = &c->by_file[w->file]; *tail; tail = &(*tail)->file_next)
 		;
 	*tail = w;
 }
@@ -272,11 +283,9 @@ static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const
 {
 	struct window *open = NULL;
 
-	for (struct window *w = c->windows; w; w = w->next) {
+	for (struct window *w = c->by_file[file]; w; w = w->file_next) {
 		struct fault_group *g;
 
-		if (w->file != file)
-			continue;
 		if (!w->end)
 			open = w;
 		g = task_group(w, e->tid);
@@ -321,10 +330,10 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		st->last_holder.tid = e->lock.holder_tid;
 		memcpy(st->last_holder.comm, e->lock.holder_comm, sizeof(st->last_holder.comm));
 	}
-	for (struct window *w = c->windows; w; w = w->next) {
+	for (struct window *w = c->by_file[file]; w; w = w->file_next) {
 		struct fault_group *g;
 
-		if (w->file != file || began < w->begin || (w->end && began > w->end))
+		if (began < w->begin || (w->end && began > w->end))
 			continue;
 		if (w->punch.tid == e->tid)
 			return; /* the punch itself waited, on a fault or another punch */
@@ -722,10 +731,23 @@ static void free_window(struct window *w)
 }
 
 /* Judge every window that ended at least grace_ns before the watermark (all with force). */
+static void unlink_from_file(struct dx_correlator *c, const struct window *w)
+{
+	struct window **link = &c->by_file[w->file];
+
+	while (*link != w)
+		link = &(*link)->file_next;
+	*link = w->file_next;
+}
+
+/* Runs for every event: returns at once until some window's grace has passed. */
 static void judge_ready(struct dx_correlator *c, bool force)
 {
 	struct window **link = &c->windows;
 
+	if (!force && c->watermark < c->next_judge)
+		return;
+	c->next_judge = UINT64_MAX;
 	while (*link) {
 		struct window *w = *link;
 
@@ -733,9 +755,12 @@ static void judge_ready(struct dx_correlator *c, bool force)
 			end_window(c, w, c->watermark, true);
 		if (w->end && (force || w->end + c->opts.grace_ns <= c->watermark)) {
 			*link = w->next;
+			unlink_from_file(c, w);
 			judge(c, w);
 			free_window(w);
 		} else {
+			if (w->end && w->end + c->opts.grace_ns < c->next_judge)
+				c->next_judge = w->end + c->opts.grace_ns;
 			link = &w->next;
 		}
 	}
@@ -750,6 +775,7 @@ struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->opts = *opts;
+	c->next_judge = UINT64_MAX;
 	return c;
 }
 
@@ -766,6 +792,7 @@ void dx_correlator_free(struct dx_correlator *c)
 	free(c->heap);
 	free(c->dax);
 	free(c->files);
+	free(c->by_file);
 	file_index_free(&c->index);
 	free(c);
 }

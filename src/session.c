@@ -478,6 +478,7 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = kernel_btf ? NULL : empty_btf_path());
 	struct daxscope_bpf *skel = daxscope_bpf__open_opts(&open_opts);
+	size_t ringbuf_bytes = o->ringbuf_bytes ? o->ringbuf_bytes : 8u << 20;
 	struct bpf_program *prog;
 
 	if (!skel)
@@ -485,7 +486,8 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 	skel->rodata->filter_tgid = o->pid;
 	skel->rodata->filter_dev = dev;
 	skel->rodata->linger_ns = o->linger_ns ? o->linger_ns : 2000000000ULL;
-	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_bytes ? o->ringbuf_bytes : 8u << 20);
+	skel->rodata->wakeup_bytes = ringbuf_bytes / 32; /* early enough that the rest absorbs a burst */
+	bpf_map__set_max_entries(skel->maps.events, ringbuf_bytes);
 	bpf_object__for_each_program(prog, skel->obj)
 		if (is_refused(refused, nrefused, bpf_program__name(prog)) || !wanted_alternative(bpf_program__name(prog), refused, nrefused))
 			bpf_program__set_autoload(prog, false);
@@ -608,9 +610,18 @@ const char *dx_session_banner(const struct dx_session *s)
 
 int dx_session_poll(struct dx_session *s, int timeout_ms, dx_event_fn fn, void *ctx)
 {
+	int woken, rest;
+
 	s->fn = fn;
 	s->ctx = ctx;
-	return ring_buffer__poll(s->rb, timeout_ms);
+	/* the kernel side wakes us only for a batch: read what waits without a wakeup too */
+	woken = ring_buffer__poll(s->rb, timeout_ms);
+	if (woken < 0 && woken != -EINTR)
+		return woken;
+	rest = ring_buffer__consume(s->rb);
+	if (rest < 0)
+		return rest;
+	return (woken > 0 ? woken : 0) + rest;
 }
 
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)

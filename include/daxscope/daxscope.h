@@ -214,7 +214,11 @@ int dx_session_open(const struct dx_session_opts *opts, struct dx_session **out,
 		    size_t errlen);
 /* One line: the mode, what is watched, what is not and why. */
 const char *dx_session_banner(const struct dx_session *s);
-/* Waits up to timeout_ms and hands every event to fn; events handled, or -errno. */
+/*
+ * Waits up to timeout_ms and hands every event to fn; events handled, or
+ * -errno. The kernel side wakes the caller only when a batch waits (1/32 of
+ * the ring buffer): poll with a timeout of 100 ms at most, or findings lag.
+ */
 int dx_session_poll(struct dx_session *s, int timeout_ms, dx_event_fn fn, void *ctx);
 /* Kernel-side failure counters (enum dx_drop), cumulative. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);

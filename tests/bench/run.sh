@@ -3,8 +3,9 @@
 # untraced baseline measured in the same run. Not a test: it prints figures.
 #  1. fault-heavy workload (faults on one file, punches on another) untraced
 #     vs. under `daxtrace record`: slowdown (target < 3%)
-#  2. stress: every fault is on the punched file, so every fault is an event:
-#     events/s delivered and lost (target: none lost at 1 M page events/s)
+#  2. stress: every fault is on a punched file, so every fault is an event:
+#     events/s delivered and lost, and the recorder's CPU per event, which
+#     says how far it is from 1 M page events/s (target: none lost there)
 #  3. the collector alone: `daxtrace report` on that capture: events/s, RSS
 set -eu
 cd "$(dirname "$0")/../.."
@@ -44,26 +45,41 @@ done
 echo "fault workload (punches on another file, 100/s): untraced $base faults/s, traced $traced faults/s"
 awk -v b="$base" -v t="$traced" 'BEGIN { printf "  ratio traced/untraced %.4f: slowdown %.2f%% (target < 3%%)\n", t / b, (1 - t / b) * 100 }'
 
+# Every fault of one process per core on the file it punches: as many page
+# events as this machine can make. Untraced first, for the cost per event.
+stress() {
+	pids=""
+	for i in $(seq "$(nproc)"); do
+		mkdir -p "$work/s$i"
+		"$B/faultbench" --dir "$work/s$i" --seconds "$SECS" --punch-same --punch-hz 1000 > "$work/s$i.out" &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+	cat "$work"/s*.out | field faults | awk '{ n += $1 } END { print n }'
+}
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+untraced=$(stress)
 start_recorder "$work/stress.dxc"
-out=$("$B/faultbench" --dir "$work" --seconds "$SECS" --punch-same --punch-hz 1000)
+t0=$(ticks "$rec")
+faults=$(stress)
+cpu=$(($(ticks "$rec") - t0))
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$rec/status")
 stop_recorder
 "$B/daxtrace" report "$work/stress.dxc" --json > "$work/stress.json"
 events=$(field events < "$work/stress.json")
 lost=$(field lost_events < "$work/stress.json")
-faults=$(echo "$out" | field faults)
-secs=$(echo "$out" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
-awk -v e="$events" -v l="$lost" -v f="$faults" -v s="$secs" 'BEGIN {
-	printf "stress (every fault on the punched file): %.0f page events/s delivered, %d lost, %.0f faults/s\n", e / s, l, f / s
-	printf "  ratio events delivered/faults %.3f\n", e / f }'
+awk -v e="$events" -v l="$lost" -v f="$faults" -v u="$untraced" -v s="$SECS" -v n="$(nproc)" \
+    -v cpu="$cpu" -v hz="$(getconf CLK_TCK)" -v hwm="$hwm" 'BEGIN {
+	printf "stress (%d processes, every fault on the file it punches): %.0f page events/s delivered, %d lost\n", n, e / s, l
+	printf "  faults/s traced %.0f, untraced %.0f: ratio %.3f (the cost when every fault is an event)\n", f / s, u / s, f / u
+	c = cpu / hz
+	printf "  recorder: %.2f CPU s for %d events = %.2f M events per CPU second: ratio to 1 M events/s %.2f; max RSS %.1f MiB\n",
+		c, e, e / (c > 0 ? c : 0.01) / 1e6, e / (c > 0 ? c : 0.01) / 1e6, hwm / 1024 }'
 
 /usr/bin/time -f "%e %M" -o "$work/time" "$B/daxtrace" report "$work/stress.dxc" --json > /dev/null
 read -r wall rss < "$work/time"
 awk -v e="$events" -v w="$wall" -v r="$rss" 'BEGIN {
 	printf "collector: %.0f events/s correlated (report of %d events in %.2f s), RSS %.1f MiB\n", e / (w > 0 ? w : 0.01), e, w, r / 1024 }'
-/usr/bin/time -f "%M" -o "$work/rtime" "$B/daxtrace" record -o "$work/rss.dxc" -d "$SECS" 2>/dev/null &
-sleep 1
-"$B/faultbench" --dir "$work" --seconds $((SECS - 2)) --punch-same --punch-hz 1000 > /dev/null
-wait || true
-awk -v r="$(cat "$work/rtime")" 'BEGIN { printf "recorder under stress: max RSS %.1f MiB\n", r / 1024 }'
 
 tests/bench/daxtop-bench.sh
