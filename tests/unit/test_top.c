@@ -206,6 +206,29 @@ static void rows_for_sorting(struct dx_top *t, enum dx_top_column col)
 	t->sort = col;
 }
 
+/* Every cell of a row, as the screen and -b print it. */
+static void test_row_cells(void)
+{
+	struct dx_top_row row = {
+		.label = "/x",
+		.rate = { .reads = 2.4, .dax_pte = 1.2, .dax_pmd = 0.4, .punches = 1, .waits = 2.5 },
+		.top_faulters = { { .task = { .pid = 12, .comm = "writer" }, .count = 3 } },
+		.wait_p50_ns = 999, .wait_p99_ns = 12340000, .wait_max_ns = 2345000000ULL,
+		.discarded = 7,
+	};
+	static const char *const want[] = { "/x", "12/writer", "-", "2", "0", "2", "1", "2", "1us", "12.3ms",
+					     "2.35s", "0", "7" };
+	char line[256], *tok, *save = NULL;
+	size_t n = 0;
+	bool same = true;
+
+	dx_top_format_row(&row, line, 200);
+	for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), n++)
+		same &= n < sizeof(want) / sizeof(want[0]) && !strcmp(tok, want[n]);
+	ok(same && n == sizeof(want) / sizeof(want[0]),
+	   "row cells: path, busiest tasks, rates rounded (2.5 to even), waits in us/ms/s, counts");
+}
+
 static void test_sort_every_column(void)
 {
 	struct dx_top t = { 0 };
@@ -372,5 +395,6 @@ int main(void)
 	dx_top_free(&t);
 	dx_report_free(&r);
 	test_sort_every_column();
+	test_row_cells();
 	return done_testing();
 }
