@@ -45,6 +45,7 @@ void dx_report_free(struct dx_report *r)
 	dx_paths_free(r->paths);
 	free(r->findings);
 	free(r->punches);
+	dx_kcounts_free(r->kernel_counts);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -271,6 +272,8 @@ static void json_top(FILE *out, const char *name, const struct dx_task_count top
 
 void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const struct dx_file_stats *st)
 {
+	struct dx_file_counts counts;
+
 	json_file_id(out, r, &st->file);
 	fputs(",\"name\":", out);
 	dx_json_str(out, st->name[0] ? st->name : NULL);
@@ -282,9 +285,11 @@ void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const stru
 	json_task(out, "last_waiter", &st->last_waiter);
 	fputc(',', out);
 	json_task(out, "last_holder", &st->last_holder);
+	counts = dx_report_file_counts(r, st);
 	fprintf(out, "},\"faults\":{\"read\":%" PRIu64 ",\"write\":%" PRIu64 ",\"dax_pte\":%" PRIu64
 		     ",\"dax_pmd\":%" PRIu64 "}",
-		st->faults_read, st->faults_write, st->dax_pte, st->dax_pmd);
+		(uint64_t)counts.faults_read, (uint64_t)counts.faults_write, (uint64_t)counts.dax_pte,
+		(uint64_t)counts.dax_pmd);
 	fprintf(out, ",\"faults_during_punch\":{\"blocked\":%" PRIu64 ",\"unblocked_read\":%" PRIu64
 		     ",\"unblocked_write\":%" PRIu64 ",\"early\":%" PRIu64 "}",
 		st->blocked, st->unblocked_read, st->unblocked_write, st->early);

@@ -42,66 +42,6 @@ enum dx_top_column dx_top_column_by_key(int key)
 	return DX_COL_COUNT;
 }
 
-/* ---- the kernel's counters: open addressing on (dev, ino) ---- */
-
-static size_t kslot_hash(uint32_t dev, uint64_t ino)
-{
-	uint64_t h = (ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ULL;
-
-	return (size_t)(h ^ (h >> 29));
-}
-
-static struct dx_top_kslot *kslot_find(const struct dx_top_kcounts *k, uint32_t dev, uint64_t ino)
-{
-	if (!k->cap)
-		return NULL;
-	for (size_t i = kslot_hash(dev, ino) & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
-		struct dx_top_kslot *s = &k->slots[i];
-
-		if (!s->used || (s->ino == ino && s->dev == dev))
-			return s;
-	}
-}
-
-static void kcounts_grow(struct dx_top_kcounts *k)
-{
-	struct dx_top_kcounts bigger = { .cap = k->cap ? k->cap * 2 : 1024 };
-
-	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
-	if (!bigger.slots)
-		abort();
-	for (size_t i = 0; i < k->cap; i++) {
-		if (k->slots[i].used) {
-			*kslot_find(&bigger, k->slots[i].dev, k->slots[i].ino) = k->slots[i];
-			bigger.n++;
-		}
-	}
-	free(k->slots);
-	*k = bigger;
-}
-
-void dx_top_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
-{
-	struct dx_top_kcounts *k = &((struct dx_top *)ctx)->kernel;
-	struct dx_top_kslot *s;
-
-	if ((k->n + 1) * 2 > k->cap)
-		kcounts_grow(k);
-	s = kslot_find(k, f->dev, f->ino);
-	if (!s->used) {
-		s->used = true;
-		s->dev = f->dev;
-		s->ino = f->ino;
-		k->n++;
-	}
-	/* an entry the kernel evicted comes back from zero: keep the highest seen */
-	s->c.faults_read = c->faults_read > s->c.faults_read ? c->faults_read : s->c.faults_read;
-	s->c.faults_write = c->faults_write > s->c.faults_write ? c->faults_write : s->c.faults_write;
-	s->c.dax_pte = c->dax_pte > s->c.dax_pte ? c->dax_pte : s->c.dax_pte;
-	s->c.dax_pmd = c->dax_pmd > s->c.dax_pmd ? c->dax_pmd : s->c.dax_pmd;
-	s->c.deleted = c->deleted > s->c.deleted ? c->deleted : s->c.deleted;
-}
-
 static double per_second(uint64_t now, uint64_t before, double interval_s)
 {
 	return interval_s > 0 && now > before ? (double)(now - before) / interval_s : 0;
@@ -137,31 +77,20 @@ static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *r
 	       task_listed(row->top_punchers, f->pid, f->cgroup);
 }
 
-static uint64_t at_least(uint64_t a, uint64_t b)
+static struct dx_top_counts counts_of(const struct dx_report *r, const struct dx_file_stats *st)
 {
-	return a > b ? a : b;
-}
-
-static struct dx_top_counts counts_of(const struct dx_top *t, const struct dx_file_stats *st)
-{
-	const struct dx_top_kslot *k = kslot_find(&t->kernel, st->file.dev, st->file.ino);
+	struct dx_file_counts faults = dx_report_file_counts(r, st);
 	struct dx_top_counts c = {
-		.reads = st->faults_read,
-		.writes = st->faults_write,
-		.dax_pte = st->dax_pte,
-		.dax_pmd = st->dax_pmd,
+		.reads = faults.faults_read,
+		.writes = faults.faults_write,
+		.dax_pte = faults.dax_pte,
+		.dax_pmd = faults.dax_pmd,
 		.punches = st->punches,
 		.waits = st->lock_waits.count,
 		.unblocked = st->unblocked_read + st->unblocked_write,
 		.discarded = st->discarded_writes,
 	};
 
-	if (k && k->used) { /* the kernel counts what the ring buffer lost too */
-		c.reads = at_least(c.reads, k->c.faults_read);
-		c.writes = at_least(c.writes, k->c.faults_write);
-		c.dax_pte = at_least(c.dax_pte, k->c.dax_pte);
-		c.dax_pmd = at_least(c.dax_pmd, k->c.dax_pmd);
-	}
 	return c;
 }
 
@@ -186,7 +115,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
 		const struct dx_top_counts was = i < t->nprev ? t->prev[i] : none;
-		struct dx_top_counts now = counts_of(t, st);
+		struct dx_top_counts now = counts_of(r, st);
 		struct dx_top_row *row = &t->rows[t->nrows];
 		struct dx_top_rates *rate = &row->rate;
 
@@ -303,7 +232,6 @@ void dx_top_free(struct dx_top *t)
 {
 	free(t->rows);
 	free(t->prev);
-	free(t->kernel.slots);
 	memset(t, 0, sizeof(*t));
 }
 

@@ -367,7 +367,7 @@ static void start_screen(void)
 
 static void refresh_view(struct app *a, double interval)
 {
-	dx_session_file_counts(a->session, dx_top_kernel_counts, &a->top);
+	dx_session_file_counts(a->session, dx_report_kernel_counts, &a->report);
 	dx_top_update(&a->top, &a->report, interval);
 	if (a->o.mode == MODE_BATCH)
 		dx_top_print_text(stdout, &a->top, &a->report, 200);

@@ -262,6 +262,17 @@ static void take_record(const struct dx_event *e, void *ctx)
 		record_path(rec, &e->file, path);
 }
 
+static void record_file_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
+{
+	struct recorder *rec = ctx;
+	char buf[sizeof(*f) + sizeof(*c)];
+
+	memcpy(buf, f, sizeof(*f));
+	memcpy(buf + sizeof(*f), c, sizeof(*c));
+	rec->failed |= dx_capture_append(rec->w, DX_REC_FILE_COUNTS, buf, sizeof(buf)) != 0;
+}
+
+/* The kernel's aggregates, at the end: FUSE latency histograms, per-file page-event counters. */
 static void record_aggregates(struct recorder *rec, const struct dx_session *s)
 {
 	struct {
@@ -276,6 +287,7 @@ static void record_aggregates(struct recorder *rec, const struct dx_session *s)
 		if (!dx_session_fuse_hist(s, fuse.opcode, &fuse.hist) && fuse.hist.count)
 			rec->failed |= dx_capture_append(rec->w, DX_REC_FUSE_HIST, &fuse, sizeof(fuse)) != 0;
 	}
+	dx_session_file_counts(s, record_file_counts, rec);
 }
 
 static int cmd_record(const struct options *o)
@@ -356,6 +368,9 @@ static void take_record_payload(struct dx_report *r, uint32_t type, const void *
 		for (size_t i = 0; len >= 8 + sizeof(struct dx_hist) && i < 5; i++)
 			if (dx_fuse_opcodes[i] == *(const uint32_t *)p)
 				memcpy(&r->fuse[i], (const char *)p + 8, sizeof(struct dx_hist));
+		break;
+	case DX_REC_FILE_COUNTS:
+		dx_report_kernel_counts(p, (const struct dx_file_counts *)((const char *)p + sizeof(struct dx_file)), r);
 		break;
 	case DX_REC_END:
 		end = p;

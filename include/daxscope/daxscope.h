@@ -155,6 +155,8 @@ const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
 const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd);
 
 /* ---- reports: what daxtrace prints live and from a capture ---- */
+struct dx_kcounts;
+
 struct dx_report {
 	struct dx_correlator *corr;
 	struct dx_paths *paths;
@@ -168,6 +170,7 @@ struct dx_report {
 	uint64_t duration_ns;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, to print wall time */
 	struct dx_hist fuse[5];     /* indexed like dx_fuse_opcodes */
+	struct dx_kcounts *kernel_counts; /* the kernel's per-file counters, once any were taken */
 	const char *warning;        /* set when the input was damaged: the report is partial */
 };
 
@@ -183,6 +186,11 @@ void dx_report_text(FILE *out, const struct dx_report *r);
  */
 const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool resolve_paths);
 void dx_report_json(FILE *out, const struct dx_report *r);
+/* Take one file's kernel page-event counters (a dx_session_file_counts callback, ctx = the report). */
+void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx);
+/* A file's page-event counts: the correlator's, raised to the kernel's (which count lost events too). */
+struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st);
+void dx_kcounts_free(struct dx_kcounts *k);
 /* The file's path, else "major:minor:ino" written into buf. */
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
 /* The DAX windows: two lines each of text (state, advice), or the JSON member "dax_window":[...]. */

@@ -38,17 +38,6 @@ struct dx_top_counts {
 	uint64_t reads, writes, dax_pte, dax_pmd, punches, waits, unblocked, discarded;
 };
 
-/* The kernel's page-event counters of the files (dx_session_file_counts), by (dev, ino). */
-struct dx_top_kcounts {
-	struct dx_top_kslot {
-		uint64_t ino;
-		uint32_t dev;
-		bool used;
-		struct dx_file_counts c;
-	} *slots;
-	size_t n, cap; /* cap: 0 or a power of two */
-};
-
 /*
  * One file as it was at the last update: a copy, since the correlator's stats
  * move as files are added, and a paused screen keeps what it showed.
@@ -77,7 +66,6 @@ struct dx_top {
 	size_t nrows, nall, cap_rows;
 	struct dx_top_counts *prev; /* counters at the previous update, by correlator index */
 	size_t nprev;
-	struct dx_top_kcounts kernel;
 	struct dx_top_rates total;
 	double lost_rate;
 	uint64_t prev_lost;
@@ -90,12 +78,6 @@ const char *dx_top_column_name(enum dx_top_column col);
 /* The key that sorts by a column (an upper-case letter or digit), and back; DX_COL_COUNT if none. */
 int dx_top_column_key(enum dx_top_column col);
 enum dx_top_column dx_top_column_by_key(int key);
-/*
- * Take one file's kernel counters (a dx_session_file_counts callback, ctx = the
- * dx_top). Fault rates use them where they are ahead of the correlator's, which
- * misses what the ring buffer lost. Call before dx_top_update.
- */
-void dx_top_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx);
 /* Recompute rows from the report's current stats, rates over interval_s seconds. */
 void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_s);
 void dx_top_sort(struct dx_top *t);

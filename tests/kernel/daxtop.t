@@ -19,6 +19,17 @@ my $mnt = mount_delayfs(50);
 my $file = "$mnt/topfile";
 my @race = (build() . '/race', '--file', $file, '--punch', '8192:16384', '--write-at', '70:3');
 
+# daxtop with its stdout on a pipe and its stderr (the banner) kept in a file, shown if it fails.
+my $errlog = scratch_dir() . '/daxtop.err';
+sub daxtop_pipe {
+    my $pid = open(my $out, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', $errlog or die;
+        exec build() . '/daxtop', @_ or die "exec daxtop: $!";
+    }
+    return ($pid, $out);
+}
+
 sub daxtop_pid {    # the daxtop process in the tmux pane
     my $pane = `$_[0] list-panes -F '#{pane_pid}'` =~ s/\s+//gr;
     return $pane if slurp("/proc/$pane/comm") =~ /^daxtop/;
@@ -113,25 +124,25 @@ is(system("$tmux has-session -t $session 2>/dev/null") >> 8, 1, 'q quits');
 links_gone(\@mine, 'q');
 
 # SIGTERM: a clean exit, links detached
-my $pid = open(my $bg, '-|', build() . '/daxtop', '-b', '-i', '0.5') or die;
+my ($pid, $bg) = daxtop_pipe('-b', '-i', '0.5');
 sleep 2;
 @mine = links_of($pid);
 kill 'TERM', $pid;
 my @ignored = <$bg>;
 close $bg;
-is($? >> 8, 0, 'SIGTERM: daxtop exits 0');
+is($? >> 8, 0, 'SIGTERM: daxtop exits 0') or diag(slurp($errlog));
 ok(@mine > 0, 'SIGTERM: daxtop had attached links');
 links_gone(\@mine, 'SIGTERM');
 
 # batch and JSON: three intervals while the race runs in the first
 for my $mode (['-b'], ['--json']) {
-    my $pid = open(my $top, '-|', build() . '/daxtop', @$mode, '-n', '3', '-i', '1') or die;
+    my ($pid, $top) = daxtop_pipe(@$mode, '-n', '3', '-i', '1');
     sleep 0.5;
     ($rc, $out) = run_cmd(@race);
     my $race = decode_json($out);
     my @lines = <$top>;
     close $top;
-    is($? >> 8, 0, "daxtop @$mode -n 3 exits 0 after three intervals");
+    is($? >> 8, 0, "daxtop @$mode -n 3 exits 0 after three intervals") or diag(slurp($errlog));
     if ($mode->[0] eq '-b') {
         is(scalar(grep { /^daxtop - / } @lines), 3, '-b: three tables');
         my ($line) = grep { /^\Q$file\E/ } @lines;

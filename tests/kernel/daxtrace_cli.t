@@ -64,6 +64,24 @@ my $st = file_stats($doc, $race->{ino});
 ok($st && $st->{punches} == 1, 'the punch is in the capture');
 is($st->{path}, "$dir/f", 'its path was resolved') if $st;
 
+# The kernel's per-file counters close the capture (FILE_COUNTS records, type 5).
+my %counts;
+{
+    open my $in, '<:raw', $cap or die;
+    local $/;
+    my $bytes = <$in>;
+    for (my $at = 104; $at + 16 <= length $bytes;) {
+        my ($type, $len) = unpack 'VV', substr($bytes, $at, 8);
+        if ($type == 5) {
+            my ($ino, $dev, $gen, $read, $write, $pte, $pmd, $deleted) = unpack 'QVVQ5', substr($bytes, $at + 16, $len);
+            $counts{$ino} = $deleted;
+        }
+        $at += 16 + $len;
+    }
+}
+ok(($counts{ $race->{ino} } // 0) >= 1, "the kernel's page counters of the punched file are in the capture ("
+    . ($counts{ $race->{ino} } // 'none') . ' pages deleted)');
+
 my $size = -s $cap;
 # cut between the first record (the banner) and the end, so that events come before the damage
 open my $cf, '<:raw', $cap or die;

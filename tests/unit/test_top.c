@@ -340,13 +340,19 @@ int main(void)
 	{
 		struct dx_file_counts kc = { .faults_read = 10, .faults_write = 50 };
 
-		dx_top_kernel_counts(&a, &kc, &t);
+		dx_report_kernel_counts(&a, &kc, &r);
 		dx_top_update(&t, &r, 1.0);
 		row = row_of(&t, "/data/a.img");
 		ok(row && row->rate.reads == 10 && row->rate.writes == 47,
 		   "kernel counters ahead of the events: rates from them (10 reads, 50 - 3 writes)");
+		mem = open_memstream(&json, &json_len);
+		dx_report_json_file_fields(mem, &r, dx_correlator_file(r.corr, row ? row->index : 0));
+		fclose(mem);
+		ok(strstr(json, "\"faults\":{\"read\":10,\"write\":50,"), "the report's fault counts too: %s",
+		   strstr(json, "\"faults\"") ? strstr(json, "\"faults\"") : json);
+		free(json);
 		kc.faults_write = 2; /* the kernel evicted the entry and started again */
-		dx_top_kernel_counts(&a, &kc, &t);
+		dx_report_kernel_counts(&a, &kc, &r);
 		dx_top_update(&t, &r, 1.0);
 		row = row_of(&t, "/data/a.img");
 		ok(row && row->rate.reads == 0 && row->rate.writes == 0, "an evicted entry does not go backwards");

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The kernel's per-file page-event counters (bpf file_counts map), kept by
+ * (dev, ino). The kernel counts every event, also those the ring buffer
+ * lost, so a file's counts are the correlator's raised to the kernel's.
+ */
+#include <stdlib.h>
+
+#include "daxscope/daxscope.h"
+
+struct kslot {
+	uint64_t ino;
+	uint32_t dev;
+	bool used;
+	struct dx_file_counts c;
+};
+
+struct dx_kcounts {
+	struct kslot *slots;
+	size_t n, cap; /* cap: a power of two */
+};
+
+static size_t kslot_hash(uint32_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* Its slot, or the empty one it would take. */
+static struct kslot *kslot_find(const struct dx_kcounts *k, uint32_t dev, uint64_t ino)
+{
+	for (size_t i = kslot_hash(dev, ino) & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+		struct kslot *s = &k->slots[i];
+
+		if (!s->used || (s->ino == ino && s->dev == dev))
+			return s;
+	}
+}
+
+static void kcounts_grow(struct dx_kcounts *k)
+{
+	struct dx_kcounts bigger = { .cap = k->cap ? k->cap * 2 : 1024 };
+
+	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+	if (!bigger.slots)
+		abort();
+	for (size_t i = 0; i < k->cap; i++) {
+		if (k->slots[i].used) {
+			*kslot_find(&bigger, k->slots[i].dev, k->slots[i].ino) = k->slots[i];
+			bigger.n++;
+		}
+	}
+	free(k->slots);
+	*k = bigger;
+}
+
+static uint64_t at_least(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
+{
+	struct dx_report *r = ctx;
+	struct dx_kcounts *k = r->kernel_counts;
+	struct kslot *s;
+
+	if (!k && !(k = r->kernel_counts = calloc(1, sizeof(*k))))
+		abort();
+	if ((k->n + 1) * 2 > k->cap)
+		kcounts_grow(k);
+	s = kslot_find(k, f->dev, f->ino);
+	if (!s->used) {
+		s->used = true;
+		s->dev = f->dev;
+		s->ino = f->ino;
+		k->n++;
+	}
+	/* an entry the kernel evicted comes back from zero: keep the highest seen */
+	s->c.faults_read = at_least(s->c.faults_read, c->faults_read);
+	s->c.faults_write = at_least(s->c.faults_write, c->faults_write);
+	s->c.dax_pte = at_least(s->c.dax_pte, c->dax_pte);
+	s->c.dax_pmd = at_least(s->c.dax_pmd, c->dax_pmd);
+	s->c.deleted = at_least(s->c.deleted, c->deleted);
+}
+
+struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st)
+{
+	const struct kslot *k = r->kernel_counts ? kslot_find(r->kernel_counts, st->file.dev, st->file.ino) : NULL;
+	struct dx_file_counts c = {
+		.faults_read = st->faults_read,
+		.faults_write = st->faults_write,
+		.dax_pte = st->dax_pte,
+		.dax_pmd = st->dax_pmd,
+	};
+
+	if (k && k->used) {
+		c.faults_read = at_least(c.faults_read, k->c.faults_read);
+		c.faults_write = at_least(c.faults_write, k->c.faults_write);
+		c.dax_pte = at_least(c.dax_pte, k->c.dax_pte);
+		c.dax_pmd = at_least(c.dax_pmd, k->c.dax_pmd);
+	}
+	return c;
+}
+
+void dx_kcounts_free(struct dx_kcounts *k)
+{
+	if (k)
+		free(k->slots);
+	free(k);
+}
