@@ -15,7 +15,8 @@ static const struct column {
 } columns[DX_COL_COUNT] = {
 	[DX_COL_PATH] = { "FILE", 0, 'N' },	      [DX_COL_FAULTER] = { "FAULTER", 16, 'F' },
 	[DX_COL_PUNCHER] = { "PUNCHER", 16, 'U' },   [DX_COL_READS] = { "RD/s", 7, 'E' },
-	[DX_COL_WRITES] = { "WR/s", 7, 'W' },	      [DX_COL_DAX] = { "DAX/s", 7, 'X' },
+	[DX_COL_WRITES] = { "WR/s", 7, 'W' },	      [DX_COL_PTE] = { "PTE/s", 7, 'X' },
+	[DX_COL_PMD] = { "PMD/s", 7, 'H' },
 	[DX_COL_PUNCHES] = { "PUNCH/s", 7, 'P' },    [DX_COL_WAITS] = { "WAIT/s", 7, 'T' },
 	[DX_COL_P50] = { "W_P50", 7, '5' },	      [DX_COL_P99] = { "W_P99", 7, '9' },
 	[DX_COL_MAX] = { "W_MAX", 7, 'M' },	      [DX_COL_UNBLOCKED] = { "UNBLK", 6, 'B' },
@@ -188,7 +189,8 @@ static double column_value(const struct dx_top_row *row, enum dx_top_column col)
 	switch (col) {
 	case DX_COL_READS: return row->rate.reads;
 	case DX_COL_WRITES: return row->rate.writes;
-	case DX_COL_DAX: return row->rate.dax_pte + row->rate.dax_pmd;
+	case DX_COL_PTE: return row->rate.dax_pte;
+	case DX_COL_PMD: return row->rate.dax_pmd;
 	case DX_COL_PUNCHES: return row->rate.punches;
 	case DX_COL_WAITS: return row->rate.waits;
 	case DX_COL_P50: return (double)row->wait_p50_ns;

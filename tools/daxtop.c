@@ -38,7 +38,7 @@ static const char usage[] =
 	"      --path DIR     only files on DIR's filesystem, under DIR\n"
 	"  -h, --help         this text\n"
 	"\n"
-	"Keys: < > sort column (or its letter: N F U E W X P T 5 9 M B D), R reverse,\n"
+	"Keys: < > sort column (or its letter: N F U E W X H P T 5 9 M B D), R reverse,\n"
 	"      p pause, f or / filter by path, k by pid, c by cgroup, h or ? help, q quit.\n"
 	"\n"
 	"Examples:\n"

@@ -18,7 +18,8 @@ enum dx_top_column {
 	DX_COL_PUNCHER,
 	DX_COL_READS,   /* per second */
 	DX_COL_WRITES,  /* per second */
-	DX_COL_DAX,     /* pte + pmd faults per second */
+	DX_COL_PTE,     /* DAX pte faults per second */
+	DX_COL_PMD,     /* DAX pmd (huge) faults per second */
 	DX_COL_PUNCHES, /* per second */
 	DX_COL_WAITS,   /* per second */
 	DX_COL_P50,

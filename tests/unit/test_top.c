@@ -191,7 +191,8 @@ static void rows_for_sorting(struct dx_top *t, enum dx_top_column col)
 			}
 			case DX_COL_READS: row->rate.reads = v; break;
 			case DX_COL_WRITES: row->rate.writes = v; break;
-			case DX_COL_DAX: row->rate.dax_pte = v; break;
+			case DX_COL_PTE: row->rate.dax_pte = v; break;
+			case DX_COL_PMD: row->rate.dax_pmd = v; break;
 			case DX_COL_PUNCHES: row->rate.punches = v; break;
 			case DX_COL_WAITS: row->rate.waits = v; break;
 			case DX_COL_P50: row->wait_p50_ns = (uint64_t)v; break;
@@ -216,8 +217,8 @@ static void test_row_cells(void)
 		.wait_p50_ns = 999, .wait_p99_ns = 12340000, .wait_max_ns = 2345000000ULL,
 		.discarded = 7,
 	};
-	static const char *const want[] = { "/x", "12/writer", "-", "2", "0", "2", "1", "2", "1us", "12.3ms",
-					     "2.35s", "0", "7" };
+	static const char *const want[] = { "/x", "12/writer", "-", "2", "0", "1", "0", "1", "2", "1us",
+					     "12.3ms", "2.35s", "0", "7" };
 	char line[256], *tok, *save = NULL;
 	size_t n = 0;
 	bool same = true;
@@ -226,7 +227,7 @@ static void test_row_cells(void)
 	for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), n++)
 		same &= n < sizeof(want) / sizeof(want[0]) && !strcmp(tok, want[n]);
 	ok(same && n == sizeof(want) / sizeof(want[0]),
-	   "row cells: path, busiest tasks, rates rounded (2.5 to even), waits in us/ms/s, counts");
+	   "row cells: path, busiest tasks, rates rounded (2.5 to even), DAX pte and pmd, waits in us/ms/s, counts");
 }
 
 static void test_sort_every_column(void)
