@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 B=build
 SECS=${BENCH_SECONDS:-4}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 work=$(mktemp -d /var/tmp/daxscope-bench.XXXXXX)
 rec=""
 trap 'if [ -n "$rec" ]; then kill "$rec" 2>/dev/null; fi; rm -rf "$work"' EXIT
