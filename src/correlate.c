@@ -730,7 +730,6 @@ static void free_window(struct window *w)
 	free(w);
 }
 
-/* Judge every window that ended at least grace_ns before the watermark (all with force). */
 static void unlink_from_file(struct dx_correlator *c, const struct window *w)
 {
 	struct window **link = &c->by_file[w->file];
@@ -740,7 +739,10 @@ static void unlink_from_file(struct dx_correlator *c, const struct window *w)
 	*link = w->file_next;
 }
 
-/* Runs for every event: returns at once until some window's grace has passed. */
+/*
+ * Judge every window that ended at least grace_ns before the watermark (all
+ * with force). Runs for every event: returns at once until one can be.
+ */
 static void judge_ready(struct dx_correlator *c, bool force)
 {
 	struct window **link = &c->windows;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "daxscope/daxscope.h"
+#include "kcounts.h"
 
 struct kslot {
 	uint64_t ino;
@@ -82,7 +83,6 @@ void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_count
 	s->c.faults_write = at_least(s->c.faults_write, c->faults_write);
 	s->c.dax_pte = at_least(s->c.dax_pte, c->dax_pte);
 	s->c.dax_pmd = at_least(s->c.dax_pmd, c->dax_pmd);
-	s->c.deleted = at_least(s->c.deleted, c->deleted);
 }
 
 struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st)

@@ -7,6 +7,7 @@
 
 #include "daxscope/daxscope.h"
 #include "grow.h"
+#include "kcounts.h"
 
 static void collect(const struct dx_finding *f, void *ctx)
 {

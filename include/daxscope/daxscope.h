@@ -190,7 +190,6 @@ void dx_report_json(FILE *out, const struct dx_report *r);
 void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx);
 /* A file's page-event counts: the correlator's, raised to the kernel's (which count lost events too). */
 struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st);
-void dx_kcounts_free(struct dx_kcounts *k);
 /* The file's path, else "major:minor:ino" written into buf. */
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
 /* The DAX windows: two lines each of text (state, advice), or the JSON member "dax_window":[...]. */
