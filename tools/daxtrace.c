@@ -233,16 +233,22 @@ struct recorder {
 	bool failed;
 };
 
-static void record_path(struct recorder *rec, const struct dx_file *f, const char *path)
+/* A record of a file and what is known of it (PATH, FILE_COUNTS): the dx_file, then the payload. */
+static void record_of_file(struct recorder *rec, uint32_t type, const struct dx_file *f, const void *payload,
+			   size_t len)
 {
-	size_t len = strlen(path) + 1;
 	char buf[sizeof(struct dx_file) + 4096];
 
 	if (len > sizeof(buf) - sizeof(*f))
 		return;
 	memcpy(buf, f, sizeof(*f));
-	memcpy(buf + sizeof(*f), path, len);
-	rec->failed |= dx_capture_append(rec->w, DX_REC_PATH, buf, (uint32_t)(sizeof(*f) + len)) != 0;
+	memcpy(buf + sizeof(*f), payload, len);
+	rec->failed |= dx_capture_append(rec->w, type, buf, (uint32_t)(sizeof(*f) + len)) != 0;
+}
+
+static void record_path(struct recorder *rec, const struct dx_file *f, const char *path)
+{
+	record_of_file(rec, DX_REC_PATH, f, path, strlen(path) + 1);
 }
 
 static void take_record(const struct dx_event *e, void *ctx)
@@ -264,12 +270,7 @@ static void take_record(const struct dx_event *e, void *ctx)
 
 static void record_file_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
 {
-	struct recorder *rec = ctx;
-	char buf[sizeof(*f) + sizeof(*c)];
-
-	memcpy(buf, f, sizeof(*f));
-	memcpy(buf + sizeof(*f), c, sizeof(*c));
-	rec->failed |= dx_capture_append(rec->w, DX_REC_FILE_COUNTS, buf, sizeof(buf)) != 0;
+	record_of_file(ctx, DX_REC_FILE_COUNTS, f, c, sizeof(*c));
 }
 
 /* The kernel's aggregates, at the end: FUSE latency histograms, per-file page-event counters. */
