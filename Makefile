@@ -22,7 +22,7 @@ LIB_SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIB_SRCS))
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench
+HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor
 
 .PHONY: all deps run test bench clean
 all: $(TOOLS) $(UNIT) $(HELPERS)
@@ -67,6 +67,13 @@ $(BUILD)/race: tests/workload/race.c
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
 	$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/hookfloor.skel.h: tests/bench/hookfloor.bpf.c $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/hookfloor.bpf.o
+	$(BPFTOOL) gen skeleton $(BUILD)/hookfloor.bpf.o name hookfloor_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(CFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
