@@ -37,6 +37,7 @@ struct fault_group {
 	uint64_t t;
 	uint64_t last_t; /* its latest event */
 	uint64_t page;
+	uint64_t lock_t; /* when it went for the lock (filemap_fault), if seen: it is judged from then */
 	uint64_t wait_ns;
 	uint64_t fault_ns;
 	bool write, dax, closed;
@@ -389,8 +390,12 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_FILEMAP_FAULT:
 		st->faults_read++;
 		g = fault_for(c, file, e);
-		if (g)
-			g->entered = true;
+		if (!g)
+			break;
+		/* fault-around, which fires for whichever pages it maps, did not map this one */
+		if (!g->wait_ns)
+			g->lock_t = e->ts;
+		g->entered = true;
 		break;
 	case DX_DAX_FAULT:
 		if (e->flags & DX_F_PMD)
@@ -569,13 +574,23 @@ static uint64_t deleted_at(const struct window *w, uint64_t page)
 	return 0;
 }
 
-/* Did a waiter prove that the punch held its fault lock at time t? */
+/*
+ * Did the punch hold its fault lock at time t? Waiters prove it held from the
+ * first one's wait on. It let go before the first of them got the lock, and
+ * before its syscall returned: a waiter's own wake-up comes later, by as
+ * much as the scheduler delays it.
+ */
 static bool lock_held_at(const struct window *w, uint64_t t)
 {
-	for (size_t i = 0; i < w->nheld; i++)
-		if (w->held[i].t <= t && t <= w->held[i].t + w->held[i].npages)
-			return true;
-	return false;
+	uint64_t from = UINT64_MAX, until = w->end ? w->end : UINT64_MAX;
+
+	for (size_t i = 0; i < w->nheld; i++) {
+		if (w->held[i].t < from)
+			from = w->held[i].t;
+		if (w->held[i].t + w->held[i].npages < until)
+			until = w->held[i].t + w->held[i].npages;
+	}
+	return from <= t && t < until;
 }
 
 static struct dx_finding finding_in(const struct dx_correlator *c, const struct window *w,
@@ -667,6 +682,7 @@ static void judge(struct dx_correlator *c, struct window *w)
 	for (size_t i = 0; i < w->ngroups; i++) {
 		const struct fault_group *g = &w->groups[i];
 		uint64_t del = g->page == DX_PAGE_UNKNOWN ? 0 : deleted_at(w, g->page);
+		uint64_t at = g->lock_t ? g->lock_t : g->t;
 		struct dx_finding *f;
 
 		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(w, g->page))
@@ -678,7 +694,7 @@ static void judge(struct dx_correlator *c, struct window *w)
 		 * last moment rightly go on.
 		 */
 		if (!g->wait_ns && !(w->fuse_sent && g->t >= w->fuse_sent) &&
-		    !(del && del < g->t && lock_held_at(w, g->t))) {
+		    !(del && del < at && lock_held_at(w, at))) {
 			st->early++;
 			continue;
 		}

@@ -313,6 +313,34 @@ static void test_unblocked_after_invalidation(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * Fault-around fires for the pages it maps, not only the faulting one: a read
+ * whose page the punch had deleted goes on to filemap_fault and the lock. If
+ * the punch let go in between, it rightly goes on, though a waiter that the
+ * scheduler woke late still seems to show the lock held.
+ */
+static void test_fault_around_then_lock_released(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	punch(&s, 0, 2, 4);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 5 * MS, 4, 0);
+	page(&s, DX_MAP_FAULT, READER, 20 * MS, 4, 0);          /* mapped pages 0-1 around page 4 */
+	add(&s, DX_PUNCH_END, PUNCHER, 20 * MS + 50);            /* let go just before */
+	page(&s, DX_FILEMAP_FAULT, READER, 20 * MS + 80, 4, 0); /* took the free lock */
+	lock_wait(&s, WRITER, 23 * MS, 22 * MS);                 /* woken 3 ms late */
+	page(&s, DX_FILEMAP_FAULT, WRITER, 23 * MS + 10, 3, 0);
+	c = run(&s, &r);
+	ok(!find(&r, DX_FINDING_UNBLOCKED_FAULT, 4), "a read that reached the lock after the punch let go is not unblocked");
+	ok(find(&r, DX_FINDING_BLOCKED_FAULT, 3) != NULL, "the late-woken waiter is blocked");
+	st = stats_of(c, &file_a);
+	ok(st && st->unblocked_read + st->unblocked_write == 0, "stats: nothing got through");
+	dx_correlator_free(c);
+}
+
 /* Fault-around whose faulting address was not seen: the first punched page of its range. */
 static void test_map_fault_range_only(void)
 {
@@ -614,6 +642,7 @@ int main(void)
 	test_certain_loss();
 	test_blocked_after_invalidation();
 	test_unblocked_after_invalidation();
+	test_fault_around_then_lock_released();
 	test_write_before_data_change();
 	test_wait_after_finished_fault();
 	test_map_fault_range_only();
