@@ -61,6 +61,15 @@ static uint64_t at_least(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* Each of to's counts raised to from's. */
+static void raise_counts(struct dx_file_counts *to, const struct dx_file_counts *from)
+{
+	to->faults_read = at_least(to->faults_read, from->faults_read);
+	to->faults_write = at_least(to->faults_write, from->faults_write);
+	to->dax_pte = at_least(to->dax_pte, from->dax_pte);
+	to->dax_pmd = at_least(to->dax_pmd, from->dax_pmd);
+}
+
 void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
 {
 	struct dx_report *r = ctx;
@@ -79,10 +88,7 @@ void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_count
 		k->n++;
 	}
 	/* an entry the kernel evicted comes back from zero: keep the highest seen */
-	s->c.faults_read = at_least(s->c.faults_read, c->faults_read);
-	s->c.faults_write = at_least(s->c.faults_write, c->faults_write);
-	s->c.dax_pte = at_least(s->c.dax_pte, c->dax_pte);
-	s->c.dax_pmd = at_least(s->c.dax_pmd, c->dax_pmd);
+	raise_counts(&s->c, c);
 }
 
 struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st)
@@ -95,12 +101,8 @@ struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const str
 		.dax_pmd = st->dax_pmd,
 	};
 
-	if (k && k->used) {
-		c.faults_read = at_least(c.faults_read, k->c.faults_read);
-		c.faults_write = at_least(c.faults_write, k->c.faults_write);
-		c.dax_pte = at_least(c.dax_pte, k->c.dax_pte);
-		c.dax_pmd = at_least(c.dax_pmd, k->c.dax_pmd);
-	}
+	if (k && k->used)
+		raise_counts(&c, &k->c);
 	return c;
 }
 
