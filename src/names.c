@@ -23,6 +23,10 @@ const char *dx_finding_name(enum dx_finding_kind kind)
 	case DX_FINDING_BLOCKED_FAULT: return "blocked_fault";
 	case DX_FINDING_UNBLOCKED_FAULT: return "unblocked_fault";
 	case DX_FINDING_DISCARDED_WRITE: return "discarded_write";
+	case DX_FINDING_RESURRECTED_DATA: return "resurrected_data";
+	case DX_FINDING_IO_DURING_PUNCH: return "io_during_punch";
+	case DX_FINDING_REFAULT: return "refault";
+	case DX_FINDING_KIND_MAX: break;
 	}
 	return "unknown";
 }
@@ -32,7 +36,9 @@ const char *dx_punch_op_name(unsigned int op)
 	static const char *const names[DX_OP_MAX] = {
 		[DX_OP_PUNCH_HOLE] = "punch_hole",	   [DX_OP_ZERO_RANGE] = "zero_range",
 		[DX_OP_COLLAPSE_RANGE] = "collapse_range", [DX_OP_INSERT_RANGE] = "insert_range",
-		[DX_OP_TRUNCATE] = "truncate",
+		[DX_OP_TRUNCATE] = "truncate",		   [DX_OP_UNSHARE_RANGE] = "unshare_range",
+		[DX_OP_COPY_RANGE] = "copy_range",	   [DX_OP_CLONE_RANGE] = "clone_range",
+		[DX_OP_DEDUPE_RANGE] = "dedupe_range",
 	};
 
 	return op < DX_OP_MAX && names[op] ? names[op] : "unknown";

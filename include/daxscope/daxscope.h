@@ -22,10 +22,20 @@ void dx_hist_merge(struct dx_hist *into, const struct dx_hist *from);
 uint64_t dx_hist_quantile(const struct dx_hist *h, double q);
 
 /* ---- correlation ---- */
+/*
+ * What a punch window can show. Only windows whose data changed without the
+ * punch holding its fault lock (read from the lock in the kernel) can break
+ * the rule; every finding but blocked_fault is such a break, by a task other
+ * than the operation and not a kernel thread, on the range it changes.
+ */
 enum dx_finding_kind {
 	DX_FINDING_BLOCKED_FAULT = 1, /* waited on the punch's lock: correctly held off */
-	DX_FINDING_UNBLOCKED_FAULT,   /* ran inside the punch without waiting, after its data changed */
-	DX_FINDING_DISCARDED_WRITE,   /* dirtied inside the punch, then deleted by it */
+	DX_FINDING_UNBLOCKED_FAULT,   /* a fault that ran after the data change began, without the lock */
+	DX_FINDING_DISCARDED_WRITE,   /* dirtied after the data change began, deleted dirty by the punch */
+	DX_FINDING_RESURRECTED_DATA,  /* written back after the data change began: pre-punch bytes back in the hole */
+	DX_FINDING_IO_DURING_PUNCH,   /* a read or write request on the range while the punch changed data */
+	DX_FINDING_REFAULT,           /* a page of the range read into the page cache while the punch changed data */
+	DX_FINDING_KIND_MAX
 };
 
 #define DX_PAGE_UNKNOWN UINT64_MAX
@@ -48,11 +58,15 @@ struct dx_finding {
 	enum dx_finding_kind kind;
 	struct dx_file file;
 	uint64_t page_index; /* DX_PAGE_UNKNOWN when the wait was seen but not its page */
-	uint64_t t_ns;       /* when the fault (or the dirtying) happened */
+	uint64_t last_page;  /* last page of the range the finding covers (page_index for one page) */
+	uint64_t t_ns;       /* when the fault, dirtying, request or page add happened */
+	uint64_t punch_begin_ns, punch_end_ns; /* its punch window */
+	uint64_t data_change_ns; /* when the punch began changing data (FUSE request sent, first delete or extent change) */
 	uint64_t wait_ns;      /* blocked faults: the fault's duration from entry where timed, else lock_wait_ns */
 	uint64_t lock_wait_ns; /* time waiting on the fault/punch lock itself */
 	uint64_t fault_ns;     /* the filesystem's fault handler, entry to return (fentry mode), 0 if untimed */
-	struct dx_task fault; /* the faulting (or dirtying) task */
+	struct dx_task fault; /* the task that broke the rule: faulting, dirtying, reading, requesting */
+	struct dx_task io;    /* resurrected data: the task that sent the write-back (often a kworker) */
 	struct dx_task punch; /* the punching task */
 	uint32_t punch_op;    /* enum dx_punch_op */
 	uint64_t punch_offset;
@@ -60,7 +74,7 @@ struct dx_finding {
 	bool write;
 	bool dax;
 	uint64_t deleted_ns; /* discarded writes: when the punch deleted the page */
-	bool certain;    /* discarded write dirtied after the FUSE FALLOCATE reply: surely lost */
+	bool certain;    /* after the FUSE request's reply: the server had changed the data */
 	bool refaulted;  /* discarded write whose writer faulted on the page again after the
 			  * delete: the store may have been retried there, and survived */
 	bool after_change; /* dirtied after the punch's data changed: no order puts it before the punch */
@@ -85,6 +99,11 @@ struct dx_file_stats {
 	uint64_t early;            /* faults inside a window but before its data changed */
 	uint64_t discarded_writes;
 	uint64_t certain_discards;
+	uint64_t resurrected, io_during_punch, refaults;
+	uint64_t erased_before;    /* writes the punch erased that no evidence orders after its data change */
+	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
+	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
+	uint64_t unheld_punches;   /* windows with a data change made without it */
 };
 
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
@@ -106,6 +125,10 @@ struct dx_punch_window {
 	uint64_t begin_ns, end_ns;
 	uint64_t fuse_sent_ns, fuse_reply_ns; /* its FUSE FALLOCATE request; 0 if none */
 	int64_t ret;       /* what the syscall returned */
+	uint64_t data_change_ns;  /* first data change: FUSE request sent, first page delete or extent change */
+	uint32_t changes;         /* data changes sampled in the kernel */
+	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
+	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
 	bool incomplete;   /* events were lost while it was open */

@@ -37,6 +37,10 @@ enum dx_punch_op {
 	DX_OP_COLLAPSE_RANGE,
 	DX_OP_INSERT_RANGE,
 	DX_OP_TRUNCATE, /* truncate(2) and ftruncate(2) to a smaller size */
+	DX_OP_UNSHARE_RANGE, /* fallocate FALLOC_FL_UNSHARE_RANGE */
+	DX_OP_COPY_RANGE,    /* copy_file_range(2): the destination range */
+	DX_OP_CLONE_RANGE,   /* FICLONE, FICLONERANGE: the destination range */
+	DX_OP_DEDUPE_RANGE,  /* FIDEDUPERANGE: the destination ranges */
 	DX_OP_MAX
 };
 
