@@ -14,6 +14,7 @@
 
 #define PAGE_SHIFT 12
 #define MAX_WINDOWS 16384
+#define PF_KTHREAD 0x00200000 /* from include/linux/sched.h */
 
 /* Knobs, set by the collector through rodata before load. */
 extern const volatile __u32 filter_tgid; /* 0: every process */
@@ -46,6 +47,11 @@ struct task_punch {
 	__u32 gen;
 	__u32 op;
 	__u32 pending_path; /* truncate(path): inode learned at its first page delete */
+	__u32 changes;      /* data changes sampled: page deletes, extent changes, its FUSE request */
+	__u32 unlocked;     /* of which made without the fault lock held for write */
+	__u64 first_change;
+	__u64 cancelled_at_begin; /* the task's cancelled_write_bytes when the window opened */
+	__u64 cancelled_seen;     /* ... at its last page delete */
 };
 
 struct lock_owner {
@@ -111,6 +117,20 @@ struct {
 	__type(value, struct dx_file_counts);
 } file_counts SEC(".maps") __weak;
 
+/* FUSE requests name a file by node id: the punched FUSE files, by (dev, node id). */
+struct fuse_node {
+	__u64 nodeid;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_WINDOWS);
+	__type(key, struct fuse_node);
+	__type(value, struct dx_file);
+} fuse_nodes SEC(".maps") __weak;
+
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -156,6 +176,8 @@ static __always_inline struct dx_event *reserve_event(__u16 kind)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct dx_event *e;
 
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_drop(DX_DROP_RINGBUF);
@@ -168,6 +190,8 @@ static __always_inline struct dx_event *reserve_event(__u16 kind)
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->cgroup = bpf_get_current_cgroup_id();
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		e->flags = DX_F_KTHREAD;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
 }
@@ -204,6 +228,58 @@ static __always_inline void inode_file(struct inode *inode, struct dx_file *f)
 	f->ino = BPF_CORE_READ(inode, i_ino);
 	f->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	f->gen = BPF_CORE_READ(inode, i_generation);
+}
+
+/* The task's dirty page-cache bytes thrown away so far (task I/O accounting; 0 without it). */
+static __always_inline __u64 cancelled_write_bytes(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!bpf_core_field_exists(task->ioac))
+		return 0;
+	return BPF_CORE_READ(task, ioac.cancelled_write_bytes);
+}
+
+/* from kernel/locking/rwsem.c: count bit 0 is "held for write"; owner is the task, flags in its low bits */
+#define RWSEM_WRITER_LOCKED 1UL
+#define RWSEM_OWNER_FLAGS 7UL
+
+/*
+ * Does the current task hold the rwsem at LOCK for write? Read from the lock
+ * itself, at the moment the punch changes data: proof, not inference.
+ */
+static __always_inline bool current_holds_for_write(__u64 lock)
+{
+	struct rw_semaphore *sem = (struct rw_semaphore *)lock;
+	long count, owner;
+
+	if (!sem || !bpf_core_field_exists(sem->owner))
+		return false;
+	count = BPF_CORE_READ(sem, count.counter);
+	owner = BPF_CORE_READ(sem, owner.counter);
+	return (count & RWSEM_WRITER_LOCKED) && (owner & ~RWSEM_OWNER_FLAGS) == (long)bpf_get_current_task();
+}
+
+/* The punch the current task is inside, if any (not a truncate(path) whose inode is still unknown). */
+static __always_inline struct task_punch *current_punch(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
+
+	return tp && !tp->pending_path ? tp : NULL;
+}
+
+/* The punch changes data now: was its fault lock held? Counted in the window, returned for the event. */
+static __always_inline bool note_data_change(struct task_punch *tp)
+{
+	bool held = current_holds_for_write(tp->lock);
+
+	if (!tp->first_change)
+		tp->first_change = bpf_ktime_get_ns();
+	tp->changes++;
+	if (!held)
+		tp->unlocked++;
+	return held;
 }
 
 static __always_inline struct armed_slot *armed_slot_of(const struct file_key *key)

@@ -46,7 +46,7 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 
 	if (!e)
 		return;
-	e->flags = flags;
+	e->flags |= flags;
 	inode_file(inode, &e->file);
 	e->page.index = index;
 	submit_event(e);
@@ -81,7 +81,7 @@ static __always_inline void send_map_fault(struct inode *inode, struct dx_file_c
 	e = reserve_event(DX_MAP_FAULT);
 	if (!e)
 		return;
-	e->flags = flags;
+	e->flags |= flags;
 	inode_file(inode, &e->file);
 	e->page.index = index;
 	e->page.address = address;
@@ -267,7 +267,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 		return;
 	if (fault_is_write(vmf))
 		flags |= DX_F_WRITE;
-	e->flags = flags;
+	e->flags |= flags;
 	inode_file(inode, &e->file);
 	e->page.index = BPF_CORE_READ(vmf, pgoff);
 	e->page.address = BPF_CORE_READ(vmf, address);
@@ -356,13 +356,23 @@ static __always_inline __u32 folio_order_of(struct folio *folio)
 	return 0;
 }
 
+/*
+ * A page left the page cache. When the punching task deletes it, this is the
+ * moment the punch changes data: whether it held its fault lock is read from
+ * the lock, and how many dirty bytes it threw away from the task's I/O
+ * accounting (truncate cancels a batch of folios' dirty state, then deletes
+ * them: the bytes show at the batch's first delete).
+ */
 SEC("tp_btf/mm_filemap_delete_from_page_cache")
 int BPF_PROG(on_page_delete, void *folio)
 {
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
+	struct task_punch *tp;
 	struct dx_file_counts *c;
 	struct file_key key;
 	struct dx_event *e;
+	__u64 cancelled = 0;
+	bool held = false;
 
 	if (!inode)
 		return 0;
@@ -372,13 +382,39 @@ int BPF_PROG(on_page_delete, void *folio)
 	c = counts_of(&key);
 	if (c)
 		__sync_fetch_and_add(&c->deleted, 1);
+	tp = current_punch();
+	if (tp) {
+		__u64 now = cancelled_write_bytes();
+
+		held = note_data_change(tp);
+		cancelled = now - tp->cancelled_seen;
+		tp->cancelled_seen = now;
+	}
 	e = reserve_event(DX_PAGE_DELETE);
 	if (!e)
 		return 0;
+	if (held)
+		e->flags |= DX_F_LOCKED;
 	inode_file(inode, &e->file);
 	e->page.index = folio_index_of(folio);
 	e->page.order = bpf_core_type_exists(struct folio) ? folio_order_of(folio) : 0;
+	e->page.cancelled_bytes = cancelled;
 	submit_event(e);
+	return 0;
+}
+
+/* A page read into the cache of an armed file: during a punch's data change, a refault. */
+SEC("tp_btf/mm_filemap_add_to_page_cache")
+int BPF_PROG(on_page_add, void *folio)
+{
+	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
+	struct file_key key;
+
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	if (file_armed(&key))
+		send_page_event(DX_PAGE_ADD, inode, folio_index_of(folio), 0);
 	return 0;
 }
 
@@ -435,7 +471,7 @@ static __always_inline void fault_exit(struct vm_fault *vmf)
 	e = reserve_event(DX_FAULT_DONE);
 	if (!e)
 		return;
-	e->flags = fault_is_write(vmf) ? DX_F_WRITE : 0;
+	e->flags |= fault_is_write(vmf) ? DX_F_WRITE : 0;
 	inode_file(inode, &e->file);
 	e->page.index = vmf->pgoff;
 	e->page.address = vmf->address;

@@ -38,6 +38,7 @@ struct fuse_sent {
 	__u32 opcode;
 	__u32 tid;
 	__u32 pid;
+	__u16 flags; /* DX_F_CHANGE, DX_F_LOCKED, DX_F_KTHREAD of the sender */
 	char comm[DX_COMM_LEN];
 };
 
@@ -69,15 +70,35 @@ static __always_inline int slot_of(__u32 opcode)
 	return -1;
 }
 
+/* The request a punch, truncate or copy sends to have the server change the data. */
+static __always_inline bool changes_data(__u32 opcode)
+{
+	return opcode == DX_FUSE_FALLOCATE || opcode == DX_FUSE_COPY_FILE_RANGE || opcode == DX_FUSE_SETATTR;
+}
+
+/* Sent by a task inside its window: the moment its data change begins, and was the lock held? */
+static __always_inline __u16 change_flags(__u32 opcode)
+{
+	struct task_punch *tp;
+
+	if (!changes_data(opcode) || !(tp = current_punch()))
+		return 0;
+	return DX_F_CHANGE | (note_data_change(tp) ? DX_F_LOCKED : 0);
+}
+
 SEC("tracepoint/fuse/fuse_request_send")
 int on_fuse_send(struct fuse_send_ctx *ctx)
 {
 	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fuse_sent sent = { .opcode = ctx->opcode };
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
-	if (slot_of(ctx->opcode) < 0)
+	sent.flags = change_flags(ctx->opcode);
+	if (slot_of(ctx->opcode) < 0 && !sent.flags)
 		return 0;
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		sent.flags |= DX_F_KTHREAD;
 	if (filter_dev && ctx->connection != filter_dev)
 		return 0;
 	sent.ts = bpf_ktime_get_ns();
@@ -106,11 +127,12 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
 	if (hist)
 		hist_add(hist, now - sent->ts);
-	/* reads and writes are too many for events: their histograms suffice */
-	if (slot >= SLOT_FALLOCATE) {
+	/* reads and writes are too many for events: their histograms suffice (on_fuse_io sends those of armed files) */
+	if (slot >= SLOT_FALLOCATE || sent->flags & DX_F_CHANGE) {
 		e = reserve_event(DX_FUSE_REQ);
 		if (e) {
 			e->ts = now;
+			e->flags = sent->flags;
 			e->pid = sent->pid; /* the requesting task, not the server replying */
 			e->tid = sent->tid;
 			e->cgroup = sent->cgroup;
@@ -125,5 +147,56 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 		}
 	}
 	bpf_map_delete_elem(&fuse_sent, &key);
+	return 0;
+}
+
+/*
+ * READ and WRITE requests on a punched file, at their send: a WRITE sent while
+ * the punch changes data puts the page cache's bytes back into the hole; a
+ * READ reads the range while it changes. Needs the request itself (tp_btf,
+ * 6.12+): the classic tracepoint has no node id or offset.
+ */
+struct fuse_io_in { /* struct fuse_read_in and fuse_write_in begin alike (include/uapi/linux/fuse.h) */
+	__u64 fh;
+	__u64 offset;
+	__u32 size;
+};
+
+SEC("tp_btf/fuse_request_send")
+int BPF_PROG(on_fuse_io, const struct fuse_req *req)
+{
+	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
+	struct fuse_node node = {};
+	struct fuse_io_in in = {};
+	struct file_key key;
+	struct dx_file *f;
+	struct dx_event *e;
+	const void *value;
+
+	if (opcode != DX_FUSE_READ && opcode != DX_FUSE_WRITE)
+		return 0;
+	node.nodeid = BPF_CORE_READ(req, in.h.nodeid);
+	node.dev = BPF_CORE_READ(req, fm, sb, s_dev);
+	f = bpf_map_lookup_elem(&fuse_nodes, &node);
+	if (!f)
+		return 0;
+	key.ino = f->ino;
+	key.dev = f->dev;
+	key.pad = 0;
+	if (!file_armed(&key))
+		return 0;
+	value = BPF_CORE_READ(req, args, in_args[0].value);
+	if (!value || bpf_probe_read_kernel(&in, sizeof(in), value))
+		return 0;
+	e = reserve_event(DX_IO_REQUEST);
+	if (!e)
+		return 0;
+	if (opcode == DX_FUSE_WRITE)
+		e->flags |= DX_F_WRITE;
+	e->file = *f;
+	e->io.offset = in.offset;
+	e->io.len = in.size;
+	e->io.opcode = opcode;
+	submit_event(e);
 	return 0;
 }

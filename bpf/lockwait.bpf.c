@@ -64,7 +64,7 @@ static __always_inline void end_wait(__u64 lock_addr, __u64 min_ns)
 	e = reserve_event(DX_LOCK_WAIT);
 	if (!e)
 		return;
-	e->flags = writer ? DX_F_WRITE : 0;
+	e->flags |= writer ? DX_F_WRITE : 0;
 	e->lock.wait_ns = wait;
 	e->lock.lock = lock_addr;
 	if (owner) {

@@ -14,6 +14,7 @@ const volatile __u64 wakeup_bytes = 1 << 18;
 #define FALLOC_FL_COLLAPSE_RANGE 0x08
 #define FALLOC_FL_ZERO_RANGE 0x10
 #define FALLOC_FL_INSERT_RANGE 0x20
+#define FALLOC_FL_UNSHARE_RANGE 0x40 /* from include/uapi/linux/falloc.h */
 
 static __always_inline __u32 punch_op(__u32 mode)
 {
@@ -25,6 +26,8 @@ static __always_inline __u32 punch_op(__u32 mode)
 		return DX_OP_COLLAPSE_RANGE;
 	if (mode & FALLOC_FL_INSERT_RANGE)
 		return DX_OP_INSERT_RANGE;
+	if (mode & FALLOC_FL_UNSHARE_RANGE)
+		return DX_OP_UNSHARE_RANGE;
 	return 0; /* preallocation: moves no data, races nothing */
 }
 
@@ -93,6 +96,27 @@ static __always_inline __u64 fault_lock_addr(struct inode *inode)
 	return 0;
 }
 
+/* fs/fuse/fuse_i.h: the node id follows the inode; CO-RE finds it where fuse has BTF. */
+struct fuse_inode___dx {
+	struct inode inode;
+	__u64 nodeid;
+} __attribute__((preserve_access_index));
+
+/* A punched FUSE file is known by its node id too: its READ and WRITE requests carry only that. */
+static __always_inline void remember_fuse_node(struct inode *inode, const struct file_key *key)
+{
+	struct fuse_inode___dx *fi = (void *)inode;
+	struct fuse_node node = { .dev = key->dev };
+	struct dx_file f = { .ino = key->ino, .dev = key->dev };
+
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != FUSE_SUPER_MAGIC ||
+	    !bpf_core_field_exists(struct fuse_inode___dx, nodeid))
+		return;
+	node.nodeid = BPF_CORE_READ(fi, nodeid);
+	f.gen = BPF_CORE_READ(inode, i_generation);
+	bpf_map_update_elem(&fuse_nodes, &node, &f, BPF_ANY);
+}
+
 static __always_inline bool wanted(struct inode *inode)
 {
 	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
@@ -123,6 +147,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	}
 	tp.lock = fault_lock_addr(inode);
 	tp.gen = BPF_CORE_READ(inode, i_generation);
+	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
 	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);
 	tp.i_mmap = (__u64)BPF_CORE_READ(inode, i_mapping) + bpf_core_field_offset(struct address_space, i_mmap_rwsem);
 	if (tp.lock) {
@@ -133,6 +158,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	}
 	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
+	remember_fuse_node(inode, &tp.key);
 	if (g)
 		__sync_fetch_and_add(&g->open_windows, 1);
 	slot = armed_slot_of(&tp.key);
@@ -142,7 +168,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	e = reserve_event(DX_PUNCH_BEGIN);
 	if (!e)
 		return;
-	e->flags = flags;
+	e->flags |= flags;
 	inode_file(inode, &e->file);
 	e->punch.offset = offset;
 	e->punch.len = len;
@@ -204,11 +230,15 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 	}
 	e = reserve_event(DX_PUNCH_END);
 	if (e) {
-		e->flags = flags;
+		e->flags |= flags;
 		e->file.ino = tp->key.ino;
 		e->file.dev = tp->key.dev;
 		e->punch_end.ret = ret;
 		e->punch_end.op = tp->op;
+		e->punch_end.changes = tp->changes;
+		e->punch_end.unlocked = tp->unlocked;
+		e->punch_end.first_change_ns = tp->first_change;
+		e->punch_end.cancelled_bytes = cancelled_write_bytes() - tp->cancelled_at_begin;
 		submit_event(e);
 	}
 	bpf_map_delete_elem(&task_punches, &tid);
@@ -270,6 +300,98 @@ int on_truncate_enter(struct trace_event_raw_sys_enter *ctx)
 		count_drop(DX_DROP_MAP_FULL);
 	return 0;
 }
+
+/*
+ * Offloaded copies change the destination range under the page cache just as
+ * a punch does (the filesystem or the FUSE server copies in place): the
+ * destination is a window too. off_out NULL means the file position.
+ */
+SEC("tracepoint/syscalls/sys_enter_copy_file_range")
+int on_copy_range_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct file *file = task_fd_file((int)ctx->args[2]);
+	loff_t off = 0;
+
+	if (!file)
+		return 0;
+	if (!ctx->args[3] || bpf_probe_read_user(&off, sizeof(off), (void *)ctx->args[3]))
+		off = BPF_CORE_READ(file, f_pos);
+	open_fd_window((int)ctx->args[2], DX_OP_COPY_RANGE, off, ctx->args[4]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_copy_file_range")
+int on_copy_range_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	close_window(ctx->ret, 0);
+	return 0;
+}
+
+/* from include/uapi/linux/fs.h */
+#define FICLONE 0x40049409
+#define FICLONERANGE 0x4020940d
+#define FIDEDUPERANGE 0xc0189436
+
+struct clone_range {
+	__s64 src_fd;
+	__u64 src_offset, src_length, dest_offset;
+};
+
+struct dedupe_range { /* struct file_dedupe_range and its first destination */
+	__u64 src_offset, src_length;
+	__u16 dest_count, reserved1;
+	__u32 reserved2;
+	__s64 dest_fd;
+	__u64 dest_offset;
+};
+
+/* Reflink clones change the ioctl's file (the destination); dedupe changes its first destination. */
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int on_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 cmd = (__u32)ctx->args[1];
+	struct clone_range cr;
+	struct dedupe_range dr;
+
+	if (cmd == FICLONE)
+		open_fd_window((int)ctx->args[0], DX_OP_CLONE_RANGE, 0, ~0ULL);
+	else if (cmd == FICLONERANGE && !bpf_probe_read_user(&cr, sizeof(cr), (void *)ctx->args[2]))
+		open_fd_window((int)ctx->args[0], DX_OP_CLONE_RANGE, cr.dest_offset,
+			       cr.src_length ? cr.src_length : ~0ULL);
+	else if (cmd == FIDEDUPERANGE && !bpf_probe_read_user(&dr, sizeof(dr), (void *)ctx->args[2]) &&
+		 dr.dest_count)
+		open_fd_window((int)dr.dest_fd, DX_OP_DEDUPE_RANGE, dr.dest_offset, dr.src_length);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ioctl")
+int on_ioctl_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	close_window(ctx->ret, 0);
+	return 0;
+}
+
+/*
+ * Extent changes of local filesystems (DAX files have no page cache to
+ * delete): ext4 drops the extent-status cache of every range it punches,
+ * zeroes, collapses, inserts or truncates; xfs unmaps extents for punch,
+ * zero, collapse and truncate, and shifts them for insert. Classic
+ * tracepoints: ext4 and xfs may be modules without BTF.
+ */
+#define DATA_CHANGE_TRACEPOINT(sys, name)                \
+	SEC("tracepoint/" #sys "/" #name)                \
+	int on_change_##name(void *ctx)                  \
+	{                                                \
+		struct task_punch *tp = current_punch(); \
+                                                         \
+		if (tp)                                  \
+			note_data_change(tp);            \
+		return 0;                                \
+	}
+
+DATA_CHANGE_TRACEPOINT(ext4, ext4_es_remove_extent)
+DATA_CHANGE_TRACEPOINT(xfs, xfs_bunmap)
+DATA_CHANGE_TRACEPOINT(xfs, xfs_insert_file_space)
 
 SEC("tracepoint/syscalls/sys_exit_fallocate")
 int on_fallocate_exit(struct trace_event_raw_sys_exit *ctx)

@@ -5,18 +5,23 @@
  * Events are put back in time order first (a small reorder heap: CPUs share
  * one ring buffer but stamp before they reserve). Inside a punch window a
  * fault is a group of events of one task: a page-cache (map or filemap) or
- * DAX fault or a lock wait,
- * maybe a page made dirty. A window is
- * judged once no late event can still belong to it:
- *  - a fault that waited on the file's fault/punch lock was held off: blocked;
- *  - one that did not wait, on an overlapping page, after the punch's data
- *    changed (FUSE FALLOCATE sent; or the punch already deleted that page
- *    from the page cache) got through: unblocked. One before that point is
- *    early and harmless: the punch invalidates what it mapped afterwards;
- *  - a page dirtied inside the window and later deleted by the punching
- *    task is a discarded write: certain when dirtied after the FUSE reply;
- *    one dirtied before the punch's data changed may be ordered before the
- *    punch, which then rightly erased it (after_change tells them apart).
+ * DAX fault or a lock wait, maybe a page made dirty. A window is judged once
+ * no late event can still belong to it, on evidence read in the kernel:
+ *  - whether the punch held its fault lock for write at every moment it
+ *    changed data (page deletes, extent changes, its FUSE request), read from
+ *    the lock itself. A window proven to hold it cannot let anything through:
+ *    what did not wait was outside the hold. Only windows that changed data
+ *    without the lock are judged for breaks of the punch rule;
+ *  - a fault that waited on the lock was held off: blocked;
+ *  - in a window without the lock, by a task other than the operation and
+ *    not a kernel thread, on the range it changes, after its data change
+ *    began: a fault got through (unblocked); a page dirtied then deleted
+ *    dirty (the kernel counted the dirty bytes the punch threw away) is a
+ *    discarded write; a write-back of the range is resurrected data; a read
+ *    or direct IO is IO during the punch; a page read into the cache while
+ *    the data changed, and not removed again, is a refault.
+ * Everything else is counted, never listed: early faults, writes erased
+ * before the data changed, the operation's own work.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,7 @@ struct held {
 
 struct fault_group {
 	struct dx_task task;
+	bool kthread;
 	uint64_t t;
 	uint64_t last_t; /* its latest event */
 	uint64_t page;
@@ -44,11 +50,20 @@ struct fault_group {
 	bool entered; /* seen at fault entry (filemap_fault) and not yet finished: a wait is its own */
 };
 
-struct page_mark { /* a dirtied page, or a deleted folio */
+struct page_mark { /* a dirtied or added page, or a deleted folio */
 	struct dx_task task;
 	uint64_t t;
 	uint64_t page;
 	uint64_t npages;
+	bool kthread;
+	uint64_t cancelled_bytes; /* deletes: dirty bytes the punch threw away with its batch */
+};
+
+struct io_mark { /* a READ/WRITE request or a direct IO on the file */
+	struct dx_task task;
+	uint64_t t;
+	uint64_t first_page, last_page;
+	bool write, kthread;
 };
 
 struct window {
@@ -58,15 +73,19 @@ struct window {
 	uint64_t offset, len;
 	uint64_t first_page, last_page;
 	uint64_t begin, end; /* end 0 while open */
-	uint64_t fuse_sent, fuse_reply;
+	uint64_t fuse_sent, fuse_reply; /* its request that changes the data */
 	int64_t ret;
 	bool unterminated, aborted, incomplete;
+	/* the kernel's evidence: data changes sampled, those without the lock, the first, dirty bytes dropped */
+	uint32_t changes, unlocked;
+	uint64_t first_change, cancelled_bytes;
+	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
-	struct page_mark *dirtied, *deleted;
-	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted;
-	struct page_mark *held; /* lock waits on the punch: [t, t + npages ns] it surely held the lock */
-	size_t nheld, cap_held;
+	struct page_mark *dirtied, *deleted, *added;
+	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added;
+	struct io_mark *ios;
+	size_t nios, cap_ios;
 	struct window *next;      /* every window not yet judged, oldest first */
 	struct window *file_next; /* the same, of one file */
 };
@@ -268,6 +287,7 @@ static struct fault_group *new_group(struct window *w, const struct dx_event *e,
 	g = DX_PUSH(w->groups, w->ngroups, w->cap_groups);
 	memset(g, 0, sizeof(*g));
 	g->task = event_task(e);
+	g->kthread = e->flags & DX_F_KTHREAD;
 	g->t = g->last_t = t;
 	g->page = page;
 	return g;
@@ -312,6 +332,34 @@ static void add_mark(struct page_mark **arr, size_t *n, size_t *cap, const struc
 	m->t = e->ts;
 	m->page = e->page.index;
 	m->npages = npages;
+	m->kthread = e->flags & DX_F_KTHREAD;
+	m->cancelled_bytes = e->kind == DX_PAGE_DELETE ? e->page.cancelled_bytes : 0;
+}
+
+/*
+ * The kernel's own totals of the punch's data changes, from its end event:
+ * they also count extent changes, which send no event of their own.
+ */
+static void take_kernel_totals(struct window *w, const struct dx_punch_end *end)
+{
+	w->cancelled_bytes = end->cancelled_bytes;
+	if (end->changes < w->changes)
+		return; /* its events showed more: keep them */
+	w->changes = end->changes;
+	w->unlocked = end->unlocked;
+	w->first_change = end->first_change_ns;
+	w->kernel_totals = true;
+}
+
+/* A data change the punch made, as its events show it (the end event brings the kernel's totals). */
+static void note_change(struct window *w, uint64_t t, bool locked)
+{
+	if (w->kernel_totals)
+		return;
+	if (!w->first_change || t < w->first_change)
+		w->first_change = t;
+	w->changes++;
+	w->unlocked += !locked;
 }
 
 static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
@@ -342,12 +390,6 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		if (!g || !g->entered || g->wait_ns || g->t > began)
 			g = new_group(w, e, began, DX_PAGE_UNKNOWN);
 		g->wait_ns = e->lock.wait_ns;
-		if (e->flags & DX_F_HOLDER_KNOWN) {
-			struct page_mark *h = DX_PUSH(w->held, w->nheld, w->cap_held);
-
-			h->t = began;
-			h->npages = e->lock.wait_ns; /* a duration here, not pages */
-		}
 		return;
 	}
 }
@@ -380,7 +422,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	struct dx_task task = event_task(e);
 	struct fault_group *g;
 
-	if (e->kind != DX_PAGE_DELETE)
+	if (e->kind != DX_PAGE_DELETE && e->kind != DX_PAGE_ADD)
 		count_task(st->top_faulters, &task);
 	switch (e->kind) {
 	case DX_MAP_FAULT:
@@ -430,20 +472,53 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		break;
 	case DX_PAGE_DELETE:
 		/* only the punch's own deletes: reclaim and others do not discard writes */
-		if (w && w->punch.tid == e->tid)
+		if (w && w->punch.tid == e->tid) {
 			add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
 				 e->page.order < 20 ? 1ULL << e->page.order : 1);
+			note_change(w, e->ts, e->flags & DX_F_LOCKED);
+		}
+		break;
+	case DX_PAGE_ADD:
+		if (w && page_in_window(w, e->page.index))
+			add_mark(&w->added, &w->nadded, &w->cap_added, e, 1);
 		break;
 	}
 }
 
+static bool pages_overlap(const struct window *w, uint64_t first, uint64_t last)
+{
+	return first <= w->last_page && last >= w->first_page;
+}
+
+/* A READ/WRITE request or direct IO on a file: kept by the file's open window it overlaps. */
+static void on_io_request(struct dx_correlator *c, const struct dx_event *e)
+{
+	size_t file = file_index(c, &e->file);
+	struct window *w = open_window_of(c, file);
+	uint64_t first = e->io.offset >> PAGE_SHIFT;
+	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> PAGE_SHIFT : first;
+	struct io_mark *m;
+
+	if (!w || !pages_overlap(w, first, last))
+		return;
+	m = DX_PUSH(w->ios, w->nios, w->cap_ios);
+	m->task = event_task(e);
+	m->t = e->ts;
+	m->first_page = first;
+	m->last_page = last;
+	m->write = e->flags & DX_F_WRITE;
+	m->kthread = e->flags & DX_F_KTHREAD;
+}
+
+/* The request by which a punch on FUSE has the server change the data: its send and reply. */
 static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 {
 	struct window *w = window_of_task(c, e->tid);
 
-	if (w && e->fuse.opcode == DX_FUSE_FALLOCATE && !w->fuse_sent) {
+	if (w && e->flags & DX_F_CHANGE && !w->fuse_sent) {
 		w->fuse_sent = e->ts - e->fuse.latency_ns;
 		w->fuse_reply = e->ts;
+		note_change(w, w->fuse_sent, e->flags & DX_F_LOCKED);
 	}
 }
 
@@ -517,7 +592,11 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 			end_window(c, w, e->ts, false);
 			w->ret = e->punch_end.ret;
 			w->aborted = e->flags & DX_F_ABORTED;
+			take_kernel_totals(w, &e->punch_end);
 		}
+		break;
+	case DX_IO_REQUEST:
+		on_io_request(c, e);
 		break;
 	case DX_LOCK_WAIT:
 		if (e->file.ino)
@@ -534,6 +613,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 	case DX_DAX_FAULT:
 	case DX_PAGE_DIRTY:
 	case DX_PAGE_DELETE:
+	case DX_PAGE_ADD:
 	case DX_FAULT_DONE:
 		on_page_event(c, e);
 		break;
@@ -556,8 +636,8 @@ static int finding_cmp(const void *a, const void *b)
 	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
 }
 
-/* When the punch deleted this page from the page cache, 0 if it did not. */
-static uint64_t deleted_at(const struct window *w, uint64_t page)
+/* When the punch deleted this page from the page cache after time T, 0 if it did not. */
+static uint64_t deleted_after(const struct window *w, uint64_t page, uint64_t t)
 {
 	size_t lo = 0, hi = w->ndeleted;
 
@@ -569,28 +649,10 @@ static uint64_t deleted_at(const struct window *w, uint64_t page)
 		else
 			hi = mid;
 	}
-	if (lo < w->ndeleted && w->deleted[lo].page <= page)
-		return w->deleted[lo].t;
+	for (; lo < w->ndeleted && w->deleted[lo].page <= page; lo++)
+		if (w->deleted[lo].t >= t)
+			return w->deleted[lo].t;
 	return 0;
-}
-
-/*
- * Did the punch hold its fault lock at time t? Waiters prove it held from the
- * first one's wait on. It let go before the first of them got the lock, and
- * before its syscall returned: a waiter's own wake-up comes later, by as
- * much as the scheduler delays it.
- */
-static bool lock_held_at(const struct window *w, uint64_t t)
-{
-	uint64_t from = UINT64_MAX, until = w->end ? w->end : UINT64_MAX;
-
-	for (size_t i = 0; i < w->nheld; i++) {
-		if (w->held[i].t < from)
-			from = w->held[i].t;
-		if (w->held[i].t + w->held[i].npages < until)
-			until = w->held[i].t + w->held[i].npages;
-	}
-	return from <= t && t < until;
 }
 
 static struct dx_finding finding_in(const struct dx_correlator *c, const struct window *w,
@@ -601,31 +663,21 @@ static struct dx_finding finding_in(const struct dx_correlator *c, const struct 
 		.kind = kind,
 		.file = c->files[w->file].file,
 		.page_index = page,
+		.last_page = page,
 		.t_ns = t,
+		.punch_begin_ns = w->begin,
+		.punch_end_ns = w->end,
+		.data_change_ns = w->first_change,
 		.fault = *task,
 		.punch = w->punch,
 		.punch_op = w->op,
 		.punch_offset = w->offset,
 		.punch_len = w->len,
+		.certain = w->fuse_reply && t >= w->fuse_reply,
 		.incomplete = w->incomplete || w->unterminated,
 	};
 
 	return f;
-}
-
-/*
- * From when on may the punch have changed the file's data: the FUSE
- * FALLOCATE went to the server, or the punch started deleting pages (local
- * filesystems do that under their lock, before they change extents).
- */
-static uint64_t data_changed_at(const struct window *w)
-{
-	uint64_t t = w->fuse_sent ? w->fuse_sent : UINT64_MAX;
-
-	for (size_t i = 0; i < w->ndeleted; i++)
-		if (w->deleted[i].t < t)
-			t = w->deleted[i].t;
-	return t;
 }
 
 /*
@@ -660,6 +712,10 @@ static void report_punch(const struct dx_correlator *c, const struct window *w)
 		.fuse_sent_ns = w->fuse_sent,
 		.fuse_reply_ns = w->fuse_reply,
 		.ret = w->ret,
+		.data_change_ns = w->first_change,
+		.changes = w->changes,
+		.changes_unlocked = w->unlocked,
+		.cancelled_bytes = w->cancelled_bytes,
 		.unterminated = w->unterminated,
 		.aborted = w->aborted,
 		.incomplete = w->incomplete,
@@ -669,72 +725,215 @@ static void report_punch(const struct dx_correlator *c, const struct window *w)
 		c->opts.on_punch(&p, c->opts.ctx);
 }
 
-static void judge(struct dx_correlator *c, struct window *w)
-{
-	struct dx_file_stats *st = &c->files[w->file];
-	size_t n = 0, cap = w->ngroups + w->ndirtied;
-	struct dx_finding *found = calloc(cap ? cap : 1, sizeof(*found));
-	uint64_t changed = data_changed_at(w);
+/* What one window's judging knows and collects. */
+struct verdict {
+	struct dx_correlator *c;
+	struct window *w;
+	struct dx_file_stats *st;
+	bool held;          /* every data change made with the fault lock held for write */
+	uint64_t change;    /* data change began (UINT64_MAX: none seen) */
+	uint64_t change_end; /* ... and ended: the FUSE reply, else the window's end */
+	uint64_t cancelled_pages; /* dirty pages the kernel says the punch threw away, not yet attributed */
+	struct dx_finding *found;
+	size_t n, cap;
+};
 
-	if (!found)
-		abort();
-	qsort(w->deleted, w->ndeleted, sizeof(*w->deleted), mark_cmp);
-	for (size_t i = 0; i < w->ngroups; i++) {
-		const struct fault_group *g = &w->groups[i];
-		uint64_t del = g->page == DX_PAGE_UNKNOWN ? 0 : deleted_at(w, g->page);
+static struct dx_finding *add_finding(struct verdict *v, enum dx_finding_kind kind, const struct dx_task *task,
+				      uint64_t page, uint64_t t)
+{
+	struct dx_finding *f = DX_PUSH(v->found, v->n, v->cap);
+
+	*f = finding_in(v->c, v->w, kind, task, page, t);
+	return f;
+}
+
+/* Can this task's action break the rule? Not the operation itself (zeroing its partial pages), not kernel threads. */
+static bool other_task(const struct window *w, const struct dx_task *task, bool kthread)
+{
+	return task->tid != w->punch.tid && !kthread;
+}
+
+/* The same, counting what it leaves out as the operation's own work (once per action: its fault, IO or page add). */
+static bool other_task_counted(struct verdict *v, const struct dx_task *task, bool kthread)
+{
+	if (other_task(v->w, task, kthread))
+		return true;
+	v->st->own_work++;
+	return false;
+}
+
+/*
+ * Pages whose faults and writes a window can lose: a truncate cuts pages at
+ * and beyond the new end of file whatever the order, so none of its pages.
+ */
+static bool page_can_be_lost(const struct window *w, uint64_t page)
+{
+	return w->op != DX_OP_TRUNCATE && page_in_window(w, page);
+}
+
+/* Was it in the rule's reach: a window without the lock, after its data change began? */
+static bool breaks_rule(const struct verdict *v, uint64_t t)
+{
+	return !v->held && t >= v->change;
+}
+
+static void judge_faults(struct verdict *v)
+{
+	for (size_t i = 0; i < v->w->ngroups; i++) {
+		const struct fault_group *g = &v->w->groups[i];
 		uint64_t at = g->lock_t ? g->lock_t : g->t;
 		struct dx_finding *f;
 
-		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(w, g->page))
+		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(v->w, g->page))
 			continue;
-		/*
-		 * After its page was deleted, a fault that did not wait got
-		 * through only if the lock was held then: a local punch
-		 * releases it before the syscall returns, and faults in that
-		 * last moment rightly go on.
-		 */
-		if (!g->wait_ns && !(w->fuse_sent && g->t >= w->fuse_sent) &&
-		    !(del && del < at && lock_held_at(w, at))) {
-			st->early++;
+		if (!other_task_counted(v, &g->task, g->kthread))
+			continue;
+		if (!g->wait_ns && !(breaks_rule(v, at) && page_can_be_lost(v->w, g->page))) {
+			v->st->early++;
 			continue;
 		}
-		f = &found[n++];
-		*f = finding_in(c, w, g->wait_ns ? DX_FINDING_BLOCKED_FAULT : DX_FINDING_UNBLOCKED_FAULT,
-				&g->task, g->page, g->t);
+		f = add_finding(v, g->wait_ns ? DX_FINDING_BLOCKED_FAULT : DX_FINDING_UNBLOCKED_FAULT, &g->task,
+				g->page, g->t);
 		f->lock_wait_ns = g->wait_ns;
 		f->fault_ns = g->fault_ns;
 		f->wait_ns = g->wait_ns && g->fault_ns > g->wait_ns ? g->fault_ns : g->wait_ns;
 		f->write = g->write;
 		f->dax = g->dax;
 		if (g->wait_ns)
-			st->blocked++;
+			v->st->blocked++;
 		else if (g->write)
-			st->unblocked_write++;
+			v->st->unblocked_write++;
 		else
-			st->unblocked_read++;
+			v->st->unblocked_read++;
 	}
-	for (size_t i = 0; i < w->ndirtied; i++) {
-		const struct page_mark *d = &w->dirtied[i];
-		uint64_t del = deleted_at(w, d->page);
+}
+
+/* Was PAGE written back (a WRITE request covering it) between FROM and UNTIL? */
+static bool written_back(const struct window *w, uint64_t page, uint64_t from, uint64_t until)
+{
+	for (size_t i = 0; i < w->nios; i++) {
+		const struct io_mark *io = &w->ios[i];
+
+		if (io->write && io->t >= from && io->t <= until && page >= io->first_page && page <= io->last_page)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A page dirtied and later deleted by the punch: lost only if it was still
+ * dirty. The kernel counts the dirty bytes the punch threw away; a page
+ * written back in between went to the file (into the hole: resurrected).
+ */
+static void judge_dirtied(struct verdict *v)
+{
+	for (size_t i = 0; i < v->w->ndirtied; i++) {
+		const struct page_mark *d = &v->w->dirtied[i];
+		uint64_t del = deleted_after(v->w, d->page, d->t);
 		struct dx_finding *f;
 
-		if (!del || del < d->t)
+		if (!del || !other_task(v->w, &d->task, d->kthread)) /* counted with its fault */
 			continue;
-		f = &found[n++];
-		*f = finding_in(c, w, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
+		if (!breaks_rule(v, d->t) || !page_can_be_lost(v->w, d->page)) {
+			v->st->erased_before++;
+			continue;
+		}
+		if (written_back(v->w, d->page, d->t, del) || !v->cancelled_pages)
+			continue;
+		v->cancelled_pages--;
+		f = add_finding(v, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
 		f->write = true;
 		f->deleted_ns = del;
-		f->refaulted = refaulted_after(w, d, del);
-		f->certain = w->fuse_reply && d->t >= w->fuse_reply;
-		f->after_change = d->t >= changed;
-		st->discarded_writes++;
-		st->certain_discards += f->certain;
+		f->refaulted = refaulted_after(v->w, d, del);
+		v->st->discarded_writes++;
+		v->st->certain_discards += f->certain;
 	}
+}
+
+/* The last task that dirtied a page of [first, last] before T, if any. */
+static const struct page_mark *last_dirtier(const struct window *w, uint64_t first, uint64_t last, uint64_t t)
+{
+	const struct page_mark *found = NULL;
+
+	for (size_t i = 0; i < w->ndirtied; i++) {
+		const struct page_mark *d = &w->dirtied[i];
+
+		if (d->page >= first && d->page <= last && d->t <= t && !d->kthread && (!found || d->t > found->t))
+			found = d;
+	}
+	return found;
+}
+
+/* Write-backs of the range after the data change began: the hole gets page-cache bytes back. IO: read or direct IO meanwhile. */
+static void judge_io(struct verdict *v)
+{
+	for (size_t i = 0; i < v->w->nios; i++) {
+		const struct io_mark *io = &v->w->ios[i];
+		uint64_t first = io->first_page > v->w->first_page ? io->first_page : v->w->first_page;
+		uint64_t last = io->last_page < v->w->last_page ? io->last_page : v->w->last_page;
+		const struct page_mark *dirtier;
+		struct dx_finding *f;
+
+		if (!breaks_rule(v, io->t) || io->t > v->w->end)
+			continue;
+		if (io->write) {
+			dirtier = last_dirtier(v->w, first, last, io->t);
+			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
+					io->t);
+			f->io = io->task;
+			v->st->resurrected++;
+		} else if (!io->write && other_task_counted(v, &io->task, io->kthread)) {
+			f = add_finding(v, DX_FINDING_IO_DURING_PUNCH, &io->task, first, io->t);
+			v->st->io_during_punch++;
+		} else {
+			continue;
+		}
+		f->last_page = last;
+		f->write = io->write;
+	}
+}
+
+/* Pages read into the cache while the data changed, and not removed again by the punch: they may hold what the punch removed. */
+static void judge_added(struct verdict *v)
+{
+	for (size_t i = 0; i < v->w->nadded; i++) {
+		const struct page_mark *a = &v->w->added[i];
+
+		if (!breaks_rule(v, a->t) || a->t > v->change_end || deleted_after(v->w, a->page, a->t) ||
+		    !other_task_counted(v, &a->task, a->kthread))
+			continue;
+		add_finding(v, DX_FINDING_REFAULT, &a->task, a->page, a->t);
+		v->st->refaults++;
+	}
+}
+
+static void judge(struct dx_correlator *c, struct window *w)
+{
+	struct verdict v = {
+		.c = c,
+		.w = w,
+		.st = &c->files[w->file],
+		.held = w->changes && !w->unlocked,
+		.change = w->first_change ? w->first_change : UINT64_MAX,
+		.change_end = w->fuse_reply ? w->fuse_reply : w->end,
+	};
+
+	for (size_t i = 0; i < w->ndeleted; i++)
+		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
+	if (w->changes)
+		*(v.held ? &v.st->held_punches : &v.st->unheld_punches) += 1;
+	if (w->ndeleted)
+		qsort(w->deleted, w->ndeleted, sizeof(*w->deleted), mark_cmp);
+	judge_faults(&v);
+	judge_dirtied(&v);
+	judge_io(&v);
+	judge_added(&v);
 	report_punch(c, w);
-	qsort(found, n, sizeof(*found), finding_cmp);
-	for (size_t i = 0; i < n && c->opts.on_finding; i++)
-		c->opts.on_finding(&found[i], c->opts.ctx);
-	free(found);
+	if (v.n)
+		qsort(v.found, v.n, sizeof(*v.found), finding_cmp);
+	for (size_t i = 0; i < v.n && c->opts.on_finding; i++)
+		c->opts.on_finding(&v.found[i], c->opts.ctx);
+	free(v.found);
 }
 
 static void free_window(struct window *w)
@@ -742,7 +941,8 @@ static void free_window(struct window *w)
 	free(w->groups);
 	free(w->dirtied);
 	free(w->deleted);
-	free(w->held);
+	free(w->added);
+	free(w->ios);
 	free(w);
 }
 

@@ -87,29 +87,38 @@ static void format_time(const struct dx_report *r, uint64_t mono_ns, char *buf, 
 		 (long)(real % 1000000000) / 1000);
 }
 
+static void format_pages(const struct dx_finding *f, char *buf, size_t len)
+{
+	if (f->page_index == DX_PAGE_UNKNOWN)
+		snprintf(buf, len, "?");
+	else if (f->last_page > f->page_index)
+		snprintf(buf, len, "%" PRIu64 "-%" PRIu64, f->page_index, f->last_page);
+	else
+		snprintf(buf, len, "%" PRIu64, f->page_index);
+}
+
 void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f)
 {
-	char when[32], label[64], page[24];
+	char when[32], label[64], page[48];
 
 	format_time(r, f->t_ns, when, sizeof(when));
-	if (f->page_index == DX_PAGE_UNKNOWN)
-		snprintf(page, sizeof(page), "?");
-	else
-		snprintf(page, sizeof(page), "%" PRIu64, f->page_index);
-	fprintf(out, "%s %-15s %s page %s (%s %" PRIu64 "+%" PRIu64 ") fault %u/%s %s punch %u/%s",
+	format_pages(f, page, sizeof(page));
+	fprintf(out, "%s %-16s %s page %s (%s %" PRIu64 "+%" PRIu64 ") task %u/%s %s punch %u/%s",
 		when, dx_finding_name(f->kind), dx_report_file_label(r, &f->file, label, sizeof(label)), page,
 		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid, f->fault.comm,
 		f->write ? "write" : "read", f->punch.tid, f->punch.comm);
 	if (f->kind == DX_FINDING_BLOCKED_FAULT)
 		fprintf(out, " waited %.3f ms", f->wait_ns / 1e6);
+	else
+		fprintf(out, " %.3f ms after its data change began", (f->t_ns - f->data_change_ns) / 1e6);
+	if (f->kind == DX_FINDING_RESURRECTED_DATA)
+		fprintf(out, " written back by %u/%s", f->io.tid, f->io.comm);
 	if (f->dax)
 		fprintf(out, " dax");
 	if (f->refaulted)
 		fprintf(out, " (the writer faulted on the page again after the punch: its store may have landed there)");
 	else if (f->certain)
-		fprintf(out, " (after the FUSE reply: certainly lost)");
-	else if (f->kind == DX_FINDING_DISCARDED_WRITE && !f->after_change)
-		fprintf(out, " (before the punch changed data: may be ordered before it)");
+		fprintf(out, " (after the FUSE reply: the server had changed the data)");
 	if (f->incomplete)
 		fprintf(out, " [events missing]");
 	fputc('\n', out);
@@ -294,8 +303,12 @@ void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const stru
 	fprintf(out, ",\"faults_during_punch\":{\"blocked\":%" PRIu64 ",\"unblocked_read\":%" PRIu64
 		     ",\"unblocked_write\":%" PRIu64 ",\"early\":%" PRIu64 "}",
 		st->blocked, st->unblocked_read, st->unblocked_write, st->early);
-	fprintf(out, ",\"discarded_writes\":%" PRIu64 ",\"certain_discarded_writes\":%" PRIu64,
-		st->discarded_writes, st->certain_discards);
+	fprintf(out, ",\"discarded_writes\":%" PRIu64 ",\"certain_discarded_writes\":%" PRIu64
+		     ",\"resurrected_data\":%" PRIu64 ",\"io_during_punch\":%" PRIu64 ",\"refaults\":%" PRIu64
+		     ",\"erased_before_change\":%" PRIu64 ",\"own_work\":%" PRIu64
+		     ",\"punches_holding_lock\":%" PRIu64 ",\"punches_without_lock\":%" PRIu64,
+		st->discarded_writes, st->certain_discards, st->resurrected, st->io_during_punch, st->refaults,
+		st->erased_before, st->own_work, st->held_punches, st->unheld_punches);
 	json_top(out, "top_faulters", st->top_faulters);
 	json_top(out, "top_punchers", st->top_punchers);
 }
@@ -305,20 +318,25 @@ static void json_finding(FILE *out, const struct dx_report *r, const struct dx_f
 	fprintf(out, "{\"kind\":\"%s\",", dx_finding_name(f->kind));
 	json_file_id(out, r, &f->file);
 	if (f->page_index == DX_PAGE_UNKNOWN)
-		fputs(",\"page_index\":null", out);
+		fputs(",\"page_index\":null,\"last_page\":null", out);
 	else
-		fprintf(out, ",\"page_index\":%" PRIu64, f->page_index);
+		fprintf(out, ",\"page_index\":%" PRIu64 ",\"last_page\":%" PRIu64, f->page_index, f->last_page);
 	fprintf(out, ",\"fault_pid\":%u,\"fault_tid\":%u,\"fault_comm\":", f->fault.pid, f->fault.tid);
 	json_comm(out, f->fault.comm);
+	if (f->kind == DX_FINDING_RESURRECTED_DATA) {
+		fprintf(out, ",\"io_pid\":%u,\"io_tid\":%u,\"io_comm\":", f->io.pid, f->io.tid);
+		json_comm(out, f->io.comm);
+	}
 	fprintf(out, ",\"punch_pid\":%u,\"punch_tid\":%u,\"punch_comm\":", f->punch.pid, f->punch.tid);
 	json_comm(out, f->punch.comm);
 	fprintf(out, ",\"punch_op\":\"%s\",\"punch_offset\":%" PRIu64 ",\"punch_len\":%" PRIu64
 		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64 ",\"lock_wait_ns\":%" PRIu64 ",\"fault_ns\":%" PRIu64
-		     ",\"deleted_ns\":%" PRIu64,
+		     ",\"deleted_ns\":%" PRIu64 ",\"punch_begin_ns\":%" PRIu64 ",\"punch_end_ns\":%" PRIu64
+		     ",\"data_change_ns\":%" PRIu64,
 		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns, f->lock_wait_ns,
-		f->fault_ns, f->deleted_ns);
-	json_bools(out, (const char *const[]){ "write", "dax", "certain", "after_data_change", "refaulted", "incomplete" },
-		   (const bool[]){ f->write, f->dax, f->certain, f->after_change, f->refaulted, f->incomplete }, 6);
+		f->fault_ns, f->deleted_ns, f->punch_begin_ns, f->punch_end_ns, f->data_change_ns);
+	json_bools(out, (const char *const[]){ "write", "dax", "certain", "refaulted", "incomplete" },
+		   (const bool[]){ f->write, f->dax, f->certain, f->refaulted, f->incomplete }, 5);
 	fputc('}', out);
 }
 
@@ -330,8 +348,10 @@ static void json_punch(FILE *out, const struct dx_report *r, const struct dx_pun
 		p->offset, p->len);
 	json_task(out, "task", &p->task);
 	fprintf(out, ",\"begin_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"ret\":%" PRId64 ",\"fuse_sent_ns\":%" PRIu64
-		     ",\"fuse_reply_ns\":%" PRIu64,
-		p->begin_ns, p->end_ns, p->ret, p->fuse_sent_ns, p->fuse_reply_ns);
+		     ",\"fuse_reply_ns\":%" PRIu64 ",\"data_change_ns\":%" PRIu64 ",\"data_changes\":%u"
+		     ",\"data_changes_without_lock\":%u,\"holds_lock\":%s,\"cancelled_dirty_bytes\":%" PRIu64,
+		p->begin_ns, p->end_ns, p->ret, p->fuse_sent_ns, p->fuse_reply_ns, p->data_change_ns, p->changes,
+		p->changes_unlocked, p->changes && !p->changes_unlocked ? "true" : "false", p->cancelled_bytes);
 	json_bools(out, (const char *const[]){ "unterminated", "aborted", "incomplete" },
 		   (const bool[]){ p->unterminated, p->aborted, p->incomplete }, 3);
 	fputc('}', out);
@@ -379,7 +399,7 @@ void dx_report_json(FILE *out, const struct dx_report *r)
 	uint64_t lost = r->kernel_lost > dx_correlator_lost(r->corr) ? r->kernel_lost
 								      : dx_correlator_lost(r->corr);
 
-	fputs("{\"schema\":\"daxscope.report/1\",\"kernel\":", out);
+	fputs("{\"schema\":\"daxscope.report/2\",\"kernel\":", out);
 	dx_json_str(out, r->kernel[0] ? r->kernel : NULL);
 	fputs(",\"banner\":", out);
 	dx_json_str(out, r->banner[0] ? r->banner : NULL);

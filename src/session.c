@@ -76,6 +76,16 @@ static const struct probe_name {
 	{ "on_dax_alloc", "FUSE DAX allocation stalls" },
 	{ "on_fuse_send", "FUSE requests" },
 	{ "on_fuse_end", "FUSE requests" },
+	{ "on_fuse_io", "FUSE READ/WRITE on punched files" },
+	{ "on_copy_range_enter", "copy_file_range" },
+	{ "on_copy_range_exit", "copy_file_range" },
+	{ "on_ioctl_enter", "reflink clones and dedupe" },
+	{ "on_ioctl_exit", "reflink clones and dedupe" },
+	{ "on_change_ext4_es_remove_extent", "ext4 extent changes" },
+	{ "on_change_xfs_bunmap", "xfs extent changes" },
+	{ "on_change_xfs_insert_file_space", "xfs extent changes" },
+	{ "on_page_add", "page-cache adds" },
+	{ "on_dio_begin", "direct IO" },
 };
 
 /*

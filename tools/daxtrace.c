@@ -34,7 +34,7 @@ static const char usage[] =
 	"      --path DIR     only files on DIR's filesystem (and paths under DIR)\n"
 	"  -d, --duration S   stop after S seconds (default: until Ctrl-C)\n"
 	"  -o, --output FILE  capture file to write (record)\n"
-	"      --json         JSON report, schema daxscope.report/1 (report)\n"
+	"      --json         JSON report, schema daxscope.report/2 (report)\n"
 	"  -h, --help         this text\n"
 	"\n"
 	"Examples:\n"

@@ -77,7 +77,6 @@ struct dx_finding {
 	bool certain;    /* after the FUSE request's reply: the server had changed the data */
 	bool refaulted;  /* discarded write whose writer faulted on the page again after the
 			  * delete: the store may have been retried there, and survived */
-	bool after_change; /* dirtied after the punch's data changed: no order puts it before the punch */
 	bool incomplete; /* events were lost while its punch window was open */
 };
 

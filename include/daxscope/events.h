@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define DX_ABI_VERSION 1
+#define DX_ABI_VERSION 2
 #define DX_COMM_LEN 16
 #define DX_NAME_LEN 40
 #define DX_HIST_SLOTS 40 /* log2 buckets of nanoseconds: up to ~18 minutes */
@@ -28,6 +28,8 @@ enum dx_kind {
 	DX_FUSE_REQ,      /* fuse:fuse_request_send..end, joined in the kernel */
 	DX_DAX_RANGE,     /* FUSE DAX window: range mapped, removed, reclaimed; allocation stalls */
 	DX_FAULT_DONE,    /* a filesystem DAX fault handler returned (fentry/fexit): page.duration_ns */
+	DX_PAGE_ADD,      /* filemap:mm_filemap_add_to_page_cache: a page read into the cache */
+	DX_IO_REQUEST,    /* a FUSE READ/WRITE request or a direct IO on an armed file, at its send */
 	DX_KIND_MAX
 };
 
@@ -51,6 +53,9 @@ enum dx_punch_op {
 #define DX_F_NO_FILE (1u << 3)      /* punch begin: inode found only later (truncate by path) */
 #define DX_F_HOLDER_KNOWN (1u << 4) /* lock wait: holder is the punching task */
 #define DX_F_ENTRY (1u << 5)        /* map fault seen at fault entry: a wait that follows is its own */
+#define DX_F_KTHREAD (1u << 6)      /* the event's task is a kernel thread (journal, writeback, reclaim) */
+#define DX_F_LOCKED (1u << 7)       /* punch's page delete or data change: it held its fault lock for write */
+#define DX_F_CHANGE (1u << 8)       /* FUSE request of a punch: the one that changes the file's data */
 
 /* Identifies a file across inode-number reuse. */
 struct dx_file {
@@ -68,10 +73,15 @@ struct dx_punch {
 	char name[DX_NAME_LEN]; /* dentry name, for when no path can be resolved */
 };
 
+/* What the kernel side saw of the punch's data changes (page deletes, extent changes, its FUSE request). */
 struct dx_punch_end {
 	__s64 ret;
 	__u32 op;
+	__u32 changes;  /* data changes sampled */
+	__u32 unlocked; /* of which made without the fault lock held for write by the punching task */
 	__u32 pad;
+	__u64 first_change_ns;
+	__u64 cancelled_bytes; /* dirty page-cache bytes it threw away (task I/O accounting) */
 };
 
 struct dx_page {
@@ -81,6 +91,7 @@ struct dx_page {
 	__u32 order;   /* folio order (page deletes) */
 	__s32 result;  /* VM_FAULT_* (DAX faults) */
 	__u64 duration_ns; /* fault done: from handler entry, so lock waits inside count */
+	__u64 cancelled_bytes; /* punch's page delete: dirty bytes it threw away since its last delete */
 };
 
 struct dx_lock_wait {
@@ -97,6 +108,14 @@ struct dx_fuse_req {
 	__u32 opcode;
 	__s32 error;
 	__u32 connection;
+	__u32 pad;
+};
+
+/* An IO request on an armed file: FUSE READ/WRITE (opcode) or a direct IO (opcode 0). */
+struct dx_io {
+	__u64 offset;
+	__u64 len;
+	__u32 opcode;
 	__u32 pad;
 };
 
@@ -140,13 +159,16 @@ struct dx_event {
 		struct dx_lock_wait lock;
 		struct dx_fuse_req fuse;
 		struct dx_dax_range dax;
+		struct dx_io io;
 	};
 };
 
 /* FUSE opcodes the kernel side keeps (include/uapi/linux/fuse.h). */
+#define DX_FUSE_SETATTR 4
 #define DX_FUSE_READ 15
 #define DX_FUSE_WRITE 16
 #define DX_FUSE_FALLOCATE 43
+#define DX_FUSE_COPY_FILE_RANGE 47
 #define DX_FUSE_SETUPMAPPING 48
 #define DX_FUSE_REMOVEMAPPING 49
 

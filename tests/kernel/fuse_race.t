@@ -34,14 +34,18 @@ ok(!exists $lost{2}, 'precondition: the write after fallocate returned survived'
 
 my $doc = report_json($cap);
 ok($doc, 'report --json parses') or BAIL_OUT('no report');
-is($doc->{schema}, 'daxscope.report/1', 'schema');
+is($doc->{schema}, 'daxscope.report/2', 'schema');
 is($doc->{lost_events}, 0, 'no events lost');
 
 my $ino = $race->{ino};
 check_race_findings($doc, $race, 2, 5, "$mnt/racefile");
 my ($mid) = grep { $_->{page_index} == 3 } findings_for($doc, $ino, 'discarded_write');
-ok($mid && $mid->{after_data_change} && !$mid->{refaulted},
+ok($mid && $mid->{t_ns} > $mid->{data_change_ns} && !$mid->{refaulted},
     'the write 70 ms into the punch: after FALLOCATE went to the server, not retried');
+my ($punch) = grep { $_->{ino} == $ino && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+ok($punch && !$punch->{holds_lock} && $punch->{data_changes_without_lock} > 0,
+    'the kernel read the fault lock free while the punch changed data');
+ok($punch && $punch->{cancelled_dirty_bytes} >= 4096, 'the kernel counted the dirty page the punch threw away');
 my @reads = grep { !$_->{write} } findings_for($doc, $ino, 'unblocked_fault');
 ok((grep { $_->{page_index} == 4 && $_->{fault_tid} == $race->{reader_tid} } @reads),
     'the read through the mapping during the punch is an unblocked fault');

@@ -54,13 +54,37 @@ static void page(struct stream *s, uint16_t kind, uint32_t tid, uint64_t t, uint
 	e->flags = flags;
 }
 
-static void fuse_fallocate(struct stream *s, uint64_t sent, uint64_t reply)
+/* The punch's FUSE FALLOCATE: the data change begins at its send; plain FUSE holds no fault lock. */
+static void fuse_request(struct stream *s, uint64_t sent, uint64_t reply, bool locked)
 {
 	struct dx_event *e = add(s, DX_FUSE_REQ, PUNCHER, reply);
 
 	memset(&e->file, 0, sizeof(e->file));
 	e->fuse.opcode = DX_FUSE_FALLOCATE;
 	e->fuse.latency_ns = reply - sent;
+	e->flags = DX_F_CHANGE | (locked ? DX_F_LOCKED : 0);
+}
+
+static void fuse_fallocate(struct stream *s, uint64_t sent, uint64_t reply)
+{
+	fuse_request(s, sent, reply, false);
+}
+
+/* The punch deletes a page: with its fault lock held or not, throwing away DIRTY_PAGES dirty pages with it. */
+static void delete(struct stream *s, uint64_t t, uint64_t index, bool locked, uint64_t dirty_pages)
+{
+	page(s, DX_PAGE_DELETE, PUNCHER, t, index, locked ? DX_F_LOCKED : 0);
+	s->ev[s->n - 1].page.cancelled_bytes = dirty_pages * 4096;
+}
+
+static void io_request(struct stream *s, uint32_t tid, uint64_t t, uint64_t first_page, uint64_t pages, bool write)
+{
+	struct dx_event *e = add(s, DX_IO_REQUEST, tid, t);
+
+	e->io.offset = first_page * 4096;
+	e->io.len = pages * 4096;
+	e->io.opcode = write ? DX_FUSE_WRITE : DX_FUSE_READ;
+	e->flags = write ? DX_F_WRITE : 0;
 }
 
 static void lock_wait(struct stream *s, uint32_t tid, uint64_t end, uint64_t waited)
@@ -147,9 +171,9 @@ static void fuse_race(struct stream *s)
 	page(s, DX_MAP_FAULT, READER, 72 * MS, 9, 0);   /* outside the range */
 	page(s, DX_PAGE_DIRTY, WRITER, 72 * MS, 9, 0);
 	fuse_fallocate(s, 1 * MS, 100 * MS);
-	for (uint64_t i = 2; i <= 5; i++)
-		page(s, DX_PAGE_DELETE, PUNCHER, 101 * MS + i, i, 0);
-	page(s, DX_PAGE_DELETE, PUNCHER, 101 * MS + 9, 9, 0); /* outside: must not count */
+	for (uint64_t i = 2; i <= 5; i++) /* one batch: its dirty bytes show at its first delete */
+		delete(s, 101 * MS + i, i, false, i == 2);
+	delete(s, 101 * MS + 9, 9, false, 0); /* outside: must not count */
 	add(s, DX_PUNCH_END, PUNCHER, 102 * MS);
 }
 
@@ -170,7 +194,7 @@ static void test_fuse_race(void)
 		is_int(f->fault.tid, WRITER, "discarded write: writer tid");
 		is_int(f->punch.tid, PUNCHER, "discarded write: punch tid");
 		ok(!f->certain, "dirtied before the FUSE reply: not certain");
-		ok(f->after_change, "dirtied after FALLOCATE went to the server");
+		is_int(f->data_change_ns, T0 + 1 * MS, "the data change began when FALLOCATE went to the server");
 		ok(!f->incomplete, "no event lost: complete");
 	}
 	f = find(&r, DX_FINDING_UNBLOCKED_FAULT, 4);
@@ -188,9 +212,136 @@ static void test_fuse_race(void)
 		is_int(st->unblocked_read, 1, "stats: one unblocked read");
 		is_int(st->unblocked_write, 1, "stats: one unblocked write");
 		is_int(st->punch_ns, 102 * MS, "stats: window length");
+		is_int(st->unheld_punches, 1, "stats: a punch that changed data without the lock");
 	}
+	ok(r.npunches == 1 && r.p[0].changes == 6 && r.p[0].changes_unlocked == 6,
+	   "the window's evidence: its request and five deletes, none with the lock");
 	dx_correlator_free(c);
 }
+
+/* The dirtied page was written back before the punch deleted it: no write lost, the hole refilled. */
+static void test_resurrected(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 100 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 70 * MS, 3, 0);
+	io_request(&s, 300, 71 * MS, 3, 1, true); /* sync_file_range's WRITE, before the reply */
+	s.ev[s.n - 1].flags |= DX_F_KTHREAD;
+	for (uint64_t i = 2; i <= 5; i++)
+		delete(&s, 101 * MS + i, i, false, 0); /* clean: the kernel threw no dirty byte away */
+	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 0, "written back before the delete: not discarded");
+	f = find(&r, DX_FINDING_RESURRECTED_DATA, 3);
+	ok(f != NULL, "a WRITE of the punched range after FALLOCATE was sent: resurrected data");
+	if (f) {
+		is_int(f->fault.tid, WRITER, "resurrected: the task that dirtied the page");
+		is_int(f->io.tid, 300, "resurrected: the task that wrote it back");
+		ok(!f->certain, "sent before the reply: the server may not have punched yet");
+	}
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 3) != NULL, "the write fault that dirtied it got through");
+	dx_correlator_free(c);
+}
+
+/* A clean page deleted is no lost write, whatever dirtied it earlier (its write-back was not seen). */
+static void test_clean_delete(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 100 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 70 * MS, 3, 0);
+	delete(&s, 101 * MS, 3, false, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 0, "the kernel threw away no dirty byte: no discarded write");
+	dx_correlator_free(c);
+}
+
+/* Reads while the server changes the data: a READ request, and pages read in but removed again after. */
+static void test_io_and_refault(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	punch(&s, 0, 2, 8);
+	io_request(&s, READER, 500, 2, 1, false); /* before the data change: ordered before it */
+	fuse_fallocate(&s, 1 * MS, 100 * MS);
+	io_request(&s, READER, 50 * MS, 4, 2, false);
+	page(&s, DX_PAGE_ADD, READER, 50 * MS + 10, 4, 0); /* deleted again by the punch: harmless */
+	delete(&s, 101 * MS, 4, false, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_IO_DURING_PUNCH, 4);
+	ok(f && f->last_page == 5, "a READ of pages 4-5 while the server punched: IO during the punch");
+	ok(!find(&r, DX_FINDING_IO_DURING_PUNCH, 2), "a READ before FALLOCATE was sent is not");
+	is_int(count(&r, DX_FINDING_REFAULT), 0, "a page read in and deleted by the punch after is no refault");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s));
+	punch(&s, 0, 0, 8);
+	delete(&s, 1 * MS, 4, false, 0); /* a local filesystem without the lock: invalidates, then changes extents */
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 4, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 5 * MS);
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_REFAULT, 4) != NULL,
+	   "read back into the cache after the punch deleted it, never removed again: refault");
+	dx_correlator_free(c);
+}
+
+/* The operation's own work and kernel threads never make a finding. */
+static void test_own_work(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 100 * MS);
+	page(&s, DX_PAGE_DIRTY, PUNCHER, 100 * MS + 10, 2, 0);       /* zeroing its partial first page */
+	page(&s, DX_PAGE_DIRTY, 77, 100 * MS + 20, 5, DX_F_KTHREAD); /* the journal */
+	delete(&s, 101 * MS + 2, 2, false, 2);
+	delete(&s, 101 * MS + 5, 5, false, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "the punch's own dirtying and a kernel thread's: no finding");
+	st = stats_of(c, &file_a);
+	ok(st && st->own_work == 2, "both counted as the operation's own work");
+	dx_correlator_free(c);
+}
+
+/* A truncate cuts the pages beyond the new end of file whatever the order: no lost write there. */
+static void test_truncate_cut(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	struct dx_event *e;
+
+	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
+	e->punch.op = DX_OP_TRUNCATE;
+	e->punch.offset = 4 * 4096;
+	e->punch.len = 4 * 4096;
+	fuse_fallocate(&s, 1 * MS, 10 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
+	page(&s, DX_MAP_FAULT, READER, 6 * MS, 5, 0);
+	delete(&s, 11 * MS, 6, false, 1);
+	add(&s, DX_PUNCH_END, PUNCHER, 12 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "faults and writes beyond the new end of file in a truncate: no finding");
+	dx_correlator_free(c);
+}
+
 
 static void test_certain_loss(void)
 {
@@ -202,7 +353,7 @@ static void test_certain_loss(void)
 	punch(&s, 0, 2, 4);
 	fuse_fallocate(&s, 1 * MS, 100 * MS);
 	page(&s, DX_PAGE_DIRTY, WRITER, 100 * MS + 600, 2, 0);
-	page(&s, DX_PAGE_DELETE, PUNCHER, 101 * MS, 2, 0);
+	delete(&s, 101 * MS, 2, false, 1);
 	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
 	c = run(&s, &r);
 	f = find(&r, DX_FINDING_DISCARDED_WRITE, 2);
@@ -221,7 +372,7 @@ static void test_blocked_after_invalidation(void)
 
 	punch(&s, 0, 0, 16);
 	page(&s, DX_MAP_FAULT, READER, 5 * MS, 3, 0); /* before the delete: harmless */
-	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 3, 0);
+	delete(&s, 10 * MS, 3, true, 0);
 	page(&s, DX_PUNCH_END, PUNCHER, 49 * MS, 0, 0);
 	lock_wait(&s, WRITER, 50 * MS, 38 * MS); /* waited from 12 ms, woken by the punch's unlock */
 	page(&s, DX_FILEMAP_FAULT, WRITER, 50 * MS + 100, 3, 0);
@@ -244,6 +395,7 @@ static void test_blocked_after_invalidation(void)
 		is_int(st->lock_waits.max_ns, 38 * MS, "lock waits: max");
 		is_int(st->read_waits, 1, "lock waits: a shared (fault) waiter");
 		is_int(st->last_holder.tid, PUNCHER, "lock waits: holder is the punch");
+		is_int(st->held_punches, 1, "the punch held its lock at every data change");
 	}
 	dx_correlator_free(c);
 }
@@ -268,30 +420,40 @@ static void test_wait_after_finished_fault(void)
 	dx_correlator_free(c);
 }
 
-/* A write before the punch touched anything may be ordered before it: erasing it can be right. */
+/* A write before the punch changed anything may be ordered before it: erasing it is right. */
 static void test_write_before_data_change(void)
 {
 	struct stream s = { 0 };
-	const struct dx_finding *f;
 	struct result r;
 	struct dx_correlator *c;
+	const struct dx_file_stats *st;
 
 	punch(&s, 0, 0, 16);
-	page(&s, DX_PAGE_DIRTY, WRITER, 1 * MS, 5, 0); /* before the lock was even taken */
-	page(&s, DX_PAGE_DELETE, PUNCHER, 2 * MS, 4, 0);
-	page(&s, DX_PAGE_DIRTY, WRITER, 3 * MS, 6, 0); /* after deletes began: got through */
-	page(&s, DX_PAGE_DELETE, PUNCHER, 4 * MS, 5, 0);
-	page(&s, DX_PAGE_DELETE, PUNCHER, 4 * MS + 1, 6, 0);
+	page(&s, DX_PAGE_DIRTY, WRITER, 1 * MS, 5, 0); /* before the first delete */
+	delete(&s, 2 * MS, 4, false, 0);
+	page(&s, DX_PAGE_DIRTY, WRITER, 3 * MS, 6, 0); /* after deletes began, without the lock: got through */
+	delete(&s, 4 * MS, 5, false, 2);
+	delete(&s, 4 * MS + 1, 6, false, 0);
 	add(&s, DX_PUNCH_END, PUNCHER, 5 * MS);
 	c = run(&s, &r);
-	f = find(&r, DX_FINDING_DISCARDED_WRITE, 5);
-	ok(f && !f->after_change, "dirtied before the punch changed anything: discarded, but may be ordered before it");
-	f = find(&r, DX_FINDING_DISCARDED_WRITE, 6);
-	ok(f && f->after_change, "dirtied after the punch began deleting: discarded after the data changed");
+	ok(!find(&r, DX_FINDING_DISCARDED_WRITE, 5), "dirtied before the data change: erased, no finding");
+	ok(find(&r, DX_FINDING_DISCARDED_WRITE, 6) != NULL, "dirtied after the punch began deleting: discarded");
+	st = stats_of(c, &file_a);
+	ok(st && st->erased_before == 1, "the earlier write is counted as erased before the change");
+	dx_correlator_free(c);
+
+	/* the same under the lock (ext4): nothing can get through */
+	for (size_t i = 0; i < s.n; i++)
+		if (s.ev[i].kind == DX_PAGE_DELETE)
+			s.ev[i].flags |= DX_F_LOCKED;
+	c = run(&s, &r);
+	is_int(r.n, 0, "a punch holding its lock at every delete: no finding");
+	st = stats_of(c, &file_a);
+	ok(st && st->erased_before == 2, "both writes were ordered before it");
 	dx_correlator_free(c);
 }
 
-/* A fault after the punch deleted its page, that did not wait: the lock did not hold it off. */
+/* A fault after the punch deleted its page, without waiting: through if the lock was free, impossible if held. */
 static void test_unblocked_after_invalidation(void)
 {
 	struct stream s = { 0 };
@@ -299,17 +461,19 @@ static void test_unblocked_after_invalidation(void)
 	struct dx_correlator *c;
 
 	punch(&s, 0, 0, 16);
-	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 2, 0);
-	page(&s, DX_PAGE_DELETE, PUNCHER, 10 * MS, 4, 0); /* order-2 folio: pages 4..7 */
+	delete(&s, 10 * MS, 2, false, 0);
+	delete(&s, 10 * MS, 4, false, 0); /* order-2 folio: pages 4..7 */
 	page(&s, DX_FILEMAP_FAULT, READER, 12 * MS + 10, 6, 0);
-	lock_wait(&s, WRITER, 25 * MS, 15 * MS); /* proves the punch held the lock over 10..25 ms */
-	page(&s, DX_FILEMAP_FAULT, READER, 28 * MS, 7, 0); /* after the lock went: rightly goes on */
 	add(&s, DX_PUNCH_END, PUNCHER, 30 * MS);
 	s.ev[2].page.order = 2;
 	c = run(&s, &r);
 	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 6) != NULL,
-	   "fault inside a deleted large folio while the lock was held, without waiting: unblocked");
-	ok(!find(&r, DX_FINDING_UNBLOCKED_FAULT, 7), "a fault once no waiter shows the lock held is not");
+	   "fault inside a deleted large folio, the lock free at the delete: unblocked");
+	dx_correlator_free(c);
+
+	s.ev[1].flags = s.ev[2].flags = DX_F_LOCKED;
+	c = run(&s, &r);
+	is_int(r.n, 0, "the same with the lock held at every delete: the fault ran outside the hold");
 	dx_correlator_free(c);
 }
 
@@ -327,7 +491,7 @@ static void test_fault_around_then_lock_released(void)
 	const struct dx_file_stats *st;
 
 	punch(&s, 0, 2, 4);
-	page(&s, DX_PAGE_DELETE, PUNCHER, 5 * MS, 4, 0);
+	delete(&s, 5 * MS, 4, true, 0);
 	page(&s, DX_MAP_FAULT, READER, 20 * MS, 4, 0);          /* mapped pages 0-1 around page 4 */
 	add(&s, DX_PUNCH_END, PUNCHER, 20 * MS + 50);            /* let go just before */
 	page(&s, DX_FILEMAP_FAULT, READER, 20 * MS + 80, 4, 0); /* took the free lock */
@@ -380,6 +544,12 @@ static void test_dax_fault_without_wait(void)
 	ok(f && f->dax, "a DAX fault after FALLOCATE went to the server, without waiting, got through");
 	is_int(stats_of(c, &file_a)->dax_pmd, 1, "dax pmd fault counted");
 	is_int(stats_of(c, &file_a)->dax_pte, 1, "dax pte fault counted");
+	dx_correlator_free(c);
+
+	/* virtio-fs DAX holds the invalidate lock while it sends FALLOCATE */
+	s.ev[2].flags |= DX_F_LOCKED;
+	c = run(&s, &r);
+	is_int(r.n, 0, "with the lock held when FALLOCATE was sent, no DAX fault got through");
 	dx_correlator_free(c);
 }
 
@@ -441,12 +611,12 @@ static void test_lost_in_middle(void)
 static void retried_store(struct stream *s, bool other_page_between)
 {
 	punch(s, 0, 2, 4);
+	fuse_fallocate(s, MS / 2, 5 * MS);
 	page(s, DX_PAGE_DIRTY, WRITER, 1 * MS, 3, 0);
 	if (other_page_between) /* the writer moved on: its store to page 3 had retired */
 		page(s, DX_PAGE_DIRTY, WRITER, 2 * MS, 9, 0);
-	fuse_fallocate(s, 3 * MS, 5 * MS);
 	for (uint64_t i = 2; i <= 5; i++)
-		page(s, DX_PAGE_DELETE, PUNCHER, 6 * MS + i, i, 0);
+		delete(s, 6 * MS + i, i, false, i == 2);
 	add(s, DX_PUNCH_END, PUNCHER, 7 * MS);
 	page(s, DX_FILEMAP_FAULT, WRITER, 8 * MS, 3, DX_F_WRITE);
 	page(s, DX_PAGE_DIRTY, WRITER, 8 * MS + 10, 3, 0);
@@ -639,6 +809,11 @@ static void test_hist(void)
 int main(void)
 {
 	test_fuse_race();
+	test_resurrected();
+	test_clean_delete();
+	test_io_and_refault();
+	test_own_work();
+	test_truncate_cut();
 	test_certain_loss();
 	test_blocked_after_invalidation();
 	test_unblocked_after_invalidation();

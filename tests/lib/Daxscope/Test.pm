@@ -150,13 +150,16 @@ sub check_race_findings {
         'the punch window is reported, by the punching thread, with its begin and end') or return %lost;
     my @discarded = findings_for($doc, $race->{ino}, 'discarded_write');
     my %reported = map { $_->{page_index} => $_ } @discarded;
+    # the write's dirtying lies in [t_ns, t_ns + access_ns]; the punch's data change began at data_change_ns
+    my $change = $punch->{data_change_ns} || $punch->{end_ns};
+    ok($punch->{data_changes} > 0, "the punch's data changes were sampled in the kernel ($punch->{data_changes})");
     for my $w (@{ $race->{writes} }) {
         my ($f, $p, $stored) = ($reported{ $w->{page} }, $w->{page}, $w->{t_ns} + $w->{access_ns});
-        my $when = sprintf '%+.3f ms from the window\'s begin', ($w->{t_ns} - $punch->{begin_ns}) / 1e6;
-        if ($w->{lost} && $w->{t_ns} >= $punch->{begin_ns}) {
-            ok($f, "write to page $p ($when) lost inside the punch window: a discarded write");
+        my $when = sprintf '%+.3f ms from the data change', ($w->{t_ns} - $change) / 1e6;
+        if ($w->{lost} && $w->{t_ns} >= $change) {
+            ok($f, "write to page $p ($when) lost after the punch began changing data: a discarded write");
         } elsif ($w->{lost}) {
-            ok(!$f || $stored >= $punch->{begin_ns}, "write to page $p ($when) lost, stored before the punch: not reported");
+            ok(!$f || $stored >= $change, "write to page $p ($when) lost, stored before the data change: erased, not reported");
         } else {
             ok(!$f || ($f->{refaulted} && $stored > $f->{deleted_ns}),
                 "write to page $p ($when) survived: not reported, or flagged as retried after the delete")

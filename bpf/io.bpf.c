@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Direct IO on punched files (ext4, xfs and others built on iomap): a punch
+ * must drain it and keep new IO out while it changes data. Sent at the IO's
+ * start, for armed files only.
+ */
+#include "daxscope.bpf.h"
+
+SEC("tp_btf/iomap_dio_rw_begin")
+int BPF_PROG(on_dio_begin, struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct inode *inode = iocb->ki_filp->f_inode;
+	struct file_key key;
+	struct dx_event *e;
+
+	inode_key_btf(inode, &key);
+	if (!file_armed(&key))
+		return 0;
+	e = reserve_event(DX_IO_REQUEST);
+	if (!e)
+		return 0;
+	if (BPF_CORE_READ(iter, data_source)) /* the user's buffer is the source: a write */
+		e->flags |= DX_F_WRITE;
+	inode_file(inode, &e->file);
+	e->io.offset = iocb->ki_pos;
+	e->io.len = BPF_CORE_READ(iter, count);
+	submit_event(e);
+	return 0;
+}
