@@ -168,6 +168,14 @@ static __always_inline struct global_state *global_state(void)
 	return bpf_map_lookup_elem(&gstate, &zero);
 }
 
+/* Is the current task a kernel thread? (false without kernel BTF: the FUSE programs load without it) */
+static __always_inline bool is_kthread(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return bpf_core_field_exists(task->flags) && BPF_CORE_READ(task, flags) & PF_KTHREAD;
+}
+
 /* Reserve an event with its common header filled; NULL (and counted) when full. */
 static __always_inline struct dx_event *reserve_event(__u16 kind)
 {
@@ -175,8 +183,6 @@ static __always_inline struct dx_event *reserve_event(__u16 kind)
 	__u64 *lost = bpf_map_lookup_elem(&drops, &why);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct dx_event *e;
-
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -190,7 +196,7 @@ static __always_inline struct dx_event *reserve_event(__u16 kind)
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->cgroup = bpf_get_current_cgroup_id();
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+	if (is_kthread())
 		e->flags = DX_F_KTHREAD;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;

@@ -92,12 +92,11 @@ int on_fuse_send(struct fuse_send_ctx *ctx)
 	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fuse_sent sent = { .opcode = ctx->opcode };
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	sent.flags = change_flags(ctx->opcode);
 	if (slot_of(ctx->opcode) < 0 && !sent.flags)
 		return 0;
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+	if (is_kthread())
 		sent.flags |= DX_F_KTHREAD;
 	if (filter_dev && ctx->connection != filter_dev)
 		return 0;

@@ -393,6 +393,26 @@ DATA_CHANGE_TRACEPOINT(ext4, ext4_es_remove_extent)
 DATA_CHANGE_TRACEPOINT(xfs, xfs_bunmap)
 DATA_CHANGE_TRACEPOINT(xfs, xfs_insert_file_space)
 
+/*
+ * DAX files: a punch breaks the layouts of its range (ext4, xfs and
+ * virtio-fs alike wait for DAX pages still pinned) once it holds the fault
+ * lock; on kernels without FUSE tracepoints it is the one moment seen of a
+ * virtio-fs DAX punch. The range variant replaced the whole-file one in 5.11.
+ */
+#define DATA_CHANGE_FENTRY(fn)                           \
+	SEC("fentry/" #fn)                               \
+	int BPF_PROG(on_change_##fn)                     \
+	{                                                \
+		struct task_punch *tp = current_punch(); \
+                                                         \
+		if (tp)                                  \
+			note_data_change(tp);            \
+		return 0;                                \
+	}
+
+DATA_CHANGE_FENTRY(dax_layout_busy_page_range)
+DATA_CHANGE_FENTRY(dax_layout_busy_page)
+
 SEC("tracepoint/syscalls/sys_exit_fallocate")
 int on_fallocate_exit(struct trace_event_raw_sys_exit *ctx)
 {

@@ -26,6 +26,8 @@
 
 #define TRACEFS "/sys/kernel/tracing"
 #define REASON_LEN 160
+/* Every program of the skeleton: the most that can be refused or listed. */
+#define NPROGS (sizeof(((struct daxscope_bpf *)0)->progs) / sizeof(struct bpf_program *))
 
 const uint32_t dx_fuse_opcodes[5] = { DX_FUSE_READ, DX_FUSE_WRITE, DX_FUSE_FALLOCATE,
 				      DX_FUSE_SETUPMAPPING, DX_FUSE_REMOVEMAPPING };
@@ -84,6 +86,8 @@ static const struct probe_name {
 	{ "on_change_ext4_es_remove_extent", "ext4 extent changes" },
 	{ "on_change_xfs_bunmap", "xfs extent changes" },
 	{ "on_change_xfs_insert_file_space", "xfs extent changes" },
+	{ "on_change_dax_layout_busy_page_range", "DAX layout breaks" },
+	{ "on_change_dax_layout_busy_page", "DAX layout breaks" },
 	{ "on_page_add", "page-cache adds" },
 	{ "on_dio_begin", "direct IO" },
 };
@@ -343,7 +347,7 @@ static void build_banner(struct dx_session *s, const struct refusal *refused, si
 	bool fentry = false;
 	struct utsname u;
 	size_t used, not_watched, nlisted = 0;
-	const char *listed[64];
+	const char *listed[NPROGS];
 
 	uname(&u);
 	bpf_object__for_each_program(prog, s->skel->obj) {
@@ -362,7 +366,7 @@ static void build_banner(struct dx_session *s, const struct refusal *refused, si
 
 		for (size_t i = 0; i < nlisted; i++)
 			seen |= !strcmp(listed[i], what);
-		if (seen || !bpf_program__autoload(prog) || used >= sizeof(s->banner) || nlisted == 64)
+		if (seen || !bpf_program__autoload(prog) || used >= sizeof(s->banner) || nlisted == NPROGS)
 			continue;
 		listed[nlisted++] = what;
 		used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, " %s,", what);
@@ -565,7 +569,7 @@ static void attach(struct dx_session *s, struct refusal *refused, size_t *nrefus
 
 int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, char *err, size_t errlen)
 {
-	struct refusal refused[64];
+	struct refusal refused[NPROGS];
 	size_t nrefused = 0, nprogs = 0;
 	struct bpf_program *prog;
 	struct dx_session *s;
@@ -585,7 +589,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return fail(err, errlen, "out of memory");
-	if (load(s, o, dev, refused, &nrefused, 64, err, errlen))
+	if (load(s, o, dev, refused, &nrefused, NPROGS, err, errlen))
 		goto fail;
 	bpf_object__for_each_program(prog, s->skel->obj)
 		nprogs++;
@@ -594,7 +598,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 		fail(err, errlen, "out of memory");
 		goto fail;
 	}
-	attach(s, refused, &nrefused, 64);
+	attach(s, refused, &nrefused, NPROGS);
 	if (!s->nlinks) {
 		fail(err, errlen, "no BPF program could be attached (first: %s: %s)",
 		     nrefused ? refused[0].prog : "?", nrefused ? refused[0].reason : "?");
