@@ -342,6 +342,7 @@ int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *e
 		free(r.events);
 	}
 	finish_row(t, row);
+	row->ok &= !ret;
 	return ret;
 }
 
