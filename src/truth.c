@@ -377,7 +377,7 @@ static void print_json_row(FILE *out, const struct dx_truth_row *r, bool last)
 
 void dx_truth_print(FILE *out, const struct dx_truth_row *rows, size_t n, enum dx_truth_format fmt)
 {
-	static const char head[] = "%-16s %-8s %5s %5s %5s %6s %8s %5s %5s %5s %7s %9s %6s  %s\n";
+	static const char head[] = "%-16s %-14s %5s %5s %5s %6s %8s %5s %5s %5s %7s %9s %6s  %s\n";
 	static const char md_head[] = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n";
 	const char *cols[] = { "scenario", "fs", "runs", "raced", "clean", "true", "reported",
 			       "TP", "FP", "FN", "blocked", "precision", "recall", "target" };
