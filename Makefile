@@ -24,7 +24,7 @@ TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor
 
-.PHONY: all deps run test bench clean
+.PHONY: all deps run test bench truth clean
 all: $(TOOLS) $(UNIT) $(HELPERS)
 
 deps:
@@ -86,6 +86,11 @@ test: deps all
 
 bench: deps all
 	tests/bench/run.sh
+
+# the truth table: every scenario TRUTH_RUNS times on every filesystem here (docs/truth.md)
+TRUTH_RUNS ?= 100
+truth: deps all
+	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT)
 
 clean:
 	rm -rf $(BUILD)

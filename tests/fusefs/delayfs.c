@@ -2,8 +2,14 @@
 /*
  * delayfs: a passthrough FUSE filesystem that sleeps around every FALLOCATE,
  * so that a punch stays in progress long enough to be raced:
- *   delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [FUSE options]
- * The handler sleeps N ms, runs fallocate() on the backing file, sleeps N ms.
+ *   delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [--after-ms=N]
+ *           [--truncate-delay-ms=N] [--log=FILE] [FUSE options]
+ * The handler sleeps N ms, runs fallocate() on the backing file, sleeps
+ * --after-ms (default N) ms. A truncate that shrinks sleeps --truncate-delay-ms
+ * before and after. --log writes the server's own clock (CLOCK_MONOTONIC ns),
+ * one line per step: "T FALLOCATE received|punched|replied ino=I off=O len=L",
+ * "T SETATTR received|truncated|replied ino=I size=S", "T READ|WRITE ino=I
+ * off=O len=L pid=P": the ground truth daxscope's verdicts are held against.
  */
 #define FUSE_USE_VERSION 31
 #define _GNU_SOURCE
@@ -11,18 +17,50 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct {
 	int backing; /* dirfd of BACKING_DIR: every path is resolved against it */
 	unsigned int delay_ms;
-} fs;
+	int after_ms; /* -1: delay_ms */
+	unsigned int truncate_delay_ms;
+	const char *log_path;
+	int log; /* O_APPEND fd, -1 without --log: one write() per line keeps lines whole */
+} fs = { .after_ms = -1, .log = -1 };
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+static unsigned long long ino_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (unsigned long long)st.st_ino;
+}
+
+/* One step of a request on the server's clock: "T WHAT ino=I ARGS". */
+static void log_step(const char *what, int fd, const char *fmt, long long a, long long b)
+{
+	char args[96];
+
+	if (fs.log < 0)
+		return;
+	snprintf(args, sizeof(args), fmt, a, b);
+	dprintf(fs.log, "%llu %s ino=%llu %s\n", now_ns(), what, ino_of(fd), args);
+}
 
 /* FUSE paths start with '/': make them relative to the backing dirfd. */
 static const char *rel(const char *path)
@@ -96,16 +134,34 @@ static int dfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return neg(fchmodat(fs.backing, rel(path), mode, 0));
 }
 
+/* A shrinking truncate is a punch too: delayed like one, and logged. */
+static int truncate_fd(int fd, off_t size)
+{
+	struct stat st;
+	bool shrinks = !fstat(fd, &st) && size < st.st_size;
+	int ret;
+
+	if (!shrinks)
+		return neg(ftruncate(fd, size));
+	log_step("SETATTR received", fd, "size=%lld", size, 0);
+	usleep(fs.truncate_delay_ms * 1000);
+	ret = neg(ftruncate(fd, size));
+	log_step("SETATTR truncated", fd, "size=%lld", size, 0);
+	usleep(fs.truncate_delay_ms * 1000);
+	log_step("SETATTR replied", fd, "size=%lld", size, 0);
+	return ret;
+}
+
 static int dfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	int fd, ret;
 
 	if (fi)
-		return neg(ftruncate((int)fi->fh, size));
+		return truncate_fd((int)fi->fh, size);
 	fd = openat(fs.backing, rel(path), O_WRONLY);
 	if (fd < 0)
 		return -errno;
-	ret = neg(ftruncate(fd, size));
+	ret = truncate_fd(fd, size);
 	close(fd);
 	return ret;
 }
@@ -137,15 +193,25 @@ static int dfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return 0;
 }
 
+static void log_io(const char *what, int fd, off_t off, size_t size)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s pid=%d", what, (int)fuse_get_context()->pid);
+	log_step(name, fd, "off=%lld len=%lld", off, (long long)size);
+}
+
 static int dfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)path;
+	log_io("READ", (int)fi->fh, off, size);
 	return neg((int)pread((int)fi->fh, buf, size, off));
 }
 
 static int dfs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)path;
+	log_io("WRITE", (int)fi->fh, off, size);
 	return neg((int)pwrite((int)fi->fh, buf, size, off));
 }
 
@@ -180,9 +246,12 @@ static int dfs_fallocate(const char *path, int mode, off_t off, off_t len, struc
 	int ret;
 
 	(void)path;
+	log_step("FALLOCATE received", (int)fi->fh, "off=%lld len=%lld", off, len);
 	usleep(fs.delay_ms * 1000);
 	ret = neg(fallocate((int)fi->fh, mode, off, len));
-	usleep(fs.delay_ms * 1000);
+	log_step("FALLOCATE punched", (int)fi->fh, "off=%lld len=%lld", off, len);
+	usleep((unsigned int)(fs.after_ms < 0 ? (int)fs.delay_ms : fs.after_ms) * 1000);
+	log_step("FALLOCATE replied", (int)fi->fh, "off=%lld len=%lld", off, len);
 	return ret;
 }
 
@@ -209,6 +278,9 @@ static const struct fuse_operations ops = {
 
 static const struct fuse_opt opts[] = {
 	{ "--delay-ms=%u", offsetof(__typeof__(fs), delay_ms), 0 },
+	{ "--after-ms=%d", offsetof(__typeof__(fs), after_ms), 0 },
+	{ "--truncate-delay-ms=%u", offsetof(__typeof__(fs), truncate_delay_ms), 0 },
+	{ "--log=%s", offsetof(__typeof__(fs), log_path), 0 },
 	FUSE_OPT_END,
 };
 
@@ -218,7 +290,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [FUSE options]\n");
+		fprintf(stderr, "usage: delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [--after-ms=N] "
+				"[--truncate-delay-ms=N] [--log=FILE] [FUSE options]\n");
 		return 2;
 	}
 	fs.backing = open(argv[1], O_RDONLY | O_DIRECTORY);
@@ -231,6 +304,13 @@ int main(int argc, char **argv)
 	args.argc--;
 	if (fuse_opt_parse(&args, &fs, opts, NULL))
 		return 2;
+	if (fs.log_path) {
+		fs.log = open(fs.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fs.log < 0) {
+			fprintf(stderr, "delayfs: %s: %s\n", fs.log_path, strerror(errno));
+			return 1;
+		}
+	}
 	ret = fuse_main(args.argc, args.argv, &ops, NULL);
 	fuse_opt_free_args(&args);
 	close(fs.backing);

@@ -94,12 +94,13 @@ sub report_json {
 }
 
 # A delayfs (tests/fusefs) mount in a scratch dir, unmounted at exit; returns the mount point.
+# More delayfs options (--log=FILE, --truncate-delay-ms=N) may follow the delay.
 sub mount_delayfs {
-    my ($delay_ms) = @_;
+    my ($delay_ms, @options) = @_;
     my $dir = scratch_dir();
     mkdir "$dir/back";
     mkdir "$dir/mnt";
-    system(build() . '/delayfs', "$dir/back", "$dir/mnt", "--delay-ms=$delay_ms") == 0
+    system(build() . '/delayfs', "$dir/back", "$dir/mnt", "--delay-ms=$delay_ms", @options) == 0
       or BAIL_OUT('delayfs did not mount');
     cleanup_later(sub { system('fusermount3', '-u', "$dir/mnt") });
     wait_for_mount("$dir/mnt") or BAIL_OUT('delayfs mount did not appear');

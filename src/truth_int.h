@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Inside the truth engine: what a scenario run leaves for the judge (src/truth.c). */
+#ifndef DAXSCOPE_TRUTH_INT_H
+#define DAXSCOPE_TRUTH_INT_H
+
+#include <setjmp.h>
+
+#include "daxscope/daxscope.h"
+#include "daxscope/truth.h"
+
+#define TRUTH_PAGE 4096ULL
+#define TRUTH_PATTERN 0x5a /* every byte of a file before its punch */
+
+/* kind 0: damage, matched by any finding that says data was damaged */
+#define TRUTH_DAMAGE 0
+
+/*
+ * One observation of the workload. A finding matches it when its kind is the
+ * same (or a damage kind, for TRUTH_DAMAGE), its inode is the run's, page is
+ * inside [page_index, last_page], and its punch window began in [t_lo, t_hi].
+ * counted: a true event; otherwise it only explains findings (no FP, no FN).
+ */
+struct truth_event {
+	unsigned int kind;
+	uint64_t page;
+	uint64_t t_lo, t_hi;
+	bool counted;
+	bool matched;
+};
+
+struct truth_run {
+	uint64_t ino;
+	uint64_t start_ns, end_ns; /* the run's punches, on the workload's clock */
+	struct truth_event *events;
+	size_t nevents, cap_events;
+	bool raced; /* preconditions held */
+};
+
+struct truth_env {
+	const struct dx_truth_opts *o;
+	bool fuse;
+	unsigned int index; /* run number, for file names and seeds */
+};
+
+typedef int (*truth_fn)(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
+
+struct truth_scenario {
+	const char *name;
+	const char *about;
+	truth_fn run;
+	bool clean_only; /* only where the filesystem must be clean (fio) */
+	bool single_run; /* one run whatever --runs says (a timed stress) */
+};
+
+extern const struct truth_scenario truth_scenarios[];
+extern const size_t truth_nscenarios;
+
+void truth_add(struct truth_run *r, unsigned int kind, uint64_t page, uint64_t t_lo, uint64_t t_hi, bool counted);
+uint64_t truth_now(void);
+void truth_sleep_until(uint64_t t_ns);
+/* Format err, return -1. */
+int truth_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A new file DIR/truth-TAG-N of pages pages of TRUTH_PATTERN, written back; its fd, -1 with err. */
+int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, char *path, size_t pathlen,
+		 char *err, size_t errlen);
+/* The server's clock (delayfs --log): the first request on ino received in [from, to]; 0 if none. */
+uint64_t truth_server_change(const struct truth_env *env, uint64_t ino, uint64_t from, uint64_t to);
+
+/* A store or load through a mapping that survives SIGBUS (beyond EOF after a truncate): false if it faulted out. */
+bool truth_guarded_access(volatile uint64_t *slot, uint64_t *value, bool write);
+
+int truth_run_mix(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
+int truth_run_fio(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
+
+#endif /* DAXSCOPE_TRUTH_INT_H */

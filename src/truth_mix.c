@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The random operation mix: one thread writes (pwrite, mapped stores), reads
+ * (pread, mapped loads: each checked against a model of the file), punches,
+ * zeroes, truncates and copies ranges in, while a partner process write-faults
+ * random pages of the same file and starts their write-back, logging every
+ * access. The partner owns the first 8 bytes of every page; the model checks
+ * the rest. A page that reads back other than the model is damage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "truth_int.h"
+
+#define MIX_PAGES 32
+#define MIX_BYTES (MIX_PAGES * TRUTH_PAGE)
+#define MIX_OPS 24
+#define PARTNER_SLOT 8 /* bytes of each page the partner stores into: not modelled */
+#define PARTNER_MAX 8192
+
+struct partner_log {
+	volatile int stop;
+	uint64_t n;
+	struct {
+		uint64_t a0, a1, page;
+	} acc[PARTNER_MAX];
+};
+
+struct window {
+	uint64_t t0, t1, first, last; /* pages [first, last] changed by a punch-like operation */
+};
+
+struct mix {
+	const struct truth_env *env;
+	struct truth_run *run;
+	int fd, src;
+	char *map;
+	uint64_t rng;
+	unsigned char model[MIX_BYTES];
+	uint64_t checked[MIX_PAGES]; /* when each page last read back as modelled */
+	struct window windows[MIX_OPS];
+	int nwindows;
+};
+
+static uint64_t next(struct mix *m)
+{
+	m->rng ^= m->rng << 13;
+	m->rng ^= m->rng >> 7;
+	m->rng ^= m->rng << 17;
+	return m->rng;
+}
+
+static void partner(const char *path, struct partner_log *log, uint64_t seed)
+{
+	int fd = open(path, O_RDWR);
+	char *map = fd < 0 ? MAP_FAILED : mmap(NULL, MIX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (map == MAP_FAILED)
+		_exit(1);
+	while (!log->stop && log->n < PARTNER_MAX) {
+		uint64_t page = (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 59;
+		uint64_t token = seed;
+		uint64_t a0 = truth_now();
+
+		/* a store into a clean page faults; write-back cleans it again */
+		if (truth_guarded_access((volatile uint64_t *)(map + page * TRUTH_PAGE), &token, true)) {
+			log->acc[log->n].a0 = a0;
+			log->acc[log->n].a1 = truth_now();
+			log->acc[log->n++].page = page;
+			sync_file_range(fd, (off_t)(page * TRUTH_PAGE), TRUTH_PAGE, SYNC_FILE_RANGE_WRITE);
+		}
+		usleep(500);
+	}
+	_exit(0);
+}
+
+/* Pages [first, first + n) as the file holds them, against the model: damage where they differ. */
+static void check(struct mix *m, uint64_t first, uint64_t n, bool mapped)
+{
+	static unsigned char buf[MIX_BYTES];
+	uint64_t now;
+
+	for (uint64_t p = first; p < first + n; p++) {
+		uint64_t v, off = p * TRUTH_PAGE;
+		bool ok = true;
+
+		if (mapped) {
+			madvise(m->map + off, TRUTH_PAGE, MADV_DONTNEED);
+			for (uint64_t i = PARTNER_SLOT; ok && i < TRUTH_PAGE; i += sizeof(v))
+				ok = truth_guarded_access((volatile uint64_t *)(m->map + off + i), &v, false) &&
+				     !memcmp(&v, m->model + off + i, sizeof(v));
+		} else {
+			ok = pread(m->fd, buf + off, TRUTH_PAGE, (off_t)off) == (ssize_t)TRUTH_PAGE &&
+			     !memcmp(buf + off + PARTNER_SLOT, m->model + off + PARTNER_SLOT, TRUTH_PAGE - PARTNER_SLOT);
+		}
+		now = truth_now();
+		if (!ok) {
+			truth_add(m->run, TRUTH_DAMAGE, p, m->checked[p], now, true);
+			/* counted once: the model takes what the file now holds */
+			if (pread(m->fd, m->model + off, TRUTH_PAGE, (off_t)off) != (ssize_t)TRUTH_PAGE)
+				memset(m->model + off, 0, TRUTH_PAGE);
+		}
+		m->checked[p] = now;
+	}
+}
+
+static void punch_like(struct mix *m, uint64_t first, uint64_t n, unsigned int op)
+{
+	struct window *w = &m->windows[m->nwindows++];
+	off_t off = (off_t)(first * TRUTH_PAGE), len = (off_t)(n * TRUTH_PAGE);
+	loff_t src_off = off, dst_off = off;
+
+	w->first = first;
+	w->last = op == DX_OP_TRUNCATE ? MIX_PAGES - 1 : first + n - 1;
+	w->t0 = truth_now();
+	if (op == DX_OP_PUNCH_HOLE || op == DX_OP_ZERO_RANGE)
+		fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
+			  off, len);
+	else if (op == DX_OP_TRUNCATE)
+		(void)!ftruncate(m->fd, off);
+	else
+		copy_file_range(m->src, &src_off, m->fd, &dst_off, (size_t)len, 0);
+	w->t1 = truth_now();
+	if (op == DX_OP_COPY_RANGE) {
+		(void)!pread(m->src, m->model + off, (size_t)len, off);
+		return;
+	}
+	if (op == DX_OP_TRUNCATE) {
+		len = (off_t)MIX_BYTES - off;
+		(void)!ftruncate(m->fd, MIX_BYTES); /* back to full size: zeros beyond the cut */
+	}
+	memset(m->model + off, 0, (size_t)len);
+}
+
+static void write_some(struct mix *m, uint64_t first, uint64_t n, bool mapped)
+{
+	unsigned char byte = (unsigned char)(next(m) | 1);
+	uint64_t off = (first * TRUTH_PAGE + PARTNER_SLOT + next(m) % (TRUTH_PAGE - 64)) & ~7ULL;
+	uint64_t len = mapped ? sizeof(uint64_t) : n * 512, v;
+
+	if (off + len > MIX_BYTES)
+		len = MIX_BYTES - off;
+	memset(m->model + off, byte, len);
+	if (!mapped) {
+		(void)!pwrite(m->fd, m->model + off, len, (off_t)off);
+		return;
+	}
+	memcpy(&v, m->model + off, sizeof(v));
+	truth_guarded_access((volatile uint64_t *)(m->map + off), &v, true);
+}
+
+static void one_op(struct mix *m)
+{
+	uint64_t first = next(m) % MIX_PAGES, n = 1 + next(m) % 4;
+	static const unsigned int punches[] = { DX_OP_PUNCH_HOLE, DX_OP_ZERO_RANGE, DX_OP_TRUNCATE, DX_OP_COPY_RANGE };
+	unsigned int what = (unsigned int)(next(m) % 8);
+
+	n = first + n > MIX_PAGES ? MIX_PAGES - first : n;
+	if (what < 2)
+		write_some(m, first, n, what == 1);
+	else if (what < 4)
+		check(m, first, n, what == 3);
+	else
+		punch_like(m, first, n, punches[what - 4]);
+}
+
+/* Partner stores inside a window's data change, by the server's clock: faults that got through. */
+static void judge_partner(struct mix *m, const struct partner_log *log)
+{
+	for (int i = 0; i < m->nwindows; i++) {
+		const struct window *w = &m->windows[i];
+		uint64_t c0 = truth_server_change(m->env, m->run->ino, w->t0, w->t1);
+
+		for (uint64_t k = 0; c0 && k < log->n; k++) {
+			uint64_t p = log->acc[k].page;
+
+			if (p < w->first || p > w->last || log->acc[k].a0 < c0 || log->acc[k].a1 > w->t1)
+				continue;
+			truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, p, w->t0, w->t1, true);
+			/* lost or written back stale: either is what such a store does */
+			truth_add(m->run, DX_FINDING_DISCARDED_WRITE, p, w->t0, w->t1, false);
+			truth_add(m->run, DX_FINDING_RESURRECTED_DATA, p, w->t0, w->t1, false);
+		}
+	}
+}
+
+static int open_source(const struct truth_env *env, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd = truth_create(env, "mixsrc", MIX_PAGES, path, sizeof(path), err, errlen);
+
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+int truth_run_mix(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen)
+{
+	static struct mix m;
+	struct partner_log *log = mmap(NULL, sizeof(*log), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char path[4096];
+	struct stat st;
+	pid_t pid;
+
+	memset(&m, 0, sizeof(m));
+	m.env = env;
+	m.run = run;
+	m.rng = (env->o->seed + 1) * 0x9e3779b97f4a7c15ULL + env->index;
+	m.fd = truth_create(env, "mix", MIX_PAGES, path, sizeof(path), err, errlen);
+	m.src = open_source(env, err, errlen);
+	if (log == MAP_FAILED || m.fd < 0 || m.src < 0 || fstat(m.fd, &st))
+		return truth_fail(err, errlen, "mix: setup failed: %s", strerror(errno));
+	m.map = mmap(NULL, MIX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0);
+	memset(m.model, TRUTH_PATTERN, sizeof(m.model));
+	run->ino = st.st_ino;
+	run->start_ns = truth_now();
+	for (int p = 0; p < MIX_PAGES; p++)
+		m.checked[p] = run->start_ns;
+	pid = fork();
+	if (!pid)
+		partner(path, log, m.rng);
+	for (int i = 0; i < MIX_OPS; i++)
+		one_op(&m);
+	check(&m, 0, MIX_PAGES, false);
+	log->stop = 1;
+	waitpid(pid, NULL, 0);
+	run->end_ns = truth_now();
+	judge_partner(&m, log);
+	run->raced = log->n > 0 && m.nwindows > 0;
+	munmap(m.map, MIX_BYTES);
+	munmap(log, sizeof(*log));
+	close(m.fd);
+	close(m.src);
+	unlink(path);
+	return 0;
+}
