@@ -31,6 +31,12 @@ static __always_inline __u32 punch_op(__u32 mode)
 	return 0; /* preallocation: moves no data, races nothing */
 }
 
+/* Collapse and insert shift everything after the offset: their range runs to the end of file. */
+static __always_inline __u64 changed_len(__u32 op, __u64 len)
+{
+	return op == DX_OP_COLLAPSE_RANGE || op == DX_OP_INSERT_RANGE ? ~0ULL : len;
+}
+
 static __always_inline struct file *task_fd_file(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -251,7 +257,7 @@ int on_fallocate_enter(struct trace_event_raw_sys_enter *ctx)
 
 	if (op)
 		open_fd_window((int)ctx->args[0], op, ctx->args[2],
-			       op >= DX_OP_COLLAPSE_RANGE ? ~0ULL : ctx->args[3]);
+			       changed_len(op, ctx->args[3]));
 	return 0;
 }
 
@@ -268,7 +274,7 @@ int BPF_PROG(on_vfs_fallocate, struct file *file, int mode, loff_t offset, loff_
 	struct inode *inode = file->f_inode;
 
 	if (op && inode && wanted(inode))
-		open_window(inode, file->f_path.dentry, op, offset, op >= DX_OP_COLLAPSE_RANGE ? ~0ULL : len, -1, 0);
+		open_window(inode, file->f_path.dentry, op, offset, changed_len(op, len), -1, 0);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 # ext4 and xfs, daxtrace around the punch/fault race. Prints artifacts on the
 # console between markers; tests/vm/matrix.t judges them on the host.
 D=/daxscope
+. $D/env
 artifact() { # NAME FILE
 	echo "@@ARTIFACT $1@@"
 	cat "$2"
@@ -52,6 +53,13 @@ record() {
 	artifact "$fs-record-err" /tmp/record.err
 	$D/daxtrace report /tmp/$fs.dxc --json > /tmp/report.json 2> /tmp/report.err
 	artifact "$fs-report" /tmp/report.json
+	# the truth table's rows for this DAX filesystem (fio is not in the guest)
+	scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
+	# shellcheck disable=SC2086
+	$D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios "$mnt" > /tmp/truth.json 2> /tmp/truth.err
+	echo "exit $?" >> /tmp/truth.err
+	artifact "$fs-truth" /tmp/truth.json
+	artifact "$fs-truth-err" /tmp/truth.err
 	umount "$mnt"
 }
 record ext4

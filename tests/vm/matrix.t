@@ -49,6 +49,19 @@ sub agreement {
       or diag(join ', ', map { sprintf '%.2f ms vs %.2f ms', $_->[0] / 1e6, $_->[1] / 1e6 } @off);
 }
 
+# The truth table's rows for a DAX filesystem (daxcheck --expect-clean in the
+# guest): every scenario ran, raced, and every run was clean.
+sub truth_rows {
+    my ($fs, $a) = @_;
+    my $rows = eval { decode_json($a->{"$fs-truth"} // '') };
+    ok($rows && @$rows >= 8, "$fs-dax: daxcheck scored its scenarios") or return diag($a->{"$fs-truth-err"} // '');
+    for my $r (@$rows) {
+        ok($r->{ok} && $r->{raced} == $r->{runs} && $r->{clean} == $r->{runs},
+            "$fs-dax $r->{scenario}: $r->{clean} of $r->{runs} runs clean, $r->{blocked} blocked faults")
+          or diag(explain $r);
+    }
+}
+
 for my $k (@kernels) {
     subtest "kernel $k" => sub {
         my $out = scratch_dir();
@@ -92,6 +105,7 @@ for my $k (@kernels) {
             ok($punch && $punch->{data_changes} > 0 && $punch->{holds_lock},
                 "$fs: the kernel read the fault lock held for write at each data change ("
                 . ($punch ? "$punch->{data_changes} sampled, $punch->{data_changes_without_lock} without" : 'no punch') . ')');
+            truth_rows($fs, $a);
             SKIP: {
                 skip "$fs: lock waits are not watched on $k", 3 unless $waits;
                 my @blocked = grep { $_->{kind} eq 'blocked_fault' } @mine;

@@ -121,10 +121,11 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace race delayfs; do
+for b in daxtrace daxcheck race delayfs; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 cp "$top/tests/vm/guest.sh" "$stage/daxscope/guest.sh"
+echo "DAXCHECK_RUNS=${DAXCHECK_RUNS:-3}" > "$stage/daxscope/env" # the guest sees no host environment
 cat > "$stage/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
