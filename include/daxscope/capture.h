@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daxscope/events.h"
+
 #define DX_CAPTURE_MAGIC "DAXSCAP1"
 #define DX_CAPTURE_VERSION 1
 #define DX_CAPTURE_MAX_RECORD (1u << 20)
@@ -22,7 +24,15 @@ enum dx_record_type {
 	DX_REC_FUSE_HIST,   /* uint32_t opcode, uint32_t pad, struct dx_hist: kernel aggregate */
 	DX_REC_FILE_COUNTS, /* struct dx_file + struct dx_file_counts: kernel aggregate */
 	DX_REC_END,         /* struct dx_capture_end */
+	DX_REC_PROBE,       /* struct dx_probe: one concern, watched or not and why (before the events) */
 	DX_REC_MAX
+};
+
+/* DX_REC_FUSE_HIST: the kernel's latency histogram of one FUSE opcode. */
+struct dx_fuse_hist_record {
+	uint32_t opcode;
+	uint32_t pad;
+	struct dx_hist hist;
 };
 
 struct dx_capture_header {

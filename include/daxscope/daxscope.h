@@ -224,6 +224,21 @@ void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const stru
 /* A JSON string, escaped; null for NULL. */
 void dx_json_str(FILE *out, const char *s);
 
+/* ---- what a session watches: settled at start, rendered as the banner ---- */
+struct dx_probe {
+	char what[64];    /* a concern: "fallocate punches", "DAX pte faults", ... */
+	char reason[160]; /* why it is not watched ("" when it is) */
+	uint32_t watched;
+	uint32_t pad;
+};
+
+/*
+ * The one-line banner: "daxscope: kernel K, MODE; watching: ...; NOT watching:
+ * what (reason), ..." (or "; not watching: nothing left out"). Returns buf.
+ */
+const char *dx_format_banner(char *buf, size_t len, const char *kernel, const char *mode,
+			     const struct dx_probe *probes, size_t n);
+
 /* ---- live session: load, attach, consume ---- */
 struct dx_session_opts {
 	uint32_t pid;         /* only punches by this process (tgid); 0: all */
