@@ -11,21 +11,37 @@ CC       ?= cc
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
+# The project's own flags live apart, so that the usual CFLAGS/LDFLAGS overrides add to them.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Iinclude -I$(BUILD)
+DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD)
 LDLIBS   := -lbpf -lelf -lz -lm
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Iinclude -Ibpf
 
+# The live part (BPF skeleton, loader) needs kernel BTF, clang and bpftool at
+# build time; without them only the core is built: the unit tests and
+# `daxtrace report`, which read captures and need no BPF at all.
+LIVE ?= $(if $(and $(wildcard $(VMLINUX_BTF)),$(shell command -v $(CLANG)),$(shell command -v $(BPFTOOL))),yes,no)
+
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-LIB_SRCS := $(wildcard src/*.c)
-LIB_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIB_SRCS))
-TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
+LIVE_SRCS := src/session.c $(wildcard src/truth*.c)
+CORE_SRCS := $(filter-out $(LIVE_SRCS) src/nolive.c,$(wildcard src/*.c))
+CORE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(CORE_SRCS))
+LIVE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIVE_SRCS))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+ifeq ($(LIVE),yes)
+TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor
+SESSION  := $(BUILD)/libdaxscope-live.a
+else
+TOOLS    := $(BUILD)/daxtrace
+HELPERS  :=
+SESSION  := $(BUILD)/libdaxscope-nolive.a
+endif
 
 .PHONY: all deps run test bench truth clean
 all: $(TOOLS) $(UNIT) $(HELPERS)
+	@[ $(LIVE) = yes ] || echo "make: no kernel BTF ($(VMLINUX_BTF)), clang or bpftool: built daxtrace for reports only, and the unit tests"
 
 deps:
 	@scripts/deps.sh
@@ -35,7 +51,7 @@ $(BUILD)/vmlinux.h:
 	@test -r $(VMLINUX_BTF) || { echo "no kernel BTF at $(VMLINUX_BTF): cannot generate vmlinux.h" >&2; exit 1; }
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/daxscope.bpf.h include/daxscope/events.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/daxscope/events.h $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -46,37 +62,46 @@ $(BUILD)/daxscope.bpf.o: $(BPF_OBJS)
 $(BUILD)/daxscope.skel.h: $(BUILD)/daxscope.bpf.o
 	$(BPFTOOL) gen skeleton $< name daxscope_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h src/*.h) $(BUILD)/daxscope.skel.h
+# the core knows nothing of BPF: only the live part sees the skeleton
+$(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(DX_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libdaxscope.a: $(LIB_OBJS)
+$(LIVE_OBJS): $(BUILD)/daxscope.skel.h
+
+$(BUILD)/libdaxscope-core.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/%: tools/%.c $(BUILD)/libdaxscope.a
-	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libdaxscope.a $(LDLIBS)
+$(BUILD)/libdaxscope-live.a: $(LIVE_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdaxscope-nolive.a: $(BUILD)/src/nolive.o
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: tools/%.c $(SESSION) $(BUILD)/libdaxscope-core.a
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),-lz -lm) -lpthread
 
 $(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope-core.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope.a $(LDLIBS)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope-core.a -lz -lm
 
 $(BUILD)/race: tests/workload/race.c
-	$(CC) $(CFLAGS) $< -o $@ -lpthread
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
-	$(CC) $(CFLAGS) $< -o $@ -lpthread
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/hookfloor.skel.h: tests/bench/hookfloor.bpf.c $(BUILD)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/hookfloor.bpf.o
 	$(BPFTOOL) gen skeleton $(BUILD)/hookfloor.bpf.o name hookfloor_bpf > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
-	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS)
 
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
-	$(CC) $(CFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
 
 run: deps all
 	$(BUILD)/daxtop

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "daxscope/capture.h"
 #include "daxscope/daxscope.h"
@@ -35,30 +36,19 @@ struct dx_capture_reader {
 	char error[512];
 };
 
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
-/* CRC-32 (IEEE 802.3, reflected), the one zlib and Ethernet use. */
+/* CRC-32 (IEEE 802.3, reflected): zlib's. */
 uint32_t dx_crc32(const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	uint32_t c = 0xFFFFFFFFu;
+	uLong c = crc32(0L, Z_NULL, 0);
 
-	if (!crc_table[1])
-		crc_init();
-	while (len--)
-		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c ^ 0xFFFFFFFFu;
+	while (len) { /* zlib takes a uInt length */
+		uInt chunk = len > 0x40000000u ? 0x40000000u : (uInt)len;
+
+		c = crc32(c, data, chunk);
+		data = (const char *)data + chunk;
+		len -= chunk;
+	}
+	return (uint32_t)c;
 }
 
 static void say(char *err, size_t len, const char *fmt, ...)
@@ -163,11 +153,6 @@ int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t durat
 	return rc;
 }
 
-uint64_t dx_capture_written(const struct dx_capture_writer *w)
-{
-	return w->records;
-}
-
 /* ---- reader ---- */
 
 static struct dx_capture_reader *reader_fail(struct dx_capture_reader *r, char *err, size_t errlen,
@@ -245,15 +230,20 @@ static int damaged(struct dx_capture_reader *r, const char *fmt, ...)
 	return -1;
 }
 
-static bool length_fits(uint32_t type, uint32_t len)
+bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 {
+	const char *text = payload;
+
 	switch (type) {
 	case DX_REC_EVENT: return len == sizeof(struct dx_event);
-	case DX_REC_PATH: return len > sizeof(struct dx_file);
-	case DX_REC_BANNER: return len > 0;
-	case DX_REC_FUSE_HIST: return len == 8 + sizeof(struct dx_hist);
-	case DX_REC_FILE_COUNTS: return len == sizeof(struct dx_file) + sizeof(struct dx_file_counts);
+	case DX_REC_PATH: return len > sizeof(struct dx_file) && text[len - 1] == '\0';
+	case DX_REC_BANNER:
+	case DX_REC_DIR: return len > 0 && text[len - 1] == '\0';
+	case DX_REC_FUSE_HIST: return len == sizeof(struct dx_fuse_hist_record);
+	case DX_REC_FILE_COUNTS: return len == sizeof(struct dx_file_counts_record);
 	case DX_REC_END: return len == sizeof(struct dx_capture_end);
+	case DX_REC_PROBE: return len == sizeof(struct dx_probe);
+	case DX_REC_DROPS: return len == sizeof(struct dx_drops_record);
 	}
 	return false;
 }
@@ -280,7 +270,7 @@ int dx_capture_next(struct dx_capture_reader *r, uint32_t *type, const void **pa
 		return damaged(r, "read failed at offset %llu: %s", (unsigned long long)at, strerror(errno));
 	if (!rh.type || rh.type >= DX_REC_MAX)
 		return damaged(r, "unknown record type %u at offset %llu", rh.type, (unsigned long long)at);
-	if (rh.len > DX_CAPTURE_MAX_RECORD || !length_fits(rh.type, rh.len))
+	if (rh.len > DX_CAPTURE_MAX_RECORD)
 		return damaged(r, "bad record length %u at offset %llu", rh.len, (unsigned long long)at);
 	if (left - sizeof(rh) < rh.len)
 		return damaged(r, "truncated record at offset %llu (needs %zu bytes, %llu left)",
@@ -289,8 +279,9 @@ int dx_capture_next(struct dx_capture_reader *r, uint32_t *type, const void **pa
 		return damaged(r, "read failed at offset %llu: %s", (unsigned long long)at, strerror(errno));
 	if (dx_crc32(r->payload, rh.len) != rh.crc32)
 		return damaged(r, "corrupted record at offset %llu (checksum mismatch)", (unsigned long long)at);
-	if (rh.type == DX_REC_PATH && r->payload[rh.len - 1] != '\0')
-		return damaged(r, "path record without its terminator at offset %llu", (unsigned long long)at);
+	if (!dx_record_fits(rh.type, r->payload, rh.len))
+		return damaged(r, "bad record (type %u, length %u) at offset %llu", rh.type, rh.len,
+			       (unsigned long long)at);
 	r->offset += sizeof(rh) + rh.len;
 	if (rh.type == DX_REC_END) {
 		memcpy(&r->end, r->payload, sizeof(r->end));

@@ -426,11 +426,9 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		count_task(st->top_faulters, &task);
 	switch (e->kind) {
 	case DX_MAP_FAULT:
-		st->faults_read++;
 		on_map_fault(c, file, w, e);
 		break;
 	case DX_FILEMAP_FAULT:
-		st->faults_read++;
 		g = fault_for(c, file, e);
 		if (!g)
 			break;
@@ -440,10 +438,6 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		g->entered = true;
 		break;
 	case DX_DAX_FAULT:
-		if (e->flags & DX_F_PMD)
-			st->dax_pmd++;
-		else
-			st->dax_pte++;
 		g = fault_for(c, file, e);
 		if (g) {
 			g->dax = true;
@@ -452,7 +446,6 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 		}
 		break;
 	case DX_PAGE_DIRTY:
-		st->faults_write++;
 		g = fault_for(c, file, e);
 		if (g) {
 			g->write = true;

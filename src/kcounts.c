@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The kernel's per-file page-event counters (bpf file_counts map), kept by
- * (dev, ino). The kernel counts every event, also those the ring buffer
- * lost, so a file's counts are the correlator's raised to the kernel's.
+ * (dev, ino): the one owner of a file's fault counts, since the kernel counts
+ * every event, also those the ring buffer lost.
  */
 #include <stdlib.h>
 
-#include "daxscope/daxscope.h"
 #include "kcounts.h"
 
 struct kslot {
@@ -70,14 +69,20 @@ static void raise_counts(struct dx_file_counts *to, const struct dx_file_counts 
 	to->dax_pmd = at_least(to->dax_pmd, from->dax_pmd);
 }
 
-void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx)
+struct dx_kcounts *dx_kcounts_new(void)
 {
-	struct dx_report *r = ctx;
-	struct dx_kcounts *k = r->kernel_counts;
+	struct dx_kcounts *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		abort();
+	kcounts_grow(k);
+	return k;
+}
+
+void dx_kcounts_take(struct dx_kcounts *k, const struct dx_file *f, const struct dx_file_counts *c)
+{
 	struct kslot *s;
 
-	if (!k && !(k = r->kernel_counts = calloc(1, sizeof(*k))))
-		abort();
 	if ((k->n + 1) * 2 > k->cap)
 		kcounts_grow(k);
 	s = kslot_find(k, f->dev, f->ino);
@@ -91,19 +96,12 @@ void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_count
 	raise_counts(&s->c, c);
 }
 
-struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st)
+struct dx_file_counts dx_kcounts_get(const struct dx_kcounts *k, const struct dx_file *f)
 {
-	const struct kslot *k = r->kernel_counts ? kslot_find(r->kernel_counts, st->file.dev, st->file.ino) : NULL;
-	struct dx_file_counts c = {
-		.faults_read = st->faults_read,
-		.faults_write = st->faults_write,
-		.dax_pte = st->dax_pte,
-		.dax_pmd = st->dax_pmd,
-	};
+	const struct kslot *s = kslot_find(k, f->dev, f->ino);
+	struct dx_file_counts none = { 0 };
 
-	if (k && k->used)
-		raise_counts(&c, &k->c);
-	return c;
+	return s->used ? s->c : none;
 }
 
 void dx_kcounts_free(struct dx_kcounts *k)

@@ -5,6 +5,12 @@
 
 #include "daxscope/daxscope.h"
 
+struct dx_kcounts;
+
+struct dx_kcounts *dx_kcounts_new(void);
+/* A snapshot of one file's counters: each raised to it (an entry the kernel evicted comes back from zero). */
+void dx_kcounts_take(struct dx_kcounts *k, const struct dx_file *f, const struct dx_file_counts *c);
+struct dx_file_counts dx_kcounts_get(const struct dx_kcounts *k, const struct dx_file *f);
 void dx_kcounts_free(struct dx_kcounts *k);
 
 #endif /* DAXSCOPE_KCOUNTS_H */

@@ -6,6 +6,7 @@
  * never printed for the wrong inode.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +167,34 @@ const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32
 		from_fds(pid, f, path, sizeof(path));
 	remember(p, f, found ? path : NULL);
 	return dx_paths_get(p, f);
+}
+
+bool dx_path_in_dir(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return !strncmp(path, dir, len) && (path[len] == '/' || !path[len] || len == 1);
+}
+
+int dx_path_dir(const char *arg, char *out, size_t len, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (!realpath(arg, real) || stat(real, &st)) {
+		snprintf(err, errlen, "%s: %s", arg, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", arg);
+		return -1;
+	}
+	if (strlen(real) >= len) {
+		snprintf(err, errlen, "%s: path too long", arg);
+		return -1;
+	}
+	memcpy(out, real, strlen(real) + 1);
+	return 0;
 }

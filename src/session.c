@@ -21,6 +21,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "daxscope/capture.h"
 #include "daxscope/daxscope.h"
 #include "daxscope.skel.h"
 
@@ -28,9 +29,6 @@
 #define REASON_LEN 160
 /* Every program of the skeleton: the most that can be refused or listed. */
 #define NPROGS (sizeof(((struct daxscope_bpf *)0)->progs) / sizeof(struct bpf_program *))
-
-const uint32_t dx_fuse_opcodes[5] = { DX_FUSE_READ, DX_FUSE_WRITE, DX_FUSE_FALLOCATE,
-				      DX_FUSE_SETUPMAPPING, DX_FUSE_REMOVEMAPPING };
 
 /* What each program watches, for the banner. */
 static const struct probe_name {
@@ -120,7 +118,8 @@ struct dx_session {
 	struct ring_buffer *rb;
 	struct bpf_link **links;
 	size_t nlinks;
-	dx_event_fn fn;
+	struct dx_paths *paths; /* names learned from live tasks, each handed out once */
+	dx_record_fn fn;
 	void *ctx;
 	char banner[2048];
 };
@@ -389,13 +388,45 @@ static void build_banner(struct dx_session *s, const struct refusal *refused, si
 		snprintf(s->banner + not_watched, sizeof(s->banner) - not_watched, "; not watching: nothing left out");
 }
 
+/*
+ * The file of an event, named while the task still has it open: the punch by
+ * its fd, a fault or a dirtying task by its mappings and open files.
+ */
+static const char *learn_path(struct dx_session *s, const struct dx_event *e)
+{
+	if (!e->file.ino || dx_paths_get(s->paths, &e->file))
+		return NULL;
+	if (e->kind == DX_PUNCH_BEGIN)
+		return dx_paths_resolve(s->paths, &e->file, e->pid, e->punch.fd);
+	if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
+		return dx_paths_resolve(s->paths, &e->file, e->pid, -1);
+	return NULL;
+}
+
+/* A record of a file and a payload (PATH, FILE_COUNTS): the dx_file, then the payload. */
+static void hand_path(struct dx_session *s, const struct dx_file *f, const char *path)
+{
+	char buf[sizeof(struct dx_file) + 4096];
+	size_t len = strlen(path) + 1;
+
+	if (len > sizeof(buf) - sizeof(*f))
+		return; /* longer than PATH_MAX: left unnamed */
+	memcpy(buf, f, sizeof(*f));
+	memcpy(buf + sizeof(*f), path, len);
+	s->fn(DX_REC_PATH, buf, (uint32_t)(sizeof(*f) + len), s->ctx);
+}
+
 static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct dx_session *s = ctx;
+	const char *path;
 
 	if (size < sizeof(struct dx_event))
 		return 0;
-	s->fn(data, s->ctx);
+	s->fn(DX_REC_EVENT, data, sizeof(struct dx_event), s->ctx);
+	path = learn_path(s, data);
+	if (path)
+		hand_path(s, &((const struct dx_event *)data)->file, path);
 	return 0;
 }
 
@@ -587,8 +618,10 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	ensure_tracefs();
 	libbpf_set_print(keep_libbpf_log);
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || !(s->paths = dx_paths_new())) {
+		free(s);
 		return fail(err, errlen, "out of memory");
+	}
 	if (load(s, o, dev, refused, &nrefused, NPROGS, err, errlen))
 		goto fail;
 	bpf_object__for_each_program(prog, s->skel->obj)
@@ -622,7 +655,12 @@ const char *dx_session_banner(const struct dx_session *s)
 	return s->banner;
 }
 
-int dx_session_poll(struct dx_session *s, int timeout_ms, dx_event_fn fn, void *ctx)
+void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx)
+{
+	fn(DX_REC_BANNER, s->banner, (uint32_t)strlen(s->banner) + 1, ctx);
+}
+
+int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void *ctx)
 {
 	int woken, rest;
 
@@ -647,41 +685,47 @@ uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)
 	return n;
 }
 
-int dx_session_fuse_hist(const struct dx_session *s, uint32_t opcode, struct dx_hist *out)
+static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
-	for (uint32_t slot = 0; slot < sizeof(dx_fuse_opcodes) / sizeof(dx_fuse_opcodes[0]); slot++)
-		if (dx_fuse_opcodes[slot] == opcode)
-			return bpf_map__lookup_elem(s->skel->maps.fuse_latency, &slot, sizeof(slot), out,
-						    sizeof(*out), 0);
-	return -ENOENT;
+	static const uint32_t opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
+
+	for (uint32_t slot = 0; slot < DX_FUSE_SLOTS; slot++) {
+		struct dx_fuse_hist_record h = { .opcode = opcodes[slot] };
+
+		if (!bpf_map__lookup_elem(s->skel->maps.fuse_latency, &slot, sizeof(slot), &h.hist, sizeof(h.hist), 0) &&
+		    h.hist.count)
+			fn(DX_REC_FUSE_HIST, &h, sizeof(h), ctx);
+	}
 }
 
-/* Mirrors struct file_key in bpf/daxscope.bpf.h. */
-struct file_key {
-	uint64_t ino;
-	uint32_t dev;
-	uint32_t pad;
-};
-
-int dx_session_file_counts(const struct dx_session *s, dx_counts_fn fn, void *ctx)
+static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
-	struct file_key key, next;
-	struct dx_file_counts counts;
 	const struct bpf_map *map = s->skel->maps.file_counts;
+	struct dx_file_key key, next;
+	struct dx_file_counts_record r;
 	void *prev = NULL;
-	int n = 0;
 
 	while (!bpf_map__get_next_key(map, prev, &next, sizeof(next))) {
-		struct dx_file f = { .ino = next.ino, .dev = next.dev };
-
 		key = next;
 		prev = &key;
-		if (bpf_map__lookup_elem(map, &key, sizeof(key), &counts, sizeof(counts), 0))
+		if (bpf_map__lookup_elem(map, &key, sizeof(key), &r.counts, sizeof(r.counts), 0))
 			continue; /* evicted meanwhile */
-		fn(&f, &counts, ctx);
-		n++;
+		memset(&r.file, 0, sizeof(r.file));
+		r.file.ino = key.ino;
+		r.file.dev = key.dev;
+		fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
 	}
-	return n;
+}
+
+void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
+{
+	struct dx_drops_record d;
+
+	hand_fuse_hists(s, fn, ctx);
+	hand_file_counts(s, fn, ctx);
+	for (uint32_t i = 0; i < DX_DROP_MAX; i++)
+		d.drops[i] = dx_session_drops(s, i);
+	fn(DX_REC_DROPS, &d, sizeof(d), ctx);
 }
 
 void dx_session_close(struct dx_session *s)
@@ -693,5 +737,6 @@ void dx_session_close(struct dx_session *s)
 		bpf_link__destroy(s->links[i]);
 	free(s->links);
 	daxscope_bpf__destroy(s->skel);
+	dx_paths_free(s->paths);
 	free(s);
 }

@@ -56,21 +56,12 @@ static bool task_listed(const struct dx_task_count top[DX_TOP_TASKS], uint32_t p
 	return false;
 }
 
-static bool in_dir(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	return !strncmp(path, dir, len) && (path[len] == '/' || !path[len] || len == 1);
-}
-
 static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *row)
 {
 	if (f->path[0] && !strstr(row->label, f->path))
 		return false;
 	/* a file not named yet stays: the session keeps to the directory's filesystem */
-	if (f->under[0] && row->has_path && !in_dir(row->label, f->under))
+	if (f->under[0] && row->has_path && !dx_path_in_dir(row->label, f->under))
 		return false;
 	if (!f->pid && !f->cgroup)
 		return true;
@@ -80,7 +71,7 @@ static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *r
 
 static struct dx_top_counts counts_of(const struct dx_report *r, const struct dx_file_stats *st)
 {
-	struct dx_file_counts faults = dx_report_file_counts(r, st);
+	struct dx_file_counts faults = dx_report_file_counts(r, &st->file);
 	struct dx_top_counts c = {
 		.reads = faults.faults_read,
 		.writes = faults.faults_write,
@@ -97,8 +88,8 @@ static struct dx_top_counts counts_of(const struct dx_report *r, const struct dx
 
 void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_s)
 {
-	size_t nfiles = dx_correlator_nfiles(r->corr);
-	uint64_t lost = dx_correlator_lost(r->corr) > r->kernel_lost ? dx_correlator_lost(r->corr) : r->kernel_lost;
+	size_t nfiles = dx_report_nfiles(r);
+	uint64_t lost = dx_report_lost(r);
 	static const struct dx_top_counts none;
 
 	if (t->cap_rows < nfiles) {
@@ -114,13 +105,13 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	memset(&t->total, 0, sizeof(t->total));
 	t->nrows = 0;
 	for (size_t i = 0; i < nfiles; i++) {
-		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+		const struct dx_file_stats *st = dx_report_file(r, i);
 		const struct dx_top_counts was = i < t->nprev ? t->prev[i] : none;
 		struct dx_top_counts now = counts_of(r, st);
 		struct dx_top_row *row = &t->rows[t->nrows];
 		struct dx_top_rates *rate = &row->rate;
 
-		const char *path = dx_paths_get(r->paths, &st->file);
+		const char *path = dx_report_path(r, &st->file);
 		char dev[24];
 
 		row->index = i;
@@ -373,8 +364,8 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 
 	localtime_r(&now, &tm);
 	fprintf(out, "daxtop - %02d:%02d:%02d, %zu files (%zu shown), sorted by %s\n", tm.tm_hour, tm.tm_min,
-		tm.tm_sec, dx_correlator_nfiles(r->corr), t->nrows, dx_top_column_name(t->sort));
-	fprintf(out, "%.*s\n", (int)width, r->banner);
+		tm.tm_sec, dx_report_nfiles(r), t->nrows, dx_top_column_name(t->sort));
+	fprintf(out, "%.*s\n", (int)width, dx_report_banner(r));
 	fprintf(out,
 		"per second: faults %.0f read %.0f write %.0f dax, punches %.0f, lock waits %.0f, "
 		"unblocked %.0f, discarded %.0f, lost events %.0f\n",
@@ -404,9 +395,9 @@ void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report
 {
 	fprintf(out, "{\"schema\":\"daxscope.top/1\",\"time\":%lld,\"interval_s\":%.3f,\"banner\":",
 		(long long)time(NULL), interval_s);
-	dx_json_str(out, r->banner);
+	dx_json_str(out, dx_report_banner(r));
 	fprintf(out, ",\"lost_events\":%" PRIu64 ",\"rates\":",
-		dx_correlator_lost(r->corr) > r->kernel_lost ? dx_correlator_lost(r->corr) : r->kernel_lost);
+		dx_report_lost(r));
 	json_rates(out, &t->total);
 	fprintf(out, ",\"lost_events\":%.3f},", t->lost_rate);
 	dx_report_json_dax_windows(out, r);
@@ -416,7 +407,7 @@ void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report
 			fputc(',', out);
 		/* the report's file fields, and this interval's rates */
 		fputc('{', out);
-		dx_report_json_file_fields(out, r, dx_correlator_file(r->corr, t->rows[i].index));
+		dx_report_json_file_fields(out, r, dx_report_file(r, t->rows[i].index));
 		fputs(",\"rates\":", out);
 		json_rates(out, &t->rows[i].rate);
 		fputs("}}", out);

@@ -16,8 +16,6 @@
 
 #include "truth_int.h"
 
-#define REORDER_NS 5000000ULL /* 5 ms */
-#define GRACE_NS 20000000ULL  /* 20 ms */
 #define POLL_MS 50
 
 #define FUSE_MAGIC 0x65735546
@@ -25,7 +23,7 @@
 struct dx_truth {
 	struct dx_truth_opts o;
 	struct dx_session *session;
-	struct dx_report report;
+	struct dx_report *report;
 	char fs[32];
 	bool fuse;
 	pthread_t poller;
@@ -37,13 +35,6 @@ struct dx_truth {
 	int poll_error;
 };
 
-static void take(const struct dx_event *e, void *ctx)
-{
-	struct dx_truth *t = ctx;
-
-	dx_report_take(&t->report, e, false);
-}
-
 static void *poll_session(void *arg)
 {
 	struct dx_truth *t = arg;
@@ -53,7 +44,7 @@ static void *poll_session(void *arg)
 		int n;
 
 		pthread_mutex_lock(&t->lock);
-		n = dx_session_poll(t->session, 0, take, t);
+		n = dx_session_poll(t->session, 0, dx_report_take, t->report);
 		if (n < 0 && n != -EINTR)
 			t->poll_error = n;
 		t->polls++;
@@ -110,7 +101,8 @@ int dx_truth_open(const struct dx_truth_opts *opts, struct dx_truth **out, char 
 	name_fs(t);
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->polled, NULL);
-	if (dx_report_init(&t->report, REORDER_NS, GRACE_NS, true)) {
+	t->report = dx_report_new(&(struct dx_report_opts){ .keep_punches = true });
+	if (!t->report) {
 		free(t);
 		return truth_fail(err, errlen, "out of memory");
 	}
@@ -149,7 +141,7 @@ void dx_truth_close(struct dx_truth *t)
 	}
 	if (t->session)
 		dx_session_close(t->session);
-	dx_report_free(&t->report);
+	dx_report_free(t->report);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->polled);
 	free(t);
@@ -254,14 +246,14 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 {
 	uint64_t reported = 0, fp = 0, fn = 0, truths = 0;
 
-	for (size_t i = t->judged; i < t->report.nfindings; i++) {
-		const struct dx_finding *f = &t->report.findings[i];
+	for (size_t i = t->judged; i < dx_report_nfindings(t->report); i++) {
+		const struct dx_finding *f = dx_report_finding(t->report, i);
 		struct truth_event *e;
 
 		if (!ours(r, f))
 			continue;
 		if (t->o.trace)
-			dx_report_finding_line(t->o.trace, &t->report, f);
+			dx_report_finding_line(t->o.trace, t->report, f);
 		if (f->kind == DX_FINDING_BLOCKED_FAULT) {
 			row->blocked++;
 			continue;
@@ -273,7 +265,7 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 		else
 			fp++;
 	}
-	t->judged = t->report.nfindings;
+	t->judged = dx_report_nfindings(t->report);
 	trace_events(t->o.trace, r);
 	for (size_t i = 0; i < r->nevents; i++) {
 		if (!r->events[i].counted)
@@ -296,12 +288,12 @@ static void settle(struct dx_truth *t, const struct truth_run *r)
 {
 	uint64_t seen;
 
-	truth_sleep_until(r->end_ns + GRACE_NS + REORDER_NS + 10000000ULL);
+	truth_sleep_until(r->end_ns + DX_GRACE_NS + DX_REORDER_NS + 10000000ULL);
 	pthread_mutex_lock(&t->lock);
 	seen = t->polls;
 	while (t->polls < seen + 2)
 		pthread_cond_wait(&t->polled, &t->lock);
-	dx_correlator_advance(t->report.corr, truth_now());
+	dx_report_advance(t->report, truth_now());
 }
 
 static void finish_row(const struct dx_truth *t, struct dx_truth_row *row)

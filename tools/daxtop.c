@@ -20,8 +20,6 @@
 #include "daxscope/daxscope.h"
 #include "daxscope/top.h"
 
-#define REORDER_NS 20000000ULL
-#define GRACE_NS 100000000ULL
 
 static const char usage[] =
 	"Usage: daxtop [-i SECONDS] [-n ITERATIONS] [-b | --json] [-p PID] [--cgroup PATH] [--path DIR]\n"
@@ -59,7 +57,7 @@ struct options {
 struct app {
 	struct options o;
 	struct dx_session *session;
-	struct dx_report report;
+	struct dx_report *report;
 	struct dx_top top;
 	bool paused, help;
 	char prompt[64];   /* the question being asked, "" if none */
@@ -76,12 +74,17 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static double now_s(void)
+static double now_clock(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+	return now_clock(CLOCK_MONOTONIC);
 }
 
 static int bad_usage(const char *what, const char *arg)
@@ -165,13 +168,6 @@ static int parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static void take(const struct dx_event *e, void *ctx)
-{
-	struct app *a = ctx;
-
-	dx_report_take(&a->report, e, true);
-}
-
 /* ---- screen ---- */
 
 static void draw_help(void)
@@ -217,10 +213,10 @@ static void draw(struct app *a)
 		return;
 	}
 	erase();
-	snprintf(line, sizeof(line), "daxtop - %zu files, %zu shown%s", dx_correlator_nfiles(a->report.corr),
+	snprintf(line, sizeof(line), "daxtop - %zu files, %zu shown%s", dx_report_nfiles(a->report),
 		 t->nrows, a->paused ? "  [paused]" : "");
 	mvaddnstr(0, 0, line, (int)width);
-	mvaddnstr(1, 0, a->report.banner, (int)width);
+	mvaddnstr(1, 0, dx_report_banner(a->report), (int)width);
 	snprintf(line, sizeof(line),
 		 "per s: faults %.0f rd %.0f wr %.0f dax  punches %.0f  waits %.0f  unblocked %.0f  discarded %.0f  lost %.0f",
 		 t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches, t->total.waits,
@@ -231,8 +227,8 @@ static void draw(struct app *a)
 		 t->filter.cgroup, t->filter.under[0] ? "  under " : "", t->filter.under, a->status);
 	mvaddnstr(3, 0, line, (int)width);
 	y = 4;
-	for (size_t i = 0; i < dx_correlator_ndax(a->report.corr) && y < LINES - 2; i++, y++) {
-		const struct dx_dax_window *w = dx_correlator_dax(a->report.corr, i);
+	for (size_t i = 0; i < dx_report_ndax(a->report) && y < LINES - 2; i++, y++) {
+		const struct dx_dax_window *w = dx_report_dax(a->report, i);
 		char dev[24];
 
 		dx_format_dev(w->dev, dev, sizeof(dev));
@@ -367,12 +363,12 @@ static void start_screen(void)
 
 static void refresh_view(struct app *a, double interval)
 {
-	dx_session_file_counts(a->session, dx_report_kernel_counts, &a->report);
-	dx_top_update(&a->top, &a->report, interval);
+	dx_session_snapshot(a->session, dx_report_take, a->report);
+	dx_top_update(&a->top, a->report, interval);
 	if (a->o.mode == MODE_BATCH)
-		dx_top_print_text(stdout, &a->top, &a->report, 200);
+		dx_top_print_text(stdout, &a->top, a->report, 200);
 	else if (a->o.mode == MODE_JSON)
-		dx_top_print_json(stdout, &a->top, &a->report, interval);
+		dx_top_print_json(stdout, &a->top, a->report, interval);
 	fflush(stdout);
 }
 
@@ -388,12 +384,11 @@ static int run(struct app *a)
 		double now;
 		int key;
 
-		err = dx_session_poll(a->session, 50, take, a);
+		err = dx_session_poll(a->session, 50, dx_report_take, a->report);
 		if (err < 0 && err != -EINTR)
 			break;
 		err = 0;
-		dx_correlator_advance(a->report.corr, (uint64_t)(now_s() * 1e9));
-		a->report.kernel_lost = dx_session_drops(a->session, DX_DROP_RINGBUF);
+		dx_report_advance(a->report, (uint64_t)(now_s() * 1e9));
 		now = now_s();
 		if (now - last >= a->o.interval && !a->paused) {
 			refresh_view(a, now - last);
@@ -431,16 +426,18 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	so.path = a.o.path[0] ? a.o.path : NULL;
-	if (dx_report_init(&a.report, REORDER_NS, GRACE_NS, false))
+	/* a live view keeps a ring of the newest findings: its memory stays flat however long it runs */
+	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024 });
+	if (!a.report)
 		return 1;
 	if (dx_session_open(&so, &a.session, err, sizeof(err))) {
 		fprintf(stderr, "daxtop: %s\n", err);
-		dx_report_free(&a.report);
+		dx_report_free(a.report);
 		return 1;
 	}
 	uname(&u);
-	snprintf(a.report.kernel, sizeof(a.report.kernel), "%.63s", u.release);
-	snprintf(a.report.banner, sizeof(a.report.banner), "%s", dx_session_banner(a.session));
+	dx_report_set_origin(a.report, u.release, (int64_t)((now_clock(CLOCK_REALTIME) - now_s()) * 1e9));
+	dx_session_describe(a.session, dx_report_take, a.report);
 	a.top.filter = a.o.filter;
 	a.top.sort = DX_COL_DISCARDED;
 	signal(SIGINT, on_signal);
@@ -449,7 +446,7 @@ int main(int argc, char **argv)
 	if (a.o.mode == MODE_SCREEN)
 		start_screen();
 	else if (a.o.mode == MODE_BATCH)
-		fprintf(stderr, "%s\n", a.report.banner);
+		fprintf(stderr, "%s\n", dx_report_banner(a.report));
 	rc = run(&a);
 	if (a.o.mode == MODE_SCREEN)
 		endwin();
@@ -457,6 +454,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxtop: reading events: %s\n", strerror(-rc));
 	dx_session_close(a.session);
 	dx_top_free(&a.top);
-	dx_report_free(&a.report);
+	dx_report_free(a.report);
 	return rc ? 1 : 0;
 }

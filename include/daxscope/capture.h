@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daxscope/events.h"
+#include "daxscope/daxscope.h"
 
 #define DX_CAPTURE_MAGIC "DAXSCAP1"
 #define DX_CAPTURE_VERSION 1
@@ -25,7 +25,19 @@ enum dx_record_type {
 	DX_REC_FILE_COUNTS, /* struct dx_file + struct dx_file_counts: kernel aggregate */
 	DX_REC_END,         /* struct dx_capture_end */
 	DX_REC_PROBE,       /* struct dx_probe: one concern, watched or not and why (before the events) */
+	DX_REC_DROPS,       /* struct dx_drops_record: the kernel side's failure counters, cumulative */
+	DX_REC_DIR,         /* NUL-terminated absolute path: only files under it were asked for (--path) */
 	DX_REC_MAX
+};
+
+struct dx_drops_record {
+	uint64_t drops[DX_DROP_MAX]; /* enum dx_drop */
+};
+
+/* DX_REC_FILE_COUNTS: the kernel's page-event counters of one file. */
+struct dx_file_counts_record {
+	struct dx_file file;
+	struct dx_file_counts counts;
 };
 
 /* DX_REC_FUSE_HIST: the kernel's latency histogram of one FUSE opcode. */
@@ -72,7 +84,6 @@ int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen);
 /* Writes the END record, flushes, closes and frees. */
 int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t duration_ns, char *err,
 		      size_t errlen);
-uint64_t dx_capture_written(const struct dx_capture_writer *w);
 
 struct dx_capture_reader *dx_capture_open(const char *path, char *err, size_t errlen);
 const struct dx_capture_header *dx_capture_info(const struct dx_capture_reader *r);
@@ -89,5 +100,7 @@ const struct dx_capture_end *dx_capture_trailer(const struct dx_capture_reader *
 void dx_capture_close(struct dx_capture_reader *r);
 
 uint32_t dx_crc32(const void *data, size_t len);
+/* Is this a well-formed record of its type: its length, and text records NUL-terminated? */
+bool dx_record_fits(uint32_t type, const void *payload, uint32_t len);
 
 #endif /* DAXSCOPE_CAPTURE_H */

@@ -17,7 +17,6 @@
 
 /* ---- histograms (log2 of nanoseconds; same slots as the kernel side) ---- */
 void dx_hist_add(struct dx_hist *h, uint64_t ns);
-void dx_hist_merge(struct dx_hist *into, const struct dx_hist *from);
 /* Upper bound of the slot holding the q-quantile (0 < q <= 1), capped at max_ns; 0 if empty. */
 uint64_t dx_hist_quantile(const struct dx_hist *h, double q);
 
@@ -93,7 +92,6 @@ struct dx_file_stats {
 	struct dx_task last_holder;
 	struct dx_task_count top_faulters[DX_TOP_TASKS]; /* by page events, busiest first */
 	struct dx_task_count top_punchers[DX_TOP_TASKS]; /* by punches */
-	uint64_t faults_read, faults_write, dax_pte, dax_pmd; /* in punch windows and lingering */
 	uint64_t blocked, unblocked_read, unblocked_write;
 	uint64_t early;            /* faults inside a window but before its data changed */
 	uint64_t discarded_writes;
@@ -159,7 +157,6 @@ size_t dx_correlator_ndax(const struct dx_correlator *c);
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i);
 
 /* ---- names ---- */
-const char *dx_kind_name(unsigned int kind);
 const char *dx_finding_name(enum dx_finding_kind kind);
 const char *dx_punch_op_name(unsigned int op);
 const char *dx_fuse_op_name(unsigned int opcode);
@@ -176,44 +173,79 @@ const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
 /* Resolve from a live task: /proc/PID/fd/FD, else /proc/PID/maps. Returns the path or NULL. */
 const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd);
 
-/* ---- reports: what daxtrace prints live and from a capture ---- */
-struct dx_kcounts;
+/*
+ * The one path filter of every tool (--path DIR): files in DIR or below it,
+ * by whole path components (/mnt/a holds /mnt/a/x, not /mnt/ab).
+ * dx_path_dir: DIR made absolute and free of symlinks, or -1 and err.
+ */
+int dx_path_dir(const char *arg, char *out, size_t len, char *err, size_t errlen);
+bool dx_path_in_dir(const char *path, const char *dir);
 
-struct dx_report {
-	struct dx_correlator *corr;
-	struct dx_paths *paths;
-	struct dx_finding *findings;
-	size_t nfindings, cap_findings;
-	struct dx_punch_window *punches; /* only when kept: a one-shot report, not a live view */
-	size_t npunches, cap_punches;
-	char kernel[64];
-	char banner[2048];
-	uint64_t kernel_lost; /* events the kernel could not deliver (ring buffer full) */
-	uint64_t duration_ns;
-	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, to print wall time */
-	struct dx_hist fuse[5];     /* indexed like dx_fuse_opcodes */
-	struct dx_kcounts *kernel_counts; /* the kernel's per-file counters, once any were taken */
-	const char *warning;        /* set when the input was damaged: the report is partial */
+/* ---- reports: every number a front end shows, from one stream of records ---- */
+
+/*
+ * Everything reaches a report as a capture record (include/daxscope/capture.h):
+ * a live session hands out the same records `daxtrace record` writes, so the
+ * live views, the capture file and its report take one road from a BPF event
+ * to a finding. A report owns its correlator, path names and the kernel's
+ * aggregates; front ends only read it.
+ */
+typedef void (*dx_record_fn)(uint32_t type, const void *payload, uint32_t len, void *ctx);
+
+/* A report holds events this long to undo cross-CPU reordering (CPUs stamp before they reserve)... */
+#define DX_REORDER_NS 20000000ULL
+/* ... and judges a punch window this long after its end (waiters woken by its unlock report later). */
+#define DX_GRACE_NS 100000000ULL
+
+struct dx_report_opts {
+	bool keep_punches;   /* keep every judged punch window (one-shot reports) */
+	size_t max_findings; /* keep only the newest this many (live views); 0: all */
+	void (*on_finding)(const struct dx_finding *f, void *ctx); /* as each is judged; may be NULL */
+	void *ctx;
 };
 
-/* A report with its own correlator and path cache; findings (and punch windows, if kept) are collected into it. */
-int dx_report_init(struct dx_report *r, uint64_t reorder_ns, uint64_t grace_ns, bool keep_punches);
+struct dx_report;
+
+struct dx_report *dx_report_new(const struct dx_report_opts *opts);
 void dx_report_free(struct dx_report *r);
-/* One line per finding: time, kind, file, page, fault task, punch task, wait. */
-void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f);
-void dx_report_text(FILE *out, const struct dx_report *r);
-/*
- * Take one live event: name its file while the task still has it open (NULL
- * paths to skip), then correlate. Returns the path newly learned, or NULL.
- */
-const char *dx_report_take(struct dx_report *r, const struct dx_event *e, bool resolve_paths);
-void dx_report_json(FILE *out, const struct dx_report *r);
-/* Take one file's kernel page-event counters (a dx_session_file_counts callback, ctx = the report). */
-void dx_report_kernel_counts(const struct dx_file *f, const struct dx_file_counts *c, void *ctx);
-/* A file's page-event counts: the correlator's, raised to the kernel's (which count lost events too). */
-struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file_stats *st);
+/* The traced machine: its kernel release and CLOCK_REALTIME - CLOCK_MONOTONIC there. */
+void dx_report_set_origin(struct dx_report *r, const char *kernel, int64_t realtime_offset_ns);
+/* Take one record (a dx_record_fn: ctx is the report); its length was checked against its type. */
+void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *report);
+/* No record until now_ns (CLOCK_MONOTONIC of the traced machine): judge what can be judged. */
+void dx_report_advance(struct dx_report *r, uint64_t now_ns);
+/* End of the records: judge every window, open ones as unterminated. */
+void dx_report_flush(struct dx_report *r);
+/* The records were cut short by damage: the report covers only what came before. */
+void dx_report_set_damaged(struct dx_report *r, const char *warning);
+/* Only files in DIR or below it (a dx_path_dir result) are reported; their path must be known. */
+void dx_report_set_dir(struct dx_report *r, const char *dir);
+
+/* Findings kept, oldest first; every finding ever judged, kept or not. */
+size_t dx_report_nfindings(const struct dx_report *r);
+const struct dx_finding *dx_report_finding(const struct dx_report *r, size_t i);
+uint64_t dx_report_findings_judged(const struct dx_report *r);
+size_t dx_report_nfiles(const struct dx_report *r);
+const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i);
+/* A file's page-event counts: the kernel's own per-file counters (they count lost events too). */
+struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file *f);
+size_t dx_report_ndax(const struct dx_report *r);
+const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i);
+uint64_t dx_report_events(const struct dx_report *r);
+/* Events lost: the kernel's count (ring buffer full), or gaps seen in the stream, whichever is more. */
+uint64_t dx_report_lost(const struct dx_report *r);
+/* Kernel-side failure counters (enum dx_drop), as last reported. */
+uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which);
+const char *dx_report_banner(const struct dx_report *r);
+/* The file's path, NULL if it was never learned. */
+const char *dx_report_path(const struct dx_report *r, const struct dx_file *f);
 /* The file's path, else "major:minor:ino" written into buf. */
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
+
+/* One line per finding: time, kind, file, page, task, punch task, wait. */
+void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f);
+void dx_report_text(FILE *out, const struct dx_report *r);
+void dx_report_json(FILE *out, const struct dx_report *r);
 /* The DAX windows: two lines each of text (state, advice), or the JSON member "dax_window":[...]. */
 void dx_report_text_dax_windows(FILE *out, const struct dx_report *r);
 void dx_report_json_dax_windows(FILE *out, const struct dx_report *r);
@@ -248,7 +280,6 @@ struct dx_session_opts {
 };
 
 struct dx_session;
-typedef void (*dx_event_fn)(const struct dx_event *e, void *ctx);
 
 /*
  * Probes what this kernel allows, loads and attaches what it can. Fails (-1,
@@ -258,22 +289,21 @@ int dx_session_open(const struct dx_session_opts *opts, struct dx_session **out,
 		    size_t errlen);
 /* One line: the mode, what is watched, what is not and why. */
 const char *dx_session_banner(const struct dx_session *s);
+/* What the session settled, as records: the banner, then one DX_REC_PROBE per concern. */
+void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /*
- * Waits up to timeout_ms and hands every event to fn; events handled, or
+ * Waits up to timeout_ms and hands over every event as a DX_REC_EVENT record,
+ * each file's path as a DX_REC_PATH record the first time it is learned (from
+ * the task that has it open, while it still has). Records handed over, or
  * -errno. The kernel side wakes the caller only when a batch waits (1/32 of
  * the ring buffer): poll with a timeout of 100 ms at most, or findings lag.
  */
-int dx_session_poll(struct dx_session *s, int timeout_ms, dx_event_fn fn, void *ctx);
+int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void *ctx);
+/* The kernel's aggregates as records: FUSE latency histograms, per-file page counts, failure counters. */
+void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /* Kernel-side failure counters (enum dx_drop), cumulative. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
-/* Kernel aggregates: FUSE latency per opcode, page-event counts per armed file. */
-int dx_session_fuse_hist(const struct dx_session *s, uint32_t opcode, struct dx_hist *out);
-typedef void (*dx_counts_fn)(const struct dx_file *f, const struct dx_file_counts *c, void *ctx);
-int dx_session_file_counts(const struct dx_session *s, dx_counts_fn fn, void *ctx);
 /* Detaches every program and frees the session. */
 void dx_session_close(struct dx_session *s);
-
-/* FUSE opcodes with a kernel latency histogram, in display order. */
-extern const uint32_t dx_fuse_opcodes[5];
 
 #endif /* DAXSCOPE_H */

@@ -57,6 +57,13 @@ enum dx_punch_op {
 #define DX_F_LOCKED (1u << 7)       /* punch's page delete or data change: it held its fault lock for write */
 #define DX_F_CHANGE (1u << 8)       /* FUSE request of a punch: the one that changes the file's data */
 
+/* A file as the kernel side's maps key it (no generation: one entry per inode). */
+struct dx_file_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
 /* Identifies a file across inode-number reuse. */
 struct dx_file {
 	__u64 ino;
@@ -171,6 +178,19 @@ struct dx_event {
 #define DX_FUSE_COPY_FILE_RANGE 47
 #define DX_FUSE_SETUPMAPPING 48
 #define DX_FUSE_REMOVEMAPPING 49
+
+/* The FUSE opcodes with a kernel latency histogram: slots of the fuse_latency map, in display order. */
+enum dx_fuse_slot {
+	DX_FUSE_SLOT_READ,
+	DX_FUSE_SLOT_WRITE,
+	DX_FUSE_SLOT_FALLOCATE,
+	DX_FUSE_SLOT_SETUPMAPPING,
+	DX_FUSE_SLOT_REMOVEMAPPING,
+	DX_FUSE_SLOTS
+};
+
+/* The opcode of each slot, for either side: DX_FUSE_SLOT_OPCODES[slot]. */
+#define DX_FUSE_SLOT_OPCODES { DX_FUSE_READ, DX_FUSE_WRITE, DX_FUSE_FALLOCATE, DX_FUSE_SETUPMAPPING, DX_FUSE_REMOVEMAPPING }
 
 /* In-kernel aggregates, read by the collector (never by a front end). */
 struct dx_hist {

@@ -15,7 +15,11 @@ my $dt = build() . '/daxtrace';
 
 my ($rc, $out, $err) = run_cmd($dt, '--bogus');
 is($rc, 2, 'unknown option: exit 2');
-like($err, qr/unknown or incomplete option '--bogus'.*Usage:/s, 'unknown option: named, with usage');
+like($err, qr/unrecognized option '--bogus'.*--help/s, 'unknown option: named, with where to find the usage');
+($rc, $out, $err) = run_cmd($dt, 'report', '/dev/null', '-p', '5');
+ok($rc == 2 && $err =~ /-p does not apply to report/, 'an option of another mode is refused, not ignored');
+($rc, $out, $err) = run_cmd($dt, '-o', '/tmp/x.dxc', '-d', '1');
+ok($rc == 2 && $err =~ /-o does not apply to live mode/, 'record\'s -o in live mode is refused');
 ($rc, $out, $err) = run_cmd($dt, 'report');
 is($rc, 2, 'report without a file: exit 2');
 ($rc, $out, $err) = run_cmd($dt, 'record');
@@ -122,4 +126,22 @@ is($? >> 8, 0, 'record exits 0 on SIGTERM');
 links_gone(\@mine, 'SIGTERM');
 ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/term.dxc", '--json');
 is($rc, 0, 'capture ended by SIGTERM reads cleanly');
+# Without kernel BTF, clang or bpftool at build time: the core, the unit tests
+# and a daxtrace that reports captures, and says why it cannot trace.
+{
+    my $nobpf = scratch_dir();
+    my ($brc, $bout, $berr) = run_cmd('make', '-C', top(), "BUILD=$nobpf", 'VMLINUX_BTF=/nonexistent',
+        "$nobpf/daxtrace", map { "$nobpf/tests/$_" } qw(test_capture test_correlate test_top));
+    is($brc, 0, 'a build without kernel BTF succeeds') or diag($berr);
+    ok(!-e "$nobpf/daxscope.skel.h", 'and makes no BPF skeleton');
+    for my $t (qw(test_capture test_correlate test_top)) {
+        my ($trc, $tout) = run_cmd("$nobpf/tests/$t");
+        ok($trc == 0 && $tout !~ /^not ok/m, "$t passes in it");
+    }
+    my ($rrc, $rout) = run_cmd("$nobpf/daxtrace", 'report', $cap, '--json');
+    my $doc = eval { decode_json($rout) };
+    ok($rrc == 0 && $doc && @{ $doc->{punches} } >= 1, 'its daxtrace reports a capture');
+    my (undef, undef, $lerr) = run_cmd("$nobpf/daxtrace", '-d', '1');
+    like($lerr, qr/built without BPF.*only report captures/, 'and says why it cannot trace live');
+}
 done_testing();

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daxscope/capture.h"
 #include "daxscope/top.h"
 #include "tap.h"
 
@@ -22,7 +23,32 @@ static struct dx_event event(uint16_t kind, uint64_t ino, uint32_t pid, uint64_t
 	return e;
 }
 
-/* A punch on ino by pid, with `dirty` pages dirtied and deleted inside it (discarded writes). */
+static void take_event(struct dx_report *r, const struct dx_event *e)
+{
+	dx_report_take(DX_REC_EVENT, e, sizeof(*e), r);
+}
+
+/* The kernel's page counters of a file, as a session's snapshot hands them over. */
+static void kernel_counts(struct dx_report *r, const struct dx_file *f, uint64_t reads, uint64_t writes)
+{
+	struct dx_file_counts_record c = { .file = *f, .counts = { .faults_read = reads, .faults_write = writes } };
+
+	dx_report_take(DX_REC_FILE_COUNTS, &c, sizeof(c), r);
+}
+
+static void path_of(struct dx_report *r, const struct dx_file *f, const char *path)
+{
+	char rec[sizeof(*f) + 64];
+
+	memcpy(rec, f, sizeof(*f));
+	snprintf(rec + sizeof(*f), sizeof(rec) - sizeof(*f), "%s", path);
+	dx_report_take(DX_REC_PATH, rec, (uint32_t)(sizeof(*f) + strlen(path) + 1), r);
+}
+
+/*
+ * A punch on ino by pid that changes data without the lock, with `dirty`
+ * pages dirtied by another task and deleted dirty (discarded writes).
+ */
 static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, uint64_t cgroup, int dirty)
 {
 	struct dx_event e = event(DX_PUNCH_BEGIN, ino, pid, cgroup);
@@ -31,21 +57,22 @@ static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, u
 	e.punch.op = DX_OP_PUNCH_HOLE;
 	e.punch.len = 64 * 4096;
 	e.punch.fd = -1;
-	dx_correlator_push(r->corr, &e);
+	take_event(r, &e);
 	e = event(DX_PAGE_DELETE, ino, pid, cgroup); /* the data changes from here on */
 	e.page.index = 63;
-	dx_correlator_push(r->corr, &e);
+	take_event(r, &e);
 	for (int i = 0; i < dirty; i++) {
 		e = event(DX_PAGE_DIRTY, ino, pid + 1, cgroup);
 		e.page.index = (uint64_t)i;
-		dx_correlator_push(r->corr, &e);
+		take_event(r, &e);
 		e = event(DX_PAGE_DELETE, ino, pid, cgroup);
 		e.page.index = (uint64_t)i;
-		dx_correlator_push(r->corr, &e);
+		e.page.cancelled_bytes = 4096; /* it was still dirty */
+		take_event(r, &e);
 	}
 	e = event(DX_PUNCH_END, ino, pid, cgroup);
-	dx_correlator_push(r->corr, &e);
-	dx_correlator_advance(r->corr, clock_ns + 1000 * MS);
+	take_event(r, &e);
+	dx_report_advance(r, clock_ns + 1000 * MS);
 }
 
 static const struct dx_top_row *row_of(const struct dx_top *t, const char *label)
@@ -255,7 +282,7 @@ static void test_sort_every_column(void)
 
 int main(void)
 {
-	struct dx_report r;
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ 0 });
 	struct dx_top t = { 0 };
 	struct dx_file a = { .ino = 1, .dev = 8u << 20 }, b = { .ino = 2, .dev = 8u << 20 };
 	const struct dx_top_row *row;
@@ -263,20 +290,23 @@ int main(void)
 	size_t json_len = 0;
 	FILE *mem;
 
-	dx_report_init(&r, 20 * MS, 100 * MS, false);
-	dx_paths_set(r.paths, &a, "/data/a.img");
-	dx_paths_set(r.paths, &b, "/scratch/b.img");
-	punch_with_losses(&r, 1, 100, 7, 3);
-	punch_with_losses(&r, 2, 200, 9, 1);
-	dx_top_update(&t, &r, 2.0);
+	ok(r != NULL, "a report");
+	path_of(r, &a, "/data/a.img");
+	path_of(r, &b, "/scratch/b.img");
+	punch_with_losses(r, 1, 100, 7, 3);
+	punch_with_losses(r, 2, 200, 9, 1);
+	kernel_counts(r, &a, 0, 3);
+	kernel_counts(r, &b, 0, 1);
+	dx_top_update(&t, r, 2.0);
 	is_int(t.nrows, 2, "two files, two rows");
 	row = row_of(&t, "/data/a.img");
 	ok(row && row->rate.punches == 0.5 && row->rate.writes == 1.5, "rates over the interval (1 punch, 3 dirtied in 2 s)");
 	ok(row && row->discarded == 3, "discarded writes since start");
 	ok(t.total.discarded == 2.0, "total discarded writes per second: (3 + 1) / 2 s");
 
-	punch_with_losses(&r, 2, 200, 9, 4);
-	dx_top_update(&t, &r, 1.0);
+	punch_with_losses(r, 2, 200, 9, 4);
+	kernel_counts(r, &b, 0, 5);
+	dx_top_update(&t, r, 1.0);
 	row = row_of(&t, "/scratch/b.img");
 	ok(row && row->rate.punches == 1 && row->rate.writes == 4, "second interval: only what is new");
 	row = row_of(&t, "/data/a.img");
@@ -327,8 +357,8 @@ int main(void)
 	ok(t.rows[0].rate.writes == 4, "refiltering keeps the interval's rates");
 
 	/* a file no path was found for: device, inode and the punch's name */
-	punch_with_losses(&r, 3, 300, 9, 0);
-	dx_top_update(&t, &r, 1.0);
+	punch_with_losses(r, 3, 300, 9, 0);
+	dx_top_update(&t, r, 1.0);
 	ok(row_of(&t, "8:0:3 file3") && !row_of(&t, "8:0:3 file3")->has_path, "an unnamed file: dev:ino and its name");
 	snprintf(t.filter.under, sizeof(t.filter.under), "/data");
 	dx_top_refilter(&t);
@@ -337,30 +367,24 @@ int main(void)
 	t.filter.under[0] = '\0';
 	dx_top_refilter(&t);
 
-	/* the kernel's counters, when ahead (events lost), give the fault rates */
-	{
-		struct dx_file_counts kc = { .faults_read = 10, .faults_write = 50 };
-
-		dx_report_kernel_counts(&a, &kc, &r);
-		dx_top_update(&t, &r, 1.0);
-		row = row_of(&t, "/data/a.img");
-		ok(row && row->rate.reads == 10 && row->rate.writes == 47,
-		   "kernel counters ahead of the events: rates from them (10 reads, 50 - 3 writes)");
-		mem = open_memstream(&json, &json_len);
-		dx_report_json_file_fields(mem, &r, dx_correlator_file(r.corr, row ? row->index : 0));
-		fclose(mem);
-		ok(strstr(json, "\"faults\":{\"read\":10,\"write\":50,"), "the report's fault counts too: %s",
-		   strstr(json, "\"faults\"") ? strstr(json, "\"faults\"") : json);
-		free(json);
-		kc.faults_write = 2; /* the kernel evicted the entry and started again */
-		dx_report_kernel_counts(&a, &kc, &r);
-		dx_top_update(&t, &r, 1.0);
-		row = row_of(&t, "/data/a.img");
-		ok(row && row->rate.reads == 0 && row->rate.writes == 0, "an evicted entry does not go backwards");
-		row = row_of(&t, "/scratch/b.img");
-		ok(row && row->rate.writes == 0 && row->discarded == 5, "a file without kernel counters keeps its own");
-		is_int(t.nrows, 3, "three files");
-	}
+	/* the kernel's counters are the fault counts: they count what the ring buffer lost too */
+	kernel_counts(r, &a, 10, 50);
+	dx_top_update(&t, r, 1.0);
+	row = row_of(&t, "/data/a.img");
+	ok(row && row->rate.reads == 10 && row->rate.writes == 47, "rates from the kernel's counters (10 reads, 50 - 3 writes)");
+	mem = open_memstream(&json, &json_len);
+	dx_report_json_file_fields(mem, r, dx_report_file(r, row ? row->index : 0));
+	fclose(mem);
+	ok(strstr(json, "\"faults\":{\"read\":10,\"write\":50,"), "the report's fault counts too: %s",
+	   strstr(json, "\"faults\"") ? strstr(json, "\"faults\"") : json);
+	free(json);
+	kernel_counts(r, &a, 10, 2); /* the kernel evicted the entry and started again */
+	dx_top_update(&t, r, 1.0);
+	row = row_of(&t, "/data/a.img");
+	ok(row && row->rate.reads == 0 && row->rate.writes == 0, "an evicted entry does not go backwards");
+	row = row_of(&t, "/scratch/b.img");
+	ok(row && row->rate.writes == 0 && row->discarded == 5, "a quiet file: no rate, its discarded writes kept");
+	is_int(t.nrows, 3, "three files");
 
 	row = row_of(&t, "/scratch/b.img");
 	dx_top_format_row(row, line, 40);
@@ -373,7 +397,7 @@ int main(void)
 	ok(!dx_top_row_has_findings(row_of(&t, "8:0:3 file3")), "a row without findings is not");
 
 	mem = open_memstream(&json, &json_len);
-	dx_top_print_json(mem, &t, &r, 1.0);
+	dx_top_print_json(mem, &t, r, 1.0);
 	fclose(mem);
 	{
 		static const char *const keys[] = {
@@ -400,7 +424,7 @@ int main(void)
 	}
 	free(json);
 	dx_top_free(&t);
-	dx_report_free(&r);
+	dx_report_free(r);
 	test_sort_every_column();
 	test_row_cells();
 	return done_testing();
