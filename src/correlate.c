@@ -32,7 +32,7 @@
 
 #define PAGE_SHIFT 12
 
-struct held {
+struct queued { /* an event waiting in the reorder heap */
 	struct dx_event e;
 	uint64_t seq;
 };
@@ -66,7 +66,7 @@ struct io_mark { /* a READ/WRITE request or a direct IO on the file */
 	bool write, kthread;
 };
 
-struct window {
+struct punch_window {
 	size_t file; /* index into files */
 	struct dx_task punch;
 	uint32_t op;
@@ -86,20 +86,20 @@ struct window {
 	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added;
 	struct io_mark *ios;
 	size_t nios, cap_ios;
-	struct window *next;      /* every window not yet judged, oldest first */
-	struct window *file_next; /* the same, of one file */
+	struct punch_window *next;      /* every window not yet judged, oldest first */
+	struct punch_window *file_next; /* the same, of one file */
 };
 
 struct dx_correlator {
 	struct dx_correlator_opts opts;
-	struct held *heap;
-	size_t nheld, cap_held;
+	struct queued *heap;
+	size_t nqueued, cap_queued;
 	uint64_t seq, newest_ts, watermark;
 	struct dx_file_stats *files;
 	size_t nfiles, cap_files;
 	struct file_index index;
-	struct window *windows; /* open and not yet judged, oldest first */
-	struct window **by_file; /* per file index: its windows, oldest first */
+	struct punch_window *windows; /* open and not yet judged, oldest first */
+	struct punch_window **by_file; /* per file index: its windows, oldest first */
 	size_t cap_by_file;
 	uint64_t next_judge;     /* no window can be judged before the watermark reaches this */
 	struct dx_dax_window *dax;
@@ -127,20 +127,20 @@ static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 
 /* ---- the reorder heap, ordered by (ts, arrival) ---- */
 
-static bool held_before(const struct held *a, const struct held *b)
+static bool queued_before(const struct queued *a, const struct queued *b)
 {
 	return a->e.ts < b->e.ts || (a->e.ts == b->e.ts && a->seq < b->seq);
 }
 
 static void heap_push(struct dx_correlator *c, const struct dx_event *e)
 {
-	size_t i = c->nheld;
-	struct held *h = DX_PUSH(c->heap, c->nheld, c->cap_held);
+	size_t i = c->nqueued;
+	struct queued *h = DX_PUSH(c->heap, c->nqueued, c->cap_queued);
 
 	h->e = *e;
 	h->seq = c->seq++;
-	while (i && held_before(&c->heap[i], &c->heap[(i - 1) / 2])) {
-		struct held tmp = c->heap[i];
+	while (i && queued_before(&c->heap[i], &c->heap[(i - 1) / 2])) {
+		struct queued tmp = c->heap[i];
 
 		c->heap[i] = c->heap[(i - 1) / 2];
 		c->heap[(i - 1) / 2] = tmp;
@@ -153,17 +153,17 @@ static struct dx_event heap_pop(struct dx_correlator *c)
 	struct dx_event top = c->heap[0].e;
 	size_t i = 0;
 
-	c->heap[0] = c->heap[--c->nheld];
+	c->heap[0] = c->heap[--c->nqueued];
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
 
-		if (l < c->nheld && held_before(&c->heap[l], &c->heap[m]))
+		if (l < c->nqueued && queued_before(&c->heap[l], &c->heap[m]))
 			m = l;
-		if (r < c->nheld && held_before(&c->heap[r], &c->heap[m]))
+		if (r < c->nqueued && queued_before(&c->heap[r], &c->heap[m]))
 			m = r;
 		if (m == i)
 			break;
-		struct held tmp = c->heap[i];
+		struct queued tmp = c->heap[i];
 		c->heap[i] = c->heap[m];
 		c->heap[m] = tmp;
 		i = m;
@@ -203,28 +203,28 @@ static struct dx_task event_task(const struct dx_event *e)
 	return t;
 }
 
-static bool page_in_window(const struct window *w, uint64_t page)
+static bool page_in_window(const struct punch_window *w, uint64_t page)
 {
 	return page >= w->first_page && page <= w->last_page;
 }
 
-static struct window *open_window_of(struct dx_correlator *c, size_t file)
+static struct punch_window *open_window_of(struct dx_correlator *c, size_t file)
 {
-	for (struct window *w = c->by_file[file]; w; w = w->file_next)
+	for (struct punch_window *w = c->by_file[file]; w; w = w->file_next)
 		if (!w->end)
 			return w;
 	return NULL;
 }
 
-static struct window *window_of_task(struct dx_correlator *c, uint32_t tid)
+static struct punch_window *window_of_task(struct dx_correlator *c, uint32_t tid)
 {
-	for (struct window *w = c->windows; w; w = w->next)
+	for (struct punch_window *w = c->windows; w; w = w->next)
 		if (w->punch.tid == tid && !w->end)
 			return w;
 	return NULL;
 }
 
-static void end_window(struct dx_correlator *c, struct window *w, uint64_t ts, bool unterminated)
+static void end_window(struct dx_correlator *c, struct punch_window *w, uint64_t ts, bool unterminated)
 {
 	struct dx_file_stats *st = &c->files[w->file];
 
@@ -238,8 +238,8 @@ static void end_window(struct dx_correlator *c, struct window *w, uint64_t ts, b
 
 static void open_window(struct dx_correlator *c, const struct dx_event *e)
 {
-	struct window *w = calloc(1, sizeof(*w)), **tail;
-	struct window *old = window_of_task(c, e->tid);
+	struct punch_window *w = calloc(1, sizeof(*w)), **tail;
+	struct punch_window *old = window_of_task(c, e->tid);
 	struct dx_file_stats *st;
 
 	if (!w)
@@ -269,7 +269,7 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	*tail = w;
 }
 
-static struct fault_group *task_group(struct window *w, uint32_t tid)
+static struct fault_group *task_group(struct punch_window *w, uint32_t tid)
 {
 	for (size_t i = w->ngroups; i-- > 0;)
 		if (w->groups[i].task.tid == tid)
@@ -277,7 +277,7 @@ static struct fault_group *task_group(struct window *w, uint32_t tid)
 	return NULL;
 }
 
-static struct fault_group *new_group(struct window *w, const struct dx_event *e, uint64_t t,
+static struct fault_group *new_group(struct punch_window *w, const struct dx_event *e, uint64_t t,
 				     uint64_t page)
 {
 	struct fault_group *old = task_group(w, e->tid), *g;
@@ -302,9 +302,9 @@ static struct fault_group *new_group(struct window *w, const struct dx_event *e,
  */
 static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
-	struct window *open = NULL;
+	struct punch_window *open = NULL;
 
-	for (struct window *w = c->by_file[file]; w; w = w->file_next) {
+	for (struct punch_window *w = c->by_file[file]; w; w = w->file_next) {
 		struct fault_group *g;
 
 		if (!w->end)
@@ -340,7 +340,7 @@ static void add_mark(struct page_mark **arr, size_t *n, size_t *cap, const struc
  * The kernel's own totals of the punch's data changes, from its end event:
  * they also count extent changes, which send no event of their own.
  */
-static void take_kernel_totals(struct window *w, const struct dx_punch_end *end)
+static void take_kernel_totals(struct punch_window *w, const struct dx_punch_end *end)
 {
 	w->cancelled_bytes = end->cancelled_bytes;
 	if (end->changes < w->changes)
@@ -352,7 +352,7 @@ static void take_kernel_totals(struct window *w, const struct dx_punch_end *end)
 }
 
 /* A data change the punch made, as its events show it (the end event brings the kernel's totals). */
-static void note_change(struct window *w, uint64_t t, bool locked)
+static void note_change(struct punch_window *w, uint64_t t, bool locked)
 {
 	if (w->kernel_totals)
 		return;
@@ -379,7 +379,7 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		st->last_holder.tid = e->lock.holder_tid;
 		memcpy(st->last_holder.comm, e->lock.holder_comm, sizeof(st->last_holder.comm));
 	}
-	for (struct window *w = c->by_file[file]; w; w = w->file_next) {
+	for (struct punch_window *w = c->by_file[file]; w; w = w->file_next) {
 		struct fault_group *g;
 
 		if (began < w->begin || (w->end && began > w->end))
@@ -399,7 +399,7 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
  * one when the kernel side saw the fault's address, else the first page of
  * the mapped range that the punch covers.
  */
-static void on_map_fault(struct dx_correlator *c, size_t file, struct window *w, const struct dx_event *e)
+static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_window *w, const struct dx_event *e)
 {
 	struct dx_event at = *e;
 	uint64_t last = e->page.last > e->page.index ? e->page.last : e->page.index;
@@ -418,7 +418,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
 	struct dx_file_stats *st = &c->files[file];
-	struct window *w = open_window_of(c, file);
+	struct punch_window *w = open_window_of(c, file);
 	struct dx_task task = event_task(e);
 	struct fault_group *g;
 
@@ -478,7 +478,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	}
 }
 
-static bool pages_overlap(const struct window *w, uint64_t first, uint64_t last)
+static bool pages_overlap(const struct punch_window *w, uint64_t first, uint64_t last)
 {
 	return first <= w->last_page && last >= w->first_page;
 }
@@ -487,7 +487,7 @@ static bool pages_overlap(const struct window *w, uint64_t first, uint64_t last)
 static void on_io_request(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
-	struct window *w = open_window_of(c, file);
+	struct punch_window *w = open_window_of(c, file);
 	uint64_t first = e->io.offset >> PAGE_SHIFT;
 	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> PAGE_SHIFT : first;
 	struct io_mark *m;
@@ -506,7 +506,7 @@ static void on_io_request(struct dx_correlator *c, const struct dx_event *e)
 /* The request by which a punch on FUSE has the server change the data: its send and reply. */
 static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 {
-	struct window *w = window_of_task(c, e->tid);
+	struct punch_window *w = window_of_task(c, e->tid);
 
 	if (w && e->flags & DX_F_CHANGE && !w->fuse_sent) {
 		w->fuse_sent = e->ts - e->fuse.latency_ns;
@@ -567,7 +567,7 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 
 static void apply(struct dx_correlator *c, const struct dx_event *e)
 {
-	struct window *w;
+	struct punch_window *w;
 
 	if (e->lost > c->lost) { /* events went missing just before this one */
 		c->lost = e->lost;
@@ -630,7 +630,7 @@ static int finding_cmp(const void *a, const void *b)
 }
 
 /* When the punch deleted this page from the page cache after time T, 0 if it did not. */
-static uint64_t deleted_after(const struct window *w, uint64_t page, uint64_t t)
+static uint64_t deleted_after(const struct punch_window *w, uint64_t page, uint64_t t)
 {
 	size_t lo = 0, hi = w->ndeleted;
 
@@ -648,7 +648,7 @@ static uint64_t deleted_after(const struct window *w, uint64_t page, uint64_t t)
 	return 0;
 }
 
-static struct dx_finding finding_in(const struct dx_correlator *c, const struct window *w,
+static struct dx_finding finding_in(const struct dx_correlator *c, const struct punch_window *w,
 				    enum dx_finding_kind kind, const struct dx_task *task,
 				    uint64_t page, uint64_t t)
 {
@@ -680,7 +680,7 @@ static struct dx_finding finding_in(const struct dx_correlator *c, const struct 
  * again on the same page (no other access comes first) and lands in the new
  * page, which survives.
  */
-static bool refaulted_after(const struct window *w, const struct page_mark *dirtied, uint64_t deleted)
+static bool refaulted_after(const struct punch_window *w, const struct page_mark *dirtied, uint64_t deleted)
 {
 	for (size_t i = 0; i < w->ngroups; i++) {
 		const struct fault_group *g = &w->groups[i];
@@ -692,7 +692,7 @@ static bool refaulted_after(const struct window *w, const struct page_mark *dirt
 	return false;
 }
 
-static void report_punch(const struct dx_correlator *c, const struct window *w)
+static void report_punch(const struct dx_correlator *c, const struct punch_window *w)
 {
 	struct dx_punch_window p = {
 		.file = c->files[w->file].file,
@@ -721,7 +721,7 @@ static void report_punch(const struct dx_correlator *c, const struct window *w)
 /* What one window's judging knows and collects. */
 struct verdict {
 	struct dx_correlator *c;
-	struct window *w;
+	struct punch_window *w;
 	struct dx_file_stats *st;
 	bool held;          /* every data change made with the fault lock held for write */
 	uint64_t change;    /* data change began (UINT64_MAX: none seen) */
@@ -741,7 +741,7 @@ static struct dx_finding *add_finding(struct verdict *v, enum dx_finding_kind ki
 }
 
 /* Can this task's action break the rule? Not the operation itself (zeroing its partial pages), not kernel threads. */
-static bool other_task(const struct window *w, const struct dx_task *task, bool kthread)
+static bool other_task(const struct punch_window *w, const struct dx_task *task, bool kthread)
 {
 	return task->tid != w->punch.tid && !kthread;
 }
@@ -759,7 +759,7 @@ static bool other_task_counted(struct verdict *v, const struct dx_task *task, bo
  * Pages whose faults and writes a window can lose: a truncate cuts pages at
  * and beyond the new end of file whatever the order, so none of its pages.
  */
-static bool page_can_be_lost(const struct window *w, uint64_t page)
+static bool page_can_be_lost(const struct punch_window *w, uint64_t page)
 {
 	return w->op != DX_OP_TRUNCATE && page_in_window(w, page);
 }
@@ -802,7 +802,7 @@ static void judge_faults(struct verdict *v)
 }
 
 /* Was PAGE written back (a WRITE request covering it) between FROM and UNTIL? */
-static bool written_back(const struct window *w, uint64_t page, uint64_t from, uint64_t until)
+static bool written_back(const struct punch_window *w, uint64_t page, uint64_t from, uint64_t until)
 {
 	for (size_t i = 0; i < w->nios; i++) {
 		const struct io_mark *io = &w->ios[i];
@@ -844,7 +844,7 @@ static void judge_dirtied(struct verdict *v)
 }
 
 /* The last task that dirtied a page of [first, last] before T, if any. */
-static const struct page_mark *last_dirtier(const struct window *w, uint64_t first, uint64_t last, uint64_t t)
+static const struct page_mark *last_dirtier(const struct punch_window *w, uint64_t first, uint64_t last, uint64_t t)
 {
 	const struct page_mark *found = NULL;
 
@@ -900,7 +900,7 @@ static void judge_added(struct verdict *v)
 	}
 }
 
-static void judge(struct dx_correlator *c, struct window *w)
+static void judge(struct dx_correlator *c, struct punch_window *w)
 {
 	struct verdict v = {
 		.c = c,
@@ -929,7 +929,7 @@ static void judge(struct dx_correlator *c, struct window *w)
 	free(v.found);
 }
 
-static void free_window(struct window *w)
+static void free_window(struct punch_window *w)
 {
 	free(w->groups);
 	free(w->dirtied);
@@ -939,9 +939,9 @@ static void free_window(struct window *w)
 	free(w);
 }
 
-static void unlink_from_file(struct dx_correlator *c, const struct window *w)
+static void unlink_from_file(struct dx_correlator *c, const struct punch_window *w)
 {
-	struct window **link = &c->by_file[w->file];
+	struct punch_window **link = &c->by_file[w->file];
 
 	while (*link != w)
 		link = &(*link)->file_next;
@@ -954,13 +954,13 @@ static void unlink_from_file(struct dx_correlator *c, const struct window *w)
  */
 static void judge_ready(struct dx_correlator *c, bool force)
 {
-	struct window **link = &c->windows;
+	struct punch_window **link = &c->windows;
 
 	if (!force && c->watermark < c->next_judge)
 		return;
 	c->next_judge = UINT64_MAX;
 	while (*link) {
-		struct window *w = *link;
+		struct punch_window *w = *link;
 
 		if (force && !w->end)
 			end_window(c, w, c->watermark, true);
@@ -995,7 +995,7 @@ void dx_correlator_free(struct dx_correlator *c)
 	if (!c)
 		return;
 	while (c->windows) {
-		struct window *w = c->windows;
+		struct punch_window *w = c->windows;
 
 		c->windows = w->next;
 		free_window(w);
@@ -1010,7 +1010,7 @@ void dx_correlator_free(struct dx_correlator *c)
 
 static void release_until(struct dx_correlator *c, uint64_t limit)
 {
-	while (c->nheld && c->heap[0].e.ts <= limit) {
+	while (c->nqueued && c->heap[0].e.ts <= limit) {
 		struct dx_event e = heap_pop(c);
 
 		apply(c, &e);

@@ -18,16 +18,6 @@ void dx_hist_add(struct dx_hist *h, uint64_t ns)
 		h->max_ns = ns;
 }
 
-void dx_hist_merge(struct dx_hist *into, const struct dx_hist *from)
-{
-	for (unsigned int i = 0; i < DX_HIST_SLOTS; i++)
-		into->slots[i] += from->slots[i];
-	into->count += from->count;
-	into->total_ns += from->total_ns;
-	if (from->max_ns > into->max_ns)
-		into->max_ns = from->max_ns;
-}
-
 uint64_t dx_hist_quantile(const struct dx_hist *h, double q)
 {
 	uint64_t seen = 0, rank;

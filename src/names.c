@@ -4,19 +4,6 @@
 
 #include "daxscope/daxscope.h"
 
-const char *dx_kind_name(unsigned int kind)
-{
-	static const char *const names[DX_KIND_MAX] = {
-		[DX_PUNCH_BEGIN] = "punch_begin", [DX_PUNCH_END] = "punch_end",
-		[DX_MAP_FAULT] = "map_fault",       [DX_FILEMAP_FAULT] = "filemap_fault",
-		[DX_DAX_FAULT] = "dax_fault",     [DX_PAGE_DIRTY] = "page_dirty",
-		[DX_PAGE_DELETE] = "page_delete", [DX_LOCK_WAIT] = "lock_wait",
-		[DX_FUSE_REQ] = "fuse_request",   [DX_DAX_RANGE] = "dax_range", [DX_FAULT_DONE] = "fault_done",
-	};
-
-	return kind < DX_KIND_MAX && names[kind] ? names[kind] : "unknown";
-}
-
 const char *dx_finding_name(enum dx_finding_kind kind)
 {
 	switch (kind) {

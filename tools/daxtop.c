@@ -6,14 +6,18 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
+#include <argp.h>
+#include <limits.h>
+#include <math.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <ncurses.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -21,36 +25,13 @@
 #include "daxscope/top.h"
 
 
-static const char usage[] =
-	"Usage: daxtop [-i SECONDS] [-n ITERATIONS] [-b | --json] [-p PID] [--cgroup PATH] [--path DIR]\n"
-	"\n"
-	"Live view of files being punched while they are faulted: faults, punches,\n"
-	"waits on the fault/punch lock, faults that got through, discarded writes.\n"
-	"\n"
-	"  -i, --interval S   refresh every S seconds (default 1)\n"
-	"  -n, --iterations N stop after N refreshes\n"
-	"  -b, --batch        plain text tables, like top -b\n"
-	"      --json         one JSON object per interval (fields as in daxtrace report --json)\n"
-	"  -p, --pid PID      only files PID faults or punches\n"
-	"      --cgroup PATH  only files tasks of this cgroup (v2) fault or punch\n"
-	"      --path DIR     only files on DIR's filesystem, under DIR\n"
-	"  -h, --help         this text\n"
-	"\n"
-	"Keys: < > sort column (or its letter: N F U E W X H P T 5 9 M B D), R reverse,\n"
-	"      p pause, f or / filter by path, k by pid, c by cgroup, h or ? help, q quit.\n"
-	"\n"
-	"Examples:\n"
-	"  daxtop                 # full screen\n"
-	"  daxtop -b -n 3         # three plain tables, one a second\n"
-	"  daxtop --json -i 5     # a JSON object every 5 s\n";
-
 enum mode { MODE_SCREEN, MODE_BATCH, MODE_JSON };
 
 struct options {
 	double interval;
 	long iterations;
 	enum mode mode;
-	char path[4096]; /* --path, absolute; "" for all */
+	char path[PATH_MAX]; /* --path, absolute; "" for all */
 	struct dx_top_filter filter;
 };
 
@@ -87,86 +68,102 @@ static double now_s(void)
 	return now_clock(CLOCK_MONOTONIC);
 }
 
-static int bad_usage(const char *what, const char *arg)
-{
-	fprintf(stderr, "daxtop: %s '%s'\n\n%s", what, arg, usage);
-	return 2;
-}
-
-/* cgroup v2 ids are the inode numbers of the cgroup directories. */
+/* A cgroup v2 directory (absolute, or under /sys/fs/cgroup); its id is the directory's inode number. */
 static bool cgroup_id(const char *arg, uint64_t *id)
 {
-	char path[4096];
+	char path[PATH_MAX];
+	struct statfs sf;
 	struct stat st;
-	char *end;
 
-	*id = strtoull(arg, &end, 10);
-	if (*arg && !*end)
-		return true;
 	snprintf(path, sizeof(path), "%s%s", arg[0] == '/' ? "" : "/sys/fs/cgroup/", arg);
-	if (stat(path, &st) || !S_ISDIR(st.st_mode))
+	if (stat(path, &st) || !S_ISDIR(st.st_mode) || statfs(path, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
 		return false;
 	*id = (uint64_t)st.st_ino;
 	return true;
 }
 
-static int parse(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "interval", required_argument, NULL, 'i' }, { "iterations", required_argument, NULL, 'n' },
-		{ "batch", no_argument, NULL, 'b' },	      { "json", no_argument, NULL, 'j' },
-		{ "pid", required_argument, NULL, 'p' },      { "cgroup", required_argument, NULL, 'c' },
-		{ "path", required_argument, NULL, 'P' },     { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *end;
-	int opt;
+enum { OPT_JSON = 1000, OPT_CGROUP, OPT_PATH };
 
-	o->interval = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":i:n:bp:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'i':
-			o->interval = strtod(optarg, &end);
-			if (*end || o->interval < 0.1)
-				return bad_usage("invalid interval (seconds, at least 0.1)", optarg);
-			break;
-		case 'n':
-			o->iterations = strtol(optarg, &end, 10);
-			if (*end || o->iterations < 1)
-				return bad_usage("invalid iteration count", optarg);
-			break;
-		case 'b': o->mode = MODE_BATCH; break;
-		case 'j': o->mode = MODE_JSON; break;
-		case 'p':
-			o->filter.pid = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || !o->filter.pid)
-				return bad_usage("invalid PID", optarg);
-			break;
-		case 'c':
-			if (!cgroup_id(optarg, &o->filter.cgroup))
-				return bad_usage("no such cgroup", optarg);
-			break;
-		case 'P': /* the session keeps to its filesystem, the rows to the directory */
-			if (!realpath(optarg, o->path))
-				return bad_usage("--path: cannot resolve", optarg);
-			if (strlen(o->path) >= sizeof(o->filter.under))
-				return bad_usage("--path: too long", optarg);
-			memcpy(o->filter.under, o->path, strlen(o->path) + 1);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(0);
-		case ':':
-			return bad_usage("option needs an argument:", argv[optind - 1]);
-		default:
-			return bad_usage("unknown option", argv[optind - 1]);
-		}
+static const struct argp_option options[] = {
+	{ "interval", 'i', "SECONDS", 0, "refresh every SECONDS (default 1, 0.1 to 3600)", 0 },
+	{ "iterations", 'n', "N", 0, "stop after N refreshes", 0 },
+	{ "batch", 'b', NULL, 0, "plain text tables, like top -b", 0 },
+	{ "json", OPT_JSON, NULL, 0, "one JSON object per interval (fields as in daxtrace report --json)", 0 },
+	{ "pid", 'p', "PID", 0, "only files PID faults or punches", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "only files tasks of this cgroup (v2) fault or punch", 0 },
+	{ "path", OPT_PATH, "DIR", 0, "only files in DIR or below it (its filesystem, in the kernel)", 0 },
+	{ "verbose", 'v', NULL, 0, "print libbpf's own messages (as DAXSCOPE_DEBUG=1)", 0 },
+	{ 0 },
+};
+
+static const char doc[] =
+	"Live view of files being punched while they are faulted: faults, punches, waits on the fault/punch "
+	"lock, faults that got through, discarded writes."
+	"\v"
+	"Keys: < > sort column (or its letter: N F U E W X H P T 5 9 M B D), R reverse, p pause, f or / filter "
+	"by path, k by pid, c by cgroup, h or ? help, q quit.\n"
+	"\n"
+	"Examples:\n"
+	"  daxtop                 # full screen\n"
+	"  daxtop -b -n 3         # three plain tables, one a second\n"
+	"  daxtop --json -i 5     # a JSON object every 5 s";
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct options *o = state->input;
+	char err[PATH_MAX + 64], *end;
+	long long n;
+
+	switch (key) {
+	case 'i':
+		o->interval = strtod(arg, &end);
+		if (end == arg || *end || !isfinite(o->interval) || o->interval < 0.1 || o->interval > 3600)
+			argp_error(state, "invalid interval '%s' (seconds, 0.1 to 3600)", arg);
+		break;
+	case 'n':
+		errno = 0;
+		n = strtoll(arg, &end, 10);
+		if (errno || end == arg || *end || n < 1 || n > INT_MAX)
+			argp_error(state, "invalid iteration count '%s' (1 to %d)", arg, INT_MAX);
+		o->iterations = (long)n;
+		break;
+	case 'b':
+		o->mode = MODE_BATCH;
+		break;
+	case OPT_JSON:
+		o->mode = MODE_JSON;
+		break;
+	case 'p':
+		errno = 0;
+		n = strtoll(arg, &end, 10);
+		if (errno || end == arg || *end || n < 1 || n > INT_MAX)
+			argp_error(state, "invalid PID '%s' (1 to %d)", arg, INT_MAX);
+		o->filter.pid = (uint32_t)n;
+		break;
+	case OPT_CGROUP:
+		if (!cgroup_id(arg, &o->filter.cgroup))
+			argp_error(state, "--cgroup '%s': not a cgroup v2 directory", arg);
+		break;
+	case OPT_PATH: /* the session keeps to its filesystem, the rows to the directory */
+		if (dx_path_dir(arg, o->path, sizeof(o->path), err, sizeof(err)))
+			argp_error(state, "--path %s", err);
+		if (strlen(o->path) >= sizeof(o->filter.under))
+			argp_error(state, "--path %s: too long", arg);
+		memcpy(o->filter.under, o->path, strlen(o->path) + 1);
+		break;
+	case 'v':
+		setenv("DAXSCOPE_DEBUG", "1", 1);
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
 	}
-	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
 	return 0;
 }
+
+static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 
 /* ---- screen ---- */
 
@@ -422,9 +419,10 @@ int main(int argc, char **argv)
 	int rc;
 
 	setlocale(LC_ALL, "");
-	rc = parse(argc, argv, &a.o);
-	if (rc)
-		return rc;
+	a.o.interval = 1;
+	argp_err_exit_status = 2; /* a usage error, as every daxscope tool says it */
+	if (argp_parse(&argp, argc, argv, 0, NULL, &a.o))
+		return 2;
 	so.path = a.o.path[0] ? a.o.path : NULL;
 	/* a live view keeps a ring of the newest findings: its memory stays flat however long it runs */
 	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024 });
