@@ -11,8 +11,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "daxscope/events.h"
+#include "core_fixes.bpf.h"
 
-#define PAGE_SHIFT 12
+#define PAGE_SHIFT 12 /* 4 KiB pages: from arch/x86/include/asm/page_types.h */
 #define MAX_WINDOWS 16384
 #define PF_KTHREAD 0x00200000 /* from include/linux/sched.h */
 
@@ -317,29 +318,6 @@ static __always_inline bool any_window_open(void)
 	struct global_state *g = global_state();
 
 	return g && g->open_windows > 0;
-}
-
-/*
- * Page-cache tracepoints pass a struct folio (5.16+) or a struct page
- * (before): read its mapping and index through whichever this kernel has.
- */
-struct page___old {
-	struct address_space *mapping;
-	unsigned long index;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct address_space *folio_mapping_of(void *folio_or_page)
-{
-	if (bpf_core_type_exists(struct folio))
-		return BPF_CORE_READ((struct folio *)folio_or_page, mapping);
-	return BPF_CORE_READ((struct page___old *)folio_or_page, mapping);
-}
-
-static __always_inline __u64 folio_index_of(void *folio_or_page)
-{
-	if (bpf_core_type_exists(struct folio))
-		return BPF_CORE_READ((struct folio *)folio_or_page, index);
-	return BPF_CORE_READ((struct page___old *)folio_or_page, index);
 }
 
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)

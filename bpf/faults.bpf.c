@@ -145,7 +145,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 {
 	struct vma_page p = { .address = address };
 	struct file_key key;
-	__u16 flags = DX_F_ENTRY | (error_code & 0x2 /* X86_PF_WRITE */ ? DX_F_WRITE : 0);
+	__u16 flags = DX_F_ENTRY | (error_code & X86_PF_WRITE ? DX_F_WRITE : 0);
 
 	if (!any_window_open())
 		return 0;
@@ -178,20 +178,6 @@ int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, u
 	return 0;
 }
 
-/* vm_fault.flags is an enum fault_flag from 5.12, an unsigned int before. */
-struct vm_fault___old {
-	unsigned int flags;
-} __attribute__((preserve_access_index));
-
-static __always_inline bool fault_is_write(struct vm_fault *vmf)
-{
-	struct vm_fault___old *old = (void *)vmf;
-
-	if (bpf_core_field_exists(old->flags))
-		return BPF_CORE_READ(old, flags) & FAULT_FLAG_WRITE;
-	return BPF_CORE_READ(vmf, flags) & FAULT_FLAG_WRITE;
-}
-
 /*
  * Where fentry/fexit are allowed (most production kernels, 5.10 included),
  * the page-cache fault functions give the faulting page straight from
@@ -204,8 +190,6 @@ static __always_inline struct address_space *vmf_mapping(struct vm_fault *vmf)
 	return file ? file->f_mapping : NULL;
 }
 
-#define VM_FAULT_NOPAGE 0x100
-
 SEC("fexit/filemap_map_pages")
 int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsigned long last,
 	     unsigned int ret)
@@ -213,7 +197,7 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 	struct dx_file_counts *c = NULL;
 	struct inode *inode;
 
-	if (!(ret & VM_FAULT_NOPAGE)) /* the faulting page was not mapped here */
+	if (!(ret & vm_fault_nopage())) /* the faulting page was not mapped here */
 		return 0;
 	inode = armed_inode(vmf_mapping(vmf), &c);
 	if (inode)
@@ -315,44 +299,6 @@ SEC("tp_btf/writeback_dirty_page")
 int BPF_PROG(on_page_dirty_page, struct page *page, struct address_space *mapping)
 {
 	page_dirtied(page, mapping);
-	return 0;
-}
-
-/*
- * struct folio as kernels lay it out: flags an unsigned long (up to 6.16) or
- * a memdesc_flags_t (6.17+); the order in _folio_order (up to 6.5) or in the
- * low byte of _flags_1 (6.6+).
- */
-struct folio___plain {
-	unsigned long flags;
-	unsigned char _folio_order;
-	unsigned long _flags_1;
-} __attribute__((preserve_access_index));
-
-struct memdesc_flags___dx {
-	unsigned long f;
-};
-
-struct folio___memdesc {
-	struct memdesc_flags___dx flags;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u32 folio_order_of(struct folio *folio)
-{
-	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head), flags = 0;
-	struct folio___plain *plain = (void *)folio;
-	struct folio___memdesc *memdesc = (void *)folio;
-
-	if (bpf_core_field_exists(plain->flags))
-		flags = BPF_CORE_READ(plain, flags);
-	else if (bpf_core_field_exists(memdesc->flags.f))
-		flags = BPF_CORE_READ(memdesc, flags.f);
-	if (!(flags & head))
-		return 0;
-	if (bpf_core_field_exists(plain->_folio_order))
-		return BPF_CORE_READ(plain, _folio_order);
-	if (bpf_core_field_exists(plain->_flags_1))
-		return BPF_CORE_READ(plain, _flags_1) & 0xff;
 	return 0;
 }
 

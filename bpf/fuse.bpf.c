@@ -8,6 +8,7 @@
  */
 #include "daxscope.bpf.h"
 
+/* from include/trace/events/fuse.h (6.12+), as events/fuse/<name>/format lays them out */
 struct fuse_send_ctx {
 	__u64 common;
 	__u32 connection;

@@ -13,7 +13,7 @@
  */
 #include "daxscope.bpf.h"
 
-#define LCB_F_WRITE (1U << 2)
+#define LCB_F_WRITE (1U << 2) /* from include/trace/events/lock.h */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
