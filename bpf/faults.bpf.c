@@ -395,7 +395,8 @@ static __always_inline void fault_enter(void)
 		return; /* nothing can be armed: keep the map empty */
 	fresh.ts = bpf_ktime_get_ns();
 	fresh.depth = 1;
-	bpf_map_update_elem(&fault_timings, &tid, &fresh, BPF_ANY);
+	if (bpf_map_update_elem(&fault_timings, &tid, &fresh, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 }
 
 static __always_inline void fault_exit(struct vm_fault *vmf)

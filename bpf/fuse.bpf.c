@@ -106,7 +106,8 @@ int on_fuse_send(struct fuse_send_ctx *ctx)
 	sent.cgroup = bpf_get_current_cgroup_id();
 	sent.pid = id >> 32;
 	bpf_get_current_comm(sent.comm, sizeof(sent.comm));
-	bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY);
+	if (bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 	return 0;
 }
 

@@ -28,7 +28,8 @@ static __always_inline void started(__u32 op)
 {
 	__u64 key = start_key(op), now = bpf_ktime_get_ns();
 
-	bpf_map_update_elem(&dax_starts, &key, &now, BPF_ANY);
+	if (bpf_map_update_elem(&dax_starts, &key, &now, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 }
 
 static __always_inline __u64 elapsed(__u32 op)

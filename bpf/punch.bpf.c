@@ -59,7 +59,8 @@ static __always_inline void remember_fuse_node(struct inode *inode, const struct
 	if (!fuse_nodeid_of(inode, &node.nodeid))
 		return;
 	f.gen = BPF_CORE_READ(inode, i_generation);
-	bpf_map_update_elem(&fuse_nodes, &node, &f, BPF_ANY);
+	if (bpf_map_update_elem(&fuse_nodes, &node, &f, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 }
 
 static __always_inline bool wanted(struct inode *inode)
