@@ -258,6 +258,7 @@ int dx_session_open(const struct dx_session_opts *opts, struct dx_session **out,
 		    size_t errlen);
 /* One line: the mode, what is watched, what is not and why. */
 const char *dx_session_banner(const struct dx_session *s);
+const struct dx_probe *dx_session_probes(const struct dx_session *s, size_t *n);
 /*
  * Waits up to timeout_ms and hands every event to fn; events handled, or
  * -errno. The kernel side wakes the caller only when a batch waits (1/32 of
