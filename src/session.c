@@ -121,6 +121,9 @@ static const struct helper find_vma = { BPF_FUNC_find_vma, "bpf_find_vma, 5.17+"
 #define ENTRY(name, concern, ...) { .prog = PROG(name), .what = (concern), __VA_ARGS__ }
 #define STANDS_IN_FOR(name) .primary = PROG(name)
 #define ONLY_WITH(name) .primary = PROG(name), .when_primary_loads = true
+/* The entry and exit programs of FAULT_HANDLER(fn) in faults.bpf.c. */
+#define FAULT_TIMING(fn, concern, mod) \
+	ENTRY(on_enter_##fn, concern, .module = mod), ENTRY(on_exit_##fn, concern, .module = mod)
 
 static const struct program {
 	size_t prog;              /* PROG(name) */
@@ -163,20 +166,13 @@ static const struct program {
 	ENTRY(on_page_dirty_page, DIRTIED_PAGES, STANDS_IN_FOR(on_page_dirty)),
 	ENTRY(on_page_delete, PAGE_DELETES),
 	ENTRY(on_page_add, PAGE_ADDS),
-	ENTRY(on_enter_ext4_dax_fault, EXT4_FAULT_TIMING, .module = "ext4"),
-	ENTRY(on_exit_ext4_dax_fault, EXT4_FAULT_TIMING, .module = "ext4"),
-	ENTRY(on_enter_ext4_dax_huge_fault, EXT4_FAULT_TIMING, .module = "ext4"),
-	ENTRY(on_exit_ext4_dax_huge_fault, EXT4_FAULT_TIMING, .module = "ext4"),
-	ENTRY(on_enter_xfs_filemap_fault, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_exit_xfs_filemap_fault, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_enter_xfs_filemap_huge_fault, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_exit_xfs_filemap_huge_fault, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_enter_xfs_filemap_page_mkwrite, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_exit_xfs_filemap_page_mkwrite, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_enter_xfs_filemap_pfn_mkwrite, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_exit_xfs_filemap_pfn_mkwrite, XFS_FAULT_TIMING, .module = "xfs"),
-	ENTRY(on_enter___fuse_dax_fault, FUSE_FAULT_TIMING, .module = "fuse"),
-	ENTRY(on_exit___fuse_dax_fault, FUSE_FAULT_TIMING, .module = "fuse"),
+	FAULT_TIMING(ext4_dax_fault, EXT4_FAULT_TIMING, "ext4"),
+	FAULT_TIMING(ext4_dax_huge_fault, EXT4_FAULT_TIMING, "ext4"),
+	FAULT_TIMING(xfs_filemap_fault, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(xfs_filemap_huge_fault, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(xfs_filemap_page_mkwrite, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(xfs_filemap_pfn_mkwrite, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(__fuse_dax_fault, FUSE_FAULT_TIMING, "fuse"),
 	/* lock waits (lockwait.bpf.c) */
 	ENTRY(on_contention_begin, LOCK_WAITS),
 	ENTRY(on_contention_end, LOCK_WAITS),
