@@ -145,6 +145,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 {
 	struct vma_page p = { .address = address };
 	struct file_key key;
+	/* X86_PF_WRITE (arch/x86/include/asm/trap_pf.h): a bit the CPU defines, vmlinux.h's value holds everywhere */
 	__u16 flags = DX_F_ENTRY | (error_code & X86_PF_WRITE ? DX_F_WRITE : 0);
 
 	if (!any_window_open())

@@ -217,6 +217,7 @@ static size_t entry_of(const struct daxscope_bpf *skel, const struct bpf_program
 	return NPROGS;
 }
 
+/* The registry entry of the program at skeleton field FIELD (NPROGS if none). */
 static size_t entry_at(size_t field)
 {
 	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
@@ -252,7 +253,7 @@ static int check_registry(const struct daxscope_bpf *skel, char *err, size_t err
 	return 0;
 }
 
-/* ---- what the kernel allows, settled before load ---- */
+/* ---- the session, and what the kernel allows, settled before load ---- */
 
 struct dx_session {
 	struct daxscope_bpf *skel;
@@ -341,7 +342,7 @@ struct kernel_btf {
 	struct module_btf {
 		const char *name;
 		struct btf *btf; /* NULL: not loaded, or without BTF */
-	} modules[4];
+	} modules[4];    /* the registry names three: fuse, ext4, xfs */
 	size_t nmodules;
 };
 
