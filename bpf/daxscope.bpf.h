@@ -11,8 +11,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "daxscope/events.h"
+#include "core_fixes.bpf.h"
 
-#define PAGE_SHIFT 12
+#define PAGE_SHIFT 12 /* 4 KiB pages: from arch/x86/include/asm/page_types.h */
 #define MAX_WINDOWS 16384
 #define PF_KTHREAD 0x00200000 /* from include/linux/sched.h */
 
@@ -21,12 +22,6 @@ extern const volatile __u32 filter_tgid; /* 0: every process */
 extern const volatile __u32 filter_dev;  /* 0: every filesystem */
 extern const volatile __u64 linger_ns;   /* keep a file armed this long after its punch */
 extern const volatile __u64 wakeup_bytes; /* wake the collector once this much data waits */
-
-struct file_key {
-	__u64 ino;
-	__u32 dev;
-	__u32 pad;
-};
 
 /* A punch window: per-page events on its file are sent while it is open or lingering. */
 struct window {
@@ -39,7 +34,7 @@ struct window {
 
 /* The punch a task is inside, found again at syscall exit or task exit. */
 struct task_punch {
-	struct file_key key;
+	struct dx_file_key key;
 	__u64 lock;     /* its inode's fault/punch lock, 0 if unknown */
 	__u64 new_size; /* truncate(path) until its inode is known */
 	__u64 i_rwsem;  /* inode->i_rwsem and mapping->i_mmap_rwsem: a punch takes */
@@ -55,7 +50,7 @@ struct task_punch {
 };
 
 struct lock_owner {
-	struct file_key key;
+	struct dx_file_key key;
 	__u32 gen;
 };
 
@@ -91,7 +86,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_WINDOWS);
-	__type(key, struct file_key);
+	__type(key, struct dx_file_key);
 	__type(value, struct window);
 } windows SEC(".maps") __weak;
 
@@ -113,7 +108,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct file_key);
+	__type(key, struct dx_file_key);
 	__type(value, struct dx_file_counts);
 } file_counts SEC(".maps") __weak;
 
@@ -214,7 +209,7 @@ static __always_inline void submit_event(struct dx_event *e)
 											      : BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline void inode_key(struct inode *inode, struct file_key *key)
+static __always_inline void inode_key(struct inode *inode, struct dx_file_key *key)
 {
 	key->ino = BPF_CORE_READ(inode, i_ino);
 	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
@@ -222,7 +217,7 @@ static __always_inline void inode_key(struct inode *inode, struct file_key *key)
 }
 
 /* The same, by direct loads: only for BTF-typed (tp_btf) pointers, and cheaper on hot paths. */
-static __always_inline void inode_key_btf(struct inode *inode, struct file_key *key)
+static __always_inline void inode_key_btf(struct inode *inode, struct dx_file_key *key)
 {
 	key->ino = inode->i_ino;
 	key->dev = inode->i_sb->s_dev;
@@ -288,7 +283,7 @@ static __always_inline bool note_data_change(struct task_punch *tp)
 	return held;
 }
 
-static __always_inline struct armed_slot *armed_slot_of(const struct file_key *key)
+static __always_inline struct armed_slot *armed_slot_of(const struct dx_file_key *key)
 {
 	__u32 slot = (__u32)(key->ino ^ (key->ino >> 32) ^ key->dev) & (ARMED_SLOTS - 1);
 
@@ -296,7 +291,7 @@ static __always_inline struct armed_slot *armed_slot_of(const struct file_key *k
 }
 
 /* Is the file inside a punch window, or was it until linger_ns ago? */
-static __always_inline bool file_armed(const struct file_key *key)
+static __always_inline bool file_armed(const struct dx_file_key *key)
 {
 	struct armed_slot *slot = armed_slot_of(key);
 	struct window *w;
@@ -317,29 +312,6 @@ static __always_inline bool any_window_open(void)
 	struct global_state *g = global_state();
 
 	return g && g->open_windows > 0;
-}
-
-/*
- * Page-cache tracepoints pass a struct folio (5.16+) or a struct page
- * (before): read its mapping and index through whichever this kernel has.
- */
-struct page___old {
-	struct address_space *mapping;
-	unsigned long index;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct address_space *folio_mapping_of(void *folio_or_page)
-{
-	if (bpf_core_type_exists(struct folio))
-		return BPF_CORE_READ((struct folio *)folio_or_page, mapping);
-	return BPF_CORE_READ((struct page___old *)folio_or_page, mapping);
-}
-
-static __always_inline __u64 folio_index_of(void *folio_or_page)
-{
-	if (bpf_core_type_exists(struct folio))
-		return BPF_CORE_READ((struct folio *)folio_or_page, index);
-	return BPF_CORE_READ((struct page___old *)folio_or_page, index);
 }
 
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)

@@ -29,7 +29,7 @@ struct vma_page {
 	bool found;
 };
 
-static __always_inline struct dx_file_counts *counts_of(const struct file_key *key)
+static __always_inline struct dx_file_counts *counts_of(const struct dx_file_key *key)
 {
 	struct dx_file_counts zero = {}, *c = bpf_map_lookup_elem(&file_counts, key);
 
@@ -55,7 +55,7 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 /* The inode behind a page-cache mapping if its file is armed, else NULL; its counters in *counts. */
 static __always_inline struct inode *armed_inode(struct address_space *mapping, struct dx_file_counts **counts)
 {
-	struct file_key key;
+	struct dx_file_key key;
 	struct inode *inode;
 
 	if (!mapping)
@@ -144,8 +144,9 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	struct vma_page p = { .address = address };
-	struct file_key key;
-	__u16 flags = DX_F_ENTRY | (error_code & 0x2 /* X86_PF_WRITE */ ? DX_F_WRITE : 0);
+	struct dx_file_key key;
+	/* X86_PF_WRITE (arch/x86/include/asm/trap_pf.h): a bit the CPU defines, vmlinux.h's value holds everywhere */
+	__u16 flags = DX_F_ENTRY | (error_code & X86_PF_WRITE ? DX_F_WRITE : 0);
 
 	if (!any_window_open())
 		return 0;
@@ -178,20 +179,6 @@ int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, u
 	return 0;
 }
 
-/* vm_fault.flags is an enum fault_flag from 5.12, an unsigned int before. */
-struct vm_fault___old {
-	unsigned int flags;
-} __attribute__((preserve_access_index));
-
-static __always_inline bool fault_is_write(struct vm_fault *vmf)
-{
-	struct vm_fault___old *old = (void *)vmf;
-
-	if (bpf_core_field_exists(old->flags))
-		return BPF_CORE_READ(old, flags) & FAULT_FLAG_WRITE;
-	return BPF_CORE_READ(vmf, flags) & FAULT_FLAG_WRITE;
-}
-
 /*
  * Where fentry/fexit are allowed (most production kernels, 5.10 included),
  * the page-cache fault functions give the faulting page straight from
@@ -204,8 +191,6 @@ static __always_inline struct address_space *vmf_mapping(struct vm_fault *vmf)
 	return file ? file->f_mapping : NULL;
 }
 
-#define VM_FAULT_NOPAGE 0x100
-
 SEC("fexit/filemap_map_pages")
 int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsigned long last,
 	     unsigned int ret)
@@ -213,7 +198,7 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 	struct dx_file_counts *c = NULL;
 	struct inode *inode;
 
-	if (!(ret & VM_FAULT_NOPAGE)) /* the faulting page was not mapped here */
+	if (!(ret & vm_fault_nopage())) /* the faulting page was not mapped here */
 		return 0;
 	inode = armed_inode(vmf_mapping(vmf), &c);
 	if (inode)
@@ -254,7 +239,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 {
 	struct dx_file_counts *c;
 	struct dx_event *e;
-	struct file_key key;
+	struct dx_file_key key;
 
 	inode_key(inode, &key);
 	if (!file_armed(&key))
@@ -319,44 +304,6 @@ int BPF_PROG(on_page_dirty_page, struct page *page, struct address_space *mappin
 }
 
 /*
- * struct folio as kernels lay it out: flags an unsigned long (up to 6.16) or
- * a memdesc_flags_t (6.17+); the order in _folio_order (up to 6.5) or in the
- * low byte of _flags_1 (6.6+).
- */
-struct folio___plain {
-	unsigned long flags;
-	unsigned char _folio_order;
-	unsigned long _flags_1;
-} __attribute__((preserve_access_index));
-
-struct memdesc_flags___dx {
-	unsigned long f;
-};
-
-struct folio___memdesc {
-	struct memdesc_flags___dx flags;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u32 folio_order_of(struct folio *folio)
-{
-	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head), flags = 0;
-	struct folio___plain *plain = (void *)folio;
-	struct folio___memdesc *memdesc = (void *)folio;
-
-	if (bpf_core_field_exists(plain->flags))
-		flags = BPF_CORE_READ(plain, flags);
-	else if (bpf_core_field_exists(memdesc->flags.f))
-		flags = BPF_CORE_READ(memdesc, flags.f);
-	if (!(flags & head))
-		return 0;
-	if (bpf_core_field_exists(plain->_folio_order))
-		return BPF_CORE_READ(plain, _folio_order);
-	if (bpf_core_field_exists(plain->_flags_1))
-		return BPF_CORE_READ(plain, _flags_1) & 0xff;
-	return 0;
-}
-
-/*
  * A page left the page cache. When the punching task deletes it, this is the
  * moment the punch changes data: whether it held its fault lock is read from
  * the lock, and how many dirty bytes it threw away from the task's I/O
@@ -369,7 +316,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
 	struct task_punch *tp;
 	struct dx_file_counts *c;
-	struct file_key key;
+	struct dx_file_key key;
 	struct dx_event *e;
 	__u64 cancelled = 0;
 	bool held = false;
@@ -408,7 +355,7 @@ SEC("tp_btf/mm_filemap_add_to_page_cache")
 int BPF_PROG(on_page_add, void *folio)
 {
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
-	struct file_key key;
+	struct dx_file_key key;
 
 	if (!inode)
 		return 0;
@@ -449,7 +396,8 @@ static __always_inline void fault_enter(void)
 		return; /* nothing can be armed: keep the map empty */
 	fresh.ts = bpf_ktime_get_ns();
 	fresh.depth = 1;
-	bpf_map_update_elem(&fault_timings, &tid, &fresh, BPF_ANY);
+	if (bpf_map_update_elem(&fault_timings, &tid, &fresh, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 }
 
 static __always_inline void fault_exit(struct vm_fault *vmf)

@@ -8,6 +8,7 @@
  */
 #include "daxscope.bpf.h"
 
+/* from include/trace/events/fuse.h (6.12+), as events/fuse/<name>/format lays them out */
 struct fuse_send_ctx {
 	__u64 common;
 	__u32 connection;
@@ -42,8 +43,6 @@ struct fuse_sent {
 	char comm[DX_COMM_LEN];
 };
 
-enum fuse_slot { SLOT_READ, SLOT_WRITE, SLOT_FALLOCATE, SLOT_SETUPMAPPING, SLOT_REMOVEMAPPING, SLOT_MAX };
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -53,20 +52,20 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SLOT_MAX);
+	__uint(max_entries, DX_FUSE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct dx_hist);
 } fuse_latency SEC(".maps");
 
+/* The opcode's slot of fuse_latency (include/daxscope/events.h), -1 for opcodes without one. */
 static __always_inline int slot_of(__u32 opcode)
 {
-	switch (opcode) {
-	case DX_FUSE_READ: return SLOT_READ;
-	case DX_FUSE_WRITE: return SLOT_WRITE;
-	case DX_FUSE_FALLOCATE: return SLOT_FALLOCATE;
-	case DX_FUSE_SETUPMAPPING: return SLOT_SETUPMAPPING;
-	case DX_FUSE_REMOVEMAPPING: return SLOT_REMOVEMAPPING;
-	}
+	static const __u32 opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
+
+#pragma unroll
+	for (int slot = 0; slot < DX_FUSE_SLOTS; slot++)
+		if (opcodes[slot] == opcode)
+			return slot;
 	return -1;
 }
 
@@ -105,7 +104,8 @@ int on_fuse_send(struct fuse_send_ctx *ctx)
 	sent.cgroup = bpf_get_current_cgroup_id();
 	sent.pid = id >> 32;
 	bpf_get_current_comm(sent.comm, sizeof(sent.comm));
-	bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY);
+	if (bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 	return 0;
 }
 
@@ -127,7 +127,7 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 	if (hist)
 		hist_add(hist, now - sent->ts);
 	/* reads and writes are too many for events: their histograms suffice (on_fuse_io sends those of armed files) */
-	if (slot >= SLOT_FALLOCATE || sent->flags & DX_F_CHANGE) {
+	if (slot >= DX_FUSE_SLOT_FALLOCATE || sent->flags & DX_F_CHANGE) {
 		e = reserve_event(DX_FUSE_REQ);
 		if (e) {
 			e->ts = now;
@@ -167,7 +167,7 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
 	struct fuse_node node = {};
 	struct fuse_io_in in = {};
-	struct file_key key;
+	struct dx_file_key key;
 	struct dx_file *f;
 	struct dx_event *e;
 	const void *value;

@@ -8,29 +8,9 @@
  */
 #include "daxscope.bpf.h"
 
-/* Private to fs/fuse/dax.c; CO-RE matches these against the module's BTF. */
-struct fuse_conn_dax___dx {
-	long nr_free_ranges;
-	unsigned long nr_busy_ranges;
-	unsigned long nr_ranges;
-	struct delayed_work free_work;
-} __attribute__((preserve_access_index));
-
-struct fuse_conn___dx {
-	struct fuse_conn_dax___dx *dax;
-} __attribute__((preserve_access_index));
-
-struct fuse_mount___dx {
-	struct fuse_conn___dx *fc;
-} __attribute__((preserve_access_index));
-
-struct fuse_dax_mapping___dx {
-	__u64 window_offset;
-} __attribute__((preserve_access_index));
-
-struct fuse_removemapping_in___dx {
-	__u32 count;
-} __attribute__((preserve_access_index));
+/* from include/linux/err.h: the last MAX_ERRNO (4095) addresses are error codes */
+#define MAX_ERRNO 4095
+#define IS_ERR_VALUE(x) ((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,7 +28,8 @@ static __always_inline void started(__u32 op)
 {
 	__u64 key = start_key(op), now = bpf_ktime_get_ns();
 
-	bpf_map_update_elem(&dax_starts, &key, &now, BPF_ANY);
+	if (bpf_map_update_elem(&dax_starts, &key, &now, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 }
 
 static __always_inline __u64 elapsed(__u32 op)
@@ -70,13 +51,6 @@ static __always_inline __u64 elapsed(__u32 op)
 		started(op);             \
 		return 0;                \
 	}
-
-static __always_inline struct fuse_conn_dax___dx *window_of(struct inode *inode)
-{
-	struct fuse_mount___dx *fm = BPF_CORE_READ(inode, i_sb, s_fs_info);
-
-	return BPF_CORE_READ(fm, fc, dax);
-}
 
 static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struct inode *inode, __u64 offset,
 				 __s32 ret, __u32 count, __u64 duration)
@@ -108,7 +82,7 @@ SEC("fexit/fuse_setup_one_mapping")
 int BPF_PROG(on_dax_setup_exit, struct inode *inode, unsigned long start_idx, struct fuse_dax_mapping___dx *dmap,
 	     bool writable, bool upgrade, int ret)
 {
-	send(DX_DAX_SETUP, window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
+	send(DX_DAX_SETUP, fuse_dax_window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
 	     elapsed(DX_DAX_SETUP));
 	return 0;
 }
@@ -119,7 +93,7 @@ SEC("fexit/fuse_send_removemapping")
 int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_in___dx *in, void *remove_one,
 	     int ret)
 {
-	send(DX_DAX_REMOVE, window_of(inode), inode, 0, ret, BPF_CORE_READ(in, count), elapsed(DX_DAX_REMOVE));
+	send(DX_DAX_REMOVE, fuse_dax_window_of(inode), inode, 0, ret, BPF_CORE_READ(in, count), elapsed(DX_DAX_REMOVE));
 	return 0;
 }
 
@@ -128,7 +102,7 @@ STARTED(on_dax_reclaim, reclaim_one_dmap_locked, DX_DAX_RECLAIM)
 SEC("fexit/reclaim_one_dmap_locked")
 int BPF_PROG(on_dax_reclaim_exit, struct inode *inode, struct fuse_dax_mapping___dx *dmap, int ret)
 {
-	send(DX_DAX_RECLAIM, window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
+	send(DX_DAX_RECLAIM, fuse_dax_window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
 	     elapsed(DX_DAX_RECLAIM));
 	return 0;
 }
@@ -162,7 +136,7 @@ int BPF_PROG(on_dax_inline_reclaim_exit, struct fuse_conn_dax___dx *fcd, struct 
 {
 	__u64 took = elapsed(DX_DAX_INLINE_RECLAIM);
 
-	if (dmap && (unsigned long)dmap < (unsigned long)-4095) /* a range, not NULL or an error */
+	if (dmap && !IS_ERR_VALUE(dmap)) /* a range, not NULL or an error */
 		send(DX_DAX_INLINE_RECLAIM, fcd, inode, BPF_CORE_READ(dmap, window_offset), 0, 1, took);
 	return 0;
 }

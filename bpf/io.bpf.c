@@ -10,7 +10,7 @@ SEC("tp_btf/iomap_dio_rw_begin")
 int BPF_PROG(on_dio_begin, struct kiocb *iocb, struct iov_iter *iter)
 {
 	struct inode *inode = iocb->ki_filp->f_inode;
-	struct file_key key;
+	struct dx_file_key key;
 	struct dx_event *e;
 
 	inode_key_btf(inode, &key);

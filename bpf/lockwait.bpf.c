@@ -13,7 +13,7 @@
  */
 #include "daxscope.bpf.h"
 
-#define LCB_F_WRITE (1U << 2)
+#define LCB_F_WRITE (1U << 2) /* from include/trace/events/lock.h */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -126,11 +126,15 @@ int BPF_PROG(on_down_write, struct rw_semaphore *sem)
 	return 0;
 }
 
+/*
+ * Both exits end unconditionally what their entry began: a waiter may outlive
+ * the window it waited on, and a start left behind would time this thread's
+ * next wait on the same lock (begin_wait keeps the first).
+ */
 SEC("fexit/down_write")
 int BPF_PROG(on_down_write_exit, struct rw_semaphore *sem)
 {
-	if (any_window_open())
-		end_wait((__u64)sem, UNCONTENDED_NS);
+	end_wait((__u64)sem, UNCONTENDED_NS);
 	return 0;
 }
 
@@ -142,7 +146,6 @@ int BPF_PROG(on_down_read, struct rw_semaphore *sem)
 	return 0;
 }
 
-/* a waiter may outlive the window it waited on: finish what was begun */
 SEC("fexit/down_read")
 int BPF_PROG(on_down_read_exit, struct rw_semaphore *sem)
 {

@@ -9,12 +9,12 @@ const volatile __u32 filter_dev = 0;
 const volatile __u64 linger_ns = 2000000000ULL;
 const volatile __u64 wakeup_bytes = 1 << 18;
 
-#define FALLOC_FL_KEEP_SIZE 0x01
+/* from include/uapi/linux/falloc.h */
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #define FALLOC_FL_COLLAPSE_RANGE 0x08
 #define FALLOC_FL_ZERO_RANGE 0x10
 #define FALLOC_FL_INSERT_RANGE 0x20
-#define FALLOC_FL_UNSHARE_RANGE 0x40 /* from include/uapi/linux/falloc.h */
+#define FALLOC_FL_UNSHARE_RANGE 0x40
 
 static __always_inline __u32 punch_op(__u32 mode)
 {
@@ -50,77 +50,17 @@ static __always_inline struct file *task_fd_file(int fd)
 	return file;
 }
 
-/*
- * Before 5.15 each filesystem had its own fault/punch rwsem in its inode.
- * Flavours of the private inode types (CO-RE ignores the ___old suffix)
- * resolve where those types have BTF: built into vmlinux, or modules from
- * 5.11. xfs's i_mmaplock was an mrlock_t whose rwsem comes first (a plain
- * rwsem from 5.14): any struct matches a struct for CO-RE, at the same offset.
- */
-struct ext4_inode_info___old {
-	struct rw_semaphore i_mmap_sem;
-	struct inode vfs_inode;
-} __attribute__((preserve_access_index));
-
-struct xfs_inode___old {
-	struct rw_semaphore i_mmaplock;
-	struct inode i_vnode;
-} __attribute__((preserve_access_index));
-
-struct fuse_inode___old {
-	struct inode inode;
-	struct rw_semaphore i_mmap_sem;
-} __attribute__((preserve_access_index));
-
-#define EXT4_SUPER_MAGIC 0xEF53
-#define XFS_SUPER_MAGIC 0x58465342
-#define FUSE_SUPER_MAGIC 0x65735546 /* virtiofs too */
-
-/* container_of(inode, TYPE, INODE_FIELD)->LOCK_FIELD */
-#define FS_LOCK(inode, type, inode_field, lock_field) \
-	((__u64)(inode) - bpf_core_field_offset(type, inode_field) + bpf_core_field_offset(type, lock_field))
-
-/*
- * The lock faults take shared and punches take exclusive:
- * mapping->invalidate_lock (5.15+), else the filesystem's own; 0 where
- * neither has BTF (lockwait.bpf.c then learns it from the punch).
- */
-static __always_inline __u64 fault_lock_addr(struct inode *inode)
-{
-	struct address_space *mapping = BPF_CORE_READ(inode, i_mapping);
-	unsigned long magic;
-
-	if (mapping && bpf_core_field_exists(mapping->invalidate_lock))
-		return (__u64)mapping + bpf_core_field_offset(struct address_space, invalidate_lock);
-	magic = BPF_CORE_READ(inode, i_sb, s_magic);
-	if (magic == EXT4_SUPER_MAGIC && bpf_core_field_exists(struct ext4_inode_info___old, i_mmap_sem))
-		return FS_LOCK(inode, struct ext4_inode_info___old, vfs_inode, i_mmap_sem);
-	if (magic == XFS_SUPER_MAGIC && bpf_core_field_exists(struct xfs_inode___old, i_mmaplock))
-		return FS_LOCK(inode, struct xfs_inode___old, i_vnode, i_mmaplock);
-	if (magic == FUSE_SUPER_MAGIC && bpf_core_field_exists(struct fuse_inode___old, i_mmap_sem))
-		return FS_LOCK(inode, struct fuse_inode___old, inode, i_mmap_sem);
-	return 0;
-}
-
-/* fs/fuse/fuse_i.h: the node id follows the inode; CO-RE finds it where fuse has BTF. */
-struct fuse_inode___dx {
-	struct inode inode;
-	__u64 nodeid;
-} __attribute__((preserve_access_index));
-
 /* A punched FUSE file is known by its node id too: its READ and WRITE requests carry only that. */
-static __always_inline void remember_fuse_node(struct inode *inode, const struct file_key *key)
+static __always_inline void remember_fuse_node(struct inode *inode, const struct dx_file_key *key)
 {
-	struct fuse_inode___dx *fi = (void *)inode;
 	struct fuse_node node = { .dev = key->dev };
 	struct dx_file f = { .ino = key->ino, .dev = key->dev };
 
-	if (BPF_CORE_READ(inode, i_sb, s_magic) != FUSE_SUPER_MAGIC ||
-	    !bpf_core_field_exists(struct fuse_inode___dx, nodeid))
+	if (!fuse_nodeid_of(inode, &node.nodeid))
 		return;
-	node.nodeid = BPF_CORE_READ(fi, nodeid);
 	f.gen = BPF_CORE_READ(inode, i_generation);
-	bpf_map_update_elem(&fuse_nodes, &node, &f, BPF_ANY);
+	if (bpf_map_update_elem(&fuse_nodes, &node, &f, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 }
 
 static __always_inline bool wanted(struct inode *inode)
@@ -338,7 +278,7 @@ int on_copy_range_exit(struct trace_event_raw_sys_exit *ctx)
 #define FICLONERANGE 0x4020940d
 #define FIDEDUPERANGE 0xc0189436
 
-struct clone_range {
+struct clone_range { /* struct file_clone_range */
 	__s64 src_fd;
 	__u64 src_offset, src_length, dest_offset;
 };

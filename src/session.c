@@ -2,10 +2,10 @@
 /*
  * The live session: settles what this kernel allows before load (BTF,
  * tracepoints, helpers), loads the one skeleton, retries without any program
- * the verifier refuses, attaches the rest, and says in one line what is and
- * is not watched. Never fails silently: every dropped program has a reason.
+ * the verifier refuses, attaches the rest, and keeps what is and is not
+ * watched as data (struct dx_probe), rendered as the one-line banner. Never
+ * fails silently: every dropped program has a reason.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,89 +29,229 @@
 #define REASON_LEN 160
 /* Every program of the skeleton: the most that can be refused or listed. */
 #define NPROGS (sizeof(((struct daxscope_bpf *)0)->progs) / sizeof(struct bpf_program *))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* What each program watches, for the banner. */
-static const struct probe_name {
-	const char *prog;
-	const char *what;
-} probe_names[] = {
-	{ "on_vfs_fallocate", "fallocate punches" },
-	{ "on_vfs_fallocate_exit", "fallocate punches" },
-	{ "on_fallocate_enter", "fallocate punches" },
-	{ "on_fallocate_exit", "fallocate punches" },
-	{ "on_ftruncate_enter", "ftruncate" },
-	{ "on_ftruncate_exit", "ftruncate" },
-	{ "on_truncate_enter", "truncate(path)" },
-	{ "on_truncate_exit", "truncate(path)" },
-	{ "on_truncate_delete", "truncate(path)" },
-	{ "on_task_exit", "punches cut short by exit" },
-	{ "on_user_fault", "fault addresses" },
-	{ "on_user_fault_vma", "user faults (through the VMA)" },
-	{ "on_map_pages", "page-cache read faults" },
-	{ "on_filemap_fault", "page-cache read faults" },
-	{ "on_dax_pte_fault", "DAX pte faults" },
-	{ "on_dax_pmd_fault", "DAX pmd faults" },
-	{ "on_page_dirty", "dirtied pages" },
-	{ "on_page_delete", "page-cache deletes" },
-	{ "on_contention_begin", "fault/punch lock waits" },
-	{ "on_contention_end", "fault/punch lock waits" },
-	{ "on_map_pages_fexit", "page-cache read faults" },
-	{ "on_filemap_fault_fentry", "page-cache read faults" },
-	{ "on_page_dirty_page", "dirtied pages" },
-	{ "on_down_write", "fault/punch lock waits" },
-	{ "on_down_write_exit", "fault/punch lock waits" },
-	{ "on_down_read", "fault/punch lock waits" },
-	{ "on_down_read_exit", "fault/punch lock waits" },
-	{ "on_dax_setup", "FUSE DAX mappings" },
-	{ "on_dax_setup_exit", "FUSE DAX mappings" },
-	{ "on_dax_remove", "FUSE DAX mappings" },
-	{ "on_dax_remove_exit", "FUSE DAX mappings" },
-	{ "on_dax_reclaim", "FUSE DAX range reclaim" },
-	{ "on_dax_reclaim_exit", "FUSE DAX range reclaim" },
-	{ "on_dax_freed", "FUSE DAX range reclaim" },
-	{ "on_dax_reclaim_pass", "FUSE DAX reclaim passes" },
-	{ "on_dax_reclaim_pass_exit", "FUSE DAX reclaim passes" },
-	{ "on_dax_inline_reclaim", "FUSE DAX inline reclaim" },
-	{ "on_dax_inline_reclaim_exit", "FUSE DAX inline reclaim" },
-	{ "on_dax_alloc", "FUSE DAX allocation stalls" },
-	{ "on_fuse_send", "FUSE requests" },
-	{ "on_fuse_end", "FUSE requests" },
-	{ "on_fuse_io", "FUSE READ/WRITE on punched files" },
-	{ "on_copy_range_enter", "copy_file_range" },
-	{ "on_copy_range_exit", "copy_file_range" },
-	{ "on_ioctl_enter", "reflink clones and dedupe" },
-	{ "on_ioctl_exit", "reflink clones and dedupe" },
-	{ "on_change_ext4_es_remove_extent", "ext4 extent changes" },
-	{ "on_change_xfs_bunmap", "xfs extent changes" },
-	{ "on_change_xfs_insert_file_space", "xfs extent changes" },
-	{ "on_change_dax_layout_busy_page_range", "DAX layout breaks" },
-	{ "on_change_dax_layout_busy_page", "DAX layout breaks" },
-	{ "on_page_add", "page-cache adds" },
-	{ "on_dio_begin", "direct IO" },
+/* ---- the program registry ---- */
+
+/* A program, named by its skeleton field: a name that is no program fails the build. */
+#define PROG(name) offsetof(struct daxscope_bpf, progs.name)
+
+/* What programs watch: each is one item of the banner, whatever programs serve it. */
+enum concern {
+	PUNCHES,
+	FTRUNCATE,
+	TRUNCATE_PATH,
+	TASK_EXIT,
+	FAULT_ADDRESSES,
+	VMA_FAULTS,
+	READ_FAULTS,
+	DAX_PTE_FAULTS,
+	DAX_PMD_FAULTS,
+	DIRTIED_PAGES,
+	PAGE_DELETES,
+	PAGE_ADDS,
+	LOCK_WAITS,
+	FUSE_DAX_MAPPINGS,
+	FUSE_DAX_RECLAIM,
+	FUSE_DAX_PASSES,
+	FUSE_DAX_INLINE_RECLAIM,
+	FUSE_DAX_STALLS,
+	FUSE_REQUESTS,
+	FUSE_IO,
+	COPY_RANGE,
+	REFLINK,
+	EXT4_CHANGES,
+	XFS_CHANGES,
+	DAX_LAYOUT_BREAKS,
+	DIRECT_IO,
+	EXT4_FAULT_TIMING,
+	XFS_FAULT_TIMING,
+	FUSE_FAULT_TIMING,
+	NCONCERNS
 };
+
+static const char *const concern_names[NCONCERNS] = {
+	[PUNCHES] = "fallocate punches",
+	[FTRUNCATE] = "ftruncate",
+	[TRUNCATE_PATH] = "truncate(path)",
+	[TASK_EXIT] = "punches cut short by exit",
+	[FAULT_ADDRESSES] = "fault addresses",
+	[VMA_FAULTS] = "user faults (through the VMA)",
+	[READ_FAULTS] = "page-cache read faults",
+	[DAX_PTE_FAULTS] = "DAX pte faults",
+	[DAX_PMD_FAULTS] = "DAX pmd faults",
+	[DIRTIED_PAGES] = "dirtied pages",
+	[PAGE_DELETES] = "page-cache deletes",
+	[PAGE_ADDS] = "page-cache adds",
+	[LOCK_WAITS] = "fault/punch lock waits",
+	[FUSE_DAX_MAPPINGS] = "FUSE DAX mappings",
+	[FUSE_DAX_RECLAIM] = "FUSE DAX range reclaim",
+	[FUSE_DAX_PASSES] = "FUSE DAX reclaim passes",
+	[FUSE_DAX_INLINE_RECLAIM] = "FUSE DAX inline reclaim",
+	[FUSE_DAX_STALLS] = "FUSE DAX allocation stalls",
+	[FUSE_REQUESTS] = "FUSE requests",
+	[FUSE_IO] = "FUSE READ/WRITE on punched files",
+	[COPY_RANGE] = "copy_file_range",
+	[REFLINK] = "reflink clones and dedupe",
+	[EXT4_CHANGES] = "ext4 extent changes",
+	[XFS_CHANGES] = "xfs extent changes",
+	[DAX_LAYOUT_BREAKS] = "DAX layout breaks",
+	[DIRECT_IO] = "direct IO",
+	[EXT4_FAULT_TIMING] = "ext4 DAX fault timing",
+	[XFS_FAULT_TIMING] = "xfs DAX fault timing",
+	[FUSE_FAULT_TIMING] = "FUSE DAX fault timing",
+};
+
+/* A helper a program calls, and the kernel that brought it. */
+struct helper {
+	enum bpf_func_id id;
+	const char *since;
+};
+
+static const struct helper find_vma = { BPF_FUNC_find_vma, "bpf_find_vma, 5.17+" };
 
 /*
- * Programs that stand in for another: loaded only when their primary is
- * refused (or, with when_primary_loads, only when it is not).
+ * One entry per program of the skeleton. A stand-in loads only when the
+ * program it stands in for is refused (or, with when_primary_loads, only
+ * when it is not). primary 0 stands in for nothing: offset 0 is the
+ * skeleton's own pointer, never a program.
  */
-static const struct alternative {
-	const char *prog;
-	const char *primary;
+#define ENTRY(name, concern, ...) { .prog = PROG(name), .what = (concern), __VA_ARGS__ }
+#define STANDS_IN_FOR(name) .primary = PROG(name)
+#define ONLY_WITH(name) .primary = PROG(name), .when_primary_loads = true
+/* The entry and exit programs of FAULT_HANDLER(fn) in faults.bpf.c. */
+#define FAULT_TIMING(fn, concern, mod) \
+	ENTRY(on_enter_##fn, concern, .module = mod), ENTRY(on_exit_##fn, concern, .module = mod)
+
+static const struct program {
+	size_t prog;              /* PROG(name) */
+	enum concern what;
+	size_t primary;           /* PROG(name) of the program it stands in for, or 0 */
 	bool when_primary_loads;
-} alternatives[] = {
-	{ "on_fallocate_enter", "on_vfs_fallocate", false },
-	{ "on_fallocate_exit", "on_vfs_fallocate", false },
-	{ "on_map_pages", "on_map_pages_fexit", false },
-	{ "on_user_fault", "on_map_pages", true },
-	{ "on_user_fault_vma", "on_map_pages", false },
-	{ "on_filemap_fault", "on_filemap_fault_fentry", false },
-	{ "on_page_dirty_page", "on_page_dirty", false },
-	{ "on_dax_freed", "on_dax_reclaim_exit", false },
-	{ "on_down_write", "on_contention_begin", false },
-	{ "on_down_write_exit", "on_contention_begin", false },
-	{ "on_down_read", "on_contention_begin", false },
-	{ "on_down_read_exit", "on_contention_begin", false },
+	const char *module;       /* fentry/fexit target in a module: its name (NULL: vmlinux) */
+	const struct helper *helper;
+} registry[] = {
+	/* punch windows (punch.bpf.c) */
+	ENTRY(on_vfs_fallocate, PUNCHES),
+	ENTRY(on_vfs_fallocate_exit, PUNCHES),
+	ENTRY(on_fallocate_enter, PUNCHES, STANDS_IN_FOR(on_vfs_fallocate)),
+	ENTRY(on_fallocate_exit, PUNCHES, STANDS_IN_FOR(on_vfs_fallocate)),
+	ENTRY(on_ftruncate_enter, FTRUNCATE),
+	ENTRY(on_ftruncate_exit, FTRUNCATE),
+	ENTRY(on_truncate_enter, TRUNCATE_PATH),
+	ENTRY(on_truncate_exit, TRUNCATE_PATH),
+	ENTRY(on_truncate_delete, TRUNCATE_PATH),
+	ENTRY(on_copy_range_enter, COPY_RANGE),
+	ENTRY(on_copy_range_exit, COPY_RANGE),
+	ENTRY(on_ioctl_enter, REFLINK),
+	ENTRY(on_ioctl_exit, REFLINK),
+	ENTRY(on_task_exit, TASK_EXIT),
+	ENTRY(on_change_ext4_es_remove_extent, EXT4_CHANGES),
+	ENTRY(on_change_xfs_bunmap, XFS_CHANGES),
+	ENTRY(on_change_xfs_insert_file_space, XFS_CHANGES),
+	ENTRY(on_change_dax_layout_busy_page_range, DAX_LAYOUT_BREAKS),
+	ENTRY(on_change_dax_layout_busy_page, DAX_LAYOUT_BREAKS),
+	/* faults and page events (faults.bpf.c) */
+	ENTRY(on_user_fault, FAULT_ADDRESSES, ONLY_WITH(on_map_pages)),
+	ENTRY(on_user_fault_vma, VMA_FAULTS, STANDS_IN_FOR(on_map_pages), .helper = &find_vma),
+	ENTRY(on_map_pages_fexit, READ_FAULTS),
+	ENTRY(on_map_pages, READ_FAULTS, STANDS_IN_FOR(on_map_pages_fexit)),
+	ENTRY(on_filemap_fault_fentry, READ_FAULTS),
+	ENTRY(on_filemap_fault, READ_FAULTS, STANDS_IN_FOR(on_filemap_fault_fentry)),
+	ENTRY(on_dax_pte_fault, DAX_PTE_FAULTS),
+	ENTRY(on_dax_pmd_fault, DAX_PMD_FAULTS),
+	ENTRY(on_page_dirty, DIRTIED_PAGES),
+	ENTRY(on_page_dirty_page, DIRTIED_PAGES, STANDS_IN_FOR(on_page_dirty)),
+	ENTRY(on_page_delete, PAGE_DELETES),
+	ENTRY(on_page_add, PAGE_ADDS),
+	FAULT_TIMING(ext4_dax_fault, EXT4_FAULT_TIMING, "ext4"),
+	FAULT_TIMING(ext4_dax_huge_fault, EXT4_FAULT_TIMING, "ext4"),
+	FAULT_TIMING(xfs_filemap_fault, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(xfs_filemap_huge_fault, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(xfs_filemap_page_mkwrite, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(xfs_filemap_pfn_mkwrite, XFS_FAULT_TIMING, "xfs"),
+	FAULT_TIMING(__fuse_dax_fault, FUSE_FAULT_TIMING, "fuse"),
+	/* lock waits (lockwait.bpf.c) */
+	ENTRY(on_contention_begin, LOCK_WAITS),
+	ENTRY(on_contention_end, LOCK_WAITS),
+	ENTRY(on_down_write, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
+	ENTRY(on_down_write_exit, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
+	ENTRY(on_down_read, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
+	ENTRY(on_down_read_exit, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
+	/* FUSE requests (fuse.bpf.c) and IO (io.bpf.c) */
+	ENTRY(on_fuse_send, FUSE_REQUESTS),
+	ENTRY(on_fuse_end, FUSE_REQUESTS),
+	ENTRY(on_fuse_io, FUSE_IO),
+	ENTRY(on_dio_begin, DIRECT_IO),
+	/* the FUSE DAX window (fusedax.bpf.c) */
+	ENTRY(on_dax_setup, FUSE_DAX_MAPPINGS, .module = "fuse"),
+	ENTRY(on_dax_setup_exit, FUSE_DAX_MAPPINGS, .module = "fuse"),
+	ENTRY(on_dax_remove, FUSE_DAX_MAPPINGS, .module = "fuse"),
+	ENTRY(on_dax_remove_exit, FUSE_DAX_MAPPINGS, .module = "fuse"),
+	ENTRY(on_dax_reclaim, FUSE_DAX_RECLAIM, .module = "fuse"),
+	ENTRY(on_dax_reclaim_exit, FUSE_DAX_RECLAIM, .module = "fuse"),
+	ENTRY(on_dax_freed, FUSE_DAX_RECLAIM, STANDS_IN_FOR(on_dax_reclaim_exit), .module = "fuse"),
+	ENTRY(on_dax_reclaim_pass, FUSE_DAX_PASSES, .module = "fuse"),
+	ENTRY(on_dax_reclaim_pass_exit, FUSE_DAX_PASSES, .module = "fuse"),
+	ENTRY(on_dax_inline_reclaim, FUSE_DAX_INLINE_RECLAIM, .module = "fuse"),
+	ENTRY(on_dax_inline_reclaim_exit, FUSE_DAX_INLINE_RECLAIM, .module = "fuse"),
+	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
 };
+
+/* A program added without an entry fails here; one entry given twice, at session open. */
+_Static_assert(ARRAY_LEN(registry) == NPROGS, "every program of the skeleton needs one entry in registry[]");
+
+static struct bpf_program *prog_of(const struct daxscope_bpf *skel, const struct program *p)
+{
+	return *(struct bpf_program *const *)((const char *)skel + p->prog);
+}
+
+/* The registry entry of PROG (NPROGS if none). */
+static size_t entry_of(const struct daxscope_bpf *skel, const struct bpf_program *prog)
+{
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
+		if (prog_of(skel, &registry[i]) == prog)
+			return i;
+	return NPROGS;
+}
+
+/* The registry entry of the program at skeleton field FIELD (NPROGS if none). */
+static size_t entry_at(size_t field)
+{
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
+		if (registry[i].prog == field)
+			return i;
+	return NPROGS;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Every program of the object has exactly one entry: a concern is never a raw program name. */
+static int check_registry(const struct daxscope_bpf *skel, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		size_t entries = 0;
+
+		for (size_t i = 0; i < ARRAY_LEN(registry); i++)
+			entries += prog_of(skel, &registry[i]) == prog;
+		if (entries != 1)
+			return fail(err, errlen, "BPF program %s has %zu entries in the registry of src/session.c, not one",
+				    bpf_program__name(prog), entries);
+	}
+	return 0;
+}
+
+/* ---- the session, and what the kernel allows, settled before load ---- */
 
 struct dx_session {
 	struct daxscope_bpf *skel;
@@ -121,6 +261,8 @@ struct dx_session {
 	struct dx_paths *paths; /* names learned from live tasks, each handed out once */
 	dx_record_fn fn;
 	void *ctx;
+	struct dx_probe probes[NCONCERNS];
+	size_t nprobes;
 	char banner[2048];
 };
 
@@ -167,25 +309,23 @@ static void ensure_tracefs(void)
 /*
  * Can fentry/fexit programs load and attach here? Lockdown or a sandbox may
  * refuse them (EPERM) where tracepoints work: one tiny program tells.
+ * 0 if they can, else -errno.
  */
 static int fentry_probe(const struct btf *vmlinux)
 {
-	static int verdict = 1; /* 1: not probed yet, 0: works, else -errno */
 	struct bpf_insn ret0[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	int id, prog, link;
+	int id, prog, link, verdict;
 
-	if (verdict != 1)
-		return verdict;
 	id = vmlinux ? btf__find_by_name_kind(vmlinux, "filemap_fault", BTF_KIND_FUNC) : -1;
 	if (id < 0)
-		return verdict = -ENOENT;
+		return -ENOENT;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = id);
 	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "dx_fentry_probe", "GPL", ret0, 2, &opts);
 	if (prog < 0)
-		return verdict = -errno;
+		return -errno;
 	link = bpf_link_create(prog, 0, BPF_TRACE_FENTRY, NULL);
 	verdict = link < 0 ? -errno : 0;
 	if (link >= 0)
@@ -194,69 +334,84 @@ static int fentry_probe(const struct btf *vmlinux)
 	return verdict;
 }
 
-/* Is NAME a function with BTF, in vmlinux or in a loaded module? */
-static bool kernel_function_exists(const struct btf *vmlinux, const char *name)
-{
-	struct dirent *de;
-	bool found = false;
-	DIR *dir;
+/* The kernel's BTF as the probe reads it: vmlinux, and each named module's, loaded once. */
+struct kernel_btf {
+	struct btf *vmlinux;
+	int fentry; /* fentry_probe()'s verdict */
+	struct module_btf {
+		const char *name;
+		struct btf *btf; /* NULL: not loaded, or without BTF */
+	} modules[4];    /* the registry names three: fuse, ext4, xfs */
+	size_t nmodules;
+};
 
-	if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0)
+static const struct btf *module_btf(struct kernel_btf *k, const char *name)
+{
+	struct module_btf *m;
+
+	for (size_t i = 0; i < k->nmodules; i++)
+		if (!strcmp(k->modules[i].name, name))
+			return k->modules[i].btf;
+	if (k->nmodules == ARRAY_LEN(k->modules))
+		return NULL;
+	m = &k->modules[k->nmodules++];
+	m->name = name;
+	m->btf = btf__load_module_btf(name, k->vmlinux);
+	return m->btf;
+}
+
+static void kernel_btf_free(struct kernel_btf *k)
+{
+	for (size_t i = 0; i < k->nmodules; i++)
+		btf__free(k->modules[i].btf);
+	btf__free(k->vmlinux);
+}
+
+/* Is FN a function with BTF, in vmlinux or (built as one) in MODULE? */
+static bool kernel_function_exists(struct kernel_btf *k, const char *fn, const char *module)
+{
+	const struct btf *mod;
+
+	if (btf__find_by_name_kind(k->vmlinux, fn, BTF_KIND_FUNC) >= 0)
 		return true;
-	dir = opendir("/sys/kernel/btf");
-	while (dir && !found && (de = readdir(dir))) {
-		char path[300];
-		struct btf *mod;
-
-		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", de->d_name);
-		mod = btf__parse_split(path, (struct btf *)vmlinux);
-		found = mod && btf__find_by_name_kind(mod, name, BTF_KIND_FUNC) >= 0;
-		btf__free(mod);
-	}
-	if (dir)
-		closedir(dir);
-	return found;
+	mod = module ? module_btf(k, module) : NULL;
+	return mod && btf__find_by_name_kind(mod, fn, BTF_KIND_FUNC) >= 0;
 }
 
-/* Helpers some programs call, with the kernel that brought them. */
-static bool helper_missing(const char *prog, char *reason, size_t len)
+static bool is_fentry(const struct bpf_program *prog)
 {
-	if (strcmp(prog, "on_user_fault_vma"))
-		return false;
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_find_vma, NULL) == 1)
-		return false;
-	snprintf(reason, len, "needs bpf_find_vma, 5.17+");
-	return true;
+	const char *sec = bpf_program__section_name(prog);
+
+	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 }
 
-/* "tracepoint/syscalls/sys_enter_truncate" -> exists in tracefs? "tp_btf/x" -> BTF? */
-static bool attach_point_exists(const struct bpf_program *prog, const struct btf *vmlinux,
+/* "tracepoint/syscalls/sys_enter_truncate" -> exists in tracefs? "tp_btf/x" -> BTF? "fentry/fn" -> fn's BTF? */
+static bool attach_point_exists(const struct program *p, const struct bpf_program *prog, struct kernel_btf *k,
 				char *reason, size_t len)
 {
 	const char *sec = bpf_program__section_name(prog);
 	char path[256], name[128];
-	int err;
 
-	if (helper_missing(bpf_program__name(prog), reason, len))
+	if (p->helper && libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, p->helper->id, NULL) != 1) {
+		snprintf(reason, len, "needs %s", p->helper->since);
 		return false;
-	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6)) {
-		err = fentry_probe(vmlinux);
-		if (err) {
-			snprintf(reason, len, "fentry/fexit not permitted here: %s", strerror(-err));
+	}
+	if (is_fentry(prog)) {
+		const char *fn = strchr(sec, '/') + 1;
+
+		if (k->fentry) {
+			snprintf(reason, len, "fentry/fexit not permitted here: %s", strerror(-k->fentry));
 			return false;
 		}
-		if (!kernel_function_exists(vmlinux, strchr(sec, '/') + 1)) {
-			snprintf(reason, len, "no BTF for function %s (inlined, or its module lacks BTF or is not loaded)",
-				 strchr(sec, '/') + 1);
+		if (!kernel_function_exists(k, fn, p->module)) {
+			snprintf(reason, len, "no BTF for function %s (inlined, or its module lacks BTF or is not loaded)", fn);
 			return false;
 		}
 		return true;
 	}
 
 	/* without kernel BTF only programs free of CO-RE can load: the FUSE ones */
-	if (!vmlinux && strncmp(sec, "tracepoint/fuse/", 16)) {
+	if (!k->vmlinux && strncmp(sec, "tracepoint/fuse/", 16)) {
 		snprintf(reason, len, "no kernel BTF");
 		return false;
 	}
@@ -269,7 +424,7 @@ static bool attach_point_exists(const struct bpf_program *prog, const struct btf
 	}
 	if (!strncmp(sec, "tp_btf/", 7)) {
 		snprintf(name, sizeof(name), "btf_trace_%s", sec + 7);
-		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0)
+		if (btf__find_by_name_kind(k->vmlinux, name, BTF_KIND_TYPEDEF) >= 0)
 			return true;
 		snprintf(reason, len, "no tracepoint %s", sec + 7);
 		return false;
@@ -277,18 +432,61 @@ static bool attach_point_exists(const struct bpf_program *prog, const struct btf
 	return true;
 }
 
-struct refusal {
-	char prog[64];
-	char reason[REASON_LEN];
+/* ---- stand-ins, chosen before load ---- */
+
+/* The programs refused so far (registry entries), in the order they were, with why. */
+struct refusals {
+	struct refusal {
+		size_t entry;
+		char reason[REASON_LEN];
+	} list[NPROGS];
+	size_t n;
 };
 
-static void refuse(struct refusal *list, size_t *n, size_t max, const char *prog, const char *reason)
+static void refuse(struct refusals *r, size_t entry, const char *reason)
 {
-	if (*n >= max)
+	if (r->n >= NPROGS)
 		return;
-	snprintf(list[*n].prog, sizeof(list[*n].prog), "%s", prog);
-	snprintf(list[*n].reason, sizeof(list[*n].reason), "%s", reason);
-	(*n)++;
+	r->list[r->n].entry = entry;
+	snprintf(r->list[r->n].reason, sizeof(r->list[r->n].reason), "%s", reason);
+	r->n++;
+}
+
+static bool is_refused(const struct refusals *r, size_t entry)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->list[i].entry == entry)
+			return true;
+	return false;
+}
+
+static bool wanted(const struct refusals *r, size_t entry);
+
+static bool will_load(const struct refusals *r, size_t entry)
+{
+	return !is_refused(r, entry) && wanted(r, entry);
+}
+
+/* Does ENTRY's program, or a program it stands in for, load? */
+static bool covered(const struct refusals *r, size_t entry)
+{
+	const struct program *p = &registry[entry];
+
+	if (will_load(r, entry))
+		return true;
+	return p->primary && !p->when_primary_loads && covered(r, entry_at(p->primary));
+}
+
+/* Is this program wanted, given the fate of the program it stands in for (or helps)? */
+static bool wanted(const struct refusals *r, size_t entry)
+{
+	const struct program *p = &registry[entry];
+
+	if (!p->primary)
+		return true;
+	if (p->when_primary_loads)
+		return will_load(r, entry_at(p->primary));
+	return !covered(r, entry_at(p->primary));
 }
 
 /*
@@ -315,78 +513,7 @@ static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reas
 	return bpf_object__find_program_by_name(skel->obj, name);
 }
 
-static const char *what_of(const char *prog)
-{
-	/* the fault-handler pairs of faults.bpf.c: one concern, whatever the filesystem */
-	if (!strncmp(prog, "on_enter_", 9) || !strncmp(prog, "on_exit_", 8))
-		return strstr(prog, "ext4")  ? "ext4 DAX fault timing"
-		       : strstr(prog, "xfs") ? "xfs DAX fault timing"
-					     : "FUSE DAX fault timing";
-	for (size_t i = 0; i < sizeof(probe_names) / sizeof(probe_names[0]); i++)
-		if (!strcmp(probe_names[i].prog, prog))
-			return probe_names[i].what;
-	return prog;
-}
-
-/* Is WHAT covered by a program that loaded? */
-static bool watched(const struct dx_session *s, const char *what)
-{
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program(prog, s->skel->obj)
-		if (bpf_program__autoload(prog) && !strcmp(what_of(bpf_program__name(prog)), what))
-			return true;
-	return false;
-}
-
-/* One line: the mode, every watched concern, and every one not watched with its first reason. */
-static void build_banner(struct dx_session *s, const struct refusal *refused, size_t nrefused)
-{
-	struct bpf_program *prog;
-	bool fentry = false;
-	struct utsname u;
-	size_t used, not_watched, nlisted = 0;
-	const char *listed[NPROGS];
-
-	uname(&u);
-	bpf_object__for_each_program(prog, s->skel->obj) {
-		const char *sec = bpf_program__section_name(prog);
-
-		fentry |= bpf_program__autoload(prog) && (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6));
-	}
-	used = (size_t)snprintf(s->banner, sizeof(s->banner), "daxscope: kernel %s, %s mode%s%s%s; watching:",
-				u.release, fentry ? "fentry" : "tracepoint",
-				fentry_probe(NULL) < 0 ? " (fentry/fexit not permitted: " : "",
-				fentry_probe(NULL) < 0 ? strerror(-fentry_probe(NULL)) : "",
-				fentry_probe(NULL) < 0 ? ")" : "");
-	bpf_object__for_each_program(prog, s->skel->obj) {
-		const char *what = what_of(bpf_program__name(prog));
-		bool seen = false;
-
-		for (size_t i = 0; i < nlisted; i++)
-			seen |= !strcmp(listed[i], what);
-		if (seen || !bpf_program__autoload(prog) || used >= sizeof(s->banner) || nlisted == NPROGS)
-			continue;
-		listed[nlisted++] = what;
-		used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, " %s,", what);
-	}
-	if (used < sizeof(s->banner) && s->banner[used - 1] == ',')
-		s->banner[--used] = '\0';
-	not_watched = used;
-	used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, "; NOT watching:");
-	for (size_t i = 0, n = 0; i < nrefused && used < sizeof(s->banner); i++) {
-		const char *what = what_of(refused[i].prog);
-		bool seen = watched(s, what);
-
-		for (size_t j = 0; j < i; j++)
-			seen |= !strcmp(what_of(refused[j].prog), what);
-		if (!seen)
-			used += (size_t)snprintf(s->banner + used, sizeof(s->banner) - used, "%s %s (%s)",
-						 n++ ? "," : "", what, refused[i].reason);
-	}
-	if (used == not_watched + strlen("; NOT watching:"))
-		snprintf(s->banner + not_watched, sizeof(s->banner) - not_watched, "; not watching: nothing left out");
-}
+/* ---- load and attach ---- */
 
 /*
  * The file of an event, named while the task still has it open: the punch by
@@ -430,61 +557,6 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static bool is_refused(const struct refusal *refused, size_t n, const char *prog)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(refused[i].prog, prog))
-			return true;
-	return false;
-}
-
-static const struct alternative *alternative_of(const char *prog)
-{
-	for (size_t i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++)
-		if (!strcmp(alternatives[i].prog, prog))
-			return &alternatives[i];
-	return NULL;
-}
-
-static bool wanted_alternative(const char *prog, const struct refusal *refused, size_t nrefused);
-
-static bool will_load(const char *prog, const struct refusal *refused, size_t nrefused)
-{
-	return !is_refused(refused, nrefused, prog) && wanted_alternative(prog, refused, nrefused);
-}
-
-/* Does PROG, or a program it stands in for, load? */
-static bool covered(const char *prog, const struct refusal *refused, size_t nrefused)
-{
-	const struct alternative *a = alternative_of(prog);
-
-	if (will_load(prog, refused, nrefused))
-		return true;
-	return a && !a->when_primary_loads && covered(a->primary, refused, nrefused);
-}
-
-/* Is this program wanted, given the fate of the program it stands in for (or helps)? */
-static bool wanted_alternative(const char *prog, const struct refusal *refused, size_t nrefused)
-{
-	const struct alternative *a = alternative_of(prog);
-
-	if (!a)
-		return true;
-	if (a->when_primary_loads)
-		return will_load(a->primary, refused, nrefused);
-	return !covered(a->primary, refused, nrefused);
-}
-
 /*
  * Without kernel BTF libbpf refuses any object that has CO-RE relocations,
  * even in programs it will not load. Point it at an empty BTF instead: the
@@ -519,12 +591,11 @@ static const char *empty_btf_path(void)
 }
 
 static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uint32_t dev, bool kernel_btf,
-					    const struct refusal *refused, size_t nrefused)
+					    const struct refusals *r)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = kernel_btf ? NULL : empty_btf_path());
 	struct daxscope_bpf *skel = daxscope_bpf__open_opts(&open_opts);
 	size_t ringbuf_bytes = o->ringbuf_bytes ? o->ringbuf_bytes : 8u << 20;
-	struct bpf_program *prog;
 
 	if (!skel)
 		return NULL;
@@ -533,52 +604,60 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 	skel->rodata->linger_ns = o->linger_ns ? o->linger_ns : 2000000000ULL;
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 32; /* early enough that the rest absorbs a burst */
 	bpf_map__set_max_entries(skel->maps.events, ringbuf_bytes);
-	bpf_object__for_each_program(prog, skel->obj)
-		if (is_refused(refused, nrefused, bpf_program__name(prog)) || !wanted_alternative(bpf_program__name(prog), refused, nrefused))
-			bpf_program__set_autoload(prog, false);
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
+		if (!will_load(r, i))
+			bpf_program__set_autoload(prog_of(skel, &registry[i]), false);
 	return skel;
 }
 
 /* Load, dropping each program the kernel refuses (with its reason) and retrying. */
-static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t dev,
-		struct refusal *refused, size_t *nrefused, size_t max, char *err, size_t errlen)
+static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t dev, struct refusals *r,
+		int *fentry, char *err, size_t errlen)
 {
-	const struct btf *vmlinux = libbpf_find_kernel_btf();
+	struct kernel_btf k = { .vmlinux = btf__load_vmlinux_btf() };
 	struct bpf_program *prog;
 	char reason[REASON_LEN];
+	int ret = -1;
 
-	s->skel = open_configured(o, dev, vmlinux, refused, *nrefused);
-	if (!s->skel)
-		return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+	*fentry = k.fentry = fentry_probe(k.vmlinux);
+	s->skel = open_configured(o, dev, k.vmlinux, r);
+	if (!s->skel) {
+		fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		goto out;
+	}
+	if (check_registry(s->skel, err, errlen))
+		goto out;
 	bpf_object__for_each_program(prog, s->skel->obj)
-		if (!attach_point_exists(prog, vmlinux, reason, sizeof(reason)))
-			refuse(refused, nrefused, max, bpf_program__name(prog), reason);
-	for (size_t tries = 0; tries <= max; tries++) {
+		if (!attach_point_exists(&registry[entry_of(s->skel, prog)], prog, &k, reason, sizeof(reason)))
+			refuse(r, entry_of(s->skel, prog), reason);
+	for (size_t tries = 0; tries <= NPROGS; tries++) {
 		daxscope_bpf__destroy(s->skel);
-		s->skel = open_configured(o, dev, vmlinux, refused, *nrefused);
-		if (!s->skel)
-			return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		s->skel = open_configured(o, dev, k.vmlinux, r);
+		if (!s->skel) {
+			fail(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+			goto out;
+		}
 		libbpf_log[0] = '\0';
 		if (!daxscope_bpf__load(s->skel)) {
-			if (!vmlinux)
-				unlink(empty_btf_path());
-			btf__free((struct btf *)vmlinux);
-			return 0;
+			ret = 0;
+			goto out;
 		}
 		prog = refused_program(s->skel, reason, sizeof(reason));
-		if (!prog || is_refused(refused, *nrefused, bpf_program__name(prog)))
+		if (!prog || is_refused(r, entry_of(s->skel, prog)))
 			break;
-		refuse(refused, nrefused, max, bpf_program__name(prog), reason);
+		refuse(r, entry_of(s->skel, prog), reason);
 	}
-	if (!vmlinux)
-		unlink(empty_btf_path());
-	btf__free((struct btf *)vmlinux);
 	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
-	return fail(err, errlen, "cannot load the BPF programs: %s",
-		    libbpf_log[0] ? libbpf_log : strerror(errno));
+	fail(err, errlen, "cannot load the BPF programs: %s", libbpf_log[0] ? libbpf_log : strerror(errno));
+out:
+	if (!k.vmlinux)
+		unlink(empty_btf_path());
+	kernel_btf_free(&k);
+	return ret;
 }
 
-static void attach(struct dx_session *s, struct refusal *refused, size_t *nrefused, size_t max)
+/* Attaches every loaded program, in the object's order; ATTACHED[entry] says which did. */
+static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 {
 	struct bpf_program *prog;
 	char reason[REASON_LEN];
@@ -591,21 +670,77 @@ static void attach(struct dx_session *s, struct refusal *refused, size_t *nrefus
 		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(reason, sizeof(reason), "attach failed: %s", strerror(errno));
-			refuse(refused, nrefused, max, bpf_program__name(prog), reason);
+			refuse(r, entry_of(s->skel, prog), reason);
 			continue;
 		}
+		attached[entry_of(s->skel, prog)] = true;
 		s->links[s->nlinks++] = link;
 	}
 }
 
+/* ---- the outcome, as data and as the banner ---- */
+
+static bool listed(const struct dx_session *s, const char *what)
+{
+	for (size_t i = 0; i < s->nprobes; i++)
+		if (!strcmp(s->probes[i].what, what))
+			return true;
+	return false;
+}
+
+static void add_probe(struct dx_session *s, enum concern what, const char *reason)
+{
+	struct dx_probe *p = &s->probes[s->nprobes];
+
+	if (listed(s, concern_names[what]))
+		return;
+	snprintf(p->what, sizeof(p->what), "%s", concern_names[what]);
+	snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+	p->watched = !reason;
+	s->nprobes++;
+}
+
+/*
+ * One probe per concern, in banner order: the watched ones as the object
+ * lists their first attached program, then the rest in the order their
+ * first program was refused, with its reason. A stand-in that was not
+ * needed names no concern of its own.
+ */
+static void settle_probes(struct dx_session *s, const struct refusals *r, const bool *attached)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		size_t i = entry_of(s->skel, prog);
+
+		if (attached[i])
+			add_probe(s, registry[i].what, NULL);
+	}
+	for (size_t i = 0; i < r->n; i++)
+		add_probe(s, registry[r->list[i].entry].what, r->list[i].reason);
+}
+
+/* "fentry mode", or "tracepoint mode (fentry/fexit not permitted: REASON)" */
+static void format_mode(const struct dx_session *s, const bool *attached, int fentry, char *buf, size_t len)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
+		any |= attached[i] && is_fentry(prog_of(s->skel, &registry[i]));
+	snprintf(buf, len, "%s mode%s%s%s", any ? "fentry" : "tracepoint", fentry ? " (fentry/fexit not permitted: " : "",
+		 fentry ? strerror(-fentry) : "", fentry ? ")" : "");
+}
+
 int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, char *err, size_t errlen)
 {
-	struct refusal refused[NPROGS];
-	size_t nrefused = 0, nprogs = 0;
-	struct bpf_program *prog;
+	struct refusals refused = { .n = 0 };
+	bool attached[NPROGS] = { false };
 	struct dx_session *s;
+	char mode[REASON_LEN];
+	struct utsname u;
 	uint32_t dev = 0;
 	struct stat st;
+	int fentry;
 
 	*out = NULL;
 	if (!has_privileges())
@@ -622,19 +757,18 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 		free(s);
 		return fail(err, errlen, "out of memory");
 	}
-	if (load(s, o, dev, refused, &nrefused, NPROGS, err, errlen))
+	if (load(s, o, dev, &refused, &fentry, err, errlen))
 		goto fail;
-	bpf_object__for_each_program(prog, s->skel->obj)
-		nprogs++;
-	s->links = calloc(nprogs, sizeof(*s->links));
+	s->links = calloc(NPROGS, sizeof(*s->links));
 	if (!s->links) {
 		fail(err, errlen, "out of memory");
 		goto fail;
 	}
-	attach(s, refused, &nrefused, NPROGS);
+	attach(s, &refused, attached);
 	if (!s->nlinks) {
 		fail(err, errlen, "no BPF program could be attached (first: %s: %s)",
-		     nrefused ? refused[0].prog : "?", nrefused ? refused[0].reason : "?");
+		     refused.n ? bpf_program__name(prog_of(s->skel, &registry[refused.list[0].entry])) : "?",
+		     refused.n ? refused.list[0].reason : "?");
 		goto fail;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_ring_event, s, NULL);
@@ -642,7 +776,10 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 		fail(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
 		goto fail;
 	}
-	build_banner(s, refused, nrefused);
+	settle_probes(s, &refused, attached);
+	format_mode(s, attached, fentry, mode, sizeof(mode));
+	uname(&u);
+	dx_format_banner(s->banner, sizeof(s->banner), u.release, mode, s->probes, s->nprobes);
 	*out = s;
 	return 0;
 fail:
@@ -655,9 +792,17 @@ const char *dx_session_banner(const struct dx_session *s)
 	return s->banner;
 }
 
+const struct dx_probe *dx_session_probes(const struct dx_session *s, size_t *n)
+{
+	*n = s->nprobes;
+	return s->probes;
+}
+
 void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
 	fn(DX_REC_BANNER, s->banner, (uint32_t)strlen(s->banner) + 1, ctx);
+	for (size_t i = 0; i < s->nprobes; i++)
+		fn(DX_REC_PROBE, &s->probes[i], sizeof(s->probes[i]), ctx);
 }
 
 int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void *ctx)

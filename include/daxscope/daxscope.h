@@ -289,6 +289,8 @@ int dx_session_open(const struct dx_session_opts *opts, struct dx_session **out,
 		    size_t errlen);
 /* One line: the mode, what is watched, what is not and why. */
 const char *dx_session_banner(const struct dx_session *s);
+/* What it watches and not, one entry per concern: the banner as data. */
+const struct dx_probe *dx_session_probes(const struct dx_session *s, size_t *n);
 /* What the session settled, as records: the banner, then one DX_REC_PROBE per concern. */
 void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /*

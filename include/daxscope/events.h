@@ -209,10 +209,10 @@ struct dx_file_counts {
 	__u64 deleted;
 };
 
-/* Failure counters the kernel side keeps; all are printed, none is silent. */
+/* Failure counters the kernel side keeps, each read with dx_session_drops(); all are printed, none is silent. */
 enum dx_drop {
 	DX_DROP_RINGBUF = 0, /* ring buffer full: event lost */
-	DX_DROP_MAP_FULL,    /* a tracking map was full */
+	DX_DROP_MAP_FULL,    /* a tracking map was full: a window, lock, wait, fault timing or FUSE request not kept */
 	DX_DROP_VMA,         /* user fault whose VMA could not be looked up */
 	DX_DROP_MAX
 };

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel types as they were on other kernels, and the accessors that read
+ * whichever one this kernel has (as libbpf-tools' core_fixes.bpf.h). CO-RE
+ * ignores the ___suffix of a flavour and matches it by name and field against
+ * the running kernel's BTF (vmlinux or a module), choosing at load time.
+ */
+#ifndef DAXSCOPE_CORE_FIXES_BPF_H
+#define DAXSCOPE_CORE_FIXES_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+
+/* ---- page cache: struct folio (5.16+) or struct page ---- */
+
+/* Page-cache tracepoints pass a struct folio (5.16+) or a struct page (before). */
+struct page___old {
+	struct address_space *mapping;
+	unsigned long index;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct address_space *folio_mapping_of(void *folio_or_page)
+{
+	if (bpf_core_type_exists(struct folio))
+		return BPF_CORE_READ((struct folio *)folio_or_page, mapping);
+	return BPF_CORE_READ((struct page___old *)folio_or_page, mapping);
+}
+
+static __always_inline __u64 folio_index_of(void *folio_or_page)
+{
+	if (bpf_core_type_exists(struct folio))
+		return BPF_CORE_READ((struct folio *)folio_or_page, index);
+	return BPF_CORE_READ((struct page___old *)folio_or_page, index);
+}
+
+/*
+ * struct folio as kernels lay it out: flags an unsigned long (up to 6.16) or
+ * a memdesc_flags_t (6.17+); the order in _folio_order (up to 6.5) or in the
+ * low byte of _flags_1 (6.6+).
+ */
+struct folio___plain {
+	unsigned long flags;
+	unsigned char _folio_order;
+	unsigned long _flags_1;
+} __attribute__((preserve_access_index));
+
+struct memdesc_flags___dx {
+	unsigned long f;
+};
+
+struct folio___memdesc {
+	struct memdesc_flags___dx flags;
+} __attribute__((preserve_access_index));
+
+#define FOLIO_ORDER_MASK 0xff /* from include/linux/mm.h, folio_large_order(): _flags_1 & 0xff */
+
+static __always_inline __u32 folio_order_of(struct folio *folio)
+{
+	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head), flags = 0;
+	struct folio___plain *plain = (void *)folio;
+	struct folio___memdesc *memdesc = (void *)folio;
+
+	if (bpf_core_field_exists(plain->flags))
+		flags = BPF_CORE_READ(plain, flags);
+	else if (bpf_core_field_exists(memdesc->flags.f))
+		flags = BPF_CORE_READ(memdesc, flags.f);
+	if (!(flags & head))
+		return 0;
+	if (bpf_core_field_exists(plain->_folio_order))
+		return BPF_CORE_READ(plain, _folio_order);
+	if (bpf_core_field_exists(plain->_flags_1))
+		return BPF_CORE_READ(plain, _flags_1) & FOLIO_ORDER_MASK;
+	return 0;
+}
+
+/* ---- faults: struct vm_fault ---- */
+
+/* vm_fault.flags is an enum fault_flag from 5.12, an unsigned int before. */
+struct vm_fault___old {
+	unsigned int flags;
+} __attribute__((preserve_access_index));
+
+/* FAULT_FLAG_WRITE: an enum fault_flag value from 5.12, before it #define FAULT_FLAG_WRITE 0x01 (include/linux/mm.h). */
+static __always_inline unsigned int fault_flag_write(void)
+{
+	if (bpf_core_enum_value_exists(enum fault_flag, FAULT_FLAG_WRITE))
+		return bpf_core_enum_value(enum fault_flag, FAULT_FLAG_WRITE);
+	return 0x01;
+}
+
+static __always_inline bool fault_is_write(struct vm_fault *vmf)
+{
+	struct vm_fault___old *old = (void *)vmf;
+
+	if (bpf_core_field_exists(old->flags))
+		return BPF_CORE_READ(old, flags) & fault_flag_write();
+	return BPF_CORE_READ(vmf, flags) & fault_flag_write();
+}
+
+/* VM_FAULT_NOPAGE: enum vm_fault_reason (include/linux/mm_types.h); 0x100 wherever it is not in the BTF. */
+static __always_inline unsigned int vm_fault_nopage(void)
+{
+	if (bpf_core_enum_value_exists(enum vm_fault_reason, VM_FAULT_NOPAGE))
+		return bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_NOPAGE);
+	return 0x100;
+}
+
+/* ---- the fault/punch lock of an inode ---- */
+
+/*
+ * Before 5.15 each filesystem had its own fault/punch rwsem in its inode.
+ * Flavours of the private inode types resolve where those types have BTF:
+ * built into vmlinux, or modules from 5.11. xfs's i_mmaplock was an mrlock_t
+ * whose rwsem comes first (a plain rwsem from 5.14): any struct matches a
+ * struct for CO-RE, at the same offset.
+ */
+struct ext4_inode_info___old {
+	struct rw_semaphore i_mmap_sem;
+	struct inode vfs_inode;
+} __attribute__((preserve_access_index));
+
+struct xfs_inode___old {
+	struct rw_semaphore i_mmaplock;
+	struct inode i_vnode;
+} __attribute__((preserve_access_index));
+
+struct fuse_inode___old {
+	struct inode inode;
+	struct rw_semaphore i_mmap_sem;
+} __attribute__((preserve_access_index));
+
+#define EXT4_SUPER_MAGIC 0xEF53     /* from include/uapi/linux/magic.h */
+#define XFS_SUPER_MAGIC 0x58465342  /* from include/uapi/linux/magic.h */
+#define FUSE_SUPER_MAGIC 0x65735546 /* from fs/fuse/inode.c; virtiofs too */
+
+/* container_of(inode, TYPE, INODE_FIELD)->LOCK_FIELD */
+#define FS_LOCK(inode, type, inode_field, lock_field) \
+	((__u64)(inode) - bpf_core_field_offset(type, inode_field) + bpf_core_field_offset(type, lock_field))
+
+/*
+ * The lock faults take shared and punches take exclusive:
+ * mapping->invalidate_lock (5.15+), else the filesystem's own; 0 where
+ * neither has BTF (lockwait.bpf.c then learns it from the punch).
+ */
+static __always_inline __u64 fault_lock_addr(struct inode *inode)
+{
+	struct address_space *mapping = BPF_CORE_READ(inode, i_mapping);
+	unsigned long magic;
+
+	if (mapping && bpf_core_field_exists(mapping->invalidate_lock))
+		return (__u64)mapping + bpf_core_field_offset(struct address_space, invalidate_lock);
+	magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if (magic == EXT4_SUPER_MAGIC && bpf_core_field_exists(struct ext4_inode_info___old, i_mmap_sem))
+		return FS_LOCK(inode, struct ext4_inode_info___old, vfs_inode, i_mmap_sem);
+	if (magic == XFS_SUPER_MAGIC && bpf_core_field_exists(struct xfs_inode___old, i_mmaplock))
+		return FS_LOCK(inode, struct xfs_inode___old, i_vnode, i_mmaplock);
+	if (magic == FUSE_SUPER_MAGIC && bpf_core_field_exists(struct fuse_inode___old, i_mmap_sem))
+		return FS_LOCK(inode, struct fuse_inode___old, inode, i_mmap_sem);
+	return 0;
+}
+
+/* ---- FUSE private types (fs/fuse/fuse_i.h, fs/fuse/dax.c), from the fuse BTF ---- */
+
+/* The node id follows the inode in struct fuse_inode. */
+struct fuse_inode___dx {
+	struct inode inode;
+	__u64 nodeid;
+} __attribute__((preserve_access_index));
+
+/* The FUSE node id of INODE into *nodeid; false where it is not FUSE or fuse has no BTF. */
+static __always_inline bool fuse_nodeid_of(struct inode *inode, __u64 *nodeid)
+{
+	struct fuse_inode___dx *fi = (void *)inode;
+
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != FUSE_SUPER_MAGIC ||
+	    !bpf_core_field_exists(struct fuse_inode___dx, nodeid))
+		return false;
+	*nodeid = BPF_CORE_READ(fi, nodeid);
+	return true;
+}
+
+/* The DAX window of a FUSE connection and its 2 MiB ranges (private to fs/fuse/dax.c). */
+struct fuse_conn_dax___dx {
+	long nr_free_ranges;
+	unsigned long nr_busy_ranges;
+	unsigned long nr_ranges;
+	struct delayed_work free_work;
+} __attribute__((preserve_access_index));
+
+struct fuse_conn___dx {
+	struct fuse_conn_dax___dx *dax;
+} __attribute__((preserve_access_index));
+
+struct fuse_mount___dx {
+	struct fuse_conn___dx *fc;
+} __attribute__((preserve_access_index));
+
+struct fuse_dax_mapping___dx {
+	__u64 window_offset;
+} __attribute__((preserve_access_index));
+
+struct fuse_removemapping_in___dx {
+	__u32 count;
+} __attribute__((preserve_access_index));
+
+/* The DAX window of the FUSE mount INODE is on (NULL without one). */
+static __always_inline struct fuse_conn_dax___dx *fuse_dax_window_of(struct inode *inode)
+{
+	struct fuse_mount___dx *fm = BPF_CORE_READ(inode, i_sb, s_fs_info);
+
+	return BPF_CORE_READ(fm, fc, dax);
+}
+
+#endif /* DAXSCOPE_CORE_FIXES_BPF_H */
