@@ -203,21 +203,31 @@ static bool matches(const struct truth_event *e, const struct dx_finding *f)
 	       f->punch_begin_ns >= e->t_lo && f->punch_begin_ns <= e->t_hi;
 }
 
-/* The finding's own true event if one is left unmatched, else any it matches (a repeat of one). */
-static struct truth_event *match(struct truth_run *r, const struct dx_finding *f)
+/*
+ * Findings are matched in passes, so that none takes an event another needed:
+ * first to unmatched true events of their own kind, then to damage, then to
+ * any event of their own kind, last as repeats of an event already matched.
+ */
+enum match_pass { PASS_TRUE, PASS_DAMAGE, PASS_KIND, PASS_REPEAT, NPASSES };
+
+static bool fits(const struct truth_event *e, const struct dx_finding *f, enum match_pass pass)
 {
-	struct truth_event *any = NULL;
-
-	for (size_t i = 0; i < r->nevents; i++) {
-		struct truth_event *e = &r->events[i];
-
-		if (!matches(e, f))
-			continue;
-		if (!e->matched)
-			return e;
-		any = e;
+	if (!matches(e, f))
+		return false;
+	switch (pass) {
+	case PASS_TRUE: return !e->matched && e->kind != TRUTH_DAMAGE && e->role == TRUTH_TRUE;
+	case PASS_DAMAGE: return !e->matched && e->kind == TRUTH_DAMAGE;
+	case PASS_KIND: return !e->matched;
+	default: return true;
 	}
-	return any;
+}
+
+static struct truth_event *match(struct truth_run *r, const struct dx_finding *f, enum match_pass pass)
+{
+	for (size_t i = 0; i < r->nevents; i++)
+		if (fits(&r->events[i], f, pass))
+			return &r->events[i];
+	return NULL;
 }
 
 static bool ours(const struct truth_run *r, const struct dx_finding *f)
@@ -259,37 +269,38 @@ static void trace_finding(FILE *out, const struct dx_truth *t, const struct trut
 	dx_report_finding_line(out, &t->report, f);
 }
 
-/* Scores one finding; false when it is a false positive. */
-static bool judge_finding(struct dx_truth *t, struct truth_run *r, const struct dx_finding *f,
-			  struct dx_truth_row *row)
-{
-	struct truth_event *e;
-
-	if (f->kind == DX_FINDING_BLOCKED_FAULT) {
-		row->blocked++;
-		trace_finding(t->o.trace, t, r, f, "blocked");
-		return true;
-	}
-	e = match(r, f);
-	trace_finding(t->o.trace, t, r, f, e ? "matched" : "false positive");
-	if (e)
-		e->matched = true;
-	return e;
-}
-
 /* Scores one run into the row. Called with the report locked. */
 static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *row)
 {
+	size_t first = t->judged, n = t->report.nfindings - first;
+	bool *decided = calloc(n ? n : 1, sizeof(*decided));
 	uint64_t reported = 0, fp = 0, fn = 0, truths = 0;
 
-	for (size_t i = t->judged; i < t->report.nfindings; i++) {
-		const struct dx_finding *f = &t->report.findings[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct dx_finding *f = &t->report.findings[first + i];
 
-		if (!ours(r, f))
-			continue;
-		reported += f->kind != DX_FINDING_BLOCKED_FAULT;
-		fp += !judge_finding(t, r, f, row);
+		decided[i] = !ours(r, f) || f->kind == DX_FINDING_BLOCKED_FAULT;
+		row->blocked += ours(r, f) && f->kind == DX_FINDING_BLOCKED_FAULT;
+		reported += !decided[i];
 	}
+	for (enum match_pass pass = 0; pass < NPASSES; pass++)
+		for (size_t i = 0; i < n; i++) {
+			struct truth_event *e = decided[i] ? NULL : match(r, &t->report.findings[first + i], pass);
+
+			if (e)
+				decided[i] = e->matched = true;
+		}
+	for (size_t i = 0; i < n; i++) {
+		const struct dx_finding *f = &t->report.findings[first + i];
+
+		fp += !decided[i];
+		if (ours(r, f))
+			trace_finding(t->o.trace, t, r, f,
+				      f->kind == DX_FINDING_BLOCKED_FAULT ? "blocked"
+				      : decided[i]			   ? "matched"
+									   : "false positive");
+	}
+	free(decided);
 	t->judged = t->report.nfindings;
 	trace_events(t->o.trace, r);
 	for (size_t i = 0; i < r->nevents; i++) {
@@ -300,7 +311,8 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 		fn += !r->events[i].matched;
 	}
 	if (t->o.trace)
-		fprintf(t->o.trace, "run %u: %s\n", row->runs, r->raced ? "raced" : "NOT RACED");
+		fprintf(t->o.trace, "run %u: ino %" PRIu64 " began at %.6f s (CLOCK_MONOTONIC): %s\n", row->runs, r->ino,
+			(double)r->start_ns / 1e9, r->raced ? "raced" : "NOT RACED");
 	row->runs++;
 	row->raced += r->raced;
 	row->clean += !truths && !reported;

@@ -66,6 +66,8 @@ static void partner(const char *path, struct partner_log *log, uint64_t seed)
 
 	if (map == MAP_FAILED)
 		_exit(1);
+	/* no read-around: a store's fault reads in its own page only, an IO its store explains */
+	madvise(map, MIX_BYTES, MADV_RANDOM);
 	while (!log->stop && log->n < PARTNER_MAX) {
 		uint64_t page = (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 59;
 		uint64_t token = seed;
@@ -192,8 +194,9 @@ static void judge_partner_store(struct mix *m, const struct window *w, uint64_t 
 	if (page < w->first || page > w->last || a1 < w->t0 || (a0 >= c0 && a1 > w->t1))
 		return;
 	truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, page, w->t0, w->t1, role)->at = a0;
-	/* lost or written back stale: either is what such a store does */
+	/* lost, written back stale, or its page read in first: each is what such a store does */
 	truth_add(m->run, DX_FINDING_DISCARDED_WRITE, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
+	truth_add(m->run, DX_FINDING_IO_DURING_PUNCH, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
 	truth_add(m->run, DX_FINDING_RESURRECTED_DATA, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
 }
 
