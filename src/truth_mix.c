@@ -37,6 +37,7 @@ struct partner_log {
 
 struct window {
 	uint64_t t0, t1, first, last; /* pages [first, last] changed by a punch-like operation */
+	bool cuts;                    /* a truncate: it cuts its pages whatever the order */
 };
 
 struct mix {
@@ -128,6 +129,7 @@ static void punch_like(struct mix *m, uint64_t first, uint64_t n, unsigned int o
 
 	w->first = first;
 	w->last = op == DX_OP_TRUNCATE ? MIX_PAGES - 1 : first + n - 1;
+	w->cuts = op == DX_OP_TRUNCATE;
 	w->t0 = truth_now();
 	if (op == DX_OP_PUNCH_HOLE || op == DX_OP_ZERO_RANGE)
 		fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
@@ -184,12 +186,13 @@ static void one_op(struct mix *m)
  * A partner store inside a window's data change (from the server's receipt to
  * the operation's return) on its range is a fault that got through; one that
  * overlaps the operation's start up to the receipt cannot be ordered against
- * the request's send: ambiguous.
+ * the request's send: ambiguous. A truncate cuts the page whatever the order:
+ * the store explains what daxscope may see, and is no true event.
  */
 static void judge_partner_store(struct mix *m, const struct window *w, uint64_t c0, uint64_t a0, uint64_t a1,
 				uint64_t page)
 {
-	enum truth_role role = a0 >= c0 ? TRUTH_TRUE : TRUTH_AMBIGUOUS;
+	enum truth_role role = w->cuts ? TRUTH_EXPLAINS : a0 >= c0 ? TRUTH_TRUE : TRUTH_AMBIGUOUS;
 
 	if (page < w->first || page > w->last || a1 < w->t0 || (a0 >= c0 && a1 > w->t1))
 		return;
