@@ -170,9 +170,13 @@ int dx_truth_scenario_find(const char *name)
 	return -1;
 }
 
-bool dx_truth_scenario_applies(const struct dx_truth *t, size_t i)
+const char *dx_truth_scenario_skip(const struct dx_truth *t, size_t i)
 {
-	return !truth_scenarios[i].clean_only || t->o.expect_clean;
+	if (truth_scenarios[i].clean_only && !t->o.expect_clean)
+		return "a stress for filesystems that must be clean (--expect-clean)";
+	if (truth_scenarios[i].no_fuse && t->fuse)
+		return "FUSE has no collapse or insert range (fallocate answers EOPNOTSUPP)";
+	return NULL;
 }
 
 /* ---- the judge ---- */
@@ -183,96 +187,124 @@ static bool damage_kind(unsigned int kind)
 	       kind == DX_FINDING_REFAULT || kind == DX_FINDING_UNBLOCKED_FAULT;
 }
 
-/*
- * When the finding's punch window began; a correlator that leaves
- * punch_begin_ns unset is placed by the finding's own time, which lies inside
- * its window.
- */
-static uint64_t window_of(const struct dx_finding *f)
-{
-	return f->punch_begin_ns ? f->punch_begin_ns : f->t_ns;
-}
-
-/* Its last page; a correlator that leaves last_page unset covers one page. */
-static uint64_t last_page_of(const struct dx_finding *f)
-{
-	return f->last_page > f->page_index ? f->last_page : f->page_index;
-}
-
 static bool matches(const struct truth_event *e, const struct dx_finding *f)
 {
 	bool kind = e->kind == TRUTH_DAMAGE ? damage_kind(f->kind) : e->kind == (unsigned int)f->kind;
 
-	return kind && f->page_index != DX_PAGE_UNKNOWN && f->page_index <= e->page && e->page <= last_page_of(f) &&
-	       window_of(f) >= e->t_lo && window_of(f) <= e->t_hi;
+	return kind && f->page_index != DX_PAGE_UNKNOWN && f->page_index <= e->page && e->page <= f->last_page &&
+	       f->punch_begin_ns >= e->t_lo && f->punch_begin_ns <= e->t_hi;
 }
 
-/* The finding's own true event if one is left unmatched, else any it matches (a repeat of one). */
-static struct truth_event *match(struct truth_run *r, const struct dx_finding *f)
+/*
+ * Findings are matched in passes, so that none takes an event another needed:
+ * first to unmatched true events of their own kind, then to damage, then to
+ * any event of their own kind, last as repeats of an event already matched.
+ */
+enum match_pass { PASS_TRUE, PASS_DAMAGE, PASS_KIND, PASS_REPEAT, NPASSES };
+
+static bool fits(const struct truth_event *e, const struct dx_finding *f, enum match_pass pass)
 {
-	struct truth_event *any = NULL;
-
-	for (size_t i = 0; i < r->nevents; i++) {
-		struct truth_event *e = &r->events[i];
-
-		if (!matches(e, f))
-			continue;
-		if (!e->matched)
-			return e;
-		any = e;
+	if (!matches(e, f))
+		return false;
+	switch (pass) {
+	case PASS_TRUE: return !e->matched && e->kind != TRUTH_DAMAGE && e->role == TRUTH_TRUE;
+	case PASS_DAMAGE: return !e->matched && e->kind == TRUTH_DAMAGE;
+	case PASS_KIND: return !e->matched;
+	default: return true;
 	}
-	return any;
+}
+
+static struct truth_event *match(struct truth_run *r, const struct dx_finding *f, enum match_pass pass)
+{
+	for (size_t i = 0; i < r->nevents; i++)
+		if (fits(&r->events[i], f, pass))
+			return &r->events[i];
+	return NULL;
 }
 
 static bool ours(const struct truth_run *r, const struct dx_finding *f)
 {
-	return f->file.ino == r->ino && window_of(f) >= r->start_ns && window_of(f) <= r->end_ns;
+	return f->file.ino == r->ino && f->punch_begin_ns >= r->start_ns && f->punch_begin_ns <= r->end_ns;
 }
+
+static double ms_into(const struct truth_run *r, uint64_t t)
+{
+	return ((double)t - (double)r->start_ns) / 1e6;
+}
+
+static const char *const role_names[] = {
+	[TRUTH_TRUE] = "", [TRUTH_EXPLAINS] = " (explains)", [TRUTH_AMBIGUOUS] = " (ambiguous)",
+};
 
 static void trace_events(FILE *out, const struct truth_run *r)
 {
 	for (size_t i = 0; out && i < r->nevents; i++) {
 		const struct truth_event *e = &r->events[i];
 
-		fprintf(out, "truth: ino %" PRIu64 " page %" PRIu64 " %s%s, window began in +[%.3f, %.3f] ms: %s\n",
-			r->ino, e->page, e->kind == TRUTH_DAMAGE ? "damage" : dx_finding_name(e->kind),
-			e->counted ? "" : " (explains)", (double)(e->t_lo - r->start_ns) / 1e6,
-			(double)(e->t_hi - r->start_ns) / 1e6, e->matched ? "matched" : "missed");
+		fprintf(out, "truth: ino %" PRIu64 " page %" PRIu64 " %s%s", r->ino, e->page,
+			e->kind == TRUTH_DAMAGE ? "damage" : dx_finding_name(e->kind), role_names[e->role]);
+		if (e->at)
+			fprintf(out, ", access at +%.3f ms", ms_into(r, e->at));
+		fprintf(out, ", window began in +[%.3f, %.3f] ms: %s\n", ms_into(r, e->t_lo), ms_into(r, e->t_hi),
+			e->matched ? "matched" : "missed");
 	}
+}
+
+/* One finding as judged: its window's and its own time into the run, then daxscope's line. */
+static void trace_finding(FILE *out, const struct dx_truth *t, const struct truth_run *r,
+			  const struct dx_finding *f, const char *verdict)
+{
+	if (!out)
+		return;
+	fprintf(out, "daxscope: %s, window +%.3f ms, at +%.3f ms: ", verdict, ms_into(r, f->punch_begin_ns),
+		ms_into(r, f->t_ns));
+	dx_report_finding_line(out, t->report, f);
 }
 
 /* Scores one run into the row. Called with the report locked. */
 static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *row)
 {
+	size_t first = t->judged, n = dx_report_nfindings(t->report) - first;
+	bool *decided = calloc(n ? n : 1, sizeof(*decided));
 	uint64_t reported = 0, fp = 0, fn = 0, truths = 0;
 
-	for (size_t i = t->judged; i < dx_report_nfindings(t->report); i++) {
-		const struct dx_finding *f = dx_report_finding(t->report, i);
-		struct truth_event *e;
+	for (size_t i = 0; i < n; i++) {
+		const struct dx_finding *f = dx_report_finding(t->report, first + i);
 
-		if (!ours(r, f))
-			continue;
-		if (t->o.trace)
-			dx_report_finding_line(t->o.trace, t->report, f);
-		if (f->kind == DX_FINDING_BLOCKED_FAULT) {
-			row->blocked++;
-			continue;
-		}
-		reported++;
-		e = match(r, f);
-		if (e)
-			e->matched = true;
-		else
-			fp++;
+		decided[i] = !ours(r, f) || f->kind == DX_FINDING_BLOCKED_FAULT;
+		row->blocked += ours(r, f) && f->kind == DX_FINDING_BLOCKED_FAULT;
+		reported += !decided[i];
 	}
+	for (enum match_pass pass = 0; pass < NPASSES; pass++)
+		for (size_t i = 0; i < n; i++) {
+			struct truth_event *e = decided[i] ? NULL : match(r, dx_report_finding(t->report, first + i), pass);
+
+			if (e)
+				decided[i] = e->matched = true;
+		}
+	for (size_t i = 0; i < n; i++) {
+		const struct dx_finding *f = dx_report_finding(t->report, first + i);
+
+		fp += !decided[i];
+		if (ours(r, f))
+			trace_finding(t->o.trace, t, r, f,
+				      f->kind == DX_FINDING_BLOCKED_FAULT ? "blocked"
+				      : decided[i]			   ? "matched"
+									   : "false positive");
+	}
+	free(decided);
 	t->judged = dx_report_nfindings(t->report);
 	trace_events(t->o.trace, r);
 	for (size_t i = 0; i < r->nevents; i++) {
-		if (!r->events[i].counted)
+		row->ambiguous += r->events[i].role == TRUTH_AMBIGUOUS;
+		if (r->events[i].role != TRUTH_TRUE)
 			continue;
 		truths++;
 		fn += !r->events[i].matched;
 	}
+	if (t->o.trace)
+		fprintf(t->o.trace, "run %u: ino %" PRIu64 " began at %.6f s (CLOCK_MONOTONIC): %s\n", row->runs, r->ino,
+			(double)r->start_ns / 1e9, r->raced ? "raced" : "NOT RACED");
 	row->runs++;
 	row->raced += r->raced;
 	row->clean += !truths && !reported;
@@ -352,9 +384,9 @@ static void print_json_row(FILE *out, const struct dx_truth_row *r, bool last)
 {
 	fprintf(out,
 		"  {\"scenario\":\"%s\",\"fs\":\"%s\",\"runs\":%u,\"raced\":%u,\"clean\":%u,\"true_events\":%" PRIu64
-		",\"reported\":%" PRIu64 ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64
+		",\"ambiguous\":%" PRIu64 ",\"reported\":%" PRIu64 ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64
 		",\"blocked\":%" PRIu64 ",",
-		r->scenario, r->fs, r->runs, r->raced, r->clean, r->true_events, r->reported, r->tp, r->fp, r->fn,
+		r->scenario, r->fs, r->runs, r->raced, r->clean, r->true_events, r->ambiguous, r->reported, r->tp, r->fp, r->fn,
 		r->blocked);
 	if (r->precision < 0)
 		fprintf(out, "\"precision\":null,");
@@ -367,11 +399,13 @@ static void print_json_row(FILE *out, const struct dx_truth_row *r, bool last)
 	fprintf(out, "\"target\":\"%s\",\"ok\":%s}%s\n", r->target, r->ok ? "true" : "false", last ? "" : ",");
 }
 
+#define NUMS 10
+
 void dx_truth_print(FILE *out, const struct dx_truth_row *rows, size_t n, enum dx_truth_format fmt)
 {
-	static const char head[] = "%-16s %-14s %5s %5s %5s %6s %8s %5s %5s %5s %7s %9s %6s  %s\n";
-	static const char md_head[] = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n";
-	const char *cols[] = { "scenario", "fs", "runs", "raced", "clean", "true", "reported",
+	static const char head[] = "%-16s %-14s %5s %5s %5s %6s %9s %8s %5s %5s %5s %7s %9s %6s  %s\n";
+	static const char md_head[] = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n";
+	const char *cols[] = { "scenario", "fs", "runs", "raced", "clean", "true", "ambiguous", "reported",
 			       "TP", "FP", "FN", "blocked", "precision", "recall", "target" };
 
 	if (fmt == DX_TRUTH_JSON) {
@@ -382,21 +416,22 @@ void dx_truth_print(FILE *out, const struct dx_truth_row *rows, size_t n, enum d
 		return;
 	}
 	fprintf(out, fmt == DX_TRUTH_MARKDOWN ? md_head : head, cols[0], cols[1], cols[2], cols[3], cols[4],
-		cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11], cols[12], cols[13]);
+		cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11], cols[12], cols[13], cols[14]);
 	if (fmt == DX_TRUTH_MARKDOWN)
-		fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+		fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct dx_truth_row *r = &rows[i];
-		char nums[9][24], precision[16], recall[16], target[64];
-		uint64_t v[9] = { r->runs, r->raced, r->clean, r->true_events, r->reported, r->tp, r->fp, r->fn,
-				  r->blocked };
+		char nums[NUMS][24], precision[16], recall[16], target[64];
+		uint64_t v[NUMS] = { r->runs, r->raced, r->clean, r->true_events, r->ambiguous, r->reported, r->tp,
+				     r->fp, r->fn, r->blocked };
 
-		for (int k = 0; k < 9; k++)
+		for (int k = 0; k < NUMS; k++)
 			snprintf(nums[k], sizeof(nums[k]), "%" PRIu64, v[k]);
 		format_ratio(precision, sizeof(precision), r->precision);
 		format_ratio(recall, sizeof(recall), r->recall);
 		snprintf(target, sizeof(target), "%s %s", r->ok ? "ok" : "MISSED", r->target);
 		fprintf(out, fmt == DX_TRUTH_MARKDOWN ? md_head : head, r->scenario, r->fs, nums[0], nums[1],
-			nums[2], nums[3], nums[4], nums[5], nums[6], nums[7], nums[8], precision, recall, target);
+			nums[2], nums[3], nums[4], nums[5], nums[6], nums[7], nums[8], nums[9], precision, recall,
+			target);
 	}
 }

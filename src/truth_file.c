@@ -9,17 +9,20 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "grow.h"
 #include "truth_int.h"
 
-void truth_add(struct truth_run *r, unsigned int kind, uint64_t page, uint64_t t_lo, uint64_t t_hi, bool counted)
+struct truth_event *truth_add(struct truth_run *r, unsigned int kind, uint64_t page, uint64_t t_lo, uint64_t t_hi,
+			      enum truth_role role)
 {
-	*DX_PUSH(r->events, r->nevents, r->cap_events) = (struct truth_event){
-		.kind = kind, .page = page, .t_lo = t_lo, .t_hi = t_hi, .counted = counted,
-	};
+	struct truth_event *e = DX_PUSH(r->events, r->nevents, r->cap_events);
+
+	*e = (struct truth_event){ .kind = kind, .page = page, .t_lo = t_lo, .t_hi = t_hi, .role = role };
+	return e;
 }
 
 uint64_t truth_now(void)
@@ -48,8 +51,8 @@ int truth_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, char *path, size_t pathlen,
-		 char *err, size_t errlen)
+int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, unsigned char fill, char *path,
+		 size_t pathlen, char *err, size_t errlen)
 {
 	char block[TRUTH_PAGE];
 	int fd;
@@ -58,7 +61,7 @@ int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, c
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return truth_fail(err, errlen, "%s: %s", path, strerror(errno));
-	memset(block, TRUTH_PATTERN, sizeof(block));
+	memset(block, fill, sizeof(block));
 	for (uint64_t p = 0; p < pages; p++)
 		if (pwrite(fd, block, sizeof(block), (off_t)(p * TRUTH_PAGE)) != (ssize_t)sizeof(block)) {
 			close(fd);
@@ -71,25 +74,96 @@ int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, c
 	return fd;
 }
 
-/* "T FALLOCATE received ino=I ..." or "T SETATTR received ino=I ...": a punch reached the server. */
-static bool change_line(const char *line, uint64_t ino, uint64_t *t)
+int truth_identify(struct truth_run *run, int fd, const char *path, char *err, size_t errlen)
 {
-	char what[16], step[16];
-	uint64_t at, line_ino;
+	struct stat st;
 
-	return sscanf(line, "%" SCNu64 " %15s %15s ino=%" SCNu64, &at, what, step, &line_ino) == 4 &&
-	       (!strcmp(what, "FALLOCATE") || !strcmp(what, "SETATTR")) && !strcmp(step, "received") &&
-	       line_ino == ino && (*t = at, true);
+	if (fstat(fd, &st))
+		return truth_fail(err, errlen, "%s: %s", path, strerror(errno));
+	run->ino = st.st_ino;
+	snprintf(run->name, sizeof(run->name), "%s", strrchr(path, '/') + 1);
+	return 0;
 }
 
-uint64_t truth_server_change(const struct truth_env *env, uint64_t ino, uint64_t from, uint64_t to)
+/* ---- the server's clock ---- */
+
+static bool change_request(const char *what)
 {
-	FILE *log = env->o->server_log ? fopen(env->o->server_log, "r") : NULL;
-	char line[256];
-	uint64_t t, first = 0;
+	return !strcmp(what, "FALLOCATE") || !strcmp(what, "SETATTR") || !strcmp(what, "COPY_FILE_RANGE");
+}
+
+/* delayfs: "T FALLOCATE|SETATTR|COPY_FILE_RANGE received ino=I ...": a request that changes data reached the server. */
+static bool delayfs_change(const char *line, const struct truth_run *run, uint64_t *t)
+{
+	char what[24], step[16];
+	uint64_t at, ino;
+
+	return sscanf(line, "%" SCNu64 " %23s %15s ino=%" SCNu64, &at, what, step, &ino) == 4 &&
+	       change_request(what) && !strcmp(step, "received") && ino == run->ino && (*t = at, true);
+}
+
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, both read now: strace -ttt prints the former. */
+static uint64_t realtime_offset(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - truth_now();
+}
+
+/* The argument naming the file a traced syscall changes: copy_file_range's third, else the first. */
+static const char *changed_file_arg(const char *call, const char *args)
+{
+	for (int skip = strcmp(call, "copy_file_range") ? 0 : 2; skip && args; skip--)
+		if ((args = strstr(args, ", ")))
+			args += 2;
+	return args;
+}
+
+/* Does the argument name the run's file: "FD</dir/NAME>" (strace -y) or "\"/dir/NAME\""? */
+static bool names_file(const char *arg, const char *name)
+{
+	char fd_form[80], path_form[80];
+	const char *end = strchr(arg, ',');
+	size_t len = end ? (size_t)(end - arg) : strlen(arg);
+
+	snprintf(fd_form, sizeof(fd_form), "/%s>", name);
+	snprintf(path_form, sizeof(path_form), "/%s\"", name);
+	return memmem(arg, len, fd_form, strlen(fd_form)) || memmem(arg, len, path_form, strlen(path_form));
+}
+
+/*
+ * strace -f -ttt -y of the server: "PID SEC.USEC fallocate(FD</dir/NAME>, ...":
+ * the server began changing the file (its syscall's entry; resumed halves of
+ * a line are skipped: they carry no entry time).
+ */
+static bool strace_change(const char *line, const struct truth_run *run, uint64_t offset, uint64_t *t)
+{
+	static const char *const calls[] = { "fallocate", "ftruncate", "truncate", "copy_file_range" };
+	uint64_t sec, usec;
+	char call[24];
+	int pos = 0;
+
+	if (sscanf(line, "%*u %" SCNu64 ".%6" SCNu64 " %23[a-z_](%n", &sec, &usec, call, &pos) != 3 || !pos)
+		return false;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (!strcmp(call, calls[i]) && names_file(changed_file_arg(call, line + pos), run->name)) {
+			*t = sec * 1000000000ULL + usec * 1000ULL - offset;
+			return true;
+		}
+	return false;
+}
+
+uint64_t truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from, uint64_t to)
+{
+	const char *strace = env->o->server_strace;
+	FILE *log = fopen(strace ? strace : env->o->server_log ? env->o->server_log : "/dev/null", "r");
+	uint64_t offset = realtime_offset(), t, first = 0;
+	char line[1024];
 
 	while (log && !first && fgets(line, sizeof(line), log))
-		if (change_line(line, ino, &t) && t >= from && t <= to)
+		if ((strace ? strace_change(line, run, offset, &t) : delayfs_change(line, run, &t)) && t >= from &&
+		    t <= to)
 			first = t;
 	if (log)
 		fclose(log);

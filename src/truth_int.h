@@ -10,26 +10,35 @@
 
 #define TRUTH_PAGE 4096ULL
 #define TRUTH_PATTERN 0x5a /* every byte of a file before its punch */
+#define TRUTH_SOURCE 0xc3  /* every byte of a copy's source: unlike the destination's */
 
 /* kind 0: damage, matched by any finding that says data was damaged */
 #define TRUTH_DAMAGE 0
+
+/* What an observation counts for. */
+enum truth_role {
+	TRUTH_TRUE,      /* a true event: matched (TP) or missed (FN) */
+	TRUTH_EXPLAINS,  /* what a true event's access does besides: no FP, no FN */
+	TRUTH_AMBIGUOUS, /* an access no observer can order against the data change's start: no FP, no FN */
+};
 
 /*
  * One observation of the workload. A finding matches it when its kind is the
  * same (or a damage kind, for TRUTH_DAMAGE), its inode is the run's, page is
  * inside [page_index, last_page], and its punch window began in [t_lo, t_hi].
- * counted: a true event; otherwise it only explains findings (no FP, no FN).
  */
 struct truth_event {
 	unsigned int kind;
 	uint64_t page;
 	uint64_t t_lo, t_hi;
-	bool counted;
+	uint64_t at; /* the access began (workload clock); 0 for damage found by a check */
+	enum truth_role role;
 	bool matched;
 };
 
 struct truth_run {
 	uint64_t ino;
+	char name[64]; /* the file's name in the mount: the server's trace names it */
 	uint64_t start_ns, end_ns; /* the run's punches, on the workload's clock */
 	struct truth_event *events;
 	size_t nevents, cap_events;
@@ -49,22 +58,30 @@ struct truth_scenario {
 	const char *about;
 	truth_fn run;
 	bool clean_only; /* only where the filesystem must be clean (fio) */
+	bool no_fuse;    /* FUSE has no such operation */
 	bool single_run; /* one run whatever --runs says (a timed stress) */
 };
 
 extern const struct truth_scenario truth_scenarios[];
 extern const size_t truth_nscenarios;
 
-void truth_add(struct truth_run *r, unsigned int kind, uint64_t page, uint64_t t_lo, uint64_t t_hi, bool counted);
+struct truth_event *truth_add(struct truth_run *r, unsigned int kind, uint64_t page, uint64_t t_lo, uint64_t t_hi,
+			      enum truth_role role);
 uint64_t truth_now(void);
 void truth_sleep_until(uint64_t t_ns);
 /* Format err, return -1. */
 int truth_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* A new file DIR/truth-TAG-N of pages pages of TRUTH_PATTERN, written back; its fd, -1 with err. */
-int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, char *path, size_t pathlen,
-		 char *err, size_t errlen);
-/* The server's clock (delayfs --log): the first request on ino received in [from, to]; 0 if none. */
-uint64_t truth_server_change(const struct truth_env *env, uint64_t ino, uint64_t from, uint64_t to);
+/* A new file DIR/truth-TAG-N of pages pages of byte fill, written back; its fd, -1 with err. */
+int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, unsigned char fill, char *path,
+		 size_t pathlen, char *err, size_t errlen);
+/* Fills run's ino and name from its open file fd at path; -1 with err. */
+int truth_identify(struct truth_run *run, int fd, const char *path, char *err, size_t errlen);
+/*
+ * The server's clock: when it received (delayfs --log) or began (its own
+ * syscall, --server-strace) the first request that changes the run's file in
+ * [from, to], on the workload's clock; 0 if none.
+ */
+uint64_t truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from, uint64_t to);
 
 /* A store or load through a mapping that survives SIGBUS (beyond EOF after a truncate): false if it faulted out. */
 bool truth_guarded_access(volatile uint64_t *slot, uint64_t *value, bool write);

@@ -3,7 +3,8 @@
  * The random operation mix: one thread writes (pwrite, mapped stores), reads
  * (pread, mapped loads: each checked against a model of the file), punches,
  * zeroes, truncates and copies ranges in, while a partner process write-faults
- * random pages of the same file and starts their write-back, logging every
+ * random pages of the same file, writes each back before the next (so that
+ * every store faults: a kernel tracer sees nothing else), logging every
  * access. The partner owns the first 8 bytes of every page; the model checks
  * the rest. A page that reads back other than the model is damage.
  */
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +37,7 @@ struct partner_log {
 
 struct window {
 	uint64_t t0, t1, first, last; /* pages [first, last] changed by a punch-like operation */
+	bool cuts;                    /* a truncate: it cuts its pages whatever the order */
 };
 
 struct mix {
@@ -66,17 +67,24 @@ static void partner(const char *path, struct partner_log *log, uint64_t seed)
 
 	if (map == MAP_FAILED)
 		_exit(1);
+	/* no read-around: a store's fault reads in its own page only, an IO its store explains */
+	madvise(map, MIX_BYTES, MADV_RANDOM);
 	while (!log->stop && log->n < PARTNER_MAX) {
 		uint64_t page = (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 59;
 		uint64_t token = seed;
 		uint64_t a0 = truth_now();
 
-		/* a store into a clean page faults; write-back cleans it again */
+		/*
+		 * A store into a clean, write-protected page faults; one into a
+		 * page still dirty and writable would not (no event at all): each
+		 * is written back, and waited for, before the next.
+		 */
 		if (truth_guarded_access((volatile uint64_t *)(map + page * TRUTH_PAGE), &token, true)) {
 			log->acc[log->n].a0 = a0;
 			log->acc[log->n].a1 = truth_now();
 			log->acc[log->n++].page = page;
-			sync_file_range(fd, (off_t)(page * TRUTH_PAGE), TRUTH_PAGE, SYNC_FILE_RANGE_WRITE);
+			sync_file_range(fd, (off_t)(page * TRUTH_PAGE), TRUTH_PAGE,
+					SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
 		}
 		usleep(500);
 	}
@@ -104,7 +112,7 @@ static void check(struct mix *m, uint64_t first, uint64_t n, bool mapped)
 		}
 		now = truth_now();
 		if (!ok) {
-			truth_add(m->run, TRUTH_DAMAGE, p, m->checked[p], now, true);
+			truth_add(m->run, TRUTH_DAMAGE, p, m->checked[p], now, TRUTH_TRUE);
 			/* counted once: the model takes what the file now holds */
 			if (pread(m->fd, m->model + off, TRUTH_PAGE, (off_t)off) != (ssize_t)TRUTH_PAGE)
 				memset(m->model + off, 0, TRUTH_PAGE);
@@ -121,6 +129,7 @@ static void punch_like(struct mix *m, uint64_t first, uint64_t n, unsigned int o
 
 	w->first = first;
 	w->last = op == DX_OP_TRUNCATE ? MIX_PAGES - 1 : first + n - 1;
+	w->cuts = op == DX_OP_TRUNCATE;
 	w->t0 = truth_now();
 	if (op == DX_OP_PUNCH_HOLE || op == DX_OP_ZERO_RANGE)
 		fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
@@ -173,30 +182,42 @@ static void one_op(struct mix *m)
 		punch_like(m, first, n, punches[what - 4]);
 }
 
-/* Partner stores inside a window's data change, by the server's clock: faults that got through. */
+/*
+ * A partner store inside a window's data change (from the server's receipt to
+ * the operation's return) on its range is a fault that got through; one that
+ * overlaps the operation's start up to the receipt cannot be ordered against
+ * the request's send: ambiguous. A truncate cuts the page whatever the order:
+ * the store explains what daxscope may see, and is no true event.
+ */
+static void judge_partner_store(struct mix *m, const struct window *w, uint64_t c0, uint64_t a0, uint64_t a1,
+				uint64_t page)
+{
+	enum truth_role role = w->cuts ? TRUTH_EXPLAINS : a0 >= c0 ? TRUTH_TRUE : TRUTH_AMBIGUOUS;
+
+	if (page < w->first || page > w->last || a1 < w->t0 || (a0 >= c0 && a1 > w->t1))
+		return;
+	truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, page, w->t0, w->t1, role)->at = a0;
+	/* lost, written back stale, or its page read in first: each is what such a store does */
+	truth_add(m->run, DX_FINDING_DISCARDED_WRITE, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
+	truth_add(m->run, DX_FINDING_IO_DURING_PUNCH, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
+	truth_add(m->run, DX_FINDING_RESURRECTED_DATA, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
+}
+
 static void judge_partner(struct mix *m, const struct partner_log *log)
 {
 	for (int i = 0; i < m->nwindows; i++) {
 		const struct window *w = &m->windows[i];
-		uint64_t c0 = truth_server_change(m->env, m->run->ino, w->t0, w->t1);
+		uint64_t c0 = truth_server_change(m->env, m->run, w->t0, w->t1);
 
-		for (uint64_t k = 0; c0 && k < log->n; k++) {
-			uint64_t p = log->acc[k].page;
-
-			if (p < w->first || p > w->last || log->acc[k].a0 < c0 || log->acc[k].a1 > w->t1)
-				continue;
-			truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, p, w->t0, w->t1, true);
-			/* lost or written back stale: either is what such a store does */
-			truth_add(m->run, DX_FINDING_DISCARDED_WRITE, p, w->t0, w->t1, false);
-			truth_add(m->run, DX_FINDING_RESURRECTED_DATA, p, w->t0, w->t1, false);
-		}
+		for (uint64_t k = 0; c0 && k < log->n; k++)
+			judge_partner_store(m, w, c0, log->acc[k].a0, log->acc[k].a1, log->acc[k].page);
 	}
 }
 
 static int open_source(const struct truth_env *env, char *err, size_t errlen)
 {
 	char path[4096];
-	int fd = truth_create(env, "mixsrc", MIX_PAGES, path, sizeof(path), err, errlen);
+	int fd = truth_create(env, "mixsrc", MIX_PAGES, TRUTH_PATTERN, path, sizeof(path), err, errlen);
 
 	if (fd >= 0)
 		unlink(path);
@@ -208,20 +229,18 @@ int truth_run_mix(const struct truth_env *env, struct truth_run *run, char *err,
 	static struct mix m;
 	struct partner_log *log = mmap(NULL, sizeof(*log), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	char path[4096];
-	struct stat st;
 	pid_t pid;
 
 	memset(&m, 0, sizeof(m));
 	m.env = env;
 	m.run = run;
 	m.rng = (env->o->seed + 1) * 0x9e3779b97f4a7c15ULL + env->index;
-	m.fd = truth_create(env, "mix", MIX_PAGES, path, sizeof(path), err, errlen);
+	m.fd = truth_create(env, "mix", MIX_PAGES, TRUTH_PATTERN, path, sizeof(path), err, errlen);
 	m.src = open_source(env, err, errlen);
-	if (log == MAP_FAILED || m.fd < 0 || m.src < 0 || fstat(m.fd, &st))
+	if (log == MAP_FAILED || m.fd < 0 || m.src < 0 || truth_identify(run, m.fd, path, err, errlen))
 		return truth_fail(err, errlen, "mix: setup failed: %s", strerror(errno));
 	m.map = mmap(NULL, MIX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0);
 	memset(m.model, TRUTH_PATTERN, sizeof(m.model));
-	run->ino = st.st_ino;
 	run->start_ns = truth_now();
 	for (int p = 0; p < MIX_PAGES; p++)
 		m.checked[p] = run->start_ns;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Scheduled races: one punch (hole, zero range or truncate) on a fresh file,
- * and accesses by other threads at fixed times after it began, or as soon as
- * the FUSE server is seen to have changed the data. What each access did and
- * what the file holds afterwards decide the true events (docs/truth.md).
+ * Scheduled races: one operation that changes a file's data (hole, zero
+ * range, truncate, copy, collapse or insert range) on a fresh file, and
+ * accesses by other threads at fixed times after it began. What each access
+ * did, when the FUSE server received the operation, and what the file holds
+ * afterwards decide the true events (docs/truth.md).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "truth_int.h"
@@ -34,7 +34,7 @@ struct access {
 };
 
 struct schedule {
-	unsigned int op; /* DX_OP_PUNCH_HOLE, DX_OP_ZERO_RANGE, DX_OP_TRUNCATE (to first) */
+	unsigned int op; /* DX_OP_PUNCH_HOLE, _ZERO_RANGE, _TRUNCATE (to first), _COPY_RANGE, _COLLAPSE_RANGE, _INSERT_RANGE */
 	uint64_t first, count;
 	bool evict; /* the file's page cache dropped first: reads go to the server */
 	int n;
@@ -50,15 +50,12 @@ struct outcome {
 
 struct race {
 	const struct schedule *s;
-	int fd, direct_fd;
+	int fd, direct_fd, src_fd; /* src_fd: a copy's source, else -1 */
 	char *map;
-	char backing_path[4096];
 	uint64_t t0;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool started;
-	volatile bool changed, done; /* the monitor saw the change; the punch returned */
-	uint64_t seen_ns;
 };
 
 struct accessor {
@@ -74,9 +71,12 @@ static uint64_t page_off(uint64_t page, uint64_t off)
 	return page * TRUTH_PAGE + off;
 }
 
+/* Truncate, collapse and insert change every page from the first on: they cut or shift them. */
 static bool in_range(const struct schedule *s, uint64_t page)
 {
-	return s->op == DX_OP_TRUNCATE ? page >= s->first : page >= s->first && page < s->first + s->count;
+	bool to_eof = s->op == DX_OP_TRUNCATE || s->op == DX_OP_COLLAPSE_RANGE || s->op == DX_OP_INSERT_RANGE;
+
+	return page >= s->first && (to_eof || page < s->first + s->count);
 }
 
 static void wait_start(struct race *r)
@@ -85,27 +85,6 @@ static void wait_start(struct race *r)
 	while (!r->started)
 		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);
-}
-
-/* Polls the backing file for the server's change: the first punched page loses its pattern. */
-static void *monitor(void *arg)
-{
-	struct race *r = arg;
-	int fd = open(r->backing_path, O_RDONLY);
-	unsigned char b = TRUTH_PATTERN;
-
-	wait_start(r);
-	while (fd >= 0 && !r->done) {
-		if (pread(fd, &b, 1, (off_t)page_off(r->s->first, PROBE_OFF)) != 1 || b != TRUTH_PATTERN) {
-			r->seen_ns = truth_now();
-			r->changed = true;
-			break;
-		}
-		usleep(50);
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
 }
 
 static bool read_slot(int fd, uint64_t off, uint64_t *v)
@@ -153,46 +132,56 @@ static void *access_thread(void *arg)
 {
 	struct accessor *w = arg;
 	struct race *r = w->race;
-	bool on_change = w->a->during && r->backing_path[0];
 
 	wait_start(r);
-	if (on_change)
-		while (!r->changed && !r->done)
-			usleep(20);
-	else
-		truth_sleep_until(r->t0 + (uint64_t)w->a->at_ms * 1000000ULL);
+	truth_sleep_until(r->t0 + (uint64_t)w->a->at_ms * 1000000ULL);
 	perform(r, w->a, &w->out);
 	return NULL;
 }
 
-static int do_punch(const struct schedule *s, int fd)
+static int falloc_mode(unsigned int op)
 {
-	off_t off = (off_t)page_off(s->first, 0), len = (off_t)(s->count * TRUTH_PAGE);
-
-	if (s->op == DX_OP_TRUNCATE)
-		return ftruncate(fd, off);
-	return fallocate(fd, (s->op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE) |
-				      FALLOC_FL_KEEP_SIZE, off, len);
+	switch (op) {
+	case DX_OP_ZERO_RANGE: return FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	case DX_OP_COLLAPSE_RANGE: return FALLOC_FL_COLLAPSE_RANGE;
+	case DX_OP_INSERT_RANGE: return FALLOC_FL_INSERT_RANGE;
+	default: return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	}
 }
 
-/* Punches with the accessors (and the monitor) racing it; the punch's errno, or 0. */
-static int race_punch(struct race *r, struct accessor *w, uint64_t *t1)
+/* The schedule's operation: 0, or -1 with errno. */
+static int do_op(const struct race *r)
 {
-	pthread_t threads[MAX_ACCESSES + 1];
+	const struct schedule *s = r->s;
+	off_t off = (off_t)page_off(s->first, 0), len = (off_t)(s->count * TRUTH_PAGE);
+	loff_t src_off = off, dst_off = off;
+
+	if (s->op == DX_OP_TRUNCATE)
+		return ftruncate(r->fd, off);
+	if (s->op != DX_OP_COPY_RANGE)
+		return fallocate(r->fd, falloc_mode(s->op), off, len);
+	if (copy_file_range(r->src_fd, &src_off, r->fd, &dst_off, (size_t)len, 0) == len)
+		return 0;
+	errno = errno ? errno : EIO; /* a short copy */
+	return -1;
+}
+
+/* Runs the operation with the accessors racing it; its errno, or 0. */
+static int race_op(struct race *r, struct accessor *w, uint64_t *t1)
+{
+	pthread_t threads[MAX_ACCESSES];
 	int n = 0, ret;
 
 	for (int i = 0; i < r->s->n; i++)
 		pthread_create(&threads[n++], NULL, access_thread, &w[i]);
-	if (r->backing_path[0])
-		pthread_create(&threads[n++], NULL, monitor, r);
 	pthread_mutex_lock(&r->lock);
 	r->t0 = truth_now();
 	r->started = true;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
-	ret = do_punch(r->s, r->fd) ? errno : 0;
+	errno = 0;
+	ret = do_op(r) ? errno : 0;
 	*t1 = truth_now();
-	r->done = true;
 	while (n)
 		pthread_join(threads[--n], NULL);
 	return ret;
@@ -220,39 +209,66 @@ static bool stale(uint64_t v)
 	return v == pattern;
 }
 
-/* The true events of one access; whether it landed inside the data change. */
+/* What a racing access observed, as events of one role. */
+static void access_events(struct truth_run *run, const struct access *a, const struct outcome *o, int fd,
+			  enum truth_role role)
+{
+	bool writes = a->kind == STORE || a->kind == WRITE_BACK;
+	unsigned int kind = writes || a->kind == LOAD ? DX_FINDING_UNBLOCKED_FAULT : DX_FINDING_IO_DURING_PUNCH;
+	uint64_t lo = run->start_ns, hi = run->end_ns;
+
+	truth_add(run, kind, a->page, lo, hi, role)->at = o->a0;
+	if (writes && lost(fd, o, a->page))
+		truth_add(run, DX_FINDING_DISCARDED_WRITE, a->page, lo, hi, role)->at = o->a0;
+	if (a->kind == WRITE_BACK && resurrected(fd, a->page))
+		truth_add(run, DX_FINDING_RESURRECTED_DATA, a->page, lo, hi, role)->at = o->a0;
+}
+
+/*
+ * The events of one access; whether it landed inside the data change (from
+ * the server's receipt c0 to the operation's return). One that overlaps the
+ * operation's start up to c0 cannot be ordered against the request's send:
+ * ambiguous. A truncate cuts its pages whatever the order: no event.
+ */
 static bool classify(struct truth_run *run, const struct schedule *s, const struct access *a,
 		     const struct outcome *o, int fd, uint64_t c0)
 {
-	bool during = o->happened && c0 && o->a0 >= c0 && o->a1 <= run->end_ns && in_range(s, a->page);
-	bool after = o->happened && o->a0 > run->end_ns && in_range(s, a->page);
+	bool in = o->happened && in_range(s, a->page);
 	bool writes = a->kind == STORE || a->kind == WRITE_BACK;
-	uint64_t lo = run->start_ns, hi = run->end_ns;
+	bool ambiguous = in && c0 && o->a0 < c0 && o->a1 >= run->start_ns;
+	bool during = in && c0 && o->a0 >= c0 && o->a1 <= run->end_ns;
 
-	if (during && (writes || a->kind == LOAD))
-		truth_add(run, DX_FINDING_UNBLOCKED_FAULT, a->page, lo, hi, true);
-	if (during && (a->kind == BUFFERED_READ || a->kind == DIRECT_READ))
-		truth_add(run, DX_FINDING_IO_DURING_PUNCH, a->page, lo, hi, true);
-	if (during && writes && lost(fd, o, a->page))
-		truth_add(run, DX_FINDING_DISCARDED_WRITE, a->page, lo, hi, true);
-	if (during && a->kind == WRITE_BACK && resurrected(fd, a->page))
-		truth_add(run, DX_FINDING_RESURRECTED_DATA, a->page, lo, hi, true);
-	/* after the punch returned nothing may be lost or stale, on any filesystem */
-	if (after && ((writes && lost(fd, o, a->page)) || (!writes && stale(o->saw))))
-		truth_add(run, TRUTH_DAMAGE, a->page, lo, hi, true);
+	/* after the operation returned nothing may be lost or stale, on any filesystem */
+	if (in && o->a0 > run->end_ns && ((writes && lost(fd, o, a->page)) || (!writes && stale(o->saw))))
+		truth_add(run, TRUTH_DAMAGE, a->page, run->start_ns, run->end_ns, TRUTH_TRUE)->at = o->a0;
+	if ((ambiguous || during) && s->op != DX_OP_TRUNCATE)
+		access_events(run, a, o, fd, during ? TRUTH_TRUE : TRUTH_AMBIGUOUS);
 	return during;
 }
 
-/* Pre-punch bytes in the hole that no write-back inside the change explains: damage. */
+/* Pre-operation bytes in the hole (or copied range) that no write-back inside the change explains: damage. */
 static void check_hole(struct truth_run *run, const struct schedule *s, int fd)
 {
-	for (uint64_t p = s->first; s->op != DX_OP_TRUNCATE && p < s->first + s->count; p++) {
+	for (uint64_t p = s->first; p < s->first + s->count; p++) {
 		bool explained = false;
 
 		for (size_t i = 0; i < run->nevents; i++)
 			explained |= run->events[i].kind == DX_FINDING_RESURRECTED_DATA && run->events[i].page == p;
 		if (!explained && resurrected(fd, p))
-			truth_add(run, TRUTH_DAMAGE, p, run->start_ns, run->end_ns, true);
+			truth_add(run, TRUTH_DAMAGE, p, run->start_ns, run->end_ns, TRUTH_TRUE);
+	}
+}
+
+/* After a truncate, the file grown back: every byte before the cut as it was, zeros beyond it. */
+static void check_cut(struct truth_run *run, const struct schedule *s, int fd)
+{
+	unsigned char got[TRUTH_PAGE], want[TRUTH_PAGE];
+
+	for (uint64_t p = 0; p < FILE_PAGES; p++) {
+		memset(want, p < s->first ? TRUTH_PATTERN : 0, sizeof(want));
+		if (pread(fd, got, sizeof(got), (off_t)page_off(p, 0)) != (ssize_t)sizeof(got) ||
+		    memcmp(got, want, sizeof(got)))
+			truth_add(run, TRUTH_DAMAGE, p, run->start_ns, run->end_ns, TRUTH_TRUE);
 	}
 }
 
@@ -268,24 +284,42 @@ static int reopen_clean(const char *path, int fd)
 static void judge_outcomes(const struct truth_env *env, struct truth_run *run, const struct schedule *s,
 			   struct accessor *w, int fd)
 {
-	uint64_t c0 = truth_server_change(env, run->ino, run->start_ns, run->end_ns);
+	uint64_t c0 = truth_server_change(env, run, run->start_ns, run->end_ns);
 	bool raced = true;
 
-	if (!c0 && w[0].race->changed)
-		c0 = w[0].race->seen_ns;
 	for (int i = 0; i < s->n; i++) {
 		bool during = classify(run, s, w[i].a, &w[i].out, fd, c0);
 
 		raced &= during || !w[i].a->during || !env->fuse;
 	}
-	check_hole(run, s, fd);
+	if (s->op == DX_OP_TRUNCATE)
+		check_cut(run, s, fd);
+	else if (s->op != DX_OP_COLLAPSE_RANGE)
+		check_hole(run, s, fd);
 	run->raced = raced;
+}
+
+/* A copy's source: the same pages, of another byte. */
+static int open_source(const struct truth_env *env, const struct schedule *s, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	if (s->op != DX_OP_COPY_RANGE)
+		return -1;
+	fd = truth_create(env, "copysrc", FILE_PAGES, TRUTH_SOURCE, path, sizeof(path), err, errlen);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
 }
 
 static int setup_race(const struct truth_env *env, const struct schedule *s, struct race *r, char *path,
 		      size_t pathlen, char *err, size_t errlen)
 {
-	r->fd = truth_create(env, "sched", FILE_PAGES, path, pathlen, err, errlen);
+	r->src_fd = open_source(env, s, err, errlen);
+	if (s->op == DX_OP_COPY_RANGE && r->src_fd < 0)
+		return -1;
+	r->fd = truth_create(env, "sched", FILE_PAGES, TRUTH_PATTERN, path, pathlen, err, errlen);
 	if (r->fd < 0)
 		return -1;
 	r->direct_fd = open(path, O_RDONLY | O_DIRECT);
@@ -297,9 +331,15 @@ static int setup_race(const struct truth_env *env, const struct schedule *s, str
 	else
 		for (uint64_t p = 0; p < FILE_PAGES; p++)
 			(void)*(volatile char *)(r->map + page_off(p, 0)); /* mapped read-only: a store faults */
-	if (env->o->backing && !env->o->server_log)
-		snprintf(r->backing_path, sizeof(r->backing_path), "%s/%s", env->o->backing, strrchr(path, '/') + 1);
 	return 0;
+}
+
+static void close_race(struct race *r)
+{
+	munmap(r->map, FILE_PAGES * TRUTH_PAGE);
+	close(r->direct_fd);
+	if (r->src_fd >= 0)
+		close(r->src_fd);
 }
 
 static int run_schedule(const struct truth_env *env, const struct schedule *s, struct truth_run *run, char *err,
@@ -308,22 +348,21 @@ static int run_schedule(const struct truth_env *env, const struct schedule *s, s
 	struct race r = { .s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	struct accessor w[MAX_ACCESSES];
 	char path[4096];
-	struct stat st;
 	int perr, fd;
 
-	if (setup_race(env, s, &r, path, sizeof(path), err, errlen) || fstat(r.fd, &st))
+	if (setup_race(env, s, &r, path, sizeof(path), err, errlen) || truth_identify(run, r.fd, path, err, errlen))
 		return -1;
-	run->ino = st.st_ino;
 	for (int i = 0; i < s->n; i++)
 		w[i] = (struct accessor){ .race = &r, .a = &s->acc[i] };
-	perr = race_punch(&r, w, &run->end_ns);
+	perr = race_op(&r, w, &run->end_ns);
 	run->start_ns = r.t0;
 	if (perr)
 		return truth_fail(err, errlen, "%s: %s refused: %s", path, dx_punch_op_name(s->op), strerror(perr));
 	truth_sleep_until(run->end_ns + SETTLE_NS);
 	msync(r.map, FILE_PAGES * TRUTH_PAGE, MS_SYNC);
-	munmap(r.map, FILE_PAGES * TRUTH_PAGE);
-	close(r.direct_fd);
+	close_race(&r);
+	if (s->op == DX_OP_TRUNCATE && ftruncate(r.fd, FILE_PAGES * TRUTH_PAGE))
+		return truth_fail(err, errlen, "%s: growing it back: %s", path, strerror(errno));
 	fd = reopen_clean(path, r.fd);
 	judge_outcomes(env, run, s, w, fd);
 	close(fd);
@@ -346,20 +385,30 @@ SCHEDULE(buffered_read, { DX_OP_PUNCH_HOLE, 2, 4, true, 1, { { BUFFERED_READ, 4,
 SCHEDULE(direct_read, { DX_OP_PUNCH_HOLE, 2, 4, false, 1, { { DIRECT_READ, 4, 70, true } } })
 SCHEDULE(zero_write, { DX_OP_ZERO_RANGE, 2, 4, false, 1, { { STORE, 3, 70, true } } })
 SCHEDULE(truncate_write, { DX_OP_TRUNCATE, 2, 14, false, 1, { { STORE, 3, 70, true } } })
+SCHEDULE(copy_write, { DX_OP_COPY_RANGE, 2, 4, false, 1, { { STORE, 3, 70, true } } })
+/* stores as the operation starts, and after it (ext4_race.t's times) */
+SCHEDULE(collapse_write, { DX_OP_COLLAPSE_RANGE, 2, 4, false, 2, { { STORE, 3, 0, false }, { STORE, 4, 30, false } } })
+SCHEDULE(insert_write, { DX_OP_INSERT_RANGE, 2, 4, false, 2, { { STORE, 3, 0, false }, { STORE, 4, 30, false } } })
 /* tests/kernel/ext4_race.t's schedule: accesses as the punch starts, and one after it */
 SCHEDULE(start_race, { DX_OP_PUNCH_HOLE, 2, 4, false, 3,
 		       { { STORE, 3, 0, false }, { LOAD, 4, 0, false }, { STORE, 5, 30, false } } })
 
 const struct truth_scenario truth_scenarios[] = {
-	{ "mapped_write", "mapped store during the punch: lost write", mapped_write, false, false },
-	{ "mapped_read", "mapped read during the punch: stale read", mapped_read, false, false },
-	{ "writeback", "store + sync_file_range during the punch: resurrected data", writeback, false, false },
-	{ "buffered_read", "read(2) of an uncached page during the punch", buffered_read, false, false },
-	{ "direct_read", "O_DIRECT read during the punch", direct_read, false, false },
-	{ "zero_write", "mapped store during a zero range", zero_write, false, false },
-	{ "truncate_write", "mapped store during a shrinking truncate", truncate_write, false, false },
-	{ "start_race", "ext4_race.t's schedule: store, read at the punch's start", start_race, false, false },
-	{ "mix", "random operations, model-checked, beside a write-back partner", truth_run_mix, false, false },
-	{ "fio", "fio falloc randtrim beside mmap randwrite, 8 MiB, 4 jobs", truth_run_fio, true, true },
+	{ "mapped_write", "mapped store during the punch: lost write", mapped_write, false, false, false },
+	{ "mapped_read", "mapped read during the punch: stale read", mapped_read, false, false, false },
+	{ "writeback", "store + sync_file_range during the punch: resurrected data", writeback, false, false, false },
+	{ "buffered_read", "read(2) of an uncached page during the punch", buffered_read, false, false, false },
+	{ "direct_read", "O_DIRECT read during the punch", direct_read, false, false, false },
+	{ "zero_write", "mapped store during a zero range", zero_write, false, false, false },
+	{ "truncate_write", "mapped store during a shrinking truncate: cut, not lost", truncate_write, false, false,
+	  false },
+	{ "copy_write", "mapped store into copy_file_range's destination during the copy", copy_write, false, false,
+	  false },
+	{ "collapse_write", "mapped stores as a collapse range starts, and after it", collapse_write, false, true,
+	  false },
+	{ "insert_write", "mapped stores as an insert range starts, and after it", insert_write, false, true, false },
+	{ "start_race", "ext4_race.t's schedule: store, read at the punch's start", start_race, false, false, false },
+	{ "mix", "random operations, model-checked, beside a write-back partner", truth_run_mix, false, false, false },
+	{ "fio", "fio falloc randtrim beside mmap randwrite, 8 MiB, 4 jobs", truth_run_fio, true, false, true },
 };
 const size_t truth_nscenarios = sizeof(truth_scenarios) / sizeof(truth_scenarios[0]);

@@ -14,7 +14,7 @@
 
 static const char usage[] =
 	"Usage: daxcheck [--runs N] [--scenario NAME]... [--json | --markdown] [--expect-clean]\n"
-	"                [--backing DIR] [--server-log FILE] [--seed N] DIR\n"
+	"                [--server-log FILE | --server-strace FILE] [--seed N] [-v] DIR\n"
 	"       daxcheck --list\n"
 	"\n"
 	"Races hole punches against faults and IO in files under DIR (a mount), checks\n"
@@ -26,9 +26,9 @@ static const char usage[] =
 	"  -s, --scenario NAME   only this scenario (repeatable; --list names them)\n"
 	"      --expect-clean    DIR's filesystem holds faults out of punches (ext4, xfs):\n"
 	"                        every run must be clean; adds the fio stress\n"
-	"      --backing DIR     FUSE passthrough's backing dir (delayfs BACKING_DIR,\n"
-	"                        fuse-overlayfs upperdir): polled for the server's change\n"
 	"      --server-log FILE delayfs --log=FILE: the server's clock\n"
+	"      --server-strace FILE  strace -f -ttt -y of the FUSE server (fallocate,\n"
+	"                        ftruncate, truncate, copy_file_range): its clock\n"
 	"      --seed N          seed of the random operation mix (default 1)\n"
 	"  -v, --verbose         every run's true events and findings, on stderr\n"
 	"      --json            rows as JSON\n"
@@ -98,7 +98,7 @@ static int parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, 'n' },	 { "scenario", required_argument, NULL, 's' },
-		{ "expect-clean", no_argument, NULL, 'c' },	 { "backing", required_argument, NULL, 'b' },
+		{ "expect-clean", no_argument, NULL, 'c' },	 { "server-strace", required_argument, NULL, 'T' },
 		{ "server-log", required_argument, NULL, 'L' }, { "seed", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },		 { "markdown", no_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, 'l' },		 { "help", no_argument, NULL, 'h' },
@@ -118,8 +118,8 @@ static int parse(int argc, char **argv, struct options *o)
 			break;
 		case 's': err = choose(o, optarg); break;
 		case 'c': o->truth.expect_clean = true; break;
-		case 'b': err = need_dir("--backing '%s' is not a directory", optarg); o->truth.backing = optarg; break;
 		case 'L': o->truth.server_log = optarg; break;
+		case 'T': o->truth.server_strace = optarg; break;
 		case 'S':
 			if (!parse_number(optarg, 0, UINT64_MAX, &v))
 				return bad_usage("invalid --seed '%s'", optarg);
@@ -159,8 +159,14 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "%s\n", dx_truth_banner(t));
 	for (size_t i = 0; i < dx_truth_nscenarios() && status < 2; i++) {
-		if ((o.any_chosen && !o.chosen[i]) || !dx_truth_scenario_applies(t, i))
+		const char *skip = dx_truth_scenario_skip(t, i);
+
+		if (o.any_chosen && !o.chosen[i])
 			continue;
+		if (skip) {
+			fprintf(stderr, "daxcheck: %s skipped on %s: %s\n", dx_truth_scenario_name(i), dx_truth_fs(t), skip);
+			continue;
+		}
 		if (dx_truth_run(t, i, &rows[n], err, sizeof(err))) {
 			fprintf(stderr, "daxcheck: %s on %s: %s\n", dx_truth_scenario_name(i), dx_truth_fs(t), err);
 			status = 2;

@@ -16,9 +16,8 @@
 
 struct dx_truth_opts {
 	const char *dir;        /* the mount under test: scenario files are created there */
-	const char *backing;    /* FUSE passthrough: its backing dir (delayfs BACKING_DIR,
-				 * fuse-overlayfs upperdir), polled for the server's change; or NULL */
 	const char *server_log; /* delayfs --log=FILE: the server's clock; or NULL */
+	const char *server_strace; /* strace -f -ttt -y of the FUSE server: its own syscalls' clock; or NULL */
 	unsigned int runs;      /* runs per scenario */
 	uint64_t seed;          /* random operation mixes */
 	bool expect_clean;      /* the filesystem holds faults out of its punches: no true event may exist */
@@ -34,6 +33,8 @@ struct dx_truth_row {
 	unsigned int clean;      /* runs with no true event and no finding but blocked_fault */
 	uint64_t true_events;    /* observations that break the punch rule */
 	uint64_t reported;       /* daxscope findings other than blocked_fault */
+	uint64_t ambiguous;      /* events of accesses no observer can order against the data
+				  * change's start: neither true events nor false positives */
 	uint64_t tp;             /* true events matched by a finding */
 	uint64_t fp;             /* findings matching no true (or explaining) observation */
 	uint64_t fn;             /* true events no finding matched */
@@ -59,8 +60,8 @@ const char *dx_truth_scenario_name(size_t i);
 const char *dx_truth_scenario_about(size_t i);
 /* Index of the scenario called name, or -1. */
 int dx_truth_scenario_find(const char *name);
-/* Whether scenario i runs on this filesystem (fio: correct filesystems only). */
-bool dx_truth_scenario_applies(const struct dx_truth *t, size_t i);
+/* Why scenario i does not run on this filesystem (fio: correct filesystems only), or NULL when it does. */
+const char *dx_truth_scenario_skip(const struct dx_truth *t, size_t i);
 
 /* Runs scenario i opts->runs times and fills row. -1 with err when the workload itself failed. */
 int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *err, size_t errlen);

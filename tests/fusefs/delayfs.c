@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * delayfs: a passthrough FUSE filesystem that sleeps around every FALLOCATE,
- * so that a punch stays in progress long enough to be raced:
+ * delayfs: a passthrough FUSE filesystem that sleeps around every FALLOCATE
+ * and COPY_FILE_RANGE, so that a punch or copy stays in progress long enough
+ * to be raced:
  *   delayfs BACKING_DIR MOUNTPOINT [--delay-ms=N] [--after-ms=N]
  *           [--truncate-delay-ms=N] [--log=FILE] [FUSE options]
- * The handler sleeps N ms, runs fallocate() on the backing file, sleeps
- * --after-ms (default N) ms. A truncate that shrinks sleeps --truncate-delay-ms
- * before and after. --log writes the server's own clock (CLOCK_MONOTONIC ns),
- * one line per step: "T FALLOCATE received|punched|replied ino=I off=O len=L",
- * "T SETATTR received|truncated|replied ino=I size=S", "T READ|WRITE ino=I
- * off=O len=L pid=P": the ground truth daxscope's verdicts are held against.
+ * The handler sleeps N ms, runs fallocate() (copy_file_range(), in place on
+ * the backing files) on the backing file, sleeps --after-ms (default N) ms. A
+ * truncate that shrinks sleeps --truncate-delay-ms before and after. --log
+ * writes the server's own clock (CLOCK_MONOTONIC ns), one line per step:
+ * "T FALLOCATE received|punched|replied ino=I off=O len=L",
+ * "T COPY_FILE_RANGE received|copied|replied ino=I off=O len=L" (the
+ * destination), "T SETATTR received|truncated|replied ino=I size=S",
+ * "T READ|WRITE pid=P ino=I off=O len=L": the ground truth daxscope's
+ * verdicts are held against.
  */
 #define FUSE_USE_VERSION 31
 #define _GNU_SOURCE
@@ -17,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,22 +137,69 @@ static int dfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return neg(fchmodat(fs.backing, rel(path), mode, 0));
 }
 
+/* A request that changes data: what it is, and the syscall that does it on the backing file. */
+struct change {
+	const char *request; /* "FALLOCATE" */
+	const char *done;    /* the step after the syscall: "punched" */
+	int fd;              /* the file whose data changes */
+	const char *fmt;     /* its arguments, as logged */
+	long long a, b;
+	unsigned int before_ms, after_ms;
+	ssize_t (*run)(const void *args); /* -1 with errno on failure */
+	const void *args;
+};
+
+static void log_change(const struct change *c, const char *step)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s %s", c->request, step);
+	log_step(what, c->fd, c->fmt, c->a, c->b);
+}
+
+/* Logged at each step, and delayed before and after the change: long enough to be raced. */
+static ssize_t delayed(const struct change *c)
+{
+	ssize_t ret;
+
+	log_change(c, "received");
+	usleep(c->before_ms * 1000);
+	ret = c->run(c->args);
+	ret = ret < 0 ? -errno : ret;
+	log_change(c, c->done);
+	usleep(c->after_ms * 1000);
+	log_change(c, "replied");
+	return ret;
+}
+
+static unsigned int after_ms(void)
+{
+	return (unsigned int)(fs.after_ms < 0 ? (int)fs.delay_ms : fs.after_ms);
+}
+
+struct truncate_args {
+	int fd;
+	off_t size;
+};
+
+static ssize_t do_truncate(const void *args)
+{
+	const struct truncate_args *t = args;
+
+	return ftruncate(t->fd, t->size);
+}
+
 /* A shrinking truncate is a punch too: delayed like one, and logged. */
 static int truncate_fd(int fd, off_t size)
 {
+	struct truncate_args args = { fd, size };
+	struct change c = { "SETATTR", "truncated", fd, "size=%lld", size, 0, fs.truncate_delay_ms,
+			    fs.truncate_delay_ms, do_truncate, &args };
 	struct stat st;
-	bool shrinks = !fstat(fd, &st) && size < st.st_size;
-	int ret;
 
-	if (!shrinks)
+	if (fstat(fd, &st) || size >= st.st_size)
 		return neg(ftruncate(fd, size));
-	log_step("SETATTR received", fd, "size=%lld", size, 0);
-	usleep(fs.truncate_delay_ms * 1000);
-	ret = neg(ftruncate(fd, size));
-	log_step("SETATTR truncated", fd, "size=%lld", size, 0);
-	usleep(fs.truncate_delay_ms * 1000);
-	log_step("SETATTR replied", fd, "size=%lld", size, 0);
-	return ret;
+	return (int)delayed(&c);
 }
 
 static int dfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -240,19 +290,55 @@ static int dfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	return neg(datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh));
 }
 
-/* The reason this filesystem exists: a punch that takes 2 x delay_ms. */
+struct fallocate_args {
+	int fd, mode;
+	off_t off, len;
+};
+
+static ssize_t do_fallocate(const void *args)
+{
+	const struct fallocate_args *f = args;
+
+	return fallocate(f->fd, f->mode, f->off, f->len);
+}
+
+/* The reason this filesystem exists: a punch that takes delay_ms + after_ms. */
 static int dfs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
-	int ret;
+	struct fallocate_args args = { (int)fi->fh, mode, off, len };
+	struct change c = { "FALLOCATE", "punched", (int)fi->fh, "off=%lld len=%lld", off, len, fs.delay_ms,
+			    after_ms(), do_fallocate, &args };
 
 	(void)path;
-	log_step("FALLOCATE received", (int)fi->fh, "off=%lld len=%lld", off, len);
-	usleep(fs.delay_ms * 1000);
-	ret = neg(fallocate((int)fi->fh, mode, off, len));
-	log_step("FALLOCATE punched", (int)fi->fh, "off=%lld len=%lld", off, len);
-	usleep((unsigned int)(fs.after_ms < 0 ? (int)fs.delay_ms : fs.after_ms) * 1000);
-	log_step("FALLOCATE replied", (int)fi->fh, "off=%lld len=%lld", off, len);
-	return ret;
+	return (int)delayed(&c);
+}
+
+struct copy_args {
+	int fd_in, fd_out;
+	off_t off_in, off_out;
+	size_t size;
+	int flags;
+};
+
+static ssize_t do_copy(const void *args)
+{
+	const struct copy_args *a = args;
+	loff_t off_in = a->off_in, off_out = a->off_out;
+
+	return copy_file_range(a->fd_in, &off_in, a->fd_out, &off_out, a->size, (unsigned int)a->flags);
+}
+
+/* A copy into the destination's range changes its data like a punch: as slow. */
+static ssize_t dfs_copy_file_range(const char *path_in, struct fuse_file_info *fi_in, off_t off_in,
+				   const char *path_out, struct fuse_file_info *fi_out, off_t off_out, size_t size,
+				   int flags)
+{
+	struct copy_args args = { (int)fi_in->fh, (int)fi_out->fh, off_in, off_out, size, flags };
+	struct change c = { "COPY_FILE_RANGE", "copied", (int)fi_out->fh, "off=%lld len=%lld", off_out,
+			    (long long)size, fs.delay_ms, after_ms(), do_copy, &args };
+
+	(void)path_in, (void)path_out;
+	return delayed(&c);
 }
 
 static void *dfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -274,6 +360,7 @@ static const struct fuse_operations ops = {
 	.chmod = dfs_chmod,	  .truncate = dfs_truncate, .utimens = dfs_utimens, .open = dfs_open,
 	.create = dfs_create,	  .read = dfs_read,	  .write = dfs_write,	.statfs = dfs_statfs,
 	.flush = dfs_flush,	  .release = dfs_release, .fsync = dfs_fsync,	.fallocate = dfs_fallocate,
+	.copy_file_range = dfs_copy_file_range,
 };
 
 static const struct fuse_opt opts[] = {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The truth table over every filesystem mountable here: delayfs (FUSE
-# passthrough with the server's clock), fuse-overlayfs, ext4 and xfs on loop
-# devices. One daxcheck per filesystem, rows printed as they come.
+# passthrough with the server's clock), fuse-overlayfs (under strace: its own
+# syscalls are the server's clock), ext4 and xfs on loop devices. One daxcheck
+# per filesystem, rows printed as they come.
 #   tests/truth/truth.sh [RUNS] [--markdown|--json]     (make truth TRUTH_RUNS=N)
 # The ext4 scheduled race (start_race) runs 500 times whatever RUNS says.
 # Exit status: 0 when every row met its target.
@@ -47,10 +48,17 @@ mkdir -p "$work/delayfs/back" "$work/fusedelayfs" "$work/ovl/lower" "$work/ovl/u
 	--log="$work/delayfs.log" && mounts="$work/fusedelayfs $mounts" && wait_mount "$work/fusedelayfs" &&
 	check --server-log "$work/delayfs.log" "$work/fusedelayfs"
 
-# fuse-overlayfs is multi-threaded by default (-s would make it single-threaded); it has no threaded=1
-fuse-overlayfs -o "lowerdir=$work/ovl/lower,upperdir=$work/ovl/upper,workdir=$work/ovl/work" "$work/fuseovl" &&
-	mounts="$work/fuseovl $mounts" && wait_mount "$work/fuseovl" &&
-	check --backing "$work/ovl/upper" "$work/fuseovl"
+# fuse-overlayfs (multi-threaded by default) under strace: the entry of its own
+# fallocate, ftruncate, truncate and copy_file_range on the upper file dates
+# the change (-ttt, CLOCK_REALTIME); each is held 50 ms before and after
+# (delay_enter, delay_exit), as delayfs does, so that the race can be run: the
+# upper file's own punch takes well under a millisecond here.
+calls=fallocate,ftruncate,truncate,copy_file_range
+strace -f -ttt -y -qq --seccomp-bpf -e trace=$calls -e inject=$calls:delay_enter=50000:delay_exit=50000 \
+	-o "$work/ovl.strace" fuse-overlayfs -f \
+	-o "lowerdir=$work/ovl/lower,upperdir=$work/ovl/upper,workdir=$work/ovl/work" "$work/fuseovl" 2>/dev/null &
+wait_mount "$work/fuseovl" && mounts="$work/fuseovl $mounts" &&
+	check --server-strace "$work/ovl.strace" "$work/fuseovl"
 
 if loop_fs ext4 mkfs.ext4 -q -F; then
 	check --expect-clean "$work/ext4"
