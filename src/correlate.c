@@ -48,6 +48,7 @@ struct fault_group {
 	uint64_t fault_ns;
 	bool write, dax, closed;
 	bool entered; /* seen at fault entry (filemap_fault) and not yet finished: a wait is its own */
+	bool dirtied; /* it made its page dirty: a page turns dirty once a fault, so the next is another */
 };
 
 struct page_mark { /* a dirtied or added page, or a deleted folio */
@@ -310,7 +311,9 @@ static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const
 		if (!w->end)
 			open = w;
 		g = task_group(w, e->tid);
-		if (g && (g->page == e->page.index || g->page == DX_PAGE_UNKNOWN)) {
+		if (g && e->kind == DX_PAGE_DIRTY && g->dirtied)
+			g->closed = true; /* the page was cleaned in between: a new write fault */
+		else if (g && (g->page == e->page.index || g->page == DX_PAGE_UNKNOWN)) {
 			g->page = e->page.index;
 			g->last_t = e->ts;
 			return g;
@@ -448,7 +451,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_PAGE_DIRTY:
 		g = fault_for(c, file, e);
 		if (g) {
-			g->write = true;
+			g->write = g->dirtied = true;
 			g->entered = false;
 		}
 		if (w && page_in_window(w, e->page.index))

@@ -248,6 +248,24 @@ static void test_resurrected(void)
 	dx_correlator_free(c);
 }
 
+/* A page written back between two stores faults twice: each write fault is its own finding. */
+static void test_second_write_fault(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	punch(&s, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 100 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 10 * MS, 3, 0);
+	io_request(&s, WRITER, 11 * MS, 3, 1, true); /* sync_file_range: clean and write-protected again */
+	page(&s, DX_PAGE_DIRTY, WRITER, 20 * MS, 3, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_UNBLOCKED_FAULT), 2, "two write faults on one page, a write-back between: two unblocked faults");
+	dx_correlator_free(c);
+}
+
 /* A clean page deleted is no lost write, whatever dirtied it earlier (its write-back was not seen). */
 static void test_clean_delete(void)
 {
@@ -809,6 +827,7 @@ int main(void)
 	test_fuse_race();
 	test_resurrected();
 	test_clean_delete();
+	test_second_write_fault();
 	test_io_and_refault();
 	test_own_work();
 	test_truncate_cut();
