@@ -759,8 +759,10 @@ static bool other_task_counted(struct verdict *v, const struct dx_task *task, bo
 }
 
 /*
- * Pages whose faults and writes a window can lose: a truncate cuts pages at
- * and beyond the new end of file whatever the order, so none of its pages.
+ * Pages whose faults, writes and reads a window can make wrong: a truncate
+ * cuts pages at and beyond the new end of file whatever the order (what is
+ * read there meanwhile is what a read before it would have seen), so none
+ * of its pages.
  */
 static bool page_can_be_lost(const struct punch_window *w, uint64_t page)
 {
@@ -878,7 +880,7 @@ static void judge_io(struct verdict *v)
 					io->t);
 			f->io = io->task;
 			v->st->resurrected++;
-		} else if (!io->write && other_task_counted(v, &io->task, io->kthread)) {
+		} else if (!io->write && page_can_be_lost(v->w, first) && other_task_counted(v, &io->task, io->kthread)) {
 			f = add_finding(v, DX_FINDING_IO_DURING_PUNCH, &io->task, first, io->t);
 			v->st->io_during_punch++;
 		} else {

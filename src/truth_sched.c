@@ -225,10 +225,11 @@ static void access_events(struct truth_run *run, const struct access *a, const s
 }
 
 /*
- * The events of one access; whether it landed inside the data change (from
- * the server's receipt c0 to the operation's return). One that overlaps the
- * operation's start up to c0 cannot be ordered against the request's send:
- * ambiguous. A truncate cuts its pages whatever the order: no event.
+ * The events of one access; whether it began inside the data change (from
+ * the server's receipt c0 to the operation's return): it was then in flight
+ * while the data changed, even if the server made it wait. One that overlaps
+ * the operation's start up to c0 cannot be ordered against the request's
+ * send: ambiguous. A truncate cuts its pages whatever the order: no event.
  */
 static bool classify(struct truth_run *run, const struct schedule *s, const struct access *a,
 		     const struct outcome *o, int fd, uint64_t c0)
@@ -236,7 +237,7 @@ static bool classify(struct truth_run *run, const struct schedule *s, const stru
 	bool in = o->happened && in_range(s, a->page);
 	bool writes = a->kind == STORE || a->kind == WRITE_BACK;
 	bool ambiguous = in && c0 && o->a0 < c0 && o->a1 >= run->start_ns;
-	bool during = in && c0 && o->a0 >= c0 && o->a1 <= run->end_ns;
+	bool during = in && c0 && o->a0 >= c0 && o->a0 < run->end_ns;
 
 	/* after the operation returned nothing may be lost or stale, on any filesystem */
 	if (in && o->a0 > run->end_ns && ((writes && lost(fd, o, a->page)) || (!writes && stale(o->saw))))

@@ -353,10 +353,11 @@ static void test_truncate_cut(void)
 	fuse_fallocate(&s, 1 * MS, 10 * MS);
 	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
 	page(&s, DX_MAP_FAULT, READER, 6 * MS, 5, 0);
+	io_request(&s, READER, 7 * MS, 5, 2, false);
 	delete(&s, 11 * MS, 6, false, 1);
 	add(&s, DX_PUNCH_END, PUNCHER, 12 * MS);
 	c = run(&s, &r);
-	is_int(r.n, 0, "faults and writes beyond the new end of file in a truncate: no finding");
+	is_int(r.n, 0, "faults, writes and reads beyond the new end of file in a truncate: no finding");
 	dx_correlator_free(c);
 }
 
