@@ -18,7 +18,6 @@
 #define PF_KTHREAD 0x00200000 /* from include/linux/sched.h */
 
 /* Knobs, set by the collector through rodata before load. */
-extern const volatile __u32 filter_tgid; /* 0: every process */
 extern const volatile __u32 filter_dev;  /* 0: every filesystem */
 extern const volatile __u64 linger_ns;   /* keep a file armed this long after its punch */
 extern const volatile __u64 wakeup_bytes; /* wake the collector once this much data waits */
@@ -76,6 +75,7 @@ struct armed_slot {
 struct global_state {
 	__s64 open_windows;
 };
+
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -140,6 +140,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct global_state);
 } gstate SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dx_punch_filter);
+} punch_filter SEC(".maps") __weak;
+
+/* The cgroup of punch_filter.in_cgroup, as libbpf-tools' biolatency filters in the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} filter_cgroup SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -281,6 +296,19 @@ static __always_inline bool note_data_change(struct task_punch *tp)
 	if (!held)
 		tp->unlocked++;
 	return held;
+}
+
+/* Is the current task one whose punches are watched (-p, --cgroup)? */
+static __always_inline bool punch_task_wanted(void)
+{
+	__u32 zero = 0;
+	struct dx_punch_filter *f = bpf_map_lookup_elem(&punch_filter, &zero);
+
+	if (!f)
+		return true;
+	if (f->tgid && (bpf_get_current_pid_tgid() >> 32) != f->tgid)
+		return false;
+	return !f->in_cgroup || bpf_current_task_under_cgroup(&filter_cgroup, 0) == 1;
 }
 
 static __always_inline struct armed_slot *armed_slot_of(const struct dx_file_key *key)

@@ -4,7 +4,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile __u32 filter_tgid = 0;
 const volatile __u32 filter_dev = 0;
 const volatile __u64 linger_ns = 2000000000ULL;
 const volatile __u64 wakeup_bytes = 1 << 18;
@@ -65,9 +64,7 @@ static __always_inline void remember_fuse_node(struct inode *inode, const struct
 
 static __always_inline bool wanted(struct inode *inode)
 {
-	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
-		return false;
-	return !filter_dev || BPF_CORE_READ(inode, i_sb, s_dev) == filter_dev;
+	return punch_task_wanted() && (!filter_dev || BPF_CORE_READ(inode, i_sb, s_dev) == filter_dev);
 }
 
 static __always_inline void open_window(struct inode *inode, struct dentry *dentry, __u32 op,
@@ -239,7 +236,7 @@ int on_truncate_enter(struct trace_event_raw_sys_enter *ctx)
 	struct task_punch tp = { .op = DX_OP_TRUNCATE, .pending_path = 1 };
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+	if (!punch_task_wanted())
 		return 0;
 	tp.new_size = ctx->args[1];
 	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))

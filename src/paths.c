@@ -10,7 +10,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "daxscope/daxscope.h"
@@ -197,4 +199,13 @@ int dx_path_dir(const char *arg, char *out, size_t len, char *err, size_t errlen
 	}
 	memcpy(out, real, strlen(real) + 1);
 	return 0;
+}
+
+bool dx_cgroup_dir(const char *arg, char *path, size_t len)
+{
+	struct statfs sf;
+	struct stat st;
+
+	snprintf(path, len, "%s%s", arg[0] == '/' ? "" : "/sys/fs/cgroup/", arg);
+	return !stat(path, &st) && S_ISDIR(st.st_mode) && !statfs(path, &sf) && sf.f_type == CGROUP2_SUPER_MAGIC;
 }

@@ -7,6 +7,7 @@
  * fails silently: every dropped program has a reason.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -599,7 +600,6 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 
 	if (!skel)
 		return NULL;
-	skel->rodata->filter_tgid = o->pid;
 	skel->rodata->filter_dev = dev;
 	skel->rodata->linger_ns = o->linger_ns ? o->linger_ns : 2000000000ULL;
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 32; /* early enough that the rest absorbs a burst */
@@ -757,7 +757,8 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 		free(s);
 		return fail(err, errlen, "out of memory");
 	}
-	if (load(s, o, dev, &refused, &fentry, err, errlen))
+	if (load(s, o, dev, &refused, &fentry, err, errlen) ||
+	    dx_session_filter(s, o->pid, o->cgroup, err, errlen)) /* before any program runs */
 		goto fail;
 	s->links = calloc(NPROGS, sizeof(*s->links));
 	if (!s->links) {
@@ -790,6 +791,25 @@ fail:
 const char *dx_session_banner(const struct dx_session *s)
 {
 	return s->banner;
+}
+
+int dx_session_filter(struct dx_session *s, uint32_t pid, const char *cgroup, char *err, size_t errlen)
+{
+	struct dx_punch_filter f = { .tgid = pid, .in_cgroup = cgroup != NULL };
+	uint32_t zero = 0;
+	int fd = -1, rc;
+
+	if (cgroup) {
+		fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return fail(err, errlen, "%s: %s", cgroup, strerror(errno));
+		rc = bpf_map__update_elem(s->skel->maps.filter_cgroup, &zero, sizeof(zero), &fd, sizeof(fd), BPF_ANY);
+		close(fd);
+		if (rc)
+			return fail(err, errlen, "%s: not a cgroup v2 directory (%s)", cgroup, strerror(-rc));
+	}
+	rc = bpf_map__update_elem(s->skel->maps.punch_filter, &zero, sizeof(zero), &f, sizeof(f), BPF_ANY);
+	return rc ? fail(err, errlen, "cannot set the punch filter: %s", strerror(-rc)) : 0;
 }
 
 const struct dx_probe *dx_session_probes(const struct dx_session *s, size_t *n)

@@ -48,25 +48,13 @@ static double per_second(uint64_t now, uint64_t before, double interval_s)
 	return interval_s > 0 && now > before ? (double)(now - before) / interval_s : 0;
 }
 
-static bool task_listed(const struct dx_task_count top[DX_TOP_TASKS], uint32_t pid, uint64_t cgroup)
-{
-	for (size_t i = 0; i < DX_TOP_TASKS && top[i].count; i++)
-		if ((!pid || top[i].task.pid == pid) && (!cgroup || top[i].task.cgroup == cgroup))
-			return true;
-	return false;
-}
-
+/* The rows the screen's filters keep (whose punches count is filtered in the kernel, -p and --cgroup). */
 static bool row_wanted(const struct dx_top_filter *f, const struct dx_top_row *row)
 {
 	if (f->path[0] && !strstr(row->label, f->path))
 		return false;
 	/* a file not named yet stays: the session keeps to the directory's filesystem */
-	if (f->under[0] && row->has_path && !dx_path_in_dir(row->label, f->under))
-		return false;
-	if (!f->pid && !f->cgroup)
-		return true;
-	return task_listed(row->top_faulters, f->pid, f->cgroup) ||
-	       task_listed(row->top_punchers, f->pid, f->cgroup);
+	return !f->under[0] || !row->has_path || dx_path_in_dir(row->label, f->under);
 }
 
 static struct dx_top_counts counts_of(const struct dx_report *r, const struct dx_file_stats *st)

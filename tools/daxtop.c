@@ -15,9 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -32,6 +30,8 @@ struct options {
 	long iterations;
 	enum mode mode;
 	char path[PATH_MAX]; /* --path, absolute; "" for all */
+	uint32_t pid;          /* -p: only punches by it (in the kernel); 0 for all */
+	char cgroup[PATH_MAX]; /* --cgroup: only punches by its tasks (in the kernel); "" for all */
 	struct dx_top_filter filter;
 };
 
@@ -68,20 +68,6 @@ static double now_s(void)
 	return now_clock(CLOCK_MONOTONIC);
 }
 
-/* A cgroup v2 directory (absolute, or under /sys/fs/cgroup); its id is the directory's inode number. */
-static bool cgroup_id(const char *arg, uint64_t *id)
-{
-	char path[PATH_MAX];
-	struct statfs sf;
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s%s", arg[0] == '/' ? "" : "/sys/fs/cgroup/", arg);
-	if (stat(path, &st) || !S_ISDIR(st.st_mode) || statfs(path, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
-		return false;
-	*id = (uint64_t)st.st_ino;
-	return true;
-}
-
 enum { OPT_JSON = 1000, OPT_CGROUP, OPT_PATH };
 
 static const struct argp_option options[] = {
@@ -89,8 +75,8 @@ static const struct argp_option options[] = {
 	{ "iterations", 'n', "N", 0, "stop after N refreshes", 0 },
 	{ "batch", 'b', NULL, 0, "plain text tables, like top -b", 0 },
 	{ "json", OPT_JSON, NULL, 0, "one JSON object per interval (fields as in daxtrace report --json)", 0 },
-	{ "pid", 'p', "PID", 0, "only files PID faults or punches", 0 },
-	{ "cgroup", OPT_CGROUP, "PATH", 0, "only files tasks of this cgroup (v2) fault or punch", 0 },
+	{ "pid", 'p', "PID", 0, "only files PID punches (filtered in the kernel)", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "only files tasks of this cgroup (v2) punch (in the kernel)", 0 },
 	{ "path", OPT_PATH, "DIR", 0, "only files in DIR or below it (its filesystem, in the kernel)", 0 },
 	{ "verbose", 'v', NULL, 0, "print libbpf's own messages (as DAXSCOPE_DEBUG=1)", 0 },
 	{ 0 },
@@ -138,10 +124,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		n = strtoll(arg, &end, 10);
 		if (errno || end == arg || *end || n < 1 || n > INT_MAX)
 			argp_error(state, "invalid PID '%s' (1 to %d)", arg, INT_MAX);
-		o->filter.pid = (uint32_t)n;
+		o->pid = (uint32_t)n;
 		break;
 	case OPT_CGROUP:
-		if (!cgroup_id(arg, &o->filter.cgroup))
+		if (!dx_cgroup_dir(arg, o->cgroup, sizeof(o->cgroup)))
 			argp_error(state, "--cgroup '%s': not a cgroup v2 directory", arg);
 		break;
 	case OPT_PATH: /* the session keeps to its filesystem, the rows to the directory */
@@ -219,9 +205,9 @@ static void draw(struct app *a)
 		 t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches, t->total.waits,
 		 t->total.unblocked, t->total.discarded, t->lost_rate);
 	mvaddnstr(2, 0, line, (int)width);
-	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %" PRIu64 "%s%s  %s",
-		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, t->filter.pid,
-		 t->filter.cgroup, t->filter.under[0] ? "  under " : "", t->filter.under, a->status);
+	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %s%s%s  %s",
+		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, a->o.pid,
+		 a->o.cgroup[0] ? a->o.cgroup : "-", t->filter.under[0] ? "  under " : "", t->filter.under, a->status);
 	mvaddnstr(3, 0, line, (int)width);
 	y = 4;
 	for (size_t i = 0; i < dx_report_ndax(a->report) && y < LINES - 2; i++, y++) {
@@ -256,6 +242,21 @@ static void draw(struct app *a)
 	refresh();
 }
 
+/* Whose punches the kernel side watches, from now on; a PID that is not running is said, not refused. */
+static void refilter(struct app *a, uint32_t pid, const char *cgroup)
+{
+	char err[PATH_MAX + 64];
+
+	if (dx_session_filter(a->session, pid, cgroup[0] ? cgroup : NULL, err, sizeof(err))) {
+		snprintf(a->status, sizeof(a->status), "%.250s", err);
+		return;
+	}
+	a->o.pid = pid;
+	snprintf(a->o.cgroup, sizeof(a->o.cgroup), "%s", cgroup);
+	if (pid && kill((pid_t)pid, 0) && errno == ESRCH)
+		snprintf(a->status, sizeof(a->status), "no process %u (yet): watching for it", pid);
+}
+
 static void apply_answer(struct app *a)
 {
 	struct dx_top_filter *f = &a->top.filter;
@@ -265,17 +266,19 @@ static void apply_answer(struct app *a)
 	if (!strcmp(a->prompt, "filter path")) {
 		snprintf(f->path, sizeof(f->path), "%s", a->answer);
 	} else if (!strcmp(a->prompt, "filter pid")) {
-		unsigned long pid = strtoul(a->answer, &end, 10);
+		unsigned long long pid = strtoull(a->answer, &end, 10);
 
-		if (*end)
-			snprintf(a->status, sizeof(a->status), "not a pid: %s", a->answer);
+		if (*end || a->answer[0] == '-' || pid > INT_MAX)
+			snprintf(a->status, sizeof(a->status), "not a pid: %.200s", a->answer);
 		else
-			f->pid = (uint32_t)pid;
+			refilter(a, (uint32_t)pid, a->o.cgroup);
 	} else if (!strcmp(a->prompt, "filter cgroup")) {
-		if (!a->answer[0])
-			f->cgroup = 0;
-		else if (!cgroup_id(a->answer, &f->cgroup))
-			snprintf(a->status, sizeof(a->status), "no such cgroup: %s", a->answer);
+		char dir[PATH_MAX] = "";
+
+		if (a->answer[0] && !dx_cgroup_dir(a->answer, dir, sizeof(dir)))
+			snprintf(a->status, sizeof(a->status), "not a cgroup v2 directory: %.200s", a->answer);
+		else
+			refilter(a, a->o.pid, dir);
 	}
 	a->prompt[0] = '\0';
 }
@@ -424,6 +427,10 @@ int main(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a.o))
 		return 2;
 	so.path = a.o.path[0] ? a.o.path : NULL;
+	so.pid = a.o.pid;
+	so.cgroup = a.o.cgroup[0] ? a.o.cgroup : NULL;
+	if (a.o.pid && kill((pid_t)a.o.pid, 0) && errno == ESRCH)
+		fprintf(stderr, "daxtop: no process %u (yet): watching for it\n", a.o.pid);
 	/* a live view keeps a ring of the newest findings: its memory stays flat however long it runs */
 	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024 });
 	if (!a.report)

@@ -28,6 +28,7 @@ enum mode { LIVE, RECORD, REPORT };
 struct options {
 	enum mode mode;
 	uint32_t pid;
+	char cgroup[PATH_MAX];
 	char dir[PATH_MAX];
 	const char *output;
 	const char *input;
@@ -36,10 +37,11 @@ struct options {
 	unsigned int given; /* which options were given: refused where they do not apply */
 };
 
-enum { OPT_PATH = 1000, OPT_JSON };
+enum { OPT_PATH = 1000, OPT_JSON, OPT_CGROUP };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "only punches by this process (live, record)", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "only punches by tasks of this cgroup v2 (live, record)", 0 },
 	{ "path", OPT_PATH, "DIR", 0, "only files in DIR or below it (its filesystem, in the kernel)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "stop after SECONDS (live, record; default: until Ctrl-C)", 0 },
 	{ "output", 'o', "FILE", 0, "capture file to write (record)", 0 },
@@ -61,7 +63,7 @@ static const char doc[] =
 	"  daxtrace report punch.dxc --json    # summarise a capture";
 
 /* The options given that not every mode takes, as bits of options.given. */
-enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8 };
+enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVEN_CGROUP = 16 };
 
 static volatile sig_atomic_t stop;
 
@@ -110,6 +112,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'p':
 		o->pid = parse_pid(arg, state);
 		o->given |= GIVEN_PID;
+		break;
+	case OPT_CGROUP:
+		if (!dx_cgroup_dir(arg, o->cgroup, sizeof(o->cgroup)))
+			argp_error(state, "--cgroup '%s': not a cgroup v2 directory", arg);
+		o->given |= GIVEN_CGROUP;
 		break;
 	case OPT_PATH:
 		if (dx_path_dir(arg, o->dir, sizeof(o->dir), err, sizeof(err)))
@@ -165,6 +172,7 @@ static int check_applies(const struct options *o, const char *prog)
 		unsigned int modes; /* bit per enum mode */
 	} rules[] = {
 		{ GIVEN_PID, "-p", 1u << LIVE | 1u << RECORD },
+		{ GIVEN_CGROUP, "--cgroup", 1u << LIVE | 1u << RECORD },
 		{ GIVEN_DURATION, "-d", 1u << LIVE | 1u << RECORD },
 		{ GIVEN_OUTPUT, "-o", 1u << RECORD },
 		{ GIVEN_JSON, "--json", 1u << REPORT },
@@ -186,7 +194,9 @@ static int check_applies(const struct options *o, const char *prog)
 static int run_session(const struct options *o, dx_record_fn fn, void (*tick)(void *ctx), void *ctx,
 		       uint64_t *events)
 {
-	struct dx_session_opts so = { .pid = o->pid, .path = o->dir[0] ? o->dir : NULL };
+	struct dx_session_opts so = {
+		.pid = o->pid, .cgroup = o->cgroup[0] ? o->cgroup : NULL, .path = o->dir[0] ? o->dir : NULL,
+	};
 	uint64_t deadline = o->duration > 0 ? now_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : 0;
 	uint64_t last_snapshot = now_ns(CLOCK_MONOTONIC);
 	struct dx_session *s;
@@ -198,6 +208,8 @@ static int run_session(const struct options *o, dx_record_fn fn, void (*tick)(vo
 		return 1;
 	}
 	fprintf(stderr, "%s\n", dx_session_banner(s));
+	if (o->pid && kill((pid_t)o->pid, 0) && errno == ESRCH)
+		fprintf(stderr, "daxtrace: no process %u (yet): watching for it\n", o->pid);
 	dx_session_describe(s, fn, ctx);
 	if (o->dir[0])
 		fn(DX_REC_DIR, o->dir, (uint32_t)strlen(o->dir) + 1, ctx);

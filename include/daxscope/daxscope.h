@@ -180,6 +180,8 @@ const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32
  */
 int dx_path_dir(const char *arg, char *out, size_t len, char *err, size_t errlen);
 bool dx_path_in_dir(const char *path, const char *dir);
+/* --cgroup ARG: a cgroup v2 directory, absolute or under /sys/fs/cgroup, written into path. */
+bool dx_cgroup_dir(const char *arg, char *path, size_t len);
 
 /* ---- reports: every number a front end shows, from one stream of records ---- */
 
@@ -274,6 +276,7 @@ const char *dx_format_banner(char *buf, size_t len, const char *kernel, const ch
 /* ---- live session: load, attach, consume ---- */
 struct dx_session_opts {
 	uint32_t pid;         /* only punches by this process (tgid); 0: all */
+	const char *cgroup;   /* only punches by tasks under this cgroup v2 directory; NULL: all */
 	const char *path;     /* only files on this path's filesystem; NULL: all */
 	uint64_t linger_ns;   /* events keep flowing this long after a punch ends */
 	size_t ringbuf_bytes; /* power of two; 0: 8 MiB */
@@ -289,6 +292,8 @@ int dx_session_open(const struct dx_session_opts *opts, struct dx_session **out,
 		    size_t errlen);
 /* One line: the mode, what is watched, what is not and why. */
 const char *dx_session_banner(const struct dx_session *s);
+/* Watch only punches by PID (0: any) by tasks under CGROUP (a cgroup v2 directory; NULL: any), from now on. */
+int dx_session_filter(struct dx_session *s, uint32_t pid, const char *cgroup, char *err, size_t errlen);
 /* What it watches and not, one entry per concern: the banner as data. */
 const struct dx_probe *dx_session_probes(const struct dx_session *s, size_t *n);
 /* What the session settled, as records: the banner, then one DX_REC_PROBE per concern. */

@@ -64,6 +64,12 @@ struct dx_file_key {
 	__u32 pad;
 };
 
+/* Whose punches open windows (the punch_filter map): set before load and while running. */
+struct dx_punch_filter {
+	__u32 tgid;      /* 0: every process */
+	__u32 in_cgroup; /* 1: only tasks under the cgroup in the filter_cgroup map */
+};
+
 /* Identifies a file across inode-number reuse. */
 struct dx_file {
 	__u64 ino;

@@ -58,8 +58,6 @@ struct dx_top_row {
 struct dx_top_filter {
 	char path[256];  /* substring of the path; "" for all */
 	char under[256]; /* a directory: rows whose path is known must be in it; "" for all */
-	uint32_t pid;    /* a top faulting or punching process; 0 for all */
-	uint64_t cgroup; /* their cgroup v2 id; 0 for all */
 };
 
 struct dx_top {

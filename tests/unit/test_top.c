@@ -334,17 +334,6 @@ int main(void)
 	dx_top_refilter(&t);
 	is_int(t.nrows, 0, "a path filter that matches nothing hides every row");
 	t.filter.path[0] = '\0';
-	t.filter.pid = 100;
-	dx_top_refilter(&t);
-	ok(t.nrows == 1 && !strcmp(t.rows[0].label, "/data/a.img"), "pid filter (the punching process)");
-	t.filter.pid = 201;
-	dx_top_refilter(&t);
-	ok(t.nrows == 1 && !strcmp(t.rows[0].label, "/scratch/b.img"), "pid filter (the faulting process)");
-	t.filter.pid = 0;
-	t.filter.cgroup = 7;
-	dx_top_refilter(&t);
-	ok(t.nrows == 1 && !strcmp(t.rows[0].label, "/data/a.img"), "cgroup filter");
-	t.filter.cgroup = 0;
 	snprintf(t.filter.under, sizeof(t.filter.under), "/data/");
 	dx_top_refilter(&t);
 	ok(t.nrows == 1 && !strcmp(t.rows[0].label, "/data/a.img"), "--path: rows under the directory");
