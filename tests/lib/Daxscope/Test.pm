@@ -13,7 +13,7 @@ use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
-  links_of links_gone);
+  links_of links_gone wait_until);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -119,13 +119,29 @@ sub links_of {
     }
     return @ids;
 }
+# The kernel may free a closed link a moment after its owner exits: waits for that, 5 s at most.
 sub links_gone {
     my ($mine, $what) = @_;
-    my $links = eval { decode_json(scalar `bpftool -j link list 2>/dev/null`) } // [];
-    my %live = map { $_->{id} => 1 } @$links;
-    my @left = grep { $live{$_} } @$mine;
+    my @left;
+    wait_until(sub {
+        my $links = eval { decode_json(scalar `bpftool -j link list 2>/dev/null`) } // [];
+        my %live = map { $_->{id} => 1 } @$links;
+        @left = grep { $live{$_} } @$mine;
+        return !@left;
+    }, 5);
     is(scalar @left, 0, "$what: every BPF link it attached is gone (bpftool link list)") or diag("left: @left");
 }
+# Polls $cond until it is true (returns 1) or $secs have passed (returns 0).
+sub wait_until {
+    my ($cond, $secs) = @_;
+    my $deadline = time + $secs;
+    until ($cond->()) {
+        return 0 if time > $deadline;
+        sleep 0.05;
+    }
+    return 1;
+}
+
 sub wait_for_mount {
     my ($mnt) = @_;
     for (1 .. 200) {
