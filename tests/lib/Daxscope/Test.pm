@@ -13,7 +13,7 @@ use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
-  links_of links_gone wait_until);
+  links_of links_gone wait_until workload_faults_seen);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -170,6 +170,7 @@ sub check_race_findings {
     # the write's dirtying lies in [t_ns, t_ns + access_ns]; the punch's data change began at data_change_ns
     my $change = $punch->{data_change_ns} || $punch->{end_ns};
     ok($punch->{data_changes} > 0, "the punch's data changes were sampled in the kernel ($punch->{data_changes})");
+    workload_faults_seen($doc, $race);
     for my $w (@{ $race->{writes} }) {
         my ($f, $p, $stored) = ($reported{ $w->{page} }, $w->{page}, $w->{t_ns} + $w->{access_ns});
         my $when = sprintf '%+.3f ms from the data change', ($w->{t_ns} - $change) / 1e6;
@@ -196,9 +197,16 @@ sub check_race_findings {
     my @outside = grep { defined $_->{page_index} && ($_->{page_index} < $first || $_->{page_index} > $last) }
       findings_for($doc, $race->{ino});
     is(scalar @outside, 0, 'no finding on pages outside the punched range');
-    my $st = file_stats($doc, $race->{ino});
-    is($st && $st->{discarded_writes}, scalar @discarded, 'file discarded_writes count');
+    is(file_stats($doc, $race->{ino})->{discarded_writes}, scalar @discarded, 'file discarded_writes count');
     return %lost;
+}
+
+# Before any check that nothing was found: the hooks saw the workload fault on its file.
+sub workload_faults_seen {
+    my ($doc, $race) = @_;
+    my $st = file_stats($doc, $race->{ino});
+    ok($st && $st->{faults}{read} + $st->{faults}{write} > 0, "the workload's faults were counted ("
+        . ($st ? "$st->{faults}{read} read, $st->{faults}{write} write" : 'no file') . ')');
 }
 
 sub findings_for {
