@@ -7,6 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
+use B;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -56,12 +57,14 @@ my $session = "daxtop-test-$$";
 my $tmux = "tmux -L $session";
 cleanup_later(sub { system("$tmux kill-server 2>/dev/null") });
 sub screen { return scalar `$tmux capture-pane -p -t $session` }
-sub press { system("$tmux send-keys -t $session " . join(' ', map { "'$_'" } @_)); sleep 0.3 }
+sub press { system("$tmux send-keys -t $session " . join(' ', map { "'$_'" } @_)) }
+# The screen once it matches $want (a regex, or a sub given the screen), or at the deadline
+# as it was then: the assertions that follow fail on it, shown.
 sub wait_screen {
-    my ($re, $secs) = @_;
-    my $end = time + $secs;
-    while (time < $end) { my $s = screen(); return $s if $s =~ $re; sleep 0.2 }
-    return screen();
+    my ($want, $secs) = @_;
+    my $s;
+    wait_until(sub { $s = screen(); ref $want eq 'CODE' ? $want->($s) : $s =~ $want }, $secs // 5);
+    return $s;
 }
 
 system("$tmux new-session -d -s $session -x 160 -y 40 '" . build() . "/daxtop -i 0.5'") == 0
@@ -81,51 +84,56 @@ my ($row) = $s =~ /^(\Q$file\E.*)$/m;
 ok($row, 'the racing file has a row') or diag($s);
 like($row // '', qr/\s$lost$/, "its DISCARD column shows the $lost lost write(s)");
 
-$s = wait_screen(qr/\Q$calm\E/, 5);
-# the row order of the two files on the screen: 1 if the racing file comes first
-sub race_first { my $s = screen(); return index($s, $file) >= 0 && index($s, $calm) >= 0 ? (index($s, $file) < index($s, $calm) ? 1 : 0) : -1 }
-is(race_first(), 1, 'sorted by DISCARD, most first: the racing file above the calm one') or diag(screen());
-press('D');
-like(screen(), qr/sort DISCARD asc/, 'D again: the other way round');
-is(race_first(), 0, '... and the calm file comes first');
-press('N');
-like(screen(), qr/sort FILE asc/, 'N sorts by file name, A to Z');
-is(race_first(), 0, '... calmfile above topfile');
+# the row order of the two files on a screen: 1 if the racing file comes first, -1 if one is missing
+sub race_first {
+    my ($s) = @_;
+    return index($s, $file) >= 0 && index($s, $calm) >= 0 ? (index($s, $file) < index($s, $calm) ? 1 : 0) : -1;
+}
+# Presses keys, then waits for the sort line and row order they must give.
+sub sorted_after {
+    my ($keys, $sort, $race_first) = @_;
+    press(@$keys);
+    return wait_screen(sub { $_[0] =~ $sort && race_first($_[0]) == $race_first });
+}
+$s = wait_screen(sub { race_first($_[0]) >= 0 });
+is(race_first($s), 1, 'sorted by DISCARD, most first: the racing file above the calm one') or diag($s);
+$s = sorted_after(['D'], qr/sort DISCARD asc/, 0);
+like($s, qr/sort DISCARD asc/, 'D again: the other way round');
+is(race_first($s), 0, '... and the calm file comes first');
+$s = sorted_after(['N'], qr/sort FILE asc/, 0);
+like($s, qr/sort FILE asc/, 'N sorts by file name, A to Z');
+is(race_first($s), 0, '... calmfile above topfile');
 press('>');
-like(screen(), qr/sort FAULTER/, '> moves the sort column right');
-press('<', '<');
-like(screen(), qr/sort DISCARD desc/, '< moves it left (wrapping), numbers most first');
-is(race_first(), 1, '... the racing file first again');
-press('R');
-is(race_first(), 0, 'R reverses the order');
-press('R');
-is(race_first(), 1, 'R again: back');
+like(wait_screen(qr/sort FAULTER/), qr/sort FAULTER/, '> moves the sort column right');
+$s = sorted_after(['<', '<'], qr/sort DISCARD desc/, 1);
+like($s, qr/sort DISCARD desc/, '< moves it left (wrapping), numbers most first');
+is(race_first($s), 1, '... the racing file first again');
+is(race_first(sorted_after(['R'], qr/sort DISCARD asc/, 0)), 0, 'R reverses the order');
+is(race_first(sorted_after(['R'], qr/sort DISCARD desc/, 1)), 1, 'R again: back');
 press('/', 'nomatch', 'Enter');
-$s = screen();
+$s = wait_screen(sub { $_[0] =~ /filter path 'nomatch'/ && $_[0] !~ /\Q$file\E/ });
 like($s, qr/filter path 'nomatch'/, 'path filter set');
 unlike($s, qr/\Q$file\E/, 'a non-matching path filter hides the row');
-press('f', 'BSpace');
-press('topfile', 'Enter');
-like(wait_screen(qr/\Q$file\E/, 5), qr/\Q$file\E/, 'a matching path filter shows it again');
+press('f', 'BSpace', 'topfile', 'Enter');
+like(wait_screen(qr/\Q$file\E/), qr/\Q$file\E/, 'a matching path filter shows it again');
 system("$tmux resize-window -t $session -x 50 -y 12");
-sleep 1;
-my @lines = grep { length } split /\n/, screen();
+# redrawn: the header fits 50 columns (tmux only crops the old one's wide FILE column)
+my @lines = grep { length } split /\n/, wait_screen(qr/^FILE +FAULTER/m);
 # a row: the tail of its path (or dev:ino name), then the FAULTER column ("-" or pid/comm)
 my @garbled = grep { !m{^(daxtop - |daxscope: |per s: |sort |FILE|DAX window)} && !m{^\S.*? +(-|\d+/\S)} } @lines;
 is(scalar @garbled, 0, 'a 50x12 terminal: every line is cut, none wraps into the next') or diag(join "\n", @garbled);
 like(join("\n", @lines), qr/^FILE/m, 'the table header still shows');
 system("$tmux resize-window -t $session -x 160 -y 40");
 press('?');
-like(screen(), qr/daxtop keys/, 'help');
-press('x');
-press('q');
-sleep 1;
-is(system("$tmux has-session -t $session 2>/dev/null") >> 8, 1, 'q quits');
+like(wait_screen(qr/daxtop keys/), qr/daxtop keys/, 'help');
+press('x', 'q');
+ok(wait_until(sub { system("$tmux has-session -t $session 2>/dev/null") >> 8 == 1 }, 5), 'q quits');
 links_gone(\@mine, 'q');
 
 # SIGTERM: a clean exit, links detached
 my ($pid, $bg) = daxtop_pipe('-b', '-i', '0.5');
-sleep 2;
+ok(wait_until(sub { slurp($errlog) =~ /watching/ }, 20), 'daxtop -b printed its banner: attached')
+  or diag(slurp($errlog));
 @mine = links_of($pid);
 kill 'TERM', $pid;
 my @ignored = <$bg>;
@@ -134,13 +142,48 @@ is($? >> 8, 0, 'SIGTERM: daxtop exits 0') or diag(slurp($errlog));
 ok(@mine > 0, 'SIGTERM: daxtop had attached links');
 links_gone(\@mine, 'SIGTERM');
 
-# batch and JSON: three intervals while the race runs in the first
+# daxscope.top/1 (docs/daxtop.md; a file's fields as in docs/report-json.md): what each field holds.
+my %rates = map { $_ => 'number' } qw(faults_read faults_write dax_pte dax_pmd punches lock_waits unblocked_faults
+  discarded_writes);
+my %top_json = (schema => 'string', time => 'number', interval_s => 'number', banner => 'string',
+    lost_events => 'number', rates => { %rates, lost_events => 'number' }, dax_window => [], files => []);
+my %file_json = (dev => 'string', ino => 'number', path => 'string', punches => 'number',
+    discarded_writes => 'number', rates => \%rates,
+    lock_waits => { map { $_ => 'number' } qw(count total_ns max_ns p50_ns p99_ns) },
+    faults_during_punch => { map { $_ => 'number' } qw(blocked unblocked_read unblocked_write) });
+
+# The fields of a decoded document that do not hold what $spec says: 'number', 'string',
+# {member => spec} or [element spec]. A JSON number decodes to a scalar with a numeric value and
+# no string one (as JSON::PP tells them apart when it encodes), so judge before any string use.
+sub mismatches {
+    my ($v, $spec, $at) = @_;
+    if (ref $spec eq 'HASH') {
+        return "$at: not an object" unless ref $v eq 'HASH';
+        return map { mismatches($v->{$_}, $spec->{$_}, "$at.$_") } sort keys %$spec;
+    }
+    if (ref $spec eq 'ARRAY') {
+        return ref $v eq 'ARRAY' ? (map { mismatches($_, $spec->[0], "$at\[]") } @$spec ? @$v : ()) : "$at: not an array";
+    }
+    return "$at: missing" unless defined $v;
+    my $flags = B::svref_2object(\$v)->FLAGS;
+    my $number = $flags & (B::SVp_IOK | B::SVp_NOK) && !($flags & B::SVp_POK);
+    return !ref $v && ($spec eq 'number') == !!$number ? () : "$at: not a $spec";
+}
+
+# The first line daxtop prints comes after its first interval, so its probes are attached.
+sub first_line {
+    my ($fh) = @_;
+    return eval { local $SIG{ALRM} = sub { die "no line\n" }; alarm 20; my $line = <$fh>; alarm 0; $line };
+}
+
+# batch and JSON: three intervals, the race run once the first is out
 for my $mode (['-b'], ['--json']) {
     my ($pid, $top) = daxtop_pipe(@$mode, '-n', '3', '-i', '1');
-    sleep 0.5;
+    my $first = first_line($top);
+    ok(defined $first, "daxtop @$mode printed its first interval: attached") or diag(slurp($errlog));
     ($rc, $out) = run_cmd(@race);
     my $race = decode_json($out);
-    my @lines = <$top>;
+    my @lines = ($first // (), <$top>);
     close $top;
     is($? >> 8, 0, "daxtop @$mode -n 3 exits 0 after three intervals") or diag(slurp($errlog));
     if ($mode->[0] eq '-b') {
@@ -148,12 +191,14 @@ for my $mode (['-b'], ['--json']) {
         my ($line) = grep { /^\Q$file\E/ } @lines;
         like($line // '', qr/\s$race->{lost_writes}$/, '-b: discarded writes of the racing file');
     } else {
-        my @docs = map { decode_json($_) } grep { /^\{/ } @lines;
-        is(scalar @docs, 3, '--json: three objects, one per line');
-        my ($f) = grep { $_->{path} eq $file } @{ $docs[-1]{files} };
-        ok($f, '--json: the racing file is listed');
+        my @docs = map { eval { decode_json($_) } // () } @lines;
+        ok(@lines == 3 && @docs == 3, '--json: three lines, each a JSON object (JSON::PP)') or diag(@lines);
+        is(join("\n", map { mismatches($_, \%top_json, '') } @docs), '', "--json: each interval's fields, typed");
+        is(join(' ', map { $_->{schema} } @docs), join(' ', ('daxscope.top/1') x 3), '--json: schema');
+        my ($f) = grep { ($_->{path} // '') eq $file } @{ $docs[-1]{files} };
+        ok($f, '--json: the racing file is listed') or next;
+        is(join("\n", mismatches($f, \%file_json, 'files[]')), '', "--json: the racing file's fields, typed");
         is($f->{discarded_writes}, $race->{lost_writes}, '--json: discarded writes match the workload');
-        ok(exists $f->{lock_waits}{p99_ns} && exists $f->{rates}{punches}, '--json: report field names and rates');
     }
 }
 done_testing();

@@ -7,6 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
+use Compress::Zlib qw(crc32);
 use JSON::PP;
 use Test::More;
 
@@ -68,31 +69,49 @@ my $st = file_stats($doc, $race->{ino});
 ok($st && $st->{punches} == 1, 'the punch is in the capture');
 is($st->{path}, "$dir/f", 'its path was resolved') if $st;
 
-# The kernel's per-file counters close the capture (FILE_COUNTS records, type 5).
-my %counts;
-{
-    open my $in, '<:raw', $cap or die;
-    local $/;
-    my $bytes = <$in>;
-    for (my $at = 104; $at + 16 <= length $bytes;) {
-        my ($type, $len) = unpack 'VV', substr($bytes, $at, 8);
-        if ($type == 5) {
-            my ($ino, $dev, $gen, $read, $write, $pte, $pmd, $deleted) = unpack 'QVVQ5', substr($bytes, $at + 16, $len);
-            $counts{$ino} = $deleted;
-        }
-        $at += 16 + $len;
+# The capture read as docs/capture-format.md describes it, from the doc's own tables:
+# the header's fields, each record's header, the record types by name.
+my $format = slurp(top() . '/docs/capture-format.md');
+my %header_field = map { my ($offset, $size, $name) = split / \| /; ($name => [ $offset, $size ]) }
+  $format =~ /^\| (\d+ \| \d+ \| \w+) \|/mg;
+my ($magic) = $format =~ /\| magic \| `(\w+)`/;
+my ($record_header_size, $record_fields) = $format =~ /a (\d+)-byte header `\{([^}]+)\}`/;
+my @record_fields = map { (split ' ')[1] } split /, /, $record_fields // '';
+my %record_type = $format =~ /^\| (\d+) \| ([A-Z_]+) \|/mg;
+ok(keys %header_field >= 8 && $magic && $record_header_size && "@record_fields" eq 'type len crc32 reserved'
+    && keys %record_type >= 6, 'docs/capture-format.md: header fields, record header and types read');
+
+# The records of a capture: {type (its name), offset, payload}; dies where it is not as documented.
+sub capture_records {
+    my ($path) = @_;
+    my $bytes = slurp($path);
+    my %h = map { $_ => unpack('V', substr($bytes, $header_field{$_}[0], 4)) } qw(version abi event_size header_size);
+    die "$path: magic\n" unless substr($bytes, $header_field{magic}[0], $header_field{magic}[1]) eq $magic;
+    die "$path: header_size $h{header_size}\n" unless $h{header_size} == $header_field{kernel}[0] + $header_field{kernel}[1];
+    my @records;
+    for (my $at = $h{header_size}; $at < length $bytes;) {
+        my %r;
+        @r{@record_fields} = unpack 'V' x @record_fields, substr($bytes, $at, $record_header_size);
+        my $payload = substr($bytes, $at + $record_header_size, $r{len});
+        die "$path: record at $at: crc\n" unless crc32($payload) == $r{crc32};
+        push @records, { type => $record_type{ $r{type} } // die("$path: type $r{type}\n"), offset => $at, payload => $payload };
+        $at += $record_header_size + $r{len};
     }
+    return @records;
 }
-ok(($counts{ $race->{ino} } // 0) >= 1, "the kernel's page counters of the punched file are in the capture ("
-    . ($counts{ $race->{ino} } // 'none') . ' pages deleted)');
+my @records = eval { capture_records($cap) };
+ok(@records && $records[-1]{type} eq 'END', 'the capture reads as documented, to its END record') or diag($@);
+
+# The kernel's per-file counters close the capture: struct dx_file {u64 ino, u32 dev, u32 gen}, then
+# struct dx_file_counts {u64 faults_read, faults_write, dax_pte, dax_pmd, deleted} (events.h).
+my %deleted = map { my @f = unpack 'Q V V Q5', $_->{payload}; ($f[0] => $f[7]) } grep { $_->{type} eq 'FILE_COUNTS' } @records;
+ok(($deleted{ $race->{ino} } // 0) >= 1, "the kernel's page counters of the punched file are in the capture ("
+    . ($deleted{ $race->{ino} } // 'none') . ' pages deleted)');
 
 my $size = -s $cap;
 # cut between the first record (the banner) and the end, so that events come before the damage
-open my $cf, '<:raw', $cap or die;
-seek $cf, 104 + 4, 0;    # header, then the first record's {type, len}
-read $cf, my $len, 4;
-close $cf;
-my $first_end = 104 + 16 + unpack('V', $len);
+is($records[0]{type}, 'BANNER', 'the banner is the first record');
+my $first_end = $records[1]{offset};
 for my $cut (int(($first_end + $size) / 2), $size - 5) {
     system('cp', $cap, "$dir/cut.dxc");
     truncate "$dir/cut.dxc", $cut;

@@ -31,12 +31,12 @@ subtest 'scheduled race: nothing lost, nothing through' => sub {
     ok($late && !$late->{lost}, 'precondition: ext4 kept the write made after the punch');
     my $doc = report_json($cap);
     is($doc->{lost_events}, 0, 'no events lost');
-    held_throughout($doc, $race);
-    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $race->{ino})), 0,
-        'no finding but blocked faults: nothing got through, nothing discarded');
     my $st = file_stats($doc, $race->{ino});
     ok($st && $st->{punches} == 1, 'the punch was seen');
-    ok($st && $st->{faults}{read} + $st->{faults}{write} > 0, 'precondition: the workload\'s faults were seen');
+    held_throughout($doc, $race);
+    workload_faults_seen($doc, $race);
+    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $race->{ino})), 0,
+        'no finding but blocked faults: nothing got through, nothing discarded');
 };
 
 # The kernel read the invalidate lock at each of the punch's data changes: held for write by the punch.
@@ -61,13 +61,13 @@ subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub
     my $ino = $race->{ino};
     is($doc->{lost_events}, 0, 'no events lost');
     held_throughout($doc, $race);
-    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $ino)), 0,
-        'no finding but blocked faults on the punched pages');
+    workload_faults_seen($doc, $race);
     my @blocked = findings_for($doc, $ino, 'blocked_fault');
     my $st = file_stats($doc, $ino);
-    diag("$st->{erased_before_change} writes dirtied before the punch took its lock, erased by it (ordered before it)") if $st;
-    diag(sprintf '%d blocked faults, %d lock waits, %d early faults', scalar @blocked,
-        $st ? $st->{lock_waits}{count} : 0, $st ? $st->{faults_during_punch}{early} : 0);
+    ok($st, 'the punched file is reported') or return;
+    diag("$st->{erased_before_change} writes dirtied before the punch took its lock, erased by it (ordered before it)");
+    diag(sprintf '%d blocked faults, %d lock waits, %d early faults', scalar @blocked, $st->{lock_waits}{count},
+        $st->{faults_during_punch}{early});
     ok(@blocked > 0, 'faults that hit the punch were held off by the lock (blocked_fault)');
     for my $f (@blocked[ 0 .. ($#blocked < 4 ? $#blocked : 4) ]) {
         ok($f->{wait_ns} > 0, "blocked fault page $f->{page_index}: wait $f->{wait_ns} ns");
@@ -75,10 +75,11 @@ subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub
             'blocked fault: the waiter is a workload thread');
         is($f->{punch_tid}, $race->{punch_tid}, 'blocked fault: held by the punching thread');
     }
-    ok($st && $st->{lock_waits}{count} >= @blocked, 'lock contention recorded for the file');
-    is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid}, 'lock holder is the punching thread')
-      if $st && @blocked;
+    ok($st->{lock_waits}{count} >= @blocked, 'lock contention recorded for the file');
+    is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid}, 'lock holder is the punching thread');
     ok($st->{lock_waits}{p99_ns} >= $st->{lock_waits}{p50_ns} && $st->{lock_waits}{max_ns} > 0,
-        'lock wait percentiles are ordered') if $st;
+        'lock wait percentiles are ordered');
+    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $ino)), 0,
+        'no finding but blocked faults on the punched pages');
 };
 done_testing();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* A minimal TAP producer for the unit tests: ok(), is_int(), is_str(), done_testing(). */
+/* A minimal TAP producer for the unit tests: plan(), ok(), is_int(), is_str(), done_testing(). */
 #ifndef DAXSCOPE_TAP_H
 #define DAXSCOPE_TAP_H
 
@@ -7,7 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tap_run, tap_failed;
+static int tap_run, tap_failed, tap_planned = -1;
+
+/* The number of assertions, printed before the first: one that silently does not run fails the test. */
+static inline void plan(int n)
+{
+	tap_planned = n;
+	printf("1..%d\n", n);
+}
 
 static inline int tap_ok(int pass, const char *fmt, ...)
 {
@@ -41,11 +48,20 @@ static inline int tap_ok(int pass, const char *fmt, ...)
 			       tap_w ? tap_w : "(null)");                                    \
 	} while (0)
 
-/* Prints the plan and returns the exit status: non-zero if anything failed. */
+/*
+ * The exit status: non-zero if anything failed or the count missed the plan.
+ * Without plan(), prints the count as the plan: then every guarded block must
+ * follow an assertion of its precondition.
+ */
 static inline int done_testing(void)
 {
-	printf("1..%d\n", tap_run);
-	return tap_failed != 0;
+	if (tap_planned < 0) {
+		printf("1..%d\n", tap_run);
+		return tap_failed != 0;
+	}
+	if (tap_run != tap_planned)
+		printf("# planned %d assertions, ran %d\n", tap_planned, tap_run);
+	return tap_failed != 0 || tap_run != tap_planned;
 }
 
 #endif /* DAXSCOPE_TAP_H */

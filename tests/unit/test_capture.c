@@ -94,6 +94,26 @@ static size_t read_back(const char *path, int *status, char *err, size_t errlen)
 	return n;
 }
 
+/* The sample records wholly inside the first `bytes` of the file, and the offset of the next record. */
+static size_t records_within(long bytes, long *next)
+{
+	long at = (long)sizeof(struct dx_capture_header);
+	size_t n = 0;
+
+	for (; n < nsample && at + (long)sizeof(struct dx_record_header) + sample[n].len <= bytes; n++)
+		at += (long)sizeof(struct dx_record_header) + sample[n].len;
+	*next = at;
+	return n;
+}
+
+/* The offset an error message names, -1 if none. */
+static long error_offset(const char *err)
+{
+	const char *at = strstr(err, "offset ");
+
+	return at ? strtol(at + strlen("offset "), NULL, 10) : -1;
+}
+
 static long file_size(const char *path)
 {
 	struct stat st;
@@ -158,6 +178,7 @@ static void test_every_truncation(void)
 	for (long cut = 0; cut < size; cut++) {
 		int status;
 		size_t n;
+		long next;
 
 		copy_prefix(tmp("good.dxc"), tmp("cut.dxc"), cut);
 		n = read_back(tmp("cut.dxc"), &status, err, sizeof(err));
@@ -167,11 +188,12 @@ static void test_every_truncation(void)
 				crashes_or_lies++;
 			continue;
 		}
-		/* never a clean end, always the file and an offset named, a prefix kept */
-		if (status != -1 || !strstr(err, "cut.dxc") || !strstr(err, "offset") || n > nsample)
+		/* never a clean end; the file named, with the offset of the first record cut; every whole record kept */
+		if (status != -1 || !strstr(err, "cut.dxc") || n != records_within(cut, &next) || error_offset(err) != next)
 			crashes_or_lies++;
 	}
-	is_int(crashes_or_lies, 0, "every truncation: an error naming the file (and offset), never a clean end");
+	is_int(crashes_or_lies, 0,
+	       "every truncation: every whole record back, then an error naming the file and the cut record's offset");
 	is_int(open_errors, (long)sizeof(struct dx_capture_header), "cuts inside the header fail at open");
 	copy_prefix(tmp("good.dxc"), tmp("cut.dxc"), size - 1);
 	read_back(tmp("cut.dxc"), &(int){ 0 }, err, sizeof(err));
@@ -253,6 +275,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	plan(22);
 	test_round_trip();
 	test_every_truncation();
 	test_corruption();

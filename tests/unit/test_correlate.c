@@ -407,6 +407,7 @@ static void test_blocked_after_invalidation(void)
 		ok(f->write, "blocked fault: a write");
 	}
 	st = stats_of(c, &file_a);
+	ok(st != NULL, "ext4-like: file stats exist");
 	if (st) {
 		is_int(st->early, 1, "the read before the delete counts as early");
 		is_int(st->unblocked_read + st->unblocked_write, 0, "ext4-like: nothing got through");

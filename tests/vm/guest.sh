@@ -42,7 +42,7 @@ record() {
 	for i in $(seq 1 200); do grep -q watching /tmp/record.err && break; sleep 0.1; done
 	$D/race --file "$mnt/frag" --fragment --size 32M --punch 0:32M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
-	$D/race --file "$mnt/sched" --punch 8192:16384 --write-at 0:3 --read-at 0:4 > /tmp/race-sched.json 2>> /tmp/race.err
+	$D/race --file "$mnt/sched" --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 > /tmp/race-sched.json 2>> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
 	sleep 1
 	kill -INT $rec

@@ -13,7 +13,7 @@ use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
-  links_of links_gone);
+  links_of links_gone wait_until workload_faults_seen);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -119,13 +119,29 @@ sub links_of {
     }
     return @ids;
 }
+# The kernel may free a closed link a moment after its owner exits: waits for that, 5 s at most.
 sub links_gone {
     my ($mine, $what) = @_;
-    my $links = eval { decode_json(scalar `bpftool -j link list 2>/dev/null`) } // [];
-    my %live = map { $_->{id} => 1 } @$links;
-    my @left = grep { $live{$_} } @$mine;
+    my @left;
+    wait_until(sub {
+        my $links = eval { decode_json(scalar `bpftool -j link list 2>/dev/null`) } // [];
+        my %live = map { $_->{id} => 1 } @$links;
+        @left = grep { $live{$_} } @$mine;
+        return !@left;
+    }, 5);
     is(scalar @left, 0, "$what: every BPF link it attached is gone (bpftool link list)") or diag("left: @left");
 }
+# Polls $cond until it is true (returns 1) or $secs have passed (returns 0).
+sub wait_until {
+    my ($cond, $secs) = @_;
+    my $deadline = time + $secs;
+    until ($cond->()) {
+        return 0 if time > $deadline;
+        sleep 0.05;
+    }
+    return 1;
+}
+
 sub wait_for_mount {
     my ($mnt) = @_;
     for (1 .. 200) {
@@ -154,6 +170,7 @@ sub check_race_findings {
     # the write's dirtying lies in [t_ns, t_ns + access_ns]; the punch's data change began at data_change_ns
     my $change = $punch->{data_change_ns} || $punch->{end_ns};
     ok($punch->{data_changes} > 0, "the punch's data changes were sampled in the kernel ($punch->{data_changes})");
+    workload_faults_seen($doc, $race);
     for my $w (@{ $race->{writes} }) {
         my ($f, $p, $stored) = ($reported{ $w->{page} }, $w->{page}, $w->{t_ns} + $w->{access_ns});
         my $when = sprintf '%+.3f ms from the data change', ($w->{t_ns} - $change) / 1e6;
@@ -180,9 +197,16 @@ sub check_race_findings {
     my @outside = grep { defined $_->{page_index} && ($_->{page_index} < $first || $_->{page_index} > $last) }
       findings_for($doc, $race->{ino});
     is(scalar @outside, 0, 'no finding on pages outside the punched range');
-    my $st = file_stats($doc, $race->{ino});
-    is($st && $st->{discarded_writes}, scalar @discarded, 'file discarded_writes count');
+    is(file_stats($doc, $race->{ino})->{discarded_writes}, scalar @discarded, 'file discarded_writes count');
     return %lost;
+}
+
+# Before any check that nothing was found: the hooks saw the workload fault on its file.
+sub workload_faults_seen {
+    my ($doc, $race) = @_;
+    my $st = file_stats($doc, $race->{ino});
+    ok($st && $st->{faults}{read} + $st->{faults}{write} > 0, "the workload's faults were counted ("
+        . ($st ? "$st->{faults}{read} read, $st->{faults}{write} write" : 'no file') . ')');
 }
 
 sub findings_for {
