@@ -563,15 +563,27 @@ static int on_ring_event(void *ctx, void *data, size_t size)
  * even in programs it will not load. Point it at an empty BTF instead: the
  * programs that need the kernel's types are disabled anyway.
  */
+static char empty_btf[] = "/tmp/daxscope-empty-btf-XXXXXX";
+static bool empty_btf_made; /* mkstemp may leave an X at the end: the template cannot tell */
+
+static void remove_empty_btf(void)
+{
+	if (!empty_btf_made)
+		return;
+	unlink(empty_btf);
+	memcpy(empty_btf + sizeof(empty_btf) - 7, "XXXXXX", 6);
+	empty_btf_made = false;
+}
+
 static const char *empty_btf_path(void)
 {
-	static char path[] = "/tmp/daxscope-empty-btf-XXXXXX";
+	char *path = empty_btf;
 	struct btf *btf;
 	const void *raw;
 	__u32 size;
 	int fd;
 
-	if (path[sizeof(path) - 2] != 'X')
+	if (empty_btf_made)
 		return path;
 	btf = btf__new_empty();
 	fd = mkstemp(path);
@@ -588,6 +600,7 @@ static const char *empty_btf_path(void)
 	}
 	close(fd);
 	btf__free(btf);
+	empty_btf_made = true;
 	return path;
 }
 
@@ -650,8 +663,7 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
 	fail(err, errlen, "cannot load the BPF programs: %s", libbpf_log[0] ? libbpf_log : strerror(errno));
 out:
-	if (!k.vmlinux)
-		unlink(empty_btf_path());
+	remove_empty_btf();
 	kernel_btf_free(&k);
 	return ret;
 }
