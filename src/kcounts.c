@@ -6,53 +6,21 @@
  */
 #include <stdlib.h>
 
+#include "fileindex.h"
+#include "grow.h"
 #include "kcounts.h"
 
-struct kslot {
-	uint64_t ino;
-	uint32_t dev;
-	bool used;
-	struct dx_file_counts c;
-};
-
 struct dx_kcounts {
-	struct kslot *slots;
-	size_t n, cap; /* cap: a power of two */
+	struct file_index index; /* by (dev, ino): the kernel's map has no generation */
+	struct dx_file_counts *counts;
+	size_t n, cap;
 };
 
-static size_t kslot_hash(uint32_t dev, uint64_t ino)
+static struct dx_file key_of(const struct dx_file *f)
 {
-	uint64_t h = (ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ULL;
+	struct dx_file k = { .ino = f->ino, .dev = f->dev };
 
-	return (size_t)(h ^ (h >> 29));
-}
-
-/* Its slot, or the empty one it would take. */
-static struct kslot *kslot_find(const struct dx_kcounts *k, uint32_t dev, uint64_t ino)
-{
-	for (size_t i = kslot_hash(dev, ino) & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
-		struct kslot *s = &k->slots[i];
-
-		if (!s->used || (s->ino == ino && s->dev == dev))
-			return s;
-	}
-}
-
-static void kcounts_grow(struct dx_kcounts *k)
-{
-	struct dx_kcounts bigger = { .cap = k->cap ? k->cap * 2 : 1024 };
-
-	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
-	if (!bigger.slots)
-		abort();
-	for (size_t i = 0; i < k->cap; i++) {
-		if (k->slots[i].used) {
-			*kslot_find(&bigger, k->slots[i].dev, k->slots[i].ino) = k->slots[i];
-			bigger.n++;
-		}
-	}
-	free(k->slots);
-	*k = bigger;
+	return k;
 }
 
 static uint64_t at_least(uint64_t a, uint64_t b)
@@ -75,38 +43,35 @@ struct dx_kcounts *dx_kcounts_new(void)
 
 	if (!k)
 		abort();
-	kcounts_grow(k);
 	return k;
 }
 
 void dx_kcounts_take(struct dx_kcounts *k, const struct dx_file *f, const struct dx_file_counts *c)
 {
-	struct kslot *s;
+	struct dx_file key = key_of(f);
+	bool added;
+	size_t i = file_index_add(&k->index, &key, k->n, &added);
 
-	if ((k->n + 1) * 2 > k->cap)
-		kcounts_grow(k);
-	s = kslot_find(k, f->dev, f->ino);
-	if (!s->used) {
-		s->used = true;
-		s->dev = f->dev;
-		s->ino = f->ino;
-		k->n++;
-	}
+	if (added)
+		*DX_PUSH(k->counts, k->n, k->cap) = (struct dx_file_counts){ 0 };
 	/* an entry the kernel evicted comes back from zero: keep the highest seen */
-	raise_counts(&s->c, c);
+	raise_counts(&k->counts[i], c);
 }
 
 struct dx_file_counts dx_kcounts_get(const struct dx_kcounts *k, const struct dx_file *f)
 {
-	const struct kslot *s = kslot_find(k, f->dev, f->ino);
+	struct dx_file key = key_of(f);
+	size_t i = file_index_find(&k->index, &key);
 	struct dx_file_counts none = { 0 };
 
-	return s->used ? s->c : none;
+	return i == SIZE_MAX ? none : k->counts[i];
 }
 
 void dx_kcounts_free(struct dx_kcounts *k)
 {
-	if (k)
-		free(k->slots);
+	if (!k)
+		return;
+	file_index_free(&k->index);
+	free(k->counts);
 	free(k);
 }
