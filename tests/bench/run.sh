@@ -8,6 +8,8 @@
 #     events/s delivered and lost, and the recorder's CPU per event, which
 #     says how far it is from 1 M page events/s (target: none lost there)
 #  3. the collector alone: `daxtrace report` on that capture: events/s, RSS
+#  4. a live view's memory over a long run with many findings (reportbench):
+#     RSS at 1x..8x the findings must stay flat (the newest are kept, all counted)
 set -eu
 cd "$(dirname "$0")/../.."
 B=build
@@ -114,5 +116,10 @@ awk -v e="$events" -v l="$lost" -v f="$faults" -v u="$untraced" -v s="$SECS" -v 
 read -r wall rss < "$work/time"
 awk -v e="$events" -v w="$wall" -v r="$rss" 'BEGIN {
 	printf "collector: %.0f events/s correlated (report of %d events in %.2f s), RSS %.1f MiB\n", e / (w > 0 ? w : 0.01), e, w, r / 1024 }'
+
+"$B/reportbench" -n "${BENCH_WINDOWS:-200000}" -r 8 | awk -F'[:,}]' '
+	{ rss[NR] = $8; judged = $4; ns = $10 }
+	END { printf "live view, %d findings judged in 8 rounds: RSS %d KiB after the first, %d after the last (ratio %.2f), %d ns per window\n",
+		judged, rss[1], rss[NR], rss[NR] / rss[1], ns }'
 
 tests/bench/daxtop-bench.sh
