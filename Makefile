@@ -115,10 +115,13 @@ test: deps all
 bench: deps all
 	tests/bench/run.sh
 
-# the truth table: every scenario TRUTH_RUNS times on every filesystem here (docs/truth.md)
+# the truth table: every scenario TRUTH_RUNS times on every filesystem here, and
+# TRUTH_VM_RUNS times on ext4-dax and xfs-dax in a guest (TCG: slower) (docs/truth.md)
 TRUTH_RUNS ?= 100
+TRUTH_VM_RUNS ?= 20
 truth: deps all
-	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT)
+	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
+	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
 
 clean:
 	rm -rf $(BUILD)
