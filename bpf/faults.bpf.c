@@ -234,7 +234,7 @@ int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long inde
 	return 0;
 }
 
-static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf, int result,
+static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 				      __u16 flags)
 {
 	struct dx_file_counts *c;
@@ -256,7 +256,6 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 	inode_file(inode, &e->file);
 	e->page.index = BPF_CORE_READ(vmf, pgoff);
 	e->page.address = BPF_CORE_READ(vmf, address);
-	e->page.result = result;
 	submit_event(e);
 }
 
@@ -264,7 +263,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 SEC("tp_btf/dax_pte_fault_done")
 int BPF_PROG(on_dax_pte_fault, struct inode *inode, struct vm_fault *vmf, int result)
 {
-	dax_fault(inode, vmf, result, 0);
+	dax_fault(inode, vmf, 0);
 	return 0;
 }
 
@@ -272,7 +271,7 @@ SEC("tp_btf/dax_pmd_fault_done")
 int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsigned long max_pgoff,
 	     int result)
 {
-	dax_fault(inode, vmf, result, DX_F_PMD);
+	dax_fault(inode, vmf, DX_F_PMD);
 	return 0;
 }
 

@@ -136,12 +136,9 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 			e->tid = sent->tid;
 			e->cgroup = sent->cgroup;
 			__builtin_memcpy(e->comm, sent->comm, sizeof(e->comm));
-			e->file.dev = ctx->connection;
-			e->fuse.unique = ctx->unique;
+			e->file.dev = ctx->connection; /* the mount, as FUSE numbers it */
 			e->fuse.latency_ns = now - sent->ts;
 			e->fuse.opcode = sent->opcode;
-			e->fuse.error = ctx->error;
-			e->fuse.connection = ctx->connection;
 			submit_event(e);
 		}
 	}

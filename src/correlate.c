@@ -71,7 +71,7 @@ struct punch_window {
 	size_t file; /* index into files */
 	struct dx_task punch;
 	uint32_t op;
-	uint64_t offset, len;
+	uint64_t offset, len, size_at_begin;
 	uint64_t first_page, last_page;
 	uint64_t begin, end; /* end 0 while open */
 	uint64_t fuse_sent, fuse_reply; /* its request that changes the data */
@@ -252,6 +252,7 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	w->op = e->punch.op;
 	w->offset = e->punch.offset;
 	w->len = e->punch.len;
+	w->size_at_begin = e->punch.isize;
 	w->first_page = e->punch.offset >> PAGE_SHIFT;
 	w->last_page = e->punch.len == UINT64_MAX || e->punch.offset + e->punch.len < e->punch.offset
 			       ? UINT64_MAX
@@ -703,6 +704,7 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.op = w->op,
 		.offset = w->offset,
 		.len = w->len,
+		.size_at_begin = w->size_at_begin,
 		.begin_ns = w->begin,
 		.end_ns = w->end,
 		.fuse_sent_ns = w->fuse_sent,

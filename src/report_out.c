@@ -282,8 +282,8 @@ static void json_punch(FILE *out, const struct dx_report *r, const struct dx_pun
 {
 	fputc('{', out);
 	json_file_id(out, r, &p->file);
-	fprintf(out, ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",", dx_punch_op_name(p->op),
-		p->offset, p->len);
+	fprintf(out, ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"size_at_begin\":%" PRIu64 ",",
+		dx_punch_op_name(p->op), p->offset, p->len, p->size_at_begin);
 	json_task(out, "task", &p->task);
 	fprintf(out, ",\"begin_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"ret\":%" PRId64 ",\"fuse_sent_ns\":%" PRIu64
 		     ",\"fuse_reply_ns\":%" PRIu64 ",\"data_change_ns\":%" PRIu64 ",\"data_changes\":%u"

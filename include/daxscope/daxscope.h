@@ -119,6 +119,7 @@ struct dx_punch_window {
 	struct dx_task task;
 	uint32_t op; /* enum dx_punch_op */
 	uint64_t offset, len;
+	uint64_t size_at_begin; /* the file's size when the window opened */
 	uint64_t begin_ns, end_ns;
 	uint64_t fuse_sent_ns, fuse_reply_ns; /* its FUSE FALLOCATE request; 0 if none */
 	int64_t ret;       /* what the syscall returned */

@@ -102,7 +102,7 @@ struct dx_page {
 	__u64 address; /* user address of the fault, 0 if unknown */
 	__u64 last;    /* map faults: last page of the fault-around range */
 	__u32 order;   /* folio order (page deletes) */
-	__s32 result;  /* VM_FAULT_* (DAX faults) */
+	__u32 pad;
 	__u64 duration_ns; /* fault done: from handler entry, so lock waits inside count */
 	__u64 cancelled_bytes; /* punch's page delete: dirty bytes it threw away since its last delete */
 };
@@ -116,11 +116,8 @@ struct dx_lock_wait {
 };
 
 struct dx_fuse_req {
-	__u64 unique;
 	__u64 latency_ns; /* ts is the reply; ts - latency_ns the send */
 	__u32 opcode;
-	__s32 error;
-	__u32 connection;
 	__u32 pad;
 };
 
