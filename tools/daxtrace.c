@@ -293,8 +293,11 @@ static int cmd_live(const struct options *o)
 		return 1;
 	}
 	dx_report_flush(l.report);
-	fprintf(stderr, "daxtrace: %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64 " findings\n",
-		dx_report_events(l.report), dx_report_lost(l.report), dx_report_findings_judged(l.report));
+	fprintf(stderr,
+		"daxtrace: %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64 " findings; kernel side: %" PRIu64
+		" tracking-map insertions failed, %" PRIu64 " fault addresses not resolved\n",
+		dx_report_events(l.report), dx_report_lost(l.report), dx_report_findings_judged(l.report),
+		dx_report_drops(l.report, DX_DROP_MAP_FULL), dx_report_drops(l.report, DX_DROP_VMA));
 	dx_report_free(l.report);
 	return rc ? 1 : 0;
 }
