@@ -5,9 +5,11 @@
  * used, every payload against its CRC, and the first damage stops reading
  * with the file name and offset, keeping what came before.
  */
+#define _GNU_SOURCE /* asprintf, mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,9 +22,10 @@
 
 struct dx_capture_writer {
 	FILE *f;
-	char *path;
-	uint64_t records;
-	bool failed;
+	char *path;     /* the name asked for: the capture appears there only when finished */
+	char *tmp_path; /* where it is written meanwhile: a new file beside it */
+	uint64_t records, events_flushed, events;
+	int error;      /* errno of the first failure, 0 if none */
 };
 
 struct dx_capture_reader {
@@ -72,6 +75,37 @@ static uint64_t clock_ns(clockid_t clock)
 
 /* ---- writer ---- */
 
+static void writer_free(struct dx_capture_writer *w)
+{
+	if (w->f)
+		fclose(w->f);
+	if (w->tmp_path)
+		unlink(w->tmp_path);
+	free(w->tmp_path);
+	free(w->path);
+	free(w);
+}
+
+/* A new file beside PATH, 0600: an existing capture at PATH is untouched until the new one is whole. */
+static int create_beside(struct dx_capture_writer *w)
+{
+	const char *slash = strrchr(w->path, '/');
+	int dirlen = slash ? (int)(slash - w->path + 1) : 0;
+	int fd;
+
+	if (asprintf(&w->tmp_path, "%.*s.%s.XXXXXX", dirlen, w->path, slash ? slash + 1 : w->path) < 0) {
+		w->tmp_path = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	if (fd < 0) {
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+	}
+	return fd;
+}
+
 struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel, char *err, size_t errlen)
 {
 	struct dx_capture_writer *w = calloc(1, sizeof(*w));
@@ -83,13 +117,12 @@ struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel
 		free(w);
 		return NULL;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = create_beside(w);
 	if (fd < 0 || !(w->f = fdopen(fd, "w"))) {
 		say(err, errlen, "%s: cannot create: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		free(w->path);
-		free(w);
+		writer_free(w);
 		return NULL;
 	}
 	setvbuf(w->f, NULL, _IOFBF, 1 << 20);
@@ -101,35 +134,53 @@ struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel
 	snprintf(h.kernel, sizeof(h.kernel), "%s", kernel ? kernel : "");
 	if (fwrite(&h, sizeof(h), 1, w->f) != 1) {
 		say(err, errlen, "%s: write failed: %s", path, strerror(errno));
-		fclose(w->f);
-		free(w->path);
-		free(w);
+		writer_free(w);
 		return NULL;
 	}
 	return w;
+}
+
+static int write_failed(struct dx_capture_writer *w)
+{
+	if (!w->error)
+		w->error = errno ? errno : EIO;
+	return -1;
 }
 
 int dx_capture_append(struct dx_capture_writer *w, uint32_t type, const void *payload, uint32_t len)
 {
 	struct dx_record_header rh = { .type = type, .len = len, .crc32 = dx_crc32(payload, len) };
 
-	if (w->failed || !type || type >= DX_REC_MAX || len > DX_CAPTURE_MAX_RECORD)
+	if (w->error)
 		return -1;
-	if (fwrite(&rh, sizeof(rh), 1, w->f) != 1 || (len && fwrite(payload, len, 1, w->f) != 1)) {
-		w->failed = true;
-		return -1;
+	if (!type || type >= DX_REC_MAX || len > DX_CAPTURE_MAX_RECORD) {
+		errno = EINVAL;
+		return write_failed(w);
 	}
+	errno = 0;
+	if (fwrite(&rh, sizeof(rh), 1, w->f) != 1 || (len && fwrite(payload, len, 1, w->f) != 1))
+		return write_failed(w);
 	w->records++;
+	w->events += type == DX_REC_EVENT;
 	return 0;
+}
+
+/* Where it stands: a failed write keeps what was flushed before it. */
+static void say_failure(const struct dx_capture_writer *w, char *err, size_t errlen)
+{
+	say(err, errlen, "%s: write failed: %s; it holds the %llu events flushed before", w->path,
+	    strerror(w->error), (unsigned long long)w->events_flushed);
 }
 
 int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen)
 {
-	if (w->failed || fflush(w->f) || fdatasync(fileno(w->f))) {
-		w->failed = true;
-		say(err, errlen, "%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
+	errno = 0;
+	if (w->error || fflush(w->f) || fdatasync(fileno(w->f))) {
+		write_failed(w);
+		say_failure(w, err, errlen);
 		return -1;
 	}
+	w->events_flushed = w->events;
 	return 0;
 }
 
@@ -142,14 +193,24 @@ int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t durat
 		err[0] = '\0';
 	if (dx_capture_append(w, DX_REC_END, &end, sizeof(end)) || dx_capture_flush(w, err, errlen))
 		rc = -1;
+	errno = 0;
 	if (fclose(w->f) && !rc) {
-		say(err, errlen, "%s: close failed: %s", w->path, strerror(errno));
+		write_failed(w);
+		say_failure(w, err, errlen);
 		rc = -1;
 	}
+	w->f = NULL;
+	/* even cut short, what was flushed is a capture the report reads up to the damage */
+	if (rename(w->tmp_path, w->path) && !rc) {
+		say(err, errlen, "%s: cannot put the capture in place: %s", w->path, strerror(errno));
+		rc = -1;
+	} else {
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+	}
 	if (rc && err && !err[0])
-		say(err, errlen, "%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
-	free(w->path);
-	free(w);
+		say_failure(w, err, errlen);
+	writer_free(w);
 	return rc;
 }
 
@@ -174,6 +235,7 @@ struct dx_capture_reader *dx_capture_open(const char *path, char *err, size_t er
 	struct dx_capture_reader *r = calloc(1, sizeof(*r));
 	struct dx_capture_header *h;
 	struct stat st;
+	int fd;
 
 	if (!r || !(r->path = strdup(path)) || !(r->payload = malloc(DX_CAPTURE_MAX_RECORD))) {
 		say(err, errlen, "%s: out of memory", path);
@@ -184,13 +246,19 @@ struct dx_capture_reader *dx_capture_open(const char *path, char *err, size_t er
 		return NULL;
 	}
 	h = &r->header;
-	r->f = fopen(path, "re");
-	if (!r->f)
+	/* non-blocking: a FIFO without a writer must not hang the open; regular files ignore the flag */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return reader_fail(r, err, errlen, "cannot open: %s", strerror(errno));
-	if (fstat(fileno(r->f), &st))
-		return reader_fail(r, err, errlen, "cannot stat: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
 		return reader_fail(r, err, errlen, "not a daxscope capture (not a regular file)");
+	}
+	r->f = fdopen(fd, "r");
+	if (!r->f) {
+		close(fd);
+		return reader_fail(r, err, errlen, "cannot open: %s", strerror(errno));
+	}
 	r->size = (uint64_t)st.st_size;
 	if (r->size < sizeof(*h))
 		return reader_fail(r, err, errlen, "not a daxscope capture (%llu bytes, the header needs %zu)",
@@ -198,15 +266,18 @@ struct dx_capture_reader *dx_capture_open(const char *path, char *err, size_t er
 	if (fread(h, sizeof(*h), 1, r->f) != 1)
 		return reader_fail(r, err, errlen, "cannot read the header: %s", strerror(errno));
 	if (memcmp(h->magic, DX_CAPTURE_MAGIC, sizeof(h->magic)))
-		return reader_fail(r, err, errlen, "not a daxscope capture (bad magic)");
+		return reader_fail(r, err, errlen, "not a daxscope capture (bad magic at offset 0)");
 	if (h->version != DX_CAPTURE_VERSION)
-		return reader_fail(r, err, errlen, "capture format version %u, this daxscope reads %u", h->version,
-				   DX_CAPTURE_VERSION);
+		return reader_fail(r, err, errlen, "capture format version %u at offset %zu, this daxscope reads %u",
+				   h->version, offsetof(struct dx_capture_header, version), DX_CAPTURE_VERSION);
 	if (h->abi != DX_ABI_VERSION)
-		return reader_fail(r, err, errlen, "event ABI %u, this daxscope reads %u", h->abi, DX_ABI_VERSION);
+		return reader_fail(r, err, errlen, "event ABI %u at offset %zu, this daxscope reads %u", h->abi,
+				   offsetof(struct dx_capture_header, abi), DX_ABI_VERSION);
 	if (h->event_size != sizeof(struct dx_event) || h->header_size != sizeof(*h))
-		return reader_fail(r, err, errlen, "event size %u / header size %u, this daxscope has %zu / %zu",
-				   h->event_size, h->header_size, sizeof(struct dx_event), sizeof(*h));
+		return reader_fail(r, err, errlen,
+				   "event size %u / header size %u at offset %zu, this daxscope has %zu / %zu",
+				   h->event_size, h->header_size, offsetof(struct dx_capture_header, event_size),
+				   sizeof(struct dx_event), sizeof(*h));
 	h->kernel[sizeof(h->kernel) - 1] = '\0';
 	r->offset = sizeof(*h);
 	return r;

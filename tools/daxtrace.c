@@ -305,7 +305,8 @@ static int cmd_live(const struct options *o)
 /* ---- record: the same records, into a capture file ---- */
 
 struct recorder {
-	struct dx_capture_writer *w;
+	const char *path;
+	struct dx_capture_writer *w; /* made at the first record: a session that fails writes nothing */
 	uint64_t last_flush, lost;
 	bool failed;
 };
@@ -313,41 +314,49 @@ struct recorder {
 static void take_record(uint32_t type, const void *payload, uint32_t len, void *ctx)
 {
 	struct recorder *rec = ctx;
+	struct utsname u;
 	char err[512];
 
+	if (rec->failed)
+		return;
+	if (!rec->w) {
+		uname(&u);
+		rec->w = dx_capture_create(rec->path, u.release, err, sizeof(err));
+		if (!rec->w) {
+			fprintf(stderr, "daxtrace: %s\n", err);
+			rec->failed = true;
+			stop = 1;
+			return;
+		}
+	}
 	if (type == DX_REC_DROPS)
 		rec->lost = ((const struct dx_drops_record *)payload)->drops[DX_DROP_RINGBUF];
-	rec->failed |= dx_capture_append(rec->w, type, payload, len) != 0;
 	/* a crash or power loss costs at most a second of capture */
-	if (!rec->failed && now_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL) {
-		rec->failed = dx_capture_flush(rec->w, err, sizeof(err)) != 0;
-		rec->last_flush = now_ns(CLOCK_MONOTONIC);
-	}
-	if (rec->failed)
+	if (dx_capture_append(rec->w, type, payload, len) ||
+	    (now_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL && dx_capture_flush(rec->w, err, sizeof(err)))) {
+		rec->failed = true; /* finishing says why and how much the file holds */
 		stop = 1;
+	}
+	if (now_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL)
+		rec->last_flush = now_ns(CLOCK_MONOTONIC);
 }
 
 static int cmd_record(const struct options *o)
 {
-	struct recorder rec = { .last_flush = now_ns(CLOCK_MONOTONIC) };
+	struct recorder rec = { .path = o->output, .last_flush = now_ns(CLOCK_MONOTONIC) };
 	uint64_t started = now_ns(CLOCK_MONOTONIC), events = 0;
-	struct utsname u;
 	char err[512];
 	int rc;
 
-	uname(&u);
-	rec.w = dx_capture_create(o->output, u.release, err, sizeof(err));
-	if (!rec.w) {
+	rc = run_session(o, take_record, NULL, &rec, &events) ? 1 : 0;
+	if (!rec.w)
+		return 1; /* the session did not start, or the file could not be made: said why, nothing written */
+	/* a failed write stopped the recording: finishing says the error and how many events the file holds */
+	if (dx_capture_finish(rec.w, rec.lost, now_ns(CLOCK_MONOTONIC) - started, err, sizeof(err))) {
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;
 	}
-	rc = run_session(o, take_record, NULL, &rec, &events) ? 1 : 0;
-	if (dx_capture_finish(rec.w, rec.lost, now_ns(CLOCK_MONOTONIC) - started, err, sizeof(err)) || rec.failed) {
-		fprintf(stderr, "daxtrace: %s\n", rec.failed && !err[0] ? "writing the capture failed" : err);
-		rc = 1;
-	}
-	fprintf(stderr, "daxtrace: recorded %" PRIu64 " events (%" PRIu64 " lost) to %s\n", events, rec.lost,
-		o->output);
+	fprintf(stderr, "daxtrace: recorded %" PRIu64 " events (%" PRIu64 " lost) to %s\n", events, rec.lost, o->output);
 	return rc;
 }
 
@@ -408,6 +417,7 @@ int main(int argc, char **argv)
 		return rc;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal); /* the terminal went away: finish the capture as for ^C */
 	switch (o.mode) {
 	case RECORD: return cmd_record(&o);
 	case REPORT: return cmd_report(&o);

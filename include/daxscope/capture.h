@@ -74,14 +74,21 @@ struct dx_capture_end {
 struct dx_capture_writer;
 struct dx_capture_reader;
 
-/* Errors are written into err (one line naming the file) and NULL/-1 returned. */
+/*
+ * Errors are written into err (one line naming the file) and NULL/-1 returned.
+ * The capture is written to a new 0600 file beside PATH, renamed to PATH when finished.
+ */
 struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel, char *err,
 					    size_t errlen);
 int dx_capture_append(struct dx_capture_writer *w, uint32_t type, const void *payload,
 		      uint32_t len);
 /* Flush buffered records to the file (fflush + fdatasync); -1 and err on failure. */
 int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen);
-/* Writes the END record, flushes, closes and frees. */
+/*
+ * Writes the END record, flushes, closes, puts the file at its name (it was
+ * written beside it, so a capture already there stays whole until then) and
+ * frees. On failure err says the real error and how many events the file holds.
+ */
 int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t duration_ns, char *err,
 		      size_t errlen);
 
