@@ -109,9 +109,11 @@ ok(($deleted{ $race->{ino} } // 0) >= 1, "the kernel's page counters of the punc
     . ($deleted{ $race->{ino} } // 'none') . ' pages deleted)');
 
 my $size = -s $cap;
-# cut between the first record (the banner) and the end, so that events come before the damage
+# cut between the first event and the end, so that events come before the damage
 is($records[0]{type}, 'BANNER', 'the banner is the first record');
-my $first_end = $records[1]{offset};
+my ($first_event) = grep { $_->{type} eq 'EVENT' } @records;
+ok($first_event, 'the capture holds events') or BAIL_OUT('no event in the capture');
+my $first_end = $first_event->{offset} + $record_header_size + length $first_event->{payload};
 for my $cut (int(($first_end + $size) / 2), $size - 5) {
     system('cp', $cap, "$dir/cut.dxc");
     truncate "$dir/cut.dxc", $cut;

@@ -259,7 +259,7 @@ static void test_not_captures(void)
 	open_fails(tmp("text.dxc"), "bad magic", "a text file");
 	copy_prefix(tmp("good.dxc"), tmp("v2.dxc"), file_size(tmp("good.dxc")));
 	patch(tmp("v2.dxc"), 8, &v, sizeof(v));
-	open_fails(tmp("v2.dxc"), "capture format version 2, this daxscope reads 1", "other format version");
+	open_fails(tmp("v2.dxc"), "capture format version 2 at offset 8, this daxscope reads 1", "other format version");
 	copy_prefix(tmp("good.dxc"), tmp("abi.dxc"), file_size(tmp("good.dxc")));
 	v = 99;
 	patch(tmp("abi.dxc"), 12, &v, sizeof(v));
