@@ -183,18 +183,21 @@ static void one_op(struct mix *m)
 }
 
 /*
- * A partner store inside a window's data change (from the server's receipt to
- * the operation's return) on its range is a fault that got through; one that
- * overlaps the operation's start up to the receipt cannot be ordered against
- * the request's send: ambiguous. A truncate cuts the page whatever the order:
- * the store explains what daxscope may see, and is no true event.
+ * A partner store begun inside a window's data change (from the server's
+ * receipt to the operation's return) on its range is a fault that got
+ * through, even when it ends after the return: the server may hold its READ
+ * until its own change is done (fuse-overlayfs), and the punch's delete makes
+ * it fault again. One that overlaps the operation's start up to the receipt
+ * cannot be ordered against the request's send: ambiguous. A truncate cuts
+ * the page whatever the order: the store explains what daxscope may see, and
+ * is no true event.
  */
 static void judge_partner_store(struct mix *m, const struct window *w, uint64_t c0, uint64_t a0, uint64_t a1,
 				uint64_t page)
 {
 	enum truth_role role = w->cuts ? TRUTH_EXPLAINS : a0 >= c0 ? TRUTH_TRUE : TRUTH_AMBIGUOUS;
 
-	if (page < w->first || page > w->last || a1 < w->t0 || (a0 >= c0 && a1 > w->t1))
+	if (page < w->first || page > w->last || a1 < w->t0 || a0 >= w->t1)
 		return;
 	truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, page, w->t0, w->t1, role)->at = a0;
 	/* lost, written back stale, or its page read in first: each is what such a store does */
