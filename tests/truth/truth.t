@@ -15,10 +15,6 @@ need_kernel_bpf();
 BAIL_OUT('build/daxcheck missing: the build is incomplete') unless -x build() . '/daxcheck';
 plan skip_all => 'no FUSE (/dev/fuse)' unless -c '/dev/fuse';
 my $runs = $ENV{TRUTH_RUNS} // 3;
-# daxscope's own open case (docs/truth.md, Measured): a task's second fault on
-# a page in one window is taken for the first one's events
-our $TODO;
-my $mix_todo = 'daxscope counts repeated faults of one task on one page in a window once';
 
 my ($rc, $out, $err) = run_cmd(build() . '/daxcheck', '--runs', 'x', '/');
 is($rc, 2, 'daxcheck refuses a garbage --runs');
@@ -70,8 +66,5 @@ SKIP: {
     ok($ext4->{collapse_write} && $ext4->{insert_write}, 'ext4: collapse and insert range run');
     is($rc, 0, 'ext4: every row clean (daxscope reports nothing but blocked faults)');
 }
-{
-    local $TODO = $mix_todo;
-    is($fuse->{mix}{fn}, 0, 'delayfs mix: no false negative');
-}
+is($fuse->{mix}{fn}, 0, 'delayfs mix: no false negative (a task\'s second fault on a page is its own)');
 done_testing();
