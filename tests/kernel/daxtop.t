@@ -41,9 +41,14 @@ sub daxtop_pid {    # the daxtop process in the tmux pane
 # usage errors and privileges, before anything is attached
 my ($urc, undef, $uerr) = run_cmd(build() . '/daxtop', '--no-such-option');
 is($urc, 2, 'an unknown option exits 2');
-like($uerr, qr/unknown option '--no-such-option'.*Usage: daxtop/s, '... with the error and the usage');
+like($uerr, qr/unrecognized option '--no-such-option'.*daxtop --help/s, '... with the error and where the usage is');
 ($urc, undef, $uerr) = run_cmd(build() . '/daxtop', '-i');
-ok($urc == 2 && $uerr =~ /needs an argument/, 'a missing option argument exits 2');
+ok($urc == 2 && $uerr =~ /requires an argument/, 'a missing option argument exits 2');
+for my $bad (['-i', 'nan'], ['-i', 'inf'], ['-i', '1e300'], ['-n', '0'], ['-p', '4294967297'], ['-p', '-1'],
+    ['--cgroup', '/tmp']) {
+    ($urc, undef, $uerr) = run_cmd(build() . '/daxtop', @$bad);
+    ok($urc == 2 && $uerr =~ /invalid|not a cgroup/, "daxtop @$bad: refused") or diag($uerr);
+}
 SKIP: {
     skip 'setpriv missing (util-linux)', 2 unless `sh -c 'command -v setpriv'`;
     ($urc, my $uout, $uerr) = run_cmd('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',

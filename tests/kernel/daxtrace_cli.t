@@ -17,6 +17,19 @@ my $dt = build() . '/daxtrace';
 my ($rc, $out, $err) = run_cmd($dt, '--bogus');
 is($rc, 2, 'unknown option: exit 2');
 like($err, qr/unrecognized option '--bogus'.*--help/s, 'unknown option: named, with where to find the usage');
+for my $bad (['-d', 'nan'], ['-d', 'inf'], ['-d', '2e10'], ['-d', '1e300'], ['-d', '0'], ['-p', '4294967297'],
+    ['-p', '-1'], ['-p', '0'], ['--cgroup', '/tmp']) {
+    ($rc, $out, $err) = run_cmd($dt, @$bad);
+    ok($rc == 2 && $err =~ /invalid|not a cgroup/, "daxtrace @$bad: refused") or diag($err);
+}
+{
+    my $keep = scratch_dir() . '/existing.dxc';
+    open my $fh, '>', $keep or die;
+    print $fh "precious\n";
+    close $fh;
+    ($rc, $out, $err) = run_cmd($dt, 'record', '-o', $keep, '-p', '1', '--cgroup', '/sys/fs/cgroup/no-such-group');
+    ok($rc == 2 && slurp($keep) eq "precious\n", 'record that cannot start leaves an existing file alone');
+}
 ($rc, $out, $err) = run_cmd($dt, 'report', '/dev/null', '-p', '5');
 ok($rc == 2 && $err =~ /-p does not apply to report/, 'an option of another mode is refused, not ignored');
 ($rc, $out, $err) = run_cmd($dt, '-o', '/tmp/x.dxc', '-d', '1');
