@@ -47,11 +47,21 @@ like($err, qr{/nonexistent/capture}, 'missing capture: file named');
 like($err, qr{/etc/passwd: not a daxscope capture}, 'a text file is not a capture');
 
 SKIP: {
-    skip 'setpriv missing (util-linux)', 2 unless -x '/usr/bin/setpriv';
+    skip 'setpriv missing (util-linux)', 3 unless -x '/usr/bin/setpriv';
     ($rc, $out, $err) = run_cmd('/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
         '--inh-caps=-all', '--bounding-set=-all', $dt, '-d', '1');
     is($rc, 1, 'unprivileged: exit 1');
     like($err, qr/needs root, or CAP_BPF and CAP_PERFMON/, 'unprivileged: one clear line');
+    my $dir = scratch_dir();
+    chmod 0777, $dir;
+    open my $fh, '>', "$dir/kept.dxc" or die;
+    print $fh "precious\n";
+    close $fh;
+    chmod 0666, "$dir/kept.dxc";
+    ($rc, $out, $err) = run_cmd('/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+        '--inh-caps=-all', '--bounding-set=-all', $dt, 'record', '-o', "$dir/kept.dxc", '-d', '1');
+    ok($rc == 1 && slurp("$dir/kept.dxc") eq "precious\n" && !glob("$dir/.kept*"),
+        'a record whose session cannot start leaves the existing file as it was, and no other');
 }
 
 # A kernel without BTF, and one without tracefs mounted, simulated in a private
