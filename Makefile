@@ -31,7 +31,8 @@ LIVE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIVE_SRCS))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
-HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench
+HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
+	    $(BUILD)/capture_fuzz
 SESSION  := $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -39,9 +40,9 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench truth clean
+.PHONY: all deps run test bench truth fuzz sanitize clean
 all: $(TOOLS) $(UNIT) $(HELPERS)
-	@[ $(LIVE) = yes ] || echo "make: no kernel BTF ($(VMLINUX_BTF)), clang or bpftool: built daxtrace for reports only, and the unit tests"
+	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
 deps:
 	@scripts/deps.sh
@@ -123,5 +124,21 @@ truth: deps all
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
 
+# libFuzzer on the capture reader and the report (ASan, UBSan), seeded with real captures
+FUZZ_SECONDS ?= 60
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+$(BUILD)/capture_fuzz: tests/fuzz/capture_fuzz.c $(CORE_SRCS) $(wildcard include/daxscope/*.h src/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(DX_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $< $(CORE_SRCS) -o $@ -lz -lm
+
+fuzz: $(BUILD)/capture_fuzz
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/capture_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz/corpus
+
+# the core, its unit tests and a report-only daxtrace under ASan and UBSan, on real and damaged captures
+sanitize:
+	$(MAKE) BUILD=build-sanitize LIVE=no CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)"
+	tests/fuzz/sanitize.sh build-sanitize
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-sanitize

@@ -2,7 +2,7 @@
 # Install the Debian packages daxscope needs to build, run and test; a no-op
 # when all are there. Needs root only when something is missing.
 set -eu
-packages="clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc
+packages="clang libclang-rt-14-dev llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc
 libfuse3-dev fuse3 fuse-overlayfs strace e2fsprogs xfsprogs fio util-linux perl tmux libncurses-dev time"
 missing=""
 for p in $packages; do

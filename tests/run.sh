@@ -5,4 +5,4 @@
 set -u
 cd "$(dirname "$0")/.."
 mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-exec prove --exec '' --timer ${PROVE_FLAGS:-} build/tests/test_* tests/kernel/*.t tests/truth/*.t $(ls tests/vm/*.t 2>/dev/null)
+exec prove --exec '' --timer ${PROVE_FLAGS:-} build/tests/test_* tests/kernel/*.t tests/truth/*.t tests/fuzz/*.t $(ls tests/vm/*.t 2>/dev/null)

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer target: any bytes as a capture file, read and reported the way
+ * `daxtrace report --json` does. The reader must refuse or report, never
+ * crash, hang or write out of bounds (built with ASan and UBSan).
+ *   make fuzz [FUZZ_SECONDS=N]    (a short run is part of make test)
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "daxscope/capture.h"
+#include "daxscope/daxscope.h"
+
+static FILE *sink;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .keep_punches = true });
+	int fd = memfd_create("capture", MFD_CLOEXEC);
+	struct dx_capture_reader *in;
+	const void *payload;
+	uint32_t type, len;
+	char path[64], err[512];
+	int got;
+
+	if (!sink)
+		sink = fopen("/dev/null", "w");
+	if (fd < 0 || !r || write(fd, data, size) != (ssize_t)size)
+		__builtin_trap(); /* the harness itself failed: not an input's fault */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	in = dx_capture_open(path, err, sizeof(err));
+	if (in) {
+		while ((got = dx_capture_next(in, &type, &payload, &len)) > 0)
+			dx_report_take(type, payload, len, r);
+		if (got < 0)
+			dx_report_set_damaged(r, dx_capture_error(in));
+		dx_report_flush(r);
+		dx_report_json(sink, r);
+		dx_report_text(sink, r);
+		dx_capture_close(in);
+	}
+	dx_report_free(r);
+	close(fd);
+	return 0;
+}
