@@ -2,7 +2,6 @@
 /* What a report prints: the live finding line, the text summary, the JSON document (docs/report-json.md). */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "json.h"
