@@ -14,7 +14,8 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # The project's own flags live apart, so that the usual CFLAGS/LDFLAGS overrides add to them.
 CFLAGS   ?= -O2 -g
 DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD)
-LDLIBS   := -lbpf -lelf -lz -lm
+CORE_LIBS := -lyajl -lz -lm
+LDLIBS   := -lbpf -lelf $(CORE_LIBS)
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Iinclude -Ibpf
 
 # The live part (BPF skeleton, loader) needs kernel BTF, clang and bpftool at
@@ -80,19 +81,19 @@ $(BUILD)/libdaxscope-nolive.a: $(BUILD)/src/nolive.o
 	$(AR) rcs $@ $^
 
 $(BUILD)/%: tools/%.c $(SESSION) $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),-lz -lm) -lpthread
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS)) -lpthread
 
 $(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope-core.a
 	@mkdir -p $(@D)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope-core.a -lz -lm
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
 
 $(BUILD)/race: tests/workload/race.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/reportbench: tests/bench/reportbench.c $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a -lz -lm
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
@@ -102,7 +103,7 @@ $(BUILD)/hookfloor.skel.h: tests/bench/hookfloor.bpf.c $(BUILD)/vmlinux.h
 	$(BPFTOOL) gen skeleton $(BUILD)/hookfloor.bpf.o name hookfloor_bpf > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lbpf -lelf -lz -lm
 
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
@@ -129,7 +130,7 @@ FUZZ_SECONDS ?= 60
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 $(BUILD)/capture_fuzz: tests/fuzz/capture_fuzz.c $(CORE_SRCS) $(wildcard include/daxscope/*.h src/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(DX_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $< $(CORE_SRCS) -o $@ -lz -lm
+	$(CLANG) $(DX_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
 
 fuzz: $(BUILD)/capture_fuzz
 	@mkdir -p $(BUILD)/fuzz-corpus

@@ -2,9 +2,9 @@
 /* What a report prints: the live finding line, the text summary, the JSON document (docs/report-json.md). */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "report_int.h"
 
 static const uint32_t fuse_opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
@@ -148,251 +148,308 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 
 /* ---- JSON ---- */
 
-void dx_json_str(FILE *out, const char *s)
+static void json_task(yajl_gen g, const char *name, const struct dx_task *t)
 {
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
+	dx_json_map(g, name);
+	dx_json_u64(g, "pid", t->pid);
+	dx_json_u64(g, "tid", t->tid);
+	dx_json_textn(g, "comm", t->comm, DX_COMM_LEN);
+	dx_json_end_map(g);
 }
 
-static void json_comm(FILE *out, const char comm[DX_COMM_LEN])
+/* A finding's task: flat members "<role>_pid", "<role>_tid", "<role>_comm". */
+static void json_task_flat(yajl_gen g, const char *role, const struct dx_task *t)
 {
-	char buf[DX_COMM_LEN + 1];
+	char key[32];
 
-	memcpy(buf, comm, DX_COMM_LEN);
-	buf[DX_COMM_LEN] = '\0';
-	dx_json_str(out, buf);
+	snprintf(key, sizeof(key), "%s_pid", role);
+	dx_json_u64(g, key, t->pid);
+	snprintf(key, sizeof(key), "%s_tid", role);
+	dx_json_u64(g, key, t->tid);
+	snprintf(key, sizeof(key), "%s_comm", role);
+	dx_json_textn(g, key, t->comm, DX_COMM_LEN);
 }
 
-static void json_task(FILE *out, const char *name, const struct dx_task *t)
+static void json_hist(yajl_gen g, const struct dx_hist *h)
 {
-	fprintf(out, "\"%s\":{\"pid\":%u,\"tid\":%u,\"comm\":", name, t->pid, t->tid);
-	json_comm(out, t->comm);
-	fputc('}', out);
+	dx_json_u64(g, "count", h->count);
+	dx_json_u64(g, "total_ns", h->total_ns);
+	dx_json_u64(g, "max_ns", h->max_ns);
+	dx_json_u64(g, "p50_ns", dx_hist_quantile(h, 0.5));
+	dx_json_u64(g, "p99_ns", dx_hist_quantile(h, 0.99));
 }
 
-static void json_hist(FILE *out, const struct dx_hist *h)
+static void json_named_hist(yajl_gen g, const char *name, const struct dx_hist *h)
 {
-	fprintf(out, "\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64
-		     ",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64,
-		(uint64_t)h->count, (uint64_t)h->total_ns, (uint64_t)h->max_ns, dx_hist_quantile(h, 0.5), dx_hist_quantile(h, 0.99));
+	dx_json_map(g, name);
+	json_hist(g, h);
+	dx_json_end_map(g);
 }
 
-/* ,"name":true,... for each flag */
-static void json_bools(FILE *out, const char *const *names, const bool *values, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, ",\"%s\":%s", names[i], values[i] ? "true" : "false");
-}
-
-static void json_file_id(FILE *out, const struct dx_report *r, const struct dx_file *f)
+static void json_file_id(yajl_gen g, const struct dx_report *r, const struct dx_file *f)
 {
 	char dev[24];
 
 	dx_format_dev(f->dev, dev, sizeof(dev));
-	fprintf(out, "\"dev\":\"%s\",\"ino\":%" PRIu64 ",\"gen\":%u,\"path\":", dev, (uint64_t)f->ino, f->gen);
-	dx_json_str(out, dx_paths_get(r->paths, f));
+	dx_json_text(g, "dev", dev);
+	dx_json_u64(g, "ino", f->ino);
+	dx_json_u64(g, "gen", f->gen);
+	dx_json_text(g, "path", dx_paths_get(r->paths, f));
 }
 
-static void json_top(FILE *out, const char *name, const struct dx_task_count top[DX_TOP_TASKS])
+static void json_top(yajl_gen g, const char *name, const struct dx_task_count top[DX_TOP_TASKS])
 {
-	fprintf(out, ",\"%s\":[", name);
+	dx_json_array(g, name);
 	for (size_t i = 0; i < DX_TOP_TASKS && top[i].count; i++) {
-		fprintf(out, "%s{\"pid\":%u,\"comm\":", i ? "," : "", top[i].task.pid);
-		json_comm(out, top[i].task.comm);
-		fprintf(out, ",\"count\":%" PRIu64 "}", top[i].count);
+		dx_json_map(g, NULL);
+		dx_json_u64(g, "pid", top[i].task.pid);
+		dx_json_textn(g, "comm", top[i].task.comm, DX_COMM_LEN);
+		dx_json_u64(g, "count", top[i].count);
+		dx_json_end_map(g);
 	}
-	fputc(']', out);
+	dx_json_end_array(g);
 }
 
-void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const struct dx_file_stats *st)
+static void json_lock_waits(yajl_gen g, const struct dx_file_stats *st)
 {
-	struct dx_file_counts counts;
-
-	json_file_id(out, r, &st->file);
-	fputs(",\"name\":", out);
-	dx_json_str(out, st->name[0] ? st->name : NULL);
-	fprintf(out, ",\"punches\":%" PRIu64 ",\"punch_ns\":%" PRIu64 ",\"unterminated_punches\":%" PRIu64,
-		st->punches, st->punch_ns, st->unterminated);
-	fputs(",\"lock_waits\":{", out);
-	json_hist(out, &st->lock_waits);
-	fprintf(out, ",\"readers\":%" PRIu64 ",\"writers\":%" PRIu64 ",", st->read_waits, st->write_waits);
-	json_task(out, "last_waiter", &st->last_waiter);
-	fputc(',', out);
-	json_task(out, "last_holder", &st->last_holder);
-	counts = dx_report_file_counts(r, &st->file);
-	fprintf(out, "},\"faults\":{\"read\":%" PRIu64 ",\"write\":%" PRIu64 ",\"dax_pte\":%" PRIu64
-		     ",\"dax_pmd\":%" PRIu64 "}",
-		(uint64_t)counts.faults_read, (uint64_t)counts.faults_write, (uint64_t)counts.dax_pte,
-		(uint64_t)counts.dax_pmd);
-	fprintf(out, ",\"faults_during_punch\":{\"blocked\":%" PRIu64 ",\"unblocked_read\":%" PRIu64
-		     ",\"unblocked_write\":%" PRIu64 ",\"early\":%" PRIu64 "}",
-		st->blocked, st->unblocked_read, st->unblocked_write, st->early);
-	fprintf(out, ",\"discarded_writes\":%" PRIu64 ",\"certain_discarded_writes\":%" PRIu64
-		     ",\"resurrected_data\":%" PRIu64 ",\"io_during_punch\":%" PRIu64 ",\"refaults\":%" PRIu64
-		     ",\"erased_before_change\":%" PRIu64 ",\"own_work\":%" PRIu64
-		     ",\"punches_holding_lock\":%" PRIu64 ",\"punches_without_lock\":%" PRIu64,
-		st->discarded_writes, st->certain_discards, st->resurrected, st->io_during_punch, st->refaults,
-		st->erased_before, st->own_work, st->held_punches, st->unheld_punches);
-	json_top(out, "top_faulters", st->top_faulters);
-	json_top(out, "top_punchers", st->top_punchers);
+	dx_json_map(g, "lock_waits");
+	json_hist(g, &st->lock_waits);
+	dx_json_u64(g, "readers", st->read_waits);
+	dx_json_u64(g, "writers", st->write_waits);
+	json_task(g, "last_waiter", &st->last_waiter);
+	json_task(g, "last_holder", &st->last_holder);
+	dx_json_end_map(g);
 }
 
-static void json_finding(FILE *out, const struct dx_report *r, const struct dx_finding *f)
+static void json_faults(yajl_gen g, const struct dx_report *r, const struct dx_file_stats *st)
 {
-	fprintf(out, "{\"kind\":\"%s\",", dx_finding_name(f->kind));
-	json_file_id(out, r, &f->file);
-	if (f->page_index == DX_PAGE_UNKNOWN)
-		fputs(",\"page_index\":null,\"last_page\":null", out);
+	struct dx_file_counts counts = dx_report_file_counts(r, &st->file);
+
+	dx_json_map(g, "faults");
+	dx_json_u64(g, "read", counts.faults_read);
+	dx_json_u64(g, "write", counts.faults_write);
+	dx_json_u64(g, "dax_pte", counts.dax_pte);
+	dx_json_u64(g, "dax_pmd", counts.dax_pmd);
+	dx_json_end_map(g);
+	dx_json_map(g, "faults_during_punch");
+	dx_json_u64(g, "blocked", st->blocked);
+	dx_json_u64(g, "unblocked_read", st->unblocked_read);
+	dx_json_u64(g, "unblocked_write", st->unblocked_write);
+	dx_json_u64(g, "early", st->early);
+	dx_json_end_map(g);
+}
+
+void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const struct dx_file_stats *st)
+{
+	json_file_id(g, r, &st->file);
+	if (st->name[0])
+		dx_json_textn(g, "name", st->name, DX_NAME_LEN);
 	else
-		fprintf(out, ",\"page_index\":%" PRIu64 ",\"last_page\":%" PRIu64, f->page_index, f->last_page);
-	fprintf(out, ",\"fault_pid\":%u,\"fault_tid\":%u,\"fault_comm\":", f->fault.pid, f->fault.tid);
-	json_comm(out, f->fault.comm);
-	if (f->kind == DX_FINDING_RESURRECTED_DATA) {
-		fprintf(out, ",\"io_pid\":%u,\"io_tid\":%u,\"io_comm\":", f->io.pid, f->io.tid);
-		json_comm(out, f->io.comm);
+		dx_json_null(g, "name");
+	dx_json_u64(g, "punches", st->punches);
+	dx_json_u64(g, "punch_ns", st->punch_ns);
+	dx_json_u64(g, "unterminated_punches", st->unterminated);
+	json_lock_waits(g, st);
+	json_faults(g, r, st);
+	dx_json_u64(g, "discarded_writes", st->discarded_writes);
+	dx_json_u64(g, "certain_discarded_writes", st->certain_discards);
+	dx_json_u64(g, "resurrected_data", st->resurrected);
+	dx_json_u64(g, "io_during_punch", st->io_during_punch);
+	dx_json_u64(g, "refaults", st->refaults);
+	dx_json_u64(g, "erased_before_change", st->erased_before);
+	dx_json_u64(g, "own_work", st->own_work);
+	dx_json_u64(g, "punches_holding_lock", st->held_punches);
+	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
+	json_top(g, "top_faulters", st->top_faulters);
+	json_top(g, "top_punchers", st->top_punchers);
+}
+
+static void json_finding_times(yajl_gen g, const struct dx_finding *f)
+{
+	dx_json_u64(g, "t_ns", f->t_ns);
+	dx_json_u64(g, "wait_ns", f->wait_ns);
+	dx_json_u64(g, "lock_wait_ns", f->lock_wait_ns);
+	dx_json_u64(g, "fault_ns", f->fault_ns);
+	dx_json_u64(g, "deleted_ns", f->deleted_ns);
+	dx_json_u64(g, "punch_begin_ns", f->punch_begin_ns);
+	dx_json_u64(g, "punch_end_ns", f->punch_end_ns);
+	dx_json_u64(g, "data_change_ns", f->data_change_ns);
+}
+
+static void json_finding(yajl_gen g, const struct dx_report *r, const struct dx_finding *f)
+{
+	dx_json_map(g, NULL);
+	dx_json_text(g, "kind", dx_finding_name(f->kind));
+	json_file_id(g, r, &f->file);
+	if (f->page_index == DX_PAGE_UNKNOWN) {
+		dx_json_null(g, "page_index");
+		dx_json_null(g, "last_page");
+	} else {
+		dx_json_u64(g, "page_index", f->page_index);
+		dx_json_u64(g, "last_page", f->last_page);
 	}
-	fprintf(out, ",\"punch_pid\":%u,\"punch_tid\":%u,\"punch_comm\":", f->punch.pid, f->punch.tid);
-	json_comm(out, f->punch.comm);
-	fprintf(out, ",\"punch_op\":\"%s\",\"punch_offset\":%" PRIu64 ",\"punch_len\":%" PRIu64
-		     ",\"t_ns\":%" PRIu64 ",\"wait_ns\":%" PRIu64 ",\"lock_wait_ns\":%" PRIu64 ",\"fault_ns\":%" PRIu64
-		     ",\"deleted_ns\":%" PRIu64 ",\"punch_begin_ns\":%" PRIu64 ",\"punch_end_ns\":%" PRIu64
-		     ",\"data_change_ns\":%" PRIu64,
-		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->t_ns, f->wait_ns, f->lock_wait_ns,
-		f->fault_ns, f->deleted_ns, f->punch_begin_ns, f->punch_end_ns, f->data_change_ns);
-	json_bools(out, (const char *const[]){ "write", "dax", "certain", "refaulted", "incomplete" },
-		   (const bool[]){ f->write, f->dax, f->certain, f->refaulted, f->incomplete }, 5);
-	fputc('}', out);
+	json_task_flat(g, "fault", &f->fault);
+	if (f->kind == DX_FINDING_RESURRECTED_DATA)
+		json_task_flat(g, "io", &f->io);
+	json_task_flat(g, "punch", &f->punch);
+	dx_json_text(g, "punch_op", dx_punch_op_name(f->punch_op));
+	dx_json_u64(g, "punch_offset", f->punch_offset);
+	dx_json_u64(g, "punch_len", f->punch_len);
+	json_finding_times(g, f);
+	dx_json_bool(g, "write", f->write);
+	dx_json_bool(g, "dax", f->dax);
+	dx_json_bool(g, "certain", f->certain);
+	dx_json_bool(g, "refaulted", f->refaulted);
+	dx_json_bool(g, "incomplete", f->incomplete);
+	dx_json_end_map(g);
 }
 
-static void json_punch(FILE *out, const struct dx_report *r, const struct dx_punch_window *p)
+static void json_punch(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p)
 {
-	fputc('{', out);
-	json_file_id(out, r, &p->file);
-	fprintf(out, ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"size_at_begin\":%" PRIu64 ",",
-		dx_punch_op_name(p->op), p->offset, p->len, p->size_at_begin);
-	json_task(out, "task", &p->task);
-	fprintf(out, ",\"begin_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"ret\":%" PRId64 ",\"fuse_sent_ns\":%" PRIu64
-		     ",\"fuse_reply_ns\":%" PRIu64 ",\"data_change_ns\":%" PRIu64 ",\"data_changes\":%u"
-		     ",\"data_changes_without_lock\":%u,\"holds_lock\":%s,\"cancelled_dirty_bytes\":%" PRIu64,
-		p->begin_ns, p->end_ns, p->ret, p->fuse_sent_ns, p->fuse_reply_ns, p->data_change_ns, p->changes,
-		p->changes_unlocked, p->changes && !p->changes_unlocked ? "true" : "false", p->cancelled_bytes);
-	json_bools(out, (const char *const[]){ "unterminated", "aborted", "incomplete" },
-		   (const bool[]){ p->unterminated, p->aborted, p->incomplete }, 3);
-	fputc('}', out);
+	dx_json_map(g, NULL);
+	json_file_id(g, r, &p->file);
+	dx_json_text(g, "op", dx_punch_op_name(p->op));
+	dx_json_u64(g, "offset", p->offset);
+	dx_json_u64(g, "len", p->len);
+	dx_json_u64(g, "size_at_begin", p->size_at_begin);
+	json_task(g, "task", &p->task);
+	dx_json_u64(g, "begin_ns", p->begin_ns);
+	dx_json_u64(g, "end_ns", p->end_ns);
+	dx_json_i64(g, "ret", p->ret);
+	dx_json_u64(g, "fuse_sent_ns", p->fuse_sent_ns);
+	dx_json_u64(g, "fuse_reply_ns", p->fuse_reply_ns);
+	dx_json_u64(g, "data_change_ns", p->data_change_ns);
+	dx_json_u64(g, "data_changes", p->changes);
+	dx_json_u64(g, "data_changes_without_lock", p->changes_unlocked);
+	dx_json_bool(g, "holds_lock", p->changes && !p->changes_unlocked);
+	dx_json_u64(g, "cancelled_dirty_bytes", p->cancelled_bytes);
+	dx_json_bool(g, "unterminated", p->unterminated);
+	dx_json_bool(g, "aborted", p->aborted);
+	dx_json_bool(g, "incomplete", p->incomplete);
+	dx_json_end_map(g);
 }
 
-static void json_named_hist(FILE *out, const char *name, const struct dx_hist *h)
-{
-	fprintf(out, ",\"%s\":{", name);
-	json_hist(out, h);
-	fputc('}', out);
-}
-
-static void json_dax_window(FILE *out, const struct dx_dax_window *w, size_t i)
+static void json_dax_window(yajl_gen g, const struct dx_dax_window *w)
 {
 	char dev[24], advice[256];
 
 	dx_format_dev(w->dev, dev, sizeof(dev));
 	dx_dax_advice(w, advice, sizeof(advice));
-	fprintf(out,
-		"%s{\"mount\":\"%s\",\"ranges\":%u,\"free\":%u,\"busy\":%u,\"min_free\":%u,"
-		"\"setupmappings\":%" PRIu64 ",\"removemappings\":%" PRIu64 ",\"reclaims\":%" PRIu64
-		",\"inline_reclaims\":%" PRIu64 ",\"reclaim_passes\":%" PRIu64 ",\"alloc_stalls\":%" PRIu64,
-		i ? "," : "", dev, w->ranges, w->free, w->busy, w->min_free == UINT32_MAX ? w->free : w->min_free,
-		w->setups, w->removes, w->reclaims, w->inline_reclaims, w->passes, w->alloc_stalls);
-	json_named_hist(out, "reclaim_ns", &w->reclaim_ns);
-	json_named_hist(out, "reclaim_pass_ns", &w->pass_ns);
-	json_named_hist(out, "setupmapping_ns", &w->setup_ns);
-	json_named_hist(out, "removemapping_ns", &w->remove_ns);
-	fputs(",\"advice\":", out);
-	dx_json_str(out, advice);
-	fputc('}', out);
+	dx_json_map(g, NULL);
+	dx_json_text(g, "mount", dev);
+	dx_json_u64(g, "ranges", w->ranges);
+	dx_json_u64(g, "free", w->free);
+	dx_json_u64(g, "busy", w->busy);
+	dx_json_u64(g, "min_free", w->min_free == UINT32_MAX ? w->free : w->min_free);
+	dx_json_u64(g, "setupmappings", w->setups);
+	dx_json_u64(g, "removemappings", w->removes);
+	dx_json_u64(g, "reclaims", w->reclaims);
+	dx_json_u64(g, "inline_reclaims", w->inline_reclaims);
+	dx_json_u64(g, "reclaim_passes", w->passes);
+	dx_json_u64(g, "alloc_stalls", w->alloc_stalls);
+	json_named_hist(g, "reclaim_ns", &w->reclaim_ns);
+	json_named_hist(g, "reclaim_pass_ns", &w->pass_ns);
+	json_named_hist(g, "setupmapping_ns", &w->setup_ns);
+	json_named_hist(g, "removemapping_ns", &w->remove_ns);
+	dx_json_text(g, "advice", advice);
+	dx_json_end_map(g);
 }
 
-void dx_report_json_dax_windows(FILE *out, const struct dx_report *r)
+void dx_report_json_dax_windows(yajl_gen g, const struct dx_report *r)
 {
-	fputs("\"dax_window\":[", out);
+	dx_json_array(g, "dax_window");
 	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++)
-		json_dax_window(out, dx_correlator_dax(r->corr, i), i);
-	fputc(']', out);
+		json_dax_window(g, dx_correlator_dax(r->corr, i));
+	dx_json_end_array(g);
 }
 
 /* What was watched and what not, with why: the banner as data. */
-static void json_probes(FILE *out, const struct dx_report *r)
+static void json_probes(yajl_gen g, const struct dx_report *r)
 {
-	fputs(",\"probes\":[", out);
+	dx_json_array(g, "probes");
 	for (size_t i = 0; i < r->nprobes; i++) {
-		fprintf(out, "%s{\"what\":", i ? "," : "");
-		dx_json_str(out, r->probes[i].what);
-		fprintf(out, ",\"watched\":%s,\"reason\":", r->probes[i].watched ? "true" : "false");
-		dx_json_str(out, r->probes[i].watched ? NULL : r->probes[i].reason);
-		fputc('}', out);
+		const struct dx_probe *p = &r->probes[i];
+
+		dx_json_map(g, NULL);
+		dx_json_textn(g, "what", p->what, sizeof(p->what));
+		dx_json_bool(g, "watched", p->watched);
+		if (p->watched)
+			dx_json_null(g, "reason");
+		else
+			dx_json_textn(g, "reason", p->reason, sizeof(p->reason));
+		dx_json_end_map(g);
 	}
-	fputc(']', out);
+	dx_json_end_array(g);
 }
 
-void dx_report_json(FILE *out, const struct dx_report *r)
+/* "" stands for nothing: null */
+static void json_text_or_null(yajl_gen g, const char *key, const char *s)
 {
-	size_t nfiles = dx_correlator_nfiles(r->corr);
-	uint64_t lost = dx_report_lost(r);
+	dx_json_text(g, key, s[0] ? s : NULL);
+}
 
-	fputs("{\"schema\":\"daxscope.report/2\",\"kernel\":", out);
-	dx_json_str(out, r->kernel[0] ? r->kernel : NULL);
-	fputs(",\"banner\":", out);
-	dx_json_str(out, r->banner[0] ? r->banner : NULL);
-	fprintf(out, ",\"complete\":%s,\"warning\":", r->warning[0] ? "false" : "true");
-	dx_json_str(out, r->warning[0] ? r->warning : NULL);
-	json_probes(out, r);
-	fprintf(out, ",\"events\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"map_full\":%" PRIu64
-		     ",\"vma_lookups_failed\":%" PRIu64 ",\"duration_ns\":%" PRIu64,
-		dx_correlator_events(r->corr), lost, r->drops[DX_DROP_MAP_FULL], r->drops[DX_DROP_VMA], r->duration_ns);
-	fputs(",\"files\":[", out);
-	for (size_t i = 0, n = 0; i < nfiles; i++) {
+static void json_header(yajl_gen g, const struct dx_report *r)
+{
+	dx_json_text(g, "schema", "daxscope.report/2");
+	json_text_or_null(g, "kernel", r->kernel);
+	json_text_or_null(g, "banner", r->banner);
+	dx_json_bool(g, "complete", !r->warning[0]);
+	json_text_or_null(g, "warning", r->warning);
+	json_probes(g, r);
+	dx_json_u64(g, "events", dx_correlator_events(r->corr));
+	dx_json_u64(g, "lost_events", dx_report_lost(r));
+	dx_json_u64(g, "map_full", r->drops[DX_DROP_MAP_FULL]);
+	dx_json_u64(g, "vma_lookups_failed", r->drops[DX_DROP_VMA]);
+	dx_json_u64(g, "duration_ns", r->duration_ns);
+}
+
+static void json_files(yajl_gen g, const struct dx_report *r)
+{
+	dx_json_array(g, "files");
+	for (size_t i = 0; i < dx_correlator_nfiles(r->corr); i++) {
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
 
 		if (!dx_report_wants(r, &st->file))
 			continue;
-		fputs(n++ ? ",{" : "{", out);
-		dx_report_json_file_fields(out, r, st);
-		fputc('}', out);
+		dx_json_map(g, NULL);
+		dx_report_json_file_fields(g, r, st);
+		dx_json_end_map(g);
 	}
-	fputs("],\"findings\":[", out);
-	for (size_t i = 0; i < r->nfindings; i++) {
-		if (i)
-			fputc(',', out);
-		json_finding(out, r, dx_report_finding(r, i));
-	}
-	fputs("],\"punches\":[", out);
-	for (size_t i = 0, n = 0; i < r->npunches; i++) {
-		if (!dx_report_wants(r, &r->punches[i].file))
-			continue;
-		if (n++)
-			fputc(',', out);
-		json_punch(out, r, &r->punches[i]);
-	}
-	fputs("],", out);
-	dx_report_json_dax_windows(out, r);
-	fputs(",\"fuse\":[", out);
-	for (size_t i = 0, n = 0; i < DX_FUSE_SLOTS; i++) {
+	dx_json_end_array(g);
+}
+
+static void json_fuse(yajl_gen g, const struct dx_report *r)
+{
+	dx_json_array(g, "fuse");
+	for (size_t i = 0; i < DX_FUSE_SLOTS; i++) {
 		if (!r->fuse[i].count)
 			continue;
-		fprintf(out, "%s{\"opcode\":\"%s\",", n++ ? "," : "", dx_fuse_op_name(fuse_opcodes[i]));
-		json_hist(out, &r->fuse[i]);
-		fputc('}', out);
+		dx_json_map(g, NULL);
+		dx_json_text(g, "opcode", dx_fuse_op_name(fuse_opcodes[i]));
+		json_hist(g, &r->fuse[i]);
+		dx_json_end_map(g);
 	}
-	fputs("]}\n", out);
+	dx_json_end_array(g);
+}
+
+void dx_report_json(FILE *out, const struct dx_report *r)
+{
+	yajl_gen g = dx_json_open(out);
+
+	dx_json_map(g, NULL);
+	json_header(g, r);
+	json_files(g, r);
+	dx_json_array(g, "findings");
+	for (size_t i = 0; i < r->nfindings; i++)
+		json_finding(g, r, dx_report_finding(r, i));
+	dx_json_end_array(g);
+	dx_json_array(g, "punches");
+	for (size_t i = 0; i < r->npunches; i++)
+		if (dx_report_wants(r, &r->punches[i].file))
+			json_punch(g, r, &r->punches[i]);
+	dx_json_end_array(g);
+	dx_report_json_dax_windows(g, r);
+	json_fuse(g, r);
+	dx_json_end_map(g);
+	dx_json_close(g, out);
 }

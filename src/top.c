@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "daxscope/top.h"
+#include "json.h"
 
 static const struct column {
 	const char *name;
@@ -370,36 +371,45 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	fputc('\n', out);
 }
 
-/* Without the closing brace: the totals add lost events. */
-static void json_rates(FILE *out, const struct dx_top_rates *r)
+/* "rates":{... left open: the totals add lost events. */
+static void json_rates(yajl_gen g, const struct dx_top_rates *r)
 {
-	fprintf(out,
-		"{\"faults_read\":%.3f,\"faults_write\":%.3f,\"dax_pte\":%.3f,\"dax_pmd\":%.3f,\"punches\":%.3f,"
-		"\"lock_waits\":%.3f,\"unblocked_faults\":%.3f,\"discarded_writes\":%.3f",
-		r->reads, r->writes, r->dax_pte, r->dax_pmd, r->punches, r->waits, r->unblocked, r->discarded);
+	dx_json_map(g, "rates");
+	dx_json_fixed3(g, "faults_read", r->reads);
+	dx_json_fixed3(g, "faults_write", r->writes);
+	dx_json_fixed3(g, "dax_pte", r->dax_pte);
+	dx_json_fixed3(g, "dax_pmd", r->dax_pmd);
+	dx_json_fixed3(g, "punches", r->punches);
+	dx_json_fixed3(g, "lock_waits", r->waits);
+	dx_json_fixed3(g, "unblocked_faults", r->unblocked);
+	dx_json_fixed3(g, "discarded_writes", r->discarded);
 }
 
 void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report *r, double interval_s)
 {
-	fprintf(out, "{\"schema\":\"daxscope.top/1\",\"time\":%lld,\"interval_s\":%.3f,\"banner\":",
-		(long long)time(NULL), interval_s);
-	dx_json_str(out, dx_report_banner(r));
-	fprintf(out, ",\"lost_events\":%" PRIu64 ",\"rates\":",
-		dx_report_lost(r));
-	json_rates(out, &t->total);
-	fprintf(out, ",\"lost_events\":%.3f},", t->lost_rate);
-	dx_report_json_dax_windows(out, r);
-	fputs(",\"files\":[", out);
+	yajl_gen g = dx_json_open(out);
+
+	dx_json_map(g, NULL);
+	dx_json_text(g, "schema", "daxscope.top/1");
+	dx_json_i64(g, "time", (int64_t)time(NULL));
+	dx_json_fixed3(g, "interval_s", interval_s);
+	dx_json_text(g, "banner", dx_report_banner(r));
+	dx_json_u64(g, "lost_events", dx_report_lost(r));
+	json_rates(g, &t->total);
+	dx_json_fixed3(g, "lost_events", t->lost_rate);
+	dx_json_end_map(g);
+	dx_report_json_dax_windows(g, r);
+	dx_json_array(g, "files");
 	for (size_t i = 0; i < t->nrows; i++) {
-		if (i)
-			fputc(',', out);
 		/* the report's file fields, and this interval's rates */
-		fputc('{', out);
-		dx_report_json_file_fields(out, r, dx_report_file(r, t->rows[i].index));
-		fputs(",\"rates\":", out);
-		json_rates(out, &t->rows[i].rate);
-		fputs("}}", out);
+		dx_json_map(g, NULL);
+		dx_report_json_file_fields(g, r, dx_report_file(r, t->rows[i].index));
+		json_rates(g, &t->rows[i].rate);
+		dx_json_end_map(g); /* the rates */
+		dx_json_end_map(g);
 	}
-	fputs("]}\n", out);
+	dx_json_end_array(g);
+	dx_json_end_map(g);
+	dx_json_close(g, out);
 	fflush(out);
 }

@@ -248,16 +248,12 @@ const char *dx_report_file_label(const struct dx_report *r, const struct dx_file
 /* One line per finding: time, kind, file, page, task, punch task, wait. */
 void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f);
 void dx_report_text(FILE *out, const struct dx_report *r);
+/* The JSON document, docs/report-json.md. */
 void dx_report_json(FILE *out, const struct dx_report *r);
-/* The DAX windows: two lines each of text (state, advice), or the JSON member "dax_window":[...]. */
+/* The DAX windows: two lines each of text (state, advice). */
 void dx_report_text_dax_windows(FILE *out, const struct dx_report *r);
-void dx_report_json_dax_windows(FILE *out, const struct dx_report *r);
 /* Cache-size advice for a DAX window (the host's virtiofs cache-size), one sentence. */
 void dx_dax_advice(const struct dx_dax_window *w, char *buf, size_t len);
-/* The fields of one element of the report's "files" array, without braces (front ends add theirs). */
-void dx_report_json_file_fields(FILE *out, const struct dx_report *r, const struct dx_file_stats *st);
-/* A JSON string, escaped; null for NULL. */
-void dx_json_str(FILE *out, const char *s);
 
 /* ---- what a session watches: settled at start, rendered as the banner ---- */
 struct dx_probe {

@@ -92,6 +92,23 @@ my $st = file_stats($doc, $race->{ino});
 ok($st && $st->{punches} == 1, 'the punch is in the capture');
 is($st->{path}, "$dir/f", 'its path was resolved') if $st;
 
+# Names are the traced side's to choose: a file name and a task name (the
+# executable's) with a newline, an ESC and bytes that are no UTF-8 still give
+# strict UTF-8 JSON, and "<name>_bytes" gives the bytes back.
+{
+    my $evil = "r\e[2J\xff\xfe";
+    system('cp', build() . '/race', "$dir/$evil") == 0 or die;
+    my ($ecap, undef, undef, $erc) = record_around(
+        workload => [ "$dir/$evil", '--file', "$dir/f\n\xff\xfe", '--punch', '8192:16384', '--write-at', '0:3' ]);
+    is($erc, 0, 'hostile names: workload ran');
+    my $edoc = report_json($ecap);    # decode_json: strict UTF-8
+    ok($edoc, 'hostile names: the report is valid UTF-8 JSON');
+    my ($ef) = grep { ($_->{path_bytes} // '') eq unpack('H*', "$dir/f\n\xff\xfe") } @{ $edoc->{files} // [] };
+    ok($ef && $ef->{path} eq "$dir/f\n\x{fffd}\x{fffd}", 'the file: U+FFFD in path, the raw bytes in path_bytes');
+    ok((grep { ($_->{task}{comm_bytes} // '') eq unpack('H*', $evil) } @{ $edoc->{punches} // [] }),
+        'the punching task: its comm recovered from comm_bytes');
+}
+
 # The capture read as docs/capture-format.md describes it, from the doc's own tables:
 # the header's fields, each record's header, the record types by name.
 my $format = slurp(top() . '/docs/capture-format.md');
@@ -175,10 +192,10 @@ is($rc, 0, 'capture ended by SIGTERM reads cleanly');
 {
     my $nobpf = scratch_dir();
     my ($brc, $bout, $berr) = run_cmd('make', '-C', top(), "BUILD=$nobpf", 'VMLINUX_BTF=/nonexistent',
-        "$nobpf/daxtrace", map { "$nobpf/tests/$_" } qw(test_capture test_correlate test_top));
+        "$nobpf/daxtrace", map { "$nobpf/tests/$_" } qw(test_capture test_correlate test_top test_json));
     is($brc, 0, 'a build without kernel BTF succeeds') or diag($berr);
     ok(!-e "$nobpf/daxscope.skel.h", 'and makes no BPF skeleton');
-    for my $t (qw(test_capture test_correlate test_top)) {
+    for my $t (qw(test_capture test_correlate test_top test_json)) {
         my ($trc, $tout) = run_cmd("$nobpf/tests/$t");
         ok($trc == 0 && $tout !~ /^not ok/m, "$t passes in it");
     }

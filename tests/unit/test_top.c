@@ -5,6 +5,7 @@
 
 #include "daxscope/capture.h"
 #include "daxscope/top.h"
+#include "json.h"
 #include "tap.h"
 
 #define MS 1000000ULL
@@ -252,7 +253,14 @@ int main(void)
 	row = row_of(&t, "/data/a.img");
 	ok(row && row->rate.reads == 10 && row->rate.writes == 47, "rates from the kernel's counters (10 reads, 50 - 3 writes)");
 	mem = open_memstream(&json, &json_len);
-	dx_report_json_file_fields(mem, r, dx_report_file(r, row ? row->index : 0));
+	{
+		yajl_gen g = dx_json_open(mem);
+
+		dx_json_map(g, NULL);
+		dx_report_json_file_fields(g, r, dx_report_file(r, row ? row->index : 0));
+		dx_json_end_map(g);
+		dx_json_close(g, mem);
+	}
 	fclose(mem);
 	ok(strstr(json, "\"faults\":{\"read\":10,\"write\":50,"), "the report's fault counts too: %s",
 	   strstr(json, "\"faults\"") ? strstr(json, "\"faults\"") : json);
