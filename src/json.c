@@ -110,37 +110,10 @@ void dx_json_fixed3(yajl_gen g, const char *key, double v)
 		number(g, key, buf, snprintf(buf, sizeof(buf), "%.3f", v));
 }
 
-/* The length of the well-formed UTF-8 sequence (RFC 3629) at s, 0 if none starts there. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range: no overlongs, surrogates, > U+10FFFF */
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0, k; i < n; i += k)
-		if (!(k = utf8_seq(s + i, n - i)))
+		if (!(k = dx_utf8_seq(s + i, n - i)))
 			return false;
 	return true;
 }
@@ -161,7 +134,7 @@ static void repaired(yajl_gen g, const char *key, const unsigned char *s, size_t
 	if (!text || !hex)
 		abort();
 	for (size_t i = 0, k; i < n; i += k) {
-		k = utf8_seq(s + i, n - i);
+		k = dx_utf8_seq(s + i, n - i);
 		if (k) {
 			memcpy(text + used, s + i, k);
 			used += k;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Names of the ABI's enumerations, and device numbers, as every output prints them. */
+#include <string.h>
 #include <sys/sysmacros.h>
 
 #include "daxscope/daxscope.h"
@@ -52,4 +53,84 @@ void dx_format_dev(uint32_t dev, char *buf, size_t len)
 uint32_t dx_dev_from_user(dev_t st_dev)
 {
 	return (uint32_t)(major(st_dev) << 20 | minor(st_dev));
+}
+
+/* The length of the well-formed UTF-8 sequence (RFC 3629) at s, 0 if none starts there. */
+size_t dx_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range: no overlongs, surrogates, > U+10FFFF */
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+
+/* The C escape letter of a byte, 0 if it has none. */
+static char c_escape(unsigned char ch)
+{
+	switch (ch) {
+	case '\a': return 'a';
+	case '\b': return 'b';
+	case '\t': return 't';
+	case '\n': return 'n';
+	case '\v': return 'v';
+	case '\f': return 'f';
+	case '\r': return 'r';
+	case '\\': return '\\';
+	}
+	return 0;
+}
+
+/*
+ * Names as `ls -b` prints them: C escapes for \a \b \t \n \v \f \r and
+ * the backslash, \ooo (octal) for every other control byte and every byte
+ * that is not part of valid UTF-8; valid UTF-8 as it is. A file or task name
+ * can then neither forge a line of output nor reach the terminal as an escape
+ * sequence. Stops at a NUL, after n bytes, or when out (outlen > 0) is full.
+ */
+const char *dx_escape(char *out, size_t outlen, const char *in, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t used = 0, len = strnlen(in, n);
+
+	for (size_t i = 0, k; i < len; i += k) {
+		char piece[8], c = c_escape(s[i]);
+		size_t plen;
+
+		k = dx_utf8_seq(s + i, len - i);
+		if (c) {
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\%c", c);
+			k = 1;
+		} else if (!k || s[i] < 0x20 || s[i] == 0x7f) {
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\%03o", s[i]);
+			k = 1;
+		} else {
+			memcpy(piece, s + i, k);
+			plen = k;
+		}
+		if (used + plen >= outlen)
+			break;
+		memcpy(out + used, piece, plen);
+		used += plen;
+	}
+	out[used] = '\0';
+	return out;
 }

@@ -9,15 +9,19 @@
 
 static const uint32_t fuse_opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
 
+/* Wall-clock time of day; the sum wraps rather than overflows (a damaged header may hold anything). */
 static void format_time(const struct dx_report *r, uint64_t mono_ns, char *buf, size_t len)
 {
-	int64_t real = (int64_t)mono_ns + r->realtime_offset_ns;
+	uint64_t real = mono_ns + (uint64_t)r->realtime_offset_ns;
 	time_t secs = (time_t)(real / 1000000000);
 	struct tm tm;
 
-	localtime_r(&secs, &tm);
-	snprintf(buf, len, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (long)(real % 1000000000) / 1000);
+	if (!localtime_r(&secs, &tm)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(real % 1000000000 / 1000));
 }
 
 static void format_pages(const struct dx_finding *f, char *buf, size_t len)
@@ -30,22 +34,33 @@ static void format_pages(const struct dx_finding *f, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64, f->page_index);
 }
 
+/* The file as text output names it: its path (escaped, as every name: see dx_escape), else dev:ino. */
+static const char *text_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len)
+{
+	char raw[64];
+
+	return dx_escape(buf, len, dx_report_file_label(r, f, raw, sizeof(raw)), SIZE_MAX);
+}
+
+#define COMM_TEXT (4 * DX_COMM_LEN + 1) /* a task name of escapes */
+
 void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f)
 {
-	char when[32], label[64], page[48];
+	char when[32], label[4 * 4096 + 1], page[48], fault[COMM_TEXT], punch[COMM_TEXT], io[COMM_TEXT];
 
 	format_time(r, f->t_ns, when, sizeof(when));
 	format_pages(f, page, sizeof(page));
 	fprintf(out, "%s %-16s %s page %s (%s %" PRIu64 "+%" PRIu64 ") task %u/%s %s punch %u/%s",
-		when, dx_finding_name(f->kind), dx_report_file_label(r, &f->file, label, sizeof(label)), page,
-		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid, f->fault.comm,
-		f->write ? "write" : "read", f->punch.tid, f->punch.comm);
+		when, dx_finding_name(f->kind), text_label(r, &f->file, label, sizeof(label)), page,
+		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid,
+		dx_escape(fault, sizeof(fault), f->fault.comm, DX_COMM_LEN), f->write ? "write" : "read", f->punch.tid,
+		dx_escape(punch, sizeof(punch), f->punch.comm, DX_COMM_LEN));
 	if (f->kind == DX_FINDING_BLOCKED_FAULT)
 		fprintf(out, " waited %.3f ms", f->wait_ns / 1e6);
 	else
 		fprintf(out, " %.3f ms after its data change began", (f->t_ns - f->data_change_ns) / 1e6);
 	if (f->kind == DX_FINDING_RESURRECTED_DATA)
-		fprintf(out, " written back by %u/%s", f->io.tid, f->io.comm);
+		fprintf(out, " written back by %u/%s", f->io.tid, dx_escape(io, sizeof(io), f->io.comm, DX_COMM_LEN));
 	if (f->dax)
 		fprintf(out, " dax");
 	if (f->refaulted)
@@ -107,12 +122,13 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
 	uint64_t lost = dx_report_lost(r);
+	char text[4 * sizeof(r->banner) + 1]; /* a capture's texts are the traced side's: escaped too */
 
 	if (r->warning[0])
 		fprintf(out, "WARNING: %s\nWARNING: the report below covers only what was readable.\n",
-			r->warning);
+			dx_escape(text, sizeof(text), r->warning, sizeof(r->warning)));
 	if (r->banner[0])
-		fprintf(out, "%s\n", r->banner);
+		fprintf(out, "%s\n", dx_escape(text, sizeof(text), r->banner, sizeof(r->banner)));
 	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %zu files\n",
 		dx_correlator_events(r->corr), lost, r->nfindings, nfiles);
 	if (r->drops[DX_DROP_MAP_FULL] || r->drops[DX_DROP_VMA])
@@ -126,13 +142,13 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			"WAIT_P50", "WAIT_P99", "WAIT_MAX", "BLOCKED", "UNBLOCKED", "DISCARDED");
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
-		char label[64];
+		char label[4 * 4096 + 1];
 
 		if (!dx_report_wants(r, &st->file))
 			continue;
 		fprintf(out, "%-32s %7" PRIu64 " %7" PRIu64 " %7.3fms %7.3fms %7.3fms %7" PRIu64
 			     " %9" PRIu64 " %9" PRIu64 "\n",
-			dx_report_file_label(r, &st->file, label, sizeof(label)), st->punches, (uint64_t)st->lock_waits.count,
+			text_label(r, &st->file, label, sizeof(label)), st->punches, (uint64_t)st->lock_waits.count,
 			dx_hist_quantile(&st->lock_waits, 0.5) / 1e6,
 			dx_hist_quantile(&st->lock_waits, 0.99) / 1e6, (double)st->lock_waits.max_ns / 1e6,
 			st->blocked, st->unblocked_read + st->unblocked_write, st->discarded_writes);

@@ -101,7 +101,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		struct dx_top_rates *rate = &row->rate;
 
 		const char *path = dx_report_path(r, &st->file);
-		char dev[24];
+		char dev[24], name[4 * DX_NAME_LEN + 1];
 
 		row->index = i;
 		row->file = st->file;
@@ -113,12 +113,12 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		row->unblocked = now.unblocked;
 		row->discarded = now.discarded;
 		row->has_path = path != NULL;
-		if (path) {
-			snprintf(row->label, sizeof(row->label), "%s", path);
+		if (path) { /* escaped: what the screen shows, and what the filters match */
+			dx_escape(row->label, sizeof(row->label), path, SIZE_MAX);
 		} else {
 			dx_format_dev(st->file.dev, dev, sizeof(dev));
-			snprintf(row->label, sizeof(row->label), "%s:%" PRIu64 "%s%.*s", dev, (uint64_t)st->file.ino,
-				 st->name[0] ? " " : "", DX_NAME_LEN, st->name);
+			snprintf(row->label, sizeof(row->label), "%s:%" PRIu64 "%s%s", dev, (uint64_t)st->file.ino,
+				 st->name[0] ? " " : "", dx_escape(name, sizeof(name), st->name, DX_NAME_LEN));
 		}
 		rate->reads = per_second(now.reads, was.reads, interval_s);
 		rate->writes = per_second(now.writes, was.writes, interval_s);
@@ -257,19 +257,18 @@ static const char *format_ns(uint64_t ns, char buf[32])
 	return buf;
 }
 
-/* pid/comm of the busiest task, or "-" */
-static const char *format_task(const struct dx_task_count *top, char buf[48])
+/* pid/comm of the busiest task, or "-"; the comm escaped (a task names itself) */
+#define TASK_CELL (12 + 4 * DX_COMM_LEN + 1) /* "pid/" and a comm of escapes */
+
+static const char *format_task(const struct dx_task_count *top, char buf[TASK_CELL])
 {
 	char *pid;
-	size_t len;
 
 	if (!top->count)
 		return "-";
 	pid = digits(top->task.pid, buf + 11);
-	len = strnlen(top->task.comm, DX_COMM_LEN);
 	buf[11] = '/';
-	memcpy(buf + 12, top->task.comm, len);
-	buf[12 + len] = '\0';
+	dx_escape(buf + 12, TASK_CELL - 12, top->task.comm, DX_COMM_LEN);
 	return pid;
 }
 
@@ -330,7 +329,7 @@ void dx_top_format_header(char *buf, size_t width)
 void dx_top_format_row(const struct dx_top_row *row, char *buf, size_t width)
 {
 	size_t used = 0, cap = width + 512;
-	char line[cap], cell[48];
+	char line[cap], cell[TASK_CELL];
 
 	used = put_cell(line, used, cap, row->label, path_width(width), true);
 	used = put_cell(line, used, cap, format_task(&row->top_faulters[0], cell), columns[DX_COL_FAULTER].width, false);

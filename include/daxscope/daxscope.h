@@ -161,6 +161,10 @@ const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, siz
 const char *dx_finding_name(enum dx_finding_kind kind);
 const char *dx_punch_op_name(unsigned int op);
 const char *dx_fuse_op_name(unsigned int opcode);
+/* The length of the well-formed UTF-8 sequence (RFC 3629) at s, 0 if none starts there. */
+size_t dx_utf8_seq(const unsigned char *s, size_t n);
+/* A name (file, task) made safe to print, as `ls -b` does: returns out. */
+const char *dx_escape(char *out, size_t outlen, const char *in, size_t n);
 /* "major:minor" of a kernel dev_t */
 void dx_format_dev(uint32_t dev, char *buf, size_t len);
 uint32_t dx_dev_from_user(dev_t st_dev);

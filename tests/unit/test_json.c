@@ -172,6 +172,27 @@ static void test_report(void)
 	dx_report_free(r);
 }
 
+/* Text output (finding lines, the summary, daxtop's cells) escapes names as ls -b does. */
+static void test_text(void)
+{
+	struct dx_report *r = hostile_report();
+	char *text = NULL, out[128];
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	dx_report_text(mem, r);
+	fclose(mem);
+	ok(!strchr(text, '\x1b') && !memchr(text, 0xff, len), "text report: no ESC, no byte that is not UTF-8");
+	ok(strstr(text, "/tmp/evil\\n\\033[31mred\\377\\376.img") != NULL, "the path escaped as ls -b does");
+	ok(!strstr(text, "\nunblocked_fault") && !strstr(text, "evil\n"), "a newline in a name starts no line");
+	is_str(dx_escape(out, sizeof(out), "a\\b\tc\x7f\xc3\xa9", SIZE_MAX), "a\\\\b\\tc\\177\xc3\xa9",
+	       "backslash, tab, DEL escaped; valid UTF-8 kept");
+	is_str(dx_escape(out, 8, "abcdefghij", SIZE_MAX), "abcdefg", "cut to the buffer, never past it");
+	is_str(dx_escape(out, 6, "ab\x01", SIZE_MAX), "ab", "an escape that does not fit is left out whole");
+	free(text);
+	dx_report_free(r);
+}
+
 static void test_top(void)
 {
 	struct dx_report *r = hostile_report();
@@ -248,6 +269,7 @@ static void test_utf8_edges(void)
 int main(void)
 {
 	test_report();
+	test_text();
 	test_top();
 	test_utf8_edges();
 	return done_testing();
