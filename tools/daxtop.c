@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <argp.h>
 #include <limits.h>
-#include <math.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <ncurses.h>
@@ -97,19 +96,16 @@ static const char doc[] =
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
-	char err[PATH_MAX + 64], *end;
-	long long n;
+	char err[PATH_MAX + 64];
+	uint64_t n;
 
 	switch (key) {
 	case 'i':
-		o->interval = strtod(arg, &end);
-		if (end == arg || *end || !isfinite(o->interval) || o->interval < 0.1 || o->interval > 3600)
+		if (!dx_parse_seconds(arg, 0.1, 3600, &o->interval))
 			argp_error(state, "invalid interval '%s' (seconds, 0.1 to 3600)", arg);
 		break;
 	case 'n':
-		errno = 0;
-		n = strtoll(arg, &end, 10);
-		if (errno || end == arg || *end || n < 1 || n > INT_MAX)
+		if (!dx_parse_count(arg, 1, INT_MAX, &n))
 			argp_error(state, "invalid iteration count '%s' (1 to %d)", arg, INT_MAX);
 		o->iterations = (long)n;
 		break;
@@ -120,9 +116,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->mode = MODE_JSON;
 		break;
 	case 'p':
-		errno = 0;
-		n = strtoll(arg, &end, 10);
-		if (errno || end == arg || *end || n < 1 || n > INT_MAX)
+		if (!dx_parse_count(arg, 1, INT_MAX, &n))
 			argp_error(state, "invalid PID '%s' (1 to %d)", arg, INT_MAX);
 		o->pid = (uint32_t)n;
 		break;
@@ -260,15 +254,14 @@ static void refilter(struct app *a, uint32_t pid, const char *cgroup)
 static void apply_answer(struct app *a)
 {
 	struct dx_top_filter *f = &a->top.filter;
-	char *end;
 
 	a->status[0] = '\0';
 	if (!strcmp(a->prompt, "filter path")) {
 		snprintf(f->path, sizeof(f->path), "%s", a->answer);
 	} else if (!strcmp(a->prompt, "filter pid")) {
-		unsigned long long pid = strtoull(a->answer, &end, 10);
+		uint64_t pid = 0;
 
-		if (*end || a->answer[0] == '-' || pid > INT_MAX)
+		if (a->answer[0] && !dx_parse_count(a->answer, 1, INT_MAX, &pid)) /* empty: every process */
 			snprintf(a->status, sizeof(a->status), "not a pid: %.200s", a->answer);
 		else
 			refilter(a, (uint32_t)pid, a->o.cgroup);

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,36 +80,17 @@ static uint64_t now_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static uint32_t parse_pid(const char *arg, struct argp_state *state)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || !v || v > INT_MAX)
-		argp_error(state, "invalid PID '%s' (1 to %d)", arg, INT_MAX);
-	return (uint32_t)v;
-}
-
-static double parse_seconds(const char *arg, struct argp_state *state)
-{
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (end == arg || *end || !isfinite(v) || v <= 0 || v > MAX_SECONDS)
-		argp_error(state, "invalid duration '%s' (seconds, more than 0, at most %.0f)", arg, MAX_SECONDS);
-	return v;
-}
-
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
 	char err[PATH_MAX + 64];
+	uint64_t n;
 
 	switch (key) {
 	case 'p':
-		o->pid = parse_pid(arg, state);
+		if (!dx_parse_count(arg, 1, INT_MAX, &n))
+			argp_error(state, "invalid PID '%s' (1 to %d)", arg, INT_MAX);
+		o->pid = (uint32_t)n;
 		o->given |= GIVEN_PID;
 		break;
 	case OPT_CGROUP:
@@ -123,7 +103,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--path %s", err);
 		break;
 	case 'd':
-		o->duration = parse_seconds(arg, state);
+		if (!dx_parse_seconds(arg, 0.001, MAX_SECONDS, &o->duration))
+			argp_error(state, "invalid duration '%s' (seconds, more than 0, at most %.0f)", arg, MAX_SECONDS);
 		o->given |= GIVEN_DURATION;
 		break;
 	case 'o':

@@ -169,6 +169,12 @@ const char *dx_escape(char *out, size_t outlen, const char *in, size_t n);
 void dx_format_dev(uint32_t dev, char *buf, size_t len);
 uint32_t dx_dev_from_user(dev_t st_dev);
 
+/* ---- command lines ---- */
+/* A decimal count in [min, max]: no sign, no garbage, no overflow. */
+bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+/* Seconds in [min, max]: finite, no garbage. */
+bool dx_parse_seconds(const char *arg, double min, double max, double *out);
+
 /* ---- path cache: (dev, ino, gen) -> path ---- */
 struct dx_paths;
 struct dx_paths *dx_paths_new(void);
