@@ -31,7 +31,7 @@ LIVE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIVE_SRCS))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
-HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench
+HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench $(BUILD)/corrbench
 SESSION  := $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -91,6 +91,9 @@ $(BUILD)/race: tests/workload/race.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/reportbench: tests/bench/reportbench.c $(BUILD)/libdaxscope-core.a
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a -lz -lm
+
+$(BUILD)/corrbench: tests/bench/corrbench.c $(BUILD)/libdaxscope-core.a
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a -lz -lm
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
