@@ -118,7 +118,8 @@ struct window_slot {
 /*
  * A file's windows not yet judged, in opening order, to find the first one a
  * lock wait falls in: begins never decrease but for late windows (their
- * begin event came after the reorder delay), which are kept apart.
+ * begin event came after the reorder delay), which are kept apart and looked
+ * at one by one: a stream has next to none.
  */
 struct file_windows {
 	struct window_slot *slots;
