@@ -33,7 +33,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
-	    $(BUILD)/capture_fuzz
+	    $(BUILD)/corrbench $(BUILD)/capture_fuzz
 SESSION  := $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -93,6 +93,9 @@ $(BUILD)/race: tests/workload/race.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/reportbench: tests/bench/reportbench.c $(BUILD)/libdaxscope-core.a
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
+
+$(BUILD)/corrbench: tests/bench/corrbench.c $(BUILD)/libdaxscope-core.a
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
 
 $(BUILD)/faultbench: tests/bench/faultbench.c

@@ -23,12 +23,14 @@
  * Everything else is counted, never listed: early faults, writes erased
  * before the data changed, the operation's own work.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daxscope/daxscope.h"
 #include "fileindex.h"
 #include "grow.h"
+#include "u64index.h"
 
 #define PAGE_SHIFT 12
 
@@ -67,8 +69,20 @@ struct io_mark { /* a READ/WRITE request or a direct IO on the file */
 	bool write, kthread;
 };
 
+struct punch_window;
+
+struct window_links {
+	struct punch_window *prev, *next;
+};
+
+struct window_list {
+	struct punch_window *first, *last;
+};
+
 struct punch_window {
 	size_t file; /* index into files */
+	uint64_t seq; /* opening order: windows are visited and judged in it */
+	uint64_t lost_at_open; /* events lost before it opened: more by its judging make it incomplete */
 	struct dx_task punch;
 	uint32_t op;
 	uint64_t offset, len, size_at_begin;
@@ -83,12 +97,41 @@ struct punch_window {
 	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
+	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */
 	struct page_mark *dirtied, *deleted, *added;
 	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added;
 	struct io_mark *ios;
 	size_t nios, cap_ios;
-	struct punch_window *next;      /* every window not yet judged, oldest first */
-	struct punch_window *file_next; /* the same, of one file */
+	size_t kept; /* groups, marks and requests: at most DX_WINDOW_EVENTS */
+	struct window_links all;  /* every window not yet judged, in opening order */
+	struct window_links open; /* the open ones of its file, in opening order */
+	struct window_links late; /* its file's late ones (see struct file_windows) */
+	size_t slot;              /* in its file's table */
+	bool late_begin;
+};
+
+struct window_slot {
+	struct punch_window *w; /* NULL once judged */
+	uint64_t begin;         /* its begin, or an earlier window's if later: never decreases */
+};
+
+/*
+ * A file's windows not yet judged, in opening order, to find the first one a
+ * lock wait falls in: begins never decrease but for late windows (their
+ * begin event came after the reorder delay), which are kept apart and looked
+ * at one by one: a stream has next to none.
+ */
+struct file_windows {
+	struct window_slot *slots;
+	size_t n, cap, live;
+	struct u64_tree ends; /* per slot: its end, UINT64_MAX while open, 0 when judged or late */
+	struct window_list open, late;
+};
+
+/* The windows of one file in which a task's latest group is not closed: those its next page event may join. */
+struct task_windows {
+	struct u64_heap seqs; /* by opening order; seqs of windows judged since linger until reached */
+	size_t live;          /* of which not judged */
 };
 
 struct dx_correlator {
@@ -99,12 +142,17 @@ struct dx_correlator {
 	struct dx_file_stats *files;
 	size_t nfiles, cap_files;
 	struct file_index index;
-	struct punch_window *windows; /* open and not yet judged, oldest first */
-	struct punch_window **by_file; /* per file index: its windows, oldest first */
+	struct window_list windows;   /* not yet judged, in opening order */
+	struct file_windows *by_file; /* per file index */
 	size_t cap_by_file;
-	uint64_t next_judge;     /* no window can be judged before the watermark reaches this */
+	uint64_t next_window;         /* the next window's seq */
+	struct u64_map by_seq;        /* seq -> window not yet judged */
+	struct u64_map open_by_tid;   /* tid -> its open window: a task is in one syscall at a time */
+	struct u64_map task_windows;  /* file << 32 | tid -> struct task_windows */
+	struct u64_heap ending;       /* (end + grace, window) of every ended window not yet judged */
 	struct dx_dax_window *dax;
 	size_t ndax, cap_dax;
+	struct u64_map dax_index; /* window address -> index in dax */
 	uint64_t events, lost;
 };
 
@@ -122,7 +170,7 @@ static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 	memset(st, 0, sizeof(*st));
 	st->file = *f;
 	c->by_file = dx_grow(c->by_file, &c->cap_by_file, c->nfiles, sizeof(*c->by_file));
-	c->by_file[i] = NULL;
+	memset(&c->by_file[i], 0, sizeof(c->by_file[i]));
 	return i;
 }
 
@@ -209,21 +257,144 @@ static bool page_in_window(const struct punch_window *w, uint64_t page)
 	return page >= w->first_page && page <= w->last_page;
 }
 
+#define ALL offsetof(struct punch_window, all)
+#define OPEN offsetof(struct punch_window, open)
+#define LATE offsetof(struct punch_window, late)
+
+/* The links of W at AT (ALL, OPEN or LATE): a window is on three lists at once. */
+static struct window_links *links(struct punch_window *w, size_t at)
+{
+	return (struct window_links *)((char *)w + at);
+}
+
+static void list_append(struct window_list *l, struct punch_window *w, size_t at)
+{
+	links(w, at)->prev = l->last;
+	links(w, at)->next = NULL;
+	if (l->last)
+		links(l->last, at)->next = w;
+	else
+		l->first = w;
+	l->last = w;
+}
+
+static void list_remove(struct window_list *l, struct punch_window *w, size_t at)
+{
+	struct window_links *k = links(w, at);
+
+	if (k->prev)
+		links(k->prev, at)->next = k->next;
+	else
+		l->first = k->next;
+	if (k->next)
+		links(k->next, at)->prev = k->prev;
+	else
+		l->last = k->prev;
+}
+
+static struct punch_window *as_window(const uint64_t *value)
+{
+	return value ? (struct punch_window *)(uintptr_t)*value : NULL;
+}
+
+/* The file's oldest open window. */
 static struct punch_window *open_window_of(struct dx_correlator *c, size_t file)
 {
-	for (struct punch_window *w = c->by_file[file]; w; w = w->file_next)
-		if (!w->end)
-			return w;
-	return NULL;
+	return c->by_file[file].open.first;
 }
 
 static struct punch_window *window_of_task(struct dx_correlator *c, uint32_t tid)
 {
-	for (struct punch_window *w = c->windows; w; w = w->next)
-		if (w->punch.tid == tid && !w->end)
-			return w;
-	return NULL;
+	return as_window(u64_map_get(&c->open_by_tid, tid));
 }
+
+/* ---- a file's table of windows ---- */
+
+static uint64_t slot_end(const struct punch_window *w)
+{
+	return w->late_begin ? 0 : w->end ? w->end : UINT64_MAX;
+}
+
+/* Drops the judged windows from a file's table and makes room for as many again as are left. */
+static void rebuild_table(struct file_windows *fw)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fw->n; i++)
+		if (fw->slots[i].w) {
+			fw->slots[n] = fw->slots[i];
+			fw->slots[n].w->slot = n;
+			n++;
+		}
+	fw->n = n;
+	u64_tree_free(&fw->ends);
+	u64_tree_init(&fw->ends, 2 * n + 16);
+	fw->slots = dx_grow(fw->slots, &fw->cap, fw->ends.n, sizeof(*fw->slots));
+	for (size_t i = 0; i < n; i++)
+		u64_tree_set(&fw->ends, i, slot_end(fw->slots[i].w));
+}
+
+static void table_add(struct file_windows *fw, struct punch_window *w)
+{
+	uint64_t newest = fw->n ? fw->slots[fw->n - 1].begin : 0;
+
+	if (fw->n == fw->ends.n)
+		rebuild_table(fw);
+	w->late_begin = w->begin < newest;
+	w->slot = fw->n++;
+	fw->slots[w->slot] = (struct window_slot){ w, w->late_begin ? newest : w->begin };
+	u64_tree_set(&fw->ends, w->slot, slot_end(w));
+	fw->live++;
+	list_append(&fw->open, w, OPEN);
+	if (w->late_begin)
+		list_append(&fw->late, w, LATE);
+}
+
+static void table_ended(struct file_windows *fw, struct punch_window *w)
+{
+	list_remove(&fw->open, w, OPEN);
+	u64_tree_set(&fw->ends, w->slot, slot_end(w));
+}
+
+static void table_remove(struct file_windows *fw, struct punch_window *w)
+{
+	fw->slots[w->slot].w = NULL;
+	u64_tree_set(&fw->ends, w->slot, 0);
+	if (w->late_begin)
+		list_remove(&fw->late, w, LATE);
+	if (--fw->live)
+		return;
+	u64_tree_free(&fw->ends); /* a file no longer punched holds nothing */
+	free(fw->slots);
+	fw->slots = NULL;
+	fw->n = fw->cap = 0;
+}
+
+/* The file's first window, in opening order, open at T: the one a lock wait that began then fell in. */
+static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint64_t t)
+{
+	struct file_windows *fw = &c->by_file[file];
+	struct punch_window *found = NULL;
+	size_t lo = 0, hi = fw->n, i;
+
+	while (lo < hi) { /* the windows begun by then */
+		size_t mid = (lo + hi) / 2;
+
+		if (fw->slots[mid].begin <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	i = u64_tree_first(&fw->ends, 0, lo, t ? t : 1); /* ends are not 0: that is a judged slot */
+	if (i < lo)
+		found = fw->slots[i].w;
+	for (struct punch_window *w = fw->late.first; w && (!found || w->seq < found->seq); w = w->late.next)
+		if (w->begin <= t && (!w->end || t <= w->end))
+			return w;
+	return found;
+}
+
+/* ---- windows ---- */
 
 static void end_window(struct dx_correlator *c, struct punch_window *w, uint64_t ts, bool unterminated)
 {
@@ -231,15 +402,16 @@ static void end_window(struct dx_correlator *c, struct punch_window *w, uint64_t
 
 	w->end = ts > w->begin ? ts : w->begin + 1;
 	w->unterminated = unterminated;
-	if (w->end + c->opts.grace_ns < c->next_judge)
-		c->next_judge = w->end + c->opts.grace_ns;
+	u64_map_del(&c->open_by_tid, w->punch.tid);
+	table_ended(&c->by_file[w->file], w);
+	u64_heap_push(&c->ending, w->end + c->opts.grace_ns, (uintptr_t)w);
 	st->punch_ns += w->end - w->begin;
 	st->unterminated += unterminated;
 }
 
 static void open_window(struct dx_correlator *c, const struct dx_event *e)
 {
-	struct punch_window *w = calloc(1, sizeof(*w)), **tail;
+	struct punch_window *w = calloc(1, sizeof(*w));
 	struct punch_window *old = window_of_task(c, e->tid);
 	struct dx_file_stats *st;
 
@@ -248,6 +420,8 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	if (old) /* its end was lost: a task is in one syscall at a time */
 		end_window(c, old, e->ts, true);
 	w->file = file_index(c, &e->file);
+	w->seq = c->next_window++;
+	w->lost_at_open = c->lost;
 	w->punch = event_task(e);
 	w->op = e->punch.op;
 	w->offset = e->punch.offset;
@@ -263,29 +437,84 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	count_task(st->top_punchers, &w->punch);
 	if (e->punch.name[0])
 		memcpy(st->name, e->punch.name, sizeof(st->name));
-	for (tail = &c->windows; *tail; tail = &(*tail)->next)
-		;
-	*tail = w;
-	for (tail = &c->by_file[w->file]; *tail; tail = &(*tail)->file_next)
-		;
-	*tail = w;
+	list_append(&c->windows, w, ALL);
+	table_add(&c->by_file[w->file], w);
+	*u64_map_put(&c->by_seq, w->seq) = (uintptr_t)w;
+	*u64_map_put(&c->open_by_tid, w->punch.tid) = (uintptr_t)w;
 }
 
+/* May W keep one more group, mark or request? Past DX_WINDOW_EVENTS they are only counted. */
+static bool keep_more(struct dx_correlator *c, struct punch_window *w)
+{
+	if (w->kept < DX_WINDOW_EVENTS) {
+		w->kept++;
+		return true;
+	}
+	c->files[w->file].over_window_limit++;
+	return false;
+}
+
+/* ---- fault groups ---- */
+
+static uint64_t task_key(size_t file, uint32_t tid)
+{
+	return (uint64_t)file << 32 | tid;
+}
+
+static struct task_windows *task_windows(struct dx_correlator *c, size_t file, uint32_t tid)
+{
+	uint64_t *v = u64_map_get(&c->task_windows, task_key(file, tid));
+
+	return v ? (struct task_windows *)(uintptr_t)*v : NULL;
+}
+
+/* The task's latest group in W opened: its next page event on the file may join it. */
+static void joinable(struct dx_correlator *c, struct punch_window *w, uint32_t tid)
+{
+	uint64_t *v = u64_map_put(&c->task_windows, task_key(w->file, tid));
+	struct task_windows *tw = (struct task_windows *)(uintptr_t)*v;
+
+	if (!tw) {
+		tw = calloc(1, sizeof(*tw));
+		if (!tw)
+			abort();
+		*v = (uintptr_t)tw;
+	}
+	u64_heap_push(&tw->seqs, w->seq, 0);
+	tw->live++;
+}
+
+/* One of them closed or was judged: the last one gone, the task has nothing to join on the file. */
+static bool unjoinable(struct dx_correlator *c, size_t file, struct task_windows *tw, uint32_t tid)
+{
+	if (--tw->live)
+		return true;
+	u64_heap_free(&tw->seqs);
+	free(tw);
+	u64_map_del(&c->task_windows, task_key(file, tid));
+	return false;
+}
+
+/* The task's latest group in the window, if not closed: a task takes one fault at a time. */
 static struct fault_group *task_group(struct punch_window *w, uint32_t tid)
 {
-	for (size_t i = w->ngroups; i-- > 0;)
-		if (w->groups[i].task.tid == tid)
-			return w->groups[i].closed ? NULL : &w->groups[i];
-	return NULL;
+	uint64_t *i = u64_map_get(&w->last_group, tid);
+
+	return i && !w->groups[*i].closed ? &w->groups[*i] : NULL;
 }
 
-static struct fault_group *new_group(struct punch_window *w, const struct dx_event *e, uint64_t t,
-				     uint64_t page)
+static struct fault_group *new_group(struct dx_correlator *c, struct punch_window *w, const struct dx_event *e,
+				     uint64_t t, uint64_t page)
 {
 	struct fault_group *old = task_group(w, e->tid), *g;
 
+	if (!keep_more(c, w))
+		return NULL;
 	if (old)
 		old->closed = true; /* a task takes one fault at a time */
+	else
+		joinable(c, w, e->tid);
+	*u64_map_put(&w->last_group, e->tid) = w->ngroups;
 	g = DX_PUSH(w->groups, w->ngroups, w->cap_groups);
 	memset(g, 0, sizeof(*g));
 	g->task = event_task(e);
@@ -298,33 +527,41 @@ static struct fault_group *new_group(struct punch_window *w, const struct dx_eve
 /*
  * The fault this page event belongs to: the task's current group in a
  * window of this file (even one just ended: a fault woken by the punch's
- * unlock finishes after it), if it is on the same page or its page is not
- * known yet; else a new group in the file's open window. An event on another
- * page ends the task's group: a task takes one fault at a time.
+ * unlock finishes after it), the first in opening order, if it is on the
+ * same page or its page is not known yet; else a new group in the file's
+ * newest open window. An event on another page ends the task's groups it
+ * passes: a task takes one fault at a time.
  */
 static struct fault_group *fault_for(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
-	struct punch_window *open = NULL;
+	struct task_windows *tw = task_windows(c, file, e->tid);
+	struct punch_window *open = c->by_file[file].open.last;
+	const struct u64_pair *top;
 
-	for (struct punch_window *w = c->by_file[file]; w; w = w->file_next) {
+	while (tw && (top = u64_heap_top(&tw->seqs))) {
+		struct punch_window *w = as_window(u64_map_get(&c->by_seq, top->key));
 		struct fault_group *g;
 
-		if (!w->end)
-			open = w;
+		if (!w) { /* judged since */
+			u64_heap_pop(&tw->seqs);
+			continue;
+		}
 		g = task_group(w, e->tid);
-		if (g && e->kind == DX_PAGE_DIRTY && g->dirtied)
-			g->closed = true; /* the page was cleaned in between: a new write fault */
-		else if (g && (g->page == e->page.index || g->page == DX_PAGE_UNKNOWN)) {
+		/* a dirty page cleaned in between makes a new write fault */
+		if (!(e->kind == DX_PAGE_DIRTY && g->dirtied) &&
+		    (g->page == e->page.index || g->page == DX_PAGE_UNKNOWN)) {
 			g->page = e->page.index;
 			g->last_t = e->ts;
 			return g;
 		}
-		if (g)
-			g->closed = true;
+		g->closed = true;
+		u64_heap_pop(&tw->seqs);
+		if (!unjoinable(c, file, tw, e->tid))
+			break;
 	}
 	if (!open || !page_in_window(open, e->page.index))
 		return NULL;
-	return new_group(open, e, e->ts, e->page.index);
+	return new_group(c, open, e, e->ts, e->page.index);
 }
 
 static void add_mark(struct page_mark **arr, size_t *n, size_t *cap, const struct dx_event *e,
@@ -371,6 +608,8 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 	size_t file = file_index(c, &e->file);
 	struct dx_file_stats *st = &c->files[file];
 	uint64_t began = e->ts - e->lock.wait_ns;
+	struct punch_window *w;
+	struct fault_group *g;
 
 	dx_hist_add(&st->lock_waits, e->lock.wait_ns);
 	if (e->flags & DX_F_WRITE)
@@ -383,19 +622,14 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		st->last_holder.tid = e->lock.holder_tid;
 		memcpy(st->last_holder.comm, e->lock.holder_comm, sizeof(st->last_holder.comm));
 	}
-	for (struct punch_window *w = c->by_file[file]; w; w = w->file_next) {
-		struct fault_group *g;
-
-		if (began < w->begin || (w->end && began > w->end))
-			continue;
-		if (w->punch.tid == e->tid)
-			return; /* the punch itself waited, on a fault or another punch */
-		g = task_group(w, e->tid);
-		if (!g || !g->entered || g->wait_ns || g->t > began)
-			g = new_group(w, e, began, DX_PAGE_UNKNOWN);
+	w = window_at(c, file, began);
+	if (!w || w->punch.tid == e->tid)
+		return; /* the punch itself waited, on a fault or another punch */
+	g = task_group(w, e->tid);
+	if (!g || !g->entered || g->wait_ns || g->t > began)
+		g = new_group(c, w, e, began, DX_PAGE_UNKNOWN);
+	if (g)
 		g->wait_ns = e->lock.wait_ns;
-		return;
-	}
 }
 
 /*
@@ -455,7 +689,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 			g->write = g->dirtied = true;
 			g->entered = false;
 		}
-		if (w && page_in_window(w, e->page.index))
+		if (w && page_in_window(w, e->page.index) && keep_more(c, w))
 			add_mark(&w->dirtied, &w->ndirtied, &w->cap_dirtied, e, 1);
 		break;
 	case DX_FAULT_DONE:
@@ -470,13 +704,14 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_PAGE_DELETE:
 		/* only the punch's own deletes: reclaim and others do not discard writes */
 		if (w && w->punch.tid == e->tid) {
-			add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
-				 e->page.order < 20 ? 1ULL << e->page.order : 1);
+			if (keep_more(c, w))
+				add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
+					 e->page.order < 20 ? 1ULL << e->page.order : 1);
 			note_change(w, e->ts, e->flags & DX_F_LOCKED);
 		}
 		break;
 	case DX_PAGE_ADD:
-		if (w && page_in_window(w, e->page.index))
+		if (w && page_in_window(w, e->page.index) && keep_more(c, w))
 			add_mark(&w->added, &w->nadded, &w->cap_added, e, 1);
 		break;
 	}
@@ -496,7 +731,7 @@ static void on_io_request(struct dx_correlator *c, const struct dx_event *e)
 	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> PAGE_SHIFT : first;
 	struct io_mark *m;
 
-	if (!w || !pages_overlap(w, first, last))
+	if (!w || !pages_overlap(w, first, last) || !keep_more(c, w))
 		return;
 	m = DX_PUSH(w->ios, w->nios, w->cap_ios);
 	m->task = event_task(e);
@@ -523,17 +758,17 @@ static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 {
 	const struct dx_dax_range *d = &e->dax;
-	struct dx_dax_window *w = NULL;
+	uint64_t *i = u64_map_put(&c->dax_index, d->window); /* its index + 1 */
+	struct dx_dax_window *w;
 
-	for (size_t i = 0; i < c->ndax && !w; i++)
-		if (c->dax[i].window == d->window)
-			w = &c->dax[i];
-	if (!w) {
+	if (!*i) {
 		w = DX_PUSH(c->dax, c->ndax, c->cap_dax);
 		memset(w, 0, sizeof(*w));
 		w->window = d->window;
 		w->min_free = UINT32_MAX;
+		*i = c->ndax;
 	}
+	w = &c->dax[*i - 1];
 	if (e->file.dev)
 		w->dev = e->file.dev;
 	w->ranges = d->nr_ranges;
@@ -573,11 +808,8 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 {
 	struct punch_window *w;
 
-	if (e->lost > c->lost) { /* events went missing just before this one */
+	if (e->lost > c->lost) /* events went missing just before this one: open windows are incomplete */
 		c->lost = e->lost;
-		for (w = c->windows; w; w = w->next)
-			w->incomplete = true;
-	}
 	c->watermark = e->ts;
 	switch (e->kind) {
 	case DX_PUNCH_BEGIN:
@@ -633,25 +865,6 @@ static int finding_cmp(const void *a, const void *b)
 	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
 }
 
-/* When the punch deleted this page from the page cache after time T, 0 if it did not. */
-static uint64_t deleted_after(const struct punch_window *w, uint64_t page, uint64_t t)
-{
-	size_t lo = 0, hi = w->ndeleted;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (w->deleted[mid].page + w->deleted[mid].npages <= page)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < w->ndeleted && w->deleted[lo].page <= page; lo++)
-		if (w->deleted[lo].t >= t)
-			return w->deleted[lo].t;
-	return 0;
-}
-
 static struct dx_finding finding_in(const struct dx_correlator *c, const struct punch_window *w,
 				    enum dx_finding_kind kind, const struct dx_task *task,
 				    uint64_t page, uint64_t t)
@@ -675,25 +888,6 @@ static struct dx_finding finding_in(const struct dx_correlator *c, const struct 
 	};
 
 	return f;
-}
-
-/*
- * Did the writer's next fault after dirtying PAGE hit that page again, after
- * the punch deleted it? A store whose fault marked the page dirty but which
- * had not retired when the punch unmapped the page is retried: it faults
- * again on the same page (no other access comes first) and lands in the new
- * page, which survives.
- */
-static bool refaulted_after(const struct punch_window *w, const struct page_mark *dirtied, uint64_t deleted)
-{
-	for (size_t i = 0; i < w->ngroups; i++) {
-		const struct fault_group *g = &w->groups[i];
-
-		if (g->task.tid == dirtied->task.tid && g->page == dirtied->page && g->t <= dirtied->t &&
-		    g->last_t > deleted)
-			return true;
-	}
-	return false;
 }
 
 static void report_punch(const struct dx_correlator *c, const struct punch_window *w)
@@ -723,6 +917,12 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		c->opts.on_punch(&p, c->opts.ctx);
 }
 
+/* A fault group as refaulted_after looks it up. */
+struct group_key {
+	uint64_t page, t, last_t;
+	uint32_t tid;
+};
+
 /* What one window's judging knows and collects. */
 struct verdict {
 	struct dx_correlator *c;
@@ -734,6 +934,15 @@ struct verdict {
 	uint64_t cancelled_pages; /* dirty pages the kernel says the punch threw away, not yet attributed */
 	struct dx_finding *found;
 	size_t n, cap;
+	/* what judging looks up, built as it starts: */
+	struct u64_tree deleted_t; /* the deletes' times, in page order */
+	uint64_t *pages;           /* the dirtied pages, in order, once each */
+	size_t npages;
+	uint64_t *written_back; /* per dirtied mark: UINT64_MAX - the first write-back of it since, 0 if none */
+	size_t *dirtier;        /* per request: the last task that dirtied a page of it before (index + 1), 0 if none */
+	struct group_key *keys; /* the groups by (task, page, start), built when first asked */
+	struct u64_tree last_t; /* ... and their latest events */
+	bool keyed;
 };
 
 static struct dx_finding *add_finding(struct verdict *v, enum dx_finding_kind kind, const struct dx_task *task,
@@ -743,6 +952,261 @@ static struct dx_finding *add_finding(struct verdict *v, enum dx_finding_kind ki
 
 	*f = finding_in(v->c, v->w, kind, task, page, t);
 	return f;
+}
+
+/* ---- what judging looks up: each question in O(log n) ---- */
+
+static void *alloc_array(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		abort(); /* a collector out of memory cannot report anything honest */
+	return p;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct u64_pair *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* (time, index) of N marks or requests of SIZE bytes whose time is at T_AT, by time, then arrival. */
+static struct u64_pair *time_order(const void *base, size_t n, size_t size, size_t t_at)
+{
+	struct u64_pair *p = alloc_array(n, sizeof(*p));
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (struct u64_pair){ *(const uint64_t *)((const char *)base + i * size + t_at), i };
+	qsort(p, n, sizeof(*p), pair_cmp);
+	return p;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* How many dirtied pages are below PAGE (or at most PAGE, with AND_AT): where a page stands in v->pages. */
+static size_t page_rank(const struct verdict *v, uint64_t page, bool and_at)
+{
+	size_t lo = 0, hi = v->npages;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v->pages[mid] < page || (and_at && v->pages[mid] == page))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void index_pages(struct verdict *v)
+{
+	const struct punch_window *w = v->w;
+
+	v->pages = alloc_array(w->ndirtied, sizeof(*v->pages));
+	for (size_t i = 0; i < w->ndirtied; i++)
+		v->pages[i] = w->dirtied[i].page;
+	qsort(v->pages, w->ndirtied, sizeof(*v->pages), u64_cmp);
+	for (size_t i = 0; i < w->ndirtied; i++)
+		if (!v->npages || v->pages[v->npages - 1] != v->pages[i])
+			v->pages[v->npages++] = v->pages[i];
+}
+
+/* The deletes in page order (as judging always sorted them), their times in a tree. */
+static void index_deletes(struct verdict *v)
+{
+	struct punch_window *w = v->w;
+
+	if (w->ndeleted)
+		qsort(w->deleted, w->ndeleted, sizeof(*w->deleted), mark_cmp);
+	u64_tree_init(&v->deleted_t, w->ndeleted);
+	for (size_t i = 0; i < w->ndeleted; i++)
+		u64_tree_set(&v->deleted_t, i, w->deleted[i].t);
+}
+
+/*
+ * For each dirtied mark, the first write-back of its page since: latest
+ * marks first, each write-back sent since raised over the pages it covers as
+ * UINT64_MAX - its time.
+ */
+static void index_write_backs(struct verdict *v, const struct u64_pair *dirtied, const struct u64_pair *ios)
+{
+	const struct punch_window *w = v->w;
+	struct u64_tree first;
+	size_t j = w->nios;
+
+	v->written_back = alloc_array(w->ndirtied, sizeof(*v->written_back));
+	u64_tree_init(&first, v->npages);
+	for (size_t i = w->ndirtied; i-- > 0;) {
+		const struct page_mark *d = &w->dirtied[dirtied[i].value];
+
+		for (; j > 0 && ios[j - 1].key >= d->t; j--) {
+			const struct io_mark *io = &w->ios[ios[j - 1].value];
+
+			if (io->write)
+				u64_tree_raise_range(&first, page_rank(v, io->first_page, false),
+						     page_rank(v, io->last_page, true), UINT64_MAX - io->t);
+		}
+		v->written_back[dirtied[i].value] = u64_tree_point(&first, page_rank(v, d->page, false));
+	}
+	u64_tree_free(&first);
+}
+
+/*
+ * For each request, the last task that dirtied a page of it (in the window)
+ * before it, the first to arrive of the latest: in time order, each dirtying
+ * raised on its page as the rank of its time, then its arrival reversed.
+ * Indexes fit in 32 bits: a window keeps at most DX_WINDOW_EVENTS.
+ */
+static void index_dirtiers(struct verdict *v, const struct u64_pair *dirtied, const struct u64_pair *ios)
+{
+	const struct punch_window *w = v->w;
+	struct u64_tree last;
+	size_t j = 0, run = 0;
+
+	v->dirtier = alloc_array(w->nios, sizeof(*v->dirtier));
+	u64_tree_init(&last, v->npages);
+	for (size_t i = 0; i < w->nios; i++) {
+		const struct io_mark *io = &w->ios[ios[i].value];
+		uint64_t first = io->first_page > w->first_page ? io->first_page : w->first_page;
+		uint64_t end = io->last_page < w->last_page ? io->last_page : w->last_page;
+		uint64_t m;
+
+		for (; j < w->ndirtied && dirtied[j].key <= io->t; j++) {
+			if (j && dirtied[j].key != dirtied[j - 1].key)
+				run = j;
+			if (!w->dirtied[dirtied[j].value].kthread)
+				u64_tree_raise(&last, page_rank(v, w->dirtied[dirtied[j].value].page, false),
+					       (uint64_t)(run + 1) << 32 | (UINT32_MAX - dirtied[j].value));
+		}
+		m = io->write ? u64_tree_max(&last, page_rank(v, first, false), page_rank(v, end, true)) : 0;
+		v->dirtier[ios[i].value] = m ? UINT32_MAX - (m & UINT32_MAX) + 1 : 0;
+	}
+	u64_tree_free(&last);
+}
+
+static void index_window(struct verdict *v)
+{
+	const struct punch_window *w = v->w;
+	struct u64_pair *dirtied = time_order(w->dirtied, w->ndirtied, sizeof(*w->dirtied), offsetof(struct page_mark, t));
+	struct u64_pair *ios = time_order(w->ios, w->nios, sizeof(*w->ios), offsetof(struct io_mark, t));
+
+	index_deletes(v);
+	index_pages(v);
+	index_write_backs(v, dirtied, ios);
+	index_dirtiers(v, dirtied, ios);
+	free(dirtied);
+	free(ios);
+}
+
+static void free_indexes(struct verdict *v)
+{
+	u64_tree_free(&v->deleted_t);
+	u64_tree_free(&v->last_t);
+	free(v->pages);
+	free(v->written_back);
+	free(v->dirtier);
+	free(v->keys);
+}
+
+/* When the punch deleted this page from the page cache after time T, 0 if it did not. */
+static uint64_t deleted_after(const struct verdict *v, uint64_t page, uint64_t t)
+{
+	const struct punch_window *w = v->w;
+	size_t lo = 0, hi = w->ndeleted, end = w->ndeleted, first;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (w->deleted[mid].page + w->deleted[mid].npages <= page)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (hi = 0; hi < end;) { /* end: the first delete past PAGE */
+		size_t mid = (hi + end) / 2;
+
+		if (w->deleted[mid].page <= page)
+			hi = mid + 1;
+		else
+			end = mid;
+	}
+	/* the first delete from lo on at or before PAGE, made at T or later */
+	first = u64_tree_first(&v->deleted_t, lo, end, t);
+	return first < end ? w->deleted[first].t : 0;
+}
+
+/* Is group key K before (TID, PAGE, T), or at it with AND_AT? */
+static bool key_before(const struct group_key *k, uint32_t tid, uint64_t page, uint64_t t, bool and_at)
+{
+	if (k->tid != tid)
+		return k->tid < tid;
+	if (k->page != page)
+		return k->page < page;
+	return k->t < t || (and_at && k->t == t);
+}
+
+static int group_key_cmp(const void *a, const void *b)
+{
+	const struct group_key *x = a, *y = b;
+
+	return key_before(x, y->tid, y->page, y->t, false) ? -1 : key_before(y, x->tid, x->page, x->t, false);
+}
+
+static size_t key_rank(const struct verdict *v, uint32_t tid, uint64_t page, uint64_t t, bool and_at)
+{
+	size_t lo = 0, hi = v->w->ngroups;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (key_before(&v->keys[mid], tid, page, t, and_at))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void index_groups(struct verdict *v)
+{
+	const struct punch_window *w = v->w;
+
+	v->keys = alloc_array(w->ngroups, sizeof(*v->keys));
+	for (size_t i = 0; i < w->ngroups; i++)
+		v->keys[i] = (struct group_key){ w->groups[i].page, w->groups[i].t, w->groups[i].last_t,
+						 w->groups[i].task.tid };
+	qsort(v->keys, w->ngroups, sizeof(*v->keys), group_key_cmp);
+	u64_tree_init(&v->last_t, w->ngroups);
+	for (size_t i = 0; i < w->ngroups; i++)
+		u64_tree_set(&v->last_t, i, v->keys[i].last_t);
+	v->keyed = true;
+}
+
+/*
+ * Did the writer's next fault after dirtying PAGE hit that page again, after
+ * the punch deleted it? A store whose fault marked the page dirty but which
+ * had not retired when the punch unmapped the page is retried: it faults
+ * again on the same page (no other access comes first) and lands in the new
+ * page, which survives.
+ */
+static bool refaulted_after(struct verdict *v, const struct page_mark *dirtied, uint64_t deleted)
+{
+	uint32_t tid = dirtied->task.tid;
+
+	if (!v->keyed)
+		index_groups(v);
+	return u64_tree_max(&v->last_t, key_rank(v, tid, dirtied->page, 0, false),
+			    key_rank(v, tid, dirtied->page, dirtied->t, true)) > deleted;
 }
 
 /* Can this task's action break the rule? Not the operation itself (zeroing its partial pages), not kernel threads. */
@@ -808,16 +1272,10 @@ static void judge_faults(struct verdict *v)
 	}
 }
 
-/* Was PAGE written back (a WRITE request covering it) between FROM and UNTIL? */
-static bool written_back(const struct punch_window *w, uint64_t page, uint64_t from, uint64_t until)
+/* Was the dirtied mark I written back (a WRITE request covering its page) between its dirtying and UNTIL? */
+static bool written_back(const struct verdict *v, size_t i, uint64_t until)
 {
-	for (size_t i = 0; i < w->nios; i++) {
-		const struct io_mark *io = &w->ios[i];
-
-		if (io->write && io->t >= from && io->t <= until && page >= io->first_page && page <= io->last_page)
-			return true;
-	}
-	return false;
+	return v->written_back[i] && UINT64_MAX - v->written_back[i] <= until;
 }
 
 /*
@@ -829,7 +1287,7 @@ static void judge_dirtied(struct verdict *v)
 {
 	for (size_t i = 0; i < v->w->ndirtied; i++) {
 		const struct page_mark *d = &v->w->dirtied[i];
-		uint64_t del = deleted_after(v->w, d->page, d->t);
+		uint64_t del = deleted_after(v, d->page, d->t);
 		struct dx_finding *f;
 
 		if (!del || !other_task(v->w, &d->task, d->kthread)) /* counted with its fault */
@@ -838,30 +1296,16 @@ static void judge_dirtied(struct verdict *v)
 			v->st->erased_before++;
 			continue;
 		}
-		if (written_back(v->w, d->page, d->t, del) || !v->cancelled_pages)
+		if (written_back(v, i, del) || !v->cancelled_pages)
 			continue;
 		v->cancelled_pages--;
 		f = add_finding(v, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
 		f->write = true;
 		f->deleted_ns = del;
-		f->refaulted = refaulted_after(v->w, d, del);
+		f->refaulted = refaulted_after(v, d, del);
 		v->st->discarded_writes++;
 		v->st->certain_discards += f->certain;
 	}
-}
-
-/* The last task that dirtied a page of [first, last] before T, if any. */
-static const struct page_mark *last_dirtier(const struct punch_window *w, uint64_t first, uint64_t last, uint64_t t)
-{
-	const struct page_mark *found = NULL;
-
-	for (size_t i = 0; i < w->ndirtied; i++) {
-		const struct page_mark *d = &w->dirtied[i];
-
-		if (d->page >= first && d->page <= last && d->t <= t && !d->kthread && (!found || d->t > found->t))
-			found = d;
-	}
-	return found;
 }
 
 /* Write-backs of the range after the data change began: the hole gets page-cache bytes back. IO: read or direct IO meanwhile. */
@@ -871,13 +1315,12 @@ static void judge_io(struct verdict *v)
 		const struct io_mark *io = &v->w->ios[i];
 		uint64_t first = io->first_page > v->w->first_page ? io->first_page : v->w->first_page;
 		uint64_t last = io->last_page < v->w->last_page ? io->last_page : v->w->last_page;
-		const struct page_mark *dirtier;
+		const struct page_mark *dirtier = v->dirtier[i] ? &v->w->dirtied[v->dirtier[i] - 1] : NULL;
 		struct dx_finding *f;
 
 		if (!breaks_rule(v, io->t) || io->t > v->w->end)
 			continue;
 		if (io->write) {
-			dirtier = last_dirtier(v->w, first, last, io->t);
 			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
 					io->t);
 			f->io = io->task;
@@ -899,7 +1342,7 @@ static void judge_added(struct verdict *v)
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct page_mark *a = &v->w->added[i];
 
-		if (!breaks_rule(v, a->t) || a->t > v->change_end || deleted_after(v->w, a->page, a->t) ||
+		if (!breaks_rule(v, a->t) || a->t > v->change_end || deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))
 			continue;
 		add_finding(v, DX_FINDING_REFAULT, &a->task, a->page, a->t);
@@ -922,8 +1365,7 @@ static void judge(struct dx_correlator *c, struct punch_window *w)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
 	if (w->changes)
 		*(v.held ? &v.st->held_punches : &v.st->unheld_punches) += 1;
-	if (w->ndeleted)
-		qsort(w->deleted, w->ndeleted, sizeof(*w->deleted), mark_cmp);
+	index_window(&v);
 	judge_faults(&v);
 	judge_dirtied(&v);
 	judge_io(&v);
@@ -934,11 +1376,13 @@ static void judge(struct dx_correlator *c, struct punch_window *w)
 	for (size_t i = 0; i < v.n && c->opts.on_finding; i++)
 		c->opts.on_finding(&v.found[i], c->opts.ctx);
 	free(v.found);
+	free_indexes(&v);
 }
 
 static void free_window(struct punch_window *w)
 {
 	free(w->groups);
+	u64_map_free(&w->last_group);
 	free(w->dirtied);
 	free(w->deleted);
 	free(w->added);
@@ -946,42 +1390,67 @@ static void free_window(struct punch_window *w)
 	free(w);
 }
 
-static void unlink_from_file(struct dx_correlator *c, const struct punch_window *w)
+/* Takes W out of every index, so that no later event reaches it: from here on it is only judged. */
+static void retire(struct dx_correlator *c, struct punch_window *w)
 {
-	struct punch_window **link = &c->by_file[w->file];
+	list_remove(&c->windows, w, ALL);
+	table_remove(&c->by_file[w->file], w);
+	u64_map_del(&c->by_seq, w->seq);
+	for (size_t i = 0; i < w->ngroups; i++) /* a group not closed is its task's latest */
+		if (!w->groups[i].closed)
+			unjoinable(c, w->file, task_windows(c, w->file, w->groups[i].task.tid), w->groups[i].task.tid);
+	w->incomplete |= c->lost > w->lost_at_open;
+}
 
-	while (*link != w)
-		link = &(*link)->file_next;
-	*link = w->file_next;
+static int seq_cmp(const void *a, const void *b)
+{
+	const struct punch_window *const *x = a, *const *y = b;
+
+	return (*x)->seq < (*y)->seq ? -1 : (*x)->seq > (*y)->seq;
+}
+
+/* End of stream: every window, in opening order, open ones as unterminated. */
+static void judge_all(struct dx_correlator *c)
+{
+	struct punch_window *w;
+
+	while ((w = c->windows.first)) {
+		if (!w->end)
+			end_window(c, w, c->watermark, true);
+		retire(c, w);
+		judge(c, w);
+		free_window(w);
+	}
+	u64_heap_free(&c->ending);
 }
 
 /*
- * Judge every window that ended at least grace_ns before the watermark (all
- * with force). Runs for every event: returns at once until one can be.
+ * Judge every window that ended at least grace_ns before the watermark, in
+ * opening order (all with force). Runs for every event: returns at once
+ * until one can be.
  */
 static void judge_ready(struct dx_correlator *c, bool force)
 {
-	struct punch_window **link = &c->windows;
+	const struct u64_pair *top;
+	struct punch_window **ready = NULL;
+	size_t n = 0, cap = 0;
 
-	if (!force && c->watermark < c->next_judge)
+	if (force) {
+		judge_all(c);
 		return;
-	c->next_judge = UINT64_MAX;
-	while (*link) {
-		struct punch_window *w = *link;
-
-		if (force && !w->end)
-			end_window(c, w, c->watermark, true);
-		if (w->end && (force || w->end + c->opts.grace_ns <= c->watermark)) {
-			*link = w->next;
-			unlink_from_file(c, w);
-			judge(c, w);
-			free_window(w);
-		} else {
-			if (w->end && w->end + c->opts.grace_ns < c->next_judge)
-				c->next_judge = w->end + c->opts.grace_ns;
-			link = &w->next;
-		}
 	}
+	while ((top = u64_heap_top(&c->ending)) && top->key <= c->watermark) {
+		*DX_PUSH(ready, n, cap) = (struct punch_window *)(uintptr_t)top->value;
+		u64_heap_pop(&c->ending);
+	}
+	if (n)
+		qsort(ready, n, sizeof(*ready), seq_cmp);
+	for (size_t i = 0; i < n; i++) {
+		retire(c, ready[i]);
+		judge(c, ready[i]);
+		free_window(ready[i]);
+	}
+	free(ready);
 }
 
 /* ---- public ---- */
@@ -993,7 +1462,6 @@ struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->opts = *opts;
-	c->next_judge = UINT64_MAX;
 	return c;
 }
 
@@ -1001,16 +1469,21 @@ void dx_correlator_free(struct dx_correlator *c)
 {
 	if (!c)
 		return;
-	while (c->windows) {
-		struct punch_window *w = c->windows;
+	while (c->windows.first) {
+		struct punch_window *w = c->windows.first;
 
-		c->windows = w->next;
+		retire(c, w); /* frees what its groups held in the task index */
 		free_window(w);
 	}
 	free(c->heap);
 	free(c->dax);
 	free(c->files);
 	free(c->by_file);
+	u64_map_free(&c->by_seq);
+	u64_map_free(&c->open_by_tid);
+	u64_map_free(&c->task_windows);
+	u64_map_free(&c->dax_index);
+	u64_heap_free(&c->ending);
 	file_index_free(&c->index);
 	free(c);
 }

@@ -274,6 +274,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "refaults", st->refaults);
 	dx_json_u64(g, "erased_before_change", st->erased_before);
 	dx_json_u64(g, "own_work", st->own_work);
+	dx_json_u64(g, "over_window_limit", st->over_window_limit);
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
 	json_top(g, "top_faulters", st->top_faulters);

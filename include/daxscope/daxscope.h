@@ -101,7 +101,11 @@ struct dx_file_stats {
 	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
 	uint64_t unheld_punches;   /* windows with a data change made without it */
+	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
 };
+
+/* The most fault groups, page marks and requests one punch window keeps; past it they are only counted. */
+#define DX_WINDOW_EVENTS (1u << 22)
 
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
 struct dx_dax_window {

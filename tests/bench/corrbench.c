@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * corrbench: the collector's time per event on hostile captures, at 1x, 2x,
+ * 4x and 8x a size. A correlator that is O(n log n) keeps it flat.
+ *   hammer:  one long FUSE punch over N/4 pages while 8 tasks fault and
+ *            dirty them (N fault groups, 2 in 3 dirty a page, a write-back
+ *            and a read every 64), then the punch deletes every page dirty
+ *   threads: N punches by N threads that never end, each sending its FUSE
+ *            request while another task faults the file
+ *   corrbench [-s hammer|threads] [-n N]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daxscope/capture.h"
+#include "daxscope/daxscope.h"
+
+#define US 1000ULL
+#define TASKS 8
+
+struct feed {
+	struct dx_report *r;
+	uint64_t clock_ns, events;
+	double longest; /* the longest a record took to take: what a live view waits at worst */
+};
+
+static struct dx_event event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
+{
+	struct dx_event e = { .kind = kind, .tid = tid, .pid = tid, .ts = f->clock_ns += US };
+
+	e.file.ino = 12;
+	e.file.dev = 8u << 20;
+	e.page.index = page;
+	return e;
+}
+
+static double seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void take(struct feed *f, const struct dx_event *e)
+{
+	double t0 = seconds();
+
+	dx_report_take(DX_REC_EVENT, e, sizeof(*e), f->r);
+	f->events++;
+	if (seconds() - t0 > f->longest)
+		f->longest = seconds() - t0;
+}
+
+static void page_event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
+{
+	struct dx_event e = event(f, kind, tid, page);
+
+	take(f, &e);
+}
+
+static void punch_begin(struct feed *f, uint32_t tid, uint64_t pages)
+{
+	struct dx_event e = event(f, DX_PUNCH_BEGIN, tid, 0);
+
+	e.punch.op = DX_OP_PUNCH_HOLE;
+	e.punch.len = pages * 4096;
+	take(f, &e);
+}
+
+/* The punch's FALLOCATE request, answered at once: its data change, made without the lock. */
+static void fuse_change(struct feed *f, uint32_t tid)
+{
+	struct dx_event e = event(f, DX_FUSE_REQ, tid, 0);
+
+	e.flags = DX_F_CHANGE;
+	e.fuse.opcode = DX_FUSE_FALLOCATE;
+	e.fuse.latency_ns = US / 2;
+	take(f, &e);
+}
+
+static void io(struct feed *f, uint32_t tid, uint64_t page, uint64_t pages, bool write)
+{
+	struct dx_event e = event(f, DX_IO_REQUEST, tid, 0);
+
+	e.flags = write ? DX_F_WRITE | DX_F_KTHREAD : 0;
+	e.io.opcode = write ? DX_FUSE_WRITE : DX_FUSE_READ;
+	e.io.offset = page * 4096;
+	e.io.len = pages * 4096;
+	take(f, &e);
+}
+
+static void hammer(struct feed *f, long groups)
+{
+	uint64_t pages = (uint64_t)groups / 4 + 1;
+
+	punch_begin(f, 1, pages);
+	fuse_change(f, 1);
+	for (long i = 0; i < groups; i++) {
+		uint32_t tid = 100 + (uint32_t)(i % TASKS);
+		uint64_t page = (uint64_t)(i * 7919) % pages;
+
+		page_event(f, DX_FILEMAP_FAULT, tid, page);
+		if (i % 3)
+			page_event(f, DX_PAGE_DIRTY, tid, page);
+		page_event(f, DX_FAULT_DONE, tid, page);
+		if (i % 64 == 63) {
+			io(f, 2, page, 16, true);
+			io(f, 3, page, 1, false);
+		}
+	}
+	for (uint64_t page = 0; page < pages; page++) {
+		struct dx_event e = event(f, DX_PAGE_DELETE, 1, page);
+
+		e.page.cancelled_bytes = 4 * 4096; /* more than dirtied: every write is a finding */
+		take(f, &e);
+	}
+	page_event(f, DX_PUNCH_END, 1, 0);
+	f->clock_ns += 2 * DX_GRACE_NS; /* the next event has the window judged, as live */
+	page_event(f, DX_FAULT_DONE, 2, 0);
+}
+
+static void threads(struct feed *f, long punches)
+{
+	for (long i = 0; i < punches; i++) {
+		uint32_t tid = 1000 + (uint32_t)i;
+
+		punch_begin(f, tid, 16384);
+		fuse_change(f, tid);
+		page_event(f, DX_FILEMAP_FAULT, 2, (uint64_t)i);
+		page_event(f, DX_FAULT_DONE, 2, (uint64_t)i);
+	}
+}
+
+/* Feeds one capture of the shape at size N through a report, as `daxtrace report` does; ns per event. */
+static double run(bool is_hammer, long n, uint64_t *events, double *longest)
+{
+	struct feed f = { .r = dx_report_new(&(struct dx_report_opts){ 0 }) };
+	double t0 = seconds(), ns;
+
+	if (!f.r)
+		exit(1);
+	if (is_hammer)
+		hammer(&f, n);
+	else
+		threads(&f, n);
+	dx_report_flush(f.r);
+	ns = (seconds() - t0) * 1e9 / (double)f.events;
+	*events = f.events;
+	*longest = f.longest;
+	dx_report_free(f.r);
+	return ns;
+}
+
+int main(int argc, char **argv)
+{
+	const char *shape = "hammer";
+	long n = 100000;
+	double first = 0, ns = 0, longest;
+	uint64_t events;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+		if (opt == 's')
+			shape = optarg;
+		else if (opt != 'n' || (n = strtol(optarg, NULL, 10)) <= 0)
+			shape = "";
+	}
+	if (strcmp(shape, "hammer") && strcmp(shape, "threads")) {
+		fprintf(stderr, "usage: corrbench [-s hammer|threads] [-n N]\n");
+		return 2;
+	}
+	run(!strcmp(shape, "hammer"), n, &events, &longest); /* warms the allocator and caches: 1x is not penalised */
+	for (long scale = 1; scale <= 8; scale *= 2) {
+
+		ns = run(!strcmp(shape, "hammer"), n * scale, &events, &longest);
+		if (scale == 1)
+			first = ns;
+		printf("{\"shape\":\"%s\",\"scale\":%ld,\"n\":%ld,\"events\":%llu,\"ns_per_event\":%.1f,\"longest_take_ms\":%.1f}\n",
+		       shape, scale, n * scale, (unsigned long long)events, ns, longest * 1e3);
+		fflush(stdout);
+	}
+	printf("{\"shape\":\"%s\",\"ratio_8x_1x\":%.2f}\n", shape, ns / first);
+	return 0;
+}
