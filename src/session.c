@@ -262,6 +262,7 @@ struct dx_session {
 	struct dx_paths *paths; /* names learned from live tasks, each handed out once */
 	dx_record_fn fn;
 	void *ctx;
+	int handed; /* events handed out by the poll in progress */
 	struct dx_probe probes[NCONCERNS];
 	size_t nprobes;
 	char banner[2048];
@@ -544,6 +545,14 @@ static void hand_path(struct dx_session *s, const struct dx_file *f, const char 
 	s->fn(DX_REC_PATH, buf, (uint32_t)(sizeof(*f) + len), s->ctx);
 }
 
+/*
+ * A poll hands out at most this many events: libbpf consumes for as long as
+ * data keeps coming, and under a sustained storm a front end must still get
+ * back to its screen and its signals. The rest waits for the next poll.
+ */
+#define POLL_BUDGET 65536
+#define BUDGET_SPENT (-EALREADY) /* stops libbpf's consuming; not an error */
+
 static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct dx_session *s = ctx;
@@ -555,7 +564,7 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 	path = learn_path(s, data);
 	if (path)
 		hand_path(s, &((const struct dx_event *)data)->file, path);
-	return 0;
+	return ++s->handed < POLL_BUDGET ? 0 : BUDGET_SPENT;
 }
 
 /*
@@ -843,14 +852,15 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 
 	s->fn = fn;
 	s->ctx = ctx;
+	s->handed = 0;
 	/* the kernel side wakes us only for a batch: read what waits without a wakeup too */
 	woken = ring_buffer__poll(s->rb, timeout_ms);
-	if (woken < 0 && woken != -EINTR)
+	if (woken < 0 && woken != -EINTR && woken != BUDGET_SPENT)
 		return woken;
-	rest = ring_buffer__consume(s->rb);
-	if (rest < 0)
+	rest = s->handed < POLL_BUDGET ? ring_buffer__consume(s->rb) : 0;
+	if (rest < 0 && rest != BUDGET_SPENT)
 		return rest;
-	return (woken > 0 ? woken : 0) + rest;
+	return s->handed;
 }
 
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)

@@ -312,8 +312,9 @@ void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx)
 /*
  * Waits up to timeout_ms and hands over every event as a DX_REC_EVENT record,
  * each file's path as a DX_REC_PATH record the first time it is learned (from
- * the task that has it open, while it still has). Records handed over, or
- * -errno. The kernel side wakes the caller only when a batch waits (1/32 of
+ * the task that has it open, while it still has). Events handed over (at
+ * most 65536 a call: a storm cannot hold a front end away from its screen and
+ * signals), or -errno. The kernel side wakes the caller only when a batch waits (1/32 of
  * the ring buffer): poll with a timeout of 100 ms at most, or findings lag.
  */
 int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void *ctx);
