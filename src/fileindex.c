@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Open addressing with linear probing, kept at most half full. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "fileindex.h"
+#include "grow.h"
 
-struct file_slot {
+struct file_entry {
 	struct dx_file key;
-	size_t index; /* SIZE_MAX when empty */
+	size_t index; /* the caller's */
+	size_t next;  /* the next entry of the same hash, SIZE_MAX at the end */
 };
 
 static uint64_t file_hash(const struct dx_file *f)
@@ -23,56 +24,46 @@ static bool same_file(const struct dx_file *a, const struct dx_file *b)
 	return a->ino == b->ino && a->dev == b->dev && a->gen == b->gen;
 }
 
-static struct file_slot *slot_of(struct file_slot *slots, size_t nslots, const struct dx_file *f)
+/* The entry of f, or SIZE_MAX. */
+static size_t entry_of(const struct file_index *ix, const struct dx_file *f)
 {
-	size_t i = file_hash(f) & (nslots - 1);
+	const uint64_t *head = u64_map_get(&ix->by_hash, file_hash(f));
 
-	while (slots[i].index != SIZE_MAX && !same_file(&slots[i].key, f))
-		i = (i + 1) & (nslots - 1);
-	return &slots[i];
-}
-
-static void grow(struct file_index *ix)
-{
-	size_t n = ix->nslots ? ix->nslots * 2 : 256;
-	struct file_slot *slots = malloc(n * sizeof(*slots));
-
-	if (!slots)
-		abort(); /* a collector out of memory cannot report anything honest */
-	for (size_t i = 0; i < n; i++)
-		slots[i].index = SIZE_MAX;
-	for (size_t i = 0; i < ix->nslots; i++)
-		if (ix->slots[i].index != SIZE_MAX)
-			*slot_of(slots, n, &ix->slots[i].key) = ix->slots[i];
-	free(ix->slots);
-	ix->slots = slots;
-	ix->nslots = n;
+	for (size_t i = head ? *head - 1 : SIZE_MAX; i != SIZE_MAX; i = ix->entries[i].next)
+		if (same_file(&ix->entries[i].key, f))
+			return i;
+	return SIZE_MAX;
 }
 
 size_t file_index_find(const struct file_index *ix, const struct dx_file *f)
 {
-	return ix->nslots ? slot_of(ix->slots, ix->nslots, f)->index : SIZE_MAX;
+	size_t e = entry_of(ix, f);
+
+	return e == SIZE_MAX ? SIZE_MAX : ix->entries[e].index;
 }
 
 size_t file_index_add(struct file_index *ix, const struct dx_file *f, size_t next_index, bool *added)
 {
-	struct file_slot *s;
+	size_t e = entry_of(ix, f);
+	uint64_t *head;
+	struct file_entry *n;
 
-	if (2 * (ix->used + 1) > ix->nslots)
-		grow(ix);
-	s = slot_of(ix->slots, ix->nslots, f);
-	*added = s->index == SIZE_MAX;
-	if (*added) {
-		s->key = *f;
-		s->index = next_index;
-		ix->used++;
-	}
-	return s->index;
+	*added = e == SIZE_MAX;
+	if (!*added)
+		return ix->entries[e].index;
+	head = u64_map_put(&ix->by_hash, file_hash(f));
+	n = DX_PUSH(ix->entries, ix->n, ix->cap);
+	n->key = *f;
+	n->index = next_index;
+	n->next = *head ? *head - 1 : SIZE_MAX;
+	*head = ix->n; /* the new entry's position + 1 */
+	return next_index;
 }
 
 void file_index_free(struct file_index *ix)
 {
-	free(ix->slots);
-	ix->slots = NULL;
-	ix->nslots = ix->used = 0;
+	u64_map_free(&ix->by_hash);
+	free(ix->entries);
+	ix->entries = NULL;
+	ix->n = ix->cap = 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* (dev, ino, gen) -> dense index: the one file hash the collector's tables share. */
+/* (dev, ino, gen) -> dense index: the one file index the collector's tables share. */
 #ifndef DAXSCOPE_FILEINDEX_H
 #define DAXSCOPE_FILEINDEX_H
 
@@ -7,12 +7,15 @@
 #include <stddef.h>
 
 #include "daxscope/daxscope.h"
+#include "u64index.h"
 
-struct file_slot;
+struct file_entry;
 
+/* Files hashed to 64 bits in the one u64 map; files whose hashes collide are chained. */
 struct file_index {
-	struct file_slot *slots;
-	size_t nslots, used;
+	struct u64_map by_hash; /* hash -> its chain's first entry + 1 */
+	struct file_entry *entries;
+	size_t n, cap;
 };
 
 /* The index of f, or SIZE_MAX. */
