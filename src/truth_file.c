@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,33 @@ uint64_t truth_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static long involuntary_switches(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
+}
+
+void truth_span_begin(struct truth_span *s)
+{
+	s->involuntary = involuntary_switches();
+	s->a0 = truth_now();
+}
+
+void truth_span_end(struct truth_span *s)
+{
+	long now;
+
+	s->a1 = truth_now();
+	now = involuntary_switches();
+	s->involuntary = s->involuntary < 0 || now < 0 ? 1 : now - s->involuntary;
+}
+
+bool truth_span_inside(const struct truth_span *s, struct truth_change c)
+{
+	return c.begin && s->a0 >= c.begin && (s->a1 <= c.end || (s->a0 < c.end && !s->involuntary));
 }
 
 void truth_sleep_until(uint64_t t_ns)
@@ -92,14 +120,18 @@ static bool change_request(const char *what)
 	return !strcmp(what, "FALLOCATE") || !strcmp(what, "SETATTR") || !strcmp(what, "COPY_FILE_RANGE");
 }
 
-/* delayfs: "T FALLOCATE|SETATTR|COPY_FILE_RANGE received ino=I ...": a request that changes data reached the server. */
-static bool delayfs_change(const char *line, const struct truth_run *run, uint64_t *t)
+/*
+ * delayfs: "T FALLOCATE|SETATTR|COPY_FILE_RANGE received|replied ino=I ...":
+ * a request that changes data reached the server (STEP "received") or was
+ * answered ("replied").
+ */
+static bool delayfs_step(const char *line, const struct truth_run *run, const char *want, uint64_t *t)
 {
 	char what[24], step[16];
 	uint64_t at, ino;
 
 	return sscanf(line, "%" SCNu64 " %23s %15s ino=%" SCNu64, &at, what, step, &ino) == 4 &&
-	       change_request(what) && !strcmp(step, "received") && ino == run->ino && (*t = at, true);
+	       change_request(what) && !strcmp(step, want) && ino == run->ino && (*t = at, true);
 }
 
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC, both read now: strace -ttt prints the former. */
@@ -132,42 +164,80 @@ static bool names_file(const char *arg, const char *name)
 	return memmem(arg, len, fd_form, strlen(fd_form)) || memmem(arg, len, path_form, strlen(path_form));
 }
 
-/*
- * strace -f -ttt -y of the server: "PID SEC.USEC fallocate(FD</dir/NAME>, ...":
- * the server began changing the file (its syscall's entry; resumed halves of
- * a line are skipped: they carry no entry time).
- */
-static bool strace_change(const char *line, const struct truth_run *run, uint64_t offset, uint64_t *t)
+/* "PID SEC.USEC call(ARGS": its pid, entry time (CLOCK_REALTIME) and name; resumed halves carry no entry. */
+static bool strace_entry(const char *line, uint64_t *pid, uint64_t *t, char *call, int *args)
+{
+	uint64_t sec, usec;
+
+	*args = 0;
+	if (sscanf(line, "%" SCNu64 " %" SCNu64 ".%6" SCNu64 " %23[a-z_0-9](%n", pid, &sec, &usec, call, args) != 4 ||
+	    !*args)
+		return false;
+	*t = sec * 1000000000ULL + usec * 1000ULL;
+	return true;
+}
+
+/* The server began changing the run's file: fallocate, (f)truncate or copy_file_range naming it. */
+static bool changes_file(const char *call, const char *args, const struct truth_run *run)
 {
 	static const char *const calls[] = { "fallocate", "ftruncate", "truncate", "copy_file_range" };
-	uint64_t sec, usec;
-	char call[24];
-	int pos = 0;
 
-	if (sscanf(line, "%*u %" SCNu64 ".%6" SCNu64 " %23[a-z_](%n", &sec, &usec, call, &pos) != 3 || !pos)
-		return false;
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-		if (!strcmp(call, calls[i]) && names_file(changed_file_arg(call, line + pos), run->name)) {
-			*t = sec * 1000000000ULL + usec * 1000ULL - offset;
-			return true;
-		}
+		if (!strcmp(call, calls[i]))
+			return names_file(changed_file_arg(call, args), run->name);
 	return false;
 }
 
-uint64_t truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from, uint64_t to)
+/*
+ * strace -f -ttt -y of the server, tracing writev beside the calls that
+ * change data: the change begins at the entry of the server's own syscall on
+ * the file; it is answered by the same thread's next writev to /dev/fuse.
+ */
+static struct truth_change strace_change(FILE *log, const struct truth_run *run, uint64_t from, uint64_t to)
 {
-	const char *strace = env->o->server_strace;
-	FILE *log = fopen(strace ? strace : env->o->server_log ? env->o->server_log : "/dev/null", "r");
-	uint64_t offset = realtime_offset(), t, first = 0;
-	char line[1024];
+	uint64_t offset = realtime_offset(), pid, t, owner = 0;
+	struct truth_change c = { 0, 0 };
+	char line[1024], call[24];
+	int args;
 
-	while (log && !first && fgets(line, sizeof(line), log))
-		if ((strace ? strace_change(line, run, offset, &t) : delayfs_change(line, run, &t)) && t >= from &&
-		    t <= to)
-			first = t;
-	if (log)
+	while (!c.end && fgets(line, sizeof(line), log)) {
+		if (!strace_entry(line, &pid, &t, call, &args))
+			continue;
+		t -= offset;
+		if (!c.begin && changes_file(call, line + args, run) && t >= from && t <= to)
+			c.begin = t, owner = pid;
+		else if (c.begin && pid == owner && !strcmp(call, "writev") && strstr(line + args, "</dev/fuse>"))
+			c.end = t;
+	}
+	return c;
+}
+
+static struct truth_change delayfs_change(FILE *log, const struct truth_run *run, uint64_t from, uint64_t to)
+{
+	struct truth_change c = { 0, 0 };
+	char line[1024];
+	uint64_t t;
+
+	while (!c.end && fgets(line, sizeof(line), log))
+		if (!c.begin && delayfs_step(line, run, "received", &t) && t >= from && t <= to)
+			c.begin = t;
+		else if (c.begin && delayfs_step(line, run, "replied", &t))
+			c.end = t;
+	return c;
+}
+
+struct truth_change truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from,
+					uint64_t to)
+{
+	const char *strace = env->o->server_strace, *path = strace ? strace : env->o->server_log;
+	FILE *log = path ? fopen(path, "r") : NULL;
+	struct truth_change c = { 0, 0 };
+
+	if (log) {
+		c = strace ? strace_change(log, run, from, to) : delayfs_change(log, run, from, to);
 		fclose(log);
-	return first;
+	}
+	return c;
 }
 
 /* ---- mapped access that a truncate may have put beyond EOF ---- */

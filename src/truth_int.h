@@ -77,11 +77,33 @@ int truth_create(const struct truth_env *env, const char *tag, uint64_t pages, u
 /* Fills run's ino and name from its open file fd at path; -1 with err. */
 int truth_identify(struct truth_run *run, int fd, const char *path, char *err, size_t errlen);
 /*
- * The server's clock: when it received (delayfs --log) or began (its own
- * syscall, --server-strace) the first request that changes the run's file in
- * [from, to], on the workload's clock; 0 if none.
+ * The server's clock, on the workload's: the first request that changes the
+ * run's file received in [from, to] (delayfs --log "received", or the entry
+ * of the server's own syscall, --server-strace), and its reply (delayfs
+ * "replied", or that thread's next writev to /dev/fuse). The kernel ends the
+ * operation (deletes the range's pages, returns) only after the reply, so
+ * what ended before it ran inside the change. 0: not found.
  */
-uint64_t truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from, uint64_t to);
+struct truth_change {
+	uint64_t begin, end;
+};
+struct truth_change truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from,
+					uint64_t to);
+
+/* When one access (a store, load or read) ran, and whether its thread lost the CPU meanwhile. */
+struct truth_span {
+	uint64_t a0, a1;
+	long involuntary; /* the thread's involuntary context switches at a0, then their increase */
+};
+void truth_span_begin(struct truth_span *s);
+void truth_span_end(struct truth_span *s);
+/*
+ * Did the access certainly run inside the change? Begun at or after the
+ * receipt, and ended by the reply, or begun before the reply without being
+ * preempted: its fault or request then came within a moment of a0, while the
+ * kernel, which ends the operation only after the reply, was still in it.
+ */
+bool truth_span_inside(const struct truth_span *s, struct truth_change c);
 
 /* A store or load through a mapping that survives SIGBUS (beyond EOF after a truncate): false if it faulted out. */
 bool truth_guarded_access(volatile uint64_t *slot, uint64_t *value, bool write);

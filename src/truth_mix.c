@@ -31,7 +31,8 @@ struct partner_log {
 	volatile int stop;
 	uint64_t n;
 	struct {
-		uint64_t a0, a1, page;
+		struct truth_span span;
+		uint64_t page;
 	} acc[PARTNER_MAX];
 };
 
@@ -72,16 +73,17 @@ static void partner(const char *path, struct partner_log *log, uint64_t seed)
 	while (!log->stop && log->n < PARTNER_MAX) {
 		uint64_t page = (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 59;
 		uint64_t token = seed;
-		uint64_t a0 = truth_now();
+		struct truth_span span;
 
 		/*
 		 * A store into a clean, write-protected page faults; one into a
 		 * page still dirty and writable would not (no event at all): each
 		 * is written back, and waited for, before the next.
 		 */
+		truth_span_begin(&span);
 		if (truth_guarded_access((volatile uint64_t *)(map + page * TRUTH_PAGE), &token, true)) {
-			log->acc[log->n].a0 = a0;
-			log->acc[log->n].a1 = truth_now();
+			truth_span_end(&span);
+			log->acc[log->n].span = span;
 			log->acc[log->n++].page = page;
 			sync_file_range(fd, (off_t)(page * TRUTH_PAGE), TRUTH_PAGE,
 					SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
@@ -183,37 +185,37 @@ static void one_op(struct mix *m)
 }
 
 /*
- * A partner store begun inside a window's data change (from the server's
- * receipt to the operation's return) on its range is a fault that got
- * through, even when it ends after the return: the server may hold its READ
- * until its own change is done (fuse-overlayfs), and the punch's delete makes
- * it fault again. One that overlaps the operation's start up to the receipt
- * cannot be ordered against the request's send: ambiguous. A truncate cuts
- * the page whatever the order: the store explains what daxscope may see, and
- * is no true event.
+ * A partner store inside the server's change of a window's range
+ * (truth_span_inside) faulted while the data changed and before the kernel
+ * could delete the range's pages: it got through. One that overlaps the
+ * window otherwise (begun before the receipt, or after the reply, or
+ * preempted across it: its fault may come after the pages' delete or the
+ * operation's return) cannot be ordered against the change: ambiguous. A
+ * truncate cuts the page whatever the order: the store explains what
+ * daxscope may see, and is no true event.
  */
-static void judge_partner_store(struct mix *m, const struct window *w, uint64_t c0, uint64_t a0, uint64_t a1,
-				uint64_t page)
+static void judge_partner_store(struct mix *m, const struct window *w, struct truth_change c,
+				const struct truth_span *s, uint64_t page)
 {
-	enum truth_role role = w->cuts ? TRUTH_EXPLAINS : a0 >= c0 ? TRUTH_TRUE : TRUTH_AMBIGUOUS;
+	enum truth_role role = w->cuts ? TRUTH_EXPLAINS : truth_span_inside(s, c) ? TRUTH_TRUE : TRUTH_AMBIGUOUS;
 
-	if (page < w->first || page > w->last || a1 < w->t0 || a0 >= w->t1)
+	if (page < w->first || page > w->last || s->a1 < w->t0 || s->a0 >= w->t1)
 		return;
-	truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, page, w->t0, w->t1, role)->at = a0;
+	truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, page, w->t0, w->t1, role)->at = s->a0;
 	/* lost, written back stale, or its page read in first: each is what such a store does */
-	truth_add(m->run, DX_FINDING_DISCARDED_WRITE, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
-	truth_add(m->run, DX_FINDING_IO_DURING_PUNCH, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
-	truth_add(m->run, DX_FINDING_RESURRECTED_DATA, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = a0;
+	truth_add(m->run, DX_FINDING_DISCARDED_WRITE, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
+	truth_add(m->run, DX_FINDING_IO_DURING_PUNCH, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
+	truth_add(m->run, DX_FINDING_RESURRECTED_DATA, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
 }
 
 static void judge_partner(struct mix *m, const struct partner_log *log)
 {
 	for (int i = 0; i < m->nwindows; i++) {
 		const struct window *w = &m->windows[i];
-		uint64_t c0 = truth_server_change(m->env, m->run, w->t0, w->t1);
+		struct truth_change c = truth_server_change(m->env, m->run, w->t0, w->t1);
 
-		for (uint64_t k = 0; c0 && k < log->n; k++)
-			judge_partner_store(m, w, c0, log->acc[k].a0, log->acc[k].a1, log->acc[k].page);
+		for (uint64_t k = 0; c.begin && k < log->n; k++)
+			judge_partner_store(m, w, c, &log->acc[k].span, log->acc[k].page);
 	}
 }
 

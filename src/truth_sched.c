@@ -42,7 +42,7 @@ struct schedule {
 };
 
 struct outcome {
-	uint64_t a0, a1; /* the access began and ended */
+	struct truth_span span; /* the access (a store's write-back apart) */
 	uint64_t token;  /* stores */
 	uint64_t saw;    /* loads and reads */
 	bool happened;   /* false: SIGBUS, or a read that failed */
@@ -102,19 +102,20 @@ static void perform(struct race *r, const struct access *a, struct outcome *o)
 {
 	volatile uint64_t *slot = (volatile uint64_t *)(r->map + page_off(a->page, TOKEN_OFF));
 
-	o->a0 = truth_now();
+	if (a->kind == LOAD)
+		madvise(r->map + page_off(a->page, 0), TRUTH_PAGE, MADV_DONTNEED);
+	truth_span_begin(&o->span);
 	switch (a->kind) {
 	case STORE:
 	case WRITE_BACK:
 		o->token = 0xd5c0000000000000ULL | __atomic_add_fetch(&token_seq, 1, __ATOMIC_RELAXED);
 		o->happened = truth_guarded_access(slot, &o->token, true);
+		truth_span_end(&o->span);
 		if (o->happened && a->kind == WRITE_BACK)
 			sync_file_range(r->fd, (off_t)page_off(a->page, 0), TRUTH_PAGE,
 					SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
 		break;
 	case LOAD:
-		madvise(r->map + page_off(a->page, 0), TRUTH_PAGE, MADV_DONTNEED);
-		o->a0 = truth_now();
 		o->happened = truth_guarded_access(slot, &o->saw, false);
 		break;
 	case BUFFERED_READ:
@@ -125,7 +126,8 @@ static void perform(struct race *r, const struct access *a, struct outcome *o)
 		o->happened = read_slot(r->direct_fd, page_off(a->page, TOKEN_OFF), &o->saw);
 		break;
 	}
-	o->a1 = truth_now();
+	if (a->kind != STORE && a->kind != WRITE_BACK)
+		truth_span_end(&o->span);
 }
 
 static void *access_thread(void *arg)
@@ -217,31 +219,33 @@ static void access_events(struct truth_run *run, const struct access *a, const s
 	unsigned int kind = writes || a->kind == LOAD ? DX_FINDING_UNBLOCKED_FAULT : DX_FINDING_IO_DURING_PUNCH;
 	uint64_t lo = run->start_ns, hi = run->end_ns;
 
-	truth_add(run, kind, a->page, lo, hi, role)->at = o->a0;
+	truth_add(run, kind, a->page, lo, hi, role)->at = o->span.a0;
 	if (writes && lost(fd, o, a->page))
-		truth_add(run, DX_FINDING_DISCARDED_WRITE, a->page, lo, hi, role)->at = o->a0;
+		truth_add(run, DX_FINDING_DISCARDED_WRITE, a->page, lo, hi, role)->at = o->span.a0;
 	if (a->kind == WRITE_BACK && resurrected(fd, a->page))
-		truth_add(run, DX_FINDING_RESURRECTED_DATA, a->page, lo, hi, role)->at = o->a0;
+		truth_add(run, DX_FINDING_RESURRECTED_DATA, a->page, lo, hi, role)->at = o->span.a0;
 }
 
 /*
- * The events of one access; whether it began inside the data change (from
- * the server's receipt c0 to the operation's return): it was then in flight
- * while the data changed, even if the server made it wait. One that overlaps
- * the operation's start up to c0 cannot be ordered against the request's
- * send: ambiguous. A truncate cuts its pages whatever the order: no event.
+ * The events of one access; whether it ran inside the data change
+ * (truth_span_inside): in flight while the data changed, even if the server
+ * made it wait. One that overlaps the operation otherwise (begun before the
+ * receipt or after the reply, or preempted across the reply) cannot be
+ * ordered against the change: ambiguous. A truncate cuts its pages whatever
+ * the order: no event.
  */
 static bool classify(struct truth_run *run, const struct schedule *s, const struct access *a,
-		     const struct outcome *o, int fd, uint64_t c0)
+		     const struct outcome *o, int fd, struct truth_change c)
 {
 	bool in = o->happened && in_range(s, a->page);
 	bool writes = a->kind == STORE || a->kind == WRITE_BACK;
-	bool ambiguous = in && c0 && o->a0 < c0 && o->a1 >= run->start_ns;
-	bool during = in && c0 && o->a0 >= c0 && o->a0 < run->end_ns;
+	bool during = in && truth_span_inside(&o->span, c);
+	bool ambiguous = in && c.begin && !during && o->span.a1 >= run->start_ns && o->span.a0 < run->end_ns;
 
 	/* after the operation returned nothing may be lost or stale, on any filesystem */
-	if (in && o->a0 > run->end_ns && ((writes && lost(fd, o, a->page)) || (!writes && stale(o->saw))))
-		truth_add(run, TRUTH_DAMAGE, a->page, run->start_ns, run->end_ns, TRUTH_TRUE)->at = o->a0;
+	if (in && o->span.a0 > run->end_ns &&
+	    ((writes && lost(fd, o, a->page)) || (!writes && stale(o->saw))))
+		truth_add(run, TRUTH_DAMAGE, a->page, run->start_ns, run->end_ns, TRUTH_TRUE)->at = o->span.a0;
 	if ((ambiguous || during) && s->op != DX_OP_TRUNCATE)
 		access_events(run, a, o, fd, during ? TRUTH_TRUE : TRUTH_AMBIGUOUS);
 	return during;
@@ -285,11 +289,11 @@ static int reopen_clean(const char *path, int fd)
 static void judge_outcomes(const struct truth_env *env, struct truth_run *run, const struct schedule *s,
 			   struct accessor *w, int fd)
 {
-	uint64_t c0 = truth_server_change(env, run, run->start_ns, run->end_ns);
+	struct truth_change c = truth_server_change(env, run, run->start_ns, run->end_ns);
 	bool raced = true;
 
 	for (int i = 0; i < s->n; i++) {
-		bool during = classify(run, s, w[i].a, &w[i].out, fd, c0);
+		bool during = classify(run, s, w[i].a, &w[i].out, fd, c);
 
 		raced &= during || !w[i].a->during || !env->fuse;
 	}

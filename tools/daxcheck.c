@@ -28,7 +28,7 @@ static const char usage[] =
 	"                        every run must be clean; adds the fio stress\n"
 	"      --server-log FILE delayfs --log=FILE: the server's clock\n"
 	"      --server-strace FILE  strace -f -ttt -y of the FUSE server (fallocate,\n"
-	"                        ftruncate, truncate, copy_file_range): its clock\n"
+	"                        ftruncate, truncate, copy_file_range, writev): its clock\n"
 	"      --seed N          seed of the random operation mix (default 1)\n"
 	"  -v, --verbose         every run's true events and findings, on stderr\n"
 	"      --json            rows as JSON\n"

@@ -17,7 +17,7 @@
 struct dx_truth_opts {
 	const char *dir;        /* the mount under test: scenario files are created there */
 	const char *server_log; /* delayfs --log=FILE: the server's clock; or NULL */
-	const char *server_strace; /* strace -f -ttt -y of the FUSE server: its own syscalls' clock; or NULL */
+	const char *server_strace; /* strace -f -ttt -y of the FUSE server (its changes and writev): its clock; or NULL */
 	unsigned int runs;      /* runs per scenario */
 	uint64_t seed;          /* random operation mixes */
 	bool expect_clean;      /* the filesystem holds faults out of its punches: no true event may exist */

@@ -50,11 +50,12 @@ mkdir -p "$work/delayfs/back" "$work/fusedelayfs" "$work/ovl/lower" "$work/ovl/u
 
 # fuse-overlayfs (multi-threaded by default) under strace: the entry of its own
 # fallocate, ftruncate, truncate and copy_file_range on the upper file dates
-# the change (-ttt, CLOCK_REALTIME); each is held 50 ms before and after
+# the change (-ttt, CLOCK_REALTIME), the same thread's next writev to
+# /dev/fuse its reply; each is held 50 ms before and after
 # (delay_enter, delay_exit), as delayfs does, so that the race can be run: the
 # upper file's own punch takes well under a millisecond here.
 calls=fallocate,ftruncate,truncate,copy_file_range
-strace -f -ttt -y -qq --seccomp-bpf -e trace=$calls -e inject=$calls:delay_enter=50000:delay_exit=50000 \
+strace -f -ttt -y -qq --seccomp-bpf -e trace=$calls,writev -e inject=$calls:delay_enter=50000:delay_exit=50000 \
 	-o "$work/ovl.strace" fuse-overlayfs -f \
 	-o "lowerdir=$work/ovl/lower,upperdir=$work/ovl/upper,workdir=$work/ovl/work" "$work/fuseovl" 2>/dev/null &
 wait_mount "$work/fuseovl" && mounts="$work/fuseovl $mounts" &&
