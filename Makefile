@@ -41,7 +41,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench truth fuzz sanitize clean
+.PHONY: all deps run test bench soak truth fuzz sanitize clean
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -119,6 +119,12 @@ test: deps all
 
 bench: deps all
 	tests/bench/run.sh
+
+# hours under load: RSS, BPF map entries and lost events must stay flat (not in CI)
+SOAK_SECONDS ?= 3600
+SOAK_SAMPLE ?= 10
+soak: deps all
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SAMPLE=$(SOAK_SAMPLE) tests/bench/soak.sh
 
 # the truth table: every scenario TRUTH_RUNS times on every filesystem here, and
 # TRUTH_VM_RUNS times on ext4-dax and xfs-dax in a guest (TCG: slower) (docs/truth.md)

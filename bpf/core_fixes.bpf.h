@@ -203,6 +203,10 @@ struct fuse_removemapping_in___dx {
 	__u32 count;
 } __attribute__((preserve_access_index));
 
+struct fuse_removemapping_one___dx {
+	__u64 moffset;
+} __attribute__((preserve_access_index));
+
 /* The DAX window of the FUSE mount INODE is on (NULL without one). */
 static __always_inline struct fuse_conn_dax___dx *fuse_dax_window_of(struct inode *inode)
 {

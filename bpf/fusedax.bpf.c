@@ -2,55 +2,60 @@
 /*
  * The FUSE/virtiofs DAX window (fs/fuse/dax.c): 2 MiB ranges mapped with
  * FUSE_SETUPMAPPING, removed with FUSE_REMOVEMAPPING, reclaimed by a worker
- * when free ranges run low, or inline by a read/write that finds none. Its
+ * when free ranges run low, or inline by a fault or IO that finds none. Its
  * functions have no tracepoints: fentry/fexit only, resolved in the fuse
  * module's BTF. Every event carries the window's state after it.
+ *
+ * The reclaim of one range (reclaim_one_dmap_locked) and the inline reclaim
+ * (inode_inline_reclaim_one_dmap) are static and get inlined or split
+ * (".part.0" on Debian's 5.10, 6.1 and 6.12): no hook of their own. Both
+ * begin a range's reclaim with fuse_dax_break_layouts over exactly its 2 MiB
+ * (exported: never inlined) and end it with fuse_send_removemapping of that
+ * one range; the worker does it inside fuse_dax_free_mem_worker, a fault or
+ * IO elsewhere (inline). A punch or truncate breaks layouts over other spans.
  */
 #include "daxscope.bpf.h"
 
-/* from include/linux/err.h: the last MAX_ERRNO (4095) addresses are error codes */
-#define MAX_ERRNO 4095
-#define IS_ERR_VALUE(x) ((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
+#define FUSE_DAX_SZ (1ULL << 21) /* fs/fuse/dax.c FUSE_DAX_SHIFT: one range */
+
+/* What one task is doing in a DAX window: since when (0: not). */
+struct dax_task {
+	__u64 pass;    /* a reclaim worker pass */
+	__u64 reclaim; /* reclaiming one range: its layouts broken */
+	__u64 stall;   /* no free range found */
+	__u64 setup, remove;
+	__u32 stall_misses; /* alloc_dax_mapping found none, this many times */
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* a task killed mid-stall leaves its entry: evicted */
 	__uint(max_entries, 4096);
-	__type(key, __u64); /* tid << 8 | op */
-	__type(value, __u64);
-} dax_starts SEC(".maps");
+	__type(key, __u32); /* tid */
+	__type(value, struct dax_task);
+} dax_tasks SEC(".maps");
 
-static __always_inline __u64 start_key(__u32 op)
+static __always_inline struct dax_task *dax_task(bool create)
 {
-	return (bpf_get_current_pid_tgid() & 0xffffffff) << 8 | op;
-}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct dax_task *t = bpf_map_lookup_elem(&dax_tasks, &tid), zero = {};
 
-static __always_inline void started(__u32 op)
-{
-	__u64 key = start_key(op), now = bpf_ktime_get_ns();
-
-	if (bpf_map_update_elem(&dax_starts, &key, &now, BPF_ANY))
+	if (t || !create)
+		return t;
+	bpf_map_update_elem(&dax_tasks, &tid, &zero, BPF_NOEXIST);
+	t = bpf_map_lookup_elem(&dax_tasks, &tid);
+	if (!t)
 		count_drop(DX_DROP_MAP_FULL);
+	return t;
 }
 
-static __always_inline __u64 elapsed(__u32 op)
+/* Now minus *since, and clear it; 0 if it was not set. */
+static __always_inline __u64 took(__u64 *since)
 {
-	__u64 key = start_key(op), *t = bpf_map_lookup_elem(&dax_starts, &key), d = 0;
+	__u64 d = *since ? bpf_ktime_get_ns() - *since : 0;
 
-	if (t) {
-		d = bpf_ktime_get_ns() - *t;
-		bpf_map_delete_elem(&dax_starts, &key);
-	}
+	*since = 0;
 	return d;
 }
-
-/* An fentry program that only notes when FN began; its fexit twin sends the event. */
-#define STARTED(name, fn, op)            \
-	SEC("fentry/" #fn)               \
-	int BPF_PROG(name)               \
-	{                                \
-		started(op);             \
-		return 0;                \
-	}
 
 static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struct inode *inode, __u64 offset,
 				 __s32 ret, __u32 count, __u64 duration)
@@ -76,46 +81,81 @@ static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struc
 	submit_event(e);
 }
 
-STARTED(on_dax_setup, fuse_setup_one_mapping, DX_DAX_SETUP)
+/* A stall ends when the task has its range: from the free pool, or reclaimed inline. */
+static __always_inline void stall_over(struct dax_task *t, struct fuse_conn_dax___dx *fcd, struct inode *inode)
+{
+	__u32 misses = t->stall_misses;
+
+	t->reclaim = 0; /* an inline attempt that found its range taken */
+	if (!t->stall)
+		return;
+	t->stall_misses = 0;
+	send(DX_DAX_ALLOC_STALL, fcd, inode, 0, 0, misses, took(&t->stall));
+}
+
+/* An fentry program that only notes when FN began, in the task's FIELD; its fexit twin sends the event. */
+#define STARTED(name, fn, field)                            \
+	SEC("fentry/" #fn)                                  \
+	int BPF_PROG(name)                                  \
+	{                                                   \
+		struct dax_task *t = dax_task(true);        \
+                                                            \
+		if (t)                                      \
+			t->field = bpf_ktime_get_ns();      \
+		return 0;                                   \
+	}
+
+STARTED(on_dax_setup, fuse_setup_one_mapping, setup)
 
 SEC("fexit/fuse_setup_one_mapping")
 int BPF_PROG(on_dax_setup_exit, struct inode *inode, unsigned long start_idx, struct fuse_dax_mapping___dx *dmap,
 	     bool writable, bool upgrade, int ret)
 {
+	struct dax_task *t = dax_task(false);
+
 	send(DX_DAX_SETUP, fuse_dax_window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
-	     elapsed(DX_DAX_SETUP));
+	     t ? took(&t->setup) : 0);
 	return 0;
 }
 
-STARTED(on_dax_remove, fuse_send_removemapping, DX_DAX_REMOVE)
+STARTED(on_dax_remove, fuse_send_removemapping, remove)
 
 SEC("fexit/fuse_send_removemapping")
-int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_in___dx *in, void *remove_one,
-	     int ret)
+int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_in___dx *in,
+	     struct fuse_removemapping_one___dx *one, int ret)
 {
-	send(DX_DAX_REMOVE, fuse_dax_window_of(inode), inode, 0, ret, BPF_CORE_READ(in, count), elapsed(DX_DAX_REMOVE));
+	struct fuse_conn_dax___dx *fcd = fuse_dax_window_of(inode);
+	struct dax_task *t = dax_task(false);
+	__u32 count = BPF_CORE_READ(in, count);
+	__u64 offset = BPF_CORE_READ(one, moffset);
+
+	send(DX_DAX_REMOVE, fcd, inode, offset, ret, count, t ? took(&t->remove) : 0);
+	if (!t || !t->reclaim || count != 1)
+		return 0;
+	/* the end of one range's reclaim: by the worker, or inline by a stalled fault or IO, which now has its range */
+	if (t->pass) {
+		send(DX_DAX_RECLAIM, fcd, inode, offset, ret, 1, took(&t->reclaim));
+	} else if (t->stall) {
+		send(DX_DAX_INLINE_RECLAIM, fcd, inode, offset, ret, 1, took(&t->reclaim));
+		stall_over(t, fcd, inode);
+	}
 	return 0;
 }
 
-STARTED(on_dax_reclaim, reclaim_one_dmap_locked, DX_DAX_RECLAIM)
-
-SEC("fexit/reclaim_one_dmap_locked")
-int BPF_PROG(on_dax_reclaim_exit, struct inode *inode, struct fuse_dax_mapping___dx *dmap, int ret)
+SEC("fentry/fuse_dax_break_layouts")
+int BPF_PROG(on_dax_break_layouts, struct inode *inode, __u64 start, __u64 end)
 {
-	send(DX_DAX_RECLAIM, fuse_dax_window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
-	     elapsed(DX_DAX_RECLAIM));
+	struct dax_task *t;
+
+	if (end - start + 1 != FUSE_DAX_SZ || start & (FUSE_DAX_SZ - 1)) /* a punch's or truncate's */
+		return 0;
+	t = dax_task(true);
+	if (t)
+		t->reclaim = bpf_ktime_get_ns();
 	return 0;
 }
 
-/* Where reclaim_one_dmap_locked is inlined: count the ranges as they return to the free pool. */
-SEC("fentry/dmap_reinit_add_to_free_pool")
-int BPF_PROG(on_dax_freed, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mapping___dx *dmap)
-{
-	send(DX_DAX_RECLAIM, fcd, NULL, BPF_CORE_READ(dmap, window_offset), 0, 1, 0);
-	return 0;
-}
-
-STARTED(on_dax_reclaim_pass, fuse_dax_free_mem_worker, DX_DAX_RECLAIM_PASS)
+STARTED(on_dax_reclaim_pass, fuse_dax_free_mem_worker, pass)
 
 SEC("fexit/fuse_dax_free_mem_worker")
 int BPF_PROG(on_dax_reclaim_pass_exit, struct work_struct *work)
@@ -123,28 +163,28 @@ int BPF_PROG(on_dax_reclaim_pass_exit, struct work_struct *work)
 	/* container_of(work, struct fuse_conn_dax, free_work.work): work is delayed_work's first member */
 	struct fuse_conn_dax___dx *fcd =
 		(void *)work - bpf_core_field_offset(struct fuse_conn_dax___dx, free_work);
+	struct dax_task *t = dax_task(false);
 
-	send(DX_DAX_RECLAIM_PASS, fcd, NULL, 0, 0, 0, elapsed(DX_DAX_RECLAIM_PASS));
+	send(DX_DAX_RECLAIM_PASS, fcd, NULL, 0, 0, 0, t ? took(&t->pass) : 0);
+	if (t)
+		t->reclaim = 0;
 	return 0;
 }
 
-STARTED(on_dax_inline_reclaim, inode_inline_reclaim_one_dmap, DX_DAX_INLINE_RECLAIM)
-
-SEC("fexit/inode_inline_reclaim_one_dmap")
-int BPF_PROG(on_dax_inline_reclaim_exit, struct fuse_conn_dax___dx *fcd, struct inode *inode, bool *retry,
-	     struct fuse_dax_mapping___dx *dmap)
-{
-	__u64 took = elapsed(DX_DAX_INLINE_RECLAIM);
-
-	if (dmap && !IS_ERR_VALUE(dmap)) /* a range, not NULL or an error */
-		send(DX_DAX_INLINE_RECLAIM, fcd, inode, BPF_CORE_READ(dmap, window_offset), 0, 1, took);
-	return 0;
-}
-
+/* alloc_dax_mapping: NULL is a miss (no free range); a stall lasts until the task has a range. */
 SEC("fexit/alloc_dax_mapping")
 int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mapping___dx *dmap)
 {
-	if (!dmap)
-		send(DX_DAX_ALLOC_STALL, fcd, NULL, 0, 0, 0, 0);
+	struct dax_task *t = dax_task(!dmap);
+
+	if (!t)
+		return 0;
+	if (dmap) {
+		stall_over(t, fcd, NULL);
+		return 0;
+	}
+	if (!t->stall)
+		t->stall = bpf_ktime_get_ns();
+	t->stall_misses++;
 	return 0;
 }

@@ -779,20 +779,21 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 	switch (d->op) {
 	case DX_DAX_SETUP:
 		w->setups++;
+		w->failed_setups += d->ret != 0;
 		dx_hist_add(&w->setup_ns, d->duration_ns);
 		break;
 	case DX_DAX_REMOVE:
 		w->removes += d->count;
+		w->failed_removes += d->ret != 0;
 		dx_hist_add(&w->remove_ns, d->duration_ns);
 		break;
 	case DX_DAX_RECLAIM:
 		w->reclaims++;
-		if (d->duration_ns) /* 0 where only the return to the free pool is seen */
-			dx_hist_add(&w->reclaim_ns, d->duration_ns);
+		dx_hist_add(&w->reclaim_ns, d->duration_ns);
 		break;
 	case DX_DAX_INLINE_RECLAIM:
 		w->inline_reclaims++;
-		dx_hist_add(&w->reclaim_ns, d->duration_ns);
+		dx_hist_add(&w->inline_reclaim_ns, d->duration_ns);
 		break;
 	case DX_DAX_RECLAIM_PASS:
 		w->passes++;
@@ -800,6 +801,8 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 		break;
 	case DX_DAX_ALLOC_STALL:
 		w->alloc_stalls++;
+		w->alloc_misses += d->count;
+		dx_hist_add(&w->stall_ns, d->duration_ns);
 		break;
 	}
 }
@@ -1254,6 +1257,15 @@ static void judge_faults(struct verdict *v)
 			continue;
 		if (!g->wait_ns && !(breaks_rule(v, at) && page_can_be_lost(v->w, g->page))) {
 			v->st->early++;
+			continue;
+		}
+		/*
+		 * A copy writes the destination in place and removes no mapping:
+		 * a DAX fault maps the file's own memory, which holds whatever the
+		 * copy has written so far. Only a page cache could go stale.
+		 */
+		if (!g->wait_ns && g->dax && v->w->op == DX_OP_COPY_RANGE) {
+			v->st->dax_in_place++;
 			continue;
 		}
 		f = add_finding(v, g->wait_ns ? DX_FINDING_BLOCKED_FAULT : DX_FINDING_UNBLOCKED_FAULT, &g->task,

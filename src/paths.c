@@ -171,6 +171,20 @@ const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32
 	return dx_paths_get(p, f);
 }
 
+const char *dx_paths_recheck(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd, const char *name)
+{
+	const struct path_entry *known = lookup(p, f);
+	const char *base = known && known->path ? strrchr(known->path, '/') : NULL;
+	char path[PATH_MAX];
+
+	if (!base || fd < 0 || !name[0] || !strncmp(base + 1, name, DX_NAME_LEN))
+		return NULL;
+	if (!from_fd(pid, fd, f, path, sizeof(path)) || !strcmp(path, known->path))
+		return NULL;
+	remember(p, f, path);
+	return dx_paths_get(p, f);
+}
+
 bool dx_path_in_dir(const char *path, const char *dir)
 {
 	size_t len = strlen(dir);

@@ -111,10 +111,14 @@ void dx_report_text_dax_windows(FILE *out, const struct dx_report *r)
 		dx_dax_advice(w, advice, sizeof(advice));
 		fprintf(out,
 			"DAX window %s: %u ranges, %u free (fewest %u), %u busy; %" PRIu64 " mappings, %" PRIu64
-			" reclaims (p99 %.3f ms), %" PRIu64 " passes, %" PRIu64 " allocation stalls\n  advice: %s\n",
+			" removals; reclaims: %" PRIu64 " by the worker (p50 %.3f, p99 %.3f ms) in %" PRIu64
+			" passes (p99 %.3f ms), %" PRIu64 " inline (p99 %.3f ms); %" PRIu64
+			" allocation stalls (p50 %.3f, p99 %.3f ms)\n  advice: %s\n",
 			dev, w->ranges, w->free, w->min_free == UINT32_MAX ? w->free : w->min_free, w->busy, w->setups,
-			w->reclaims + w->inline_reclaims, dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->passes,
-			w->alloc_stalls, advice);
+			w->removes, w->reclaims, dx_hist_quantile(&w->reclaim_ns, 0.5) / 1e6,
+			dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->passes, dx_hist_quantile(&w->pass_ns, 0.99) / 1e6,
+			w->inline_reclaims, dx_hist_quantile(&w->inline_reclaim_ns, 0.99) / 1e6, w->alloc_stalls,
+			dx_hist_quantile(&w->stall_ns, 0.5) / 1e6, dx_hist_quantile(&w->stall_ns, 0.99) / 1e6, advice);
 	}
 }
 
@@ -252,6 +256,7 @@ static void json_faults(yajl_gen g, const struct dx_report *r, const struct dx_f
 	dx_json_u64(g, "unblocked_read", st->unblocked_read);
 	dx_json_u64(g, "unblocked_write", st->unblocked_write);
 	dx_json_u64(g, "early", st->early);
+	dx_json_u64(g, "dax_in_place", st->dax_in_place);
 	dx_json_end_map(g);
 }
 
@@ -360,12 +365,17 @@ static void json_dax_window(yajl_gen g, const struct dx_dax_window *w)
 	dx_json_u64(g, "min_free", w->min_free == UINT32_MAX ? w->free : w->min_free);
 	dx_json_u64(g, "setupmappings", w->setups);
 	dx_json_u64(g, "removemappings", w->removes);
+	dx_json_u64(g, "failed_setupmappings", w->failed_setups);
+	dx_json_u64(g, "failed_removemappings", w->failed_removes);
 	dx_json_u64(g, "reclaims", w->reclaims);
 	dx_json_u64(g, "inline_reclaims", w->inline_reclaims);
 	dx_json_u64(g, "reclaim_passes", w->passes);
 	dx_json_u64(g, "alloc_stalls", w->alloc_stalls);
+	dx_json_u64(g, "alloc_misses", w->alloc_misses);
 	json_named_hist(g, "reclaim_ns", &w->reclaim_ns);
+	json_named_hist(g, "inline_reclaim_ns", &w->inline_reclaim_ns);
 	json_named_hist(g, "reclaim_pass_ns", &w->pass_ns);
+	json_named_hist(g, "alloc_stall_ns", &w->stall_ns);
 	json_named_hist(g, "setupmapping_ns", &w->setup_ns);
 	json_named_hist(g, "removemapping_ns", &w->remove_ns);
 	dx_json_text(g, "advice", advice);

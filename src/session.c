@@ -55,7 +55,6 @@ enum concern {
 	FUSE_DAX_MAPPINGS,
 	FUSE_DAX_RECLAIM,
 	FUSE_DAX_PASSES,
-	FUSE_DAX_INLINE_RECLAIM,
 	FUSE_DAX_STALLS,
 	FUSE_REQUESTS,
 	FUSE_IO,
@@ -86,9 +85,8 @@ static const char *const concern_names[NCONCERNS] = {
 	[PAGE_ADDS] = "page-cache adds",
 	[LOCK_WAITS] = "fault/punch lock waits",
 	[FUSE_DAX_MAPPINGS] = "FUSE DAX mappings",
-	[FUSE_DAX_RECLAIM] = "FUSE DAX range reclaim",
+	[FUSE_DAX_RECLAIM] = "FUSE DAX range reclaim (worker and inline)",
 	[FUSE_DAX_PASSES] = "FUSE DAX reclaim passes",
-	[FUSE_DAX_INLINE_RECLAIM] = "FUSE DAX inline reclaim",
 	[FUSE_DAX_STALLS] = "FUSE DAX allocation stalls",
 	[FUSE_REQUESTS] = "FUSE requests",
 	[FUSE_IO] = "FUSE READ/WRITE on punched files",
@@ -189,13 +187,9 @@ static const struct program {
 	ENTRY(on_dax_setup_exit, FUSE_DAX_MAPPINGS, .module = "fuse"),
 	ENTRY(on_dax_remove, FUSE_DAX_MAPPINGS, .module = "fuse"),
 	ENTRY(on_dax_remove_exit, FUSE_DAX_MAPPINGS, .module = "fuse"),
-	ENTRY(on_dax_reclaim, FUSE_DAX_RECLAIM, .module = "fuse"),
-	ENTRY(on_dax_reclaim_exit, FUSE_DAX_RECLAIM, .module = "fuse"),
-	ENTRY(on_dax_freed, FUSE_DAX_RECLAIM, STANDS_IN_FOR(on_dax_reclaim_exit), .module = "fuse"),
+	ENTRY(on_dax_break_layouts, FUSE_DAX_RECLAIM, .module = "fuse"),
 	ENTRY(on_dax_reclaim_pass, FUSE_DAX_PASSES, .module = "fuse"),
 	ENTRY(on_dax_reclaim_pass_exit, FUSE_DAX_PASSES, .module = "fuse"),
-	ENTRY(on_dax_inline_reclaim, FUSE_DAX_INLINE_RECLAIM, .module = "fuse"),
-	ENTRY(on_dax_inline_reclaim_exit, FUSE_DAX_INLINE_RECLAIM, .module = "fuse"),
 	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
 };
 
@@ -523,6 +517,8 @@ static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reas
  */
 static const char *learn_path(struct dx_session *s, const struct dx_event *e)
 {
+	if (e->file.ino && e->kind == DX_PUNCH_BEGIN && dx_paths_get(s->paths, &e->file))
+		return dx_paths_recheck(s->paths, &e->file, e->pid, e->punch.fd, e->punch.name);
 	if (!e->file.ino || dx_paths_get(s->paths, &e->file))
 		return NULL;
 	if (e->kind == DX_PUNCH_BEGIN)

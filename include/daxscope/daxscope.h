@@ -94,6 +94,7 @@ struct dx_file_stats {
 	struct dx_task_count top_punchers[DX_TOP_TASKS]; /* by punches */
 	uint64_t blocked, unblocked_read, unblocked_write;
 	uint64_t early;            /* faults inside a window but before its data changed */
+	uint64_t dax_in_place;     /* DAX faults during a copy written in place: no page cache to go stale */
 	uint64_t discarded_writes;
 	uint64_t certain_discards;
 	uint64_t resurrected, io_during_punch, refaults;
@@ -113,8 +114,11 @@ struct dx_dax_window {
 	uint32_t dev;    /* the mount's device, once an event named it */
 	uint32_t ranges, free, busy; /* 2 MiB ranges, after the last event */
 	uint32_t min_free;           /* the fewest free ranges seen */
-	uint64_t setups, removes, reclaims, inline_reclaims, passes, alloc_stalls;
-	struct dx_hist setup_ns, remove_ns, reclaim_ns, pass_ns;
+	uint64_t setups, removes, reclaims, inline_reclaims, passes;
+	uint64_t failed_setups, failed_removes; /* requests that returned an error (-ENOTCONN once the connection is gone) */
+	uint64_t alloc_stalls, alloc_misses; /* faults or IO that waited for a free range; alloc_dax_mapping misses */
+	/* latencies: SETUPMAPPING, REMOVEMAPPING, one range's reclaim by the worker and inline, a pass, a stall */
+	struct dx_hist setup_ns, remove_ns, reclaim_ns, inline_reclaim_ns, pass_ns, stall_ns;
 };
 
 /* A punch window, as the correlator judged it. */
@@ -187,6 +191,12 @@ void dx_paths_set(struct dx_paths *p, const struct dx_file *f, const char *path)
 const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
 /* Resolve from a live task: /proc/PID/fd/FD, else /proc/PID/maps. Returns the path or NULL. */
 const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd);
+/*
+ * The punch's file by its fd, again, when the known path ends in another name
+ * than the dentry the kernel saw (NAME, DX_NAME_LEN bytes): the inode number
+ * was reused (FUSE and virtio-fs have no generation); NULL if unchanged.
+ */
+const char *dx_paths_recheck(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd, const char *name);
 
 /*
  * The one path filter of every tool (--path DIR): files in DIR or below it,

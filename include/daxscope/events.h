@@ -132,10 +132,10 @@ struct dx_io {
 enum dx_dax_op {
 	DX_DAX_SETUP = 1,      /* FUSE_SETUPMAPPING of one range (fuse_setup_one_mapping) */
 	DX_DAX_REMOVE,         /* FUSE_REMOVEMAPPING request (fuse_send_removemapping) */
-	DX_DAX_RECLAIM,        /* one range reclaimed (reclaim_one_dmap_locked) */
+	DX_DAX_RECLAIM,        /* the worker reclaimed one range: layouts broken .. REMOVEMAPPING done */
 	DX_DAX_RECLAIM_PASS,   /* one pass of the reclaim worker (fuse_dax_free_mem_worker) */
-	DX_DAX_INLINE_RECLAIM, /* a read/write reclaimed a range itself (inode_inline_reclaim_one_dmap) */
-	DX_DAX_ALLOC_STALL,    /* no free range when one was needed (alloc_dax_mapping) */
+	DX_DAX_INLINE_RECLAIM, /* a stalled fault or IO reclaimed a range itself, the same way */
+	DX_DAX_ALLOC_STALL,    /* a fault or IO found no free range (count: alloc_dax_mapping misses) until it had one */
 	DX_DAX_OP_MAX
 };
 
@@ -149,7 +149,7 @@ struct dx_dax_range {
 	__u32 nr_ranges;
 	__u32 nr_free;
 	__u32 nr_busy;
-	__u32 count; /* ranges in a REMOVEMAPPING request */
+	__u32 count; /* ranges in a REMOVEMAPPING request; misses in a stall */
 };
 
 struct dx_event {

@@ -14,6 +14,8 @@
 #     by faults, and punches by threads that never end: time per event at
 #     1x..8x the size must stay flat (ratio 8x/1x near 1), and the longest a
 #     single record took (a live view waits that long at worst)
+#  6. a DAX fault storm in a 6.12 guest on a virtio-fs DAX window (fentry
+#     mode): traced vs untraced in the same guest, median of paired ratios
 set -eu
 cd "$(dirname "$0")/../.."
 B=build
@@ -133,3 +135,22 @@ for shape in hammer threads; do
 done
 
 tests/bench/daxtop-bench.sh
+
+# 6. A DAX fault storm in a guest (6.12 under TCG, the virtio-fs DAX window of
+#    ../shared/vmm, fentry mode): untraced vs `daxtrace record`, alternating
+#    rounds in the same guest; the median of the paired ratios and their range.
+vm=$work/vm
+if tests/vm/run-matrix.sh 6.12 "$vm" virtiofs-bench > "$work/vm.out" 2> "$work/vm.err"; then
+	tr -d '\r' < "$vm/console.log" | sed -n '/^@@ARTIFACT bench@@/,/^@@END bench@@/p' | awk '
+		/^untraced [0-9]/ { u = $2 }
+		/^traced [0-9]/ && u { r[++n] = $2 / u; t[n] = $2; b[n] = u }
+		/^daxscope/ { mode = $0 }
+		END {
+			if (!n) { print "guest DAX fault storm: no rounds measured"; exit }
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { x = r[i]; r[i] = r[j]; r[j] = x }
+			m = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+			printf "guest DAX fault storm (virtio-fs DAX, 6.12 TCG, %d rounds; %s): ratio traced/untraced median %.3f (range %.3f-%.3f): slowdown %.1f%%\n",
+				n, mode, m, r[1], r[n], (1 - m) * 100 }'
+else
+	echo "guest DAX fault storm: not measured: $(cat "$work/vm.out" "$work/vm.err" | head -3)"
+fi

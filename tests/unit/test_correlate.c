@@ -564,6 +564,19 @@ static void test_dax_fault_without_wait(void)
 	ok(f && f->dax, "a DAX fault after FALLOCATE went to the server, without waiting, got through");
 	dx_correlator_free(c);
 
+	/* a copy writes in place: a DAX fault maps the file's own memory, nothing goes stale */
+	s.ev[0].punch.op = DX_OP_COPY_RANGE;
+	c = run(&s, &r);
+	is_int(r.n, 0, "a DAX fault during an unlocked copy_file_range is no finding");
+	is_int(stats_of(c, &file_a)->dax_in_place, 1, "it is counted as a DAX fault during an in-place copy");
+	dx_correlator_free(c);
+	s.ev[3].kind = DX_FILEMAP_FAULT; /* the same through a page cache: stale */
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 200), "a page-cache fault during the same copy got through");
+	dx_correlator_free(c);
+	s.ev[0].punch.op = DX_OP_PUNCH_HOLE;
+	s.ev[3].kind = DX_DAX_FAULT;
+
 	/* virtio-fs DAX holds the invalidate lock while it sends FALLOCATE */
 	s.ev[2].flags |= DX_F_LOCKED;
 	c = run(&s, &r);
@@ -777,7 +790,7 @@ static void test_dax_window(void)
 
 	for (uint32_t i = 0; i < 7; i++)
 		dax_op(&s, 0xA000, DX_DAX_SETUP, i * MS, 7 - i, 100000);
-	dax_op(&s, 0xA000, DX_DAX_ALLOC_STALL, 8 * MS, 0, 0);
+	dax_op(&s, 0xA000, DX_DAX_ALLOC_STALL, 8 * MS, 0, 3 * MS);
 	dax_op(&s, 0xA000, DX_DAX_RECLAIM, 9 * MS, 1, 2 * MS);
 	dax_op(&s, 0xA000, DX_DAX_RECLAIM, 10 * MS, 2, 4 * MS);
 	dax_op(&s, 0xA000, DX_DAX_RECLAIM_PASS, 11 * MS, 2, 7 * MS);
@@ -793,9 +806,12 @@ static void test_dax_window(void)
 	is_int(w->setups, 7, "dax: SETUPMAPPINGs counted");
 	is_int(w->setup_ns.count, 7, "dax: with their latency");
 	is_int(w->alloc_stalls, 1, "dax: an allocation stall");
+	is_int(w->alloc_misses, 1, "dax: with its misses");
+	is_int(w->stall_ns.max_ns, 3 * MS, "dax: and how long it waited for a range");
 	is_int(w->reclaims, 2, "dax: ranges reclaimed by the worker");
 	is_int(w->inline_reclaims, 1, "dax: one reclaimed inline");
-	is_int(w->reclaim_ns.count, 3, "dax: per-range reclaim latency, worker and inline");
+	is_int(w->reclaim_ns.count, 2, "dax: per-range reclaim latency, worker");
+	is_int(w->inline_reclaim_ns.count, 1, "dax: and inline");
 	is_int(w->reclaim_ns.max_ns, 4 * MS, "dax: slowest range");
 	is_int(w->passes, 1, "dax: one reclaim pass");
 	is_int(w->pass_ns.max_ns, 7 * MS, "dax: pass latency");

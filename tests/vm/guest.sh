@@ -1,7 +1,10 @@
 #!/bin/sh
 # Runs inside the QEMU guest (busybox sh, as root): real DAX on /dev/pmem0,
-# ext4 and xfs, daxtrace around the punch/fault race. Prints artifacts on the
-# console between markers; tests/vm/matrix.t judges them on the host.
+# ext4 and xfs, daxtrace around the punch/fault race (MODE pmem); or a
+# virtio-fs DAX window (MODE virtiofs): a working set larger than the window,
+# mapped faults, punches, daxtrace recording throughout, ftrace counting the
+# window's functions beside it. Prints artifacts on the console between
+# markers; tests/vm/matrix.t judges them on the host.
 D=/daxscope
 . $D/env
 artifact() { # NAME FILE
@@ -10,19 +13,23 @@ artifact() { # NAME FILE
 	echo "@@END $1@@"
 }
 
-for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtiofs; do
+for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtio_pci virtiofs; do
 	if modprobe "$m" 2>/tmp/modprobe.err; then echo "$m ok"; else echo "$m failed: $(cat /tmp/modprobe.err)"; fi
 done > /tmp/modules
 dmesg | grep -i -e "unknown symbol" -e "disagrees" >> /tmp/modules
 artifact modules /tmp/modules
-for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem0 ] && break; sleep 1; done
-ls -l /dev/pmem0 > /tmp/pmem 2>&1
-artifact pmem /tmp/pmem
 
 $D/daxtrace -d 1 > /dev/null 2> /tmp/banner
 artifact banner /tmp/banner
 DAXSCOPE_DEBUG=1 $D/daxtrace -d 1 2>&1 | grep -B2 -A3 -e "failed to load" -e "processed [0-9]* insns" | tail -40 > /tmp/refused
 artifact refused /tmp/refused
+case $MODE in
+virtiofs) . $D/virtiofs.sh; exit ;;
+virtiofs-bench) . $D/bench.sh; exit ;;
+esac
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem0 ] && break; sleep 1; done
+ls -l /dev/pmem0 > /tmp/pmem 2>&1
+artifact pmem /tmp/pmem
 
 # record FS: daxtrace record around the race on a DAX mount of FS
 record() {

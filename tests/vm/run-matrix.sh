@@ -1,9 +1,17 @@
 #!/bin/sh
 # Boots Debian's own kernels under QEMU (TCG: no KVM needed) with a pmem DAX
-# device, runs tests/vm/guest.sh inside, and prints what the guest printed on
-# its serial console. Used by tests/vm/matrix.t, which judges the results.
+# device (Debian's QEMU), or with a virtio-fs DAX window (the QEMU and
+# virtiofsd of ../shared/vmm, sharing OUTDIR/share), runs tests/vm/guest.sh
+# inside, and prints what the guest printed on its serial console. Used by
+# tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR     KERNEL: 5.10 | 6.1 | 6.12
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|virtiofs|virtiofs-bench]
+#   KERNEL: 5.10 | 6.1 | 6.12
+#
+# virtiofs: the window is DAXSCOPE_DAX_WINDOW_MB (default 32) MiB; virtiofsd's
+# debug log is OUTDIR/virtiofsd.log (every request it served); the truth
+# table's rows run on a second mount unless DAXSCOPE_VIRTIOFS_TRUTH=0.
+# virtiofs-bench: a DAX fault storm untraced and traced, BENCH_ROUNDS (3) times.
 #
 # Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
 # cannot run the VM (the reason is on stdout, one line). Other: failure.
@@ -12,6 +20,12 @@
 set -eu
 ver=$1
 out=$2
+mode=${3:-pmem}
+case $mode in
+pmem | virtiofs | virtiofs-bench) ;;
+*) echo "unknown mode $mode (pmem, virtiofs, virtiofs-bench)" >&2; exit 2 ;;
+esac
+window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${DAXSCOPE_VM_CACHE:-/var/cache/daxscope-vm}
 mkdir -p "$cache" "$out"
@@ -35,6 +49,7 @@ need() {
 		skip "cannot install$missing (see $out/apt.log)"
 }
 need qemu-system-x86 busybox-static xfsprogs e2fsprogs cpio kmod
+case $mode in virtiofs*) need libfuse3-3 ;; esac
 [ -e /dev/kvm ] || true # TCG needs no KVM; the nested KVM here cannot boot stock kernels anyway
 
 # The machine's own Debian mirror, from its apt configuration (never a fixed host).
@@ -104,7 +119,7 @@ add_module() {
 		cp "$moddir/$f" "$stage/lib/modules/$kver/$f"
 	done
 }
-for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs crc32c_generic libcrc32c; do
+for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs virtio_pci crc32c_generic libcrc32c; do
 	add_module "$m"
 done
 cp "$moddir"/modules.order "$moddir"/modules.builtin* "$stage/lib/modules/$kver/" 2>/dev/null || true
@@ -121,11 +136,13 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxcheck race delayfs; do
+for b in daxtrace daxcheck race delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
-cp "$top/tests/vm/guest.sh" "$stage/daxscope/guest.sh"
-echo "DAXCHECK_RUNS=${DAXCHECK_RUNS:-3}" > "$stage/daxscope/env" # the guest sees no host environment
+cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$stage/daxscope/"
+# the guest sees no host environment
+printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' "${DAXCHECK_RUNS:-3}" \
+	"$mode" "$window_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" > "$stage/daxscope/env"
 cat > "$stage/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
@@ -144,14 +161,45 @@ chmod +x "$stage/init"
 (cd "$stage" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initramfs.gz"
 
 # ---- boot ----
-command -v qemu-system-x86_64 > /dev/null || skip "qemu-system-x86_64 missing"
 # One host thread for both vCPUs: multi-threaded TCG lets a vCPU run code the
 # other has just patched (static keys, BPF trampolines) before the patch is
 # complete, and the guest dies on "Oops: int3". Toggling tracepoints on a busy
 # 6.12 guest crashed 4 boots in 4 that way, and 1 plain boot in 164.
-timeout "${DAXSCOPE_VM_TIMEOUT:-420}" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2G \
-	-kernel "$tree/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
-	-append "console=ttyS0 memmap=512M!1G panic=-1 quiet loglevel=3" \
+qemu=qemu-system-x86_64
+machine="-accel tcg,thread=single -cpu max -smp 2 -m 2G"
+append="console=ttyS0 memmap=512M!1G panic=-1 quiet loglevel=3"
+if [ "$mode" != pmem ]; then
+	vmm=$top/../shared/vmm
+	[ -x "$vmm/bin/qemu-system-x86_64" ] || skip "no virtio-fs DAX VMM in $vmm (../shared beside the clone)"
+	# virtiofsd writes its pid file beside its own binary: run copies from the cache
+	mkdir -p "$cache/vmm"
+	cp -u -R "$vmm/bin" "$vmm/bios" "$cache/vmm/"
+	missing=$(ldd "$cache/vmm/bin/qemu-system-x86_64" "$cache/vmm/bin/virtiofsd" | awk '/not found/ { print $1 }' | sort -u)
+	if [ -n "$missing" ]; then
+		echo "the VMM's binaries lack $(echo $missing): rebuilding them with $vmm/build.sh (about 8 min)" >&2
+		"$vmm/build.sh" "$cache/vmm-built" > "$out/vmm-build.log" 2>&1 ||
+			{ echo "rebuilding the VMM failed (see $out/vmm-build.log)" >&2; exit 1; }
+		cp -R "$cache/vmm-built/." "$cache/vmm/bin/"
+	fi
+	qemu=$cache/vmm/bin/qemu-system-x86_64
+	mkdir -p "$out/share"
+	rm -f "$out/vfs.sock"
+	"$cache/vmm/bin/virtiofsd" --socket-path="$out/vfs.sock" -o source="$out/share" -o cache=always -d \
+		2> "$out/virtiofsd.log" &
+	virtiofsd=$!
+	trap 'kill $virtiofsd 2>/dev/null || true' EXIT
+	for i in $(seq 50); do [ -S "$out/vfs.sock" ] && break; sleep 0.1; done
+	[ -S "$out/vfs.sock" ] || { echo "virtiofsd did not start:" >&2; cat "$out/virtiofsd.log" >&2; exit 1; }
+	# -cpu max hangs 6.1 at boot on this QEMU's TCG (5-level paging); vhost-user needs shared memory
+	machine="-L $cache/vmm/bios -nic none -accel tcg,thread=single -cpu qemu64 -smp 2 -m 2G
+	 -object memory-backend-memfd,id=mem,size=2G,share=on -numa node,memdev=mem
+	 -chardev socket,id=char0,path=$out/vfs.sock -device vhost-user-fs-pci,chardev=char0,tag=daxfs,cache-size=${window_mb}M"
+	append="console=ttyS0 panic=-1 quiet loglevel=3"
+fi
+command -v "$qemu" > /dev/null || skip "qemu-system-x86_64 missing"
+# shellcheck disable=SC2086
+timeout "${DAXSCOPE_VM_TIMEOUT:-420}" "$qemu" $machine \
+	-kernel "$tree/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" -append "$append" \
 	-nographic -no-reboot > "$out/console.log" 2>&1 || true
 grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log" && exit 0
 # The first lines of the guest kernel's oops (what it hit, where, the call

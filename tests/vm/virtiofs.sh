@@ -1,0 +1,80 @@
+# Sourced by guest.sh (MODE virtiofs): the virtio-fs DAX window of the host's
+# virtiofsd, live. First mount: daxtrace records, and ftrace counts the
+# window's functions, from before the mount to after the unmount, so that
+# daxscope's counts, the kernel's (ftrace function hits, with their callers)
+# and virtiofsd's (its log of the requests it served, on the host, up to the
+# second mount's INIT) cover the same requests. Second mount: the truth
+# table's rows, with daxcheck's own session alone.
+T=/sys/kernel/tracing
+[ -e $T/trace ] || T=/sys/kernel/debug/tracing
+mnt=/mnt/vfs
+mkdir -p $mnt
+echo 0 > $T/tracing_on
+echo 16384 > $T/buffer_size_kb
+echo 'fuse_setup_one_mapping fuse_send_removemapping fuse_dax_free_mem_worker' > $T/set_ftrace_filter
+echo function > $T/current_tracer
+echo > $T/trace
+$D/daxtrace record -o /tmp/vfs.dxc 2> /tmp/record.err &
+rec=$!
+for i in $(seq 1 300); do grep -q watching /tmp/record.err && break; sleep 0.1; done
+echo 1 > $T/tracing_on
+mount -t virtiofs daxfs $mnt -o dax 2> /tmp/mount.err
+{ grep " $mnt " /proc/mounts || cat /tmp/mount.err; dmesg | grep -i "cache len" | tail -1; } > /tmp/mount
+artifact virtiofs-mount /tmp/mount
+
+# A working set three times the window, written by four tasks at once, then read back.
+mb=$((WINDOW_MB * 3 / 4))
+writers=""
+for i in 1 2 3 4; do
+	dd if=/dev/urandom of=$mnt/w$i bs=1M count=$mb 2> /dev/null &
+	writers="$writers $!"
+done
+wait $writers
+md5sum $mnt/w1 $mnt/w2 $mnt/w3 $mnt/w4 > /tmp/md5
+artifact virtiofs-md5 /tmp/md5
+
+# Mapped faults hammering a file punched whole, then the scheduled race, as on pmem.
+$D/race --file $mnt/frag --size 16M --punch 0:16M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
+echo "exit $?" >> /tmp/race.err
+$D/race --file $mnt/sched --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 > /tmp/race-sched.json \
+	2>> /tmp/race.err
+echo "exit $?" >> /tmp/race.err
+artifact virtiofs-race /tmp/race.json
+artifact virtiofs-race-sched /tmp/race-sched.json
+artifact virtiofs-race-err /tmp/race.err
+
+umount $mnt
+sleep 1
+echo 0 > $T/tracing_on
+kill -INT $rec
+wait $rec
+artifact virtiofs-record-err /tmp/record.err
+
+# The kernel's own count: "COMM-PID [CPU] ... TS: FUNCTION <-CALLER". A range's
+# reclaim removes its mapping from reclaim_one_dmap_locked (in a kworker: the
+# worker; elsewhere: inline, by the task that needs a range).
+{
+	echo "setups $(grep -c ' fuse_setup_one_mapping <-' $T/trace)"
+	echo "removals $(grep -c ' fuse_send_removemapping <-' $T/trace)"
+	echo "worker_reclaims $(grep ' fuse_send_removemapping <-reclaim_one_dmap_locked' $T/trace | grep -c '^ *kworker')"
+	echo "inline_reclaims $(grep ' fuse_send_removemapping <-reclaim_one_dmap_locked' $T/trace | grep -vc '^ *kworker')"
+	echo "passes $(grep -c ' fuse_dax_free_mem_worker <-' $T/trace)"
+	echo "overruns $(cat $T/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')"
+	echo "callers $(grep ' fuse_send_removemapping <-' $T/trace | sed 's/.*<-//' | sort | uniq -c | tr '\n' ' ')"
+} > /tmp/ftrace
+echo nop > $T/current_tracer
+artifact virtiofs-ftrace /tmp/ftrace
+$D/daxtrace report /tmp/vfs.dxc --json > /tmp/report.json 2> /tmp/report.err
+artifact virtiofs-report /tmp/report.json
+artifact virtiofs-report-err /tmp/report.err
+
+# The truth table's rows for virtio-fs DAX (fio is not in the guest).
+[ "$VIRTIOFS_TRUTH" = 1 ] || return 0
+mount -t virtiofs daxfs $mnt -o dax
+scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
+# shellcheck disable=SC2086
+$D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios $mnt > /tmp/truth.json 2> /tmp/truth.err
+echo "exit $?" >> /tmp/truth.err
+artifact virtiofs-truth /tmp/truth.json
+artifact virtiofs-truth-err /tmp/truth.err
+umount $mnt
