@@ -66,12 +66,15 @@ pids="$pids $!"
 pids="$pids $!"
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# Entries in the hash maps a process holds (bpftool: "pids NAME(PID)" under each map).
+# Entries in the hash maps a process holds: its BPF map fds (fdinfo: map_type
+# 1 hash, 5 percpu hash, 9 LRU hash, 10 LRU percpu hash; map_id), their
+# elements counted in bpftool's JSON dump.
 map_entries() {
 	n=0
-	for id in $(bpftool map show | awk -v p="($1)" '/^[0-9]+:/ { id = $1; hash = $2 ~ /hash/ }
-		/pids/ && index($0, p) && hash { sub(":", "", id); print id }'); do
-		n=$((n + $(bpftool map dump id "$id" 2>/dev/null | sed -n 's/^Found \([0-9]*\) element.*/\1/p' | head -1)))
+	for id in $(for f in /proc/"$1"/fdinfo/*; do
+		awk '/^map_type:/ { t = $2 } /^map_id:/ { if (t == 1 || t == 5 || t == 9 || t == 10) print $2 }' "$f" 2>/dev/null
+	done | sort -u); do
+		n=$((n + $(bpftool -j map dump id "$id" 2>/dev/null | grep -o '"key":' | wc -l)))
 	done
 	echo "$n"
 }
