@@ -88,7 +88,7 @@ is($race_rc, 0, 'workload ran');
 my $race = decode_json($race_out);
 my $doc = report_json($cap);
 ok($doc && $doc->{complete}, 'capture stopped by SIGINT is complete');
-my $st = file_stats($doc, $race->{ino});
+my $st = file_stats($doc, $race);
 ok($st && $st->{punches} == 1, 'the punch is in the capture');
 is($st->{path}, "$dir/f", 'its path was resolved') if $st;
 

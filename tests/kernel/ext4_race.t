@@ -31,11 +31,11 @@ subtest 'scheduled race: nothing lost, nothing through' => sub {
     ok($late && !$late->{lost}, 'precondition: ext4 kept the write made after the punch');
     my $doc = report_json($cap);
     is($doc->{lost_events}, 0, 'no events lost');
-    my $st = file_stats($doc, $race->{ino});
+    my $st = file_stats($doc, $race);
     ok($st && $st->{punches} == 1, 'the punch was seen');
     held_throughout($doc, $race);
     workload_faults_seen($doc, $race);
-    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $race->{ino})), 0,
+    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $race)), 0,
         'no finding but blocked faults: nothing got through, nothing discarded');
 };
 
@@ -58,12 +58,11 @@ subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub
     diag(sprintf 'punch took %.1f ms', $punch_ms);
     is($race->{lost_writes}, 0, 'precondition: ext4 lost no write');
     my $doc = report_json($cap);
-    my $ino = $race->{ino};
     is($doc->{lost_events}, 0, 'no events lost');
     held_throughout($doc, $race);
     workload_faults_seen($doc, $race);
-    my @blocked = findings_for($doc, $ino, 'blocked_fault');
-    my $st = file_stats($doc, $ino);
+    my @blocked = findings_for($doc, $race, 'blocked_fault');
+    my $st = file_stats($doc, $race);
     ok($st, 'the punched file is reported') or return;
     diag("$st->{erased_before_change} writes dirtied before the punch took its lock, erased by it (ordered before it)");
     diag(sprintf '%d blocked faults, %d lock waits, %d early faults', scalar @blocked, $st->{lock_waits}{count},
@@ -79,7 +78,7 @@ subtest 'long punch hammered by faults: they wait on the invalidate lock' => sub
     is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid}, 'lock holder is the punching thread');
     ok($st->{lock_waits}{p99_ns} >= $st->{lock_waits}{p50_ns} && $st->{lock_waits}{max_ns} > 0,
         'lock wait percentiles are ordered');
-    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $ino)), 0,
+    is(scalar(grep { $_->{kind} ne 'blocked_fault' } findings_for($doc, $race)), 0,
         'no finding but blocked faults on the punched pages');
 };
 done_testing();

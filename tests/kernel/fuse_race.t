@@ -39,17 +39,17 @@ is($doc->{lost_events}, 0, 'no events lost');
 
 my $ino = $race->{ino};
 check_race_findings($doc, $race, 2, 5, "$mnt/racefile");
-my ($mid) = grep { $_->{page_index} == 3 } findings_for($doc, $ino, 'discarded_write');
+my ($mid) = grep { $_->{page_index} == 3 } findings_for($doc, $race, 'discarded_write');
 ok($mid && $mid->{t_ns} > $mid->{data_change_ns} && !$mid->{refaulted},
     'the write 70 ms into the punch: after FALLOCATE went to the server, not retried');
 my ($punch) = grep { $_->{ino} == $ino && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
 ok($punch && !$punch->{holds_lock} && $punch->{data_changes_without_lock} > 0,
     'the kernel read the fault lock free while the punch changed data');
 ok($punch && $punch->{cancelled_dirty_bytes} >= 4096, 'the kernel counted the dirty page the punch threw away');
-my @reads = grep { !$_->{write} } findings_for($doc, $ino, 'unblocked_fault');
+my @reads = grep { !$_->{write} } findings_for($doc, $race, 'unblocked_fault');
 ok((grep { $_->{page_index} == 4 && $_->{fault_tid} == $race->{reader_tid} } @reads),
     'the read through the mapping during the punch is an unblocked fault');
-my $st = file_stats($doc, $ino);
+my $st = file_stats($doc, $race);
 ok($st, 'file statistics present');
 is($st->{punches}, 1, 'one punch');
 ok($st->{faults_during_punch}{unblocked_read} >= 1, 'file unblocked_read count');

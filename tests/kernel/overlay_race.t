@@ -28,7 +28,7 @@ my $race = decode_json($out);
 my $doc = report_json($cap);
 ok($doc, 'report --json parses') or BAIL_OUT('no report');
 is($doc->{lost_events}, 0, 'no events lost');
-my $st = file_stats($doc, $race->{ino});
+my $st = file_stats($doc, $race);
 ok($st && $st->{punches} == 1, 'the punch on fuse-overlayfs was seen');
 # the punch window, its data changes and the workload's faults, then what was (not) lost
 my %lost = check_race_findings($doc, $race, 2, 5, "$dir/mnt/racefile");

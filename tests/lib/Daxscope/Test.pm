@@ -165,7 +165,7 @@ sub check_race_findings {
     my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
     ok($punch && $punch->{end_ns} > $punch->{begin_ns} && !$punch->{unterminated},
         'the punch window is reported, by the punching thread, with its begin and end') or return %lost;
-    my @discarded = findings_for($doc, $race->{ino}, 'discarded_write');
+    my @discarded = findings_for($doc, $race, 'discarded_write');
     my %reported = map { $_->{page_index} => $_ } @discarded;
     # the write's dirtying lies in [t_ns, t_ns + access_ns]; the punch's data change began at data_change_ns
     my $change = $punch->{data_change_ns} || $punch->{end_ns};
@@ -195,28 +195,35 @@ sub check_race_findings {
             "discarded write page $p: dirtied, then deleted inside the window");
     }
     my @outside = grep { defined $_->{page_index} && ($_->{page_index} < $first || $_->{page_index} > $last) }
-      findings_for($doc, $race->{ino});
+      findings_for($doc, $race);
     is(scalar @outside, 0, 'no finding on pages outside the punched range');
-    is(file_stats($doc, $race->{ino})->{discarded_writes}, scalar @discarded, 'file discarded_writes count');
+    is(file_stats($doc, $race)->{discarded_writes}, scalar @discarded, 'file discarded_writes count');
     return %lost;
 }
 
 # Before any check that nothing was found: the hooks saw the workload fault on its file.
 sub workload_faults_seen {
     my ($doc, $race) = @_;
-    my $st = file_stats($doc, $race->{ino});
+    my $st = file_stats($doc, $race);
     ok($st && $st->{faults}{read} + $st->{faults}{write} > 0, "the workload's faults were counted ("
         . ($st ? "$st->{faults}{read} read, $st->{faults}{write} write" : 'no file') . ')');
 }
 
+# A workload's file is its device and inode (race's "dev" and "ino"): another
+# filesystem busy meanwhile may well have a file of the same inode number.
+sub same_file {
+    my ($x, $race) = @_;
+    return $x->{ino} == $race->{ino} && $x->{dev} eq $race->{dev};
+}
+
 sub findings_for {
-    my ($doc, $ino, $kind) = @_;
-    return grep { $_->{ino} == $ino && (!$kind || $_->{kind} eq $kind) } @{ $doc->{findings} };
+    my ($doc, $race, $kind) = @_;
+    return grep { same_file($_, $race) && (!$kind || $_->{kind} eq $kind) } @{ $doc->{findings} };
 }
 
 sub file_stats {
-    my ($doc, $ino) = @_;
-    my @f = grep { $_->{ino} == $ino } @{ $doc->{files} };
+    my ($doc, $race) = @_;
+    my @f = grep { same_file($_, $race) } @{ $doc->{files} };
     return $f[0];
 }
 
