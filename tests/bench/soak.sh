@@ -7,9 +7,11 @@
 #    that get through on delayfs (findings, without end);
 #  - `daxtrace record` and `daxtop --json` watch it all.
 # Every SOAK_SAMPLE s: both tools' RSS and the entries of their BPF hash maps.
-# Passes when, after a warm-up (the first tenth), the second half's peaks are
-# no higher than the first half's (10% and 4 MiB / 64 entries of slack), no
-# event was lost, and `daxtrace report` reads the whole capture.
+# Passes when, after a warm-up (the first tenth), the second half's peaks of
+# RSS and plain hash map entries are no higher than the first half's (10% and
+# 4 MiB / 64 entries of slack), LRU map entries stay within their capacity
+# (their growth per hour is printed), no event was lost, and `daxtrace report`
+# reads the whole capture.
 set -eu
 cd "$(dirname "$0")/../.."
 B=build
@@ -66,19 +68,32 @@ pids="$pids $!"
 pids="$pids $!"
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# Entries in the hash maps a process holds: its BPF map fds (fdinfo: map_type
-# 1 hash, 5 percpu hash, 9 LRU hash, 10 LRU percpu hash; map_id), their
-# elements counted in bpftool's JSON dump.
+# Entries in the hash maps a process holds, through its BPF map fds (fdinfo:
+# map_type, map_id, max_entries), counted in bpftool's JSON dump: "HASH LRU",
+# plain hash maps (1, 5: per task or window, deleted when done: must stay
+# flat) apart from LRU hash maps (9, 10: per file or lock, bounded by their
+# capacity, the least recently used evicted first).
 map_entries() {
-	n=0
-	for id in $(for f in /proc/"$1"/fdinfo/*; do
-		awk '/^map_type:/ { t = $2 } /^map_id:/ { if (t == 1 || t == 5 || t == 9 || t == 10) print $2 }' "$f" 2>/dev/null
-	done | sort -u); do
-		n=$((n + $(bpftool -j map dump id "$id" 2>/dev/null | grep -o '"key":' | wc -l)))
-	done
-	echo "$n"
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^map_type:/ { t = $2 } /^map_id:/ { id = $2 }
+			END { if (t == 1 || t == 5) print "hash", id; if (t == 9 || t == 10) print "lru", id }' "$f" 2>/dev/null
+	done | sort -u | {
+		hash=0 lru=0
+		while read -r kind id; do
+			n=$(bpftool -j map dump id "$id" 2>/dev/null | grep -o '"key":' | wc -l)
+			if [ "$kind" = hash ]; then hash=$((hash + n)); else lru=$((lru + n)); fi
+		done
+		echo "$hash $lru"
+	}
 }
-echo "soak: $SECS s, sampling every $SAMPLE s (seconds, RSS kB and map entries of daxtrace record, then daxtop)"
+lru_capacity() {
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^map_type:/ { t = $2 } /^max_entries:/ { m = $2 } END { if (t == 9 || t == 10) print m }' "$f" 2>/dev/null
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
+capacity=$(lru_capacity "$rec")
+echo "soak: $SECS s, sampling every $SAMPLE s: seconds; daxtrace record's RSS kB, hash and LRU map entries;"
+echo "  daxtop's the same (LRU capacity of each: $capacity)"
 start=$(date +%s)
 while [ $(($(date +%s) - start)) -lt "$SECS" ]; do
 	sleep "$SAMPLE"
@@ -91,20 +106,27 @@ wait "$rec" || true
 wait "$top" || true
 
 status=0
-awk -v secs="$SECS" '
-	{ t[NR] = $1; for (c = 2; c <= 5; c++) v[NR, c] = $c }
+awk -v secs="$SECS" -v cap="$capacity" '
+	{ t[NR] = $1; for (c = 2; c <= 7; c++) v[NR, c] = $c }
 	END {
-		split("daxtrace-RSS-kB daxtrace-map-entries daxtop-RSS-kB daxtop-map-entries", name, " ")
-		for (c = 2; c <= 5; c++) {
+		split("daxtrace-RSS-kB daxtrace-hash-entries daxtrace-LRU-entries daxtop-RSS-kB daxtop-hash-entries daxtop-LRU-entries", name, " ")
+		for (c = 2; c <= 7; c++) {
 			first = 0; second = 0
 			for (i = 1; i <= NR; i++) {
 				if (t[i] < secs / 10) continue
 				if (t[i] < secs / 2) { if (v[i, c] > first) first = v[i, c] }
 				else if (v[i, c] > second) second = v[i, c]
 			}
-			slack = c % 2 == 0 ? 4096 : 64
-			ok = second <= first * 1.10 + slack
-			printf "  %-20s first half peak %d, second half peak %d: %s\n", name[c - 1], first, second, ok ? "flat" : "GROWS"
+			if (c == 4 || c == 7) { # bounded by their capacity: say how fast they fill
+				rate = (v[NR, c] - v[1, c]) / (t[NR] - t[1] > 0 ? t[NR] - t[1] : 1) * 3600
+				ok = v[NR, c] <= cap
+				printf "  %-22s %d at the end, %+.0f per hour, of %d: %s\n", name[c - 1], v[NR, c], rate, cap,
+					ok ? (rate > 0 ? sprintf("bounded, full after %.1f h", (cap - v[1, c]) / rate) : "flat") : "OVER"
+			} else {
+				slack = c == 2 || c == 5 ? 4096 : 64
+				ok = second <= first * 1.10 + slack
+				printf "  %-22s first half peak %d, second half peak %d: %s\n", name[c - 1], first, second, ok ? "flat" : "GROWS"
+			}
 			bad += !ok
 		}
 		exit bad != 0
