@@ -14,7 +14,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 # The project's own flags live apart, so that the usual CFLAGS/LDFLAGS overrides add to them.
 CFLAGS   ?= -O2 -g
 DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD)
-CORE_LIBS := -lyajl -lz -lm
+CORE_LIBS := -lyajl -lz -lm -lpthread
 LDLIBS   := -lbpf -lelf $(CORE_LIBS)
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Iinclude -Ibpf
 
@@ -81,7 +81,7 @@ $(BUILD)/libdaxscope-nolive.a: $(BUILD)/src/nolive.o
 	$(AR) rcs $@ $^
 
 $(BUILD)/%: tools/%.c $(SESSION) $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS)) -lpthread
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS))
 
 $(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 

@@ -31,6 +31,7 @@
 #include "fileindex.h"
 #include "grow.h"
 #include "u64index.h"
+#include "worker.h"
 
 #define PAGE_SHIFT 12
 
@@ -108,6 +109,11 @@ struct punch_window {
 	struct window_links late; /* its file's late ones (see struct file_windows) */
 	size_t slot;              /* in its file's table */
 	bool late_begin;
+	/* judged, on the worker's thread; delivered on the caller's */
+	struct dx_file key;        /* its file, copied when retired: the files table may move meanwhile */
+	struct dx_file_stats *tally; /* the counts its judging adds to its file's */
+	struct dx_finding *found;
+	size_t nfound;
 };
 
 struct window_slot {
@@ -119,13 +125,18 @@ struct window_slot {
  * A file's windows not yet judged, in opening order, to find the first one a
  * lock wait falls in: begins never decrease but for late windows (their
  * begin event came after the reorder delay), which are kept apart and looked
- * at one by one: a stream has next to none.
+ * at one by one: a stream has next to none. Past LATE_WINDOWS of them a late
+ * window is taken as beginning when its begin arrived, and marked incomplete:
+ * a crafted capture cannot make every lookup linear.
  */
+#define LATE_WINDOWS 16
+
 struct file_windows {
 	struct window_slot *slots;
 	size_t n, cap, live;
 	struct u64_tree ends; /* per slot: its end, UINT64_MAX while open, 0 when judged or late */
 	struct window_list open, late;
+	size_t nlate;
 };
 
 /* The windows of one file in which a task's latest group is not closed: those its next page event may join. */
@@ -153,6 +164,7 @@ struct dx_correlator {
 	struct dx_dax_window *dax;
 	size_t ndax, cap_dax;
 	struct u64_map dax_index; /* window address -> index in dax */
+	struct dx_worker *judge;  /* judges retired windows off the caller's thread, hands them back in order */
 	uint64_t events, lost;
 };
 
@@ -340,14 +352,17 @@ static void table_add(struct file_windows *fw, struct punch_window *w)
 
 	if (fw->n == fw->ends.n)
 		rebuild_table(fw);
-	w->late_begin = w->begin < newest;
+	w->late_begin = w->begin < newest && fw->nlate < LATE_WINDOWS;
+	w->incomplete |= w->begin < newest && !w->late_begin;
 	w->slot = fw->n++;
-	fw->slots[w->slot] = (struct window_slot){ w, w->late_begin ? newest : w->begin };
+	fw->slots[w->slot] = (struct window_slot){ w, w->begin < newest ? newest : w->begin };
 	u64_tree_set(&fw->ends, w->slot, slot_end(w));
 	fw->live++;
 	list_append(&fw->open, w, OPEN);
-	if (w->late_begin)
+	if (w->late_begin) {
 		list_append(&fw->late, w, LATE);
+		fw->nlate++;
+	}
 }
 
 static void table_ended(struct file_windows *fw, struct punch_window *w)
@@ -360,8 +375,10 @@ static void table_remove(struct file_windows *fw, struct punch_window *w)
 {
 	fw->slots[w->slot].w = NULL;
 	u64_tree_set(&fw->ends, w->slot, 0);
-	if (w->late_begin)
+	if (w->late_begin) {
 		list_remove(&fw->late, w, LATE);
+		fw->nlate--;
+	}
 	if (--fw->live)
 		return;
 	u64_tree_free(&fw->ends); /* a file no longer punched holds nothing */
@@ -868,13 +885,12 @@ static int finding_cmp(const void *a, const void *b)
 	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
 }
 
-static struct dx_finding finding_in(const struct dx_correlator *c, const struct punch_window *w,
-				    enum dx_finding_kind kind, const struct dx_task *task,
-				    uint64_t page, uint64_t t)
+static struct dx_finding finding_in(const struct punch_window *w, enum dx_finding_kind kind,
+				    const struct dx_task *task, uint64_t page, uint64_t t)
 {
 	struct dx_finding f = {
 		.kind = kind,
-		.file = c->files[w->file].file,
+		.file = w->key,
 		.page_index = page,
 		.last_page = page,
 		.t_ns = t,
@@ -896,7 +912,7 @@ static struct dx_finding finding_in(const struct dx_correlator *c, const struct 
 static void report_punch(const struct dx_correlator *c, const struct punch_window *w)
 {
 	struct dx_punch_window p = {
-		.file = c->files[w->file].file,
+		.file = w->key,
 		.task = w->punch,
 		.op = w->op,
 		.offset = w->offset,
@@ -926,9 +942,8 @@ struct group_key {
 	uint32_t tid;
 };
 
-/* What one window's judging knows and collects. */
+/* What one window's judging knows and collects: nothing of the correlator's, so it runs on a thread of its own. */
 struct verdict {
-	struct dx_correlator *c;
 	struct punch_window *w;
 	struct dx_file_stats *st;
 	bool held;          /* every data change made with the fault lock held for write */
@@ -953,7 +968,7 @@ static struct dx_finding *add_finding(struct verdict *v, enum dx_finding_kind ki
 {
 	struct dx_finding *f = DX_PUSH(v->found, v->n, v->cap);
 
-	*f = finding_in(v->c, v->w, kind, task, page, t);
+	*f = finding_in(v->w, kind, task, page, t);
 	return f;
 }
 
@@ -1362,17 +1377,20 @@ static void judge_added(struct verdict *v)
 	}
 }
 
-static void judge(struct dx_correlator *c, struct punch_window *w)
+/* Judges a retired window on the worker's thread: its findings in time order, and the counts they add. */
+static void judge(void *job)
 {
+	struct punch_window *w = job;
 	struct verdict v = {
-		.c = c,
 		.w = w,
-		.st = &c->files[w->file],
+		.st = calloc(1, sizeof(*v.st)),
 		.held = w->changes && !w->unlocked,
 		.change = w->first_change ? w->first_change : UINT64_MAX,
 		.change_end = w->fuse_reply ? w->fuse_reply : w->end,
 	};
 
+	if (!v.st)
+		abort(); /* a collector out of memory cannot report anything honest */
 	for (size_t i = 0; i < w->ndeleted; i++)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
 	if (w->changes)
@@ -1382,28 +1400,63 @@ static void judge(struct dx_correlator *c, struct punch_window *w)
 	judge_dirtied(&v);
 	judge_io(&v);
 	judge_added(&v);
-	report_punch(c, w);
 	if (v.n)
 		qsort(v.found, v.n, sizeof(*v.found), finding_cmp);
-	for (size_t i = 0; i < v.n && c->opts.on_finding; i++)
-		c->opts.on_finding(&v.found[i], c->opts.ctx);
-	free(v.found);
 	free_indexes(&v);
+	w->tally = v.st;
+	w->found = v.found;
+	w->nfound = v.n;
 }
 
-static void free_window(struct punch_window *w)
+/* The counts judging adds to a file's. */
+static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 {
+	st->blocked += t->blocked;
+	st->unblocked_read += t->unblocked_read;
+	st->unblocked_write += t->unblocked_write;
+	st->early += t->early;
+	st->dax_in_place += t->dax_in_place;
+	st->discarded_writes += t->discarded_writes;
+	st->certain_discards += t->certain_discards;
+	st->resurrected += t->resurrected;
+	st->io_during_punch += t->io_during_punch;
+	st->refaults += t->refaults;
+	st->erased_before += t->erased_before;
+	st->own_work += t->own_work;
+	st->held_punches += t->held_punches;
+	st->unheld_punches += t->unheld_punches;
+}
+
+static void free_window(void *job)
+{
+	struct punch_window *w = job;
+
 	free(w->groups);
 	u64_map_free(&w->last_group);
 	free(w->dirtied);
 	free(w->deleted);
 	free(w->added);
 	free(w->ios);
+	free(w->tally);
+	free(w->found);
 	free(w);
 }
 
-/* Takes W out of every index, so that no later event reaches it: from here on it is only judged. */
-static void retire(struct dx_correlator *c, struct punch_window *w)
+/* A judged window back on the caller's thread, in opening order: its counts, punch and findings go out. */
+static void deliver(void *job, void *ctx)
+{
+	struct dx_correlator *c = ctx;
+	struct punch_window *w = job;
+
+	add_tally(&c->files[w->file], w->tally);
+	report_punch(c, w);
+	for (size_t i = 0; i < w->nfound && c->opts.on_finding; i++)
+		c->opts.on_finding(&w->found[i], c->opts.ctx);
+	free_window(w);
+}
+
+/* Takes W out of every index, so that no later event reaches it. */
+static void unindex(struct dx_correlator *c, struct punch_window *w)
 {
 	list_remove(&c->windows, w, ALL);
 	table_remove(&c->by_file[w->file], w);
@@ -1411,7 +1464,15 @@ static void retire(struct dx_correlator *c, struct punch_window *w)
 	for (size_t i = 0; i < w->ngroups; i++) /* a group not closed is its task's latest */
 		if (!w->groups[i].closed)
 			unjoinable(c, w->file, task_windows(c, w->file, w->groups[i].task.tid), w->groups[i].task.tid);
+}
+
+/* From here on W is only judged: on the judge's thread, with what it holds. */
+static void retire(struct dx_correlator *c, struct punch_window *w)
+{
+	unindex(c, w);
 	w->incomplete |= c->lost > w->lost_at_open;
+	w->key = c->files[w->file].file;
+	dx_worker_add(c->judge, w, w->kept + 1);
 }
 
 static int seq_cmp(const void *a, const void *b)
@@ -1422,7 +1483,7 @@ static int seq_cmp(const void *a, const void *b)
 }
 
 /* End of stream: every window, in opening order, open ones as unterminated. */
-static void judge_all(struct dx_correlator *c)
+static void retire_all(struct dx_correlator *c)
 {
 	struct punch_window *w;
 
@@ -1430,39 +1491,31 @@ static void judge_all(struct dx_correlator *c)
 		if (!w->end)
 			end_window(c, w, c->watermark, true);
 		retire(c, w);
-		judge(c, w);
-		free_window(w);
 	}
 	u64_heap_free(&c->ending);
 }
 
 /*
- * Judge every window that ended at least grace_ns before the watermark, in
- * opening order (all with force). Runs for every event: returns at once
- * until one can be.
+ * Hands the judge every window that ended at least grace_ns before the
+ * watermark, in opening order, and delivers what it has judged. Runs for
+ * every event: returns at once until there is something to do.
  */
-static void judge_ready(struct dx_correlator *c, bool force)
+static void judge_ready(struct dx_correlator *c)
 {
 	const struct u64_pair *top;
 	struct punch_window **ready = NULL;
 	size_t n = 0, cap = 0;
 
-	if (force) {
-		judge_all(c);
-		return;
-	}
 	while ((top = u64_heap_top(&c->ending)) && top->key <= c->watermark) {
 		*DX_PUSH(ready, n, cap) = (struct punch_window *)(uintptr_t)top->value;
 		u64_heap_pop(&c->ending);
 	}
 	if (n)
 		qsort(ready, n, sizeof(*ready), seq_cmp);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		retire(c, ready[i]);
-		judge(c, ready[i]);
-		free_window(ready[i]);
-	}
 	free(ready);
+	dx_worker_collect(c->judge);
 }
 
 /* ---- public ---- */
@@ -1474,6 +1527,11 @@ struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->opts = *opts;
+	c->judge = dx_worker_new(&(struct dx_worker_ops){ judge, deliver, free_window, c });
+	if (!c->judge) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -1481,10 +1539,11 @@ void dx_correlator_free(struct dx_correlator *c)
 {
 	if (!c)
 		return;
+	dx_worker_free(c->judge); /* the windows it had not delivered are freed with it */
 	while (c->windows.first) {
 		struct punch_window *w = c->windows.first;
 
-		retire(c, w); /* frees what its groups held in the task index */
+		unindex(c, w); /* frees what its groups held in the task index */
 		free_window(w);
 	}
 	free(c->heap);
@@ -1517,7 +1576,7 @@ void dx_correlator_push(struct dx_correlator *c, const struct dx_event *e)
 		c->newest_ts = e->ts;
 	if (c->newest_ts > c->opts.reorder_ns) {
 		release_until(c, c->newest_ts - c->opts.reorder_ns);
-		judge_ready(c, false);
+		judge_ready(c);
 	}
 }
 
@@ -1528,13 +1587,24 @@ void dx_correlator_advance(struct dx_correlator *c, uint64_t now_ns)
 	release_until(c, now_ns - c->opts.reorder_ns);
 	if (now_ns - c->opts.reorder_ns > c->watermark)
 		c->watermark = now_ns - c->opts.reorder_ns;
-	judge_ready(c, false);
+	judge_ready(c);
+}
+
+void dx_correlator_settle(struct dx_correlator *c)
+{
+	dx_worker_drain(c->judge);
+}
+
+bool dx_correlator_behind(const struct dx_correlator *c)
+{
+	return dx_worker_backlog(c->judge) > DX_JUDGE_BACKLOG;
 }
 
 void dx_correlator_flush(struct dx_correlator *c)
 {
 	release_until(c, UINT64_MAX);
-	judge_ready(c, true);
+	retire_all(c);
+	dx_worker_drain(c->judge);
 }
 
 uint64_t dx_correlator_lost(const struct dx_correlator *c)

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daxscope/capture.h"
 #include "grow.h"
@@ -137,6 +138,22 @@ void dx_report_advance(struct dx_report *r, uint64_t now_ns)
 void dx_report_flush(struct dx_report *r)
 {
 	dx_correlator_flush(r->corr);
+}
+
+void dx_report_settle(struct dx_report *r, uint64_t now_ns)
+{
+	dx_correlator_advance(r->corr, now_ns);
+	dx_correlator_settle(r->corr);
+}
+
+bool dx_report_hold(struct dx_report *r, unsigned int timeout_ms)
+{
+	struct timespec nap = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+
+	if (!dx_correlator_behind(r->corr))
+		return false;
+	nanosleep(&nap, NULL); /* a signal ends it early; the next advance delivers what was judged meanwhile */
+	return true;
 }
 
 void dx_report_set_dir(struct dx_report *r, const char *dir)

@@ -325,7 +325,7 @@ static void settle(struct dx_truth *t, const struct truth_run *r)
 	seen = t->polls;
 	while (t->polls < seen + 2)
 		pthread_cond_wait(&t->polled, &t->lock);
-	dx_report_advance(t->report, truth_now());
+	dx_report_settle(t->report, truth_now());
 }
 
 static void finish_row(const struct dx_truth *t, struct dx_truth_row *row)

@@ -377,7 +377,7 @@ static int run(struct app *a)
 		double now;
 		int key;
 
-		err = dx_session_poll(a->session, 50, dx_report_take, a->report);
+		err = dx_report_hold(a->report, 50) ? 0 : dx_session_poll(a->session, 50, dx_report_take, a->report);
 		if (err < 0 && err != -EINTR)
 			break;
 		err = 0;

@@ -170,9 +170,9 @@ static int check_applies(const struct options *o, const char *prog)
 
 /* ---- live and record: a session until a signal or -d, its records into FN ---- */
 
-/* FN takes every record; TICK (may be NULL) runs after each poll, events or not. */
+/* FN takes every record; TICK (may be NULL) runs before each poll, events or not: true skips that poll. */
 /* 1: the session could not start (said why); 2: it stopped on a read error (said why); 0: fine. */
-static int run_session(const struct options *o, dx_record_fn fn, void (*tick)(void *ctx), void *ctx,
+static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(void *ctx), void *ctx,
 		       uint64_t *events)
 {
 	struct dx_session_opts so = {
@@ -195,14 +195,12 @@ static int run_session(const struct options *o, dx_record_fn fn, void (*tick)(vo
 	if (o->dir[0])
 		fn(DX_REC_DIR, o->dir, (uint32_t)strlen(o->dir) + 1, ctx);
 	while (!stop && (!deadline || now_ns(CLOCK_MONOTONIC) < deadline)) {
-		n = dx_session_poll(s, 100, fn, ctx);
+		n = tick && tick(ctx) ? 0 : dx_session_poll(s, 100, fn, ctx);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "daxtrace: reading events: %s\n", strerror(-n));
 			break;
 		}
 		*events += n > 0 ? (uint64_t)n : 0;
-		if (tick)
-			tick(ctx);
 		if (now_ns(CLOCK_MONOTONIC) - last_snapshot > 1000000000ULL) { /* lost events, while they happen */
 			dx_session_snapshot(s, fn, ctx);
 			last_snapshot = now_ns(CLOCK_MONOTONIC);
@@ -249,12 +247,13 @@ static void take_live(uint32_t type, const void *payload, uint32_t len, void *ct
 	}
 }
 
-/* Quiet moments judge windows too: their grace runs on the clock, not on events. */
-static void tick_live(void *ctx)
+/* Quiet moments judge windows too (their grace runs on the clock, not on events); a judge far behind holds reading back. */
+static bool tick_live(void *ctx)
 {
 	struct live *l = ctx;
 
 	dx_report_advance(l->report, now_ns(CLOCK_MONOTONIC));
+	return dx_report_hold(l->report, 100);
 }
 
 static int cmd_live(const struct options *o)

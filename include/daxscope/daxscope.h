@@ -137,7 +137,7 @@ struct dx_punch_window {
 	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
-	bool incomplete;   /* events were lost while it was open */
+	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
 };
 
 struct dx_correlator_opts {
@@ -158,6 +158,16 @@ void dx_correlator_push(struct dx_correlator *c, const struct dx_event *e);
 void dx_correlator_advance(struct dx_correlator *c, uint64_t now_ns);
 /* End of stream: release everything, judge every window, open ones as unterminated. */
 void dx_correlator_flush(struct dx_correlator *c);
+/*
+ * Windows are judged on a thread of their own and delivered (on_finding,
+ * on_punch, the judged counts) by push and advance, in opening order, when
+ * judged: judging a large window never holds the caller. Settle waits until
+ * every window handed over so far is delivered.
+ */
+void dx_correlator_settle(struct dx_correlator *c);
+/* The judge is more than DX_JUDGE_BACKLOG items behind: a live caller should stop reading events for a while. */
+bool dx_correlator_behind(const struct dx_correlator *c);
+#define DX_JUDGE_BACKLOG (2 * (size_t)DX_WINDOW_EVENTS)
 uint64_t dx_correlator_lost(const struct dx_correlator *c);
 uint64_t dx_correlator_events(const struct dx_correlator *c);
 size_t dx_correlator_nfiles(const struct dx_correlator *c);
@@ -243,6 +253,14 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 void dx_report_advance(struct dx_report *r, uint64_t now_ns);
 /* End of the records: judge every window, open ones as unterminated. */
 void dx_report_flush(struct dx_report *r);
+/* Advance, then wait until every window that made ready is judged (dx_correlator_settle). */
+void dx_report_settle(struct dx_report *r, uint64_t now_ns);
+/*
+ * Judging is far behind (dx_correlator_behind): waits up to TIMEOUT_MS or a
+ * signal and says true, and a live loop reads no events this turn (the ring
+ * buffer counts what it drops); its screen and signals go on. Else false.
+ */
+bool dx_report_hold(struct dx_report *r, unsigned int timeout_ms);
 /* The records were cut short by damage: the report covers only what came before. */
 void dx_report_set_damaged(struct dx_report *r, const char *warning);
 /* Only files in DIR or below it (a dx_path_dir result) are reported; their path must be known. */

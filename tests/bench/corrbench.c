@@ -7,7 +7,10 @@
  *            and a read every 64), then the punch deletes every page dirty
  *   threads: N punches by N threads that never end, each sending its FUSE
  *            request while another task faults the file
- *   corrbench [-s hammer|threads] [-n N]
+ *   late:    N punches that never end whose begins arrive past the reorder
+ *            delay, each earlier than the last, each followed by a lock wait
+ *            that began before them all
+ *   corrbench [-s hammer|threads|late] [-n N]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -45,14 +48,29 @@ static double seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static void held_since(struct feed *f, double t0)
+{
+	if (seconds() - t0 > f->longest)
+		f->longest = seconds() - t0;
+}
+
 static void take(struct feed *f, const struct dx_event *e)
 {
 	double t0 = seconds();
 
 	dx_report_take(DX_REC_EVENT, e, sizeof(*e), f->r);
 	f->events++;
-	if (seconds() - t0 > f->longest)
-		f->longest = seconds() - t0;
+	held_since(f, t0);
+}
+
+/* The clock moves on past the grace, as a live view's loop tells the collector: ended windows are judged. */
+static void quiet(struct feed *f)
+{
+	double t0 = seconds();
+
+	f->clock_ns += 2 * DX_GRACE_NS;
+	dx_report_advance(f->r, f->clock_ns);
+	held_since(f, t0);
 }
 
 static void page_event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
@@ -119,8 +137,7 @@ static void hammer(struct feed *f, long groups)
 		take(f, &e);
 	}
 	page_event(f, DX_PUNCH_END, 1, 0);
-	f->clock_ns += 2 * DX_GRACE_NS; /* the next event has the window judged, as live */
-	page_event(f, DX_FAULT_DONE, 2, 0);
+	quiet(f);
 }
 
 static void threads(struct feed *f, long punches)
@@ -135,18 +152,40 @@ static void threads(struct feed *f, long punches)
 	}
 }
 
+static void late(struct feed *f, long punches)
+{
+	uint64_t far = 2 * DX_REORDER_NS + (uint64_t)punches * US;
+	struct dx_event e = event(f, DX_FAULT_DONE, 2, 0);
+
+	e.ts = far + 2 * DX_REORDER_NS; /* everything after it arrives late */
+	take(f, &e);
+	for (long i = 0; i < punches; i++) {
+		e = event(f, DX_PUNCH_BEGIN, 1000 + (uint32_t)i, 0);
+		e.ts = far - (uint64_t)i * US;
+		e.punch.op = DX_OP_PUNCH_HOLE;
+		e.punch.len = 4096;
+		take(f, &e);
+		e = event(f, DX_LOCK_WAIT, 2, 0);
+		e.ts = 2 * US;
+		e.lock.wait_ns = US;
+		take(f, &e);
+	}
+}
+
 /* Feeds one capture of the shape at size N through a report, as `daxtrace report` does; ns per event. */
-static double run(bool is_hammer, long n, uint64_t *events, double *longest)
+static double run(const char *shape, long n, uint64_t *events, double *longest)
 {
 	struct feed f = { .r = dx_report_new(&(struct dx_report_opts){ 0 }) };
 	double t0 = seconds(), ns;
 
 	if (!f.r)
 		exit(1);
-	if (is_hammer)
+	if (!strcmp(shape, "hammer"))
 		hammer(&f, n);
-	else
+	else if (!strcmp(shape, "threads"))
 		threads(&f, n);
+	else
+		late(&f, n);
 	dx_report_flush(f.r);
 	ns = (seconds() - t0) * 1e9 / (double)f.events;
 	*events = f.events;
@@ -169,14 +208,13 @@ int main(int argc, char **argv)
 		else if (opt != 'n' || (n = strtol(optarg, NULL, 10)) <= 0)
 			shape = "";
 	}
-	if (strcmp(shape, "hammer") && strcmp(shape, "threads")) {
-		fprintf(stderr, "usage: corrbench [-s hammer|threads] [-n N]\n");
+	if (strcmp(shape, "hammer") && strcmp(shape, "threads") && strcmp(shape, "late")) {
+		fprintf(stderr, "usage: corrbench [-s hammer|threads|late] [-n N]\n");
 		return 2;
 	}
-	run(!strcmp(shape, "hammer"), n, &events, &longest); /* warms the allocator and caches: 1x is not penalised */
+	run(shape, n, &events, &longest); /* warms the allocator and caches: 1x is not penalised */
 	for (long scale = 1; scale <= 8; scale *= 2) {
-
-		ns = run(!strcmp(shape, "hammer"), n * scale, &events, &longest);
+		ns = run(shape, n * scale, &events, &longest);
 		if (scale == 1)
 			first = ns;
 		printf("{\"shape\":\"%s\",\"scale\":%ld,\"n\":%ld,\"events\":%llu,\"ns_per_event\":%.1f,\"longest_take_ms\":%.1f}\n",

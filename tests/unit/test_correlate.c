@@ -99,7 +99,7 @@ static void lock_wait(struct stream *s, uint32_t tid, uint64_t end, uint64_t wai
 struct result {
 	struct dx_finding f[64];
 	size_t n;
-	struct dx_punch_window p[8];
+	struct dx_punch_window p[32];
 	size_t npunches;
 };
 
@@ -115,7 +115,7 @@ static void keep_punch(const struct dx_punch_window *p, void *ctx)
 {
 	struct result *r = ctx;
 
-	if (r->npunches < 8)
+	if (r->npunches < 32)
 		r->p[r->npunches++] = *p;
 }
 
@@ -617,6 +617,35 @@ static void test_out_of_order(void)
 	dx_correlator_free(cb);
 }
 
+/*
+ * Punch begins that arrive later than the reorder delay, each earlier than
+ * the last: the first 16 late ones are kept apart and looked at one by one,
+ * later ones are taken as beginning when they arrived, and say so.
+ */
+static void test_late_begins(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	size_t marked = 0;
+
+	add(&s, DX_FAULT_DONE, 7, 1000 * MS); /* a bystander's event far ahead: every begin after it is late */
+	for (uint32_t i = 0; i < 20; i++) {
+		struct dx_event *e = add(&s, DX_PUNCH_BEGIN, 1000 + i, (500 - i) * MS);
+
+		e->punch.op = DX_OP_PUNCH_HOLE;
+		e->punch.len = 4096;
+	}
+	c = run(&s, &r);
+	is_int(r.npunches, 20, "late begins: every window judged");
+	for (size_t i = 0; i < r.npunches; i++)
+		marked += r.p[i].incomplete;
+	ok(!r.p[0].incomplete && !r.p[16].incomplete, "late begins: the first and 16 late ones are placed exactly");
+	is_int(marked, 3, "late begins: the 3 past the limit are marked incomplete");
+	ok(r.p[19].incomplete && r.p[19].begin_ns == T0 + 481 * MS, "... keeping their own begin");
+	dx_correlator_free(c);
+}
+
 static void test_lost_in_middle(void)
 {
 	struct stream s = { 0 };
@@ -859,6 +888,7 @@ int main(void)
 	test_dax_fault_without_wait();
 	test_out_of_order();
 	test_lost_in_middle();
+	test_late_begins();
 	test_punch_never_ends();
 	test_retried_store();
 	test_punch_windows();

@@ -72,7 +72,7 @@ static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, u
 	}
 	e = event(DX_PUNCH_END, ino, pid, cgroup);
 	take_event(r, &e);
-	dx_report_advance(r, clock_ns + 1000 * MS);
+	dx_report_settle(r, clock_ns + 1000 * MS); /* judged as a live view would see it a moment later */
 }
 
 static const struct dx_top_row *row_of(const struct dx_top *t, const char *label)
