@@ -17,6 +17,10 @@
 #include "daxscope.bpf.h"
 
 #define FUSE_DAX_SZ (1ULL << 21) /* fs/fuse/dax.c FUSE_DAX_SHIFT: one range */
+#define IOMAP_WRITE (1u << 0)    /* include/linux/iomap.h, the same since 4.8 */
+
+/* Mappings set up or removed so far, in every window: a task's use of a range is sent again only after one. */
+__u64 dax_ops;
 
 /* What one task is doing in a DAX window: since when (0: not). */
 struct dax_task {
@@ -25,6 +29,9 @@ struct dax_task {
 	__u64 stall;   /* no free range found */
 	__u64 setup, remove;
 	__u32 stall_misses; /* alloc_dax_mapping found none, this many times */
+	/* its last range use sent: file, range, write, and dax_ops then */
+	__u64 use_ino, use_range, use_ops;
+	__u16 use_flags;
 };
 
 struct {
@@ -57,8 +64,8 @@ static __always_inline __u64 took(__u64 *since)
 	return d;
 }
 
-static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struct inode *inode, __u64 offset,
-				 __s32 ret, __u32 count, __u64 duration)
+static __always_inline void send_flagged(__u32 op, struct fuse_conn_dax___dx *fcd, struct inode *inode,
+					 __u64 offset, __s32 ret, __u32 count, __u64 duration, __u16 flags)
 {
 	struct dx_event *e;
 
@@ -67,8 +74,11 @@ static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struc
 	e = reserve_event(DX_DAX_RANGE);
 	if (!e)
 		return;
-	if (inode)
+	e->flags |= flags;
+	if (inode) {
 		e->file.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		e->file.ino = BPF_CORE_READ(inode, i_ino);
+	}
 	e->dax.window = (__u64)fcd;
 	e->dax.duration_ns = duration;
 	e->dax.offset = offset;
@@ -79,6 +89,12 @@ static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struc
 	e->dax.nr_busy = BPF_CORE_READ(fcd, nr_busy_ranges);
 	e->dax.count = count;
 	submit_event(e);
+}
+
+static __always_inline void send(__u32 op, struct fuse_conn_dax___dx *fcd, struct inode *inode, __u64 offset,
+				 __s32 ret, __u32 count, __u64 duration)
+{
+	send_flagged(op, fcd, inode, offset, ret, count, duration, 0);
 }
 
 /* A stall ends when the task has its range: from the free pool, or reclaimed inline. */
@@ -113,6 +129,7 @@ int BPF_PROG(on_dax_setup_exit, struct inode *inode, unsigned long start_idx, st
 {
 	struct dax_task *t = dax_task(false);
 
+	__sync_fetch_and_add(&dax_ops, 1);
 	send(DX_DAX_SETUP, fuse_dax_window_of(inode), inode, BPF_CORE_READ(dmap, window_offset), ret, 1,
 	     t ? took(&t->setup) : 0);
 	return 0;
@@ -129,6 +146,7 @@ int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_
 	__u32 count = BPF_CORE_READ(in, count);
 	__u64 offset = BPF_CORE_READ(one, moffset);
 
+	__sync_fetch_and_add(&dax_ops, 1);
 	send(DX_DAX_REMOVE, fcd, inode, offset, ret, count, t ? took(&t->remove) : 0);
 	if (!t || !t->reclaim || count != 1)
 		return 0;
@@ -186,5 +204,41 @@ int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mappi
 	if (!t->stall)
 		t->stall = bpf_ktime_get_ns();
 	t->stall_misses++;
+	return 0;
+}
+
+/*
+ * A fault or IO uses one range of a file (the cache-size model replays these):
+ * each fault of a page calls it, so a task's repeat of its last use is not
+ * sent again until a mapping was set up or removed somewhere meanwhile. At or
+ * past the end of the file it is a hole: no range.
+ */
+SEC("fentry/fuse_iomap_begin")
+int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
+{
+	__u64 ino = BPF_CORE_READ(inode, i_ino), range = (__u64)pos / FUSE_DAX_SZ, ops = dax_ops;
+	__u16 write = flags & IOMAP_WRITE ? DX_F_WRITE : 0;
+	struct dax_task *t;
+
+	if (pos < 0 || pos >= BPF_CORE_READ(inode, i_size))
+		return 0;
+	t = dax_task(true);
+	if (t) {
+		if (t->use_ino == ino && t->use_range == range && t->use_flags == write && t->use_ops == ops)
+			return 0;
+		t->use_ino = ino;
+		t->use_range = range;
+		t->use_flags = write;
+		t->use_ops = ops;
+	}
+	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, write);
+	return 0;
+}
+
+/* A mount made its window: a freed window's address may be given to the next mount's. */
+SEC("fexit/fuse_dax_conn_alloc")
+int BPF_PROG(on_dax_window_new, struct fuse_conn___dx *fc)
+{
+	send(DX_DAX_NEW, BPF_CORE_READ(fc, dax), NULL, 0, 0, 0, 0);
 	return 0;
 }

@@ -29,11 +29,13 @@
 
 #include "daxscope/daxscope.h"
 #include "fileindex.h"
+#include "daxmodel.h"
 #include "grow.h"
 #include "u64index.h"
 #include "worker.h"
 
 #define PAGE_SHIFT 12
+#define DAX_RANGE_SHIFT 21 /* fs/fuse/dax.c FUSE_DAX_SHIFT */
 
 struct queued { /* an event waiting in the reorder heap */
 	struct dx_event e;
@@ -162,7 +164,8 @@ struct dx_correlator {
 	struct u64_map task_windows;  /* file << 32 | tid -> struct task_windows */
 	struct u64_heap ending;       /* (end + grace, window) of every ended window not yet judged */
 	struct dx_dax_window *dax;
-	size_t ndax, cap_dax;
+	struct dx_dax_model **dax_models; /* per window, once it has uses */
+	size_t ndax, cap_dax, cap_dax_models;
 	struct u64_map dax_index; /* window address -> index in dax */
 	struct dx_worker *judge;  /* judges retired windows off the caller's thread, hands them back in order */
 	uint64_t events, lost;
@@ -778,14 +781,26 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 	uint64_t *i = u64_map_put(&c->dax_index, d->window); /* its index + 1 */
 	struct dx_dax_window *w;
 
+	if (d->op == DX_DAX_NEW)
+		*i = 0; /* the address of an unmounted window: this one starts anew */
 	if (!*i) {
 		w = DX_PUSH(c->dax, c->ndax, c->cap_dax);
 		memset(w, 0, sizeof(*w));
 		w->window = d->window;
 		w->min_free = UINT32_MAX;
+		c->dax_models = dx_grow(c->dax_models, &c->cap_dax_models, c->ndax, sizeof(*c->dax_models));
+		c->dax_models[c->ndax - 1] = NULL;
 		*i = c->ndax;
 	}
 	w = &c->dax[*i - 1];
+	if (d->op == DX_DAX_USE) { /* a use changes no state: only the model learns from it */
+		struct dx_dax_model **m = &c->dax_models[*i - 1];
+
+		if (!*m && !(*m = dx_dax_model_new(d->nr_ranges)))
+			abort(); /* a collector out of memory cannot report anything honest */
+		dx_dax_model_use(*m, e->file.ino, d->offset >> DAX_RANGE_SHIFT, e->flags & DX_F_WRITE);
+		return;
+	}
 	if (e->file.dev)
 		w->dev = e->file.dev;
 	w->ranges = d->nr_ranges;
@@ -1547,6 +1562,9 @@ void dx_correlator_free(struct dx_correlator *c)
 		free_window(w);
 	}
 	free(c->heap);
+	for (size_t i = 0; i < c->ndax; i++)
+		dx_dax_model_free(c->dax_models[i]);
+	free(c->dax_models);
 	free(c->dax);
 	free(c->files);
 	free(c->by_file);
@@ -1635,4 +1653,9 @@ size_t dx_correlator_ndax(const struct dx_correlator *c)
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i)
 {
 	return i < c->ndax ? &c->dax[i] : NULL;
+}
+
+const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c, size_t i)
+{
+	return i < c->ndax ? c->dax_models[i] : NULL;
 }

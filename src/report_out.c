@@ -73,52 +73,99 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 }
 
 #define DAX_RANGE_MIB 2 /* FUSE_DAX_SHIFT 21 */
+#define CURVE_POINTS 128 /* the model's sizes: more than it has */
 
-void dx_dax_advice(const struct dx_dax_window *w, char *buf, size_t len)
+/* What the model says of a window: the fewest setups, the smallest size within the margin of them, this size. */
+struct dax_verdict {
+	struct dx_dax_model_point best, recommended, here;
+	bool have_here;
+};
+
+static bool dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model *m, struct dax_verdict *v)
 {
-	uint64_t mib = (uint64_t)w->ranges * DAX_RANGE_MIB;
-	uint64_t peak_busy = w->min_free == UINT32_MAX ? w->busy : w->ranges - w->min_free;
+	struct dx_dax_model_point curve[CURVE_POINTS];
+	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
 
-	if (!w->ranges)
-		snprintf(buf, len, "window size unknown: no event reported it yet");
-	else if (w->alloc_stalls || w->inline_reclaims)
-		snprintf(buf, len,
-			 "%" PRIu64 " waits for a free range and %" PRIu64 " inline reclaims: the %" PRIu64
-			 " MiB window is too small for this working set; raise the host's cache-size "
-			 "(to %" PRIu64 " MiB or more)",
-			 w->alloc_stalls, w->inline_reclaims, mib, 2 * mib);
-	else if (w->reclaims && w->min_free * 5 < w->ranges)
-		snprintf(buf, len,
-			 "free ranges fell below the 20%% reclaim threshold (%u of %u): reclaim keeps up, "
-			 "but a larger cache-size would avoid remapping",
-			 w->min_free, w->ranges);
-	else if (peak_busy * 2 < w->ranges)
-		snprintf(buf, len,
-			 "at most %" PRIu64 " of %u ranges were busy: cache-size could shrink to about %" PRIu64
-			 " MiB and still leave room",
-			 peak_busy, w->ranges, (peak_busy * 2 > 1 ? peak_busy * 2 : 1) * DAX_RANGE_MIB);
-	else
-		snprintf(buf, len, "the %" PRIu64 " MiB window fits this working set", mib);
+	if (!n)
+		return false;
+	v->best = curve[n - 1];
+	for (size_t i = 0; i < n; i++)
+		if ((double)curve[i].setups <= (double)v->best.setups * (1 + DX_DAX_MODEL_MARGIN)) {
+			v->recommended = curve[i];
+			break;
+		}
+	v->have_here = dx_dax_model_at(m, w->ranges, &v->here);
+	return true;
 }
 
-void dx_report_text_dax_windows(FILE *out, const struct dx_report *r)
+void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len)
+{
+	uint64_t mib = (uint64_t)w->ranges * DAX_RANGE_MIB, want;
+	struct dax_verdict v;
+	int n;
+
+	if (!w->ranges) {
+		snprintf(buf, len, "window size unknown: no event reported it yet");
+		return;
+	}
+	if (!dax_verdict(w, m, &v)) {
+		snprintf(buf, len, "no range use recorded (FUSE DAX range uses not watched, or none yet): no cache-size advice");
+		return;
+	}
+	want = (uint64_t)v.recommended.ranges * DAX_RANGE_MIB;
+	n = snprintf(buf, len, "%s %" PRIu64 " MiB: the smallest window within %.0f%% of the fewest mappings (%" PRIu64
+		     ", from %" PRIu64 " MiB up) makes %" PRIu64 "; this %" PRIu64 " MiB window",
+		     want > mib ? "raise the host's cache-size to" : want < mib ? "cache-size could shrink to" : "keep",
+		     want, DX_DAX_MODEL_MARGIN * 100, v.best.setups, (uint64_t)v.best.ranges * DAX_RANGE_MIB,
+		     v.recommended.setups, mib);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (v.have_here)
+		snprintf(buf + n, len - (size_t)n, ": %" PRIu64 " predicted, %" PRIu64 " made", v.here.setups, w->setups);
+	else
+		snprintf(buf + n, len - (size_t)n, ": %" PRIu64 " made", w->setups);
+}
+
+/* The model's table: window size, mappings, reclaims, passes, stalls per size. */
+static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struct dx_dax_model *m)
+{
+	struct dx_dax_model_point curve[CURVE_POINTS];
+	size_t n = dx_dax_model_curve(m, curve, CURVE_POINTS);
+
+	fprintf(out,
+		"  cache-size model: %" PRIu64 " range uses over %" PRIu64
+		" ranges, replayed through fs/fuse/dax.c's reclaim policy (%" PRIu64 " uses past its limit)\n"
+		"  %10s %10s %10s %8s %8s\n",
+		dx_dax_model_uses(m), dx_dax_model_working_set(m), dx_dax_model_unfollowed(m), "WINDOW", "SETUPS",
+		"RECLAIMS", "PASSES", "STALLS");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %6" PRIu64 " MiB %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "%s\n",
+			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups, curve[i].reclaims, curve[i].passes,
+			curve[i].stalls, curve[i].ranges == w->ranges ? "  <- this window" : "");
+}
+
+void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve)
 {
 	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++) {
 		const struct dx_dax_window *w = dx_correlator_dax(r->corr, i);
-		char dev[24], advice[256];
+		const struct dx_dax_model *m = dx_correlator_dax_model(r->corr, i);
+		char dev[24], advice[512];
 
 		dx_format_dev(w->dev, dev, sizeof(dev));
-		dx_dax_advice(w, advice, sizeof(advice));
+		dx_dax_advice(w, m, advice, sizeof(advice));
 		fprintf(out,
 			"DAX window %s: %u ranges, %u free (fewest %u), %u busy; %" PRIu64 " mappings, %" PRIu64
 			" removals; reclaims: %" PRIu64 " by the worker (p50 %.3f, p99 %.3f ms) in %" PRIu64
 			" passes (p99 %.3f ms), %" PRIu64 " inline (p99 %.3f ms); %" PRIu64
-			" allocation stalls (p50 %.3f, p99 %.3f ms)\n  advice: %s\n",
+			" allocation stalls (p50 %.3f, p99 %.3f ms)\n",
 			dev, w->ranges, w->free, w->min_free == UINT32_MAX ? w->free : w->min_free, w->busy, w->setups,
 			w->removes, w->reclaims, dx_hist_quantile(&w->reclaim_ns, 0.5) / 1e6,
 			dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->passes, dx_hist_quantile(&w->pass_ns, 0.99) / 1e6,
 			w->inline_reclaims, dx_hist_quantile(&w->inline_reclaim_ns, 0.99) / 1e6, w->alloc_stalls,
-			dx_hist_quantile(&w->stall_ns, 0.5) / 1e6, dx_hist_quantile(&w->stall_ns, 0.99) / 1e6, advice);
+			dx_hist_quantile(&w->stall_ns, 0.5) / 1e6, dx_hist_quantile(&w->stall_ns, 0.99) / 1e6);
+		if (curve && m)
+			text_dax_curve(out, w, m);
+		fprintf(out, "  advice: %s\n", advice);
 	}
 }
 
@@ -157,7 +204,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			dx_hist_quantile(&st->lock_waits, 0.99) / 1e6, (double)st->lock_waits.max_ns / 1e6,
 			st->blocked, st->unblocked_read + st->unblocked_write, st->discarded_writes);
 	}
-	dx_report_text_dax_windows(out, r);
+	dx_report_text_dax_windows(out, r, true);
 	for (size_t i = 0; i < DX_FUSE_SLOTS; i++)
 		if (r->fuse[i].count)
 			fprintf(out, "FUSE %-13s %8" PRIu64 " requests, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
@@ -351,12 +398,52 @@ static void json_punch(yajl_gen g, const struct dx_report *r, const struct dx_pu
 	dx_json_end_map(g);
 }
 
-static void json_dax_window(yajl_gen g, const struct dx_dax_window *w)
+static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)
 {
-	char dev[24], advice[256];
+	dx_json_map(g, key);
+	dx_json_u64(g, "window_mib", (uint64_t)p->ranges * DAX_RANGE_MIB);
+	dx_json_u64(g, "ranges", p->ranges);
+	dx_json_u64(g, "setupmappings", p->setups);
+	dx_json_u64(g, "reclaims", p->reclaims);
+	dx_json_u64(g, "reclaim_passes", p->passes);
+	dx_json_u64(g, "stalls", p->stalls);
+	dx_json_end_map(g);
+}
+
+/* "model": the cache-size curve and what it recommends, or null without range uses. */
+static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const struct dx_dax_model *m)
+{
+	struct dx_dax_model_point curve[CURVE_POINTS];
+	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
+	struct dax_verdict v;
+
+	if (!dax_verdict(w, m, &v)) {
+		dx_json_null(g, "model");
+		return;
+	}
+	dx_json_map(g, "model");
+	dx_json_u64(g, "uses", dx_dax_model_uses(m));
+	dx_json_u64(g, "working_set_ranges", dx_dax_model_working_set(m));
+	dx_json_u64(g, "unfollowed_uses", dx_dax_model_unfollowed(m));
+	dx_json_fixed3(g, "margin", DX_DAX_MODEL_MARGIN);
+	dx_json_array(g, "curve");
+	for (size_t i = 0; i < n; i++)
+		json_model_point(g, NULL, &curve[i]);
+	dx_json_end_array(g);
+	json_model_point(g, "recommended", &v.recommended);
+	if (v.have_here)
+		json_model_point(g, "this_window", &v.here);
+	else
+		dx_json_null(g, "this_window");
+	dx_json_end_map(g);
+}
+
+static void json_dax_window(yajl_gen g, const struct dx_dax_window *w, const struct dx_dax_model *m)
+{
+	char dev[24], advice[512];
 
 	dx_format_dev(w->dev, dev, sizeof(dev));
-	dx_dax_advice(w, advice, sizeof(advice));
+	dx_dax_advice(w, m, advice, sizeof(advice));
 	dx_json_map(g, NULL);
 	dx_json_text(g, "mount", dev);
 	dx_json_u64(g, "ranges", w->ranges);
@@ -378,6 +465,7 @@ static void json_dax_window(yajl_gen g, const struct dx_dax_window *w)
 	json_named_hist(g, "alloc_stall_ns", &w->stall_ns);
 	json_named_hist(g, "setupmapping_ns", &w->setup_ns);
 	json_named_hist(g, "removemapping_ns", &w->remove_ns);
+	json_dax_model(g, w, m);
 	dx_json_text(g, "advice", advice);
 	dx_json_end_map(g);
 }
@@ -386,7 +474,7 @@ void dx_report_json_dax_windows(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_array(g, "dax_window");
 	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++)
-		json_dax_window(g, dx_correlator_dax(r->corr, i));
+		json_dax_window(g, dx_correlator_dax(r->corr, i), dx_correlator_dax_model(r->corr, i));
 	dx_json_end_array(g);
 }
 

@@ -56,6 +56,7 @@ enum concern {
 	FUSE_DAX_RECLAIM,
 	FUSE_DAX_PASSES,
 	FUSE_DAX_STALLS,
+	FUSE_DAX_USES,
 	FUSE_REQUESTS,
 	FUSE_IO,
 	COPY_RANGE,
@@ -88,6 +89,7 @@ static const char *const concern_names[NCONCERNS] = {
 	[FUSE_DAX_RECLAIM] = "FUSE DAX range reclaim (worker and inline)",
 	[FUSE_DAX_PASSES] = "FUSE DAX reclaim passes",
 	[FUSE_DAX_STALLS] = "FUSE DAX allocation stalls",
+	[FUSE_DAX_USES] = "FUSE DAX range uses (cache-size model)",
 	[FUSE_REQUESTS] = "FUSE requests",
 	[FUSE_IO] = "FUSE READ/WRITE on punched files",
 	[COPY_RANGE] = "copy_file_range",
@@ -191,6 +193,8 @@ static const struct program {
 	ENTRY(on_dax_reclaim_pass, FUSE_DAX_PASSES, .module = "fuse"),
 	ENTRY(on_dax_reclaim_pass_exit, FUSE_DAX_PASSES, .module = "fuse"),
 	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
+	ENTRY(on_dax_use, FUSE_DAX_USES, .module = "fuse"),
+	ENTRY(on_dax_window_new, FUSE_DAX_MAPPINGS, .module = "fuse"),
 };
 
 /* A program added without an entry fails here; one entry given twice, at session open. */

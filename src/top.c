@@ -359,7 +359,7 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 		"unblocked %.0f, discarded %.0f, lost events %.0f\n",
 		t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches,
 		t->total.waits, t->total.unblocked, t->total.discarded, t->lost_rate);
-	dx_report_text_dax_windows(out, r);
+	dx_report_text_dax_windows(out, r, false);
 	dx_top_format_header(line, width);
 	fprintf(out, "%s\n", line);
 	for (size_t i = 0; i < t->nrows; i++) {

@@ -121,6 +121,34 @@ struct dx_dax_window {
 	struct dx_hist setup_ns, remove_ns, reclaim_ns, inline_reclaim_ns, pass_ns, stall_ns;
 };
 
+/*
+ * The cache-size model of a DAX window (docs/dax-model.md): its recorded
+ * range uses replayed through the kernel's policy at window sizes from one
+ * range up to the working set.
+ */
+struct dx_dax_model;
+
+struct dx_dax_model_point {
+	uint32_t ranges;   /* window size, in 2 MiB ranges */
+	uint64_t setups;   /* FUSE_SETUPMAPPINGs: new mappings and read-only ones made writable */
+	uint64_t reclaims; /* ranges the reclaim worker removes */
+	uint64_t passes;   /* its passes */
+	uint64_t stalls;   /* mappings that found no free range: the worker ran first */
+};
+
+/* Recommended: the smallest window whose setups are within this fraction of the fewest possible. */
+#define DX_DAX_MODEL_MARGIN 0.10
+
+uint64_t dx_dax_model_uses(const struct dx_dax_model *m);
+/* Distinct ranges used: past this size no window reclaims. */
+uint64_t dx_dax_model_working_set(const struct dx_dax_model *m);
+/* Uses of ranges past the most the model follows (4 Mi ranges): counted, not replayed. */
+uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m);
+/* The curve, smallest window first, ending at the first size that never reclaims; how many points. */
+size_t dx_dax_model_curve(const struct dx_dax_model *m, struct dx_dax_model_point *out, size_t cap);
+/* The point of a size of the curve's list or the window's own; false if it is neither. */
+bool dx_dax_model_at(const struct dx_dax_model *m, uint32_t ranges, struct dx_dax_model_point *p);
+
 /* A punch window, as the correlator judged it. */
 struct dx_punch_window {
 	struct dx_file file;
@@ -174,6 +202,8 @@ size_t dx_correlator_nfiles(const struct dx_correlator *c);
 const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i);
 size_t dx_correlator_ndax(const struct dx_correlator *c);
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i);
+/* Its cache-size model; NULL until a range use was seen. */
+const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c, size_t i);
 
 /* ---- names ---- */
 const char *dx_finding_name(enum dx_finding_kind kind);
@@ -292,10 +322,10 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 void dx_report_text(FILE *out, const struct dx_report *r);
 /* The JSON document, docs/report-json.md. */
 void dx_report_json(FILE *out, const struct dx_report *r);
-/* The DAX windows: two lines each of text (state, advice). */
-void dx_report_text_dax_windows(FILE *out, const struct dx_report *r);
-/* Cache-size advice for a DAX window (the host's virtiofs cache-size), one sentence. */
-void dx_dax_advice(const struct dx_dax_window *w, char *buf, size_t len);
+/* The DAX windows: two lines each of text (state, advice), with CURVE the cache-size model's table between. */
+void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve);
+/* Cache-size advice for a DAX window (the host's virtiofs cache-size) from its model (may be NULL), one sentence. */
+void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len);
 
 /* ---- what a session watches: settled at start, rendered as the banner ---- */
 struct dx_probe {

@@ -136,6 +136,8 @@ enum dx_dax_op {
 	DX_DAX_RECLAIM_PASS,   /* one pass of the reclaim worker (fuse_dax_free_mem_worker) */
 	DX_DAX_INLINE_RECLAIM, /* a stalled fault or IO reclaimed a range itself, the same way */
 	DX_DAX_ALLOC_STALL,    /* a fault or IO found no free range (count: alloc_dax_mapping misses) until it had one */
+	DX_DAX_USE,            /* a fault or IO used a range of a file (fuse_iomap_begin): offset is the file's, flags DX_F_WRITE */
+	DX_DAX_NEW,            /* a mount made a window (fuse_dax_conn_alloc): a window at the same address is another */
 	DX_DAX_OP_MAX
 };
 
@@ -143,7 +145,7 @@ enum dx_dax_op {
 struct dx_dax_range {
 	__u64 window;      /* the fuse_conn_dax address: tells windows apart */
 	__u64 duration_ns; /* ts is the end */
-	__u64 offset;      /* window offset of the range, when one */
+	__u64 offset;      /* window offset of the range, when one; a use: the file offset */
 	__u32 op;          /* enum dx_dax_op */
 	__s32 ret;
 	__u32 nr_ranges;

@@ -4,9 +4,10 @@
  * every page of a mapped file in a loop (dropping the mapping each pass so
  * that every touch faults); another punches holes in a second file at a
  * steady rate, which keeps daxscope's probes armed. Prints faults per second.
- *   faultbench --dir DIR [--seconds S] [--mb MB] [--punch-hz HZ] [--punch-same]
+ *   faultbench --dir DIR [--seconds S | --passes N] [--mb MB] [--punch-hz HZ] [--punch-same]
  * --punch-same punches the file being faulted instead: every fault is then
- * an event daxscope must deliver (the stress case).
+ * an event daxscope must deliver (the stress case). --passes N touches the
+ * file N times whatever they take (the same work at every DAX window size).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 struct config {
 	const char *dir;
 	double seconds;
+	long passes; /* a fixed amount of work instead, when > 0 */
 	size_t bytes;
 	double punch_hz;
 	int punch_same;
@@ -82,7 +84,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },      { "seconds", required_argument, NULL, 's' },
 		{ "mb", required_argument, NULL, 'm' },	      { "punch-hz", required_argument, NULL, 'z' },
-		{ "punch-same", no_argument, NULL, 'S' },     { NULL, 0, NULL, 0 },
+		{ "punch-same", no_argument, NULL, 'S' },     { "passes", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct config c = { .seconds = 3, .bytes = 64 << 20, .punch_hz = 100 };
 	struct puncher p = { 0 };
@@ -101,13 +104,15 @@ int main(int argc, char **argv)
 		case 'm': c.bytes = (size_t)atol(optarg) << 20; break;
 		case 'z': c.punch_hz = atof(optarg); break;
 		case 'S': c.punch_same = 1; break;
+		case 'p': c.passes = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: faultbench --dir DIR [--seconds S] [--mb MB] [--punch-hz HZ] [--punch-same]\n");
+			fprintf(stderr, "usage: faultbench --dir DIR [--seconds S | --passes N] [--mb MB] [--punch-hz HZ] "
+					"[--punch-same]\n");
 			return 2;
 		}
 	}
-	if (!c.dir || c.seconds <= 0 || c.punch_hz <= 0) {
-		fprintf(stderr, "faultbench: --dir is required; --seconds and --punch-hz must be > 0\n");
+	if (!c.dir || c.seconds <= 0 || c.punch_hz <= 0 || c.passes < 0) {
+		fprintf(stderr, "faultbench: --dir is required; --seconds, --passes and --punch-hz must be > 0\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "%s/faulted", c.dir);
@@ -127,7 +132,7 @@ int main(int argc, char **argv)
 	pthread_create(&thread, NULL, punch_loop, &p);
 	getrusage(RUSAGE_THREAD, &before);
 	start = now();
-	while (now() - start < c.seconds) {
+	for (long pass = 0; c.passes ? pass < c.passes : now() - start < c.seconds; pass++) {
 		/* skip page 0, which the stress case punches */
 		for (size_t off = (size_t)pagesize; off < c.bytes; off += (size_t)pagesize, faults++)
 			(void)map[off];

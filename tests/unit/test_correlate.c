@@ -808,6 +808,14 @@ static void dax_op(struct stream *s, uint64_t window, uint32_t op, uint64_t t, u
 	e->dax.count = 1;
 }
 
+/* A fault or IO used range RANGE of file 77 through the window. */
+static void dax_use(struct stream *s, uint64_t window, uint64_t t, uint64_t range)
+{
+	dax_op(s, window, DX_DAX_USE, t, 1, 0);
+	s->ev[s->n - 1].file.ino = 77;
+	s->ev[s->n - 1].dax.offset = range << 21;
+}
+
 /* The DAX window's accounting, since no virtio-fs DAX device can be made to fire here. */
 static void test_dax_window(void)
 {
@@ -815,7 +823,7 @@ static void test_dax_window(void)
 	const struct dx_dax_window *w, *other;
 	struct dx_correlator *c;
 	struct result r;
-	char advice[256];
+	char advice[512];
 
 	for (uint32_t i = 0; i < 7; i++)
 		dax_op(&s, 0xA000, DX_DAX_SETUP, i * MS, 7 - i, 100000);
@@ -825,6 +833,8 @@ static void test_dax_window(void)
 	dax_op(&s, 0xA000, DX_DAX_RECLAIM_PASS, 11 * MS, 2, 7 * MS);
 	dax_op(&s, 0xA000, DX_DAX_INLINE_RECLAIM, 12 * MS, 2, 1 * MS);
 	dax_op(&s, 0xB000, DX_DAX_SETUP, 13 * MS, 7, 50000);
+	for (uint32_t i = 0; i < 30; i++) /* ten ranges read in turn, three times: more than 8 hold */
+		dax_use(&s, 0xA000, 14 * MS + i, i % 10);
 	c = run(&s, &r);
 	is_int(dx_correlator_ndax(c), 2, "dax: two windows told apart by their fuse_conn_dax");
 	w = dx_correlator_dax(c, 0);
@@ -845,13 +855,16 @@ static void test_dax_window(void)
 	is_int(w->passes, 1, "dax: one reclaim pass");
 	is_int(w->pass_ns.max_ns, 7 * MS, "dax: pass latency");
 	is_int(w->min_free, 0, "dax: the window ran out");
-	ok(w->ranges == 8 && w->free == 2 && w->busy == 6, "dax: state after the last event");
+	ok(w->ranges == 8 && w->free == 2 && w->busy == 6, "dax: state after the last event (uses change none)");
 	is_int(w->dev, 52, "dax: the mount's device learned from a mapping");
-	dx_dax_advice(w, advice, sizeof(advice));
-	ok(strstr(advice, "raise the host's cache-size") && strstr(advice, "32 MiB"),
-	   "dax: stalls advise a larger cache-size: %s", advice);
-	dx_dax_advice(other, advice, sizeof(advice));
-	ok(strstr(advice, "could shrink"), "dax: a mostly free window may shrink: %s", advice);
+	ok(dx_correlator_dax_model(c, 0) && dx_dax_model_uses(dx_correlator_dax_model(c, 0)) == 30,
+	   "dax: its range uses feed its model");
+	ok(!dx_correlator_dax_model(c, 1), "dax: a window without uses has none");
+	dx_dax_advice(w, dx_correlator_dax_model(c, 0), advice, sizeof(advice));
+	ok(strstr(advice, "raise the host's cache-size to 24 MiB") && strstr(advice, "30 predicted, 7 made"),
+	   "dax: a scan of 10 ranges through 8: every use a new mapping; 12 ranges hold it: %s", advice);
+	dx_dax_advice(other, NULL, advice, sizeof(advice));
+	ok(strstr(advice, "no range use recorded"), "dax: no uses, no advice: %s", advice);
 	dx_correlator_free(c);
 }
 

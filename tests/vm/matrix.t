@@ -23,7 +23,7 @@ my @everywhere = ('fallocate punches', 'DAX pte faults', 'DAX pmd faults', 'page
     'fault/punch lock waits',    # 5.10: fentry on down_read/down_write; 5.19+: lock:contention_*
     'ext4 extent changes', 'xfs extent changes');
 my @fuse_dax = ('FUSE DAX mappings', 'FUSE DAX range reclaim (worker and inline)', 'FUSE DAX reclaim passes', 'FUSE DAX fault timing',
-    'FUSE DAX allocation stalls');
+    'FUSE DAX allocation stalls', 'FUSE DAX range uses (cache-size model)');
 my @dax_fault_timing = ('ext4 DAX fault timing', 'xfs DAX fault timing');
 my %must_watch = (
     '5.10' => [@everywhere],    # no module BTF (5.11+): no FUSE DAX, no fentry on ext4's or xfs's DAX fault
@@ -191,12 +191,69 @@ sub virtiofs_guest {
     is($w->{reclaim_ns}{count}, $w->{reclaims}, 'each reclaim timed');
     ok($w->{reclaim_ns}{p50_ns} > 0 && $w->{reclaim_pass_ns}{p50_ns} > 0, 'reclaim and pass latencies measured');
     is($w->{alloc_stall_ns}{count}, $w->{alloc_stalls}, "each allocation stall timed ($w->{alloc_stalls})");
+    ok($w->{model} && $w->{model}{uses} > 0 && $w->{model}{this_window}, 'its range uses feed the cache-size model ('
+        . ($w->{model} ? "$w->{model}{uses} uses over $w->{model}{working_set_ranges} ranges" : 'none') . ')');
     diag("virtio-fs DAX on $k: " . join(', ', map { "$_ $w->{$_}" } qw(setupmappings removemappings reclaims inline_reclaims reclaim_passes alloc_stalls alloc_misses))
         . sprintf('; reclaim p50 %.2f ms, pass p50 %.2f ms', $w->{reclaim_ns}{p50_ns} / 1e6, $w->{reclaim_pass_ns}{p50_ns} / 1e6));
     my %host = map { my $f = "$out/share/w$_"; ("w$_" => -e $f ? Digest::MD5->new->addfile(do { open my $h, '<', $f or die; $h })->hexdigest : '') } 1 .. 4;
     my %guest = map { m{^(\w+)\s+\S*/(w\d)$} ? ($2, $1) : () } split /\n/, $a->{'virtiofs-md5'} // '';
     is_deeply(\%guest, \%host, 'the working set read back in the guest as the host holds it');
     dax_race('virtiofs', $a, 1, $virtiofs_truth_hangs{$k});
+}
+
+# The cache-size model against the kernel: one workload (28 ranges: read,
+# written in place, fault-read through mappings, three times) on a window of
+# each size, one virtio-fs device each; every window's model replays its own
+# uses, and the largest window's curve predicts every smaller size. Measured
+# twice on 6.12: the kernel's own count moved by up to 12% between runs at
+# 16 and 64 MiB (the reclaim worker's timing), so 10% is the target (TODO)
+# and 25% the bound; at 8 MiB (4 ranges, the mapped file fills the window)
+# the model maps twice what the kernel does: its worker reclaims the moment
+# it is kicked, the kernel's lags behind the faulting loop (docs/dax-model.md).
+my @model_windows_mb = (8, 16, 32, 64, 128);    # QEMU takes powers of two only
+my %model_far_off = (8 => 'the worker lags a faulting loop that fills the window: the model maps twice what the kernel does');
+sub model_guest {
+    my ($k) = @_;
+    plan skip_all => "$k: no module BTF (5.11+): FUSE DAX cannot be watched" unless grep { $_ eq 'FUSE DAX mappings' } @{ $must_watch{$k} };
+    my $out = scratch_dir();
+    local $ENV{DAXSCOPE_DAX_WINDOWS_MB} = "@model_windows_mb";
+    my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'virtiofs-model');
+    plan skip_all => "cannot boot a $k virtio-fs guest here: $stdout" if $rc == 3;
+    is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
+    my $a = artifacts(slurp("$out/console.log"));
+    my $doc = eval { decode_json($a->{'model-report'} // '') };
+    ok($doc, 'the report parses') or return diag($a->{'model-report-err'} // '');
+    is($doc->{lost_events}, 0, 'no events lost');
+    my %by_ranges = map { $_->{ranges} => $_ } @{ $doc->{dax_window} // [] };
+    is(scalar keys %by_ranges, scalar @model_windows_mb, 'one window a mount, though each mount reuses the last one\'s address')
+      or diag($a->{'model-mounts'});
+    my $largest = $by_ranges{ $model_windows_mb[-1] / 2 } or return;
+    my %curve = map { $_->{ranges} => $_ } @{ $largest->{model}{curve} // [] };
+    for my $mb (@model_windows_mb) {
+        my $w = $by_ranges{ $mb / 2 };
+        ok($w, "$mb MiB: its window is reported") or next;
+        my $served = () = slurp("$out/virtiofsd$mb.log") =~ /opcode: SETUPMAPPING/g;
+        is($w->{setupmappings} - $w->{failed_setupmappings}, $served, "$mb MiB: SETUPMAPPINGs virtiofsd served: $served");
+        is($w->{model} && $w->{model}{working_set_ranges}, 28, "$mb MiB: the model saw the workload's 28 ranges");
+        my $own = $w->{model}{this_window}{setupmappings} // -1;
+        my $cross = $curve{ $mb / 2 } ? $curve{ $mb / 2 }{setupmappings} : $largest->{model}{curve}[-1]{setupmappings} // -1;
+        my $text = sprintf '%d MiB: predicted %d (its own uses), %d (the %d MiB run\'s), made %d', $mb, $own, $cross,
+            $model_windows_mb[-1], $served;
+        diag($text);
+        if ($mb == $model_windows_mb[-1]) {
+            is($own, $served, "$text: no reclaim, exact");
+            next;
+        }
+        for my $pred ([ 'its own uses', $own ], [ 'the largest run\'s curve', $cross ]) {
+            my $err = $served ? abs($pred->[1] - $served) / $served : 1;
+            TODO: {
+                local $TODO = $model_far_off{$mb} // 'the kernel\'s own count moves by up to 12% between runs';
+                ok($err <= 0.10, sprintf '%d MiB, from %s: within 10%% (%.0f%%)', $mb, $pred->[0], 100 * $err);
+            }
+            next if $model_far_off{$mb};
+            ok($err <= 0.25, sprintf '%d MiB, from %s: within 25%% (%.0f%%)', $mb, $pred->[0], 100 * $err);
+        }
+    }
 }
 
 for my $k (@kernels) {
@@ -235,5 +292,6 @@ for my $k (@kernels) {
         @matched = ();
     };
     subtest "kernel $k, virtio-fs DAX window" => sub { virtiofs_guest($k) };
+    subtest "kernel $k, cache-size model" => sub { model_guest($k) };
 }
 done_testing();

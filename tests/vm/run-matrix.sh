@@ -5,13 +5,16 @@
 # inside, and prints what the guest printed on its serial console. Used by
 # tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|virtiofs|virtiofs-bench]
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|virtiofs|virtiofs-bench|virtiofs-model]
 #   KERNEL: 5.10 | 6.1 | 6.12
 #
 # virtiofs: the window is DAXSCOPE_DAX_WINDOW_MB (default 32) MiB; virtiofsd's
 # debug log is OUTDIR/virtiofsd.log (every request it served); the truth
 # table's rows run on a second mount unless DAXSCOPE_VIRTIOFS_TRUTH=0.
 # virtiofs-bench: a DAX fault storm untraced and traced, BENCH_ROUNDS (3) times.
+# virtiofs-model: one device a window size of DAXSCOPE_DAX_WINDOWS_MB ("8 16
+# 32 64"; tag daxfsN, share OUTDIR/shareN, log OUTDIR/virtiofsdN.log), one
+# workload on each (tests/vm/model.sh), daxtrace recording them all.
 #
 # Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
 # cannot run the VM (the reason is on stdout, one line). Other: failure.
@@ -22,10 +25,11 @@ ver=$1
 out=$2
 mode=${3:-pmem}
 case $mode in
-pmem | virtiofs | virtiofs-bench) ;;
-*) echo "unknown mode $mode (pmem, virtiofs, virtiofs-bench)" >&2; exit 2 ;;
+pmem | virtiofs | virtiofs-bench | virtiofs-model) ;;
+*) echo "unknown mode $mode (pmem, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
 esac
 window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
+windows_mb=${DAXSCOPE_DAX_WINDOWS_MB:-8 16 32 64}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${DAXSCOPE_VM_CACHE:-/var/cache/daxscope-vm}
 mkdir -p "$cache" "$out"
@@ -139,10 +143,12 @@ add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
 for b in daxtrace daxcheck race delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
-cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$stage/daxscope/"
+cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
+	"$stage/daxscope/"
 # the guest sees no host environment
-printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' "${DAXCHECK_RUNS:-3}" \
-	"$mode" "$window_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" > "$stage/daxscope/env"
+printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
+	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
+	> "$stage/daxscope/env"
 cat > "$stage/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
@@ -182,18 +188,32 @@ if [ "$mode" != pmem ]; then
 		cp -R "$cache/vmm-built/." "$cache/vmm/bin/"
 	fi
 	qemu=$cache/vmm/bin/qemu-system-x86_64
-	mkdir -p "$out/share"
-	rm -f "$out/vfs.sock"
-	"$cache/vmm/bin/virtiofsd" --socket-path="$out/vfs.sock" -o source="$out/share" -o cache=always -d \
-		2> "$out/virtiofsd.log" &
-	virtiofsd=$!
-	trap 'kill $virtiofsd 2>/dev/null || true' EXIT
-	for i in $(seq 50); do [ -S "$out/vfs.sock" ] && break; sleep 0.1; done
-	[ -S "$out/vfs.sock" ] || { echo "virtiofsd did not start:" >&2; cat "$out/virtiofsd.log" >&2; exit 1; }
 	# -cpu max hangs 6.1 at boot on this QEMU's TCG (5-level paging); vhost-user needs shared memory
 	machine="-L $cache/vmm/bios -nic none -accel tcg,thread=single -cpu qemu64 -smp 2 -m 2G
-	 -object memory-backend-memfd,id=mem,size=2G,share=on -numa node,memdev=mem
-	 -chardev socket,id=char0,path=$out/vfs.sock -device vhost-user-fs-pci,chardev=char0,tag=daxfs,cache-size=${window_mb}M"
+	 -object memory-backend-memfd,id=mem,size=2G,share=on -numa node,memdev=mem"
+	virtiofsds=""
+	trap 'kill $virtiofsds 2>/dev/null || true' EXIT
+	# virtio_fs SUFFIX MB: a virtiofsd sharing OUTDIR/shareSUFFIX (its log OUTDIR/virtiofsdSUFFIX.log)
+	# for the device tagged daxfsSUFFIX, a window of MB MiB
+	virtio_fs() {
+		mkdir -p "$out/share$1"
+		rm -f "$out/vfs$1.sock"
+		"$cache/vmm/bin/virtiofsd" --socket-path="$out/vfs$1.sock" -o source="$out/share$1" -o cache=always -d \
+			2> "$out/virtiofsd$1.log" &
+		virtiofsds="$virtiofsds $!"
+		for i in $(seq 50); do [ -S "$out/vfs$1.sock" ] && break; sleep 0.1; done
+		[ -S "$out/vfs$1.sock" ] || { echo "virtiofsd did not start:" >&2; cat "$out/virtiofsd$1.log" >&2; exit 1; }
+		machine="$machine -chardev socket,id=char$1,path=$out/vfs$1.sock
+		 -device vhost-user-fs-pci,chardev=char$1,tag=daxfs$1,cache-size=$2M"
+	}
+	if [ "$mode" = virtiofs-model ]; then
+		for mb in $windows_mb; do
+			[ $((mb & (mb - 1))) = 0 ] || { echo "cache-size $mb MiB: QEMU takes powers of two only" >&2; exit 2; }
+			virtio_fs "$mb" "$mb"
+		done
+	else
+		virtio_fs "" "$window_mb"
+	fi
 	append="console=ttyS0 panic=-1 quiet loglevel=3"
 fi
 command -v "$qemu" > /dev/null || skip "qemu-system-x86_64 missing"
