@@ -793,14 +793,6 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 		*i = c->ndax;
 	}
 	w = &c->dax[*i - 1];
-	if (d->op == DX_DAX_USE) { /* a use changes no state: only the model learns from it */
-		struct dx_dax_model **m = &c->dax_models[*i - 1];
-
-		if (!*m && !(*m = dx_dax_model_new(d->nr_ranges)))
-			abort(); /* a collector out of memory cannot report anything honest */
-		dx_dax_model_use(*m, e->file.ino, d->offset >> DAX_RANGE_SHIFT, e->flags & DX_F_WRITE);
-		return;
-	}
 	if (e->file.dev)
 		w->dev = e->file.dev;
 	w->ranges = d->nr_ranges;
@@ -808,6 +800,14 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 	w->busy = d->nr_busy;
 	if (d->nr_free < w->min_free)
 		w->min_free = d->nr_free;
+	if (d->op == DX_DAX_USE) { /* the model learns from a use; nothing is counted */
+		struct dx_dax_model **m = &c->dax_models[*i - 1];
+
+		if (!*m && !(*m = dx_dax_model_new(d->nr_ranges)))
+			abort(); /* a collector out of memory cannot report anything honest */
+		dx_dax_model_use(*m, e->file.ino, d->offset >> DAX_RANGE_SHIFT, e->flags & DX_F_WRITE);
+		return;
+	}
 	switch (d->op) {
 	case DX_DAX_SETUP:
 		w->setups++;

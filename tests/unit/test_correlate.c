@@ -811,7 +811,7 @@ static void dax_op(struct stream *s, uint64_t window, uint32_t op, uint64_t t, u
 /* A fault or IO used range RANGE of file 77 through the window. */
 static void dax_use(struct stream *s, uint64_t window, uint64_t t, uint64_t range)
 {
-	dax_op(s, window, DX_DAX_USE, t, 1, 0);
+	dax_op(s, window, DX_DAX_USE, t, 3, 0);
 	s->ev[s->n - 1].file.ino = 77;
 	s->ev[s->n - 1].dax.offset = range << 21;
 }
@@ -855,7 +855,7 @@ static void test_dax_window(void)
 	is_int(w->passes, 1, "dax: one reclaim pass");
 	is_int(w->pass_ns.max_ns, 7 * MS, "dax: pass latency");
 	is_int(w->min_free, 0, "dax: the window ran out");
-	ok(w->ranges == 8 && w->free == 2 && w->busy == 6, "dax: state after the last event (uses change none)");
+	ok(w->ranges == 8 && w->free == 3 && w->busy == 5, "dax: state after the last event, a use's too");
 	is_int(w->dev, 52, "dax: the mount's device learned from a mapping");
 	ok(dx_correlator_dax_model(c, 0) && dx_dax_model_uses(dx_correlator_dax_model(c, 0)) == 30,
 	   "dax: its range uses feed its model");

@@ -191,6 +191,15 @@ sub virtiofs_guest {
     is($w->{reclaim_ns}{count}, $w->{reclaims}, 'each reclaim timed');
     ok($w->{reclaim_ns}{p50_ns} > 0 && $w->{reclaim_pass_ns}{p50_ns} > 0, 'reclaim and pass latencies measured');
     is($w->{alloc_stall_ns}{count}, $w->{alloc_stalls}, "each allocation stall timed ($w->{alloc_stalls})");
+    ok($w->{inline_reclaims} > 0, "four tasks reading one file at once made IO reclaim ranges inline ($w->{inline_reclaims})");
+    # the window's state at one call, as daxscope read it and as an ftrace kprobe did through the BTF's offsets
+    my ($kstate) = ($a->{'virtiofs-state'} // '') =~ /daxstate: \(fuse_iomap_begin\S*\) (free=.*)$/m;
+    my %kernel = map { split /=/ } split ' ', $kstate // '';
+    my ($s) = @{ (eval { decode_json($a->{'virtiofs-state-report'} // '') } // {})->{dax_window} // [] };
+    ok($kstate && $s, "the window's state read by ftrace and by daxscope at the same call") or diag($a->{'virtiofs-state'});
+    is_deeply($s ? { free => $s->{free}, busy => $s->{busy}, ranges => $s->{ranges} } : undef,
+        { free => $kernel{free}, busy => $kernel{busy}, ranges => $kernel{ranges} },
+        "window state: daxscope's equals the kernel's ($kstate)");
     ok($w->{model} && $w->{model}{uses} > 0 && $w->{model}{this_window}, 'its range uses feed the cache-size model ('
         . ($w->{model} ? "$w->{model}{uses} uses over $w->{model}{working_set_ranges} ranges" : 'none') . ')');
     diag("virtio-fs DAX on $k: " . join(', ', map { "$_ $w->{$_}" } qw(setupmappings removemappings reclaims inline_reclaims reclaim_passes alloc_stalls alloc_misses))

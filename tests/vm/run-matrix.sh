@@ -143,6 +143,7 @@ add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
 for b in daxtrace daxcheck race delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
+add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
 	"$stage/daxscope/"
 # the guest sees no host environment

@@ -9,6 +9,26 @@ T=/sys/kernel/tracing
 [ -e $T/trace ] || T=/sys/kernel/debug/tracing
 mnt=/mnt/vfs
 mkdir -p $mnt
+# The window's state read twice at the same call, a read of a range just
+# read (mapped: nothing changes): by daxscope's CO-RE reads, in a capture of
+# its own, and by an ftrace kprobe following the offsets bpftool finds in the
+# guest's BTF, inode->i_sb->s_fs_info (fuse_mount)->fc->dax->nr_*.
+: > /tmp/state.err
+for f in /sys/kernel/btf/vmlinux /sys/kernel/btf/fuse; do # fuse is built in or a module
+	[ -e $f ] && $D/bpftool btf dump file $f 2>> /tmp/state.err
+done | awk '/^\[/ { keep = $2 == "STRUCT" && $3 ~ /^.(inode|super_block|fuse_mount|fuse_conn|fuse_conn_dax).$/ } keep' > /tmp/btf.txt
+off() { # STRUCT FIELD: the field's byte offset (said in /tmp/state.err if not found)
+	awk -v s="'$1'" -v f="'$2'" '
+		$2 == "STRUCT" && $3 == s { in_s = 1; next }
+		in_s && /^\[/ { in_s = 0 }
+		in_s && $1 == f { sub("bits_offset=", "", $3); print $3 / 8; found = 1; exit }
+		END { if (!found) printf "no %s.%s in the BTF\n", s, f > "/dev/stderr" }' /tmp/btf.txt 2>> /tmp/state.err
+}
+dax="+$(off fuse_conn dax)(+$(off fuse_mount fc)(+$(off super_block s_fs_info)(+$(off inode i_sb)(%di))))"
+probe="p:daxstate fuse_iomap_begin free=+$(off fuse_conn_dax nr_free_ranges)($dax):s64"
+probe="$probe busy=+$(off fuse_conn_dax nr_busy_ranges)($dax):u64 ranges=+$(off fuse_conn_dax nr_ranges)($dax):u64"
+echo "$probe" > $T/kprobe_events 2>> /tmp/state.err || echo "refused: $probe" >> /tmp/state.err
+mkdir $T/instances/state # a buffer of its own, and defined now: adding a kprobe event clears the buffers
 echo 0 > $T/tracing_on
 echo 16384 > $T/buffer_size_kb
 echo 'fuse_setup_one_mapping fuse_send_removemapping fuse_dax_free_mem_worker' > $T/set_ftrace_filter
@@ -33,6 +53,19 @@ wait $writers
 md5sum $mnt/w1 $mnt/w2 $mnt/w3 $mnt/w4 > /tmp/md5
 artifact virtiofs-md5 /tmp/md5
 
+# Four tasks reading quarters of one file at once, twice: IO (not faults)
+# wanting more ranges than are free, by a file that holds ranges of its own:
+# inline reclaim. (Extending writes made the files: FUSE WRITE, no range.)
+dd if=/dev/zero of=$mnt/shared bs=1M count=$((WINDOW_MB * 4)) 2> /dev/null
+for pass in 1 2; do
+	readers=""
+	for q in 0 1 2 3; do
+		dd if=$mnt/shared of=/dev/null bs=1M skip=$((q * WINDOW_MB)) count=$WINDOW_MB 2> /dev/null &
+		readers="$readers $!"
+	done
+	wait $readers
+done
+
 # Mapped faults hammering a file punched whole, then the scheduled race, as on pmem.
 $D/race --file $mnt/frag --size 16M --punch 0:16M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
 echo "exit $?" >> /tmp/race.err
@@ -42,6 +75,22 @@ echo "exit $?" >> /tmp/race.err
 artifact virtiofs-race /tmp/race.json
 artifact virtiofs-race-sched /tmp/race-sched.json
 artifact virtiofs-race-err /tmp/race.err
+
+
+# ... read at one call, a read of a range just read
+dd if=$mnt/shared of=/dev/null bs=4k count=1 2> /dev/null
+$D/daxtrace record -o /tmp/state.dxc 2> /tmp/state-record.err &
+staterec=$!
+for i in $(seq 1 300); do grep -q watching /tmp/state-record.err && break; sleep 0.1; done
+echo 1 > $T/instances/state/events/kprobes/daxstate/enable 2>> /tmp/state.err
+dd if=$mnt/shared of=/dev/null bs=4k count=1 2> /dev/null
+echo 0 > $T/instances/state/events/kprobes/daxstate/enable
+kill -INT $staterec
+wait $staterec
+{ cat /tmp/state.err; grep -o 'daxstate:.*' $T/instances/state/trace; } > /tmp/state
+artifact virtiofs-state /tmp/state
+$D/daxtrace report /tmp/state.dxc --json > /tmp/state.json 2>&1
+artifact virtiofs-state-report /tmp/state.json
 
 umount $mnt
 sleep 1
@@ -63,6 +112,8 @@ artifact virtiofs-record-err /tmp/record.err
 	echo "callers $(grep ' fuse_send_removemapping <-' $T/trace | sed 's/.*<-//' | sort | uniq -c | tr '\n' ' ')"
 } > /tmp/ftrace
 echo nop > $T/current_tracer
+rmdir $T/instances/state
+echo > $T/kprobe_events
 artifact virtiofs-ftrace /tmp/ftrace
 $D/daxtrace report /tmp/vfs.dxc --json > /tmp/report.json 2> /tmp/report.err
 artifact virtiofs-report /tmp/report.json
