@@ -6,6 +6,23 @@
 
 #include "daxscope/metrics.h"
 
+/* The kernel writes a space, tab, newline and backslash of a mount point as \ooo: the path itself again. */
+static void unescape_octal(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
 /* One mountinfo line: "ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER". */
 static bool parse_line(const char *line, struct dx_mount *out)
 {
@@ -19,6 +36,7 @@ static bool parse_line(const char *line, struct dx_mount *out)
 		free(point);
 		return false;
 	}
+	unescape_octal(point);
 	*out = (struct dx_mount){ .dev = major << 20 | minor, .fstype = fstype, .point = point };
 	return true;
 }

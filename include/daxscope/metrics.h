@@ -15,7 +15,7 @@
 struct dx_mount {
 	uint32_t dev; /* kernel dev_t, as struct dx_file has it */
 	char *fstype;
-	char *point; /* as mountinfo writes it (\040 for a space) */
+	char *point;
 };
 
 struct dx_mounts {
