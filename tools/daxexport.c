@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daxscope/daxscope.h"
@@ -50,14 +48,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static double now_clock(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 enum { OPT_LISTEN = 1000, OPT_TOP };
@@ -260,19 +250,18 @@ static void publish(struct snapshot *snap, const struct dx_report *r, struct dx_
 static int run(struct dx_session *s, struct dx_report *r, struct snapshot *snap, struct dx_mounts *mounts,
 	       const struct options *o)
 {
-	double last = now_clock(CLOCK_MONOTONIC);
+	uint64_t last = dx_clock_ns(CLOCK_MONOTONIC), now, interval_ns = (uint64_t)(o->interval * 1e9);
 	int err = 0;
 
 	while (!stop) {
-		double now;
 
 		err = dx_report_hold(r, 50) ? 0 : dx_session_poll(s, 50, dx_report_take, r);
 		if (err < 0 && err != -EINTR)
 			break;
 		err = 0;
-		now = now_clock(CLOCK_MONOTONIC);
-		dx_report_advance(r, (uint64_t)(now * 1e9));
-		if (now - last >= o->interval) {
+		now = dx_clock_ns(CLOCK_MONOTONIC);
+		dx_report_advance(r, now);
+		if (now - last >= interval_ns) {
 			dx_session_snapshot(s, dx_report_take, r);
 			publish(snap, r, mounts, (size_t)o->top);
 			last = now;
@@ -298,7 +287,6 @@ int main(int argc, char **argv)
 	struct dx_report *report;
 	struct MHD_Daemon *daemon;
 	struct addrinfo *ai;
-	struct utsname u;
 	char err[512];
 	int fd, rc;
 
@@ -321,9 +309,7 @@ int main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	uname(&u);
-	dx_report_set_origin(report, u.release,
-			     (int64_t)((now_clock(CLOCK_REALTIME) - now_clock(CLOCK_MONOTONIC)) * 1e9));
+	dx_report_set_origin_here(report);
 	dx_session_describe(session, dx_report_take, report);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -88,12 +88,28 @@ static void test_mounts(struct dx_mounts *m)
 	ok(!dx_mounts_find(m, 9u << 20), "an unknown device: none");
 }
 
+/* The 8:0 mount's lock-wait histogram of waits of 1 ns, 3 ns, 1000 ns and 5 s, sample by sample. */
+static const struct {
+	const char *suffix, *le;
+	double want;
+	const char *what;
+} sda_hist[] = {
+	{ "bucket", ",le=\"1e-09\"", 1, "bucket le=1ns: the 1 ns wait" },
+	{ "bucket", ",le=\"3e-09\"", 2, "bucket le=3ns: cumulative, the 3 ns wait added" },
+	{ "bucket", ",le=\"5.11e-07\"", 2, "bucket le=511ns: 1000 ns is not in it" },
+	{ "bucket", ",le=\"1.023e-06\"", 3, "bucket le=1023ns: it is" },
+	{ "bucket", ",le=\"4.294967295\"", 3, "bucket le=2^32-1 ns: 5 s is not in it" },
+	{ "bucket", ",le=\"8.589934591\"", 4, "bucket le=2^33-1 ns: it is" },
+	{ "bucket", ",le=\"+Inf\"", 4, "+Inf: every wait" },
+	{ "count", "", 4, "_count equals +Inf" },
+	{ "sum", "", 5.000001004, "_sum in seconds: 5.000001004" },
+};
+
 int main(void)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
 	struct dx_mounts mounts = { 0 };
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
-	static const char hist[] = "daxscope_lock_wait_seconds";
 	char *text, series[256];
 
 	plan(24);
@@ -116,25 +132,11 @@ int main(void)
 	ok(strstr(text, "path=\"/m/q\\\"b\\\\\\\\\\\\n\\\\377\"") != NULL,
 	   "a path's quote and backslashes escaped, its newline and stray byte as ls -b writes them");
 	ok(!strstr(text, "\xff") && !strstr(text, "q\"b"), "no raw stray byte, no bare quote");
-#define SDA_LABELS "{dev=\"8:0\",fstype=\"ext4\",mountpoint=\"/\""
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"1e-09\"}", hist);
-	is_int(value_of(text, series), 1, "bucket le=1ns: the 1 ns wait");
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"3e-09\"}", hist);
-	is_int(value_of(text, series), 2, "bucket le=3ns: cumulative, the 3 ns wait added");
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"5.11e-07\"}", hist);
-	is_int(value_of(text, series), 2, "bucket le=511ns: 1000 ns is not in it");
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"1.023e-06\"}", hist);
-	is_int(value_of(text, series), 3, "bucket le=1023ns: it is");
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"4.294967295\"}", hist);
-	is_int(value_of(text, series), 3, "bucket le=2^32-1 ns: 5 s is not in it");
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"8.589934591\"}", hist);
-	is_int(value_of(text, series), 4, "bucket le=2^33-1 ns: it is");
-	snprintf(series, sizeof(series), "%s_bucket" SDA_LABELS ",le=\"+Inf\"}", hist);
-	is_int(value_of(text, series), 4, "+Inf: every wait");
-	snprintf(series, sizeof(series), "%s_count" SDA_LABELS "}", hist);
-	is_int(value_of(text, series), 4, "_count equals +Inf");
-	snprintf(series, sizeof(series), "%s_sum" SDA_LABELS "}", hist);
-	ok(value_of(text, series) == 5.000001004, "_sum in seconds: 5.000001004");
+	for (size_t i = 0; i < sizeof(sda_hist) / sizeof(sda_hist[0]); i++) {
+		snprintf(series, sizeof(series), "daxscope_lock_wait_seconds_%s{dev=\"8:0\",fstype=\"ext4\",mountpoint=\"/\"%s}",
+			 sda_hist[i].suffix, sda_hist[i].le);
+		ok(value_of(text, series) == sda_hist[i].want, "%s", sda_hist[i].what);
+	}
 	is_int(count_of(text, "daxscope_lock_wait_seconds_bucket{dev=\"8:0\""), DX_HIST_SLOTS, "a bucket per slot, the last +Inf");
 	is_int(value_of(text, "daxscope_punches_total{dev=\"0:42\",fstype=\"fuse.delayfs\",mountpoint=\"/mnt/my fuse\"}"), 1,
 	       "per mount: the FUSE mount's punch, with its fs type and mount point (\\040 read)");
