@@ -152,6 +152,11 @@ static struct MHD_Response *text_response(const char *text, size_t len, const ch
 	return resp;
 }
 
+static struct MHD_Response *plain(const char *msg)
+{
+	return text_response(msg, strlen(msg), "text/plain; charset=utf-8");
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, struct MHD_Response *resp)
 {
 	enum MHD_Result ret;
@@ -182,13 +187,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version, (void)upload, (void)upload_len, (void)state;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
-		resp = text_response("only GET and HEAD\n", 18, "text/plain");
+		resp = plain("only GET and HEAD\n");
 		if (resp)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 	}
 	if (strcmp(url, "/metrics"))
-		return reply(conn, MHD_HTTP_NOT_FOUND, text_response("not found: try /metrics\n", 24, "text/plain"));
+		return reply(conn, MHD_HTTP_NOT_FOUND, plain("not found: try /metrics\n"));
 	f = wanted_format(conn);
 	pthread_mutex_lock(&snap->lock);
 	resp = text_response(snap->text[f], snap->len[f], types[f]);
