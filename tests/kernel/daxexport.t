@@ -125,6 +125,10 @@ my $dev = $race->{dev};
 my $at = qq{dev="$dev"};
 
 ok((value_when(qq{up{job="daxscope"}}, sub { $_[0] == 1 }) // 0) == 1, 'Prometheus scrapes daxexport: up is 1');
+# only an OpenMetrics scrape carries units: Prometheus took that format
+my $meta = eval { decode_json($http->get("http://127.0.0.1:$pport/api/v1/metadata?metric=daxscope_lock_wait_seconds")->{content}) };
+is(($meta->{data}{daxscope_lock_wait_seconds} // [{}])->[0]{unit}, 'seconds',
+    'Prometheus scraped OpenMetrics: the metadata API has the histogram\'s # UNIT');
 my $punches = value_when("daxscope_punches_total{$at}", sub { $_[0] > 0 });
 ok(($punches // 0) > 0, "punches on the race's mount ($dev): $punches") or diag(slurp("$dir/prometheus.log"));
 my $series = query("daxscope_punches_total{$at}")->[0]{metric} // {};
@@ -172,6 +176,7 @@ SKIP: {
 sub raw_request {    # the status line the exporter answers a raw request with, '' if it closed
     my ($request) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or return '';
+    local $SIG{PIPE} = 'IGNORE';    # the exporter may answer and close before it has read all of it
     print $s $request;
     my $line = eval { local $SIG{ALRM} = sub { die "timeout\n" }; alarm 10; my $l = <$s>; alarm 0; $l } // '';
     close $s;
