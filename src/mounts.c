@@ -41,35 +41,42 @@ static bool parse_line(const char *line, struct dx_mount *out)
 	return true;
 }
 
+/* Adds one (owned) unless its device is there already: the first mount of a device wins. */
+static void add_mount(struct dx_mounts *m, struct dx_mount *one)
+{
+	if (dx_mounts_find(m, one->dev)) {
+		free(one->fstype);
+		free(one->point);
+		return;
+	}
+	if ((m->n & (m->n - 1)) == 0 && m->n >= 16) { /* a power of two: full */
+		m->list = realloc(m->list, 2 * m->n * sizeof(*m->list));
+		if (!m->list)
+			abort();
+	}
+	m->list[m->n++] = *one;
+}
+
 int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
 {
-	struct dx_mounts fresh = { 0 };
-	size_t cap = 0, linecap = 0;
+	struct dx_mounts fresh = { .list = malloc(16 * sizeof(*fresh.list)) };
+	size_t linecap = 0;
 	char *line = NULL;
 	struct dx_mount one;
 
-	while (getline(&line, &linecap, mountinfo) > 0) {
-		if (!parse_line(line, &one))
-			continue;
-		if (dx_mounts_find(&fresh, one.dev)) {
-			free(one.fstype);
-			free(one.point);
-			continue;
-		}
-		if (fresh.n == cap) {
-			cap = cap ? 2 * cap : 32;
-			fresh.list = realloc(fresh.list, cap * sizeof(*fresh.list));
-			if (!fresh.list)
-				abort();
-		}
-		fresh.list[fresh.n++] = one;
-	}
+	if (!fresh.list)
+		abort();
+	while (getline(&line, &linecap, mountinfo) > 0)
+		if (parse_line(line, &one))
+			add_mount(&fresh, &one);
 	free(line);
 	if (ferror(mountinfo)) {
 		dx_mounts_free(&fresh);
 		return -1;
 	}
-	dx_mounts_free(m);
+	for (size_t i = 0; i < m->n; i++) /* unmounted since: their last entry stays */
+		add_mount(&fresh, &m->list[i]);
+	free(m->list);
 	*m = fresh;
 	return 0;
 }

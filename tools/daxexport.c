@@ -215,20 +215,14 @@ static char *render(const struct dx_report *r, const struct dx_metrics_opts *o, 
 	return text;
 }
 
-/* The mount table again when a device is new to it (a mount since the last). */
-static void learn_mounts(struct dx_mounts *m, const struct dx_report *r)
+/* The mount table as it is now: a device number a new mount reuses takes its labels. */
+static void learn_mounts(struct dx_mounts *m)
 {
-	FILE *f;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	for (size_t i = 0; i < dx_report_nfiles(r); i++) {
-		if (dx_mounts_find(m, dx_report_file(r, i)->file.dev))
-			continue;
-		f = fopen("/proc/self/mountinfo", "re");
-		if (f) {
-			dx_mounts_read(m, f);
-			fclose(f);
-		}
-		return;
+	if (f) {
+		dx_mounts_read(m, f);
+		fclose(f);
 	}
 }
 
@@ -236,7 +230,7 @@ static void publish(struct snapshot *snap, const struct dx_report *r, struct dx_
 {
 	char *old[2];
 
-	learn_mounts(mounts, r);
+	learn_mounts(mounts);
 	for (int f = 0; f < 2; f++) {
 		struct dx_metrics_opts o = { .format = f, .top_files = top, .mounts = mounts };
 		size_t len;

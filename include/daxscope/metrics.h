@@ -23,7 +23,11 @@ struct dx_mounts {
 	size_t n;
 };
 
-/* Replaces m's table with a mountinfo file's; the first mount of a device wins (bind mounts repeat it). */
+/*
+ * Updates m from a mountinfo file: a device there takes its first mount (bind
+ * mounts repeat it; a reused device number its new mount); one no longer
+ * mounted keeps its last entry, so that its series keep their labels.
+ */
 int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo);
 const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev);
 void dx_mounts_free(struct dx_mounts *m);

@@ -78,6 +78,7 @@ static void test_mounts(struct dx_mounts *m)
 				   "30 27 8:0 / / rw,relatime shared:1 - ext4 /dev/sda rw\n"
 				   "31 30 8:0 /home /home rw - ext4 /dev/sda rw\n"
 				   "40 30 0:42 / /mnt/my\\040fuse rw,nosuid - fuse.delayfs delayfs rw\n";
+	static const char remount[] = "50 27 8:0 / / rw - xfs /dev/sda rw\n";
 	FILE *f = fmemopen((void *)info, sizeof(info) - 1, "r");
 
 	is_int(dx_mounts_read(m, f), 0, "mountinfo read");
@@ -86,6 +87,12 @@ static void test_mounts(struct dx_mounts *m)
 	ok(dx_mounts_find(m, SDA) && !strcmp(dx_mounts_find(m, SDA)->point, "/"), "8:0: the first mount (a bind mount repeats it)");
 	ok(dx_mounts_find(m, FUSE) && !strcmp(dx_mounts_find(m, FUSE)->fstype, "fuse.delayfs"), "0:42: its fs type");
 	ok(!dx_mounts_find(m, 9u << 20), "an unknown device: none");
+	f = fmemopen((void *)remount, sizeof(remount) - 1, "r");
+	is_int(dx_mounts_read(m, f), 0, "mountinfo read again");
+	fclose(f);
+	ok(dx_mounts_find(m, FUSE) && !strcmp(dx_mounts_find(m, FUSE)->point, "/mnt/my fuse"),
+	   "a device unmounted since keeps its last mount");
+	ok(dx_mounts_find(m, SDA) && !strcmp(dx_mounts_find(m, SDA)->fstype, "xfs"), "a device number reused: its new mount");
 }
 
 /* The 8:0 mount's lock-wait histogram of waits of 1 ns, 3 ns, 1000 ns and 5 s, sample by sample. */
@@ -112,7 +119,7 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text, series[256];
 
-	plan(24);
+	plan(27);
 	test_mounts(&mounts);
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
 	path_of(r, SDA, 1, "/m/q\"b\\\n\xff");
@@ -133,7 +140,7 @@ int main(void)
 	   "a path's quote and backslashes escaped, its newline and stray byte as ls -b writes them");
 	ok(!strstr(text, "\xff") && !strstr(text, "q\"b"), "no raw stray byte, no bare quote");
 	for (size_t i = 0; i < sizeof(sda_hist) / sizeof(sda_hist[0]); i++) {
-		snprintf(series, sizeof(series), "daxscope_lock_wait_seconds_%s{dev=\"8:0\",fstype=\"ext4\",mountpoint=\"/\"%s}",
+		snprintf(series, sizeof(series), "daxscope_lock_wait_seconds_%s{dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"%s}",
 			 sda_hist[i].suffix, sda_hist[i].le);
 		ok(value_of(text, series) == sda_hist[i].want, "%s", sda_hist[i].what);
 	}
