@@ -53,6 +53,13 @@ for my $bad (['--listen', '127.0.0.1'], ['--listen', '127.0.0.1:0'], ['--listen'
     my ($rc, undef, $err) = run_cmd(build() . '/daxexport', @$bad);
     ok($rc == 2 && $err =~ /invalid|unexpected/, "daxexport @$bad: refused, exit 2") or diag("rc $rc: $err");
 }
+SKIP: {
+    skip 'setpriv missing (util-linux)', 2 unless `sh -c 'command -v setpriv'`;
+    my ($rc, undef, $err) = run_cmd('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+        build() . '/daxexport', '--listen', '127.0.0.1:' . free_port());
+    is($rc, 1, 'not root: exits 1');
+    like($err, qr/^daxexport: [^\n]*root[^\n]*\n\z/, 'not root: the session\'s one-line error') or diag($err);
+}
 my $taken = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1) or die;
 my ($rc, undef, $err) = run_cmd(build() . '/daxexport', '--listen', '127.0.0.1:' . $taken->sockport);
 is($rc, 1, 'a port in use: exit 1');
