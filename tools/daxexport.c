@@ -253,7 +253,6 @@ static int run(struct dx_session *s, struct dx_report *r, struct snapshot *snap,
 	int err = 0;
 
 	while (!stop) {
-
 		err = dx_report_hold(r, 50) ? 0 : dx_session_poll(s, 50, dx_report_take, r);
 		if (err < 0 && err != -EINTR)
 			break;
