@@ -24,6 +24,9 @@ my $prometheus = `sh -c 'command -v prometheus'` =~ s/\s+//gr;
 plan skip_all => 'prometheus missing (Debian package prometheus: scripts/deps.sh installs it)' unless $prometheus;
 
 my $http = HTTP::Tiny->new(timeout => 5);
+# The exporter may answer a request and close before it has read all of it: a write then fails
+# with EPIPE instead of killing the test before its cleanups (Prometheus, daxexport, mounts) run.
+$SIG{PIPE} = 'IGNORE';
 
 # A loopback port nobody listens on now.
 sub free_port {
@@ -183,7 +186,6 @@ SKIP: {
 sub raw_request {    # the status line the exporter answers a raw request with, '' if it closed
     my ($request) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or return '';
-    local $SIG{PIPE} = 'IGNORE';    # the exporter may answer and close before it has read all of it
     print $s $request;
     my $line = eval { local $SIG{ALRM} = sub { die "timeout\n" }; alarm 10; my $l = <$s>; alarm 0; $l } // '';
     close $s;
