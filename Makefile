@@ -84,6 +84,7 @@ $(BUILD)/%: tools/%.c $(SESSION) $(BUILD)/libdaxscope-core.a
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS))
 
 $(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+$(BUILD)/daxexport: LDLIBS += $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope-core.a
 	@mkdir -p $(@D)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "daxscope/events.h"
 
@@ -277,6 +278,10 @@ struct dx_report *dx_report_new(const struct dx_report_opts *opts);
 void dx_report_free(struct dx_report *r);
 /* The traced machine: its kernel release and CLOCK_REALTIME - CLOCK_MONOTONIC there. */
 void dx_report_set_origin(struct dx_report *r, const char *kernel, int64_t realtime_offset_ns);
+/* The origin of a live report: this machine's kernel, its clocks now. */
+void dx_report_set_origin_here(struct dx_report *r);
+/* A clock's reading in nanoseconds (CLOCK_MONOTONIC: the events' clock). */
+uint64_t dx_clock_ns(clockid_t clock);
 /* Take one record (a dx_record_fn: ctx is the report); its length was checked against its type. */
 void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *report);
 /* No record until now_ns (CLOCK_MONOTONIC of the traced machine): judge what can be judged. */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A report as metrics for Prometheus-compatible scrapers (daxexport): the
+ * OpenMetrics 1.0 text format, or Prometheus' text format 0.0.4. No BPF, no
+ * HTTP: the text comes from a report, so it can be tested on synthetic events.
+ */
+#ifndef DAXSCOPE_METRICS_H
+#define DAXSCOPE_METRICS_H
+
+#include <stdio.h>
+
+#include "daxscope/daxscope.h"
+
+/* ---- mounts: a device's filesystem type and mount point, from /proc/self/mountinfo ---- */
+struct dx_mount {
+	uint32_t dev; /* kernel dev_t, as struct dx_file has it */
+	char *fstype;
+	char *point;
+};
+
+struct dx_mounts {
+	struct dx_mount *list;
+	size_t n;
+};
+
+/*
+ * Updates m from a mountinfo file: a device there takes its first mount (bind
+ * mounts repeat it; a reused device number its new mount); one no longer
+ * mounted keeps its last entry, so that its series keep their labels.
+ */
+int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo);
+const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev);
+void dx_mounts_free(struct dx_mounts *m);
+
+/* ---- the exposition ---- */
+enum dx_metrics_format {
+	DX_METRICS_OPENMETRICS, /* application/openmetrics-text; version=1.0.0 */
+	DX_METRICS_PROMETHEUS,  /* text/plain; version=0.0.4 */
+};
+
+#define DX_METRICS_OPENMETRICS_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define DX_METRICS_PROMETHEUS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Per-file series are kept to the busiest files: at most this many, so that a scrape's size stays bounded. */
+#define DX_METRICS_TOP_MAX 200
+
+struct dx_metrics_opts {
+	enum dx_metrics_format format;
+	size_t top_files;               /* per-file series for this many files (<= DX_METRICS_TOP_MAX) */
+	const struct dx_mounts *mounts; /* fstype and mount point of each device; NULL: unknown */
+};
+
+/* The whole exposition of a report's current state (ending in "# EOF" for OpenMetrics). */
+void dx_metrics_write(FILE *out, const struct dx_report *r, const struct dx_metrics_opts *o);
+
+#endif /* DAXSCOPE_METRICS_H */

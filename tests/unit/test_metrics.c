@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The OpenMetrics text of a synthetic report: label escaping, cumulative buckets at their real bounds, # EOF, top N, DAX windows. */
+#define _GNU_SOURCE /* open_memstream, fmemopen */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daxscope/capture.h"
+#include "daxscope/metrics.h"
+#include "tap.h"
+
+#define MS 1000000ULL
+#define SDA (8u << 20)   /* 8:0 */
+#define FUSE (42u)       /* 0:42 */
+
+static uint64_t clock_ns = 1000 * MS;
+
+/* An event of kind on (dev, ino); ns: a lock wait's length, a DAX window event's duration, and for those its op. */
+static void take(struct dx_report *r, uint16_t kind, uint32_t dev, uint64_t ino, uint64_t ns, uint32_t dax_op)
+{
+	struct dx_event e = { .ts = clock_ns, .kind = kind, .pid = 7, .tid = 7, .file = { .ino = ino, .dev = dev } };
+
+	snprintf(e.comm, sizeof(e.comm), "task");
+	if (kind == DX_LOCK_WAIT)
+		e.lock.wait_ns = ns;
+	if (kind == DX_DAX_RANGE) /* a window of 8 ranges, 2 free */
+		e.dax = (struct dx_dax_range){ .window = 0xabc, .duration_ns = ns, .op = dax_op, .nr_ranges = 8,
+					       .nr_free = 2, .nr_busy = 6, .count = 1 };
+	if (kind == DX_PUNCH_BEGIN) {
+		e.punch.op = DX_OP_PUNCH_HOLE;
+		e.punch.len = 4096;
+		e.punch.fd = -1;
+	}
+	clock_ns += MS;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+}
+
+static void path_of(struct dx_report *r, uint32_t dev, uint64_t ino, const char *path)
+{
+	struct dx_file f = { .ino = ino, .dev = dev };
+	char rec[sizeof(f) + 64];
+
+	memcpy(rec, &f, sizeof(f));
+	memcpy(rec + sizeof(f), path, strlen(path) + 1);
+	dx_report_take(DX_REC_PATH, rec, (uint32_t)(sizeof(f) + strlen(path) + 1), r);
+}
+
+static char *render(const struct dx_report *r, const struct dx_metrics_opts *o)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	dx_metrics_write(f, r, o);
+	fclose(f);
+	return text;
+}
+
+/* The value of the sample line that starts with `series ` (name and labels exactly), -1 if none. */
+static double value_of(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if (!strncmp(line, series, n) && line[n] == ' ')
+			return strtod(line + n + 1, NULL);
+	return -1;
+}
+
+static int count_of(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void test_mounts(struct dx_mounts *m)
+{
+	static const char info[] = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+				   "not a mountinfo line\n"
+				   "30 27 8:0 / / rw,relatime shared:1 - ext4 /dev/sda rw\n"
+				   "31 30 8:0 /home /home rw - ext4 /dev/sda rw\n"
+				   "40 30 0:42 / /mnt/my\\040fuse rw,nosuid - fuse.delayfs delayfs rw\n";
+	static const char remount[] = "50 27 8:0 / / rw - xfs /dev/sda rw\n";
+	FILE *f = fmemopen((void *)info, sizeof(info) - 1, "r");
+
+	is_int(dx_mounts_read(m, f), 0, "mountinfo read");
+	fclose(f);
+	is_int(m->n, 3, "one mount a device, garbage skipped");
+	ok(dx_mounts_find(m, SDA) && !strcmp(dx_mounts_find(m, SDA)->point, "/"), "8:0: the first mount (a bind mount repeats it)");
+	ok(dx_mounts_find(m, FUSE) && !strcmp(dx_mounts_find(m, FUSE)->fstype, "fuse.delayfs"), "0:42: its fs type");
+	ok(!dx_mounts_find(m, 9u << 20), "an unknown device: none");
+	f = fmemopen((void *)remount, sizeof(remount) - 1, "r");
+	is_int(dx_mounts_read(m, f), 0, "mountinfo read again");
+	fclose(f);
+	ok(dx_mounts_find(m, FUSE) && !strcmp(dx_mounts_find(m, FUSE)->point, "/mnt/my fuse"),
+	   "a device unmounted since keeps its last mount");
+	ok(dx_mounts_find(m, SDA) && !strcmp(dx_mounts_find(m, SDA)->fstype, "xfs"), "a device number reused: its new mount");
+}
+
+/* A sample expected: daxscope_NAME{LABELS LE} WANT. */
+struct sample_check {
+	const char *name, *le;
+	double want;
+	const char *what;
+};
+
+static void check_samples(const char *text, const char *labels, const struct sample_check *c, size_t n)
+{
+	char series[256];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(series, sizeof(series), "daxscope_%s{%s%s}", c[i].name, labels, c[i].le);
+		ok(value_of(text, series) == c[i].want, "%s", c[i].what);
+	}
+}
+
+/* The 8:0 mount's lock-wait histogram of waits of 1 ns, 3 ns, 1000 ns and 5 s, sample by sample. */
+static const struct sample_check sda_hist[] = {
+	{ "lock_wait_seconds_bucket", ",le=\"1e-09\"", 1, "bucket le=1ns: the 1 ns wait" },
+	{ "lock_wait_seconds_bucket", ",le=\"3e-09\"", 2, "bucket le=3ns: cumulative, the 3 ns wait added" },
+	{ "lock_wait_seconds_bucket", ",le=\"5.11e-07\"", 2, "bucket le=511ns: 1000 ns is not in it" },
+	{ "lock_wait_seconds_bucket", ",le=\"1.023e-06\"", 3, "bucket le=1023ns: it is" },
+	{ "lock_wait_seconds_bucket", ",le=\"4.294967295\"", 3, "bucket le=2^32-1 ns: 5 s is not in it" },
+	{ "lock_wait_seconds_bucket", ",le=\"8.589934591\"", 4, "bucket le=2^33-1 ns: it is" },
+	{ "lock_wait_seconds_bucket", ",le=\"+Inf\"", 4, "+Inf: every wait" },
+	{ "lock_wait_seconds_count", "", 4, "_count equals +Inf" },
+	{ "lock_wait_seconds_sum", "", 5.000001004, "_sum in seconds: 5.000001004" },
+};
+
+/* The FUSE mount's DAX window after a 3 us reclaim and a 1 ms stall. */
+static const struct sample_check fuse_dax[] = {
+	{ "dax_ranges", "", 8, "DAX window: its ranges, a gauge labelled by mount and window" },
+	{ "dax_ranges_free", "", 2, "... free" },
+	{ "dax_ranges_busy", "", 6, "... busy" },
+	{ "dax_reclaims_total", "", 1, "... a reclaim by the worker" },
+	{ "dax_reclaim_seconds_bucket", ",le=\"2.047e-06\"", 0, "... not within 2047 ns" },
+	{ "dax_reclaim_seconds_bucket", ",le=\"4.095e-06\"", 1, "... within 4095 ns" },
+	{ "dax_alloc_stalls_total", "", 1, "... an allocation stall" },
+	{ "dax_alloc_stall_seconds_sum", "", 0.001, "... of 1 ms" },
+};
+
+int main(void)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_mounts mounts = { 0 };
+	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
+	char *text;
+
+	plan(35);
+	test_mounts(&mounts);
+	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
+	path_of(r, SDA, 1, "/m/q\"b\\\n\xff");
+	path_of(r, FUSE, 2, "/mnt/my fuse/f");
+	take(r, DX_LOCK_WAIT, SDA, 1, 1, 0);
+	take(r, DX_LOCK_WAIT, SDA, 1, 3, 0);
+	take(r, DX_LOCK_WAIT, SDA, 1, 1000, 0);
+	take(r, DX_LOCK_WAIT, SDA, 1, 5000000000ULL, 0);
+	take(r, DX_PUNCH_BEGIN, FUSE, 2, 0, 0);
+	take(r, DX_LOCK_WAIT, FUSE, 2, 10, 0);
+	take(r, DX_PUNCH_END, FUSE, 2, 0, 0);
+	/* the FUSE mount's DAX window: a 3 us reclaim by the worker, a 1 ms allocation stall */
+	take(r, DX_DAX_RANGE, FUSE, 2, 3000, DX_DAX_RECLAIM);
+	take(r, DX_DAX_RANGE, FUSE, 2, 1000000, DX_DAX_ALLOC_STALL);
+	dx_report_settle(r, clock_ns + 1000 * MS);
+
+	text = render(r, &o);
+	ok(strlen(text) > 6 && !strcmp(text + strlen(text) - 6, "# EOF\n") && count_of(text, "# EOF") == 1,
+	   "OpenMetrics: one # EOF, at the end");
+	ok(strstr(text, "path=\"/m/q\\\"b\\\\\\\\\\\\n\\\\377\"") != NULL,
+	   "a path's quote and backslashes escaped, its newline and stray byte as ls -b writes them");
+	ok(!strstr(text, "\xff") && !strstr(text, "q\"b"), "no raw stray byte, no bare quote");
+	check_samples(text, "dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"", sda_hist, sizeof(sda_hist) / sizeof(sda_hist[0]));
+	is_int(count_of(text, "daxscope_lock_wait_seconds_bucket{dev=\"8:0\""), DX_HIST_SLOTS, "a bucket per slot, the last +Inf");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:42\",fstype=\"fuse.delayfs\",mountpoint=\"/mnt/my fuse\"}"), 1,
+	       "per mount: the FUSE mount's punch, with its fs type and mount point (\\040 read)");
+	is_int(count_of(text, "daxscope_file_lock_waits_total{"), 1, "--top 1: one file's series");
+	ok(strstr(text, "daxscope_file_lock_waits_total{dev=\"8:0\",ino=\"1\"") != NULL, "... the one with the most waits");
+	is_int(count_of(text, "# TYPE daxscope_faults_during_punch counter"), 1, "a family's samples together, typed once");
+	check_samples(text, "dev=\"0:42\",fstype=\"fuse.delayfs\",mountpoint=\"/mnt/my fuse\",window=\"0\"", fuse_dax,
+		      sizeof(fuse_dax) / sizeof(fuse_dax[0]));
+	free(text);
+
+	o.format = DX_METRICS_PROMETHEUS;
+	text = render(r, &o);
+	ok(!strstr(text, "# EOF") && !strstr(text, "# UNIT"), "Prometheus 0.0.4: no # EOF, no # UNIT");
+	ok(strstr(text, "# TYPE daxscope_punches_total counter\n") != NULL, "... a counter typed by its samples' name");
+	free(text);
+	dx_mounts_free(&mounts);
+	dx_report_free(r);
+	return done_testing();
+}
