@@ -69,7 +69,8 @@ struct puncher {
 static void *punch_loop(void *arg)
 {
 	struct puncher *p = arg;
-	struct timespec gap = { 0, (long)(1e9 / p->hz) };
+	long gap_ns = (long)(1e9 / p->hz);
+	struct timespec gap = { gap_ns / 1000000000L, gap_ns % 1000000000L }; /* tv_nsec past 1e9 fails: no pause at all */
 
 	while (!done) {
 		if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0)
