@@ -73,7 +73,7 @@ static const struct field dax_gauges[] = {
 
 static const struct field dax_counters[] = {
 	DAX_FIELD("dax_setups", "FUSE_SETUPMAPPING requests.", setups, FIELD_U64),
-	DAX_FIELD("dax_removes", "FUSE_REMOVEMAPPING requests.", removes, FIELD_U64),
+	DAX_FIELD("dax_removes", "Ranges in FUSE_REMOVEMAPPING requests.", removes, FIELD_U64),
 	DAX_FIELD("dax_reclaims", "Ranges reclaimed by the worker.", reclaims, FIELD_U64),
 	DAX_FIELD("dax_inline_reclaims", "Ranges reclaimed inline by a fault or IO.", inline_reclaims, FIELD_U64),
 	DAX_FIELD("dax_reclaim_passes", "Passes of the reclaim worker.", passes, FIELD_U64),
