@@ -104,27 +104,50 @@ static bool drawn_here(const struct dx_event *e, const struct dx_file *f)
 	return e->kind != DX_FUSE_REQ && e->kind != DX_DAX_RANGE && event_of(e, f);
 }
 
-/* Its time span and tasks: the punches, findings and events of the file, a margin either side. */
-static void lay_out(struct rows *rw, const struct dx_timeline *t, const struct dx_report *r, const struct dx_file *f)
+static bool in_span(const struct span *s, const struct dx_event *e)
+{
+	return e->ts >= s->from && dx_tl_begin(e) <= s->to;
+}
+
+/*
+ * Its time span: the punch windows, findings and lock waits, a margin either
+ * side (every event when it has none of them); the other events drawn are
+ * those inside it, so that a write long after the punch does not squeeze it.
+ */
+static void span_of(struct span *s, const struct dx_timeline *t, const struct dx_report *r, const struct dx_file *f)
 {
 	uint64_t pad;
 
+	for (size_t i = 0; i < r->npunches; i++)
+		if (same_file(&r->punches[i].file, f))
+			widen(s, r->punches[i].begin_ns, r->punches[i].end_ns);
+	for (size_t i = 0; i < dx_report_nfindings(r); i++)
+		if (same_file(&dx_report_finding(r, i)->file, f))
+			widen(s, dx_report_finding(r, i)->t_ns, dx_report_finding(r, i)->t_ns + dx_report_finding(r, i)->wait_ns);
+	for (size_t i = 0; i < t->n; i++)
+		if (drawn_here(&t->events[i], f) && (!s->to || t->events[i].kind == DX_LOCK_WAIT))
+			widen(s, dx_tl_begin(&t->events[i]), t->events[i].ts);
+	pad = (s->to - s->from) / 10 + 20000;
+	s->from = s->from > pad ? s->from - pad : 0;
+	s->to += pad;
+}
+
+/* Its rows: every task with something drawn in the span. */
+static void lay_out(struct rows *rw, const struct dx_timeline *t, const struct dx_report *r, const struct dx_file *f)
+{
 	memset(rw, 0, sizeof(*rw));
+	span_of(&rw->span, t, r, f);
 	for (size_t i = 0; i < r->npunches; i++) {
 		const struct dx_punch_window *p = &r->punches[i];
 
-		if (same_file(&p->file, f)) {
-			widen(&rw->span, p->begin_ns, p->end_ns);
+		if (same_file(&p->file, f))
 			dx_tl_tasks_add(&rw->tasks, p->task.pid, p->task.tid, p->task.comm);
-		}
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		const struct dx_event *e = &t->events[i];
 
-		if (drawn_here(e, f)) {
-			widen(&rw->span, dx_tl_begin(e), e->ts);
+		if (drawn_here(e, f) && in_span(&rw->span, e))
 			dx_tl_tasks_add(&rw->tasks, e->pid, e->tid, e->comm);
-		}
 	}
 	for (size_t i = 0; i < dx_report_nfindings(r); i++) {
 		const struct dx_finding *fd = dx_report_finding(r, i);
@@ -133,9 +156,6 @@ static void lay_out(struct rows *rw, const struct dx_timeline *t, const struct d
 			dx_tl_tasks_add(&rw->tasks, fd->fault.pid, fd->fault.tid, fd->fault.comm);
 	}
 	dx_tl_tasks_done(&rw->tasks);
-	pad = (rw->span.to - rw->span.from) / 20 + 1000;
-	rw->span.from = rw->span.from > pad ? rw->span.from - pad : 0;
-	rw->span.to += pad;
 }
 
 /* A duration short and readable: 512 ns, 3.2 µs, 41.3 ms, 2.0 s. */
@@ -241,8 +261,12 @@ static void draw_event(FILE *out, const struct rows *rw, const struct dx_event *
 	}
 }
 
-/* Each finding's mark, linked to its row of the table; blocked faults span their wait. */
-static void draw_finding(FILE *out, const struct rows *rw, const struct dx_finding *f, size_t k)
+/*
+ * Each finding's mark, linked to its row of the table; blocked faults span
+ * their wait. Marks of one row closer than a mark's width go side by side
+ * (LAST_X: the row's last mark), so that each can be clicked.
+ */
+static void draw_finding(FILE *out, const struct rows *rw, const struct dx_finding *f, size_t k, double *last_x)
 {
 	int row = dx_tl_tasks_find(&rw->tasks, f->fault.tid);
 	double x = x_at(&rw->span, f->t_ns), y = y_of(row) + ROW_H / 2.0;
@@ -250,6 +274,9 @@ static void draw_finding(FILE *out, const struct rows *rw, const struct dx_findi
 	if (f->kind == DX_FINDING_BLOCKED_FAULT)
 		fprintf(out, "<rect class=\"blocked\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"6\"/>", x, y - 3,
 			x_at(&rw->span, f->t_ns + f->wait_ns) - x + 1);
+	if (last_x[row] && x < last_x[row] + 12)
+		x = last_x[row] + 12;
+	last_x[row] = x;
 	fprintf(out, "<a href=\"#finding-%zu\"><path id=\"tl-finding-%zu\" class=\"mark %s\" d=\"M%.1f %.1fl6 -6l6 "
 		     "6l-6 6z\"><title>#%zu %s</title></path></a>\n",
 		k, k, dx_finding_name(f->kind), x - 6, y, k, dx_finding_name(f->kind));
@@ -259,9 +286,12 @@ static void file_timeline(FILE *out, const struct dx_timeline *t, const struct d
 {
 	struct dx_tl_verdicts v;
 	struct rows rw;
-	double height;
+	double height, *last_x;
 
 	lay_out(&rw, t, r, f);
+	last_x = calloc(rw.tasks.n + 1, sizeof(*last_x));
+	if (!last_x)
+		abort();
 	dx_tl_verdicts_build(&v, r);
 	height = y_of((int)rw.tasks.n) + 4;
 	fprintf(out, "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
@@ -273,13 +303,14 @@ static void file_timeline(FILE *out, const struct dx_timeline *t, const struct d
 		if (same_file(&r->punches[i].file, f))
 			draw_punch(out, &rw, &r->punches[i]);
 	for (size_t i = 0; i < t->n; i++)
-		if (drawn_here(&t->events[i], f))
+		if (drawn_here(&t->events[i], f) && in_span(&rw.span, &t->events[i]))
 			draw_event(out, &rw, &t->events[i],
 				   dx_tl_is_fault(&t->events[i]) ? dx_tl_verdict(&v, &t->events[i]) : NULL);
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		if (same_file(&dx_report_finding(r, i)->file, f))
-			draw_finding(out, &rw, dx_report_finding(r, i), i);
+			draw_finding(out, &rw, dx_report_finding(r, i), i, last_x);
 	fputs("</svg>\n", out);
+	free(last_x);
 	dx_tl_verdicts_free(&v);
 	dx_tl_tasks_free(&rw.tasks);
 }
@@ -339,23 +370,40 @@ static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const struc
 		}
 	if (!n)
 		return;
-	fprintf(out, "<svg class=\"daxranges\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">\n",
+	fprintf(out, "<h3>Free and busy ranges</h3>\n<svg class=\"daxranges\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">\n",
 		WIDTH, CHART_H);
 	axis(out, &s, CHART_H - 4);
 	for (int busy = 0; busy <= 1; busy++) {
+		double y = -1;
+
 		fprintf(out, "<polyline class=\"%s\" points=\"", busy ? "busy" : "free");
 		for (size_t i = 0; i < t->n; i++) {
 			const struct dx_event *e = &t->events[i];
+			double x = x_at(&s, e->ts);
 
-			if (e->kind == DX_DAX_RANGE && e->dax.window == w->window)
-				fprintf(out, "%.1f,%.1f ", x_at(&s, e->ts),
-					CHART_H - 8 - (CHART_H - AXIS_H - 8.0) * (busy ? e->dax.nr_busy : e->dax.nr_free) / most);
+			if (e->kind != DX_DAX_RANGE || e->dax.window != w->window)
+				continue;
+			if (y >= 0) /* a step: the count holds until the change */
+				fprintf(out, "%.1f,%.1f ", x, y);
+			y = CHART_H - 8 - (CHART_H - AXIS_H - 8.0) * (busy ? e->dax.nr_busy : e->dax.nr_free) / most;
+			fprintf(out, "%.1f,%.1f ", x, y);
 		}
 		fputs("\"/>\n", out);
 	}
-	fprintf(out, "<text class=\"legend free\" x=\"4\" y=\"%d\">free</text><text class=\"legend busy\" x=\"4\" "
-		     "y=\"%d\">busy</text><text class=\"tick\" x=\"4\" y=\"%d\">of %u</text></svg>\n",
-		AXIS_H + 12, AXIS_H + 26, AXIS_H + 40, most);
+	fprintf(out, "<text class=\"label free\" x=\"4\" y=\"%d\">free ranges</text><text class=\"label busy\" "
+		     "x=\"4\" y=\"%d\">busy ranges</text><text class=\"label\" x=\"4\" y=\"%d\">top: %u</text>"
+		     "<text class=\"label\" x=\"4\" y=\"%d\">bottom: 0</text></svg>\n",
+		AXIS_H + 12, AXIS_H + 26, AXIS_H + 40, most, CHART_H - 8);
+}
+
+static double curve_x(size_t i, size_t n)
+{
+	return 40 + (CHART_W - 60.0) * (double)i / (double)(n > 1 ? n - 1 : 1);
+}
+
+static double curve_y(uint64_t setups, uint64_t most)
+{
+	return CHART_H - 24 - (CHART_H - 50.0) * (double)setups / (double)most;
 }
 
 /* Mappings the model predicts at each window size, this window's marked. */
@@ -369,25 +417,27 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 		return;
 	for (size_t i = 0; i < n; i++)
 		most = curve[i].setups > most ? curve[i].setups : most;
-	fprintf(out, "<svg class=\"daxcurve\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">\n"
+	fprintf(out, "<h3>Cache-size model</h3>\n<svg class=\"daxcurve\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+		     "height=\"%d\">\n"
 		     "<polyline class=\"curve\" points=\"",
 		CHART_W, CHART_H);
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%.1f,%.1f ", 40 + (CHART_W - 60.0) * (double)i / (double)(n > 1 ? n - 1 : 1),
-			CHART_H - 24 - (CHART_H - 40.0) * (double)curve[i].setups / (double)most);
+		fprintf(out, "%.1f,%.1f ", curve_x(i, n), curve_y(curve[i].setups, most));
 	fputs("\"/>\n", out);
 	for (size_t i = 0; i < n; i++) {
-		double x = 40 + (CHART_W - 60.0) * (double)i / (double)(n > 1 ? n - 1 : 1);
+		double x = curve_x(i, n);
 
 		fprintf(out, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%" PRIu64 " MiB: %" PRIu64
 			     " mappings, %" PRIu64 " reclaims</title></circle><text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64
 			     "</text>\n",
-			curve[i].ranges == w->ranges ? "point here" : "point", x,
-			CHART_H - 24 - (CHART_H - 40.0) * (double)curve[i].setups / (double)most,
+			curve[i].ranges == w->ranges ? "point here" : "point", x, curve_y(curve[i].setups, most),
 			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups, curve[i].reclaims, x, CHART_H - 8,
 			(uint64_t)curve[i].ranges * DAX_RANGE_MIB);
 	}
-	fprintf(out, "<text class=\"tick\" x=\"4\" y=\"14\">mappings (max %" PRIu64 ") by window MiB</text></svg>\n", most);
+	fprintf(out, "<line class=\"grid\" x1=\"30\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/><text class=\"label\" x=\"4\" "
+		     "y=\"12\">FUSE_SETUPMAPPINGs the model predicts (top: %" PRIu64 ") at each window size (MiB); red: "
+		     "this window</text></svg>\n",
+		CHART_H - 24, CHART_W - 10, CHART_H - 24, most);
 }
 
 static void dax_section(FILE *out, const struct dx_timeline *t, const struct dx_report *r, size_t i)
@@ -487,7 +537,8 @@ static const char style[] =
 	".blocked{fill:#31a354;opacity:.6}.dirty{fill:#756bb1}.fault,.io{fill:#aaa}"
 	".blocked_fault{fill:#31a354}.unblocked_fault,.discarded_write,.resurrected_data,.io_during_punch,.refault"
 	"{fill:#de2d26}.mark{stroke:#000;stroke-width:1}.mark.blocked_fault{fill:#31a354}.bar{fill:#fd8d3c}"
-	"polyline{fill:none;stroke-width:2}.free{stroke:#31a354;fill:#31a354}.busy{stroke:#de2d26;fill:#de2d26}"
+	"polyline{fill:none;stroke-width:2}polyline.free{stroke:#31a354}polyline.busy{stroke:#de2d26}"
+	"text.label{text-anchor:start}text.free{fill:#31a354}text.busy{fill:#de2d26}"
 	".curve{stroke:#3182bd}.point{fill:#3182bd}.point.here{fill:#de2d26}text.legend{stroke:none}"
 	"table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}"
 	"tr.finding:target{background:#ffeda0}tr.blocked_fault td:nth-child(3){color:#31a354}"

@@ -1,0 +1,142 @@
+#!/usr/bin/perl
+# `daxtrace report --html`: one self-contained page, opened in a real browser
+# (headless chromium): its DOM has one timeline per file, one row per finding,
+# every finding's link lands on a mark, the DAX window's charts; the console is
+# free of errors (the page's Content-Security-Policy would log any fetch);
+# hostile names stay text. A screenshot is kept (DAXSCOPE_SCREENSHOT=PATH, else
+# the scratch directory). Needs no kernel; skips the browser part, saying why,
+# without chromium.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use Compress::Zlib qw(crc32);
+use JSON::PP;
+use Test::More;
+
+my $dt = build() . '/daxtrace';
+BAIL_OUT('build/daxtrace missing: run make') unless -x $dt;
+my $dir = scratch_dir();
+my $fuse = top() . '/tests/fuzz/corpus/fuse-race.dxc';
+my ($chromium) = grep { -x } map { "$_/chromium" } split /:/, $ENV{PATH};
+
+# ---- captures: the FUSE race with a DAX window's events added, and one with hostile names ----
+
+my ($HEADER, $REC) = (104, 16);    # docs/capture-format.md
+my ($EVENT, $PATH, $END) = (1, 2, 6);
+
+sub records {
+    my ($bytes) = @_;
+    my @r;
+    for (my $at = $HEADER; $at < length $bytes;) {
+        my ($type, $len) = unpack 'V V', substr($bytes, $at, $REC);
+        push @r, [ $type, substr($bytes, $at + $REC, $len) ];
+        $at += $REC + $len;
+    }
+    return @r;
+}
+
+sub write_capture {
+    my ($to, $header, @records) = @_;
+    open my $fh, '>:raw', $to or die "$to: $!";
+    print $fh $header, map { pack('V V V V', $_->[0], length $_->[1], crc32($_->[1]), 0) . $_->[1] } @records;
+    close $fh;
+}
+
+# struct dx_event with a struct dx_dax_range (include/daxscope/events.h): a FUSE DAX window of 4 ranges.
+sub dax_event {
+    my ($size, $ts, $op, $free, $busy, $took, $offset) = @_;
+    my $e = pack('Q v v V V V Q a16 Q V V', $ts, 10, 0, 0, 77, 77, 0, 'virtiofsd-ish', 11, 52, 0)
+      . pack('Q Q Q V l V V V V', 0xffff888012340000, $took, $offset, $op, 0, 4, $free, $busy, 1);
+    return pack("a$size", $e);
+}
+
+my $bytes = slurp($fuse);
+my $event_size = unpack 'V', substr($bytes, 16, 4);
+my @recs = records($bytes);
+my ($last_ts) = sort { $b <=> $a } map { unpack 'Q', $_->[1] } grep { $_->[0] == $EVENT } @recs;
+my ($SETUP, $RECLAIM, $STALL, $USE) = (1, 3, 6, 7);
+my ($t, $busy, @dax) = ($last_ts + 1_000_000, 0);
+for my $round (0 .. 2) {
+    for my $range (0 .. 5) {
+        $t += 500_000;
+        push @dax, dax_event($event_size, $t, $USE, 0, 0, 0, $range << 21);
+        next if $round;    # the first round maps; later ones reuse or reclaim
+        if ($busy < 4) {
+            $busy++;
+            push @dax, dax_event($event_size, $t += 200_000, $SETUP, 4 - $busy, $busy, 200_000, $range << 21);
+        } else {
+            push @dax, dax_event($event_size, $t += 3_000_000, $STALL, 0, 4, 3_000_000, 0),
+              dax_event($event_size, $t += 100_000, $RECLAIM, 1, 3, 2_000_000, 0),
+              dax_event($event_size, $t += 200_000, $SETUP, 0, 4, 200_000, $range << 21);
+        }
+    }
+}
+write_capture("$dir/dax.dxc", substr($bytes, 0, $HEADER), (grep { $_->[0] != $END } @recs),
+    (map { [ $EVENT, $_ ] } @dax), grep { $_->[0] == $END } @recs);
+
+my $evil_path = "<script>alert(1)</script>\n\xff\xfe";
+my $evil_comm = "<img src=x>\e\xfe";
+write_capture("$dir/evil.dxc", substr($bytes, 0, $HEADER), map {
+    my ($type, $p) = @$_;
+    $p = substr($p, 0, length($p) - 1) . "$evil_path\0" if $type == $PATH;
+    substr($p, 32, 16) = pack('a16', $evil_comm) if $type == $EVENT;    # struct dx_event's comm
+    [ $type, $p ]
+} @recs);
+
+# ---- the page as written ----
+
+my %page;
+for my $name (qw(dax evil)) {
+    my ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/$name.dxc", '--json', '--html', "$dir/$name.html");
+    is($rc, 0, "$name: report --html exits 0") or diag($err);
+    $page{$name} = { html => slurp("$dir/$name.html"), report => eval { decode_json($out) } // {} };
+}
+my $report = $page{dax}{report};
+ok(@{ $report->{dax_window} // [] } == 1 && $report->{dax_window}[0]{model}, 'the DAX events make a window with a cache-size model');
+my $html = $page{dax}{html};
+ok($html =~ /^<!DOCTYPE html>/ && $html =~ m{</html>\n\z}, 'one whole HTML document');
+ok($html !~ /<script|<link|\@import|url\(|src=/i, 'nothing to load: no script, stylesheet, import, url() or src');
+ok($html =~ /Content-Security-Policy" content="default-src 'none'/, 'and its CSP forbids fetching anything');
+
+# ---- in a browser ----
+
+sub browser {
+    my (@args) = @_;
+    return run_cmd($chromium, '--headless', '--no-sandbox', '--disable-gpu', '--enable-logging=stderr', '--v=0', @args);
+}
+
+sub count { my ($re, $s) = @_; my $n = () = $s =~ /$re/g; $n }
+
+SKIP: {
+    skip 'chromium not installed (scripts/deps.sh installs it): the page is not checked in a browser', 12 unless $chromium;
+    my ($rc, $dom, $log) = browser('--dump-dom', "file://$dir/dax.html");
+    is($rc, 0, 'chromium loads the page');
+    my @console = grep { /Uncaught|ERROR:CONSOLE|Refused to/ } split /\n/, $log;
+    ok(!@console, 'no console errors, nothing refused by the CSP') or diag("@console");
+    my $files = @{ $report->{files} // [] };
+    my $findings = @{ $report->{findings} // [] };
+    is(count(qr/<svg class="timeline"/, $dom), $files, "one timeline per file ($files)");
+    is(count(qr/<svg class="lockhist"|<p class="none">No waits/, $dom), $files, 'a lock-wait histogram (or "no waits") per file');
+    is(count(qr/<tr class="finding /, $dom), $findings, "one table row per finding ($findings)");
+    my @links = $dom =~ /href="#(tl-finding-\d+)"/g;
+    ok(@links == $findings && !grep({ $dom !~ /id="\Q$_\E"/ } @links), 'every row links to its mark in the timeline');
+    ok(!grep({ $dom !~ /id="\Q$_\E"/ } $dom =~ /<a href="#(finding-\d+)"/g), 'every mark links to its row');
+    ok($dom =~ /<svg class="daxranges"/ && count(qr/<polyline class="(?:free|busy)"/, $dom) == 2,
+        "the DAX window's free and busy ranges over time");
+    my $points = @{ $report->{dax_window}[0]{model}{curve} // [] };
+    ok($points && count(qr/<circle class="point/, $dom) == $points, "its cache-size curve, a point per size ($points)");
+
+    my $shot = $ENV{DAXSCOPE_SCREENSHOT} // "$dir/html-report.png";
+    ($rc) = browser("--screenshot=$shot", '--window-size=1400,2000', "file://$dir/dax.html");
+    ok($rc == 0 && substr(slurp($shot), 0, 8) eq "\x89PNG\r\n\x1a\n", "a screenshot: $shot");
+
+    ($rc, $dom, $log) = browser('--dump-dom', "file://$dir/evil.html");
+    ok($rc == 0 && $dom !~ /<script|<img/i && !grep({ /Uncaught|ERROR:CONSOLE|Refused to/ } split /\n/, $log),
+        'hostile names: no element made of them, no script run');
+    ok($dom =~ /&lt;script&gt;alert\(1\)&lt;\/script&gt;\\n\\377\\376/ && $dom =~ /&lt;img src=x&gt;\\033\\376/,
+        'hostile names: shown as text, control and stray bytes escaped as the text report does');
+}
+
+done_testing();
