@@ -185,9 +185,18 @@ static int verdict_cmp(const void *a, const void *b)
 	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
 }
 
-void dx_tl_verdicts_build(struct dx_tl_verdicts *v, const struct dx_report *r)
+static int wait_cmp(const void *a, const void *b)
 {
-	size_t cap = 0;
+	const struct dx_event *x = *(const struct dx_event *const *)a, *y = *(const struct dx_event *const *)b;
+
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+void dx_tl_verdicts_build(struct dx_tl_verdicts *v, const struct dx_timeline *t, const struct dx_report *r)
+{
+	size_t cap = 0, wait_cap = 0;
 
 	memset(v, 0, sizeof(*v));
 	for (size_t i = 0; i < dx_report_nfindings(r); i++) {
@@ -198,11 +207,17 @@ void dx_tl_verdicts_build(struct dx_tl_verdicts *v, const struct dx_report *r)
 	}
 	if (v->n)
 		qsort(v->by_task, v->n, sizeof(*v->by_task), verdict_cmp);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->events[i].kind == DX_LOCK_WAIT)
+			*DX_PUSH(v->waits, v->nwaits, wait_cap) = &t->events[i];
+	if (v->nwaits)
+		qsort(v->waits, v->nwaits, sizeof(*v->waits), wait_cmp);
 }
 
 void dx_tl_verdicts_free(struct dx_tl_verdicts *v)
 {
 	free(v->by_task);
+	free(v->waits);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -215,6 +230,38 @@ const struct dx_finding *dx_tl_verdict(const struct dx_tl_verdicts *v, const str
 		return NULL;
 	hit = bsearch(&k, v->by_task, v->n, sizeof(*v->by_task), verdict_cmp);
 	return hit ? *hit : NULL;
+}
+
+/* The first of the task's waits ending at or after T: waits are sorted by (tid, ts). */
+static size_t first_wait(const struct dx_tl_verdicts *v, uint32_t tid, uint64_t t)
+{
+	size_t lo = 0, hi = v->nwaits;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dx_event *w = v->waits[mid];
+
+		if (w->tid < tid || (w->tid == tid && w->ts < t))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint64_t dx_tl_fault_end(const struct dx_tl_verdicts *v, const struct dx_finding *f)
+{
+	if (f->kind != DX_FINDING_BLOCKED_FAULT)
+		return f->t_ns + f->fault_ns;
+	for (size_t i = first_wait(v, f->fault.tid, f->t_ns); i < v->nwaits && v->waits[i]->tid == f->fault.tid; i++) {
+		const struct dx_event *w = v->waits[i];
+
+		if (w->file.dev == f->file.dev && w->file.ino == f->file.ino && w->lock.wait_ns == f->lock_wait_ns)
+			return w->ts > f->t_ns + f->wait_ns ? w->ts : f->t_ns + f->wait_ns;
+		if (w->ts > f->punch_end_ns + DX_GRACE_NS)
+			break; /* past its window: not this fault's */
+	}
+	return f->t_ns + f->wait_ns;
 }
 
 /* ---- layout and files ---- */

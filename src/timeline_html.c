@@ -266,14 +266,15 @@ static void draw_event(FILE *out, const struct rows *rw, const struct dx_event *
  * their wait. Marks of one row closer than a mark's width go side by side
  * (LAST_X: the row's last mark), so that each can be clicked.
  */
-static void draw_finding(FILE *out, const struct rows *rw, const struct dx_finding *f, size_t k, double *last_x)
+static void draw_finding(FILE *out, const struct rows *rw, const struct dx_tl_verdicts *v, const struct dx_finding *f,
+			 size_t k, double *last_x)
 {
 	int row = dx_tl_tasks_find(&rw->tasks, f->fault.tid);
 	double x = x_at(&rw->span, f->t_ns), y = y_of(row) + ROW_H / 2.0;
 
 	if (f->kind == DX_FINDING_BLOCKED_FAULT)
 		fprintf(out, "<rect class=\"blocked\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"6\"/>", x, y - 3,
-			x_at(&rw->span, f->t_ns + f->wait_ns) - x + 1);
+			x_at(&rw->span, dx_tl_fault_end(v, f)) - x + 1);
 	if (last_x[row] && x < last_x[row] + 12)
 		x = last_x[row] + 12;
 	last_x[row] = x;
@@ -292,7 +293,7 @@ static void file_timeline(FILE *out, const struct dx_timeline *t, const struct d
 	last_x = calloc(rw.tasks.n + 1, sizeof(*last_x));
 	if (!last_x)
 		abort();
-	dx_tl_verdicts_build(&v, r);
+	dx_tl_verdicts_build(&v, t, r);
 	height = y_of((int)rw.tasks.n) + 4;
 	fprintf(out, "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
 		     "viewBox=\"0 0 %d %.0f\">\n",
@@ -308,7 +309,7 @@ static void file_timeline(FILE *out, const struct dx_timeline *t, const struct d
 				   dx_tl_is_fault(&t->events[i]) ? dx_tl_verdict(&v, &t->events[i]) : NULL);
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		if (same_file(&dx_report_finding(r, i)->file, f))
-			draw_finding(out, &rw, dx_report_finding(r, i), i, last_x);
+			draw_finding(out, &rw, &v, dx_report_finding(r, i), i, last_x);
 	fputs("</svg>\n", out);
 	free(last_x);
 	dx_tl_verdicts_free(&v);

@@ -43,15 +43,27 @@ bool dx_tl_wants(const struct dx_report *r, const struct dx_event *e);
 /* When a slice of the event begins: its ts less the duration it carries (the end is ts). */
 uint64_t dx_tl_begin(const struct dx_event *e);
 
-/* The fault-kind findings (blocked, unblocked), by (fault tid, t_ns): a fault event's verdict. */
+/*
+ * The fault-kind findings (blocked, unblocked) by (fault tid, t_ns), for a
+ * fault event's verdict; the lock waits by (tid, ts), for the wait that held
+ * a blocked fault.
+ */
 struct dx_tl_verdicts {
 	const struct dx_finding **by_task;
 	size_t n;
+	const struct dx_event **waits;
+	size_t nwaits;
 };
-void dx_tl_verdicts_build(struct dx_tl_verdicts *v, const struct dx_report *r);
+void dx_tl_verdicts_build(struct dx_tl_verdicts *v, const struct dx_timeline *t, const struct dx_report *r);
 void dx_tl_verdicts_free(struct dx_tl_verdicts *v);
 /* The finding that judged the fault event (its group's first event), NULL if none did. */
 const struct dx_finding *dx_tl_verdict(const struct dx_tl_verdicts *v, const struct dx_event *e);
+/*
+ * When a fault's slice ends: a blocked one at the end of the lock wait that
+ * held it (its task's on the file, from the fault on, of its length) where
+ * the wait was kept, else wait_ns after it began; others fault_ns after.
+ */
+uint64_t dx_tl_fault_end(const struct dx_tl_verdicts *v, const struct dx_finding *f);
 
 /* Lanes for overlapping intervals: lane[i] for [begin[i], end[i]), given sorted by begin; how many lanes. */
 uint32_t dx_tl_lanes(const uint64_t *begin, const uint64_t *end, size_t n, uint32_t *lane);

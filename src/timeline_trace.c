@@ -117,16 +117,14 @@ static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const st
 		add(tr, IT_EVENT, e->pid, e->tid, began, e->ts - began, e);
 }
 
-static void add_findings(struct trace *tr)
+static void add_findings(struct trace *tr, const struct dx_tl_verdicts *v)
 {
 	for (size_t i = 0; i < dx_report_nfindings(tr->r); i++) {
 		const struct dx_finding *f = dx_report_finding(tr->r, i);
 
 		add(tr, IT_FINDING, f->fault.pid, f->fault.tid, f->t_ns, 0, f);
-		if (f->kind == DX_FINDING_BLOCKED_FAULT)
-			add(tr, IT_VERDICT, f->fault.pid, f->fault.tid, f->t_ns, f->wait_ns, f);
-		else if (f->kind == DX_FINDING_UNBLOCKED_FAULT)
-			add(tr, IT_VERDICT, f->fault.pid, f->fault.tid, f->t_ns, f->fault_ns, f);
+		if (f->kind == DX_FINDING_BLOCKED_FAULT || f->kind == DX_FINDING_UNBLOCKED_FAULT)
+			add(tr, IT_VERDICT, f->fault.pid, f->fault.tid, f->t_ns, dx_tl_fault_end(v, f) - f->t_ns, f);
 	}
 }
 
@@ -134,14 +132,14 @@ static void add_all(struct trace *tr)
 {
 	struct dx_tl_verdicts v;
 
-	dx_tl_verdicts_build(&v, tr->r);
+	dx_tl_verdicts_build(&v, tr->t, tr->r);
 	for (size_t i = 0; i < tr->r->npunches; i++) {
 		const struct dx_punch_window *p = &tr->r->punches[i];
 
 		if (dx_report_wants(tr->r, &p->file))
 			add(tr, IT_PUNCH, p->task.pid, p->task.tid, p->begin_ns, p->end_ns - p->begin_ns, p);
 	}
-	add_findings(tr);
+	add_findings(tr, &v);
 	for (size_t i = 0; i < tr->t->n; i++)
 		add_event(tr, &v, &tr->t->events[i]);
 	dx_tl_verdicts_free(&v);
