@@ -5,15 +5,14 @@
  * It takes the same records as the report, in the same pass; it judges
  * nothing itself.
  */
-#define _GNU_SOURCE /* asprintf, mkostemp */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "beside.h"
 #include "daxscope/capture.h"
 #include "grow.h"
 #include "timeline_int.h"
@@ -284,42 +283,20 @@ uint32_t dx_tl_lanes(const uint64_t *begin, const uint64_t *end, size_t n, uint3
 	return lanes;
 }
 
-static void say(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
-/* A new file beside PATH with the permissions a plain create would give (the umask's). */
+/* A new file beside PATH, with the permissions a plain create would give (the umask's). */
 static FILE *create_beside(const char *path, char **tmp)
 {
-	const char *slash = strrchr(path, '/');
-	int dirlen = slash ? (int)(slash - path + 1) : 0;
-	mode_t mask = umask(0);
-	FILE *f;
-	int fd;
+	int fd = dx_create_beside(path, 0666, 1, tmp);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
-	umask(mask);
-	if (asprintf(tmp, "%.*s.%s.XXXXXX", dirlen, path, slash ? slash + 1 : path) < 0) {
-		*tmp = NULL;
-		errno = ENOMEM;
-		return NULL;
-	}
-	fd = mkostemp(*tmp, O_CLOEXEC);
-	if (fd < 0 || fchmod(fd, 0666 & ~mask) || !(f = fdopen(fd, "w"))) {
+	if (fd >= 0 && !f) {
 		int saved = errno;
 
-		if (fd >= 0) {
-			close(fd);
-			unlink(*tmp);
-		}
+		close(fd);
+		unlink(*tmp);
 		free(*tmp);
 		*tmp = NULL;
 		errno = saved;
-		return NULL;
 	}
 	return f;
 }
@@ -333,7 +310,7 @@ int dx_tl_write_beside(const char *path, int (*fn)(FILE *out, const void *ctx), 
 	int failed, saved;
 
 	if (!f) {
-		say(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
 		return -1;
 	}
 	errno = 0;
@@ -349,7 +326,7 @@ int dx_tl_write_beside(const char *path, int (*fn)(FILE *out, const void *ctx), 
 		what = "cannot put it in place";
 	}
 	if (failed) { /* nothing half-written stays behind */
-		say(err, errlen, "%s: %s: %s", path, what, strerror(saved ? saved : EIO));
+		snprintf(err, errlen, "%s: %s: %s", path, what, strerror(saved ? saved : EIO));
 		unlink(tmp);
 	}
 	free(tmp);
