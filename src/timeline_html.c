@@ -220,6 +220,8 @@ static void draw_punch(FILE *out, const struct rows *rw, const struct dx_punch_w
 			y_of(row) + ROW_H - 1);
 }
 
+#define NOT_JUDGED "not judged (before the data change, outside the range, or the operation's own)"
+
 /* What an event's mark says of it: its kind, page and, for a fault, its verdict. */
 static const char *event_class(const struct dx_event *e, const struct dx_finding *verdict)
 {
@@ -256,8 +258,8 @@ static void draw_event(FILE *out, const struct rows *rw, const struct dx_event *
 	} else {
 		fprintf(out, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%s page %" PRIu64
 			     ": %s</title></circle>\n",
-			event_class(e, verdict), x, y + ROW_H / 2.0, e->flags & DX_F_WRITE ? "write" : "read", (uint64_t)e->page.index,
-			verdict ? dx_finding_name(verdict->kind) : "not judged (before the data change, outside the range, or the operation's own)");
+			event_class(e, verdict), x, y + ROW_H / 2.0, e->flags & DX_F_WRITE ? "write" : "read",
+			(uint64_t)e->page.index, verdict ? dx_finding_name(verdict->kind) : NOT_JUDGED);
 	}
 }
 
@@ -371,7 +373,8 @@ static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const struc
 		}
 	if (!n)
 		return;
-	fprintf(out, "<h3>Free and busy ranges</h3>\n<svg class=\"daxranges\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">\n",
+	fprintf(out, "<h3>Free and busy ranges</h3>\n<svg class=\"daxranges\" xmlns=\"http://www.w3.org/2000/svg\" "
+		     "width=\"%d\" height=\"%d\">\n",
 		WIDTH, CHART_H);
 	axis(out, &s, CHART_H - 4);
 	for (int busy = 0; busy <= 1; busy++) {
@@ -506,8 +509,8 @@ static void findings_table(FILE *out, const struct dx_timeline *t, const struct 
 		fputs("<p class=\"none\">No findings.</p>\n", out);
 		return;
 	}
-	fputs("<table class=\"findings\"><thead><tr><th></th><th>time</th><th>finding</th><th>file</th><th>page</th>"
-	      "<th>task</th><th>punch</th><th>timing</th><th>flags</th></tr></thead><tbody>\n",
+	fputs("<table class=\"findings\"><thead><tr><th></th><th>since first event</th><th>finding</th><th>file</th>"
+	      "<th>page</th><th>task</th><th>punch</th><th>timing</th><th>flags</th></tr></thead><tbody>\n",
 	      out);
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		finding_row(out, r, dx_report_finding(r, i), i, origin);
@@ -532,7 +535,8 @@ static void file_section(FILE *out, const struct dx_timeline *t, const struct dx
 static const char style[] =
 	"body{font:14px/1.4 sans-serif;margin:16px;color:#222}h1{font-size:20px}h2{font-size:17px;margin-top:28px}"
 	"h3{font-size:14px}.meta,.none,.advice{color:#555}svg{display:block;margin:6px 0;background:#fff}"
-	"text{font:11px sans-serif;fill:#333}text.tick,text.count{text-anchor:middle;fill:#666}text.tick.last{text-anchor:end}text.task{fill:#222}"
+	"text{font:11px sans-serif;fill:#333}text.tick,text.count{text-anchor:middle;fill:#666}text.tick.last{text-anchor:end}"
+	"text.task{fill:#222}"
 	".row0{fill:#f6f6f6}.row1{fill:#fff}.grid{stroke:#ddd}.punch{fill:#9ecae1;stroke:#3182bd}"
 	".punch.held{fill:#c7e9c0;stroke:#31a354}.change{stroke:#08306b;stroke-width:2}.lock{fill:#fd8d3c}"
 	".blocked{fill:#31a354;opacity:.6}.dirty{fill:#756bb1}.fault,.io{fill:#aaa}"

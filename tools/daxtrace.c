@@ -46,7 +46,7 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECONDS", 0, "stop after SECONDS (live, record; default: until Ctrl-C)", 0 },
 	{ "output", 'o', "FILE", 0, "capture file to write (record)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON report, schema daxscope.report/2 (report)", 0 },
-	{ "perfetto", OPT_PERFETTO, "OUT", 0, "also write a timeline trace for ui.perfetto.dev, chrome://tracing (report)", 0 },
+	{ "perfetto", OPT_PERFETTO, "OUT", 0, "also write a timeline trace (ui.perfetto.dev, chrome://tracing) (report)", 0 },
 	{ "html", OPT_HTML, "OUT", 0, "also write a self-contained HTML report with timelines (report)", 0 },
 	{ "verbose", 'v', NULL, 0, "print libbpf's own messages (as DAXSCOPE_DEBUG=1)", 0 },
 	{ 0 },
