@@ -89,32 +89,25 @@ static void add_lock_wait(struct trace *tr, const struct dx_event *e)
 	add(tr, IT_FLOW_IN, e->pid, e->tid, began, 0, e)->flow = out->flow;
 }
 
-/* The DAX window an event changed: its index among the report's, by the window's address. */
-static size_t dax_index(const struct dx_report *r, uint64_t window)
-{
-	size_t i;
-
-	for (i = 0; i < dx_report_ndax(r); i++)
-		if (dx_report_dax(r, i)->window == window)
-			break;
-	return i;
-}
-
-static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const struct dx_event *e)
+/* An event; WINDOW: the report's DAX window it changed (dx_tl_dax_windows). */
+static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const struct dx_event *e, size_t window)
 {
 	uint64_t began = dx_tl_begin(e);
 
 	if (!dx_tl_wants(tr->r, e))
 		return;
-	if (e->kind == DX_LOCK_WAIT)
+	if (e->kind == DX_LOCK_WAIT) {
 		add_lock_wait(tr, e);
-	else if (e->kind == DX_FUSE_REQ)
+	} else if (e->kind == DX_FUSE_REQ) {
 		add(tr, IT_EVENT, FUSE_PID, 0, began, e->ts - began, e); /* lanes later */
-	else if (e->kind == DX_DAX_RANGE) {
-		add(tr, IT_EVENT, DAX_PID(dax_index(tr->r, e->dax.window)), 0, began, e->ts - began, e);
-		add(tr, IT_COUNTER, DAX_PID(dax_index(tr->r, e->dax.window)), 0, e->ts, 0, e);
-	} else if (!dx_tl_is_fault(e) || !dx_tl_verdict(v, e)) /* a judged fault is drawn as its verdict */
+	} else if (e->kind == DX_DAX_RANGE) {
+		if (window >= dx_report_ndax(tr->r))
+			return;
+		add(tr, IT_EVENT, DAX_PID(window), 0, began, e->ts - began, e);
+		add(tr, IT_COUNTER, DAX_PID(window), 0, e->ts, 0, e);
+	} else if (!dx_tl_is_fault(e) || !dx_tl_verdict(v, e)) { /* a judged fault is drawn as its verdict */
 		add(tr, IT_EVENT, e->pid, e->tid, began, e->ts - began, e);
+	}
 }
 
 static void add_findings(struct trace *tr, const struct dx_tl_verdicts *v)
@@ -130,6 +123,7 @@ static void add_findings(struct trace *tr, const struct dx_tl_verdicts *v)
 
 static void add_all(struct trace *tr)
 {
+	size_t *windows = dx_tl_dax_windows(tr->t, tr->r);
 	struct dx_tl_verdicts v;
 
 	dx_tl_verdicts_build(&v, tr->t, tr->r);
@@ -141,8 +135,9 @@ static void add_all(struct trace *tr)
 	}
 	add_findings(tr, &v);
 	for (size_t i = 0; i < tr->t->n; i++)
-		add_event(tr, &v, &tr->t->events[i]);
+		add_event(tr, &v, &tr->t->events[i], windows[i]);
 	dx_tl_verdicts_free(&v);
+	free(windows);
 }
 
 /* ---- layout: lanes for the shared tracks, slices nested on every track ---- */

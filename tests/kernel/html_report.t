@@ -48,7 +48,7 @@ sub write_capture {
 sub dax_event {
     my ($size, $ts, $op, $free, $busy, $took, $offset) = @_;
     my $e = pack('Q v v V V V Q a16 Q V V', $ts, 10, 0, 0, 77, 77, 0, 'virtiofsd-ish', 11, 52, 0)
-      . pack('Q Q Q V l V V V V', 0xffff888012340000, $took, $offset, $op, 0, 4, $free, $busy, 1);
+      . pack('Q Q Q V l V V V V', 0x7fff888012340000, $took, $offset, $op, 0, 4, $free, $busy, 1);
     return pack("a$size", $e);
 }
 
@@ -56,7 +56,7 @@ my $bytes = slurp($fuse);
 my $event_size = unpack 'V', substr($bytes, 16, 4);
 my @recs = records($bytes);
 my ($last_ts) = sort { $b <=> $a } map { unpack 'Q', $_->[1] } grep { $_->[0] == $EVENT } @recs;
-my ($SETUP, $RECLAIM, $STALL, $USE) = (1, 3, 6, 7);
+my ($SETUP, $RECLAIM, $STALL, $USE, $NEW) = (1, 3, 6, 7, 8);
 my ($t, $busy, @dax) = ($last_ts + 1_000_000, 0);
 for my $round (0 .. 2) {
     for my $range (0 .. 5) {
@@ -73,6 +73,10 @@ for my $round (0 .. 2) {
         }
     }
 }
+# then the mount is made again, its window at the same address: another window
+my $first_window_changes = grep { unpack('V', substr($_, 64 + 24, 4)) != $USE } @dax;
+push @dax, dax_event($event_size, $t += 1_000_000, $NEW, 4, 0, 0, 0),
+  map { dax_event($event_size, $t += 300_000, $SETUP, 4 - $_, $_, 250_000, $_ << 21) } 1 .. 2;
 write_capture("$dir/dax.dxc", substr($bytes, 0, $HEADER), (grep { $_->[0] != $END } @recs),
     (map { [ $EVENT, $_ ] } @dax), grep { $_->[0] == $END } @recs);
 
@@ -89,12 +93,20 @@ write_capture("$dir/evil.dxc", substr($bytes, 0, $HEADER), map {
 
 my %page;
 for my $name (qw(dax evil)) {
-    my ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/$name.dxc", '--json', '--html', "$dir/$name.html");
+    my ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/$name.dxc", '--json', '--html', "$dir/$name.html",
+        '--perfetto', "$dir/$name.json");
     is($rc, 0, "$name: report --html exits 0") or diag($err);
     $page{$name} = { html => slurp("$dir/$name.html"), report => eval { decode_json($out) } // {} };
 }
 my $report = $page{dax}{report};
-ok(@{ $report->{dax_window} // [] } == 1 && $report->{dax_window}[0]{model}, 'the DAX events make a window with a cache-size model');
+ok(@{ $report->{dax_window} // [] } == 2 && $report->{dax_window}[0]{model}, 'the DAX events make two windows, the first with a cache-size model');
+{
+    my $trace = eval { decode_json(slurp("$dir/dax.json")) } // {};
+    my @ev = @{ $trace->{traceEvents} // [] };
+    my @windows = map { $_->{pid} } grep { $_->{ph} eq 'M' && $_->{name} eq 'process_name' && $_->{args}{name} eq 'DAX window 0:52' } @ev;
+    my @counts = map { my $pid = $_; scalar grep { $_->{ph} eq 'C' && $_->{pid} == $pid } @ev } @windows;
+    is("@counts", "$first_window_changes 3", 'the trace: a track per window, each with its own changes (the second from its NEW)');
+}
 my $html = $page{dax}{html};
 ok($html =~ /^<!DOCTYPE html>/ && $html =~ m{</html>\n\z}, 'one whole HTML document');
 ok($html !~ /<script|<link|\@import|url\(|src=/i, 'nothing to load: no script, stylesheet, import, url() or src');
@@ -123,8 +135,10 @@ SKIP: {
     my @links = $dom =~ /href="#(tl-finding-\d+)"/g;
     ok(@links == $findings && !grep({ $dom !~ /id="\Q$_\E"/ } @links), 'every row links to its mark in the timeline');
     ok(!grep({ $dom !~ /id="\Q$_\E"/ } $dom =~ /<a href="#(finding-\d+)"/g), 'every mark links to its row');
-    ok($dom =~ /<svg class="daxranges"/ && count(qr/<polyline class="(?:free|busy)"/, $dom) == 2,
-        "the DAX window's free and busy ranges over time");
+    ok(count(qr/<svg class="daxranges"/, $dom) == 2 && count(qr/<polyline class="(?:free|busy)"/, $dom) == 4,
+        "each DAX window's free and busy ranges over time");
+    my @steps = map { scalar(() = /(\d+\.\d,\d+\.\d )/g) } $dom =~ /<polyline class="free" points="([^"]*)"/g;
+    is("@steps", join(' ', 2 * $first_window_changes - 1, 2 * 3 - 1), 'each with its own changes, as steps');
     my $points = @{ $report->{dax_window}[0]{model}{curve} // [] };
     ok($points && count(qr/<circle class="point/, $dom) == $points, "its cache-size curve, a point per size ($points)");
 
