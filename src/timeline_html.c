@@ -511,7 +511,7 @@ static void findings_table(FILE *out, const struct dx_timeline *t, const struct 
 		fputs("<p class=\"none\">No findings.</p>\n", out);
 		return;
 	}
-	fputs("<table class=\"findings\"><thead><tr><th></th><th>since first event</th><th>finding</th><th>file</th>"
+	fputs("<table class=\"findings\"><thead><tr><th></th><th title=\"since the first event\">time</th><th>finding</th><th>file</th>"
 	      "<th>page</th><th>task</th><th>punch</th><th>timing</th><th>flags</th></tr></thead><tbody>\n",
 	      out);
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
@@ -548,6 +548,7 @@ static const char style[] =
 	"text.label{text-anchor:start}text.free{fill:#31a354}text.busy{fill:#de2d26}"
 	".curve{stroke:#3182bd}.point{fill:#3182bd}.point.here{fill:#de2d26}text.legend{stroke:none}"
 	"table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}"
+	"td:nth-child(-n+3),td:nth-child(5),td:nth-child(6){white-space:nowrap}"
 	"tr.finding:target{background:#ffeda0}tr.blocked_fault td:nth-child(3){color:#31a354}"
 	"tr.finding:not(.blocked_fault) td:nth-child(3){color:#de2d26;font-weight:bold}"
 	".legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;height:12px;"
