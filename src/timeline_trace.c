@@ -44,6 +44,8 @@ struct trace {
 	struct item *items;
 	size_t n, cap;
 	uint32_t flows;
+	const struct dx_punch_window **by_task; /* the punches drawn, by (tid, begin): a lock holder's */
+	size_t npunches;
 };
 
 static struct item *add(struct trace *tr, enum item_kind kind, uint32_t pid, uint32_t tid, uint64_t ts,
@@ -62,14 +64,39 @@ static bool is_slice(const struct item *it)
 
 /* ---- what goes on the tracks ---- */
 
-/* The holder's punch window around T on the waiter's file, if the report kept it. */
-static const struct dx_punch_window *holder_punch(const struct dx_report *r, const struct dx_event *e, uint64_t t)
+static int punch_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < r->npunches; i++) {
-		const struct dx_punch_window *p = &r->punches[i];
+	const struct dx_punch_window *x = *(const struct dx_punch_window *const *)a;
+	const struct dx_punch_window *y = *(const struct dx_punch_window *const *)b;
 
-		if (p->task.tid == e->lock.holder_tid && !memcmp(&p->file, &e->file, sizeof(p->file)) &&
-		    p->begin_ns <= t && t <= p->end_ns)
+	if (x->task.tid != y->task.tid)
+		return x->task.tid < y->task.tid ? -1 : 1;
+	return x->begin_ns < y->begin_ns ? -1 : x->begin_ns > y->begin_ns;
+}
+
+/* How many of the holder's windows begun before T are looked at: its windows nest only across files. */
+#define HOLDER_LOOKBACK 16
+
+/* The holder's punch window around T on the waiter's file, if the report kept it. */
+static const struct dx_punch_window *holder_punch(const struct trace *tr, const struct dx_event *e, uint64_t t)
+{
+	size_t lo = 0, hi = tr->npunches;
+
+	while (lo < hi) { /* the first window of a later task, or of the holder begun after T */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dx_punch_window *p = tr->by_task[mid];
+
+		if (p->task.tid < e->lock.holder_tid || (p->task.tid == e->lock.holder_tid && p->begin_ns <= t))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo, seen = 0; i-- > 0 && seen++ < HOLDER_LOOKBACK;) {
+		const struct dx_punch_window *p = tr->by_task[i];
+
+		if (p->task.tid != e->lock.holder_tid)
+			break;
+		if (p->file.dev == e->file.dev && p->file.ino == e->file.ino && t <= p->end_ns)
 			return p;
 	}
 	return NULL;
@@ -82,7 +109,7 @@ static void add_lock_wait(struct trace *tr, const struct dx_event *e)
 	struct item *out;
 
 	add(tr, IT_EVENT, e->pid, e->tid, began, e->ts - began, e);
-	if (!(e->flags & DX_F_HOLDER_KNOWN) || !(p = holder_punch(tr->r, e, began)))
+	if (!(e->flags & DX_F_HOLDER_KNOWN) || !(p = holder_punch(tr, e, began)))
 		return;
 	out = add(tr, IT_FLOW_OUT, p->task.pid, p->task.tid, began, 0, e);
 	out->flow = ++tr->flows;
@@ -123,16 +150,20 @@ static void add_findings(struct trace *tr, const struct dx_tl_verdicts *v)
 
 static void add_all(struct trace *tr)
 {
-	size_t *windows = dx_tl_dax_windows(tr->t, tr->r);
+	size_t *windows = dx_tl_dax_windows(tr->t, tr->r), cap = 0;
 	struct dx_tl_verdicts v;
 
 	dx_tl_verdicts_build(&v, tr->t, tr->r);
 	for (size_t i = 0; i < tr->r->npunches; i++) {
 		const struct dx_punch_window *p = &tr->r->punches[i];
 
-		if (dx_report_wants(tr->r, &p->file))
-			add(tr, IT_PUNCH, p->task.pid, p->task.tid, p->begin_ns, p->end_ns - p->begin_ns, p);
+		if (!dx_report_wants(tr->r, &p->file))
+			continue;
+		add(tr, IT_PUNCH, p->task.pid, p->task.tid, p->begin_ns, p->end_ns - p->begin_ns, p);
+		*DX_PUSH(tr->by_task, tr->npunches, cap) = p;
 	}
+	if (tr->npunches)
+		qsort(tr->by_task, tr->npunches, sizeof(*tr->by_task), punch_cmp);
 	add_findings(tr, &v);
 	for (size_t i = 0; i < tr->t->n; i++)
 		add_event(tr, &v, &tr->t->events[i], windows[i]);
@@ -519,5 +550,6 @@ int dx_timeline_write_trace(const struct dx_timeline *t, const struct dx_report 
 	qsort(tr.items, tr.n, sizeof(*tr.items), by_track); /* each track's events by time */
 	rc = dx_tl_write_beside(path, write_trace, &tr, err, errlen);
 	free(tr.items);
+	free(tr.by_task);
 	return rc;
 }
