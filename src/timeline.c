@@ -342,11 +342,19 @@ static FILE *create_beside(const char *path, char **tmp)
 	return f;
 }
 
+/* A device or a pipe (/dev/stdout, a FIFO) is written to as it is: a rename would put a file in its place. */
+static bool is_stream(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
 int dx_tl_write_beside(const char *path, int (*fn)(FILE *out, const void *ctx), const void *ctx, char *err,
 		       size_t errlen)
 {
-	char *tmp;
-	FILE *f = create_beside(path, &tmp);
+	char *tmp = NULL;
+	FILE *f = is_stream(path) ? fopen(path, "w") : create_beside(path, &tmp);
 	const char *what = "write failed";
 	int failed, saved;
 
@@ -361,14 +369,15 @@ int dx_tl_write_beside(const char *path, int (*fn)(FILE *out, const void *ctx), 
 		failed = 1;
 		saved = errno;
 	}
-	if (!failed && rename(tmp, path)) {
+	if (!failed && tmp && rename(tmp, path)) {
 		failed = 1;
 		saved = errno;
 		what = "cannot put it in place";
 	}
-	if (failed) { /* nothing half-written stays behind */
+	if (failed) {
 		snprintf(err, errlen, "%s: %s: %s", path, what, strerror(saved ? saved : EIO));
-		unlink(tmp);
+		if (tmp) /* nothing half-written stays behind */
+			unlink(tmp);
 	}
 	free(tmp);
 	return failed ? -1 : 0;

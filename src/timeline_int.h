@@ -76,7 +76,10 @@ size_t *dx_tl_dax_windows(const struct dx_timeline *t, const struct dx_report *r
 /* Lanes for overlapping intervals: lane[i] for [begin[i], end[i]), given sorted by begin; how many lanes. */
 uint32_t dx_tl_lanes(const uint64_t *begin, const uint64_t *end, size_t n, uint32_t *lane);
 
-/* FN writes the whole output into a new file beside PATH, renamed to PATH when it and the close succeeded. */
+/*
+ * FN writes the whole output into a new file beside PATH, renamed to PATH
+ * when it and the close succeeded; a device or pipe at PATH is written to.
+ */
 int dx_tl_write_beside(const char *path, int (*fn)(FILE *out, const void *ctx), const void *ctx, char *err,
 		       size_t errlen);
 

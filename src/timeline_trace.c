@@ -461,13 +461,13 @@ static void name_tasks(yajl_gen g, const struct trace *tr)
 	dx_tl_tasks_collect(&ts, tr->t, tr->r);
 	for (size_t i = 0; i < ts.n; i++) {
 		const struct dx_tl_task *t = &ts.tasks[i];
-		bool leader_named = false;
+		bool named = dx_tl_tasks_find(&ts, t->pid) >= 0; /* by its main thread */
 
-		for (size_t k = 0; k < ts.n; k++)
-			leader_named |= ts.tasks[k].tid == t->pid;
+		for (size_t k = 0; k < i && !named; k++)
+			named = ts.tasks[k].pid == t->pid; /* by its pid, already */
 		if (t->tid == t->pid)
 			metadata(g, "process_name", t->pid, 0, t->comm, DX_COMM_LEN);
-		else if (!leader_named) {
+		else if (!named) {
 			snprintf(label, sizeof(label), "pid %u", t->pid);
 			metadata(g, "process_name", t->pid, 0, label, SIZE_MAX);
 		}

@@ -338,7 +338,8 @@ void dx_timeline_take(uint32_t type, const void *payload, uint32_t len, void *ti
  * After dx_report_flush of a report that keeps punches: a Chrome JSON trace
  * (ui.perfetto.dev, chrome://tracing), or one self-contained HTML page, of
  * the timeline with the report's punches and findings (docs/timeline.md).
- * Written beside PATH and renamed to it when whole; -1 and err on failure.
+ * Written beside PATH and renamed to it when whole (a device or pipe at PATH,
+ * such as /dev/stdout, is written to directly); -1 and err on failure.
  */
 int dx_timeline_write_trace(const struct dx_timeline *t, const struct dx_report *r, const char *path, char *err,
 			    size_t errlen);

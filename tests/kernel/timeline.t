@@ -63,6 +63,9 @@ sub check_trace {
     }
     ok(!$backwards, "$label: every track runs forward in time") or diag($backwards);
 
+    my %processes;
+    $processes{ $_->{pid} }++ for grep { $_->{ph} eq 'M' && $_->{name} eq 'process_name' } @ev;
+    ok(!grep({ $_ != 1 } values %processes), "$label: each process named once");
     my %named = map { ("$_->{pid}/$_->{tid}" => $_->{args}{name}) } grep { $_->{ph} eq 'M' && $_->{name} eq 'thread_name' } @ev;
     my @unnamed = grep { !defined $named{"$_->{pid}/$_->{tid}"} } grep { $_->{ph} =~ /^[Xi]$/ } @ev;
     is(scalar @unnamed, 0, "$label: every track with events has a thread_name") or diag($json->encode($unnamed[0]));
@@ -167,6 +170,18 @@ rewrite_capture($corpus[1], "$dir/evil.dxc", $evil_path, $evil_comm);
     opendir my $dh, $dir or die;
     my @left = grep { /^\.taken/ } readdir $dh;
     ok(!@left, 'no partial file left beside it') or diag("@left");
+}
+
+# A pipe as OUT is written to, not replaced by a file.
+{
+    my $fifo = "$dir/fifo";
+    system('mkfifo', $fifo) == 0 or die;
+    my $pid = fork // die;
+    if (!$pid) { exec 'sh', '-c', "cat '$fifo' > '$dir/from-fifo.json'" or die }
+    my ($rc, $out, $err) = run_cmd($dt, 'report', $corpus[0], '--perfetto', $fifo);
+    waitpid $pid, 0;
+    ok($rc == 0 && -p $fifo && eval { decode_json(slurp("$dir/from-fifo.json")) }, 'OUT a pipe: the trace goes through it, the pipe stays')
+      or diag($err);
 }
 
 # A damaged capture: the trace of what was readable, with the warning; exit 1 as for the report.
