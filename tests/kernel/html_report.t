@@ -11,7 +11,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
-use Compress::Zlib qw(crc32);
 use JSON::PP;
 use Test::More;
 
@@ -23,26 +22,7 @@ my ($chromium) = grep { -x } map { "$_/chromium" } split /:/, $ENV{PATH};
 
 # ---- captures: the FUSE race with a DAX window's events added, and one with hostile names ----
 
-my ($HEADER, $REC) = (104, 16);    # docs/capture-format.md
-my ($EVENT, $PATH, $END) = (1, 2, 6);
-
-sub records {
-    my ($bytes) = @_;
-    my @r;
-    for (my $at = $HEADER; $at < length $bytes;) {
-        my ($type, $len) = unpack 'V V', substr($bytes, $at, $REC);
-        push @r, [ $type, substr($bytes, $at + $REC, $len) ];
-        $at += $REC + $len;
-    }
-    return @r;
-}
-
-sub write_capture {
-    my ($to, $header, @records) = @_;
-    open my $fh, '>:raw', $to or die "$to: $!";
-    print $fh $header, map { pack('V V V V', $_->[0], length $_->[1], crc32($_->[1]), 0) . $_->[1] } @records;
-    close $fh;
-}
+my ($EVENT, $END) = (1, 6);    # record types (docs/capture-format.md)
 
 # struct dx_event with a struct dx_dax_range (include/daxscope/events.h): a FUSE DAX window of 4 ranges.
 sub dax_event {
@@ -52,9 +32,8 @@ sub dax_event {
     return pack("a$size", $e);
 }
 
-my $bytes = slurp($fuse);
-my $event_size = unpack 'V', substr($bytes, 16, 4);
-my @recs = records($bytes);
+my ($header, @recs) = capture_split($fuse);
+my $event_size = unpack 'V', substr($header, 16, 4);
 my ($last_ts) = sort { $b <=> $a } map { unpack 'Q', $_->[1] } grep { $_->[0] == $EVENT } @recs;
 my ($SETUP, $RECLAIM, $STALL, $USE, $NEW) = (1, 3, 6, 7, 8);
 my ($t, $busy, @dax) = ($last_ts + 1_000_000, 0);
@@ -77,17 +56,12 @@ for my $round (0 .. 2) {
 my $first_window_changes = grep { unpack('V', substr($_, 64 + 24, 4)) != $USE } @dax;
 push @dax, dax_event($event_size, $t += 1_000_000, $NEW, 4, 0, 0, 0),
   map { dax_event($event_size, $t += 300_000, $SETUP, 4 - $_, $_, 250_000, $_ << 21) } 1 .. 2;
-write_capture("$dir/dax.dxc", substr($bytes, 0, $HEADER), (grep { $_->[0] != $END } @recs),
+capture_join("$dir/dax.dxc", $header, (grep { $_->[0] != $END } @recs),
     (map { [ $EVENT, $_ ] } @dax), grep { $_->[0] == $END } @recs);
 
 my $evil_path = "<script>alert(1)</script>\n\xff\xfe";
 my $evil_comm = "<img src=x>\e\xfe";
-write_capture("$dir/evil.dxc", substr($bytes, 0, $HEADER), map {
-    my ($type, $p) = @$_;
-    $p = substr($p, 0, length($p) - 1) . "$evil_path\0" if $type == $PATH;
-    substr($p, 32, 16) = pack('a16', $evil_comm) if $type == $EVENT;    # struct dx_event's comm
-    [ $type, $p ]
-} @recs);
+hostile_capture($fuse, "$dir/evil.dxc", $evil_path, $evil_comm);
 
 # ---- the page as written ----
 

@@ -9,7 +9,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
-use Compress::Zlib qw(crc32);
 use JSON::PP;
 use Test::More;
 
@@ -123,25 +122,9 @@ ok((grep { $_->{ph} eq 'M' && $_->{name} eq 'process_name' && $_->{args}{name} e
     'fuse-race: FUSE requests on a track of their own, with the FALLOCATE');
 
 # A capture rewritten with hostile names: the file's path and every task's comm.
-sub rewrite_capture {
-    my ($from, $to, $path_suffix, $comm) = @_;
-    my $bytes = slurp($from);
-    my ($out, $at) = (substr($bytes, 0, 104), 104);    # the header (docs/capture-format.md)
-    while ($at < length $bytes) {
-        my ($type, $len) = unpack 'V V', substr($bytes, $at, 16);
-        my $payload = substr($bytes, $at + 16, $len);
-        $payload = substr($payload, 0, length($payload) - 1) . "$path_suffix\0" if $type == 2;    # PATH
-        substr($payload, 32, 16) = pack('a16', $comm) if $type == 1;    # EVENT: struct dx_event's comm
-        $out .= pack('V V V V', $type, length $payload, crc32($payload), 0) . $payload;
-        $at += 16 + $len;
-    }
-    open my $fh, '>:raw', $to or die "$to: $!";
-    print $fh $out;
-    close $fh;
-}
 my $evil_path = "<script>alert(1)</script>\n\xff\xfe";
 my $evil_comm = "<img src=x>\e\xfe";
-rewrite_capture($corpus[1], "$dir/evil.dxc", $evil_path, $evil_comm);
+hostile_capture($corpus[1], "$dir/evil.dxc", $evil_path, $evil_comm);
 {
     my ($rc, $out, $err) = run_cmd($dt, 'report', "$dir/evil.dxc", '--perfetto', "$dir/evil.json");
     is($rc, 0, 'hostile names: the trace is written') or diag($err);
