@@ -96,7 +96,7 @@ sub browser {
 sub count { my ($re, $s) = @_; my $n = () = $s =~ /$re/g; $n }
 
 SKIP: {
-    skip 'chromium not installed (scripts/deps.sh installs it): the page is not checked in a browser', 12 unless $chromium;
+    skip 'chromium not installed (scripts/deps.sh installs it): the page is not checked in a browser', 13 unless $chromium;
     my ($rc, $dom, $log) = browser('--dump-dom', "file://$dir/dax.html");
     is($rc, 0, 'chromium loads the page');
     my @console = grep { /Uncaught|ERROR:CONSOLE|Refused to/ } split /\n/, $log;
