@@ -155,6 +155,14 @@ hostile_capture($corpus[1], "$dir/evil.dxc", $evil_path, $evil_comm);
     ok(!@left, 'no partial file left beside it') or diag("@left");
 }
 
+# --path keeps the timeline to the report's files: none here.
+{
+    my ($rc, $out, $err) = run_cmd($dt, 'report', $corpus[1], '--path', $dir, '--perfetto', "$dir/none.json");
+    my @ev = @{ (eval { decode_json(slurp("$dir/none.json")) } // {})->{traceEvents} // [] };
+    ok($rc == 0 && @ev && !grep({ $_->{ph} =~ /^[is]$/ || ($_->{cat} // '') =~ /^(punch|fault|write|io|lock)/ } @ev),
+        '--path elsewhere: no punch, fault, write, IO, lock wait or finding of the capture\'s file') or diag($err);
+}
+
 # A pipe as OUT is written to, not replaced by a file.
 {
     my $fifo = "$dir/fifo";
