@@ -200,27 +200,28 @@ static void assign_lanes(struct trace *tr)
 {
 	uint64_t *begin = calloc(tr->n + 1, sizeof(*begin)), *end = calloc(tr->n + 1, sizeof(*end));
 	uint32_t *lane = calloc(tr->n + 1, sizeof(*lane));
-	size_t first = 0, i, k;
+	struct item **slice = calloc(tr->n + 1, sizeof(*slice));
+	size_t first, i, n;
 
-	if (!begin || !end || !lane)
+	if (!begin || !end || !lane || !slice)
 		abort();
 	qsort(tr->items, tr->n, sizeof(*tr->items), by_track);
 	for (first = 0; first < tr->n; first = i) {
-		for (i = first; i < tr->n && tr->items[i].pid == tr->items[first].pid; i++)
-			;
-		if (tr->items[first].pid < FUSE_PID)
-			continue;
-		for (k = first; k < i; k++) {
-			begin[k - first] = tr->items[k].ts;
-			end[k - first] = tr->items[k].kind == IT_EVENT ? tr->items[k].ts + tr->items[k].dur : 0;
-		}
-		dx_tl_lanes(begin, end, i - first, lane);
-		for (k = first; k < i; k++)
-			tr->items[k].tid = tr->items[k].kind == IT_EVENT ? lane[k - first] + 1 : 0;
+		for (i = first, n = 0; i < tr->n && tr->items[i].pid == tr->items[first].pid; i++)
+			if (tr->items[i].pid >= FUSE_PID && tr->items[i].kind == IT_EVENT) { /* counters stay on lane 0 */
+				slice[n] = &tr->items[i];
+				begin[n] = slice[n]->ts;
+				end[n] = slice[n]->ts + slice[n]->dur;
+				n++;
+			}
+		dx_tl_lanes(begin, end, n, lane);
+		for (size_t k = 0; k < n; k++)
+			slice[k]->tid = lane[k] + 1;
 	}
 	free(begin);
 	free(end);
 	free(lane);
+	free(slice);
 }
 
 /*
