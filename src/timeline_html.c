@@ -342,6 +342,7 @@ static void lock_histogram(FILE *out, const struct dx_hist *h)
 		return;
 	}
 	bar_w = (CHART_W - 40.0) / (last - first + 1);
+	bar_w = bar_w > 64 ? 64 : bar_w; /* a few buckets stay bars, not a wall */
 	fprintf(out, "<svg class=\"lockhist\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">\n",
 		CHART_W, CHART_H);
 	for (unsigned int i = first; i <= last; i++) {
