@@ -124,7 +124,8 @@ void dx_tl_tasks_done(struct dx_tl_tasks *ts)
 {
 	size_t out = 0;
 
-	qsort(ts->tasks, ts->n, sizeof(*ts->tasks), task_cmp);
+	if (ts->n)
+		qsort(ts->tasks, ts->n, sizeof(*ts->tasks), task_cmp);
 	for (size_t i = 0; i < ts->n; i++)
 		if (!out || ts->tasks[out - 1].tid != ts->tasks[i].tid)
 			ts->tasks[out++] = ts->tasks[i];

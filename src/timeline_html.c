@@ -206,7 +206,7 @@ static void draw_punch(FILE *out, const struct rows *rw, const struct dx_punch_w
 	double x0 = x_at(&rw->span, p->begin_ns), x1 = x_at(&rw->span, p->end_ns);
 	char len[32];
 
-	duration(len, sizeof(len), p->end_ns - p->begin_ns);
+	duration(len, sizeof(len), p->end_ns > p->begin_ns ? p->end_ns - p->begin_ns : 0);
 	fprintf(out, "<rect class=\"punch%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\"><title>%s %" PRIu64
 		     "+%" PRIu64 " by ",
 		p->changes && !p->changes_unlocked ? " held" : "", x0, y_of(row) + 3, x1 - x0 > 1 ? x1 - x0 : 1,

@@ -159,7 +159,8 @@ static void add_all(struct trace *tr)
 
 		if (!dx_report_wants(tr->r, &p->file))
 			continue;
-		add(tr, IT_PUNCH, p->task.pid, p->task.tid, p->begin_ns, p->end_ns - p->begin_ns, p);
+		add(tr, IT_PUNCH, p->task.pid, p->task.tid, p->begin_ns, p->end_ns > p->begin_ns ? p->end_ns - p->begin_ns : 0,
+		    p);
 		*DX_PUSH(tr->by_task, tr->npunches, cap) = p;
 	}
 	if (tr->npunches)
@@ -195,6 +196,12 @@ static int by_track(const void *a, const void *b)
 	return by_time(a, b);
 }
 
+static void sort_by_track(struct trace *tr)
+{
+	if (tr->n) /* no items: no array to sort */
+		qsort(tr->items, tr->n, sizeof(*tr->items), by_track);
+}
+
 /* Requests and window changes overlap: each to the first lane free at its start (tid = lane + 1). */
 static void assign_lanes(struct trace *tr)
 {
@@ -205,7 +212,7 @@ static void assign_lanes(struct trace *tr)
 
 	if (!begin || !end || !lane || !slice)
 		abort();
-	qsort(tr->items, tr->n, sizeof(*tr->items), by_track);
+	sort_by_track(tr);
 	for (first = 0; first < tr->n; first = i) {
 		for (i = first, n = 0; i < tr->n && tr->items[i].pid == tr->items[first].pid; i++)
 			if (tr->items[i].pid >= FUSE_PID && tr->items[i].kind == IT_EVENT) { /* counters stay on lane 0 */
@@ -236,7 +243,7 @@ static void nest_slices(struct trace *tr)
 
 	if (!ends)
 		abort();
-	qsort(tr->items, tr->n, sizeof(*tr->items), by_track);
+	sort_by_track(tr);
 	for (size_t i = 0; i < tr->n; i++) {
 		struct item *it = &tr->items[i];
 
@@ -548,7 +555,7 @@ int dx_timeline_write_trace(const struct dx_timeline *t, const struct dx_report 
 	add_all(&tr);
 	assign_lanes(&tr);
 	nest_slices(&tr);
-	qsort(tr.items, tr.n, sizeof(*tr.items), by_track); /* each track's events by time */
+	sort_by_track(&tr); /* each track's events by time */
 	rc = dx_tl_write_beside(path, write_trace, &tr, err, errlen);
 	free(tr.items);
 	free(tr.by_task);
