@@ -5,7 +5,6 @@
  * used, every payload against its CRC, and the first damage stops reading
  * with the file name and offset, keeping what came before.
  */
-#define _GNU_SOURCE /* asprintf, mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "beside.h"
 #include "daxscope/capture.h"
 #include "daxscope/daxscope.h"
 
@@ -89,21 +89,7 @@ static void writer_free(struct dx_capture_writer *w)
 /* A new file beside PATH, 0600: an existing capture at PATH is untouched until the new one is whole. */
 static int create_beside(struct dx_capture_writer *w)
 {
-	const char *slash = strrchr(w->path, '/');
-	int dirlen = slash ? (int)(slash - w->path + 1) : 0;
-	int fd;
-
-	if (asprintf(&w->tmp_path, "%.*s.%s.XXXXXX", dirlen, w->path, slash ? slash + 1 : w->path) < 0) {
-		w->tmp_path = NULL;
-		errno = ENOMEM;
-		return -1;
-	}
-	fd = mkostemp(w->tmp_path, O_CLOEXEC);
-	if (fd < 0) {
-		free(w->tmp_path);
-		w->tmp_path = NULL;
-	}
-	return fd;
+	return dx_create_beside(w->path, 0600, 0, &w->tmp_path);
 }
 
 struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel, char *err, size_t errlen)

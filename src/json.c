@@ -99,6 +99,13 @@ void dx_json_i64(yajl_gen g, const char *key, int64_t v)
 	number(g, key, buf, snprintf(buf, sizeof(buf), "%" PRId64, v));
 }
 
+void dx_json_micros(yajl_gen g, const char *key, uint64_t ns)
+{
+	char buf[32];
+
+	number(g, key, buf, snprintf(buf, sizeof(buf), "%" PRIu64 ".%03u", ns / 1000, (unsigned)(ns % 1000)));
+}
+
 /* yajl_gen_double prints %.20g; the documents promise fixed-point */
 void dx_json_fixed3(yajl_gen g, const char *key, double v)
 {

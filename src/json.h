@@ -28,6 +28,8 @@ void dx_json_null(yajl_gen g, const char *key);
 void dx_json_bool(yajl_gen g, const char *key, bool v);
 void dx_json_u64(yajl_gen g, const char *key, uint64_t v);
 void dx_json_i64(yajl_gen g, const char *key, int64_t v);
+/* Nanoseconds as microseconds, exactly: three decimals (the trace-event format's unit). */
+void dx_json_micros(yajl_gen g, const char *key, uint64_t ns);
 /* Fixed-point with three decimals (rates, seconds); null if not finite. */
 void dx_json_fixed3(yajl_gen g, const char *key, double v);
 /*
@@ -41,5 +43,8 @@ void dx_json_text(yajl_gen g, const char *key, const char *s);
 /* The report's pieces daxtop shares: one "files" element's members, and "dax_window":[...]. */
 void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const struct dx_file_stats *st);
 void dx_report_json_dax_windows(yajl_gen g, const struct dx_report *r);
+/* The members of one "findings" and one "punches" element (the timeline's args too). */
+void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const struct dx_finding *f);
+void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p);
 
 #endif /* DAXSCOPE_JSON_H */

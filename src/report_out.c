@@ -345,9 +345,8 @@ static void json_finding_times(yajl_gen g, const struct dx_finding *f)
 	dx_json_u64(g, "data_change_ns", f->data_change_ns);
 }
 
-static void json_finding(yajl_gen g, const struct dx_report *r, const struct dx_finding *f)
+void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const struct dx_finding *f)
 {
-	dx_json_map(g, NULL);
 	dx_json_text(g, "kind", dx_finding_name(f->kind));
 	json_file_id(g, r, &f->file);
 	if (f->page_index == DX_PAGE_UNKNOWN) {
@@ -370,12 +369,10 @@ static void json_finding(yajl_gen g, const struct dx_report *r, const struct dx_
 	dx_json_bool(g, "certain", f->certain);
 	dx_json_bool(g, "refaulted", f->refaulted);
 	dx_json_bool(g, "incomplete", f->incomplete);
-	dx_json_end_map(g);
 }
 
-static void json_punch(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p)
+void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p)
 {
-	dx_json_map(g, NULL);
 	json_file_id(g, r, &p->file);
 	dx_json_text(g, "op", dx_punch_op_name(p->op));
 	dx_json_u64(g, "offset", p->offset);
@@ -395,7 +392,6 @@ static void json_punch(yajl_gen g, const struct dx_report *r, const struct dx_pu
 	dx_json_bool(g, "unterminated", p->unterminated);
 	dx_json_bool(g, "aborted", p->aborted);
 	dx_json_bool(g, "incomplete", p->incomplete);
-	dx_json_end_map(g);
 }
 
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)
@@ -555,13 +551,19 @@ void dx_report_json(FILE *out, const struct dx_report *r)
 	json_header(g, r);
 	json_files(g, r);
 	dx_json_array(g, "findings");
-	for (size_t i = 0; i < r->nfindings; i++)
-		json_finding(g, r, dx_report_finding(r, i));
+	for (size_t i = 0; i < r->nfindings; i++) {
+		dx_json_map(g, NULL);
+		dx_report_json_finding_fields(g, r, dx_report_finding(r, i));
+		dx_json_end_map(g);
+	}
 	dx_json_end_array(g);
 	dx_json_array(g, "punches");
 	for (size_t i = 0; i < r->npunches; i++)
-		if (dx_report_wants(r, &r->punches[i].file))
-			json_punch(g, r, &r->punches[i]);
+		if (dx_report_wants(r, &r->punches[i].file)) {
+			dx_json_map(g, NULL);
+			dx_report_json_punch_fields(g, r, &r->punches[i]);
+			dx_json_end_map(g);
+		}
 	dx_json_end_array(g);
 	dx_report_json_dax_windows(g, r);
 	json_fuse(g, r);

@@ -3,7 +3,7 @@
  * daxtrace: what races hole punches, live or through a capture file.
  *   daxtrace [-p PID] [--path DIR] [-d SECONDS]        findings live
  *   daxtrace record -o FILE [-p PID] [--path DIR] [-d SECONDS]
- *   daxtrace report FILE [--json] [--path DIR]
+ *   daxtrace report FILE [--json] [--path DIR] [--perfetto OUT] [--html OUT]
  * Every mode takes the same road: a session's records (or a capture's) into a report.
  */
 #include <argp.h>
@@ -31,12 +31,13 @@ struct options {
 	char dir[PATH_MAX];
 	const char *output;
 	const char *input;
+	const char *perfetto, *html; /* timeline outputs of a report */
 	double duration;
 	bool json;
 	unsigned int given; /* which options were given: refused where they do not apply */
 };
 
-enum { OPT_PATH = 1000, OPT_JSON, OPT_CGROUP };
+enum { OPT_PATH = 1000, OPT_JSON, OPT_CGROUP, OPT_PERFETTO, OPT_HTML };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "only punches by this process (live, record)", 0 },
@@ -45,6 +46,8 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECONDS", 0, "stop after SECONDS (live, record; default: until Ctrl-C)", 0 },
 	{ "output", 'o', "FILE", 0, "capture file to write (record)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON report, schema daxscope.report/2 (report)", 0 },
+	{ "perfetto", OPT_PERFETTO, "OUT", 0, "also write a timeline trace (ui.perfetto.dev, chrome://tracing) (report)", 0 },
+	{ "html", OPT_HTML, "OUT", 0, "also write a self-contained HTML report with timelines (report)", 0 },
 	{ "verbose", 'v', NULL, 0, "print libbpf's own messages (as DAXSCOPE_DEBUG=1)", 0 },
 	{ 0 },
 };
@@ -59,10 +62,12 @@ static const char doc[] =
 	"Examples:\n"
 	"  daxtrace                            # live, until Ctrl-C\n"
 	"  daxtrace record -o punch.dxc -d 30  # capture 30 s\n"
-	"  daxtrace report punch.dxc --json    # summarise a capture";
+	"  daxtrace report punch.dxc --json    # summarise a capture\n"
+	"  daxtrace report punch.dxc --perfetto punch.trace.json --html punch.html";
 
 /* The options given that not every mode takes, as bits of options.given. */
-enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVEN_CGROUP = 16 };
+enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVEN_CGROUP = 16, GIVEN_PERFETTO = 32,
+       GIVEN_HTML = 64 };
 
 static volatile sig_atomic_t stop;
 
@@ -115,6 +120,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->json = true;
 		o->given |= GIVEN_JSON;
 		break;
+	case OPT_PERFETTO:
+		o->perfetto = arg;
+		o->given |= GIVEN_PERFETTO;
+		break;
+	case OPT_HTML:
+		o->html = arg;
+		o->given |= GIVEN_HTML;
+		break;
 	case 'v':
 		setenv("DAXSCOPE_DEBUG", "1", 1);
 		break;
@@ -157,6 +170,8 @@ static int check_applies(const struct options *o, const char *prog)
 		{ GIVEN_DURATION, "-d", 1u << LIVE | 1u << RECORD },
 		{ GIVEN_OUTPUT, "-o", 1u << RECORD },
 		{ GIVEN_JSON, "--json", 1u << REPORT },
+		{ GIVEN_PERFETTO, "--perfetto", 1u << REPORT },
+		{ GIVEN_HTML, "--html", 1u << REPORT },
 	};
 	static const char *const mode_names[] = { "live mode", "record", "report" };
 
@@ -342,8 +357,41 @@ static int cmd_record(const struct options *o)
 
 /* ---- report: a capture's records ---- */
 
+/* One pass: every record to the report and, when a timeline output was asked for, to the timeline. */
+struct report_pass {
+	struct dx_report *report;
+	struct dx_timeline *timeline;
+};
+
+static void take_report(uint32_t type, const void *payload, uint32_t len, void *ctx)
+{
+	struct report_pass *p = ctx;
+
+	dx_report_take(type, payload, len, p->report);
+	if (p->timeline)
+		dx_timeline_take(type, payload, len, p->timeline);
+}
+
+/* The timeline outputs asked for; 1 if one could not be written (said why, nothing left at its name). */
+static int write_timelines(const struct options *o, const struct report_pass *p)
+{
+	char err[PATH_MAX + 128];
+	int rc = 0;
+
+	if (o->perfetto && dx_timeline_write_trace(p->timeline, p->report, o->perfetto, err, sizeof(err))) {
+		fprintf(stderr, "daxtrace: %s\n", err);
+		rc = 1;
+	}
+	if (o->html && dx_timeline_write_html(p->timeline, p->report, o->html, err, sizeof(err))) {
+		fprintf(stderr, "daxtrace: %s\n", err);
+		rc = 1;
+	}
+	return rc;
+}
+
 static int cmd_report(const struct options *o)
 {
+	struct report_pass pass = { 0 };
 	struct dx_report_opts ro = { .keep_punches = true };
 	const struct dx_capture_header *h;
 	struct dx_capture_reader *in;
@@ -351,15 +399,17 @@ static int cmd_report(const struct options *o)
 	const void *payload;
 	uint32_t type, len;
 	char err[512];
-	int got;
+	int got, rc;
 
 	in = dx_capture_open(o->input, err, sizeof(err));
 	if (!in) {
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;
 	}
-	r = dx_report_new(&ro);
-	if (!r) {
+	r = pass.report = dx_report_new(&ro);
+	pass.timeline = o->perfetto || o->html ? dx_timeline_new() : NULL;
+	if (!r || ((o->perfetto || o->html) && !pass.timeline)) {
+		dx_report_free(r);
 		dx_capture_close(in);
 		return 1;
 	}
@@ -368,7 +418,7 @@ static int cmd_report(const struct options *o)
 	if (o->dir[0]) /* before the capture's own --path, which it then overrides */
 		dx_report_set_dir(r, o->dir);
 	while ((got = dx_capture_next(in, &type, &payload, &len)) > 0)
-		dx_report_take(type, payload, len, r);
+		take_report(type, payload, len, &pass);
 	if (got < 0) {
 		dx_report_set_damaged(r, dx_capture_error(in));
 		fprintf(stderr, "daxtrace: %s\ndaxtrace: reporting what was readable before the damage\n",
@@ -379,9 +429,11 @@ static int cmd_report(const struct options *o)
 		dx_report_json(stdout, r);
 	else
 		dx_report_text(stdout, r);
+	rc = pass.timeline ? write_timelines(o, &pass) : 0;
+	dx_timeline_free(pass.timeline);
 	dx_report_free(r);
 	dx_capture_close(in);
-	return got < 0 ? 1 : 0;
+	return got < 0 || rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -332,6 +332,25 @@ void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve
 /* Cache-size advice for a DAX window (the host's virtiofs cache-size) from its model (may be NULL), one sentence. */
 void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len);
 
+/* ---- timelines: a capture's events on a time axis, beside its report's judgement ---- */
+struct dx_timeline;
+
+struct dx_timeline *dx_timeline_new(void);
+void dx_timeline_free(struct dx_timeline *t);
+/* Take one record (a dx_record_fn: ctx is the timeline): the records its report takes, in the same pass. */
+void dx_timeline_take(uint32_t type, const void *payload, uint32_t len, void *timeline);
+/*
+ * After dx_report_flush of a report that keeps punches: a Chrome JSON trace
+ * (ui.perfetto.dev, chrome://tracing), or one self-contained HTML page, of
+ * the timeline with the report's punches and findings (docs/timeline.md).
+ * Written beside PATH and renamed to it when whole (a device or pipe at PATH,
+ * such as /dev/stdout, is written to directly); -1 and err on failure.
+ */
+int dx_timeline_write_trace(const struct dx_timeline *t, const struct dx_report *r, const char *path, char *err,
+			    size_t errlen);
+int dx_timeline_write_html(const struct dx_timeline *t, const struct dx_report *r, const char *path, char *err,
+			   size_t errlen);
+
 /* ---- what a session watches: settled at start, rendered as the banner ---- */
 struct dx_probe {
 	char what[64];    /* a concern: "fallocate punches", "DAX pte faults", ... */

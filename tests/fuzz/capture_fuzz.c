@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: any bytes as a capture file, read and reported the way
- * `daxtrace report --json` does. The reader must refuse or report, never
+ * `daxtrace report --json --perfetto OUT --html OUT` does (OUT /dev/null). The reader must refuse or report, never
  * crash, hang or write out of bounds (built with ASan and UBSan).
  *   make fuzz [FUZZ_SECONDS=N]    (a short run is part of make test)
  */
@@ -19,6 +19,7 @@ static FILE *sink;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .keep_punches = true });
+	struct dx_timeline *t = dx_timeline_new();
 	int fd = memfd_create("capture", MFD_CLOEXEC);
 	struct dx_capture_reader *in;
 	const void *payload;
@@ -28,20 +29,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!sink)
 		sink = fopen("/dev/null", "w");
-	if (fd < 0 || !r || write(fd, data, size) != (ssize_t)size)
+	if (fd < 0 || !r || !t || write(fd, data, size) != (ssize_t)size)
 		__builtin_trap(); /* the harness itself failed: not an input's fault */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	in = dx_capture_open(path, err, sizeof(err));
 	if (in) {
-		while ((got = dx_capture_next(in, &type, &payload, &len)) > 0)
+		while ((got = dx_capture_next(in, &type, &payload, &len)) > 0) {
 			dx_report_take(type, payload, len, r);
+			dx_timeline_take(type, payload, len, t);
+		}
 		if (got < 0)
 			dx_report_set_damaged(r, dx_capture_error(in));
 		dx_report_flush(r);
 		dx_report_json(sink, r);
 		dx_report_text(sink, r);
+		if (dx_timeline_write_trace(t, r, "/dev/null", err, sizeof(err)) ||
+		    dx_timeline_write_html(t, r, "/dev/null", err, sizeof(err)))
+			__builtin_trap(); /* /dev/null takes anything: a failure is a bug */
 		dx_capture_close(in);
 	}
+	dx_timeline_free(t);
 	dx_report_free(r);
 	close(fd);
 	return 0;

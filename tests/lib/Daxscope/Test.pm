@@ -3,6 +3,7 @@ package Daxscope::Test;
 # pass silently), scratch mounts, and running daxtrace around a workload.
 use strict;
 use warnings;
+use Compress::Zlib qw(crc32);
 use Cwd qw(abs_path);
 use Exporter 'import';
 use File::Temp qw(tempdir);
@@ -13,7 +14,7 @@ use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
-  links_of links_gone wait_until workload_faults_seen);
+  links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -91,6 +92,38 @@ sub report_json {
     my $doc = eval { decode_json($out) };
     diag("report is not JSON: $@") unless $doc;
     return $doc;
+}
+
+# A capture as (header, [type, payload]...) and back (docs/capture-format.md: a 104-byte header,
+# then records of a 16-byte {type, len, crc32, reserved} header and the payload); written back with new CRCs.
+sub capture_split {
+    my ($path) = @_;
+    my $bytes = slurp($path);
+    my @records;
+    for (my $at = 104; $at < length $bytes;) {
+        my ($type, $len) = unpack 'V V', substr($bytes, $at, 16);
+        push @records, [ $type, substr($bytes, $at + 16, $len) ];
+        $at += 16 + $len;
+    }
+    return (substr($bytes, 0, 104), @records);
+}
+
+sub capture_join {
+    my ($to, $header, @records) = @_;
+    open my $fh, '>:raw', $to or die "$to: $!";
+    print $fh $header, map { pack('V V V V', $_->[0], length $_->[1], crc32($_->[1]), 0) . $_->[1] } @records;
+    close $fh or die "$to: $!";
+}
+
+# The capture FROM with hostile names, into TO: PATH_SUFFIX after every path, COMM as every event's task name.
+sub hostile_capture {
+    my ($from, $to, $path_suffix, $comm) = @_;
+    my ($header, @records) = capture_split($from);
+    for (@records) {
+        $_->[1] = substr($_->[1], 0, length($_->[1]) - 1) . "$path_suffix\0" if $_->[0] == 2;    # PATH
+        substr($_->[1], 32, 16) = pack('a16', $comm) if $_->[0] == 1;    # EVENT: struct dx_event's comm
+    }
+    capture_join($to, $header, @records);
 }
 
 # A delayfs (tests/fusefs) mount in a scratch dir, unmounted at exit; returns the mount point.
