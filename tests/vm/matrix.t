@@ -146,10 +146,13 @@ sub dax_race {
 # (virtiofsd's log of the requests it served); the data survived the window;
 # punches held faults off.
 my $window_mb = 8;    # 4 ranges: a working set of 3x the window reclaims and stalls
-# Known and open: on Debian's 6.1 the truth scenarios stop the virtio-fs DAX
-# guest (no request pending in virtiofsd, the last one served a GETATTR; each
-# scenario alone, once, completes): they run on 6.12 only until it is found.
-my %virtiofs_truth_hangs = ('6.1' => 'the truth scenarios hang the 6.1 virtio-fs DAX guest (known, open)');
+# On Debian's 6.1 the truth scenarios deadlock the guest's virtio-fs: a
+# FUSE_RELEASE completed in virtio_fs_requests_done_work drops the last
+# reference to an unlinked DAX file, whose eviction sends a REMOVEMAPPING
+# (fuse_dax_inode_cleanup) and waits for its reply, which only that same work
+# can complete (the stacks, from a watchdog in the guest, are in
+# docs/truth.md). A kernel bug of 6.1's: the rows run on 6.12 only.
+my %virtiofs_truth_hangs = ('6.1' => '6.1 deadlocks evicting a DAX inode from its request-completion work (docs/truth.md)');
 sub virtiofs_guest {
     my ($k) = @_;
     plan skip_all => "$k: no module BTF (5.11+): FUSE DAX cannot be watched" unless grep { $_ eq 'FUSE DAX mappings' } @{ $must_watch{$k} };
