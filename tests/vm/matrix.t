@@ -196,7 +196,7 @@ sub virtiofs_guest {
     is($w->{alloc_stall_ns}{count}, $w->{alloc_stalls}, "each allocation stall timed ($w->{alloc_stalls})");
     ok($w->{inline_reclaims} > 0, "four tasks reading one file at once made IO reclaim ranges inline ($w->{inline_reclaims})");
     # the window's state at one call, as daxscope read it and as an ftrace kprobe did through the BTF's offsets
-    my ($kstate) = ($a->{'virtiofs-state'} // '') =~ /daxstate: \(fuse_iomap_begin\S*\) (free=.*)$/m;
+    my ($kstate) = ($a->{'virtiofs-state'} // '') =~ /daxstate: \(fuse_iomap_begin[^)]*\) (free=.*)$/m;
     my %kernel = map { split /=/ } split ' ', $kstate // '';
     my ($s) = @{ (eval { decode_json($a->{'virtiofs-state-report'} // '') } // {})->{dax_window} // [] };
     ok($kstate && $s, "the window's state read by ftrace and by daxscope at the same call") or diag($a->{'virtiofs-state'});
