@@ -194,7 +194,7 @@ sub virtiofs_guest {
     is($w->{reclaim_ns}{count}, $w->{reclaims}, 'each reclaim timed');
     ok($w->{reclaim_ns}{p50_ns} > 0 && $w->{reclaim_pass_ns}{p50_ns} > 0, 'reclaim and pass latencies measured');
     is($w->{alloc_stall_ns}{count}, $w->{alloc_stalls}, "each allocation stall timed ($w->{alloc_stalls})");
-    ok($w->{inline_reclaims} > 0, "four tasks reading one file at once made IO reclaim ranges inline ($w->{inline_reclaims})");
+    ok($w->{inline_reclaims} > 0, "eight tasks reading one file at once made IO reclaim ranges inline ($w->{inline_reclaims})");
     # the window's state at one call, as daxscope read it and as an ftrace kprobe did through the BTF's offsets
     my ($kstate) = ($a->{'virtiofs-state'} // '') =~ /daxstate: \(fuse_iomap_begin[^)]*\) (free=.*)$/m;
     my %kernel = map { split /=/ } split ' ', $kstate // '';

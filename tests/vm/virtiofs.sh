@@ -71,17 +71,20 @@ wait $writers
 md5sum $mnt/w1 $mnt/w2 $mnt/w3 $mnt/w4 > /tmp/md5
 artifact virtiofs-md5 /tmp/md5
 
-# Four tasks reading quarters of one file at once, twice: IO (not faults)
-# wanting more ranges than are free, by a file that holds ranges of its own:
-# inline reclaim. (Extending writes made the files: FUSE WRITE, no range.)
+# Eight tasks reading eighths of one file at once: IO (not faults) wanting
+# more ranges than are free, by a file that holds ranges of its own: inline
+# reclaim, when the worker lags. Passes until the kernel has done one (its
+# ftrace count: a removal from reclaim_one_dmap_locked outside a kworker), at
+# most five. (Extending writes made the file: FUSE WRITE, no range.)
 dd if=/dev/zero of=$mnt/shared bs=1M count=$((WINDOW_MB * 4)) 2> /dev/null
-for pass in 1 2; do
+for pass in 1 2 3 4 5; do
 	readers=""
-	for q in 0 1 2 3; do
-		dd if=$mnt/shared of=/dev/null bs=1M skip=$((q * WINDOW_MB)) count=$WINDOW_MB 2> /dev/null &
+	for q in 0 1 2 3 4 5 6 7; do
+		dd if=$mnt/shared of=/dev/null bs=1M skip=$((q * WINDOW_MB / 2)) count=$((WINDOW_MB / 2)) 2> /dev/null &
 		readers="$readers $!"
 	done
 	wait $readers
+	grep ' fuse_send_removemapping <-reclaim_one_dmap_locked' $T/trace | grep -vq '^ *kworker' && break
 done
 
 # Mapped faults hammering a file punched whole, then the scheduled race, as on pmem.
