@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "daxscope/daxscope.h"
@@ -54,17 +53,9 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static double now_clock(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now_s(void)
 {
-	return now_clock(CLOCK_MONOTONIC);
+	return (double)dx_clock_ns(CLOCK_MONOTONIC) / 1e9;
 }
 
 enum { OPT_JSON = 1000, OPT_CGROUP, OPT_PATH };
@@ -410,7 +401,6 @@ int main(int argc, char **argv)
 {
 	struct app a = { 0 };
 	struct dx_session_opts so = { 0 };
-	struct utsname u;
 	char err[512];
 	int rc;
 
@@ -433,8 +423,7 @@ int main(int argc, char **argv)
 		dx_report_free(a.report);
 		return 1;
 	}
-	uname(&u);
-	dx_report_set_origin(a.report, u.release, (int64_t)((now_clock(CLOCK_REALTIME) - now_s()) * 1e9));
+	dx_report_set_origin_here(a.report);
 	dx_session_describe(a.session, dx_report_take, a.report);
 	a.top.filter = a.o.filter;
 	a.top.sort = DX_COL_DISCARDED;

@@ -77,14 +77,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static uint64_t now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
@@ -193,8 +185,8 @@ static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(vo
 	struct dx_session_opts so = {
 		.pid = o->pid, .cgroup = o->cgroup[0] ? o->cgroup : NULL, .path = o->dir[0] ? o->dir : NULL,
 	};
-	uint64_t deadline = o->duration > 0 ? now_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : 0;
-	uint64_t last_snapshot = now_ns(CLOCK_MONOTONIC);
+	uint64_t deadline = o->duration > 0 ? dx_clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : 0;
+	uint64_t last_snapshot = dx_clock_ns(CLOCK_MONOTONIC);
 	struct dx_session *s;
 	char err[512];
 	int n = 0;
@@ -209,16 +201,16 @@ static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(vo
 	dx_session_describe(s, fn, ctx);
 	if (o->dir[0])
 		fn(DX_REC_DIR, o->dir, (uint32_t)strlen(o->dir) + 1, ctx);
-	while (!stop && (!deadline || now_ns(CLOCK_MONOTONIC) < deadline)) {
+	while (!stop && (!deadline || dx_clock_ns(CLOCK_MONOTONIC) < deadline)) {
 		n = tick && tick(ctx) ? 0 : dx_session_poll(s, 100, fn, ctx);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "daxtrace: reading events: %s\n", strerror(-n));
 			break;
 		}
 		*events += n > 0 ? (uint64_t)n : 0;
-		if (now_ns(CLOCK_MONOTONIC) - last_snapshot > 1000000000ULL) { /* lost events, while they happen */
+		if (dx_clock_ns(CLOCK_MONOTONIC) - last_snapshot > 1000000000ULL) { /* lost events, while they happen */
 			dx_session_snapshot(s, fn, ctx);
-			last_snapshot = now_ns(CLOCK_MONOTONIC);
+			last_snapshot = dx_clock_ns(CLOCK_MONOTONIC);
 		}
 	}
 	n = dx_session_poll(s, 0, fn, ctx); /* what is still in the ring buffer */
@@ -226,14 +218,6 @@ static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(vo
 	dx_session_snapshot(s, fn, ctx);
 	dx_session_close(s);
 	return n < 0 && n != -EINTR ? 2 : 0;
-}
-
-static void origin_here(struct dx_report *r)
-{
-	struct utsname u;
-
-	uname(&u);
-	dx_report_set_origin(r, u.release, (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)));
 }
 
 /* ---- live: findings as they are judged ---- */
@@ -267,7 +251,7 @@ static bool tick_live(void *ctx)
 {
 	struct live *l = ctx;
 
-	dx_report_advance(l->report, now_ns(CLOCK_MONOTONIC));
+	dx_report_advance(l->report, dx_clock_ns(CLOCK_MONOTONIC));
 	return dx_report_hold(l->report, 100);
 }
 
@@ -281,7 +265,7 @@ static int cmd_live(const struct options *o)
 	l.report = dx_report_new(&ro);
 	if (!l.report)
 		return 1;
-	origin_here(l.report);
+	dx_report_set_origin_here(l.report);
 	rc = run_session(o, take_live, tick_live, &l, &events);
 	if (rc == 1) {
 		dx_report_free(l.report);
@@ -328,18 +312,18 @@ static void take_record(uint32_t type, const void *payload, uint32_t len, void *
 		rec->lost = ((const struct dx_drops_record *)payload)->drops[DX_DROP_RINGBUF];
 	/* a crash or power loss costs at most a second of capture */
 	if (dx_capture_append(rec->w, type, payload, len) ||
-	    (now_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL && dx_capture_flush(rec->w, err, sizeof(err)))) {
+	    (dx_clock_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL && dx_capture_flush(rec->w, err, sizeof(err)))) {
 		rec->failed = true; /* finishing says why and how much the file holds */
 		stop = 1;
 	}
-	if (now_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL)
-		rec->last_flush = now_ns(CLOCK_MONOTONIC);
+	if (dx_clock_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL)
+		rec->last_flush = dx_clock_ns(CLOCK_MONOTONIC);
 }
 
 static int cmd_record(const struct options *o)
 {
-	struct recorder rec = { .path = o->output, .last_flush = now_ns(CLOCK_MONOTONIC) };
-	uint64_t started = now_ns(CLOCK_MONOTONIC), events = 0;
+	struct recorder rec = { .path = o->output, .last_flush = dx_clock_ns(CLOCK_MONOTONIC) };
+	uint64_t started = dx_clock_ns(CLOCK_MONOTONIC), events = 0;
 	char err[512];
 	int rc;
 
@@ -347,7 +331,7 @@ static int cmd_record(const struct options *o)
 	if (!rec.w)
 		return 1; /* the session did not start, or the file could not be made: said why, nothing written */
 	/* a failed write stopped the recording: finishing says the error and how many events the file holds */
-	if (dx_capture_finish(rec.w, rec.lost, now_ns(CLOCK_MONOTONIC) - started, err, sizeof(err))) {
+	if (dx_capture_finish(rec.w, rec.lost, dx_clock_ns(CLOCK_MONOTONIC) - started, err, sizeof(err))) {
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;
 	}
