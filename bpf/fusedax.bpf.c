@@ -29,10 +29,22 @@ struct dax_task {
 	__u64 stall;   /* no free range found */
 	__u64 setup, remove;
 	__u32 stall_misses; /* alloc_dax_mapping found none, this many times */
-	/* its last range use sent: file, range, write, and dax_ops then */
-	__u64 use_ino, use_range, use_ops;
-	__u16 use_flags;
 };
+
+/* The last range use sent from this CPU: by which task, of which file and range, and dax_ops then. */
+struct last_use {
+	__u64 ino, range, ops;
+	__u32 tid;
+	__u16 flags;
+};
+
+/* Per CPU, not per task: a fault loop stays on its CPU, and a lookup here costs far less than in a hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_use);
+} last_uses SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* a task killed mid-stall leaves its entry: evicted */
@@ -209,27 +221,28 @@ int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mappi
 
 /*
  * A fault or IO uses one range of a file (the cache-size model replays these):
- * each fault of a page calls it, so a task's repeat of its last use is not
- * sent again until a mapping was set up or removed somewhere meanwhile. At or
- * past the end of the file it is a hole: no range.
+ * each fault of a page calls it, so a task's repeat of the last use sent from
+ * its CPU is not sent again until a mapping was set up or removed somewhere
+ * meanwhile. Another task or CPU between two uses only sends one more, and
+ * uses of a mapped range change nothing in the model. At or past the end of
+ * the file it is a hole: no range.
  */
 SEC("fentry/fuse_iomap_begin")
 int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
 {
 	__u64 ino = BPF_CORE_READ(inode, i_ino), range = (__u64)pos / FUSE_DAX_SZ, ops = dax_ops;
 	__u16 write = flags & IOMAP_WRITE ? DX_F_WRITE : 0;
-	struct dax_task *t;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	struct last_use *last;
 
 	if (pos < 0 || pos >= BPF_CORE_READ(inode, i_size))
 		return 0;
-	t = dax_task(true);
-	if (t) {
-		if (t->use_ino == ino && t->use_range == range && t->use_flags == write && t->use_ops == ops)
+	last = bpf_map_lookup_elem(&last_uses, &zero);
+	if (last) {
+		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == write &&
+		    last->ops == ops)
 			return 0;
-		t->use_ino = ino;
-		t->use_range = range;
-		t->use_flags = write;
-		t->use_ops = ops;
+		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = write };
 	}
 	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, write);
 	return 0;

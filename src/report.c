@@ -221,6 +221,11 @@ const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i)
 	return dx_correlator_dax(r->corr, i);
 }
 
+const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t i)
+{
+	return dx_correlator_dax_model(r->corr, i);
+}
+
 uint64_t dx_report_events(const struct dx_report *r)
 {
 	return dx_correlator_events(r->corr);

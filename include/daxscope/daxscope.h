@@ -311,6 +311,8 @@ const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i);
 struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file *f);
 size_t dx_report_ndax(const struct dx_report *r);
 const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i);
+/* Its cache-size model, NULL before its first range use. */
+const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t i);
 uint64_t dx_report_events(const struct dx_report *r);
 /* Events lost: the kernel's count (ring buffer full), or gaps seen in the stream, whichever is more. */
 uint64_t dx_report_lost(const struct dx_report *r);

@@ -11,7 +11,7 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
 	echo "untraced $($D/faultbench --dir $mnt --seconds 3 --mb 8 | sed -n 's/.*"faults_per_sec":\([0-9]*\).*/\1/p')" >> /tmp/bench
 	$D/daxtrace record -o /tmp/bench.dxc 2> /tmp/record.err &
 	rec=$!
-	for i in $(seq 1 300); do grep -q watching /tmp/record.err && break; sleep 0.1; done
+	await_watching /tmp/record.err
 	echo "traced $($D/faultbench --dir $mnt --seconds 3 --mb 8 | sed -n 's/.*"faults_per_sec":\([0-9]*\).*/\1/p')" >> /tmp/bench
 	kill -INT $rec
 	wait $rec

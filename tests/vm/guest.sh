@@ -12,6 +12,10 @@ artifact() { # NAME FILE
 	cat "$2"
 	echo "@@END $1@@"
 }
+# until a daxscope tool's banner on stderr (in FILE) says it is watching, 30 s at most
+await_watching() { # FILE
+	for i in $(seq 1 300); do grep -q watching "$1" && break; sleep 0.1; done
+}
 
 for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtio_pci virtiofs; do
 	if modprobe "$m" 2>/tmp/modprobe.err; then echo "$m ok"; else echo "$m failed: $(cat /tmp/modprobe.err)"; fi

@@ -205,6 +205,11 @@ sub virtiofs_guest {
         "window state: daxscope's equals the kernel's ($kstate)");
     ok($w->{model} && $w->{model}{uses} > 0 && $w->{model}{this_window}, 'its range uses feed the cache-size model ('
         . ($w->{model} ? "$w->{model}{uses} uses over $w->{model}{working_set_ranges} ranges" : 'none') . ')');
+    # daxtop, beside the recorder all along: its last table's window line and advice
+    my ($top_window, $top_advice) = split /\n/, $a->{'virtiofs-daxtop'} // '';
+    like($top_window // '', qr/^DAX window \S+: $w->{ranges} ranges, .*; $w->{setupmappings} mappings, .* reclaims: $w->{reclaims} by the worker \(p50 (?!0\.000)[\d.]+, p99 [\d.]+ ms\)/,
+        'daxtop shows the window: the same mappings and reclaims, and their latency') or diag($a->{'virtiofs-daxtop'});
+    like($top_advice // '', qr/^  advice: (raise|keep|cache-size could shrink)/, 'daxtop gives the cache-size advice');
     diag("virtio-fs DAX on $k: " . join(', ', map { "$_ $w->{$_}" } qw(setupmappings removemappings reclaims inline_reclaims reclaim_passes alloc_stalls alloc_misses))
         . sprintf('; reclaim p50 %.2f ms, pass p50 %.2f ms', $w->{reclaim_ns}{p50_ns} / 1e6, $w->{reclaim_pass_ns}{p50_ns} / 1e6));
     my %host = map { my $f = "$out/share/w$_"; ("w$_" => -e $f ? Digest::MD5->new->addfile(do { open my $h, '<', $f or die; $h })->hexdigest : '') } 1 .. 4;

@@ -20,7 +20,7 @@ workload() {
 
 $D/daxtrace record -o /tmp/model.dxc 2> /tmp/record.err &
 rec=$!
-for i in $(seq 1 300); do grep -q watching /tmp/record.err && break; sleep 0.1; done
+await_watching /tmp/record.err
 : > /tmp/mounts
 for mb in $WINDOWS_MB; do
 	mnt=/mnt/m$mb

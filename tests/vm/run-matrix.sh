@@ -140,7 +140,7 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxcheck race delayfs faultbench; do
+for b in daxtrace daxtop daxcheck race delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads

@@ -36,7 +36,10 @@ echo function > $T/current_tracer
 echo > $T/trace
 $D/daxtrace record -o /tmp/vfs.dxc 2> /tmp/record.err &
 rec=$!
-for i in $(seq 1 300); do grep -q watching /tmp/record.err && break; sleep 0.1; done
+await_watching /tmp/record.err
+$D/daxtop -b -i 0.5 > /tmp/daxtop.out 2> /tmp/daxtop.err &
+top=$!
+await_watching /tmp/daxtop.err
 echo 1 > $T/tracing_on
 mount -t virtiofs daxfs $mnt -o dax 2> /tmp/mount.err
 { grep " $mnt " /proc/mounts || cat /tmp/mount.err; dmesg | grep -i "cache len" | tail -1; } > /tmp/mount
@@ -49,7 +52,7 @@ dd if=/dev/zero of=$mnt/state bs=4k count=1 2> /dev/null # an extending write: F
 dd if=$mnt/state of=/dev/null bs=4k count=1 2> /dev/null
 $D/daxtrace record -o /tmp/state.dxc 2> /tmp/state-record.err &
 staterec=$!
-for i in $(seq 1 300); do grep -q watching /tmp/state-record.err && break; sleep 0.1; done
+await_watching /tmp/state-record.err
 echo 1 > $T/instances/state/events/kprobes/daxstate/enable 2>> /tmp/state.err
 dd if=$mnt/state of=/dev/null bs=4k count=1 2> /dev/null
 echo 0 > $T/instances/state/events/kprobes/daxstate/enable
@@ -105,6 +108,11 @@ echo 0 > $T/tracing_on
 kill -INT $rec
 wait $rec
 artifact virtiofs-record-err /tmp/record.err
+sleep 0.5 # a refresh after the unmount: daxtop's last table counts what the recorder did
+kill -INT $top
+wait $top
+{ grep -A1 '^DAX window' /tmp/daxtop.out | tail -2; cat /tmp/daxtop.err; } > /tmp/daxtop
+artifact virtiofs-daxtop /tmp/daxtop
 
 # The kernel's own count: "COMM-PID [CPU] ... TS: FUNCTION <-CALLER". A range's
 # reclaim removes its mapping from reclaim_one_dmap_locked (in a kworker: the
