@@ -22,10 +22,15 @@ extern const volatile __u32 filter_dev;  /* 0: every filesystem */
 extern const volatile __u64 linger_ns;   /* keep a file armed this long after its punch */
 extern const volatile __u64 wakeup_bytes; /* wake the collector once this much data waits */
 
-/* A punch window: per-page events on its file are sent while it is open or lingering. */
+/*
+ * A punch window: per-page events on its file are sent while it is open or
+ * lingering, for pages it changes (a window opened while another lingers
+ * covers both's pages); the rest are only counted.
+ */
 struct window {
 	__u64 start;
 	__u64 end; /* 0 while open */
+	__u64 first_page, last_page;
 	__u32 tid;
 	__u32 pid;
 	char comm[DX_COMM_LEN];
@@ -318,20 +323,38 @@ static __always_inline struct armed_slot *armed_slot_of(const struct dx_file_key
 	return bpf_map_lookup_elem(&armed_slots, &slot);
 }
 
-/* Is the file inside a punch window, or was it until linger_ns ago? */
-static __always_inline bool file_armed(const struct dx_file_key *key)
+/* The file's punch window if it is open, or ended less than linger_ns ago; else NULL. */
+static __always_inline struct window *armed_window(const struct dx_file_key *key)
 {
 	struct armed_slot *slot = armed_slot_of(key);
 	struct window *w;
 
 	/* until == 0 (slot never armed) answers without reading the clock */
 	if (!slot || (slot->open <= 0 && (!slot->until || slot->until <= bpf_ktime_get_ns())))
-		return false;
+		return NULL;
 	w = bpf_map_lookup_elem(&windows, key);
+	if (!w || (w->end && bpf_ktime_get_ns() - w->end >= linger_ns))
+		return NULL;
+	return w;
+}
 
-	if (!w)
-		return false;
-	return !w->end || bpf_ktime_get_ns() - w->end < linger_ns;
+static __always_inline bool file_armed(const struct dx_file_key *key)
+{
+	return armed_window(key) != NULL;
+}
+
+/* Does the window change any of pages [first, last]? Events on other pages cannot be findings. */
+static __always_inline bool window_covers(const struct window *w, __u64 first, __u64 last)
+{
+	return first <= w->last_page && last >= w->first_page;
+}
+
+/* The pages of bytes [offset, offset + len): the last is the end of the file when the sum wraps. */
+static __always_inline __u64 last_page_of(__u64 offset, __u64 len)
+{
+	__u64 end = offset + (len ? len : 1) - 1;
+
+	return end < offset ? ~0ULL : end >> PAGE_SHIFT;
 }
 
 /* Cheap gate for the hottest hook (every user fault): is any punch in progress at all? */

@@ -52,8 +52,9 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 	submit_event(e);
 }
 
-/* The inode behind a page-cache mapping if its file is armed, else NULL; its counters in *counts. */
-static __always_inline struct inode *armed_inode(struct address_space *mapping, struct dx_file_counts **counts)
+/* The inode behind a page-cache mapping if its file is armed, else NULL; its counters and window. */
+static __always_inline struct inode *armed_inode(struct address_space *mapping, struct dx_file_counts **counts,
+						 struct window **window)
 {
 	struct dx_file_key key;
 	struct inode *inode;
@@ -64,20 +65,26 @@ static __always_inline struct inode *armed_inode(struct address_space *mapping, 
 	if (!inode)
 		return NULL;
 	inode_key_btf(inode, &key);
-	if (!file_armed(&key))
+	*window = armed_window(&key);
+	if (!*window)
 		return NULL;
 	*counts = counts_of(&key);
 	return inode;
 }
 
-/* A read fault on an armed file that mapped page INDEX (at ADDRESS, 0 if unknown) of [INDEX.. LAST]. */
-static __always_inline void send_map_fault(struct inode *inode, struct dx_file_counts *c, __u64 index,
-					   __u64 address, __u64 last, __u16 flags)
+/*
+ * A read fault on an armed file that mapped page INDEX (at ADDRESS, 0 if
+ * unknown) of [FIRST.. LAST]: counted, and sent if the window changes any of them.
+ */
+static __always_inline void send_map_fault(struct inode *inode, struct dx_file_counts *c, const struct window *w,
+					   __u64 index, __u64 address, __u64 first, __u64 last, __u16 flags)
 {
 	struct dx_event *e;
 
 	if (c)
 		__sync_fetch_and_add(flags & DX_F_WRITE ? &c->faults_write : &c->faults_read, 1);
+	if (!window_covers(w, first, last))
+		return;
 	e = reserve_event(DX_MAP_FAULT);
 	if (!e)
 		return;
@@ -145,6 +152,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 {
 	struct vma_page p = { .address = address };
 	struct dx_file_key key;
+	struct window *w;
 	/* X86_PF_WRITE (arch/x86/include/asm/trap_pf.h): a bit the CPU defines, vmlinux.h's value holds everywhere */
 	__u16 flags = DX_F_ENTRY | (error_code & X86_PF_WRITE ? DX_F_WRITE : 0);
 
@@ -157,8 +165,9 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 	if (!p.found)
 		return 0;
 	inode_key(p.inode, &key);
-	if (file_armed(&key))
-		send_map_fault(p.inode, counts_of(&key), p.index, address, p.index, flags);
+	w = armed_window(&key);
+	if (w)
+		send_map_fault(p.inode, counts_of(&key), w, p.index, address, p.index, p.index, flags);
 	return 0;
 }
 
@@ -168,14 +177,15 @@ int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, u
 {
 	struct dx_file_counts *c = NULL;
 	struct vma_page p = {};
-	struct inode *inode = armed_inode(mapping, &c);
+	struct window *w;
+	struct inode *inode = armed_inode(mapping, &c, &w);
 
 	if (!inode)
 		return 0;
 	if (faulting_page(mapping, &p) && p.index >= start && p.index <= last)
-		send_map_fault(inode, c, p.index, p.address, last, 0);
+		send_map_fault(inode, c, w, p.index, p.address, start, last, 0);
 	else
-		send_map_fault(inode, c, start, 0, last, 0);
+		send_map_fault(inode, c, w, start, 0, start, last, 0);
 	return 0;
 }
 
@@ -197,12 +207,13 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 {
 	struct dx_file_counts *c = NULL;
 	struct inode *inode;
+	struct window *w;
 
 	if (!(ret & vm_fault_nopage())) /* the faulting page was not mapped here */
 		return 0;
-	inode = armed_inode(vmf_mapping(vmf), &c);
+	inode = armed_inode(vmf_mapping(vmf), &c, &w);
 	if (inode)
-		send_map_fault(inode, c, vmf->pgoff, vmf->address, last, 0);
+		send_map_fault(inode, c, w, vmf->pgoff, vmf->address, start, last, 0);
 	return 0;
 }
 
@@ -210,13 +221,15 @@ SEC("fentry/filemap_fault")
 int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
 {
 	struct dx_file_counts *c = NULL;
-	struct inode *inode = armed_inode(vmf_mapping(vmf), &c);
+	struct window *w;
+	struct inode *inode = armed_inode(vmf_mapping(vmf), &c, &w);
 
 	if (!inode)
 		return 0;
 	if (c)
 		__sync_fetch_and_add(&c->faults_read, 1);
-	send_page_event(DX_FILEMAP_FAULT, inode, vmf->pgoff, fault_is_write(vmf) ? DX_F_WRITE : 0);
+	if (window_covers(w, vmf->pgoff, vmf->pgoff))
+		send_page_event(DX_FILEMAP_FAULT, inode, vmf->pgoff, fault_is_write(vmf) ? DX_F_WRITE : 0);
 	return 0;
 }
 
@@ -224,29 +237,36 @@ SEC("tp_btf/mm_filemap_fault")
 int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
 {
 	struct dx_file_counts *c = NULL;
-	struct inode *inode = armed_inode(mapping, &c);
+	struct window *w;
+	struct inode *inode = armed_inode(mapping, &c, &w);
 
 	if (!inode)
 		return 0;
 	if (c)
 		__sync_fetch_and_add(&c->faults_read, 1);
-	send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
+	if (window_covers(w, index, index))
+		send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
 	return 0;
 }
 
 static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 				      __u16 flags)
 {
+	__u64 page = BPF_CORE_READ(vmf, pgoff), huge = flags & DX_F_PMD ? 511 : 0; /* a PMD maps 512 pages */
 	struct dx_file_counts *c;
 	struct dx_event *e;
 	struct dx_file_key key;
+	struct window *w;
 
 	inode_key(inode, &key);
-	if (!file_armed(&key))
+	w = armed_window(&key);
+	if (!w)
 		return;
 	c = counts_of(&key);
 	if (c)
 		__sync_fetch_and_add(flags & DX_F_PMD ? &c->dax_pmd : &c->dax_pte, 1);
+	if (!window_covers(w, page & ~huge, page | huge))
+		return;
 	e = reserve_event(DX_DAX_FAULT);
 	if (!e)
 		return;
@@ -254,7 +274,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 		flags |= DX_F_WRITE;
 	e->flags |= flags;
 	inode_file(inode, &e->file);
-	e->page.index = BPF_CORE_READ(vmf, pgoff);
+	e->page.index = page;
 	e->page.address = BPF_CORE_READ(vmf, address);
 	submit_event(e);
 }
@@ -277,14 +297,17 @@ int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsign
 
 static __always_inline void page_dirtied(void *folio_or_page, struct address_space *mapping)
 {
+	__u64 index = folio_index_of(folio_or_page);
 	struct dx_file_counts *c = NULL;
-	struct inode *inode = armed_inode(mapping, &c);
+	struct window *w;
+	struct inode *inode = armed_inode(mapping, &c, &w);
 
 	if (!inode)
 		return;
 	if (c)
 		__sync_fetch_and_add(&c->faults_write, 1);
-	send_page_event(DX_PAGE_DIRTY, inode, folio_index_of(folio_or_page), 0);
+	if (window_covers(w, index, index))
+		send_page_event(DX_PAGE_DIRTY, inode, index, 0);
 }
 
 SEC("tp_btf/writeback_dirty_folio")
@@ -354,13 +377,16 @@ SEC("tp_btf/mm_filemap_add_to_page_cache")
 int BPF_PROG(on_page_add, void *folio)
 {
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
+	__u64 index = folio_index_of(folio);
 	struct dx_file_key key;
+	struct window *w;
 
 	if (!inode)
 		return 0;
 	inode_key(inode, &key);
-	if (file_armed(&key))
-		send_page_event(DX_PAGE_ADD, inode, folio_index_of(folio), 0);
+	w = armed_window(&key);
+	if (w && window_covers(w, index, index))
+		send_page_event(DX_PAGE_ADD, inode, index, 0);
 	return 0;
 }
 
@@ -406,14 +432,15 @@ static __always_inline void fault_exit(struct vm_fault *vmf)
 	struct dx_file_counts *c = NULL;
 	struct inode *inode;
 	struct dx_event *e;
+	struct window *w;
 	__u64 took;
 
 	if (!t || --t->depth)
 		return;
 	took = bpf_ktime_get_ns() - t->ts;
 	bpf_map_delete_elem(&fault_timings, &tid);
-	inode = armed_inode(vmf_mapping(vmf), &c);
-	if (!inode)
+	inode = armed_inode(vmf_mapping(vmf), &c, &w);
+	if (!inode || !window_covers(w, vmf->pgoff, vmf->pgoff))
 		return;
 	e = reserve_event(DX_FAULT_DONE);
 	if (!e)

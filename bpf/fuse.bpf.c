@@ -166,6 +166,7 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 	struct fuse_io_in in = {};
 	struct dx_file_key key;
 	struct dx_file *f;
+	struct window *w;
 	struct dx_event *e;
 	const void *value;
 
@@ -179,10 +180,12 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 	key.ino = f->ino;
 	key.dev = f->dev;
 	key.pad = 0;
-	if (!file_armed(&key))
+	w = armed_window(&key);
+	if (!w)
 		return 0;
 	value = BPF_CORE_READ(req, args, in_args[0].value);
-	if (!value || bpf_probe_read_kernel(&in, sizeof(in), value))
+	if (!value || bpf_probe_read_kernel(&in, sizeof(in), value) ||
+	    !window_covers(w, in.offset >> PAGE_SHIFT, last_page_of(in.offset, in.size)))
 		return 0;
 	e = reserve_event(DX_IO_REQUEST);
 	if (!e)

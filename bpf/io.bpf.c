@@ -10,11 +10,14 @@ SEC("tp_btf/iomap_dio_rw_begin")
 int BPF_PROG(on_dio_begin, struct kiocb *iocb, struct iov_iter *iter)
 {
 	struct inode *inode = iocb->ki_filp->f_inode;
+	__u64 offset = iocb->ki_pos, len = BPF_CORE_READ(iter, count);
 	struct dx_file_key key;
+	struct window *w;
 	struct dx_event *e;
 
 	inode_key_btf(inode, &key);
-	if (!file_armed(&key))
+	w = armed_window(&key);
+	if (!w || !window_covers(w, offset >> PAGE_SHIFT, last_page_of(offset, len)))
 		return 0;
 	e = reserve_event(DX_IO_REQUEST);
 	if (!e)
@@ -22,8 +25,8 @@ int BPF_PROG(on_dio_begin, struct kiocb *iocb, struct iov_iter *iter)
 	if (BPF_CORE_READ(iter, data_source)) /* the user's buffer is the source: a write */
 		e->flags |= DX_F_WRITE;
 	inode_file(inode, &e->file);
-	e->io.offset = iocb->ki_pos;
-	e->io.len = BPF_CORE_READ(iter, count);
+	e->io.offset = offset;
+	e->io.len = len;
 	submit_event(e);
 	return 0;
 }

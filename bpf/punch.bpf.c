@@ -71,15 +71,23 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 					__u64 offset, __u64 len, int fd, __u16 flags)
 {
 	struct task_punch tp = { .op = op };
-	struct window w = {};
+	struct window w = { .first_page = offset >> PAGE_SHIFT, .last_page = last_page_of(offset, len) };
 	struct lock_owner owner = {};
 	struct global_state *g = global_state();
 	__u64 id = bpf_get_current_pid_tgid();
+	struct window *before;
 	struct armed_slot *slot;
 	__u32 tid = (__u32)id;
 	struct dx_event *e;
 
 	inode_key(inode, &tp.key);
+	before = armed_window(&tp.key);
+	if (before) { /* late events of the one before are still wanted */
+		if (before->first_page < w.first_page)
+			w.first_page = before->first_page;
+		if (before->last_page > w.last_page)
+			w.last_page = before->last_page;
+	}
 	w.start = bpf_ktime_get_ns();
 	w.tid = tid;
 	w.pid = id >> 32;
