@@ -28,8 +28,10 @@ start_tracer() { # LOG READY COMMAND...
 # daxtrace, daxtop and hookfloor say "watching" once their probes are attached.
 says_watching() { grep -q watching "$1"; }
 
+# Stops it (if it has not ended on its own) and waits for it; its exit status in $tracer_status.
 stop_tracer() {
-	kill -INT "$rec"
-	wait "$rec" || true
+	kill -INT "$rec" 2>/dev/null || true
+	tracer_status=0
+	wait "$rec" || tracer_status=$?
 	rec=""
 }

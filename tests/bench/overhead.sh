@@ -29,7 +29,6 @@ mkdir "$work/fb"
 
 label() {
 	case $1 in
-	untraced) echo "untraced" ;;
 	daxtrace) echo "daxtrace record" ;;
 	hookfloor) echo "hooks alone (hookfloor)" ;;
 	bpftrace) echo "bpftrace peer.bt" ;;
@@ -146,7 +145,7 @@ for round in $(seq "$ROUNDS"); do
 			stop_tracer
 			rm -f "$work/$t.out" "$work/$t.out.old"
 			if [ -z "$alive" ]; then
-				give_up "$t" "ended during round $round: $(grep -hv '^ *$' "$work/run.err" "$work/$t.out.log" | tail -1)"
+				give_up "$t" "ended during round $round, exit status $tracer_status; last said: $(grep -v '^ *$' "$work/$t.out.log" | tail -1 | cut -c1-100)"
 				continue
 			fi
 			after=$(measure "$w")
@@ -198,8 +197,8 @@ for w in $WORKLOADS; do
 done
 
 # What the floor and the peers attach, against daxtrace.
-echo "  daxtrace attaches $(echo "$daxtrace_hooks" | wc -l) programs on $(echo "$daxtrace_tracepoints" | wc -w) tracepoints; hookfloor an empty program on each of the same"
+echo "  daxtrace attaches $(echo "$daxtrace_hooks" | wc -l) programs on $(echo "$daxtrace_tracepoints" | wc -w) tracepoints (fentry ones not counted); hookfloor an empty program on each of the same"
 bt=$(sed -n 's/^tracepoint:[a-z_0-9]*:\([a-z_0-9]*\).*/\1/p' tests/bench/peer.bt | sort -u)
 differ=$(printf '%s\n%s\n' "$daxtrace_tracepoints" "$bt" | sort | uniq -u | paste -sd' ' -)
-echo "  peer.bt counts $(echo "$bt" | wc -l) tracepoints${differ:+; differs from daxtrace on: $differ}; perf record -a records the same as daxtrace"
+echo "  peer.bt counts $(echo "$bt" | wc -l) tracepoints${differ:+; differs from daxtrace on: $differ}; perf record -a records daxtrace's"
 cat "$work/json"
