@@ -69,13 +69,10 @@ start_bpftrace() { start_tracer "$1.log" bpftrace_attached bpftrace tests/bench/
 perf_enabled() { grep -q "Events enabled" "$1"; }
 start_perf_record() { start_tracer "$1.log" perf_enabled perf record -a -D 1 -e "$perf_events" -o "$1"; }
 start_perf_lock_record() { start_tracer "$1.log" perf_enabled perf lock record -a -D 1 -o "$1"; }
-# perf lock contention -b says nothing until it ends: wait for its two BPF links (contention_begin, _end).
-bpf_links() { bpftool link show | grep -c '^[0-9]' || true; }
-two_new_links() { [ "$(bpf_links)" -ge $((links_before + 2)) ]; }
-start_perf_lock_contention() {
-	links_before=$(bpf_links)
-	start_tracer "$1.log" two_new_links perf lock contention -b -a
-}
+# perf lock contention -b says nothing until it ends: wait until it holds two BPF
+# links (contention_begin, _end), which the fdinfo of their fds tells.
+two_links() { [ "$(grep -ls '^link_type:' /proc/"$rec"/fdinfo/* | wc -l)" -ge 2 ]; }
+start_perf_lock_contention() { start_tracer "$1.log" two_links perf lock contention -b -a; }
 
 # Why a tracer cannot run here, if it cannot; then it gets a row saying so.
 unavailable() {
