@@ -8,6 +8,7 @@
 start_tracer() { # LOG READY COMMAND...
 	log=$1 ready=$2
 	shift 2
+	: >"$log" # there before READY first reads it
 	"$@" >"$log" 2>&1 &
 	rec=$!
 	polls=0
