@@ -33,7 +33,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
-	    $(BUILD)/corrbench $(BUILD)/capture_fuzz
+	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz
 SESSION  := $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -90,6 +90,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope-core.a
 	@mkdir -p $(@D)
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
 
+# the bench's statistics, shared with their unit test
+$(BUILD)/tests/test_pairstat: tests/bench/pairstat.h
+
 $(BUILD)/race: tests/workload/race.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
@@ -101,6 +104,9 @@ $(BUILD)/corrbench: tests/bench/corrbench.c $(BUILD)/libdaxscope-core.a
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/pairstat: tests/bench/pairstat.c tests/bench/pairstat.h
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 $(BUILD)/hookfloor.skel.h: tests/bench/hookfloor.bpf.c $(BUILD)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/hookfloor.bpf.o

@@ -3,13 +3,18 @@
  * faultbench: a fault-heavy workload for `make bench`. One thread touches
  * every page of a mapped file in a loop (dropping the mapping each pass so
  * that every touch faults); another punches holes in a second file at a
- * steady rate, which keeps daxscope's probes armed. Prints faults per second.
+ * steady rate, which keeps daxscope's probes armed. Prints faults per second
+ * and the CPU time both threads took meanwhile.
  *   faultbench --dir DIR [--seconds S | --passes N] [--mb MB] [--punch-hz HZ] [--punch-same]
+ *              [--watch-pid PID]
  * --punch-same punches the file being faulted instead: every fault is then
  * an event daxscope must deliver (the stress case). --passes N touches the
  * file N times whatever they take (the same work at every DAX window size).
+ * --watch-pid PID also prints the CPU time process PID (a tracer) took over
+ * the same window, so that CPU a tracer burns on another core is counted.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -28,6 +33,7 @@ struct config {
 	size_t bytes;
 	double punch_hz;
 	int punch_same;
+	int watch_pid; /* a tracer whose CPU time to measure, when > 0 */
 };
 
 static volatile int done;
@@ -59,6 +65,43 @@ static int make_file(const char *path, size_t bytes)
 	return fd;
 }
 
+static double cpu_seconds(const struct rusage *r)
+{
+	return (double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) + (double)(r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The CPU time of every thread of process PID, in seconds: the first field
+ * of each /proc/PID/task/TID/schedstat, in nanoseconds (/proc/PID/stat counts
+ * 10 ms ticks: too coarse for a 1 s window). -1 when the process is gone.
+ */
+static double process_cpu_seconds(int pid)
+{
+	char path[64];
+	unsigned long long ns, total = 0;
+	struct dirent *task;
+	DIR *tasks;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return -1;
+	while ((task = readdir(tasks))) {
+		if (task->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/schedstat", pid, task->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue; /* a thread that just ended */
+		if (fscanf(f, "%llu", &ns) == 1)
+			total += ns;
+		fclose(f);
+	}
+	closedir(tasks);
+	return (double)total / 1e9;
+}
+
 struct puncher {
 	int fd;
 	double hz;
@@ -86,15 +129,15 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },      { "seconds", required_argument, NULL, 's' },
 		{ "mb", required_argument, NULL, 'm' },	      { "punch-hz", required_argument, NULL, 'z' },
 		{ "punch-same", no_argument, NULL, 'S' },     { "passes", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
+		{ "watch-pid", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
 	};
 	struct config c = { .seconds = 3, .bytes = 64 << 20, .punch_hz = 100 };
 	struct puncher p = { 0 };
 	char path[4096];
 	long pagesize = sysconf(_SC_PAGESIZE), faults = 0; /* touches */
 	pthread_t thread;
-	struct rusage before, after;
-	double start, elapsed;
+	struct rusage before, after, process_before, process_after;
+	double start, elapsed, watched_before = 0, watched_after = 0;
 	int opt, fd;
 	volatile char *map;
 
@@ -106,14 +149,19 @@ int main(int argc, char **argv)
 		case 'z': c.punch_hz = atof(optarg); break;
 		case 'S': c.punch_same = 1; break;
 		case 'p': c.passes = atol(optarg); break;
+		case 'w': c.watch_pid = atoi(optarg) > 0 ? atoi(optarg) : -1; break;
 		default:
 			fprintf(stderr, "usage: faultbench --dir DIR [--seconds S | --passes N] [--mb MB] [--punch-hz HZ] "
-					"[--punch-same]\n");
+					"[--punch-same] [--watch-pid PID]\n");
 			return 2;
 		}
 	}
-	if (!c.dir || c.seconds <= 0 || c.punch_hz <= 0 || c.passes < 0) {
-		fprintf(stderr, "faultbench: --dir is required; --seconds, --passes and --punch-hz must be > 0\n");
+	if (!c.dir || c.seconds <= 0 || c.punch_hz <= 0 || c.passes < 0 || c.watch_pid < 0) {
+		fprintf(stderr, "faultbench: --dir is required; --seconds, --passes, --punch-hz and --watch-pid must be > 0\n");
+		return 2;
+	}
+	if (c.watch_pid && process_cpu_seconds(c.watch_pid) < 0) {
+		fprintf(stderr, "faultbench: no process %d to watch\n", c.watch_pid);
 		return 2;
 	}
 	snprintf(path, sizeof(path), "%s/faulted", c.dir);
@@ -132,6 +180,9 @@ int main(int argc, char **argv)
 	}
 	pthread_create(&thread, NULL, punch_loop, &p);
 	getrusage(RUSAGE_THREAD, &before);
+	getrusage(RUSAGE_SELF, &process_before);
+	if (c.watch_pid)
+		watched_before = process_cpu_seconds(c.watch_pid);
 	start = now();
 	for (long pass = 0; c.passes ? pass < c.passes : now() - start < c.seconds; pass++) {
 		/* skip page 0, which the stress case punches */
@@ -140,13 +191,25 @@ int main(int argc, char **argv)
 		madvise((void *)map, c.bytes, MADV_DONTNEED);
 	}
 	elapsed = now() - start;
+	if (c.watch_pid)
+		watched_after = process_cpu_seconds(c.watch_pid);
+	getrusage(RUSAGE_SELF, &process_after);
 	getrusage(RUSAGE_THREAD, &after);
 	done = 1;
 	pthread_join(thread, NULL);
-	/* touches: pages read; faults: real minor faults (fault-around maps several pages per fault) */
+	if (watched_after < 0) {
+		fprintf(stderr, "faultbench: process %d ended while it was watched\n", c.watch_pid);
+		return 1;
+	}
+	/* touches: pages read; faults: real minor faults (fault-around maps several pages per fault);
+	 * cpu_seconds: both threads, user and system (the kernel's hooks run in them) */
 	printf("{\"touches\":%ld,\"faults\":%ld,\"seconds\":%.3f,\"touches_per_sec\":%.0f,"
-	       "\"faults_per_sec\":%.0f,\"punches\":%ld}\n",
+	       "\"faults_per_sec\":%.0f,\"punches\":%ld,\"cpu_seconds\":%.6f",
 	       faults, after.ru_minflt - before.ru_minflt, elapsed, (double)faults / elapsed,
-	       (double)(after.ru_minflt - before.ru_minflt) / elapsed, p.punches);
+	       (double)(after.ru_minflt - before.ru_minflt) / elapsed, p.punches,
+	       cpu_seconds(&process_after) - cpu_seconds(&process_before));
+	if (c.watch_pid)
+		printf(",\"watched_cpu_seconds\":%.6f", watched_after - watched_before);
+	printf("}\n");
 	return 0;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The hook floor: one program that does nothing, for hookfloor to attach. */
+/* The hook floor: programs that do nothing, for hookfloor to attach (raw tracepoints, tracepoints). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -7,6 +7,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 SEC("raw_tp")
 int nothing(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp")
+int nothing_tp(void *ctx)
 {
 	return 0;
 }

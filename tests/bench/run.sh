@@ -1,9 +1,10 @@
 #!/bin/sh
 # make bench: daxscope's overhead and throughput, as ratios against an
 # untraced baseline measured in the same run. Not a test: it prints figures.
-#  1. fault-heavy workload (faults on one file, punches on another) untraced
-#     vs. under `daxtrace record`: slowdown (target < 3%), and how much of it
-#     the kernel's hooks cost with empty programs (hookfloor)
+#  1. overhead.sh: a fault-heavy workload untraced vs. under `daxtrace record`,
+#     the kernel's hooks alone (hookfloor) and the peers (bpftrace, perf record,
+#     perf lock): slowdown and CPU per fault as medians of paired ratios over
+#     many short interleaved rounds, with 95% intervals (target < 3%)
 #  2. stress: every fault is on a punched file, so every fault is an event:
 #     events/s delivered and lost, and the recorder's CPU per event, which
 #     says how far it is from 1 M page events/s (target: none lost there)
@@ -19,73 +20,19 @@
 #     mode): traced vs untraced in the same guest, median of paired ratios
 set -eu
 cd "$(dirname "$0")/../.."
+. tests/bench/lib.sh
 B=build
 SECS=${BENCH_SECONDS:-4}
-ROUNDS=${BENCH_ROUNDS:-5}
 work=$(mktemp -d /var/tmp/daxscope-bench.XXXXXX)
 rec=""
 trap 'if [ -n "$rec" ]; then kill "$rec" 2>/dev/null; fi; rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (BPF)"; exit 1; }
 
-rate() { sed -n 's/.*"faults_per_sec":\([0-9]*\).*/\1/p'; }
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -1; }
+start_recorder() { start_tracer "$work/rec.log" says_watching "$B/daxtrace" record -o "$1"; }
 
-# A tracer (daxtrace record, hookfloor) in the background, as $rec, once it says it is watching.
-start_tracer() { # ERRFILE COMMAND...
-	err=$1
-	shift
-	"$@" 2>"$err" &
-	rec=$!
-	while ! grep -q watching "$err" 2>/dev/null; do
-		kill -0 "$rec" 2>/dev/null || { cat "$err"; exit 1; }
-		sleep 0.1
-	done
-}
-start_recorder() { start_tracer "$work/rec.err" "$B/daxtrace" record -o "$1"; }
-stop_tracer() {
-	kill -INT "$rec"
-	wait "$rec" || true
-	rec=""
-}
-
-# The floor: the raw tracepoints daxtrace attaches (new links while it runs),
-# each with an empty program. Whatever the fault workload loses to them is the
-# kernel's hook dispatch; the rest is daxscope's programs.
-raw_tracepoints() {
-	bpftool link show | awk '/^[0-9]+: raw_tracepoint/ { id = $1 } /^\ttp / && id { gsub(/\047/, "", $2); print id, $2; id = "" }'
-}
-before=$(raw_tracepoints)
-start_recorder "$work/hooks.dxc"
-hooks=$(raw_tracepoints | grep -vxF "$before" | awk '{ print $2 }' | sort -u)
-stop_tracer
-
-# Alternate the runs so that drift hits all alike; keep the best of each.
-base=0 floor=0 traced=0
-for i in $(seq "$ROUNDS"); do
-	r=$("$B/faultbench" --dir "$work" --seconds "$SECS" | rate)
-	[ "$r" -gt "$base" ] && base=$r
-	if [ -n "$hooks" ]; then
-		# shellcheck disable=SC2086
-		start_tracer "$work/floor.err" "$B/hookfloor" $hooks
-		r=$("$B/faultbench" --dir "$work" --seconds "$SECS" | rate)
-		stop_tracer
-		[ "$r" -gt "$floor" ] && floor=$r
-	fi
-	start_recorder "$work/bench.dxc"
-	r=$("$B/faultbench" --dir "$work" --seconds "$SECS" | rate)
-	stop_tracer
-	[ "$r" -gt "$traced" ] && traced=$r
-done
-echo "fault workload (punches on another file, 100/s): untraced $base faults/s, traced $traced faults/s"
-awk -v b="$base" -v t="$traced" 'BEGIN { printf "  ratio traced/untraced %.4f: slowdown %.2f%% (target < 3%%)\n", t / b, (1 - t / b) * 100 }'
-if [ -n "$hooks" ]; then
-	awk -v b="$base" -v f="$floor" -v t="$traced" -v n="$(echo "$hooks" | wc -l)" 'BEGIN {
-		printf "  hooks alone (empty programs on the %d raw tracepoints daxtrace attaches): %d faults/s, ratio %.4f: slowdown %.2f%%;", n, f, f / b, (1 - f / b) * 100
-		printf " daxscope'"'"'s programs add %.2f points\n", (f - t) / b * 100 }'
-else
-	echo "  hooks alone: not measured (daxtrace attached no raw tracepoint: fentry mode)"
-fi
+tests/bench/overhead.sh
 
 # Every fault of one process per core on the file it punches: as many page
 # events as this machine can make. Untraced first, for the cost per event.
