@@ -144,25 +144,33 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 			curve[i].stalls, curve[i].ranges == w->ranges ? "  <- this window" : "");
 }
 
+void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len)
+{
+	char dev[24];
+
+	dx_format_dev(w->dev, dev, sizeof(dev));
+	snprintf(buf, len,
+		 "DAX window %s: %u ranges, %u free (fewest %u), %u busy; %" PRIu64 " mappings, %" PRIu64
+		 " removals; reclaims: %" PRIu64 " by the worker (p50 %.3f, p99 %.3f ms) in %" PRIu64
+		 " passes (p99 %.3f ms), %" PRIu64 " inline (p99 %.3f ms); %" PRIu64
+		 " allocation stalls (p50 %.3f, p99 %.3f ms)",
+		 dev, w->ranges, w->free, w->min_free == UINT32_MAX ? w->free : w->min_free, w->busy, w->setups,
+		 w->removes, w->reclaims, dx_hist_quantile(&w->reclaim_ns, 0.5) / 1e6,
+		 dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->passes, dx_hist_quantile(&w->pass_ns, 0.99) / 1e6,
+		 w->inline_reclaims, dx_hist_quantile(&w->inline_reclaim_ns, 0.99) / 1e6, w->alloc_stalls,
+		 dx_hist_quantile(&w->stall_ns, 0.5) / 1e6, dx_hist_quantile(&w->stall_ns, 0.99) / 1e6);
+}
+
 void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve)
 {
 	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++) {
 		const struct dx_dax_window *w = dx_correlator_dax(r->corr, i);
 		const struct dx_dax_model *m = dx_correlator_dax_model(r->corr, i);
-		char dev[24], advice[512];
+		char line[512], advice[512];
 
-		dx_format_dev(w->dev, dev, sizeof(dev));
+		dx_dax_window_line(w, line, sizeof(line));
 		dx_dax_advice(w, m, advice, sizeof(advice));
-		fprintf(out,
-			"DAX window %s: %u ranges, %u free (fewest %u), %u busy; %" PRIu64 " mappings, %" PRIu64
-			" removals; reclaims: %" PRIu64 " by the worker (p50 %.3f, p99 %.3f ms) in %" PRIu64
-			" passes (p99 %.3f ms), %" PRIu64 " inline (p99 %.3f ms); %" PRIu64
-			" allocation stalls (p50 %.3f, p99 %.3f ms)\n",
-			dev, w->ranges, w->free, w->min_free == UINT32_MAX ? w->free : w->min_free, w->busy, w->setups,
-			w->removes, w->reclaims, dx_hist_quantile(&w->reclaim_ns, 0.5) / 1e6,
-			dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->passes, dx_hist_quantile(&w->pass_ns, 0.99) / 1e6,
-			w->inline_reclaims, dx_hist_quantile(&w->inline_reclaim_ns, 0.99) / 1e6, w->alloc_stalls,
-			dx_hist_quantile(&w->stall_ns, 0.5) / 1e6, dx_hist_quantile(&w->stall_ns, 0.99) / 1e6);
+		fprintf(out, "%s\n", line);
 		if (curve && m)
 			text_dax_curve(out, w, m);
 		fprintf(out, "  advice: %s\n", advice);

@@ -197,17 +197,9 @@ static void draw(struct app *a)
 	y = 4;
 	for (size_t i = 0; i < dx_report_ndax(a->report) && y < LINES - 2; i++, y++) {
 		const struct dx_dax_window *w = dx_report_dax(a->report, i);
-		char dev[24], advice[512];
+		char advice[512];
 
-		dx_format_dev(w->dev, dev, sizeof(dev));
-		snprintf(line, sizeof(line),
-			 "DAX window %s: %u ranges, %u free, %u busy, %" PRIu64 " mappings; %" PRIu64
-			 " reclaims (p50 %.3f, p99 %.3f ms), %" PRIu64 " inline (p99 %.3f ms); %" PRIu64
-			 " allocation stalls (p99 %.3f ms)",
-			 dev, w->ranges, w->free, w->busy, w->setups, w->reclaims, dx_hist_quantile(&w->reclaim_ns, 0.5) / 1e6,
-			 dx_hist_quantile(&w->reclaim_ns, 0.99) / 1e6, w->inline_reclaims,
-			 dx_hist_quantile(&w->inline_reclaim_ns, 0.99) / 1e6, w->alloc_stalls,
-			 dx_hist_quantile(&w->stall_ns, 0.99) / 1e6);
+		dx_dax_window_line(w, line, sizeof(line));
 		mvaddnstr(y, 0, line, (int)width);
 		if (++y >= LINES - 2)
 			break;

@@ -331,6 +331,8 @@ void dx_report_text(FILE *out, const struct dx_report *r);
 void dx_report_json(FILE *out, const struct dx_report *r);
 /* The DAX windows: two lines each of text (state, advice), with CURVE the cache-size model's table between. */
 void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve);
+/* A DAX window's state, counts and latencies, one line without its newline. */
+void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len);
 /* Cache-size advice for a DAX window (the host's virtiofs cache-size) from its model (may be NULL), one sentence. */
 void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len);
 
