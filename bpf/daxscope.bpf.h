@@ -25,12 +25,17 @@ extern const volatile __u64 wakeup_bytes; /* wake the collector once this much d
 /*
  * A punch window: per-page events on its file are sent while it is open or
  * lingering, for pages it changes (a window opened while another lingers
- * covers both's pages); the rest are only counted.
+ * covers both's pages); the rest are only counted, in the file's counts,
+ * which every window of the file hands on to the next for as long as the
+ * file stays in the windows map.
  */
 struct window {
+	struct dx_file_counts counts; /* first: the collector reads it from the map (hand_file_counts) */
 	__u64 start;
 	__u64 end; /* 0 while open */
 	__u64 first_page, last_page;
+	__u64 mmapped_at;         /* the file's last mmap while it was armed, 0: none */
+	__u64 mmapped_unwatched;  /* ... made while the fault hooks were not attached */
 	__u32 tid;
 	__u32 pid;
 	char comm[DX_COMM_LEN];
@@ -51,6 +56,10 @@ struct task_punch {
 	__u64 first_change;
 	__u64 cancelled_at_begin; /* the task's cancelled_write_bytes when the window opened */
 	__u64 cancelled_seen;     /* ... at its last page delete */
+	__u64 start;
+	__u32 hooks_epoch;        /* fault_hooks_epoch when it opened */
+	bool mapped;              /* its file was mapped when it opened */
+	bool unwatched;           /* ... while the fault hooks were not attached */
 };
 
 struct lock_owner {
@@ -109,13 +118,6 @@ struct {
 	__type(key, __u64); /* lock address */
 	__type(value, struct lock_owner);
 } locks SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct dx_file_key);
-	__type(value, struct dx_file_counts);
-} file_counts SEC(".maps") __weak;
 
 /* FUSE requests name a file by node id: the punched FUSE files, by (dev, node id). */
 struct fuse_node {
@@ -328,12 +330,19 @@ static __always_inline struct window *armed_window(const struct dx_file_key *key
 {
 	struct armed_slot *slot = armed_slot_of(key);
 	struct window *w;
+	__u64 now = 0;
 
-	/* until == 0 (slot never armed) answers without reading the clock */
-	if (!slot || (slot->open <= 0 && (!slot->until || slot->until <= bpf_ktime_get_ns())))
+	if (!slot)
 		return NULL;
+	if (slot->open <= 0) {
+		if (!slot->until) /* slot never armed: answered without reading the clock */
+			return NULL;
+		now = bpf_ktime_get_ns();
+		if (slot->until <= now)
+			return NULL;
+	}
 	w = bpf_map_lookup_elem(&windows, key);
-	if (!w || (w->end && bpf_ktime_get_ns() - w->end >= linger_ns))
+	if (!w || (w->end && (now ?: bpf_ktime_get_ns()) - w->end >= linger_ns))
 		return NULL;
 	return w;
 }

@@ -3,8 +3,8 @@
  * Faults and page events in armed files: read faults served from the page
  * cache (fault-around) or needing a read, DAX faults, pages made dirty (write
  * faults, write(2)) and pages deleted from the page cache. Counted per file in
- * the kernel; sent as events. Nothing here costs more than a map lookup for
- * files outside punch windows.
+ * the kernel, in the file's window (one lookup finds both); sent as events.
+ * Nothing here costs more than a map lookup for files outside punch windows.
  */
 #include "daxscope.bpf.h"
 
@@ -29,16 +29,6 @@ struct vma_page {
 	bool found;
 };
 
-static __always_inline struct dx_file_counts *counts_of(const struct dx_file_key *key)
-{
-	struct dx_file_counts zero = {}, *c = bpf_map_lookup_elem(&file_counts, key);
-
-	if (c)
-		return c;
-	bpf_map_update_elem(&file_counts, key, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&file_counts, key);
-}
-
 static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u64 index,
 					    __u16 flags)
 {
@@ -52,9 +42,8 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 	submit_event(e);
 }
 
-/* The inode behind a page-cache mapping if its file is armed, else NULL; its counters and window. */
-static __always_inline struct inode *armed_inode(struct address_space *mapping, struct dx_file_counts **counts,
-						 struct window **window)
+/* The inode behind a page-cache mapping if its file is armed, else NULL; its window (and counters). */
+static __always_inline struct inode *armed_inode(struct address_space *mapping, struct window **window)
 {
 	struct dx_file_key key;
 	struct inode *inode;
@@ -66,23 +55,19 @@ static __always_inline struct inode *armed_inode(struct address_space *mapping, 
 		return NULL;
 	inode_key_btf(inode, &key);
 	*window = armed_window(&key);
-	if (!*window)
-		return NULL;
-	*counts = counts_of(&key);
-	return inode;
+	return *window ? inode : NULL;
 }
 
 /*
  * A read fault on an armed file that mapped page INDEX (at ADDRESS, 0 if
  * unknown) of [FIRST.. LAST]: counted, and sent if the window changes any of them.
  */
-static __always_inline void send_map_fault(struct inode *inode, struct dx_file_counts *c, const struct window *w,
+static __always_inline void send_map_fault(struct inode *inode, struct window *w,
 					   __u64 index, __u64 address, __u64 first, __u64 last, __u16 flags)
 {
 	struct dx_event *e;
 
-	if (c)
-		__sync_fetch_and_add(flags & DX_F_WRITE ? &c->faults_write : &c->faults_read, 1);
+	__sync_fetch_and_add(flags & DX_F_WRITE ? &w->counts.faults_write : &w->counts.faults_read, 1);
 	if (!window_covers(w, first, last))
 		return;
 	e = reserve_event(DX_MAP_FAULT);
@@ -167,7 +152,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 	inode_key(p.inode, &key);
 	w = armed_window(&key);
 	if (w)
-		send_map_fault(p.inode, counts_of(&key), w, p.index, address, p.index, p.index, flags);
+		send_map_fault(p.inode, w, p.index, address, p.index, p.index, flags);
 	return 0;
 }
 
@@ -175,17 +160,17 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 SEC("tp_btf/mm_filemap_map_pages")
 int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, unsigned long last)
 {
-	struct dx_file_counts *c = NULL;
 	struct vma_page p = {};
 	struct window *w;
-	struct inode *inode = armed_inode(mapping, &c, &w);
+	struct inode *inode = armed_inode(mapping, &w);
 
 	if (!inode)
 		return 0;
-	if (faulting_page(mapping, &p) && p.index >= start && p.index <= last)
-		send_map_fault(inode, c, w, p.index, p.address, start, last, 0);
+	/* the faulting page costs a VMA walk: only for fault-arounds the window changes */
+	if (window_covers(w, start, last) && faulting_page(mapping, &p) && p.index >= start && p.index <= last)
+		send_map_fault(inode, w, p.index, p.address, start, last, 0);
 	else
-		send_map_fault(inode, c, w, start, 0, start, last, 0);
+		send_map_fault(inode, w, start, 0, start, last, 0);
 	return 0;
 }
 
@@ -205,29 +190,26 @@ SEC("fexit/filemap_map_pages")
 int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsigned long last,
 	     unsigned int ret)
 {
-	struct dx_file_counts *c = NULL;
 	struct inode *inode;
 	struct window *w;
 
 	if (!(ret & vm_fault_nopage())) /* the faulting page was not mapped here */
 		return 0;
-	inode = armed_inode(vmf_mapping(vmf), &c, &w);
+	inode = armed_inode(vmf_mapping(vmf), &w);
 	if (inode)
-		send_map_fault(inode, c, w, vmf->pgoff, vmf->address, start, last, 0);
+		send_map_fault(inode, w, vmf->pgoff, vmf->address, start, last, 0);
 	return 0;
 }
 
 SEC("fentry/filemap_fault")
 int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
 {
-	struct dx_file_counts *c = NULL;
 	struct window *w;
-	struct inode *inode = armed_inode(vmf_mapping(vmf), &c, &w);
+	struct inode *inode = armed_inode(vmf_mapping(vmf), &w);
 
 	if (!inode)
 		return 0;
-	if (c)
-		__sync_fetch_and_add(&c->faults_read, 1);
+	__sync_fetch_and_add(&w->counts.faults_read, 1);
 	if (window_covers(w, vmf->pgoff, vmf->pgoff))
 		send_page_event(DX_FILEMAP_FAULT, inode, vmf->pgoff, fault_is_write(vmf) ? DX_F_WRITE : 0);
 	return 0;
@@ -236,14 +218,12 @@ int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
 SEC("tp_btf/mm_filemap_fault")
 int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
 {
-	struct dx_file_counts *c = NULL;
 	struct window *w;
-	struct inode *inode = armed_inode(mapping, &c, &w);
+	struct inode *inode = armed_inode(mapping, &w);
 
 	if (!inode)
 		return 0;
-	if (c)
-		__sync_fetch_and_add(&c->faults_read, 1);
+	__sync_fetch_and_add(&w->counts.faults_read, 1);
 	if (window_covers(w, index, index))
 		send_page_event(DX_FILEMAP_FAULT, inode, index, 0);
 	return 0;
@@ -253,7 +233,6 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 				      __u16 flags)
 {
 	__u64 page = BPF_CORE_READ(vmf, pgoff), huge = flags & DX_F_PMD ? 511 : 0; /* a PMD maps 512 pages */
-	struct dx_file_counts *c;
 	struct dx_event *e;
 	struct dx_file_key key;
 	struct window *w;
@@ -262,9 +241,7 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 	w = armed_window(&key);
 	if (!w)
 		return;
-	c = counts_of(&key);
-	if (c)
-		__sync_fetch_and_add(flags & DX_F_PMD ? &c->dax_pmd : &c->dax_pte, 1);
+	__sync_fetch_and_add(flags & DX_F_PMD ? &w->counts.dax_pmd : &w->counts.dax_pte, 1);
 	if (!window_covers(w, page & ~huge, page | huge))
 		return;
 	e = reserve_event(DX_DAX_FAULT);
@@ -298,14 +275,12 @@ int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsign
 static __always_inline void page_dirtied(void *folio_or_page, struct address_space *mapping)
 {
 	__u64 index = folio_index_of(folio_or_page);
-	struct dx_file_counts *c = NULL;
 	struct window *w;
-	struct inode *inode = armed_inode(mapping, &c, &w);
+	struct inode *inode = armed_inode(mapping, &w);
 
 	if (!inode)
 		return;
-	if (c)
-		__sync_fetch_and_add(&c->faults_write, 1);
+	__sync_fetch_and_add(&w->counts.faults_write, 1);
 	if (window_covers(w, index, index))
 		send_page_event(DX_PAGE_DIRTY, inode, index, 0);
 }
@@ -337,8 +312,8 @@ int BPF_PROG(on_page_delete, void *folio)
 {
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
 	struct task_punch *tp;
-	struct dx_file_counts *c;
 	struct dx_file_key key;
+	struct window *w;
 	struct dx_event *e;
 	__u64 cancelled = 0;
 	bool held = false;
@@ -346,11 +321,10 @@ int BPF_PROG(on_page_delete, void *folio)
 	if (!inode)
 		return 0;
 	inode_key(inode, &key);
-	if (!file_armed(&key))
+	w = armed_window(&key);
+	if (!w)
 		return 0;
-	c = counts_of(&key);
-	if (c)
-		__sync_fetch_and_add(&c->deleted, 1);
+	__sync_fetch_and_add(&w->counts.deleted, 1);
 	tp = current_punch();
 	if (tp) {
 		__u64 now = cancelled_write_bytes();
@@ -429,7 +403,6 @@ static __always_inline void fault_exit(struct vm_fault *vmf)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct fault_timing *t = bpf_map_lookup_elem(&fault_timings, &tid);
-	struct dx_file_counts *c = NULL;
 	struct inode *inode;
 	struct dx_event *e;
 	struct window *w;
@@ -439,7 +412,7 @@ static __always_inline void fault_exit(struct vm_fault *vmf)
 		return;
 	took = bpf_ktime_get_ns() - t->ts;
 	bpf_map_delete_elem(&fault_timings, &tid);
-	inode = armed_inode(vmf_mapping(vmf), &c, &w);
+	inode = armed_inode(vmf_mapping(vmf), &w);
 	if (!inode || !window_covers(w, vmf->pgoff, vmf->pgoff))
 		return;
 	e = reserve_event(DX_FAULT_DONE);

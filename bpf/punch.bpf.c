@@ -8,6 +8,19 @@ const volatile __u32 filter_dev = 0;
 const volatile __u64 linger_ns = 2000000000ULL;
 const volatile __u64 wakeup_bytes = 1 << 18;
 
+/*
+ * The per-fault hooks of faults.bpf.c may be attached only while punches run
+ * on mapped files (the collector's choice: docs/design.md, "Fault hooks on
+ * demand"). The collector makes fault_hooks_epoch odd once they are all
+ * attached and even before it detaches any. A window whose file is mapped
+ * while the epoch is even asks for them and is marked unwatched; so is one on
+ * a mapped file whose hooks went away before it closed.
+ */
+volatile __u32 fault_hooks_epoch = 1; /* odd: attached, and attached for good unless the collector says */
+volatile __u32 fault_hooks_wanted;
+volatile __s64 mapped_windows_open;
+volatile __u64 mapped_window_last_ns; /* the last open or close of a window on a mapped file */
+
 /* from include/uapi/linux/falloc.h */
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #define FALLOC_FL_COLLAPSE_RANGE 0x08
@@ -62,6 +75,20 @@ static __always_inline void remember_fuse_node(struct inode *inode, const struct
 		count_drop(DX_DROP_MAP_FULL);
 }
 
+static __always_inline bool inode_mapped(struct inode *inode)
+{
+	return BPF_CORE_READ(inode, i_mapping, i_mmap.rb_root.rb_node) != NULL; /* mapping_mapped() */
+}
+
+/* A mapped file is punched: can its faults be seen? If not, the collector is asked to attach the hooks. */
+static __always_inline bool fault_hooks_live(void)
+{
+	if (fault_hooks_epoch & 1)
+		return true;
+	fault_hooks_wanted = 1;
+	return false;
+}
+
 static __always_inline bool wanted(struct inode *inode)
 {
 	return punch_task_wanted() && (!filter_dev || BPF_CORE_READ(inode, i_sb, s_dev) == filter_dev);
@@ -75,18 +102,23 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	struct lock_owner owner = {};
 	struct global_state *g = global_state();
 	__u64 id = bpf_get_current_pid_tgid();
-	struct window *before;
+	struct window *before, *last;
 	struct armed_slot *slot;
 	__u32 tid = (__u32)id;
 	struct dx_event *e;
 
 	inode_key(inode, &tp.key);
+	last = bpf_map_lookup_elem(&windows, &tp.key);
+	if (last)
+		w.counts = last->counts;
 	before = armed_window(&tp.key);
 	if (before) { /* late events of the one before are still wanted */
 		if (before->first_page < w.first_page)
 			w.first_page = before->first_page;
 		if (before->last_page > w.last_page)
 			w.last_page = before->last_page;
+		w.mmapped_at = before->mmapped_at;
+		w.mmapped_unwatched = before->mmapped_unwatched;
 	}
 	w.start = bpf_ktime_get_ns();
 	w.tid = tid;
@@ -95,6 +127,14 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	if (bpf_map_update_elem(&windows, &tp.key, &w, BPF_ANY)) {
 		count_drop(DX_DROP_MAP_FULL);
 		return;
+	}
+	tp.start = w.start;
+	tp.hooks_epoch = fault_hooks_epoch;
+	tp.mapped = inode_mapped(inode);
+	if (tp.mapped) {
+		tp.unwatched = !fault_hooks_live();
+		mapped_window_last_ns = w.start;
+		__sync_fetch_and_add(&mapped_windows_open, 1);
 	}
 	tp.lock = fault_lock_addr(inode);
 	tp.gen = BPF_CORE_READ(inode, i_generation);
@@ -129,7 +169,10 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	if (dentry)
 		bpf_probe_read_kernel_str(e->punch.name, sizeof(e->punch.name),
 					  BPF_CORE_READ(dentry, d_name.name));
-	submit_event(e);
+	if (tp.unwatched) /* the collector attaches the hooks: now, not at its next poll */
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	else
+		submit_event(e);
 }
 
 static __always_inline void open_fd_window(int fd, __u32 op, __u64 offset, __u64 len)
@@ -172,6 +215,16 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 	w = bpf_map_lookup_elem(&windows, &tp->key);
 	if (w && w->tid == tid)
 		w->end = now; /* kept for linger_ns so that late events still reach the collector */
+	if (tp->mapped) {
+		__sync_fetch_and_add(&mapped_windows_open, -1);
+		mapped_window_last_ns = now;
+	}
+	if (w && w->mmapped_unwatched >= tp->start)
+		tp->unwatched = true;
+	if ((tp->mapped || (w && w->mmapped_at >= tp->start)) && tp->hooks_epoch != fault_hooks_epoch)
+		tp->unwatched = true; /* detached (or only attached) while it was open */
+	if (tp->unwatched)
+		flags |= DX_F_FAULTS_UNWATCHED;
 	if (g)
 		__sync_fetch_and_add(&g->open_windows, -1);
 	slot = armed_slot_of(&tp->key);
@@ -382,6 +435,26 @@ SEC("tracepoint/syscalls/sys_exit_truncate")
 int on_truncate_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	close_window(ctx->ret, 0);
+	return 0;
+}
+
+/* A file mapped during its punch can be faulted during it: its faults must be watched. */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int on_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct file *file = task_fd_file((int)ctx->args[4]);
+	struct dx_file_key key;
+	struct window *w;
+
+	if (!file)
+		return 0;
+	inode_key(BPF_CORE_READ(file, f_inode), &key);
+	w = armed_window(&key);
+	if (!w || w->end)
+		return 0;
+	w->mmapped_at = bpf_ktime_get_ns();
+	if (!fault_hooks_live())
+		w->mmapped_unwatched = w->mmapped_at;
 	return 0;
 }
 

@@ -94,6 +94,7 @@ struct punch_window {
 	uint64_t fuse_sent, fuse_reply; /* its request that changes the data */
 	int64_t ret;
 	bool unterminated, aborted, incomplete;
+	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached */
 	/* the kernel's evidence: data changes sampled, those without the lock, the first, dirty bytes dropped */
 	uint32_t changes, unlocked;
 	uint64_t first_change, cancelled_bytes;
@@ -856,6 +857,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 			end_window(c, w, e->ts, false);
 			w->ret = e->punch_end.ret;
 			w->aborted = e->flags & DX_F_ABORTED;
+			w->faults_unwatched = e->flags & DX_F_FAULTS_UNWATCHED;
 			take_kernel_totals(w, &e->punch_end);
 		}
 		break;
@@ -945,6 +947,7 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.unterminated = w->unterminated,
 		.aborted = w->aborted,
 		.incomplete = w->incomplete,
+		.faults_unwatched = w->faults_unwatched,
 	};
 
 	if (c->opts.on_punch)
@@ -1410,6 +1413,7 @@ static void judge(void *job)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
 	if (w->changes)
 		*(v.held ? &v.st->held_punches : &v.st->unheld_punches) += 1;
+	v.st->unwatched_punches += w->faults_unwatched;
 	index_window(&v);
 	judge_faults(&v);
 	judge_dirtied(&v);
@@ -1440,6 +1444,7 @@ static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->own_work += t->own_work;
 	st->held_punches += t->held_punches;
 	st->unheld_punches += t->unheld_punches;
+	st->unwatched_punches += t->unwatched_punches;
 }
 
 static void free_window(void *job)

@@ -177,10 +177,24 @@ void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve
 	}
 }
 
+/* Windows whose faults went unseen, of the files the report covers. */
+static uint64_t unwatched_punches(const struct dx_report *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < dx_correlator_nfiles(r->corr); i++) {
+		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+
+		if (dx_report_wants(r, &st->file))
+			n += st->unwatched_punches;
+	}
+	return n;
+}
+
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
-	uint64_t lost = dx_report_lost(r);
+	uint64_t lost = dx_report_lost(r), unwatched = unwatched_punches(r);
 	char text[4 * sizeof(r->banner) + 1]; /* a capture's texts are the traced side's: escaped too */
 
 	if (r->warning[0])
@@ -194,6 +208,11 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 		fprintf(out, "kernel side: %" PRIu64 " tracking-map insertions failed (map full), %" PRIu64
 			     " fault addresses whose mapping could not be looked up\n",
 			r->drops[DX_DROP_MAP_FULL], r->drops[DX_DROP_VMA]);
+	if (unwatched)
+		fprintf(out, "%" PRIu64 " punch %s opened before the fault hooks were attached (they attach on demand): "
+			     "%s not watched; --fault-hooks=always watches every one\n",
+			unwatched, unwatched == 1 ? "window on a mapped file" : "windows on mapped files",
+			unwatched == 1 ? "its faults were" : "their faults were");
 	for (size_t i = 0; i < r->nfindings; i++)
 		dx_report_finding_line(out, r, dx_report_finding(r, i));
 	if (nfiles)
@@ -337,6 +356,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "over_window_limit", st->over_window_limit);
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
+	dx_json_u64(g, "punches_faults_unwatched", st->unwatched_punches);
 	json_top(g, "top_faulters", st->top_faulters);
 	json_top(g, "top_punchers", st->top_punchers);
 }
@@ -400,6 +420,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "unterminated", p->unterminated);
 	dx_json_bool(g, "aborted", p->aborted);
 	dx_json_bool(g, "incomplete", p->incomplete);
+	dx_json_bool(g, "faults_unwatched", p->faults_unwatched);
 }
 
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
@@ -43,6 +44,7 @@ enum concern {
 	FTRUNCATE,
 	TRUNCATE_PATH,
 	TASK_EXIT,
+	MMAPS,
 	FAULT_ADDRESSES,
 	VMA_FAULTS,
 	READ_FAULTS,
@@ -76,6 +78,7 @@ static const char *const concern_names[NCONCERNS] = {
 	[FTRUNCATE] = "ftruncate",
 	[TRUNCATE_PATH] = "truncate(path)",
 	[TASK_EXIT] = "punches cut short by exit",
+	[MMAPS] = "mmaps during punches",
 	[FAULT_ADDRESSES] = "fault addresses",
 	[VMA_FAULTS] = "user faults (through the VMA)",
 	[READ_FAULTS] = "page-cache read faults",
@@ -120,9 +123,11 @@ static const struct helper find_vma = { BPF_FUNC_find_vma, "bpf_find_vma, 5.17+"
 #define ENTRY(name, concern, ...) { .prog = PROG(name), .what = (concern), __VA_ARGS__ }
 #define STANDS_IN_FOR(name) .primary = PROG(name)
 #define ONLY_WITH(name) .primary = PROG(name), .when_primary_loads = true
+/* Runs on every fault: attached only while punches run on mapped files, unless always asked for. */
+#define ON_DEMAND .on_demand = true
 /* The entry and exit programs of FAULT_HANDLER(fn) in faults.bpf.c. */
 #define FAULT_TIMING(fn, concern, mod) \
-	ENTRY(on_enter_##fn, concern, .module = mod), ENTRY(on_exit_##fn, concern, .module = mod)
+	ENTRY(on_enter_##fn, concern, .module = mod, ON_DEMAND), ENTRY(on_exit_##fn, concern, .module = mod, ON_DEMAND)
 
 static const struct program {
 	size_t prog;              /* PROG(name) */
@@ -131,6 +136,7 @@ static const struct program {
 	bool when_primary_loads;
 	const char *module;       /* fentry/fexit target in a module: its name (NULL: vmlinux) */
 	const struct helper *helper;
+	bool on_demand;
 } registry[] = {
 	/* punch windows (punch.bpf.c) */
 	ENTRY(on_vfs_fallocate, PUNCHES),
@@ -147,20 +153,21 @@ static const struct program {
 	ENTRY(on_ioctl_enter, REFLINK),
 	ENTRY(on_ioctl_exit, REFLINK),
 	ENTRY(on_task_exit, TASK_EXIT),
+	ENTRY(on_mmap_enter, MMAPS),
 	ENTRY(on_change_ext4_es_remove_extent, EXT4_CHANGES),
 	ENTRY(on_change_xfs_bunmap, XFS_CHANGES),
 	ENTRY(on_change_xfs_insert_file_space, XFS_CHANGES),
 	ENTRY(on_change_dax_layout_busy_page_range, DAX_LAYOUT_BREAKS),
 	ENTRY(on_change_dax_layout_busy_page, DAX_LAYOUT_BREAKS),
 	/* faults and page events (faults.bpf.c) */
-	ENTRY(on_user_fault, FAULT_ADDRESSES, ONLY_WITH(on_map_pages)),
-	ENTRY(on_user_fault_vma, VMA_FAULTS, STANDS_IN_FOR(on_map_pages), .helper = &find_vma),
-	ENTRY(on_map_pages_fexit, READ_FAULTS),
-	ENTRY(on_map_pages, READ_FAULTS, STANDS_IN_FOR(on_map_pages_fexit)),
-	ENTRY(on_filemap_fault_fentry, READ_FAULTS),
-	ENTRY(on_filemap_fault, READ_FAULTS, STANDS_IN_FOR(on_filemap_fault_fentry)),
-	ENTRY(on_dax_pte_fault, DAX_PTE_FAULTS),
-	ENTRY(on_dax_pmd_fault, DAX_PMD_FAULTS),
+	ENTRY(on_user_fault, FAULT_ADDRESSES, ONLY_WITH(on_map_pages), ON_DEMAND),
+	ENTRY(on_user_fault_vma, VMA_FAULTS, STANDS_IN_FOR(on_map_pages), .helper = &find_vma, ON_DEMAND),
+	ENTRY(on_map_pages_fexit, READ_FAULTS, ON_DEMAND),
+	ENTRY(on_map_pages, READ_FAULTS, STANDS_IN_FOR(on_map_pages_fexit), ON_DEMAND),
+	ENTRY(on_filemap_fault_fentry, READ_FAULTS, ON_DEMAND),
+	ENTRY(on_filemap_fault, READ_FAULTS, STANDS_IN_FOR(on_filemap_fault_fentry), ON_DEMAND),
+	ENTRY(on_dax_pte_fault, DAX_PTE_FAULTS, ON_DEMAND),
+	ENTRY(on_dax_pmd_fault, DAX_PMD_FAULTS, ON_DEMAND),
 	ENTRY(on_page_dirty, DIRTIED_PAGES),
 	ENTRY(on_page_dirty_page, DIRTIED_PAGES, STANDS_IN_FOR(on_page_dirty)),
 	ENTRY(on_page_delete, PAGE_DELETES),
@@ -255,8 +262,11 @@ static int check_registry(const struct daxscope_bpf *skel, char *err, size_t err
 struct dx_session {
 	struct daxscope_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link **links;
-	size_t nlinks;
+	struct bpf_link *links[NPROGS]; /* by registry entry */
+	bool attachable[NPROGS];        /* attached at open: on-demand programs come back only if they were */
+	bool on_demand;                 /* the per-fault programs come and go */
+	uint64_t idle_ns;               /* ... and go once no mapped file was punched for this long */
+	uint64_t retry_ns;              /* an attach failed: not again before this */
 	struct dx_paths *paths; /* names learned from live tasks, each handed out once */
 	dx_record_fn fn;
 	void *ctx;
@@ -695,7 +705,59 @@ static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 			continue;
 		}
 		attached[entry_of(s->skel, prog)] = true;
-		s->links[s->nlinks++] = link;
+		s->links[entry_of(s->skel, prog)] = link;
+	}
+}
+
+/* ---- the per-fault programs, on demand ---- */
+
+/* Called before any goes: a window that opens from now on sees them gone, and one open sees them change. */
+static void detach_fault_hooks(struct dx_session *s)
+{
+	s->skel->data->fault_hooks_epoch += s->skel->data->fault_hooks_epoch & 1;
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
+		if (registry[i].on_demand && s->links[i]) {
+			bpf_link__destroy(s->links[i]);
+			s->links[i] = NULL;
+		}
+}
+
+/* All or none: a window is watched only once every one is back. */
+static bool attach_fault_hooks(struct dx_session *s)
+{
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++) {
+		if (!registry[i].on_demand || !s->attachable[i] || s->links[i])
+			continue;
+		s->links[i] = bpf_program__attach(prog_of(s->skel, &registry[i]));
+		if (!s->links[i]) {
+			detach_fault_hooks(s);
+			return false;
+		}
+	}
+	s->skel->data->fault_hooks_epoch |= 1;
+	return true;
+}
+
+/*
+ * After each poll: attach when a punch on a mapped file asked for the hooks
+ * (its window is marked unwatched in the kernel), detach when no mapped file
+ * has been punched for idle_ns. A failed attach is retried a second later;
+ * meanwhile every such window stays marked, so nothing passes for watched.
+ */
+static void tend_fault_hooks(struct dx_session *s)
+{
+	uint64_t now = dx_clock_ns(CLOCK_MONOTONIC);
+	bool live = s->skel->data->fault_hooks_epoch & 1;
+
+	if (!live && s->skel->bss->fault_hooks_wanted && now >= s->retry_ns) {
+		s->skel->bss->fault_hooks_wanted = 0;
+		if (!attach_fault_hooks(s)) {
+			s->skel->bss->fault_hooks_wanted = 1;
+			s->retry_ns = now + 1000000000ULL;
+		}
+	} else if (live && s->skel->bss->mapped_windows_open <= 0 &&
+		   now - s->skel->bss->mapped_window_last_ns > s->idle_ns) {
+		detach_fault_hooks(s);
 	}
 }
 
@@ -741,15 +803,22 @@ static void settle_probes(struct dx_session *s, const struct refusals *r, const 
 		add_probe(s, registry[r->list[i].entry].what, r->list[i].reason);
 }
 
-/* "fentry mode", or "tracepoint mode (fentry/fexit not permitted: REASON)" */
-static void format_mode(const struct dx_session *s, const bool *attached, int fentry, char *buf, size_t len)
+/*
+ * "fentry mode", or "tracepoint mode (fentry/fexit not permitted: REASON)",
+ * then when the per-fault hooks run.
+ */
+static void format_mode(const struct dx_session *s, const bool *attached, int fentry, bool always, char *buf,
+			size_t len)
 {
 	bool any = false;
 
 	for (size_t i = 0; i < ARRAY_LEN(registry); i++)
 		any |= attached[i] && is_fentry(prog_of(s->skel, &registry[i]));
-	snprintf(buf, len, "%s mode%s%s%s", any ? "fentry" : "tracepoint", fentry ? " (fentry/fexit not permitted: " : "",
-		 fentry ? strerror(-fentry) : "", fentry ? ")" : "");
+	snprintf(buf, len, "%s mode%s%s%s, fault hooks %s", any ? "fentry" : "tracepoint",
+		 fentry ? " (fentry/fexit not permitted: " : "", fentry ? strerror(-fentry) : "", fentry ? ")" : "",
+		 s->on_demand ? "attached while punches run on mapped files"
+		 : always     ? "always attached"
+			      : "always attached (on demand needs mmaps watched)");
 }
 
 int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, char *err, size_t errlen)
@@ -781,13 +850,9 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	if (load(s, o, dev, &refused, &fentry, err, errlen) ||
 	    dx_session_filter(s, o->pid, o->cgroup, err, errlen)) /* before any program runs */
 		goto fail;
-	s->links = calloc(NPROGS, sizeof(*s->links));
-	if (!s->links) {
-		fail(err, errlen, "out of memory");
-		goto fail;
-	}
 	attach(s, &refused, attached);
-	if (!s->nlinks) {
+	memcpy(s->attachable, attached, sizeof(s->attachable));
+	if (!memchr(attached, true, sizeof(attached))) {
 		fail(err, errlen, "no BPF program could be attached (first: %s: %s)",
 		     refused.n ? bpf_program__name(prog_of(s->skel, &registry[refused.list[0].entry])) : "?",
 		     refused.n ? refused.list[0].reason : "?");
@@ -799,7 +864,15 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 		goto fail;
 	}
 	settle_probes(s, &refused, attached);
-	format_mode(s, attached, fentry, mode, sizeof(mode));
+	/* without mmaps watched a file mapped during a punch would pass for unmapped */
+	s->on_demand = !o->fault_hooks_always && attached[entry_at(PROG(on_mmap_enter))];
+	/* never before the last window's linger is over: its late events are still wanted */
+	s->idle_ns = o->fault_hooks_idle_ns ? o->fault_hooks_idle_ns : 10000000000ULL;
+	if (s->idle_ns < s->skel->rodata->linger_ns)
+		s->idle_ns = s->skel->rodata->linger_ns;
+	if (s->on_demand)
+		detach_fault_hooks(s);
+	format_mode(s, attached, fentry, o->fault_hooks_always, mode, sizeof(mode));
 	uname(&u);
 	dx_format_banner(s->banner, sizeof(s->banner), u.release, mode, s->probes, s->nprobes);
 	*out = s;
@@ -860,6 +933,8 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 	rest = s->handed < POLL_BUDGET ? ring_buffer__consume(s->rb) : 0;
 	if (rest < 0 && rest != BUDGET_SPENT)
 		return rest;
+	if (s->on_demand)
+		tend_fault_hooks(s);
 	return s->handed;
 }
 
@@ -885,23 +960,31 @@ static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *c
 	}
 }
 
+/* The kernel keeps a file's counters at the head of its window's value (bpf/daxscope.bpf.h, struct window). */
 static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
-	const struct bpf_map *map = s->skel->maps.file_counts;
+	const struct bpf_map *map = s->skel->maps.windows;
+	size_t size = bpf_map__value_size(map);
 	struct dx_file_key key, next;
 	struct dx_file_counts_record r;
-	void *prev = NULL;
+	void *prev = NULL, *window = malloc(size);
 
+	if (!window || size < sizeof(r.counts)) {
+		free(window);
+		return;
+	}
 	while (!bpf_map__get_next_key(map, prev, &next, sizeof(next))) {
 		key = next;
 		prev = &key;
-		if (bpf_map__lookup_elem(map, &key, sizeof(key), &r.counts, sizeof(r.counts), 0))
+		if (bpf_map__lookup_elem(map, &key, sizeof(key), window, size, 0))
 			continue; /* evicted meanwhile */
+		memcpy(&r.counts, window, sizeof(r.counts));
 		memset(&r.file, 0, sizeof(r.file));
 		r.file.ino = key.ino;
 		r.file.dev = key.dev;
 		fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
 	}
+	free(window);
 }
 
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
@@ -920,9 +1003,8 @@ void dx_session_close(struct dx_session *s)
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
-	for (size_t i = 0; i < s->nlinks; i++)
+	for (size_t i = 0; i < NPROGS; i++)
 		bpf_link__destroy(s->links[i]);
-	free(s->links);
 	daxscope_bpf__destroy(s->skel);
 	dx_paths_free(s->paths);
 	free(s);

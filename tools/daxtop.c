@@ -31,6 +31,7 @@ struct options {
 	uint32_t pid;          /* -p: only punches by it (in the kernel); 0 for all */
 	char cgroup[PATH_MAX]; /* --cgroup: only punches by its tasks (in the kernel); "" for all */
 	struct dx_top_filter filter;
+	struct dx_session_opts session; /* --fault-hooks, --hooks-idle */
 };
 
 struct app {
@@ -125,6 +126,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'v':
 		setenv("DAXSCOPE_DEBUG", "1", 1);
 		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->session;
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -134,7 +138,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
+static const struct argp_child children[] = { { &dx_session_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 
 /* ---- screen ---- */
 
@@ -402,7 +407,7 @@ static int run(struct app *a)
 int main(int argc, char **argv)
 {
 	struct app a = { 0 };
-	struct dx_session_opts so = { 0 };
+	struct dx_session_opts so;
 	char err[512];
 	int rc;
 
@@ -411,6 +416,7 @@ int main(int argc, char **argv)
 	argp_err_exit_status = 2; /* a usage error, as every daxscope tool says it */
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a.o))
 		return 2;
+	so = a.o.session;
 	so.path = a.o.path[0] ? a.o.path : NULL;
 	so.pid = a.o.pid;
 	so.cgroup = a.o.cgroup[0] ? a.o.cgroup : NULL;

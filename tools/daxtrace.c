@@ -34,6 +34,7 @@ struct options {
 	const char *perfetto, *html; /* timeline outputs of a report */
 	double duration;
 	bool json;
+	struct dx_session_opts session; /* --fault-hooks, --hooks-idle (live, record) */
 	unsigned int given; /* which options were given: refused where they do not apply */
 };
 
@@ -123,6 +124,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'v':
 		setenv("DAXSCOPE_DEBUG", "1", 1);
 		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->session;
+		return 0;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0 && !strcmp(arg, "record"))
 			o->mode = RECORD;
@@ -145,8 +149,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child children[] = { { &dx_session_argp, 0, NULL, 0 }, { 0 } };
+
 static const struct argp argp = {
-	options, parse_opt, "\n record -o FILE\n report FILE", doc, NULL, NULL, NULL,
+	options, parse_opt, "\n record -o FILE\n report FILE", doc, children, NULL, NULL,
 };
 
 /* Options that do not apply to the mode are an error, not ignored. */
@@ -172,6 +178,10 @@ static int check_applies(const struct options *o, const char *prog)
 			fprintf(stderr, "%s: %s does not apply to %s\n", prog, rules[i].name, mode_names[o->mode]);
 			return 2;
 		}
+	if (o->mode == REPORT && (o->session.fault_hooks_always || o->session.fault_hooks_idle_ns)) {
+		fprintf(stderr, "%s: --fault-hooks and --hooks-idle do not apply to report\n", prog);
+		return 2;
+	}
 	return 0;
 }
 
@@ -182,15 +192,16 @@ static int check_applies(const struct options *o, const char *prog)
 static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(void *ctx), void *ctx,
 		       uint64_t *events)
 {
-	struct dx_session_opts so = {
-		.pid = o->pid, .cgroup = o->cgroup[0] ? o->cgroup : NULL, .path = o->dir[0] ? o->dir : NULL,
-	};
+	struct dx_session_opts so = o->session;
 	uint64_t deadline = o->duration > 0 ? dx_clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : 0;
 	uint64_t last_snapshot = dx_clock_ns(CLOCK_MONOTONIC);
 	struct dx_session *s;
 	char err[512];
 	int n = 0;
 
+	so.pid = o->pid;
+	so.cgroup = o->cgroup[0] ? o->cgroup : NULL;
+	so.path = o->dir[0] ? o->dir : NULL;
 	if (dx_session_open(&so, &s, err, sizeof(err))) {
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;

@@ -103,6 +103,7 @@ struct dx_file_stats {
 	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
 	uint64_t unheld_punches;   /* windows with a data change made without it */
+	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
 };
 
@@ -167,6 +168,7 @@ struct dx_punch_window {
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
 	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
+	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
 };
 
 struct dx_correlator_opts {
@@ -223,6 +225,9 @@ uint32_t dx_dev_from_user(dev_t st_dev);
 bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds in [min, max]: finite, no garbage. */
 bool dx_parse_seconds(const char *arg, double min, double max, double *out);
+/* The session's options (--fault-hooks, --hooks-idle) as an argp child; its input is a struct dx_session_opts. */
+struct argp;
+extern const struct argp dx_session_argp;
 
 /* ---- path cache: (dev, ino, gen) -> path ---- */
 struct dx_paths;
@@ -377,6 +382,13 @@ struct dx_session_opts {
 	const char *path;     /* only files on this path's filesystem; NULL: all */
 	uint64_t linger_ns;   /* events keep flowing this long after a punch ends */
 	size_t ringbuf_bytes; /* power of two; 0: 8 MiB */
+	/*
+	 * The per-fault programs are attached while punches run on mapped files
+	 * (a window that opens before they are is marked faults_unwatched) and
+	 * detached once none ran for fault_hooks_idle_ns (0: 10 s); or always.
+	 */
+	bool fault_hooks_always;
+	uint64_t fault_hooks_idle_ns;
 };
 
 struct dx_session;

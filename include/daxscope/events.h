@@ -56,6 +56,7 @@ enum dx_punch_op {
 #define DX_F_KTHREAD (1u << 6)      /* the event's task is a kernel thread (journal, writeback, reclaim) */
 #define DX_F_LOCKED (1u << 7)       /* punch's page delete or data change: it held its fault lock for write */
 #define DX_F_CHANGE (1u << 8)       /* FUSE request of a punch: the one that changes the file's data */
+#define DX_F_FAULTS_UNWATCHED (1u << 9) /* punch end: its file was mapped while the fault hooks were not attached */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 B=build
 ROUNDS=${BENCH_OVERHEAD_ROUNDS:-20}
 SECS=${BENCH_OVERHEAD_SECONDS:-1}
-TRACERS=${BENCH_OVERHEAD_TRACERS:-daxtrace hookfloor bpftrace perf_record perf_lock_record perf_lock_contention}
+TRACERS=${BENCH_OVERHEAD_TRACERS:-daxtrace daxtrace_always hookfloor bpftrace perf_record perf_lock_record perf_lock_contention}
 WORKLOADS="default punch-same"
 work=$(mktemp -d /var/tmp/daxscope-overhead.XXXXXX)
 rec=""
@@ -30,6 +30,7 @@ mkdir "$work/fb"
 label() {
 	case $1 in
 	daxtrace) echo "daxtrace record" ;;
+	daxtrace_always) echo "daxtrace record --fault-hooks=always" ;;
 	hookfloor) echo "hooks alone (hookfloor)" ;;
 	bpftrace) echo "bpftrace peer.bt" ;;
 	perf_record) echo "perf record -a" ;;
@@ -44,8 +45,9 @@ label() {
 attached() { bpftool perf show | awk -v pid="$1" '$1 == "pid" && $2 == pid && $7 ~ /tracepoint$/ { print $7, $8 }'; }
 category() { basename "$(dirname /sys/kernel/tracing/events/*/"$1")"; }
 
-# What daxtrace attaches on this kernel: the floor and the peers attach there too.
-start_tracer "$work/discover.log" says_watching "$B/daxtrace" record -o "$work/discover.dxc"
+# What daxtrace attaches on this kernel, fault hooks included (on demand, they
+# come later): the floor and the peers attach there too.
+start_tracer "$work/discover.log" says_watching "$B/daxtrace" record --fault-hooks=always -o "$work/discover.dxc"
 daxtrace_hooks=$(attached "$rec")
 mode=$(grep -o '[a-z]* mode' "$work/discover.log" | head -1)
 stop_tracer
@@ -57,6 +59,7 @@ perf_events=$(for name in $daxtrace_tracepoints; do echo "$(category "$name"):$n
 
 # Each tracer: start_NAME OUT starts it on the scratch file OUT and sets $rec once attached.
 start_daxtrace() { start_tracer "$1.log" says_watching "$B/daxtrace" record -o "$1"; }
+start_daxtrace_always() { start_tracer "$1.log" says_watching "$B/daxtrace" record --fault-hooks=always -o "$1"; }
 # shellcheck disable=SC2086 # one argument a hook
 start_hookfloor() { start_tracer "$1.log" says_watching "$B/hookfloor" $floor_hooks; }
 # bpftrace says "Attaching N probes" before it attaches them: wait for all N.
@@ -159,14 +162,14 @@ done
 echo "overhead: faultbench ${SECS} s a run, $ROUNDS rounds of U T1 U T2 ... U (tracers rotated), daxtrace in $mode"
 [ "$ROUNDS" -ge 10 ] || echo "  only $ROUNDS rounds: a bootstrap interval of so few pairs is narrower than the truth"
 echo "  slowdown: 1 - median of paired faults/s ratios; CPU/fault: median of paired ratios of (workload + tracer CPU) per fault; [95% bootstrap interval]"
-printf '  %-27s %-10s %-26s %-26s %s\n' tracer workload "slowdown % [95% CI]" "CPU/fault ratio [95% CI]" rounds
+printf '  %-38s %-10s %-26s %-26s %s\n' tracer workload "slowdown % [95% CI]" "CPU/fault ratio [95% CI]" rounds
 for w in $WORKLOADS; do
 	# the baseline's own figures: its runs against 1, for their median and interval
 	awk '{ print $1, 1 }' "$work/untraced.$w" | "$B/pairstat" > "$work/base.rate"
 	awk '{ print $2 * 1e9, 1 }' "$work/untraced.$w" | "$B/pairstat" > "$work/base.cpu"
 	read -r rate rate_lo rate_hi n < "$work/base.rate"
 	read -r cpu cpu_lo cpu_hi n < "$work/base.cpu"
-	printf '  %-27s %-10s %-26s %-26s %s\n' untraced "$w" \
+	printf '  %-38s %-10s %-26s %-26s %s\n' untraced "$w" \
 		"$(printf '%.0f/s [%.0f, %.0f]' "$rate" "$rate_lo" "$rate_hi")" \
 		"$(printf '%.0f ns [%.0f, %.0f]' "$cpu" "$cpu_lo" "$cpu_hi")" "$n runs"
 	echo "overhead-json: {\"tracer\":\"untraced\",\"workload\":\"$w\",\"runs\":$n,\"faults_per_sec\":[$rate,$rate_lo,$rate_hi],\"cpu_ns_per_fault\":[$cpu,$cpu_lo,$cpu_hi]}" >> "$work/json"
@@ -175,7 +178,7 @@ for w in $WORKLOADS; do
 		why=""
 		[ -f "$work/$t.why" ] && why=$(cat "$work/$t.why")
 		if [ ! -s "$pairs.rate" ]; then
-			printf '  %-27s %-10s %s\n' "$(label "$t")" "$w" "not measured: ${why:-no round ran}"
+			printf '  %-38s %-10s %s\n' "$(label "$t")" "$w" "not measured: ${why:-no round ran}"
 			echo "overhead-json: {\"tracer\":\"$(label "$t")\",\"workload\":\"$w\",\"rounds\":0}" >> "$work/json"
 			continue
 		fi
@@ -183,7 +186,7 @@ for w in $WORKLOADS; do
 		"$B/pairstat" < "$pairs.cpu" > "$pairs.cpu.stat"
 		read -r rate rate_lo rate_hi n < "$pairs.rate.stat"
 		read -r cpu cpu_lo cpu_hi n < "$pairs.cpu.stat"
-		printf '  %-27s %-10s %-26s %-26s %s%s\n' "$(label "$t")" "$w" \
+		printf '  %-38s %-10s %-26s %-26s %s%s\n' "$(label "$t")" "$w" \
 			"$(awk -v m="$rate" -v l="$rate_lo" -v h="$rate_hi" 'BEGIN { printf "%5.1f [%5.1f, %5.1f]", (1 - m) * 100, (1 - h) * 100, (1 - l) * 100 }')" \
 			"$(printf '%.3f [%.3f, %.3f]' "$cpu" "$cpu_lo" "$cpu_hi")" "$n" "${why:+ (then $why)}"
 		awk -v t="$(label "$t")" -v w="$w" -v n="$n" -v m="$rate" -v l="$rate_lo" -v h="$rate_hi" \
@@ -194,7 +197,7 @@ for w in $WORKLOADS; do
 done
 
 # What the floor and the peers attach, against daxtrace.
-echo "  daxtrace attaches $(echo "$daxtrace_hooks" | wc -l) programs on $(echo "$daxtrace_tracepoints" | wc -w) tracepoints (fentry ones not counted); hookfloor an empty program on each of the same"
+echo "  daxtrace --fault-hooks=always attaches $(echo "$daxtrace_hooks" | wc -l) programs on $(echo "$daxtrace_tracepoints" | wc -w) tracepoints (fentry ones not counted; on demand, the per-fault ones only while punches run on mapped files); hookfloor an empty program on each of the same"
 bt=$(sed -n 's/^tracepoint:[a-z_0-9]*:\([a-z_0-9]*\).*/\1/p' tests/bench/peer.bt | sort -u)
 differ=$(printf '%s\n%s\n' "$daxtrace_tracepoints" "$bt" | sort | uniq -u | paste -sd' ' -)
 echo "  peer.bt counts $(echo "$bt" | wc -l) tracepoints${differ:+; differs from daxtrace on: $differ}; perf record -a records daxtrace's"

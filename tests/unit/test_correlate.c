@@ -719,7 +719,7 @@ static void test_punch_windows(void)
 	e->punch.op = DX_OP_TRUNCATE;
 	e->punch.len = UINT64_MAX;
 	e = add(&s, DX_PUNCH_END, READER, 30 * MS);
-	e->flags = DX_F_ABORTED;
+	e->flags = DX_F_ABORTED | DX_F_FAULTS_UNWATCHED;
 	punch(&s, 40 * MS, 0, 1); /* never ends */
 	c = run(&s, &r);
 	is_int(r.npunches, 3, "every window is handed to on_punch once judged");
@@ -735,7 +735,10 @@ static void test_punch_windows(void)
 		ok(r.p[1].aborted && r.p[1].op == DX_OP_TRUNCATE && !r.p[1].unterminated,
 		   "a task that exited inside its window: aborted");
 		ok(r.p[2].unterminated && !r.p[2].aborted, "a window whose end never came: unterminated");
+		ok(r.p[1].faults_unwatched && !r.p[0].faults_unwatched && !r.p[2].faults_unwatched,
+		   "a window the kernel marked as opened before the fault hooks: faults_unwatched, the others not");
 	}
+	is_int(dx_correlator_file(c, 0)->unwatched_punches, 1, "the file counts its unwatched window");
 	dx_correlator_free(c);
 }
 

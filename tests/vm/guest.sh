@@ -49,7 +49,7 @@ record() {
 	grep " $mnt " /proc/mounts > /tmp/mount || cat /tmp/mount.err /tmp/mkfs.log > /tmp/mount
 	dmesg | grep -i dax | tail -3 >> /tmp/mount
 	artifact "$fs-mount" /tmp/mount
-	$D/daxtrace record -o /tmp/$fs.dxc 2> /tmp/record.err &
+	$D/daxtrace record --fault-hooks=always -o /tmp/$fs.dxc 2> /tmp/record.err &
 	rec=$!
 	for i in $(seq 1 200); do grep -q watching /tmp/record.err && break; sleep 0.1; done
 	$D/race --file "$mnt/frag" --fragment --size 32M --punch 0:32M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err

@@ -34,7 +34,7 @@ echo 16384 > $T/buffer_size_kb
 echo 'fuse_setup_one_mapping fuse_send_removemapping fuse_dax_free_mem_worker' > $T/set_ftrace_filter
 echo function > $T/current_tracer
 echo > $T/trace
-$D/daxtrace record -o /tmp/vfs.dxc 2> /tmp/record.err &
+$D/daxtrace record --fault-hooks=always -o /tmp/vfs.dxc 2> /tmp/record.err &
 rec=$!
 await_watching /tmp/record.err
 $D/daxtop -b -i 0.5 > /tmp/daxtop.out 2> /tmp/daxtop.err &

@@ -70,7 +70,9 @@ sub record_around {
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDERR, '>', "$dir/record.err" or die;
-        exec build() . '/daxtrace', 'record', '-o', $cap, @{ $a{record_args} // [] } or die;
+        # every window watched: the race tests judge detection; on demand is tests/kernel/fault_hooks.t's
+        my @hooks = $a{on_demand} ? () : ('--fault-hooks=always');
+        exec build() . '/daxtrace', 'record', '-o', $cap, @hooks, @{ $a{record_args} // [] } or die;
     }
     my $deadline = time + 30;
     sleep 0.05 until slurp("$dir/record.err") =~ /watching/ || time > $deadline || waitpid($pid, WNOHANG);

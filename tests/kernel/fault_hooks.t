@@ -1,0 +1,143 @@
+#!/usr/bin/perl
+# The per-fault hooks on demand (the default): detached while no mapped file
+# is punched, attached by the first punch of a mapped file (whose window is
+# marked faults_unwatched, never passed off as clean), and by a file mapped
+# during a punch; detached again after --hooks-idle. --fault-hooks=always
+# keeps them from the start.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use JSON::PP;
+use POSIX ':sys_wait_h';
+use Test::More;
+
+need_kernel_bpf();
+
+my $dir = scratch_dir();
+my $cap = "$dir/hooks.dxc";
+
+# daxtrace record with ARGS, once it says it is watching: (pid, banner).
+sub start_recorder {
+    my (@args) = @_;
+    unlink "$dir/record.err";    # the last recorder's banner is not this one's
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', "$dir/record.err" or die;
+        exec build() . '/daxtrace', 'record', '-o', $cap, @args or die;
+    }
+    wait_until(sub { slurp("$dir/record.err") =~ /watching/ || waitpid($pid, WNOHANG) }, 30);
+    return ($pid, (split /\n/, slurp("$dir/record.err"))[0] // '');
+}
+
+sub stop_recorder {
+    my ($pid) = @_;
+    kill 'INT', $pid;
+    waitpid $pid, 0;
+    is($? >> 8, 0, 'daxtrace record exited 0') or diag(slurp("$dir/record.err"));
+}
+
+sub punch { system('fallocate', '-p', '-o', 0, '-l', 8192, $_[0]) == 0 or die "fallocate $_[0]" }
+
+sub write_file {
+    my ($path, $bytes) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh "\x5a" x $bytes;
+    close $fh;
+}
+
+# The punch windows of the file at PATH, in order.
+sub windows_of {
+    my ($doc, $path) = @_;
+    my ($dev, $ino) = stat $path or return ();
+    my $id = sprintf '%d:%d', ($dev >> 8) & 0xfff | ($dev >> 32) & ~0xfff, $dev & 0xff | ($dev >> 12) & ~0xff;
+    return sort { $a->{begin_ns} <=> $b->{begin_ns} } grep { $_->{ino} == $ino && $_->{dev} eq $id } @{ $doc->{punches} };
+}
+
+subtest 'on demand: attached by a punch of a mapped file, detached when idle' => sub {
+    my ($pid, $banner) = start_recorder('--hooks-idle=1');
+    like($banner, qr/fault hooks attached while punches run on mapped files/, 'the banner says when the fault hooks run');
+    like($banner, qr/watching:[^;]*mmaps during punches/, 'mmaps during punches are watched (on demand depends on it)');
+    my $detached = scalar links_of($pid);
+    ok($detached > 0, "recorder holds its other links ($detached)");
+
+    write_file("$dir/plain", 65536);
+    punch("$dir/plain") for 1 .. 3;
+    sleep 0.5;
+    is(scalar links_of($pid), $detached, 'punches of a file nobody maps attach nothing');
+
+    my @race = (build() . '/race', '--file', "$dir/mapped", '--punch', '8192:16384', '--write-at', '0:3',
+        '--read-at', '0:4');
+    my ($rc, $out) = run_cmd(@race);
+    is($rc, 0, 'first race ran (its punch asks for the hooks)');
+    ok(wait_until(sub { links_of($pid) > $detached }, 5), 'the fault hooks are attached ('
+        . scalar(links_of($pid)) . " links, $detached before)");
+    my $attached = scalar links_of($pid);
+    ($rc, $out) = run_cmd(@race);
+    is($rc, 0, 'second race ran, hooks attached');
+    my $second = decode_json($out);
+    ok(wait_until(sub { links_of($pid) == $detached }, 10), 'detached again after --hooks-idle=1 ('
+        . scalar(links_of($pid)) . " links, $attached attached)");
+    stop_recorder($pid);
+
+    my $doc = report_json($cap);
+    my @plain = windows_of($doc, "$dir/plain");
+    is(scalar(grep { !$_->{faults_unwatched} } @plain), 3, 'windows on the unmapped file are all watched');
+    my @mapped = windows_of($doc, "$dir/mapped");
+    is(scalar @mapped, 2, 'both punches of the mapped file were seen');
+    ok($mapped[0] && $mapped[0]{faults_unwatched}, 'the first opened before the hooks: marked faults_unwatched');
+    ok($mapped[1] && !$mapped[1]{faults_unwatched}, 'the second was watched');
+    workload_faults_seen($doc, $second);
+    is(file_stats($doc, $second)->{punches_faults_unwatched}, 1, 'the file counts one unwatched window');
+    my ($trc, $text) = run_cmd(build() . '/daxtrace', 'report', $cap);
+    like($text, qr/^1 punch window on a mapped file opened before the fault hooks were attached/m,
+        'the text report says so, once');
+};
+
+subtest 'on demand: a file mapped during a punch marks it and attaches the hooks' => sub {
+    my $log = "$dir/delayfs.log";
+    my $mnt = mount_delayfs(400, "--log=$log");
+    write_file("$mnt/late", 65536);
+    my ($pid) = start_recorder('--hooks-idle=1');
+    my $detached = scalar links_of($pid);
+    my $puncher = fork // die "fork: $!";
+    if (!$puncher) {
+        exec 'fallocate', '-p', '-o', 0, '-l', 8192, "$mnt/late" or die;
+    }
+    # inside the 800 ms punch: the server has its request
+    ok(wait_until(sub { slurp($log) =~ /FALLOCATE received/ }, 5), 'the punch is in progress');
+    open my $fh, '<', "$mnt/late" or die "$mnt/late: $!";
+    my $addr = syscall(9, 0, 4096, 1, 1, fileno($fh), 0);    # mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0)
+    ok($addr > 0, 'mapped the file while it was being punched');
+    my $byte = unpack 'C', unpack('P1', pack('Q', $addr));    # a read fault on page 0
+    syscall(11, $addr, 4096);                                   # munmap
+    close $fh;
+    ok(wait_until(sub { links_of($pid) > $detached }, 5), 'the mmap attached the fault hooks');
+    waitpid $puncher, 0;
+    is($? >> 8, 0, 'the punch ran');
+    sleep 0.3;
+    stop_recorder($pid);
+    my @late = windows_of(report_json($cap), "$mnt/late");
+    is(scalar @late, 1, 'the punch was seen') or diag(explain \@late);
+    ok($late[0] && $late[0]{faults_unwatched}, 'mapped during it while the hooks were away: faults_unwatched')
+      or diag(explain \@late);
+    diag(sprintf 'read %#x through the mapping', $byte);
+};
+
+subtest '--fault-hooks=always: attached from the start, every window watched' => sub {
+    my ($pid, $banner) = start_recorder('--fault-hooks=always');
+    like($banner, qr/fault hooks always attached/, 'the banner says so');
+    my $always = scalar links_of($pid);
+    my ($rc, $out) = run_cmd(build() . '/race', '--file', "$dir/always", '--punch', '8192:16384',
+        '--write-at', '0:3', '--read-at', '0:4');
+    is($rc, 0, 'race ran');
+    is(scalar links_of($pid), $always, 'no link came or went');
+    stop_recorder($pid);
+    my $doc = report_json($cap);
+    my @w = windows_of($doc, "$dir/always");
+    ok(@w == 1 && !$w[0]{faults_unwatched}, 'its one punch was watched');
+    workload_faults_seen($doc, decode_json($out));
+};
+
+done_testing();
