@@ -92,6 +92,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->cap_rows = nfiles;
 	}
 	memset(&t->total, 0, sizeof(t->total));
+	t->unwatched = 0;
 	t->nrows = 0;
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_report_file(r, i);
@@ -137,6 +138,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->total.waits += rate->waits;
 		t->total.unblocked += rate->unblocked;
 		t->total.discarded += rate->discarded;
+		t->unwatched += st->unwatched_punches;
 		t->prev[i] = now; /* the correlator keeps a file's index for good */
 		t->nrows++;
 	}
@@ -356,9 +358,13 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	fprintf(out, "%.*s\n", (int)width, dx_report_banner(r));
 	fprintf(out,
 		"per second: faults %.0f read %.0f write %.0f dax, punches %.0f, lock waits %.0f, "
-		"unblocked %.0f, discarded %.0f, lost events %.0f\n",
+		"unblocked %.0f, discarded %.0f, lost events %.0f",
 		t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches,
 		t->total.waits, t->total.unblocked, t->total.discarded, t->lost_rate);
+	if (t->unwatched)
+		fprintf(out, "; punches before the fault hooks since start: %" PRIu64 " (their faults unwatched)",
+			t->unwatched);
+	fputc('\n', out);
 	dx_report_text_dax_windows(out, r, false);
 	dx_top_format_header(line, width);
 	fprintf(out, "%s\n", line);

@@ -194,6 +194,8 @@ static void draw(struct app *a)
 		 "per s: faults %.0f rd %.0f wr %.0f dax  punches %.0f  waits %.0f  unblocked %.0f  discarded %.0f  lost %.0f",
 		 t->total.reads, t->total.writes, t->total.dax_pte + t->total.dax_pmd, t->total.punches, t->total.waits,
 		 t->total.unblocked, t->total.discarded, t->lost_rate);
+	if (t->unwatched)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  unwatched punches %" PRIu64, t->unwatched);
 	mvaddnstr(2, 0, line, (int)width);
 	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %s%s%s  %s",
 		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, a->o.pid,

@@ -68,6 +68,7 @@ struct dx_top {
 	struct dx_top_rates total;
 	double lost_rate;
 	uint64_t prev_lost;
+	uint64_t unwatched; /* punch windows, since start, whose faults went unseen (fault hooks on demand) */
 	enum dx_top_column sort;
 	bool ascending;
 	struct dx_top_filter filter;

@@ -47,9 +47,11 @@ static void path_of(struct dx_report *r, const struct dx_file *f, const char *pa
 
 /*
  * A punch on ino by pid that changes data without the lock, with `dirty`
- * pages dirtied by another task and deleted dirty (discarded writes).
+ * pages dirtied by another task and deleted dirty (discarded writes); its
+ * end carries end_flags.
  */
-static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, uint64_t cgroup, int dirty)
+static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, uint64_t cgroup, int dirty,
+			      uint16_t end_flags)
 {
 	struct dx_event e = event(DX_PUNCH_BEGIN, ino, pid, cgroup);
 
@@ -71,6 +73,7 @@ static void punch_with_losses(struct dx_report *r, uint64_t ino, uint32_t pid, u
 		take_event(r, &e);
 	}
 	e = event(DX_PUNCH_END, ino, pid, cgroup);
+	e.flags |= end_flags;
 	take_event(r, &e);
 	dx_report_settle(r, clock_ns + 1000 * MS); /* judged as a live view would see it a moment later */
 }
@@ -180,12 +183,12 @@ int main(void)
 	size_t json_len = 0;
 	FILE *mem;
 
-	plan(29 + 3 * DX_COL_COUNT + 1); /* the model's, three per sort column, the row's cells */
+	plan(32 + 3 * DX_COL_COUNT + 1); /* the model's, three per sort column, the row's cells */
 	ok(r != NULL, "a report");
 	path_of(r, &a, "/data/a.img");
 	path_of(r, &b, "/scratch/b.img");
-	punch_with_losses(r, 1, 100, 7, 3);
-	punch_with_losses(r, 2, 200, 9, 1);
+	punch_with_losses(r, 1, 100, 7, 3, 0);
+	punch_with_losses(r, 2, 200, 9, 1, 0);
 	kernel_counts(r, &a, 0, 3);
 	kernel_counts(r, &b, 0, 1);
 	dx_top_update(&t, r, 2.0);
@@ -195,7 +198,7 @@ int main(void)
 	ok(row && row->discarded == 3, "discarded writes since start");
 	ok(t.total.discarded == 2.0, "total discarded writes per second: (3 + 1) / 2 s");
 
-	punch_with_losses(r, 2, 200, 9, 4);
+	punch_with_losses(r, 2, 200, 9, 4, 0);
 	kernel_counts(r, &b, 0, 5);
 	dx_top_update(&t, r, 1.0);
 	row = row_of(&t, "/scratch/b.img");
@@ -237,9 +240,18 @@ int main(void)
 	ok(t.rows[0].rate.writes == 4, "refiltering keeps the interval's rates");
 
 	/* a file no path was found for: device, inode and the punch's name */
-	punch_with_losses(r, 3, 300, 9, 0);
+	is_int(t.unwatched, 0, "no window unwatched yet");
+	punch_with_losses(r, 3, 300, 9, 0, DX_F_FAULTS_UNWATCHED);
 	dx_top_update(&t, r, 1.0);
 	ok(row_of(&t, "8:0:3 file3") && !row_of(&t, "8:0:3 file3")->has_path, "an unnamed file: dev:ino and its name");
+	is_int(t.unwatched, 1, "a window opened before the fault hooks: counted since start");
+	mem = open_memstream(&json, &json_len);
+	dx_top_print_text(mem, &t, r, 300);
+	fclose(mem);
+	ok(json && strstr(json, "; punches before the fault hooks since start: 1 (their faults unwatched)\n"),
+	   "-b says so on its totals line");
+	free(json);
+	json = NULL;
 	snprintf(t.filter.under, sizeof(t.filter.under), "/data");
 	dx_top_refilter(&t);
 	ok(t.nrows == 2 && row_of(&t, "8:0:3 file3") && row_of(&t, "/data/a.img"),
