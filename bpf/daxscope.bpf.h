@@ -366,6 +366,12 @@ static __always_inline __u64 last_page_of(__u64 offset, __u64 len)
 	return end < offset ? ~0ULL : end >> PAGE_SHIFT;
 }
 
+/* Does the window change any page of bytes [offset, offset + len)? */
+static __always_inline bool window_covers_bytes(const struct window *w, __u64 offset, __u64 len)
+{
+	return window_covers(w, offset >> PAGE_SHIFT, last_page_of(offset, len));
+}
+
 /* Cheap gate for the hottest hook (every user fault): is any punch in progress at all? */
 static __always_inline bool any_window_open(void)
 {

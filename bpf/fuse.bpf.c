@@ -185,7 +185,7 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 		return 0;
 	value = BPF_CORE_READ(req, args, in_args[0].value);
 	if (!value || bpf_probe_read_kernel(&in, sizeof(in), value) ||
-	    !window_covers(w, in.offset >> PAGE_SHIFT, last_page_of(in.offset, in.size)))
+	    !window_covers_bytes(w, in.offset, in.size))
 		return 0;
 	e = reserve_event(DX_IO_REQUEST);
 	if (!e)

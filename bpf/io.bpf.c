@@ -17,7 +17,7 @@ int BPF_PROG(on_dio_begin, struct kiocb *iocb, struct iov_iter *iter)
 
 	inode_key_btf(inode, &key);
 	w = armed_window(&key);
-	if (!w || !window_covers(w, offset >> PAGE_SHIFT, last_page_of(offset, len)))
+	if (!w || !window_covers_bytes(w, offset, len))
 		return 0;
 	e = reserve_event(DX_IO_REQUEST);
 	if (!e)

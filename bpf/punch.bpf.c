@@ -108,10 +108,10 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	struct dx_event *e;
 
 	inode_key(inode, &tp.key);
-	last = bpf_map_lookup_elem(&windows, &tp.key);
+	before = armed_window(&tp.key);
+	last = before ?: bpf_map_lookup_elem(&windows, &tp.key); /* a file's counts outlive its linger */
 	if (last)
 		w.counts = last->counts;
-	before = armed_window(&tp.key);
 	if (before) { /* late events of the one before are still wanted */
 		if (before->first_page < w.first_page)
 			w.first_page = before->first_page;

@@ -45,11 +45,15 @@ label() {
 attached() { bpftool perf show | awk -v pid="$1" '$1 == "pid" && $2 == pid && $7 ~ /tracepoint$/ { print $7, $8 }'; }
 category() { basename "$(dirname /sys/kernel/tracing/events/*/"$1")"; }
 
+# Each tracer: start_NAME OUT starts it on the scratch file OUT and sets $rec once attached.
+start_daxtrace() { start_tracer "$1.log" says_watching "$B/daxtrace" record -o "$1"; }
+start_daxtrace_always() { start_tracer "$1.log" says_watching "$B/daxtrace" record --fault-hooks=always -o "$1"; }
+
 # What daxtrace attaches on this kernel, fault hooks included (on demand, they
 # come later): the floor and the peers attach there too.
-start_tracer "$work/discover.log" says_watching "$B/daxtrace" record --fault-hooks=always -o "$work/discover.dxc"
+start_daxtrace_always "$work/discover.dxc"
 daxtrace_hooks=$(attached "$rec")
-mode=$(grep -o '[a-z]* mode' "$work/discover.log" | head -1)
+mode=$(grep -o '[a-z]* mode' "$work/discover.dxc.log" | head -1)
 stop_tracer
 floor_hooks=$(echo "$daxtrace_hooks" | while read -r kind name; do
 	if [ "$kind" = tracepoint ]; then echo "$(category "$name"):$name"; else echo "$name"; fi
@@ -57,9 +61,6 @@ done)
 daxtrace_tracepoints=$(echo "$daxtrace_hooks" | awk '{ print $2 }' | sort -u)
 perf_events=$(for name in $daxtrace_tracepoints; do echo "$(category "$name"):$name"; done | paste -sd, -)
 
-# Each tracer: start_NAME OUT starts it on the scratch file OUT and sets $rec once attached.
-start_daxtrace() { start_tracer "$1.log" says_watching "$B/daxtrace" record -o "$1"; }
-start_daxtrace_always() { start_tracer "$1.log" says_watching "$B/daxtrace" record --fault-hooks=always -o "$1"; }
 # shellcheck disable=SC2086 # one argument a hook
 start_hookfloor() { start_tracer "$1.log" says_watching "$B/hookfloor" $floor_hooks; }
 # bpftrace says "Attaching N probes" before it attaches them: wait for all N.

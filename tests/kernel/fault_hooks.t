@@ -10,7 +10,6 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
 use JSON::PP;
-use POSIX ':sys_wait_h';
 use Test::More;
 
 need_kernel_bpf();
@@ -18,24 +17,11 @@ need_kernel_bpf();
 my $dir = scratch_dir();
 my $cap = "$dir/hooks.dxc";
 
-# daxtrace record with ARGS, once it says it is watching: (pid, banner).
-sub start_recorder {
-    my (@args) = @_;
-    unlink "$dir/record.err";    # the last recorder's banner is not this one's
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDERR, '>', "$dir/record.err" or die;
-        exec build() . '/daxtrace', 'record', '-o', $cap, @args or die;
-    }
-    wait_until(sub { slurp("$dir/record.err") =~ /watching/ || waitpid($pid, WNOHANG) }, 30);
-    return ($pid, (split /\n/, slurp("$dir/record.err"))[0] // '');
-}
+# daxtrace record with ARGS, into the one capture, once it says it is watching: (pid, banner).
+sub start { start_recorder($cap, "$dir/record.err", @_) }
 
-sub stop_recorder {
-    my ($pid) = @_;
-    kill 'INT', $pid;
-    waitpid $pid, 0;
-    is($? >> 8, 0, 'daxtrace record exited 0') or diag(slurp("$dir/record.err"));
+sub stop {
+    is(stop_recorder($_[0]), 0, 'daxtrace record exited 0') or diag(slurp("$dir/record.err"));
 }
 
 sub punch { system('fallocate', '-p', '-o', 0, '-l', 8192, $_[0]) == 0 or die "fallocate $_[0]" }
@@ -56,7 +42,7 @@ sub windows_of {
 }
 
 subtest 'on demand: attached by a punch of a mapped file, detached when idle' => sub {
-    my ($pid, $banner) = start_recorder('--hooks-idle=1');
+    my ($pid, $banner) = start('--hooks-idle=1');
     like($banner, qr/fault hooks attached while punches run on mapped files/, 'the banner says when the fault hooks run');
     like($banner, qr/watching:[^;]*mmaps during punches/, 'mmaps during punches are watched (on demand depends on it)');
     my $detached = scalar links_of($pid);
@@ -79,7 +65,7 @@ subtest 'on demand: attached by a punch of a mapped file, detached when idle' =>
     my $second = decode_json($out);
     ok(wait_until(sub { links_of($pid) == $detached }, 10), 'detached again after --hooks-idle=1 ('
         . scalar(links_of($pid)) . " links, $attached attached)");
-    stop_recorder($pid);
+    stop($pid);
 
     my $doc = report_json($cap);
     my @plain = windows_of($doc, "$dir/plain");
@@ -99,7 +85,7 @@ subtest 'on demand: a file mapped during a punch marks it and attaches the hooks
     my $log = "$dir/delayfs.log";
     my $mnt = mount_delayfs(400, "--log=$log");
     write_file("$mnt/late", 65536);
-    my ($pid) = start_recorder('--hooks-idle=1');
+    my ($pid) = start('--hooks-idle=1');
     my $detached = scalar links_of($pid);
     my $puncher = fork // die "fork: $!";
     if (!$puncher) {
@@ -117,7 +103,7 @@ subtest 'on demand: a file mapped during a punch marks it and attaches the hooks
     waitpid $puncher, 0;
     is($? >> 8, 0, 'the punch ran');
     sleep 0.3;
-    stop_recorder($pid);
+    stop($pid);
     my @late = windows_of(report_json($cap), "$mnt/late");
     is(scalar @late, 1, 'the punch was seen') or diag(explain \@late);
     ok($late[0] && $late[0]{faults_unwatched}, 'mapped during it while the hooks were away: faults_unwatched')
@@ -126,14 +112,14 @@ subtest 'on demand: a file mapped during a punch marks it and attaches the hooks
 };
 
 subtest '--fault-hooks=always: attached from the start, every window watched' => sub {
-    my ($pid, $banner) = start_recorder('--fault-hooks=always');
+    my ($pid, $banner) = start('--fault-hooks=always');
     like($banner, qr/fault hooks always attached/, 'the banner says so');
     my $always = scalar links_of($pid);
     my ($rc, $out) = run_cmd(build() . '/race', '--file', "$dir/always", '--punch', '8192:16384',
         '--write-at', '0:3', '--read-at', '0:4');
     is($rc, 0, 'race ran');
     is(scalar links_of($pid), $always, 'no link came or went');
-    stop_recorder($pid);
+    stop($pid);
     my $doc = report_json($cap);
     my @w = windows_of($doc, "$dir/always");
     ok(@w == 1 && !$w[0]{faults_unwatched}, 'its one punch was watched');

@@ -12,7 +12,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More;
 
-our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd record_around report_json
+our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture);
 
@@ -61,30 +61,42 @@ sub slurp {
     return $s // '';
 }
 
-# Starts `daxtrace record`, waits for its banner (programs attached), runs the
-# workload, stops the recorder with SIGINT. Returns (capture, banner, workload stdout).
+# Starts `daxtrace record -o CAP ARGS...`, its stderr into ERR, and returns
+# once it says it is watching (programs attached): (pid, banner).
+sub start_recorder {
+    my ($cap, $err, @args) = @_;
+    unlink $err;    # a recorder before this one left its own banner there
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', $err or die;
+        exec build() . '/daxtrace', 'record', '-o', $cap, @args or die;
+    }
+    wait_until(sub { slurp($err) =~ /watching/ || waitpid($pid, WNOHANG) }, 30);
+    return ($pid, (split /\n/, slurp($err))[0] // '');
+}
+
+# Stops a recorder with SIGINT; its exit status.
+sub stop_recorder {
+    my ($pid) = @_;
+    kill 'INT', $pid;
+    waitpid $pid, 0;
+    return $? >> 8;
+}
+
+# Starts `daxtrace record`, runs the workload, stops the recorder.
+# Returns (capture, banner, workload stdout, workload status, recorder status).
 sub record_around {
     my (%a) = @_;
     my $dir = scratch_dir();
-    my $cap = "$dir/capture.dxc";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDERR, '>', "$dir/record.err" or die;
-        # every window watched: the race tests judge detection; on demand is tests/kernel/fault_hooks.t's
-        my @hooks = $a{on_demand} ? () : ('--fault-hooks=always');
-        exec build() . '/daxtrace', 'record', '-o', $cap, @hooks, @{ $a{record_args} // [] } or die;
-    }
-    my $deadline = time + 30;
-    sleep 0.05 until slurp("$dir/record.err") =~ /watching/ || time > $deadline || waitpid($pid, WNOHANG);
-    my $banner = (split /\n/, slurp("$dir/record.err"))[0] // '';
+    # every window watched: the race tests judge detection; on demand is tests/kernel/fault_hooks.t's
+    my @hooks = $a{on_demand} ? () : ('--fault-hooks=always');
+    my ($pid, $banner) = start_recorder("$dir/capture.dxc", "$dir/record.err", @hooks, @{ $a{record_args} // [] });
     my ($rc, $out, $err) = run_cmd(@{ $a{workload} });
     diag("workload failed ($rc): $err") if $rc;
     sleep 0.3;    # let the last events drain into the capture
-    kill 'INT', $pid;
-    waitpid $pid, 0;
-    my $record_rc = $? >> 8;
+    my $record_rc = stop_recorder($pid);
     diag("daxtrace record exited $record_rc: " . slurp("$dir/record.err")) if $record_rc;
-    return ($cap, $banner, $out, $rc, $record_rc);
+    return ("$dir/capture.dxc", $banner, $out, $rc, $record_rc);
 }
 
 sub report_json {
