@@ -13,8 +13,10 @@ artifact() { # NAME FILE
 	echo "@@END $1@@"
 }
 # until a daxscope tool's banner on stderr (in FILE) says it is watching, 30 s at most
+# Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
 await_watching() { # FILE
-	for i in $(seq 1 300); do grep -q watching "$1" && break; sleep 0.1; done
+	for i in $(seq 1 300); do grep -q watching "$1" && return 0; sleep 0.1; done
+	return 1
 }
 
 for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtio_pci virtiofs; do
@@ -51,9 +53,11 @@ record() {
 	artifact "$fs-mount" /tmp/mount
 	$D/daxtrace record --fault-hooks=always -o /tmp/$fs.dxc 2> /tmp/record.err &
 	rec=$!
-	for i in $(seq 1 200); do grep -q watching /tmp/record.err && break; sleep 0.1; done
+	watching=yes
+	await_watching /tmp/record.err || watching="the recorder was not watching 30 s after its start"
 	$D/race --file "$mnt/frag" --fragment --size 32M --punch 0:32M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
+	[ "$watching" = yes ] || echo "$watching" >> /tmp/race.err
 	$D/race --file "$mnt/sched" --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 > /tmp/race-sched.json 2>> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
 	sleep 1

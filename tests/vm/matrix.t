@@ -117,7 +117,10 @@ sub dax_race {
     is($race->{lost_writes}, 0, "$fs: the workload lost no write");
     is($doc->{lost_events}, 0, "$fs: no events lost");
     my ($st) = grep { $_->{ino} == $race->{ino} } @{ $doc->{files} };
-    ok($st, "$fs: the punched file is reported") or return;
+    ok($st, "$fs: the punched file is reported")
+      or return diag("files: " . join(', ', map { "$_->{ino} $_->{path}" } @{ $doc->{files} }) . '; '
+        . scalar(@{ $doc->{punches} }) . " punches\nrace: " . ($a->{"$fs-race-err"} // '') . "recorder: "
+        . ($a->{"$fs-record-err"} // ''));
     is($st->{path}, $race->{file}, "$fs: by its path");
     ok($st->{faults}{dax_pte} + $st->{faults}{dax_pmd} > 0,
         "$fs: DAX faults seen ($st->{faults}{dax_pte} pte, $st->{faults}{dax_pmd} pmd)");
