@@ -118,26 +118,36 @@ $(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
 
-run: deps all
+# The targets that install what is missing build in a second make: LIVE is
+# decided when a make reads this file, and on a fresh machine deps has not yet
+# installed bpftool when the first one does.
+BUILD_AFTER_DEPS = $(MAKE) --no-print-directory all
+
+run: deps
+	$(BUILD_AFTER_DEPS)
 	$(BUILD)/daxtop
 
-test: deps all
+test: deps
+	$(BUILD_AFTER_DEPS)
 	tests/run.sh
 
-bench: deps all
+bench: deps
+	$(BUILD_AFTER_DEPS)
 	tests/bench/run.sh
 
 # hours under load: RSS, BPF map entries and lost events must stay flat (not in CI)
 SOAK_SECONDS ?= 3600
 SOAK_SAMPLE ?= 10
-soak: deps all
+soak: deps
+	$(BUILD_AFTER_DEPS)
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SAMPLE=$(SOAK_SAMPLE) tests/bench/soak.sh
 
 # the truth table: every scenario TRUTH_RUNS times on every filesystem here, and
 # TRUTH_VM_RUNS times on ext4-dax and xfs-dax in a guest (TCG: slower) (docs/truth.md)
 TRUTH_RUNS ?= 100
 TRUTH_VM_RUNS ?= 20
-truth: deps all
+truth: deps
+	$(BUILD_AFTER_DEPS)
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
 
