@@ -11,9 +11,12 @@ CC       ?= cc
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
+# The one version, the package's: the top of debian/changelog (`dch -v X.Y.Z` to release).
+VERSION  := $(shell awk 'NR == 1 { gsub(/[()]/, "", $$2); print $$2 }' debian/changelog)
+
 # The project's own flags live apart, so that the usual CFLAGS/LDFLAGS overrides add to them.
 CFLAGS   ?= -O2 -g
-DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD)
+DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) -DDX_VERSION='"$(VERSION)"'
 CORE_LIBS := -lyajl -lz -lm -lpthread
 LDLIBS   := -lbpf -lelf $(CORE_LIBS)
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Iinclude -Ibpf
@@ -70,6 +73,7 @@ $(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h src/*.h)
 	$(CC) $(DX_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIVE_OBJS): $(BUILD)/daxscope.skel.h
+$(BUILD)/src/parse.o: debian/changelog # --version
 
 $(BUILD)/libdaxscope-core.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
