@@ -429,7 +429,10 @@ static bool attach_point_exists(const struct program *p, const struct bpf_progra
 		snprintf(path, sizeof(path), TRACEFS "/events/%s", sec + 11);
 		if (access(path, F_OK) == 0)
 			return true;
-		snprintf(reason, len, "no tracepoint %s", sec + 11);
+		if (errno == EACCES) /* tracefs is root's, mode 0700: CAP_BPF and CAP_PERFMON do not open it */
+			snprintf(reason, len, "%s not readable: needs root, or CAP_DAC_READ_SEARCH", TRACEFS);
+		else
+			snprintf(reason, len, "no tracepoint %s", sec + 11);
 		return false;
 	}
 	if (!strncmp(sec, "tp_btf/", 7)) {
