@@ -295,17 +295,22 @@ static int keep_libbpf_log(enum libbpf_print_level level, const char *fmt, va_li
 	return vsnprintf(libbpf_log + used, sizeof(libbpf_log) - used, fmt, args);
 }
 
-static bool has_privileges(void)
+/* NULL when this process may load and attach tracing programs, else the capabilities it lacks:
+ * root's uid is not enough (a service's bounding set may have dropped them). */
+static const char *missing_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
+	bool bpf, perfmon;
 
-	if (geteuid() == 0)
-		return true;
 	if (syscall(SYS_capget, &hdr, data))
-		return false;
-	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word */
-	return (data[1].effective & (1u << (39 - 32))) && (data[1].effective & (1u << (38 - 32)));
+		return "CAP_BPF and CAP_PERFMON";
+	/* CAP_SYS_ADMIN still allows both (include/uapi/linux/capability.h: backward compatibility) */
+	if (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN))
+		return NULL;
+	bpf = data[CAP_TO_INDEX(CAP_BPF)].effective & CAP_TO_MASK(CAP_BPF);
+	perfmon = data[CAP_TO_INDEX(CAP_PERFMON)].effective & CAP_TO_MASK(CAP_PERFMON);
+	return bpf && perfmon ? NULL : bpf ? "CAP_PERFMON" : perfmon ? "CAP_BPF" : "CAP_BPF and CAP_PERFMON";
 }
 
 static void ensure_tracefs(void)
@@ -828,6 +833,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 {
 	struct refusals refused = { .n = 0 };
 	bool attached[NPROGS] = { false };
+	const char *missing;
 	struct dx_session *s;
 	char mode[REASON_LEN];
 	struct utsname u;
@@ -836,8 +842,10 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	int fentry;
 
 	*out = NULL;
-	if (!has_privileges())
-		return fail(err, errlen, "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs");
+	missing = missing_privileges();
+	if (missing)
+		return fail(err, errlen, "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs (missing here: %s)",
+			    missing);
 	if (o->path) {
 		if (stat(o->path, &st))
 			return fail(err, errlen, "%s: %s", o->path, strerror(errno));
