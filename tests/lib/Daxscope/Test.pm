@@ -27,7 +27,7 @@ sub daxtrace { $DAXTRACE // build() . '/daxtrace' }
 
 my @cleanups;
 sub cleanup_later { push @cleanups, $_[0] }
-END { $_->() for reverse @cleanups }
+END { local $?; $_->() for reverse @cleanups }    # a cleanup's command does not change the exit status
 
 # Skips the whole test file, with the reason, where the machine cannot run it.
 sub need_kernel_bpf {
