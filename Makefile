@@ -245,7 +245,7 @@ DEB_DIR := $(BUILD)/deb
 deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/daxscope-$(VERSION)
 	tar -c --exclude=./$(BUILD) --exclude=./build-sanitize --exclude=./.git . | tar -x -C $(DEB_DIR)/daxscope-$(VERSION)
-	cd $(DEB_DIR)/daxscope-$(VERSION) && dpkg-buildpackage -b --no-sign
+	cd $(DEB_DIR)/daxscope-$(VERSION) && dpkg-buildpackage -b --no-sign -Jauto
 	@ls $(DEB_DIR)/*.deb
 
 clean:

@@ -46,9 +46,9 @@ static const char doc[] =
 	"Exit status: 0 every row met its target, 1 some did not, 2 usage or setup error.\n"
 	"\n"
 	"Examples:\n"
-	"  daxcheck --list                       # the scenarios\n"
-	"  daxcheck --runs 100 --markdown /mnt/fuse\n"
-	"  daxcheck --expect-clean --json /mnt/ext4";
+	"  daxcheck --list                             # the scenarios\n"
+	"  daxcheck --runs 100 --markdown /mnt/fuse    # one that lets faults in\n"
+	"  daxcheck --expect-clean --json /mnt/ext4    # one that must hold them out";
 
 static void list_scenarios(void)
 {
