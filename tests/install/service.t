@@ -3,8 +3,9 @@
 # systemd-analyze verify finds nothing to say, its exposure stays "OK"; and
 # the capabilities it keeps are what daxexport needs: started as the unit
 # would (root's uid, the unit's bounding set, no new privileges, the options
-# of the environment file) it counts a real punch, and without either
-# capability it refuses to start and says why.
+# of the environment file) it counts a real punch, every system call it
+# makes (strace) passes the unit's filter, and without either capability it
+# refuses to start and says why.
 use strict;
 use warnings;
 use FindBin;
@@ -50,20 +51,22 @@ SKIP: {
     my @caps = map { lc s/^CAP_//r } split ' ', $bounding;
     # as systemd starts it: the environment file's options (a free port after them), the unit's capabilities
     my $as_unit = sub {
-        my ($port, @keep) = @_;
-        my $bound = join ',', '-all', map {"+$_"} @keep;
+        my ($port, $keep, $tracer) = @_;
+        my $bound = join ',', '-all', map {"+$_"} @$keep;
         return ('sh', '-c', ". '$tmp/etc/default/daxexport' && exec setpriv --bounding-set=$bound --inh-caps=-all "
-              . "--no-new-privs '$tmp/usr/sbin/daxexport' \$DAXEXPORT_OPTS --listen 127.0.0.1:$port -i 0.2");
+              . "--no-new-privs $tracer '$tmp/usr/sbin/daxexport' \$DAXEXPORT_OPTS --listen 127.0.0.1:$port -i 0.2");
     };
     for my $drop (@caps) {
         my @keep = grep { $_ ne $drop } @caps;
-        ($rc, $out, $err) = run_cmd($as_unit->(free_port(), @keep));
+        ($rc, $out, $err) = run_cmd($as_unit->(free_port(), \@keep, ''));
         ok($rc == 1 && $err =~ /needs root, or CAP_BPF and CAP_PERFMON/, "without cap_$drop: refuses, saying why")
           or diag("rc $rc: $err");
     }
     my $port = free_port();
     my $dir = scratch_dir();
-    start_bg("$dir/daxexport.log", $as_unit->($port, @caps));
+    # under strace, when there is one: every system call it makes must pass the unit's filter
+    my $strace = `sh -c 'command -v strace'` ? "strace -f -qq -o '$dir/syscalls'" : '';
+    my $pid = start_bg("$dir/daxexport.log", $as_unit->($port, \@caps, $strace));
     ok(wait_until(sub { slurp("$dir/daxexport.log") =~ /serving/ }, 20), 'with the unit\'s capabilities: it serves')
       or BAIL_OUT(slurp("$dir/daxexport.log"));
     unlike(slurp("$dir/daxexport.log"), qr/not readable/, 'tracefs is readable as root\'s uid without CAP_DAC_*');
@@ -74,5 +77,26 @@ SKIP: {
     wait_until(sub { $metrics = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$port/metrics")->{content} // '';
         $metrics =~ $series }, 10);
     like($metrics, $series, 'the punch is counted, on the file by its path');
+
+    SKIP: {
+        skip 'strace missing (scripts/deps.sh installs it)', 2 unless $strace;
+        skip 'systemd-analyze missing (Debian package systemd)', 2 unless `sh -c 'command -v systemd-analyze'`;
+        my ($daxexport) = grep { (readlink("/proc/$_/exe") // '') eq "$tmp/usr/sbin/daxexport" } map { m{(\d+)$} } glob '/proc/[0-9]*';
+        kill 'TERM', $daxexport if $daxexport;    # not strace: it would detach and leave daxexport running
+        waitpid $pid, 0;
+        my %used = map { /^\d+\s+(\w+)\(/ ? ($1 => 1) : () } split /\n/, slurp("$dir/syscalls");
+        my ($filter) = $text =~ /^SystemCallFilter=(.*)$/m;
+        my %allowed = map { $_ => 1 } map { syscalls_of($_) } split ' ', $filter;
+        ok(keys %used > 20, 'strace saw its system calls (' . scalar(keys %used) . ' kinds) from start to exit');
+        my @refused = grep { !$allowed{$_} } sort keys %used;
+        is("@refused", '', "every one passes SystemCallFilter=$filter");
+    }
+}
+
+# A SystemCallFilter word as system calls: a name, or a @group systemd-analyze expands (groups nest).
+sub syscalls_of {
+    my ($word) = @_;
+    return $word unless $word =~ /^@/;
+    return map { syscalls_of($_) } map { /^\s+([@\w-]+)$/ ? $1 : () } `systemd-analyze syscall-filter $word`;
 }
 done_testing();
