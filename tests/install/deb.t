@@ -26,9 +26,9 @@ my $version = (slurp(top() . '/debian/changelog') =~ /^daxscope \(([^)]+)\)/)[0]
 my $build = build();
 # the package's own check runs the unit tests, which this suite runs already
 my ($rc, $out, $err) = run_cmd('env', 'DEB_BUILD_OPTIONS=nocheck', 'make', '-C', top(), '--no-print-directory', 'deb');
-is($rc, 0, 'make deb') or BAIL_OUT("make deb failed:\n" . substr($out . $err, -3000));
+is($rc, 0, 'make deb') or stop_here("make deb failed:\n" . substr($out . $err, -3000));
 my ($deb) = glob "$build/deb/daxscope_${version}_*.deb";
-ok($deb, "the package: daxscope_$version") or BAIL_OUT('no .deb in build/deb');
+ok($deb, "the package: daxscope_$version") or stop_here('no .deb in build/deb');
 
 SKIP: {
     skip 'lintian missing (scripts/deps.sh installs it)', 1 unless `sh -c 'command -v lintian'`;
@@ -38,7 +38,7 @@ SKIP: {
 }
 
 ($rc, $out, $err) = run_cmd('dpkg', '-i', $deb);
-is($rc, 0, 'dpkg -i') or BAIL_OUT($out . $err);
+is($rc, 0, 'dpkg -i') or stop_here($out . $err);
 cleanup_later(sub { system('dpkg', '--purge', 'daxscope') if package_status() !~ /not-installed|^$/ });
 ($rc, $out) = run_cmd('dpkg', '-L', 'daxscope');
 my @files = split /\n/, $out;
@@ -60,9 +60,10 @@ my $mnt = mount_delayfs(50);
           [ build() . '/race', '--file', "$mnt/racefile", '--punch', '8192:16384', '--write-at', '70:3', '--write-at', '70:9' ]);
     is($race_rc, 0, 'race workload ran');
     like($banner, qr/watching:.*fallocate punches/, 'the installed daxtrace watches punches');
-    my $race = eval { decode_json($race_out) } or BAIL_OUT("race output is not JSON: $race_out");
+    my $race = eval { decode_json($race_out) };
+    ok($race, 'the race said what it did (JSON)') or stop_here("race output: $race_out");
     my $doc = report_json($cap);
-    ok($doc, 'the installed daxtrace reports the capture') or BAIL_OUT('no report');
+    ok($doc, 'the installed daxtrace reports the capture') or stop_here('no report');
     my %lost = check_race_findings($doc, $race, 2, 5, "$mnt/racefile");
     ok($lost{3}, 'precondition: the write 70 ms into the punch was lost');
     ok((grep { $_->{page_index} == 3 } findings_for($doc, $race, 'discarded_write')),

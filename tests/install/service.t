@@ -21,7 +21,7 @@ plan skip_all => 'help2man missing (Debian package help2man: scripts/deps.sh ins
 my $tmp = scratch_dir();
 my ($rc, $out, $err) = run_cmd('make', '-C', top(), '--no-print-directory', 'install', "PREFIX=$tmp/usr",
     "SYSCONFDIR=$tmp/etc");
-is($rc, 0, 'make install into a scratch PREFIX') or BAIL_OUT($err);
+is($rc, 0, 'make install into a scratch PREFIX') or stop_here($err);
 my $unit = "$tmp/usr/lib/systemd/system/daxexport.service";
 my $text = slurp($unit);
 
@@ -68,7 +68,7 @@ SKIP: {
     my $strace = `sh -c 'command -v strace'` ? "strace -f -qq -o '$dir/syscalls'" : '';
     my $pid = start_bg("$dir/daxexport.log", $as_unit->($port, \@caps, $strace));
     ok(wait_until(sub { slurp("$dir/daxexport.log") =~ /serving/ }, 20), 'with the unit\'s capabilities: it serves')
-      or BAIL_OUT(slurp("$dir/daxexport.log"));
+      or stop_here(slurp("$dir/daxexport.log"));
     unlike(slurp("$dir/daxexport.log"), qr/not readable/, 'tracefs is readable as root\'s uid without CAP_DAC_*');
     ($rc, $out, $err) = run_cmd(build() . '/race', '--file', "$dir/punched", '--punch', '8192:16384', '--write-at', '0:3');
     is($rc, 0, 'race workload ran') or diag($err);

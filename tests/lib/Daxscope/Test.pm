@@ -16,7 +16,7 @@ use Test::More;
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
-  free_port start_bg);
+  free_port start_bg stop_here);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -41,6 +41,13 @@ sub need_kernel_bpf {
 sub scratch_dir {
     my $dir = tempdir('daxscope-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     return $dir;
+}
+
+# Ends a test file that cannot go on (says why), the other files still run: BAIL_OUT is for an incomplete build.
+sub stop_here {
+    diag(@_);
+    done_testing();
+    exit;
 }
 
 # Runs a command, returns (exit code, stdout, stderr).
