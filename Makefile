@@ -213,6 +213,7 @@ $(BUILD)/man/%.8: $(BUILD)/% dist/man/%.h2m
 	help2man --no-info --section=8 --include=dist/man/$*.h2m --output=$@ $<
 
 install: $(TOOLS) man
+	@[ $(LIVE) = yes ] || echo "make install: the core only (LIVE=no): daxtrace for reports; make deps first for the live tools" >&2
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(DATADIR)/prometheus
 	install -m 755 $(patsubst %,$(BUILD)/%,$(BIN_TOOLS)) $(DESTDIR)$(BINDIR)
