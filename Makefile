@@ -3,6 +3,8 @@
 #   sudo make run   install what is missing, build, run daxtop (the live monitor)
 #   sudo make test  install what is missing, build, run every test (TAP, prove)
 #   sudo make bench benchmarks, as ratios against an untraced baseline
+#   make install    the tools, man pages, docs, systemd unit, completions, Prometheus rules (PREFIX, DESTDIR)
+#   make deb        the Debian package, built from a copy of the tree, into build/deb
 
 BUILD    ?= build
 CLANG    ?= clang
@@ -11,9 +13,12 @@ CC       ?= cc
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
+# The one version, the package's: the top of debian/changelog (`dch -v X.Y.Z` to release).
+VERSION  := $(shell awk 'NR == 1 { gsub(/[()]/, "", $$2); print $$2 }' debian/changelog)
+
 # The project's own flags live apart, so that the usual CFLAGS/LDFLAGS overrides add to them.
 CFLAGS   ?= -O2 -g
-DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD)
+DX_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc -I$(BUILD) -DDX_VERSION='"$(VERSION)"'
 CORE_LIBS := -lyajl -lz -lm -lpthread
 LDLIBS   := -lbpf -lelf $(CORE_LIBS)
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Iinclude -Ibpf
@@ -41,7 +46,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth fuzz sanitize clean
+.PHONY: all deps run test bench soak truth fuzz sanitize clean unit man install uninstall deb
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -67,9 +72,10 @@ $(BUILD)/daxscope.skel.h: $(BUILD)/daxscope.bpf.o
 # the core knows nothing of BPF: only the live part sees the skeleton
 $(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIVE_OBJS): $(BUILD)/daxscope.skel.h
+$(BUILD)/src/parse.o: debian/changelog # --version
 
 $(BUILD)/libdaxscope-core.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
@@ -81,7 +87,7 @@ $(BUILD)/libdaxscope-nolive.a: $(BUILD)/src/nolive.o
 	$(AR) rcs $@ $^
 
 $(BUILD)/%: tools/%.c $(SESSION) $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS))
+	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS))
 
 $(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 $(BUILD)/daxexport: LDLIBS += $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
@@ -117,6 +123,10 @@ $(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
 
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
+
+# the unit tests alone: no root, no kernel (the package build runs them)
+unit: $(UNIT)
+	prove --exec '' $(UNIT)
 
 # The targets that install what is missing build in a second make: LIVE is
 # decided when a make reads this file, and on a fresh machine deps has not yet
@@ -166,6 +176,78 @@ fuzz: $(BUILD)/capture_fuzz
 sanitize:
 	$(MAKE) BUILD=build-sanitize LIVE=no CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)"
 	tests/fuzz/sanitize.sh build-sanitize
+
+# ---- installed like a system tool ----
+# daxtrace goes to bin: `daxtrace report` and --help need no privileges, as perf's do;
+# the others load BPF programs or run as a service, and go to sbin, as bpftool and bcc's tools do.
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/daxscope
+DATADIR  ?= $(PREFIX)/share/daxscope
+COMPLETIONDIR  ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+BIN_TOOLS  := daxtrace
+SBIN_TOOLS := $(filter-out $(BIN_TOOLS),$(patsubst $(BUILD)/%,%,$(TOOLS)))
+MANS     := $(patsubst %,$(BUILD)/man/%.1,$(BIN_TOOLS)) $(patsubst %,$(BUILD)/man/%.8,$(SBIN_TOOLS))
+DOCS     := README.md $(wildcard docs/*.md docs/*.png)
+INSTALLED := $(patsubst %,$(BINDIR)/%,$(BIN_TOOLS)) $(patsubst %,$(SBINDIR)/%,$(SBIN_TOOLS)) \
+	$(patsubst $(BUILD)/man/%.1,$(MANDIR)/man1/%.1,$(filter %.1,$(MANS))) \
+	$(patsubst $(BUILD)/man/%.8,$(MANDIR)/man8/%.8,$(filter %.8,$(MANS))) \
+	$(patsubst %,$(DOCDIR)/%,$(notdir $(DOCS))) $(patsubst %,$(COMPLETIONDIR)/%,$(BIN_TOOLS) $(SBIN_TOOLS)) \
+	$(DATADIR)/prometheus/daxscope.rules.yml
+ifneq ($(filter daxexport,$(SBIN_TOOLS)),)
+INSTALLED += $(SYSTEMDUNITDIR)/daxexport.service
+endif
+
+# A man page per tool, from its own --help and --version (help2man) and dist/man/TOOL.h2m
+# (description, examples, files, see also): the options cannot drift from the binary's.
+man: $(MANS)
+$(BUILD)/man/%.1: $(BUILD)/% dist/man/%.h2m
+	@mkdir -p $(@D)
+	help2man --no-info --section=1 --include=dist/man/$*.h2m --output=$@ $<
+$(BUILD)/man/%.8: $(BUILD)/% dist/man/%.h2m
+	@mkdir -p $(@D)
+	help2man --no-info --section=8 --include=dist/man/$*.h2m --output=$@ $<
+
+install: $(TOOLS) man
+	@[ $(LIVE) = yes ] || echo "make install: the core only (LIVE=no): daxtrace for reports; make deps first for the live tools" >&2
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(DATADIR)/prometheus
+	install -m 755 $(patsubst %,$(BUILD)/%,$(BIN_TOOLS)) $(DESTDIR)$(BINDIR)
+	$(if $(SBIN_TOOLS),install -m 755 $(patsubst %,$(BUILD)/%,$(SBIN_TOOLS)) $(DESTDIR)$(SBINDIR))
+	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1
+	$(if $(filter %.8,$(MANS)),install -m 644 $(filter %.8,$(MANS)) $(DESTDIR)$(MANDIR)/man8)
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)
+	install -m 644 dist/prometheus/daxscope.rules.yml $(DESTDIR)$(DATADIR)/prometheus
+	install -m 644 dist/daxscope.bash-completion $(DESTDIR)$(COMPLETIONDIR)/daxtrace
+	for t in $(SBIN_TOOLS); do ln -sf daxtrace $(DESTDIR)$(COMPLETIONDIR)/$$t; done
+ifneq ($(filter daxexport,$(SBIN_TOOLS)),)
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/default
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/daxexport.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/daxexport.service
+	@# an operator's edits are kept
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/daxexport || \
+		install -m 644 dist/daxexport.default $(DESTDIR)$(SYSCONFDIR)/default/daxexport
+endif
+
+# Everything install wrote; the environment file only if it is still as shipped.
+uninstall:
+	rm -f $(patsubst %,$(DESTDIR)%,$(INSTALLED))
+	! cmp -s dist/daxexport.default $(DESTDIR)$(SYSCONFDIR)/default/daxexport || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/daxexport
+	rmdir $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# dpkg-buildpackage on a copy of the tree (without build outputs), so that its clean
+# never touches ./build and the packages land in $(BUILD)/deb, not in the parent directory.
+DEB_DIR := $(BUILD)/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/daxscope-$(VERSION)
+	tar -c --exclude=./$(BUILD) --exclude=./build-sanitize --exclude=./.git . | tar -x -C $(DEB_DIR)/daxscope-$(VERSION)
+	cd $(DEB_DIR)/daxscope-$(VERSION) && dpkg-buildpackage -b --no-sign -Jauto
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(BUILD) build-sanitize

@@ -4,7 +4,7 @@
 set -eu
 packages="clang libclang-rt-14-dev llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc
 libfuse3-dev fuse3 fuse-overlayfs strace e2fsprogs xfsprogs fio util-linux perl tmux libncurses-dev libyajl-dev time
-libmicrohttpd-dev prometheus chromium bpftrace linux-perf"
+libmicrohttpd-dev prometheus chromium bpftrace linux-perf debhelper help2man lintian"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

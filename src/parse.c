@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Numbers on command lines: every tool refuses the same garbage the same way. */
+/* Command lines: every tool refuses the same garbage the same way, and says its version the same way. */
 #include <argp.h>
 #include <errno.h>
 #include <math.h>
@@ -65,5 +65,12 @@ static error_t parse_session_opt(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 }
+
+/* Every tool's --version: its name and the one version, debian/changelog's (the Makefile reads it). */
+static void print_version(FILE *f, struct argp_state *state)
+{
+	fprintf(f, "%s %s\n", state->name, DX_VERSION);
+}
+void (*argp_program_version_hook)(FILE *, struct argp_state *) = print_version;
 
 const struct argp dx_session_argp = { session_options, parse_session_opt, NULL, NULL, NULL, NULL, NULL };

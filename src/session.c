@@ -295,17 +295,22 @@ static int keep_libbpf_log(enum libbpf_print_level level, const char *fmt, va_li
 	return vsnprintf(libbpf_log + used, sizeof(libbpf_log) - used, fmt, args);
 }
 
-static bool has_privileges(void)
+/* NULL when this process may load and attach tracing programs, else the capabilities it lacks:
+ * root's uid is not enough (a service's bounding set may have dropped them). */
+static const char *missing_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
+	bool bpf, perfmon;
 
-	if (geteuid() == 0)
-		return true;
 	if (syscall(SYS_capget, &hdr, data))
-		return false;
-	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word */
-	return (data[1].effective & (1u << (39 - 32))) && (data[1].effective & (1u << (38 - 32)));
+		return "CAP_BPF and CAP_PERFMON";
+	/* CAP_SYS_ADMIN still allows both (include/uapi/linux/capability.h: backward compatibility) */
+	if (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN))
+		return NULL;
+	bpf = data[CAP_TO_INDEX(CAP_BPF)].effective & CAP_TO_MASK(CAP_BPF);
+	perfmon = data[CAP_TO_INDEX(CAP_PERFMON)].effective & CAP_TO_MASK(CAP_PERFMON);
+	return bpf && perfmon ? NULL : bpf ? "CAP_PERFMON" : perfmon ? "CAP_BPF" : "CAP_BPF and CAP_PERFMON";
 }
 
 static void ensure_tracefs(void)
@@ -429,7 +434,10 @@ static bool attach_point_exists(const struct program *p, const struct bpf_progra
 		snprintf(path, sizeof(path), TRACEFS "/events/%s", sec + 11);
 		if (access(path, F_OK) == 0)
 			return true;
-		snprintf(reason, len, "no tracepoint %s", sec + 11);
+		if (errno == EACCES) /* tracefs is root's, mode 0700: CAP_BPF and CAP_PERFMON do not open it */
+			snprintf(reason, len, "%s not readable: needs root, or CAP_DAC_READ_SEARCH", TRACEFS);
+		else
+			snprintf(reason, len, "no tracepoint %s", sec + 11);
 		return false;
 	}
 	if (!strncmp(sec, "tp_btf/", 7)) {
@@ -825,6 +833,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 {
 	struct refusals refused = { .n = 0 };
 	bool attached[NPROGS] = { false };
+	const char *missing;
 	struct dx_session *s;
 	char mode[REASON_LEN];
 	struct utsname u;
@@ -833,8 +842,10 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	int fentry;
 
 	*out = NULL;
-	if (!has_privileges())
-		return fail(err, errlen, "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs");
+	missing = missing_privileges();
+	if (missing)
+		return fail(err, errlen, "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs (missing here: %s)",
+			    missing);
 	if (o->path) {
 		if (stat(o->path, &st))
 			return fail(err, errlen, "%s: %s", o->path, strerror(errno));

@@ -3,40 +3,14 @@
  * daxcheck: runs the truth scenarios on a mount and scores daxscope's findings
  * against what each workload observed, one row per scenario (docs/truth.md).
  */
-#include <errno.h>
-#include <getopt.h>
+#include <argp.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "daxscope/daxscope.h"
 #include "daxscope/truth.h"
-
-static const char usage[] =
-	"Usage: daxcheck [--runs N] [--scenario NAME]... [--json | --markdown] [--expect-clean]\n"
-	"                [--server-log FILE | --server-strace FILE] [--seed N] [-v] DIR\n"
-	"       daxcheck --list\n"
-	"\n"
-	"Races hole punches against faults and IO in files under DIR (a mount), checks\n"
-	"what each workload observed (lost writes, stale or resurrected bytes, the FUSE\n"
-	"server's clock) and scores daxscope's findings against it: true events, reported,\n"
-	"true/false positives, false negatives, precision, recall.\n"
-	"\n"
-	"  -n, --runs N          runs per scenario (default 20)\n"
-	"  -s, --scenario NAME   only this scenario (repeatable; --list names them)\n"
-	"      --expect-clean    DIR's filesystem holds faults out of punches (ext4, xfs):\n"
-	"                        every run must be clean; adds the fio stress\n"
-	"      --server-log FILE delayfs --log=FILE: the server's clock\n"
-	"      --server-strace FILE  strace -f -ttt -y of the FUSE server (fallocate,\n"
-	"                        ftruncate, truncate, copy_file_range, writev): its clock\n"
-	"      --seed N          seed of the random operation mix (default 1)\n"
-	"  -v, --verbose         every run's true events and findings, on stderr\n"
-	"      --json            rows as JSON\n"
-	"      --markdown        rows as a markdown table\n"
-	"  -l, --list            list the scenarios\n"
-	"  -h, --help            this text\n"
-	"\n"
-	"Exit status: 0 every row met its target, 1 some did not, 2 usage or setup error.\n";
 
 struct options {
 	struct dx_truth_opts truth;
@@ -45,38 +19,36 @@ struct options {
 	enum dx_truth_format format;
 };
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "daxcheck: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage);
-	return 2;
-}
+enum { OPT_EXPECT_CLEAN = 1000, OPT_SERVER_LOG, OPT_SERVER_STRACE, OPT_SEED, OPT_JSON, OPT_MARKDOWN };
 
-/* A whole decimal number in [min, max]: no sign, no garbage, no overflow. */
-static bool parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
+static const struct argp_option options[] = {
+	{ "runs", 'n', "N", 0, "runs per scenario (default 20, 1 to 1000000)", 0 },
+	{ "scenario", 's', "NAME", 0, "only this scenario (repeatable; --list names them)", 0 },
+	{ "expect-clean", OPT_EXPECT_CLEAN, NULL, 0,
+	  "DIR's filesystem holds faults out of punches (ext4, xfs): every run must be clean; adds the fio stress", 0 },
+	{ "server-log", OPT_SERVER_LOG, "FILE", 0, "delayfs --log=FILE: the server's clock", 0 },
+	{ "server-strace", OPT_SERVER_STRACE, "FILE", 0,
+	  "strace -f -ttt -y of the FUSE server (fallocate, ftruncate, truncate, copy_file_range, writev): its clock",
+	  0 },
+	{ "seed", OPT_SEED, "N", 0, "seed of the random operation mix (default 1)", 0 },
+	{ "verbose", 'v', NULL, 0, "every run's true events and findings, on stderr", 0 },
+	{ "json", OPT_JSON, NULL, 0, "rows as JSON", 0 },
+	{ "markdown", OPT_MARKDOWN, NULL, 0, "rows as a markdown table", 0 },
+	{ "list", 'l', NULL, 0, "list the scenarios", 0 },
+	{ 0 },
+};
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static int need_dir(const char *what, const char *dir)
-{
-	struct stat st;
-
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-		return bad_usage(what, dir);
-	return 0;
-}
+static const char doc[] =
+	"Races hole punches against faults and IO in files under DIR (a mount), checks what each workload observed "
+	"(lost writes, stale or resurrected bytes, the FUSE server's clock) and scores daxscope's findings against "
+	"it: true events, reported, true/false positives, false negatives, precision, recall."
+	"\v"
+	"Exit status: 0 every row met its target, 1 some did not, 2 usage or setup error.\n"
+	"\n"
+	"Examples:\n"
+	"  daxcheck --list                             # the scenarios\n"
+	"  daxcheck --runs 100 --markdown /mnt/fuse    # one that lets faults in\n"
+	"  daxcheck --expect-clean --json /mnt/ext4    # one that must hold them out";
 
 static void list_scenarios(void)
 {
@@ -84,62 +56,55 @@ static void list_scenarios(void)
 		printf("%-16s %s\n", dx_truth_scenario_name(i), dx_truth_scenario_about(i));
 }
 
-static int choose(struct options *o, const char *name)
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
-	int i = dx_truth_scenario_find(name);
+	struct options *o = state->input;
+	struct stat st;
+	uint64_t v;
+	int i;
 
-	if (i < 0)
-		return bad_usage("unknown scenario '%s' (daxcheck --list)", name);
-	o->chosen[i] = o->any_chosen = true;
+	switch (key) {
+	case 'n':
+		if (!dx_parse_count(arg, 1, 1000000, &v))
+			argp_error(state, "invalid --runs '%s' (1 to 1000000)", arg);
+		o->truth.runs = (unsigned int)v;
+		break;
+	case 's':
+		i = dx_truth_scenario_find(arg);
+		if (i < 0)
+			argp_error(state, "unknown scenario '%s' (daxcheck --list)", arg);
+		o->chosen[i] = o->any_chosen = true;
+		break;
+	case OPT_EXPECT_CLEAN: o->truth.expect_clean = true; break;
+	case OPT_SERVER_LOG: o->truth.server_log = arg; break;
+	case OPT_SERVER_STRACE: o->truth.server_strace = arg; break;
+	case OPT_SEED:
+		if (!dx_parse_count(arg, 0, UINT64_MAX, &o->truth.seed))
+			argp_error(state, "invalid --seed '%s'", arg);
+		break;
+	case 'v': o->truth.trace = stderr; break;
+	case OPT_JSON: o->format = DX_TRUTH_JSON; break;
+	case OPT_MARKDOWN: o->format = DX_TRUTH_MARKDOWN; break;
+	case 'l':
+		list_scenarios();
+		exit(0);
+	case ARGP_KEY_ARG:
+		if (state->arg_num > 0)
+			argp_error(state, "one DIR only");
+		if (stat(arg, &st) || !S_ISDIR(st.st_mode))
+			argp_error(state, "'%s' is not a directory", arg);
+		o->truth.dir = arg;
+		break;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "DIR (a mount to check) is missing");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
 	return 0;
 }
 
-static int parse(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "runs", required_argument, NULL, 'n' },	 { "scenario", required_argument, NULL, 's' },
-		{ "expect-clean", no_argument, NULL, 'c' },	 { "server-strace", required_argument, NULL, 'T' },
-		{ "server-log", required_argument, NULL, 'L' }, { "seed", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },		 { "markdown", no_argument, NULL, 'm' },
-		{ "list", no_argument, NULL, 'l' },		 { "help", no_argument, NULL, 'h' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int opt, err = 0;
-
-	opterr = 0;
-	while (!err && (opt = getopt_long(argc, argv, "n:s:lhv", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (!parse_number(optarg, 1, 1000000, &v))
-				return bad_usage("invalid --runs '%s' (1..1000000)", optarg);
-			o->truth.runs = (unsigned int)v;
-			break;
-		case 's': err = choose(o, optarg); break;
-		case 'c': o->truth.expect_clean = true; break;
-		case 'L': o->truth.server_log = optarg; break;
-		case 'T': o->truth.server_strace = optarg; break;
-		case 'S':
-			if (!parse_number(optarg, 0, UINT64_MAX, &v))
-				return bad_usage("invalid --seed '%s'", optarg);
-			o->truth.seed = v;
-			break;
-		case 'v': o->truth.trace = stderr; break;
-		case 'j': o->format = DX_TRUTH_JSON; break;
-		case 'm': o->format = DX_TRUTH_MARKDOWN; break;
-		case 'l': list_scenarios(); exit(0);
-		case 'h': fputs(usage, stdout); exit(0);
-		default: return bad_usage("unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (err)
-		return err;
-	if (optind != argc - 1)
-		return bad_usage("%s", optind < argc ? "one DIR only" : "DIR (a mount to check) is missing");
-	o->truth.dir = argv[optind];
-	return need_dir("'%s' is not a directory", o->truth.dir);
-}
+static const struct argp argp = { options, parse_opt, "DIR\n--list", doc, NULL, NULL, NULL };
 
 int main(int argc, char **argv)
 {
@@ -148,11 +113,11 @@ int main(int argc, char **argv)
 	struct dx_truth *t;
 	char err[512];
 	size_t n = 0;
-	int status = 0, ret;
+	int status = 0;
 
-	ret = parse(argc, argv, &o);
-	if (ret)
-		return ret;
+	argp_err_exit_status = 2; /* a usage error, as every daxscope tool says it */
+	if (argp_parse(&argp, argc, argv, 0, NULL, &o))
+		return 2;
 	if (dx_truth_open(&o.truth, &t, err, sizeof(err))) {
 		fprintf(stderr, "daxcheck: %s\n", err);
 		return 2;

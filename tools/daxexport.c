@@ -66,8 +66,8 @@ static const char doc[] =
 	"OpenMetrics 1.0 when the scraper asks for it (Accept), else Prometheus text 0.0.4.\n"
 	"\n"
 	"Examples:\n"
-	"  daxexport                              # http://127.0.0.1:9477/metrics\n"
-	"  daxexport --listen 0.0.0.0:9477 --top 50";
+	"  daxexport                                 # http://127.0.0.1:9477/metrics\n"
+	"  daxexport --listen 0.0.0.0:9477 --top 50  # for a Prometheus elsewhere";
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {

@@ -64,7 +64,7 @@ static const char doc[] =
 	"  daxtrace                            # live, until Ctrl-C\n"
 	"  daxtrace record -o punch.dxc -d 30  # capture 30 s\n"
 	"  daxtrace report punch.dxc --json    # summarise a capture\n"
-	"  daxtrace report punch.dxc --perfetto punch.trace.json --html punch.html";
+	"  daxtrace report punch.dxc --perfetto t.json --html t.html  # timelines";
 
 /* The options given that not every mode takes, as bits of options.given. */
 enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVEN_CGROUP = 16, GIVEN_PERFETTO = 32,

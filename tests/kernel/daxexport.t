@@ -13,7 +13,6 @@ use Daxscope::Test;
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
-use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -27,27 +26,6 @@ my $http = HTTP::Tiny->new(timeout => 5);
 # The exporter may answer a request and close before it has read all of it: a write then fails
 # with EPIPE instead of killing the test before its cleanups (Prometheus, daxexport, mounts) run.
 $SIG{PIPE} = 'IGNORE';
-
-# A loopback port nobody listens on now.
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1) or die "$!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
-
-# Starts a command in the background, its output in a log; stopped with SIGTERM at exit.
-sub start_bg {
-    my ($log, @cmd) = @_;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', $log or die;
-        open STDERR, '>&', \*STDOUT or die;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-    cleanup_later(sub { waitpid($pid, WNOHANG) == 0 && kill('TERM', $pid) && waitpid($pid, 0) });    # not if reaped
-    return $pid;
-}
 
 # usage errors, then a port in use, before anything is attached
 for my $bad (['--listen', '127.0.0.1'], ['--listen', '127.0.0.1:0'], ['--listen', '127.0.0.1:65536'],

@@ -64,6 +64,22 @@ SKIP: {
         'a record whose session cannot start leaves the existing file as it was, and no other');
 }
 
+# Root's uid without the capabilities (a service's bounding set), and the
+# capabilities without root's uid (tracefs is root's, mode 0700): each said as it is.
+SKIP: {
+    skip 'setpriv missing (util-linux)', 4 unless -x '/usr/bin/setpriv';
+    ($rc, $out, $err) = run_cmd('/usr/bin/setpriv', '--bounding-set=-all,+bpf', '--inh-caps=-all', $dt, '-d', '1');
+    is($rc, 1, 'root without CAP_PERFMON: exit 1');
+    like($err, qr/^daxtrace: needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs \(missing here: CAP_PERFMON\)\n\z/,
+        'root without CAP_PERFMON: the one missing capability named, not libbpf\'s errors') or diag($err);
+    ($rc, $out, $err) = run_cmd('/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+        '--inh-caps=+bpf,+perfmon', '--ambient-caps=+bpf,+perfmon', $dt, '-d', '0.5');
+    unlike($err, qr/no tracepoint syscalls/, 'CAP_BPF and CAP_PERFMON only: not told the kernel lacks its tracepoints');
+    my $tracepoints = -e '/sys/kernel/tracing/events/syscalls' && $err =~ /tracepoint mode/;
+    ok(!$tracepoints || $err =~ m{fallocate punches \(/sys/kernel/tracing not readable: needs root, or CAP_DAC_READ_SEARCH\)},
+        'CAP_BPF and CAP_PERFMON only, tracepoint mode: tracefs not readable, and what reads it') or diag($err);
+}
+
 # A kernel without BTF, and one without tracefs mounted, simulated in a private
 # mount namespace: daxtrace says what it cannot watch and runs the rest.
 SKIP: {

@@ -7,6 +7,7 @@ use Compress::Zlib qw(crc32);
 use Cwd qw(abs_path);
 use Exporter 'import';
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
@@ -14,15 +15,19 @@ use Test::More;
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
-  links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture);
+  links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
+  free_port start_bg stop_here);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
 sub build { "$top/build" }
+# The daxtrace that records and reports: the build's, or an installed one (`local $Daxscope::Test::DAXTRACE`).
+our $DAXTRACE;
+sub daxtrace { $DAXTRACE // build() . '/daxtrace' }
 
 my @cleanups;
 sub cleanup_later { push @cleanups, $_[0] }
-END { $_->() for reverse @cleanups }
+END { local $?; $_->() for reverse @cleanups }    # a cleanup's command does not change the exit status
 
 # Skips the whole test file, with the reason, where the machine cannot run it.
 sub need_kernel_bpf {
@@ -38,6 +43,13 @@ sub scratch_dir {
     return $dir;
 }
 
+# Ends a test file that cannot go on (says why), the other files still run: BAIL_OUT is for an incomplete build.
+sub stop_here {
+    diag(@_);
+    done_testing();
+    exit;
+}
+
 # Runs a command, returns (exit code, stdout, stderr).
 sub run_cmd {
     my (@cmd) = @_;
@@ -51,6 +63,27 @@ sub run_cmd {
     waitpid $pid, 0;
     my $rc = $? >> 8;
     return ($rc, slurp("$dir/out"), slurp("$dir/err"));
+}
+
+# A loopback port nobody listens on now.
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1) or die "$!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# Starts a command in the background, its output in a log; stopped with SIGTERM at exit.
+sub start_bg {
+    my ($log, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $log or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    cleanup_later(sub { waitpid($pid, WNOHANG) == 0 && kill('TERM', $pid) && waitpid($pid, 0) });    # not if reaped
+    return $pid;
 }
 
 sub slurp {
@@ -69,7 +102,7 @@ sub start_recorder {
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDERR, '>', $err or die;
-        exec build() . '/daxtrace', 'record', '-o', $cap, @args or die;
+        exec daxtrace(), 'record', '-o', $cap, @args or die;
     }
     wait_until(sub { slurp($err) =~ /watching/ || waitpid($pid, WNOHANG) }, 30);
     return ($pid, (split /\n/, slurp($err))[0] // '');
@@ -101,7 +134,7 @@ sub record_around {
 
 sub report_json {
     my ($cap) = @_;
-    my ($rc, $out, $err) = run_cmd(build() . '/daxtrace', 'report', $cap, '--json');
+    my ($rc, $out, $err) = run_cmd(daxtrace(), 'report', $cap, '--json');
     diag("report exited $rc: $err") if $rc;
     my $doc = eval { decode_json($out) };
     diag("report is not JSON: $@") unless $doc;
