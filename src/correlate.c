@@ -1353,6 +1353,22 @@ static void judge_dirtied(struct verdict *v)
 	}
 }
 
+/*
+ * A write request the operation sends is its own work: a copy_file_range
+ * the server refused falls back to the kernel's page-cache copy, which
+ * writes the destination itself; a FUSE truncate sends the write-backs it
+ * held off (fuse_release_nowrite) clipped at the new end of file. No
+ * write-back of a truncated page can resurrect it: the truncate cuts it
+ * whatever the order.
+ */
+static bool own_write_back(struct verdict *v, const struct io_mark *io, uint64_t first)
+{
+	if (io->task.tid != v->w->punch.tid && page_can_be_lost(v->w, first))
+		return false;
+	v->st->own_work++;
+	return true;
+}
+
 /* Write-backs of the range after the data change began: the hole gets page-cache bytes back. IO: read or direct IO meanwhile. */
 static void judge_io(struct verdict *v)
 {
@@ -1365,7 +1381,7 @@ static void judge_io(struct verdict *v)
 
 		if (!breaks_rule(v, io->t) || io->t > v->w->end)
 			continue;
-		if (io->write) {
+		if (io->write && !own_write_back(v, io, first)) {
 			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
 					io->t);
 			f->io = io->task;

@@ -366,6 +366,8 @@ int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *e
 		}
 		free(r.events);
 	}
+	if (ret == TRUTH_REFUSED)
+		return 1;
 	finish_row(t, row);
 	row->ok &= !ret;
 	return ret;

@@ -119,7 +119,7 @@ struct dx_lock_wait {
 struct dx_fuse_req {
 	__u64 latency_ns; /* ts is the reply; ts - latency_ns the send */
 	__u32 opcode;
-	__u32 pad;
+	__s32 error; /* the server's answer: 0 or -errno */
 };
 
 /* An IO request on an armed file: FUSE READ/WRITE (opcode) or a direct IO (opcode 0). */

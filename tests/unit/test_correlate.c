@@ -338,6 +338,48 @@ static void test_own_work(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * The operation's own write requests: a copy whose server sent WRITEs of its
+ * own (the kernel's page-cache copy after the server refused
+ * COPY_FILE_RANGE), a truncate's held-off write-backs of a page it cuts.
+ */
+static void test_own_write_backs(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	struct dx_event *e;
+	const struct dx_file_stats *st;
+
+	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
+	e->punch.op = DX_OP_COPY_RANGE;
+	e->punch.offset = 2 * 4096;
+	e->punch.len = 4 * 4096;
+	fuse_fallocate(&s, 1 * MS, 2 * MS);
+	page(&s, DX_PAGE_DIRTY, PUNCHER, 3 * MS, 3, 0);
+	io_request(&s, PUNCHER, 4 * MS, 2, 4, true);
+	add(&s, DX_PUNCH_END, PUNCHER, 5 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "a copy writing its destination through the page cache: its own WRITEs are no finding");
+	st = stats_of(c, &file_a);
+	ok(st && st->own_work >= 1, "counted as the operation's own work");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s));
+	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
+	e->punch.op = DX_OP_TRUNCATE;
+	e->punch.offset = 4 * 4096;
+	e->punch.len = 4 * 4096;
+	fuse_fallocate(&s, 1 * MS, 10 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
+	io_request(&s, PUNCHER, 11 * MS, 6, 1, true); /* fuse_release_nowrite: clipped at the new size */
+	io_request(&s, 300, 11 * MS + 5, 6, 1, true);
+	add(&s, DX_PUNCH_END, PUNCHER, 12 * MS);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_RESURRECTED_DATA), 0, "write-backs of a page a truncate cuts resurrect nothing");
+	dx_correlator_free(c);
+}
+
 /* A truncate cuts the pages beyond the new end of file whatever the order: no lost write there. */
 static void test_truncate_cut(void)
 {
@@ -893,6 +935,7 @@ int main(void)
 	test_second_write_fault();
 	test_io_and_refault();
 	test_own_work();
+	test_own_write_backs();
 	test_truncate_cut();
 	test_certain_loss();
 	test_blocked_after_invalidation();
