@@ -107,6 +107,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	__u32 tid = (__u32)id;
 	struct dx_event *e;
 
+	inode = real_inode(inode);
 	inode_key(inode, &tp.key);
 	before = armed_window(&tp.key);
 	last = before ?: bpf_map_lookup_elem(&windows, &tp.key); /* a file's counts outlive its linger */
@@ -137,6 +138,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		__sync_fetch_and_add(&mapped_windows_open, 1);
 	}
 	tp.lock = fault_lock_addr(inode);
+	tp.guard = op == DX_OP_PUNCH_HOLE ? fault_guard_addr(inode) : 0;
 	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
 	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);

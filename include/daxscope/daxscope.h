@@ -219,6 +219,14 @@ const char *dx_escape(char *out, size_t outlen, const char *in, size_t n);
 /* "major:minor" of a kernel dev_t */
 void dx_format_dev(uint32_t dev, char *buf, size_t len);
 uint32_t dx_dev_from_user(dev_t st_dev);
+/*
+ * The device of the superblock PATH is on, as the kernel's inodes name it
+ * (i_sb->s_dev), and the mount's type into fstype ("btrfs", "fuse.delayfs");
+ * false if not found. Not always st_dev: a btrfs file's st_dev is its
+ * subvolume's anonymous device. Found by the path's mount ID (statx) in
+ * /proc/self/mountinfo, whose MAJ:MIN is the superblock's.
+ */
+bool dx_path_sb_dev(const char *path, uint32_t *dev, char *fstype, size_t len);
 
 /* ---- command lines ---- */
 /* A decimal count in [min, max]: no sign, no garbage, no overflow. */
