@@ -33,14 +33,20 @@ static struct dx_event *add(struct stream *s, uint16_t kind, uint32_t tid, uint6
 	return e;
 }
 
-static void punch(struct stream *s, uint64_t t, uint64_t first_page, uint64_t pages)
+/* An operation OP by PUNCHER at T over PAGES pages from FIRST_PAGE. */
+static void operation(struct stream *s, uint32_t op, uint64_t t, uint64_t first_page, uint64_t pages)
 {
 	struct dx_event *e = add(s, DX_PUNCH_BEGIN, PUNCHER, t);
 
-	e->punch.op = DX_OP_PUNCH_HOLE;
+	e->punch.op = op;
 	e->punch.offset = first_page * 4096;
 	e->punch.len = pages * 4096;
 	e->punch.fd = 3;
+}
+
+static void punch(struct stream *s, uint64_t t, uint64_t first_page, uint64_t pages)
+{
+	operation(s, DX_OP_PUNCH_HOLE, t, first_page, pages);
 }
 
 static void page(struct stream *s, uint16_t kind, uint32_t tid, uint64_t t, uint64_t index, uint16_t flags)
@@ -348,13 +354,9 @@ static void test_own_write_backs(void)
 	struct stream s = { 0 };
 	struct result r;
 	struct dx_correlator *c;
-	struct dx_event *e;
 	const struct dx_file_stats *st;
 
-	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
-	e->punch.op = DX_OP_COPY_RANGE;
-	e->punch.offset = 2 * 4096;
-	e->punch.len = 4 * 4096;
+	operation(&s, DX_OP_COPY_RANGE, 0, 2, 4);
 	fuse_fallocate(&s, 1 * MS, 2 * MS);
 	page(&s, DX_PAGE_DIRTY, PUNCHER, 3 * MS, 3, 0);
 	io_request(&s, PUNCHER, 4 * MS, 2, 4, true);
@@ -366,10 +368,7 @@ static void test_own_write_backs(void)
 	dx_correlator_free(c);
 
 	memset(&s, 0, sizeof(s));
-	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
-	e->punch.op = DX_OP_TRUNCATE;
-	e->punch.offset = 4 * 4096;
-	e->punch.len = 4 * 4096;
+	operation(&s, DX_OP_TRUNCATE, 0, 4, 4);
 	fuse_fallocate(&s, 1 * MS, 10 * MS);
 	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
 	io_request(&s, PUNCHER, 11 * MS, 6, 1, true); /* fuse_release_nowrite: clipped at the new size */
@@ -386,12 +385,8 @@ static void test_truncate_cut(void)
 	struct stream s = { 0 };
 	struct result r;
 	struct dx_correlator *c;
-	struct dx_event *e;
 
-	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
-	e->punch.op = DX_OP_TRUNCATE;
-	e->punch.offset = 4 * 4096;
-	e->punch.len = 4 * 4096;
+	operation(&s, DX_OP_TRUNCATE, 0, 4, 4);
 	fuse_fallocate(&s, 1 * MS, 10 * MS);
 	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
 	page(&s, DX_MAP_FAULT, READER, 6 * MS, 5, 0);
