@@ -154,23 +154,28 @@ struct btrfs_inode___dx {
 /*
  * The lock faults take shared and punches take exclusive:
  * mapping->invalidate_lock (5.15+), else the filesystem's own; 0 where
- * neither has BTF (lockwait.bpf.c then learns it from the punch).
+ * neither has BTF (lockwait.bpf.c then learns it from the punch). Which one
+ * into *kind (enum dx_fault_guard).
  */
-static __always_inline __u64 fault_lock_addr(struct inode *inode)
+static __always_inline __u64 fault_lock_addr(struct inode *inode, __u32 *kind)
 {
 	struct address_space *mapping = BPF_CORE_READ(inode, i_mapping);
 	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
 
+	*kind = DX_GUARD_FS_LOCK;
 	if (magic == BTRFS_SUPER_MAGIC && bpf_core_field_exists(struct btrfs_inode___dx, i_mmap_lock))
 		return FS_LOCK(inode, struct btrfs_inode___dx, vfs_inode, i_mmap_lock);
-	if (mapping && bpf_core_field_exists(mapping->invalidate_lock))
+	if (mapping && bpf_core_field_exists(mapping->invalidate_lock)) {
+		*kind = DX_GUARD_INVALIDATE_LOCK;
 		return (__u64)mapping + bpf_core_field_offset(struct address_space, invalidate_lock);
+	}
 	if (magic == EXT4_SUPER_MAGIC && bpf_core_field_exists(struct ext4_inode_info___old, i_mmap_sem))
 		return FS_LOCK(inode, struct ext4_inode_info___old, vfs_inode, i_mmap_sem);
 	if (magic == XFS_SUPER_MAGIC && bpf_core_field_exists(struct xfs_inode___old, i_mmaplock))
 		return FS_LOCK(inode, struct xfs_inode___old, i_vnode, i_mmaplock);
 	if (magic == FUSE_SUPER_MAGIC && bpf_core_field_exists(struct fuse_inode___old, i_mmap_sem))
 		return FS_LOCK(inode, struct fuse_inode___old, inode, i_mmap_sem);
+	*kind = DX_GUARD_UNREADABLE; /* until lockwait.bpf.c learns it */
 	return 0;
 }
 
@@ -179,13 +184,17 @@ static __always_inline __u64 fault_lock_addr(struct inode *inode)
  * points inode->i_private at its struct shmem_falloc (the range) while it
  * unmaps and truncates, and shmem_fault waits on it for pages in the range
  * (mm/shmem.c, shmem_falloc_wait). Its address, for a hole punch to read at
- * each data change; 0 where faults are kept out by a lock.
+ * each data change. Its truncates take no lock faults take (shmem_setattr:
+ * faults beyond the new i_size fail) and its copies write through the page
+ * cache: nothing to read, *kind says so. 0 where faults are kept out by a
+ * lock.
  */
-static __always_inline __u64 fault_guard_addr(struct inode *inode)
+static __always_inline __u64 fault_guard_addr(struct inode *inode, bool hole_punch, __u32 *kind)
 {
 	if (BPF_CORE_READ(inode, i_sb, s_magic) != TMPFS_MAGIC)
 		return 0;
-	return (__u64)inode + bpf_core_field_offset(struct inode, i_private);
+	*kind = hole_punch ? DX_GUARD_SHMEM_FALLOC : DX_GUARD_UNREADABLE;
+	return hole_punch ? (__u64)inode + bpf_core_field_offset(struct inode, i_private) : 0;
 }
 
 /*

@@ -46,6 +46,7 @@ struct task_punch {
 	struct dx_file_key key;
 	__u64 lock;     /* its inode's fault/punch lock, 0 if unknown */
 	__u64 guard;    /* tmpfs hole punch: &inode->i_private, set while faults are kept out (fault_guard_addr) */
+	__u32 guard_kind; /* enum dx_fault_guard: what lock or guard is read */
 	__u64 new_size; /* truncate(path) until its inode is known */
 	__u64 i_rwsem;  /* inode->i_rwsem and mapping->i_mmap_rwsem: a punch takes */
 	__u64 i_mmap;   /* them for write too, but they are not the fault lock */

@@ -32,6 +32,20 @@ const char *dx_punch_op_name(unsigned int op)
 	return op < DX_OP_MAX && names[op] ? names[op] : "unknown";
 }
 
+const char *dx_fault_guard_name(unsigned int guard)
+{
+	static const char *const names[DX_GUARD_MAX] = {
+		[DX_GUARD_UNRECORDED] = "unrecorded",
+		[DX_GUARD_INVALIDATE_LOCK] = "invalidate_lock",
+		[DX_GUARD_FS_LOCK] = "filesystem_lock",
+		[DX_GUARD_LEARNED_LOCK] = "learned_lock",
+		[DX_GUARD_SHMEM_FALLOC] = "shmem_falloc",
+		[DX_GUARD_UNREADABLE] = "unreadable",
+	};
+
+	return guard < DX_GUARD_MAX ? names[guard] : "unknown";
+}
+
 const char *dx_fuse_op_name(unsigned int opcode)
 {
 	switch (opcode) {

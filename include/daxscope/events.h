@@ -46,6 +46,17 @@ enum dx_punch_op {
 	DX_OP_MAX
 };
 
+/* What keeps faults out of a window's range, read at each of its data changes (dx_punch_end.guard). */
+enum dx_fault_guard {
+	DX_GUARD_UNRECORDED,      /* a capture from before it was recorded */
+	DX_GUARD_INVALIDATE_LOCK, /* mapping->invalidate_lock (5.15+) */
+	DX_GUARD_FS_LOCK,         /* the filesystem's own rwsem: btrfs i_mmap_lock; before 5.15 ext4, fuse, xfs */
+	DX_GUARD_LEARNED_LOCK,    /* the first rwsem the punch took for write (its filesystem has no BTF) */
+	DX_GUARD_SHMEM_FALLOC,    /* tmpfs hole punch: its shmem_falloc in inode->i_private */
+	DX_GUARD_UNREADABLE,      /* none that can be read: tmpfs truncates and copies (no lock; i_size, the page cache) */
+	DX_GUARD_MAX
+};
+
 /* dx_event.flags */
 #define DX_F_WRITE (1u << 0)        /* fault: write access; lock wait: writer */
 #define DX_F_PMD (1u << 1)          /* DAX fault on a PMD (huge) entry */
@@ -93,7 +104,7 @@ struct dx_punch_end {
 	__u32 op;
 	__u32 changes;  /* data changes sampled */
 	__u32 unlocked; /* of which made without the fault lock held for write by the punching task */
-	__u32 pad;
+	__u32 guard;    /* enum dx_fault_guard: what was read */
 	__u64 first_change_ns;
 	__u64 cancelled_bytes; /* dirty page-cache bytes it threw away (task I/O accounting) */
 };

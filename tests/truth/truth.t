@@ -81,7 +81,7 @@ my $real = scratch_dir();
 SKIP: {
     skip 'mkfs.btrfs missing (scripts/deps.sh)', 3 unless grep { -x "$_/mkfs.btrfs" } qw(/sbin /usr/sbin /usr/bin);
     mkdir "$real/btrfs";
-    system("truncate -s 512M $real/btrfs.img && mkfs.btrfs -q -f $real/btrfs.img") == 0 or BAIL_OUT('mkfs.btrfs failed');
+    system("truncate -s 512M $real/btrfs.img && mkfs.btrfs -q -f $real/btrfs.img >/dev/null 2>&1") == 0 or BAIL_OUT('mkfs.btrfs failed');
     system('mount', '-o', 'loop', "$real/btrfs.img", "$real/btrfs") == 0 or skip 'cannot loop-mount btrfs', 3;
     cleanup_later(sub { system('umount', "$real/btrfs") });
     system('btrfs', '-q', 'subvolume', 'create', "$real/btrfs/sub") == 0 or BAIL_OUT('btrfs subvolume create failed');
