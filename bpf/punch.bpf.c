@@ -451,7 +451,7 @@ int on_mmap_enter(struct trace_event_raw_sys_enter *ctx)
 
 	if (!file)
 		return 0;
-	inode_key(BPF_CORE_READ(file, f_inode), &key);
+	inode_key(real_inode(BPF_CORE_READ(file, f_inode)), &key);
 	w = armed_window(&key);
 	if (!w || w->end)
 		return 0;
