@@ -175,7 +175,7 @@ static __always_inline __u64 fault_lock_addr(struct inode *inode, __u32 *kind)
 		return FS_LOCK(inode, struct xfs_inode___old, i_vnode, i_mmaplock);
 	if (magic == FUSE_SUPER_MAGIC && bpf_core_field_exists(struct fuse_inode___old, i_mmap_sem))
 		return FS_LOCK(inode, struct fuse_inode___old, inode, i_mmap_sem);
-	*kind = DX_GUARD_UNREADABLE; /* until lockwait.bpf.c learns it */
+	*kind = DX_GUARD_NONE; /* until lockwait.bpf.c learns it */
 	return 0;
 }
 
@@ -184,17 +184,24 @@ static __always_inline __u64 fault_lock_addr(struct inode *inode, __u32 *kind)
  * points inode->i_private at its struct shmem_falloc (the range) while it
  * unmaps and truncates, and shmem_fault waits on it for pages in the range
  * (mm/shmem.c, shmem_falloc_wait). Its address, for a hole punch to read at
- * each data change. Its truncates take no lock faults take (shmem_setattr:
- * faults beyond the new i_size fail) and its copies write through the page
- * cache: nothing to read, *kind says so. 0 where faults are kept out by a
- * lock.
+ * each data change; 0 where faults are kept out by a lock, or by nothing to
+ * read: truncates of btrfs (btrfs_setsize) and tmpfs (shmem_setattr) take no
+ * lock faults take, they write the new i_size first (truncate_setsize) and
+ * faults past it fail; a tmpfs copy writes through the page cache. *kind
+ * says which.
  */
-static __always_inline __u64 fault_guard_addr(struct inode *inode, bool hole_punch, __u32 *kind)
+static __always_inline __u64 fault_guard_addr(struct inode *inode, __u32 op, __u32 *kind)
 {
-	if (BPF_CORE_READ(inode, i_sb, s_magic) != TMPFS_MAGIC)
+	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
+
+	if (op == DX_OP_TRUNCATE && (magic == TMPFS_MAGIC || magic == BTRFS_SUPER_MAGIC)) {
+		*kind = DX_GUARD_I_SIZE;
 		return 0;
-	*kind = hole_punch ? DX_GUARD_SHMEM_FALLOC : DX_GUARD_UNREADABLE;
-	return hole_punch ? (__u64)inode + bpf_core_field_offset(struct inode, i_private) : 0;
+	}
+	if (magic != TMPFS_MAGIC)
+		return 0;
+	*kind = op == DX_OP_PUNCH_HOLE ? DX_GUARD_SHMEM_FALLOC : DX_GUARD_NONE;
+	return op == DX_OP_PUNCH_HOLE ? (__u64)inode + bpf_core_field_offset(struct inode, i_private) : 0;
 }
 
 /*

@@ -138,7 +138,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		__sync_fetch_and_add(&mapped_windows_open, 1);
 	}
 	tp.lock = fault_lock_addr(inode, &tp.guard_kind);
-	tp.guard = fault_guard_addr(inode, op == DX_OP_PUNCH_HOLE, &tp.guard_kind);
+	tp.guard = fault_guard_addr(inode, op, &tp.guard_kind);
 	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
 	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);

@@ -1432,9 +1432,9 @@ static void judge(void *job)
 	for (size_t i = 0; i < w->ndeleted; i++)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
 	if (w->changes)
-		*(w->guard == DX_GUARD_UNREADABLE ? &v.st->unreadable_punches
-		  : v.held			   ? &v.st->held_punches
-						   : &v.st->unheld_punches) += 1;
+		*(!dx_fault_guard_is_lock(w->guard) ? &v.st->lockless_punches
+		  : v.held			     ? &v.st->held_punches
+						     : &v.st->unheld_punches) += 1;
 	v.st->unwatched_punches += w->faults_unwatched;
 	index_window(&v);
 	judge_faults(&v);
@@ -1466,7 +1466,7 @@ static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->own_work += t->own_work;
 	st->held_punches += t->held_punches;
 	st->unheld_punches += t->unheld_punches;
-	st->unreadable_punches += t->unreadable_punches;
+	st->lockless_punches += t->lockless_punches;
 	st->unwatched_punches += t->unwatched_punches;
 }
 

@@ -356,7 +356,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "over_window_limit", st->over_window_limit);
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
-	dx_json_u64(g, "punches_lock_unreadable", st->unreadable_punches);
+	dx_json_u64(g, "punches_without_fault_lock", st->lockless_punches);
 	dx_json_u64(g, "punches_faults_unwatched", st->unwatched_punches);
 	json_top(g, "top_faulters", st->top_faulters);
 	json_top(g, "top_punchers", st->top_punchers);
@@ -417,7 +417,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_u64(g, "data_changes", p->changes);
 	dx_json_u64(g, "data_changes_without_lock", p->changes_unlocked);
 	dx_json_text(g, "fault_guard", dx_fault_guard_name(p->guard));
-	if (p->guard == DX_GUARD_UNREADABLE) /* no lock to read there: not "does not hold it" */
+	if (!dx_fault_guard_is_lock(p->guard)) /* no fault lock is the guard there: not "does not hold it" */
 		dx_json_null(g, "holds_lock");
 	else
 		dx_json_bool(g, "holds_lock", p->changes && !p->changes_unlocked);

@@ -213,7 +213,7 @@ static void draw_punch(FILE *out, const struct rows *rw, const struct dx_punch_w
 		ROW_H - 6, dx_punch_op_name(p->op), p->offset, p->len);
 	task_text(out, &p->task);
 	fprintf(out, ", %s, %s</title></rect>\n", len,
-		p->guard == DX_GUARD_UNREADABLE	   ? "no fault lock to read on this filesystem"
+		!dx_fault_guard_is_lock(p->guard)    ? "no fault lock is the guard here"
 		: p->changes && !p->changes_unlocked ? "holding the fault lock"
 						     : "changing data without the fault lock");
 	if (p->data_change_ns)

@@ -103,7 +103,7 @@ struct dx_file_stats {
 	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
 	uint64_t unheld_punches;   /* windows with a data change made without it */
-	uint64_t unreadable_punches; /* windows that changed data where no lock or guard can be read (neither of those) */
+	uint64_t lockless_punches; /* windows that changed data where no fault lock is the guard (neither of those) */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
 };
@@ -165,7 +165,7 @@ struct dx_punch_window {
 	uint64_t data_change_ns;  /* first data change: FUSE request sent, first page delete or extent change */
 	uint32_t changes;         /* data changes sampled in the kernel */
 	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
-	uint32_t guard;            /* enum dx_fault_guard: what was read; DX_GUARD_UNREADABLE: held cannot be told */
+	uint32_t guard;            /* enum dx_fault_guard: what was read; held is no evidence unless a lock */
 	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
@@ -213,8 +213,10 @@ const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c
 /* ---- names ---- */
 const char *dx_finding_name(enum dx_finding_kind kind);
 const char *dx_punch_op_name(unsigned int op);
-/* enum dx_fault_guard: "invalidate_lock", "filesystem_lock", "shmem_falloc", "unreadable", ... */
+/* enum dx_fault_guard: "invalidate_lock", "filesystem_lock", "shmem_falloc", "i_size", "none", ... */
 const char *dx_fault_guard_name(unsigned int guard);
+/* Is the guard a lock, whose holding is evidence (not i_size, nothing, or an older capture's unknown)? */
+bool dx_fault_guard_is_lock(unsigned int guard);
 const char *dx_fuse_op_name(unsigned int opcode);
 /* The length of the well-formed UTF-8 sequence (RFC 3629) at s, 0 if none starts there. */
 size_t dx_utf8_seq(const unsigned char *s, size_t n);

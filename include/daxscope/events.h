@@ -53,7 +53,8 @@ enum dx_fault_guard {
 	DX_GUARD_FS_LOCK,         /* the filesystem's own rwsem: btrfs i_mmap_lock; before 5.15 ext4, fuse, xfs */
 	DX_GUARD_LEARNED_LOCK,    /* the first rwsem the punch took for write (its filesystem has no BTF) */
 	DX_GUARD_SHMEM_FALLOC,    /* tmpfs hole punch: its shmem_falloc in inode->i_private */
-	DX_GUARD_UNREADABLE,      /* none that can be read: tmpfs truncates and copies (no lock; i_size, the page cache) */
+	DX_GUARD_I_SIZE,          /* a truncate that takes no fault lock (btrfs, tmpfs): faults past the new size fail */
+	DX_GUARD_NONE,            /* nothing to read: a tmpfs copy (the page cache's own), an unknown lock */
 	DX_GUARD_MAX
 };
 

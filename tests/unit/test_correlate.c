@@ -379,8 +379,8 @@ static void test_own_write_backs(void)
 	dx_correlator_free(c);
 }
 
-/* A window whose filesystem has no lock or guard to read is neither held nor unheld. */
-static void test_unreadable_guard(void)
+/* A window whose guard is no fault lock is neither held nor unheld. */
+static void test_lockless_guard(void)
 {
 	struct stream s = { 0 };
 	struct result r;
@@ -389,12 +389,12 @@ static void test_unreadable_guard(void)
 
 	operation(&s, DX_OP_TRUNCATE, 0, 4, 4);
 	delete(&s, 1 * MS, 5, false, 0);
-	add(&s, DX_PUNCH_END, PUNCHER, 2 * MS)->punch_end.guard = DX_GUARD_UNREADABLE;
+	add(&s, DX_PUNCH_END, PUNCHER, 2 * MS)->punch_end.guard = DX_GUARD_I_SIZE;
 	c = run(&s, &r);
 	st = stats_of(c, &file_a);
-	ok(st && st->unreadable_punches == 1 && !st->unheld_punches && !st->held_punches,
-	   "a tmpfs truncate: its lock cannot be read, never \"without the lock\"");
-	ok(r.npunches == 1 && r.p[0].guard == DX_GUARD_UNREADABLE, "the window says what could be read");
+	ok(st && st->lockless_punches == 1 && !st->unheld_punches && !st->held_punches,
+	   "a btrfs or tmpfs truncate: no fault lock is its guard, never \"without the lock\"");
+	ok(r.npunches == 1 && r.p[0].guard == DX_GUARD_I_SIZE, "the window says what keeps faults out");
 	dx_correlator_free(c);
 }
 
@@ -950,7 +950,7 @@ int main(void)
 	test_io_and_refault();
 	test_own_work();
 	test_own_write_backs();
-	test_unreadable_guard();
+	test_lockless_guard();
 	test_truncate_cut();
 	test_certain_loss();
 	test_blocked_after_invalidation();
