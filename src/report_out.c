@@ -417,10 +417,11 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_u64(g, "data_changes", p->changes);
 	dx_json_u64(g, "data_changes_without_lock", p->changes_unlocked);
 	dx_json_text(g, "fault_guard", dx_fault_guard_name(p->guard));
-	if (!dx_fault_guard_is_lock(p->guard)) /* no fault lock is the guard there: not "does not hold it" */
+	/* no data change (a copy through the page cache), or no fault lock as the guard: not "does not hold it" */
+	if (!p->changes || !dx_fault_guard_is_lock(p->guard))
 		dx_json_null(g, "holds_lock");
 	else
-		dx_json_bool(g, "holds_lock", p->changes && !p->changes_unlocked);
+		dx_json_bool(g, "holds_lock", !p->changes_unlocked);
 	dx_json_u64(g, "cancelled_dirty_bytes", p->cancelled_bytes);
 	dx_json_bool(g, "unterminated", p->unterminated);
 	dx_json_bool(g, "aborted", p->aborted);
