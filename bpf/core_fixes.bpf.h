@@ -129,7 +129,21 @@ struct fuse_inode___old {
 	struct rw_semaphore i_mmap_sem;
 } __attribute__((preserve_access_index));
 
+/*
+ * btrfs keeps its own fault/punch rwsem to this day (fs/btrfs/btrfs_inode.h,
+ * i_mmap_lock): punches take it for write through btrfs_inode_lock(...,
+ * BTRFS_ILOCK_MMAP), btrfs_page_mkwrite takes it shared; mapping->
+ * invalidate_lock is never taken by its punch.
+ */
+struct btrfs_inode___dx {
+	struct rw_semaphore i_mmap_lock;
+	struct inode vfs_inode;
+} __attribute__((preserve_access_index));
+
 #define EXT4_SUPER_MAGIC 0xEF53     /* from include/uapi/linux/magic.h */
+#define BTRFS_SUPER_MAGIC 0x9123683E /* from include/uapi/linux/magic.h */
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630 /* from include/uapi/linux/magic.h */
+#define TMPFS_MAGIC 0x01021994      /* from include/uapi/linux/magic.h */
 #define XFS_SUPER_MAGIC 0x58465342  /* from include/uapi/linux/magic.h */
 #define FUSE_SUPER_MAGIC 0x65735546 /* from fs/fuse/inode.c; virtiofs too */
 
@@ -140,23 +154,78 @@ struct fuse_inode___old {
 /*
  * The lock faults take shared and punches take exclusive:
  * mapping->invalidate_lock (5.15+), else the filesystem's own; 0 where
- * neither has BTF (lockwait.bpf.c then learns it from the punch).
+ * neither has BTF (lockwait.bpf.c then learns it from the punch). Which one
+ * into *kind (enum dx_fault_guard).
  */
-static __always_inline __u64 fault_lock_addr(struct inode *inode)
+static __always_inline __u64 fault_lock_addr(struct inode *inode, __u32 *kind)
 {
 	struct address_space *mapping = BPF_CORE_READ(inode, i_mapping);
-	unsigned long magic;
+	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
 
-	if (mapping && bpf_core_field_exists(mapping->invalidate_lock))
+	*kind = DX_GUARD_FS_LOCK;
+	if (magic == BTRFS_SUPER_MAGIC && bpf_core_field_exists(struct btrfs_inode___dx, i_mmap_lock))
+		return FS_LOCK(inode, struct btrfs_inode___dx, vfs_inode, i_mmap_lock);
+	if (mapping && bpf_core_field_exists(mapping->invalidate_lock)) {
+		*kind = DX_GUARD_INVALIDATE_LOCK;
 		return (__u64)mapping + bpf_core_field_offset(struct address_space, invalidate_lock);
-	magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	}
 	if (magic == EXT4_SUPER_MAGIC && bpf_core_field_exists(struct ext4_inode_info___old, i_mmap_sem))
 		return FS_LOCK(inode, struct ext4_inode_info___old, vfs_inode, i_mmap_sem);
 	if (magic == XFS_SUPER_MAGIC && bpf_core_field_exists(struct xfs_inode___old, i_mmaplock))
 		return FS_LOCK(inode, struct xfs_inode___old, i_vnode, i_mmaplock);
 	if (magic == FUSE_SUPER_MAGIC && bpf_core_field_exists(struct fuse_inode___old, i_mmap_sem))
 		return FS_LOCK(inode, struct fuse_inode___old, inode, i_mmap_sem);
+	*kind = DX_GUARD_NONE; /* until lockwait.bpf.c learns it */
 	return 0;
+}
+
+/*
+ * tmpfs keeps faults out of a hole being punched its own way: shmem_fallocate
+ * points inode->i_private at its struct shmem_falloc (the range) while it
+ * unmaps and truncates, and shmem_fault waits on it for pages in the range
+ * (mm/shmem.c, shmem_falloc_wait). Its address, for a hole punch to read at
+ * each data change; 0 where faults are kept out by a lock, or by nothing to
+ * read: truncates of btrfs (btrfs_setsize) and tmpfs (shmem_setattr) take no
+ * lock faults take, they write the new i_size first (truncate_setsize) and
+ * faults past it fail; a tmpfs copy writes through the page cache. *kind
+ * says which.
+ */
+static __always_inline __u64 fault_guard_addr(struct inode *inode, __u32 op, __u32 *kind)
+{
+	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
+
+	if (op == DX_OP_TRUNCATE && (magic == TMPFS_MAGIC || magic == BTRFS_SUPER_MAGIC)) {
+		*kind = DX_GUARD_I_SIZE;
+		return 0;
+	}
+	if (magic != TMPFS_MAGIC)
+		return 0;
+	*kind = op == DX_OP_PUNCH_HOLE ? DX_GUARD_SHMEM_FALLOC : DX_GUARD_NONE;
+	return op == DX_OP_PUNCH_HOLE ? (__u64)inode + bpf_core_field_offset(struct inode, i_private) : 0;
+}
+
+/*
+ * An overlayfs file's pages, faults and punch lock are its upper file's: the
+ * VFS calls reach the real file (ovl_fallocate, ovl_mmap: backing_file_mmap
+ * puts the real file in the VMA). The upper inode follows ovl_inode's
+ * vfs_inode (fs/overlayfs/ovl_entry.h); NULL if not copied up.
+ */
+struct ovl_inode___dx {
+	struct inode vfs_inode;
+	struct dentry *__upperdentry;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct inode *real_inode(struct inode *inode)
+{
+	struct ovl_inode___dx *oi;
+	struct inode *upper;
+
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC ||
+	    !bpf_core_field_exists(struct ovl_inode___dx, __upperdentry))
+		return inode;
+	oi = (void *)((__u64)inode - bpf_core_field_offset(struct ovl_inode___dx, vfs_inode));
+	upper = BPF_CORE_READ(oi, __upperdentry, d_inode);
+	return upper ?: inode;
 }
 
 /* ---- FUSE private types (fs/fuse/fuse_i.h, fs/fuse/dax.c), from the fuse BTF ---- */

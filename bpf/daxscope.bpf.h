@@ -45,6 +45,8 @@ struct window {
 struct task_punch {
 	struct dx_file_key key;
 	__u64 lock;     /* its inode's fault/punch lock, 0 if unknown */
+	__u64 guard;    /* tmpfs hole punch: &inode->i_private, set while faults are kept out (fault_guard_addr) */
+	__u32 guard_kind; /* enum dx_fault_guard: what lock or guard is read */
 	__u64 new_size; /* truncate(path) until its inode is known */
 	__u64 i_rwsem;  /* inode->i_rwsem and mapping->i_mmap_rwsem: a punch takes */
 	__u64 i_mmap;   /* them for write too, but they are not the fault lock */
@@ -292,10 +294,18 @@ static __always_inline struct task_punch *current_punch(void)
 	return tp && !tp->pending_path ? tp : NULL;
 }
 
-/* The punch changes data now: was its fault lock held? Counted in the window, returned for the event. */
+/* Are faults kept out now by the filesystem's own guard (tmpfs: a punch's shmem_falloc in i_private)? */
+static __always_inline bool guard_set(__u64 guard)
+{
+	void *set = NULL;
+
+	return !bpf_probe_read_kernel(&set, sizeof(set), (void *)guard) && set;
+}
+
+/* The punch changes data now: was its fault lock (or guard) held? Counted in the window, returned for the event. */
 static __always_inline bool note_data_change(struct task_punch *tp)
 {
-	bool held = current_holds_for_write(tp->lock);
+	bool held = tp->guard ? guard_set(tp->guard) : current_holds_for_write(tp->lock);
 
 	if (!tp->first_change)
 		tp->first_change = bpf_ktime_get_ns();

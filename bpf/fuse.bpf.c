@@ -40,6 +40,7 @@ struct fuse_sent {
 	__u32 tid;
 	__u32 pid;
 	__u16 flags; /* DX_F_CHANGE, DX_F_LOCKED, DX_F_KTHREAD of the sender */
+	bool first_change; /* it was its punch's first data change */
 	char comm[DX_COMM_LEN];
 };
 
@@ -76,13 +77,35 @@ static __always_inline bool changes_data(__u32 opcode)
 }
 
 /* Sent by a task inside its window: the moment its data change begins, and was the lock held? */
-static __always_inline __u16 change_flags(__u32 opcode)
+static __always_inline __u16 change_flags(__u32 opcode, bool *first)
 {
 	struct task_punch *tp;
 
 	if (!changes_data(opcode) || !(tp = current_punch()))
 		return 0;
+	*first = !tp->changes;
 	return DX_F_CHANGE | (note_data_change(tp) ? DX_F_LOCKED : 0);
+}
+
+/*
+ * The server answered the request that was to change the data with an error:
+ * it changed nothing. A copy_file_range the server does not offer (ENOSYS,
+ * EOPNOTSUPP) then falls back to the kernel's own page-cache copy
+ * (fs/read_write.c, vfs_copy_file_range: splice_copy_file_range), which
+ * writes the destination as write(2) does: the operation's own writes, no
+ * data change under the page cache. Taken back from its punch's totals.
+ */
+static __always_inline void change_refused(const struct fuse_sent *sent)
+{
+	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &sent->tid);
+
+	if (!tp || tp->pending_path || !tp->changes)
+		return;
+	tp->changes--;
+	if (!(sent->flags & DX_F_LOCKED) && tp->unlocked)
+		tp->unlocked--;
+	if (sent->first_change && !tp->changes)
+		tp->first_change = 0;
 }
 
 SEC("tracepoint/fuse/fuse_request_send")
@@ -92,7 +115,7 @@ int on_fuse_send(struct fuse_send_ctx *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fuse_sent sent = { .opcode = ctx->opcode };
 
-	sent.flags = change_flags(ctx->opcode);
+	sent.flags = change_flags(ctx->opcode, &sent.first_change);
 	if (slot_of(ctx->opcode) < 0 && !sent.flags)
 		return 0;
 	if (is_kthread())
@@ -122,6 +145,10 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 	if (!sent)
 		return 0;
 	now = bpf_ktime_get_ns();
+	if (sent->flags & DX_F_CHANGE && ctx->error) {
+		change_refused(sent);
+		sent->flags &= ~(DX_F_CHANGE | DX_F_LOCKED);
+	}
 	slot = slot_of(sent->opcode);
 	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
 	if (hist)
@@ -139,6 +166,7 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 			e->file.dev = ctx->connection; /* the mount, as FUSE numbers it */
 			e->fuse.latency_ns = now - sent->ts;
 			e->fuse.opcode = sent->opcode;
+			e->fuse.error = ctx->error;
 			submit_event(e);
 		}
 	}

@@ -110,6 +110,7 @@ static __always_inline void learn_punch_lock(__u64 sem)
 	if (!tp || tp->lock || tp->pending_path || sem == tp->i_rwsem || sem == tp->i_mmap)
 		return;
 	tp->lock = sem;
+	tp->guard_kind = DX_GUARD_LEARNED_LOCK;
 	owner.key = tp->key;
 	owner.gen = tp->gen;
 	if (bpf_map_update_elem(&locks, &sem, &owner, BPF_ANY))

@@ -107,6 +107,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	__u32 tid = (__u32)id;
 	struct dx_event *e;
 
+	inode = real_inode(inode);
 	inode_key(inode, &tp.key);
 	before = armed_window(&tp.key);
 	last = before ?: bpf_map_lookup_elem(&windows, &tp.key); /* a file's counts outlive its linger */
@@ -136,7 +137,8 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		mapped_window_last_ns = w.start;
 		__sync_fetch_and_add(&mapped_windows_open, 1);
 	}
-	tp.lock = fault_lock_addr(inode);
+	tp.lock = fault_lock_addr(inode, &tp.guard_kind);
+	tp.guard = fault_guard_addr(inode, op, &tp.guard_kind);
 	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
 	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);
@@ -241,6 +243,7 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		e->punch_end.op = tp->op;
 		e->punch_end.changes = tp->changes;
 		e->punch_end.unlocked = tp->unlocked;
+		e->punch_end.guard = tp->guard_kind;
 		e->punch_end.first_change_ns = tp->first_change;
 		e->punch_end.cancelled_bytes = cancelled_write_bytes() - tp->cancelled_at_begin;
 		submit_event(e);
@@ -448,7 +451,7 @@ int on_mmap_enter(struct trace_event_raw_sys_enter *ctx)
 
 	if (!file)
 		return 0;
-	inode_key(BPF_CORE_READ(file, f_inode), &key);
+	inode_key(real_inode(BPF_CORE_READ(file, f_inode)), &key);
 	w = armed_window(&key);
 	if (!w || w->end)
 		return 0;

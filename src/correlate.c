@@ -99,6 +99,7 @@ struct punch_window {
 	uint32_t changes, unlocked;
 	uint64_t first_change, cancelled_bytes;
 	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
+	uint32_t guard;     /* enum dx_fault_guard: what the kernel read */
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
 	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */
@@ -600,11 +601,13 @@ static void add_mark(struct page_mark **arr, size_t *n, size_t *cap, const struc
 
 /*
  * The kernel's own totals of the punch's data changes, from its end event:
- * they also count extent changes, which send no event of their own.
+ * they also count extent changes, which send no event of their own. It also
+ * says what lock or guard they were read against.
  */
 static void take_kernel_totals(struct punch_window *w, const struct dx_punch_end *end)
 {
 	w->cancelled_bytes = end->cancelled_bytes;
+	w->guard = end->guard;
 	if (end->changes < w->changes)
 		return; /* its events showed more: keep them */
 	w->changes = end->changes;
@@ -943,6 +946,7 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.data_change_ns = w->first_change,
 		.changes = w->changes,
 		.changes_unlocked = w->unlocked,
+		.guard = w->guard,
 		.cancelled_bytes = w->cancelled_bytes,
 		.unterminated = w->unterminated,
 		.aborted = w->aborted,
@@ -1353,6 +1357,22 @@ static void judge_dirtied(struct verdict *v)
 	}
 }
 
+/*
+ * A write request the operation sends is its own work: a copy_file_range
+ * the server refused falls back to the kernel's page-cache copy, which
+ * writes the destination itself; a FUSE truncate sends the write-backs it
+ * held off (fuse_release_nowrite) clipped at the new end of file. No
+ * write-back of a truncated page can resurrect it: the truncate cuts it
+ * whatever the order.
+ */
+static bool own_write_back(struct verdict *v, const struct io_mark *io, uint64_t first)
+{
+	if (io->task.tid != v->w->punch.tid && page_can_be_lost(v->w, first))
+		return false;
+	v->st->own_work++;
+	return true;
+}
+
 /* Write-backs of the range after the data change began: the hole gets page-cache bytes back. IO: read or direct IO meanwhile. */
 static void judge_io(struct verdict *v)
 {
@@ -1365,7 +1385,7 @@ static void judge_io(struct verdict *v)
 
 		if (!breaks_rule(v, io->t) || io->t > v->w->end)
 			continue;
-		if (io->write) {
+		if (io->write && !own_write_back(v, io, first)) {
 			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
 					io->t);
 			f->io = io->task;
@@ -1412,7 +1432,9 @@ static void judge(void *job)
 	for (size_t i = 0; i < w->ndeleted; i++)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
 	if (w->changes)
-		*(v.held ? &v.st->held_punches : &v.st->unheld_punches) += 1;
+		*(!dx_fault_guard_is_lock(w->guard) ? &v.st->lockless_punches
+		  : v.held			     ? &v.st->held_punches
+						     : &v.st->unheld_punches) += 1;
 	v.st->unwatched_punches += w->faults_unwatched;
 	index_window(&v);
 	judge_faults(&v);
@@ -1444,6 +1466,7 @@ static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->own_work += t->own_work;
 	st->held_punches += t->held_punches;
 	st->unheld_punches += t->unheld_punches;
+	st->lockless_punches += t->lockless_punches;
 	st->unwatched_punches += t->unwatched_punches;
 }
 

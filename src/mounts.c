@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Which filesystem a device is: its type and mount point, from a mountinfo file. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daxscope/metrics.h"
 
@@ -97,4 +99,32 @@ void dx_mounts_free(struct dx_mounts *m)
 	}
 	free(m->list);
 	*m = (struct dx_mounts){ 0 };
+}
+
+bool dx_path_sb_dev(const char *path, uint32_t *dev, char *fstype, size_t len)
+{
+	char *line = NULL, type[64];
+	unsigned int major, minor;
+	unsigned long long id;
+	size_t linecap = 0;
+	struct statx stx;
+	bool found = false;
+	FILE *mi;
+
+	if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &stx) || !(stx.stx_mask & STATX_MNT_ID) ||
+	    !(mi = fopen("/proc/self/mountinfo", "re")))
+		return false;
+	while (!found && getline(&line, &linecap, mi) > 0) {
+		const char *sep = strstr(line, " - ");
+
+		found = sscanf(line, "%llu %*u %u:%u", &id, &major, &minor) == 3 && id == stx.stx_mnt_id && sep &&
+			sscanf(sep + 3, "%63s", type) == 1;
+	}
+	free(line);
+	fclose(mi);
+	if (found) {
+		*dev = major << 20 | minor;
+		snprintf(fstype, len, "%s", type);
+	}
+	return found;
 }

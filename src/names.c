@@ -32,6 +32,26 @@ const char *dx_punch_op_name(unsigned int op)
 	return op < DX_OP_MAX && names[op] ? names[op] : "unknown";
 }
 
+const char *dx_fault_guard_name(unsigned int guard)
+{
+	static const char *const names[DX_GUARD_MAX] = {
+		[DX_GUARD_UNRECORDED] = "unrecorded",
+		[DX_GUARD_INVALIDATE_LOCK] = "invalidate_lock",
+		[DX_GUARD_FS_LOCK] = "filesystem_lock",
+		[DX_GUARD_LEARNED_LOCK] = "learned_lock",
+		[DX_GUARD_SHMEM_FALLOC] = "shmem_falloc",
+		[DX_GUARD_I_SIZE] = "i_size",
+		[DX_GUARD_NONE] = "none",
+	};
+
+	return guard < DX_GUARD_MAX ? names[guard] : "unknown";
+}
+
+bool dx_fault_guard_is_lock(unsigned int guard)
+{
+	return guard != DX_GUARD_I_SIZE && guard != DX_GUARD_NONE;
+}
+
 const char *dx_fuse_op_name(unsigned int opcode)
 {
 	switch (opcode) {

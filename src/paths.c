@@ -84,12 +84,23 @@ const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f)
 	return e ? e->path : NULL;
 }
 
+/*
+ * Is PATH the file? Its device is the superblock's, which is not st_dev on
+ * btrfs (a subvolume's own). An overlayfs file is watched as its upper file
+ * (its pages and lock are there): overlayfs on one filesystem shows the real
+ * inode number with its own st_dev, so the number alone tells.
+ */
 static bool names_file(const char *path, const struct dx_file *f)
 {
+	uint32_t sb_dev;
+	struct statfs sf;
 	struct stat st;
 
-	return stat(path, &st) == 0 && (uint64_t)st.st_ino == f->ino &&
-	       dx_dev_from_user(st.st_dev) == f->dev;
+	if (stat(path, &st) || (uint64_t)st.st_ino != f->ino)
+		return false;
+	return dx_dev_from_user(st.st_dev) == f->dev ||
+	       (dx_path_sb_dev(path, &sb_dev, (char[64]){ 0 }, 64) && sb_dev == f->dev) ||
+	       (!statfs(path, &sf) && sf.f_type == OVERLAYFS_SUPER_MAGIC);
 }
 
 static bool from_fd(uint32_t pid, int fd, const struct dx_file *f, char *out, size_t len)

@@ -356,6 +356,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "over_window_limit", st->over_window_limit);
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
+	dx_json_u64(g, "punches_without_fault_lock", st->lockless_punches);
 	dx_json_u64(g, "punches_faults_unwatched", st->unwatched_punches);
 	json_top(g, "top_faulters", st->top_faulters);
 	json_top(g, "top_punchers", st->top_punchers);
@@ -415,7 +416,12 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_u64(g, "data_change_ns", p->data_change_ns);
 	dx_json_u64(g, "data_changes", p->changes);
 	dx_json_u64(g, "data_changes_without_lock", p->changes_unlocked);
-	dx_json_bool(g, "holds_lock", p->changes && !p->changes_unlocked);
+	dx_json_text(g, "fault_guard", dx_fault_guard_name(p->guard));
+	/* no data change (a copy through the page cache), or no fault lock as the guard: not "does not hold it" */
+	if (!p->changes || !dx_fault_guard_is_lock(p->guard))
+		dx_json_null(g, "holds_lock");
+	else
+		dx_json_bool(g, "holds_lock", !p->changes_unlocked);
 	dx_json_u64(g, "cancelled_dirty_bytes", p->cancelled_bytes);
 	dx_json_bool(g, "unterminated", p->unterminated);
 	dx_json_bool(g, "aborted", p->aborted);

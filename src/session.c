@@ -849,7 +849,8 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	if (o->path) {
 		if (stat(o->path, &st))
 			return fail(err, errlen, "%s: %s", o->path, strerror(errno));
-		dev = dx_dev_from_user(st.st_dev);
+		if (!dx_path_sb_dev(o->path, &dev, (char[64]){ 0 }, 64)) /* kernel inodes name the superblock's */
+			dev = dx_dev_from_user(st.st_dev);
 	}
 	ensure_tracefs();
 	libbpf_set_print(keep_libbpf_log);

@@ -212,8 +212,10 @@ static void draw_punch(FILE *out, const struct rows *rw, const struct dx_punch_w
 		p->changes && !p->changes_unlocked ? " held" : "", x0, y_of(row) + 3, x1 - x0 > 1 ? x1 - x0 : 1,
 		ROW_H - 6, dx_punch_op_name(p->op), p->offset, p->len);
 	task_text(out, &p->task);
-	fprintf(out, ", %s, %s the fault lock</title></rect>\n", len,
-		p->changes && !p->changes_unlocked ? "holding" : "changing data without");
+	fprintf(out, ", %s, %s</title></rect>\n", len,
+		!dx_fault_guard_is_lock(p->guard)    ? "no fault lock is the guard here"
+		: p->changes && !p->changes_unlocked ? "holding the fault lock"
+						     : "changing data without the fault lock");
 	if (p->data_change_ns)
 		fprintf(out, "<line class=\"change\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
 			x_at(&rw->span, p->data_change_ns), y_of(row) + 1, x_at(&rw->span, p->data_change_ns),

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,19 @@
 
 #define FIO_SECONDS "4"
 
+/* Does the filesystem of PATH punch holes? A one-page file is tried, then removed. */
+static bool punches(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	bool ok = fd >= 0 && !ftruncate(fd, 4096) &&
+		  !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return ok;
+}
+
 int truth_run_fio(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen)
 {
 	char file[4096], name[4200];
@@ -26,6 +40,10 @@ int truth_run_fio(const struct truth_env *env, struct truth_run *run, char *err,
 
 	snprintf(file, sizeof(file), "%s/truth-fio", env->o->dir);
 	snprintf(name, sizeof(name), "--filename=%s", file);
+	if (!punches(file)) {
+		snprintf(err, errlen, "the filesystem does not punch holes (fio's falloc randtrim would fail)");
+		return TRUTH_REFUSED;
+	}
 	run->start_ns = truth_now();
 	pid = fork();
 	if (pid < 0)

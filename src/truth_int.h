@@ -51,6 +51,9 @@ struct truth_env {
 	unsigned int index; /* run number, for file names and seeds */
 };
 
+/* A scenario's return when the filesystem has no such operation (EOPNOTSUPP): skipped, not failed. */
+#define TRUTH_REFUSED 1
+
 typedef int (*truth_fn)(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
 
 struct truth_scenario {

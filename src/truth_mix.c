@@ -128,21 +128,24 @@ static void punch_like(struct mix *m, uint64_t first, uint64_t n, unsigned int o
 	struct window *w = &m->windows[m->nwindows++];
 	off_t off = (off_t)(first * TRUTH_PAGE), len = (off_t)(n * TRUTH_PAGE);
 	loff_t src_off = off, dst_off = off;
+	ssize_t done;
 
 	w->first = first;
 	w->last = op == DX_OP_TRUNCATE ? MIX_PAGES - 1 : first + n - 1;
 	w->cuts = op == DX_OP_TRUNCATE;
 	w->t0 = truth_now();
 	if (op == DX_OP_PUNCH_HOLE || op == DX_OP_ZERO_RANGE)
-		fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
-			  off, len);
+		done = fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
+				 off, len) ? -1 : len;
 	else if (op == DX_OP_TRUNCATE)
-		(void)!ftruncate(m->fd, off);
+		done = ftruncate(m->fd, off) ? -1 : len;
 	else
-		copy_file_range(m->src, &src_off, m->fd, &dst_off, (size_t)len, 0);
+		done = copy_file_range(m->src, &src_off, m->fd, &dst_off, (size_t)len, 0);
 	w->t1 = truth_now();
+	if (done <= 0)
+		return; /* refused (a filesystem without the operation): the file is as it was */
 	if (op == DX_OP_COPY_RANGE) {
-		(void)!pread(m->src, m->model + off, (size_t)len, off);
+		(void)!pread(m->src, m->model + off, (size_t)done, off);
 		return;
 	}
 	if (op == DX_OP_TRUNCATE) {

@@ -361,6 +361,13 @@ static int run_schedule(const struct truth_env *env, const struct schedule *s, s
 		w[i] = (struct accessor){ .race = &r, .a = &s->acc[i] };
 	perr = race_op(&r, w, &run->end_ns);
 	run->start_ns = r.t0;
+	if (perr == EOPNOTSUPP) {
+		close_race(&r);
+		close(r.fd);
+		unlink(path);
+		snprintf(err, errlen, "%s refused: %s", dx_punch_op_name(s->op), strerror(perr));
+		return TRUTH_REFUSED;
+	}
 	if (perr)
 		return truth_fail(err, errlen, "%s: %s refused: %s", path, dx_punch_op_name(s->op), strerror(perr));
 	truth_sleep_until(run->end_ns + SETTLE_NS);

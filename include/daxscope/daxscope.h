@@ -103,6 +103,7 @@ struct dx_file_stats {
 	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
 	uint64_t unheld_punches;   /* windows with a data change made without it */
+	uint64_t lockless_punches; /* windows that changed data where no fault lock is the guard (neither of those) */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
 };
@@ -164,6 +165,7 @@ struct dx_punch_window {
 	uint64_t data_change_ns;  /* first data change: FUSE request sent, first page delete or extent change */
 	uint32_t changes;         /* data changes sampled in the kernel */
 	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
+	uint32_t guard;            /* enum dx_fault_guard: what was read; held is no evidence unless a lock */
 	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
@@ -211,6 +213,10 @@ const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c
 /* ---- names ---- */
 const char *dx_finding_name(enum dx_finding_kind kind);
 const char *dx_punch_op_name(unsigned int op);
+/* enum dx_fault_guard: "invalidate_lock", "filesystem_lock", "shmem_falloc", "i_size", "none", ... */
+const char *dx_fault_guard_name(unsigned int guard);
+/* Is the guard a lock, whose holding is evidence (not i_size, nothing, or an older capture's unknown)? */
+bool dx_fault_guard_is_lock(unsigned int guard);
 const char *dx_fuse_op_name(unsigned int opcode);
 /* The length of the well-formed UTF-8 sequence (RFC 3629) at s, 0 if none starts there. */
 size_t dx_utf8_seq(const unsigned char *s, size_t n);
@@ -219,6 +225,14 @@ const char *dx_escape(char *out, size_t outlen, const char *in, size_t n);
 /* "major:minor" of a kernel dev_t */
 void dx_format_dev(uint32_t dev, char *buf, size_t len);
 uint32_t dx_dev_from_user(dev_t st_dev);
+/*
+ * The device of the superblock PATH is on, as the kernel's inodes name it
+ * (i_sb->s_dev), and the mount's type into fstype ("btrfs", "fuse.delayfs");
+ * false if not found. Not always st_dev: a btrfs file's st_dev is its
+ * subvolume's anonymous device. Found by the path's mount ID (statx) in
+ * /proc/self/mountinfo, whose MAJ:MIN is the superblock's.
+ */
+bool dx_path_sb_dev(const char *path, uint32_t *dev, char *fstype, size_t len);
 
 /* ---- command lines ---- */
 /* A decimal count in [min, max]: no sign, no garbage, no overflow. */

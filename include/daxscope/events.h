@@ -46,6 +46,18 @@ enum dx_punch_op {
 	DX_OP_MAX
 };
 
+/* What keeps faults out of a window's range, read at each of its data changes (dx_punch_end.guard). */
+enum dx_fault_guard {
+	DX_GUARD_UNRECORDED,      /* a capture from before it was recorded */
+	DX_GUARD_INVALIDATE_LOCK, /* mapping->invalidate_lock (5.15+) */
+	DX_GUARD_FS_LOCK,         /* the filesystem's own rwsem: btrfs i_mmap_lock; before 5.15 ext4, fuse, xfs */
+	DX_GUARD_LEARNED_LOCK,    /* the first rwsem the punch took for write (its filesystem has no BTF) */
+	DX_GUARD_SHMEM_FALLOC,    /* tmpfs hole punch: its shmem_falloc in inode->i_private */
+	DX_GUARD_I_SIZE,          /* a truncate that takes no fault lock (btrfs, tmpfs): faults past the new size fail */
+	DX_GUARD_NONE,            /* nothing to read: a tmpfs copy (the page cache's own), an unknown lock */
+	DX_GUARD_MAX
+};
+
 /* dx_event.flags */
 #define DX_F_WRITE (1u << 0)        /* fault: write access; lock wait: writer */
 #define DX_F_PMD (1u << 1)          /* DAX fault on a PMD (huge) entry */
@@ -93,7 +105,7 @@ struct dx_punch_end {
 	__u32 op;
 	__u32 changes;  /* data changes sampled */
 	__u32 unlocked; /* of which made without the fault lock held for write by the punching task */
-	__u32 pad;
+	__u32 guard;    /* enum dx_fault_guard: what was read */
 	__u64 first_change_ns;
 	__u64 cancelled_bytes; /* dirty page-cache bytes it threw away (task I/O accounting) */
 };
@@ -119,7 +131,7 @@ struct dx_lock_wait {
 struct dx_fuse_req {
 	__u64 latency_ns; /* ts is the reply; ts - latency_ns the send */
 	__u32 opcode;
-	__u32 pad;
+	__s32 error; /* the server's answer: 0 or -errno */
 };
 
 /* An IO request on an armed file: FUSE READ/WRITE (opcode) or a direct IO (opcode 0). */

@@ -63,7 +63,11 @@ int dx_truth_scenario_find(const char *name);
 /* Why scenario i does not run on this filesystem (fio: correct filesystems only), or NULL when it does. */
 const char *dx_truth_scenario_skip(const struct dx_truth *t, size_t i);
 
-/* Runs scenario i opts->runs times and fills row. -1 with err when the workload itself failed. */
+/*
+ * Runs scenario i opts->runs times and fills row. -1 with err when the
+ * workload itself failed; 1 with the reason in err when the filesystem
+ * refused the scenario's operation (EOPNOTSUPP): no row.
+ */
 int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *err, size_t errlen);
 
 void dx_truth_print(FILE *out, const struct dx_truth_row *rows, size_t n, enum dx_truth_format fmt);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The truth table over every filesystem mountable here: delayfs (FUSE
 # passthrough with the server's clock), fuse-overlayfs (under strace: its own
-# syscalls are the server's clock), ext4 and xfs on loop devices. One daxcheck
-# per filesystem, rows printed as they come.
+# syscalls are the server's clock), ext4, xfs and btrfs (a subvolume) on loop
+# devices, tmpfs, overlayfs (the kernel's), gocryptfs and bindfs where
+# installed. One daxcheck per filesystem, rows printed as they come.
 #   tests/truth/truth.sh [RUNS] [--markdown|--json]     (make truth TRUTH_RUNS=N)
 # The ext4 scheduled race (start_race) runs 500 times whatever RUNS says.
 # Exit status: 0 when every row met its target.
@@ -17,7 +18,7 @@ mounts=""
 
 cleanup() {
 	for m in $mounts; do
-		case $m in *fuse*) fusermount3 -u "$m" ;; *) umount "$m" ;; esac 2>/dev/null
+		case $m in *fuse* | */gocryptfs | */bindfs) fusermount3 -u "$m" || fusermount -u "$m" ;; *) umount "$m" ;; esac 2>/dev/null
 	done
 	rm -rf "$work"
 }
@@ -66,4 +67,21 @@ if loop_fs ext4 mkfs.ext4 -q -F; then
 	check --expect-clean --scenario start_race --runs 500 "$work/ext4"
 fi
 loop_fs xfs mkfs.xfs -q -f && check --expect-clean "$work/xfs"
+# a subvolume: its files' st_dev is the subvolume's own, not the superblock's
+loop_fs btrfs mkfs.btrfs -q -f && btrfs -q subvolume create "$work/btrfs/sub" && check --expect-clean "$work/btrfs/sub"
+mkdir -p "$work/tmpfs" "$work/kovl/lower" "$work/kovl/upper" "$work/kovl/work" "$work/kovl/mnt"
+mount -t tmpfs tmpfs "$work/tmpfs" && mounts="$work/tmpfs $mounts" && check --expect-clean "$work/tmpfs"
+mount -t overlay overlay -o "lowerdir=$work/kovl/lower,upperdir=$work/kovl/upper,workdir=$work/kovl/work" \
+	"$work/kovl/mnt" && mounts="$work/kovl/mnt $mounts" && check --expect-clean "$work/kovl/mnt"
+# gocryptfs answers COPY_FILE_RANGE with an error: the kernel copies through the page cache itself
+if command -v gocryptfs >/dev/null; then
+	mkdir -p "$work/gocryptfs.cipher" "$work/gocryptfs"
+	gocryptfs -q -init -extpass "echo truth" "$work/gocryptfs.cipher" >/dev/null 2>&1 &&
+		gocryptfs -q -extpass "echo truth" "$work/gocryptfs.cipher" "$work/gocryptfs" &&
+		mounts="$work/gocryptfs $mounts" && check --expect-clean "$work/gocryptfs"
+fi
+if command -v bindfs >/dev/null; then
+	mkdir -p "$work/bindfs.src" "$work/bindfs"
+	bindfs "$work/bindfs.src" "$work/bindfs" && mounts="$work/bindfs $mounts" && check --expect-clean "$work/bindfs"
+fi
 exit $status

@@ -67,4 +67,51 @@ SKIP: {
     is($rc, 0, 'ext4: every row clean (daxscope reports nothing but blocked faults)');
 }
 is($fuse->{mix}{fn}, 0, 'delayfs mix: no false negative (a task\'s second fault on a page is its own)');
+
+# Real filesystems that keep faults out their own way, or reach the kernel's
+# page cache another way: each must be seen (the punch held its lock or guard,
+# faults waited) and clean. One run of the scheduled store, the mix and fio.
+sub clean_row {
+    my ($what, $dir, @scenarios) = @_;
+    my ($rc, $rows) = table($what, '--expect-clean', (map { ('--scenario', $_) } @scenarios), $dir);
+    is($rc, 0, "$what: every row clean (nothing but blocked faults)");
+    return $rows;
+}
+my $real = scratch_dir();
+SKIP: {
+    skip 'mkfs.btrfs missing (scripts/deps.sh)', 3 unless grep { -x "$_/mkfs.btrfs" } qw(/sbin /usr/sbin /usr/bin);
+    mkdir "$real/btrfs";
+    system("truncate -s 512M $real/btrfs.img && mkfs.btrfs -q -f $real/btrfs.img >/dev/null 2>&1") == 0 or BAIL_OUT('mkfs.btrfs failed');
+    system('mount', '-o', 'loop', "$real/btrfs.img", "$real/btrfs") == 0 or skip 'cannot loop-mount btrfs', 3;
+    cleanup_later(sub { system('umount', "$real/btrfs") });
+    system('btrfs', '-q', 'subvolume', 'create', "$real/btrfs/sub") == 0 or BAIL_OUT('btrfs subvolume create failed');
+    my $rows = clean_row('btrfs subvolume', "$real/btrfs/sub", qw(mapped_write mix fio));
+    ok($rows->{fio} && $rows->{fio}{blocked} > 0,
+       'btrfs fio: faults seen waiting on i_mmap_lock (--path matched the subvolume\'s files)');
+}
+{
+    mkdir "$real/tmpfs";
+    system('mount', '-t', 'tmpfs', 'tmpfs', "$real/tmpfs") == 0 or BAIL_OUT('cannot mount tmpfs');
+    cleanup_later(sub { system('umount', "$real/tmpfs") });
+    clean_row('tmpfs', "$real/tmpfs", qw(mapped_write mix fio));
+}
+{
+    mkdir "$real/$_" for qw(lower upper work ovl);
+    system('mount', '-t', 'overlay', 'overlay', '-o',
+           "lowerdir=$real/lower,upperdir=$real/upper,workdir=$real/work", "$real/ovl") == 0
+        or BAIL_OUT('cannot mount overlayfs');
+    cleanup_later(sub { system('umount', "$real/ovl") });
+    my $rows = clean_row('overlayfs', "$real/ovl", qw(mapped_write mix fio));
+    ok($rows->{fio} && $rows->{fio}{blocked} > 0, 'overlayfs fio: faults seen waiting on the upper file\'s lock');
+}
+SKIP: {
+    skip 'gocryptfs missing (scripts/deps.sh)', 2 unless grep { -x "$_/gocryptfs" } qw(/usr/bin /bin);
+    mkdir "$real/$_" for qw(cipher plain);
+    system("gocryptfs -q -init -extpass 'echo truth' $real/cipher >/dev/null 2>&1") == 0 &&
+        system('gocryptfs', '-q', '-extpass', 'echo truth', "$real/cipher", "$real/plain") == 0
+        or skip 'cannot mount gocryptfs', 2;
+    cleanup_later(sub { system('fusermount3', '-u', "$real/plain") });
+    # its server refuses COPY_FILE_RANGE: the kernel copies through the page cache, the copy's own writes
+    clean_row('gocryptfs', "$real/plain", qw(copy_write mix));
+}
 done_testing();

@@ -33,14 +33,20 @@ static struct dx_event *add(struct stream *s, uint16_t kind, uint32_t tid, uint6
 	return e;
 }
 
-static void punch(struct stream *s, uint64_t t, uint64_t first_page, uint64_t pages)
+/* An operation OP by PUNCHER at T over PAGES pages from FIRST_PAGE. */
+static void operation(struct stream *s, uint32_t op, uint64_t t, uint64_t first_page, uint64_t pages)
 {
 	struct dx_event *e = add(s, DX_PUNCH_BEGIN, PUNCHER, t);
 
-	e->punch.op = DX_OP_PUNCH_HOLE;
+	e->punch.op = op;
 	e->punch.offset = first_page * 4096;
 	e->punch.len = pages * 4096;
 	e->punch.fd = 3;
+}
+
+static void punch(struct stream *s, uint64_t t, uint64_t first_page, uint64_t pages)
+{
+	operation(s, DX_OP_PUNCH_HOLE, t, first_page, pages);
 }
 
 static void page(struct stream *s, uint16_t kind, uint32_t tid, uint64_t t, uint64_t index, uint16_t flags)
@@ -338,18 +344,68 @@ static void test_own_work(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * The operation's own write requests: a copy whose server sent WRITEs of its
+ * own (the kernel's page-cache copy after the server refused
+ * COPY_FILE_RANGE), a truncate's held-off write-backs of a page it cuts.
+ */
+static void test_own_write_backs(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	operation(&s, DX_OP_COPY_RANGE, 0, 2, 4);
+	fuse_fallocate(&s, 1 * MS, 2 * MS);
+	page(&s, DX_PAGE_DIRTY, PUNCHER, 3 * MS, 3, 0);
+	io_request(&s, PUNCHER, 4 * MS, 2, 4, true);
+	add(&s, DX_PUNCH_END, PUNCHER, 5 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "a copy writing its destination through the page cache: its own WRITEs are no finding");
+	st = stats_of(c, &file_a);
+	ok(st && st->own_work >= 1, "counted as the operation's own work");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s));
+	operation(&s, DX_OP_TRUNCATE, 0, 4, 4);
+	fuse_fallocate(&s, 1 * MS, 10 * MS);
+	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
+	io_request(&s, PUNCHER, 11 * MS, 6, 1, true); /* fuse_release_nowrite: clipped at the new size */
+	io_request(&s, 300, 11 * MS + 5, 6, 1, true);
+	add(&s, DX_PUNCH_END, PUNCHER, 12 * MS);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_RESURRECTED_DATA), 0, "write-backs of a page a truncate cuts resurrect nothing");
+	dx_correlator_free(c);
+}
+
+/* A window whose guard is no fault lock is neither held nor unheld. */
+static void test_lockless_guard(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	operation(&s, DX_OP_TRUNCATE, 0, 4, 4);
+	delete(&s, 1 * MS, 5, false, 0);
+	add(&s, DX_PUNCH_END, PUNCHER, 2 * MS)->punch_end.guard = DX_GUARD_I_SIZE;
+	c = run(&s, &r);
+	st = stats_of(c, &file_a);
+	ok(st && st->lockless_punches == 1 && !st->unheld_punches && !st->held_punches,
+	   "a btrfs or tmpfs truncate: no fault lock is its guard, never \"without the lock\"");
+	ok(r.npunches == 1 && r.p[0].guard == DX_GUARD_I_SIZE, "the window says what keeps faults out");
+	dx_correlator_free(c);
+}
+
 /* A truncate cuts the pages beyond the new end of file whatever the order: no lost write there. */
 static void test_truncate_cut(void)
 {
 	struct stream s = { 0 };
 	struct result r;
 	struct dx_correlator *c;
-	struct dx_event *e;
 
-	e = add(&s, DX_PUNCH_BEGIN, PUNCHER, 0);
-	e->punch.op = DX_OP_TRUNCATE;
-	e->punch.offset = 4 * 4096;
-	e->punch.len = 4 * 4096;
+	operation(&s, DX_OP_TRUNCATE, 0, 4, 4);
 	fuse_fallocate(&s, 1 * MS, 10 * MS);
 	page(&s, DX_PAGE_DIRTY, WRITER, 5 * MS, 6, 0);
 	page(&s, DX_MAP_FAULT, READER, 6 * MS, 5, 0);
@@ -893,6 +949,8 @@ int main(void)
 	test_second_write_fault();
 	test_io_and_refault();
 	test_own_work();
+	test_own_write_backs();
+	test_lockless_guard();
 	test_truncate_cut();
 	test_certain_loss();
 	test_blocked_after_invalidation();
