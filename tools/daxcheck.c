@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "%s\n", dx_truth_banner(t));
 	for (size_t i = 0; i < dx_truth_nscenarios() && status < 2; i++) {
 		const char *skip = dx_truth_scenario_skip(t, i);
+		int ret;
 
 		if (o.any_chosen && !o.chosen[i])
 			continue;
