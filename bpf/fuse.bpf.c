@@ -75,30 +75,34 @@ static __always_inline bool changes_data(__u32 opcode)
 	return opcode == DX_FUSE_FALLOCATE || opcode == DX_FUSE_COPY_FILE_RANGE || opcode == DX_FUSE_SETATTR;
 }
 
-/* Sent by a task inside its window: the moment its data change begins, and was the lock held? */
+/*
+ * Sent by a task inside its window: the moment its data change begins, and
+ * was the lock held? The window's request is dated.
+ */
 static __always_inline __u16 change_flags(__u32 opcode)
 {
 	struct task_punch *tp;
 
 	if (!changes_data(opcode) || !(tp = current_punch()))
 		return 0;
+	tp->dated = true;
 	return DX_F_CHANGE | (note_data_change(tp) ? DX_F_LOCKED : 0);
 }
 
-SEC("tracepoint/fuse/fuse_request_send")
-int on_fuse_send(struct fuse_send_ctx *ctx)
+/* A request sent to the server: kept until its end if it has a histogram or changes data. */
+static __always_inline void request_sent(__u32 connection, __u64 unique, __u32 opcode)
 {
-	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
+	struct fuse_key key = { .unique = unique, .connection = connection };
 	__u64 id = bpf_get_current_pid_tgid();
-	struct fuse_sent sent = { .opcode = ctx->opcode };
+	struct fuse_sent sent = { .opcode = opcode };
 
-	sent.flags = change_flags(ctx->opcode);
-	if (slot_of(ctx->opcode) < 0 && !sent.flags)
-		return 0;
+	sent.flags = change_flags(opcode);
+	if (slot_of(opcode) < 0 && !sent.flags)
+		return;
 	if (is_kthread())
 		sent.flags |= DX_F_KTHREAD;
-	if (filter_dev && ctx->connection != filter_dev)
-		return 0;
+	if (filter_dev && connection != filter_dev)
+		return;
 	sent.ts = bpf_ktime_get_ns();
 	sent.tid = (__u32)id;
 	sent.cgroup = bpf_get_current_cgroup_id();
@@ -106,21 +110,19 @@ int on_fuse_send(struct fuse_send_ctx *ctx)
 	bpf_get_current_comm(sent.comm, sizeof(sent.comm));
 	if (bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
-	return 0;
 }
 
-SEC("tracepoint/fuse/fuse_request_end")
-int on_fuse_end(struct fuse_end_ctx *ctx)
+/* Its end (the reply, or an abort): its latency, and an event for the rare opcodes and the data changes. */
+static __always_inline void request_ended(const struct fuse_key *key)
 {
-	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
-	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, &key);
+	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, key);
 	struct dx_hist *hist;
 	struct dx_event *e;
 	__u32 slot;
 	__u64 now;
 
 	if (!sent)
-		return 0;
+		return;
 	now = bpf_ktime_get_ns();
 	slot = slot_of(sent->opcode);
 	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
@@ -136,13 +138,52 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 			e->tid = sent->tid;
 			e->cgroup = sent->cgroup;
 			__builtin_memcpy(e->comm, sent->comm, sizeof(e->comm));
-			e->file.dev = ctx->connection; /* the mount, as FUSE numbers it */
+			e->file.dev = key->connection; /* the mount, as FUSE numbers it */
 			e->fuse.latency_ns = now - sent->ts;
 			e->fuse.opcode = sent->opcode;
 			submit_event(e);
 		}
 	}
-	bpf_map_delete_elem(&fuse_sent, &key);
+	bpf_map_delete_elem(&fuse_sent, key);
+}
+
+SEC("tracepoint/fuse/fuse_request_send")
+int on_fuse_send(struct fuse_send_ctx *ctx)
+{
+	request_sent(ctx->connection, ctx->unique, ctx->opcode);
+	return 0;
+}
+
+SEC("tracepoint/fuse/fuse_request_end")
+int on_fuse_end(struct fuse_end_ctx *ctx)
+{
+	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
+
+	request_ended(&key);
+	return 0;
+}
+
+/*
+ * Before the tracepoints (6.11), where fentry may load and the fuse module
+ * has BTF (5.11+): fs/fuse/dev.c's queue_request_and_unlock puts a request,
+ * numbered, on the pending list the server (a /dev/fuse reader, or
+ * virtio-fs) takes it from, under the queue's lock: at its entry the server
+ * cannot have seen it yet, and the sender is the current task. Its end is
+ * fuse_request_end, as for the tracepoint.
+ */
+SEC("fentry/queue_request_and_unlock")
+int BPF_PROG(on_fuse_queue, void *fiq, struct fuse_req *req)
+{
+	request_sent(BPF_CORE_READ(req, fm, fc, dev), BPF_CORE_READ(req, in.h.unique), BPF_CORE_READ(req, in.h.opcode));
+	return 0;
+}
+
+SEC("fentry/fuse_request_end")
+int BPF_PROG(on_fuse_end_fentry, struct fuse_req *req)
+{
+	struct fuse_key key = { .unique = BPF_CORE_READ(req, in.h.unique), .connection = BPF_CORE_READ(req, fm, fc, dev) };
+
+	request_ended(&key);
 	return 0;
 }
 
@@ -197,5 +238,184 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 	e->io.len = in.size;
 	e->io.opcode = opcode;
 	submit_event(e);
+	return 0;
+}
+
+/*
+ * Tracepoints only, before 6.11 (no fentry, or no fuse BTF: Debian's 5.10):
+ * the server's own receipt. A /dev/fuse server reads each request, header
+ * first (struct fuse_in_header, include/uapi/linux/fuse.h), whose pid is the
+ * calling thread's (fs/fuse/dev.c, fuse_get_req: pid_nr_ns(task_pid(current),
+ * fc->pid_ns)), and answers it with one write whose header (struct
+ * fuse_out_header) names it again. Not seen: servers that splice requests out
+ * of the device, virtio-fs, FUSE over io_uring, and a mount whose pid
+ * namespace is not the initial one (its pids are not the tids here); their
+ * windows are marked undated.
+ */
+struct fuse_in_header_uapi {
+	__u32 len;
+	__u32 opcode;
+	__u64 unique;
+	__u64 nodeid;
+	__u32 uid;
+	__u32 gid;
+	__u32 pid;
+	__u32 padding;
+};
+
+struct fuse_out_header_uapi {
+	__u32 len;
+	__s32 error;
+	__u64 unique;
+};
+
+/* A request the server read, by its device file and number: until the server's reply. */
+struct receipt_key {
+	__u64 dev_file;
+	__u64 unique;
+};
+
+struct receipt {
+	__u64 ts;
+	__u32 opcode;
+	__u32 tid;
+	__u32 pid;
+	__u32 dev;
+	__u16 flags;
+	char comm[DX_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct receipt_key);
+	__type(value, struct receipt);
+} fuse_receipts SEC(".maps");
+
+#define MISC_MAJOR 10  /* from include/uapi/linux/major.h */
+#define FUSE_MINOR 229 /* from include/linux/miscdevice.h */
+#define MINORBITS 20   /* from include/linux/kdev_t.h: the kernel's dev_t */
+/* x86_64 kernel stacks: PAGE_SIZE << THREAD_SIZE_ORDER (2, without KASAN), arch/x86/include/asm/page_64_types.h */
+#define THREAD_SIZE (4096 << 2)
+
+/* The file at FD of the current task if it is the FUSE device, else NULL. */
+static __always_inline struct file *fuse_device_at(int fd)
+{
+	struct file *file = task_fd_file(fd);
+	struct inode *inode = file ? BPF_CORE_READ(file, f_inode) : NULL;
+
+	return inode && BPF_CORE_READ(inode, i_rdev) == (MISC_MAJOR << MINORBITS | FUSE_MINOR) ? file : NULL;
+}
+
+/*
+ * The registers the current task entered its syscall with, at the top of its
+ * kernel stack (task_pt_regs() on x86_64); trusted only when they hold the
+ * syscall the tracepoint is for (so a stack laid out otherwise reads as none).
+ */
+static __always_inline struct pt_regs *syscall_regs(long nr)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pt_regs *regs = (struct pt_regs *)(BPF_CORE_READ(task, stack) + THREAD_SIZE) - 1;
+
+	return BPF_CORE_READ(regs, orig_ax) == nr ? regs : NULL;
+}
+
+/* The server read a request: if a punching task's request that changes data, its change begins now. */
+SEC("tracepoint/syscalls/sys_exit_read")
+int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
+{
+	struct fuse_in_header_uapi h;
+	struct receipt r = {};
+	struct receipt_key key;
+	struct task_punch *tp;
+	struct pt_regs *regs;
+	struct window *w;
+	struct file *dev;
+
+	if (fuse_windows_open <= 0 || ctx->ret < (long)sizeof(h) || !(regs = syscall_regs((int)ctx->id)))
+		return 0;
+	dev = fuse_device_at((int)BPF_CORE_READ(regs, di));
+	if (!dev || bpf_probe_read_user(&h, sizeof(h), (void *)BPF_CORE_READ(regs, si)) || !changes_data(h.opcode))
+		return 0;
+	tp = bpf_map_lookup_elem(&task_punches, &h.pid);
+	if (!tp || !tp->fuse || tp->pending_path || tp->dated)
+		return 0;
+	tp->dated = true;
+	r.flags = DX_F_CHANGE | (note_data_change_of(tp, tp->task) ? DX_F_LOCKED : 0);
+	w = bpf_map_lookup_elem(&windows, &tp->key);
+	if (!w || w->tid != h.pid)
+		return 0;
+	r.ts = bpf_ktime_get_ns();
+	r.opcode = h.opcode;
+	r.tid = w->tid;
+	r.pid = w->pid;
+	r.dev = tp->key.dev; /* a FUSE connection is numbered by its superblock's device */
+	__builtin_memcpy(r.comm, w->comm, sizeof(r.comm));
+	key.dev_file = (__u64)dev;
+	key.unique = h.unique;
+	if (bpf_map_update_elem(&fuse_receipts, &key, &r, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+	return 0;
+}
+
+/*
+ * The server's reply to a request it read: the request's event, as
+ * request_ended makes it. Replies come while their punch still waits, so the
+ * hooks on every write(2) do nothing more than a load while no FUSE window is open.
+ */
+static __always_inline void fuse_replied(int fd, const void *header)
+{
+	struct fuse_out_header_uapi h;
+	struct receipt_key key;
+	struct receipt *r;
+	struct dx_hist *hist;
+	struct dx_event *e;
+	__u32 slot;
+	__u64 now;
+
+	if (bpf_probe_read_user(&h, sizeof(h), header))
+		return;
+	key.dev_file = (__u64)fuse_device_at(fd);
+	key.unique = h.unique;
+	r = key.dev_file ? bpf_map_lookup_elem(&fuse_receipts, &key) : NULL;
+	if (!r)
+		return;
+	now = bpf_ktime_get_ns();
+	slot = slot_of(r->opcode);
+	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
+	if (hist)
+		hist_add(hist, now - r->ts);
+	e = reserve_event(DX_FUSE_REQ);
+	if (e) {
+		e->ts = now;
+		e->flags = r->flags;
+		e->pid = r->pid;
+		e->tid = r->tid;
+		e->cgroup = 0; /* the punching task's is not known here */
+		__builtin_memcpy(e->comm, r->comm, sizeof(e->comm));
+		e->file.dev = r->dev;
+		e->fuse.latency_ns = now - r->ts;
+		e->fuse.opcode = r->opcode;
+		submit_event(e);
+	}
+	bpf_map_delete_elem(&fuse_receipts, &key);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int on_fuse_reply_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	const void *first = NULL;
+
+	if (fuse_windows_open > 0 && ctx->args[2] &&
+	    !bpf_probe_read_user(&first, sizeof(first), (void *)ctx->args[1])) /* iov[0].iov_base */
+		fuse_replied((int)ctx->args[0], first);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int on_fuse_reply_write(struct trace_event_raw_sys_enter *ctx)
+{
+	if (fuse_windows_open > 0)
+		fuse_replied((int)ctx->args[0], (void *)ctx->args[1]);
 	return 0;
 }
