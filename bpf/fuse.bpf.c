@@ -112,17 +112,14 @@ static __always_inline void request_sent(__u32 connection, __u64 unique, __u32 o
 		count_drop(DX_DROP_MAP_FULL);
 }
 
-/* Its end (the reply, or an abort): its latency, and an event for the rare opcodes and the data changes. */
-static __always_inline void request_ended(const struct fuse_key *key)
+/* A request's end (the reply, or an abort): its latency, and an event for the rare opcodes and the data changes. */
+static __always_inline void request_done(const struct fuse_sent *sent, __u32 connection)
 {
-	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, key);
 	struct dx_hist *hist;
 	struct dx_event *e;
 	__u32 slot;
 	__u64 now;
 
-	if (!sent)
-		return;
 	now = bpf_ktime_get_ns();
 	slot = slot_of(sent->opcode);
 	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
@@ -138,12 +135,21 @@ static __always_inline void request_ended(const struct fuse_key *key)
 			e->tid = sent->tid;
 			e->cgroup = sent->cgroup;
 			__builtin_memcpy(e->comm, sent->comm, sizeof(e->comm));
-			e->file.dev = key->connection; /* the mount, as FUSE numbers it */
+			e->file.dev = connection; /* the mount, as FUSE numbers it */
 			e->fuse.latency_ns = now - sent->ts;
 			e->fuse.opcode = sent->opcode;
 			submit_event(e);
 		}
 	}
+}
+
+static __always_inline void request_ended(const struct fuse_key *key)
+{
+	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, key);
+
+	if (!sent)
+		return;
+	request_done(sent, key->connection);
 	bpf_map_delete_elem(&fuse_sent, key);
 }
 
@@ -191,7 +197,8 @@ int BPF_PROG(on_fuse_end_fentry, struct fuse_req *req)
  * READ and WRITE requests on a punched file, at their send: a WRITE sent while
  * the punch changes data puts the page cache's bytes back into the hole; a
  * READ reads the range while it changes. Needs the request itself (tp_btf,
- * 6.12+): the classic tracepoint has no node id or offset.
+ * 6.12+; before, fentry on its queueing where the fuse module has BTF): the
+ * classic tracepoint has no node id or offset.
  */
 struct fuse_io_in { /* struct fuse_read_in and fuse_write_in begin alike (include/uapi/linux/fuse.h) */
 	__u64 fh;
@@ -199,8 +206,7 @@ struct fuse_io_in { /* struct fuse_read_in and fuse_write_in begin alike (includ
 	__u32 size;
 };
 
-SEC("tp_btf/fuse_request_send")
-int BPF_PROG(on_fuse_io, const struct fuse_req *req)
+static __always_inline void fuse_io_sent(const struct fuse_req *req)
 {
 	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
 	struct fuse_node node = {};
@@ -212,25 +218,25 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 	const void *value;
 
 	if (opcode != DX_FUSE_READ && opcode != DX_FUSE_WRITE)
-		return 0;
+		return;
 	node.nodeid = BPF_CORE_READ(req, in.h.nodeid);
 	node.dev = BPF_CORE_READ(req, fm, sb, s_dev);
 	f = bpf_map_lookup_elem(&fuse_nodes, &node);
 	if (!f)
-		return 0;
+		return;
 	key.ino = f->ino;
 	key.dev = f->dev;
 	key.pad = 0;
 	w = armed_window(&key);
 	if (!w)
-		return 0;
+		return;
 	value = BPF_CORE_READ(req, args, in_args[0].value);
 	if (!value || bpf_probe_read_kernel(&in, sizeof(in), value) ||
 	    !window_covers_bytes(w, in.offset, in.size))
-		return 0;
+		return;
 	e = reserve_event(DX_IO_REQUEST);
 	if (!e)
-		return 0;
+		return;
 	if (opcode == DX_FUSE_WRITE)
 		e->flags |= DX_F_WRITE;
 	e->file = *f;
@@ -238,6 +244,19 @@ int BPF_PROG(on_fuse_io, const struct fuse_req *req)
 	e->io.len = in.size;
 	e->io.opcode = opcode;
 	submit_event(e);
+}
+
+SEC("tp_btf/fuse_request_send")
+int BPF_PROG(on_fuse_io, const struct fuse_req *req)
+{
+	fuse_io_sent(req);
+	return 0;
+}
+
+SEC("fentry/queue_request_and_unlock")
+int BPF_PROG(on_fuse_io_queue, void *fiq, struct fuse_req *req)
+{
+	fuse_io_sent(req);
 	return 0;
 }
 
@@ -276,13 +295,8 @@ struct receipt_key {
 };
 
 struct receipt {
-	__u64 ts;
-	__u32 opcode;
-	__u32 tid;
-	__u32 pid;
-	__u32 dev;
-	__u16 flags;
-	char comm[DX_COMM_LEN];
+	struct fuse_sent sent; /* the punching task's, from its window (cgroup unknown: 0); the server is current */
+	__u32 connection;
 };
 
 struct {
@@ -341,16 +355,16 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 	if (!tp || !tp->fuse || tp->pending_path || tp->dated)
 		return 0;
 	tp->dated = true;
-	r.flags = DX_F_CHANGE | (note_data_change_of(tp, tp->task) ? DX_F_LOCKED : 0);
+	r.sent.flags = DX_F_CHANGE | (note_data_change_of(tp, tp->task) ? DX_F_LOCKED : 0);
 	w = bpf_map_lookup_elem(&windows, &tp->key);
 	if (!w || w->tid != h.pid)
 		return 0;
-	r.ts = bpf_ktime_get_ns();
-	r.opcode = h.opcode;
-	r.tid = w->tid;
-	r.pid = w->pid;
-	r.dev = tp->key.dev; /* a FUSE connection is numbered by its superblock's device */
-	__builtin_memcpy(r.comm, w->comm, sizeof(r.comm));
+	r.sent.ts = bpf_ktime_get_ns();
+	r.sent.opcode = h.opcode;
+	r.sent.tid = w->tid;
+	r.sent.pid = w->pid;
+	__builtin_memcpy(r.sent.comm, w->comm, sizeof(r.sent.comm));
+	r.connection = tp->key.dev; /* a FUSE connection is numbered by its superblock's device */
 	key.dev_file = (__u64)dev;
 	key.unique = h.unique;
 	if (bpf_map_update_elem(&fuse_receipts, &key, &r, BPF_ANY))
@@ -359,19 +373,15 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * The server's reply to a request it read: the request's event, as
- * request_ended makes it. Replies come while their punch still waits, so the
- * hooks on every write(2) do nothing more than a load while no FUSE window is open.
+ * The server's reply to a request it read: the request's end. Replies come
+ * while their punch still waits, so the hooks on every write(2) do nothing
+ * more than a load while no FUSE window is open.
  */
 static __always_inline void fuse_replied(int fd, const void *header)
 {
 	struct fuse_out_header_uapi h;
 	struct receipt_key key;
 	struct receipt *r;
-	struct dx_hist *hist;
-	struct dx_event *e;
-	__u32 slot;
-	__u64 now;
 
 	if (bpf_probe_read_user(&h, sizeof(h), header))
 		return;
@@ -380,24 +390,7 @@ static __always_inline void fuse_replied(int fd, const void *header)
 	r = key.dev_file ? bpf_map_lookup_elem(&fuse_receipts, &key) : NULL;
 	if (!r)
 		return;
-	now = bpf_ktime_get_ns();
-	slot = slot_of(r->opcode);
-	hist = bpf_map_lookup_elem(&fuse_latency, &slot);
-	if (hist)
-		hist_add(hist, now - r->ts);
-	e = reserve_event(DX_FUSE_REQ);
-	if (e) {
-		e->ts = now;
-		e->flags = r->flags;
-		e->pid = r->pid;
-		e->tid = r->tid;
-		e->cgroup = 0; /* the punching task's is not known here */
-		__builtin_memcpy(e->comm, r->comm, sizeof(e->comm));
-		e->file.dev = r->dev;
-		e->fuse.latency_ns = now - r->ts;
-		e->fuse.opcode = r->opcode;
-		submit_event(e);
-	}
+	request_done(&r->sent, r->connection);
 	bpf_map_delete_elem(&fuse_receipts, &key);
 }
 

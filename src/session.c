@@ -197,6 +197,7 @@ static const struct program {
 	ENTRY(on_fuse_reply_writev, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
 	ENTRY(on_fuse_reply_write, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
 	ENTRY(on_fuse_io, FUSE_IO),
+	ENTRY(on_fuse_io_queue, FUSE_IO, STANDS_IN_FOR(on_fuse_io), .module = "fuse"),
 	ENTRY(on_dio_begin, DIRECT_IO),
 	/* the FUSE DAX window (fusedax.bpf.c) */
 	ENTRY(on_dax_setup, FUSE_DAX_MAPPINGS, .module = "fuse"),

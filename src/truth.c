@@ -6,13 +6,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "truth_int.h"
 
@@ -26,6 +30,7 @@ struct dx_truth {
 	struct dx_report *report;
 	char fs[32];
 	bool fuse;
+	bool no_zero_range; /* the filesystem answers FALLOC_FL_ZERO_RANGE with EOPNOTSUPP */
 	pthread_t poller;
 	pthread_mutex_t lock; /* the report, shared with the poller */
 	pthread_cond_t polled;
@@ -81,11 +86,29 @@ static bool mount_type(const char *dir, char *buf, size_t len)
 	return found;
 }
 
+/* Does the filesystem under DIR refuse to zero a range? FUSE on Debian's 5.10 does (EOPNOTSUPP). */
+static bool refuses_zero_range(const char *dir)
+{
+	char path[4096];
+	bool refused;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.daxcheck-zero-range-%d", dir, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return false; /* the scenario itself will say why */
+	refused = fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096) && errno == EOPNOTSUPP;
+	close(fd);
+	unlink(path);
+	return refused;
+}
+
 static void name_fs(struct dx_truth *t)
 {
 	struct statfs sf;
 
 	t->fuse = !statfs(t->o.dir, &sf) && sf.f_type == FUSE_MAGIC;
+	t->no_zero_range = refuses_zero_range(t->o.dir); /* before the session: the probe is no run's window */
 	if (!mount_type(t->o.dir, t->fs, sizeof(t->fs)))
 		snprintf(t->fs, sizeof(t->fs), "?");
 }
@@ -177,6 +200,8 @@ const char *dx_truth_scenario_skip(const struct dx_truth *t, size_t i)
 		return "a stress for filesystems that must be clean (--expect-clean)";
 	if (truth_scenarios[i].no_fuse && t->fuse)
 		return "FUSE has no collapse or insert range (fallocate answers EOPNOTSUPP)";
+	if (truth_scenarios[i].zero_range && t->no_zero_range)
+		return "the filesystem has no zero range here (fallocate answers EOPNOTSUPP)";
 	return NULL;
 }
 

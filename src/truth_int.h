@@ -60,6 +60,7 @@ struct truth_scenario {
 	bool clean_only; /* only where the filesystem must be clean (fio) */
 	bool no_fuse;    /* FUSE has no such operation */
 	bool single_run; /* one run whatever --runs says (a timed stress) */
+	bool zero_range; /* zeroes a range: skipped where the filesystem refuses to */
 };
 
 extern const struct truth_scenario truth_scenarios[];
