@@ -206,15 +206,41 @@ struct fuse_io_in { /* struct fuse_read_in and fuse_write_in begin alike (includ
 	__u32 size;
 };
 
+/*
+ * A READ or WRITE request IN on the FUSE file F, if its window is armed and
+ * changes its pages. REQUESTER: 0 when the current task sent it, else the
+ * requesting thread's id (the server is the current task; the requester's
+ * process and name are not known there: its tid stands for both).
+ */
+static __always_inline void io_request(const struct dx_file *f, __u32 opcode, const struct fuse_io_in *in,
+				       __u32 requester)
+{
+	struct dx_file_key key = { .ino = f->ino, .dev = f->dev };
+	struct window *w = armed_window(&key);
+	struct dx_event *e;
+
+	if (!w || !window_covers_bytes(w, in->offset, in->size) || !(e = reserve_event(DX_IO_REQUEST)))
+		return;
+	if (requester) {
+		e->pid = e->tid = requester;
+		e->flags = 0;
+		e->comm[0] = '\0';
+	}
+	if (opcode == DX_FUSE_WRITE)
+		e->flags |= DX_F_WRITE;
+	e->file = *f;
+	e->io.offset = in->offset;
+	e->io.len = in->size;
+	e->io.opcode = opcode;
+	submit_event(e);
+}
+
 static __always_inline void fuse_io_sent(const struct fuse_req *req)
 {
 	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
 	struct fuse_node node = {};
 	struct fuse_io_in in = {};
-	struct dx_file_key key;
 	struct dx_file *f;
-	struct window *w;
-	struct dx_event *e;
 	const void *value;
 
 	if (opcode != DX_FUSE_READ && opcode != DX_FUSE_WRITE)
@@ -222,28 +248,9 @@ static __always_inline void fuse_io_sent(const struct fuse_req *req)
 	node.nodeid = BPF_CORE_READ(req, in.h.nodeid);
 	node.dev = BPF_CORE_READ(req, fm, sb, s_dev);
 	f = bpf_map_lookup_elem(&fuse_nodes, &node);
-	if (!f)
-		return;
-	key.ino = f->ino;
-	key.dev = f->dev;
-	key.pad = 0;
-	w = armed_window(&key);
-	if (!w)
-		return;
-	value = BPF_CORE_READ(req, args, in_args[0].value);
-	if (!value || bpf_probe_read_kernel(&in, sizeof(in), value) ||
-	    !window_covers_bytes(w, in.offset, in.size))
-		return;
-	e = reserve_event(DX_IO_REQUEST);
-	if (!e)
-		return;
-	if (opcode == DX_FUSE_WRITE)
-		e->flags |= DX_F_WRITE;
-	e->file = *f;
-	e->io.offset = in.offset;
-	e->io.len = in.size;
-	e->io.opcode = opcode;
-	submit_event(e);
+	value = f ? BPF_CORE_READ(req, args, in_args[0].value) : NULL;
+	if (value && !bpf_probe_read_kernel(&in, sizeof(in), value))
+		io_request(f, opcode, &in, 0);
 }
 
 SEC("tp_btf/fuse_request_send")
@@ -306,6 +313,19 @@ struct {
 	__type(value, struct receipt);
 } fuse_receipts SEC(".maps");
 
+/* A punched file as the server's reads name it: by node id on its connection (struct fuse_conn *). */
+struct receipt_node {
+	__u64 nodeid;
+	__u64 connection;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct receipt_node);
+	__type(value, struct dx_file);
+} receipt_nodes SEC(".maps");
+
 #define MISC_MAJOR 10  /* from include/uapi/linux/major.h */
 #define FUSE_MINOR 229 /* from include/linux/miscdevice.h */
 #define MINORBITS 20   /* from include/linux/kdev_t.h: the kernel's dev_t */
@@ -319,6 +339,31 @@ static __always_inline struct file *fuse_device_at(int fd)
 	struct inode *inode = file ? BPF_CORE_READ(file, f_inode) : NULL;
 
 	return inode && BPF_CORE_READ(inode, i_rdev) == (MISC_MAJOR << MINORBITS | FUSE_MINOR) ? file : NULL;
+}
+
+/*
+ * The connection a FUSE device file serves: its private_data is a struct
+ * fuse_dev, whose first member is the struct fuse_conn * (fs/fuse/fuse_i.h,
+ * 4.x to 6.x; read by offset: the fuse module has no BTF on 5.10).
+ */
+static __always_inline __u64 fuse_connection_of(struct file *dev)
+{
+	void *fud = BPF_CORE_READ(dev, private_data);
+	__u64 fc = 0;
+
+	bpf_probe_read_kernel(&fc, sizeof(fc), fud);
+	return fc;
+}
+
+/* The server read a READ or WRITE request: on a file a punch's request named, and after that. */
+static __always_inline void receipt_io(struct file *dev, const struct fuse_in_header_uapi *h, const void *args)
+{
+	struct receipt_node node = { .nodeid = h->nodeid, .connection = fuse_connection_of(dev) };
+	struct dx_file *f = bpf_map_lookup_elem(&receipt_nodes, &node);
+	struct fuse_io_in in;
+
+	if (f && !bpf_probe_read_user(&in, sizeof(in), args))
+		io_request(f, h->opcode, &in, h->pid);
 }
 
 /*
@@ -342,19 +387,36 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 	struct receipt r = {};
 	struct receipt_key key;
 	struct task_punch *tp;
+	struct receipt_node node;
+	struct dx_file file;
 	struct pt_regs *regs;
 	struct window *w;
 	struct file *dev;
+	const char *buf;
 
 	if (fuse_windows_open <= 0 || ctx->ret < (long)sizeof(h) || !(regs = syscall_regs((int)ctx->id)))
 		return 0;
 	dev = fuse_device_at((int)BPF_CORE_READ(regs, di));
-	if (!dev || bpf_probe_read_user(&h, sizeof(h), (void *)BPF_CORE_READ(regs, si)) || !changes_data(h.opcode))
+	buf = (const char *)BPF_CORE_READ(regs, si);
+	if (!dev || bpf_probe_read_user(&h, sizeof(h), buf))
 		return 0;
-	tp = bpf_map_lookup_elem(&task_punches, &h.pid);
+	if ((h.opcode == DX_FUSE_READ || h.opcode == DX_FUSE_WRITE) &&
+	    ctx->ret >= (long)(sizeof(h) + sizeof(struct fuse_io_in))) {
+		receipt_io(dev, &h, buf + sizeof(h));
+		return 0;
+	}
+	tp = changes_data(h.opcode) ? bpf_map_lookup_elem(&task_punches, &h.pid) : NULL;
 	if (!tp || !tp->fuse || tp->pending_path || tp->dated)
 		return 0;
 	tp->dated = true;
+	/* its file by the node id the server knows it by: the READs and WRITEs of it that follow */
+	node.nodeid = h.nodeid;
+	node.connection = fuse_connection_of(dev);
+	file.ino = tp->key.ino;
+	file.dev = tp->key.dev;
+	file.gen = tp->gen;
+	if (bpf_map_update_elem(&receipt_nodes, &node, &file, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
 	r.sent.flags = DX_F_CHANGE | (note_data_change_of(tp, tp->task) ? DX_F_LOCKED : 0);
 	w = bpf_map_lookup_elem(&windows, &tp->key);
 	if (!w || w->tid != h.pid)

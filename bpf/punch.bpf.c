@@ -220,8 +220,12 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		flags |= DX_F_FAULTS_UNWATCHED;
 	if (tp->fuse) {
 		__sync_fetch_and_add(&fuse_windows_open, -1);
-		/* seen at its send, a request not seen was not sent; seen by the server's read, it may have gone unseen */
-		if (!tp->dated && fuse_dating != DX_FUSE_AT_SEND)
+		/*
+		 * Seen at its send, a request not seen was not sent; seen by the
+		 * server's read, it may have gone unseen, unless the operation
+		 * failed having changed nothing (a mode FUSE refuses before sending).
+		 */
+		if (!tp->dated && fuse_dating != DX_FUSE_AT_SEND && ((__s64)ret >= 0 || tp->changes))
 			flags |= DX_F_CHANGE_UNDATED;
 	}
 	if (g)
@@ -276,9 +280,9 @@ int BPF_PROG(on_vfs_fallocate, struct file *file, int mode, loff_t offset, loff_
 }
 
 SEC("fexit/vfs_fallocate")
-int BPF_PROG(on_vfs_fallocate_exit, struct file *file, int mode, loff_t offset, loff_t len, long ret)
+int BPF_PROG(on_vfs_fallocate_exit, struct file *file, int mode, loff_t offset, loff_t len, int ret)
 {
-	close_window(ret, 0);
+	close_window((__s64)ret, 0); /* vfs_fallocate returns an int: the register's upper half is not its sign */
 	return 0;
 }
 

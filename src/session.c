@@ -95,7 +95,7 @@ static const char *const concern_names[NCONCERNS] = {
 	[FUSE_DAX_STALLS] = "FUSE DAX allocation stalls",
 	[FUSE_DAX_USES] = "FUSE DAX range uses (cache-size model)",
 	[FUSE_REQUESTS] = "FUSE requests",
-	[FUSE_RECEIPTS] = "FUSE data changes at the server's reads of /dev/fuse",
+	[FUSE_RECEIPTS] = "FUSE requests at the server's reads of /dev/fuse",
 	[FUSE_IO] = "FUSE READ/WRITE on punched files",
 	[COPY_RANGE] = "copy_file_range",
 	[REFLINK] = "reflink clones and dedupe",
@@ -771,10 +771,11 @@ static void tend_fault_hooks(struct dx_session *s)
 
 /* ---- the outcome, as data and as the banner ---- */
 
+/* Is WHAT listed already, as add_probe stores it (cut to the probe's length: a long name must not list twice)? */
 static bool listed(const struct dx_session *s, const char *what)
 {
 	for (size_t i = 0; i < s->nprobes; i++)
-		if (!strcmp(s->probes[i].what, what))
+		if (!strncmp(s->probes[i].what, what, sizeof(s->probes[i].what) - 1))
 			return true;
 	return false;
 }

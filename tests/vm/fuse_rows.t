@@ -22,15 +22,19 @@ my $runs = 3;
 
 # What dates a FUSE data change on each kernel, as the banner names it.
 my %dated_by = (
-    '5.10' => "FUSE data changes at the server's reads of /dev/fuse",    # no fuse tracepoints, no module BTF
+    '5.10' => "FUSE requests at the server's reads of /dev/fuse",    # no fuse tracepoints, no module BTF
     '6.1'  => 'FUSE requests',    # fentry on queue_request_and_unlock (module BTF)
     '6.12' => 'FUSE requests',    # tracepoint fuse:fuse_request_send (6.11+)
 );
 
-# Read faults served by fault-around are seen at fexit of filemap_map_pages by
-# its VM_FAULT_NOPAGE; on 5.10 it returns void (vm_fault_t from 5.12), so
-# whether it mapped the faulting page cannot be read there.
-my %no_map_pages_result = ('5.10' => 'filemap_map_pages returns nothing on 5.10: fault-around read faults unseen');
+# Read faults served by fault-around are seen at fexit of filemap_map_pages
+# (its VM_FAULT_NOPAGE), at the mm_filemap_map_pages tracepoint (6.10+) or
+# through the VMA (bpf_find_vma, 5.17+). On 5.10 it returns void (vm_fault_t
+# from 5.12): the verifier refuses the fexit, and no stand-in loads.
+my $read_faults = 'no fault-around read fault is seen on 5.10 (filemap_map_pages returns void there)';
+my %no_map_pages_result = ('5.10' => $read_faults);
+# Rows that cannot pass on a kernel for reasons other than dating.
+my %row_todo = ('5.10' => { map { $_ => $read_faults } qw(mapped_read start_race) });
 
 sub artifacts {
     my ($log) = @_;
@@ -47,7 +51,7 @@ my %undatable = ('5.10' => { 'fuse-overlayfs' => 'its server splices requests: n
 
 # The truth table's rows of one FUSE filesystem, as daxcheck scored them in the guest.
 sub truth_rows {
-    my ($fs, $a, $undatable) = @_;
+    my ($kernel, $fs, $a, $undatable) = @_;
     my $rows = eval { decode_json($a->{"$fs-truth"} // '') };
     ok($rows && @$rows, "$fs: daxcheck scored its scenarios") or return diag($a->{"$fs-truth-err"} // 'no rows');
     unlike($a->{"$fs-truth-err"} // '', qr/^exit 2$/m, "$fs: every scenario ran or was skipped with its reason")
@@ -63,7 +67,10 @@ sub truth_rows {
             }
             next;
         }
-        ok($r->{ok}, $text) or diag(explain $r);
+        TODO: {
+            local $TODO = $row_todo{$kernel}{ $r->{scenario} };
+            ok($r->{ok}, $text) or diag(explain $r);
+        }
     }
 }
 
@@ -104,11 +111,11 @@ for my $k (@kernels) {
         ok($lost > 0, "FUSE lost the store at 70 ms ($lost of $runs runs): the race proves something");
         is($reported, $lost, "each lost store reported as unblocked_fault + discarded_write on its page");
         diag("$k plain FUSE: the store at 70 ms lost in $lost of $runs runs; unblocked_fault + discarded_write on its page in $reported");
-        truth_rows('delayfs', $a);
+        truth_rows($k, 'delayfs', $a);
         SKIP: {
             skip 'fuse-overlayfs or strace not on this host (scripts/deps.sh installs them)', 1
               unless $a->{'fuse-overlayfs-truth'} || $a->{'fuse-overlayfs-truth-err'};
-            truth_rows('fuse-overlayfs', $a, $undatable{$k}{'fuse-overlayfs'});
+            truth_rows($k, 'fuse-overlayfs', $a, $undatable{$k}{'fuse-overlayfs'});
         }
     };
 }
