@@ -133,11 +133,12 @@ static void punch_like(struct mix *m, uint64_t first, uint64_t n, unsigned int o
 	w->last = op == DX_OP_TRUNCATE ? MIX_PAGES - 1 : first + n - 1;
 	w->cuts = op == DX_OP_TRUNCATE;
 	w->t0 = truth_now();
-	if ((op == DX_OP_PUNCH_HOLE || op == DX_OP_ZERO_RANGE) &&
-	    fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
-		      off, len)) {
-		m->nwindows--; /* refused (zero range on FUSE on 5.10): nothing changed, the model neither */
-		return;
+	if (op == DX_OP_PUNCH_HOLE || op == DX_OP_ZERO_RANGE) {
+		if (fallocate(m->fd, FALLOC_FL_KEEP_SIZE | (op == DX_OP_ZERO_RANGE ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE),
+			      off, len)) {
+			m->nwindows--; /* refused (zero range on FUSE on 5.10): nothing changed, the model neither */
+			return;
+		}
 	} else if (op == DX_OP_TRUNCATE)
 		(void)!ftruncate(m->fd, off);
 	else
