@@ -273,10 +273,11 @@ int BPF_PROG(on_fuse_io_queue, void *fiq, struct fuse_req *req)
  * first (struct fuse_in_header, include/uapi/linux/fuse.h), whose pid is the
  * calling thread's (fs/fuse/dev.c, fuse_get_req: pid_nr_ns(task_pid(current),
  * fc->pid_ns)), and answers it with one write whose header (struct
- * fuse_out_header) names it again. Not seen: servers that splice requests out
- * of the device, virtio-fs, FUSE over io_uring, and a mount whose pid
- * namespace is not the initial one (its pids are not the tids here); their
- * windows are marked undated.
+ * fuse_out_header) names it again. libfuse may instead splice the request
+ * into a pipe and read it from there at once (fuse-overlayfs on 5.10): the
+ * thread's next read then holds it. Not seen: virtio-fs, FUSE over io_uring,
+ * readv, and a mount whose pid namespace is not the initial one (its pids
+ * are not the tids here); their windows are marked undated.
  */
 struct fuse_in_header_uapi {
 	__u32 len;
@@ -325,6 +326,14 @@ struct {
 	__type(key, struct receipt_node);
 	__type(value, struct dx_file);
 } receipt_nodes SEC(".maps");
+
+/* Threads that spliced a request out of the device, until they read it from their pipe: the device file. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} fuse_splicers SEC(".maps");
 
 #define MISC_MAJOR 10  /* from include/uapi/linux/major.h */
 #define FUSE_MINOR 229 /* from include/linux/miscdevice.h */
@@ -379,6 +388,36 @@ static __always_inline struct pt_regs *syscall_regs(long nr)
 	return BPF_CORE_READ(regs, orig_ax) == nr ? regs : NULL;
 }
 
+/* The device the current thread's read takes a request of: read from it, or spliced out of it just before. */
+static __always_inline struct file *request_source(int fd)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file *dev = fuse_device_at(fd);
+	__u64 *spliced;
+
+	if (dev || !(spliced = bpf_map_lookup_elem(&fuse_splicers, &tid)))
+		return dev;
+	dev = (struct file *)*spliced;
+	bpf_map_delete_elem(&fuse_splicers, &tid);
+	return dev;
+}
+
+SEC("tracepoint/syscalls/sys_exit_splice")
+int on_fuse_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pt_regs *regs;
+	__u64 dev;
+
+	if (fuse_windows_open <= 0 || ctx->ret < (long)sizeof(struct fuse_in_header_uapi) ||
+	    !(regs = syscall_regs((int)ctx->id)))
+		return 0;
+	dev = (__u64)fuse_device_at((int)BPF_CORE_READ(regs, di)); /* splice's fd_in */
+	if (dev && bpf_map_update_elem(&fuse_splicers, &tid, &dev, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+	return 0;
+}
+
 /* The server read a request: if a punching task's request that changes data, its change begins now. */
 SEC("tracepoint/syscalls/sys_exit_read")
 int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
@@ -396,7 +435,7 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 
 	if (fuse_windows_open <= 0 || ctx->ret < (long)sizeof(h) || !(regs = syscall_regs((int)ctx->id)))
 		return 0;
-	dev = fuse_device_at((int)BPF_CORE_READ(regs, di));
+	dev = request_source((int)BPF_CORE_READ(regs, di));
 	buf = (const char *)BPF_CORE_READ(regs, si);
 	if (!dev || bpf_probe_read_user(&h, sizeof(h), buf))
 		return 0;

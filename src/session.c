@@ -196,6 +196,7 @@ static const struct program {
 	ENTRY(on_fuse_receipt, FUSE_RECEIPTS, STANDS_IN_FOR(on_fuse_queue)),
 	ENTRY(on_fuse_reply_writev, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
 	ENTRY(on_fuse_reply_write, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
+	ENTRY(on_fuse_splice, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
 	ENTRY(on_fuse_io, FUSE_IO),
 	ENTRY(on_fuse_io_queue, FUSE_IO, STANDS_IN_FOR(on_fuse_io), .module = "fuse"),
 	ENTRY(on_dio_begin, DIRECT_IO),
