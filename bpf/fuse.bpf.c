@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * FUSE requests that matter to punches and the DAX window, joined from
- * fuse_request_send to fuse_request_end on (connection, unique): latency
- * histograms per opcode in the kernel, an event for the rare opcodes.
- * Classic tracepoints with the layout of their format files, so no fuse
- * type needs BTF (fuse may be a module without it).
+ * their send to their end on (connection, unique): latency histograms per
+ * opcode in the kernel, an event for the rare opcodes and for the request by
+ * which a punch has the server change the data (its send dates the change).
+ * Seen by the fuse tracepoints (6.11+; classic, with the layout of their
+ * format files, so no fuse type needs BTF), else by fentry on the request's
+ * queueing (the fuse module's BTF), else at the server's own read of it from
+ * /dev/fuse (syscall tracepoints): docs/truth.md, "Dating a FUSE data change".
  */
 #include "daxscope.bpf.h"
 

@@ -18,7 +18,9 @@ use Test::More;
 plan skip_all => 'needs root (apt, depmod, device nodes)' if $> != 0;
 plan skip_all => 'DAXSCOPE_VM=0: VM matrix disabled' if ($ENV{DAXSCOPE_VM} // '1') eq '0';
 my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // '5.10 6.1 6.12');
-my $runs = 3;
+# The store is lost in most runs, not all: under TCG on 6.12 a store fell after the
+# delete (and survived) in 2 of 3 runs once; each run is judged write by write anyway.
+my $runs = 5;
 
 # What dates a FUSE data change on each kernel, as the banner names it.
 my %dated_by = (
