@@ -21,6 +21,9 @@
 extern const volatile __u32 filter_dev;  /* 0: every filesystem */
 extern const volatile __u64 linger_ns;   /* keep a file armed this long after its punch */
 extern const volatile __u64 wakeup_bytes; /* wake the collector once this much data waits */
+/* Set while running (punch.bpf.c). */
+extern volatile __u32 fuse_dating;       /* enum dx_fuse_dating, set by the collector */
+extern volatile __s64 fuse_windows_open; /* punch windows open on FUSE files */
 
 /*
  * A punch window: per-page events on its file are sent while it is open or
@@ -59,9 +62,12 @@ struct task_punch {
 	__u64 cancelled_at_begin; /* the task's cancelled_write_bytes when the window opened */
 	__u64 cancelled_seen;     /* ... at its last page delete */
 	__u64 start;
+	__u64 task;               /* the punching task_struct: whose hold of the lock another task's hook reads */
 	__u32 hooks_epoch;        /* fault_hooks_epoch when it opened */
 	bool mapped;              /* its file was mapped when it opened */
 	bool unwatched;           /* ... while the fault hooks were not attached */
+	bool fuse;                /* its file is FUSE: the server changes the data when it takes the request */
+	bool dated;               /* ... and that request was seen (sent, or read by the server) */
 };
 
 struct lock_owner {
@@ -233,6 +239,20 @@ static __always_inline void submit_event(struct dx_event *e)
 											      : BPF_RB_NO_WAKEUP);
 }
 
+/* The file at FD of the current task (NULL if none). */
+static __always_inline struct file *task_fd_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
 static __always_inline void inode_key(struct inode *inode, struct dx_file_key *key)
 {
 	key->ino = BPF_CORE_READ(inode, i_ino);
@@ -270,10 +290,10 @@ static __always_inline __u64 cancelled_write_bytes(void)
 #define RWSEM_OWNER_FLAGS 7UL
 
 /*
- * Does the current task hold the rwsem at LOCK for write? Read from the lock
- * itself, at the moment the punch changes data: proof, not inference.
+ * Does TASK hold the rwsem at LOCK for write? Read from the lock itself, at
+ * the moment the punch changes data: proof, not inference.
  */
-static __always_inline bool current_holds_for_write(__u64 lock)
+static __always_inline bool holds_for_write(__u64 lock, __u64 task)
 {
 	struct rw_semaphore *sem = (struct rw_semaphore *)lock;
 	long count, owner;
@@ -282,7 +302,7 @@ static __always_inline bool current_holds_for_write(__u64 lock)
 		return false;
 	count = BPF_CORE_READ(sem, count.counter);
 	owner = BPF_CORE_READ(sem, owner.counter);
-	return (count & RWSEM_WRITER_LOCKED) && (owner & ~RWSEM_OWNER_FLAGS) == (long)bpf_get_current_task();
+	return (count & RWSEM_WRITER_LOCKED) && (owner & ~RWSEM_OWNER_FLAGS) == (long)task;
 }
 
 /* The punch the current task is inside, if any (not a truncate(path) whose inode is still unknown). */
@@ -302,10 +322,14 @@ static __always_inline bool guard_set(__u64 guard)
 	return !bpf_probe_read_kernel(&set, sizeof(set), (void *)guard) && set;
 }
 
-/* The punch changes data now: was its fault lock (or guard) held? Counted in the window, returned for the event. */
-static __always_inline bool note_data_change(struct task_punch *tp)
+/*
+ * The punch changes data now (TASK, the punching task, makes the change or
+ * waits on the server that does): was its fault lock (or guard) held?
+ * Counted in the window, returned for the event.
+ */
+static __always_inline bool note_data_change_of(struct task_punch *tp, __u64 task)
 {
-	bool held = tp->guard ? guard_set(tp->guard) : current_holds_for_write(tp->lock);
+	bool held = tp->guard ? guard_set(tp->guard) : holds_for_write(tp->lock, task);
 
 	if (!tp->first_change)
 		tp->first_change = bpf_ktime_get_ns();
@@ -313,6 +337,12 @@ static __always_inline bool note_data_change(struct task_punch *tp)
 	if (!held)
 		tp->unlocked++;
 	return held;
+}
+
+/* ... made by the current task. */
+static __always_inline bool note_data_change(struct task_punch *tp)
+{
+	return note_data_change_of(tp, bpf_get_current_task());
 }
 
 /* Is the current task one whose punches are watched (-p, --cgroup)? */

@@ -20,6 +20,8 @@ volatile __u32 fault_hooks_epoch = 1; /* odd: attached, and attached for good un
 volatile __u32 fault_hooks_wanted;
 volatile __s64 mapped_windows_open;
 volatile __u64 mapped_window_last_ns; /* the last open or close of a window on a mapped file */
+volatile __u32 fuse_dating;
+volatile __s64 fuse_windows_open;
 
 /* from include/uapi/linux/falloc.h */
 #define FALLOC_FL_PUNCH_HOLE 0x02
@@ -47,19 +49,6 @@ static __always_inline __u32 punch_op(__u32 mode)
 static __always_inline __u64 changed_len(__u32 op, __u64 len)
 {
 	return op == DX_OP_COLLAPSE_RANGE || op == DX_OP_INSERT_RANGE ? ~0ULL : len;
-}
-
-static __always_inline struct file *task_fd_file(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
 }
 
 /* A punched FUSE file is known by its node id too: its READ and WRITE requests carry only that. */
@@ -137,6 +126,10 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 		mapped_window_last_ns = w.start;
 		__sync_fetch_and_add(&mapped_windows_open, 1);
 	}
+	tp.task = bpf_get_current_task();
+	tp.fuse = BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC;
+	if (tp.fuse)
+		__sync_fetch_and_add(&fuse_windows_open, 1);
 	tp.lock = fault_lock_addr(inode, &tp.guard_kind);
 	tp.guard = fault_guard_addr(inode, op, &tp.guard_kind);
 	tp.gen = BPF_CORE_READ(inode, i_generation);
@@ -227,6 +220,16 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		tp->unwatched = true; /* detached (or only attached) while it was open */
 	if (tp->unwatched)
 		flags |= DX_F_FAULTS_UNWATCHED;
+	if (tp->fuse) {
+		__sync_fetch_and_add(&fuse_windows_open, -1);
+		/*
+		 * Seen at its send, a request not seen was not sent; seen by the
+		 * server's read, it may have gone unseen, unless the operation
+		 * failed having changed nothing (a mode FUSE refuses before sending).
+		 */
+		if (!tp->dated && fuse_dating != DX_FUSE_AT_SEND && ((__s64)ret >= 0 || tp->changes))
+			flags |= DX_F_CHANGE_UNDATED;
+	}
 	if (g)
 		__sync_fetch_and_add(&g->open_windows, -1);
 	slot = armed_slot_of(&tp->key);
@@ -280,9 +283,9 @@ int BPF_PROG(on_vfs_fallocate, struct file *file, int mode, loff_t offset, loff_
 }
 
 SEC("fexit/vfs_fallocate")
-int BPF_PROG(on_vfs_fallocate_exit, struct file *file, int mode, loff_t offset, loff_t len, long ret)
+int BPF_PROG(on_vfs_fallocate_exit, struct file *file, int mode, loff_t offset, loff_t len, int ret)
 {
-	close_window(ret, 0);
+	close_window((__s64)ret, 0); /* vfs_fallocate returns an int: the register's upper half is not its sign */
 	return 0;
 }
 

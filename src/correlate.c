@@ -95,6 +95,7 @@ struct punch_window {
 	int64_t ret;
 	bool unterminated, aborted, incomplete;
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached */
+	bool change_undated;   /* FUSE: its data change could not be dated, so neither can what raced it */
 	/* the kernel's evidence: data changes sampled, those without the lock, the first, dirty bytes dropped */
 	uint32_t changes, unlocked;
 	uint64_t first_change, cancelled_bytes;
@@ -861,6 +862,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 			w->ret = e->punch_end.ret;
 			w->aborted = e->flags & DX_F_ABORTED;
 			w->faults_unwatched = e->flags & DX_F_FAULTS_UNWATCHED;
+			w->change_undated = e->flags & DX_F_CHANGE_UNDATED;
 			take_kernel_totals(w, &e->punch_end);
 		}
 		break;
@@ -952,6 +954,7 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.aborted = w->aborted,
 		.incomplete = w->incomplete,
 		.faults_unwatched = w->faults_unwatched,
+		.change_undated = w->change_undated,
 	};
 
 	if (c->opts.on_punch)
@@ -1436,6 +1439,7 @@ static void judge(void *job)
 		  : v.held			     ? &v.st->held_punches
 						     : &v.st->unheld_punches) += 1;
 	v.st->unwatched_punches += w->faults_unwatched;
+	v.st->undated_punches += w->change_undated;
 	index_window(&v);
 	judge_faults(&v);
 	judge_dirtied(&v);
@@ -1468,6 +1472,7 @@ static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->unheld_punches += t->unheld_punches;
 	st->lockless_punches += t->lockless_punches;
 	st->unwatched_punches += t->unwatched_punches;
+	st->undated_punches += t->undated_punches;
 }
 
 static void free_window(void *job)

@@ -177,8 +177,8 @@ void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve
 	}
 }
 
-/* Windows whose faults went unseen, of the files the report covers. */
-static uint64_t unwatched_punches(const struct dx_report *r)
+/* Windows whose faults went unseen (UNDATED false), or whose FUSE data change was not dated (true), of the files the report covers. */
+static uint64_t marked_punches(const struct dx_report *r, bool undated)
 {
 	uint64_t n = 0;
 
@@ -186,7 +186,7 @@ static uint64_t unwatched_punches(const struct dx_report *r)
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
 
 		if (dx_report_wants(r, &st->file))
-			n += st->unwatched_punches;
+			n += undated ? st->undated_punches : st->unwatched_punches;
 	}
 	return n;
 }
@@ -194,7 +194,7 @@ static uint64_t unwatched_punches(const struct dx_report *r)
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
-	uint64_t lost = dx_report_lost(r), unwatched = unwatched_punches(r);
+	uint64_t lost = dx_report_lost(r), unwatched = marked_punches(r, false), undated = marked_punches(r, true);
 	char text[4 * sizeof(r->banner) + 1]; /* a capture's texts are the traced side's: escaped too */
 
 	if (r->warning[0])
@@ -213,6 +213,11 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			     "%s not watched; --fault-hooks=always watches every one\n",
 			unwatched, unwatched == 1 ? "window on a mapped file" : "windows on mapped files",
 			unwatched == 1 ? "its faults were" : "their faults were");
+	if (undated)
+		fprintf(out, "WARNING: %" PRIu64 " punch %s on FUSE whose data change could not be dated on this kernel "
+			     "(no FUSE request tracepoint, fentry or /dev/fuse read saw its request): FUSE verdicts are "
+			     "unreliable, and %s cannot pass for clean\n",
+			undated, undated == 1 ? "window" : "windows", undated == 1 ? "it" : "they");
 	for (size_t i = 0; i < r->nfindings; i++)
 		dx_report_finding_line(out, r, dx_report_finding(r, i));
 	if (nfiles)
@@ -358,6 +363,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
 	dx_json_u64(g, "punches_without_fault_lock", st->lockless_punches);
 	dx_json_u64(g, "punches_faults_unwatched", st->unwatched_punches);
+	dx_json_u64(g, "punches_change_undated", st->undated_punches);
 	json_top(g, "top_faulters", st->top_faulters);
 	json_top(g, "top_punchers", st->top_punchers);
 }
@@ -427,6 +433,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "aborted", p->aborted);
 	dx_json_bool(g, "incomplete", p->incomplete);
 	dx_json_bool(g, "faults_unwatched", p->faults_unwatched);
+	dx_json_bool(g, "change_undated", p->change_undated);
 }
 
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)

@@ -60,6 +60,7 @@ enum concern {
 	FUSE_DAX_STALLS,
 	FUSE_DAX_USES,
 	FUSE_REQUESTS,
+	FUSE_RECEIPTS,
 	FUSE_IO,
 	COPY_RANGE,
 	REFLINK,
@@ -94,6 +95,7 @@ static const char *const concern_names[NCONCERNS] = {
 	[FUSE_DAX_STALLS] = "FUSE DAX allocation stalls",
 	[FUSE_DAX_USES] = "FUSE DAX range uses (cache-size model)",
 	[FUSE_REQUESTS] = "FUSE requests",
+	[FUSE_RECEIPTS] = "FUSE requests at the server's reads of /dev/fuse",
 	[FUSE_IO] = "FUSE READ/WRITE on punched files",
 	[COPY_RANGE] = "copy_file_range",
 	[REFLINK] = "reflink clones and dedupe",
@@ -189,7 +191,14 @@ static const struct program {
 	/* FUSE requests (fuse.bpf.c) and IO (io.bpf.c) */
 	ENTRY(on_fuse_send, FUSE_REQUESTS),
 	ENTRY(on_fuse_end, FUSE_REQUESTS),
+	ENTRY(on_fuse_queue, FUSE_REQUESTS, STANDS_IN_FOR(on_fuse_send), .module = "fuse"),
+	ENTRY(on_fuse_end_fentry, FUSE_REQUESTS, ONLY_WITH(on_fuse_queue), .module = "fuse"),
+	ENTRY(on_fuse_receipt, FUSE_RECEIPTS, STANDS_IN_FOR(on_fuse_queue)),
+	ENTRY(on_fuse_reply_writev, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
+	ENTRY(on_fuse_reply_write, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
+	ENTRY(on_fuse_splice, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
 	ENTRY(on_fuse_io, FUSE_IO),
+	ENTRY(on_fuse_io_queue, FUSE_IO, STANDS_IN_FOR(on_fuse_io), .module = "fuse"),
 	ENTRY(on_dio_begin, DIRECT_IO),
 	/* the FUSE DAX window (fusedax.bpf.c) */
 	ENTRY(on_dax_setup, FUSE_DAX_MAPPINGS, .module = "fuse"),
@@ -771,10 +780,11 @@ static void tend_fault_hooks(struct dx_session *s)
 
 /* ---- the outcome, as data and as the banner ---- */
 
+/* Is WHAT listed already, as add_probe stores it (cut to the probe's length: a long name must not list twice)? */
 static bool listed(const struct dx_session *s, const char *what)
 {
 	for (size_t i = 0; i < s->nprobes; i++)
-		if (!strcmp(s->probes[i].what, what))
+		if (!strncmp(s->probes[i].what, what, sizeof(s->probes[i].what) - 1))
 			return true;
 	return false;
 }
@@ -786,7 +796,9 @@ static void add_probe(struct dx_session *s, enum concern what, const char *reaso
 	if (listed(s, concern_names[what]))
 		return;
 	snprintf(p->what, sizeof(p->what), "%s", concern_names[what]);
-	snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+	/* the last way of dating a FUSE data change: without it FUSE windows cannot be judged */
+	snprintf(p->reason, sizeof(p->reason), "%s%s", reason ? reason : "",
+		 reason && what == FUSE_RECEIPTS ? "; FUSE verdicts are unreliable on this kernel" : "");
 	p->watched = !reason;
 	s->nprobes++;
 }
@@ -809,6 +821,14 @@ static void settle_probes(struct dx_session *s, const struct refusals *r, const 
 	}
 	for (size_t i = 0; i < r->n; i++)
 		add_probe(s, registry[r->list[i].entry].what, r->list[i].reason);
+}
+
+/* How FUSE data changes are dated, by the programs attached (enum dx_fuse_dating). */
+static uint32_t fuse_dating(const bool *attached)
+{
+	if (attached[entry_at(PROG(on_fuse_send))] || attached[entry_at(PROG(on_fuse_queue))])
+		return DX_FUSE_AT_SEND;
+	return attached[entry_at(PROG(on_fuse_receipt))] ? DX_FUSE_AT_RECEIPT : DX_FUSE_UNDATED;
 }
 
 /*
@@ -876,6 +896,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 		goto fail;
 	}
 	settle_probes(s, &refused, attached);
+	s->skel->bss->fuse_dating = fuse_dating(attached);
 	/* without mmaps watched a file mapped during a punch would pass for unmapped */
 	s->on_demand = !o->fault_hooks_always && attached[entry_at(PROG(on_mmap_enter))];
 	/* never before the last window's linger is over: its late events are still wanted */

@@ -93,6 +93,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	}
 	memset(&t->total, 0, sizeof(t->total));
 	t->unwatched = 0;
+	t->undated = 0;
 	t->nrows = 0;
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_report_file(r, i);
@@ -139,6 +140,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->total.unblocked += rate->unblocked;
 		t->total.discarded += rate->discarded;
 		t->unwatched += st->unwatched_punches;
+		t->undated += st->undated_punches;
 		t->prev[i] = now; /* the correlator keeps a file's index for good */
 		t->nrows++;
 	}
@@ -364,6 +366,10 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	if (t->unwatched)
 		fprintf(out, "; punches before the fault hooks since start: %" PRIu64 " (their faults unwatched)",
 			t->unwatched);
+	if (t->undated)
+		fprintf(out, "; FUSE punches whose data change this kernel could not date: %" PRIu64
+			     " (FUSE verdicts unreliable)",
+			t->undated);
 	fputc('\n', out);
 	dx_report_text_dax_windows(out, r, false);
 	dx_top_format_header(line, width);

@@ -6,13 +6,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "truth_int.h"
 
@@ -241,6 +245,18 @@ static void trace_finding(FILE *out, const struct dx_truth *t, const struct trut
 	dx_report_finding_line(out, t->report, f);
 }
 
+/* Did a window of the run's file have a FUSE data change no probe could date? */
+static bool run_undated(const struct dx_truth *t, const struct truth_run *r)
+{
+	for (size_t i = 0; i < dx_report_nfiles(t->report); i++) {
+		const struct dx_file_stats *st = dx_report_file(t->report, i);
+
+		if (st->file.ino == r->ino && st->undated_punches)
+			return true;
+	}
+	return false;
+}
+
 /* Scores one run into the row. Called with the report locked. */
 static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *row)
 {
@@ -287,7 +303,8 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 			(double)r->start_ns / 1e9, r->raced ? "raced" : "NOT RACED");
 	row->runs++;
 	row->raced += r->raced;
-	row->clean += !truths && !reported;
+	row->undated += run_undated(t, r);
+	row->clean += !truths && !reported && !run_undated(t, r);
 	row->true_events += truths;
 	row->reported += reported;
 	row->tp += truths - fn;
@@ -320,7 +337,7 @@ static void finish_row(const struct dx_truth *t, struct dx_truth_row *row)
 		return;
 	}
 	snprintf(row->target, sizeof(row->target), "all raced, no FP, no FN");
-	row->ok = row->raced == row->runs && !row->fp && !row->fn;
+	row->ok = row->raced == row->runs && !row->fp && !row->fn && !row->undated;
 }
 
 int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *err, size_t errlen)
@@ -367,9 +384,9 @@ static void print_json_row(FILE *out, const struct dx_truth_row *r, bool last)
 	fprintf(out,
 		"  {\"scenario\":\"%s\",\"fs\":\"%s\",\"runs\":%u,\"raced\":%u,\"clean\":%u,\"true_events\":%" PRIu64
 		",\"ambiguous\":%" PRIu64 ",\"reported\":%" PRIu64 ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64
-		",\"blocked\":%" PRIu64 ",",
+		",\"blocked\":%" PRIu64 ",\"undated\":%u,",
 		r->scenario, r->fs, r->runs, r->raced, r->clean, r->true_events, r->ambiguous, r->reported, r->tp, r->fp, r->fn,
-		r->blocked);
+		r->blocked, r->undated);
 	if (r->precision < 0)
 		fprintf(out, "\"precision\":null,");
 	else

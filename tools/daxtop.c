@@ -196,6 +196,9 @@ static void draw(struct app *a)
 		 t->total.unblocked, t->total.discarded, t->lost_rate);
 	if (t->unwatched)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  unwatched punches %" PRIu64, t->unwatched);
+	if (t->undated)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "  FUSE undated %" PRIu64 " (verdicts unreliable)",
+			 t->undated);
 	mvaddnstr(2, 0, line, (int)width);
 	snprintf(line, sizeof(line), "sort %s %s  filter path '%s' pid %u cgroup %s%s%s  %s",
 		 dx_top_column_name(t->sort), t->ascending ? "asc" : "desc", t->filter.path, a->o.pid,

@@ -105,6 +105,7 @@ struct dx_file_stats {
 	uint64_t unheld_punches;   /* windows with a data change made without it */
 	uint64_t lockless_punches; /* windows that changed data where no fault lock is the guard (neither of those) */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
+	uint64_t undated_punches;   /* FUSE windows whose data change no probe could date: their verdicts are unreliable */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
 };
 
@@ -171,6 +172,7 @@ struct dx_punch_window {
 	bool aborted;      /* the task exited inside it */
 	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
+	bool change_undated;   /* a FUSE file whose request changing the data no probe dated: never judged clean */
 };
 
 struct dx_correlator_opts {

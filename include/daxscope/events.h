@@ -69,6 +69,7 @@ enum dx_fault_guard {
 #define DX_F_LOCKED (1u << 7)       /* punch's page delete or data change: it held its fault lock for write */
 #define DX_F_CHANGE (1u << 8)       /* FUSE request of a punch: the one that changes the file's data */
 #define DX_F_FAULTS_UNWATCHED (1u << 9) /* punch end: its file was mapped while the fault hooks were not attached */
+#define DX_F_CHANGE_UNDATED (1u << 10)  /* punch end: a FUSE file whose request changing the data no probe dated */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {
@@ -196,6 +197,21 @@ struct dx_event {
 #define DX_FUSE_COPY_FILE_RANGE 47
 #define DX_FUSE_SETUPMAPPING 48
 #define DX_FUSE_REMOVEMAPPING 49
+
+/*
+ * How the kernel side dates the request by which a FUSE punch, truncate or
+ * copy has the server change the data (the collector sets fuse_dating once
+ * its programs are attached): at its send to the server (the fuse_request_send
+ * tracepoint, or fentry on its queueing), at the server's read of it from
+ * /dev/fuse, or not at all. A FUSE window with no request dated is
+ * DX_F_CHANGE_UNDATED unless requests are seen at their send (then it sent
+ * none).
+ */
+enum dx_fuse_dating {
+	DX_FUSE_UNDATED,
+	DX_FUSE_AT_SEND,
+	DX_FUSE_AT_RECEIPT,
+};
 
 /* The FUSE opcodes with a kernel latency histogram: slots of the fuse_latency map, in display order. */
 enum dx_fuse_slot {

@@ -39,6 +39,7 @@ struct dx_truth_row {
 	uint64_t fp;             /* findings matching no true (or explaining) observation */
 	uint64_t fn;             /* true events no finding matched */
 	uint64_t blocked;        /* blocked_fault findings: informative */
+	unsigned int undated;    /* runs with a FUSE window this kernel could not date: never clean, never ok */
 	double precision, recall; /* -1 when undefined (nothing reported / nothing true) */
 	bool ok;                 /* the row met its target */
 	char target[40];         /* what it had to meet */

@@ -798,6 +798,89 @@ static void test_punch_windows(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * The kernel's end of a FUSE punch window with its totals: CHANGES data
+ * changes (none with the lock), the first at FIRST_CHANGE, ONE dirty page
+ * thrown away; FLAGS as the kernel set them.
+ */
+static void fuse_punch_end(struct stream *s, uint64_t t, uint32_t changes, uint64_t first_change, uint16_t flags)
+{
+	struct dx_event *e = add(s, DX_PUNCH_END, PUNCHER, t);
+
+	e->punch_end.op = DX_OP_PUNCH_HOLE;
+	e->punch_end.changes = changes;
+	e->punch_end.unlocked = changes;
+	e->punch_end.first_change_ns = first_change;
+	e->punch_end.cancelled_bytes = 4096;
+	e->flags = flags;
+}
+
+/* The store at 70 ms and the load at 71 ms of the measured race, then the punch's deletes after the reply. */
+static void fuse_race_accesses(struct stream *s)
+{
+	punch(s, 0, 2, 4);
+	page(s, DX_PAGE_DIRTY, WRITER, 70 * MS, 3, 0);
+	page(s, DX_MAP_FAULT, READER, 71 * MS, 4, 0);
+	for (uint64_t i = 2; i <= 5; i++)
+		delete(s, 101 * MS + i, i, false, i == 2);
+}
+
+/*
+ * Tracepoints only, before 6.11 (5.10): the kernel dates the change at the
+ * server's read of FALLOCATE from /dev/fuse (3 ms, after the punch blocked in
+ * its send) and makes the request's event at the server's reply write; the
+ * end's totals carry the receipt as the first change. The race is found as
+ * where the send is seen.
+ */
+static void test_fuse_dated_at_receipt(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+
+	fuse_race_accesses(&s);
+	fuse_fallocate(&s, 3 * MS, 100 * MS);
+	fuse_punch_end(&s, 102 * MS, 5, T0 + 3 * MS, 0);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_DISCARDED_WRITE, 3);
+	ok(f && f->fault.tid == WRITER, "dated at the server's receipt: the store at 70 ms is a discarded write");
+	ok(f && f->data_change_ns == T0 + 3 * MS, "... after the data change, which began at the receipt");
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 4) != NULL, "... and the load at 71 ms an unblocked fault");
+	ok(r.npunches == 1 && r.p[0].fuse_sent_ns == T0 + 3 * MS && r.p[0].fuse_reply_ns == T0 + 100 * MS &&
+		   !r.p[0].change_undated,
+	   "the window: its request received and answered, dated");
+	is_int(dx_correlator_file(c, 0)->undated_punches, 0, "the file counts no undated window");
+	dx_correlator_free(c);
+}
+
+/*
+ * No probe dated the request (no tracepoint, no fentry, a server that
+ * splices): the kernel's first change is the delete after the reply, so the
+ * store comes before it, as on 6.1 and 5.10 before dating (issue 19). The
+ * kernel marks the window; it is carried to the window and the file, and
+ * never passes for a window that held its lock.
+ */
+static void test_fuse_undated(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	fuse_race_accesses(&s);
+	fuse_punch_end(&s, 102 * MS, 4, T0 + 101 * MS + 2, DX_F_CHANGE_UNDATED);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 0, "undated: the store cannot be ordered after the change");
+	ok(r.npunches == 1 && r.p[0].change_undated && !r.p[0].faults_unwatched, "the window is marked change_undated");
+	ok(r.npunches == 1 && r.p[0].changes_unlocked > 0, "... and shows its changes without the lock");
+	st = dx_correlator_file(c, 0);
+	is_int(st->undated_punches, 1, "the file counts its undated window");
+	is_int(st->held_punches, 0, "an undated window is never one that held its lock");
+	ok(st->erased_before + st->early > 0, "what it could not order is counted, not found");
+	dx_correlator_free(c);
+}
+
 static void test_punch_never_ends(void)
 {
 	struct stream s = { 0 };
@@ -966,6 +1049,8 @@ int main(void)
 	test_punch_never_ends();
 	test_retried_store();
 	test_punch_windows();
+	test_fuse_dated_at_receipt();
+	test_fuse_undated();
 	test_end_lost_then_new_punch();
 	test_inode_reuse();
 	test_dax_window();

@@ -219,6 +219,45 @@ static void test_top(void)
 	dx_report_free(r);
 }
 
+/* A FUSE window whose data change no probe dated: marked in the JSON, per window and file, and warned of in the text. */
+static void test_undated(void)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .keep_punches = true });
+	struct dx_event e = { .ts = clock_ns, .kind = DX_PUNCH_BEGIN, .pid = 5, .tid = 5 };
+	char *json = NULL, *text = NULL;
+	size_t len = 0, text_len = 0;
+	FILE *mem;
+	yajl_val doc;
+
+	e.file = (struct dx_file){ .ino = 2, .dev = 9u << 20 };
+	e.punch.op = DX_OP_PUNCH_HOLE;
+	e.punch.len = 4096;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+	e.ts += MS;
+	e.kind = DX_PUNCH_END;
+	e.flags = DX_F_CHANGE_UNDATED;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+	dx_report_advance(r, e.ts + 1000 * MS);
+	dx_report_flush(r);
+	mem = open_memstream(&json, &len);
+	dx_report_json(mem, r);
+	fclose(mem);
+	doc = parse(json, "undated report");
+	ok(YAJL_IS_TRUE(member(first(member(doc, "punches")), "change_undated")), "punches[].change_undated");
+	ok(YAJL_GET_INTEGER(member(first(member(doc, "files")), "punches_change_undated")) == 1,
+	   "files[].punches_change_undated");
+	mem = open_memstream(&text, &text_len);
+	dx_report_text(mem, r);
+	fclose(mem);
+	ok(text && strstr(text, "WARNING: 1 punch window on FUSE whose data change could not be dated on this kernel") &&
+		   strstr(text, "FUSE verdicts are unreliable"),
+	   "the text report warns that FUSE verdicts are unreliable");
+	yajl_tree_free(doc);
+	free(json);
+	free(text);
+	dx_report_free(r);
+}
+
 /* The UTF-8 check itself, at RFC 3629's edges. */
 static void test_utf8_edges(void)
 {
@@ -271,6 +310,7 @@ int main(void)
 	test_report();
 	test_text();
 	test_top();
+	test_undated();
 	test_utf8_edges();
 	return done_testing();
 }

@@ -173,6 +173,30 @@ static void test_sort_every_column(void)
 	}
 }
 
+/* A FUSE window whose data change this kernel could not date: counted, and -b says FUSE verdicts are unreliable. */
+static void test_undated(void)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ 0 });
+	struct dx_top t = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	dx_top_update(&t, r, 1.0);
+	is_int(t.undated, 0, "no FUSE window undated yet");
+	punch_with_losses(r, 4, 400, 9, 0, DX_F_CHANGE_UNDATED);
+	dx_top_update(&t, r, 1.0);
+	is_int(t.undated, 1, "a FUSE window whose data change could not be dated: counted since start");
+	mem = open_memstream(&text, &len);
+	dx_top_print_text(mem, &t, r, 300);
+	fclose(mem);
+	ok(text && strstr(text, "; FUSE punches whose data change this kernel could not date: 1 (FUSE verdicts unreliable)\n"),
+	   "-b says FUSE verdicts are unreliable on its totals line");
+	free(text);
+	dx_top_free(&t);
+	dx_report_free(r);
+}
+
 int main(void)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ 0 });
@@ -183,7 +207,7 @@ int main(void)
 	size_t json_len = 0;
 	FILE *mem;
 
-	plan(32 + 3 * DX_COL_COUNT + 1); /* the model's, three per sort column, the row's cells */
+	plan(32 + 3 + 3 * DX_COL_COUNT + 1); /* the model's, the undated window's, three per sort column, the row's cells */
 	ok(r != NULL, "a report");
 	path_of(r, &a, "/data/a.img");
 	path_of(r, &b, "/scratch/b.img");
@@ -252,6 +276,7 @@ int main(void)
 	   "-b says so on its totals line");
 	free(json);
 	json = NULL;
+
 	snprintf(t.filter.under, sizeof(t.filter.under), "/data");
 	dx_top_refilter(&t);
 	ok(t.nrows == 2 && row_of(&t, "8:0:3 file3") && row_of(&t, "/data/a.img"),
@@ -299,5 +324,6 @@ int main(void)
 	dx_report_free(r);
 	test_sort_every_column();
 	test_row_cells();
+	test_undated();
 	return done_testing();
 }

@@ -5,7 +5,7 @@
 # inside, and prints what the guest printed on its serial console. Used by
 # tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|virtiofs|virtiofs-bench|virtiofs-model]
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|virtiofs|virtiofs-bench|virtiofs-model|fuse]
 #   KERNEL: 5.10 | 6.1 | 6.12
 #
 # virtiofs: the window is DAXSCOPE_DAX_WINDOW_MB (default 32) MiB; virtiofsd's
@@ -15,6 +15,9 @@
 # virtiofs-model: one device a window size of DAXSCOPE_DAX_WINDOWS_MB ("8 16
 # 32 64"; tag daxfsN, share OUTDIR/shareN, log OUTDIR/virtiofsdN.log), one
 # workload on each (tests/vm/model.sh), daxtrace recording them all.
+# fuse: plain FUSE, no DAX (tests/vm/fuse-rows.sh): the race of
+# tests/kernel/fuse_race.t on delayfs, FUSE_RACE_RUNS (3) times with
+# FUSE_RACE_ARGS, then the truth table's delayfs and fuse-overlayfs rows.
 #
 # Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
 # cannot run the VM (the reason is on stdout, one line). Other: failure.
@@ -25,8 +28,8 @@ ver=$1
 out=$2
 mode=${3:-pmem}
 case $mode in
-pmem | virtiofs | virtiofs-bench | virtiofs-model) ;;
-*) echo "unknown mode $mode (pmem, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
+pmem | virtiofs | virtiofs-bench | virtiofs-model | fuse) ;;
+*) echo "unknown mode $mode (pmem, virtiofs, virtiofs-bench, virtiofs-model, fuse)" >&2; exit 2 ;;
 esac
 window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
 windows_mb=${DAXSCOPE_DAX_WINDOWS_MB:-8 16 32 64}
@@ -144,12 +147,18 @@ for b in daxtrace daxtop daxcheck race delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
+if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the host has them (scripts/deps.sh)
+	for b in fuse-overlayfs strace; do
+		command -v "$b" > /dev/null && add_binary "$(command -v "$b")" "/daxscope/$b"
+	done
+fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
-	"$stage/daxscope/"
+	"$top/tests/vm/fuse-rows.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
 	> "$stage/daxscope/env"
+printf 'FUSE_RACE_RUNS=%s\nFUSE_RACE_ARGS="%s"\n' "${FUSE_RACE_RUNS:-3}" "${FUSE_RACE_ARGS:-}" >> "$stage/daxscope/env"
 cat > "$stage/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
@@ -175,7 +184,7 @@ chmod +x "$stage/init"
 qemu=qemu-system-x86_64
 machine="-accel tcg,thread=single -cpu max -smp 2 -m 2G"
 append="console=ttyS0 memmap=512M!1G panic=-1 quiet loglevel=3"
-if [ "$mode" != pmem ]; then
+case $mode in virtiofs*)
 	vmm=$top/../shared/vmm
 	[ -x "$vmm/bin/qemu-system-x86_64" ] || skip "no virtio-fs DAX VMM in $vmm (../shared beside the clone)"
 	# virtiofsd writes its pid file beside its own binary: run copies from the cache
@@ -216,7 +225,8 @@ if [ "$mode" != pmem ]; then
 		virtio_fs "" "$window_mb"
 	fi
 	append="console=ttyS0 panic=-1 quiet loglevel=3"
-fi
+	;;
+esac
 command -v "$qemu" > /dev/null || skip "qemu-system-x86_64 missing"
 # shellcheck disable=SC2086
 timeout "${DAXSCOPE_VM_TIMEOUT:-420}" "$qemu" $machine \

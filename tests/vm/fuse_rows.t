@@ -1,0 +1,118 @@
+#!/usr/bin/perl
+# Plain FUSE on Debian's 5.10, 6.1 and 6.12 kernels (QEMU, TCG; no DAX): the
+# race of tests/kernel/fuse_race.t on delayfs, recorded by daxtrace in the
+# guest (tests/vm/fuse-rows.sh). FUSE lets the store through on every one of
+# them and the workload itself finds it lost; daxscope must report it on
+# each, whatever dates the server's change there (the request tracepoint on
+# 6.12, fentry on the request's queueing on 6.1, the server's read of
+# /dev/fuse on 5.10). Then the truth table's delayfs and fuse-overlayfs rows,
+# DAXCHECK_RUNS (1: the short form; more for a longer one) runs each.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use JSON::PP;
+use Test::More;
+
+plan skip_all => 'needs root (apt, depmod, device nodes)' if $> != 0;
+plan skip_all => 'DAXSCOPE_VM=0: VM matrix disabled' if ($ENV{DAXSCOPE_VM} // '1') eq '0';
+my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // '5.10 6.1 6.12');
+# The store is lost in most runs, not all: under TCG on 6.12 a store fell after the
+# delete (and survived) in 2 of 3 runs once; each run is judged write by write anyway.
+my $runs = 5;
+
+# What dates a FUSE data change on each kernel, as the banner names it.
+my %dated_by = (
+    '5.10' => "FUSE requests at the server's reads of /dev/fuse",    # no fuse tracepoints, no module BTF
+    '6.1'  => 'FUSE requests',    # fentry on queue_request_and_unlock (module BTF)
+    '6.12' => 'FUSE requests',    # tracepoint fuse:fuse_request_send (6.11+)
+);
+
+# Read faults served by fault-around are seen at fexit of filemap_map_pages
+# (its VM_FAULT_NOPAGE), at the mm_filemap_map_pages tracepoint (6.10+) or
+# through the VMA (bpf_find_vma, 5.17+). On 5.10 it returns void (vm_fault_t
+# from 5.12): the verifier refuses the fexit, and no stand-in loads.
+my $read_faults = 'no fault-around read fault is seen on 5.10 (filemap_map_pages returns void there)';
+my %no_map_pages_result = ('5.10' => $read_faults);
+# Rows that cannot pass on a kernel for reasons other than dating, by kernel, filesystem and scenario.
+# fuse-overlayfs's mix misses and mismatches in these guests on 6.1 and on 6.12 alike (where
+# nothing of the dating changed: the request tracepoint), 2 runs each time: not yet understood.
+my $ovl_mix = 'fuse-overlayfs under strace in a TCG guest: the mix misjudged on 6.1 and 6.12 alike, not yet understood';
+my %row_todo = (
+    '5.10' => { map { my $fs = $_; ($fs => { map { $_ => $read_faults } qw(mapped_read start_race) }) } qw(delayfs fuse-overlayfs) },
+    '6.1'  => { 'fuse-overlayfs' => { mix => $ovl_mix } },
+    '6.12' => { 'fuse-overlayfs' => { mix => $ovl_mix } },
+);
+
+sub artifacts {
+    my ($log) = @_;
+    my %a;
+    $log =~ s/\r//g;
+    while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
+    return \%a;
+}
+
+# The truth table's rows of one FUSE filesystem, as daxcheck scored them in the guest.
+sub truth_rows {
+    my ($kernel, $fs, $a) = @_;
+    my $rows = eval { decode_json($a->{"$fs-truth"} // '') };
+    ok($rows && @$rows, "$fs: daxcheck scored its scenarios") or return diag($a->{"$fs-truth-err"} // 'no rows');
+    unlike($a->{"$fs-truth-err"} // '', qr/^exit 2$/m, "$fs: every scenario ran or was skipped with its reason")
+      or diag($a->{"$fs-truth-err"});
+    for my $r (@$rows) {
+        my $text = sprintf '%s %s: %d of %d raced, %d true, %d reported, FP %d, FN %d, undated %d (%s)', $fs,
+            $r->{scenario}, @$r{qw(raced runs true_events reported fp fn undated)}, $r->{target};
+        TODO: {
+            local $TODO = $row_todo{$kernel}{$fs}{ $r->{scenario} };
+            ok($r->{ok}, $text) or diag(explain $r);
+        }
+    }
+}
+
+for my $k (@kernels) {
+    subtest "kernel $k, plain FUSE" => sub {
+        my $out = scratch_dir();
+        local $ENV{FUSE_RACE_ARGS} = join ' ', fuse_race_args();
+        local $ENV{FUSE_RACE_RUNS} = $runs;
+        local $ENV{DAXCHECK_RUNS} = $ENV{DAXCHECK_RUNS} // 1;
+        my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'fuse');
+        plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
+        is($rc, 0, 'guest booted and finished') or return diag($stderr);
+        my $a = artifacts(slurp("$out/console.log"));
+        like($a->{modules} // '', qr/^fuse ok$/m, 'module fuse loads');
+        my ($banner) = ($a->{banner} // '') =~ /^(daxscope: .*)$/m;
+        my ($watching) = ($banner // '') =~ /; watching: ([^;]*)/;
+        ok((grep { $_ eq $dated_by{$k} } split /, /, $watching // ''), "$k dates FUSE data changes by: $dated_by{$k}")
+          or diag($banner);
+        like($a->{'delayfs-mount'} // '', qr/ fuse/, 'delayfs mounted') or return;
+        my $doc = eval { decode_json($a->{'fuse-report'} // '') };
+        ok($doc, 'the report parses') or return diag($a->{'fuse-report-err'} // '');
+        is($doc->{lost_events}, 0, 'no events lost');
+        unlike($a->{'fuse-report-text'} // '', qr/could not be dated/, 'no window undated');
+        my ($lost, $reported) = (0, 0);
+        for my $n (1 .. $runs) {
+            my $race = eval { decode_json($a->{"fuse-race$n"} // '') };
+            ok($race, "race $n ran") or return diag($a->{'fuse-race-err'} // '');
+            subtest "race $n" => sub { check_fuse_race($doc, $race, "/mnt/delayfs/race$n") };
+            my $lost_here = grep { $_->{lost} && $_->{page} == 3 } @{ $race->{writes} };
+            $lost += $lost_here;
+            $reported += $lost_here && (grep { $_->{page_index} == 3 } findings_for($doc, $race, 'discarded_write'))
+              && (grep { $_->{page_index} == 3 } findings_for($doc, $race, 'unblocked_fault'));
+            TODO: {
+                local $TODO = $no_map_pages_result{$k};
+                ok(fuse_race_read_found($doc, $race), "race $n: the load of page 4 during the punch is an unblocked fault");
+            }
+        }
+        ok($lost > 0, "FUSE lost the store at 70 ms ($lost of $runs runs): the race proves something");
+        is($reported, $lost, "each lost store reported as unblocked_fault + discarded_write on its page");
+        diag("$k plain FUSE: the store at 70 ms lost in $lost of $runs runs; unblocked_fault + discarded_write on its page in $reported");
+        truth_rows($k, 'delayfs', $a);
+        SKIP: {
+            skip 'fuse-overlayfs or strace not on this host (scripts/deps.sh installs them)', 1
+              unless $a->{'fuse-overlayfs-truth'} || $a->{'fuse-overlayfs-truth-err'};
+            truth_rows($k, 'fuse-overlayfs', $a);
+        }
+    };
+}
+done_testing();
