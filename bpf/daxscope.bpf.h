@@ -44,22 +44,24 @@ struct window {
 /* The punch a task is inside, found again at syscall exit or task exit. */
 struct task_punch {
 	struct dx_file_key key;
-	__u64 lock;     /* its inode's fault/punch lock, 0 if unknown */
+	__u64 lock;     /* its inode's fault/punch lock, 0 if none (or not known yet: lock_pending) */
 	__u64 new_size; /* truncate(path) until its inode is known */
-	__u64 i_rwsem;  /* inode->i_rwsem and mapping->i_mmap_rwsem: a punch takes */
-	__u64 i_mmap;   /* them for write too, but they are not the fault lock */
+	__u64 inode;    /* its struct inode, to find the lock once the filesystem's faults have shown it */
 	__u32 gen;
 	__u32 op;
 	__u32 pending_path; /* truncate(path): inode learned at its first page delete */
 	__u32 changes;      /* data changes sampled: page deletes, extent changes, its FUSE request */
 	__u32 unlocked;     /* of which made without the fault lock held for write */
+	__u32 lock_unknown; /* ... made while its fault lock was not known */
 	__u64 first_change;
+	__u64 last_change;
 	__u64 cancelled_at_begin; /* the task's cancelled_write_bytes when the window opened */
 	__u64 cancelled_seen;     /* ... at its last page delete */
 	__u64 start;
 	__u32 hooks_epoch;        /* fault_hooks_epoch when it opened */
 	bool mapped;              /* its file was mapped when it opened */
 	bool unwatched;           /* ... while the fault hooks were not attached */
+	bool lock_pending;        /* its fault lock is learned from the filesystem's faults, not yet */
 };
 
 struct lock_owner {
@@ -88,6 +90,25 @@ struct armed_slot {
 
 struct global_state {
 	__s64 open_windows;
+	__u32 learn_fault_locks; /* a window opened on a filesystem whose fault lock is not known yet */
+};
+
+/*
+ * Where no BTF locates a filesystem's fault lock (private inode types of a
+ * module before 5.11 and no mapping->invalidate_lock, 5.15), its faults show
+ * it (bpf/lockid.bpf.c): per filesystem type and DAX or not, the lock's
+ * offset from the inode, or that its faults take none.
+ */
+struct fault_lock_key {
+	__u64 fs_type; /* struct file_system_type *: one per driver */
+	__u32 dax;
+	__u32 pad;
+};
+
+struct fault_lock_seen {
+	__s64 offset; /* lock address - inode address */
+	__u32 none;   /* its faults take no rwsem of the inode */
+	__u32 pad;
 };
 
 
@@ -118,6 +139,13 @@ struct {
 	__type(key, __u64); /* lock address */
 	__type(value, struct lock_owner);
 } locks SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct fault_lock_key);
+	__type(value, struct fault_lock_seen);
+} fault_locks SEC(".maps") __weak;
 
 /* FUSE requests name a file by node id: the punched FUSE files, by (dev, node id). */
 struct fuse_node {
@@ -292,17 +320,83 @@ static __always_inline struct task_punch *current_punch(void)
 	return tp && !tp->pending_path ? tp : NULL;
 }
 
-/* The punch changes data now: was its fault lock held? Counted in the window, returned for the event. */
-static __always_inline bool note_data_change(struct task_punch *tp)
-{
-	bool held = current_holds_for_write(tp->lock);
+#define S_DAX (1 << 13) /* from include/linux/fs.h */
 
+/* The fault lock of INODE as its filesystem's faults showed it: true and *LOCK (0: they take none) once known. */
+static __always_inline bool learned_fault_lock(struct inode *inode, __u64 *lock)
+{
+	struct fault_lock_key key = {
+		.fs_type = (__u64)BPF_CORE_READ(inode, i_sb, s_type),
+		.dax = !!(BPF_CORE_READ(inode, i_flags) & S_DAX),
+	};
+	struct fault_lock_seen *seen = bpf_map_lookup_elem(&fault_locks, &key);
+
+	if (!seen)
+		return false;
+	*lock = seen->none ? 0 : (__u64)inode + seen->offset;
+	return true;
+}
+
+/* Lock waits on the punch's lock name its file (lockwait.bpf.c). */
+static __always_inline void remember_lock_owner(const struct task_punch *tp)
+{
+	struct lock_owner owner = { .key = tp->key, .gen = tp->gen };
+
+	if (tp->lock && bpf_map_update_elem(&locks, &tp->lock, &owner, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+}
+
+/*
+ * The fault lock of the punch on INODE into tp->lock: mapping->invalidate_lock
+ * or the filesystem's own through BTF, else as its faults showed it; if they
+ * have not yet, the window asks for it to be learned and tries again at each
+ * data change.
+ */
+static __always_inline void find_fault_lock(struct task_punch *tp, struct inode *inode)
+{
+	struct global_state *g;
+
+	tp->inode = (__u64)inode;
+	tp->lock = fault_lock_addr(inode);
+	if (tp->lock || learned_fault_lock(inode, &tp->lock)) {
+		remember_lock_owner(tp);
+		return;
+	}
+	tp->lock_pending = true;
+	g = global_state();
+	if (g)
+		g->learn_fault_locks = 1;
+}
+
+/*
+ * The punch changes data now: was its fault lock held? Counted in the window;
+ * DX_F_LOCKED, DX_F_LOCK_UNKNOWN (not learned yet) or 0 for the event.
+ */
+static __always_inline __u16 note_data_change(struct task_punch *tp)
+{
+	__u64 now = bpf_ktime_get_ns();
+	bool held;
+
+	if (tp->lock_pending && learned_fault_lock((struct inode *)tp->inode, &tp->lock)) {
+		tp->lock_pending = false;
+		remember_lock_owner(tp);
+	}
 	if (!tp->first_change)
-		tp->first_change = bpf_ktime_get_ns();
+		tp->first_change = now;
+	tp->last_change = now;
 	tp->changes++;
+	if (tp->lock_pending) {
+		struct global_state *g = global_state();
+
+		if (g) /* another filesystem's lock may have been learned since it asked */
+			g->learn_fault_locks = 1;
+		tp->lock_unknown++;
+		return DX_F_LOCK_UNKNOWN;
+	}
+	held = current_holds_for_write(tp->lock);
 	if (!held)
 		tp->unlocked++;
-	return held;
+	return held ? DX_F_LOCKED : 0;
 }
 
 /* Is the current task one whose punches are watched (-p, --cgroup)? */

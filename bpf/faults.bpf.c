@@ -316,7 +316,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	struct window *w;
 	struct dx_event *e;
 	__u64 cancelled = 0;
-	bool held = false;
+	__u16 lock_flags = 0;
 
 	if (!inode)
 		return 0;
@@ -329,15 +329,14 @@ int BPF_PROG(on_page_delete, void *folio)
 	if (tp) {
 		__u64 now = cancelled_write_bytes();
 
-		held = note_data_change(tp);
+		lock_flags = note_data_change(tp);
 		cancelled = now - tp->cancelled_seen;
 		tp->cancelled_seen = now;
 	}
 	e = reserve_event(DX_PAGE_DELETE);
 	if (!e)
 		return 0;
-	if (held)
-		e->flags |= DX_F_LOCKED;
+	e->flags |= lock_flags;
 	inode_file(inode, &e->file);
 	e->page.index = folio_index_of(folio);
 	e->page.order = bpf_core_type_exists(struct folio) ? folio_order_of(folio) : 0;

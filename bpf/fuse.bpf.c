@@ -39,7 +39,7 @@ struct fuse_sent {
 	__u32 opcode;
 	__u32 tid;
 	__u32 pid;
-	__u16 flags; /* DX_F_CHANGE, DX_F_LOCKED, DX_F_KTHREAD of the sender */
+	__u16 flags; /* DX_F_CHANGE, DX_F_LOCKED or DX_F_LOCK_UNKNOWN, DX_F_KTHREAD of the sender */
 	char comm[DX_COMM_LEN];
 };
 
@@ -82,7 +82,7 @@ static __always_inline __u16 change_flags(__u32 opcode)
 
 	if (!changes_data(opcode) || !(tp = current_punch()))
 		return 0;
-	return DX_F_CHANGE | (note_data_change(tp) ? DX_F_LOCKED : 0);
+	return DX_F_CHANGE | note_data_change(tp);
 }
 
 SEC("tracepoint/fuse/fuse_request_send")

@@ -9,17 +9,21 @@
  * no late event can still belong to it, on evidence read in the kernel:
  *  - whether the punch held its fault lock for write at every moment it
  *    changed data (page deletes, extent changes, its FUSE request), read from
- *    the lock itself. A window proven to hold it cannot let anything through:
- *    what did not wait was outside the hold. Only windows that changed data
- *    without the lock are judged for breaks of the punch rule;
+ *    the lock itself. A window proven to hold it lets no fault through: what
+ *    did not wait was outside the hold. Only windows that changed data
+ *    without the lock are judged for breaks of the punch rule; a window
+ *    whose lock was not known yet (learned from faults, before 5.15) for
+ *    none;
  *  - a fault that waited on the lock was held off: blocked;
  *  - in a window without the lock, by a task other than the operation and
  *    not a kernel thread, on the range it changes, after its data change
  *    began: a fault got through (unblocked); a page dirtied then deleted
  *    dirty (the kernel counted the dirty bytes the punch threw away) is a
- *    discarded write; a write-back of the range is resurrected data; a read
- *    or direct IO is IO during the punch; a page read into the cache while
- *    the data changed, and not removed again, is a refault.
+ *    discarded write; a write-back of the range is resurrected data;
+ *  - whatever the lock, which read() and readahead do not take before 5.15:
+ *    a read or direct IO of the range by another task while the data changed
+ *    is IO during the punch, and a page read into the cache while the data
+ *    changed, and not removed again, is a refault.
  * Everything else is counted, never listed: early faults, writes erased
  * before the data changed, the operation's own work.
  */
@@ -95,9 +99,10 @@ struct punch_window {
 	int64_t ret;
 	bool unterminated, aborted, incomplete;
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached */
-	/* the kernel's evidence: data changes sampled, those without the lock, the first, dirty bytes dropped */
-	uint32_t changes, unlocked;
-	uint64_t first_change, cancelled_bytes;
+	/* the kernel's evidence: data changes sampled, those without the lock or before it was known, the first
+	 * and last, dirty bytes dropped */
+	uint32_t changes, unlocked, lock_unknown;
+	uint64_t first_change, last_change, cancelled_bytes;
 	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
@@ -609,19 +614,25 @@ static void take_kernel_totals(struct punch_window *w, const struct dx_punch_end
 		return; /* its events showed more: keep them */
 	w->changes = end->changes;
 	w->unlocked = end->unlocked;
+	w->lock_unknown = end->lock_unknown;
 	w->first_change = end->first_change_ns;
+	if (end->last_change_ns) /* 0 in captures made before it was kept */
+		w->last_change = end->last_change_ns;
 	w->kernel_totals = true;
 }
 
 /* A data change the punch made, as its events show it (the end event brings the kernel's totals). */
-static void note_change(struct punch_window *w, uint64_t t, bool locked)
+static void note_change(struct punch_window *w, uint64_t t, uint16_t flags)
 {
 	if (w->kernel_totals)
 		return;
 	if (!w->first_change || t < w->first_change)
 		w->first_change = t;
+	if (t > w->last_change)
+		w->last_change = t;
 	w->changes++;
-	w->unlocked += !locked;
+	w->unlocked += !(flags & (DX_F_LOCKED | DX_F_LOCK_UNKNOWN));
+	w->lock_unknown += !!(flags & DX_F_LOCK_UNKNOWN);
 }
 
 static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
@@ -728,7 +739,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 			if (keep_more(c, w))
 				add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
 					 e->page.order < 20 ? 1ULL << e->page.order : 1);
-			note_change(w, e->ts, e->flags & DX_F_LOCKED);
+			note_change(w, e->ts, e->flags);
 		}
 		break;
 	case DX_PAGE_ADD:
@@ -771,7 +782,7 @@ static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 	if (w && e->flags & DX_F_CHANGE && !w->fuse_sent) {
 		w->fuse_sent = e->ts - e->fuse.latency_ns;
 		w->fuse_reply = e->ts;
-		note_change(w, w->fuse_sent, e->flags & DX_F_LOCKED);
+		note_change(w, w->fuse_sent, e->flags);
 	}
 }
 
@@ -943,6 +954,7 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.data_change_ns = w->first_change,
 		.changes = w->changes,
 		.changes_unlocked = w->unlocked,
+		.changes_lock_unknown = w->lock_unknown,
 		.cancelled_bytes = w->cancelled_bytes,
 		.unterminated = w->unterminated,
 		.aborted = w->aborted,
@@ -965,8 +977,10 @@ struct verdict {
 	struct punch_window *w;
 	struct dx_file_stats *st;
 	bool held;          /* every data change made with the fault lock held for write */
+	bool unheld;        /* one made without it: the punch rule is judged */
 	uint64_t change;    /* data change began (UINT64_MAX: none seen) */
 	uint64_t change_end; /* ... and ended: the FUSE reply, else the window's end */
+	uint64_t changed_by; /* after this the data is what the punch leaves: the FUSE reply, else its last change */
 	uint64_t cancelled_pages; /* dirty pages the kernel says the punch threw away, not yet attributed */
 	struct dx_finding *found;
 	size_t n, cap;
@@ -1274,7 +1288,13 @@ static bool page_can_be_lost(const struct punch_window *w, uint64_t page)
 /* Was it in the rule's reach: a window without the lock, after its data change began? */
 static bool breaks_rule(const struct verdict *v, uint64_t t)
 {
-	return !v->held && t >= v->change;
+	return v->unheld && t >= v->change;
+}
+
+/* Did it happen while the data changed, lock or not? A read then can take data the punch removes. */
+static bool while_changing(const struct verdict *v, uint64_t t)
+{
+	return t >= v->change && t <= v->changed_by;
 }
 
 static void judge_faults(struct verdict *v)
@@ -1363,14 +1383,16 @@ static void judge_io(struct verdict *v)
 		const struct page_mark *dirtier = v->dirtier[i] ? &v->w->dirtied[v->dirtier[i] - 1] : NULL;
 		struct dx_finding *f;
 
-		if (!breaks_rule(v, io->t) || io->t > v->w->end)
-			continue;
 		if (io->write) {
+			if (!breaks_rule(v, io->t) || io->t > v->w->end)
+				continue;
 			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
 					io->t);
 			f->io = io->task;
 			v->st->resurrected++;
-		} else if (!io->write && page_can_be_lost(v->w, first) && other_task_counted(v, &io->task, io->kthread)) {
+		} else if ((while_changing(v, io->t) || (breaks_rule(v, io->t) && io->t <= v->w->end)) &&
+			   page_can_be_lost(v->w, first) &&
+			   other_task_counted(v, &io->task, io->kthread)) {
 			f = add_finding(v, DX_FINDING_IO_DURING_PUNCH, &io->task, first, io->t);
 			v->st->io_during_punch++;
 		} else {
@@ -1381,13 +1403,19 @@ static void judge_io(struct verdict *v)
 	}
 }
 
-/* Pages read into the cache while the data changed, and not removed again by the punch: they may hold what the punch removed. */
+/*
+ * Pages read into the cache while the data changed, and not removed again by
+ * the punch: they may hold what the punch removed, whatever its lock says
+ * (read() and readahead take no fault lock before 5.15). One added after the
+ * last change reads what the punch left.
+ */
 static void judge_added(struct verdict *v)
 {
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct page_mark *a = &v->w->added[i];
 
-		if (!breaks_rule(v, a->t) || a->t > v->change_end || deleted_after(v, a->page, a->t) ||
+		if (!(while_changing(v, a->t) || (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
+		    deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))
 			continue;
 		add_finding(v, DX_FINDING_REFAULT, &a->task, a->page, a->t);
@@ -1402,17 +1430,23 @@ static void judge(void *job)
 	struct verdict v = {
 		.w = w,
 		.st = calloc(1, sizeof(*v.st)),
-		.held = w->changes && !w->unlocked,
+		.held = w->changes && !w->unlocked && !w->lock_unknown,
+		.unheld = w->unlocked,
 		.change = w->first_change ? w->first_change : UINT64_MAX,
 		.change_end = w->fuse_reply ? w->fuse_reply : w->end,
+		.changed_by = w->fuse_reply ? w->fuse_reply : w->last_change ? w->last_change : w->end,
 	};
 
 	if (!v.st)
 		abort(); /* a collector out of memory cannot report anything honest */
 	for (size_t i = 0; i < w->ndeleted; i++)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
-	if (w->changes)
-		*(v.held ? &v.st->held_punches : &v.st->unheld_punches) += 1;
+	if (v.held)
+		v.st->held_punches++;
+	else if (v.unheld)
+		v.st->unheld_punches++;
+	else if (w->lock_unknown)
+		v.st->lock_unknown_punches++;
 	v.st->unwatched_punches += w->faults_unwatched;
 	index_window(&v);
 	judge_faults(&v);
@@ -1444,6 +1478,7 @@ static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->own_work += t->own_work;
 	st->held_punches += t->held_punches;
 	st->unheld_punches += t->unheld_punches;
+	st->lock_unknown_punches += t->lock_unknown_punches;
 	st->unwatched_punches += t->unwatched_punches;
 }
 

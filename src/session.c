@@ -186,6 +186,11 @@ static const struct program {
 	ENTRY(on_down_write_exit, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
 	ENTRY(on_down_read, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
 	ENTRY(on_down_read_exit, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin)),
+	/* the fault lock of filesystems no BTF locates, learned from their faults (lockid.bpf.c) */
+	ENTRY(on_learn_fault_start, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin), ON_DEMAND),
+	ENTRY(on_learn_read_lock, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin), ON_DEMAND),
+	ENTRY(on_learn_filemap_fault, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin), ON_DEMAND),
+	ENTRY(on_learn_dax_fault, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin), ON_DEMAND),
 	/* FUSE requests (fuse.bpf.c) and IO (io.bpf.c) */
 	ENTRY(on_fuse_send, FUSE_REQUESTS),
 	ENTRY(on_fuse_end, FUSE_REQUESTS),

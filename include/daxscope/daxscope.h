@@ -103,6 +103,7 @@ struct dx_file_stats {
 	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
 	uint64_t unheld_punches;   /* windows with a data change made without it */
+	uint64_t lock_unknown_punches; /* windows whose fault lock was not known yet (learned from faults): never judged held */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
 };
@@ -164,12 +165,19 @@ struct dx_punch_window {
 	uint64_t data_change_ns;  /* first data change: FUSE request sent, first page delete or extent change */
 	uint32_t changes;         /* data changes sampled in the kernel */
 	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
+	uint32_t changes_lock_unknown; /* ... made before the fault lock was known (learned from faults, before 5.15) */
 	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
 	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
 };
+
+/* Was the fault lock proven held for write at each of the punch's data changes? */
+static inline bool dx_punch_held_lock(const struct dx_punch_window *p)
+{
+	return p->changes && !p->changes_unlocked && !p->changes_lock_unknown;
+}
 
 struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */

@@ -57,6 +57,7 @@ enum dx_punch_op {
 #define DX_F_LOCKED (1u << 7)       /* punch's page delete or data change: it held its fault lock for write */
 #define DX_F_CHANGE (1u << 8)       /* FUSE request of a punch: the one that changes the file's data */
 #define DX_F_FAULTS_UNWATCHED (1u << 9) /* punch end: its file was mapped while the fault hooks were not attached */
+#define DX_F_LOCK_UNKNOWN (1u << 10)    /* punch's page delete or data change: its fault lock was not known yet */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {
@@ -87,15 +88,20 @@ struct dx_punch {
 	char name[DX_NAME_LEN]; /* dentry name, for when no path can be resolved */
 };
 
-/* What the kernel side saw of the punch's data changes (page deletes, extent changes, its FUSE request). */
+/*
+ * What the kernel side saw of the punch's data changes (page deletes, extent
+ * changes, its FUSE request). lock_unknown and last_change_ns took unused
+ * bytes: captures made before them read 0 there, which means "not known".
+ */
 struct dx_punch_end {
 	__s64 ret;
 	__u32 op;
-	__u32 changes;  /* data changes sampled */
-	__u32 unlocked; /* of which made without the fault lock held for write by the punching task */
-	__u32 pad;
+	__u32 changes;      /* data changes sampled */
+	__u32 unlocked;     /* of which made without the fault lock held for write by the punching task */
+	__u32 lock_unknown; /* ... made before its fault lock was known (learned from faults: bpf/lockid.bpf.c) */
 	__u64 first_change_ns;
 	__u64 cancelled_bytes; /* dirty page-cache bytes it threw away (task I/O accounting) */
+	__u64 last_change_ns;
 };
 
 struct dx_page {
