@@ -90,7 +90,6 @@ struct armed_slot {
 
 struct global_state {
 	__s64 open_windows;
-	__u32 learn_fault_locks; /* a window opened on a filesystem whose fault lock is not known yet */
 };
 
 /*
@@ -349,23 +348,16 @@ static __always_inline void remember_lock_owner(const struct task_punch *tp)
 /*
  * The fault lock of the punch on INODE into tp->lock: mapping->invalidate_lock
  * or the filesystem's own through BTF, else as its faults showed it; if they
- * have not yet, the window asks for it to be learned and tries again at each
- * data change.
+ * have not yet, the window tries again at each data change.
  */
 static __always_inline void find_fault_lock(struct task_punch *tp, struct inode *inode)
 {
-	struct global_state *g;
-
 	tp->inode = (__u64)inode;
 	tp->lock = fault_lock_addr(inode);
-	if (tp->lock || learned_fault_lock(inode, &tp->lock)) {
+	if (tp->lock || learned_fault_lock(inode, &tp->lock))
 		remember_lock_owner(tp);
-		return;
-	}
-	tp->lock_pending = true;
-	g = global_state();
-	if (g)
-		g->learn_fault_locks = 1;
+	else
+		tp->lock_pending = true;
 }
 
 /*
@@ -386,10 +378,6 @@ static __always_inline __u16 note_data_change(struct task_punch *tp)
 	tp->last_change = now;
 	tp->changes++;
 	if (tp->lock_pending) {
-		struct global_state *g = global_state();
-
-		if (g) /* another filesystem's lock may have been learned since it asked */
-			g->learn_fault_locks = 1;
 		tp->lock_unknown++;
 		return DX_F_LOCK_UNKNOWN;
 	}

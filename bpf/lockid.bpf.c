@@ -25,20 +25,22 @@ struct {
 	__type(value, __u64);
 } fault_read_locks SEC(".maps");
 
-static __always_inline bool learning(void)
-{
-	struct global_state *g = global_state();
-
-	return g && g->learn_fault_locks;
-}
-
+/*
+ * A fault on a file whose filesystem's fault lock is not known yet: what it
+ * takes shared from here on is recorded. Kernels with invalidate_lock never
+ * need it.
+ */
 SEC("fentry/handle_mm_fault")
-int BPF_PROG(on_learn_fault_start)
+int BPF_PROG(on_learn_fault_start, struct vm_area_struct *vma)
 {
+	struct inode *inode = BPF_CORE_READ(vma, vm_file, f_inode);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 none = 0;
+	__u64 none = 0, lock;
 
-	if (learning() && bpf_map_update_elem(&fault_read_locks, &tid, &none, BPF_ANY))
+	if (bpf_core_field_exists(struct address_space, invalidate_lock) || !inode ||
+	    learned_fault_lock(inode, &lock))
+		return 0;
+	if (bpf_map_update_elem(&fault_read_locks, &tid, &none, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
 	return 0;
 }
@@ -47,11 +49,8 @@ SEC("fexit/down_read")
 int BPF_PROG(on_learn_read_lock, struct rw_semaphore *sem)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *last;
+	__u64 *last = bpf_map_lookup_elem(&fault_read_locks, &tid);
 
-	if (!learning())
-		return 0;
-	last = bpf_map_lookup_elem(&fault_read_locks, &tid);
 	if (last)
 		*last = (__u64)sem;
 	return 0;
@@ -61,21 +60,18 @@ int BPF_PROG(on_learn_read_lock, struct rw_semaphore *sem)
 static __always_inline void learn_fault_lock(struct vm_fault *vmf, __u32 dax)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct global_state *g = global_state();
 	struct fault_lock_key key = { .dax = dax };
 	struct fault_lock_seen seen = {};
+	__u64 *sem = bpf_map_lookup_elem(&fault_read_locks, &tid);
 	struct inode *inode;
-	__u64 *sem, mapping;
+	__u64 mapping;
 
-	if (!g || !g->learn_fault_locks)
-		return;
-	sem = bpf_map_lookup_elem(&fault_read_locks, &tid);
+	if (!sem)
+		return; /* its filesystem's lock is known, or the fault began before the hooks */
 	inode = BPF_CORE_READ(vmf, vma, vm_file, f_inode);
-	if (!sem || !inode)
-		return; /* the fault began before learning was asked for */
-	key.fs_type = (__u64)BPF_CORE_READ(inode, i_sb, s_type);
-	if (bpf_map_lookup_elem(&fault_locks, &key))
+	if (!inode)
 		return;
+	key.fs_type = (__u64)BPF_CORE_READ(inode, i_sb, s_type);
 	mapping = (__u64)BPF_CORE_READ(inode, i_mapping);
 	seen.offset = (__s64)(*sem - (__u64)inode);
 	if (!*sem)
@@ -85,7 +81,7 @@ static __always_inline void learn_fault_lock(struct vm_fault *vmf, __u32 dax)
 		 *sem == mapping + bpf_core_field_offset(struct address_space, i_mmap_rwsem))
 		return; /* not a lock of this inode's own: teaches nothing */
 	bpf_map_update_elem(&fault_locks, &key, &seen, BPF_NOEXIST);
-	g->learn_fault_locks = 0; /* windows still waiting for another filesystem's ask again */
+	bpf_map_delete_elem(&fault_read_locks, &tid);
 }
 
 SEC("fentry/filemap_fault")

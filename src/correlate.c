@@ -952,6 +952,7 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.fuse_reply_ns = w->fuse_reply,
 		.ret = w->ret,
 		.data_change_ns = w->first_change,
+		.last_change_ns = w->last_change,
 		.changes = w->changes,
 		.changes_unlocked = w->unlocked,
 		.changes_lock_unknown = w->lock_unknown,

@@ -421,6 +421,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_u64(g, "fuse_sent_ns", p->fuse_sent_ns);
 	dx_json_u64(g, "fuse_reply_ns", p->fuse_reply_ns);
 	dx_json_u64(g, "data_change_ns", p->data_change_ns);
+	dx_json_u64(g, "last_data_change_ns", p->last_change_ns);
 	dx_json_u64(g, "data_changes", p->changes);
 	dx_json_u64(g, "data_changes_without_lock", p->changes_unlocked);
 	dx_json_u64(g, "data_changes_lock_unknown", p->changes_lock_unknown);

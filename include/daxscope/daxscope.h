@@ -163,6 +163,7 @@ struct dx_punch_window {
 	uint64_t fuse_sent_ns, fuse_reply_ns; /* its FUSE FALLOCATE request; 0 if none */
 	int64_t ret;       /* what the syscall returned */
 	uint64_t data_change_ns;  /* first data change: FUSE request sent, first page delete or extent change */
+	uint64_t last_change_ns;  /* the last one the kernel saw (0 if not known) */
 	uint32_t changes;         /* data changes sampled in the kernel */
 	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
 	uint32_t changes_lock_unknown; /* ... made before the fault lock was known (learned from faults, before 5.15) */
