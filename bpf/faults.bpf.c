@@ -363,6 +363,52 @@ int BPF_PROG(on_page_add, void *folio)
 	return 0;
 }
 
+/* from include/linux/blk_types.h */
+#define REQ_OP_MASK 0xff
+#define REQ_OP_READ 0
+
+/*
+ * A block read of page-cache pages of an armed file. A page of a hole is
+ * zero-filled with none: a page read into the cache while a punch changes
+ * data can hold removed bytes only if it was read from the blocks.
+ */
+SEC("fentry/submit_bio")
+int BPF_PROG(on_block_read, struct bio *bio)
+{
+	void *page;
+	struct address_space *mapping;
+	struct inode *inode;
+	struct dx_file_key key;
+	struct window *w;
+	struct dx_event *e;
+	__u64 first, last, size;
+
+	if (!any_window_open() || (BPF_CORE_READ(bio, bi_opf) & REQ_OP_MASK) != REQ_OP_READ)
+		return 0;
+	page = BPF_CORE_READ(bio, bi_io_vec, bv_page);
+	mapping = page ? folio_mapping_of(page) : NULL;
+	if (!mapping || ((__u64)mapping & 3)) /* anonymous or movable: not a file's page */
+		return 0;
+	inode = BPF_CORE_READ(mapping, host);
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	w = armed_window(&key);
+	first = folio_index_of(page);
+	size = BPF_CORE_READ(bio, bi_iter.bi_size); /* the file's pages follow the first: readahead reads runs */
+	last = first + (size ? (size - 1) >> PAGE_SHIFT : 0);
+	if (!w || !window_covers(w, first, last))
+		return 0;
+	e = reserve_event(DX_PAGE_READ);
+	if (!e)
+		return 0;
+	inode_file(inode, &e->file);
+	e->page.index = first;
+	e->page.last = last;
+	submit_event(e);
+	return 0;
+}
+
 /*
  * DAX fault duration from the filesystem's own handler, entry to return, so
  * that the fault/punch lock taken inside is counted (fs_dax tracepoints fire

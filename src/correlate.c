@@ -60,7 +60,7 @@ struct fault_group {
 	bool dirtied; /* it made its page dirty: a page turns dirty once a fault, so the next is another */
 };
 
-struct page_mark { /* a dirtied or added page, or a deleted folio */
+struct page_mark { /* a dirtied, added or block-read page, or a deleted folio */
 	struct dx_task task;
 	uint64_t t;
 	uint64_t page;
@@ -107,8 +107,8 @@ struct punch_window {
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
 	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */
-	struct page_mark *dirtied, *deleted, *added;
-	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added;
+	struct page_mark *dirtied, *deleted, *added, *read; /* read: one a page of each block read */
+	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added, nread, cap_read;
 	struct io_mark *ios;
 	size_t nios, cap_ios;
 	size_t kept; /* groups, marks and requests: at most DX_WINDOW_EVENTS */
@@ -684,6 +684,18 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 	}
 }
 
+/* A block read of pages page.index .. page.last: one mark a page of the window's. */
+static void add_block_read(struct dx_correlator *c, struct punch_window *w, const struct dx_event *e)
+{
+	uint64_t last = e->page.last < w->last_page ? e->page.last : w->last_page;
+
+	for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page; p <= last && keep_more(c, w);
+	     p++) {
+		add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
+		w->read[w->nread - 1].page = p;
+	}
+}
+
 static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
@@ -692,7 +704,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	struct dx_task task = event_task(e);
 	struct fault_group *g;
 
-	if (e->kind != DX_PAGE_DELETE && e->kind != DX_PAGE_ADD)
+	if (e->kind != DX_PAGE_DELETE && e->kind != DX_PAGE_ADD && e->kind != DX_PAGE_READ)
 		count_task(st->top_faulters, &task);
 	switch (e->kind) {
 	case DX_MAP_FAULT:
@@ -745,6 +757,10 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_PAGE_ADD:
 		if (w && page_in_window(w, e->page.index) && keep_more(c, w))
 			add_mark(&w->added, &w->nadded, &w->cap_added, e, 1);
+		break;
+	case DX_PAGE_READ:
+		if (w)
+			add_block_read(c, w, e);
 		break;
 	}
 }
@@ -891,6 +907,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 	case DX_PAGE_DIRTY:
 	case DX_PAGE_DELETE:
 	case DX_PAGE_ADD:
+	case DX_PAGE_READ:
 	case DX_FAULT_DONE:
 		on_page_event(c, e);
 		break;
@@ -1404,18 +1421,49 @@ static void judge_io(struct verdict *v)
 	}
 }
 
+static int page_time_cmp(const void *a, const void *b)
+{
+	const struct page_mark *x = a, *y = b;
+
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Was PAGE read from the blocks at T or later (a page of a hole is zero-filled, with no read)? */
+static bool block_read_since(const struct verdict *v, uint64_t page, uint64_t t)
+{
+	const struct punch_window *w = v->w;
+	size_t lo = 0, hi = w->nread;
+
+	while (lo < hi) { /* the first read of PAGE at T or later, by (page, time) */
+		size_t mid = (lo + hi) / 2;
+
+		if (w->read[mid].page < page || (w->read[mid].page == page && w->read[mid].t < t))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nread && w->read[lo].page == page;
+}
+
 /*
  * Pages read into the cache while the data changed, and not removed again by
- * the punch: they may hold what the punch removed, whatever its lock says
- * (read() and readahead take no fault lock before 5.15). One added after the
- * last change reads what the punch left.
+ * the punch: they may hold what the punch removed. Where the rule applies,
+ * any; whatever the lock says (read() and readahead take no fault lock before
+ * 5.15), those read from the blocks after they were added, before the last
+ * change (a page of the hole is zero-filled, with no read; one added after
+ * the last change reads what the punch left).
  */
 static void judge_added(struct verdict *v)
 {
+	if (v->w->nread)
+		qsort(v->w->read, v->w->nread, sizeof(*v->w->read), page_time_cmp);
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct page_mark *a = &v->w->added[i];
 
-		if (!(while_changing(v, a->t) || (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
+		if (!((while_changing(v, a->t) && block_read_since(v, a->page, a->t)) ||
+		      (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
 		    deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))
 			continue;
@@ -1492,6 +1540,7 @@ static void free_window(void *job)
 	free(w->dirtied);
 	free(w->deleted);
 	free(w->added);
+	free(w->read);
 	free(w->ios);
 	free(w->tally);
 	free(w->found);

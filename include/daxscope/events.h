@@ -30,6 +30,7 @@ enum dx_kind {
 	DX_FAULT_DONE,    /* a filesystem DAX fault handler returned (fentry/fexit): page.duration_ns */
 	DX_PAGE_ADD,      /* filemap:mm_filemap_add_to_page_cache: a page read into the cache */
 	DX_IO_REQUEST,    /* a FUSE READ/WRITE request or a direct IO on an armed file, at its send */
+	DX_PAGE_READ,     /* a block read of page-cache pages (submit_bio): page.index .. page.last */
 	DX_KIND_MAX
 };
 

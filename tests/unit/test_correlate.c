@@ -327,10 +327,20 @@ static void punch_end(struct stream *s, uint64_t t, uint32_t changes, uint32_t u
 	e->punch_end.last_change_ns = T0 + last;
 }
 
+/* A block read of pages FIRST .. LAST by TID (submit_bio). */
+static void block_read(struct stream *s, uint32_t tid, uint64_t t, uint64_t first, uint64_t last)
+{
+	struct dx_event *e = add(s, DX_PAGE_READ, tid, t);
+
+	e->page.index = first;
+	e->page.last = last;
+}
+
 /*
- * 5.10's read()/readahead take no fault lock: a page read in between the
- * punch's page deletes and its last extent change may hold what the punch
- * removed, although the punch held its lock throughout.
+ * 5.10's read()/readahead take no fault lock: a page read in from the blocks
+ * between the punch's page deletes and its last extent change may hold what
+ * the punch removed, although the punch held its lock throughout; one of the
+ * hole is zero-filled, with no block read.
  */
 static void test_readahead_under_held_lock(void)
 {
@@ -344,15 +354,23 @@ static void test_readahead_under_held_lock(void)
 	page(&s, DX_PAGE_ADD, READER, 500, 2, 0); /* before the data change: deleted or read before */
 	delete(&s, 1 * MS, 2, true, 0);
 	delete(&s, 1 * MS + 1, 3, true, 0);
+	block_read(&s, READER, 1 * MS + 500, 2, 2); /* read before its add: another page's read */
 	page(&s, DX_PAGE_ADD, READER, 2 * MS, 3, 0); /* after its delete, before the extents went */
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 2, 0);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 4, 0); /* mapped the hole: zero-filled, no block read */
+	block_read(&s, READER, 2 * MS + 10, 3, 3);
 	page(&s, DX_PAGE_ADD, PUNCHER, 2 * MS + 1, 5, 0); /* the punch's own */
+	block_read(&s, PUNCHER, 2 * MS + 2, 5, 5);
 	page(&s, DX_PAGE_ADD, READER, 4 * MS, 6, 0); /* after the last change: reads the hole */
+	block_read(&s, READER, 4 * MS + 10, 6, 6);
 	punch_end(&s, 5 * MS, 3, 0, 1 * MS, 3 * MS);
 	c = run(&s, &r);
 	is_int(r.n, 1, "readahead under a held lock: one finding");
 	f = find(&r, DX_FINDING_REFAULT, 3);
 	ok(f && f->fault.tid == READER && f->punch.tid == PUNCHER,
-	   "a page read in while the data changed, never removed: refault, with reader and punch");
+	   "a page read in from the blocks while the data changed, never removed: refault, with reader and punch");
+	ok(!find(&r, DX_FINDING_REFAULT, 4) && !find(&r, DX_FINDING_REFAULT, 2),
+	   "pages added meanwhile with no block read since (the hole, zero-filled) are none");
 	ok(r.npunches == 1 && dx_punch_held_lock(&r.p[0]), "... although the punch held its lock");
 	st = stats_of(c, &file_a);
 	ok(st && st->held_punches == 1 && st->refaults == 1, "the file counts a held punch and its refault");
@@ -383,6 +401,7 @@ static void test_lock_unknown(void)
 	page(&s, DX_FILEMAP_FAULT, WRITER, 2 * MS, 3, 0); /* no wait seen: the lock was not watched yet */
 	page(&s, DX_PAGE_DIRTY, WRITER, 2 * MS + 1, 3, 0);
 	page(&s, DX_PAGE_ADD, READER, 2 * MS + 2, 4, 0);
+	block_read(&s, READER, 2 * MS + 3, 4, 7);
 	punch_end(&s, 5 * MS, 2, 2, 1 * MS, 3 * MS);
 	c = run(&s, &r);
 	is_int(count(&r, DX_FINDING_UNBLOCKED_FAULT), 0, "lock unknown: a fault that did not wait is no finding");
