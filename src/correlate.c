@@ -397,13 +397,12 @@ static void table_remove(struct file_windows *fw, struct punch_window *w)
 }
 
 /* The file's first window, in opening order, open at T: the one a lock wait that began then fell in. */
-static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint64_t t)
+/* How many of the file's slots had begun by T (begins never decrease). */
+static size_t begun_by(const struct file_windows *fw, uint64_t t)
 {
-	struct file_windows *fw = &c->by_file[file];
-	struct punch_window *found = NULL;
-	size_t lo = 0, hi = fw->n, i;
+	size_t lo = 0, hi = fw->n;
 
-	while (lo < hi) { /* the windows begun by then */
+	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
 		if (fw->slots[mid].begin <= t)
@@ -411,6 +410,15 @@ static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint64_t t)
+{
+	struct file_windows *fw = &c->by_file[file];
+	struct punch_window *found = NULL;
+	size_t lo = begun_by(fw, t), i;
+
 	i = u64_tree_first(&fw->ends, 0, lo, t ? t : 1); /* ends are not 0: that is a judged slot */
 	if (i < lo)
 		found = fw->slots[i].w;
@@ -684,10 +692,22 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 	}
 }
 
-/* A block read of pages page.index .. page.last: one mark a page of the window's. */
-static void add_block_read(struct dx_correlator *c, struct punch_window *w, const struct dx_event *e)
+/*
+ * A block read of pages page.index .. page.last: one mark a page, in the
+ * file's latest window begun by then, ended or not (a reader can map the
+ * blocks inside the window and send the read after it).
+ */
+static void add_block_read(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
-	uint64_t last = e->page.last < w->last_page ? e->page.last : w->last_page;
+	struct file_windows *fw = &c->by_file[file];
+	struct punch_window *w = NULL;
+	uint64_t last;
+
+	for (size_t i = begun_by(fw, e->ts); i-- > 0 && !w;)
+		w = fw->slots[i].w;
+	if (!w)
+		return;
+	last = e->page.last < w->last_page ? e->page.last : w->last_page;
 
 	for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page; p <= last && keep_more(c, w);
 	     p++) {
@@ -759,8 +779,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 			add_mark(&w->added, &w->nadded, &w->cap_added, e, 1);
 		break;
 	case DX_PAGE_READ:
-		if (w)
-			add_block_read(c, w, e);
+		add_block_read(c, file, e);
 		break;
 	}
 }

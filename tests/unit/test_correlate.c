@@ -361,11 +361,14 @@ static void test_readahead_under_held_lock(void)
 	block_read(&s, READER, 2 * MS + 10, 3, 3);
 	page(&s, DX_PAGE_ADD, PUNCHER, 2 * MS + 1, 5, 0); /* the punch's own */
 	block_read(&s, PUNCHER, 2 * MS + 2, 5, 5);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS + 3, 7, 0); /* mapped before the extents went, read after the punch */
 	page(&s, DX_PAGE_ADD, READER, 4 * MS, 6, 0); /* after the last change: reads the hole */
 	block_read(&s, READER, 4 * MS + 10, 6, 6);
 	punch_end(&s, 5 * MS, 3, 0, 1 * MS, 3 * MS);
+	block_read(&s, READER, 6 * MS, 7, 7);
 	c = run(&s, &r);
-	is_int(r.n, 1, "readahead under a held lock: one finding");
+	is_int(r.n, 2, "readahead under a held lock: two findings");
+	ok(find(&r, DX_FINDING_REFAULT, 7) != NULL, "a block read sent after the punch ended still counts");
 	f = find(&r, DX_FINDING_REFAULT, 3);
 	ok(f && f->fault.tid == READER && f->punch.tid == PUNCHER,
 	   "a page read in from the blocks while the data changed, never removed: refault, with reader and punch");
@@ -373,7 +376,7 @@ static void test_readahead_under_held_lock(void)
 	   "pages added meanwhile with no block read since (the hole, zero-filled) are none");
 	ok(r.npunches == 1 && dx_punch_held_lock(&r.p[0]), "... although the punch held its lock");
 	st = stats_of(c, &file_a);
-	ok(st && st->held_punches == 1 && st->refaults == 1, "the file counts a held punch and its refault");
+	ok(st && st->held_punches == 1 && st->refaults == 2, "the file counts a held punch and its refaults");
 	dx_correlator_free(c);
 
 	memset(&s, 0, sizeof(s)); /* a read request while a held punch changes data */
