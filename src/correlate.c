@@ -1017,7 +1017,7 @@ struct verdict {
 	bool unheld;        /* one made without it: the punch rule is judged */
 	uint64_t change;    /* data change began (UINT64_MAX: none seen) */
 	uint64_t change_end; /* ... and ended: the FUSE reply, else the window's end */
-	uint64_t changed_by; /* after this the data is what the punch leaves: the FUSE reply, else its last change */
+	uint64_t changed_by; /* after this the data is what the punch leaves (see leaves_by) */
 	uint64_t cancelled_pages; /* dirty pages the kernel says the punch threw away, not yet attributed */
 	struct dx_finding *found;
 	size_t n, cap;
@@ -1491,6 +1491,22 @@ static void judge_added(struct verdict *v)
 	}
 }
 
+/*
+ * After when does a read of the range see what the punch leaves? The FUSE
+ * reply; else the last change the kernel saw, which is dated at its start
+ * (ext4 dates the removal of the extents as it begins); where the operation
+ * leaves holes (punch, zero) the window's end: a page read from the blocks
+ * before it must have mapped the old ones, one of the hole has no read.
+ */
+static uint64_t leaves_by(const struct punch_window *w)
+{
+	if (w->fuse_reply)
+		return w->fuse_reply;
+	if (w->op == DX_OP_PUNCH_HOLE || w->op == DX_OP_ZERO_RANGE || !w->last_change)
+		return w->end;
+	return w->last_change;
+}
+
 /* Judges a retired window on the worker's thread: its findings in time order, and the counts they add. */
 static void judge(void *job)
 {
@@ -1502,7 +1518,7 @@ static void judge(void *job)
 		.unheld = w->unlocked,
 		.change = w->first_change ? w->first_change : UINT64_MAX,
 		.change_end = w->fuse_reply ? w->fuse_reply : w->end,
-		.changed_by = w->fuse_reply ? w->fuse_reply : w->last_change ? w->last_change : w->end,
+		.changed_by = leaves_by(w),
 	};
 
 	if (!v.st)

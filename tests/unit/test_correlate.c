@@ -362,8 +362,7 @@ static void test_readahead_under_held_lock(void)
 	page(&s, DX_PAGE_ADD, PUNCHER, 2 * MS + 1, 5, 0); /* the punch's own */
 	block_read(&s, PUNCHER, 2 * MS + 2, 5, 5);
 	page(&s, DX_PAGE_ADD, READER, 2 * MS + 3, 7, 0); /* mapped before the extents went, read after the punch */
-	page(&s, DX_PAGE_ADD, READER, 4 * MS, 6, 0); /* after the last change: reads the hole */
-	block_read(&s, READER, 4 * MS + 10, 6, 6);
+	page(&s, DX_PAGE_ADD, READER, 4 * MS, 6, 0); /* after the extents went: the hole, no block read */
 	punch_end(&s, 5 * MS, 3, 0, 1 * MS, 3 * MS);
 	block_read(&s, READER, 6 * MS, 7, 7);
 	c = run(&s, &r);
@@ -383,11 +382,22 @@ static void test_readahead_under_held_lock(void)
 	punch(&s, 0, 0, 16);
 	delete(&s, 1 * MS, 2, true, 0);
 	io_request(&s, READER, 2 * MS, 2, 1, false);
-	io_request(&s, READER, 4 * MS, 3, 1, false); /* after the last change */
 	punch_end(&s, 5 * MS, 2, 0, 1 * MS, 3 * MS);
+	io_request(&s, READER, 6 * MS, 3, 1, false); /* after the punch */
 	c = run(&s, &r);
 	ok(find(&r, DX_FINDING_IO_DURING_PUNCH, 2) && r.n == 1,
-	   "a read while a held punch changed data is IO during the punch; one after its last change is not");
+	   "a read while a held punch changed data is IO during the punch; one after it is not");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* a collapse leaves no hole: after its last change the blocks read are the new ones */
+	punch(&s, 0, 0, 16);
+	s.ev[0].punch.op = DX_OP_COLLAPSE_RANGE;
+	delete(&s, 1 * MS, 2, true, 0);
+	page(&s, DX_PAGE_ADD, READER, 4 * MS, 3, 0);
+	block_read(&s, READER, 4 * MS + 10, 3, 3);
+	punch_end(&s, 5 * MS, 2, 0, 1 * MS, 3 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "collapse: a page read in from the blocks after its last change is no refault");
 	dx_correlator_free(c);
 }
 

@@ -8,8 +8,8 @@
 # from 5.15 mapping->invalidate_lock keeps them out. Judged against the
 # workload's own check (stale bytes through the page cache where O_DIRECT
 # reads the hole): every round that left stale pages has refault findings
-# naming the reader and the punch, on every stale page (a TODO on 5.10: one
-# boot missed 12 of 256), and every refault finding is on a stale page;
+# naming the reader and the punch, on every stale page, and every refault
+# finding is on a stale page;
 # the punch reads as holding the fault lock at every data change (on 5.10,
 # learned from the faults: every window but those before the first fault).
 # Then the truth table's non-DAX ext4 and xfs rows in the same guest.
@@ -63,11 +63,8 @@ sub judge_case {
         . ' blocked faults');
     is(scalar(grep { !$found_rounds{$_} } keys %damaged), 0,
         "case $case: every round that left stale pages has refault findings by a reader, in its punch's window");
-    {
-        local $TODO = $reads_unlocked{$k} ? 'one boot missed 12 of 256 stale pages of a round (cause not found)' : undef;
-        is(scalar @missed, 0, "case $case: every stale page has its refault finding")
-          or diag("missed: @missed[0 .. ($#missed < 9 ? $#missed : 9)]");
-    }
+    is(scalar @missed, 0, "case $case: every stale page has its refault finding")
+      or diag("missed: @missed[0 .. ($#missed < 9 ? $#missed : 9)]");
     is(scalar @not_stale, 0, "case $case: every refault finding is on a page the workload saw stale")
       or diag("@not_stale[0 .. ($#not_stale < 9 ? $#not_stale : 9)]");
     is(scalar keys %wrong, 0, "case $case: no other finding but blocked faults") or diag(explain \%wrong);
