@@ -37,7 +37,7 @@ LIVE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIVE_SRCS))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
-HELPERS  := $(BUILD)/race $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
+HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
 	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz
 SESSION  := $(BUILD)/libdaxscope-live.a
 else
@@ -100,6 +100,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope-core.a
 $(BUILD)/tests/test_pairstat: tests/bench/pairstat.h
 
 $(BUILD)/race: tests/workload/race.c
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/readrace: tests/workload/readrace.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/reportbench: tests/bench/reportbench.c $(BUILD)/libdaxscope-core.a

@@ -47,18 +47,19 @@ struct window {
 /* The punch a task is inside, found again at syscall exit or task exit. */
 struct task_punch {
 	struct dx_file_key key;
-	__u64 lock;     /* its inode's fault/punch lock, 0 if unknown */
+	__u64 lock;     /* its inode's fault/punch lock, 0 if none (or not known yet: lock_pending) */
 	__u64 guard;    /* tmpfs hole punch: &inode->i_private, set while faults are kept out (fault_guard_addr) */
 	__u32 guard_kind; /* enum dx_fault_guard: what lock or guard is read */
 	__u64 new_size; /* truncate(path) until its inode is known */
-	__u64 i_rwsem;  /* inode->i_rwsem and mapping->i_mmap_rwsem: a punch takes */
-	__u64 i_mmap;   /* them for write too, but they are not the fault lock */
+	__u64 inode;    /* its struct inode, to find the lock once the filesystem's faults have shown it */
 	__u32 gen;
 	__u32 op;
 	__u32 pending_path; /* truncate(path): inode learned at its first page delete */
 	__u32 changes;      /* data changes sampled: page deletes, extent changes, its FUSE request */
 	__u32 unlocked;     /* of which made without the fault lock held for write */
+	__u32 lock_unknown; /* ... made while its fault lock was not known */
 	__u64 first_change;
+	__u64 last_change;
 	__u64 cancelled_at_begin; /* the task's cancelled_write_bytes when the window opened */
 	__u64 cancelled_seen;     /* ... at its last page delete */
 	__u64 start;
@@ -68,6 +69,7 @@ struct task_punch {
 	bool unwatched;           /* ... while the fault hooks were not attached */
 	bool fuse;                /* its file is FUSE: the server changes the data when it takes the request */
 	bool dated;               /* ... and that request was seen (sent, or read by the server) */
+	bool lock_pending;        /* its fault lock is learned from the filesystem's faults, not yet */
 };
 
 struct lock_owner {
@@ -98,6 +100,24 @@ struct global_state {
 	__s64 open_windows;
 };
 
+/*
+ * Where no BTF locates a filesystem's fault lock (private inode types of a
+ * module before 5.11 and no mapping->invalidate_lock, 5.15), its faults show
+ * it (bpf/lockid.bpf.c): per filesystem type and DAX or not, the lock's
+ * offset from the inode, or that its faults take none.
+ */
+struct fault_lock_key {
+	__u64 fs_type; /* struct file_system_type *: one per driver */
+	__u32 dax;
+	__u32 pad;
+};
+
+struct fault_lock_seen {
+	__s64 offset; /* lock address - inode address */
+	__u32 none;   /* its faults take no rwsem of the inode */
+	__u32 pad;
+};
+
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -126,6 +146,13 @@ struct {
 	__type(key, __u64); /* lock address */
 	__type(value, struct lock_owner);
 } locks SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct fault_lock_key);
+	__type(value, struct fault_lock_seen);
+} fault_locks SEC(".maps") __weak;
 
 /* FUSE requests name a file by node id: the punched FUSE files, by (dev, node id). */
 struct fuse_node {
@@ -322,25 +349,89 @@ static __always_inline bool guard_set(__u64 guard)
 	return !bpf_probe_read_kernel(&set, sizeof(set), (void *)guard) && set;
 }
 
+#define S_DAX (1 << 13) /* from include/linux/fs.h */
+
+/* The fault lock of INODE as its filesystem's faults showed it: true and *LOCK (0: they take none) once known. */
+static __always_inline bool learned_fault_lock(struct inode *inode, __u64 *lock)
+{
+	struct fault_lock_key key = {
+		.fs_type = (__u64)BPF_CORE_READ(inode, i_sb, s_type),
+		.dax = !!(BPF_CORE_READ(inode, i_flags) & S_DAX),
+	};
+	struct fault_lock_seen *seen = bpf_map_lookup_elem(&fault_locks, &key);
+
+	if (!seen)
+		return false;
+	*lock = seen->none ? 0 : (__u64)inode + seen->offset;
+	return true;
+}
+
+/* Lock waits on the punch's lock name its file (lockwait.bpf.c). */
+static __always_inline void remember_lock_owner(const struct task_punch *tp)
+{
+	struct lock_owner owner = { .key = tp->key, .gen = tp->gen };
+
+	if (tp->lock && bpf_map_update_elem(&locks, &tp->lock, &owner, BPF_ANY))
+		count_drop(DX_DROP_MAP_FULL);
+}
+
+/* The lock found for TP: kept, and named as learned where its filesystem's faults showed it. */
+static __always_inline void fault_lock_found(struct task_punch *tp, bool learned)
+{
+	tp->lock_pending = false;
+	if (learned)
+		tp->guard_kind = tp->lock ? DX_GUARD_LEARNED_LOCK : DX_GUARD_NONE;
+	remember_lock_owner(tp);
+}
+
+/*
+ * What keeps faults out of the punch (operation OP) on INODE: tp->lock,
+ * mapping->invalidate_lock or the filesystem's own through BTF, or tp->guard
+ * (tmpfs); else the lock as the filesystem's faults showed it; if they have
+ * not yet, the window tries again at each data change.
+ */
+static __always_inline void find_fault_lock(struct task_punch *tp, struct inode *inode, __u32 op)
+{
+	tp->inode = (__u64)inode;
+	tp->lock = fault_lock_addr(inode, &tp->guard_kind);
+	tp->guard = fault_guard_addr(inode, op, &tp->guard_kind);
+	if (tp->lock || tp->guard_kind != DX_GUARD_NONE)
+		fault_lock_found(tp, false);
+	else if (learned_fault_lock(inode, &tp->lock))
+		fault_lock_found(tp, true);
+	else
+		tp->lock_pending = true;
+}
+
 /*
  * The punch changes data now (TASK, the punching task, makes the change or
  * waits on the server that does): was its fault lock (or guard) held?
- * Counted in the window, returned for the event.
+ * Counted in the window; DX_F_LOCKED, DX_F_LOCK_UNKNOWN (not learned yet) or
+ * 0 for the event.
  */
-static __always_inline bool note_data_change_of(struct task_punch *tp, __u64 task)
+static __always_inline __u16 note_data_change_of(struct task_punch *tp, __u64 task)
 {
-	bool held = tp->guard ? guard_set(tp->guard) : holds_for_write(tp->lock, task);
+	__u64 now = bpf_ktime_get_ns();
+	bool held;
 
+	if (tp->lock_pending && learned_fault_lock((struct inode *)tp->inode, &tp->lock))
+		fault_lock_found(tp, true);
 	if (!tp->first_change)
-		tp->first_change = bpf_ktime_get_ns();
+		tp->first_change = now;
+	tp->last_change = now;
 	tp->changes++;
+	if (tp->lock_pending) {
+		tp->lock_unknown++;
+		return DX_F_LOCK_UNKNOWN;
+	}
+	held = tp->guard ? guard_set(tp->guard) : holds_for_write(tp->lock, task);
 	if (!held)
 		tp->unlocked++;
-	return held;
+	return held ? DX_F_LOCKED : 0;
 }
 
 /* ... made by the current task. */
-static __always_inline bool note_data_change(struct task_punch *tp)
+static __always_inline __u16 note_data_change(struct task_punch *tp)
 {
 	return note_data_change_of(tp, bpf_get_current_task());
 }

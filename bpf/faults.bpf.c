@@ -316,7 +316,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	struct window *w;
 	struct dx_event *e;
 	__u64 cancelled = 0;
-	bool held = false;
+	__u16 lock_flags = 0;
 
 	if (!inode)
 		return 0;
@@ -329,15 +329,14 @@ int BPF_PROG(on_page_delete, void *folio)
 	if (tp) {
 		__u64 now = cancelled_write_bytes();
 
-		held = note_data_change(tp);
+		lock_flags = note_data_change(tp);
 		cancelled = now - tp->cancelled_seen;
 		tp->cancelled_seen = now;
 	}
 	e = reserve_event(DX_PAGE_DELETE);
 	if (!e)
 		return 0;
-	if (held)
-		e->flags |= DX_F_LOCKED;
+	e->flags |= lock_flags;
 	inode_file(inode, &e->file);
 	e->page.index = folio_index_of(folio);
 	e->page.order = bpf_core_type_exists(struct folio) ? folio_order_of(folio) : 0;
@@ -361,6 +360,52 @@ int BPF_PROG(on_page_add, void *folio)
 	w = armed_window(&key);
 	if (w && window_covers(w, index, index))
 		send_page_event(DX_PAGE_ADD, inode, index, 0);
+	return 0;
+}
+
+/* from include/linux/blk_types.h */
+#define REQ_OP_MASK 0xff
+#define REQ_OP_READ 0
+
+/*
+ * A block read of page-cache pages of an armed file. A page of a hole is
+ * zero-filled with none: a page read into the cache while a punch changes
+ * data can hold removed bytes only if it was read from the blocks.
+ */
+SEC("fentry/submit_bio")
+int BPF_PROG(on_block_read, struct bio *bio)
+{
+	void *page;
+	struct address_space *mapping;
+	struct inode *inode;
+	struct dx_file_key key;
+	struct window *w;
+	struct dx_event *e;
+	__u64 first, last, size;
+
+	if (!any_window_open() || (BPF_CORE_READ(bio, bi_opf) & REQ_OP_MASK) != REQ_OP_READ)
+		return 0;
+	page = BPF_CORE_READ(bio, bi_io_vec, bv_page);
+	mapping = page ? folio_mapping_of(page) : NULL;
+	if (!mapping || ((__u64)mapping & 3)) /* anonymous or movable: not a file's page */
+		return 0;
+	inode = BPF_CORE_READ(mapping, host);
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	w = armed_window(&key);
+	first = folio_index_of(page);
+	size = BPF_CORE_READ(bio, bi_iter.bi_size); /* the file's pages follow the first: readahead reads runs */
+	last = first + (size ? (size - 1) >> PAGE_SHIFT : 0);
+	if (!w || !window_covers(w, first, last))
+		return 0;
+	e = reserve_event(DX_PAGE_READ);
+	if (!e)
+		return 0;
+	inode_file(inode, &e->file);
+	e->page.index = first;
+	e->page.last = last;
+	submit_event(e);
 	return 0;
 }
 

@@ -42,7 +42,7 @@ struct fuse_sent {
 	__u32 opcode;
 	__u32 tid;
 	__u32 pid;
-	__u16 flags; /* DX_F_CHANGE, DX_F_LOCKED, DX_F_KTHREAD of the sender */
+	__u16 flags; /* DX_F_CHANGE, DX_F_LOCKED or DX_F_LOCK_UNKNOWN, DX_F_KTHREAD of the sender */
 	bool first_change; /* it was its punch's first data change */
 	char comm[DX_COMM_LEN];
 };
@@ -91,7 +91,7 @@ static __always_inline __u16 change_flags(__u32 opcode, bool *first)
 		return 0;
 	*first = !tp->changes;
 	tp->dated = true;
-	return DX_F_CHANGE | (note_data_change(tp) ? DX_F_LOCKED : 0);
+	return DX_F_CHANGE | note_data_change(tp);
 }
 
 /*
@@ -109,8 +109,12 @@ static __always_inline void change_refused(const struct fuse_sent *sent)
 	if (!tp || tp->pending_path || !tp->changes)
 		return;
 	tp->changes--;
-	if (!(sent->flags & DX_F_LOCKED) && tp->unlocked)
+	if (sent->flags & DX_F_LOCK_UNKNOWN) {
+		if (tp->lock_unknown)
+			tp->lock_unknown--;
+	} else if (!(sent->flags & DX_F_LOCKED) && tp->unlocked) {
 		tp->unlocked--;
+	}
 	if (sent->first_change && !tp->changes)
 		tp->first_change = 0;
 }
@@ -491,7 +495,7 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 	if (bpf_map_update_elem(&receipt_nodes, &node, &file, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
 	r.sent.first_change = !tp->changes;
-	r.sent.flags = DX_F_CHANGE | (note_data_change_of(tp, tp->task) ? DX_F_LOCKED : 0);
+	r.sent.flags = DX_F_CHANGE | note_data_change_of(tp, tp->task);
 	w = bpf_map_lookup_elem(&windows, &tp->key);
 	if (!w || w->tid != h.pid)
 		return 0;

@@ -4,12 +4,10 @@
  * is identified by address, as perf's lock_contention.bpf.c names mmap_lock:
  * punch.bpf.c records &inode->i_mapping->invalidate_lock when a window opens.
  *
- * Kernels before 5.19 have no lock:contention_* tracepoints, and before 5.15
- * no invalidate_lock: the fault lock is then a per-filesystem rwsem
- * (ext4/fuse i_mmap_sem, xfs i_mmaplock), often in a module without BTF.
- * There, with fentry allowed, the lock is the first rwsem the punching task
- * takes for write inside its window (other than the inode's i_rwsem and
- * i_mmap_rwsem), and a wait is the time spent in down_read/down_write on it.
+ * Kernels before 5.19 have no lock:contention_* tracepoints: there, with
+ * fentry allowed, a wait is the time spent in down_read/down_write on it.
+ * Before 5.15 the lock is the filesystem's own (core_fixes.bpf.h,
+ * lockid.bpf.c).
  */
 #include "daxscope.bpf.h"
 
@@ -101,29 +99,11 @@ int BPF_PROG(on_contention_end, void *lock, int ret)
 
 #define UNCONTENDED_NS 20000 /* an acquisition faster than this did not wait */
 
-static __always_inline void learn_punch_lock(__u64 sem)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
-	struct lock_owner owner = {};
-
-	if (!tp || tp->lock || tp->pending_path || sem == tp->i_rwsem || sem == tp->i_mmap)
-		return;
-	tp->lock = sem;
-	tp->guard_kind = DX_GUARD_LEARNED_LOCK;
-	owner.key = tp->key;
-	owner.gen = tp->gen;
-	if (bpf_map_update_elem(&locks, &sem, &owner, BPF_ANY))
-		count_drop(DX_DROP_MAP_FULL);
-}
-
 SEC("fentry/down_write")
 int BPF_PROG(on_down_write, struct rw_semaphore *sem)
 {
-	if (!any_window_open())
-		return 0;
-	learn_punch_lock((__u64)sem);
-	begin_wait((__u64)sem, LCB_F_WRITE);
+	if (any_window_open())
+		begin_wait((__u64)sem, LCB_F_WRITE);
 	return 0;
 }
 

@@ -88,7 +88,6 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 {
 	struct task_punch tp = { .op = op };
 	struct window w = { .first_page = offset >> PAGE_SHIFT, .last_page = last_page_of(offset, len) };
-	struct lock_owner owner = {};
 	struct global_state *g = global_state();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct window *before, *last;
@@ -130,18 +129,9 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	tp.fuse = BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC;
 	if (tp.fuse)
 		__sync_fetch_and_add(&fuse_windows_open, 1);
-	tp.lock = fault_lock_addr(inode, &tp.guard_kind);
-	tp.guard = fault_guard_addr(inode, op, &tp.guard_kind);
 	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
-	tp.i_rwsem = (__u64)inode + bpf_core_field_offset(struct inode, i_rwsem);
-	tp.i_mmap = (__u64)BPF_CORE_READ(inode, i_mapping) + bpf_core_field_offset(struct address_space, i_mmap_rwsem);
-	if (tp.lock) {
-		owner.key = tp.key;
-		owner.gen = tp.gen;
-		if (bpf_map_update_elem(&locks, &tp.lock, &owner, BPF_ANY))
-			count_drop(DX_DROP_MAP_FULL);
-	}
+	find_fault_lock(&tp, inode, op);
 	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
 	remember_fuse_node(inode, &tp.key);
@@ -247,7 +237,9 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		e->punch_end.changes = tp->changes;
 		e->punch_end.unlocked = tp->unlocked;
 		e->punch_end.guard = tp->guard_kind;
+		e->punch_end.lock_unknown = tp->lock_unknown;
 		e->punch_end.first_change_ns = tp->first_change;
+		e->punch_end.last_change_ns = tp->last_change;
 		e->punch_end.cancelled_bytes = cancelled_write_bytes() - tp->cancelled_at_begin;
 		submit_event(e);
 	}

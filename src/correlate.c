@@ -9,17 +9,21 @@
  * no late event can still belong to it, on evidence read in the kernel:
  *  - whether the punch held its fault lock for write at every moment it
  *    changed data (page deletes, extent changes, its FUSE request), read from
- *    the lock itself. A window proven to hold it cannot let anything through:
- *    what did not wait was outside the hold. Only windows that changed data
- *    without the lock are judged for breaks of the punch rule;
+ *    the lock itself. A window proven to hold it lets no fault through: what
+ *    did not wait was outside the hold. Only windows that changed data
+ *    without the lock are judged for breaks of the punch rule; a window
+ *    whose lock was not known yet (learned from faults, before 5.15) for
+ *    none;
  *  - a fault that waited on the lock was held off: blocked;
  *  - in a window without the lock, by a task other than the operation and
  *    not a kernel thread, on the range it changes, after its data change
  *    began: a fault got through (unblocked); a page dirtied then deleted
  *    dirty (the kernel counted the dirty bytes the punch threw away) is a
- *    discarded write; a write-back of the range is resurrected data; a read
- *    or direct IO is IO during the punch; a page read into the cache while
- *    the data changed, and not removed again, is a refault.
+ *    discarded write; a write-back of the range is resurrected data;
+ *  - whatever the lock, which read() and readahead do not take before 5.15:
+ *    a read or direct IO of the range by another task while the data changed
+ *    is IO during the punch, and a page read into the cache while the data
+ *    changed, and not removed again, is a refault.
  * Everything else is counted, never listed: early faults, writes erased
  * before the data changed, the operation's own work.
  */
@@ -56,7 +60,7 @@ struct fault_group {
 	bool dirtied; /* it made its page dirty: a page turns dirty once a fault, so the next is another */
 };
 
-struct page_mark { /* a dirtied or added page, or a deleted folio */
+struct page_mark { /* a dirtied, added or block-read page, or a deleted folio */
 	struct dx_task task;
 	uint64_t t;
 	uint64_t page;
@@ -96,16 +100,17 @@ struct punch_window {
 	bool unterminated, aborted, incomplete;
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached */
 	bool change_undated;   /* FUSE: its data change could not be dated, so neither can what raced it */
-	/* the kernel's evidence: data changes sampled, those without the lock, the first, dirty bytes dropped */
-	uint32_t changes, unlocked;
-	uint64_t first_change, cancelled_bytes;
+	/* the kernel's evidence: data changes sampled, those without the lock or before it was known, the first
+	 * and last, dirty bytes dropped */
+	uint32_t changes, unlocked, lock_unknown;
+	uint64_t first_change, last_change, cancelled_bytes;
 	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
 	uint32_t guard;     /* enum dx_fault_guard: what the kernel read */
 	struct fault_group *groups;
 	size_t ngroups, cap_groups;
 	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */
-	struct page_mark *dirtied, *deleted, *added;
-	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added;
+	struct page_mark *dirtied, *deleted, *added, *read; /* read: one a page of each block read */
+	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added, nread, cap_read;
 	struct io_mark *ios;
 	size_t nios, cap_ios;
 	size_t kept; /* groups, marks and requests: at most DX_WINDOW_EVENTS */
@@ -394,13 +399,12 @@ static void table_remove(struct file_windows *fw, struct punch_window *w)
 }
 
 /* The file's first window, in opening order, open at T: the one a lock wait that began then fell in. */
-static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint64_t t)
+/* How many of the file's slots had begun by T (begins never decrease). */
+static size_t begun_by(const struct file_windows *fw, uint64_t t)
 {
-	struct file_windows *fw = &c->by_file[file];
-	struct punch_window *found = NULL;
-	size_t lo = 0, hi = fw->n, i;
+	size_t lo = 0, hi = fw->n;
 
-	while (lo < hi) { /* the windows begun by then */
+	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
 		if (fw->slots[mid].begin <= t)
@@ -408,6 +412,15 @@ static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint64_t t)
+{
+	struct file_windows *fw = &c->by_file[file];
+	struct punch_window *found = NULL;
+	size_t lo = begun_by(fw, t), i;
+
 	i = u64_tree_first(&fw->ends, 0, lo, t ? t : 1); /* ends are not 0: that is a judged slot */
 	if (i < lo)
 		found = fw->slots[i].w;
@@ -613,19 +626,25 @@ static void take_kernel_totals(struct punch_window *w, const struct dx_punch_end
 		return; /* its events showed more: keep them */
 	w->changes = end->changes;
 	w->unlocked = end->unlocked;
+	w->lock_unknown = end->lock_unknown;
 	w->first_change = end->first_change_ns;
+	if (end->last_change_ns) /* 0 in captures made before it was kept */
+		w->last_change = end->last_change_ns;
 	w->kernel_totals = true;
 }
 
 /* A data change the punch made, as its events show it (the end event brings the kernel's totals). */
-static void note_change(struct punch_window *w, uint64_t t, bool locked)
+static void note_change(struct punch_window *w, uint64_t t, uint16_t flags)
 {
 	if (w->kernel_totals)
 		return;
 	if (!w->first_change || t < w->first_change)
 		w->first_change = t;
+	if (t > w->last_change)
+		w->last_change = t;
 	w->changes++;
-	w->unlocked += !locked;
+	w->unlocked += !(flags & (DX_F_LOCKED | DX_F_LOCK_UNKNOWN));
+	w->lock_unknown += !!(flags & DX_F_LOCK_UNKNOWN);
 }
 
 static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
@@ -677,6 +696,30 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 	}
 }
 
+/*
+ * A block read of pages page.index .. page.last: one mark a page, in the
+ * file's latest window begun by then, ended or not (a reader can map the
+ * blocks inside the window and send the read after it).
+ */
+static void add_block_read(struct dx_correlator *c, size_t file, const struct dx_event *e)
+{
+	struct file_windows *fw = &c->by_file[file];
+	struct punch_window *w = NULL;
+	uint64_t last;
+
+	for (size_t i = begun_by(fw, e->ts); i-- > 0 && !w;)
+		w = fw->slots[i].w;
+	if (!w)
+		return;
+	last = e->page.last < w->last_page ? e->page.last : w->last_page;
+
+	for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page; p <= last && keep_more(c, w);
+	     p++) {
+		add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
+		w->read[w->nread - 1].page = p;
+	}
+}
+
 static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
@@ -685,7 +728,7 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	struct dx_task task = event_task(e);
 	struct fault_group *g;
 
-	if (e->kind != DX_PAGE_DELETE && e->kind != DX_PAGE_ADD)
+	if (e->kind != DX_PAGE_DELETE && e->kind != DX_PAGE_ADD && e->kind != DX_PAGE_READ)
 		count_task(st->top_faulters, &task);
 	switch (e->kind) {
 	case DX_MAP_FAULT:
@@ -732,12 +775,15 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 			if (keep_more(c, w))
 				add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
 					 e->page.order < 20 ? 1ULL << e->page.order : 1);
-			note_change(w, e->ts, e->flags & DX_F_LOCKED);
+			note_change(w, e->ts, e->flags);
 		}
 		break;
 	case DX_PAGE_ADD:
 		if (w && page_in_window(w, e->page.index) && keep_more(c, w))
 			add_mark(&w->added, &w->nadded, &w->cap_added, e, 1);
+		break;
+	case DX_PAGE_READ:
+		add_block_read(c, file, e);
 		break;
 	}
 }
@@ -775,7 +821,7 @@ static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 	if (w && e->flags & DX_F_CHANGE && !w->fuse_sent) {
 		w->fuse_sent = e->ts - e->fuse.latency_ns;
 		w->fuse_reply = e->ts;
-		note_change(w, w->fuse_sent, e->flags & DX_F_LOCKED);
+		note_change(w, w->fuse_sent, e->flags);
 	}
 }
 
@@ -885,6 +931,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 	case DX_PAGE_DIRTY:
 	case DX_PAGE_DELETE:
 	case DX_PAGE_ADD:
+	case DX_PAGE_READ:
 	case DX_FAULT_DONE:
 		on_page_event(c, e);
 		break;
@@ -946,9 +993,11 @@ static void report_punch(const struct dx_correlator *c, const struct punch_windo
 		.fuse_reply_ns = w->fuse_reply,
 		.ret = w->ret,
 		.data_change_ns = w->first_change,
+		.last_change_ns = w->last_change,
 		.changes = w->changes,
 		.changes_unlocked = w->unlocked,
 		.guard = w->guard,
+		.changes_lock_unknown = w->lock_unknown,
 		.cancelled_bytes = w->cancelled_bytes,
 		.unterminated = w->unterminated,
 		.aborted = w->aborted,
@@ -972,8 +1021,10 @@ struct verdict {
 	struct punch_window *w;
 	struct dx_file_stats *st;
 	bool held;          /* every data change made with the fault lock held for write */
+	bool unheld;        /* one made without it: the punch rule is judged */
 	uint64_t change;    /* data change began (UINT64_MAX: none seen) */
 	uint64_t change_end; /* ... and ended: the FUSE reply, else the window's end */
+	uint64_t changed_by; /* after this the data is what the punch leaves (see leaves_by) */
 	uint64_t cancelled_pages; /* dirty pages the kernel says the punch threw away, not yet attributed */
 	struct dx_finding *found;
 	size_t n, cap;
@@ -1281,7 +1332,13 @@ static bool page_can_be_lost(const struct punch_window *w, uint64_t page)
 /* Was it in the rule's reach: a window without the lock, after its data change began? */
 static bool breaks_rule(const struct verdict *v, uint64_t t)
 {
-	return !v->held && t >= v->change;
+	return v->unheld && t >= v->change;
+}
+
+/* Did it happen while the data changed, lock or not? A read then can take data the punch removes. */
+static bool while_changing(const struct verdict *v, uint64_t t)
+{
+	return t >= v->change && t <= v->changed_by;
 }
 
 static void judge_faults(struct verdict *v)
@@ -1386,14 +1443,16 @@ static void judge_io(struct verdict *v)
 		const struct page_mark *dirtier = v->dirtier[i] ? &v->w->dirtied[v->dirtier[i] - 1] : NULL;
 		struct dx_finding *f;
 
-		if (!breaks_rule(v, io->t) || io->t > v->w->end)
-			continue;
-		if (io->write && !own_write_back(v, io, first)) {
+		if (io->write) {
+			if (!breaks_rule(v, io->t) || io->t > v->w->end || own_write_back(v, io, first))
+				continue;
 			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
 					io->t);
 			f->io = io->task;
 			v->st->resurrected++;
-		} else if (!io->write && page_can_be_lost(v->w, first) && other_task_counted(v, &io->task, io->kthread)) {
+		} else if ((while_changing(v, io->t) || (breaks_rule(v, io->t) && io->t <= v->w->end)) &&
+			   page_can_be_lost(v->w, first) &&
+			   other_task_counted(v, &io->task, io->kthread)) {
 			f = add_finding(v, DX_FINDING_IO_DURING_PUNCH, &io->task, first, io->t);
 			v->st->io_during_punch++;
 		} else {
@@ -1404,18 +1463,71 @@ static void judge_io(struct verdict *v)
 	}
 }
 
-/* Pages read into the cache while the data changed, and not removed again by the punch: they may hold what the punch removed. */
+static int page_time_cmp(const void *a, const void *b)
+{
+	const struct page_mark *x = a, *y = b;
+
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Was PAGE read from the blocks at T or later (a page of a hole is zero-filled, with no read)? */
+static bool block_read_since(const struct verdict *v, uint64_t page, uint64_t t)
+{
+	const struct punch_window *w = v->w;
+	size_t lo = 0, hi = w->nread;
+
+	while (lo < hi) { /* the first read of PAGE at T or later, by (page, time) */
+		size_t mid = (lo + hi) / 2;
+
+		if (w->read[mid].page < page || (w->read[mid].page == page && w->read[mid].t < t))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nread && w->read[lo].page == page;
+}
+
+/*
+ * Pages read into the cache while the data changed, and not removed again by
+ * the punch: they may hold what the punch removed. Where the rule applies,
+ * any; whatever the lock says (read() and readahead take no fault lock before
+ * 5.15), those read from the blocks after they were added, before the last
+ * change (a page of the hole is zero-filled, with no read; one added after
+ * the last change reads what the punch left).
+ */
 static void judge_added(struct verdict *v)
 {
+	if (v->w->nread)
+		qsort(v->w->read, v->w->nread, sizeof(*v->w->read), page_time_cmp);
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct page_mark *a = &v->w->added[i];
 
-		if (!breaks_rule(v, a->t) || a->t > v->change_end || deleted_after(v, a->page, a->t) ||
+		if (!((while_changing(v, a->t) && block_read_since(v, a->page, a->t)) ||
+		      (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
+		    deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))
 			continue;
 		add_finding(v, DX_FINDING_REFAULT, &a->task, a->page, a->t);
 		v->st->refaults++;
 	}
+}
+
+/*
+ * After when does a read of the range see what the punch leaves? The FUSE
+ * reply; else the last change the kernel saw, which is dated at its start
+ * (ext4 dates the removal of the extents as it begins); where the operation
+ * leaves holes (punch, zero) the window's end: a page read from the blocks
+ * before it must have mapped the old ones, one of the hole has no read.
+ */
+static uint64_t leaves_by(const struct punch_window *w)
+{
+	if (w->fuse_reply)
+		return w->fuse_reply;
+	if (w->op == DX_OP_PUNCH_HOLE || w->op == DX_OP_ZERO_RANGE || !w->last_change)
+		return w->end;
+	return w->last_change;
 }
 
 /* Judges a retired window on the worker's thread: its findings in time order, and the counts they add. */
@@ -1425,9 +1537,11 @@ static void judge(void *job)
 	struct verdict v = {
 		.w = w,
 		.st = calloc(1, sizeof(*v.st)),
-		.held = w->changes && !w->unlocked,
+		.held = w->changes && !w->unlocked && !w->lock_unknown,
+		.unheld = w->unlocked,
 		.change = w->first_change ? w->first_change : UINT64_MAX,
 		.change_end = w->fuse_reply ? w->fuse_reply : w->end,
+		.changed_by = leaves_by(w),
 	};
 
 	if (!v.st)
@@ -1435,7 +1549,8 @@ static void judge(void *job)
 	for (size_t i = 0; i < w->ndeleted; i++)
 		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
 	if (w->changes)
-		*(!dx_fault_guard_is_lock(w->guard) ? &v.st->lockless_punches
+		*(w->lock_unknown && !w->unlocked		? &v.st->lock_unknown_punches
+		  : !dx_fault_guard_is_lock(w->guard) ? &v.st->lockless_punches
 		  : v.held			     ? &v.st->held_punches
 						     : &v.st->unheld_punches) += 1;
 	v.st->unwatched_punches += w->faults_unwatched;
@@ -1471,6 +1586,7 @@ static void add_tally(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->held_punches += t->held_punches;
 	st->unheld_punches += t->unheld_punches;
 	st->lockless_punches += t->lockless_punches;
+	st->lock_unknown_punches += t->lock_unknown_punches;
 	st->unwatched_punches += t->unwatched_punches;
 	st->undated_punches += t->undated_punches;
 }
@@ -1484,6 +1600,7 @@ static void free_window(void *job)
 	free(w->dirtied);
 	free(w->deleted);
 	free(w->added);
+	free(w->read);
 	free(w->ios);
 	free(w->tally);
 	free(w->found);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* What a report prints: the live finding line, the text summary, the JSON document (docs/report-json.md). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -177,8 +178,8 @@ void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve
 	}
 }
 
-/* Windows whose faults went unseen (UNDATED false), or whose FUSE data change was not dated (true), of the files the report covers. */
-static uint64_t marked_punches(const struct dx_report *r, bool undated)
+/* A count of windows (at offset FIELD of dx_file_stats) over the files the report covers. */
+static uint64_t punches_of(const struct dx_report *r, size_t field)
 {
 	uint64_t n = 0;
 
@@ -186,7 +187,7 @@ static uint64_t marked_punches(const struct dx_report *r, bool undated)
 		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
 
 		if (dx_report_wants(r, &st->file))
-			n += undated ? st->undated_punches : st->unwatched_punches;
+			n += *(const uint64_t *)((const char *)st + field);
 	}
 	return n;
 }
@@ -194,7 +195,9 @@ static uint64_t marked_punches(const struct dx_report *r, bool undated)
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
-	uint64_t lost = dx_report_lost(r), unwatched = marked_punches(r, false), undated = marked_punches(r, true);
+	uint64_t lost = dx_report_lost(r), unwatched = punches_of(r, offsetof(struct dx_file_stats, unwatched_punches));
+	uint64_t undated = punches_of(r, offsetof(struct dx_file_stats, undated_punches));
+	uint64_t lock_unknown = punches_of(r, offsetof(struct dx_file_stats, lock_unknown_punches));
 	char text[4 * sizeof(r->banner) + 1]; /* a capture's texts are the traced side's: escaped too */
 
 	if (r->warning[0])
@@ -218,6 +221,11 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			     "(no FUSE request tracepoint, fentry or /dev/fuse read saw its request): FUSE verdicts are "
 			     "unreliable, and %s cannot pass for clean\n",
 			undated, undated == 1 ? "window" : "windows", undated == 1 ? "it" : "they");
+	if (lock_unknown)
+		fprintf(out, "%" PRIu64 " punch %s data before %s filesystem's fault lock was known (learned from its "
+			     "faults on this kernel): %s lock not judged, neither held nor clean\n",
+			lock_unknown, lock_unknown == 1 ? "window changed" : "windows changed",
+			lock_unknown == 1 ? "its" : "their", lock_unknown == 1 ? "its" : "their");
 	for (size_t i = 0; i < r->nfindings; i++)
 		dx_report_finding_line(out, r, dx_report_finding(r, i));
 	if (nfiles)
@@ -362,6 +370,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
 	dx_json_u64(g, "punches_without_fault_lock", st->lockless_punches);
+	dx_json_u64(g, "punches_lock_unknown", st->lock_unknown_punches);
 	dx_json_u64(g, "punches_faults_unwatched", st->unwatched_punches);
 	dx_json_u64(g, "punches_change_undated", st->undated_punches);
 	json_top(g, "top_faulters", st->top_faulters);
@@ -420,14 +429,16 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_u64(g, "fuse_sent_ns", p->fuse_sent_ns);
 	dx_json_u64(g, "fuse_reply_ns", p->fuse_reply_ns);
 	dx_json_u64(g, "data_change_ns", p->data_change_ns);
+	dx_json_u64(g, "last_data_change_ns", p->last_change_ns);
 	dx_json_u64(g, "data_changes", p->changes);
 	dx_json_u64(g, "data_changes_without_lock", p->changes_unlocked);
+	dx_json_u64(g, "data_changes_lock_unknown", p->changes_lock_unknown);
 	dx_json_text(g, "fault_guard", dx_fault_guard_name(p->guard));
 	/* no data change (a copy through the page cache), or no fault lock as the guard: not "does not hold it" */
 	if (!p->changes || !dx_fault_guard_is_lock(p->guard))
 		dx_json_null(g, "holds_lock");
 	else
-		dx_json_bool(g, "holds_lock", !p->changes_unlocked);
+		dx_json_bool(g, "holds_lock", dx_punch_held_lock(p));
 	dx_json_u64(g, "cancelled_dirty_bytes", p->cancelled_bytes);
 	dx_json_bool(g, "unterminated", p->unterminated);
 	dx_json_bool(g, "aborted", p->aborted);

@@ -209,13 +209,14 @@ static void draw_punch(FILE *out, const struct rows *rw, const struct dx_punch_w
 	duration(len, sizeof(len), p->end_ns > p->begin_ns ? p->end_ns - p->begin_ns : 0);
 	fprintf(out, "<rect class=\"punch%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\"><title>%s %" PRIu64
 		     "+%" PRIu64 " by ",
-		p->changes && !p->changes_unlocked ? " held" : "", x0, y_of(row) + 3, x1 - x0 > 1 ? x1 - x0 : 1,
+		dx_punch_held_lock(p) ? " held" : "", x0, y_of(row) + 3, x1 - x0 > 1 ? x1 - x0 : 1,
 		ROW_H - 6, dx_punch_op_name(p->op), p->offset, p->len);
 	task_text(out, &p->task);
 	fprintf(out, ", %s, %s</title></rect>\n", len,
-		!dx_fault_guard_is_lock(p->guard)    ? "no fault lock is the guard here"
-		: p->changes && !p->changes_unlocked ? "holding the fault lock"
-						     : "changing data without the fault lock");
+		!dx_fault_guard_is_lock(p->guard) ? "no fault lock is the guard here"
+		: dx_punch_held_lock(p)		  ? "holding the fault lock"
+		: p->changes_lock_unknown	  ? "changing data, maybe without the fault lock"
+						  : "changing data without the fault lock");
 	if (p->data_change_ns)
 		fprintf(out, "<line class=\"change\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
 			x_at(&rw->span, p->data_change_ns), y_of(row) + 1, x_at(&rw->span, p->data_change_ns),

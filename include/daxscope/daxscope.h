@@ -104,6 +104,7 @@ struct dx_file_stats {
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */
 	uint64_t unheld_punches;   /* windows with a data change made without it */
 	uint64_t lockless_punches; /* windows that changed data where no fault lock is the guard (neither of those) */
+	uint64_t lock_unknown_punches; /* windows whose fault lock was not known yet (learned from faults): never judged held */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t undated_punches;   /* FUSE windows whose data change no probe could date: their verdicts are unreliable */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
@@ -164,8 +165,10 @@ struct dx_punch_window {
 	uint64_t fuse_sent_ns, fuse_reply_ns; /* its FUSE FALLOCATE request; 0 if none */
 	int64_t ret;       /* what the syscall returned */
 	uint64_t data_change_ns;  /* first data change: FUSE request sent, first page delete or extent change */
+	uint64_t last_change_ns;  /* the last one the kernel saw (0 if not known) */
 	uint32_t changes;         /* data changes sampled in the kernel */
 	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
+	uint32_t changes_lock_unknown; /* ... made before the fault lock was known (learned from faults, before 5.15) */
 	uint32_t guard;            /* enum dx_fault_guard: what was read; held is no evidence unless a lock */
 	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
@@ -174,6 +177,12 @@ struct dx_punch_window {
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
 	bool change_undated;   /* a FUSE file whose request changing the data no probe dated: never judged clean */
 };
+
+/* Was the fault lock proven held for write at each of the punch's data changes? */
+static inline bool dx_punch_held_lock(const struct dx_punch_window *p)
+{
+	return p->changes && !p->changes_unlocked && !p->changes_lock_unknown;
+}
 
 struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */

@@ -30,6 +30,7 @@ enum dx_kind {
 	DX_FAULT_DONE,    /* a filesystem DAX fault handler returned (fentry/fexit): page.duration_ns */
 	DX_PAGE_ADD,      /* filemap:mm_filemap_add_to_page_cache: a page read into the cache */
 	DX_IO_REQUEST,    /* a FUSE READ/WRITE request or a direct IO on an armed file, at its send */
+	DX_PAGE_READ,     /* a block read of page-cache pages (submit_bio): page.index .. page.last */
 	DX_KIND_MAX
 };
 
@@ -51,7 +52,7 @@ enum dx_fault_guard {
 	DX_GUARD_UNRECORDED,      /* a capture from before it was recorded */
 	DX_GUARD_INVALIDATE_LOCK, /* mapping->invalidate_lock (5.15+) */
 	DX_GUARD_FS_LOCK,         /* the filesystem's own rwsem: btrfs i_mmap_lock; before 5.15 ext4, fuse, xfs */
-	DX_GUARD_LEARNED_LOCK,    /* the first rwsem the punch took for write (its filesystem has no BTF) */
+	DX_GUARD_LEARNED_LOCK,    /* the rwsem its filesystem's faults take, learned from them (no BTF locates it: 5.10) */
 	DX_GUARD_SHMEM_FALLOC,    /* tmpfs hole punch: its shmem_falloc in inode->i_private */
 	DX_GUARD_I_SIZE,          /* a truncate that takes no fault lock (btrfs, tmpfs): faults past the new size fail */
 	DX_GUARD_NONE,            /* nothing to read: a tmpfs copy (the page cache's own), an unknown lock */
@@ -70,6 +71,7 @@ enum dx_fault_guard {
 #define DX_F_CHANGE (1u << 8)       /* FUSE request of a punch: the one that changes the file's data */
 #define DX_F_FAULTS_UNWATCHED (1u << 9) /* punch end: its file was mapped while the fault hooks were not attached */
 #define DX_F_CHANGE_UNDATED (1u << 10)  /* punch end: a FUSE file whose request changing the data no probe dated */
+#define DX_F_LOCK_UNKNOWN (1u << 11)    /* punch's page delete or data change: its fault lock was not known yet */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {
@@ -100,15 +102,23 @@ struct dx_punch {
 	char name[DX_NAME_LEN]; /* dentry name, for when no path can be resolved */
 };
 
-/* What the kernel side saw of the punch's data changes (page deletes, extent changes, its FUSE request). */
+/*
+ * What the kernel side saw of the punch's data changes (page deletes, extent
+ * changes, its FUSE request). guard took a pad and last_change_ns and
+ * lock_unknown bytes no member used: captures made before them read 0 there,
+ * which means "not known" (guard: unrecorded).
+ */
 struct dx_punch_end {
 	__s64 ret;
 	__u32 op;
-	__u32 changes;  /* data changes sampled */
-	__u32 unlocked; /* of which made without the fault lock held for write by the punching task */
-	__u32 guard;    /* enum dx_fault_guard: what was read */
+	__u32 changes;      /* data changes sampled */
+	__u32 unlocked;     /* of which made without the fault lock held for write by the punching task */
+	__u32 guard;        /* enum dx_fault_guard: what was read */
 	__u64 first_change_ns;
 	__u64 cancelled_bytes; /* dirty page-cache bytes it threw away (task I/O accounting) */
+	__u64 last_change_ns;
+	__u32 lock_unknown; /* data changes made before its fault lock was known (learned from faults: bpf/lockid.bpf.c) */
+	__u32 pad;
 };
 
 struct dx_page {

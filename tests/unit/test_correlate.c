@@ -322,6 +322,129 @@ static void test_io_and_refault(void)
 	dx_correlator_free(c);
 }
 
+/* The punch's end, with the kernel's totals of its data changes. */
+static void punch_end(struct stream *s, uint64_t t, uint32_t changes, uint32_t unknown, uint64_t first, uint64_t last)
+{
+	struct dx_event *e = add(s, DX_PUNCH_END, PUNCHER, t);
+
+	e->punch_end.changes = changes;
+	e->punch_end.lock_unknown = unknown;
+	e->punch_end.first_change_ns = T0 + first;
+	e->punch_end.last_change_ns = T0 + last;
+}
+
+/* A block read of pages FIRST .. LAST by TID (submit_bio). */
+static void block_read(struct stream *s, uint32_t tid, uint64_t t, uint64_t first, uint64_t last)
+{
+	struct dx_event *e = add(s, DX_PAGE_READ, tid, t);
+
+	e->page.index = first;
+	e->page.last = last;
+}
+
+/*
+ * 5.10's read()/readahead take no fault lock: a page read in from the blocks
+ * between the punch's page deletes and its last extent change may hold what
+ * the punch removed, although the punch held its lock throughout; one of the
+ * hole is zero-filled, with no block read.
+ */
+static void test_readahead_under_held_lock(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_finding *f;
+	const struct dx_file_stats *st;
+
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_ADD, READER, 500, 2, 0); /* before the data change: deleted or read before */
+	delete(&s, 1 * MS, 2, true, 0);
+	delete(&s, 1 * MS + 1, 3, true, 0);
+	block_read(&s, READER, 1 * MS + 500, 2, 2); /* read before its add: another page's read */
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 3, 0); /* after its delete, before the extents went */
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 2, 0);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 4, 0); /* mapped the hole: zero-filled, no block read */
+	block_read(&s, READER, 2 * MS + 10, 3, 3);
+	page(&s, DX_PAGE_ADD, PUNCHER, 2 * MS + 1, 5, 0); /* the punch's own */
+	block_read(&s, PUNCHER, 2 * MS + 2, 5, 5);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS + 3, 7, 0); /* mapped before the extents went, read after the punch */
+	page(&s, DX_PAGE_ADD, READER, 4 * MS, 6, 0); /* after the extents went: the hole, no block read */
+	punch_end(&s, 5 * MS, 3, 0, 1 * MS, 3 * MS);
+	block_read(&s, READER, 6 * MS, 7, 7);
+	c = run(&s, &r);
+	is_int(r.n, 2, "readahead under a held lock: two findings");
+	ok(find(&r, DX_FINDING_REFAULT, 7) != NULL, "a block read sent after the punch ended still counts");
+	f = find(&r, DX_FINDING_REFAULT, 3);
+	ok(f && f->fault.tid == READER && f->punch.tid == PUNCHER,
+	   "a page read in from the blocks while the data changed, never removed: refault, with reader and punch");
+	ok(!find(&r, DX_FINDING_REFAULT, 4) && !find(&r, DX_FINDING_REFAULT, 2),
+	   "pages added meanwhile with no block read since (the hole, zero-filled) are none");
+	ok(r.npunches == 1 && dx_punch_held_lock(&r.p[0]), "... although the punch held its lock");
+	st = stats_of(c, &file_a);
+	ok(st && st->held_punches == 1 && st->refaults == 2, "the file counts a held punch and its refaults");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* a read request while a held punch changes data */
+	punch(&s, 0, 0, 16);
+	delete(&s, 1 * MS, 2, true, 0);
+	io_request(&s, READER, 2 * MS, 2, 1, false);
+	punch_end(&s, 5 * MS, 2, 0, 1 * MS, 3 * MS);
+	io_request(&s, READER, 6 * MS, 3, 1, false); /* after the punch */
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_IO_DURING_PUNCH, 2) && r.n == 1,
+	   "a read while a held punch changed data is IO during the punch; one after it is not");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* a collapse leaves no hole: after its last change the blocks read are the new ones */
+	punch(&s, 0, 0, 16);
+	s.ev[0].punch.op = DX_OP_COLLAPSE_RANGE;
+	delete(&s, 1 * MS, 2, true, 0);
+	page(&s, DX_PAGE_ADD, READER, 4 * MS, 3, 0);
+	block_read(&s, READER, 4 * MS + 10, 3, 3);
+	punch_end(&s, 5 * MS, 2, 0, 1 * MS, 3 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "collapse: a page read in from the blocks after its last change is no refault");
+	dx_correlator_free(c);
+}
+
+/* Before its filesystem's faults showed the fault lock, a window is neither held nor judged for the rule. */
+static void test_lock_unknown(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+	const struct dx_file_stats *st;
+
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 1 * MS, 3, DX_F_LOCK_UNKNOWN);
+	page(&s, DX_FILEMAP_FAULT, WRITER, 2 * MS, 3, 0); /* no wait seen: the lock was not watched yet */
+	page(&s, DX_PAGE_DIRTY, WRITER, 2 * MS + 1, 3, 0);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS + 2, 4, 0);
+	block_read(&s, READER, 2 * MS + 3, 4, 7);
+	punch_end(&s, 5 * MS, 2, 2, 1 * MS, 3 * MS);
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_UNBLOCKED_FAULT), 0, "lock unknown: a fault that did not wait is no finding");
+	ok(find(&r, DX_FINDING_REFAULT, 4) != NULL, "lock unknown: a page read in while the data changed still is");
+	ok(r.npunches == 1 && !dx_punch_held_lock(&r.p[0]) && r.p[0].changes_lock_unknown == 2 &&
+		   !r.p[0].changes_unlocked,
+	   "the window says its lock was unknown at 2 changes, not held, not without it");
+	st = stats_of(c, &file_a);
+	ok(st && st->lock_unknown_punches == 1 && !st->held_punches && !st->unheld_punches,
+	   "the file counts it apart from held and unheld punches");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* events alone, without the kernel's totals */
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_DELETE, PUNCHER, 1 * MS, 3, DX_F_LOCK_UNKNOWN);
+	delete(&s, 1 * MS + 1, 4, true, 0); /* learned meanwhile */
+	add(&s, DX_PUNCH_END, PUNCHER, 5 * MS);
+	c = run(&s, &r);
+	ok(r.npunches == 1 && r.p[0].changes == 2 && r.p[0].changes_lock_unknown == 1 && !r.p[0].changes_unlocked &&
+		   !dx_punch_held_lock(&r.p[0]),
+	   "page deletes flagged lock-unknown count as such, not as without the lock");
+	dx_correlator_free(c);
+}
+
 /* The operation's own work and kernel threads never make a finding. */
 static void test_own_work(void)
 {
@@ -1031,6 +1154,8 @@ int main(void)
 	test_clean_delete();
 	test_second_write_fault();
 	test_io_and_refault();
+	test_readahead_under_held_lock();
+	test_lock_unknown();
 	test_own_work();
 	test_own_write_backs();
 	test_lockless_guard();

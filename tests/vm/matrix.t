@@ -31,15 +31,6 @@ my %must_watch = (
     '6.12' => [ @everywhere, @fuse_dax, @dax_fault_timing, 'FUSE requests' ],    # fuse/fuse_request_send: 6.11+
 );
 
-# Artifacts: "@@ARTIFACT name@@" ... "@@END name@@" in the console log.
-sub artifacts {
-    my ($log) = @_;
-    my %a;
-    $log =~ s/\r//g;    # the serial console ends lines with CR LF
-    while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
-    return \%a;
-}
-
 my @matched;
 
 # The race's punch window in the report: the kernel read the fault lock held for write at each data change.

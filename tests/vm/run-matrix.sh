@@ -5,9 +5,12 @@
 # inside, and prints what the guest printed on its serial console. Used by
 # tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|virtiofs|virtiofs-bench|virtiofs-model|fuse]
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|virtiofs|virtiofs-bench|virtiofs-model]
 #   KERNEL: 5.10 | 6.1 | 6.12
 #
+# rows: the pmem device without DAX, the buffered-read race rows of
+# tests/vm/ext4-rows.sh (ROWS_ROUNDS rounds, default 120) and the truth table's
+# non-DAX ext4 and xfs rows (ROWS_TRUTH_RUNS runs, default 2; 0: none).
 # virtiofs: the window is DAXSCOPE_DAX_WINDOW_MB (default 32) MiB; virtiofsd's
 # debug log is OUTDIR/virtiofsd.log (every request it served); the truth
 # table's rows run on a second mount unless DAXSCOPE_VIRTIOFS_TRUTH=0.
@@ -28,8 +31,8 @@ ver=$1
 out=$2
 mode=${3:-pmem}
 case $mode in
-pmem | virtiofs | virtiofs-bench | virtiofs-model | fuse) ;;
-*) echo "unknown mode $mode (pmem, virtiofs, virtiofs-bench, virtiofs-model, fuse)" >&2; exit 2 ;;
+pmem | rows | fuse | virtiofs | virtiofs-bench | virtiofs-model) ;;
+*) echo "unknown mode $mode (pmem, rows, fuse, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
 esac
 window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
 windows_mb=${DAXSCOPE_DAX_WINDOWS_MB:-8 16 32 64}
@@ -143,7 +146,7 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxtop daxcheck race delayfs faultbench; do
+for b in daxtrace daxtop daxcheck race readrace delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
@@ -153,12 +156,13 @@ if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the h
 	done
 fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
-	"$top/tests/vm/fuse-rows.sh" "$stage/daxscope/"
+	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
 	> "$stage/daxscope/env"
 printf 'FUSE_RACE_RUNS=%s\nFUSE_RACE_ARGS="%s"\n' "${FUSE_RACE_RUNS:-3}" "${FUSE_RACE_ARGS:-}" >> "$stage/daxscope/env"
+printf 'ROWS_ROUNDS=%s\nROWS_TRUTH_RUNS=%s\n' "${ROWS_ROUNDS:-120}" "${ROWS_TRUTH_RUNS:-2}" >> "$stage/daxscope/env"
 cat > "$stage/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc

@@ -16,7 +16,7 @@ use Test::More;
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
-  free_port start_bg stop_here fuse_race_args check_fuse_race fuse_race_read_found);
+  free_port start_bg stop_here fuse_race_args check_fuse_race fuse_race_read_found artifacts);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -84,6 +84,15 @@ sub start_bg {
     }
     cleanup_later(sub { waitpid($pid, WNOHANG) == 0 && kill('TERM', $pid) && waitpid($pid, 0) });    # not if reaped
     return $pid;
+}
+
+# A guest's artifacts (tests/vm/guest.sh): "@@ARTIFACT name@@" ... "@@END name@@" in its console log.
+sub artifacts {
+    my ($log) = @_;
+    my %a;
+    $log =~ s/\r//g;    # the serial console ends lines with CR LF
+    while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
+    return \%a;
 }
 
 sub slurp {
