@@ -387,8 +387,9 @@ static __always_inline void fault_lock_found(struct task_punch *tp, bool learned
 /*
  * What keeps faults out of the punch (operation OP) on INODE: tp->lock,
  * mapping->invalidate_lock or the filesystem's own through BTF, or tp->guard
- * (tmpfs); else the lock as the filesystem's faults showed it; if they have
- * not yet, the window tries again at each data change.
+ * (tmpfs); none for FUSE without DAX; else the lock as the filesystem's
+ * faults showed it; if they have not yet, the window tries again at each
+ * data change.
  */
 static __always_inline void find_fault_lock(struct task_punch *tp, struct inode *inode, __u32 op)
 {
@@ -397,6 +398,8 @@ static __always_inline void find_fault_lock(struct task_punch *tp, struct inode 
 	tp->guard = fault_guard_addr(inode, op, &tp->guard_kind);
 	if (tp->lock || tp->guard_kind != DX_GUARD_NONE)
 		fault_lock_found(tp, false);
+	else if (tp->fuse && !(BPF_CORE_READ(inode, i_flags) & S_DAX))
+		fault_lock_found(tp, false); /* fs/fuse/file.c: fuse_file_vm_ops fault and page_mkwrite take no lock */
 	else if (learned_fault_lock(inode, &tp->lock))
 		fault_lock_found(tp, true);
 	else

@@ -45,14 +45,6 @@ my %row_todo = (
     '6.12' => { 'fuse-overlayfs' => { mix => $ovl_mix } },
 );
 
-sub artifacts {
-    my ($log) = @_;
-    my %a;
-    $log =~ s/\r//g;
-    while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
-    return \%a;
-}
-
 # The truth table's rows of one FUSE filesystem, as daxcheck scored them in the guest.
 sub truth_rows {
     my ($kernel, $fs, $a) = @_;
