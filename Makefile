@@ -37,7 +37,7 @@ LIVE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIVE_SRCS))
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
-HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
+HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/mapstore $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
 	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz
 SESSION  := $(BUILD)/libdaxscope-live.a
 else
@@ -104,6 +104,9 @@ $(BUILD)/race: tests/workload/race.c
 
 $(BUILD)/readrace: tests/workload/readrace.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/mapstore: tests/workload/mapstore.c
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 $(BUILD)/reportbench: tests/bench/reportbench.c $(BUILD)/libdaxscope-core.a
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)

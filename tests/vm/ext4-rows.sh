@@ -54,3 +54,4 @@ if [ "$ROWS_TRUTH_RUNS" -gt 0 ]; then
 	truth xfs
 	umount /mnt/xfs
 fi
+. $D/afterop-rows.sh

@@ -146,7 +146,7 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxtop daxcheck race readrace delayfs faultbench; do
+for b in daxtrace daxtop daxcheck race readrace mapstore delayfs faultbench; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
@@ -156,7 +156,7 @@ if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the h
 	done
 fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
-	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$stage/daxscope/"
+	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
