@@ -890,6 +890,57 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 	}
 }
 
+/* A task of the file's top punchers with PID, for its name (the window may be judged and gone). */
+static void punch_name(const struct dx_file_stats *st, struct dx_task *t)
+{
+	for (size_t i = 0; i < DX_TOP_TASKS; i++)
+		if (st->top_punchers[i].count && st->top_punchers[i].task.pid == t->pid)
+			memcpy(t->comm, st->top_punchers[i].task.comm, sizeof(t->comm));
+}
+
+/*
+ * A store after the operation, found lost at a write-back (bpf/afterop.bpf.c):
+ * a finding whenever it comes, whoever stored (the pte was left writable, so
+ * the store made no fault that names its task): the write-back's task as io,
+ * a process that had the file mapped writable as the faulting one.
+ */
+static void on_lost_store(struct dx_correlator *c, const struct dx_event *e)
+{
+	const struct dx_lost_store *ls = &e->lost_store;
+	size_t file = file_index(c, &e->file);
+	struct punch_window *w = window_at(c, file, ls->changed_ns);
+	struct dx_finding f = {
+		.kind = DX_FINDING_WRITABLE_AFTER_PUNCH,
+		.file = e->file,
+		.page_index = ls->index,
+		.last_page = ls->index,
+		.t_ns = e->ts,
+		.punch_begin_ns = ls->punch_begin_ns,
+		.data_change_ns = ls->changed_ns,
+		.fault = { .pid = ls->mapper_pid },
+		.io = event_task(e),
+		.punch = { .pid = ls->punch_pid, .tid = ls->punch_tid },
+		.punch_op = ls->op,
+		.write = true,
+		.certain = true,
+	};
+
+	memcpy(f.fault.comm, ls->mapper_comm, sizeof(f.fault.comm));
+	if (w && w->punch.tid == ls->punch_tid) {
+		f.punch = w->punch;
+		f.punch_begin_ns = w->begin;
+		f.punch_end_ns = w->end;
+		f.punch_offset = w->offset;
+		f.punch_len = w->len;
+		f.incomplete = w->incomplete || w->unterminated;
+	} else {
+		punch_name(&c->files[file], &f.punch);
+	}
+	c->files[file].writable_after_punch++;
+	if (c->opts.on_finding)
+		c->opts.on_finding(&f, c->opts.ctx);
+}
+
 static void apply(struct dx_correlator *c, const struct dx_event *e)
 {
 	struct punch_window *w;
@@ -924,6 +975,9 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 		break;
 	case DX_DAX_RANGE:
 		on_dax_range(c, e);
+		break;
+	case DX_LOST_STORE:
+		on_lost_store(c, e);
 		break;
 	case DX_MAP_FAULT:
 	case DX_FILEMAP_FAULT:

@@ -14,6 +14,7 @@ const char *dx_finding_name(enum dx_finding_kind kind)
 	case DX_FINDING_RESURRECTED_DATA: return "resurrected_data";
 	case DX_FINDING_IO_DURING_PUNCH: return "io_during_punch";
 	case DX_FINDING_REFAULT: return "refault";
+	case DX_FINDING_WRITABLE_AFTER_PUNCH: return "writable_after_punch";
 	case DX_FINDING_KIND_MAX: break;
 	}
 	return "unknown";

@@ -53,18 +53,20 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 	format_pages(f, page, sizeof(page));
 	fprintf(out, "%s %-16s %s page %s (%s %" PRIu64 "+%" PRIu64 ") task %u/%s %s punch %u/%s",
 		when, dx_finding_name(f->kind), text_label(r, &f->file, label, sizeof(label)), page,
-		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid,
+		dx_punch_op_name(f->punch_op), f->punch_offset, f->punch_len, f->fault.tid ? f->fault.tid : f->fault.pid,
 		dx_escape(fault, sizeof(fault), f->fault.comm, DX_COMM_LEN), f->write ? "write" : "read", f->punch.tid,
 		dx_escape(punch, sizeof(punch), f->punch.comm, DX_COMM_LEN));
 	if (f->kind == DX_FINDING_BLOCKED_FAULT)
 		fprintf(out, " waited %.3f ms", f->wait_ns / 1e6);
 	else
 		fprintf(out, " %.3f ms after its data change began", (f->t_ns - f->data_change_ns) / 1e6);
-	if (f->kind == DX_FINDING_RESURRECTED_DATA)
+	if (f->kind == DX_FINDING_RESURRECTED_DATA || f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
 		fprintf(out, " written back by %u/%s", f->io.tid, dx_escape(io, sizeof(io), f->io.comm, DX_COMM_LEN));
 	if (f->dax)
 		fprintf(out, " dax");
-	if (f->refaulted)
+	if (f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
+		fprintf(out, " (stored through a pte the operation left writable, in a buffer without a block: never written)");
+	else if (f->refaulted)
 		fprintf(out, " (the writer faulted on the page again after the punch: its store may have landed there)");
 	else if (f->certain)
 		fprintf(out, " (after the FUSE reply: the server had changed the data)");
@@ -364,6 +366,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "resurrected_data", st->resurrected);
 	dx_json_u64(g, "io_during_punch", st->io_during_punch);
 	dx_json_u64(g, "refaults", st->refaults);
+	dx_json_u64(g, "writable_after_punch", st->writable_after_punch);
 	dx_json_u64(g, "erased_before_change", st->erased_before);
 	dx_json_u64(g, "own_work", st->own_work);
 	dx_json_u64(g, "over_window_limit", st->over_window_limit);
@@ -401,7 +404,7 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 		dx_json_u64(g, "last_page", f->last_page);
 	}
 	json_task_flat(g, "fault", &f->fault);
-	if (f->kind == DX_FINDING_RESURRECTED_DATA)
+	if (f->kind == DX_FINDING_RESURRECTED_DATA || f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
 		json_task_flat(g, "io", &f->io);
 	json_task_flat(g, "punch", &f->punch);
 	dx_json_text(g, "punch_op", dx_punch_op_name(f->punch_op));

@@ -69,6 +69,7 @@ enum concern {
 	XFS_CHANGES,
 	DAX_LAYOUT_BREAKS,
 	DIRECT_IO,
+	STORES_AFTER_OP,
 	EXT4_FAULT_TIMING,
 	XFS_FAULT_TIMING,
 	FUSE_FAULT_TIMING,
@@ -105,6 +106,7 @@ static const char *const concern_names[NCONCERNS] = {
 	[XFS_CHANGES] = "xfs extent changes",
 	[DAX_LAYOUT_BREAKS] = "DAX layout breaks",
 	[DIRECT_IO] = "direct IO",
+	[STORES_AFTER_OP] = "stores after an operation into pages it changed in part",
 	[EXT4_FAULT_TIMING] = "ext4 DAX fault timing",
 	[XFS_FAULT_TIMING] = "xfs DAX fault timing",
 	[FUSE_FAULT_TIMING] = "FUSE DAX fault timing",
@@ -208,6 +210,11 @@ static const struct program {
 	ENTRY(on_fuse_io, FUSE_IO),
 	ENTRY(on_fuse_io_queue, FUSE_IO, STANDS_IN_FOR(on_fuse_io), .module = "fuse"),
 	ENTRY(on_dio_begin, DIRECT_IO),
+	/* stores after the operation (afterop.bpf.c) */
+	ENTRY(on_partial_invalidate, STORES_AFTER_OP),
+	ENTRY(on_partial_invalidate_page, STORES_AFTER_OP, STANDS_IN_FOR(on_partial_invalidate)),
+	ENTRY(on_write_back, STORES_AFTER_OP),
+	ENTRY(on_write_back_page, STORES_AFTER_OP, STANDS_IN_FOR(on_write_back)),
 	/* the FUSE DAX window (fusedax.bpf.c) */
 	ENTRY(on_dax_setup, FUSE_DAX_MAPPINGS, .module = "fuse"),
 	ENTRY(on_dax_setup_exit, FUSE_DAX_MAPPINGS, .module = "fuse"),

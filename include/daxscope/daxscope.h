@@ -35,6 +35,8 @@ enum dx_finding_kind {
 	DX_FINDING_RESURRECTED_DATA,  /* written back after the data change began: pre-punch bytes back in the hole */
 	DX_FINDING_IO_DURING_PUNCH,   /* a read or write request on the range while the punch changed data */
 	DX_FINDING_REFAULT,           /* a page of the range read into the page cache while the punch changed data */
+	DX_FINDING_WRITABLE_AFTER_PUNCH, /* after the operation, a store through a pte it left writable on a page it
+					  * changed in part: found at write-back, in a buffer that will not be written */
 	DX_FINDING_KIND_MAX
 };
 
@@ -66,7 +68,7 @@ struct dx_finding {
 	uint64_t lock_wait_ns; /* time waiting on the fault/punch lock itself */
 	uint64_t fault_ns;     /* the filesystem's fault handler, entry to return (fentry mode), 0 if untimed */
 	struct dx_task fault; /* the task that broke the rule: faulting, dirtying, reading, requesting */
-	struct dx_task io;    /* resurrected data: the task that sent the write-back (often a kworker) */
+	struct dx_task io;    /* resurrected data, writable after punch: the task that sent the write-back (often a kworker) */
 	struct dx_task punch; /* the punching task */
 	uint32_t punch_op;    /* enum dx_punch_op */
 	uint64_t punch_offset;
@@ -99,6 +101,7 @@ struct dx_file_stats {
 	uint64_t discarded_writes;
 	uint64_t certain_discards;
 	uint64_t resurrected, io_during_punch, refaults;
+	uint64_t writable_after_punch; /* stores after an operation through a pte it left writable, found lost */
 	uint64_t erased_before;    /* writes the punch erased that no evidence orders after its data change */
 	uint64_t own_work;         /* events of the operation itself or of kernel threads: never findings */
 	uint64_t held_punches;     /* windows whose every data change was made with the fault lock held for write */

@@ -31,6 +31,7 @@ enum dx_kind {
 	DX_PAGE_ADD,      /* filemap:mm_filemap_add_to_page_cache: a page read into the cache */
 	DX_IO_REQUEST,    /* a FUSE READ/WRITE request or a direct IO on an armed file, at its send */
 	DX_PAGE_READ,     /* a block read of page-cache pages (submit_bio): page.index .. page.last */
+	DX_LOST_STORE,    /* at a write-back: bytes stored where an operation zeroed part of the page, that no buffer writes */
 	DX_KIND_MAX
 };
 
@@ -153,6 +154,27 @@ struct dx_io {
 	__u32 pad;
 };
 
+/*
+ * A store after the operation (bpf/afterop.bpf.c): the operation changed part
+ * of a page (blocks smaller than a page) and dropped that part's buffers; at
+ * the page's next write-back the event's task found bytes there that are not
+ * zero, in a buffer that maps no block: stored with no fault and no write(2)
+ * since, through a page-table entry left writable, and never written.
+ */
+struct dx_lost_store {
+	__u64 index;          /* the page */
+	__u64 punch_begin_ns; /* the operation's window */
+	__u64 changed_ns;     /* when it dropped the part's buffers (partial invalidate) */
+	__u32 offset, len;    /* the part, bytes of the page */
+	__u32 first_byte;     /* offset in the page of the first stored byte found there */
+	__u32 op;             /* enum dx_punch_op */
+	__u32 punch_pid, punch_tid;
+	__u32 mapped;         /* the page was mapped when the operation changed it */
+	__u32 mapper_pid;     /* a process then mapping the file shared and writable over the page; 0: none found */
+	char mapper_comm[DX_COMM_LEN];
+};
+_Static_assert(sizeof(struct dx_lost_store) <= sizeof(struct dx_punch), "dx_event's union keeps its size");
+
 enum dx_dax_op {
 	DX_DAX_SETUP = 1,      /* FUSE_SETUPMAPPING of one range (fuse_setup_one_mapping) */
 	DX_DAX_REMOVE,         /* FUSE_REMOVEMAPPING request (fuse_send_removemapping) */
@@ -196,6 +218,7 @@ struct dx_event {
 		struct dx_fuse_req fuse;
 		struct dx_dax_range dax;
 		struct dx_io io;
+		struct dx_lost_store lost_store;
 	};
 };
 
