@@ -64,6 +64,9 @@ static __always_inline unsigned long page_flags(struct page *page)
 	return 0;
 }
 
+/* Set at the first page remembered: until then a write-back costs no lookup. */
+static volatile bool any_partly_changed;
+
 struct page_bytes {
 	__u64 words[2 * PAGE_BYTES / 8]; /* a page, and room past it for the verifier: a buffer copied at its offset */
 };
@@ -134,6 +137,7 @@ static __always_inline void partial_invalidate(struct page *page, __u64 offset, 
 		find_mapper(mapping, key.index, ls);
 	if (bpf_map_update_elem(&partial_pages, &key, &pp, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
+	any_partly_changed = true;
 }
 
 /*
@@ -220,7 +224,7 @@ static __always_inline void write_back(struct page *page)
 	__u32 zero = 0, to, found = PAGE_BYTES;
 	__u64 page_pos, isize;
 
-	if (!inode)
+	if (!any_partly_changed || !inode)
 		return;
 	inode_key(inode, &key.file);
 	key.index = folio_index_of(page);
