@@ -136,7 +136,7 @@ static void add_finding_tasks(struct dx_tl_tasks *ts, const struct dx_finding *f
 {
 	dx_tl_tasks_add(ts, f->punch.pid, f->punch.tid, f->punch.comm);
 	dx_tl_tasks_add(ts, f->fault.pid, f->fault.tid, f->fault.comm);
-	if (f->kind == DX_FINDING_RESURRECTED_DATA)
+	if (f->kind == DX_FINDING_RESURRECTED_DATA || f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
 		dx_tl_tasks_add(ts, f->io.pid, f->io.tid, f->io.comm);
 }
 
