@@ -129,6 +129,8 @@ for my $k (@kernels) {
         }
         if (like($art->{'afterop-mount'} // '', qr{^/dev/pmem0 /mnt/ext4k ext4 (?!.*dax).*\nblock size 1024$}m,
             'ext4 with 1 KiB blocks mounted without DAX')) {
+            like($art->{'afterop-record-err'} // '', qr/; watching: [^;]*\bstores after an operation into pages it changed in part\b/,
+                "$k watches stores after an operation (so that silence means something)");
             judge_after_op($k, $_, $art) for qw(zero punch);
         }
         for my $fs (qw(ext4 xfs)) {
