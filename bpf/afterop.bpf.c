@@ -131,8 +131,6 @@ static __always_inline void partial_invalidate(struct page *page, __u64 offset, 
 	ls->op = tp->op;
 	ls->punch_pid = id >> 32;
 	ls->punch_tid = (__u32)id;
-	if (bpf_core_field_exists(page->_mapcount))
-		ls->mapped = BPF_CORE_READ(page, _mapcount.counter) >= 0;
 	if (BPF_CORE_READ(mapping, i_mmap_writable.counter) > 0)
 		find_mapper(mapping, key.index, ls);
 	if (bpf_map_update_elem(&partial_pages, &key, &pp, BPF_ANY))

@@ -923,6 +923,7 @@ static void on_lost_store(struct dx_correlator *c, const struct dx_event *e)
 		.punch_op = ls->op,
 		.write = true,
 		.certain = true,
+		.lost_byte = ls->first_byte,
 	};
 
 	memcpy(f.fault.comm, ls->mapper_comm, sizeof(f.fault.comm));

@@ -65,7 +65,8 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 	if (f->dax)
 		fprintf(out, " dax");
 	if (f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
-		fprintf(out, " (stored through a pte the operation left writable, in a buffer without a block: never written)");
+		fprintf(out, " (bytes from %u on: stored through a pte the operation left writable, in a buffer without a block:"
+			     " never written)", f->lost_byte);
 	else if (f->refaulted)
 		fprintf(out, " (the writer faulted on the page again after the punch: its store may have landed there)");
 	else if (f->certain)
@@ -406,6 +407,8 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 	json_task_flat(g, "fault", &f->fault);
 	if (f->kind == DX_FINDING_RESURRECTED_DATA || f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
 		json_task_flat(g, "io", &f->io);
+	if (f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
+		dx_json_u64(g, "lost_byte", f->lost_byte);
 	json_task_flat(g, "punch", &f->punch);
 	dx_json_text(g, "punch_op", dx_punch_op_name(f->punch_op));
 	dx_json_u64(g, "punch_offset", f->punch_offset);

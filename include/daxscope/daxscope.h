@@ -76,6 +76,7 @@ struct dx_finding {
 	bool write;
 	bool dax;
 	uint64_t deleted_ns; /* discarded writes: when the punch deleted the page */
+	uint32_t lost_byte;  /* writable after punch: offset in the page of the first byte found lost */
 	bool certain;    /* after the FUSE request's reply: the server had changed the data */
 	bool refaulted;  /* discarded write whose writer faulted on the page again after the
 			  * delete: the store may have been retried there, and survived */

@@ -169,8 +169,8 @@ struct dx_lost_store {
 	__u32 first_byte;     /* offset in the page of the first stored byte found there */
 	__u32 op;             /* enum dx_punch_op */
 	__u32 punch_pid, punch_tid;
-	__u32 mapped;         /* the page was mapped when the operation changed it */
 	__u32 mapper_pid;     /* a process then mapping the file shared and writable over the page; 0: none found */
+	__u32 pad;
 	char mapper_comm[DX_COMM_LEN];
 };
 _Static_assert(sizeof(struct dx_lost_store) <= sizeof(struct dx_punch), "dx_event's union keeps its size");

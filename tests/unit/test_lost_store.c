@@ -51,7 +51,7 @@ static const struct dx_file_stats *run(struct dx_correlator *c, uint64_t lost_at
 	lost.lost_store = (struct dx_lost_store){
 		.index = 0, .punch_begin_ns = 1 * MS, .changed_ns = 2 * MS, .offset = 2048, .len = 2048,
 		.first_byte = 2048, .op = DX_OP_ZERO_RANGE, .punch_pid = PUNCH_TID, .punch_tid = PUNCH_TID,
-		.mapped = 1, .mapper_pid = MAPPER_PID, .mapper_comm = "mapper",
+		.mapper_pid = MAPPER_PID, .mapper_comm = "mapper",
 	};
 	dx_correlator_push(c, &begin);
 	dx_correlator_push(c, &end);
@@ -84,6 +84,7 @@ static void check(uint64_t lost_at, const char *when)
 	is_str(f->fault.comm, "mapper", "named");
 	ok(f->write && f->certain, "a write, lost for certain");
 	is_int(f->punch_op, DX_OP_ZERO_RANGE, "by a zero range");
+	is_int(f->lost_byte, 2048, "from the first byte found");
 	is_int(st->writable_after_punch, 1, "counted in the file");
 	dx_correlator_free(c);
 }

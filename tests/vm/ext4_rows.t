@@ -105,6 +105,7 @@ sub judge_after_op {
     is(scalar(grep { $_->{punch_tid} != $w->{punch_tid} || $_->{fault_pid} != $w->{mapper_pid}
         || ($_->{io_pid} != $w->{punch_pid} && $_->{io_comm} !~ /^kworker/) || $_->{punch_op} ne 'zero_range' } @found), 0,
         "$k after $op: each names the operation, the write-back (the workload's fsync or a flusher) and the mapping process");
+    is(scalar(grep { $_->{lost_byte} != 2048 } @found), 0, "$k after $op: each found the store's bytes from its start (byte 2048)");
     is(scalar @other, 0, "$k after $op: no other finding but blocked faults") or diag(explain \@other);
 }
 
