@@ -89,7 +89,7 @@ static void writer_free(struct dx_capture_writer *w)
 /* A new file beside PATH, 0600: an existing capture at PATH is untouched until the new one is whole. */
 static int create_beside(struct dx_capture_writer *w)
 {
-	return dx_create_beside(w->path, 0600, 0, &w->tmp_path);
+	return dx_create_beside(w->path, &w->tmp_path);
 }
 
 struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel, char *err, size_t errlen)
