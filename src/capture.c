@@ -410,6 +410,14 @@ static int damaged(struct dx_capture_reader *r, const char *fmt, ...)
 	return -1;
 }
 
+static bool cut_reason_known(const void *payload)
+{
+	uint32_t reason;
+
+	memcpy(&reason, payload, sizeof(reason)); /* the first field, wherever the payload lies */
+	return reason == DX_CUT_MAX_SIZE || reason == DX_CUT_WRITE_FAILED;
+}
+
 bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 {
 	const char *text = payload;
@@ -424,7 +432,7 @@ bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 	case DX_REC_END: return len == sizeof(struct dx_capture_end);
 	case DX_REC_PROBE: return len == sizeof(struct dx_probe);
 	case DX_REC_DROPS: return len == sizeof(struct dx_drops_record);
-	case DX_REC_CUT: return len == sizeof(struct dx_capture_cut);
+	case DX_REC_CUT: return len == sizeof(struct dx_capture_cut) && cut_reason_known(payload);
 	}
 	return false;
 }

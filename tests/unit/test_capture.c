@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -315,7 +316,9 @@ static void test_max_size(void)
 	struct dx_capture_writer *w = dx_capture_create(tmp("bounded.dxc"), "k", NULL, 0);
 	struct dx_capture_cut cut;
 	uint64_t taken, held;
+	uint32_t crc;
 	char err[256];
+	long at;
 	int rc;
 
 	dx_capture_limit(w, 8192);
@@ -329,6 +332,14 @@ static void test_max_size(void)
 	ok(rc == 0 && cut.reason == DX_CUT_MAX_SIZE && cut.max_size == 8192 && cut.events_not_written == 5 &&
 		   held + 5 == taken,
 	   "max size: read to a clean end; the CUT record gives the bound and the 5 events refused");
+	/* a CUT whose reason this reader does not know is damage, not a guess (its CRC made right) */
+	cut.reason = 9;
+	crc = dx_crc32(&cut, sizeof(cut));
+	at = file_size(tmp("bounded.dxc")) - (long)(2 * sizeof(struct dx_record_header) + sizeof(cut) +
+						   sizeof(struct dx_capture_end));
+	patch(tmp("bounded.dxc"), at + (long)offsetof(struct dx_record_header, crc32), &crc, sizeof(crc));
+	patch(tmp("bounded.dxc"), at + (long)sizeof(struct dx_record_header), &cut, sizeof(cut));
+	is_int(read_cut(tmp("bounded.dxc"), &held, &cut), -1, "max size: a CUT of an unknown reason is damage");
 }
 
 /* A write cut short (here by RLIMIT_FSIZE, as a full filesystem does): cut back to whole records, CUT and END after them. */
@@ -365,7 +376,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	plan(28);
+	plan(29);
 	test_round_trip();
 	test_max_size();
 	test_short_write();
