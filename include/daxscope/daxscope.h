@@ -250,6 +250,8 @@ bool dx_path_sb_dev(const char *path, uint32_t *dev, char *fstype, size_t len);
 bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds in [min, max]: finite, no garbage. */
 bool dx_parse_seconds(const char *arg, double min, double max, double *out);
+/* Bytes in [min, max]: a decimal count, or one with a K, M, G or T suffix (powers of 1024); no garbage, no overflow. */
+bool dx_parse_size(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* The session's options (--fault-hooks, --hooks-idle) as an argp child; its input is a struct dx_session_opts. */
 struct argp;
 extern const struct argp dx_session_argp;

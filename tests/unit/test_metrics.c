@@ -151,7 +151,7 @@ int main(void)
 	plan(35);
 	test_mounts(&mounts);
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
-	path_of(r, SDA, 1, "/m/q\"b\\\n\xff");
+	path_of(r, SDA, 1, "/m/q\"b\\\n\xff\xe2\x80\xae"); /* ... ending in U+202E */
 	path_of(r, FUSE, 2, "/mnt/my fuse/f");
 	take(r, DX_LOCK_WAIT, SDA, 1, 1, 0);
 	take(r, DX_LOCK_WAIT, SDA, 1, 3, 0);
@@ -168,9 +168,9 @@ int main(void)
 	text = render(r, &o);
 	ok(strlen(text) > 6 && !strcmp(text + strlen(text) - 6, "# EOF\n") && count_of(text, "# EOF") == 1,
 	   "OpenMetrics: one # EOF, at the end");
-	ok(strstr(text, "path=\"/m/q\\\"b\\\\\\\\\\\\n\\\\377\"") != NULL,
-	   "a path's quote and backslashes escaped, its newline and stray byte as ls -b writes them");
-	ok(!strstr(text, "\xff") && !strstr(text, "q\"b"), "no raw stray byte, no bare quote");
+	ok(strstr(text, "path=\"/m/q\\\"b\\\\\\\\\\\\n\\\\377\\\\342\\\\200\\\\256\"") != NULL,
+	   "a path's quote and backslashes escaped, its newline, stray byte and bidi control as ls -b writes them");
+	ok(!strstr(text, "\xff") && !strstr(text, "q\"b") && !strstr(text, "\xe2\x80\xae"), "no raw stray byte, bidi control or bare quote");
 	check_samples(text, "dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"", sda_hist, sizeof(sda_hist) / sizeof(sda_hist[0]));
 	is_int(count_of(text, "daxscope_lock_wait_seconds_bucket{dev=\"8:0\""), DX_HIST_SLOTS, "a bucket per slot, the last +Inf");
 	is_int(value_of(text, "daxscope_punches_total{dev=\"0:42\",fstype=\"fuse.delayfs\",mountpoint=\"/mnt/my fuse\"}"), 1,
