@@ -99,6 +99,46 @@ static void test_mounts(struct dx_mounts *m)
 	ok(dx_mounts_find(m, SDA) && !strcmp(dx_mounts_find(m, SDA)->fstype, "xfs"), "a device number reused: its new mount");
 }
 
+/*
+ * Per-mount series past --max-mounts: a user's mounts (not in the mount
+ * table) punched many times, then one punch on the machine's own 8:0. The
+ * known mount keeps its series, then the busiest; the rest are summed as
+ * "other", and the gauge says how many.
+ */
+static void test_mount_cap(const struct dx_mounts *mounts)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .top_files = 0, .max_mounts = 2, .mounts = mounts };
+	char *text;
+
+	for (uint32_t dev = 100; dev < 105; dev++) /* 0:100 once, 0:101 twice, ... 0:104 five times */
+		for (uint32_t i = 0; i <= dev - 100; i++) {
+			take(r, DX_PUNCH_BEGIN, dev, 1, 0, 0);
+			take(r, DX_PUNCH_END, dev, 1, 0, 0);
+		}
+	take(r, DX_PUNCH_BEGIN, SDA, 9, 0, 0);
+	take(r, DX_PUNCH_END, SDA, 9, 0, 0);
+	dx_report_settle(r, clock_ns + 1000 * MS);
+	text = render(r, &o);
+	is_int(count_of(text, "daxscope_punches_total{"), 3, "--max-mounts 2: two mounts' series and other");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"}"), 1,
+	       "the mount in the mount table keeps its own, though punched least");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:104\",fstype=\"unknown\",mountpoint=\"\"}"), 5,
+	       "then the busiest of the others");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"other\",fstype=\"other\",mountpoint=\"other\"}"), 1 + 2 + 3 + 4,
+	       "the other four summed under dev=\"other\"");
+	is_int(value_of(text, "daxscope_mounts_folded"), 4, "daxscope_mounts_folded: four");
+	is_int(value_of(text, "daxscope_mounts"), 6, "daxscope_mounts: six");
+	is_int(count_of(text, "daxscope_lock_wait_seconds_count{"), 3, "the histogram also for three");
+	free(text);
+	o.max_mounts = 0;
+	text = render(r, &o);
+	is_int(count_of(text, "daxscope_punches_total{"), 6, "the default budget (64): every mount its own");
+	is_int(value_of(text, "daxscope_mounts_folded"), 0, "... none folded");
+	free(text);
+	dx_report_free(r);
+}
+
 /* A sample expected: daxscope_NAME{LABELS LE} WANT. */
 struct sample_check {
 	const char *name, *le;
@@ -148,7 +188,7 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text;
 
-	plan(35);
+	plan(44);
 	test_mounts(&mounts);
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
 	path_of(r, SDA, 1, "/m/q\"b\\\n\xff");
@@ -187,6 +227,7 @@ int main(void)
 	ok(!strstr(text, "# EOF") && !strstr(text, "# UNIT"), "Prometheus 0.0.4: no # EOF, no # UNIT");
 	ok(strstr(text, "# TYPE daxscope_punches_total counter\n") != NULL, "... a counter typed by its samples' name");
 	free(text);
+	test_mount_cap(&mounts);
 	dx_mounts_free(&mounts);
 	dx_report_free(r);
 	return done_testing();
