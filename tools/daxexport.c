@@ -533,7 +533,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { .listen = "127.0.0.1:9477", .interval = 1, .top = 20, .deadline = 10, .per_client = 4,
 			     .max_mounts = DX_METRICS_MOUNTS_DEFAULT };
-	static struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER };
+	struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER };
 	struct dx_mounts mounts = { 0 };
 	struct dx_session *session;
 	struct dx_report *report;
