@@ -29,7 +29,7 @@
 #include "daxscope/daxscope.h"
 #include "daxscope/metrics.h"
 
-/* A scraper or two per machine: more connections than this wait in the kernel's backlog. */
+/* Connections at once, of all clients (each holds --per-client at most): more wait in the kernel's backlog. */
 #define MAX_CONNECTIONS 64
 /* Seconds a connection may sit idle (a slow client) before it is closed. */
 #define CONNECTION_TIMEOUT 5
@@ -201,7 +201,11 @@ static int listen_on(const struct addrinfo *ai, const char *what)
 
 /* ---- the gate: a share of the connections per client, a deadline per request ---- */
 
-/* The uid owning the socket at the other end of a connection, when that end is on this machine (sock_diag). */
+/*
+ * The uid owning the socket at the other end of a connection, when that end
+ * is on this machine: sock_diag finds one socket by its 4-tuple
+ * (inet_diag_find_one_icsk, net/ipv4/inet_diag.c), and any user may ask.
+ */
 static bool local_peer_uid(const struct client *peer, uint16_t peer_port, const void *self, uint16_t self_port,
 			   uid_t *uid)
 {
