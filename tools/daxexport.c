@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h> /* TCP_LISTEN */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -235,8 +236,11 @@ static bool local_peer_uid(const struct client *peer, uint16_t peer_port, const 
 	if (send(fd, &msg, sizeof(msg), 0) == (ssize_t)sizeof(msg) && (n = recv(fd, &reply, sizeof(reply), 0)) > 0 &&
 	    NLMSG_OK(&reply.nlh, (size_t)n) && reply.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
 	    reply.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
-		*uid = ((const struct inet_diag_msg *)NLMSG_DATA(&reply.nlh))->idiag_uid;
-		found = true;
+		const struct inet_diag_msg *d = NLMSG_DATA(&reply.nlh);
+
+		/* the lookup falls back to a listener on that port once the peer is gone: not the peer's */
+		found = d->idiag_state != TCP_LISTEN;
+		*uid = d->idiag_uid;
 	}
 	close(fd);
 	return found;
