@@ -13,7 +13,6 @@
 #include "daxscope/events.h"
 #include "core_fixes.bpf.h"
 
-#define PAGE_SHIFT 12 /* 4 KiB pages: from arch/x86/include/asm/page_types.h */
 #define MAX_WINDOWS 16384
 #define PF_KTHREAD 0x00200000 /* from include/linux/sched.h */
 
@@ -497,13 +496,13 @@ static __always_inline __u64 last_page_of(__u64 offset, __u64 len)
 {
 	__u64 end = offset + (len ? len : 1) - 1;
 
-	return end < offset ? ~0ULL : end >> PAGE_SHIFT;
+	return end < offset ? ~0ULL : end >> DX_PAGE_SHIFT;
 }
 
 /* Does the window change any page of bytes [offset, offset + len)? */
 static __always_inline bool window_covers_bytes(const struct window *w, __u64 offset, __u64 len)
 {
-	return window_covers(w, offset >> PAGE_SHIFT, last_page_of(offset, len));
+	return window_covers(w, offset >> DX_PAGE_SHIFT, last_page_of(offset, len));
 }
 
 /* Cheap gate for the hottest hook (every user fault): is any punch in progress at all? */

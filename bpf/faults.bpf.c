@@ -105,7 +105,7 @@ static long vma_page_of(struct task_struct *task, struct vm_area_struct *vma, vo
 
 	if (file && (!p->mapping || BPF_CORE_READ(file, f_mapping) == p->mapping)) {
 		p->inode = BPF_CORE_READ(file, f_inode);
-		p->index = vma->vm_pgoff + ((p->address - vma->vm_start) >> PAGE_SHIFT);
+		p->index = vma->vm_pgoff + ((p->address - vma->vm_start) >> DX_PAGE_SHIFT);
 		p->found = true;
 	}
 	return 0;
@@ -396,7 +396,7 @@ int BPF_PROG(on_block_read, struct bio *bio)
 	w = armed_window(&key);
 	first = folio_index_of(page);
 	size = BPF_CORE_READ(bio, bi_iter.bi_size); /* the file's pages follow the first: readahead reads runs */
-	last = first + (size ? (size - 1) >> PAGE_SHIFT : 0);
+	last = first + (size ? (size - 1) >> DX_PAGE_SHIFT : 0);
 	if (!w || !window_covers(w, first, last))
 		return 0;
 	e = reserve_event(DX_PAGE_READ);

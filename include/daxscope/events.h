@@ -15,6 +15,8 @@
 #define DX_COMM_LEN 16
 #define DX_NAME_LEN 40
 #define DX_HIST_SLOTS 40 /* log2 buckets of nanoseconds: up to ~18 minutes */
+/* Pages are 4 KiB, on both sides: the kernel's PAGE_SHIFT on x86 (arch/x86/include/asm/page_types.h) and arm64 with CONFIG_ARM64_4K_PAGES (Debian's) */
+#define DX_PAGE_SHIFT 12
 
 enum dx_kind {
 	DX_PUNCH_BEGIN = 1, /* fallocate/ftruncate/truncate that removes or moves data */
