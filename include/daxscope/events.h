@@ -201,6 +201,17 @@ struct dx_event {
 	};
 };
 
+/*
+ * Captures store events as they are, and tests that rewrite a capture read
+ * these from here (tests/lib/Daxscope/Test.pm): a layout change fails the
+ * build until they, and DX_ABI_VERSION, follow.
+ */
+#define DX_EVENT_SIZE 136
+#define DX_EVENT_COMM_OFFSET 32
+_Static_assert(sizeof(struct dx_event) == DX_EVENT_SIZE, "struct dx_event changed: bump DX_ABI_VERSION, set DX_EVENT_SIZE");
+_Static_assert(__builtin_offsetof(struct dx_event, comm) == DX_EVENT_COMM_OFFSET,
+	       "struct dx_event's comm moved: bump DX_ABI_VERSION, set DX_EVENT_COMM_OFFSET");
+
 /* FUSE opcodes the kernel side keeps (include/uapi/linux/fuse.h). */
 #define DX_FUSE_SETATTR 4
 #define DX_FUSE_READ 15
