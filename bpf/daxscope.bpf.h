@@ -513,6 +513,40 @@ static __always_inline bool any_window_open(void)
 	return g && g->open_windows > 0;
 }
 
+extern unsigned int LINUX_KERNEL_VERSION __kconfig; /* libbpf's, from uname */
+
+/* Attempts at raising the max before an update gives up (understated, never overstated). */
+#define MAX_RETRIES 8
+
+/*
+ * Raise *MAX to NS, as a max: with compare-and-exchange where BPF has it
+ * (5.12, commit 5ffa25502b5a "bpf: Add instructions for atomic_[cmp]xchg"),
+ * so that every update only raises it. Each failed exchange found it raised
+ * by another update meanwhile; an update gives up after MAX_RETRIES of those
+ * in a row, all to values below its own. Before 5.12 (the branch is dead
+ * code to the verifier elsewhere) a plain compare and store: two updates at
+ * once on two CPUs may leave the smaller one. Either way the max is a value
+ * some update stored, never above the true max, and below it only when a
+ * larger value raced others.
+ */
+static __always_inline void raise_max(__u64 *max, __u64 ns)
+{
+	__u64 seen = *max;
+
+	if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 12, 0)) {
+		if (ns > seen)
+			*max = ns;
+		return;
+	}
+	for (int i = 0; i < MAX_RETRIES && ns > seen; i++) {
+		__u64 was = __sync_val_compare_and_swap(max, seen, ns);
+
+		if (was == seen)
+			return;
+		seen = was;
+	}
+}
+
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
 {
 	__u32 slot = 0;
@@ -533,8 +567,7 @@ static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
 	__sync_fetch_and_add(&h->slots[slot], 1);
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->total_ns, ns);
-	if (ns > h->max_ns)
-		h->max_ns = ns; /* racy max: a lost update only understates a tie */
+	raise_max(&h->max_ns, ns);
 }
 
 #endif /* DAXSCOPE_BPF_H */
