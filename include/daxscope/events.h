@@ -184,7 +184,7 @@ struct dx_event {
 	__u64 ts; /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 	__u16 kind;
 	__u16 flags;
-	__u32 lost; /* events lost (ring buffer full) before this one: a jump marks a gap */
+	__u32 lost; /* events lost (DX_DROP_RINGBUF) before this one: a jump marks a gap */
 	__u32 pid; /* tgid of the task the event happened in */
 	__u32 tid;
 	__u64 cgroup; /* its cgroup v2 id (the inode number of the cgroup directory) */
@@ -268,7 +268,7 @@ struct dx_file_counts {
 
 /* Failure counters the kernel side keeps, each read with dx_session_drops(); all are printed, none is silent. */
 enum dx_drop {
-	DX_DROP_RINGBUF = 0, /* ring buffer full: event lost */
+	DX_DROP_RINGBUF = 0, /* ring buffer full, or a record too short to read (the collector's count): event lost */
 	DX_DROP_MAP_FULL,    /* a tracking map was full: a window, lock, wait, fault timing or FUSE request not kept */
 	DX_DROP_VMA,         /* user fault whose VMA could not be looked up */
 	DX_DROP_MAX
