@@ -523,11 +523,12 @@ extern unsigned int LINUX_KERNEL_VERSION __kconfig; /* libbpf's, from uname */
  * (5.12, commit 5ffa25502b5a "bpf: Add instructions for atomic_[cmp]xchg"),
  * so that every update only raises it. Each failed exchange found it raised
  * by another update meanwhile; an update gives up after MAX_RETRIES of those
- * in a row, all to values below its own. Before 5.12 (the branch is dead
- * code to the verifier elsewhere) a plain compare and store: two updates at
- * once on two CPUs may leave the smaller one. Either way the max is a value
- * some update stored, never above the true max, and below it only when a
- * larger value raced others.
+ * in a row, all to values below its own. Before 5.12 a plain compare and
+ * store (the version is a constant at load: the verifier drops the branch
+ * not taken, so 5.10 never sees the exchange): two updates at once on two
+ * CPUs may leave the smaller one. Either way the max is a value some update
+ * stored, never above the true max, and below it only when a larger value
+ * raced others.
  */
 static __always_inline void raise_max(__u64 *max, __u64 ns)
 {
