@@ -38,7 +38,6 @@
 #include "u64index.h"
 #include "worker.h"
 
-#define PAGE_SHIFT 12
 #define DAX_RANGE_SHIFT 21 /* fs/fuse/dax.c FUSE_DAX_SHIFT */
 
 struct queued { /* an event waiting in the reorder heap */
@@ -463,10 +462,10 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	w->offset = e->punch.offset;
 	w->len = e->punch.len;
 	w->size_at_begin = e->punch.isize;
-	w->first_page = e->punch.offset >> PAGE_SHIFT;
+	w->first_page = e->punch.offset >> DX_PAGE_SHIFT;
 	w->last_page = e->punch.len == UINT64_MAX || e->punch.offset + e->punch.len < e->punch.offset
 			       ? UINT64_MAX
-			       : (e->punch.offset + e->punch.len - 1) >> PAGE_SHIFT;
+			       : (e->punch.offset + e->punch.len - 1) >> DX_PAGE_SHIFT;
 	w->begin = e->ts;
 	st = &c->files[w->file];
 	st->punches++;
@@ -798,8 +797,8 @@ static void on_io_request(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
 	struct punch_window *w = open_window_of(c, file);
-	uint64_t first = e->io.offset >> PAGE_SHIFT;
-	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> PAGE_SHIFT : first;
+	uint64_t first = e->io.offset >> DX_PAGE_SHIFT;
+	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> DX_PAGE_SHIFT : first;
 	struct io_mark *m;
 
 	if (!w || !pages_overlap(w, first, last) || !keep_more(c, w))
@@ -1547,7 +1546,7 @@ static void judge(void *job)
 	if (!v.st)
 		abort(); /* a collector out of memory cannot report anything honest */
 	for (size_t i = 0; i < w->ndeleted; i++)
-		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
+		v.cancelled_pages += w->deleted[i].cancelled_bytes >> DX_PAGE_SHIFT;
 	if (w->changes)
 		*(w->lock_unknown && !w->unlocked		? &v.st->lock_unknown_punches
 		  : !dx_fault_guard_is_lock(w->guard) ? &v.st->lockless_punches

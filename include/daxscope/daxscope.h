@@ -445,7 +445,7 @@ void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx)
 int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void *ctx);
 /* The kernel's aggregates as records: FUSE latency histograms, per-file page counts, failure counters. */
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx);
-/* Kernel-side failure counters (enum dx_drop), cumulative. */
+/* Failure counters (enum dx_drop), cumulative: the kernel side's, and the records the collector could not read. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
 /* Detaches every program and frees the session. */
 void dx_session_close(struct dx_session *s);

@@ -286,6 +286,11 @@ static void test_clean_delete(void)
 	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
 	c = run(&s, &r);
 	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 0, "the kernel threw away no dirty byte: no discarded write");
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 3) != NULL, "the window was judged: the write fault that dirtied it got through");
+	dx_correlator_free(c);
+	s.ev[s.n - 2].page.cancelled_bytes = 4096; /* the same delete, throwing the dirty page away */
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 1, "the same delete with a dirty page thrown away: a discarded write");
 	dx_correlator_free(c);
 }
 
@@ -537,6 +542,12 @@ static void test_truncate_cut(void)
 	add(&s, DX_PUNCH_END, PUNCHER, 12 * MS);
 	c = run(&s, &r);
 	is_int(r.n, 0, "faults, writes and reads beyond the new end of file in a truncate: no finding");
+	ok(r.npunches == 1 && r.p[0].changes == 2, "the window was judged: its request and its delete");
+	dx_correlator_free(c);
+	s.ev[0].punch.op = DX_OP_PUNCH_HOLE; /* the same events in a hole punch of those pages */
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_DISCARDED_WRITE, 6) && find(&r, DX_FINDING_UNBLOCKED_FAULT, 5),
+	   "the same events in a hole punch: the write discarded, the fault through");
 	dx_correlator_free(c);
 }
 
