@@ -38,8 +38,11 @@ sub need_kernel_bpf {
     }
 }
 
+# DAXSCOPE_KEEP_SCRATCH=1 keeps them (and says where) to look into a failure.
 sub scratch_dir {
-    my $dir = tempdir('daxscope-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $keep = $ENV{DAXSCOPE_KEEP_SCRATCH};
+    my $dir = tempdir('daxscope-test-XXXXXX', TMPDIR => 1, CLEANUP => !$keep);
+    diag("scratch directory kept: $dir") if $keep;
     return $dir;
 }
 
