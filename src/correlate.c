@@ -23,7 +23,9 @@
  *  - whatever the lock, which read() and readahead do not take before 5.15:
  *    a read or direct IO of the range by another task while the data changed
  *    is IO during the punch, and a page read into the cache while the data
- *    changed, and not removed again, is a refault.
+ *    changed (in a punched or zeroed range: once the operation began and its
+ *    truncation of the cache had passed the page), and not removed again, is
+ *    a refault.
  * Everything else is counted, never listed: early faults, writes erased
  * before the data changed, the operation's own work.
  */
@@ -1496,6 +1498,32 @@ static bool block_read_since(const struct verdict *v, uint64_t page, uint64_t t)
  * change (a page of the hole is zero-filled, with no read; one added after
  * the last change reads what the punch left).
  */
+/* Is PAGE wholly inside the operation's byte range? */
+static bool page_wholly_in(const struct punch_window *w, uint64_t page)
+{
+	uint64_t start = page << DX_PAGE_SHIFT, end = start + (1ULL << DX_PAGE_SHIFT);
+
+	return start >= w->offset && (w->len == UINT64_MAX || w->offset + w->len < w->offset || end <= w->offset + w->len);
+}
+
+/*
+ * Was page mark A added where it could take what the operation removes? Once
+ * the data changes, yes. And a page wholly in a punched or zeroed range that
+ * the operation's truncation of the cache did not remove was added after that
+ * truncation passed it, also when it removed nothing and dated no change:
+ * 5.10 ext4 reads pages in between truncate_pagecache_range and the removal
+ * of the extents.
+ */
+static bool added_while_changing(const struct verdict *v, const struct page_mark *a)
+{
+	const struct punch_window *w = v->w;
+
+	if (while_changing(v, a->t))
+		return true;
+	return w->changes && (w->op == DX_OP_PUNCH_HOLE || w->op == DX_OP_ZERO_RANGE) && a->t >= w->begin &&
+	       a->t <= v->changed_by && page_wholly_in(w, a->page);
+}
+
 static void judge_added(struct verdict *v)
 {
 	if (v->w->nread)
@@ -1503,7 +1531,7 @@ static void judge_added(struct verdict *v)
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct page_mark *a = &v->w->added[i];
 
-		if (!((while_changing(v, a->t) && block_read_since(v, a->page, a->t)) ||
+		if (!((added_while_changing(v, a) && block_read_since(v, a->page, a->t)) ||
 		      (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
 		    deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))

@@ -389,6 +389,33 @@ static void test_readahead_under_held_lock(void)
 	ok(st && st->held_punches == 1 && st->refaults == 2, "the file counts a held punch and its refaults");
 	dx_correlator_free(c);
 
+	/*
+	 * The punch found the cache empty: its truncation deleted nothing and
+	 * dated no change; the first is the removal of the extents. A page read
+	 * in between holds what the punch removes all the same.
+	 */
+	memset(&s, 0, sizeof(s));
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_ADD, READER, 1 * MS, 2, 0);
+	block_read(&s, READER, 1 * MS + 10, 2, 2);
+	page(&s, DX_PAGE_ADD, READER, 1 * MS + 20, 3, 0); /* the hole: no block read */
+	punch_end(&s, 5 * MS, 1, 0, 3 * MS, 3 * MS);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_REFAULT, 2);
+	ok(f && f->fault.tid == READER && r.n == 1,
+	   "a page read in from the blocks before the first dated change, never removed: refault");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* the same with the page removed by the punch after: harmless */
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_ADD, READER, 1 * MS, 2, 0);
+	block_read(&s, READER, 1 * MS + 10, 2, 2);
+	delete(&s, 2 * MS, 2, true, 0);
+	punch_end(&s, 5 * MS, 1, 0, 2 * MS, 3 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "a page read in before the truncation reached it is removed by it: no finding");
+	dx_correlator_free(c);
+
 	memset(&s, 0, sizeof(s)); /* a read request while a held punch changes data */
 	punch(&s, 0, 0, 16);
 	delete(&s, 1 * MS, 2, true, 0);
