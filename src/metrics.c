@@ -50,6 +50,10 @@ static const struct field file_counters[] = {
 	FILE_FIELD("punches_change_undated", NULL,
 		   "Punch windows on FUSE whose data change could not be dated on this kernel: verdicts unreliable.",
 		   undated_punches, FIELD_U64),
+	FILE_FIELD("punches_lock_unknown", NULL,
+		   "Punch windows that changed data before this kernel's fault lock was known (learned from faults "
+		   "before 5.15): never judged held.",
+		   lock_unknown_punches, FIELD_U64),
 	FILE_FIELD("faults_during_punch", "verdict=\"blocked\"",
 		   "Faults on a punched range inside its window, by verdict (docs/design.md).", blocked, FIELD_U64),
 	FILE_FIELD("faults_during_punch", "verdict=\"unblocked_read\"", NULL, unblocked_read, FIELD_U64),

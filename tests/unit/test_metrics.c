@@ -264,6 +264,27 @@ static const struct sample_check fuse_dax[] = {
 	{ "dax_alloc_stall_seconds_sum", "", 0.001, "... of 1 ms" },
 };
 
+/* A punch whose two data changes came before the fault lock was known (5.10, learned from faults). */
+static void test_lock_unknown(const struct dx_mounts *mounts)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .mounts = mounts };
+	struct dx_event e;
+	char *text;
+
+	take(r, DX_PUNCH_BEGIN, SDA, 3, 0, 0);
+	event_at(&e, DX_PUNCH_END, 7, MS, SDA, 3);
+	e.punch_end.changes = 2;
+	e.punch_end.lock_unknown = 2;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+	dx_report_settle(r, clock_ns + 1000 * MS);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_lock_unknown_total{dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"}"), 1,
+	       "a window that changed data before the lock was known: punches_lock_unknown");
+	free(text);
+	dx_report_free(r);
+}
+
 int main(void)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
@@ -271,7 +292,7 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text;
 
-	plan(47);
+	plan(48);
 	test_mounts(&mounts);
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
 	path_of(r, SDA, 1, "/m/q\"b\\\n\xff\xe2\x80\xae"); /* ... ending in U+202E */
@@ -312,6 +333,7 @@ int main(void)
 	free(text);
 	test_mount_cap(&mounts);
 	test_top_lost_first();
+	test_lock_unknown(&mounts);
 	dx_mounts_free(&mounts);
 	dx_report_free(r);
 	return done_testing();
