@@ -167,7 +167,8 @@ EOF
       or diag(join '', metrics($pa) =~ /^(daxscope_punches_total.*\n)/mg);
     my $text = metrics($pa);
     my $mounts = value($text, 'daxscope_mounts');
-    ok($mounts >= $nmounts + 1, "daxscope_mounts: $mounts");
+    # the user's mounts are gone with its namespace, and the machine's own may have one's device number
+    ok($mounts >= $nmounts, "daxscope_mounts: $mounts");
     is(value($text, 'daxscope_mounts_folded'), $mounts - 8, '... folded past --max-mounts 8: counted');
     my @series = $text =~ /^daxscope_punches_total\{/mg;
     is(scalar @series, 9, '... 8 mounts with series of their own, and other');
