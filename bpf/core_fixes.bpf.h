@@ -11,9 +11,14 @@
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 
-/* ---- page cache: struct folio (5.16+) or struct page ---- */
+/* ---- page cache: struct folio or struct page ---- */
 
-/* Page-cache tracepoints pass a struct folio (5.16+) or a struct page (before). */
+/*
+ * Page-cache tracepoints pass a struct folio where the kernel has one
+ * (commit 7b230db3b8d3 "mm: Introduce struct folio", 5.16), else a struct
+ * page. A folio overlays its head page (FOLIO_MATCH, include/linux/mm_types.h),
+ * so its mapping and index read right through a page too.
+ */
 struct page___old {
 	struct address_space *mapping;
 	unsigned long index;
@@ -34,9 +39,11 @@ static __always_inline __u64 folio_index_of(void *folio_or_page)
 }
 
 /*
- * struct folio as kernels lay it out: flags an unsigned long (up to 6.16) or
- * a memdesc_flags_t (6.17+); the order in _folio_order (up to 6.5) or in the
- * low byte of _flags_1 (6.6+).
+ * struct folio as kernels lay it out: flags an unsigned long, or a
+ * memdesc_flags_t since commit 53fbef56e07d ("mm: introduce
+ * memdesc_flags_t", 6.17); the order in _folio_order, or in the low byte of
+ * _flags_1 since commit ebc1baf5c9b4 ("mm: free up a word in the first tail
+ * page", 6.6).
  */
 struct folio___plain {
 	unsigned long flags;
@@ -75,7 +82,7 @@ static __always_inline __u32 folio_order_of(struct folio *folio)
 
 /* ---- faults: struct vm_fault ---- */
 
-/* vm_fault.flags is an enum fault_flag from 5.12, an unsigned int before. */
+/* vm_fault.flags is an enum fault_flag from 5.12 (commit not found here), an unsigned int before. */
 struct vm_fault___old {
 	unsigned int flags;
 } __attribute__((preserve_access_index));
@@ -108,11 +115,15 @@ static __always_inline unsigned int vm_fault_nopage(void)
 /* ---- the fault/punch lock of an inode ---- */
 
 /*
- * Before 5.15 each filesystem had its own fault/punch rwsem in its inode.
- * Flavours of the private inode types resolve where those types have BTF:
- * built into vmlinux, or modules from 5.11. xfs's i_mmaplock was an mrlock_t
- * whose rwsem comes first (a plain rwsem from 5.14): any struct matches a
- * struct for CO-RE, at the same offset.
+ * Before mapping->invalidate_lock (commit 730633f0b7f9 "mm: Protect
+ * operations adding pages to page cache with invalidate_lock", 5.15) each
+ * filesystem had its own fault/punch rwsem in its inode. Flavours of the
+ * private inode types resolve where those types have BTF: built into
+ * vmlinux, or modules from commit 36e68442d1af ("bpf: Load and verify kernel
+ * module BTFs", 5.11). xfs's i_mmaplock was an mrlock_t whose rwsem comes
+ * first (a plain rwsem from "xfs: replace mrlock_t with rw_semaphores", 5.14;
+ * its commit id not found here): any struct matches a struct for CO-RE, at
+ * the same offset.
  */
 struct ext4_inode_info___old {
 	struct rw_semaphore i_mmap_sem;
@@ -153,7 +164,7 @@ struct btrfs_inode___dx {
 
 /*
  * The lock faults take shared and punches take exclusive:
- * mapping->invalidate_lock (5.15+), else the filesystem's own; 0 where
+ * mapping->invalidate_lock (commit 730633f0b7f9, above), else the filesystem's own; 0 where
  * neither has BTF (lockwait.bpf.c then learns it from the punch). Which one
  * into *kind (enum dx_fault_guard).
  */

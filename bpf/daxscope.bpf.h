@@ -13,7 +13,6 @@
 #include "daxscope/events.h"
 #include "core_fixes.bpf.h"
 
-#define PAGE_SHIFT 12 /* 4 KiB pages: from arch/x86/include/asm/page_types.h */
 #define MAX_WINDOWS 16384
 #define PF_KTHREAD 0x00200000 /* from include/linux/sched.h */
 
@@ -497,13 +496,13 @@ static __always_inline __u64 last_page_of(__u64 offset, __u64 len)
 {
 	__u64 end = offset + (len ? len : 1) - 1;
 
-	return end < offset ? ~0ULL : end >> PAGE_SHIFT;
+	return end < offset ? ~0ULL : end >> DX_PAGE_SHIFT;
 }
 
 /* Does the window change any page of bytes [offset, offset + len)? */
 static __always_inline bool window_covers_bytes(const struct window *w, __u64 offset, __u64 len)
 {
-	return window_covers(w, offset >> PAGE_SHIFT, last_page_of(offset, len));
+	return window_covers(w, offset >> DX_PAGE_SHIFT, last_page_of(offset, len));
 }
 
 /* Cheap gate for the hottest hook (every user fault): is any punch in progress at all? */
@@ -512,6 +511,41 @@ static __always_inline bool any_window_open(void)
 	struct global_state *g = global_state();
 
 	return g && g->open_windows > 0;
+}
+
+extern unsigned int LINUX_KERNEL_VERSION __kconfig; /* libbpf's, from uname */
+
+/* Attempts at raising the max before an update gives up (understated, never overstated). */
+#define MAX_RETRIES 8
+
+/*
+ * Raise *MAX to NS, as a max: with compare-and-exchange where BPF has it
+ * (5.12, commit 5ffa25502b5a "bpf: Add instructions for atomic_[cmp]xchg"),
+ * so that every update only raises it. Each failed exchange found it raised
+ * by another update meanwhile; an update gives up after MAX_RETRIES of those
+ * in a row, all to values below its own. Before 5.12 a plain compare and
+ * store (the version is a constant at load: the verifier drops the branch
+ * not taken, so 5.10 never sees the exchange): two updates at once on two
+ * CPUs may leave the smaller one. Either way the max is a value some update
+ * stored, never above the true max, and below it only when a larger value
+ * raced others.
+ */
+static __always_inline void raise_max(__u64 *max, __u64 ns)
+{
+	__u64 seen = *max;
+
+	if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 12, 0)) {
+		if (ns > seen)
+			*max = ns;
+		return;
+	}
+	for (int i = 0; i < MAX_RETRIES && ns > seen; i++) {
+		__u64 was = __sync_val_compare_and_swap(max, seen, ns);
+
+		if (was == seen)
+			return;
+		seen = was;
+	}
 }
 
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
@@ -534,8 +568,7 @@ static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
 	__sync_fetch_and_add(&h->slots[slot], 1);
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->total_ns, ns);
-	if (ns > h->max_ns)
-		h->max_ns = ns; /* racy max: a lost update only understates a tie */
+	raise_max(&h->max_ns, ns);
 }
 
 #endif /* DAXSCOPE_BPF_H */

@@ -81,6 +81,20 @@ static __always_inline void send_map_fault(struct inode *inode, struct window *w
 	submit_event(e);
 }
 
+/*
+ * exceptions:page_fault_user is x86's (arch/x86/include/asm/trace/exceptions.h,
+ * raised in arch/x86/mm/fault.c): arm64 has no such tracepoint (its faults,
+ * arch/arm64/mm/fault.c do_page_fault, raise none), so there both programs
+ * below are refused as "no tracepoint page_fault_user" in the banner. Its
+ * error_code's write bit: X86_PF_WRITE (arch/x86/include/asm/trap_pf.h), a
+ * bit the CPU defines, so vmlinux.h's value holds on every x86 kernel.
+ */
+#ifdef __TARGET_ARCH_x86
+#define USER_FAULT_WRITE X86_PF_WRITE
+#else
+#define USER_FAULT_WRITE 0 /* never runs: no page_fault_user to attach to */
+#endif
+
 /* Runs for every user fault while a punch is in progress: keep it to a store. */
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
@@ -105,7 +119,7 @@ static long vma_page_of(struct task_struct *task, struct vm_area_struct *vma, vo
 
 	if (file && (!p->mapping || BPF_CORE_READ(file, f_mapping) == p->mapping)) {
 		p->inode = BPF_CORE_READ(file, f_inode);
-		p->index = vma->vm_pgoff + ((p->address - vma->vm_start) >> PAGE_SHIFT);
+		p->index = vma->vm_pgoff + ((p->address - vma->vm_start) >> DX_PAGE_SHIFT);
 		p->found = true;
 	}
 	return 0;
@@ -138,8 +152,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 	struct vma_page p = { .address = address };
 	struct dx_file_key key;
 	struct window *w;
-	/* X86_PF_WRITE (arch/x86/include/asm/trap_pf.h): a bit the CPU defines, vmlinux.h's value holds everywhere */
-	__u16 flags = DX_F_ENTRY | (error_code & X86_PF_WRITE ? DX_F_WRITE : 0);
+	__u16 flags = DX_F_ENTRY | (error_code & USER_FAULT_WRITE ? DX_F_WRITE : 0);
 
 	if (!any_window_open())
 		return 0;
@@ -396,7 +409,7 @@ int BPF_PROG(on_block_read, struct bio *bio)
 	w = armed_window(&key);
 	first = folio_index_of(page);
 	size = BPF_CORE_READ(bio, bi_iter.bi_size); /* the file's pages follow the first: readahead reads runs */
-	last = first + (size ? (size - 1) >> PAGE_SHIFT : 0);
+	last = first + (size ? (size - 1) >> DX_PAGE_SHIFT : 0);
 	if (!w || !window_covers(w, first, last))
 		return 0;
 	e = reserve_event(DX_PAGE_READ);

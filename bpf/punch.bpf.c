@@ -87,7 +87,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 					__u64 offset, __u64 len, int fd, __u16 flags)
 {
 	struct task_punch tp = { .op = op };
-	struct window w = { .first_page = offset >> PAGE_SHIFT, .last_page = last_page_of(offset, len) };
+	struct window w = { .first_page = offset >> DX_PAGE_SHIFT, .last_page = last_page_of(offset, len) };
 	struct global_state *g = global_state();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct window *before, *last;

@@ -3,12 +3,11 @@
 #ifndef DAXSCOPE_BESIDE_H
 #define DAXSCOPE_BESIDE_H
 
-#include <sys/types.h>
-
 /*
- * A new file ".NAME.XXXXXX" in PATH's directory, with MODE (less the umask
- * where UMASKED): its fd, its name in *tmp (to free), or -1 and errno.
+ * A new file ".NAME.XXXXXX" in PATH's directory, 0600 whatever the umask (what
+ * daxscope writes names the traced side's files and tasks): its fd, its name
+ * in *tmp (to free), or -1 and errno.
  */
-int dx_create_beside(const char *path, mode_t mode, int umasked, char **tmp);
+int dx_create_beside(const char *path, char **tmp);
 
 #endif /* DAXSCOPE_BESIDE_H */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,13 +21,27 @@
 #include "daxscope/capture.h"
 #include "daxscope/daxscope.h"
 
+/* Where a capture stands: its size, and the records and events up to there. */
+struct capture_point {
+	uint64_t bytes, records, events;
+};
+
 struct dx_capture_writer {
 	FILE *f;
 	char *path;     /* the name asked for: the capture appears there only when finished */
 	char *tmp_path; /* where it is written meanwhile: a new file beside it */
-	uint64_t records, events_flushed, events;
+	struct capture_point written; /* every record given to stdio */
+	struct capture_point flushed; /* what the last successful flush put in the file */
+	uint64_t max_size;            /* dx_capture_limit, 0 for none */
+	uint64_t events_refused;      /* events not taken: after the bound or a failure */
+	bool at_bound;                /* the bound refused a record: the writer takes no more */
 	int error;      /* errno of the first failure, 0 if none */
 };
+
+/* What ends a capture cut short: a CUT record and the END record, kept free below --max-size. */
+#define TRAILER_SIZE (2 * sizeof(struct dx_record_header) + sizeof(struct dx_capture_cut) + sizeof(struct dx_capture_end))
+/* A failed write gives up at most this many further whole records to make room for the trailer. */
+#define TRAILER_TRIES 4
 
 struct dx_capture_reader {
 	FILE *f;
@@ -89,7 +104,7 @@ static void writer_free(struct dx_capture_writer *w)
 /* A new file beside PATH, 0600: an existing capture at PATH is untouched until the new one is whole. */
 static int create_beside(struct dx_capture_writer *w)
 {
-	return dx_create_beside(w->path, 0600, 0, &w->tmp_path);
+	return dx_create_beside(w->path, &w->tmp_path);
 }
 
 struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel, char *err, size_t errlen)
@@ -118,11 +133,15 @@ struct dx_capture_writer *dx_capture_create(const char *path, const char *kernel
 	h.realtime_ns = clock_ns(CLOCK_REALTIME);
 	h.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
 	snprintf(h.kernel, sizeof(h.kernel), "%s", kernel ? kernel : "");
-	if (fwrite(&h, sizeof(h), 1, w->f) != 1) {
-		say(err, errlen, "%s: write failed: %s", path, strerror(errno));
+	/* in the file at once: a full filesystem is refused here, leaving no file the report cannot read */
+	if (fwrite(&h, sizeof(h), 1, w->f) != 1 || fflush(w->f)) {
+		say(err, errlen, "%s: cannot write the capture's header: %s; nothing recorded, no file left", path,
+		    strerror(errno));
+		__fpurge(w->f);
 		writer_free(w);
 		return NULL;
 	}
+	w->written.bytes = w->flushed.bytes = sizeof(h);
 	return w;
 }
 
@@ -133,29 +152,50 @@ static int write_failed(struct dx_capture_writer *w)
 	return -1;
 }
 
+static void record_header(struct dx_record_header *rh, uint32_t type, const void *payload, uint32_t len)
+{
+	*rh = (struct dx_record_header){ .type = type, .len = len, .crc32 = dx_crc32(payload, len) };
+}
+
+static int put(struct dx_capture_writer *w, uint32_t type, const void *payload, uint32_t len)
+{
+	struct dx_record_header rh;
+
+	record_header(&rh, type, payload, len);
+	errno = 0;
+	if (fwrite(&rh, sizeof(rh), 1, w->f) != 1 || (len && fwrite(payload, len, 1, w->f) != 1))
+		return write_failed(w);
+	w->written.bytes += sizeof(rh) + len;
+	w->written.records++;
+	w->written.events += type == DX_REC_EVENT;
+	return 0;
+}
+
+void dx_capture_limit(struct dx_capture_writer *w, uint64_t max_bytes)
+{
+	w->max_size = max_bytes;
+}
+
 int dx_capture_append(struct dx_capture_writer *w, uint32_t type, const void *payload, uint32_t len)
 {
-	struct dx_record_header rh = { .type = type, .len = len, .crc32 = dx_crc32(payload, len) };
-
-	if (w->error)
+	if (w->error || w->at_bound) {
+		w->events_refused += type == DX_REC_EVENT;
 		return -1;
+	}
 	if (!type || type >= DX_REC_MAX || len > DX_CAPTURE_MAX_RECORD) {
 		errno = EINVAL;
 		return write_failed(w);
 	}
-	errno = 0;
-	if (fwrite(&rh, sizeof(rh), 1, w->f) != 1 || (len && fwrite(payload, len, 1, w->f) != 1))
-		return write_failed(w);
-	w->records++;
-	w->events += type == DX_REC_EVENT;
+	if (w->max_size && w->written.bytes + sizeof(struct dx_record_header) + len + TRAILER_SIZE > w->max_size) {
+		w->at_bound = true;
+		w->events_refused += type == DX_REC_EVENT;
+		return -1;
+	}
+	if (put(w, type, payload, len)) {
+		w->events_refused += type == DX_REC_EVENT; /* not whole in the file: a cut removes what is */
+		return -1;
+	}
 	return 0;
-}
-
-/* Where it stands: a failed write keeps what was flushed before it. */
-static void say_failure(const struct dx_capture_writer *w, char *err, size_t errlen)
-{
-	say(err, errlen, "%s: write failed: %s; it holds the %llu events flushed before", w->path,
-	    strerror(w->error), (unsigned long long)w->events_flushed);
 }
 
 int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen)
@@ -163,39 +203,122 @@ int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen)
 	errno = 0;
 	if (w->error || fflush(w->f) || fdatasync(fileno(w->f))) {
 		write_failed(w);
-		say_failure(w, err, errlen);
+		say(err, errlen, "%s: write failed: %s", w->path, strerror(w->error));
 		return -1;
 	}
-	w->events_flushed = w->events;
+	w->flushed = w->written;
 	return 0;
+}
+
+/*
+ * The whole records in the file after the last flush, read back from it (a
+ * failed write leaves a prefix of what stdio was given): how many, the last
+ * TRAILER_TRIES of them (with the flush point before them) in RING.
+ */
+static size_t whole_records(const struct dx_capture_writer *w, struct capture_point *ring)
+{
+	int fd = fileno(w->f);
+	struct capture_point at = w->flushed;
+	struct dx_record_header rh;
+	struct stat st;
+	size_t n = 0;
+
+	ring[n++ % TRAILER_TRIES] = at;
+	if (fstat(fd, &st))
+		return n;
+	while (pread(fd, &rh, sizeof(rh), (off_t)at.bytes) == sizeof(rh) && rh.type && rh.type < DX_REC_MAX &&
+	       rh.len <= DX_CAPTURE_MAX_RECORD && at.bytes + sizeof(rh) + rh.len <= (uint64_t)st.st_size) {
+		at.bytes += sizeof(rh) + rh.len;
+		at.records++;
+		at.events += rh.type == DX_REC_EVENT;
+		ring[n++ % TRAILER_TRIES] = at;
+	}
+	return n;
+}
+
+/* CUT and END records at AT, in the file; 0 if both are there whole and synced. */
+static int put_trailer(struct dx_capture_writer *w, const struct capture_point *at, const struct dx_capture_cut *cut,
+		       const struct dx_capture_end *end)
+{
+	struct {
+		struct dx_record_header cut_header;
+		struct dx_capture_cut cut;
+		struct dx_record_header end_header;
+		struct dx_capture_end end;
+	} t = { .cut = *cut, .end = *end };
+	_Static_assert(sizeof(t) == TRAILER_SIZE, "the trailer is the records, unpadded");
+
+	t.end.records = at->records + 1;
+	record_header(&t.cut_header, DX_REC_CUT, &t.cut, sizeof(t.cut));
+	record_header(&t.end_header, DX_REC_END, &t.end, sizeof(t.end));
+	return pwrite(fileno(w->f), &t, sizeof(t), (off_t)at->bytes) == (ssize_t)sizeof(t) && !fdatasync(fileno(w->f)) ? 0 : -1;
+}
+
+/*
+ * After a failed write: the file cut back to its last whole record, then the
+ * CUT and END records, giving up at most TRAILER_TRIES - 1 further records to
+ * make room for them on a full filesystem; without room it ends at a whole
+ * record, which the reader reports as cut short. Returns where it ends.
+ */
+static struct capture_point cut_back(struct dx_capture_writer *w, const struct dx_capture_end *end)
+{
+	struct capture_point ring[TRAILER_TRIES], at;
+	struct dx_capture_cut cut = { .reason = DX_CUT_WRITE_FAILED, .error = w->error };
+	size_t n;
+
+	__fpurge(w->f); /* what stdio still holds is never written: it would land past the cut */
+	n = whole_records(w, ring);
+	for (size_t i = 0; i < n && i < TRAILER_TRIES; i++) {
+		at = ring[(n - 1 - i) % TRAILER_TRIES];
+		cut.events_not_written = w->written.events + w->events_refused - at.events;
+		if (!ftruncate(fileno(w->f), (off_t)at.bytes) && !put_trailer(w, &at, &cut, end))
+			return at;
+	}
+	at = ring[(n - 1) % TRAILER_TRIES];
+	if (ftruncate(fileno(w->f), (off_t)at.bytes))
+		at = w->flushed; /* cannot cut: the reader stops at the damage after the last flush */
+	return at;
 }
 
 int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t duration_ns, char *err, size_t errlen)
 {
-	struct dx_capture_end end = { .records = w->records, .lost = lost, .duration_ns = duration_ns };
-	int rc = 0;
+	struct dx_capture_end end = { .records = w->written.records, .lost = lost, .duration_ns = duration_ns };
+	struct dx_capture_cut cut = { .reason = DX_CUT_MAX_SIZE, .max_size = w->max_size,
+				      .events_not_written = w->events_refused };
+	struct capture_point held;
+	int rc = w->error ? -1 : w->at_bound ? 1 : 0;
 
 	if (err && errlen)
 		err[0] = '\0';
-	if (dx_capture_append(w, DX_REC_END, &end, sizeof(end)) || dx_capture_flush(w, err, errlen))
-		rc = -1;
-	errno = 0;
-	if (fclose(w->f) && !rc) {
+	if (rc == 1 && !put(w, DX_REC_CUT, &cut, sizeof(cut)))
+		end.records++;
+	if (w->error || put(w, DX_REC_END, &end, sizeof(end)) || fflush(w->f) || fdatasync(fileno(w->f))) {
 		write_failed(w);
-		say_failure(w, err, errlen);
+		held = cut_back(w, &end);
+		say(err, errlen, "%s: write failed: %s; cut back to its last whole record, it holds %llu events, "
+				 "%llu not written",
+		    w->path, strerror(w->error), (unsigned long long)held.events,
+		    (unsigned long long)(w->written.events + w->events_refused - held.events));
+		rc = -1;
+	} else if (rc == 1) {
+		say(err, errlen, "%s: stopped at --max-size %llu bytes: it holds %llu events, %llu after them not written",
+		    w->path, (unsigned long long)w->max_size, (unsigned long long)w->written.events,
+		    (unsigned long long)w->events_refused);
+	}
+	errno = 0;
+	if (fclose(w->f) && rc >= 0) { /* flushed and synced: only a filesystem that reports late (NFS) fails here */
+		say(err, errlen, "%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
 		rc = -1;
 	}
 	w->f = NULL;
-	/* even cut short, what was flushed is a capture the report reads up to the damage */
-	if (rename(w->tmp_path, w->path) && !rc) {
+	/* even cut short, the file is a capture the report reads */
+	if (rename(w->tmp_path, w->path)) {
 		say(err, errlen, "%s: cannot put the capture in place: %s", w->path, strerror(errno));
 		rc = -1;
 	} else {
 		free(w->tmp_path);
 		w->tmp_path = NULL;
 	}
-	if (rc && err && !err[0])
-		say_failure(w, err, errlen);
 	writer_free(w);
 	return rc;
 }
@@ -287,6 +410,14 @@ static int damaged(struct dx_capture_reader *r, const char *fmt, ...)
 	return -1;
 }
 
+static bool cut_reason_known(const void *payload)
+{
+	uint32_t reason;
+
+	memcpy(&reason, payload, sizeof(reason)); /* the first field, wherever the payload lies */
+	return reason == DX_CUT_MAX_SIZE || reason == DX_CUT_WRITE_FAILED;
+}
+
 bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 {
 	const char *text = payload;
@@ -301,6 +432,7 @@ bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 	case DX_REC_END: return len == sizeof(struct dx_capture_end);
 	case DX_REC_PROBE: return len == sizeof(struct dx_probe);
 	case DX_REC_DROPS: return len == sizeof(struct dx_drops_record);
+	case DX_REC_CUT: return len == sizeof(struct dx_capture_cut) && cut_reason_known(payload);
 	}
 	return false;
 }

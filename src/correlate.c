@@ -23,7 +23,9 @@
  *  - whatever the lock, which read() and readahead do not take before 5.15:
  *    a read or direct IO of the range by another task while the data changed
  *    is IO during the punch, and a page read into the cache while the data
- *    changed, and not removed again, is a refault.
+ *    changed (in a punched or zeroed range: once the operation began and its
+ *    truncation of the cache had passed the page), and not removed again, is
+ *    a refault.
  * Everything else is counted, never listed: early faults, writes erased
  * before the data changed, the operation's own work.
  */
@@ -38,7 +40,6 @@
 #include "u64index.h"
 #include "worker.h"
 
-#define PAGE_SHIFT 12
 #define DAX_RANGE_SHIFT 21 /* fs/fuse/dax.c FUSE_DAX_SHIFT */
 
 struct queued { /* an event waiting in the reorder heap */
@@ -463,10 +464,10 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	w->offset = e->punch.offset;
 	w->len = e->punch.len;
 	w->size_at_begin = e->punch.isize;
-	w->first_page = e->punch.offset >> PAGE_SHIFT;
+	w->first_page = e->punch.offset >> DX_PAGE_SHIFT;
 	w->last_page = e->punch.len == UINT64_MAX || e->punch.offset + e->punch.len < e->punch.offset
 			       ? UINT64_MAX
-			       : (e->punch.offset + e->punch.len - 1) >> PAGE_SHIFT;
+			       : (e->punch.offset + e->punch.len - 1) >> DX_PAGE_SHIFT;
 	w->begin = e->ts;
 	st = &c->files[w->file];
 	st->punches++;
@@ -798,8 +799,8 @@ static void on_io_request(struct dx_correlator *c, const struct dx_event *e)
 {
 	size_t file = file_index(c, &e->file);
 	struct punch_window *w = open_window_of(c, file);
-	uint64_t first = e->io.offset >> PAGE_SHIFT;
-	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> PAGE_SHIFT : first;
+	uint64_t first = e->io.offset >> DX_PAGE_SHIFT;
+	uint64_t last = e->io.len ? (e->io.offset + e->io.len - 1) >> DX_PAGE_SHIFT : first;
 	struct io_mark *m;
 
 	if (!w || !pages_overlap(w, first, last) || !keep_more(c, w))
@@ -1552,6 +1553,32 @@ static bool block_read_since(const struct verdict *v, uint64_t page, uint64_t t)
  * change (a page of the hole is zero-filled, with no read; one added after
  * the last change reads what the punch left).
  */
+/* Is PAGE wholly inside the operation's byte range? */
+static bool page_wholly_in(const struct punch_window *w, uint64_t page)
+{
+	uint64_t start = page << DX_PAGE_SHIFT, end = start + (1ULL << DX_PAGE_SHIFT);
+
+	return start >= w->offset && (w->len == UINT64_MAX || w->offset + w->len < w->offset || end <= w->offset + w->len);
+}
+
+/*
+ * Was page mark A added where it could take what the operation removes? Once
+ * the data changes, yes. And a page wholly in a punched or zeroed range that
+ * the operation's truncation of the cache did not remove was added after that
+ * truncation passed it, also when it removed nothing and dated no change:
+ * 5.10 ext4 reads pages in between truncate_pagecache_range and the removal
+ * of the extents.
+ */
+static bool added_while_changing(const struct verdict *v, const struct page_mark *a)
+{
+	const struct punch_window *w = v->w;
+
+	if (while_changing(v, a->t))
+		return true;
+	return w->changes && (w->op == DX_OP_PUNCH_HOLE || w->op == DX_OP_ZERO_RANGE) && a->t >= w->begin &&
+	       a->t <= v->changed_by && page_wholly_in(w, a->page);
+}
+
 static void judge_added(struct verdict *v)
 {
 	if (v->w->nread)
@@ -1559,7 +1586,7 @@ static void judge_added(struct verdict *v)
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct page_mark *a = &v->w->added[i];
 
-		if (!((while_changing(v, a->t) && block_read_since(v, a->page, a->t)) ||
+		if (!((added_while_changing(v, a) && block_read_since(v, a->page, a->t)) ||
 		      (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
 		    deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))
@@ -1602,7 +1629,7 @@ static void judge(void *job)
 	if (!v.st)
 		abort(); /* a collector out of memory cannot report anything honest */
 	for (size_t i = 0; i < w->ndeleted; i++)
-		v.cancelled_pages += w->deleted[i].cancelled_bytes >> PAGE_SHIFT;
+		v.cancelled_pages += w->deleted[i].cancelled_bytes >> DX_PAGE_SHIFT;
 	if (w->changes)
 		*(w->lock_unknown && !w->unlocked		? &v.st->lock_unknown_punches
 		  : !dx_fault_guard_is_lock(w->guard) ? &v.st->lockless_punches

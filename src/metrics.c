@@ -50,6 +50,10 @@ static const struct field file_counters[] = {
 	FILE_FIELD("punches_change_undated", NULL,
 		   "Punch windows on FUSE whose data change could not be dated on this kernel: verdicts unreliable.",
 		   undated_punches, FIELD_U64),
+	FILE_FIELD("punches_lock_unknown", NULL,
+		   "Punch windows that changed data before this kernel's fault lock was known (learned from faults "
+		   "before 5.15): never judged held.",
+		   lock_unknown_punches, FIELD_U64),
 	FILE_FIELD("faults_during_punch", "verdict=\"blocked\"",
 		   "Faults on a punched range inside its window, by verdict (docs/design.md).", blocked, FIELD_U64),
 	FILE_FIELD("faults_during_punch", "verdict=\"unblocked_read\"", NULL, unblocked_read, FIELD_U64),
@@ -282,64 +286,125 @@ static void add_file(struct dx_file_stats *sum, const struct dx_file_stats *st)
 		sum->lock_waits.max_ns = st->lock_waits.max_ns;
 }
 
-static int by_dev(const void *a, const void *b)
-{
-	const struct dx_file_stats *x = a, *y = b;
-
-	return (x->file.dev > y->file.dev) - (x->file.dev < y->file.dev);
-}
-
-/* One dx_file_stats per device, summed over its files, by device number; how many. */
-static size_t sum_mounts(const struct dx_report *r, struct dx_file_stats **out)
-{
-	size_t nfiles = dx_report_nfiles(r), n = 0;
-	struct dx_file_stats *sums = alloc_array(nfiles, sizeof(*sums));
-
-	for (size_t i = 0; i < nfiles; i++) {
-		const struct dx_file_stats *st = dx_report_file(r, i);
-		size_t m = 0;
-
-		while (m < n && sums[m].file.dev != st->file.dev)
-			m++;
-		if (m == n)
-			sums[n++].file.dev = st->file.dev;
-		add_file(&sums[m], st);
-	}
-	qsort(sums, n, sizeof(*sums), by_dev);
-	*out = sums;
-	return n;
-}
-
-static void mount_series(const struct om *o, const struct dx_report *r, const struct dx_mounts *mounts)
-{
-	struct dx_file_stats *sums;
-	size_t n = sum_mounts(r, &sums);
-	struct entity *ents = alloc_array(n, sizeof(*ents));
-
-	for (size_t i = 0; i < n; i++)
-		ents[i] = (struct entity){ mount_labels(mounts, sums[i].file.dev, NULL, NULL), &sums[i] };
-	fields(o, "", "counter", file_counters, sizeof(file_counters) / sizeof(file_counters[0]), ents, n);
-	histograms(o, &lock_wait_hist, ents, n);
-	free_entities(ents, n);
-	free(sums);
-}
-
-/* ---- the busiest files ---- */
-
+/* Files with a finding's counts: those of a mount rank it, those of a file its series. */
 static uint64_t file_findings(const struct dx_file_stats *st)
 {
 	return st->unblocked_read + st->unblocked_write + st->discarded_writes + st->resurrected + st->io_during_punch +
 	       st->refaults;
 }
 
-/* Files with findings first, then by lock waits, then by punches; the report's order breaks ties. */
+struct mount_sum {
+	struct dx_file_stats sum; /* file.dev: the mount's device */
+	bool known;               /* in the mount table: a mount of this machine's, not of a user's namespace */
+};
+
+static int file_by_dev(const void *a, const void *b)
+{
+	const struct dx_file_stats *x = *(const struct dx_file_stats *const *)a, *y = *(const struct dx_file_stats *const *)b;
+
+	return (x->file.dev > y->file.dev) - (x->file.dev < y->file.dev);
+}
+
+static int mount_by_dev(const void *a, const void *b)
+{
+	const struct mount_sum *x = a, *y = b;
+
+	return (x->sum.file.dev > y->sum.file.dev) - (x->sum.file.dev < y->sum.file.dev);
+}
+
+/* Mounts in the mount table first, then those with the most findings, then punches; the device breaks ties. */
+static int mount_rank(const void *a, const void *b)
+{
+	const struct mount_sum *x = a, *y = b;
+	uint64_t kx[3] = { x->known, file_findings(&x->sum), x->sum.punches };
+	uint64_t ky[3] = { y->known, file_findings(&y->sum), y->sum.punches };
+
+	for (int i = 0; i < 3; i++)
+		if (kx[i] != ky[i])
+			return kx[i] < ky[i] ? 1 : -1;
+	return mount_by_dev(a, b);
+}
+
+/* One sum per device over its files, by device number; how many. Sorted, not searched: anyone can make mounts. */
+static size_t sum_mounts(const struct dx_report *r, const struct dx_mounts *mounts, struct mount_sum **out)
+{
+	size_t nfiles = dx_report_nfiles(r), n = 0;
+	const struct dx_file_stats **files = alloc_array(nfiles, sizeof(*files));
+	struct mount_sum *sums = alloc_array(nfiles, sizeof(*sums));
+
+	for (size_t i = 0; i < nfiles; i++)
+		files[i] = dx_report_file(r, i);
+	qsort(files, nfiles, sizeof(*files), file_by_dev);
+	for (size_t i = 0; i < nfiles; i++) {
+		if (!n || sums[n - 1].sum.file.dev != files[i]->file.dev) {
+			sums[n].sum.file.dev = files[i]->file.dev;
+			sums[n++].known = mounts && dx_mounts_find(mounts, files[i]->file.dev);
+		}
+		add_file(&sums[n - 1].sum, files[i]);
+	}
+	free(files);
+	*out = sums;
+	return n;
+}
+
+/*
+ * The first max mounts by rank keep their series, by device number; the rest
+ * are summed into sums[max], labelled "other". How many were folded there.
+ */
+static size_t fold_mounts(struct mount_sum *sums, size_t n, size_t max)
+{
+	if (n <= max)
+		return 0;
+	qsort(sums, n, sizeof(*sums), mount_rank);
+	for (size_t i = max + 1; i < n; i++)
+		add_file(&sums[max].sum, &sums[i].sum);
+	qsort(sums, max, sizeof(*sums), mount_by_dev);
+	return n - max;
+}
+
+static void mount_series(const struct om *o, const struct dx_report *r, const struct dx_metrics_opts *opts)
+{
+	struct mount_sum *sums;
+	size_t n = sum_mounts(r, opts->mounts, &sums), max = opts->max_mounts ? opts->max_mounts : DX_METRICS_MOUNTS_DEFAULT;
+	size_t folded = fold_mounts(sums, n, max), nents = folded ? max + 1 : n;
+	struct entity *ents = alloc_array(nents, sizeof(*ents));
+	char value[32];
+
+	for (size_t i = 0; i < nents; i++) {
+		bool other = folded && i == max;
+
+		ents[i] = (struct entity){ other ? strdup("dev=\"other\",fstype=\"other\",mountpoint=\"other\"")
+						 : mount_labels(opts->mounts, sums[i].sum.file.dev, NULL, NULL),
+					   &sums[i].sum };
+		if (!ents[i].labels)
+			abort();
+	}
+	fields(o, "", "counter", file_counters, sizeof(file_counters) / sizeof(file_counters[0]), ents, nents);
+	histograms(o, &lock_wait_hist, ents, nents);
+	family(o, "mounts", "gauge", false, "Mounts with punched files.");
+	sample(o, "mounts", "", NULL, NULL, u64(value, sizeof(value), n));
+	family(o, "mounts_folded", "gauge", false,
+	       "Mounts past the per-mount series budget (--max-mounts): their counters are summed under dev=\"other\".");
+	sample(o, "mounts_folded", "", NULL, NULL, u64(value, sizeof(value), folded));
+	free_entities(ents, nents);
+	free(sums);
+}
+
+/* ---- the busiest files ---- */
+
+/*
+ * Files that lost data first (discarded writes, resurrected data), then with
+ * other findings, then by lock waits, then by punches; the report's order
+ * breaks ties. A file merely hammered, with faults or waits by the million,
+ * never pushes a lost write out of the series.
+ */
 static int busier(const void *a, const void *b)
 {
 	const struct dx_file_stats *x = *(const struct dx_file_stats *const *)a, *y = *(const struct dx_file_stats *const *)b;
-	uint64_t kx[3] = { file_findings(x), x->lock_waits.count, x->punches };
-	uint64_t ky[3] = { file_findings(y), y->lock_waits.count, y->punches };
+	uint64_t kx[4] = { x->discarded_writes + x->resurrected, file_findings(x), x->lock_waits.count, x->punches };
+	uint64_t ky[4] = { y->discarded_writes + y->resurrected, file_findings(y), y->lock_waits.count, y->punches };
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (kx[i] != ky[i])
 			return kx[i] < ky[i] ? 1 : -1;
 	return (x > y) - (x < y);
@@ -420,12 +485,26 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 	sample(o, "files", "", NULL, NULL, u64(value, sizeof(value), dx_report_nfiles(r)));
 }
 
+static void http_series(const struct om *o, const struct dx_metrics_http *http)
+{
+	char value[32];
+
+	family(o, "http_connections_refused", "counter", false,
+	       "Connections closed at once: their client (a local user, else an address) held its share already.");
+	sample(o, "http_connections_refused", "_total", NULL, NULL, u64(value, sizeof(value), http->refused));
+	family(o, "http_requests_cut", "counter", false,
+	       "Requests cut at the deadline: a client too slow to send its request or to read the reply.");
+	sample(o, "http_requests_cut", "_total", NULL, NULL, u64(value, sizeof(value), http->cut));
+}
+
 void dx_metrics_write(FILE *out, const struct dx_report *r, const struct dx_metrics_opts *opts)
 {
 	struct om o = { out, opts->format };
 
 	collector_series(&o, r);
-	mount_series(&o, r, opts->mounts);
+	if (opts->http)
+		http_series(&o, opts->http);
+	mount_series(&o, r, opts);
 	file_series(&o, r, opts->top_files < DX_METRICS_TOP_MAX ? opts->top_files : DX_METRICS_TOP_MAX);
 	dax_series(&o, r, opts->mounts);
 	if (o.format == DX_METRICS_OPENMETRICS)

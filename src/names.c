@@ -121,11 +121,30 @@ static char c_escape(unsigned char ch)
 }
 
 /*
+ * Is the UTF-8 sequence at s (k bytes) a control that text shows nothing of:
+ * C1 (U+0080-U+009F, which some terminals obey as ESC sequences) or one of
+ * Unicode's Bidi_Control characters (U+061C, U+200E-U+200F, U+202A-U+202E,
+ * U+2066-U+2069), which reorder the text around them: a name could make
+ * "gpj.exe" read as "exe.jpg" (UAX #9; CVE-2021-42574).
+ */
+static bool invisible_control(const unsigned char *s, size_t k)
+{
+	if (k == 2)
+		return (s[0] == 0xc2 && s[1] < 0xa0) || (s[0] == 0xd8 && s[1] == 0x9c);
+	if (k != 3 || s[0] != 0xe2)
+		return false;
+	return (s[1] == 0x80 && (s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xaa && s[2] <= 0xae))) ||
+	       (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9);
+}
+
+/*
  * Names as `ls -b` prints them: C escapes for \a \b \t \n \v \f \r and
- * the backslash, \ooo (octal) for every other control byte and every byte
- * that is not part of valid UTF-8; valid UTF-8 as it is. A file or task name
- * can then neither forge a line of output nor reach the terminal as an escape
- * sequence. Stops at a NUL, after n bytes, or when out (outlen > 0) is full.
+ * the backslash, \ooo (octal) for every other control byte, every byte of a
+ * C1 or bidirectional control (invisible_control) and every byte that is not
+ * part of valid UTF-8; other valid UTF-8 as it is. A file or task name can
+ * then neither forge a line of output, reach the terminal as an escape
+ * sequence nor reorder what is printed around it. Stops at a NUL, after n
+ * bytes, or when out (outlen > 0) is full.
  */
 const char *dx_escape(char *out, size_t outlen, const char *in, size_t n)
 {
@@ -140,9 +159,9 @@ const char *dx_escape(char *out, size_t outlen, const char *in, size_t n)
 		if (c) {
 			plen = (size_t)snprintf(piece, sizeof(piece), "\\%c", c);
 			k = 1;
-		} else if (!k || s[i] < 0x20 || s[i] == 0x7f) {
+		} else if (!k || s[i] < 0x20 || s[i] == 0x7f || invisible_control(s + i, k)) {
 			plen = (size_t)snprintf(piece, sizeof(piece), "\\%03o", s[i]);
-			k = 1;
+			k = 1; /* a control's further bytes are escaped in turn: none is valid UTF-8 alone */
 		} else {
 			memcpy(piece, s + i, k);
 			plen = k;

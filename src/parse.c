@@ -23,6 +23,31 @@ bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
+bool dx_parse_size(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	static const char suffixes[] = "KMGT";
+	size_t digits = strspn(arg, "0123456789");
+	const char *unit = arg[digits] ? strchr(suffixes, arg[digits]) : NULL;
+	char number[21];
+	uint64_t v;
+
+	if (!digits || digits >= sizeof(number) || (arg[digits] && (!unit || arg[digits + 1])))
+		return false;
+	memcpy(number, arg, digits);
+	number[digits] = '\0';
+	if (!dx_parse_count(number, 0, UINT64_MAX, &v))
+		return false;
+	for (long shift = unit ? 10 * (unit - suffixes + 1) : 0; shift; shift -= 10) {
+		if (v > UINT64_MAX >> 10)
+			return false;
+		v <<= 10;
+	}
+	if (v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 bool dx_parse_seconds(const char *arg, double min, double max, double *out)
 {
 	char *end;

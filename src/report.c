@@ -122,6 +122,9 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 	case DX_REC_DROPS:
 		memcpy(r->drops, drops->drops, sizeof(r->drops));
 		break;
+	case DX_REC_CUT:
+		memcpy(&r->cut, payload, sizeof(r->cut));
+		break;
 	case DX_REC_END:
 		if (end->lost > r->drops[DX_DROP_RINGBUF])
 			r->drops[DX_DROP_RINGBUF] = end->lost;

@@ -3,6 +3,7 @@
 #ifndef DAXSCOPE_REPORT_INT_H
 #define DAXSCOPE_REPORT_INT_H
 
+#include "daxscope/capture.h"
 #include "daxscope/daxscope.h"
 
 struct dx_kcounts;
@@ -26,9 +27,12 @@ struct dx_report {
 	char kernel[64];
 	char banner[2048];
 	char warning[512]; /* "" unless the records were cut short by damage */
+	struct dx_capture_cut cut; /* reason 0 unless the recording stopped writing early (DX_REC_CUT) */
 	char dir[4096];    /* "" or only files under it are reported */
 };
 
+/* Why the recording stopped writing early and how many events it left out, in buf; NULL if it did not. */
+const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len);
 /* Is the file one the report was asked for (--path)? */
 bool dx_report_wants(const struct dx_report *r, const struct dx_file *f);
 

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "json.h"
@@ -195,6 +196,19 @@ static uint64_t punches_of(const struct dx_report *r, size_t field)
 	return n;
 }
 
+const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len)
+{
+	const struct dx_capture_cut *c = &r->cut;
+
+	if (c->reason == DX_CUT_MAX_SIZE)
+		snprintf(buf, len, "the recording stopped at --max-size %" PRIu64 " bytes: %" PRIu64
+				   " events after it are not in the capture", c->max_size, c->events_not_written);
+	else if (c->reason)
+		snprintf(buf, len, "the recording stopped when a write failed (%s): %" PRIu64
+				   " events are not in the capture", strerror(c->error), c->events_not_written);
+	return c->reason ? buf : NULL;
+}
+
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_correlator_nfiles(r->corr);
@@ -206,6 +220,8 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 	if (r->warning[0])
 		fprintf(out, "WARNING: %s\nWARNING: the report below covers only what was readable.\n",
 			dx_escape(text, sizeof(text), r->warning, sizeof(r->warning)));
+	if (dx_report_cut_text(r, text, sizeof(text)))
+		fprintf(out, "WARNING: %s.\n", text);
 	if (r->banner[0])
 		fprintf(out, "%s\n", dx_escape(text, sizeof(text), r->banner, sizeof(r->banner)));
 	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %zu files\n",
@@ -558,13 +574,34 @@ static void json_text_or_null(yajl_gen g, const char *key, const char *s)
 	dx_json_text(g, key, s[0] ? s : NULL);
 }
 
+/* The recording stopped writing early (DX_REC_CUT): why, and the events it left out; else null. */
+static void json_cut(yajl_gen g, const struct dx_report *r)
+{
+	const struct dx_capture_cut *c = &r->cut;
+
+	if (!c->reason) {
+		dx_json_null(g, "cut");
+		return;
+	}
+	dx_json_map(g, "cut");
+	dx_json_text(g, "reason", c->reason == DX_CUT_MAX_SIZE ? "max_size" : "write_failed");
+	dx_json_text(g, "error", c->reason == DX_CUT_MAX_SIZE ? NULL : strerror(c->error));
+	if (c->reason == DX_CUT_MAX_SIZE)
+		dx_json_u64(g, "max_size", c->max_size);
+	else
+		dx_json_null(g, "max_size");
+	dx_json_u64(g, "events_not_recorded", c->events_not_written);
+	dx_json_end_map(g);
+}
+
 static void json_header(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_text(g, "schema", "daxscope.report/2");
 	json_text_or_null(g, "kernel", r->kernel);
 	json_text_or_null(g, "banner", r->banner);
-	dx_json_bool(g, "complete", !r->warning[0]);
+	dx_json_bool(g, "complete", !r->warning[0] && !r->cut.reason);
 	json_text_or_null(g, "warning", r->warning);
+	json_cut(g, r);
 	json_probes(g, r);
 	dx_json_u64(g, "events", dx_correlator_events(r->corr));
 	dx_json_u64(g, "lost_events", dx_report_lost(r));

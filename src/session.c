@@ -295,6 +295,7 @@ struct dx_session {
 	dx_record_fn fn;
 	void *ctx;
 	int handed; /* events handed out by the poll in progress */
+	uint64_t unreadable; /* ring buffer records too short for an event: lost */
 	struct dx_probe probes[NCONCERNS];
 	size_t nprobes;
 	char banner[2048];
@@ -595,13 +596,27 @@ static void hand_path(struct dx_session *s, const struct dx_file *f, const char 
 #define POLL_BUDGET 65536
 #define BUDGET_SPENT (-EALREADY) /* stops libbpf's consuming; not an error */
 
+/*
+ * A record shorter than an event (none is while both sides build from one
+ * events.h) cannot be read: it is lost, counted with the events the ring
+ * buffer had no room for (dx_session_drops) and in the lost count of each
+ * event after it, so that the windows open across it are incomplete.
+ */
 static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct dx_session *s = ctx;
+	struct dx_event raised;
 	const char *path;
 
-	if (size < sizeof(struct dx_event))
+	if (size < sizeof(struct dx_event)) {
+		s->unreadable++;
 		return 0;
+	}
+	if (s->unreadable) {
+		memcpy(&raised, data, sizeof(raised));
+		raised.lost += s->unreadable;
+		data = &raised;
+	}
 	s->fn(DX_REC_EVENT, data, sizeof(struct dx_event), s->ctx);
 	path = learn_path(s, data);
 	if (path)
@@ -992,7 +1007,7 @@ uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)
 	uint64_t n = 0;
 
 	bpf_map__lookup_elem(s->skel->maps.drops, &key, sizeof(key), &n, sizeof(n), 0);
-	return n;
+	return which == DX_DROP_RINGBUF ? n + s->unreadable : n;
 }
 
 static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *ctx)

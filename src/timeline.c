@@ -325,10 +325,10 @@ uint32_t dx_tl_lanes(const uint64_t *begin, const uint64_t *end, size_t n, uint3
 	return lanes;
 }
 
-/* A new file beside PATH, with the permissions a plain create would give (the umask's). */
+/* A new file beside PATH, 0600 as captures are: it holds file and task names. */
 static FILE *create_beside(const char *path, char **tmp)
 {
-	int fd = dx_create_beside(path, 0666, 1, tmp);
+	int fd = dx_create_beside(path, tmp);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
 	if (fd >= 0 && !f) {

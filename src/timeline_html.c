@@ -579,6 +579,8 @@ static void legend(FILE *out)
 
 static void page_head(FILE *out, const struct dx_timeline *t, const struct dx_report *r)
 {
+	char cut[256];
+
 	fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
 		     "'unsafe-inline'\">\n<title>daxscope report</title>\n<style>%s</style></head><body>\n"
@@ -591,6 +593,11 @@ static void page_head(FILE *out, const struct dx_timeline *t, const struct dx_re
 		fputs("<p class=\"warning\">Damaged capture: ", out);
 		html_text(out, r->warning, sizeof(r->warning));
 		fputs(". This covers only what was readable.</p>\n", out);
+	}
+	if (dx_report_cut_text(r, cut, sizeof(cut))) {
+		fputs("<p class=\"warning\">Cut capture: ", out);
+		html_text(out, cut, sizeof(cut));
+		fputs(".</p>\n", out);
 	}
 	if (t->over_limit)
 		fprintf(out, "<p class=\"warning\">%" PRIu64 " events past the timeline's limit are not drawn "

@@ -517,10 +517,13 @@ static void name_shared_tracks(yajl_gen g, const struct trace *tr)
 
 static void other_data(yajl_gen g, const struct trace *tr)
 {
+	char cut[256];
+
 	dx_json_map(g, "otherData");
 	dx_json_text(g, "producer", "daxtrace report --perfetto");
 	dx_json_text(g, "kernel", tr->r->kernel[0] ? tr->r->kernel : NULL);
 	dx_json_text(g, "warning", tr->r->warning[0] ? tr->r->warning : NULL);
+	dx_json_text(g, "cut", dx_report_cut_text(tr->r, cut, sizeof(cut)));
 	dx_json_u64(g, "events", dx_report_events(tr->r));
 	dx_json_u64(g, "lost_events", dx_report_lost(tr->r));
 	dx_json_u64(g, "events_not_drawn", tr->t->over_limit); /* past DX_TIMELINE_EVENTS */

@@ -209,6 +209,8 @@ static int row_cmp(const void *a, const void *b)
 
 void dx_top_sort(struct dx_top *t)
 {
+	if (!t->nrows) /* rows is NULL then, which qsort may not be given */
+		return;
 	sorting = t;
 	qsort(t->rows, t->nrows, sizeof(*t->rows), row_cmp);
 	sorting = NULL;

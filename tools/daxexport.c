@@ -2,16 +2,24 @@
 /*
  * daxexport: daxscope's counters for Prometheus-compatible scrapers, served
  * at /metrics over HTTP (libmicrohttpd). The main loop reads events and, every
- * interval, renders the whole exposition into a buffer; the HTTP threads only
- * copy the latest buffer, so neither a scrape nor a stuck client ever reads
- * the report or holds the collector.
+ * interval, renders the whole exposition once into a response that every
+ * scrape until the next shares, so neither a scrape nor a stuck client ever
+ * reads the report or holds the collector, and a slow reader costs no copy.
+ * Clients are held to a budget: a share of the connections each (a local user
+ * by uid, else an address), and a deadline for each request.
  */
 #define _GNU_SOURCE /* open_memstream */
 #include <argp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h> /* TCP_LISTEN */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,8 +30,8 @@
 #include "daxscope/daxscope.h"
 #include "daxscope/metrics.h"
 
-/* A scraper or two per machine: more connections than this wait in the kernel's backlog. */
-#define MAX_CONNECTIONS 32
+/* Connections at once, of all clients (each holds --per-client at most): more wait in the kernel's backlog. */
+#define MAX_CONNECTIONS 64
 /* Seconds a connection may sit idle (a slow client) before it is closed. */
 #define CONNECTION_TIMEOUT 5
 /* Bytes of a request's headers and state: past it MHD answers with an error. */
@@ -33,13 +41,49 @@ struct options {
 	char listen[128];
 	double interval;
 	uint64_t top;
+	double deadline;
+	uint64_t per_client;
+	uint64_t max_mounts;
 };
 
-/* The latest exposition in both formats, swapped whole under the lock. */
+/* The latest exposition in both formats, one response each, swapped whole under the lock. */
 struct snapshot {
 	pthread_mutex_t lock;
-	char *text[2]; /* by enum dx_metrics_format */
-	size_t len[2];
+	struct MHD_Response *resp[2]; /* by enum dx_metrics_format; MHD counts the connections sending it */
+};
+
+/*
+ * Who holds a connection: a local user by uid, for every local user shares
+ * 127.0.0.1 and may send from any address of 127/8; else the address.
+ */
+struct client {
+	bool local;
+	uid_t uid;
+	int family;
+	unsigned char addr[16];
+};
+
+/* A connection being served. */
+struct conn_slot {
+	bool used, cut;
+	int fd; /* a duplicate of MHD's: shutting it down cuts the connection, and it stays ours until MHD is done */
+	uint64_t deadline_ns;
+	struct client client;
+};
+
+/* The budget of the HTTP clients: connections per client, time per request. */
+struct gate {
+	pthread_mutex_t lock;
+	struct conn_slot slot[MAX_CONNECTIONS];
+	uint64_t deadline_ns; /* per request: from the connection, or from the end of its previous reply */
+	unsigned int per_client;
+	struct dx_metrics_http counts;
+};
+
+/* What the HTTP threads read: the snapshot, and the gate they admit connections through. */
+struct server {
+	struct snapshot snap;
+	struct gate gate;
 };
 
 static volatile sig_atomic_t stop;
@@ -50,12 +94,15 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-enum { OPT_LISTEN = 1000, OPT_TOP };
+enum { OPT_LISTEN = 1000, OPT_TOP, OPT_DEADLINE, OPT_PER_CLIENT, OPT_MAX_MOUNTS };
 
 static const struct argp_option options[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "serve /metrics there (default 127.0.0.1:9477; [ADDR]:PORT for IPv6)", 0 },
 	{ "interval", 'i', "SECONDS", 0, "render the metrics every SECONDS (default 1, 0.1 to 3600)", 0 },
 	{ "top", OPT_TOP, "N", 0, "per-file series for the N busiest files (default 20, 0 to 200)", 0 },
+	{ "max-mounts", OPT_MAX_MOUNTS, "N", 0, "per-mount series for N mounts, the rest summed as \"other\" (default 64, 1 to 10000)", 0 },
+	{ "deadline", OPT_DEADLINE, "SECONDS", 0, "a request must be read and answered within SECONDS (default 10, 0.1 to 600)", 0 },
+	{ "per-client", OPT_PER_CLIENT, "N", 0, "connections a local user (or an address) may hold at once (default 4, 1 to 64)", 0 },
 	{ "verbose", 'v', NULL, 0, "print libbpf's own messages (as DAXSCOPE_DEBUG=1)", 0 },
 	{ 0 },
 };
@@ -86,6 +133,18 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_TOP:
 		if (!dx_parse_count(arg, 0, DX_METRICS_TOP_MAX, &o->top))
 			argp_error(state, "invalid --top '%s' (0 to %d)", arg, DX_METRICS_TOP_MAX);
+		break;
+	case OPT_MAX_MOUNTS:
+		if (!dx_parse_count(arg, 1, DX_METRICS_MOUNTS_MAX, &o->max_mounts))
+			argp_error(state, "invalid --max-mounts '%s' (1 to %d)", arg, DX_METRICS_MOUNTS_MAX);
+		break;
+	case OPT_DEADLINE:
+		if (!dx_parse_seconds(arg, 0.1, 600, &o->deadline))
+			argp_error(state, "invalid --deadline '%s' (seconds, 0.1 to 600)", arg);
+		break;
+	case OPT_PER_CLIENT:
+		if (!dx_parse_count(arg, 1, MAX_CONNECTIONS, &o->per_client))
+			argp_error(state, "invalid --per-client '%s' (1 to %d)", arg, MAX_CONNECTIONS);
 		break;
 	case 'v':
 		setenv("DAXSCOPE_DEBUG", "1", 1);
@@ -141,6 +200,185 @@ static int listen_on(const struct addrinfo *ai, const char *what)
 	return fd;
 }
 
+/* ---- the gate: a share of the connections per client, a deadline per request ---- */
+
+/*
+ * The uid owning the socket at the other end of a connection, when that end
+ * is on this machine: sock_diag finds one socket by its 4-tuple
+ * (inet_diag_find_one_icsk, net/ipv4/inet_diag.c), and any user may ask.
+ */
+static bool local_peer_uid(const struct client *peer, uint16_t peer_port, const void *self, uint16_t self_port,
+			   uid_t *uid)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST },
+		/* the peer's socket: its own address and port are the source, ours the destination */
+		.req = { .sdiag_family = (uint8_t)peer->family, .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
+			 .id = { .idiag_sport = peer_port, .idiag_dport = self_port,
+				 .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+	};
+	union {
+		struct nlmsghdr nlh;
+		char buf[512];
+	} reply;
+	size_t alen = peer->family == AF_INET ? 4 : 16;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	bool found = false;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	memcpy(msg.req.id.idiag_src, peer->addr, alen);
+	memcpy(msg.req.id.idiag_dst, self, alen);
+	if (send(fd, &msg, sizeof(msg), 0) == (ssize_t)sizeof(msg) && (n = recv(fd, &reply, sizeof(reply), 0)) > 0 &&
+	    NLMSG_OK(&reply.nlh, (size_t)n) && reply.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+	    reply.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+		const struct inet_diag_msg *d = NLMSG_DATA(&reply.nlh);
+
+		/* the lookup falls back to a listener on that port once the peer is gone: not the peer's */
+		found = d->idiag_state != TCP_LISTEN;
+		*uid = d->idiag_uid;
+	}
+	close(fd);
+	return found;
+}
+
+/* An address and port in network order, an IPv4-mapped IPv6 address as the IPv4 one its socket has. */
+static int address_of(const struct sockaddr_storage *ss, unsigned char addr[16], uint16_t *port)
+{
+	const struct sockaddr_in *in = (const void *)ss;
+	const struct sockaddr_in6 *in6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(addr, &in->sin_addr, 4);
+		*port = in->sin_port;
+		return AF_INET;
+	}
+	if (ss->ss_family != AF_INET6)
+		return -1;
+	*port = in6->sin6_port;
+	if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		memcpy(addr, &in6->sin6_addr.s6_addr[12], 4);
+		return AF_INET;
+	}
+	memcpy(addr, &in6->sin6_addr, 16);
+	return AF_INET6;
+}
+
+/* The client at the other end of a connected socket; false if it cannot be told. */
+static bool client_of(int fd, struct client *c)
+{
+	struct sockaddr_storage peer, self;
+	socklen_t plen = sizeof(peer), slen = sizeof(self);
+	unsigned char self_addr[16];
+	uint16_t peer_port, self_port;
+
+	memset(c, 0, sizeof(*c));
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) || getsockname(fd, (struct sockaddr *)&self, &slen))
+		return false;
+	c->family = address_of(&peer, c->addr, &peer_port);
+	if (c->family < 0 || address_of(&self, self_addr, &self_port) != c->family)
+		return false;
+	c->local = local_peer_uid(c, peer_port, self_addr, self_port, &c->uid);
+	return true;
+}
+
+static bool same_client(const struct client *a, const struct client *b)
+{
+	if (a->local || b->local)
+		return a->local == b->local && a->uid == b->uid;
+	return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* A new connection takes a slot if its client has fewer than its share; else it is shut at once. */
+static struct conn_slot *admit(struct gate *g, int fd)
+{
+	struct conn_slot *slot = NULL;
+	struct client c;
+	unsigned int held = 0;
+
+	if (!client_of(fd, &c))
+		return NULL;
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
+		if (!g->slot[i].used)
+			slot = slot ? slot : &g->slot[i];
+		else if (same_client(&g->slot[i].client, &c))
+			held++;
+	}
+	if (held >= g->per_client || !slot || (slot->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		slot = NULL;
+	} else {
+		slot->used = true;
+		slot->cut = false;
+		slot->client = c;
+		slot->deadline_ns = dx_clock_ns(CLOCK_MONOTONIC) + g->deadline_ns;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return slot;
+}
+
+/* MHD's thread, as a connection opens and closes: every connection holds a slot, or is shut. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct gate *g = cls;
+	struct conn_slot *slot = *socket_context;
+	int fd;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (slot) {
+			pthread_mutex_lock(&g->lock);
+			close(slot->fd);
+			slot->used = false;
+			pthread_mutex_unlock(&g->lock);
+		}
+		return;
+	}
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
+	*socket_context = slot = admit(g, fd);
+	if (!slot) {
+		shutdown(fd, SHUT_RDWR); /* MHD reads the end and closes it */
+		pthread_mutex_lock(&g->lock);
+		g->counts.refused++;
+		pthread_mutex_unlock(&g->lock);
+	}
+}
+
+/* MHD's thread, as a reply has been sent: the connection's next request has a deadline of its own. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req, enum MHD_RequestTerminationCode why)
+{
+	struct gate *g = cls;
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *slot = info ? info->socket_context : NULL;
+
+	(void)req, (void)why;
+	if (slot) {
+		pthread_mutex_lock(&g->lock);
+		slot->deadline_ns = dx_clock_ns(CLOCK_MONOTONIC) + g->deadline_ns;
+		pthread_mutex_unlock(&g->lock);
+	}
+}
+
+/* The main loop's: connections past their deadline are shut, however busily they trickle. */
+static void cut_late(struct gate *g, uint64_t now)
+{
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
+		struct conn_slot *slot = &g->slot[i];
+
+		if (slot->used && !slot->cut && now >= slot->deadline_ns) {
+			shutdown(slot->fd, SHUT_RDWR);
+			slot->cut = true;
+			g->counts.cut++;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
 /* ---- HTTP: reads only the snapshot ---- */
 
 static struct MHD_Response *text_response(const char *text, size_t len, const char *type)
@@ -180,10 +418,9 @@ static enum dx_metrics_format wanted_format(struct MHD_Connection *conn)
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_len, void **state)
 {
-	static const char *const types[] = { DX_METRICS_OPENMETRICS_TYPE, DX_METRICS_PROMETHEUS_TYPE };
 	struct snapshot *snap = cls;
 	struct MHD_Response *resp;
-	enum dx_metrics_format f;
+	enum MHD_Result ret;
 
 	(void)version, (void)upload, (void)upload_len, (void)state;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
@@ -194,11 +431,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (strcmp(url, "/metrics"))
 		return reply(conn, MHD_HTTP_NOT_FOUND, plain("not found: try /metrics\n"));
-	f = wanted_format(conn);
+	/* the connection takes a reference: the response outlives a swap until its last reader is done */
 	pthread_mutex_lock(&snap->lock);
-	resp = text_response(snap->text[f], snap->len[f], types[f]);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, snap->resp[wanted_format(conn)]);
 	pthread_mutex_unlock(&snap->lock);
-	return reply(conn, MHD_HTTP_OK, resp);
+	return ret;
 }
 
 /* ---- the main loop: events in, a fresh snapshot every interval ---- */
@@ -226,27 +463,48 @@ static void learn_mounts(struct dx_mounts *m)
 	}
 }
 
-static void publish(struct snapshot *snap, const struct dx_report *r, struct dx_mounts *mounts, size_t top)
+/* The exposition in format f as a response for every scrape until the next; NULL if out of memory. */
+static struct MHD_Response *exposition(const struct dx_report *r, const struct dx_metrics_opts *o)
 {
-	char *old[2];
+	static const char *const types[] = { DX_METRICS_OPENMETRICS_TYPE, DX_METRICS_PROMETHEUS_TYPE };
+	size_t len;
+	char *text = render(r, o, &len);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 
-	learn_mounts(mounts);
-	for (int f = 0; f < 2; f++) {
-		struct dx_metrics_opts o = { .format = f, .top_files = top, .mounts = mounts };
-		size_t len;
-		char *text = render(r, &o, &len);
-
-		pthread_mutex_lock(&snap->lock);
-		old[f] = snap->text[f];
-		snap->text[f] = text;
-		snap->len[f] = len;
-		pthread_mutex_unlock(&snap->lock);
+	if (!resp)
+		free(text);
+	else if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, types[o->format]) != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
 	}
-	free(old[0]);
-	free(old[1]);
+	return resp;
 }
 
-static int run(struct dx_session *s, struct dx_report *r, struct snapshot *snap, struct dx_mounts *mounts,
+static void publish(struct server *srv, const struct dx_report *r, struct dx_mounts *mounts, const struct options *o)
+{
+	struct dx_metrics_http http;
+
+	learn_mounts(mounts);
+	pthread_mutex_lock(&srv->gate.lock);
+	http = srv->gate.counts;
+	pthread_mutex_unlock(&srv->gate.lock);
+	for (int f = 0; f < 2; f++) {
+		struct dx_metrics_opts mo = { .format = f, .top_files = (size_t)o->top, .max_mounts = (size_t)o->max_mounts,
+					      .mounts = mounts, .http = &http };
+		struct MHD_Response *resp = exposition(r, &mo), *old;
+
+		if (!resp)
+			continue; /* out of memory: the last one is served again */
+		pthread_mutex_lock(&srv->snap.lock);
+		old = srv->snap.resp[f];
+		srv->snap.resp[f] = resp;
+		pthread_mutex_unlock(&srv->snap.lock);
+		if (old)
+			MHD_destroy_response(old); /* freed once its last reader is done */
+	}
+}
+
+static int run(struct dx_session *s, struct dx_report *r, struct server *srv, struct dx_mounts *mounts,
 	       const struct options *o)
 {
 	uint64_t last = dx_clock_ns(CLOCK_MONOTONIC), now, interval_ns = (uint64_t)(o->interval * 1e9);
@@ -259,27 +517,31 @@ static int run(struct dx_session *s, struct dx_report *r, struct snapshot *snap,
 		err = 0;
 		now = dx_clock_ns(CLOCK_MONOTONIC);
 		dx_report_advance(r, now);
+		cut_late(&srv->gate, now);
 		if (now - last >= interval_ns) {
 			dx_session_snapshot(s, dx_report_take, r);
-			publish(snap, r, mounts, (size_t)o->top);
+			publish(srv, r, mounts, o);
 			last = now;
 		}
 	}
 	return err;
 }
 
-static struct MHD_Daemon *serve(int fd, struct snapshot *snap)
+static struct MHD_Daemon *serve(int fd, struct server *srv)
 {
-	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, snap,
+	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &srv->snap,
 				MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv->gate,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv->gate, MHD_OPTION_END);
 }
 
 int main(int argc, char **argv)
 {
-	struct options o = { .listen = "127.0.0.1:9477", .interval = 1, .top = 20 };
-	struct snapshot snap = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct options o = { .listen = "127.0.0.1:9477", .interval = 1, .top = 20, .deadline = 10, .per_client = 4,
+			     .max_mounts = DX_METRICS_MOUNTS_DEFAULT };
+	struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER };
 	struct dx_mounts mounts = { 0 };
 	struct dx_session *session;
 	struct dx_report *report;
@@ -291,6 +553,8 @@ int main(int argc, char **argv)
 	argp_err_exit_status = 2; /* a usage error, as every daxscope tool says it */
 	if (argp_parse(&argp, argc, argv, 0, NULL, &o))
 		return 2;
+	srv.gate.deadline_ns = (uint64_t)(o.deadline * 1e9);
+	srv.gate.per_client = (unsigned int)o.per_client;
 	if (!parse_listen(o.listen, &ai)) {
 		fprintf(stderr, "daxexport: invalid --listen '%s' (ADDR:PORT, numeric, port 1 to 65535)\n", o.listen);
 		return 2;
@@ -313,14 +577,14 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN); /* a scraper that hangs up mid-reply */
-	publish(&snap, report, &mounts, (size_t)o.top); /* something to serve from the first request */
-	daemon = serve(fd, &snap); /* the daemon owns the socket from here on, and closes it */
+	publish(&srv, report, &mounts, &o); /* something to serve from the first request */
+	daemon = serve(fd, &srv); /* the daemon owns the socket from here on, and closes it */
 	if (!daemon) {
 		fprintf(stderr, "daxexport: cannot start the HTTP server on %s\n", o.listen);
 		rc = 1;
 	} else {
 		fprintf(stderr, "%s\ndaxexport: serving http://%s/metrics\n", dx_report_banner(report), o.listen);
-		rc = run(session, report, &snap, &mounts, &o);
+		rc = run(session, report, &srv, &mounts, &o);
 		MHD_stop_daemon(daemon);
 		if (rc)
 			fprintf(stderr, "daxexport: reading events: %s\n", strerror(-rc));
@@ -328,7 +592,8 @@ int main(int argc, char **argv)
 	dx_session_close(session);
 	dx_mounts_free(&mounts);
 	dx_report_free(report);
-	free(snap.text[0]);
-	free(snap.text[1]);
+	for (int f = 0; f < 2; f++)
+		if (srv.snap.resp[f])
+			MHD_destroy_response(srv.snap.resp[f]);
 	return rc ? 1 : 0;
 }

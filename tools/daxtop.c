@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termcap.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daxscope/daxscope.h"
 #include "daxscope/top.h"
@@ -79,6 +81,10 @@ static const char doc[] =
 	"\v"
 	"Keys: < > sort column (or its letter: N F U E W X H P T 5 9 M B D), R reverse, p pause, f or / filter "
 	"by path, k by pid, c by cgroup, h or ? help, q quit.\n"
+	"\n"
+	"Without -b or --json on a stdout that is no terminal (a file, a pipe), or on a terminal that cannot move "
+	"its cursor (TERM unset, unknown or dumb), daxtop prints the plain tables of -b, as top does, and says "
+	"so in one line on stderr.\n"
 	"\n"
 	"Examples:\n"
 	"  daxtop                 # full screen\n"
@@ -339,6 +345,26 @@ static bool handle_key(struct app *a, int key)
 	return true;
 }
 
+/* Why the full screen cannot be drawn on stdout (NULL if it can): a file or pipe would get escape sequences, a dumb terminal a blank screen. */
+static const char *screen_unusable(void)
+{
+	static char why[128];
+	const char *term = getenv("TERM");
+
+	if (!isatty(STDOUT_FILENO))
+		return "stdout is not a terminal";
+	if (!term || !term[0])
+		return "TERM is not set";
+	/* the termcap names: "cm" cursor motion, "cl" clear screen; without them curses draws nothing useful */
+	if (tgetent(NULL, term) != 1)
+		snprintf(why, sizeof(why), "TERM=%.64s is not in the terminfo database", term);
+	else if (!tgetstr("cm", NULL) || !tgetstr("cl", NULL))
+		snprintf(why, sizeof(why), "TERM=%.64s cannot move the cursor", term);
+	else
+		return NULL;
+	return why;
+}
+
 static void start_screen(void)
 {
 	set_escdelay(25); /* Esc cancels a prompt without a pause */
@@ -413,6 +439,7 @@ int main(int argc, char **argv)
 {
 	struct app a = { 0 };
 	struct dx_session_opts so;
+	const char *unusable;
 	char err[512];
 	int rc;
 
@@ -421,6 +448,10 @@ int main(int argc, char **argv)
 	argp_err_exit_status = 2; /* a usage error, as every daxscope tool says it */
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a.o))
 		return 2;
+	if (a.o.mode == MODE_SCREEN && (unusable = screen_unusable())) {
+		fprintf(stderr, "daxtop: %s: printing plain tables, as -b does\n", unusable);
+		a.o.mode = MODE_BATCH;
+	}
 	so = a.o.session;
 	so.path = a.o.path[0] ? a.o.path : NULL;
 	so.pid = a.o.pid;

@@ -2,7 +2,7 @@
 /*
  * daxtrace: what races hole punches, live or through a capture file.
  *   daxtrace [-p PID] [--path DIR] [-d SECONDS]        findings live
- *   daxtrace record -o FILE [-p PID] [--path DIR] [-d SECONDS]
+ *   daxtrace record -o FILE [-p PID] [--path DIR] [-d SECONDS] [--max-size SIZE]
  *   daxtrace report FILE [--json] [--path DIR] [--perfetto OUT] [--html OUT]
  * Every mode takes the same road: a session's records (or a capture's) into a report.
  */
@@ -21,6 +21,8 @@
 
 #define MAX_SECONDS (366.0 * 24 * 3600) /* a year: longer is a typo */
 #define LIVE_FINDINGS 4096               /* a live view keeps the newest findings, counts them all */
+#define MIN_CAPTURE (64ULL << 10)        /* --max-size: room for the banner and probes, and some events */
+#define MAX_CAPTURE (16ULL << 40)        /* --max-size: ext4's largest file */
 
 enum mode { LIVE, RECORD, REPORT };
 
@@ -33,12 +35,13 @@ struct options {
 	const char *input;
 	const char *perfetto, *html; /* timeline outputs of a report */
 	double duration;
+	uint64_t max_size; /* --max-size in bytes, 0 for none (record) */
 	bool json;
 	struct dx_session_opts session; /* --fault-hooks, --hooks-idle (live, record) */
 	unsigned int given; /* which options were given: refused where they do not apply */
 };
 
-enum { OPT_PATH = 1000, OPT_JSON, OPT_CGROUP, OPT_PERFETTO, OPT_HTML };
+enum { OPT_PATH = 1000, OPT_JSON, OPT_CGROUP, OPT_PERFETTO, OPT_HTML, OPT_MAX_SIZE };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "only punches by this process (live, record)", 0 },
@@ -46,6 +49,9 @@ static const struct argp_option options[] = {
 	{ "path", OPT_PATH, "DIR", 0, "only files in DIR or below it (its filesystem, in the kernel)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "stop after SECONDS (live, record; default: until Ctrl-C)", 0 },
 	{ "output", 'o', "FILE", 0, "capture file to write (record)", 0 },
+	{ "max-size", OPT_MAX_SIZE, "SIZE", 0,
+	  "stop recording before the capture passes SIZE bytes (K, M, G, T: powers of 1024; 64K to 16T); "
+	  "the capture and its report say how many events were not written (record)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON report, schema daxscope.report/2 (report)", 0 },
 	{ "perfetto", OPT_PERFETTO, "OUT", 0, "also write a timeline trace (ui.perfetto.dev, chrome://tracing) (report)", 0 },
 	{ "html", OPT_HTML, "OUT", 0, "also write a self-contained HTML report with timelines (report)", 0 },
@@ -64,12 +70,13 @@ static const char doc[] =
 	"Examples:\n"
 	"  daxtrace                            # live, until Ctrl-C\n"
 	"  daxtrace record -o punch.dxc -d 30  # capture 30 s\n"
+	"  daxtrace record -o punch.dxc --max-size 100M  # at most 100 MiB\n"
 	"  daxtrace report punch.dxc --json    # summarise a capture\n"
 	"  daxtrace report punch.dxc --perfetto t.json --html t.html  # timelines";
 
 /* The options given that not every mode takes, as bits of options.given. */
 enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVEN_CGROUP = 16, GIVEN_PERFETTO = 32,
-       GIVEN_HTML = 64 };
+       GIVEN_HTML = 64, GIVEN_MAX_SIZE = 128 };
 
 static volatile sig_atomic_t stop;
 
@@ -109,6 +116,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'o':
 		o->output = arg;
 		o->given |= GIVEN_OUTPUT;
+		break;
+	case OPT_MAX_SIZE:
+		if (!dx_parse_size(arg, MIN_CAPTURE, MAX_CAPTURE, &o->max_size))
+			argp_error(state, "invalid --max-size '%s' (bytes, or a number with K, M, G or T; 64K to 16T)", arg);
+		o->given |= GIVEN_MAX_SIZE;
 		break;
 	case OPT_JSON:
 		o->json = true;
@@ -168,6 +180,7 @@ static int check_applies(const struct options *o, const char *prog)
 		{ GIVEN_CGROUP, "--cgroup", 1u << LIVE | 1u << RECORD },
 		{ GIVEN_DURATION, "-d", 1u << LIVE | 1u << RECORD },
 		{ GIVEN_OUTPUT, "-o", 1u << RECORD },
+		{ GIVEN_MAX_SIZE, "--max-size", 1u << RECORD },
 		{ GIVEN_JSON, "--json", 1u << REPORT },
 		{ GIVEN_PERFETTO, "--perfetto", 1u << REPORT },
 		{ GIVEN_HTML, "--html", 1u << REPORT },
@@ -297,6 +310,7 @@ static int cmd_live(const struct options *o)
 
 struct recorder {
 	const char *path;
+	uint64_t max_size;
 	struct dx_capture_writer *w; /* made at the first record: a session that fails writes nothing */
 	uint64_t last_flush, lost;
 	bool failed;
@@ -308,7 +322,7 @@ static void take_record(uint32_t type, const void *payload, uint32_t len, void *
 	struct utsname u;
 	char err[512];
 
-	if (rec->failed)
+	if (rec->failed && !rec->w)
 		return;
 	if (!rec->w) {
 		uname(&u);
@@ -319,12 +333,15 @@ static void take_record(uint32_t type, const void *payload, uint32_t len, void *
 			stop = 1;
 			return;
 		}
+		dx_capture_limit(rec->w, rec->max_size);
 	}
 	if (type == DX_REC_DROPS)
 		rec->lost = ((const struct dx_drops_record *)payload)->drops[DX_DROP_RINGBUF];
 	/* a crash or power loss costs at most a second of capture */
+	/* after a failure or the bound, the writer counts what it refuses */
 	if (dx_capture_append(rec->w, type, payload, len) ||
-	    (dx_clock_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL && dx_capture_flush(rec->w, err, sizeof(err)))) {
+	    (!rec->failed && dx_clock_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL &&
+	     dx_capture_flush(rec->w, err, sizeof(err)))) {
 		rec->failed = true; /* finishing says why and how much the file holds */
 		stop = 1;
 	}
@@ -334,7 +351,7 @@ static void take_record(uint32_t type, const void *payload, uint32_t len, void *
 
 static int cmd_record(const struct options *o)
 {
-	struct recorder rec = { .path = o->output, .last_flush = dx_clock_ns(CLOCK_MONOTONIC) };
+	struct recorder rec = { .path = o->output, .max_size = o->max_size, .last_flush = dx_clock_ns(CLOCK_MONOTONIC) };
 	uint64_t started = dx_clock_ns(CLOCK_MONOTONIC), events = 0;
 	char err[512];
 	int rc;
@@ -342,10 +359,14 @@ static int cmd_record(const struct options *o)
 	rc = run_session(o, take_record, NULL, &rec, &events) ? 1 : 0;
 	if (!rec.w)
 		return 1; /* the session did not start, or the file could not be made: said why, nothing written */
-	/* a failed write stopped the recording: finishing says the error and how many events the file holds */
-	if (dx_capture_finish(rec.w, rec.lost, dx_clock_ns(CLOCK_MONOTONIC) - started, err, sizeof(err))) {
+	/* a failed write or --max-size stopped the recording: finishing says so, and how many events the file holds */
+	switch (dx_capture_finish(rec.w, rec.lost, dx_clock_ns(CLOCK_MONOTONIC) - started, err, sizeof(err))) {
+	case -1:
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;
+	case 1:
+		fprintf(stderr, "daxtrace: %s\n", err);
+		return rc;
 	}
 	fprintf(stderr, "daxtrace: recorded %" PRIu64 " events (%" PRIu64 " lost) to %s\n", events, rec.lost, o->output);
 	return rc;

@@ -27,6 +27,7 @@ enum dx_record_type {
 	DX_REC_PROBE,       /* struct dx_probe: one concern, watched or not and why (before the events) */
 	DX_REC_DROPS,       /* struct dx_drops_record: the kernel side's failure counters, cumulative */
 	DX_REC_DIR,         /* NUL-terminated absolute path: only files under it were asked for (--path) */
+	DX_REC_CUT,         /* struct dx_capture_cut: the recording stopped writing early (just before END) */
 	DX_REC_MAX
 };
 
@@ -71,6 +72,20 @@ struct dx_capture_end {
 	uint64_t duration_ns;
 };
 
+enum dx_cut_reason {
+	DX_CUT_MAX_SIZE = 1,  /* the next record would have passed --max-size */
+	DX_CUT_WRITE_FAILED,  /* a write failed (a full filesystem): cut back to the last whole record */
+};
+
+/* DX_REC_CUT: why the capture holds fewer events than the recorder was given, and how many fewer. */
+struct dx_capture_cut {
+	uint32_t reason;             /* enum dx_cut_reason */
+	int32_t error;               /* errno of the failed write, 0 for DX_CUT_MAX_SIZE */
+	uint64_t max_size;           /* the bound in bytes (DX_CUT_MAX_SIZE), else 0 */
+	uint64_t events_not_written; /* events given to the recorder that the file does not hold */
+};
+_Static_assert(sizeof(struct dx_capture_cut) == 24, "DX_REC_CUT's payload, docs/capture-format.md");
+
 struct dx_capture_writer;
 struct dx_capture_reader;
 
@@ -85,9 +100,19 @@ int dx_capture_append(struct dx_capture_writer *w, uint32_t type, const void *pa
 /* Flush buffered records to the file (fflush + fdatasync); -1 and err on failure. */
 int dx_capture_flush(struct dx_capture_writer *w, char *err, size_t errlen);
 /*
- * Writes the END record, flushes, closes, puts the file at its name (it was
- * written beside it, so a capture already there stays whole until then) and
- * frees. On failure err says the real error and how many events the file holds.
+ * Bound the file to MAX_BYTES (0: no bound, the default), its CUT and END
+ * records included: the record that would pass it and every one after it are
+ * refused (-1 from dx_capture_append) and their events counted in a CUT record.
+ */
+void dx_capture_limit(struct dx_capture_writer *w, uint64_t max_bytes);
+/*
+ * Writes the END record (after a CUT record if the writer stopped early),
+ * flushes, closes, puts the file at its name (it was written beside it, so a
+ * capture already there stays whole until then) and frees. 0: whole; 1: cut
+ * at the dx_capture_limit bound, err says how many events it holds and how
+ * many not; -1: a write failed, err says the real error, and the file is cut
+ * back to its last whole record (then a CUT and END record where giving up a
+ * few more records makes room for them), holding the events err counts.
  */
 int dx_capture_finish(struct dx_capture_writer *w, uint64_t lost, uint64_t duration_ns, char *err,
 		      size_t errlen);

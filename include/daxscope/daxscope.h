@@ -254,6 +254,8 @@ bool dx_path_sb_dev(const char *path, uint32_t *dev, char *fstype, size_t len);
 bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds in [min, max]: finite, no garbage. */
 bool dx_parse_seconds(const char *arg, double min, double max, double *out);
+/* Bytes in [min, max]: a decimal count, or one with a K, M, G or T suffix (powers of 1024); no garbage, no overflow. */
+bool dx_parse_size(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 /* The session's options (--fault-hooks, --hooks-idle) as an argp child; its input is a struct dx_session_opts. */
 struct argp;
 extern const struct argp dx_session_argp;
@@ -447,7 +449,7 @@ void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx)
 int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void *ctx);
 /* The kernel's aggregates as records: FUSE latency histograms, per-file page counts, failure counters. */
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx);
-/* Kernel-side failure counters (enum dx_drop), cumulative. */
+/* Failure counters (enum dx_drop), cumulative: the kernel side's, and the records the collector could not read. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
 /* Detaches every program and frees the session. */
 void dx_session_close(struct dx_session *s);

@@ -15,6 +15,8 @@
 #define DX_COMM_LEN 16
 #define DX_NAME_LEN 40
 #define DX_HIST_SLOTS 40 /* log2 buckets of nanoseconds: up to ~18 minutes */
+/* Pages are 4 KiB, on both sides: the kernel's PAGE_SHIFT on x86 (arch/x86/include/asm/page_types.h) and arm64 with CONFIG_ARM64_4K_PAGES (Debian's) */
+#define DX_PAGE_SHIFT 12
 
 enum dx_kind {
 	DX_PUNCH_BEGIN = 1, /* fallocate/ftruncate/truncate that removes or moves data */
@@ -204,7 +206,7 @@ struct dx_event {
 	__u64 ts; /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 	__u16 kind;
 	__u16 flags;
-	__u32 lost; /* events lost (ring buffer full) before this one: a jump marks a gap */
+	__u32 lost; /* events lost (DX_DROP_RINGBUF) before this one: a jump marks a gap */
 	__u32 pid; /* tgid of the task the event happened in */
 	__u32 tid;
 	__u64 cgroup; /* its cgroup v2 id (the inode number of the cgroup directory) */
@@ -221,6 +223,17 @@ struct dx_event {
 		struct dx_lost_store lost_store;
 	};
 };
+
+/*
+ * Captures store events as they are, and tests that rewrite a capture read
+ * these from here (tests/lib/Daxscope/Test.pm): a layout change fails the
+ * build until they, and DX_ABI_VERSION, follow.
+ */
+#define DX_EVENT_SIZE 136
+#define DX_EVENT_COMM_OFFSET 32
+_Static_assert(sizeof(struct dx_event) == DX_EVENT_SIZE, "struct dx_event changed: bump DX_ABI_VERSION, set DX_EVENT_SIZE");
+_Static_assert(__builtin_offsetof(struct dx_event, comm) == DX_EVENT_COMM_OFFSET,
+	       "struct dx_event's comm moved: bump DX_ABI_VERSION, set DX_EVENT_COMM_OFFSET");
 
 /* FUSE opcodes the kernel side keeps (include/uapi/linux/fuse.h). */
 #define DX_FUSE_SETATTR 4
@@ -278,7 +291,7 @@ struct dx_file_counts {
 
 /* Failure counters the kernel side keeps, each read with dx_session_drops(); all are printed, none is silent. */
 enum dx_drop {
-	DX_DROP_RINGBUF = 0, /* ring buffer full: event lost */
+	DX_DROP_RINGBUF = 0, /* ring buffer full, or a record too short to read (the collector's count): event lost */
 	DX_DROP_MAP_FULL,    /* a tracking map was full: a window, lock, wait, fault timing or FUSE request not kept */
 	DX_DROP_VMA,         /* user fault whose VMA could not be looked up */
 	DX_DROP_MAX

@@ -44,10 +44,26 @@ enum dx_metrics_format {
 /* Per-file series are kept to the busiest files: at most this many, so that a scrape's size stays bounded. */
 #define DX_METRICS_TOP_MAX 200
 
+/*
+ * Per-mount series are kept to this many mounts by default: anyone may mount
+ * (a user namespace, FUSE), so the rest are summed into one mount "other",
+ * and a gauge says how many were folded there.
+ */
+#define DX_METRICS_MOUNTS_DEFAULT 64
+#define DX_METRICS_MOUNTS_MAX 10000
+
+/* An HTTP server's budget counters, exported beside the report's. */
+struct dx_metrics_http {
+	uint64_t refused; /* connections closed at once: their client held its share already */
+	uint64_t cut;     /* requests cut at the deadline */
+};
+
 struct dx_metrics_opts {
 	enum dx_metrics_format format;
 	size_t top_files;               /* per-file series for this many files (<= DX_METRICS_TOP_MAX) */
+	size_t max_mounts;              /* per-mount series for this many mounts, the rest as "other"; 0: the default */
 	const struct dx_mounts *mounts; /* fstype and mount point of each device; NULL: unknown */
+	const struct dx_metrics_http *http; /* NULL: not served over HTTP, no such series */
 };
 
 /* The whole exposition of a report's current state (ending in "# EOF" for OpenMetrics). */

@@ -50,6 +50,36 @@ sub windows_of {
     return sort { $a->{begin_ns} <=> $b->{begin_ns} } grep { $_->{ino} == $ino && $_->{dev} eq $id } @{ $doc->{punches} };
 }
 
+# The recorder PID's BPF map NAME (found through its fds, not by name: other
+# tracers may run), as bpftool dumps it with its BTF: its entries' {key, value}.
+sub recorder_map {
+    my ($pid, $name) = @_;
+    for my $f (glob "/proc/$pid/fdinfo/*") {
+        my ($id) = slurp($f) =~ /^map_id:\s*(\d+)/m or next;
+        my $show = eval { decode_json(scalar `bpftool -j map show id $id 2>/dev/null`) } or next;
+        next unless $show->{name} eq $name;
+        my $dump = eval { decode_json(scalar `bpftool -j map dump id $id 2>/dev/null`) } // [];
+        return map { $_->{formatted} } @$dump;
+    }
+    return ();
+}
+
+# A global variable of the recorder's BPF programs, from its SECTION (bss, data).
+sub recorder_global {
+    my ($pid, $section, $var) = @_;
+    my ($map) = recorder_map($pid, "daxscope.$section") or return undef;
+    my ($pair) = grep { exists $_->{$var} } @{ $map->{value}{".$section"} };
+    return $pair ? $pair->{$var} : undef;
+}
+
+# The recorder's kernel-side window of the file at PATH, once it ended (undef before).
+sub ended_window {
+    my ($pid, $path) = @_;
+    my $ino = (stat $path)[1];
+    my ($w) = grep { $_->{key}{ino} == $ino && $_->{value}{end} } recorder_map($pid, 'windows');
+    return $w && $w->{value};
+}
+
 subtest 'on demand: attached by a punch of a mapped file, detached when idle' => sub {
     my ($pid, $banner) = start('--hooks-idle=1');
     like($banner, qr/fault hooks attached while punches run on mapped files/, 'the banner says when the fault hooks run');
@@ -59,7 +89,9 @@ subtest 'on demand: attached by a punch of a mapped file, detached when idle' =>
 
     write_file("$dir/plain", 65536);
     punch("$dir/plain") for 1 .. 3;
-    sleep 0.5;
+    ok(wait_until(sub { ended_window($pid, "$dir/plain") }, 5), 'the kernel side saw the punches of the unmapped file');
+    is(recorder_global($pid, 'bss', 'fault_hooks_wanted'), 0, '... and did not ask for the fault hooks');
+    is(recorder_global($pid, 'data', 'fault_hooks_epoch') % 2, 0, '... which are not attached (epoch even)');
     is(scalar links_of($pid), $detached, 'punches of a file nobody maps attach nothing');
 
     my ($rc, $out) = race_mapped("$dir/mapped");

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Capture files: round trip, and every kind of damage gives a named, located error, never a crash. */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,6 +272,103 @@ static void test_not_captures(void)
 	   "writer: uncreatable path named: %s", err);
 }
 
+/* A capture's events, its CUT record (reason 0 if none) and whether it ends cleanly (0) or is damaged (-1). */
+static int read_cut(const char *path, uint64_t *events, struct dx_capture_cut *cut)
+{
+	struct dx_capture_reader *r = dx_capture_open(path, NULL, 0);
+	const void *payload;
+	uint32_t type, len;
+	int got;
+
+	*events = 0;
+	memset(cut, 0, sizeof(*cut));
+	if (!r)
+		return -2;
+	while ((got = dx_capture_next(r, &type, &payload, &len)) > 0) {
+		*events += type == DX_REC_EVENT;
+		if (type == DX_REC_CUT)
+			memcpy(cut, payload, sizeof(*cut));
+	}
+	dx_capture_close(r);
+	return got;
+}
+
+/* Appends events until the writer refuses N of them; flushes every 64 as the recorder does once a second. */
+static uint64_t fill(struct dx_capture_writer *w, int refusals)
+{
+	struct dx_event e = { .kind = DX_PAGE_DIRTY, .pid = 1, .tid = 1 };
+	uint64_t taken = 0;
+	char err[256];
+
+	while (refusals > 0 && taken < 1000000) {
+		e.ts = ++taken;
+		if (dx_capture_append(w, DX_REC_EVENT, &e, sizeof(e)))
+			refusals--;
+		else if (taken % 64 == 0)
+			dx_capture_flush(w, err, sizeof(err));
+	}
+	return taken;
+}
+
+/* --max-size: the file stays within the bound, ends with CUT and END records that count the events refused. */
+static void test_max_size(void)
+{
+	struct dx_capture_writer *w = dx_capture_create(tmp("bounded.dxc"), "k", NULL, 0);
+	struct dx_capture_cut cut;
+	uint64_t taken, held;
+	uint32_t crc;
+	char err[256];
+	long at;
+	int rc;
+
+	dx_capture_limit(w, 8192);
+	taken = fill(w, 5);
+	rc = dx_capture_finish(w, 0, 1, err, sizeof(err));
+	ok(rc == 1 && strstr(err, "stopped at --max-size 8192 bytes") && strstr(err, "5 after them not written"),
+	   "max size: finish says it stopped at the bound: %s", err);
+	ok(file_size(tmp("bounded.dxc")) <= 8192 && file_size(tmp("bounded.dxc")) > 8192 - 256,
+	   "max size: the file is within the bound, and nearly fills it (%ld bytes)", file_size(tmp("bounded.dxc")));
+	rc = read_cut(tmp("bounded.dxc"), &held, &cut);
+	ok(rc == 0 && cut.reason == DX_CUT_MAX_SIZE && cut.max_size == 8192 && cut.events_not_written == 5 &&
+		   held + 5 == taken,
+	   "max size: read to a clean end; the CUT record gives the bound and the 5 events refused");
+	/* a CUT whose reason this reader does not know is damage, not a guess (its CRC made right) */
+	cut.reason = 9;
+	crc = dx_crc32(&cut, sizeof(cut));
+	at = file_size(tmp("bounded.dxc")) - (long)(2 * sizeof(struct dx_record_header) + sizeof(cut) +
+						   sizeof(struct dx_capture_end));
+	patch(tmp("bounded.dxc"), at + (long)offsetof(struct dx_record_header, crc32), &crc, sizeof(crc));
+	patch(tmp("bounded.dxc"), at + (long)sizeof(struct dx_record_header), &cut, sizeof(cut));
+	is_int(read_cut(tmp("bounded.dxc"), &held, &cut), -1, "max size: a CUT of an unknown reason is damage");
+}
+
+/* A write cut short (here by RLIMIT_FSIZE, as a full filesystem does): cut back to whole records, CUT and END after them. */
+static void test_short_write(void)
+{
+	struct rlimit old, small = { .rlim_cur = 20000 };
+	struct dx_capture_writer *w = dx_capture_create(tmp("short.dxc"), "k", NULL, 0);
+	struct dx_capture_cut cut;
+	uint64_t taken, held;
+	char err[256];
+	int rc;
+
+	signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+	getrlimit(RLIMIT_FSIZE, &old);
+	small.rlim_max = old.rlim_max;
+	setrlimit(RLIMIT_FSIZE, &small);
+	taken = fill(w, 3);
+	rc = dx_capture_finish(w, 0, 1, err, sizeof(err));
+	setrlimit(RLIMIT_FSIZE, &old);
+	ok(rc == -1 && strstr(err, "write failed: File too large; cut back to its last whole record"),
+	   "short write: finish says it failed and was cut back: %s", err);
+	rc = read_cut(tmp("short.dxc"), &held, &cut);
+	ok(rc == 0 && cut.reason == DX_CUT_WRITE_FAILED && cut.error == EFBIG && held > 0 &&
+		   held + cut.events_not_written == taken,
+	   "short write: read to a clean end; CUT says why and counts what is missing (%llu held, %llu taken)",
+	   (unsigned long long)held, (unsigned long long)taken);
+	ok(file_size(tmp("short.dxc")) <= 20000, "short write: nothing past the limit");
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "%s/daxscope-capture-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -275,8 +376,10 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	plan(22);
+	plan(29);
 	test_round_trip();
+	test_max_size();
+	test_short_write();
 	test_every_truncation();
 	test_corruption();
 	test_not_captures();

@@ -286,6 +286,11 @@ static void test_clean_delete(void)
 	add(&s, DX_PUNCH_END, PUNCHER, 102 * MS);
 	c = run(&s, &r);
 	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 0, "the kernel threw away no dirty byte: no discarded write");
+	ok(find(&r, DX_FINDING_UNBLOCKED_FAULT, 3) != NULL, "the window was judged: the write fault that dirtied it got through");
+	dx_correlator_free(c);
+	s.ev[s.n - 2].page.cancelled_bytes = 4096; /* the same delete, throwing the dirty page away */
+	c = run(&s, &r);
+	is_int(count(&r, DX_FINDING_DISCARDED_WRITE), 1, "the same delete with a dirty page thrown away: a discarded write");
 	dx_correlator_free(c);
 }
 
@@ -382,6 +387,33 @@ static void test_readahead_under_held_lock(void)
 	ok(r.npunches == 1 && dx_punch_held_lock(&r.p[0]), "... although the punch held its lock");
 	st = stats_of(c, &file_a);
 	ok(st && st->held_punches == 1 && st->refaults == 2, "the file counts a held punch and its refaults");
+	dx_correlator_free(c);
+
+	/*
+	 * The punch found the cache empty: its truncation deleted nothing and
+	 * dated no change; the first is the removal of the extents. A page read
+	 * in between holds what the punch removes all the same.
+	 */
+	memset(&s, 0, sizeof(s));
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_ADD, READER, 1 * MS, 2, 0);
+	block_read(&s, READER, 1 * MS + 10, 2, 2);
+	page(&s, DX_PAGE_ADD, READER, 1 * MS + 20, 3, 0); /* the hole: no block read */
+	punch_end(&s, 5 * MS, 1, 0, 3 * MS, 3 * MS);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_REFAULT, 2);
+	ok(f && f->fault.tid == READER && r.n == 1,
+	   "a page read in from the blocks before the first dated change, never removed: refault");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* the same with the page removed by the punch after: harmless */
+	punch(&s, 0, 0, 16);
+	page(&s, DX_PAGE_ADD, READER, 1 * MS, 2, 0);
+	block_read(&s, READER, 1 * MS + 10, 2, 2);
+	delete(&s, 2 * MS, 2, true, 0);
+	punch_end(&s, 5 * MS, 1, 0, 2 * MS, 3 * MS);
+	c = run(&s, &r);
+	is_int(r.n, 0, "a page read in before the truncation reached it is removed by it: no finding");
 	dx_correlator_free(c);
 
 	memset(&s, 0, sizeof(s)); /* a read request while a held punch changes data */
@@ -537,6 +569,12 @@ static void test_truncate_cut(void)
 	add(&s, DX_PUNCH_END, PUNCHER, 12 * MS);
 	c = run(&s, &r);
 	is_int(r.n, 0, "faults, writes and reads beyond the new end of file in a truncate: no finding");
+	ok(r.npunches == 1 && r.p[0].changes == 2, "the window was judged: its request and its delete");
+	dx_correlator_free(c);
+	s.ev[0].punch.op = DX_OP_PUNCH_HOLE; /* the same events in a hole punch of those pages */
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_DISCARDED_WRITE, 6) && find(&r, DX_FINDING_UNBLOCKED_FAULT, 5),
+	   "the same events in a hole punch: the write discarded, the fault through");
 	dx_correlator_free(c);
 }
 

@@ -16,9 +16,10 @@
 #define MS 1000000ULL
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
-/* a newline, an ESC sequence that would clear a terminal, and bytes that are no UTF-8 */
-static const char evil_path[] = "/tmp/evil\n\x1b[31mred\xff\xfe.img";
-static const char evil_path_text[] = "/tmp/evil\n\x1b[31mred" REPLACEMENT REPLACEMENT ".img";
+/* a newline, an ESC sequence that would clear a terminal, bytes that are no UTF-8, U+202E that reverses "gpj" */
+#define RLO "\xe2\x80\xae" /* U+202E RIGHT-TO-LEFT OVERRIDE */
+static const char evil_path[] = "/tmp/evil\n\x1b[31mred\xff\xfe" RLO "gpj.img";
+static const char evil_path_text[] = "/tmp/evil\n\x1b[31mred" REPLACEMENT REPLACEMENT RLO "gpj.img";
 /* sixteen bytes, no NUL: a comm filled to the end */
 static const char evil_comm[DX_COMM_LEN + 1] = "a\nb\x1b[2J\xff\xfe" "wxyzuvw";
 static char evil_name[DX_NAME_LEN]; /* a punch's dentry name, every byte 0xff: no NUL either */
@@ -183,12 +184,22 @@ static void test_text(void)
 	dx_report_text(mem, r);
 	fclose(mem);
 	ok(!strchr(text, '\x1b') && !memchr(text, 0xff, len), "text report: no ESC, no byte that is not UTF-8");
-	ok(strstr(text, "/tmp/evil\\n\\033[31mred\\377\\376.img") != NULL, "the path escaped as ls -b does");
+	ok(strstr(text, "/tmp/evil\\n\\033[31mred\\377\\376\\342\\200\\256gpj.img") != NULL,
+	   "the path escaped as ls -b does, its right-to-left override too");
+	ok(!strstr(text, RLO), "text report: no raw bidi control");
 	ok(!strstr(text, "\nunblocked_fault") && !strstr(text, "evil\n"), "a newline in a name starts no line");
 	is_str(dx_escape(out, sizeof(out), "a\\b\tc\x7f\xc3\xa9", SIZE_MAX), "a\\\\b\\tc\\177\xc3\xa9",
 	       "backslash, tab, DEL escaped; valid UTF-8 kept");
 	is_str(dx_escape(out, 8, "abcdefghij", SIZE_MAX), "abcdefg", "cut to the buffer, never past it");
 	is_str(dx_escape(out, 6, "ab\x01", SIZE_MAX), "ab", "an escape that does not fit is left out whole");
+	/* every Bidi_Control character, and C1 controls, byte by byte; their neighbours kept */
+	is_str(dx_escape(out, sizeof(out), "\u202a\u202e\u2066\u2069\u200e\u200f\u061c", SIZE_MAX),
+	       "\\342\\200\\252\\342\\200\\256\\342\\201\\246\\342\\201\\251\\342\\200\\216\\342\\200\\217\\330\\234",
+	       "bidi controls U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C escaped");
+	is_str(dx_escape(out, sizeof(out), "a\xc2\x9b" "2Jb", SIZE_MAX), "a\\302\\2332Jb", "C1 control (U+009B, CSI) escaped");
+	is_str(dx_escape(out, sizeof(out), "\u2010\u202f\u206a\u00a0\u0627", SIZE_MAX), "\u2010\u202f\u206a\u00a0\u0627",
+	       "printable neighbours of the controls kept");
+	is_str(dx_escape(out, 10, "ab" RLO, SIZE_MAX), "ab\\342", "a control cut by the buffer never leaves a raw byte");
 	free(text);
 	dx_report_free(r);
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The OpenMetrics text of a synthetic report: label escaping, cumulative buckets at their real bounds, # EOF, top N, DAX windows. */
+/* The OpenMetrics text of a synthetic report: label escaping, cumulative buckets at their real bounds, # EOF, top N (lost writes first), DAX windows, the per-mount budget. */
 #define _GNU_SOURCE /* open_memstream, fmemopen */
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +99,129 @@ static void test_mounts(struct dx_mounts *m)
 	ok(dx_mounts_find(m, SDA) && !strcmp(dx_mounts_find(m, SDA)->fstype, "xfs"), "a device number reused: its new mount");
 }
 
+/*
+ * Per-mount series past --max-mounts: a user's mounts (not in the mount
+ * table) punched many times, then one punch on the machine's own 8:0. The
+ * known mount keeps its series, then the busiest; the rest are summed as
+ * "other", and the gauge says how many.
+ */
+static void test_mount_cap(const struct dx_mounts *mounts)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .top_files = 0, .max_mounts = 2, .mounts = mounts };
+	char *text;
+
+	for (uint32_t dev = 100; dev < 105; dev++) /* 0:100 once, 0:101 twice, ... 0:104 five times */
+		for (uint32_t i = 0; i <= dev - 100; i++) {
+			take(r, DX_PUNCH_BEGIN, dev, 1, 0, 0);
+			take(r, DX_PUNCH_END, dev, 1, 0, 0);
+		}
+	take(r, DX_PUNCH_BEGIN, SDA, 9, 0, 0);
+	take(r, DX_PUNCH_END, SDA, 9, 0, 0);
+	dx_report_settle(r, clock_ns + 1000 * MS);
+	text = render(r, &o);
+	is_int(count_of(text, "daxscope_punches_total{"), 3, "--max-mounts 2: two mounts' series and other");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"}"), 1,
+	       "the mount in the mount table keeps its own, though punched least");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:104\",fstype=\"unknown\",mountpoint=\"\"}"), 5,
+	       "then the busiest of the others");
+	is_int(value_of(text, "daxscope_punches_total{dev=\"other\",fstype=\"other\",mountpoint=\"other\"}"), 1 + 2 + 3 + 4,
+	       "the other four summed under dev=\"other\"");
+	is_int(value_of(text, "daxscope_mounts_folded"), 4, "daxscope_mounts_folded: four");
+	is_int(value_of(text, "daxscope_mounts"), 6, "daxscope_mounts: six");
+	is_int(count_of(text, "daxscope_lock_wait_seconds_count{"), 3, "the histogram also for three");
+	free(text);
+	o.max_mounts = 0;
+	text = render(r, &o);
+	is_int(count_of(text, "daxscope_punches_total{"), 6, "the default budget (64): every mount its own");
+	is_int(value_of(text, "daxscope_mounts_folded"), 0, "... none folded");
+	free(text);
+	dx_report_free(r);
+}
+
+/* An event by tid at clock_ns + t on (dev, ino), the clock not advanced. */
+static struct dx_event *event_at(struct dx_event *e, uint16_t kind, uint32_t tid, uint64_t t, uint32_t dev, uint64_t ino)
+{
+	*e = (struct dx_event){ .ts = clock_ns + t, .kind = kind, .pid = tid, .tid = tid, .file = { .ino = ino, .dev = dev } };
+	snprintf(e->comm, sizeof(e->comm), "task%u", tid);
+	return e;
+}
+
+static void page_event(struct dx_report *r, uint16_t kind, uint32_t tid, uint64_t t, uint32_t dev, uint64_t ino,
+		       uint64_t index, uint64_t dirty_pages)
+{
+	struct dx_event e;
+
+	event_at(&e, kind, tid, t, dev, ino);
+	e.page.index = e.page.last = index;
+	if (kind == DX_MAP_FAULT)
+		e.page.address = 0x7f0000000000ULL + index * 4096;
+	e.page.cancelled_bytes = dirty_pages * 4096;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+}
+
+/* A punch by tid 100 of pages 0..15 on (dev, ino) at t, its FUSE FALLOCATE (no fault lock) sent at once. */
+static void fuse_punch(struct dx_report *r, uint64_t t, uint32_t dev, uint64_t ino)
+{
+	struct dx_event e;
+
+	event_at(&e, DX_PUNCH_BEGIN, 100, t, dev, ino);
+	e.punch = (struct dx_punch){ .op = DX_OP_PUNCH_HOLE, .offset = 0, .len = 16 * 4096, .fd = 3 };
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+}
+
+static void fuse_reply(struct dx_report *r, uint64_t sent, uint64_t reply)
+{
+	struct dx_event e;
+
+	event_at(&e, DX_FUSE_REQ, 100, reply, 0, 0);
+	e.fuse.opcode = DX_FUSE_FALLOCATE;
+	e.fuse.latency_ns = reply - sent;
+	e.flags = DX_F_CHANGE;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+}
+
+/*
+ * --top 1 between a file hammered by a user (read faults through its punches
+ * by the dozen, no data lost) and one that lost a write: the lost write keeps
+ * the series.
+ */
+static void test_top_lost_first(void)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .top_files = 1 };
+	char *text;
+
+	/* the hammered file, 0:50 ino 1: 20 read faults on punched pages after the change began */
+	fuse_punch(r, 0, 50, 1);
+	for (uint64_t i = 0; i < 20; i++)
+		page_event(r, DX_MAP_FAULT, 300 + (uint32_t)i, 10 * MS + i, 50, 1, i % 8, 0);
+	fuse_reply(r, 1 * MS, 100 * MS);
+	for (uint64_t i = 0; i < 16; i++)
+		page_event(r, DX_PAGE_DELETE, 100, 101 * MS + i, 50, 1, i, 0);
+	page_event(r, DX_PUNCH_END, 100, 120 * MS, 50, 1, 0, 0);
+	/* the file that lost a write, 0:51 ino 2: page 6 dirtied after the punch began deleting, then deleted dirty */
+	clock_ns += 200 * MS;
+	fuse_punch(r, 0, 51, 2);
+	fuse_reply(r, 1 * MS, 2 * MS);
+	page_event(r, DX_PAGE_DELETE, 100, 3 * MS, 51, 2, 4, 0);
+	page_event(r, DX_PAGE_DIRTY, 200, 4 * MS, 51, 2, 6, 0);
+	page_event(r, DX_PAGE_DELETE, 100, 5 * MS, 51, 2, 5, 2);
+	page_event(r, DX_PAGE_DELETE, 100, 5 * MS + 1, 51, 2, 6, 0);
+	page_event(r, DX_PUNCH_END, 100, 6 * MS, 51, 2, 0, 0);
+	clock_ns += 200 * MS;
+	dx_report_settle(r, clock_ns + 1000 * MS);
+	text = render(r, &o);
+	ok(value_of(text, "daxscope_faults_during_punch_total{dev=\"0:50\",fstype=\"unknown\",mountpoint=\"\",verdict=\"unblocked_read\"}") > 1,
+	   "precondition: the hammered file has unblocked reads by the dozen");
+	is_int(value_of(text, "daxscope_discarded_writes_total{dev=\"0:51\",fstype=\"unknown\",mountpoint=\"\"}"), 1,
+	       "precondition: the other lost a write");
+	ok(strstr(text, "daxscope_file_discarded_writes_total{dev=\"0:51\",ino=\"2\"") != NULL,
+	   "--top 1: the file that lost a write has the series, not the hammered one");
+	free(text);
+	dx_report_free(r);
+}
+
 /* A sample expected: daxscope_NAME{LABELS LE} WANT. */
 struct sample_check {
 	const char *name, *le;
@@ -141,6 +264,27 @@ static const struct sample_check fuse_dax[] = {
 	{ "dax_alloc_stall_seconds_sum", "", 0.001, "... of 1 ms" },
 };
 
+/* A punch whose two data changes came before the fault lock was known (5.10, learned from faults). */
+static void test_lock_unknown(const struct dx_mounts *mounts)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .mounts = mounts };
+	struct dx_event e;
+	char *text;
+
+	take(r, DX_PUNCH_BEGIN, SDA, 3, 0, 0);
+	event_at(&e, DX_PUNCH_END, 7, MS, SDA, 3);
+	e.punch_end.changes = 2;
+	e.punch_end.lock_unknown = 2;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+	dx_report_settle(r, clock_ns + 1000 * MS);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_lock_unknown_total{dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"}"), 1,
+	       "a window that changed data before the lock was known: punches_lock_unknown");
+	free(text);
+	dx_report_free(r);
+}
+
 int main(void)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
@@ -148,10 +292,10 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text;
 
-	plan(35);
+	plan(48);
 	test_mounts(&mounts);
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
-	path_of(r, SDA, 1, "/m/q\"b\\\n\xff");
+	path_of(r, SDA, 1, "/m/q\"b\\\n\xff\xe2\x80\xae"); /* ... ending in U+202E */
 	path_of(r, FUSE, 2, "/mnt/my fuse/f");
 	take(r, DX_LOCK_WAIT, SDA, 1, 1, 0);
 	take(r, DX_LOCK_WAIT, SDA, 1, 3, 0);
@@ -168,9 +312,9 @@ int main(void)
 	text = render(r, &o);
 	ok(strlen(text) > 6 && !strcmp(text + strlen(text) - 6, "# EOF\n") && count_of(text, "# EOF") == 1,
 	   "OpenMetrics: one # EOF, at the end");
-	ok(strstr(text, "path=\"/m/q\\\"b\\\\\\\\\\\\n\\\\377\"") != NULL,
-	   "a path's quote and backslashes escaped, its newline and stray byte as ls -b writes them");
-	ok(!strstr(text, "\xff") && !strstr(text, "q\"b"), "no raw stray byte, no bare quote");
+	ok(strstr(text, "path=\"/m/q\\\"b\\\\\\\\\\\\n\\\\377\\\\342\\\\200\\\\256\"") != NULL,
+	   "a path's quote and backslashes escaped, its newline, stray byte and bidi control as ls -b writes them");
+	ok(!strstr(text, "\xff") && !strstr(text, "q\"b") && !strstr(text, "\xe2\x80\xae"), "no raw stray byte, bidi control or bare quote");
 	check_samples(text, "dev=\"8:0\",fstype=\"xfs\",mountpoint=\"/\"", sda_hist, sizeof(sda_hist) / sizeof(sda_hist[0]));
 	is_int(count_of(text, "daxscope_lock_wait_seconds_bucket{dev=\"8:0\""), DX_HIST_SLOTS, "a bucket per slot, the last +Inf");
 	is_int(value_of(text, "daxscope_punches_total{dev=\"0:42\",fstype=\"fuse.delayfs\",mountpoint=\"/mnt/my fuse\"}"), 1,
@@ -187,6 +331,9 @@ int main(void)
 	ok(!strstr(text, "# EOF") && !strstr(text, "# UNIT"), "Prometheus 0.0.4: no # EOF, no # UNIT");
 	ok(strstr(text, "# TYPE daxscope_punches_total counter\n") != NULL, "... a counter typed by its samples' name");
 	free(text);
+	test_mount_cap(&mounts);
+	test_top_lost_first();
+	test_lock_unknown(&mounts);
 	dx_mounts_free(&mounts);
 	dx_report_free(r);
 	return done_testing();

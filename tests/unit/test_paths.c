@@ -36,7 +36,8 @@ int main(void)
 	is_str(dx_paths_recheck(p, &f, (uint32_t)getpid(), fd, "second"), path, "another dentry: named again by its fd");
 	is_str(dx_paths_get(p, &f), path, "and kept");
 	dx_paths_set(p, &f, "/mnt/vfs/first");
-	ok(!dx_paths_recheck(p, &f, (uint32_t)getpid(), -1, "second"), "no fd: left as it was");
+	ok(!dx_paths_recheck(p, &f, (uint32_t)getpid(), -1, "second"), "no fd: nothing named again");
+	is_str(dx_paths_get(p, &f), "/mnt/vfs/first", "... and the name left as it was");
 	close(fd);
 	unlink(path);
 	rmdir(dir);

@@ -173,10 +173,14 @@ static void test_files(const char *dir)
 	   strstr(err, "cannot put it in place: Is a directory"),
 	   "files: a name that cannot be replaced: says why");
 	is_int(entries(dir), 1, "files: nothing left beside it");
-	umask(022);
+	umask(0); /* the loosest: the outputs hold file and task names, 0600 as captures whatever the umask */
 	snprintf(path, sizeof(path), "%s/page.html", dir);
-	ok(!dx_timeline_write_html(p.t, p.r, path, err, sizeof(err)) && !stat(path, &st) && (st.st_mode & 0777) == 0644,
-	   "files: written with the umask's permissions, as a plain create");
+	ok(!dx_timeline_write_html(p.t, p.r, path, err, sizeof(err)) && !stat(path, &st) && (st.st_mode & 0777) == 0600,
+	   "files: --html written 0600, as captures are");
+	snprintf(path, sizeof(path), "%s/trace.json", dir);
+	ok(!dx_timeline_write_trace(p.t, p.r, path, err, sizeof(err)) && !stat(path, &st) && (st.st_mode & 0777) == 0600,
+	   "files: --perfetto written 0600, as captures are");
+	umask(022);
 	finish(&p);
 }
 
@@ -184,7 +188,7 @@ int main(void)
 {
 	char clean[] = "/tmp/daxscope-timeline-XXXXXX", files[] = "/tmp/daxscope-timeline-XXXXXX", cmd[128];
 
-	plan(9);
+	plan(10);
 	if (!mkdtemp(clean) || !mkdtemp(files))
 		return 1;
 	test_lanes();

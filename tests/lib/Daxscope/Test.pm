@@ -38,8 +38,11 @@ sub need_kernel_bpf {
     }
 }
 
+# DAXSCOPE_KEEP_SCRATCH=1 keeps them (and says where) to look into a failure.
 sub scratch_dir {
-    my $dir = tempdir('daxscope-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $keep = $ENV{DAXSCOPE_KEEP_SCRATCH};
+    my $dir = tempdir('daxscope-test-XXXXXX', TMPDIR => 1, CLEANUP => !$keep);
+    diag("scratch directory kept: $dir") if $keep;
     return $dir;
 }
 
@@ -171,13 +174,21 @@ sub capture_join {
     close $fh or die "$to: $!";
 }
 
+# A number the event ABI defines (include/daxscope/events.h), whose _Static_asserts pin the layout's.
+sub event_abi {
+    my ($name) = @_;
+    my ($value) = slurp("$top/include/daxscope/events.h") =~ /^#define \Q$name\E (\d+)/m or die "events.h: no $name\n";
+    return $value;
+}
+
 # The capture FROM with hostile names, into TO: PATH_SUFFIX after every path, COMM as every event's task name.
 sub hostile_capture {
     my ($from, $to, $path_suffix, $comm) = @_;
     my ($header, @records) = capture_split($from);
+    my ($comm_at, $comm_len) = map { event_abi($_) } qw(DX_EVENT_COMM_OFFSET DX_COMM_LEN);
     for (@records) {
         $_->[1] = substr($_->[1], 0, length($_->[1]) - 1) . "$path_suffix\0" if $_->[0] == 2;    # PATH
-        substr($_->[1], 32, 16) = pack('a16', $comm) if $_->[0] == 1;    # EVENT: struct dx_event's comm
+        substr($_->[1], $comm_at, $comm_len) = pack("a$comm_len", $comm) if $_->[0] == 1;    # EVENT: struct dx_event's comm
     }
     capture_join($to, $header, @records);
 }
