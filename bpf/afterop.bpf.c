@@ -24,7 +24,7 @@
 #define VM_SHARED 0x8
 #define BH_DIRTY 1     /* from include/linux/buffer_head.h, enum bh_state_bits */
 #define BH_MAPPED 4
-#define PAGE_BYTES (1u << PAGE_SHIFT)
+#define PAGE_BYTES (1u << DX_PAGE_SHIFT)
 
 struct partial_key {
 	struct dx_file_key file;
@@ -95,7 +95,7 @@ static __always_inline void find_mapper(struct address_space *mapping, __u64 ind
 			continue;
 		vma = (void *)nodes[i] - bpf_core_field_offset(struct vm_area_struct, shared.rb);
 		pgoff = BPF_CORE_READ(vma, vm_pgoff);
-		pages = (BPF_CORE_READ(vma, vm_end) - BPF_CORE_READ(vma, vm_start)) >> PAGE_SHIFT;
+		pages = (BPF_CORE_READ(vma, vm_end) - BPF_CORE_READ(vma, vm_start)) >> DX_PAGE_SHIFT;
 		if ((BPF_CORE_READ(vma, vm_flags) & (VM_WRITE | VM_SHARED)) != (VM_WRITE | VM_SHARED) ||
 		    index < pgoff || index >= pgoff + pages)
 			continue;
@@ -234,7 +234,7 @@ static __always_inline void write_back(struct page *page)
 		ls.len = 0; /* the page was evicted and read again since */
 	bpf_map_delete_elem(&partial_pages, &key); /* this write-back write-protects its ptes */
 	isize = BPF_CORE_READ(inode, i_size);
-	page_pos = key.index << PAGE_SHIFT;
+	page_pos = key.index << DX_PAGE_SHIFT;
 	copy = bpf_map_lookup_elem(&page_copy, &zero);
 	if (!ls.len || !copy || isize <= page_pos)
 		return;
