@@ -64,6 +64,9 @@ static const struct field file_counters[] = {
 		   discarded_writes, FIELD_U64),
 	FILE_FIELD("discarded_writes_certain", NULL, "Discarded writes after the FUSE server's reply.",
 		   certain_discards, FIELD_U64),
+	FILE_FIELD("writable_after_punch", NULL,
+		   "Stores after an operation through a page-table entry it left writable, found lost at write-back.",
+		   writable_after_punch, FIELD_U64),
 	FILE_FIELD("resurrected_data", NULL, "Write-backs of a punched range sent while the punch changed data.",
 		   resurrected, FIELD_U64),
 	FILE_FIELD("io_during_punch", NULL, "Read requests or direct IO on a punched range while the punch changed data.",
@@ -287,10 +290,16 @@ static void add_file(struct dx_file_stats *sum, const struct dx_file_stats *st)
 }
 
 /* Files with a finding's counts: those of a mount rank it, those of a file its series. */
+/* Findings of data lost: writes thrown away or never written, old bytes written back. */
+static uint64_t lost_data(const struct dx_file_stats *st)
+{
+	return st->discarded_writes + st->resurrected + st->writable_after_punch;
+}
+
 static uint64_t file_findings(const struct dx_file_stats *st)
 {
 	return st->unblocked_read + st->unblocked_write + st->discarded_writes + st->resurrected + st->io_during_punch +
-	       st->refaults;
+	       st->refaults + st->writable_after_punch;
 }
 
 struct mount_sum {
@@ -401,8 +410,8 @@ static void mount_series(const struct om *o, const struct dx_report *r, const st
 static int busier(const void *a, const void *b)
 {
 	const struct dx_file_stats *x = *(const struct dx_file_stats *const *)a, *y = *(const struct dx_file_stats *const *)b;
-	uint64_t kx[4] = { x->discarded_writes + x->resurrected, file_findings(x), x->lock_waits.count, x->punches };
-	uint64_t ky[4] = { y->discarded_writes + y->resurrected, file_findings(y), y->lock_waits.count, y->punches };
+	uint64_t kx[4] = { lost_data(x), file_findings(x), x->lock_waits.count, x->punches };
+	uint64_t ky[4] = { lost_data(y), file_findings(y), y->lock_waits.count, y->punches };
 
 	for (int i = 0; i < 4; i++)
 		if (kx[i] != ky[i])
