@@ -43,27 +43,6 @@ struct {
 	__type(value, struct partly_changed);
 } partial_pages SEC(".maps");
 
-/* page.flags: an unsigned long, a memdesc_flags_t from 6.17 (as struct folio in core_fixes.bpf.h) */
-struct page___plain {
-	unsigned long flags;
-} __attribute__((preserve_access_index));
-
-struct page___memdesc {
-	struct memdesc_flags___dx flags;
-} __attribute__((preserve_access_index));
-
-static __always_inline unsigned long page_flags(struct page *page)
-{
-	struct page___plain *plain = (void *)page;
-	struct page___memdesc *memdesc = (void *)page;
-
-	if (bpf_core_field_exists(plain->flags))
-		return BPF_CORE_READ(plain, flags);
-	if (bpf_core_field_exists(memdesc->flags.f))
-		return BPF_CORE_READ(memdesc, flags.f);
-	return 0;
-}
-
 /* Set at the first page remembered: until then a write-back costs no lookup. */
 static volatile bool any_partly_changed;
 

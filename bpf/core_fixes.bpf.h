@@ -39,44 +39,56 @@ static __always_inline __u64 folio_index_of(void *folio_or_page)
 }
 
 /*
- * struct folio as kernels lay it out: flags an unsigned long, or a
- * memdesc_flags_t since commit 53fbef56e07d ("mm: introduce
- * memdesc_flags_t", 6.17); the order in _folio_order, or in the low byte of
- * _flags_1 since commit ebc1baf5c9b4 ("mm: free up a word in the first tail
- * page", 6.6).
+ * page.flags (and a folio's, which overlays its head page): an unsigned long,
+ * or a memdesc_flags_t since commit 53fbef56e07d ("mm: introduce
+ * memdesc_flags_t", 6.17).
  */
-struct folio___plain {
+struct page___plain {
 	unsigned long flags;
-	unsigned char _folio_order;
-	unsigned long _flags_1;
 } __attribute__((preserve_access_index));
 
 struct memdesc_flags___dx {
 	unsigned long f;
 };
 
-struct folio___memdesc {
+struct page___memdesc {
 	struct memdesc_flags___dx flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned long page_flags(struct page *page)
+{
+	struct page___plain *plain = (void *)page;
+	struct page___memdesc *memdesc = (void *)page;
+
+	if (bpf_core_field_exists(plain->flags))
+		return BPF_CORE_READ(plain, flags);
+	if (bpf_core_field_exists(memdesc->flags.f))
+		return BPF_CORE_READ(memdesc, flags.f);
+	return 0;
+}
+
+/*
+ * A folio's order: in _folio_order, or in the low byte of _flags_1 since
+ * commit ebc1baf5c9b4 ("mm: free up a word in the first tail page", 6.6).
+ */
+struct folio___order {
+	unsigned char _folio_order;
+	unsigned long _flags_1;
 } __attribute__((preserve_access_index));
 
 #define FOLIO_ORDER_MASK 0xff /* from include/linux/mm.h, folio_large_order(): _flags_1 & 0xff */
 
 static __always_inline __u32 folio_order_of(struct folio *folio)
 {
-	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head), flags = 0;
-	struct folio___plain *plain = (void *)folio;
-	struct folio___memdesc *memdesc = (void *)folio;
+	unsigned long head = 1UL << bpf_core_enum_value(enum pageflags, PG_head);
+	struct folio___order *order = (void *)folio;
 
-	if (bpf_core_field_exists(plain->flags))
-		flags = BPF_CORE_READ(plain, flags);
-	else if (bpf_core_field_exists(memdesc->flags.f))
-		flags = BPF_CORE_READ(memdesc, flags.f);
-	if (!(flags & head))
+	if (!(page_flags((struct page *)folio) & head))
 		return 0;
-	if (bpf_core_field_exists(plain->_folio_order))
-		return BPF_CORE_READ(plain, _folio_order);
-	if (bpf_core_field_exists(plain->_flags_1))
-		return BPF_CORE_READ(plain, _flags_1) & FOLIO_ORDER_MASK;
+	if (bpf_core_field_exists(order->_folio_order))
+		return BPF_CORE_READ(order, _folio_order);
+	if (bpf_core_field_exists(order->_flags_1))
+		return BPF_CORE_READ(order, _flags_1) & FOLIO_ORDER_MASK;
 	return 0;
 }
 
