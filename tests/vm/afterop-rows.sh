@@ -10,16 +10,11 @@ mount -t ext4 /dev/pmem0 /mnt/ext4k 2> /tmp/mount.err
 { grep " /mnt/ext4k " /proc/mounts && stat -f -c 'block size %S' /mnt/ext4k; } > /tmp/mount || cat /tmp/mount.err /tmp/mkfs.log > /tmp/mount
 artifact afterop-mount /tmp/mount
 mkdir -p /mnt/ext4k/zero /mnt/ext4k/punch
-$D/daxtrace record --fault-hooks=always -o /tmp/afterop.dxc 2> /tmp/afterop-record.err &
-rec=$!
-await_watching /tmp/afterop-record.err || echo "the recorder was not watching 30 s after its start" >> /tmp/afterop-record.err
+start_recorder afterop
 for op in zero punch; do
 	$D/mapstore --file "/mnt/ext4k/$op/f" --pages 8 --op $op > "/tmp/afterop-$op.json" 2>&1
 done
-sleep 1
-kill -INT $rec
-wait $rec
-artifact afterop-record-err /tmp/afterop-record.err
+stop_recorder afterop
 for op in zero punch; do
 	artifact "afterop-$op" "/tmp/afterop-$op.json"
 done

@@ -22,15 +22,10 @@ mount_plain() {
 
 mount_plain ext4
 mkdir -p /mnt/ext4/a /mnt/ext4/b
-$D/daxtrace record --fault-hooks=always -o /tmp/rows.dxc 2> /tmp/rows-record.err &
-rec=$!
-await_watching /tmp/rows-record.err || echo "the recorder was not watching 30 s after its start" >> /tmp/rows-record.err
+start_recorder rows
 $D/readrace --file /mnt/ext4/a/f --rounds "$ROWS_ROUNDS" --readers 2 --mappers 1 --syncers 1 > /tmp/case-a.json 2>&1
 $D/readrace --file /mnt/ext4/b/f --rounds "$ROWS_ROUNDS" --readers 2 --mappers 1 --no-fsync > /tmp/case-b.json 2>&1
-sleep 1
-kill -INT $rec
-wait $rec
-artifact rows-record-err /tmp/rows-record.err
+stop_recorder rows
 for c in a b; do
 	artifact "case-$c" "/tmp/case-$c.json"
 	$D/daxtrace report /tmp/rows.dxc --json --path "/mnt/ext4/$c" > "/tmp/report-$c.json" 2> /tmp/report.err

@@ -20,9 +20,7 @@ for i in $(seq 1 100); do grep -q " $mnt " /proc/mounts && break; sleep 0.1; don
 { grep " $mnt " /proc/mounts || cat /tmp/delayfs.err; } > /tmp/mount
 artifact delayfs-mount /tmp/mount
 
-$D/daxtrace record --fault-hooks=always -o /tmp/fuse.dxc 2> /tmp/record.err &
-rec=$!
-await_watching /tmp/record.err || echo "the recorder was not watching 30 s after its start" >> /tmp/record.err
+start_recorder fuse
 : > /tmp/race.err
 for run in $(seq 1 "$FUSE_RACE_RUNS"); do
 	# shellcheck disable=SC2086
@@ -30,11 +28,8 @@ for run in $(seq 1 "$FUSE_RACE_RUNS"); do
 	echo "exit $?" >> /tmp/race.err
 	artifact "fuse-race$run" /tmp/race.json
 done
-sleep 1
-kill -INT $rec
-wait $rec
+stop_recorder fuse
 artifact fuse-race-err /tmp/race.err
-artifact fuse-record-err /tmp/record.err
 $D/daxtrace report /tmp/fuse.dxc --json > /tmp/report.json 2> /tmp/report.err
 artifact fuse-report /tmp/report.json
 $D/daxtrace report /tmp/fuse.dxc > /tmp/report.txt 2>> /tmp/report.err

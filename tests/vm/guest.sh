@@ -18,6 +18,20 @@ await_watching() { # FILE
 	for i in $(seq 1 300); do grep -q watching "$1" && return 0; sleep 0.1; done
 	return 1
 }
+# start_recorder NAME: daxtrace record --fault-hooks=always into /tmp/NAME.dxc, its
+# stderr in /tmp/NAME-record.err, once it says it is watching (or says it was not)
+start_recorder() {
+	$D/daxtrace record --fault-hooks=always -o "/tmp/$1.dxc" 2> "/tmp/$1-record.err" &
+	rec=$!
+	await_watching "/tmp/$1-record.err" || echo "the recorder was not watching 30 s after its start" >> "/tmp/$1-record.err"
+}
+# stop_recorder NAME: a second for the last events, then its end; its stderr as artifact NAME-record-err
+stop_recorder() {
+	sleep 1
+	kill -INT $rec
+	wait $rec
+	artifact "$1-record-err" "/tmp/$1-record.err"
+}
 
 for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtio_pci virtiofs; do
 	if modprobe "$m" 2>/tmp/modprobe.err; then echo "$m ok"; else echo "$m failed: $(cat /tmp/modprobe.err)"; fi
