@@ -350,7 +350,15 @@ static __always_inline bool guard_set(__u64 guard)
 
 #define S_DAX (1 << 13) /* from include/linux/fs.h */
 
-/* The fault lock of INODE as its filesystem's faults showed it: true and *LOCK (0: they take none) once known. */
+/* The lock lies in the filesystem's inode, which holds the VFS inode (ext4_inode_info: about 1 KiB on 5.10). */
+#define FAULT_LOCK_REACH 4096
+
+/*
+ * The fault lock of INODE as its filesystem's faults showed it: true and *LOCK
+ * (0: they take none) once known. The offset is bounded here too: an inode
+ * from BTF (fentry) is a pointer, and the verifier adds no unbounded number to
+ * one.
+ */
 static __always_inline bool learned_fault_lock(struct inode *inode, __u64 *lock)
 {
 	struct fault_lock_key key = {
@@ -358,10 +366,14 @@ static __always_inline bool learned_fault_lock(struct inode *inode, __u64 *lock)
 		.dax = !!(BPF_CORE_READ(inode, i_flags) & S_DAX),
 	};
 	struct fault_lock_seen *seen = bpf_map_lookup_elem(&fault_locks, &key);
+	__s64 offset;
 
 	if (!seen)
 		return false;
-	*lock = seen->none ? 0 : (__u64)inode + seen->offset;
+	offset = seen->offset;
+	if (offset <= -FAULT_LOCK_REACH || offset >= FAULT_LOCK_REACH)
+		return false; /* never learned so: lockid.bpf.c keeps only offsets within reach */
+	*lock = seen->none ? 0 : (__u64)inode + offset;
 	return true;
 }
 

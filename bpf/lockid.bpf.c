@@ -14,9 +14,6 @@
  */
 #include "daxscope.bpf.h"
 
-/* The lock lies in the filesystem's inode, which holds the VFS inode (ext4_inode_info: about 1 KiB on 5.10). */
-#define FAULT_LOCK_REACH 4096
-
 /* A task inside a user fault: the last rwsem it took shared since the fault began, 0 if none. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
