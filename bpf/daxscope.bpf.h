@@ -525,39 +525,20 @@ static __always_inline bool any_window_open(void)
 	return g && g->open_windows > 0;
 }
 
-extern unsigned int LINUX_KERNEL_VERSION __kconfig; /* libbpf's, from uname */
-
-/* Attempts at raising the max before an update gives up (understated, never overstated). */
-#define MAX_RETRIES 8
-
 /*
- * Raise *MAX to NS, as a max: with compare-and-exchange where BPF has it
- * (5.12, commit 5ffa25502b5a "bpf: Add instructions for atomic_[cmp]xchg"),
- * so that every update only raises it. Each failed exchange found it raised
- * by another update meanwhile; an update gives up after MAX_RETRIES of those
- * in a row, all to values below its own. Before 5.12 a plain compare and
- * store (the version is a constant at load: the verifier drops the branch
- * not taken, so 5.10 never sees the exchange): two updates at once on two
- * CPUs may leave the smaller one. Either way the max is a value some update
+ * Raise *MAX to NS, as a max, with a plain compare and store: two updates at
+ * once on two CPUs may leave the smaller one. The max is a value some update
  * stored, never above the true max, and below it only when a larger value
- * raced others.
+ * raced others. Not compare-and-exchange: BPF has it from 5.12 (commit
+ * 5ffa25502b5a, "bpf: Add instructions for atomic_[cmp]xchg"), and 5.10's
+ * verifier refuses a program that holds the instruction at all, even in a
+ * branch its kernel version never takes ("BPF_STX uses reserved fields":
+ * the FUSE reply programs were refused there).
  */
 static __always_inline void raise_max(__u64 *max, __u64 ns)
 {
-	__u64 seen = *max;
-
-	if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 12, 0)) {
-		if (ns > seen)
-			*max = ns;
-		return;
-	}
-	for (int i = 0; i < MAX_RETRIES && ns > seen; i++) {
-		__u64 was = __sync_val_compare_and_swap(max, seen, ns);
-
-		if (was == seen)
-			return;
-		seen = was;
-	}
+	if (ns > *max)
+		*max = ns;
 }
 
 static __always_inline void hist_add(struct dx_hist *h, __u64 ns)
