@@ -1545,14 +1545,6 @@ static bool block_read_since(const struct verdict *v, uint64_t page, uint64_t t)
 	return lo < w->nread && w->read[lo].page == page;
 }
 
-/*
- * Pages read into the cache while the data changed, and not removed again by
- * the punch: they may hold what the punch removed. Where the rule applies,
- * any; whatever the lock says (read() and readahead take no fault lock before
- * 5.15), those read from the blocks after they were added, before the last
- * change (a page of the hole is zero-filled, with no read; one added after
- * the last change reads what the punch left).
- */
 /* Is PAGE wholly inside the operation's byte range? */
 static bool page_wholly_in(const struct punch_window *w, uint64_t page)
 {
@@ -1579,6 +1571,14 @@ static bool added_while_changing(const struct verdict *v, const struct page_mark
 	       a->t <= v->changed_by && page_wholly_in(w, a->page);
 }
 
+/*
+ * Pages read into the cache while the data changed, and not removed again by
+ * the punch: they may hold what the punch removed. Where the rule applies,
+ * any; whatever the lock says (read() and readahead take no fault lock before
+ * 5.15), those read from the blocks after they were added, before the last
+ * change (a page of the hole is zero-filled, with no read; one added after
+ * the last change reads what the punch left).
+ */
 static void judge_added(struct verdict *v)
 {
 	if (v->w->nread)

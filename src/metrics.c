@@ -298,8 +298,7 @@ static uint64_t lost_data(const struct dx_file_stats *st)
 
 static uint64_t file_findings(const struct dx_file_stats *st)
 {
-	return st->unblocked_read + st->unblocked_write + st->discarded_writes + st->resurrected + st->io_during_punch +
-	       st->refaults + st->writable_after_punch;
+	return lost_data(st) + st->unblocked_read + st->unblocked_write + st->io_during_punch + st->refaults;
 }
 
 struct mount_sum {
