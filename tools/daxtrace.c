@@ -246,6 +246,7 @@ static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(vo
 	}
 	n = dx_session_poll(s, 0, fn, ctx); /* what is still in the ring buffer */
 	*events += n > 0 ? (uint64_t)n : 0;
+	dx_session_finish(s, fn, ctx);
 	dx_session_snapshot(s, fn, ctx);
 	dx_session_close(s);
 	return n < 0 && n != -EINTR ? 2 : 0;

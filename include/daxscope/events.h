@@ -289,11 +289,12 @@ struct dx_file_counts {
 	__u64 deleted;
 };
 
-/* Failure counters the kernel side keeps, each read with dx_session_drops(); all are printed, none is silent. */
+/* Failure counters the kernel side (and the collector, where said) keeps, each read with dx_session_drops(); all are printed, none is silent. */
 enum dx_drop {
 	DX_DROP_RINGBUF = 0, /* ring buffer full, or a record too short to read (the collector's count): event lost */
 	DX_DROP_MAP_FULL,    /* a tracking map was full: a window, lock, wait, fault timing or FUSE request not kept */
 	DX_DROP_VMA,         /* user fault whose VMA could not be looked up */
+	DX_DROP_NAMES,       /* a file's name not looked up: the lookups waiting were too many (the collector's count) */
 	DX_DROP_MAX
 };
 

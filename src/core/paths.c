@@ -2,8 +2,10 @@
 /*
  * File names for (dev, ino, gen): asked of a live task while its punch or
  * fault is still in flight (/proc/PID/fd/FD, else the mappings in
- * /proc/PID/maps), and checked with stat() so a renamed or reused path is
- * never printed for the wrong inode.
+ * /proc/PID/maps, else its open files), and checked with stat() so a renamed
+ * or reused path is never printed for the wrong inode. The asking is done on
+ * a thread of its own, each lookup's work capped, so that a task with many
+ * files and mappings cannot hold the caller's events back.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +23,8 @@
 #include "daxscope/core/paths.h"
 #include "fileindex.h"
 #include "grow.h"
+#include "u64index.h"
+#include "worker.h"
 
 struct path_entry {
 	struct dx_file file;
@@ -38,14 +42,21 @@ struct dx_paths *dx_paths_new(void)
 	return calloc(1, sizeof(struct dx_paths));
 }
 
+/* Every name forgotten, the table's room kept. */
+static void forget_all(struct dx_paths *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->entries[i].path);
+	p->n = 0;
+	file_index_free(&p->index);
+}
+
 void dx_paths_free(struct dx_paths *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n; i++)
-		free(p->entries[i].path);
+	forget_all(p);
 	free(p->entries);
-	file_index_free(&p->index);
 	free(p);
 }
 
@@ -106,35 +117,52 @@ static bool names_file(const char *path, const struct dx_file *f)
 	       (!statfs(path, &sf) && sf.f_type == OVERLAYFS_SUPER_MAGIC);
 }
 
-static bool from_fd(uint32_t pid, int fd, const struct dx_file *f, char *out, size_t len)
+enum fd_name { FD_GONE, FD_NAMES_FILE, FD_NAMES_NOT };
+
+/*
+ * FD_NAMES_NOT: the fd is still the file, deleted or renamed since (no other
+ * of the task's names would tell more); FD_GONE: closed, or another file now.
+ */
+static enum fd_name from_fd(uint32_t pid, int fd, const struct dx_file *f, char *out, size_t len)
 {
+	struct stat st;
 	char link[64];
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/%u/fd/%d", pid, fd);
 	n = readlink(link, out, len - 1);
 	if (n <= 0)
-		return false;
+		return FD_GONE;
 	out[n] = '\0';
-	return names_file(out, f);
+	if (names_file(out, f))
+		return FD_NAMES_FILE;
+	return !stat(link, &st) && (uint64_t)st.st_ino == f->ino ? FD_NAMES_NOT : FD_GONE;
 }
 
-/* Any open file of the task that is this inode (the fd is unknown when the punch came through the VFS). */
+/*
+ * Any open file of the task that is this inode (the fd is unknown when the
+ * punch came through the VFS): each fd stat'ed through its link, which needs
+ * no path walk, and read as a path only when the inode number matches.
+ */
 static bool from_fds(uint32_t pid, const struct dx_file *f, char *out, size_t len)
 {
 	char dir[64], link[384];
+	size_t seen = 0;
 	struct dirent *de;
 	bool found = false;
 	DIR *fds;
 
 	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
 	fds = opendir(dir);
-	while (fds && !found && (de = readdir(fds))) {
+	while (fds && !found && seen++ < DX_PATH_FDS_LOOKED_AT && (de = readdir(fds))) {
+		struct stat st;
 		ssize_t n;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		if (stat(link, &st) || (uint64_t)st.st_ino != f->ino)
+			continue;
 		n = readlink(link, out, len - 1);
 		if (n <= 0 || out[0] != '/')
 			continue;
@@ -149,6 +177,7 @@ static bool from_fds(uint32_t pid, const struct dx_file *f, char *out, size_t le
 static bool from_maps(uint32_t pid, const struct dx_file *f, char *out, size_t len)
 {
 	char name[64], line[PATH_MAX + 128];
+	size_t lines = 0;
 	bool found = false;
 	FILE *maps;
 
@@ -156,7 +185,7 @@ static bool from_maps(uint32_t pid, const struct dx_file *f, char *out, size_t l
 	maps = fopen(name, "re");
 	if (!maps)
 		return false;
-	while (!found && fgets(line, sizeof(line), maps)) {
+	while (!found && lines++ < DX_PATH_MAPS_LINES && fgets(line, sizeof(line), maps)) {
 		unsigned long long ino;
 		int path_at = 0;
 
@@ -171,32 +200,205 @@ static bool from_maps(uint32_t pid, const struct dx_file *f, char *out, size_t l
 	return found;
 }
 
-const char *dx_paths_resolve(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd)
-{
-	const struct path_entry *known = lookup(p, f);
-	char path[PATH_MAX];
-	bool found;
+/* ---- lookups, on threads of their own ---- */
 
-	if (known && (known->path || fd < 0))
-		return known->path;
-	found = (fd >= 0 && from_fd(pid, fd, f, path, sizeof(path))) || from_maps(pid, f, path, sizeof(path)) ||
-		from_fds(pid, f, path, sizeof(path));
-	remember(p, f, found ? path : NULL);
-	return dx_paths_get(p, f);
+/* One lookup: the task's fd, else its mappings, else its open files; or only the fd, for a known name. */
+struct lookup {
+	struct dx_file file;
+	uint32_t pid;
+	uint64_t cgroup;
+	int fd;
+	bool recheck; /* the name is known: is the fd's another (an inode number reused without a generation)? */
+	bool search;  /* the fd told nothing (none, or closed meanwhile): the task's mappings and files are searched */
+	bool found;
+	char path[PATH_MAX];
+};
+
+/* A (file, task) asked for: not again while it stays, whether found or not. */
+struct asked {
+	struct dx_file file;
+	uint32_t pid;
+	bool used;
+};
+
+/*
+ * Two lanes, so that the quick answer (the punch's fd, while the task still
+ * has it) never waits behind the searches of another task's many mappings
+ * and files: every lookup reads the fd first, and only those it leaves
+ * unnamed go on to the searching thread.
+ */
+struct dx_path_lookups {
+	struct dx_paths *known; /* the caller's thread's alone */
+	struct dx_worker *by_fd, *searching;
+	struct asked *asked; /* DX_PATH_ASKED_KEPT, direct-mapped: a colliding pair takes the slot */
+	struct u64_map waiting_of_task, waiting_of_cgroup; /* lookups waiting, by task and by cgroup */
+	uint64_t dropped;
+	dx_path_fn fn; /* of the collect in progress */
+	void *ctx;
+};
+
+static void read_fd(void *job)
+{
+	struct lookup *l = job;
+	enum fd_name by_fd = l->fd >= 0 ? from_fd(l->pid, l->fd, &l->file, l->path, sizeof(l->path)) : FD_GONE;
+
+	l->found = by_fd == FD_NAMES_FILE;
+	l->search = by_fd == FD_GONE && !l->recheck;
 }
 
-const char *dx_paths_recheck(struct dx_paths *p, const struct dx_file *f, uint32_t pid, int fd, const char *name)
+static void search(void *job)
 {
-	const struct path_entry *known = lookup(p, f);
-	const char *base = known && known->path ? strrchr(known->path, '/') : NULL;
-	char path[PATH_MAX];
+	struct lookup *l = job;
 
-	if (!base || fd < 0 || !name[0] || !strncmp(base + 1, name, DX_NAME_LEN))
+	l->found = from_maps(l->pid, &l->file, l->path, sizeof(l->path)) ||
+		   from_fds(l->pid, &l->file, l->path, sizeof(l->path));
+}
+
+static struct asked *asked_slot(const struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid)
+{
+	return &pl->asked[(file_hash(f) ^ pid * 0x9E3779B97F4A7C15ULL) % DX_PATH_ASKED_KEPT];
+}
+
+static bool same_ask(const struct asked *a, const struct dx_file *f, uint32_t pid)
+{
+	return a->used && a->pid == pid && a->file.ino == f->ino && a->file.dev == f->dev && a->file.gen == f->gen;
+}
+
+/* One more (or one less) lookup waiting of KEY; false when KEY has its share waiting already. */
+static bool take_share(struct u64_map *waiting, uint64_t key, size_t share)
+{
+	uint64_t *n = u64_map_put(waiting, key);
+
+	if (*n >= share)
+		return false;
+	++*n;
+	return true;
+}
+
+static void give_share(struct u64_map *waiting, uint64_t key)
+{
+	uint64_t *n = u64_map_get(waiting, key);
+
+	if (n && !--*n)
+		u64_map_del(waiting, key);
+}
+
+/* A lookup done: a name found, new or changed, is kept and handed out; the names kept start over past DX_PATH_NAMES_KEPT. */
+static void finish(struct dx_path_lookups *pl, struct lookup *l)
+{
+	const char *known = dx_paths_get(pl->known, &l->file);
+	struct asked *a = asked_slot(pl, &l->file, l->pid);
+
+	give_share(&pl->waiting_of_task, l->pid);
+	give_share(&pl->waiting_of_cgroup, l->cgroup);
+	if (l->found && (!known || strcmp(known, l->path))) {
+		if (pl->known->n >= DX_PATH_NAMES_KEPT)
+			forget_all(pl->known);
+		remember(pl->known, &l->file, l->path);
+		if (same_ask(a, &l->file, l->pid))
+			a->used = false; /* a name found is no miss: the next dentry of another name is checked again */
+		pl->fn(&l->file, l->path, pl->ctx);
+	}
+	free(l);
+}
+
+/* The fd read: done, or on to the searching thread (dropped and counted when DX_PATH_QUEUE wait there). */
+static void fd_read(void *job, void *ctx)
+{
+	struct dx_path_lookups *pl = ctx;
+	struct lookup *l = job;
+
+	if (l->search && dx_worker_backlog(pl->searching) < DX_PATH_QUEUE) {
+		dx_worker_add(pl->searching, l, 1);
+		return;
+	}
+	pl->dropped += l->search;
+	finish(pl, l);
+}
+
+static void searched(void *job, void *ctx)
+{
+	finish(ctx, job);
+}
+
+struct dx_path_lookups *dx_path_lookups_new(void)
+{
+	struct dx_path_lookups *pl = calloc(1, sizeof(*pl));
+
+	if (!pl)
 		return NULL;
-	if (!from_fd(pid, fd, f, path, sizeof(path)) || !strcmp(path, known->path))
+	pl->known = dx_paths_new();
+	pl->asked = calloc(DX_PATH_ASKED_KEPT, sizeof(*pl->asked));
+	pl->by_fd = dx_worker_new(&(struct dx_worker_ops){ read_fd, fd_read, free, pl });
+	pl->searching = dx_worker_new(&(struct dx_worker_ops){ search, searched, free, pl });
+	if (!pl->known || !pl->asked || !pl->by_fd || !pl->searching) {
+		dx_path_lookups_free(pl);
 		return NULL;
-	remember(p, f, path);
-	return dx_paths_get(p, f);
+	}
+	return pl;
+}
+
+void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid, uint64_t cgroup, int fd,
+			 const char *name)
+{
+	const char *known = dx_paths_get(pl->known, f);
+	const char *base = known ? strrchr(known, '/') : NULL;
+	bool recheck = base && fd >= 0 && name[0] && strncmp(base + 1, name, DX_NAME_LEN);
+	struct asked *a = asked_slot(pl, f, pid);
+	struct lookup *l;
+
+	if ((known && !recheck) || same_ask(a, f, pid))
+		return;
+	if (dx_worker_backlog(pl->by_fd) >= DX_PATH_QUEUE || !take_share(&pl->waiting_of_task, pid, DX_PATH_TASK_SHARE)) {
+		pl->dropped++;
+		return;
+	}
+	if (!take_share(&pl->waiting_of_cgroup, cgroup, DX_PATH_CGROUP_SHARE) || !(l = malloc(sizeof(*l)))) {
+		give_share(&pl->waiting_of_task, pid);
+		pl->dropped++;
+		return;
+	}
+	*a = (struct asked){ .file = *f, .pid = pid, .used = true };
+	l->file = *f;
+	l->pid = pid;
+	l->cgroup = cgroup;
+	l->fd = fd;
+	l->recheck = recheck;
+	dx_worker_add(pl->by_fd, l, 1);
+}
+
+void dx_path_lookups_collect(struct dx_path_lookups *pl, dx_path_fn fn, void *ctx)
+{
+	pl->fn = fn;
+	pl->ctx = ctx;
+	dx_worker_collect(pl->by_fd);
+	dx_worker_collect(pl->searching);
+}
+
+void dx_path_lookups_drain(struct dx_path_lookups *pl, dx_path_fn fn, void *ctx)
+{
+	pl->fn = fn;
+	pl->ctx = ctx;
+	dx_worker_drain(pl->by_fd); /* first: it hands searches over */
+	dx_worker_drain(pl->searching);
+}
+
+uint64_t dx_path_lookups_dropped(const struct dx_path_lookups *pl)
+{
+	return pl->dropped;
+}
+
+void dx_path_lookups_free(struct dx_path_lookups *pl)
+{
+	if (!pl)
+		return;
+	dx_worker_free(pl->by_fd); /* first: their threads read no more of the rest */
+	dx_worker_free(pl->searching);
+	dx_paths_free(pl->known);
+	free(pl->asked);
+	u64_map_free(&pl->waiting_of_task);
+	u64_map_free(&pl->waiting_of_cgroup);
+	free(pl);
 }
 
 bool dx_path_in_dir(const char *path, const char *dir)

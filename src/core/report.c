@@ -125,7 +125,7 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 		dx_kcounts_take(r->counts, &fc->file, &fc->counts);
 		break;
 	case DX_REC_DROPS:
-		memcpy(r->drops, drops->drops, sizeof(r->drops));
+		memcpy(r->drops, drops->drops, len < sizeof(r->drops) ? len : sizeof(r->drops));
 		break;
 	case DX_REC_CUT:
 		memcpy(&r->cut, payload, sizeof(r->cut));

@@ -296,7 +296,7 @@ struct dx_session {
 	bool on_demand;                 /* the per-fault programs come and go */
 	uint64_t idle_ns;               /* ... and go once no mapped file was punched for this long */
 	uint64_t retry_ns;              /* an attach failed: not again before this */
-	struct dx_paths *paths; /* names learned from live tasks, each handed out once */
+	struct dx_path_lookups *lookups; /* names asked of live tasks, each handed out once found */
 	dx_record_fn fn;
 	void *ctx;
 	int handed; /* events handed out by the poll in progress */
@@ -564,25 +564,23 @@ static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reas
 /* ---- load and attach ---- */
 
 /*
- * The file of an event, named while the task still has it open: the punch by
- * its fd, a fault or a dirtying task by its mappings and open files.
+ * The file of an event, asked of the task while it still has it open: the
+ * punch by its fd, a fault or a dirtying task by its mappings and open files.
  */
-static const char *learn_path(struct dx_session *s, const struct dx_event *e)
+static void learn_path(struct dx_session *s, const struct dx_event *e)
 {
-	if (e->file.ino && e->kind == DX_PUNCH_BEGIN && dx_paths_get(s->paths, &e->file))
-		return dx_paths_recheck(s->paths, &e->file, e->pid, e->punch.fd, e->punch.name);
-	if (!e->file.ino || dx_paths_get(s->paths, &e->file))
-		return NULL;
+	if (!e->file.ino)
+		return;
 	if (e->kind == DX_PUNCH_BEGIN)
-		return dx_paths_resolve(s->paths, &e->file, e->pid, e->punch.fd);
-	if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
-		return dx_paths_resolve(s->paths, &e->file, e->pid, -1);
-	return NULL;
+		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, e->punch.fd, e->punch.name);
+	else if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
+		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, -1, "");
 }
 
 /* A record of a file and a payload (PATH, FILE_COUNTS): the dx_file, then the payload. */
-static void hand_path(struct dx_session *s, const struct dx_file *f, const char *path)
+static void hand_path(const struct dx_file *f, const char *path, void *session)
 {
+	struct dx_session *s = session;
 	char buf[sizeof(struct dx_file) + 4096];
 	size_t len = strlen(path) + 1;
 
@@ -611,7 +609,6 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct dx_session *s = ctx;
 	struct dx_event raised;
-	const char *path;
 
 	if (size < sizeof(struct dx_event)) {
 		s->unreadable++;
@@ -623,9 +620,7 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 		data = &raised;
 	}
 	s->fn(DX_REC_EVENT, data, sizeof(struct dx_event), s->ctx);
-	path = learn_path(s, data);
-	if (path)
-		hand_path(s, &((const struct dx_event *)data)->file, path);
+	learn_path(s, data);
 	return ++s->handed < POLL_BUDGET ? 0 : BUDGET_SPENT;
 }
 
@@ -910,7 +905,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	ensure_tracefs();
 	libbpf_set_print(keep_libbpf_log);
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->paths = dx_paths_new())) {
+	if (!s || !(s->lookups = dx_path_lookups_new())) {
 		free(s);
 		return fail(err, errlen, "out of memory");
 	}
@@ -1003,6 +998,7 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 		return rest;
 	if (s->on_demand)
 		tend_fault_hooks(s);
+	dx_path_lookups_collect(s->lookups, hand_path, s);
 	return s->handed;
 }
 
@@ -1011,6 +1007,8 @@ uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)
 	uint32_t key = which;
 	uint64_t n = 0;
 
+	if (which == DX_DROP_NAMES)
+		return dx_path_lookups_dropped(s->lookups);
 	bpf_map__lookup_elem(s->skel->maps.drops, &key, sizeof(key), &n, sizeof(n), 0);
 	return which == DX_DROP_RINGBUF ? n + s->unreadable : n;
 }
@@ -1066,6 +1064,13 @@ void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
 	fn(DX_REC_DROPS, &d, sizeof(d), ctx);
 }
 
+void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx)
+{
+	s->fn = fn;
+	s->ctx = ctx;
+	dx_path_lookups_drain(s->lookups, hand_path, s);
+}
+
 void dx_session_close(struct dx_session *s)
 {
 	if (!s)
@@ -1074,6 +1079,6 @@ void dx_session_close(struct dx_session *s)
 	for (size_t i = 0; i < NPROGS; i++)
 		bpf_link__destroy(s->links[i]);
 	daxscope_bpf__destroy(s->skel);
-	dx_paths_free(s->paths);
+	dx_path_lookups_free(s->lookups);
 	free(s);
 }

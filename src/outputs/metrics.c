@@ -481,6 +481,7 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 {
 	static const char *const drops[DX_DROP_MAX] = {
 		[DX_DROP_RINGBUF] = "ringbuf", [DX_DROP_MAP_FULL] = "map_full", [DX_DROP_VMA] = "vma",
+		[DX_DROP_NAMES] = "names",
 	};
 	char value[32], reason[32];
 
@@ -488,7 +489,7 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 	sample(o, "lost_events", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_lost(r)));
 	family(o, "events", "counter", false, "Events read from the kernel.");
 	sample(o, "events", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_events(r)));
-	family(o, "kernel_drops", "counter", false, "Kernel-side failures: ring buffer full, tracking map full, VMA lookup.");
+	family(o, "kernel_drops", "counter", false, "Failures: ring buffer full, tracking map full, VMA lookup, file names not looked up (too many waiting).");
 	for (int i = 0; i < DX_DROP_MAX; i++) {
 		snprintf(reason, sizeof(reason), "reason=\"%s\"", drops[i]);
 		sample(o, "kernel_drops", "_total", NULL, reason, u64(value, sizeof(value), dx_report_drops(r, i)));

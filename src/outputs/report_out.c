@@ -237,6 +237,9 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 		fprintf(out, "kernel side: %" PRIu64 " tracking-map insertions failed (map full), %" PRIu64
 			     " fault addresses whose mapping could not be looked up\n",
 			r->drops[DX_DROP_MAP_FULL], r->drops[DX_DROP_VMA]);
+	if (r->drops[DX_DROP_NAMES])
+		fprintf(out, "%" PRIu64 " file-name lookups dropped (too many waiting): those files may be unnamed\n",
+			r->drops[DX_DROP_NAMES]);
 	if (unwatched)
 		fprintf(out, "%" PRIu64 " punch %s opened before the fault hooks were attached (they attach on demand): "
 			     "%s not watched; --fault-hooks=always watches every one\n",
@@ -614,6 +617,7 @@ static void json_header(yajl_gen g, const struct dx_report *r)
 	dx_json_u64(g, "lost_events", dx_report_lost(r));
 	dx_json_u64(g, "map_full", r->drops[DX_DROP_MAP_FULL]);
 	dx_json_u64(g, "vma_lookups_failed", r->drops[DX_DROP_VMA]);
+	dx_json_u64(g, "name_lookups_dropped", r->drops[DX_DROP_NAMES]);
 	dx_json_u64(g, "duration_ns", r->duration_ns);
 }
 

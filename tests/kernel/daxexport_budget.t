@@ -23,24 +23,15 @@ use Time::HiRes qw(sleep time);
 
 need_kernel_bpf();
 BAIL_OUT('build/daxexport missing: the build is incomplete') unless -x build() . '/daxexport';
-plan skip_all => 'setpriv missing (util-linux)' unless -x '/usr/bin/setpriv';
-plan skip_all => 'useradd missing (package passwd)' unless -x '/usr/sbin/useradd';
 plan skip_all => 'no sys/syscall.ph (package perl)' unless eval { require 'sys/syscall.ph'; 1 };
 $SIG{PIPE} = 'IGNORE';
+my ($uid, $gid, @as_user) = unprivileged_user("dxbudget$$");    # the hostile user, removed at the end
 
 for my $bad (['--deadline', '0'], ['--deadline', '601'], ['--per-client', '0'], ['--per-client', '65'],
     ['--max-mounts', '0'], ['--max-mounts', '10001']) {
     my ($rc, undef, $err) = run_cmd(build() . '/daxexport', @$bad);
     ok($rc == 2 && $err =~ /invalid/, "daxexport @$bad: refused, exit 2") or diag("rc $rc: $err");
 }
-
-# the hostile user, removed at the end
-my $user = "dxbudget$$";
-system('/usr/sbin/useradd', '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
-    $user) == 0 or BAIL_OUT("useradd $user failed");
-cleanup_later(sub { system('/usr/sbin/userdel', $user) });
-my (undef, undef, $uid, $gid) = getpwnam($user) or die "no $user";
-my @as_user = ('/usr/bin/setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups', '--inh-caps=-all');
 
 my $dir = scratch_dir();
 chmod 0755, $dir or die;

@@ -1,0 +1,120 @@
+#!/usr/bin/perl
+# The root monitors' budget against a hostile local user (issue 25), the user
+# an unprivileged account this test creates and removes. DAXSCOPE_BUDGET_SECS
+# (default 8) sets how long each attack runs; `make soak` runs them longer.
+# - Blinding by file lookups: the user holds 15,000 open files and 20,000
+#   mappings and punches deleted files (one hammered, a new one every 10 ms),
+#   each a name lookup that finds nothing. Meanwhile root's FUSE race loses a
+#   write: daxexport has it by path within seconds, no event is lost, the
+#   lookups past the queue are counted, and `daxtrace record` names the file.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Daxscope::Test;
+use HTTP::Tiny;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+need_kernel_bpf();
+plan skip_all => 'no FUSE (/dev/fuse)' unless -c '/dev/fuse';
+BAIL_OUT('build/daxexport missing: the build is incomplete') unless -x build() . '/daxexport';
+plan skip_all => 'no sys/syscall.ph (package perl)' unless eval { require 'sys/syscall.ph'; 1 };
+plan skip_all => 'prlimit missing (util-linux)' unless -x '/usr/bin/prlimit';
+$SIG{PIPE} = 'IGNORE';
+my ($uid, $gid, @as_user) = unprivileged_user("dxusr$$");
+my $secs = $ENV{DAXSCOPE_BUDGET_SECS} || 8;
+
+my $dir = scratch_dir();
+chmod 0755, $dir or die;
+my $udir = "$dir/u";
+mkdir $udir or die;
+chown $uid, $gid, $udir or die;
+sub script {    # a Perl script the user runs, in the scratch directory
+    my ($name, $text) = @_;
+    open my $f, '>', "$dir/$name" or die;
+    print $f $text;
+    close $f;
+    return "$dir/$name";
+}
+
+my $http = HTTP::Tiny->new(timeout => 5);
+sub metrics { my $r = $http->get("http://127.0.0.1:$_[0]/metrics"); $r->{status} == 200 ? $r->{content} : '' }
+sub value { my ($text, $series) = @_; $text =~ /^\Q$series\E (\S+)$/m ? $1 : undef }
+sub peak_rss { slurp("/proc/$_[0]/status") =~ /^VmHWM:\s+(\d+) kB/m ? $1 / 1024 : -1 }    # MB
+sub cpu_secs { my @f = split ' ', slurp("/proc/$_[0]/stat") =~ s/^.*\) //sr; ($f[11] + $f[12]) / 100 }
+
+# One exporter for every case, and a recorder for the first.
+my $port = free_port();
+my $exporter = start_bg("$dir/export.log", build() . '/daxexport', '--listen', "127.0.0.1:$port", '-i', '0.5');
+ok(wait_until(sub { slurp("$dir/export.log") =~ /serving/ }, 30), 'daxexport serves')
+  or BAIL_OUT(slurp("$dir/export.log"));
+
+# ---- case 1: blinding by file lookups ----
+my $blinder = script('blind.pl', <<'EOF');
+# DIR FILES MAPS SECS: hold FILES open files and MAPS mappings, then for SECS punch deleted files:
+# one hammered, and a new one every 10 ms. Prints the punches.
+use strict; require 'sys/syscall.ph'; use Time::HiRes qw(time);
+my ($dir, $nfiles, $nmaps, $secs) = @ARGV;
+my @held;
+for my $i (1 .. $nfiles) { open my $f, '>', "$dir/o$i" or die "open o$i: $!"; push @held, $f }
+open my $big, '+>', "$dir/big" or die;
+truncate $big, 2 * 4096 * $nmaps or die;
+for my $i (0 .. $nmaps - 1) {    # every other page: no two mappings merge
+    syscall(SYS_mmap(), 0, 4096, 1, 2, fileno($big), 2 * 4096 * $i) != -1 or die "mmap $i: $!";  # PROT_READ, MAP_PRIVATE
+}
+sub deleted { my ($name) = @_; open my $f, '+>', "$dir/$name" or die; print $f "\0" x 65536; $f->flush; unlink "$dir/$name"; $f }
+my $hammered = deleted('hammered');
+open my $ready, '>', "$dir/punching" or die;
+my ($punches, $next, $fresh, $t0) = (0, 0, 0, time);
+while (time - $t0 < $secs) {
+    syscall(SYS_fallocate(), fileno($hammered), 3, 0, 4096) == 0 or die "punch: $!";  # FALLOC_FL_PUNCH_HOLE | KEEP_SIZE
+    $punches++;
+    next if time < $next;
+    my $f = deleted('fresh' . $fresh++);
+    syscall(SYS_fallocate(), fileno($f), 3, 0, 4096) == 0 or die "punch: $!";
+    $punches++;
+    $next = time + 0.01;
+}
+print "$punches $fresh\n";
+EOF
+my $mnt = mount_delayfs(50);
+my $victim = "$mnt/victim";
+my ($recorder) = start_recorder("$dir/blind.dxc", "$dir/blind.err");
+my $lost0 = value(metrics($port), 'daxscope_lost_events_total') // 0;
+my $cpu0 = cpu_secs($exporter);
+my $t0 = time;
+my $attack = start_bg("$dir/blind.out", '/usr/bin/prlimit', '--nofile=16000', @as_user, 'perl', $blinder, $udir, 15000,
+    20000, $secs);
+ok(wait_until(sub { -e "$udir/punching" }, 60), 'the user holds its files and mappings and punches deleted files')
+  or BAIL_OUT(slurp("$dir/blind.out"));
+my ($rc, $out) = run_cmd(build() . '/race', '--file', $victim, '--punch', '8192:16384', '--write-at', '70:3');
+my $race_end = time;
+my $race = eval { decode_json($out) } // {};
+ok($rc == 0 && ($race->{lost_writes} // 0) > 0, 'meanwhile root\'s race loses a write') or diag($out);
+my $seen = wait_until(sub { metrics($port) =~ /^daxscope_file_discarded_writes_total\{[^}]*path="\Q$victim\E"\} [1-9]/m }, 30);
+my $delay = time - $race_end;
+ok($seen && $delay < 10, sprintf('daxexport has the discarded write, by path, %.1f s after the race (budget 10 s)', $delay));
+waitpid $attack, 0;
+my ($punches, $fresh) = split ' ', slurp("$dir/blind.out");
+ok(($fresh // 0) > 10, sprintf('the user punched %d times, %d deleted files (%.0f/s)', $punches // 0, $fresh // 0,
+    ($punches // 0) / (time - $t0)));
+my $text = metrics($port);
+my $cpu = (cpu_secs($exporter) - $cpu0) / (time - $t0);
+is((value($text, 'daxscope_lost_events_total') // -1) - $lost0, 0, 'daxexport lost no event');
+my $dropped = value($text, 'daxscope_kernel_drops_total{reason="names"}');
+ok(defined $dropped, "name lookups dropped, counted: $dropped");
+my $rss = peak_rss($exporter);
+ok($rss > 0 && $rss < 200, sprintf('daxexport peak RSS %.0f MB (budget 200)', $rss));
+note(sprintf('daxexport CPU %.0f%% during the attack', 100 * $cpu));
+stop_recorder($recorder);
+my $report = report_json("$dir/blind.dxc");
+is($report->{lost_events}, 0, 'daxtrace record lost no event');
+my $st = file_stats($report, $race);
+ok(findings_for($report, $race, 'discarded_write') && $st && ($st->{path} // '') eq $victim,
+    'the capture holds the victim\'s discarded write and names its file');
+diag(sprintf('case 1: delay to /metrics %.1f s, lost 0, names dropped %d, peak RSS %.0f MB, CPU %.0f%%', $delay,
+    $dropped // -1, $rss, 100 * $cpu));
+
+done_testing();
