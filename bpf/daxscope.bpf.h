@@ -29,10 +29,14 @@ extern volatile __s64 fuse_windows_open; /* punch windows open on FUSE files */
  * lingering, for pages it changes (a window opened while another lingers
  * covers both's pages); the rest are only counted, in the file's counts,
  * which every window of the file hands on to the next for as long as the
- * file stays in the windows map.
+ * file stays in the windows map (not to a window of another file that has
+ * the inode number now: its generation differs).
  */
 struct window {
-	struct dx_file_counts counts; /* first: the collector reads it from the map (hand_file_counts) */
+	/* first, as struct dx_file_entry_head: the collector reads them from the map (hand_file_counts) */
+	struct dx_file_counts counts;
+	__u32 gen; /* the file's i_generation: another file of the inode number starts from zero */
+	__u32 pad;
 	__u64 start;
 	__u64 end; /* 0 while open */
 	__u64 first_page, last_page;
@@ -42,6 +46,10 @@ struct window {
 	__u32 pid;
 	char comm[DX_COMM_LEN];
 };
+
+_Static_assert(__builtin_offsetof(struct window, counts) == __builtin_offsetof(struct dx_file_entry_head, counts) &&
+		       __builtin_offsetof(struct window, gen) == __builtin_offsetof(struct dx_file_entry_head, gen),
+	       "struct window begins as struct dx_file_entry_head");
 
 /* The punch a task is inside, found again at syscall exit or task exit. */
 struct task_punch {

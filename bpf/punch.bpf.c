@@ -97,9 +97,12 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 
 	inode = real_inode(inode);
 	inode_key(inode, &tp.key);
+	tp.gen = w.gen = BPF_CORE_READ(inode, i_generation);
 	before = armed_window(&tp.key);
+	if (before && before->gen != w.gen)
+		before = NULL; /* another file's, of the inode number freed and taken again */
 	last = before ?: bpf_map_lookup_elem(&windows, &tp.key); /* a file's counts outlive its linger */
-	if (last)
+	if (last && last->gen == w.gen)
 		w.counts = last->counts;
 	if (before) { /* late events of the one before are still wanted */
 		if (before->first_page < w.first_page)
@@ -129,7 +132,6 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	tp.fuse = BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC;
 	if (tp.fuse)
 		__sync_fetch_and_add(&fuse_windows_open, 1);
-	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
 	find_fault_lock(&tp, inode, op);
 	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))

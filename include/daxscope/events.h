@@ -289,6 +289,13 @@ struct dx_file_counts {
 	__u64 deleted;
 };
 
+/* The head of a file's entry in the kernel's windows map, as the collector reads it. */
+struct dx_file_entry_head {
+	struct dx_file_counts counts;
+	__u32 gen; /* the file counted (i_generation): another file of the inode number starts from zero */
+	__u32 pad;
+};
+
 /* Failure counters the kernel side (and the collector, where said) keeps, each read with dx_session_drops(); all are printed, none is silent. */
 enum dx_drop {
 	DX_DROP_RINGBUF = 0, /* ring buffer full, or a record too short to read (the collector's count): event lost */

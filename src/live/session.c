@@ -1026,7 +1026,7 @@ static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *c
 	}
 }
 
-/* The kernel keeps a file's counters at the head of its window's value (bpf/daxscope.bpf.h, struct window). */
+/* The kernel keeps a file's counters at the head of its window's value (struct dx_file_entry_head). */
 static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
 	const struct bpf_map *map = s->skel->maps.windows;
@@ -1034,8 +1034,9 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 	struct dx_file_key key, next;
 	struct dx_file_counts_record r;
 	void *prev = NULL, *window = malloc(size);
+	const struct dx_file_entry_head *head = window;
 
-	if (!window || size < sizeof(r.counts)) {
+	if (!window || size < sizeof(*head)) {
 		free(window);
 		return;
 	}
@@ -1044,10 +1045,8 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 		prev = &key;
 		if (bpf_map__lookup_elem(map, &key, sizeof(key), window, size, 0))
 			continue; /* evicted meanwhile */
-		memcpy(&r.counts, window, sizeof(r.counts));
-		memset(&r.file, 0, sizeof(r.file));
-		r.file.ino = key.ino;
-		r.file.dev = key.dev;
+		r.counts = head->counts;
+		r.file = (struct dx_file){ .ino = key.ino, .dev = key.dev, .gen = head->gen };
 		fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
 	}
 	free(window);
