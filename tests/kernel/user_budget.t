@@ -7,6 +7,8 @@
 #   each a name lookup that finds nothing. Meanwhile root's FUSE race loses a
 #   write: daxexport has it by path within seconds, no event is lost, the
 #   lookups past the queue are counted, and `daxtrace record` names the file.
+# - A flood of short-lived files (created, punched, deleted): `daxtop -b`
+#   prints the rows that changed, at most 50 an interval, not every file's row.
 # - Counts inflated by inode reuse: on ext4 the user creates, writes, punches,
 #   writes again and deletes files that take the same inode numbers again:
 #   each file's write count in the report is its own (before: every file of
@@ -122,6 +124,39 @@ ok(findings_for($report, $race, 'discarded_write') && $st && ($st->{path} // '')
     $st ? $st->{path} // 'none' : 'no file', $report->{name_lookups_dropped} // -1));
 diag(sprintf('case 1: delay to /metrics %.1f s, lost 0, names dropped %d, peak RSS %.0f MB, CPU %.0f%%', $delay,
     $dropped // -1, $rss, 100 * $cpu));
+
+# ---- case 2: a flood of short-lived files ----
+{
+    my $churner = script('churn.pl', <<'EOF');
+# DIR SECS: for SECS, files created, written, punched and deleted, one after the other. Prints how many.
+use strict; require 'sys/syscall.ph'; use Time::HiRes qw(time);
+my ($dir, $secs) = @ARGV;
+my ($n, $t0) = (0, time);
+while (time - $t0 < $secs) {
+    open my $f, '+>', "$dir/c$n" or die "$!";
+    syswrite $f, "x" x 8192;
+    syscall(SYS_fallocate(), fileno($f), 3, 0, 4096) == 0 or die "punch: $!";
+    unlink "$dir/c$n";
+    $n++;
+}
+print "$n\n";
+EOF
+    my $top = start_bg("$dir/top.out", build() . '/daxtop', '-b', '-i', '1');
+    ok(wait_until(sub { slurp("$dir/top.out") =~ /^daxtop - /m }, 30), 'daxtop -b prints its tables');
+    my $rss0 = peak_rss($exporter);
+    my ($rc, $out) = run_cmd(@as_user, 'perl', $churner, $udir, $secs);
+    my $files = $out =~ s/\s+//gr;
+    ok(!$rc && $files > 1000, "the user made, punched and deleted $files files in $secs s");
+    sleep 2;
+    my @tables = split /^(?=daxtop - )/m, slurp("$dir/top.out");
+    my ($biggest) = sort { $b <=> $a } map { length } @tables;
+    # at most 50 rows of 200 bytes, the header, the totals and the banner
+    ok($biggest < 16384, "daxtop -b: the biggest of its " . scalar(@tables) . " tables is $biggest bytes (budget 16 KiB)");
+    my $rss = peak_rss($exporter);
+    note(sprintf('daxexport peak RSS %.0f MB before, %.0f MB after', $rss0, $rss));
+    diag(sprintf('case 2: %d files, daxtop -b at most %d bytes an interval, daxexport peak RSS %.0f -> %.0f MB',
+        $files, $biggest, $rss0, $rss));
+}
 
 # ---- case 6: counts inflated by inode reuse ----
 SKIP: {
