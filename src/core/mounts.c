@@ -84,6 +84,17 @@ int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
 	return 0;
 }
 
+void dx_mounts_add(struct dx_mounts *m, uint32_t dev, const char *fstype, const char *point)
+{
+	struct dx_mount one = { .dev = dev, .fstype = strdup(fstype), .point = strdup(point) };
+
+	if (!m->list && !(m->list = malloc(16 * sizeof(*m->list))))
+		abort();
+	if (!one.fstype || !one.point)
+		abort();
+	add_mount(m, &one);
+}
+
 const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev)
 {
 	for (size_t i = 0; i < m->n; i++)

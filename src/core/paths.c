@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,10 +209,16 @@ struct lookup {
 	uint32_t pid;
 	uint64_t cgroup;
 	int fd;
+	bool want_name; /* else only the mount */
 	bool recheck; /* the name is known: is the fd's another (an inode number reused without a generation)? */
 	bool search;  /* the fd told nothing (none, or closed meanwhile): the task's mappings and files are searched */
 	bool found;
+	bool want_mount; /* the file's mount, if the task's mount namespace is not ours */
+	bool mount_found;
+	uint64_t mntns;
+	char fstype[64];
 	char path[PATH_MAX];
+	char mount_point[PATH_MAX];
 };
 
 /* A (file, task) asked for: not again while it stays, whether found or not. */
@@ -232,26 +239,70 @@ struct dx_path_lookups {
 	struct dx_worker *by_fd, *searching;
 	struct asked *asked; /* DX_PATH_ASKED_KEPT, direct-mapped: a colliding pair takes the slot */
 	struct u64_map waiting_of_task, waiting_of_cgroup; /* lookups waiting, by task and by cgroup */
+	struct u64_map mounts_asked; /* devices whose mount was asked for */
 	uint64_t dropped;
 	dx_path_fn fn; /* of the collect in progress */
+	dx_mount_fn mount_fn;
 	void *ctx;
 };
 
 static void read_fd(void *job)
 {
 	struct lookup *l = job;
-	enum fd_name by_fd = l->fd >= 0 ? from_fd(l->pid, l->fd, &l->file, l->path, sizeof(l->path)) : FD_GONE;
+	enum fd_name by_fd = l->fd >= 0 && l->want_name ? from_fd(l->pid, l->fd, &l->file, l->path, sizeof(l->path))
+							  : FD_GONE;
 
 	l->found = by_fd == FD_NAMES_FILE;
-	l->search = by_fd == FD_GONE && !l->recheck;
+	l->search = l->want_name && by_fd == FD_GONE && !l->recheck;
+}
+
+/* The inode number of a mount namespace link ("mnt:[N]"), 0 if unreadable. */
+static uint64_t mount_ns(const char *link)
+{
+	unsigned long long ns = 0;
+	char target[64];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	return sscanf(target, "mnt:[%llu]", &ns) == 1 ? ns : 0;
+}
+
+/* The mount of the file's device in the task's mount namespace, when that is not ours (a container's). */
+static void find_mount(struct lookup *l)
+{
+	char name[64];
+	struct dx_mounts theirs = { 0 };
+	const struct dx_mount *m;
+	FILE *mountinfo;
+
+	snprintf(name, sizeof(name), "/proc/%u/ns/mnt", l->pid);
+	l->mntns = mount_ns(name);
+	if (!l->mntns || l->mntns == mount_ns("/proc/self/ns/mnt"))
+		return;
+	snprintf(name, sizeof(name), "/proc/%u/mountinfo", l->pid);
+	mountinfo = fopen(name, "re");
+	if (!mountinfo)
+		return;
+	if (!dx_mounts_read(&theirs, mountinfo) && (m = dx_mounts_find(&theirs, l->file.dev))) {
+		snprintf(l->fstype, sizeof(l->fstype), "%s", m->fstype);
+		snprintf(l->mount_point, sizeof(l->mount_point), "%s", m->point);
+		l->mount_found = true;
+	}
+	fclose(mountinfo);
+	dx_mounts_free(&theirs);
 }
 
 static void search(void *job)
 {
 	struct lookup *l = job;
 
-	l->found = from_maps(l->pid, &l->file, l->path, sizeof(l->path)) ||
-		   from_fds(l->pid, &l->file, l->path, sizeof(l->path));
+	if (l->search)
+		l->found = from_maps(l->pid, &l->file, l->path, sizeof(l->path)) ||
+			   from_fds(l->pid, &l->file, l->path, sizeof(l->path));
+	if (l->want_mount)
+		find_mount(l);
 }
 
 static struct asked *asked_slot(const struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid)
@@ -299,6 +350,8 @@ static void finish(struct dx_path_lookups *pl, struct lookup *l)
 			a->used = false; /* a name found is no miss: the next dentry of another name is checked again */
 		pl->fn(&l->file, l->path, pl->ctx);
 	}
+	if (l->mount_found)
+		pl->mount_fn(l->file.dev, l->mntns, l->fstype, l->mount_point, pl->ctx);
 	free(l);
 }
 
@@ -308,11 +361,13 @@ static void fd_read(void *job, void *ctx)
 	struct dx_path_lookups *pl = ctx;
 	struct lookup *l = job;
 
-	if (l->search && dx_worker_backlog(pl->searching) < DX_PATH_QUEUE) {
+	bool more = l->search || l->want_mount;
+
+	if (more && dx_worker_backlog(pl->searching) < DX_PATH_QUEUE) {
 		dx_worker_add(pl->searching, l, 1);
 		return;
 	}
-	pl->dropped += l->search;
+	pl->dropped += more;
 	finish(pl, l);
 }
 
@@ -339,15 +394,17 @@ struct dx_path_lookups *dx_path_lookups_new(void)
 }
 
 void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid, uint64_t cgroup, int fd,
-			 const char *name)
+			 const char *name, bool mount)
 {
 	const char *known = dx_paths_get(pl->known, f);
 	const char *base = known ? strrchr(known, '/') : NULL;
 	bool recheck = base && fd >= 0 && name[0] && strncmp(base + 1, name, DX_NAME_LEN);
 	struct asked *a = asked_slot(pl, f, pid);
+	bool want_name = (!known || recheck) && !same_ask(a, f, pid);
+	bool want_mount = mount && !u64_map_get(&pl->mounts_asked, f->dev);
 	struct lookup *l;
 
-	if ((known && !recheck) || same_ask(a, f, pid))
+	if (!want_name && !want_mount)
 		return;
 	if (dx_worker_backlog(pl->by_fd) >= DX_PATH_QUEUE || !take_share(&pl->waiting_of_task, pid, DX_PATH_TASK_SHARE)) {
 		pl->dropped++;
@@ -358,7 +415,16 @@ void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, ui
 		pl->dropped++;
 		return;
 	}
-	*a = (struct asked){ .file = *f, .pid = pid, .used = true };
+	if (want_name)
+		*a = (struct asked){ .file = *f, .pid = pid, .used = true };
+	if (want_mount) {
+		if (pl->mounts_asked.used >= DX_PATH_MOUNTS_KEPT)
+			u64_map_free(&pl->mounts_asked);
+		*u64_map_put(&pl->mounts_asked, f->dev) = 1;
+	}
+	memset(l, 0, offsetof(struct lookup, path));
+	l->want_name = want_name;
+	l->want_mount = want_mount;
 	l->file = *f;
 	l->pid = pid;
 	l->cgroup = cgroup;
@@ -367,17 +433,19 @@ void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, ui
 	dx_worker_add(pl->by_fd, l, 1);
 }
 
-void dx_path_lookups_collect(struct dx_path_lookups *pl, dx_path_fn fn, void *ctx)
+void dx_path_lookups_collect(struct dx_path_lookups *pl, dx_path_fn fn, dx_mount_fn mount_fn, void *ctx)
 {
 	pl->fn = fn;
+	pl->mount_fn = mount_fn;
 	pl->ctx = ctx;
 	dx_worker_collect(pl->by_fd);
 	dx_worker_collect(pl->searching);
 }
 
-void dx_path_lookups_drain(struct dx_path_lookups *pl, dx_path_fn fn, void *ctx)
+void dx_path_lookups_drain(struct dx_path_lookups *pl, dx_path_fn fn, dx_mount_fn mount_fn, void *ctx)
 {
 	pl->fn = fn;
+	pl->mount_fn = mount_fn;
 	pl->ctx = ctx;
 	dx_worker_drain(pl->by_fd); /* first: it hands searches over */
 	dx_worker_drain(pl->searching);
@@ -398,6 +466,7 @@ void dx_path_lookups_free(struct dx_path_lookups *pl)
 	free(pl->asked);
 	u64_map_free(&pl->waiting_of_task);
 	u64_map_free(&pl->waiting_of_cgroup);
+	u64_map_free(&pl->mounts_asked);
 	free(pl);
 }
 

@@ -565,16 +565,17 @@ static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reas
 
 /*
  * The file of an event, asked of the task while it still has it open: the
- * punch by its fd, a fault or a dirtying task by its mappings and open files.
+ * punch by its fd, a fault or a dirtying task by its mappings and open files;
+ * and a punched file's mount, as the punching task's mount namespace has it.
  */
 static void learn_path(struct dx_session *s, const struct dx_event *e)
 {
 	if (!e->file.ino)
 		return;
 	if (e->kind == DX_PUNCH_BEGIN)
-		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, e->punch.fd, e->punch.name);
+		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, e->punch.fd, e->punch.name, true);
 	else if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
-		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, -1, "");
+		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, -1, "", false);
 }
 
 /* A record of a file and a payload (PATH, FILE_COUNTS): the dx_file, then the payload. */
@@ -589,6 +590,21 @@ static void hand_path(const struct dx_file *f, const char *path, void *session)
 	memcpy(buf, f, sizeof(*f));
 	memcpy(buf + sizeof(*f), path, len);
 	s->fn(DX_REC_PATH, buf, (uint32_t)(sizeof(*f) + len), s->ctx);
+}
+
+static void hand_mount(uint32_t dev, uint64_t mntns, const char *fstype, const char *point, void *session)
+{
+	struct dx_session *s = session;
+	char buf[sizeof(struct dx_mount_record) + 4096];
+	struct dx_mount_record *m = (struct dx_mount_record *)buf;
+	size_t len = strlen(point) + 1;
+
+	if (len > sizeof(buf) - sizeof(*m))
+		return; /* longer than PATH_MAX: left unknown */
+	*m = (struct dx_mount_record){ .dev = dev, .mntns = mntns };
+	snprintf(m->fstype, sizeof(m->fstype), "%s", fstype);
+	memcpy(buf + sizeof(*m), point, len);
+	s->fn(DX_REC_MOUNT, buf, (uint32_t)(sizeof(*m) + len), s->ctx);
 }
 
 /*
@@ -998,7 +1014,7 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 		return rest;
 	if (s->on_demand)
 		tend_fault_hooks(s);
-	dx_path_lookups_collect(s->lookups, hand_path, s);
+	dx_path_lookups_collect(s->lookups, hand_path, hand_mount, s);
 	return s->handed;
 }
 
@@ -1067,7 +1083,7 @@ void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx)
 {
 	s->fn = fn;
 	s->ctx = ctx;
-	dx_path_lookups_drain(s->lookups, hand_path, s);
+	dx_path_lookups_drain(s->lookups, hand_path, hand_mount, s);
 }
 
 void dx_session_close(struct dx_session *s)

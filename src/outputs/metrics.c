@@ -159,7 +159,9 @@ static void put_label(FILE *out, const char *name, const char *value, bool first
 	free(shown);
 }
 
-static char *mount_labels(const struct dx_mounts *mounts, uint32_t dev, const char *more, const char *value)
+/* The machine's mount of DEV, else another namespace's as a task there saw it, else fstype "unknown". */
+static char *mount_labels(const struct dx_report *r, const struct dx_mounts *mounts, uint32_t dev, const char *more,
+			  const char *value)
 {
 	const struct dx_mount *m = mounts ? dx_mounts_find(mounts, dev) : NULL;
 	char *s = NULL, devname[24];
@@ -168,6 +170,8 @@ static char *mount_labels(const struct dx_mounts *mounts, uint32_t dev, const ch
 
 	if (!f)
 		abort();
+	if (!m)
+		m = dx_mounts_find(dx_report_ns_mounts(r), dev);
 	dx_format_dev(dev, devname, sizeof(devname));
 	put_label(f, "dev", devname, true);
 	put_label(f, "fstype", m ? m->fstype : "unknown", false);
@@ -386,7 +390,7 @@ static void mount_series(const struct om *o, const struct dx_report *r, const st
 		bool other = folded && i == max;
 
 		ents[i] = (struct entity){ other ? strdup("dev=\"other\",fstype=\"other\",mountpoint=\"other\"")
-						 : mount_labels(opts->mounts, sums[i].sum.file.dev, NULL, NULL),
+						 : mount_labels(r, opts->mounts, sums[i].sum.file.dev, NULL, NULL),
 					   &sums[i].sum };
 		if (!ents[i].labels)
 			abort();
@@ -466,7 +470,7 @@ static void dax_series(const struct om *o, const struct dx_report *r, const stru
 	for (size_t i = 0; i < n; i++) {
 		const struct dx_dax_window *w = dx_report_dax(r, i);
 
-		ents[i] = (struct entity){ mount_labels(mounts, w->dev, "window", u64(index, sizeof(index), i)), w };
+		ents[i] = (struct entity){ mount_labels(r, mounts, w->dev, "window", u64(index, sizeof(index), i)), w };
 	}
 	fields(o, "", "gauge", dax_gauges, sizeof(dax_gauges) / sizeof(dax_gauges[0]), ents, n);
 	fields(o, "", "counter", dax_counters, sizeof(dax_counters) / sizeof(dax_counters[0]), ents, n);

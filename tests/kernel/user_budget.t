@@ -13,6 +13,8 @@
 #   writes again and deletes files that take the same inode numbers again:
 #   each file's write count in the report is its own (before: every file of
 #   an inode number carried all the counts of the ones before it).
+# - A container's mount (another mount namespace): daxexport labels its series
+#   with the namespace's type and mount point (mnt:[N]/PATH), not "unknown".
 use strict;
 use warnings;
 use FindBin;
@@ -197,6 +199,36 @@ EOF
     ok(($max // 0) <= 16, 'the most write faults of any one of them: ' . ($max // 0)
         . ' (its own: 8 pages written; budget 16)');
     diag(sprintf('case 6: %d files in the report, at most %d write faults each', scalar @mine, $max // 0));
+}
+
+# ---- containers' mounts: attributed to their mount namespace ----
+SKIP: {
+    my ($rc, undef, $err) = run_cmd(@as_user, 'unshare', '--user', '--map-root-user', '--mount', 'true');
+    skip "no unprivileged user namespaces here: $err", 2 if $rc;
+    mkdir "$udir/ns" or die;
+    my $container = script('container.pl', <<'EOF');
+# DIR: a tmpfs mounted on DIR (in a user and mount namespace), a file there punched; prints its MAJ:MIN, then lingers.
+use strict; require 'sys/syscall.ph';
+my ($dir) = @ARGV;
+my ($source, $type) = ('c', 'tmpfs');    # variables: syscall() may write its string arguments
+syscall(SYS_mount(), $source, $dir, $type, 0, 0) == 0 or die "mount $dir: $!";
+open my $f, '+>', "$dir/f" or die "$dir/f: $!";
+print $f "\0" x 8192;
+$f->flush;
+syscall(SYS_fallocate(), fileno($f), 3, 0, 4096) == 0 or die "punch: $!";
+my $dev = (stat $f)[0];
+printf "%d:%d\n", $dev >> 8 & 0xfff, $dev & 0xff | ($dev >> 12 & 0xfff00);
+sleep 2;    # a container lives on
+EOF
+    ($rc, my $out, $err) = run_cmd(@as_user, 'unshare', '--user', '--map-root-user', '--mount', 'perl', $container,
+        "$udir/ns");
+    my $dev = $out =~ s/\s+//gr;
+    is($rc, 0, "the user punched a file on its own tmpfs, device $dev, in its mount namespace") or diag($err);
+    my $labels;
+    wait_until(sub { ($labels) = metrics($port) =~ /^daxscope_punches_total\{(dev="\Q$dev\E",[^}]*)\} [1-9]/m; $labels }, 10);
+    like($labels // '', qr/^dev="\Q$dev\E",fstype="tmpfs",mountpoint="mnt:\[\d+\]\Q$udir\E\/ns"$/,
+        'daxexport labels its series with the namespace\'s mount, not "unknown"');
+    diag("case 4: $labels");
 }
 
 done_testing();

@@ -24,6 +24,12 @@ static void keep_name(const struct dx_file *f, const char *path, void *names)
 	snprintf(names, PATH_MAX, "%s", path);
 }
 
+static void no_mount(uint32_t dev, uint64_t mntns, const char *fstype, const char *point, void *ctx)
+{
+	(void)dev, (void)mntns, (void)fstype, (void)point, (void)ctx;
+	abort(); /* none asked for */
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/daxscope-paths-XXXXXX", path[PATH_MAX], other[PATH_MAX], name[PATH_MAX] = "";
@@ -42,23 +48,23 @@ int main(void)
 	ok(fd >= 0 && !fstat(fd, &st), "a file to name");
 	f.ino = st.st_ino;
 	f.dev = dx_dev_from_user(st.st_dev);
-	dx_path_lookups_ask(pl, &f, self, 0, fd, "second");
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_ask(pl, &f, self, 0, fd, "second", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	is_str(name, path, "named by its fd, on the lookups' thread");
 	name[0] = '\0';
-	dx_path_lookups_ask(pl, &f, self, 0, fd, "second");
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_ask(pl, &f, self, 0, fd, "second", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	is_str(name, "", "the same dentry: not asked again");
 	ok(!link(path, other), "another name of it");
-	dx_path_lookups_ask(pl, &f, self, 0, fd, "first");
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_ask(pl, &f, self, 0, fd, "first", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	is_str(name, "", "another dentry, the fd naming the known path: nothing new");
 	dup_fd = open(other, O_RDWR);
-	dx_path_lookups_ask(pl, &f, 1, 0, dup_fd, "first");
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_ask(pl, &f, 1, 0, dup_fd, "first", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	is_str(name, "", "another task (init), whose fd of that number is another file: nothing");
-	dx_path_lookups_ask(pl, &f, self, 0, dup_fd, "first");
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_ask(pl, &f, self, 0, dup_fd, "first", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	is_str(name, "", "(file, task) asked already and nothing new found: not asked again");
 	ok(dx_path_lookups_dropped(pl) == 0, "nothing dropped");
 	close(dup_fd);
@@ -68,9 +74,9 @@ int main(void)
 	unlink(path);
 	f.gen = 1; /* another file, for the lookups */
 	for (int i = 0; i < 1000; i++)
-		dx_path_lookups_ask(pl, &f, self, 0, fd, "second");
+		dx_path_lookups_ask(pl, &f, self, 0, fd, "second", false);
 	name[0] = '\0';
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	is_str(name, "", "a deleted file: no name");
 	ok(dx_path_lookups_dropped(pl) == 0, "1000 asks of one (file, task): one lookup, none dropped");
 
@@ -83,15 +89,15 @@ int main(void)
 	for (uint64_t i = 0; i < 4 * DX_PATH_QUEUE; i++) {
 		struct dx_file g = { .ino = 1u << 30 | i, .dev = f.dev };
 
-		dx_path_lookups_ask(pl, &g, self, 7, -1, "");
+		dx_path_lookups_ask(pl, &g, self, 7, -1, "", false);
 	}
 	ok(dx_path_lookups_dropped(pl) <= 4 * DX_PATH_QUEUE - DX_PATH_TASK_SHARE,
 	   "one task asks for %d names at once: %llu dropped, its share taken", 4 * DX_PATH_QUEUE,
 	   (unsigned long long)dx_path_lookups_dropped(pl));
 	dropped = dx_path_lookups_dropped(pl);
-	dx_path_lookups_ask(pl, &f, self + 1, 7, fd, "second");
+	dx_path_lookups_ask(pl, &f, self + 1, 7, fd, "second", false);
 	ok(dx_path_lookups_dropped(pl) == dropped, "another task's name is asked for meanwhile");
-	dx_path_lookups_drain(pl, keep_name, name);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	close(fd);
 	rmdir(dir);
 	dx_path_lookups_free(pl);

@@ -26,6 +26,8 @@ struct dx_mounts {
  */
 int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo);
 const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev);
+/* Adds a copy of (dev, fstype, point) unless the device is there already. */
+void dx_mounts_add(struct dx_mounts *m, uint32_t dev, const char *fstype, const char *point);
 void dx_mounts_free(struct dx_mounts *m);
 
 /*

@@ -26,7 +26,9 @@ const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
  * and counted (asked again at the file's next event). A (file, task) is asked
  * once while it stays among the last DX_PATH_ASKED_KEPT asked, found or not.
  * The names kept to skip known files start over past DX_PATH_NAMES_KEPT (a
- * file named again is handed out again).
+ * file named again is handed out again). A device's mount is asked for once
+ * (the devices asked start over past DX_PATH_MOUNTS_KEPT), on the searching
+ * thread: handed out when the task's mount namespace is not ours.
  */
 #define DX_PATH_QUEUE 256
 #define DX_PATH_TASK_SHARE 8
@@ -35,22 +37,26 @@ const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
 #define DX_PATH_MAPS_LINES 16384
 #define DX_PATH_FDS_LOOKED_AT 4096
 #define DX_PATH_NAMES_KEPT 65536
+#define DX_PATH_MOUNTS_KEPT 65536
 
 struct dx_path_lookups;
 typedef void (*dx_path_fn)(const struct dx_file *f, const char *path, void *ctx);
+/* A device's mount in another mount namespace (MNTNS, its inode number): type and mount point there. */
+typedef void (*dx_mount_fn)(uint32_t dev, uint64_t mntns, const char *fstype, const char *point, void *ctx);
 struct dx_path_lookups *dx_path_lookups_new(void);
 /*
  * Asks for F's name from task PID (of cgroup CGROUP): its fd FD (-1: none), else its mappings
  * and open files. A file named already is asked again, by its fd only, when
  * NAME (the dentry the kernel saw, DX_NAME_LEN bytes; "" if none) is another
  * name: the inode number was reused (FUSE and virtio-fs have no generation).
+ * MOUNT: the mount of F's device too, if not asked for before.
  */
 void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid, uint64_t cgroup, int fd,
-			 const char *name);
-/* Hands each name found, new or changed, to FN: those looked up by now, without waiting ... */
-void dx_path_lookups_collect(struct dx_path_lookups *pl, dx_path_fn fn, void *ctx);
+			 const char *name, bool mount);
+/* Hands each name found, new or changed, to FN and each mount to MOUNT_FN: those looked up by now, without waiting ... */
+void dx_path_lookups_collect(struct dx_path_lookups *pl, dx_path_fn fn, dx_mount_fn mount_fn, void *ctx);
 /* ... or every one asked for, waiting for them. */
-void dx_path_lookups_drain(struct dx_path_lookups *pl, dx_path_fn fn, void *ctx);
+void dx_path_lookups_drain(struct dx_path_lookups *pl, dx_path_fn fn, dx_mount_fn mount_fn, void *ctx);
 /* Lookups dropped: the queue was full. */
 uint64_t dx_path_lookups_dropped(const struct dx_path_lookups *pl);
 void dx_path_lookups_free(struct dx_path_lookups *pl);

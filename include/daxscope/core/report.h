@@ -77,6 +77,9 @@ uint64_t dx_report_events(const struct dx_report *r);
 uint64_t dx_report_lost(const struct dx_report *r);
 /* Kernel-side failure counters (enum dx_drop), as last reported. */
 uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which);
+/* Devices mounted only in other mount namespaces, as a task there saw them: mount points as mnt:[N]/PATH. */
+struct dx_mounts;
+const struct dx_mounts *dx_report_ns_mounts(const struct dx_report *r);
 const char *dx_report_banner(const struct dx_report *r);
 /* The file's path, NULL if it was never learned. */
 const char *dx_report_path(const struct dx_report *r, const struct dx_file *f);
