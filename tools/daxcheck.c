@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * daxcheck: runs the truth scenarios on a mount and scores daxscope's findings
- * against what each workload observed, one row per scenario (docs/truth.md).
+ * against what each workload observed, one row per scenario (docs/truth.md);
+ * with --verdict, answers the user's question instead: is each operation
+ * that changes data safe from faults on this mount (docs/verdict.md). One
+ * engine (a session on the mount, scratch files, the workloads' own checks),
+ * two front ends.
  */
 #include <argp.h>
 #include <inttypes.h>
@@ -11,17 +15,24 @@
 
 #include "daxscope/core/parse.h"
 #include "daxscope/truth/truth.h"
+#include "daxscope/truth/verdict.h"
 
 struct options {
 	struct dx_truth_opts truth;
 	bool chosen[64]; /* by scenario index */
 	bool any_chosen;
 	enum dx_truth_format format;
+	bool verdict;
+	double seconds; /* --verdict's budget */
 };
 
-enum { OPT_EXPECT_CLEAN = 1000, OPT_SERVER_LOG, OPT_SERVER_STRACE, OPT_SEED, OPT_JSON, OPT_MARKDOWN };
+enum { OPT_EXPECT_CLEAN = 1000, OPT_SERVER_LOG, OPT_SERVER_STRACE, OPT_SEED, OPT_JSON, OPT_MARKDOWN, OPT_VERDICT, OPT_TIME };
 
 static const struct argp_option options[] = {
+	{ "verdict", OPT_VERDICT, NULL, 0,
+	  "the punch-safety verdict of every operation on DIR's filesystem: SAFE, UNSAFE, EXPOSED, not supported, "
+	  "could not check (exit 0 all safe, 1 unsafe or exposed, 3 some could not be checked)", 0 },
+	{ "time", OPT_TIME, "SECONDS", 0, "--verdict: the whole check's budget (default 60)", 0 },
 	{ "runs", 'n', "N", 0, "runs per scenario (default 20, 1 to 1000000)", 0 },
 	{ "scenario", 's', "NAME", 0, "only this scenario (repeatable; --list names them)", 0 },
 	{ "expect-clean", OPT_EXPECT_CLEAN, NULL, 0,
@@ -48,7 +59,8 @@ static const char doc[] =
 	"Examples:\n"
 	"  daxcheck --list                             # the scenarios\n"
 	"  daxcheck --runs 100 --markdown /mnt/fuse    # one that lets faults in\n"
-	"  daxcheck --expect-clean --json /mnt/ext4    # one that must hold them out";
+	"  daxcheck --expect-clean --json /mnt/ext4    # one that must hold them out\n"
+	"  daxcheck --verdict --time 30 /mnt/fuse      # is each operation safe there?";
 
 static void list_scenarios(void)
 {
@@ -85,6 +97,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'v': o->truth.trace = stderr; break;
 	case OPT_JSON: o->format = DX_TRUTH_JSON; break;
 	case OPT_MARKDOWN: o->format = DX_TRUTH_MARKDOWN; break;
+	case OPT_VERDICT: o->verdict = true; break;
+	case OPT_TIME:
+		if (!dx_parse_count(arg, 1, 86400, &v))
+			argp_error(state, "invalid --time '%s' (1 to 86400 seconds)", arg);
+		o->seconds = (double)v;
+		break;
 	case 'l':
 		list_scenarios();
 		exit(0);
@@ -106,9 +124,34 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 static const struct argp argp = { options, parse_opt, "DIR\n--list", doc, NULL, NULL, NULL };
 
+/* Exit status: 0 every supported operation SAFE, 1 some UNSAFE or EXPOSED, 2 the check could not run, 3 else. */
+static int verdicts(struct dx_truth *t, const struct options *o)
+{
+	struct dx_verdict_opts vo = { .seconds = o->seconds, .progress = stderr };
+	struct dx_verdict_row rows[32];
+	char err[512];
+	int status = 0;
+
+	if (dx_verdict_check(t, &vo, rows, err, sizeof(err))) {
+		fprintf(stderr, "daxcheck: %s\n", err);
+		dx_truth_close(t);
+		return 2;
+	}
+	dx_verdict_print(stdout, t, rows, o->format == DX_TRUTH_JSON);
+	dx_truth_close(t);
+	for (size_t i = 0; i < dx_verdict_nops(); i++) {
+		enum dx_verdict v = rows[i].verdict;
+
+		if (v == DX_VERDICT_UNSAFE || v == DX_VERDICT_EXPOSED)
+			return 1;
+		status = v == DX_VERDICT_UNCHECKED ? 3 : status;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = { .truth = { .runs = 20, .seed = 1 } };
+	struct options o = { .truth = { .runs = 20, .seed = 1 }, .seconds = 60 };
 	struct dx_truth_row rows[64];
 	struct dx_truth *t;
 	char err[512];
@@ -123,6 +166,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fprintf(stderr, "%s\n", dx_truth_banner(t));
+	if (o.verdict)
+		return verdicts(t, &o);
 	for (size_t i = 0; i < dx_truth_nscenarios() && status < 2; i++) {
 		const char *skip = dx_truth_scenario_skip(t, i);
 		int ret;

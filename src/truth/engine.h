@@ -110,6 +110,18 @@ bool truth_span_inside(const struct truth_span *s, struct truth_change c);
 /* A store or load through a mapping that survives SIGBUS (beyond EOF after a truncate): false if it faulted out. */
 bool truth_guarded_access(volatile uint64_t *slot, uint64_t *value, bool write);
 
+/*
+ * The session's report once every window that ended by end_ns is judged:
+ * past its end, grace and reordering, and polled since. Locked against the
+ * poll thread until truth_report_unlock.
+ */
+struct dx_report *truth_report_settled(struct dx_truth *t, uint64_t end_ns);
+void truth_report_unlock(struct dx_truth *t);
+/* The directory under test (opts.dir). */
+const char *truth_dir(const struct dx_truth *t);
+/* The poll thread's last error reading events (a negative errno), or 0. */
+int truth_poll_error(const struct dx_truth *t);
+
 int truth_run_mix(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
 int truth_run_fio(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
 
