@@ -23,15 +23,17 @@ struct options {
 	bool any_chosen;
 	enum dx_truth_format format;
 	bool verdict;
-	double seconds; /* --verdict's budget */
+	double seconds;  /* --verdict's budget */
+	const char *table_option; /* the last option given that only the truth table takes */
+	bool time_given;
 };
 
 enum { OPT_EXPECT_CLEAN = 1000, OPT_SERVER_LOG, OPT_SERVER_STRACE, OPT_SEED, OPT_JSON, OPT_MARKDOWN, OPT_VERDICT, OPT_TIME };
 
 static const struct argp_option options[] = {
 	{ "verdict", OPT_VERDICT, NULL, 0,
-	  "the punch-safety verdict of every operation on DIR's filesystem: SAFE, UNSAFE, EXPOSED, not supported, "
-	  "could not check (exit 0 all safe, 1 unsafe or exposed, 3 some could not be checked)", 0 },
+	  "the punch-safety verdict of every operation on DIR's filesystem: SAFE, UNSAFE, EXPOSED, not supported or "
+	  "could not check", 0 },
 	{ "time", OPT_TIME, "SECONDS", 0, "--verdict: the whole check's budget (default 60)", 0 },
 	{ "runs", 'n', "N", 0, "runs per scenario (default 20, 1 to 1000000)", 0 },
 	{ "scenario", 's', "NAME", 0, "only this scenario (repeatable; --list names them)", 0 },
@@ -43,7 +45,7 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "seed", OPT_SEED, "N", 0, "seed of the random operation mix (default 1)", 0 },
 	{ "verbose", 'v', NULL, 0, "every run's true events and findings, on stderr", 0 },
-	{ "json", OPT_JSON, NULL, 0, "rows as JSON", 0 },
+	{ "json", OPT_JSON, NULL, 0, "rows (or verdicts) as JSON", 0 },
 	{ "markdown", OPT_MARKDOWN, NULL, 0, "rows as a markdown table", 0 },
 	{ "list", 'l', NULL, 0, "list the scenarios", 0 },
 	{ 0 },
@@ -52,9 +54,14 @@ static const struct argp_option options[] = {
 static const char doc[] =
 	"Races hole punches against faults and IO in files under DIR (a mount), checks what each workload observed "
 	"(lost writes, stale or resurrected bytes, the FUSE server's clock) and scores daxscope's findings against "
-	"it: true events, reported, true/false positives, false negatives, precision, recall."
+	"it: true events, reported, true/false positives, false negatives, precision, recall. With --verdict, judges "
+	"the filesystem instead: for each operation that changes data, SAFE, UNSAFE, EXPOSED, not supported or could "
+	"not check, from the lock the kernel read at each data change, what got through and what the workload read "
+	"back (docs/verdict.md)."
 	"\v"
-	"Exit status: 0 every row met its target, 1 some did not, 2 usage or setup error.\n"
+	"Exit status: 0 every row met its target, 1 some did not, 2 usage or setup error. With --verdict: 0 every "
+	"supported operation SAFE, 1 some UNSAFE or EXPOSED, 2 the check could not run, 3 some could not be "
+	"checked.\n"
 	"\n"
 	"Examples:\n"
 	"  daxcheck --list                             # the scenarios\n"
@@ -75,6 +82,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	uint64_t v;
 	int i;
 
+	if (key == 'n' || key == 's' || key == OPT_EXPECT_CLEAN || key == OPT_SERVER_LOG || key == OPT_SERVER_STRACE ||
+	    key == OPT_SEED || key == 'v' || key == OPT_MARKDOWN)
+		for (const struct argp_option *opt = options; opt->name; opt++)
+			o->table_option = opt->key == key ? opt->name : o->table_option;
 	switch (key) {
 	case 'n':
 		if (!dx_parse_count(arg, 1, 1000000, &v))
@@ -102,6 +113,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!dx_parse_count(arg, 1, 86400, &v))
 			argp_error(state, "invalid --time '%s' (1 to 86400 seconds)", arg);
 		o->seconds = (double)v;
+		o->time_given = true;
 		break;
 	case 'l':
 		list_scenarios();
@@ -115,6 +127,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_NO_ARGS:
 		argp_error(state, "DIR (a mount to check) is missing");
+		break;
+	case ARGP_KEY_END:
+		if (o->verdict && o->table_option)
+			argp_error(state, "--%s is for the truth table, not --verdict", o->table_option);
+		if (!o->verdict && o->time_given)
+			argp_error(state, "--time is for --verdict");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -28,6 +28,7 @@
 #include "daxscope/core/report.h"
 #include "daxscope/truth/verdict.h"
 #include "engine.h"
+#include "outputs/json.h"
 
 #define V_PAGES 64ULL /* a scratch file's pages */
 #define V_FIRST 16ULL /* the operation's range: pages V_FIRST .. V_FIRST + V_COUNT - 1 */
@@ -529,7 +530,7 @@ static const char *unchecked(const struct dx_verdict_row *row, const struct evid
 static void decide(const struct vop *op, struct dx_verdict_row *row, const struct evidence *ev, const char *damage)
 {
 	bool got_through = false;
-	char buf[256];
+	char buf[256], waits[96];
 	const char *why;
 
 	for (int k = DX_FINDING_UNBLOCKED_FAULT; k < DX_FINDING_KIND_MAX; k++)
@@ -553,7 +554,8 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 			 "A slower backing store (delayfs --delay-ms) widens the window: %s",
 			 row->changes_unlocked, row->changes, row->attempts,
 			 op->kind == V_TRUNCATE_DOWN
-				 ? "a page written back while it cuts could bring bytes from before it back past the end"
+				 ? "faults and reads reach the pages being cut while it changes data, and see or dirty bytes "
+				   "the cut then drops"
 				 : "a store to a mapped page of the range could be lost, or bytes from before the operation "
 				   "written back into it");
 		snprintf(row->example, sizeof(row->example), "%s", ev->trail);
@@ -566,10 +568,12 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 		return;
 	}
 	row->verdict = DX_VERDICT_SAFE;
+	snprintf(waits, sizeof(waits), "%" PRIu64 " accesses seen waiting on it (longest %.3f ms)", row->waits,
+		 (double)row->wait_max_ns / 1e6);
 	snprintf(row->why, sizeof(row->why),
-		 "the fault lock (guard) was held at all %" PRIu64 " data changes of %u attempts; %" PRIu64
-		 " accesses waited (longest %.3f ms), nothing got through, nothing was damaged",
-		 row->changes, row->attempts, row->waits, (double)row->wait_max_ns / 1e6);
+		 "the fault lock (or guard) was held at all %" PRIu64 " data changes of %u attempts; %s; nothing got "
+		 "through, nothing was damaged",
+		 row->changes, row->attempts, row->waits ? waits : "no access was seen waiting on it");
 }
 
 static void judge_op(struct dx_truth *t, struct dx_verdict_row *row, struct attempt *as, unsigned int n,
@@ -668,6 +672,7 @@ static int check_op(struct dx_truth *t, const struct vop *op, double seconds, st
 		int e = as[n - 1].err;
 
 		row->attempts = n - 1;
+		row->op_ns = row->attempts ? (total_ns - (as[n - 1].t1 - as[n - 1].t0)) / row->attempts : 0;
 		row->verdict = refused(op, e) ? DX_VERDICT_UNSUPPORTED : DX_VERDICT_UNCHECKED;
 		snprintf(row->why, sizeof(row->why), "%s%s", refused(op, e) ? "" : "the operation failed: ",
 			 e == EILSEQ ? "the ranges differ" : strerror(e));
@@ -703,42 +708,35 @@ int dx_verdict_check(struct dx_truth *t, const struct dx_verdict_opts *o, struct
 
 /* ---- output ---- */
 
-static void json_string(FILE *out, const char *key, const char *s, bool comma)
+static void print_json_row(yajl_gen g, const struct dx_verdict_row *r)
 {
-	fprintf(out, "\"%s\":\"", key);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
-			fputc(*s, out);
-	fprintf(out, "\"%s", comma ? "," : "");
-}
-
-static void print_json_row(FILE *out, const struct dx_verdict_row *r)
-{
-	fprintf(out, "  {");
-	json_string(out, "op", r->op, true);
-	json_string(out, "verdict", dx_verdict_name(r->verdict), true);
-	fprintf(out,
-		"\"attempts\":%u,\"op_us\":%.1f,\"windows\":%u,\"changes\":%" PRIu64 ",\"changes_unlocked\":%" PRIu64
-		",\"changes_lock_unknown\":%" PRIu64 ",",
-		r->attempts, (double)r->op_ns / 1e3, r->windows, r->changes, r->changes_unlocked, r->changes_lock_unknown);
-	json_string(out, "guard", r->windows ? dx_fault_guard_name(r->guard) : "", true);
-	fprintf(out, "\"waits\":%" PRIu64 ",\"wait_max_us\":%.1f,\"wait_total_us\":%.1f,\"findings\":{", r->waits,
-		(double)r->wait_max_ns / 1e3, (double)r->wait_total_ns / 1e3);
-	for (int k = DX_FINDING_UNBLOCKED_FAULT, first = 1; k < DX_FINDING_KIND_MAX; k++)
-		if (r->findings[k]) {
-			fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", dx_finding_name(k), r->findings[k]);
-			first = 0;
-		}
-	fprintf(out, "},\"damage\":{\"lost_writes\":%" PRIu64 ",\"stale_reads\":%" PRIu64 ",\"wrong_pages\":%" PRIu64 "},",
-		r->lost_writes, r->stale_reads, r->wrong_pages);
-	json_string(out, "why", r->why, true);
-	json_string(out, "rests_on", r->verdict == DX_VERDICT_UNSUPPORTED ? "" : r->rests_on, true);
-	json_string(out, "example", r->example, false);
-	fprintf(out, "}");
+	dx_json_map(g, NULL);
+	dx_json_text(g, "op", r->op);
+	dx_json_text(g, "verdict", dx_verdict_name(r->verdict));
+	dx_json_u64(g, "attempts", r->attempts);
+	dx_json_micros(g, "op_us", r->op_ns);
+	dx_json_u64(g, "windows", r->windows);
+	dx_json_u64(g, "changes", r->changes);
+	dx_json_u64(g, "changes_unlocked", r->changes_unlocked);
+	dx_json_u64(g, "changes_lock_unknown", r->changes_lock_unknown);
+	dx_json_text(g, "guard", r->windows ? dx_fault_guard_name(r->guard) : "");
+	dx_json_u64(g, "waits", r->waits);
+	dx_json_micros(g, "wait_max_us", r->wait_max_ns);
+	dx_json_micros(g, "wait_total_us", r->wait_total_ns);
+	dx_json_map(g, "findings");
+	for (int k = DX_FINDING_UNBLOCKED_FAULT; k < DX_FINDING_KIND_MAX; k++)
+		if (r->findings[k])
+			dx_json_u64(g, dx_finding_name(k), r->findings[k]);
+	dx_json_end_map(g);
+	dx_json_map(g, "damage");
+	dx_json_u64(g, "lost_writes", r->lost_writes);
+	dx_json_u64(g, "stale_reads", r->stale_reads);
+	dx_json_u64(g, "wrong_pages", r->wrong_pages);
+	dx_json_end_map(g);
+	dx_json_text(g, "why", r->why);
+	dx_json_text(g, "rests_on", r->verdict == DX_VERDICT_UNSUPPORTED ? "" : r->rests_on);
+	dx_json_text(g, "example", r->example);
+	dx_json_end_map(g);
 }
 
 void dx_verdict_print(FILE *out, const struct dx_truth *t, const struct dx_verdict_row *rows, bool json)
@@ -746,6 +744,7 @@ void dx_verdict_print(FILE *out, const struct dx_truth *t, const struct dx_verdi
 	struct utsname u = { 0 };
 	char date[32];
 	time_t now = time(NULL);
+	yajl_gen g;
 
 	uname(&u);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -762,16 +761,18 @@ void dx_verdict_print(FILE *out, const struct dx_truth *t, const struct dx_verdi
 		}
 		return;
 	}
-	fprintf(out, "{\"schema\":\"daxscope.verdict/1\",");
-	json_string(out, "fs", dx_truth_fs(t), true);
-	json_string(out, "dir", truth_dir(t), true);
-	json_string(out, "kernel", u.release, true);
-	json_string(out, "date", date, true);
-	json_string(out, "banner", dx_truth_banner(t), true);
-	fprintf(out, "\"ops\":[\n");
-	for (size_t i = 0; i < NOPS; i++) {
-		print_json_row(out, &rows[i]);
-		fprintf(out, "%s\n", i + 1 < NOPS ? "," : "");
-	}
-	fprintf(out, "]}\n");
+	g = dx_json_open(out);
+	dx_json_map(g, NULL);
+	dx_json_text(g, "schema", "daxscope.verdict/1");
+	dx_json_text(g, "fs", dx_truth_fs(t));
+	dx_json_text(g, "dir", truth_dir(t));
+	dx_json_text(g, "kernel", u.release);
+	dx_json_text(g, "date", date);
+	dx_json_text(g, "banner", dx_truth_banner(t));
+	dx_json_array(g, "ops");
+	for (size_t i = 0; i < NOPS; i++)
+		print_json_row(g, &rows[i]);
+	dx_json_end_array(g);
+	dx_json_end_map(g);
+	dx_json_close(g, out);
 }

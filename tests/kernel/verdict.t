@@ -21,6 +21,9 @@ my $seconds = $ENV{VERDICT_SECONDS} // 5;
 
 my ($rc) = run_cmd($daxcheck, '--verdict', '--time', '0', '/');
 is($rc, 2, 'a --time of 0 is refused');
+my ($err);
+($rc, undef, $err) = run_cmd($daxcheck, '--verdict', '--runs', '3', '/');
+ok($rc == 2 && $err =~ /--runs is for the truth table/, 'an option of the truth table is refused with --verdict');
 
 sub verdict {
     my ($what, $dir) = @_;

@@ -47,6 +47,48 @@ for my $f (@fs) {
     my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
     print "| $f->{name} | $f->{version} | ", join(' | ', map { cell($by{$_}) } @ops), " |\n";
 }
+# Why a verdict comes out as it does, from the kernel source: printed only for
+# the rows the JSON still gives that verdict, so that a note cannot outlive it.
+# [filesystem pattern, operation pattern, verdict, note]
+my @notes = (
+    [qr/^(delayfs|fuse-overlayfs)/, qr/^(punch_hole|zero_range)/, 'UNSAFE',
+     'fs/fuse/file.c `fuse_file_fallocate` takes `filemap_invalidate_lock` only for DAX files (`block_faults`): '
+       . 'faults run while the server changes the data, a page stored to and written back meanwhile carries '
+       . 'bytes from before the operation into the hole, and the kernel drops the range from its page cache '
+       . 'only after the reply'],
+    [qr/^(delayfs|fuse-overlayfs)/, qr/^copy_file_range$/, 'UNSAFE',
+     'fs/fuse/file.c `__fuse_copy_file_range` holds the destination\'s `inode_lock` (and writes its dirty '
+       . 'pages back first only with the writeback cache), but takes no fault lock: a page stored to during '
+       . 'the server\'s copy is written back over it with its bytes from before, and the kernel drops the '
+       . 'range from its page cache only after the reply'],
+    [qr/./, qr/^truncate_down$/, 'EXPOSED',
+     'fs/fuse/dir.c `fuse_do_setattr` holds write-back off while the server truncates (`fuse_set_nowrite`) '
+       . 'but takes no fault lock on a file without DAX: faults reach the pages being cut until the kernel '
+       . 'cuts its page cache after the reply. Nothing was lost in these attempts'],
+    [qr/./, qr/^truncate_down$/, 'could not check',
+     'btrfs (`btrfs_setsize`) and tmpfs (`shmem_setattr`) truncate under no lock faults take: they write '
+       . 'the new size first (`truncate_setsize`) and faults past it fail, an order daxscope does not read'],
+    [qr/^btrfs/, qr/^dedupe_range$/, 'could not check',
+     'fs/btrfs/reflink.c `btrfs_remap_file_range` takes both files\' `i_mmap_lock`, but `btrfs_extent_same` '
+       . 'leaves the page cache alone (the bytes are the same) and daxscope has no btrfs extent probe: no '
+       . 'data change was seen to read the lock at'],
+    [qr/./, qr/^(copy_file_range|unshare_range)$/, 'could not check',
+     'the kernel copied through the page cache (`splice_copy_file_range` where the filesystem or its server '
+       . 'has no copy of its own; xfs\'s unshare through `iomap_file_unshare`): the operation\'s own writes, '
+       . 'as write(2) makes them, with nothing under the cache to race'],
+);
+
+print "\n## Notes from the kernel source\n\n";
+for my $n (@notes) {
+    my ($fs_re, $op_re, $verdict, $text) = @$n;
+    my @where;
+    for my $f (@fs) {
+        push @where, map { "$f->{name} $_->{op}" }
+          grep { $_->{op} =~ $op_re && $_->{verdict} eq $verdict } $f->{name} =~ $fs_re ? @{ $f->{doc}{ops} } : ();
+    }
+    print '- ', join(', ', @where), " ($verdict): $text.\n" if @where;
+}
+
 print "\n## Each filesystem: how it was mounted, and why each verdict\n";
 for my $f (@fs) {
     print "\n### $f->{name}\n\n$f->{how}; then `daxcheck --verdict --time $seconds DIR`",

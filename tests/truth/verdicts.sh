@@ -61,7 +61,7 @@ mount -t tmpfs tmpfs "$work/tmpfs" && mounts="$work/tmpfs $mounts" &&
 	verdict tmpfs "kernel $kernel" 'mount -t tmpfs' "$work/tmpfs"
 mount -t overlay overlay -o "lowerdir=$work/kovl/lower,upperdir=$work/kovl/upper,workdir=$work/kovl/work" \
 	"$work/kovl/mnt" && mounts="$work/kovl/mnt $mounts" &&
-	verdict overlayfs "kernel $kernel" 'mount -t overlay, upper on tmpfs' "$work/kovl/mnt"
+	verdict overlayfs "kernel $kernel" "mount -t overlay, upper on $(findmnt -n -o FSTYPE -T "$work")" "$work/kovl/mnt"
 for delay in 0 20; do
 	mkdir -p "$work/delayfs$delay.back" "$work/delayfs$delay"
 	"$build/delayfs" "$work/delayfs$delay.back" "$work/delayfs$delay" --delay-ms=$delay &&
