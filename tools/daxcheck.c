@@ -8,6 +8,7 @@
  * two front ends.
  */
 #include <argp.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,13 +143,26 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 static const struct argp argp = { options, parse_opt, "DIR\n--list", doc, NULL, NULL, NULL };
 
+static volatile sig_atomic_t stop_verdict;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_verdict = 1;
+}
+
 /* Exit status: 0 every supported operation SAFE, 1 some UNSAFE or EXPOSED, 2 the check could not run, 3 else. */
 static int verdicts(struct dx_truth *t, const struct options *o)
 {
-	struct dx_verdict_opts vo = { .seconds = o->seconds, .progress = stderr };
+	struct dx_verdict_opts vo = { .seconds = o->seconds, .progress = stderr, .stop = &stop_verdict };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
 	struct dx_verdict_row rows[32];
 	char err[512];
 	int status = 0;
+
+	/* a signal ends the check between attempts: the scratch files go with it */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 
 	if (dx_verdict_check(t, &vo, rows, err, sizeof(err))) {
 		fprintf(stderr, "daxcheck: %s\n", err);

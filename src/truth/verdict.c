@@ -89,7 +89,7 @@ struct attempt {
 	pthread_cond_t cond;
 	bool started;
 	struct vaccess acc[NACCESSORS][V_PER_ACCESSOR];
-	uint64_t wrong_pages;
+	uint64_t wrong_pages, first_wrong; /* pages not as the operation must have left them; the first */
 	unsigned int windows; /* daxscope's windows of it */
 };
 
@@ -314,7 +314,9 @@ static void read_back(struct attempt *a)
 	for (uint64_t p = 0; fd >= 0 && p < pages_after(a->op); p++) {
 		bool read = pread(fd, page, sizeof(page), (off_t)(p * TRUTH_PAGE)) == (ssize_t)sizeof(page);
 
-		a->wrong_pages += !read || page[PROBE_OFF] != byte_after(a->op, p);
+		if (read && page[PROBE_OFF] == byte_after(a->op, p))
+			continue;
+		a->first_wrong = a->wrong_pages++ ? a->first_wrong : p;
 	}
 	for (int i = 0; fd >= 0 && i < V_PER_ACCESSOR; i++) {
 		struct vaccess *x = &a->acc[STORER][i];
@@ -447,8 +449,8 @@ static void count_damage(struct dx_verdict_row *row, struct attempt *a, char *tr
 		}
 	row->wrong_pages += a->wrong_pages;
 	if (a->wrong_pages && !trail[0])
-		snprintf(trail, len, "%" PRIu64 " page(s) of the file held bytes the operation cannot have left "
-			 "(from before it) once written back and reread", a->wrong_pages);
+		snprintf(trail, len, "page %" PRIu64 " (of %" PRIu64 " in this attempt) held bytes the operation cannot "
+			 "have left, from before it, once written back and reread", a->first_wrong, a->wrong_pages);
 }
 
 static bool before_5_15(void)
@@ -623,8 +625,8 @@ static int source_of(const char *dir, const struct vop *op, char *path, size_t l
 	return fd < 0 ? -2 : fd;
 }
 
-static int check_op(struct dx_truth *t, const struct vop *op, double seconds, struct dx_verdict_row *row,
-		    size_t *punch_mark, size_t *finding_mark, char *err, size_t errlen)
+static int check_op(struct dx_truth *t, const struct vop *op, const struct dx_verdict_opts *o, double seconds,
+		    struct dx_verdict_row *row, size_t *punch_mark, size_t *finding_mark, char *err, size_t errlen)
 {
 	struct attempt *as = calloc(V_MAX_ATTEMPTS, sizeof(*as));
 	uint64_t deadline = truth_now() + (uint64_t)(seconds * 1e9), total_ns = 0;
@@ -643,6 +645,11 @@ static int check_op(struct dx_truth *t, const struct vop *op, double seconds, st
 	}
 	while (n < V_MAX_ATTEMPTS && (n < V_MIN_ATTEMPTS || truth_now() < deadline)) {
 		struct attempt *a = &as[n];
+
+		if (o->stop && *o->stop) {
+			ret = truth_fail(err, errlen, "stopped");
+			break;
+		}
 
 		a->op = op;
 		a->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
@@ -682,7 +689,8 @@ static int check_op(struct dx_truth *t, const struct vop *op, double seconds, st
 		judge_op(t, row, as, n, punch_mark, finding_mark);
 	}
 	for (unsigned int i = 0; i < n + (ret != 0); i++)
-		unlink(as[i].path);
+		if (as[i].path[0])
+			unlink(as[i].path);
 	free(as);
 	return ret;
 }
@@ -696,7 +704,7 @@ int dx_verdict_check(struct dx_truth *t, const struct dx_verdict_opts *o, struct
 	for (size_t i = 0; i < NOPS; i++) {
 		double left = o->seconds - (double)(truth_now() - start) / 1e9;
 
-		if (check_op(t, &vops[i], left > 0 ? left / (double)(NOPS - i) : 0, &rows[i], &punch_mark,
+		if (check_op(t, &vops[i], o, left > 0 ? left / (double)(NOPS - i) : 0, &rows[i], &punch_mark,
 			     &finding_mark, err, errlen))
 			return -1;
 		if (o->progress)

@@ -24,7 +24,8 @@ cleanup() {
 	done
 	rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 wait_mount() {
 	for _ in $(seq 100); do mountpoint -q "$1" && return 0; sleep 0.05; done

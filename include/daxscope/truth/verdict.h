@@ -9,6 +9,7 @@
 #ifndef DAXSCOPE_TRUTH_VERDICT_H
 #define DAXSCOPE_TRUTH_VERDICT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ struct dx_verdict_row {
 struct dx_verdict_opts {
 	double seconds; /* the whole check's budget, shared by the operations */
 	FILE *progress; /* one line per operation; or NULL */
+	volatile sig_atomic_t *stop; /* set (by a signal): stop after the current attempt, scratch files removed */
 };
 
 size_t dx_verdict_nops(void);
@@ -53,7 +55,7 @@ const char *dx_verdict_name(enum dx_verdict v);
 /*
  * Checks every operation on t's mount (dx_truth_open: its directory gets the
  * scratch files). rows has dx_verdict_nops() entries. -1 with err when the
- * check itself could not run (the scratch files, the session).
+ * check itself could not run (the scratch files, the session) or was stopped.
  */
 int dx_verdict_check(struct dx_truth *t, const struct dx_verdict_opts *o, struct dx_verdict_row *rows, char *err,
 		     size_t errlen);
