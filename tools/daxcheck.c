@@ -29,7 +29,16 @@ struct options {
 	bool time_given;
 };
 
-enum { OPT_EXPECT_CLEAN = 1000, OPT_SERVER_LOG, OPT_SERVER_STRACE, OPT_SEED, OPT_JSON, OPT_MARKDOWN, OPT_VERDICT, OPT_TIME };
+enum {
+	OPT_EXPECT_CLEAN = 1000,
+	OPT_SERVER_LOG,
+	OPT_SERVER_STRACE,
+	OPT_SEED,
+	OPT_JSON,
+	OPT_MARKDOWN,
+	OPT_VERDICT,
+	OPT_TIME,
+};
 
 static const struct argp_option options[] = {
 	{ "verdict", OPT_VERDICT, NULL, 0,

@@ -411,7 +411,8 @@ static void note_window(struct dx_verdict_row *row, struct evidence *ev, struct 
 	a->windows++;
 }
 
-static void note_finding(struct dx_verdict_row *row, struct evidence *ev, const struct attempt *a, const struct dx_finding *f)
+static void note_finding(struct dx_verdict_row *row, struct evidence *ev, const struct attempt *a,
+			 const struct dx_finding *f)
 {
 	if (f->kind == DX_FINDING_BLOCKED_FAULT) {
 		row->waits++;
@@ -420,7 +421,7 @@ static void note_finding(struct dx_verdict_row *row, struct evidence *ev, const 
 		return;
 	}
 	row->findings[f->kind]++;
-	if (!ev->trail[0])
+	if (!ev->trail[0] && f->page_index != DX_PAGE_UNKNOWN)
 		snprintf(ev->trail, sizeof(ev->trail),
 			 "%s on page %" PRIu64 " by %u/%.16s at +%.3f ms, during %s by %u/%.16s (data change from +%.3f "
 			 "ms, returned at +%.3f ms)",
@@ -445,7 +446,7 @@ static void count_damage(struct dx_verdict_row *row, struct attempt *a, char *tr
 				snprintf(trail, len, "page %" PRIu64 ": a %s begun %.3f ms after the operation returned %s",
 					 x->page, w == STORER ? "store" : w == LOADER ? "mapped load" : "read(2)",
 					 ((double)x->span.a0 - (double)a->t1) / 1e6,
-					 lost ? "was not in the file afterwards" : "saw the bytes from before it");
+					 lost ? "was not in the file afterwards" : "saw other bytes than it left");
 		}
 	row->wrong_pages += a->wrong_pages;
 	if (a->wrong_pages && !trail[0])
