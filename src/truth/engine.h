@@ -3,6 +3,7 @@
 #ifndef DAXSCOPE_TRUTH_ENGINE_H
 #define DAXSCOPE_TRUTH_ENGINE_H
 
+#include <pthread.h>
 #include <setjmp.h>
 
 #include "daxscope/truth/truth.h"
@@ -91,6 +92,17 @@ struct truth_change {
 };
 struct truth_change truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from,
 					uint64_t to);
+
+/* Where racing threads wait for an operation to start: t0 is when it did (truth_gate_open). */
+struct truth_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+	uint64_t t0;
+};
+#define TRUTH_GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 }
+void truth_gate_open(struct truth_gate *g);
+void truth_gate_wait(struct truth_gate *g);
 
 /* When one access (a store, load or read) ran, and whether its thread lost the CPU meanwhile. */
 struct truth_span {

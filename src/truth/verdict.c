@@ -83,11 +83,9 @@ struct attempt {
 	char *map;
 	uint64_t ino;
 	uint64_t offset_ns; /* when the accessors start, into the operation */
-	uint64_t t0, t1;    /* the operation's call and return */
-	int err;            /* its errno */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool started;
+	struct truth_gate gate; /* t0: the operation's call */
+	uint64_t t1;            /* its return */
+	int err;                /* its errno */
 	struct vaccess acc[NACCESSORS][V_PER_ACCESSOR];
 	uint64_t wrong_pages, first_wrong; /* pages not as the operation must have left them; the first */
 	unsigned int windows; /* daxscope's windows of it */
@@ -232,11 +230,8 @@ static void *accessor_thread(void *arg)
 	struct accessor_arg *w = arg;
 	struct attempt *a = w->a;
 
-	pthread_mutex_lock(&a->lock);
-	while (!a->started)
-		pthread_cond_wait(&a->cond, &a->lock);
-	pthread_mutex_unlock(&a->lock);
-	truth_sleep_until(a->t0 + a->offset_ns);
+	truth_gate_wait(&a->gate);
+	truth_sleep_until(a->gate.t0 + a->offset_ns);
 	for (int i = 0; i < V_PER_ACCESSOR; i++)
 		perform(a, w->who, &a->acc[w->who][i]);
 	return NULL;
@@ -290,11 +285,7 @@ static void race(struct attempt *a)
 			a->acc[w][i].page = access_page((enum accessor)w, i);
 		pthread_create(&threads[w], NULL, accessor_thread, &args[w]);
 	}
-	pthread_mutex_lock(&a->lock);
-	a->t0 = truth_now();
-	a->started = true;
-	pthread_cond_broadcast(&a->cond);
-	pthread_mutex_unlock(&a->lock);
+	truth_gate_open(&a->gate);
 	errno = 0;
 	a->err = do_op(a) ? errno : 0;
 	a->t1 = truth_now();
@@ -382,7 +373,7 @@ static bool refused(const struct vop *op, int e)
 static struct attempt *attempt_of(struct attempt *as, unsigned int n, uint64_t ino, uint64_t begin_ns)
 {
 	for (unsigned int i = 0; i < n; i++)
-		if (as[i].ino == ino && begin_ns >= as[i].t0 && begin_ns <= as[i].t1)
+		if (as[i].ino == ino && begin_ns >= as[i].gate.t0 && begin_ns <= as[i].t1)
 			return &as[i];
 	return NULL;
 }
@@ -426,9 +417,9 @@ static void note_finding(struct dx_verdict_row *row, struct evidence *ev, const 
 			 "%s on page %" PRIu64 " by %u/%.16s at +%.3f ms, during %s by %u/%.16s (data change from +%.3f "
 			 "ms, returned at +%.3f ms)",
 			 dx_finding_name(f->kind), f->page_index, f->fault.tid, f->fault.comm,
-			 ((double)f->t_ns - (double)a->t0) / 1e6, dx_punch_op_name(f->punch_op), f->punch.tid,
-			 f->punch.comm, ((double)f->data_change_ns - (double)a->t0) / 1e6,
-			 ((double)a->t1 - (double)a->t0) / 1e6);
+			 ((double)f->t_ns - (double)a->gate.t0) / 1e6, dx_punch_op_name(f->punch_op), f->punch.tid,
+			 f->punch.comm, ((double)f->data_change_ns - (double)a->gate.t0) / 1e6,
+			 ((double)a->t1 - (double)a->gate.t0) / 1e6);
 }
 
 static void count_damage(struct dx_verdict_row *row, struct attempt *a, char *trail, size_t len)
@@ -653,8 +644,7 @@ static int check_op(struct dx_truth *t, const struct vop *op, const struct dx_ve
 		}
 
 		a->op = op;
-		a->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-		a->cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+		a->gate = (struct truth_gate)TRUTH_GATE_INIT;
 		/* the first attempt learns the duration; the rest start their accesses spread over it */
 		a->offset_ns = n ? (uint64_t)(spread(n) * 1.25 * (double)total_ns / n) : 0;
 		if (setup(a, truth_dir(t), n, src_fd, src_fd, err, errlen)) {
@@ -666,7 +656,7 @@ static int check_op(struct dx_truth *t, const struct vop *op, const struct dx_ve
 		race(a);
 		finish(a);
 		n++;
-		total_ns += a->t1 - a->t0;
+		total_ns += a->t1 - a->gate.t0;
 		if (a->err)
 			break;
 	}
@@ -680,7 +670,7 @@ static int check_op(struct dx_truth *t, const struct vop *op, const struct dx_ve
 		int e = as[n - 1].err;
 
 		row->attempts = n - 1;
-		row->op_ns = row->attempts ? (total_ns - (as[n - 1].t1 - as[n - 1].t0)) / row->attempts : 0;
+		row->op_ns = row->attempts ? (total_ns - (as[n - 1].t1 - as[n - 1].gate.t0)) / row->attempts : 0;
 		row->verdict = refused(op, e) ? DX_VERDICT_UNSUPPORTED : DX_VERDICT_UNCHECKED;
 		snprintf(row->why, sizeof(row->why), "%s%s", refused(op, e) ? "" : "the operation failed: ",
 			 e == EILSEQ ? "the ranges differ" : strerror(e));
