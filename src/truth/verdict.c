@@ -516,6 +516,10 @@ static const char *unchecked(const struct dx_verdict_row *row, const struct evid
 	else if (!dx_fault_guard_is_lock(row->guard))
 		snprintf(buf, len, "no lock to read: the operation takes none that faults take (guard %s)",
 			 dx_fault_guard_name(row->guard));
+	else if (before_5_15() && (row->guard == DX_GUARD_FS_LOCK || row->guard == DX_GUARD_LEARNED_LOCK))
+		snprintf(buf, len, "faults were held off at all %" PRIu64 " data changes, but before 5.15 read(2) and "
+			 "readahead take no fault lock (invalidate_lock came in 5.15): nothing read in the kernel keeps "
+			 "them out, though none was seen refaulting a page in %u attempts", row->changes, row->attempts);
 	else
 		return NULL;
 	return buf;
