@@ -35,13 +35,6 @@ for my $bad (['--deadline', '0'], ['--deadline', '601'], ['--per-client', '0'], 
 
 my $dir = scratch_dir();
 chmod 0755, $dir or die;
-sub script {    # a Perl script the user runs, in the scratch directory
-    my ($name, $text) = @_;
-    open my $f, '>', "$dir/$name" or die;
-    print $f $text;
-    close $f;
-    return "$dir/$name";
-}
 
 # A: the budget small enough to reach; B: room for 32 readers of a big exposition, a long deadline
 my ($pa, $pb) = (free_port(), free_port());
@@ -66,7 +59,7 @@ sub value_reaching {
 }
 
 # ---- item 5: trickling clients ----
-my $trickle = script('trickle.pl', <<'EOF');
+my $trickle = user_script($dir, 'trickle.pl', <<'EOF');
 # PORT N SECONDS: N connections from 127.0.0.2.., each sends a request line, then a header line every 0.3 s.
 use strict; use IO::Socket::INET; use IO::Select; use Time::HiRes qw(sleep time);
 $SIG{PIPE} = 'IGNORE';
@@ -120,7 +113,7 @@ SKIP: {
     skip "no unprivileged user namespaces here: $err", 12 if $rc;
     mkdir "$dir/u" or die;
     chown $uid, $gid, "$dir/u" or die;
-    my $mounter = script('mounts.pl', <<'EOF');
+    my $mounter = user_script($dir, 'mounts.pl', <<'EOF');
 # DIR N: N tmpfs mounts under DIR, a file in each punched once (inside a user and mount namespace).
 use strict; require 'sys/syscall.ph';
 my ($base, $n) = @ARGV;

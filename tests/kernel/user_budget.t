@@ -39,13 +39,6 @@ chmod 0755, $dir or die;
 my $udir = "$dir/u";
 mkdir $udir or die;
 chown $uid, $gid, $udir or die;
-sub script {    # a Perl script the user runs, in the scratch directory
-    my ($name, $text) = @_;
-    open my $f, '>', "$dir/$name" or die;
-    print $f $text;
-    close $f;
-    return "$dir/$name";
-}
 
 my $http = HTTP::Tiny->new(timeout => 5);
 sub metrics { my $r = $http->get("http://127.0.0.1:$_[0]/metrics"); $r->{status} == 200 ? $r->{content} : '' }
@@ -60,7 +53,7 @@ ok(wait_until(sub { slurp("$dir/export.log") =~ /serving/ }, 30), 'daxexport ser
   or BAIL_OUT(slurp("$dir/export.log"));
 
 # ---- case 1: blinding by file lookups ----
-my $blinder = script('blind.pl', <<'EOF');
+my $blinder = user_script($dir, 'blind.pl', <<'EOF');
 # DIR FILES MAPS SECS: hold FILES open files and MAPS mappings, then for SECS punch deleted files:
 # one hammered, and a new one every 10 ms. Prints the punches.
 use strict; require 'sys/syscall.ph'; use Time::HiRes qw(time);
@@ -129,7 +122,7 @@ diag(sprintf('case 1: delay to /metrics %.1f s, lost 0, names dropped %d, peak R
 
 # ---- case 2: a flood of short-lived files ----
 {
-    my $churner = script('churn.pl', <<'EOF');
+    my $churner = user_script($dir, 'churn.pl', <<'EOF');
 # DIR SECS: for SECS, files created, written, punched and deleted, one after the other. Prints how many.
 use strict; require 'sys/syscall.ph'; use Time::HiRes qw(time);
 my ($dir, $secs) = @ARGV;
@@ -168,7 +161,7 @@ SKIP: {
     skip 'cannot loop-mount an ext4 image here', 3 if system('mount', '-o', 'loop', "$dir/ext4.img", "$dir/ext4");
     cleanup_later(sub { system('umount', "$dir/ext4") });
     chown $uid, $gid, "$dir/ext4" or die;
-    my $reuser = script('reuse.pl', <<'EOF');
+    my $reuser = user_script($dir, 'reuse.pl', <<'EOF');
 # DIR N: N files, one after the other: 4 pages written, the first punched, 4 pages written again, deleted.
 use strict; require 'sys/syscall.ph';
 my ($dir, $n) = @ARGV;
@@ -206,7 +199,7 @@ SKIP: {
     my ($rc, undef, $err) = run_cmd(@as_user, 'unshare', '--user', '--map-root-user', '--mount', 'true');
     skip "no unprivileged user namespaces here: $err", 2 if $rc;
     mkdir "$udir/ns" or die;
-    my $container = script('container.pl', <<'EOF');
+    my $container = user_script($dir, 'container.pl', <<'EOF');
 # DIR: a tmpfs mounted on DIR (in a user and mount namespace), a file there punched; prints its MAJ:MIN, then lingers.
 use strict; require 'sys/syscall.ph';
 my ($dir) = @ARGV;
