@@ -239,7 +239,7 @@ struct dx_path_lookups {
 	struct dx_worker *by_fd, *searching;
 	struct asked *asked; /* DX_PATH_ASKED_KEPT, direct-mapped: a colliding pair takes the slot */
 	struct u64_map waiting_of_task, waiting_of_cgroup; /* lookups waiting, by task and by cgroup */
-	struct u64_map mounts_asked; /* devices whose mount was asked for */
+	struct u64_map mounts_asked; /* (device, task) whose mount was asked for: a device number is reused */
 	uint64_t dropped;
 	dx_path_fn fn; /* of the collect in progress */
 	dx_mount_fn mount_fn;
@@ -401,7 +401,8 @@ void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, ui
 	bool recheck = base && fd >= 0 && name[0] && strncmp(base + 1, name, DX_NAME_LEN);
 	struct asked *a = asked_slot(pl, f, pid);
 	bool want_name = (!known || recheck) && !same_ask(a, f, pid);
-	bool want_mount = mount && !u64_map_get(&pl->mounts_asked, f->dev);
+	uint64_t mount_key = (uint64_t)f->dev << 32 | pid;
+	bool want_mount = mount && !u64_map_get(&pl->mounts_asked, mount_key);
 	struct lookup *l;
 
 	if (!want_name && !want_mount)
@@ -420,7 +421,7 @@ void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, ui
 	if (want_mount) {
 		if (pl->mounts_asked.used >= DX_PATH_MOUNTS_KEPT)
 			u64_map_free(&pl->mounts_asked);
-		*u64_map_put(&pl->mounts_asked, f->dev) = 1;
+		*u64_map_put(&pl->mounts_asked, mount_key) = 1;
 	}
 	memset(l, 0, offsetof(struct lookup, path));
 	l->want_name = want_name;

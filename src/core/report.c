@@ -102,7 +102,7 @@ static void take_mount(struct dx_report *r, const struct dx_mount_record *m)
 	char point[4096 + 32];
 
 	snprintf(point, sizeof(point), "mnt:[%" PRIu64 "]%s", m->mntns, (const char *)(m + 1));
-	dx_mounts_add(&r->ns_mounts, m->dev, m->fstype, point);
+	dx_mounts_put(&r->ns_mounts, m->dev, m->fstype, point);
 }
 
 const struct dx_mounts *dx_report_ns_mounts(const struct dx_report *r)

@@ -159,7 +159,10 @@ static void put_label(FILE *out, const char *name, const char *value, bool first
 	free(shown);
 }
 
-/* The machine's mount of DEV, else another namespace's as a task there saw it, else fstype "unknown". */
+/*
+ * The machine's mount of DEV, else (none, or unmounted since) another
+ * namespace's as a task there saw it, else fstype "unknown".
+ */
 static char *mount_labels(const struct dx_report *r, const struct dx_mounts *mounts, uint32_t dev, const char *more,
 			  const char *value)
 {
@@ -170,8 +173,8 @@ static char *mount_labels(const struct dx_report *r, const struct dx_mounts *mou
 
 	if (!f)
 		abort();
-	if (!m)
-		m = dx_mounts_find(dx_report_ns_mounts(r), dev);
+	if (!m || m->gone)
+		m = dx_mounts_find(dx_report_ns_mounts(r), dev) ?: m;
 	dx_format_dev(dev, devname, sizeof(devname));
 	put_label(f, "dev", devname, true);
 	put_label(f, "fstype", m ? m->fstype : "unknown", false);

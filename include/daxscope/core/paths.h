@@ -26,9 +26,10 @@ const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
  * and counted (asked again at the file's next event). A (file, task) is asked
  * once while it stays among the last DX_PATH_ASKED_KEPT asked, found or not.
  * The names kept to skip known files start over past DX_PATH_NAMES_KEPT (a
- * file named again is handed out again). A device's mount is asked for once
- * (the devices asked start over past DX_PATH_MOUNTS_KEPT), on the searching
- * thread: handed out when the task's mount namespace is not ours.
+ * file named again is handed out again). A device's mount is asked of each
+ * task that punches there once (the pairs asked start over past
+ * DX_PATH_MOUNTS_KEPT), on the searching thread: handed out when the task's
+ * mount namespace is not ours.
  */
 #define DX_PATH_QUEUE 256
 #define DX_PATH_TASK_SHARE 8
@@ -49,7 +50,7 @@ struct dx_path_lookups *dx_path_lookups_new(void);
  * and open files. A file named already is asked again, by its fd only, when
  * NAME (the dentry the kernel saw, DX_NAME_LEN bytes; "" if none) is another
  * name: the inode number was reused (FUSE and virtio-fs have no generation).
- * MOUNT: the mount of F's device too, if not asked for before.
+ * MOUNT: the mount of F's device too, if not asked of this task before.
  */
 void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid, uint64_t cgroup, int fd,
 			 const char *name, bool mount);
