@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "daxscope/daxscope.h"
-#include "daxscope/truth.h"
+#include "daxscope/core/parse.h"
+#include "daxscope/truth/truth.h"
 
 struct options {
 	struct dx_truth_opts truth;
