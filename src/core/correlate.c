@@ -143,7 +143,8 @@ struct dx_correlator {
 	struct dx_dax_window *dax;
 	struct dx_dax_model **dax_models; /* per window, once it has uses */
 	size_t ndax, cap_dax, cap_dax_models;
-	struct u64_map dax_index; /* window address -> index in dax */
+	struct u64_map dax_index; /* window address -> index in dax + 1 */
+	struct u64_map dax_by_dev; /* a mount's device -> the index + 1 of its latest window */
 	struct dx_worker *judge;  /* judges retired windows off the caller's thread, hands them back in order */
 	uint64_t events, lost;
 };
@@ -715,7 +716,10 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_DAX_FAULT:
 		g = fault_for(c, file, e);
 		if (g) {
+			uint64_t *dax = u64_map_get(&c->dax_by_dev, e->file.dev);
+
 			g->dax = true;
+			g->dax_window = dax ? (uint32_t)*dax : 0;
 			g->write |= e->flags & DX_F_WRITE;
 			g->entered = false;
 		}
@@ -807,14 +811,17 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 		w = DX_PUSH(c->dax, c->ndax, c->cap_dax);
 		memset(w, 0, sizeof(*w));
 		w->window = d->window;
+		w->since_ns = e->ts;
 		w->min_free = UINT32_MAX;
 		c->dax_models = dx_grow(c->dax_models, &c->cap_dax_models, c->ndax, sizeof(*c->dax_models));
 		c->dax_models[c->ndax - 1] = NULL;
 		*i = c->ndax;
 	}
 	w = &c->dax[*i - 1];
-	if (e->file.dev)
+	if (e->file.dev) {
 		w->dev = e->file.dev;
+		*u64_map_put(&c->dax_by_dev, w->dev) = *i;
+	}
 	w->ranges = d->nr_ranges;
 	w->free = d->nr_free;
 	w->busy = d->nr_busy;
@@ -897,6 +904,7 @@ static void on_lost_store(struct dx_correlator *c, const struct dx_event *e)
 
 	memcpy(f.fault.comm, ls->mapper_comm, sizeof(f.fault.comm));
 	if (w && w->punch.tid == ls->punch_tid) {
+		f.punch_window = w->seq + 1;
 		f.punch = w->punch;
 		f.punch_begin_ns = w->begin;
 		f.punch_end_ns = w->end;
@@ -985,6 +993,7 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 		abort(); /* a collector out of memory cannot report anything honest */
 	*r = (struct dx_retired_window){
 		.punch = {
+			.id = w->seq + 1,
 			.file = c->files[w->file].file,
 			.task = w->punch,
 			.op = w->op,
@@ -1164,6 +1173,7 @@ void dx_correlator_free(struct dx_correlator *c)
 	u64_map_free(&c->open_by_tid);
 	u64_map_free(&c->task_windows);
 	u64_map_free(&c->dax_index);
+	u64_map_free(&c->dax_by_dev);
 	u64_heap_free(&c->ending);
 	file_index_free(&c->index);
 	free(c);
@@ -1250,4 +1260,15 @@ const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, siz
 const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c, size_t i)
 {
 	return i < c->ndax ? c->dax_models[i] : NULL;
+}
+
+size_t dx_correlator_dax_window_at(const struct dx_correlator *c, uint64_t address, uint64_t t)
+{
+	size_t found = SIZE_MAX;
+
+	/* windows at one address come in the order their first events were applied: time order */
+	for (size_t i = 0; i < c->ndax; i++)
+		if (c->dax[i].window == address && (found == SIZE_MAX || c->dax[i].since_ns <= t))
+			found = i;
+	return found;
 }

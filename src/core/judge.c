@@ -39,6 +39,7 @@ static struct dx_finding finding_in(const struct dx_retired_window *w, enum dx_f
 	struct dx_finding f = {
 		.kind = kind,
 		.file = w->punch.file,
+		.punch_window = w->punch.id,
 		.page_index = page,
 		.last_page = page,
 		.t_ns = t,
@@ -419,6 +420,7 @@ static void judge_faults(struct judging *v)
 		f->wait_ns = g->wait_ns && g->fault_ns > g->wait_ns ? g->fault_ns : g->wait_ns;
 		f->write = g->write;
 		f->dax = g->dax;
+		f->dax_window = g->dax_window;
 		if (g->wait_ns)
 			v->st->blocked++;
 		else if (g->write)

@@ -234,6 +234,11 @@ const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t
 	return dx_correlator_dax_model(r->corr, i);
 }
 
+size_t dx_report_dax_window_of(const struct dx_report *r, const struct dx_event *e)
+{
+	return e->kind == DX_DAX_RANGE ? dx_correlator_dax_window_at(r->corr, e->dax.window, e->ts) : SIZE_MAX;
+}
+
 uint64_t dx_report_events(const struct dx_report *r)
 {
 	return dx_correlator_events(r->corr);

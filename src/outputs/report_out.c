@@ -433,6 +433,14 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 	if (f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
 		dx_json_u64(g, "lost_byte", f->lost_byte);
 	json_task_flat(g, "punch", &f->punch);
+	if (f->punch_window)
+		dx_json_u64(g, "punch_window", f->punch_window);
+	else
+		dx_json_null(g, "punch_window");
+	if (f->dax_window)
+		dx_json_u64(g, "dax_window", f->dax_window - 1);
+	else
+		dx_json_null(g, "dax_window");
 	dx_json_text(g, "punch_op", dx_punch_op_name(f->punch_op));
 	dx_json_u64(g, "punch_offset", f->punch_offset);
 	dx_json_u64(g, "punch_len", f->punch_len);
@@ -446,6 +454,7 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 
 void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p)
 {
+	dx_json_u64(g, "id", p->id);
 	json_file_id(g, r, &p->file);
 	dx_json_text(g, "op", dx_punch_op_name(p->op));
 	dx_json_u64(g, "offset", p->offset);

@@ -368,14 +368,14 @@ static void lock_histogram(FILE *out, const struct dx_hist *h)
 }
 
 /* The window's free and busy ranges after each change, as steps over the capture's time. */
-static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const size_t *windows, size_t window)
+static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const struct dx_report *r, size_t window)
 {
 	struct span s = { 0 };
 	uint32_t most = 1;
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->n; i++)
-		if (windows[i] == window) {
+		if (dx_report_dax_window_of(r, &t->events[i]) == window) {
 			widen(&s, t->events[i].ts, t->events[i].ts);
 			most = t->events[i].dax.nr_ranges > most ? t->events[i].dax.nr_ranges : most;
 			n++;
@@ -394,7 +394,7 @@ static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const size_
 			const struct dx_event *e = &t->events[i];
 			double x = x_at(&s, e->ts);
 
-			if (windows[i] != window)
+			if (dx_report_dax_window_of(r, e) != window)
 				continue;
 			if (y >= 0) /* a step: the count holds until the change */
 				fprintf(out, "%.1f,%.1f ", x, y);
@@ -453,21 +453,20 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 		CHART_H - 24, CHART_W - 10, CHART_H - 24, most);
 }
 
-/* The report's DAX window I; WINDOWS: the window of each event (dx_tl_dax_windows). */
-static void dax_section(FILE *out, const struct dx_timeline *t, const struct dx_report *r, const size_t *windows,
-			size_t i)
+/* The report's DAX window I. */
+static void dax_section(FILE *out, const struct dx_timeline *t, const struct dx_report *r, size_t i)
 {
 	const struct dx_dax_window *w = dx_report_dax(r, i);
 	char dev[24], advice[512];
 
 	dx_format_dev(w->dev, dev, sizeof(dev));
-	dx_dax_advice(w, dx_correlator_dax_model(r->corr, i), advice, sizeof(advice));
+	dx_dax_advice(w, dx_report_dax_model(r, i), advice, sizeof(advice));
 	fprintf(out, "<section class=\"dax\" id=\"dax-%zu\"><h2>DAX window %s</h2>\n<p>%u ranges: %u free, %u busy; %"
 		     PRIu64 " mappings, %" PRIu64 " removals, %" PRIu64 " reclaims, %" PRIu64 " allocation stalls.</p>\n",
 		i, dev, w->ranges, w->free, w->busy, w->setups, w->removes, w->reclaims + w->inline_reclaims,
 		w->alloc_stalls);
-	dax_ranges_chart(out, t, windows, i);
-	dax_curve_chart(out, w, dx_correlator_dax_model(r->corr, i));
+	dax_ranges_chart(out, t, r, i);
+	dax_curve_chart(out, w, dx_report_dax_model(r, i));
 	fputs("<p class=\"advice\">", out);
 	html_text(out, advice, sizeof(advice));
 	fputs("</p></section>\n", out);
@@ -618,15 +617,12 @@ struct page {
 static int write_page(FILE *out, const void *ctx)
 {
 	const struct page *pg = ctx;
-	size_t *windows = dx_tl_dax_windows(pg->t, pg->r);
-
 	page_head(out, pg->t, pg->r);
 	for (size_t i = 0; i < dx_report_nfiles(pg->r); i++)
 		if (dx_report_wants(pg->r, &dx_report_file(pg->r, i)->file))
 			file_section(out, pg->t, pg->r, dx_report_file(pg->r, i), i);
 	for (size_t i = 0; i < dx_report_ndax(pg->r); i++)
-		dax_section(out, pg->t, pg->r, windows, i);
-	free(windows);
+		dax_section(out, pg->t, pg->r, i);
 	findings_table(out, pg->t, pg->r);
 	fputs("</body></html>\n", out);
 	return 0;

@@ -120,10 +120,10 @@ static void add_lock_wait(struct trace *tr, const struct dx_event *e)
 	add(tr, IT_FLOW_IN, e->pid, e->tid, began, 0, e)->flow = out->flow;
 }
 
-/* An event; WINDOW: the report's DAX window it changed (dx_tl_dax_windows). */
-static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const struct dx_event *e, size_t window)
+static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const struct dx_event *e)
 {
 	uint64_t began = dx_tl_begin(e);
+	size_t window = dx_report_dax_window_of(tr->r, e);
 
 	if (!dx_tl_wants(tr->r, e))
 		return;
@@ -154,7 +154,7 @@ static void add_findings(struct trace *tr, const struct dx_tl_verdicts *v)
 
 static void add_all(struct trace *tr)
 {
-	size_t *windows = dx_tl_dax_windows(tr->t, tr->r), cap = 0;
+	size_t cap = 0;
 	struct dx_tl_verdicts v;
 
 	dx_tl_verdicts_build(&v, tr->t, tr->r);
@@ -171,9 +171,8 @@ static void add_all(struct trace *tr)
 		qsort(tr->by_task, tr->npunches, sizeof(*tr->by_task), punch_cmp);
 	add_findings(tr, &v);
 	for (size_t i = 0; i < tr->t->n; i++)
-		add_event(tr, &v, &tr->t->events[i], windows[i]);
+		add_event(tr, &v, &tr->t->events[i]);
 	dx_tl_verdicts_free(&v);
-	free(windows);
 }
 
 /* ---- layout: lanes for the shared tracks, slices nested on every track ---- */

@@ -47,6 +47,8 @@ struct dx_task_count {
 struct dx_finding {
 	enum dx_finding_kind kind;
 	struct dx_file file;
+	uint64_t punch_window; /* its punch window's id (dx_punch_window.id); 0 if it was placed in none */
+	uint32_t dax_window;   /* a DAX fault: its mount's DAX window then, index + 1 (dx_correlator_dax); 0 if none known */
 	uint64_t page_index; /* DX_PAGE_UNKNOWN when the wait was seen but not its page */
 	uint64_t last_page;  /* last page of the range the finding covers (page_index for one page) */
 	uint64_t t_ns;       /* when the fault, dirtying, request or page add happened */
@@ -108,6 +110,7 @@ struct dx_file_stats {
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
 struct dx_dax_window {
 	uint64_t window; /* kernel address of its fuse_conn_dax */
+	uint64_t since_ns; /* its first event: an address a mount used before is a new window from its DX_DAX_NEW */
 	uint32_t dev;    /* the mount's device, once an event named it */
 	uint32_t ranges, free, busy; /* 2 MiB ranges, after the last event */
 	uint32_t min_free;           /* the fewest free ranges seen */
@@ -148,6 +151,7 @@ bool dx_dax_model_at(const struct dx_dax_model *m, uint32_t ranges, struct dx_da
 
 /* A punch window, as the correlator judged it. */
 struct dx_punch_window {
+	uint64_t id; /* 1, 2, ...: in opening order, one correlator's */
 	struct dx_file file;
 	struct dx_task task;
 	uint32_t op; /* enum dx_punch_op */
@@ -212,5 +216,7 @@ size_t dx_correlator_ndax(const struct dx_correlator *c);
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i);
 /* Its cache-size model; NULL until a range use was seen. */
 const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c, size_t i);
+/* The DAX window at ADDRESS (a fuse_conn_dax) when T was: its index, SIZE_MAX if none was seen there. */
+size_t dx_correlator_dax_window_at(const struct dx_correlator *c, uint64_t address, uint64_t t);
 
 #endif /* DAXSCOPE_CORE_CORRELATE_H */

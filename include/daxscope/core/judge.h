@@ -23,6 +23,7 @@ struct dx_fault_group {
 	uint64_t lock_t; /* when it went for the lock (filemap_fault), if seen: it is judged from then */
 	uint64_t wait_ns;
 	uint64_t fault_ns;
+	uint32_t dax_window; /* a DAX fault: its finding's dax_window */
 	bool kthread, write, dax;
 	/* the event thread's grouping while the window is open; the judge reads none of them */
 	bool closed;

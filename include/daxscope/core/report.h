@@ -72,6 +72,8 @@ size_t dx_report_ndax(const struct dx_report *r);
 const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i);
 /* Its cache-size model, NULL before its first range use. */
 const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t i);
+/* The DAX window a DX_DAX_RANGE event changed: its index (dx_report_dax); SIZE_MAX for other events. */
+size_t dx_report_dax_window_of(const struct dx_report *r, const struct dx_event *e);
 uint64_t dx_report_events(const struct dx_report *r);
 /* Events lost: the kernel's count (ring buffer full), or gaps seen in the stream, whichever is more. */
 uint64_t dx_report_lost(const struct dx_report *r);
