@@ -261,6 +261,56 @@ const char *dx_report_banner(const struct dx_report *r)
 	return r->banner;
 }
 
+const char *dx_report_kernel(const struct dx_report *r)
+{
+	return r->kernel;
+}
+
+int64_t dx_report_realtime_offset(const struct dx_report *r)
+{
+	return r->realtime_offset_ns;
+}
+
+uint64_t dx_report_duration(const struct dx_report *r)
+{
+	return r->duration_ns;
+}
+
+const char *dx_report_warning(const struct dx_report *r)
+{
+	return r->warning;
+}
+
+const struct dx_capture_cut *dx_report_cut(const struct dx_report *r)
+{
+	return &r->cut;
+}
+
+const struct dx_hist *dx_report_fuse(const struct dx_report *r, size_t slot)
+{
+	return slot < DX_FUSE_SLOTS ? &r->fuse[slot] : NULL;
+}
+
+size_t dx_report_npunches(const struct dx_report *r)
+{
+	return r->npunches;
+}
+
+const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i)
+{
+	return i < r->npunches ? &r->punches[i] : NULL;
+}
+
+size_t dx_report_nprobes(const struct dx_report *r)
+{
+	return r->nprobes;
+}
+
+const struct dx_probe *dx_report_probe(const struct dx_report *r, size_t i)
+{
+	return i < r->nprobes ? &r->probes[i] : NULL;
+}
+
 const char *dx_report_path(const struct dx_report *r, const struct dx_file *f)
 {
 	return dx_paths_get(r->paths, f);

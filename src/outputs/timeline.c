@@ -146,9 +146,12 @@ static void add_finding_tasks(struct dx_tl_tasks *ts, const struct dx_finding *f
 void dx_tl_tasks_collect(struct dx_tl_tasks *ts, const struct dx_timeline *t, const struct dx_report *r)
 {
 	memset(ts, 0, sizeof(*ts));
-	for (size_t i = 0; i < r->npunches; i++)
-		if (dx_report_wants(r, &r->punches[i].file))
-			dx_tl_tasks_add(ts, r->punches[i].task.pid, r->punches[i].task.tid, r->punches[i].task.comm);
+	for (size_t i = 0; i < dx_report_npunches(r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(r, i);
+
+		if (dx_report_wants(r, &p->file))
+			dx_tl_tasks_add(ts, p->task.pid, p->task.tid, p->task.comm);
+	}
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		add_finding_tasks(ts, dx_report_finding(r, i));
 	for (size_t i = 0; i < t->n; i++) {

@@ -123,9 +123,12 @@ static void span_of(struct span *s, const struct dx_timeline *t, const struct dx
 {
 	uint64_t pad;
 
-	for (size_t i = 0; i < r->npunches; i++)
-		if (same_file(&r->punches[i].file, f))
-			widen(s, r->punches[i].begin_ns, r->punches[i].end_ns);
+	for (size_t i = 0; i < dx_report_npunches(r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(r, i);
+
+		if (same_file(&p->file, f))
+			widen(s, p->begin_ns, p->end_ns);
+	}
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		if (same_file(&dx_report_finding(r, i)->file, f))
 			widen(s, dx_report_finding(r, i)->t_ns, dx_report_finding(r, i)->t_ns + dx_report_finding(r, i)->wait_ns);
@@ -142,8 +145,8 @@ static void lay_out(struct rows *rw, const struct dx_timeline *t, const struct d
 {
 	memset(rw, 0, sizeof(*rw));
 	span_of(&rw->span, t, r, f);
-	for (size_t i = 0; i < r->npunches; i++) {
-		const struct dx_punch_window *p = &r->punches[i];
+	for (size_t i = 0; i < dx_report_npunches(r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(r, i);
 
 		if (same_file(&p->file, f))
 			dx_tl_tasks_add(&rw->tasks, p->task.pid, p->task.tid, p->task.comm);
@@ -310,9 +313,9 @@ static void file_timeline(FILE *out, const struct dx_timeline *t, const struct d
 		WIDTH, height, WIDTH, height);
 	row_labels(out, &rw);
 	axis(out, &rw.span, height);
-	for (size_t i = 0; i < r->npunches; i++)
-		if (same_file(&r->punches[i].file, f))
-			draw_punch(out, &rw, &r->punches[i]);
+	for (size_t i = 0; i < dx_report_npunches(r); i++)
+		if (same_file(&dx_report_punch(r, i)->file, f))
+			draw_punch(out, &rw, dx_report_punch(r, i));
 	for (size_t i = 0; i < t->n; i++)
 		if (drawn_here(&t->events[i], f) && in_span(&rw.span, &t->events[i]))
 			draw_event(out, &rw, &t->events[i],
@@ -479,8 +482,9 @@ static uint64_t origin_of(const struct dx_timeline *t, const struct dx_report *r
 {
 	uint64_t first = UINT64_MAX;
 
-	for (size_t i = 0; i < r->npunches; i++)
-		first = r->punches[i].begin_ns < first ? r->punches[i].begin_ns : first;
+	for (size_t i = 0; i < dx_report_npunches(r); i++)
+		if (dx_report_punch(r, i)->begin_ns < first)
+			first = dx_report_punch(r, i)->begin_ns;
 	for (size_t i = 0; i < t->n; i++)
 		first = dx_tl_begin(&t->events[i]) < first ? dx_tl_begin(&t->events[i]) : first;
 	return first == UINT64_MAX ? 0 : first;
@@ -590,12 +594,12 @@ static void page_head(FILE *out, const struct dx_timeline *t, const struct dx_re
 		     "'unsafe-inline'\">\n<title>daxscope report</title>\n<style>%s</style></head><body>\n"
 		     "<h1>daxscope report</h1>\n<p class=\"meta\">",
 		style);
-	html_text(out, r->banner, sizeof(r->banner));
+	html_text(out, dx_report_banner(r), SIZE_MAX);
 	fprintf(out, "</p>\n<p class=\"meta\">%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %.3f s recorded.</p>\n",
-		dx_report_events(r), dx_report_lost(r), dx_report_nfindings(r), r->duration_ns / 1e9);
-	if (r->warning[0]) {
+		dx_report_events(r), dx_report_lost(r), dx_report_nfindings(r), dx_report_duration(r) / 1e9);
+	if (dx_report_warning(r)[0]) {
 		fputs("<p class=\"warning\">Damaged capture: ", out);
-		html_text(out, r->warning, sizeof(r->warning));
+		html_text(out, dx_report_warning(r), SIZE_MAX);
 		fputs(". This covers only what was readable.</p>\n", out);
 	}
 	if (dx_report_cut_text(r, cut, sizeof(cut))) {

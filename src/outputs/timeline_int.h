@@ -8,7 +8,6 @@
 #include "daxscope/core/correlate.h"
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/timeline.h"
-#include "core/report_int.h"
 
 /* The most events a timeline keeps (about 70 MiB); past it they are only counted, and the outputs say so. */
 #define DX_TIMELINE_EVENTS (1u << 19)

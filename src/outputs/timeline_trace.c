@@ -13,6 +13,7 @@
 #include "daxscope/core/correlate.h"
 #include "daxscope/core/names.h"
 #include "daxscope/core/report.h"
+#include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/timeline.h"
 #include "core/grow.h"
 #include "json.h"
@@ -158,8 +159,8 @@ static void add_all(struct trace *tr)
 	struct dx_tl_verdicts v;
 
 	dx_tl_verdicts_build(&v, tr->t, tr->r);
-	for (size_t i = 0; i < tr->r->npunches; i++) {
-		const struct dx_punch_window *p = &tr->r->punches[i];
+	for (size_t i = 0; i < dx_report_npunches(tr->r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(tr->r, i);
 
 		if (!dx_report_wants(tr->r, &p->file))
 			continue;
@@ -524,8 +525,8 @@ static void other_data(yajl_gen g, const struct trace *tr)
 
 	dx_json_map(g, "otherData");
 	dx_json_text(g, "producer", "daxtrace report --perfetto");
-	dx_json_text(g, "kernel", tr->r->kernel[0] ? tr->r->kernel : NULL);
-	dx_json_text(g, "warning", tr->r->warning[0] ? tr->r->warning : NULL);
+	dx_json_text(g, "kernel", dx_report_kernel(tr->r)[0] ? dx_report_kernel(tr->r) : NULL);
+	dx_json_text(g, "warning", dx_report_warning(tr->r)[0] ? dx_report_warning(tr->r) : NULL);
 	dx_json_text(g, "cut", dx_report_cut_text(tr->r, cut, sizeof(cut)));
 	dx_json_u64(g, "events", dx_report_events(tr->r));
 	dx_json_u64(g, "lost_events", dx_report_lost(tr->r));
