@@ -88,6 +88,7 @@ struct punch_window {
 	struct dx_io_mark *ios;
 	size_t nios, cap_ios;
 	size_t kept; /* groups, marks and requests: at most DX_WINDOW_EVENTS */
+	bool partial; /* it refused one: past its limit or the budget */
 	struct window_links all;  /* every window not yet judged, in opening order */
 	struct window_links open; /* the open ones of its file, in opening order */
 	struct window_links late; /* its file's late ones (see struct file_windows) */
@@ -146,6 +147,8 @@ struct dx_correlator {
 	struct u64_map dax_index; /* window address -> index in dax + 1 */
 	struct u64_map dax_by_dev; /* a mount's device -> the index + 1 of its latest window */
 	struct dx_worker *judge;  /* judges retired windows off the caller's thread, hands them back in order */
+	size_t budget;            /* evidence_budget, or its default */
+	size_t kept;              /* groups, marks and requests of the windows not yet retired: at most budget */
 	uint64_t events, lost;
 };
 
@@ -449,14 +452,21 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	*u64_map_put(&c->open_by_tid, w->punch.tid) = (uintptr_t)w;
 }
 
-/* May W keep one more group, mark or request? Past DX_WINDOW_EVENTS they are only counted. */
+/*
+ * May W keep one more group, mark or request? Past DX_WINDOW_EVENTS, or once
+ * the windows not yet retired keep the budget's worth, they are only counted
+ * and W is partial.
+ */
 static bool keep_more(struct dx_correlator *c, struct punch_window *w)
 {
-	if (w->kept < DX_WINDOW_EVENTS) {
+	if (w->kept < DX_WINDOW_EVENTS && c->kept < c->budget) {
 		w->kept++;
+		c->kept++;
 		return true;
 	}
 	c->files[w->file].over_window_limit++;
+	c->files[w->file].partial_punches += !w->partial;
+	w->partial = true;
 	return false;
 }
 
@@ -1017,6 +1027,7 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 			.incomplete = w->incomplete || c->lost > w->lost_at_open,
 			.faults_unwatched = w->faults_unwatched,
 			.change_undated = w->change_undated,
+			.partial = w->partial,
 		},
 		.file = w->file,
 		.first_page = w->first_page,
@@ -1087,6 +1098,7 @@ static void retire(struct dx_correlator *c, struct punch_window *w)
 {
 	size_t weight = w->kept + 1;
 
+	c->kept -= w->kept;
 	unindex(c, w);
 	dx_worker_add(c->judge, retired(c, w), weight);
 }
@@ -1143,6 +1155,7 @@ struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->opts = *opts;
+	c->budget = opts->evidence_budget ? opts->evidence_budget : DX_EVIDENCE_BUDGET;
 	c->judge = dx_worker_new(&(struct dx_worker_ops){ judge, deliver, discard_retired, discard_verdict, c });
 	if (!c->judge) {
 		free(c);

@@ -52,7 +52,7 @@ static struct dx_finding finding_in(const struct dx_retired_window *w, enum dx_f
 		.punch_offset = w->punch.offset,
 		.punch_len = w->punch.len,
 		.certain = w->punch.fuse_reply_ns && t >= w->punch.fuse_reply_ns,
-		.incomplete = w->punch.incomplete || w->punch.unterminated,
+		.incomplete = w->punch.incomplete || w->punch.unterminated || w->punch.partial,
 	};
 
 	return f;

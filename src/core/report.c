@@ -54,6 +54,7 @@ struct dx_report *dx_report_new(const struct dx_report_opts *opts)
 		return NULL;
 	r->opts = *opts;
 	co.on_punch = opts->keep_punches ? keep_punch : NULL;
+	co.evidence_budget = opts->evidence_budget;
 	r->corr = dx_correlator_new(&co);
 	r->paths = dx_paths_new();
 	r->counts = dx_kcounts_new();

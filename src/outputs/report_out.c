@@ -221,6 +221,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 	uint64_t lost = dx_report_lost(r), unwatched = punches_of(r, offsetof(struct dx_file_stats, unwatched_punches));
 	uint64_t undated = punches_of(r, offsetof(struct dx_file_stats, undated_punches));
 	uint64_t lock_unknown = punches_of(r, offsetof(struct dx_file_stats, lock_unknown_punches));
+	uint64_t partial = punches_of(r, offsetof(struct dx_file_stats, partial_punches));
 	char text[4 * DX_BANNER_LEN + 1]; /* a capture's texts are the traced side's: escaped too */
 
 	if (dx_report_warning(r)[0])
@@ -251,6 +252,13 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			     "faults on this kernel): %s lock not judged, neither held nor clean\n",
 			lock_unknown, lock_unknown == 1 ? "window changed" : "windows changed",
 			lock_unknown == 1 ? "its" : "their", lock_unknown == 1 ? "its" : "their");
+	if (partial)
+		fprintf(out, "WARNING: %" PRIu64 " punch %s only counted %" PRIu64 " of %s fault groups, page marks and "
+			     "requests (past a window's limit or the evidence budget, --evidence-budget): %s findings are "
+			     "incomplete and %s cannot pass for clean\n",
+			partial, partial == 1 ? "window" : "windows",
+			punches_of(r, offsetof(struct dx_file_stats, over_window_limit)), partial == 1 ? "its" : "their",
+			partial == 1 ? "its" : "their", partial == 1 ? "it" : "they");
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		dx_report_finding_line(out, r, dx_report_finding(r, i));
 	if (nfiles)
@@ -395,6 +403,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "erased_before_change", st->erased_before);
 	dx_json_u64(g, "own_work", st->own_work);
 	dx_json_u64(g, "over_window_limit", st->over_window_limit);
+	dx_json_u64(g, "punches_partial", st->partial_punches);
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
 	dx_json_u64(g, "punches_without_fault_lock", st->lockless_punches);
@@ -484,6 +493,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "incomplete", p->incomplete);
 	dx_json_bool(g, "faults_unwatched", p->faults_unwatched);
 	dx_json_bool(g, "change_undated", p->change_undated);
+	dx_json_bool(g, "partial", p->partial);
 }
 
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)

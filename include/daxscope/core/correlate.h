@@ -101,11 +101,19 @@ struct dx_file_stats {
 	uint64_t lock_unknown_punches; /* windows whose fault lock was not known yet (learned from faults): never judged held */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t undated_punches;   /* FUSE windows whose data change no probe could date: their verdicts are unreliable */
-	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
+	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS
+				     * or the evidence budget): counted, never judged */
+	uint64_t partial_punches;   /* windows that did not keep some of theirs: never clean */
 };
 
 /* The most fault groups, page marks and requests one punch window keeps; past it they are only counted. */
 #define DX_WINDOW_EVENTS (1u << 22)
+/*
+ * The most all windows not yet retired to the judge keep together, by
+ * default (dx_correlator_opts.evidence_budget): past it a window only counts
+ * what it sees, and is marked partial. docs/design.md states the bytes.
+ */
+#define DX_EVIDENCE_BUDGET DX_WINDOW_EVENTS
 
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
 struct dx_dax_window {
@@ -172,6 +180,8 @@ struct dx_punch_window {
 	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
 	bool change_undated;   /* a FUSE file whose request changing the data no probe dated: never judged clean */
+	bool partial;          /* it only counted some of its fault groups, page marks or requests (the window's
+				* limit or the evidence budget): its findings are incomplete, and no verdict is clean */
 };
 
 /* Was the fault lock proven held for write at each of the punch's data changes? */
@@ -183,6 +193,7 @@ static inline bool dx_punch_held_lock(const struct dx_punch_window *p)
 struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */
 	uint64_t grace_ns;   /* a window is judged this long after its end (late lock wakeups) */
+	size_t evidence_budget; /* fault groups, page marks and requests all open windows keep; 0: DX_EVIDENCE_BUDGET */
 	void (*on_finding)(const struct dx_finding *f, void *ctx);
 	void (*on_punch)(const struct dx_punch_window *p, void *ctx); /* NULL: not wanted */
 	void *ctx;

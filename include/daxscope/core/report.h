@@ -28,6 +28,7 @@ typedef void (*dx_record_fn)(uint32_t type, const void *payload, uint32_t len, v
 struct dx_report_opts {
 	bool keep_punches;   /* keep every judged punch window (one-shot reports) */
 	size_t max_findings; /* keep only the newest this many (live views); 0: all */
+	size_t evidence_budget; /* what open punch windows keep together (dx_correlator_opts); 0: the default */
 	void (*on_finding)(const struct dx_finding *f, void *ctx); /* as each is judged; may be NULL */
 	void *ctx;
 };
