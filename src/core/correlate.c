@@ -1077,8 +1077,12 @@ static void deliver(void *verdict, void *ctx)
 	dx_verdict_add_counts(&c->files[v->file], v);
 	if (c->opts.on_punch)
 		c->opts.on_punch(&v->punch, c->opts.ctx);
-	for (size_t i = 0; i < v->nfound && c->opts.on_finding; i++)
-		c->opts.on_finding(&v->found[i], c->opts.ctx);
+	for (size_t i = 0; i < v->nfound && c->opts.on_finding; i++) {
+		struct dx_finding f;
+
+		dx_verdict_finding(v, i, &f);
+		c->opts.on_finding(&f, c->opts.ctx);
+	}
 	dx_verdict_free(v);
 }
 

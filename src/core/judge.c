@@ -28,34 +28,9 @@ static int mark_cmp(const void *a, const void *b)
 
 static int finding_cmp(const void *a, const void *b)
 {
-	const struct dx_finding *x = a, *y = b;
+	const struct dx_judged *x = a, *y = b;
 
-	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
-}
-
-static struct dx_finding finding_in(const struct dx_retired_window *w, enum dx_finding_kind kind,
-				    const struct dx_task *task, uint64_t page, uint64_t t)
-{
-	struct dx_finding f = {
-		.kind = kind,
-		.file = w->punch.file,
-		.punch_window = w->punch.id,
-		.page_index = page,
-		.last_page = page,
-		.t_ns = t,
-		.punch_begin_ns = w->punch.begin_ns,
-		.punch_end_ns = w->punch.end_ns,
-		.data_change_ns = w->punch.data_change_ns,
-		.fault = *task,
-		.punch = w->punch.task,
-		.punch_op = w->punch.op,
-		.punch_offset = w->punch.offset,
-		.punch_len = w->punch.len,
-		.certain = w->punch.fuse_reply_ns && t >= w->punch.fuse_reply_ns,
-		.incomplete = w->punch.incomplete || w->punch.unterminated || w->punch.partial,
-	};
-
-	return f;
+	return x->t < y->t ? -1 : x->t > y->t;
 }
 
 /* A fault group as refaulted_after looks it up. */
@@ -74,8 +49,11 @@ struct judging {
 	uint64_t change_end; /* ... and ended: the FUSE reply, else the window's end */
 	uint64_t changed_by; /* after this the data is what the punch leaves (see leaves_by) */
 	uint64_t cancelled_pages; /* dirty pages the kernel says the punch threw away, not yet attributed */
-	struct dx_finding *found;
+	struct dx_judged *found;
 	size_t n, cap;
+	struct dx_task *tasks; /* the tasks the findings name, each once */
+	size_t ntasks, cap_tasks;
+	struct u64_map task_at; /* tid -> index of its latest in tasks */
 	/* what judging looks up, built as it starts: */
 	struct u64_tree deleted_t; /* the deletes' times, in page order */
 	uint64_t *pages;           /* the dirtied pages, in order, once each */
@@ -87,13 +65,33 @@ struct judging {
 	bool keyed;
 };
 
-static struct dx_finding *add_finding(struct judging *v, enum dx_finding_kind kind, const struct dx_task *task,
-				      uint64_t page, uint64_t t)
+/* TASK's index in v->tasks: a task is listed once (again only if its name changed). */
+static uint32_t task_index(struct judging *v, const struct dx_task *task)
 {
-	struct dx_finding *f = DX_PUSH(v->found, v->n, v->cap);
+	uint64_t *at = u64_map_put(&v->task_at, task->tid); /* index + 1 */
 
-	*f = finding_in(v->w, kind, task, page, t);
+	if (!*at || memcmp(&v->tasks[*at - 1], task, sizeof(*task))) {
+		*DX_PUSH(v->tasks, v->ntasks, v->cap_tasks) = *task;
+		*at = v->ntasks;
+	}
+	return (uint32_t)(*at - 1);
+}
+
+static struct dx_judged *add_finding(struct judging *v, enum dx_finding_kind kind, const struct dx_task *task,
+				     uint64_t page, uint64_t t)
+{
+	struct dx_judged *f = DX_PUSH(v->found, v->n, v->cap);
+
+	*f = (struct dx_judged){
+		.kind = (uint8_t)kind, .task = task_index(v, task), .io = DX_NO_TASK, .page = page, .last_page = page, .t = t,
+	};
 	return f;
+}
+
+/* After the FUSE reply: the server had changed the data. */
+static bool certain(const struct dx_punch_window *p, uint64_t t)
+{
+	return p->fuse_reply_ns && t >= p->fuse_reply_ns;
 }
 
 /* ---- what judging looks up: each question in O(log n) ---- */
@@ -394,7 +392,7 @@ static void judge_faults(struct judging *v)
 	for (size_t i = 0; i < v->w->ngroups; i++) {
 		const struct dx_fault_group *g = &v->w->groups[i];
 		uint64_t at = g->lock_t ? g->lock_t : g->t;
-		struct dx_finding *f;
+		struct dx_judged *f;
 
 		if (g->page == DX_PAGE_UNKNOWN ? !g->wait_ns : !page_in_window(v->w, g->page))
 			continue;
@@ -417,7 +415,6 @@ static void judge_faults(struct judging *v)
 				g->page, g->t);
 		f->lock_wait_ns = g->wait_ns;
 		f->fault_ns = g->fault_ns;
-		f->wait_ns = g->wait_ns && g->fault_ns > g->wait_ns ? g->fault_ns : g->wait_ns;
 		f->write = g->write;
 		f->dax = g->dax;
 		f->dax_window = g->dax_window;
@@ -446,7 +443,7 @@ static void judge_dirtied(struct judging *v)
 	for (size_t i = 0; i < v->w->ndirtied; i++) {
 		const struct dx_page_mark *d = &v->w->dirtied[i];
 		uint64_t del = deleted_after(v, d->page, d->t);
-		struct dx_finding *f;
+		struct dx_judged *f;
 
 		if (!del || !other_task(v->w, &d->task, d->kthread)) /* counted with its fault */
 			continue;
@@ -462,7 +459,7 @@ static void judge_dirtied(struct judging *v)
 		f->deleted_ns = del;
 		f->refaulted = refaulted_after(v, d, del);
 		v->st->discarded_writes++;
-		v->st->certain_discards += f->certain;
+		v->st->certain_discards += certain(&v->w->punch, d->t);
 	}
 }
 
@@ -490,14 +487,14 @@ static void judge_io(struct judging *v)
 		uint64_t first = io->first_page > v->w->first_page ? io->first_page : v->w->first_page;
 		uint64_t last = io->last_page < v->w->last_page ? io->last_page : v->w->last_page;
 		const struct dx_page_mark *dirtier = v->dirtier[i] ? &v->w->dirtied[v->dirtier[i] - 1] : NULL;
-		struct dx_finding *f;
+		struct dx_judged *f;
 
 		if (io->write) {
 			if (!breaks_rule(v, io->t) || io->t > v->w->punch.end_ns || own_write_back(v, io, first))
 				continue;
 			f = add_finding(v, DX_FINDING_RESURRECTED_DATA, dirtier ? &dirtier->task : &io->task, first,
 					io->t);
-			f->io = io->task;
+			f->io = task_index(v, &io->task);
 			v->st->resurrected++;
 		} else if ((while_changing(v, io->t) || (breaks_rule(v, io->t) && io->t <= v->w->punch.end_ns)) &&
 			   page_can_be_lost(v->w, first) &&
@@ -639,10 +636,50 @@ struct dx_verdict *dx_judge(struct dx_retired_window *w)
 	if (v.n)
 		qsort(v.found, v.n, sizeof(*v.found), finding_cmp);
 	free_indexes(&v);
-	out->found = v.found;
+	u64_map_free(&v.task_at);
+	out->found = v.n ? realloc(v.found, v.n * sizeof(*v.found)) : NULL; /* no room to grow kept */
+	if (!out->found)
+		out->found = v.found;
 	out->nfound = v.n;
+	out->tasks = v.tasks;
+	out->ntasks = v.ntasks;
 	dx_retired_window_free(w);
 	return out;
+}
+
+void dx_verdict_finding(const struct dx_verdict *v, size_t i, struct dx_finding *f)
+{
+	const struct dx_judged *j = &v->found[i];
+	const struct dx_punch_window *p = &v->punch;
+
+	*f = (struct dx_finding){
+		.kind = j->kind,
+		.file = p->file,
+		.punch_window = p->id,
+		.dax_window = j->dax_window,
+		.page_index = j->page,
+		.last_page = j->last_page,
+		.t_ns = j->t,
+		.punch_begin_ns = p->begin_ns,
+		.punch_end_ns = p->end_ns,
+		.data_change_ns = p->data_change_ns,
+		.lock_wait_ns = j->lock_wait_ns,
+		.fault_ns = j->fault_ns,
+		.wait_ns = j->lock_wait_ns && j->fault_ns > j->lock_wait_ns ? j->fault_ns : j->lock_wait_ns,
+		.fault = v->tasks[j->task],
+		.punch = p->task,
+		.punch_op = p->op,
+		.punch_offset = p->offset,
+		.punch_len = p->len,
+		.write = j->write,
+		.dax = j->dax,
+		.deleted_ns = j->deleted_ns,
+		.certain = certain(p, j->t),
+		.refaulted = j->refaulted,
+		.incomplete = p->incomplete || p->unterminated || p->partial,
+	};
+	if (j->io != DX_NO_TASK)
+		f->io = v->tasks[j->io];
 }
 
 void dx_retired_window_free(struct dx_retired_window *w)
@@ -663,6 +700,7 @@ void dx_verdict_free(struct dx_verdict *v)
 	if (!v)
 		return;
 	free(v->found);
+	free(v->tasks);
 	free(v);
 }
 

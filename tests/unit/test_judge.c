@@ -60,6 +60,15 @@ static struct dx_retired_window *window(bool held)
 	return w;
 }
 
+/* The verdict's finding I, whole. */
+static struct dx_finding found(const struct dx_verdict *v, size_t i)
+{
+	struct dx_finding f;
+
+	dx_verdict_finding(v, i, &f);
+	return f;
+}
+
 static void add_fault(struct dx_retired_window *w, uint32_t tid, uint64_t t, uint64_t page, uint64_t wait_ns)
 {
 	struct dx_fault_group g = { .task = task(tid), .t = t, .last_t = t, .page = page, .wait_ns = wait_ns };
@@ -81,10 +90,10 @@ int main(void)
 	add_fault(w, WRITER, T0 + 3 * MS, 4, 0);
 	v = dx_judge(w);
 	is_int(v->nfound, 1, "unheld window, fault after the change: one finding");
-	is_int(v->found[0].kind, DX_FINDING_UNBLOCKED_FAULT, "... an unblocked fault");
-	is_int(v->found[0].fault.tid, WRITER, "... by the faulting task");
-	is_int(v->found[0].page_index, 4, "... on its page");
-	is_int(v->found[0].punch_begin_ns, T0, "... in its punch window");
+	is_int(found(v, 0).kind, DX_FINDING_UNBLOCKED_FAULT, "... an unblocked fault");
+	is_int(found(v, 0).fault.tid, WRITER, "... by the faulting task");
+	is_int(found(v, 0).page_index, 4, "... on its page");
+	is_int(found(v, 0).punch_begin_ns, T0, "... in its punch window");
 	is_int(v->tally.unblocked_read, 1, "counted as an unblocked read");
 	is_int(v->tally.unheld_punches, 1, "the window counted as unheld");
 	is_int(v->file, 5, "the caller's file handed back");
@@ -105,8 +114,8 @@ int main(void)
 	w = window(true);
 	add_fault(w, WRITER, T0 + 3 * MS, 4, 2 * MS);
 	v = dx_judge(w);
-	ok(v->nfound == 1 && v->found[0].kind == DX_FINDING_BLOCKED_FAULT, "a wait on the lock: a blocked fault");
-	is_int(v->found[0].lock_wait_ns, 2 * MS, "... with its wait");
+	ok(v->nfound == 1 && found(v, 0).kind == DX_FINDING_BLOCKED_FAULT, "a wait on the lock: a blocked fault");
+	is_int(found(v, 0).lock_wait_ns, 2 * MS, "... with its wait");
 	is_int(v->tally.blocked, 1, "... counted");
 	dx_verdict_free(v);
 
@@ -134,9 +143,9 @@ int main(void)
 	w->groups[0].write = true;
 	v = dx_judge(w);
 	is_int(v->nfound, 2, "a dirtied page deleted dirty: its fault and the write");
-	ok(v->found[0].kind == DX_FINDING_UNBLOCKED_FAULT && v->found[1].kind == DX_FINDING_DISCARDED_WRITE,
+	ok(found(v, 0).kind == DX_FINDING_UNBLOCKED_FAULT && found(v, 1).kind == DX_FINDING_DISCARDED_WRITE,
 	   "... in time order, the fault first");
-	is_int(v->found[1].deleted_ns, T0 + 4 * MS, "... the write deleted when the punch deleted its page");
+	is_int(found(v, 1).deleted_ns, T0 + 4 * MS, "... the write deleted when the punch deleted its page");
 	dx_verdict_free(v);
 
 	/* an empty window judged and freed: nothing to find, nothing leaked (ASan in make sanitize) */

@@ -68,6 +68,22 @@ struct dx_retired_window {
 	size_t nios;
 };
 
+/*
+ * A finding as a verdict keeps it, a quarter of a struct dx_finding: what the
+ * window and its tasks say is not repeated (dx_verdict_finding adds it).
+ */
+struct dx_judged {
+	uint64_t t, page, last_page;
+	uint64_t deleted_ns; /* discarded writes: when the punch deleted the page */
+	uint64_t lock_wait_ns, fault_ns;
+	uint32_t task, io;   /* indexes into the verdict's tasks; io DX_NO_TASK but for resurrected data */
+	uint32_t dax_window;
+	uint8_t kind;        /* enum dx_finding_kind */
+	bool write, dax, refaulted;
+};
+
+#define DX_NO_TASK UINT32_MAX
+
 /* What judging a window found: the caller's once returned, free with dx_verdict_free. */
 struct dx_verdict {
 	struct dx_punch_window punch; /* the judged window */
@@ -77,9 +93,14 @@ struct dx_verdict {
 	 * finding, early fault or own work adds, and which kind of punch it was.
 	 */
 	struct dx_file_stats tally;
-	struct dx_finding *found; /* in time order */
+	struct dx_judged *found; /* in time order */
 	size_t nfound;
+	struct dx_task *tasks;   /* the tasks its findings name, each once */
+	size_t ntasks;
 };
+
+/* Its finding I, whole. */
+void dx_verdict_finding(const struct dx_verdict *v, size_t i, struct dx_finding *f);
 
 /* Judges W and frees it; NULL never (out of memory aborts: a collector cannot report anything honest). */
 struct dx_verdict *dx_judge(struct dx_retired_window *w);
