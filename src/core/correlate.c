@@ -1234,7 +1234,7 @@ void dx_correlator_settle(struct dx_correlator *c)
 
 bool dx_correlator_behind(const struct dx_correlator *c)
 {
-	return dx_worker_backlog(c->judge) > DX_JUDGE_BACKLOG;
+	return dx_worker_backlog(c->judge) > c->budget;
 }
 
 void dx_correlator_flush(struct dx_correlator *c)

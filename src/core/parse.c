@@ -66,8 +66,8 @@ enum { OPT_EVIDENCE_BUDGET = 3000 };
 
 static const struct argp_option evidence_options[] = {
 	{ "evidence-budget", OPT_EVIDENCE_BUDGET, "N", 0,
-	  "fault groups, page marks and requests that open punch windows keep together (default 4194304, about "
-	  "1 GiB at most; 1 to 1073741824): past it a window only counts them, and says its findings are incomplete",
+	  "fault groups, page marks and requests that open punch windows keep together (default 1048576, about "
+	  "300 MiB; 1 to 1073741824): past it a window only counts them, and says its findings are incomplete",
 	  0 },
 	{ 0 },
 };

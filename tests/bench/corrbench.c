@@ -220,10 +220,9 @@ static void long_windows(struct feed *f, long faults)
 }
 
 /* Feeds one capture of the shape at size N through a report, as `daxtrace report` does; ns per event. */
-static double run(const char *shape, long n, size_t budget, uint64_t *events, double *longest)
+static double run(const char *shape, long n, const struct dx_report_opts *o, uint64_t *events, double *longest)
 {
-	/* a live view's report (daxtop): the newest findings kept, so what is measured is the windows' own */
-	struct feed f = { .r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = budget }) };
+	struct feed f = { .r = dx_report_new(o) };
 	double t0 = seconds(), ns;
 
 	if (!f.r)
@@ -251,7 +250,8 @@ static int memory(const char *shape, long n, size_t budget)
 	uint64_t events;
 	double longest;
 
-	run(shape, n, budget, &events, &longest);
+	/* a live view's report (daxtop): the newest findings kept, so what is measured is the windows' own */
+	run(shape, n, &(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = budget }, &events, &longest);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"shape\":\"%s\",\"n\":%ld,\"budget\":%zu,\"events\":%llu,\"peak_rss_kib\":%ld}\n", shape, n, budget,
 	       (unsigned long long)events, ru.ru_maxrss);
@@ -272,8 +272,8 @@ int main(int argc, char **argv)
 			shape = optarg;
 		else if (opt == 'm')
 			mem = true;
-		else if (opt == 'b' && (budget = strtol(optarg, NULL, 10)) > 0)
-			continue;
+		else if (opt == 'b' && (budget = strtol(optarg, NULL, 10)) >= 0)
+			continue; /* 0: the default */
 		else if (opt != 'n' || (n = strtol(optarg, NULL, 10)) <= 0)
 			shape = "";
 	}
@@ -284,9 +284,9 @@ int main(int argc, char **argv)
 	}
 	if (mem)
 		return memory(shape, n, (size_t)budget);
-	run(shape, n, 0, &events, &longest); /* warms the allocator and caches: 1x is not penalised */
+	run(shape, n, &(struct dx_report_opts){ 0 }, &events, &longest); /* warms the allocator and caches */
 	for (long scale = 1; scale <= 8; scale *= 2) {
-		ns = run(shape, n * scale, 0, &events, &longest);
+		ns = run(shape, n * scale, &(struct dx_report_opts){ 0 }, &events, &longest);
 		if (scale == 1)
 			first = ns;
 		printf("{\"shape\":\"%s\",\"scale\":%ld,\"n\":%ld,\"events\":%llu,\"ns_per_event\":%.1f,\"longest_take_ms\":%.1f}\n",

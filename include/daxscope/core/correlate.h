@@ -111,9 +111,10 @@ struct dx_file_stats {
 /*
  * The most all windows not yet retired to the judge keep together, by
  * default (dx_correlator_opts.evidence_budget): past it a window only counts
- * what it sees, and is marked partial. docs/design.md states the bytes.
+ * what it sees, and is marked partial. docs/design.md ("Memory") states the
+ * bytes.
  */
-#define DX_EVIDENCE_BUDGET DX_WINDOW_EVENTS
+#define DX_EVIDENCE_BUDGET (1u << 20)
 
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
 struct dx_dax_window {
@@ -216,9 +217,11 @@ void dx_correlator_flush(struct dx_correlator *c);
  * every window handed over so far is delivered.
  */
 void dx_correlator_settle(struct dx_correlator *c);
-/* The judge is more than DX_JUDGE_BACKLOG items behind: a live caller should stop reading events for a while. */
+/*
+ * The windows handed to the judge and not yet delivered hold more than the
+ * evidence budget: a live caller should stop reading events for a while.
+ */
 bool dx_correlator_behind(const struct dx_correlator *c);
-#define DX_JUDGE_BACKLOG (2 * (size_t)DX_WINDOW_EVENTS)
 uint64_t dx_correlator_lost(const struct dx_correlator *c);
 uint64_t dx_correlator_events(const struct dx_correlator *c);
 size_t dx_correlator_nfiles(const struct dx_correlator *c);
