@@ -38,17 +38,11 @@
 #include "daxscope/core/judge.h"
 #include "daxscope/core/names.h"
 #include "fileindex.h"
-#include "daxmodel.h"
+#include "daxwindows.h"
 #include "grow.h"
+#include "reorder.h"
 #include "u64index.h"
 #include "worker.h"
-
-#define DAX_RANGE_SHIFT 21 /* fs/fuse/dax.c FUSE_DAX_SHIFT */
-
-struct queued { /* an event waiting in the reorder heap */
-	struct dx_event e;
-	uint64_t seq;
-};
 
 struct punch_window;
 
@@ -127,9 +121,8 @@ struct task_windows {
 
 struct dx_correlator {
 	struct dx_correlator_opts opts;
-	struct queued *heap;
-	size_t nqueued, cap_queued;
-	uint64_t seq, newest_ts, watermark;
+	struct reorder reorder;
+	uint64_t newest_ts, watermark;
 	struct dx_file_stats *files;
 	size_t nfiles, cap_files;
 	struct file_index index;
@@ -141,11 +134,7 @@ struct dx_correlator {
 	struct u64_map open_by_tid;   /* tid -> its open window: a task is in one syscall at a time */
 	struct u64_map task_windows;  /* file << 32 | tid -> struct task_windows */
 	struct u64_heap ending;       /* (end + grace, window) of every ended window not yet judged */
-	struct dx_dax_window *dax;
-	struct dx_dax_model **dax_models; /* per window, once it has uses */
-	size_t ndax, cap_dax, cap_dax_models;
-	struct u64_map dax_index; /* window address -> index in dax + 1 */
-	struct u64_map dax_by_dev; /* a mount's device -> the index + 1 of its latest window */
+	struct dax_windows dax;
 	struct dx_worker *judge;  /* judges retired windows off the caller's thread, hands them back in order */
 	size_t budget;            /* evidence_budget, or its default */
 	size_t kept;              /* groups, marks and requests of the windows not yet retired: at most budget */
@@ -168,52 +157,6 @@ static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 	c->by_file = dx_grow(c->by_file, &c->cap_by_file, c->nfiles, sizeof(*c->by_file));
 	memset(&c->by_file[i], 0, sizeof(c->by_file[i]));
 	return i;
-}
-
-/* ---- the reorder heap, ordered by (ts, arrival) ---- */
-
-static bool queued_before(const struct queued *a, const struct queued *b)
-{
-	return a->e.ts < b->e.ts || (a->e.ts == b->e.ts && a->seq < b->seq);
-}
-
-static void heap_push(struct dx_correlator *c, const struct dx_event *e)
-{
-	size_t i = c->nqueued;
-	struct queued *h = DX_PUSH(c->heap, c->nqueued, c->cap_queued);
-
-	h->e = *e;
-	h->seq = c->seq++;
-	while (i && queued_before(&c->heap[i], &c->heap[(i - 1) / 2])) {
-		struct queued tmp = c->heap[i];
-
-		c->heap[i] = c->heap[(i - 1) / 2];
-		c->heap[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
-	}
-}
-
-static struct dx_event heap_pop(struct dx_correlator *c)
-{
-	struct dx_event top = c->heap[0].e;
-	size_t i = 0;
-
-	c->heap[0] = c->heap[--c->nqueued];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < c->nqueued && queued_before(&c->heap[l], &c->heap[m]))
-			m = l;
-		if (r < c->nqueued && queued_before(&c->heap[r], &c->heap[m]))
-			m = r;
-		if (m == i)
-			break;
-		struct queued tmp = c->heap[i];
-		c->heap[i] = c->heap[m];
-		c->heap[m] = tmp;
-		i = m;
-	}
-	return top;
 }
 
 /*
@@ -726,10 +669,8 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 	case DX_DAX_FAULT:
 		g = fault_for(c, file, e);
 		if (g) {
-			uint64_t *dax = u64_map_get(&c->dax_by_dev, e->file.dev);
-
 			g->dax = true;
-			g->dax_window = dax ? (uint32_t)*dax : 0;
+			g->dax_window = dax_windows_of_dev(&c->dax, e->file.dev);
 			g->write |= e->flags & DX_F_WRITE;
 			g->entered = false;
 		}
@@ -805,74 +746,6 @@ static void on_fuse_request(struct dx_correlator *c, const struct dx_event *e)
 		w->fuse_sent = e->ts - e->fuse.latency_ns;
 		w->fuse_reply = e->ts;
 		note_change(w, w->fuse_sent, e->flags);
-	}
-}
-
-/* FUSE DAX window accounting: state after each event, counts and latencies per operation. */
-static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
-{
-	const struct dx_dax_range *d = &e->dax;
-	uint64_t *i = u64_map_put(&c->dax_index, d->window); /* its index + 1 */
-	struct dx_dax_window *w;
-
-	if (d->op == DX_DAX_NEW)
-		*i = 0; /* the address of an unmounted window: this one starts anew */
-	if (!*i) {
-		w = DX_PUSH(c->dax, c->ndax, c->cap_dax);
-		memset(w, 0, sizeof(*w));
-		w->window = d->window;
-		w->since_ns = e->ts;
-		w->min_free = UINT32_MAX;
-		c->dax_models = dx_grow(c->dax_models, &c->cap_dax_models, c->ndax, sizeof(*c->dax_models));
-		c->dax_models[c->ndax - 1] = NULL;
-		*i = c->ndax;
-	}
-	w = &c->dax[*i - 1];
-	if (e->file.dev) {
-		w->dev = e->file.dev;
-		*u64_map_put(&c->dax_by_dev, w->dev) = *i;
-	}
-	w->ranges = d->nr_ranges;
-	w->free = d->nr_free;
-	w->busy = d->nr_busy;
-	if (d->nr_free < w->min_free)
-		w->min_free = d->nr_free;
-	if (d->op == DX_DAX_USE) { /* the model learns from a use; nothing is counted */
-		struct dx_dax_model **m = &c->dax_models[*i - 1];
-
-		if (!*m && !(*m = dx_dax_model_new(d->nr_ranges)))
-			abort(); /* a collector out of memory cannot report anything honest */
-		dx_dax_model_use(*m, e->file.ino, d->offset >> DAX_RANGE_SHIFT, e->flags & DX_F_WRITE);
-		return;
-	}
-	switch (d->op) {
-	case DX_DAX_SETUP:
-		w->setups++;
-		w->failed_setups += d->ret != 0;
-		dx_hist_add(&w->setup_ns, d->duration_ns);
-		break;
-	case DX_DAX_REMOVE:
-		w->removes += d->count;
-		w->failed_removes += d->ret != 0;
-		dx_hist_add(&w->remove_ns, d->duration_ns);
-		break;
-	case DX_DAX_RECLAIM:
-		w->reclaims++;
-		dx_hist_add(&w->reclaim_ns, d->duration_ns);
-		break;
-	case DX_DAX_INLINE_RECLAIM:
-		w->inline_reclaims++;
-		dx_hist_add(&w->inline_reclaim_ns, d->duration_ns);
-		break;
-	case DX_DAX_RECLAIM_PASS:
-		w->passes++;
-		dx_hist_add(&w->pass_ns, d->duration_ns);
-		break;
-	case DX_DAX_ALLOC_STALL:
-		w->alloc_stalls++;
-		w->alloc_misses += d->count;
-		dx_hist_add(&w->stall_ns, d->duration_ns);
-		break;
 	}
 }
 
@@ -962,7 +835,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 		on_fuse_request(c, e);
 		break;
 	case DX_DAX_RANGE:
-		on_dax_range(c, e);
+		dax_windows_apply(&c->dax, e);
 		break;
 	case DX_LOST_STORE:
 		on_lost_store(c, e);
@@ -1179,18 +1052,13 @@ void dx_correlator_free(struct dx_correlator *c)
 		unindex(c, w); /* frees what its groups held in the task index */
 		free_window(w);
 	}
-	free(c->heap);
-	for (size_t i = 0; i < c->ndax; i++)
-		dx_dax_model_free(c->dax_models[i]);
-	free(c->dax_models);
-	free(c->dax);
+	reorder_free(&c->reorder);
+	dax_windows_free(&c->dax);
 	free(c->files);
 	free(c->by_file);
 	u64_map_free(&c->by_seq);
 	u64_map_free(&c->open_by_tid);
 	u64_map_free(&c->task_windows);
-	u64_map_free(&c->dax_index);
-	u64_map_free(&c->dax_by_dev);
 	u64_heap_free(&c->ending);
 	file_index_free(&c->index);
 	free(c);
@@ -1198,8 +1066,10 @@ void dx_correlator_free(struct dx_correlator *c)
 
 static void release_until(struct dx_correlator *c, uint64_t limit)
 {
-	while (c->nqueued && c->heap[0].e.ts <= limit) {
-		struct dx_event e = heap_pop(c);
+	const struct dx_event *oldest;
+
+	while ((oldest = reorder_oldest(&c->reorder)) && oldest->ts <= limit) {
+		struct dx_event e = reorder_pop(&c->reorder);
 
 		apply(c, &e);
 	}
@@ -1208,7 +1078,7 @@ static void release_until(struct dx_correlator *c, uint64_t limit)
 void dx_correlator_push(struct dx_correlator *c, const struct dx_event *e)
 {
 	c->events++;
-	heap_push(c, e);
+	reorder_push(&c->reorder, e);
 	if (e->ts > c->newest_ts)
 		c->newest_ts = e->ts;
 	if (c->newest_ts > c->opts.reorder_ns) {
@@ -1266,26 +1136,20 @@ const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, si
 
 size_t dx_correlator_ndax(const struct dx_correlator *c)
 {
-	return c->ndax;
+	return c->dax.n;
 }
 
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i)
 {
-	return i < c->ndax ? &c->dax[i] : NULL;
+	return i < c->dax.n ? &c->dax.windows[i] : NULL;
 }
 
 const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c, size_t i)
 {
-	return i < c->ndax ? c->dax_models[i] : NULL;
+	return i < c->dax.n ? c->dax.models[i] : NULL;
 }
 
 size_t dx_correlator_dax_window_at(const struct dx_correlator *c, uint64_t address, uint64_t t)
 {
-	size_t found = SIZE_MAX;
-
-	/* windows at one address come in the order their first events were applied: time order */
-	for (size_t i = 0; i < c->ndax; i++)
-		if (c->dax[i].window == address && (found == SIZE_MAX || c->dax[i].since_ns <= t))
-			found = i;
-	return found;
+	return dax_windows_at(&c->dax, address, t);
 }
