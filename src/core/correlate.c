@@ -855,18 +855,6 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 
 /* ---- handing windows to the judge ---- */
 
-static void free_window(struct punch_window *w)
-{
-	free(w->groups);
-	u64_map_free(&w->last_group);
-	free(w->dirtied);
-	free(w->deleted);
-	free(w->added);
-	free(w->read);
-	free(w->ios);
-	free(w);
-}
-
 /* What W holds, as the judge takes it: W's arrays move into it and W is freed. */
 static struct dx_retired_window *retired(const struct dx_correlator *c, struct punch_window *w)
 {
@@ -918,10 +906,8 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 		.ios = w->ios,
 		.nios = w->nios,
 	};
-	w->groups = NULL;
-	w->dirtied = w->deleted = w->added = w->read = NULL;
-	w->ios = NULL;
-	free_window(w);
+	u64_map_free(&w->last_group);
+	free(w);
 	return r;
 }
 
@@ -1050,7 +1036,7 @@ void dx_correlator_free(struct dx_correlator *c)
 		struct punch_window *w = c->windows.first;
 
 		unindex(c, w); /* frees what its groups held in the task index */
-		free_window(w);
+		dx_retired_window_free(retired(c, w));
 	}
 	reorder_free(&c->reorder);
 	dax_windows_free(&c->dax);
