@@ -42,82 +42,8 @@
 #include "grow.h"
 #include "reorder.h"
 #include "u64index.h"
+#include "windows.h"
 #include "worker.h"
-
-struct punch_window;
-
-struct window_links {
-	struct punch_window *prev, *next;
-};
-
-struct window_list {
-	struct punch_window *first, *last;
-};
-
-struct punch_window {
-	size_t file; /* index into files */
-	uint64_t seq; /* opening order: windows are visited and judged in it */
-	uint64_t lost_at_open; /* events lost before it opened: more by its judging make it incomplete */
-	struct dx_task punch;
-	uint32_t op;
-	uint64_t offset, len, size_at_begin;
-	uint64_t first_page, last_page;
-	uint64_t begin, end; /* end 0 while open */
-	uint64_t fuse_sent, fuse_reply; /* its request that changes the data */
-	int64_t ret;
-	bool unterminated, aborted, incomplete;
-	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached */
-	bool change_undated;   /* FUSE: its data change could not be dated, so neither can what raced it */
-	/* the kernel's evidence: data changes sampled, those without the lock or before it was known, the first
-	 * and last, dirty bytes dropped */
-	uint32_t changes, unlocked, lock_unknown;
-	uint64_t first_change, last_change, cancelled_bytes;
-	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
-	uint32_t guard;     /* enum dx_fault_guard: what the kernel read */
-	struct dx_fault_group *groups;
-	size_t ngroups, cap_groups;
-	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */
-	struct dx_page_mark *dirtied, *deleted, *added, *read; /* read: one a page of each block read */
-	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added, nread, cap_read;
-	struct dx_io_mark *ios;
-	size_t nios, cap_ios;
-	size_t kept; /* groups, marks and requests: at most DX_WINDOW_EVENTS */
-	bool partial; /* it refused one: past its limit or the budget */
-	struct window_links all;  /* every window not yet judged, in opening order */
-	struct window_links open; /* the open ones of its file, in opening order */
-	struct window_links late; /* its file's late ones (see struct file_windows) */
-	size_t slot;              /* in its file's table */
-	bool late_begin;
-};
-
-struct window_slot {
-	struct punch_window *w; /* NULL once judged */
-	uint64_t begin;         /* its begin, or an earlier window's if later: never decreases */
-};
-
-/*
- * A file's windows not yet judged, in opening order, to find the first one a
- * lock wait falls in: begins never decrease but for late windows (their
- * begin event came after the reorder delay), which are kept apart and looked
- * at one by one: a stream has next to none. Past LATE_WINDOWS of them a late
- * window is taken as beginning when its begin arrived, and marked incomplete:
- * a crafted capture cannot make every lookup linear.
- */
-#define LATE_WINDOWS 16
-
-struct file_windows {
-	struct window_slot *slots;
-	size_t n, cap, live;
-	struct u64_tree ends; /* per slot: its end, UINT64_MAX while open, 0 when judged or late */
-	struct window_list open, late;
-	size_t nlate;
-};
-
-/* The windows of one file in which a task's latest group is not closed: those its next page event may join. */
-struct task_windows {
-	struct u64_heap seqs; /* by opening order; seqs of windows judged since linger until reached */
-	size_t live;          /* of which not judged */
-};
 
 struct dx_correlator {
 	struct dx_correlator_opts opts;
@@ -196,41 +122,6 @@ static bool page_in_window(const struct punch_window *w, uint64_t page)
 	return page >= w->first_page && page <= w->last_page;
 }
 
-#define ALL offsetof(struct punch_window, all)
-#define OPEN offsetof(struct punch_window, open)
-#define LATE offsetof(struct punch_window, late)
-
-/* The links of W at AT (ALL, OPEN or LATE): a window is on three lists at once. */
-static struct window_links *links(struct punch_window *w, size_t at)
-{
-	return (struct window_links *)((char *)w + at);
-}
-
-static void list_append(struct window_list *l, struct punch_window *w, size_t at)
-{
-	links(w, at)->prev = l->last;
-	links(w, at)->next = NULL;
-	if (l->last)
-		links(l->last, at)->next = w;
-	else
-		l->first = w;
-	l->last = w;
-}
-
-static void list_remove(struct window_list *l, struct punch_window *w, size_t at)
-{
-	struct window_links *k = links(w, at);
-
-	if (k->prev)
-		links(k->prev, at)->next = k->next;
-	else
-		l->first = k->next;
-	if (k->next)
-		links(k->next, at)->prev = k->prev;
-	else
-		l->last = k->prev;
-}
-
 static struct punch_window *as_window(const uint64_t *value)
 {
 	return value ? (struct punch_window *)(uintptr_t)*value : NULL;
@@ -245,105 +136,6 @@ static struct punch_window *open_window_of(struct dx_correlator *c, size_t file)
 static struct punch_window *window_of_task(struct dx_correlator *c, uint32_t tid)
 {
 	return as_window(u64_map_get(&c->open_by_tid, tid));
-}
-
-/* ---- a file's table of windows ---- */
-
-static uint64_t slot_end(const struct punch_window *w)
-{
-	return w->late_begin ? 0 : w->end ? w->end : UINT64_MAX;
-}
-
-/* Drops the judged windows from a file's table and makes room for as many again as are left. */
-static void rebuild_table(struct file_windows *fw)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < fw->n; i++)
-		if (fw->slots[i].w) {
-			fw->slots[n] = fw->slots[i];
-			fw->slots[n].w->slot = n;
-			n++;
-		}
-	fw->n = n;
-	u64_tree_free(&fw->ends);
-	u64_tree_init(&fw->ends, 2 * n + 16);
-	fw->slots = dx_grow(fw->slots, &fw->cap, fw->ends.n, sizeof(*fw->slots));
-	for (size_t i = 0; i < n; i++)
-		u64_tree_set(&fw->ends, i, slot_end(fw->slots[i].w));
-}
-
-static void table_add(struct file_windows *fw, struct punch_window *w)
-{
-	uint64_t newest = fw->n ? fw->slots[fw->n - 1].begin : 0;
-
-	if (fw->n == fw->ends.n)
-		rebuild_table(fw);
-	w->late_begin = w->begin < newest && fw->nlate < LATE_WINDOWS;
-	w->incomplete |= w->begin < newest && !w->late_begin;
-	w->slot = fw->n++;
-	fw->slots[w->slot] = (struct window_slot){ w, w->begin < newest ? newest : w->begin };
-	u64_tree_set(&fw->ends, w->slot, slot_end(w));
-	fw->live++;
-	list_append(&fw->open, w, OPEN);
-	if (w->late_begin) {
-		list_append(&fw->late, w, LATE);
-		fw->nlate++;
-	}
-}
-
-static void table_ended(struct file_windows *fw, struct punch_window *w)
-{
-	list_remove(&fw->open, w, OPEN);
-	u64_tree_set(&fw->ends, w->slot, slot_end(w));
-}
-
-static void table_remove(struct file_windows *fw, struct punch_window *w)
-{
-	fw->slots[w->slot].w = NULL;
-	u64_tree_set(&fw->ends, w->slot, 0);
-	if (w->late_begin) {
-		list_remove(&fw->late, w, LATE);
-		fw->nlate--;
-	}
-	if (--fw->live)
-		return;
-	u64_tree_free(&fw->ends); /* a file no longer punched holds nothing */
-	free(fw->slots);
-	fw->slots = NULL;
-	fw->n = fw->cap = 0;
-}
-
-/* The file's first window, in opening order, open at T: the one a lock wait that began then fell in. */
-/* How many of the file's slots had begun by T (begins never decrease). */
-static size_t begun_by(const struct file_windows *fw, uint64_t t)
-{
-	size_t lo = 0, hi = fw->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (fw->slots[mid].begin <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static struct punch_window *window_at(struct dx_correlator *c, size_t file, uint64_t t)
-{
-	struct file_windows *fw = &c->by_file[file];
-	struct punch_window *found = NULL;
-	size_t lo = begun_by(fw, t), i;
-
-	i = u64_tree_first(&fw->ends, 0, lo, t ? t : 1); /* ends are not 0: that is a judged slot */
-	if (i < lo)
-		found = fw->slots[i].w;
-	for (struct punch_window *w = fw->late.first; w && (!found || w->seq < found->seq); w = w->late.next)
-		if (w->begin <= t && (!w->end || t <= w->end))
-			return w;
-	return found;
 }
 
 /* ---- windows ---- */
@@ -415,45 +207,6 @@ static bool keep_more(struct dx_correlator *c, struct punch_window *w)
 
 /* ---- fault groups ---- */
 
-static uint64_t task_key(size_t file, uint32_t tid)
-{
-	return (uint64_t)file << 32 | tid;
-}
-
-static struct task_windows *task_windows(struct dx_correlator *c, size_t file, uint32_t tid)
-{
-	uint64_t *v = u64_map_get(&c->task_windows, task_key(file, tid));
-
-	return v ? (struct task_windows *)(uintptr_t)*v : NULL;
-}
-
-/* The task's latest group in W opened: its next page event on the file may join it. */
-static void joinable(struct dx_correlator *c, struct punch_window *w, uint32_t tid)
-{
-	uint64_t *v = u64_map_put(&c->task_windows, task_key(w->file, tid));
-	struct task_windows *tw = (struct task_windows *)(uintptr_t)*v;
-
-	if (!tw) {
-		tw = calloc(1, sizeof(*tw));
-		if (!tw)
-			abort();
-		*v = (uintptr_t)tw;
-	}
-	u64_heap_push(&tw->seqs, w->seq, 0);
-	tw->live++;
-}
-
-/* One of them closed or was judged: the last one gone, the task has nothing to join on the file. */
-static bool unjoinable(struct dx_correlator *c, size_t file, struct task_windows *tw, uint32_t tid)
-{
-	if (--tw->live)
-		return true;
-	u64_heap_free(&tw->seqs);
-	free(tw);
-	u64_map_del(&c->task_windows, task_key(file, tid));
-	return false;
-}
-
 /* The task's latest group in the window, if not closed: a task takes one fault at a time. */
 static struct dx_fault_group *task_group(struct punch_window *w, uint32_t tid)
 {
@@ -472,7 +225,7 @@ static struct dx_fault_group *new_group(struct dx_correlator *c, struct punch_wi
 	if (old)
 		old->closed = true; /* a task takes one fault at a time */
 	else
-		joinable(c, w, e->tid);
+		joinable(&c->task_windows, w, e->tid);
 	*u64_map_put(&w->last_group, e->tid) = w->ngroups;
 	g = DX_PUSH(w->groups, w->ngroups, w->cap_groups);
 	memset(g, 0, sizeof(*g));
@@ -493,7 +246,7 @@ static struct dx_fault_group *new_group(struct dx_correlator *c, struct punch_wi
  */
 static struct dx_fault_group *fault_for(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
-	struct task_windows *tw = task_windows(c, file, e->tid);
+	struct task_windows *tw = task_windows(&c->task_windows, file, e->tid);
 	struct punch_window *open = c->by_file[file].open.last;
 	const struct u64_pair *top;
 
@@ -515,7 +268,7 @@ static struct dx_fault_group *fault_for(struct dx_correlator *c, size_t file, co
 		}
 		g->closed = true;
 		u64_heap_pop(&tw->seqs);
-		if (!unjoinable(c, file, tw, e->tid))
+		if (!unjoinable(&c->task_windows, file, tw, e->tid))
 			break;
 	}
 	if (!open || !page_in_window(open, e->page.index))
@@ -589,7 +342,7 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 		st->last_holder.tid = e->lock.holder_tid;
 		memcpy(st->last_holder.comm, e->lock.holder_comm, sizeof(st->last_holder.comm));
 	}
-	w = window_at(c, file, began);
+	w = window_at(&c->by_file[file], began);
 	if (!w || w->punch.tid == e->tid)
 		return; /* the punch itself waited, on a fault or another punch */
 	g = task_group(w, e->tid);
@@ -767,7 +520,7 @@ static void on_lost_store(struct dx_correlator *c, const struct dx_event *e)
 {
 	const struct dx_lost_store *ls = &e->lost_store;
 	size_t file = file_index(c, &e->file);
-	struct punch_window *w = window_at(c, file, ls->changed_ns);
+	struct punch_window *w = window_at(&c->by_file[file], ls->changed_ns);
 	struct dx_finding f = {
 		.kind = DX_FINDING_WRITABLE_AFTER_PUNCH,
 		.file = e->file,
@@ -953,7 +706,7 @@ static void unindex(struct dx_correlator *c, struct punch_window *w)
 	u64_map_del(&c->by_seq, w->seq);
 	for (size_t i = 0; i < w->ngroups; i++) /* a group not closed is its task's latest */
 		if (!w->groups[i].closed)
-			unjoinable(c, w->file, task_windows(c, w->file, w->groups[i].task.tid), w->groups[i].task.tid);
+			unjoinable(&c->task_windows, w->file, task_windows(&c->task_windows, w->file, w->groups[i].task.tid), w->groups[i].task.tid);
 }
 
 /* From here on W is only judged: on the judge's thread, with what it holds; W itself is gone. */
