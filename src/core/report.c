@@ -302,16 +302,6 @@ const struct dx_hist *dx_report_fuse(const struct dx_report *r, size_t slot)
 	return slot < DX_FUSE_SLOTS ? &r->fuse[slot] : NULL;
 }
 
-size_t dx_report_npunches(const struct dx_report *r)
-{
-	return r->npunches;
-}
-
-const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i)
-{
-	return i < r->npunches ? &r->punches[i] : NULL;
-}
-
 size_t dx_report_nprobes(const struct dx_report *r)
 {
 	return r->nprobes;

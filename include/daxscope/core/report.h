@@ -99,9 +99,6 @@ struct dx_capture_cut;
 const struct dx_capture_cut *dx_report_cut(const struct dx_report *r);
 /* The latencies of one FUSE request slot (DX_FUSE_SLOT_OPCODES). */
 const struct dx_hist *dx_report_fuse(const struct dx_report *r, size_t slot);
-/* Judged punch windows kept (keep_punches), oldest first. */
-size_t dx_report_npunches(const struct dx_report *r);
-const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i);
 /* What the session watches, one entry per concern. */
 size_t dx_report_nprobes(const struct dx_report *r);
 const struct dx_probe *dx_report_probe(const struct dx_report *r, size_t i);
