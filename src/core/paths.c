@@ -246,7 +246,8 @@ struct dx_path_lookups {
 	void *ctx;
 };
 
-static void read_fd(void *job)
+/* A lookup's result is the lookup itself, filled in. */
+static void *read_fd(void *job)
 {
 	struct lookup *l = job;
 	enum fd_name by_fd = l->fd >= 0 && l->want_name ? from_fd(l->pid, l->fd, &l->file, l->path, sizeof(l->path))
@@ -254,6 +255,7 @@ static void read_fd(void *job)
 
 	l->found = by_fd == FD_NAMES_FILE;
 	l->search = l->want_name && by_fd == FD_GONE && !l->recheck;
+	return l;
 }
 
 /* The inode number of a mount namespace link ("mnt:[N]"), 0 if unreadable. */
@@ -294,7 +296,7 @@ static void find_mount(struct lookup *l)
 	dx_mounts_free(&theirs);
 }
 
-static void search(void *job)
+static void *search(void *job)
 {
 	struct lookup *l = job;
 
@@ -303,6 +305,7 @@ static void search(void *job)
 			   from_fds(l->pid, &l->file, l->path, sizeof(l->path));
 	if (l->want_mount)
 		find_mount(l);
+	return l;
 }
 
 static struct asked *asked_slot(const struct dx_path_lookups *pl, const struct dx_file *f, uint32_t pid)
@@ -384,8 +387,8 @@ struct dx_path_lookups *dx_path_lookups_new(void)
 		return NULL;
 	pl->known = dx_paths_new();
 	pl->asked = calloc(DX_PATH_ASKED_KEPT, sizeof(*pl->asked));
-	pl->by_fd = dx_worker_new(&(struct dx_worker_ops){ read_fd, fd_read, free, pl });
-	pl->searching = dx_worker_new(&(struct dx_worker_ops){ search, searched, free, pl });
+	pl->by_fd = dx_worker_new(&(struct dx_worker_ops){ read_fd, fd_read, free, free, pl });
+	pl->searching = dx_worker_new(&(struct dx_worker_ops){ search, searched, free, free, pl });
 	if (!pl->known || !pl->asked || !pl->by_fd || !pl->searching) {
 		dx_path_lookups_free(pl);
 		return NULL;
