@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The root monitors' budget against a hostile local user (issue 25), the user
 # an unprivileged account this test creates and removes. DAXSCOPE_BUDGET_SECS
-# (default 8) sets how long each attack runs; `make soak` runs them longer.
+# (default 4) sets how long each attack runs; `make soak` runs them longer.
 # - Blinding by file lookups: the user holds 15,000 open files and 20,000
 #   mappings and punches deleted files (one hammered, a new one every 10 ms),
 #   each a name lookup that finds nothing. Meanwhile root's FUSE race loses a
@@ -32,7 +32,7 @@ plan skip_all => 'no sys/syscall.ph (package perl)' unless eval { require 'sys/s
 plan skip_all => 'prlimit missing (util-linux)' unless -x '/usr/bin/prlimit';
 $SIG{PIPE} = 'IGNORE';
 my ($uid, $gid, @as_user) = unprivileged_user("dxusr$$");
-my $secs = $ENV{DAXSCOPE_BUDGET_SECS} || 8;
+my $secs = $ENV{DAXSCOPE_BUDGET_SECS} || 4;
 
 my $dir = scratch_dir();
 chmod 0755, $dir or die;
