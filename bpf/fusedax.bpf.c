@@ -227,8 +227,8 @@ int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mappi
  * uses of a mapped range change nothing in the model. At or past the end of
  * the file it is a hole: no range.
  */
-SEC("fentry/fuse_iomap_begin")
-int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
+/* A task's use of range RANGE of INODE, for writing or not: sent unless it repeats its last one. */
+static __always_inline void range_used(struct inode *inode, loff_t pos, unsigned int flags)
 {
 	__u64 ino = BPF_CORE_READ(inode, i_ino), range = (__u64)pos / FUSE_DAX_SZ, ops = dax_ops;
 	__u16 write = flags & IOMAP_WRITE ? DX_F_WRITE : 0;
@@ -236,15 +236,42 @@ int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigne
 	struct last_use *last;
 
 	if (pos < 0 || pos >= BPF_CORE_READ(inode, i_size))
-		return 0;
+		return;
 	last = bpf_map_lookup_elem(&last_uses, &zero);
 	if (last) {
 		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == write &&
 		    last->ops == ops)
-			return 0;
+			return;
 		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = write };
 	}
 	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, write);
+}
+
+SEC("fentry/fuse_iomap_begin")
+int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
+{
+	range_used(inode, pos, flags);
+	return 0;
+}
+
+/*
+ * 7.x: iomap_ops has iomap_next (the iterator's step) instead of iomap_begin,
+ * and fuse's is fuse_iomap_next. Its name is not the DAX path's alone (fuse's
+ * buffered IO goes through iomap too): only DAX inodes count.
+ */
+struct iomap_iter___next {
+	struct inode *inode;
+	loff_t pos;
+	unsigned int flags;
+} __attribute__((preserve_access_index));
+
+SEC("fentry/fuse_iomap_next")
+int BPF_PROG(on_dax_use_next, const struct iomap_iter___next *iter)
+{
+	struct inode *inode = BPF_CORE_READ(iter, inode);
+
+	if (BPF_CORE_READ(inode, i_flags) & S_DAX)
+		range_used(inode, BPF_CORE_READ(iter, pos), BPF_CORE_READ(iter, flags));
 	return 0;
 }
 
