@@ -46,7 +46,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth fuzz sanitize clean unit man install uninstall deb
+.PHONY: all deps run test bench soak truth fuzz sanitize clean unit man install uninstall deb kernel-table
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -137,6 +137,10 @@ $(BUILD)/denyfentry: tests/vm/denyfentry.c $(BUILD)/denyfentry.skel.h
 
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
+
+# docs/kernels.md from the QEMU matrix's per-kernel tables (tests/vm/kernel_table.t: they agree)
+kernel-table:
+	tests/vm/kernel-table.pl > docs/kernels.md.tmp && mv docs/kernels.md.tmp docs/kernels.md
 
 # the unit tests alone: no root, no kernel (the package build runs them)
 unit: $(UNIT)
