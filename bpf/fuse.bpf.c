@@ -215,47 +215,6 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
  * cannot have seen it yet, and the sender is the current task. Its end is
  * fuse_request_end, as for the tracepoint.
  */
-/*
- * A request's connection: req->fm->fc until 7.x; there a request belongs to a
- * channel (req->chan, struct fuse_chan), whose conn is the connection.
- */
-struct fuse_conn___req {
-	dev_t dev;
-} __attribute__((preserve_access_index));
-
-struct fuse_mount___req {
-	struct fuse_conn___req *fc;
-	struct super_block *sb;
-} __attribute__((preserve_access_index));
-
-struct fuse_chan___req {
-	struct fuse_conn___req *conn;
-} __attribute__((preserve_access_index));
-
-struct fuse_req___chan {
-	struct fuse_mount___req *fm;
-	struct fuse_chan___req *chan;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct fuse_conn___req *fuse_req_conn(const void *req)
-{
-	const struct fuse_req___chan *r = req;
-
-	if (bpf_core_field_exists(r->fm))
-		return BPF_CORE_READ(r, fm, fc);
-	return BPF_CORE_READ(r, chan, conn);
-}
-
-/* The device of the request's mount: its superblock's, or (7.x) its connection's, which fuse takes from its first mount. */
-static __always_inline __u32 fuse_req_sb_dev(const void *req)
-{
-	const struct fuse_req___chan *r = req;
-
-	if (bpf_core_field_exists(r->fm))
-		return BPF_CORE_READ(r, fm, sb, s_dev);
-	return BPF_CORE_READ(r, chan, conn, dev);
-}
-
 SEC("fentry/queue_request_and_unlock")
 int BPF_PROG(on_fuse_queue, void *fiq, struct fuse_req *req)
 {
@@ -312,6 +271,16 @@ static __always_inline void io_request(const struct dx_file *f, __u32 opcode, co
 	e->io.len = in->size;
 	e->io.opcode = opcode;
 	submit_event(e);
+}
+
+/* The device of the request's mount: its superblock's, or (7.x) its connection's, which fuse takes from its first mount. */
+static __always_inline __u32 fuse_req_sb_dev(const void *req)
+{
+	const struct fuse_req___dx *r = req;
+
+	if (bpf_core_field_exists(r->fm))
+		return BPF_CORE_READ(r, fm, sb, s_dev);
+	return BPF_CORE_READ(r, chan, conn, dev);
 }
 
 static __always_inline void fuse_io_sent(const struct fuse_req *req)

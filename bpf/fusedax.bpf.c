@@ -185,6 +185,27 @@ int BPF_PROG(on_dax_break_layouts, struct inode *inode, __u64 start, __u64 end)
 	return 0;
 }
 
+/*
+ * 7.x reclaims without fuse_dax_break_layouts: the layout break under it,
+ * dax_layout_busy_page_range over the range's mapping (also what
+ * fuse_dax_break_layouts ends in before), called again until no page is
+ * busy. The first call over exactly one range of a FUSE file starts its
+ * reclaim, unless fuse_dax_break_layouts already did.
+ */
+SEC("fentry/dax_layout_busy_page_range")
+int BPF_PROG(on_dax_busy_range, struct address_space *mapping, loff_t start, loff_t end)
+{
+	struct dax_task *t;
+
+	if (end - start + 1 != FUSE_DAX_SZ || start & (FUSE_DAX_SZ - 1) ||
+	    BPF_CORE_READ(mapping, host, i_sb, s_magic) != FUSE_SUPER_MAGIC)
+		return 0;
+	t = dax_task(true);
+	if (t && !t->reclaim)
+		t->reclaim = bpf_ktime_get_ns();
+	return 0;
+}
+
 STARTED(on_dax_reclaim_pass, fuse_dax_free_mem_worker, pass)
 
 SEC("fexit/fuse_dax_free_mem_worker")
@@ -255,9 +276,11 @@ int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigne
 }
 
 /*
- * 7.x: iomap_ops has iomap_next (the iterator's step) instead of iomap_begin,
- * and fuse's is fuse_iomap_next. Its name is not the DAX path's alone (fuse's
- * buffered IO goes through iomap too): only DAX inodes count.
+ * 7.x: iomap_ops has iomap_next instead of iomap_begin, and both fs/fuse/file.c
+ * (buffered IO) and dax.c name theirs fuse_iomap_next: one BTF function for
+ * two symbols, and fentry gets file.c's. The iterator that calls it is one:
+ * iomap_iter returning 1 has just mapped the range at iter->pos. FUSE DAX
+ * inodes only.
  */
 struct iomap_iter___next {
 	struct inode *inode;
@@ -265,12 +288,12 @@ struct iomap_iter___next {
 	unsigned int flags;
 } __attribute__((preserve_access_index));
 
-SEC("fentry/fuse_iomap_next")
-int BPF_PROG(on_dax_use_next, const struct iomap_iter___next *iter)
+SEC("fexit/iomap_iter")
+int BPF_PROG(on_dax_use_iter, const struct iomap_iter___next *iter, const void *ops, int ret)
 {
 	struct inode *inode = BPF_CORE_READ(iter, inode);
 
-	if (BPF_CORE_READ(inode, i_flags) & S_DAX)
+	if (ret > 0 && BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC && BPF_CORE_READ(inode, i_flags) & S_DAX)
 		range_used(inode, BPF_CORE_READ(iter, pos), BPF_CORE_READ(iter, flags));
 	return 0;
 }

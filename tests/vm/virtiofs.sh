@@ -24,11 +24,15 @@ off() { # STRUCT FIELD: the field's byte offset (said in /tmp/state.err if not f
 		in_s && $1 == f { sub("bits_offset=", "", $3); print $3 / 8; found = 1; exit }
 		END { if (!found) printf "no %s.%s in the BTF\n", s, f > "/dev/stderr" }' /tmp/btf.txt 2>> /tmp/state.err
 }
-# the inode of fuse_iomap_begin(inode, ...); on 7.x, of fuse_iomap_next(iter, ...): iter->inode
+# the inode of fuse_iomap_begin(inode, ...); on 7.x, of fuse_iomap_next(iter, ...): iter->inode,
+# where file.c and dax.c each have one: dax.c's, by its address among the fuse_dax_ functions'
 if grep -q -e '^fuse_iomap_begin$' -e '^fuse_iomap_begin ' $T/available_filter_functions; then
 	at=fuse_iomap_begin inode=%di
 else
-	at=fuse_iomap_next inode="+$(off iomap_iter inode)(%di)"
+	at=$(awk '$3 ~ /^fuse_dax_[a-z_]*$/ { if (!lo || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+		$3 == "fuse_iomap_next" { n[++k] = $1 }
+		END { for (i = 1; i <= k; i++) if (n[i] > lo && n[i] < hi) print "0x" n[i] }' /proc/kallsyms)
+	inode="+$(off iomap_iter inode)(%di)"
 fi
 dax="+$(off fuse_conn dax)(+$(off fuse_mount fc)(+$(off super_block s_fs_info)(+$(off inode i_sb)($inode))))"
 probe="p:daxstate $at free=+$(off fuse_conn_dax nr_free_ranges)($dax):s64"
