@@ -30,23 +30,28 @@ LIVE ?= $(if $(and $(wildcard $(VMLINUX_BTF)),$(shell command -v $(CLANG)),$(she
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-LIVE_SRCS := src/session.c $(wildcard src/truth*.c)
-CORE_SRCS := $(filter-out $(LIVE_SRCS) src/nolive.c,$(wildcard src/*.c))
-CORE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(CORE_SRCS))
-LIVE_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(LIVE_SRCS))
+# One library a layer, one folder each (docs/design.md): core and outputs need
+# no BPF toolchain; live loads the programs (nolive.c stands in for it in a
+# build without); truth drives live sessions against real workloads.
+obj = $(patsubst src/%.c,$(BUILD)/src/%.o,$(1))
+CORE_SRCS    := $(wildcard src/core/*.c)
+OUTPUTS_SRCS := $(wildcard src/outputs/*.c)
+LIVE_SRCS    := $(filter-out src/live/nolive.c,$(wildcard src/live/*.c))
+TRUTH_SRCS   := $(wildcard src/truth/*.c)
+LIBS_CORE    := $(BUILD)/libdaxscope-outputs.a $(BUILD)/libdaxscope-core.a
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/mapstore $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
 	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz $(BUILD)/denyfentry
-SESSION  := $(BUILD)/libdaxscope-live.a
+SESSION  := $(BUILD)/libdaxscope-truth.a $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
 HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth fuzz sanitize clean unit man install uninstall deb kernel-table
+.PHONY: all deps run test bench soak truth verdicts fuzz sanitize clean unit man install uninstall deb kernel-table
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -69,32 +74,38 @@ $(BUILD)/daxscope.bpf.o: $(BPF_OBJS)
 $(BUILD)/daxscope.skel.h: $(BUILD)/daxscope.bpf.o
 	$(BPFTOOL) gen skeleton $< name daxscope_bpf > $@.tmp && mv $@.tmp $@
 
-# the core knows nothing of BPF: only the live part sees the skeleton
-$(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h src/*.h)
+# the core and the outputs know nothing of BPF: only the live part sees the skeleton
+$(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h include/daxscope/*/*.h src/*/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(LIVE_OBJS): $(BUILD)/daxscope.skel.h
-$(BUILD)/src/parse.o: debian/changelog # --version
+$(BUILD)/src/live/session.o: $(BUILD)/daxscope.skel.h
+$(BUILD)/src/core/parse.o: debian/changelog # --version
 
-$(BUILD)/libdaxscope-core.a: $(CORE_OBJS)
+$(BUILD)/libdaxscope-core.a: $(call obj,$(CORE_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/libdaxscope-live.a: $(LIVE_OBJS)
+$(BUILD)/libdaxscope-outputs.a: $(call obj,$(OUTPUTS_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/libdaxscope-nolive.a: $(BUILD)/src/nolive.o
+$(BUILD)/libdaxscope-live.a: $(call obj,$(LIVE_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/%: tools/%.c $(SESSION) $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(BUILD)/libdaxscope-core.a $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS))
+$(BUILD)/libdaxscope-nolive.a: $(call obj,src/live/nolive.c src/live/options.c)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdaxscope-truth.a: $(call obj,$(TRUTH_SRCS))
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: tools/%.c $(SESSION) $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(SESSION) $(LIBS_CORE) $(if $(filter yes,$(LIVE)),$(LDLIBS),$(CORE_LIBS))
 
 $(BUILD)/daxtop: LDLIBS += $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 $(BUILD)/daxexport: LDLIBS += $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libdaxscope-core.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBS_CORE)
 	@mkdir -p $(@D)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
 
 # the bench's statistics, shared with their unit test
 $(BUILD)/tests/test_pairstat: tests/bench/pairstat.h
@@ -108,11 +119,11 @@ $(BUILD)/readrace: tests/workload/readrace.c
 $(BUILD)/mapstore: tests/workload/mapstore.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/reportbench: tests/bench/reportbench.c $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
+$(BUILD)/reportbench: tests/bench/reportbench.c $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
 
-$(BUILD)/corrbench: tests/bench/corrbench.c $(BUILD)/libdaxscope-core.a
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-core.a $(CORE_LIBS)
+$(BUILD)/corrbench: tests/bench/corrbench.c $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
@@ -177,14 +188,21 @@ TRUTH_VM_RUNS ?= 20
 truth: deps
 	$(BUILD_AFTER_DEPS)
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) $(BUILD)/verdicts/filesystems.md || host=1; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
+
+# the punch-safety verdict of every filesystem here, VERDICT_SECONDS each, as docs/filesystems.md (docs/verdict.md)
+VERDICT_SECONDS ?= 60
+verdicts: deps
+	$(BUILD_AFTER_DEPS)
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) docs/filesystems.md
 
 # libFuzzer on the capture reader and the report (ASan, UBSan), seeded with real captures
 FUZZ_SECONDS ?= 60
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-$(BUILD)/capture_fuzz: tests/fuzz/capture_fuzz.c $(CORE_SRCS) $(wildcard include/daxscope/*.h src/*.h)
+$(BUILD)/capture_fuzz: tests/fuzz/capture_fuzz.c $(CORE_SRCS) $(OUTPUTS_SRCS) $(wildcard include/daxscope/*.h include/daxscope/*/*.h src/*/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(DX_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $< $(CORE_SRCS) -o $@ $(CORE_LIBS)
+	$(CLANG) $(DX_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $< $(CORE_SRCS) $(OUTPUTS_SRCS) -o $@ $(CORE_LIBS)
 
 fuzz: $(BUILD)/capture_fuzz
 	@mkdir -p $(BUILD)/fuzz-corpus

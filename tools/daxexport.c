@@ -27,8 +27,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daxscope/daxscope.h"
-#include "daxscope/metrics.h"
+#include "daxscope/core/parse.h"
+#include "daxscope/core/report.h"
+#include "daxscope/live/session.h"
+#include "daxscope/outputs/metrics.h"
+#include "daxscope/core/mounts.h"
 
 /* Connections at once, of all clients (each holds --per-client at most): more wait in the kernel's backlog. */
 #define MAX_CONNECTIONS 64

@@ -19,8 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daxscope/daxscope.h"
-#include "daxscope/top.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/parse.h"
+#include "daxscope/core/paths.h"
+#include "daxscope/core/report.h"
+#include "daxscope/live/session.h"
+#include "daxscope/outputs/report_out.h"
+#include "daxscope/outputs/top.h"
 
 
 enum mode { MODE_SCREEN, MODE_BATCH, MODE_JSON };

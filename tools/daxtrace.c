@@ -16,8 +16,14 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/daxscope.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/parse.h"
+#include "daxscope/core/paths.h"
+#include "daxscope/core/report.h"
+#include "daxscope/live/session.h"
+#include "daxscope/outputs/report_out.h"
+#include "daxscope/outputs/timeline.h"
 
 #define MAX_SECONDS (366.0 * 24 * 3600) /* a year: longer is a typo */
 #define LIVE_FINDINGS 4096               /* a live view keeps the newest findings, counts them all */

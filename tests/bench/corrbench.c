@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/daxscope.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/report.h"
 
 #define US 1000ULL
 #define TASKS 8

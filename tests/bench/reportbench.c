@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/daxscope.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/report.h"
 
 #define MS 1000000ULL
 

@@ -11,8 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/daxscope.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/report.h"
+#include "daxscope/outputs/report_out.h"
+#include "daxscope/outputs/timeline.h"
 
 static FILE *sink;
 

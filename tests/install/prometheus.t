@@ -21,8 +21,8 @@ like($out, qr/SUCCESS: \d+ rules found/, 'the rules parse');
 ($rc, $out, $err) = run_cmd('sh', '-c', "cd '$dir' && promtool test rules daxscope.rules.test.yml");
 is($rc, 0, 'promtool test rules: every alert fires where its test says, and only there') or diag($out, $err);
 
-# daxscope_X{_total,_sum,_bucket,_count} in the rules: X is a family src/metrics.c writes
-my $families = slurp(top() . '/src/metrics.c');
+# daxscope_X{_total,_sum,_bucket,_count} in the rules: X is a family src/outputs/metrics.c writes
+my $families = slurp(top() . '/src/outputs/metrics.c');
 my %named = map { $_ => 1 } slurp("$dir/daxscope.rules.yml") =~ /\b(daxscope_[a-z_]+)/g;
 for my $metric (sort keys %named) {
     my $family = $metric =~ s/^daxscope_//r =~ s/_(total|sum|bucket|count)$//r;

@@ -2,7 +2,8 @@
 /* The banner rendered from probe outcomes: the exact text users and tests read, and never an overrun. */
 #include <string.h>
 
-#include "daxscope/daxscope.h"
+#include "daxscope/core/report.h"
+#include "daxscope/outputs/banner.h"
 #include "tap.h"
 
 int main(void)

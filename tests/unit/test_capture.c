@@ -10,8 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/daxscope.h"
+#include "daxscope/core/capture.h"
 #include "tap.h"
 
 static char dir[256];

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daxscope/daxscope.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/hist.h"
+#include "daxscope/outputs/report_out.h"
 #include "tap.h"
 
 #define MS 1000000ULL

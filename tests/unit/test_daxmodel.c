@@ -7,7 +7,8 @@
  */
 #include <stdlib.h>
 
-#include "daxmodel.h"
+#include "daxscope/core/correlate.h"
+#include "core/daxmodel.h"
 #include "tap.h"
 
 #define MAXR 256

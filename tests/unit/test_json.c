@@ -8,9 +8,12 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/top.h"
-#include "json.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/names.h"
+#include "daxscope/core/report.h"
+#include "daxscope/outputs/report_out.h"
+#include "daxscope/outputs/top.h"
+#include "outputs/json.h"
 #include "tap.h"
 
 #define MS 1000000ULL

@@ -7,7 +7,8 @@
  */
 #include <string.h>
 
-#include "daxscope/daxscope.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/names.h"
 #include "tap.h"
 
 #define MS 1000000ULL

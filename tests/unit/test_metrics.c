@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/metrics.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/report.h"
+#include "daxscope/outputs/metrics.h"
+#include "daxscope/core/mounts.h"
 #include "tap.h"
 
 #define MS 1000000ULL

@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daxscope/daxscope.h"
+#include "daxscope/core/names.h"
+#include "daxscope/core/paths.h"
 #include "tap.h"
 
 int main(void)

@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daxscope/capture.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/report.h"
+#include "daxscope/outputs/timeline.h"
 #include "tap.h"
-#include "timeline_int.h"
+#include "outputs/timeline_int.h"
 
 #define MS 1000000ULL
 #define T0 (1000 * MS)

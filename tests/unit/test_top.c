@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daxscope/capture.h"
-#include "daxscope/top.h"
-#include "json.h"
+#include "daxscope/core/capture.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/report.h"
+#include "daxscope/outputs/top.h"
+#include "outputs/json.h"
 #include "tap.h"
 
 #define MS 1000000ULL

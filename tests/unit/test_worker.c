@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "worker.h"
+#include "core/worker.h"
 
 struct job {
 	int id;

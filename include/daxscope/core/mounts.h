@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Mounts: a device's filesystem type and mount point, from /proc/self/mountinfo. */
+#ifndef DAXSCOPE_CORE_MOUNTS_H
+#define DAXSCOPE_CORE_MOUNTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct dx_mount {
+	uint32_t dev; /* kernel dev_t, as struct dx_file has it */
+	char *fstype;
+	char *point;
+};
+
+struct dx_mounts {
+	struct dx_mount *list;
+	size_t n;
+};
+
+/*
+ * Updates m from a mountinfo file: a device there takes its first mount (bind
+ * mounts repeat it; a reused device number its new mount); one no longer
+ * mounted keeps its last entry, so that its series keep their labels.
+ */
+int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo);
+const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev);
+void dx_mounts_free(struct dx_mounts *m);
+
+/*
+ * The device of the superblock PATH is on, as the kernel's inodes name it
+ * (i_sb->s_dev), and the mount's type into fstype ("btrfs", "fuse.delayfs");
+ * false if not found. Not always st_dev: a btrfs file's st_dev is its
+ * subvolume's anonymous device. Found by the path's mount ID (statx) in
+ * /proc/self/mountinfo, whose MAJ:MIN is the superblock's.
+ */
+bool dx_path_sb_dev(const char *path, uint32_t *dev, char *fstype, size_t len);
+
+#endif /* DAXSCOPE_CORE_MOUNTS_H */

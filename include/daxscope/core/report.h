@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Reports: every number a front end shows, from one stream of records. */
+#ifndef DAXSCOPE_CORE_REPORT_H
+#define DAXSCOPE_CORE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "daxscope/core/correlate.h"
+
+/*
+ * Everything reaches a report as a capture record (include/daxscope/core/capture.h):
+ * a live session hands out the same records `daxtrace record` writes, so the
+ * live views, the capture file and its report take one road from a BPF event
+ * to a finding. A report owns its correlator, path names and the kernel's
+ * aggregates; front ends only read it.
+ */
+typedef void (*dx_record_fn)(uint32_t type, const void *payload, uint32_t len, void *ctx);
+
+/* A report holds events this long to undo cross-CPU reordering (CPUs stamp before they reserve)... */
+#define DX_REORDER_NS 20000000ULL
+/* ... and judges a punch window this long after its end (waiters woken by its unlock report later). */
+#define DX_GRACE_NS 100000000ULL
+
+struct dx_report_opts {
+	bool keep_punches;   /* keep every judged punch window (one-shot reports) */
+	size_t max_findings; /* keep only the newest this many (live views); 0: all */
+	void (*on_finding)(const struct dx_finding *f, void *ctx); /* as each is judged; may be NULL */
+	void *ctx;
+};
+
+struct dx_report;
+
+struct dx_report *dx_report_new(const struct dx_report_opts *opts);
+void dx_report_free(struct dx_report *r);
+/* The traced machine: its kernel release and CLOCK_REALTIME - CLOCK_MONOTONIC there. */
+void dx_report_set_origin(struct dx_report *r, const char *kernel, int64_t realtime_offset_ns);
+/* The origin of a live report: this machine's kernel, its clocks now. */
+void dx_report_set_origin_here(struct dx_report *r);
+/* A clock's reading in nanoseconds (CLOCK_MONOTONIC: the events' clock). */
+uint64_t dx_clock_ns(clockid_t clock);
+/* Take one record (a dx_record_fn: ctx is the report); its length was checked against its type. */
+void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *report);
+/* No record until now_ns (CLOCK_MONOTONIC of the traced machine): judge what can be judged. */
+void dx_report_advance(struct dx_report *r, uint64_t now_ns);
+/* End of the records: judge every window, open ones as unterminated. */
+void dx_report_flush(struct dx_report *r);
+/* Advance, then wait until every window that made ready is judged (dx_correlator_settle). */
+void dx_report_settle(struct dx_report *r, uint64_t now_ns);
+/*
+ * Judging is far behind (dx_correlator_behind): waits up to TIMEOUT_MS or a
+ * signal and says true, and a live loop reads no events this turn (the ring
+ * buffer counts what it drops); its screen and signals go on. Else false.
+ */
+bool dx_report_hold(struct dx_report *r, unsigned int timeout_ms);
+/* The records were cut short by damage: the report covers only what came before. */
+void dx_report_set_damaged(struct dx_report *r, const char *warning);
+/* Only files in DIR or below it (a dx_path_dir result) are reported; their path must be known. */
+void dx_report_set_dir(struct dx_report *r, const char *dir);
+
+/* Findings kept, oldest first; every finding ever judged, kept or not. */
+size_t dx_report_nfindings(const struct dx_report *r);
+const struct dx_finding *dx_report_finding(const struct dx_report *r, size_t i);
+uint64_t dx_report_findings_judged(const struct dx_report *r);
+/* Judged punch windows, oldest judged first (kept only with keep_punches). */
+size_t dx_report_npunches(const struct dx_report *r);
+const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i);
+size_t dx_report_nfiles(const struct dx_report *r);
+const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i);
+/* A file's page-event counts: the kernel's own per-file counters (they count lost events too). */
+struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file *f);
+size_t dx_report_ndax(const struct dx_report *r);
+const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i);
+/* Its cache-size model, NULL before its first range use. */
+const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t i);
+uint64_t dx_report_events(const struct dx_report *r);
+/* Events lost: the kernel's count (ring buffer full), or gaps seen in the stream, whichever is more. */
+uint64_t dx_report_lost(const struct dx_report *r);
+/* Kernel-side failure counters (enum dx_drop), as last reported. */
+uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which);
+const char *dx_report_banner(const struct dx_report *r);
+/* The file's path, NULL if it was never learned. */
+const char *dx_report_path(const struct dx_report *r, const struct dx_file *f);
+/* The file's path, else "major:minor:ino" written into buf. */
+const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
+
+/* What a session watches, one entry per concern (DX_REC_PROBE): settled at start, rendered as the banner. */
+struct dx_probe {
+	char what[64];    /* a concern: "fallocate punches", "DAX pte faults", ... */
+	char reason[160]; /* why it is not watched ("" when it is) */
+	uint32_t watched;
+	uint32_t pad;
+};
+
+#endif /* DAXSCOPE_CORE_REPORT_H */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What a report prints: the live finding line, the text summary, the JSON document, the DAX windows. */
+#ifndef DAXSCOPE_OUTPUTS_REPORT_OUT_H
+#define DAXSCOPE_OUTPUTS_REPORT_OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "daxscope/core/report.h"
+
+/* One line per finding: time, kind, file, page, task, punch task, wait. */
+void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct dx_finding *f);
+void dx_report_text(FILE *out, const struct dx_report *r);
+/* The JSON document, docs/report-json.md. */
+void dx_report_json(FILE *out, const struct dx_report *r);
+/* The DAX windows: two lines each of text (state, advice), with CURVE the cache-size model's table between. */
+void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve);
+/* A DAX window's state, counts and latencies, one line without its newline. */
+void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len);
+/* Cache-size advice for a DAX window (the host's virtiofs cache-size) from its model (may be NULL), one sentence. */
+void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len);
+
+#endif /* DAXSCOPE_OUTPUTS_REPORT_OUT_H */

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The cache-size model's feeding side (its questions are in include/daxscope/core/correlate.h). */
+#ifndef DAXSCOPE_DAXMODEL_H
+#define DAXSCOPE_DAXMODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daxscope/core/correlate.h"
+
+/* A model of one DAX window of WINDOW_RANGES ranges (replayed too, beside the sizes of the curve). */
+struct dx_dax_model *dx_dax_model_new(uint32_t window_ranges);
+void dx_dax_model_free(struct dx_dax_model *m);
+/* A fault or IO used range RANGE of file INO (for writing with WRITE). */
+void dx_dax_model_use(struct dx_dax_model *m, uint64_t ino, uint64_t range, bool write);
+
+#endif /* DAXSCOPE_DAXMODEL_H */

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Command lines: every tool refuses the same garbage the same way, and says its version the same way. */
+#include <argp.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daxscope/core/parse.h"
+
+bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!arg[0] || arg[0] == '-' || arg[0] == '+')
+		return false;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool dx_parse_size(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	static const char suffixes[] = "KMGT";
+	size_t digits = strspn(arg, "0123456789");
+	const char *unit = arg[digits] ? strchr(suffixes, arg[digits]) : NULL;
+	char number[21];
+	uint64_t v;
+
+	if (!digits || digits >= sizeof(number) || (arg[digits] && (!unit || arg[digits + 1])))
+		return false;
+	memcpy(number, arg, digits);
+	number[digits] = '\0';
+	if (!dx_parse_count(number, 0, UINT64_MAX, &v))
+		return false;
+	for (long shift = unit ? 10 * (unit - suffixes + 1) : 0; shift; shift -= 10) {
+		if (v > UINT64_MAX >> 10)
+			return false;
+		v <<= 10;
+	}
+	if (v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool dx_parse_seconds(const char *arg, double min, double max, double *out)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !isfinite(v) || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Every tool's --version: its name and the one version, debian/changelog's (the Makefile reads it). */
+static void print_version(FILE *f, struct argp_state *state)
+{
+	fprintf(f, "%s %s\n", state->name, DX_VERSION);
+}
+void (*argp_program_version_hook)(FILE *, struct argp_state *) = print_version;

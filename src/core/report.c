@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A report: what every front end shows, built from one stream of capture
+ * records (a live session's or a capture file's). It owns the correlator,
+ * the path names, the kernel's aggregates and the findings kept.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daxscope/core/capture.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/names.h"
+#include "daxscope/core/paths.h"
+#include "daxscope/core/report.h"
+#include "grow.h"
+#include "kcounts.h"
+#include "report_int.h"
+
+/* Kept findings: all, or a ring of the newest max_findings. */
+static void keep_finding(const struct dx_finding *f, void *ctx)
+{
+	struct dx_report *r = ctx;
+
+	if (!dx_report_wants(r, &f->file))
+		return;
+	r->judged++;
+	if (!r->opts.max_findings)
+		*DX_PUSH(r->findings, r->nfindings, r->cap_findings) = *f;
+	else if (r->nfindings < r->opts.max_findings)
+		r->findings[r->nfindings++] = *f;
+	else
+		r->findings[(r->judged - 1) % r->opts.max_findings] = *f;
+	if (r->opts.on_finding)
+		r->opts.on_finding(f, r->opts.ctx);
+}
+
+static void keep_punch(const struct dx_punch_window *p, void *ctx)
+{
+	struct dx_report *r = ctx;
+
+	*DX_PUSH(r->punches, r->npunches, r->cap_punches) = *p;
+}
+
+struct dx_report *dx_report_new(const struct dx_report_opts *opts)
+{
+	struct dx_report *r = calloc(1, sizeof(*r));
+	struct dx_correlator_opts co = {
+		.reorder_ns = DX_REORDER_NS, .grace_ns = DX_GRACE_NS, .on_finding = keep_finding, .ctx = r,
+	};
+
+	if (!r)
+		return NULL;
+	r->opts = *opts;
+	co.on_punch = opts->keep_punches ? keep_punch : NULL;
+	r->corr = dx_correlator_new(&co);
+	r->paths = dx_paths_new();
+	r->counts = dx_kcounts_new();
+	if (r->opts.max_findings)
+		r->findings = calloc(r->opts.max_findings, sizeof(*r->findings));
+	if (!r->corr || !r->paths || (r->opts.max_findings && !r->findings)) {
+		dx_report_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void dx_report_free(struct dx_report *r)
+{
+	if (!r)
+		return;
+	dx_correlator_free(r->corr);
+	dx_paths_free(r->paths);
+	dx_kcounts_free(r->counts);
+	free(r->findings);
+	free(r->punches);
+	free(r->probes);
+	free(r);
+}
+
+void dx_report_set_origin(struct dx_report *r, const char *kernel, int64_t realtime_offset_ns)
+{
+	snprintf(r->kernel, sizeof(r->kernel), "%s", kernel ? kernel : "");
+	r->realtime_offset_ns = realtime_offset_ns;
+}
+
+static void take_fuse_hist(struct dx_report *r, const struct dx_fuse_hist_record *h)
+{
+	static const uint32_t opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
+
+	for (size_t slot = 0; slot < DX_FUSE_SLOTS; slot++)
+		if (opcodes[slot] == h->opcode)
+			r->fuse[slot] = h->hist;
+}
+
+void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *report)
+{
+	struct dx_report *r = report;
+	const struct dx_file_counts_record *fc = payload;
+	const struct dx_capture_end *end = payload;
+	const struct dx_drops_record *drops = payload;
+
+	switch (type) {
+	case DX_REC_EVENT:
+		dx_correlator_push(r->corr, payload);
+		break;
+	case DX_REC_PATH:
+		dx_paths_set(r->paths, payload, (const char *)payload + sizeof(struct dx_file));
+		break;
+	case DX_REC_BANNER:
+		snprintf(r->banner, sizeof(r->banner), "%.*s", (int)len, (const char *)payload);
+		break;
+	case DX_REC_DIR:
+		if (!r->dir[0]) /* a reader's own --path comes first */
+			dx_report_set_dir(r, payload);
+		break;
+	case DX_REC_PROBE:
+		*DX_PUSH(r->probes, r->nprobes, r->cap_probes) = *(const struct dx_probe *)payload;
+		break;
+	case DX_REC_FUSE_HIST:
+		take_fuse_hist(r, payload);
+		break;
+	case DX_REC_FILE_COUNTS:
+		dx_kcounts_take(r->counts, &fc->file, &fc->counts);
+		break;
+	case DX_REC_DROPS:
+		memcpy(r->drops, drops->drops, sizeof(r->drops));
+		break;
+	case DX_REC_CUT:
+		memcpy(&r->cut, payload, sizeof(r->cut));
+		break;
+	case DX_REC_END:
+		if (end->lost > r->drops[DX_DROP_RINGBUF])
+			r->drops[DX_DROP_RINGBUF] = end->lost;
+		r->duration_ns = end->duration_ns;
+		break;
+	}
+}
+
+void dx_report_advance(struct dx_report *r, uint64_t now_ns)
+{
+	dx_correlator_advance(r->corr, now_ns);
+}
+
+void dx_report_flush(struct dx_report *r)
+{
+	dx_correlator_flush(r->corr);
+}
+
+void dx_report_settle(struct dx_report *r, uint64_t now_ns)
+{
+	dx_correlator_advance(r->corr, now_ns);
+	dx_correlator_settle(r->corr);
+}
+
+bool dx_report_hold(struct dx_report *r, unsigned int timeout_ms)
+{
+	struct timespec nap = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+
+	if (!dx_correlator_behind(r->corr))
+		return false;
+	nanosleep(&nap, NULL); /* a signal ends it early; the next advance delivers what was judged meanwhile */
+	return true;
+}
+
+void dx_report_set_dir(struct dx_report *r, const char *dir)
+{
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+}
+
+bool dx_report_wants(const struct dx_report *r, const struct dx_file *f)
+{
+	const char *path;
+
+	if (!r->dir[0])
+		return true;
+	path = dx_paths_get(r->paths, f);
+	return path && dx_path_in_dir(path, r->dir);
+}
+
+void dx_report_set_damaged(struct dx_report *r, const char *warning)
+{
+	snprintf(r->warning, sizeof(r->warning), "%s", warning);
+}
+
+size_t dx_report_nfindings(const struct dx_report *r)
+{
+	return r->nfindings;
+}
+
+/* Oldest first: in a full ring the oldest is the one the next finding replaces. */
+const struct dx_finding *dx_report_finding(const struct dx_report *r, size_t i)
+{
+	size_t oldest = r->opts.max_findings && r->judged > r->opts.max_findings ? r->judged % r->opts.max_findings : 0;
+
+	if (i >= r->nfindings)
+		return NULL;
+	return &r->findings[r->opts.max_findings ? (oldest + i) % r->opts.max_findings : i];
+}
+
+uint64_t dx_report_findings_judged(const struct dx_report *r)
+{
+	return r->judged;
+}
+
+size_t dx_report_npunches(const struct dx_report *r)
+{
+	return r->npunches;
+}
+
+const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i)
+{
+	return &r->punches[i];
+}
+
+size_t dx_report_nfiles(const struct dx_report *r)
+{
+	return dx_correlator_nfiles(r->corr);
+}
+
+const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i)
+{
+	return dx_correlator_file(r->corr, i);
+}
+
+struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file *f)
+{
+	return dx_kcounts_get(r->counts, f);
+}
+
+size_t dx_report_ndax(const struct dx_report *r)
+{
+	return dx_correlator_ndax(r->corr);
+}
+
+const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i)
+{
+	return dx_correlator_dax(r->corr, i);
+}
+
+const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t i)
+{
+	return dx_correlator_dax_model(r->corr, i);
+}
+
+uint64_t dx_report_events(const struct dx_report *r)
+{
+	return dx_correlator_events(r->corr);
+}
+
+uint64_t dx_report_lost(const struct dx_report *r)
+{
+	uint64_t gaps = dx_correlator_lost(r->corr);
+
+	return r->drops[DX_DROP_RINGBUF] > gaps ? r->drops[DX_DROP_RINGBUF] : gaps;
+}
+
+uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which)
+{
+	return which < DX_DROP_MAX ? r->drops[which] : 0;
+}
+
+const char *dx_report_banner(const struct dx_report *r)
+{
+	return r->banner;
+}
+
+const char *dx_report_path(const struct dx_report *r, const struct dx_file *f)
+{
+	return dx_paths_get(r->paths, f);
+}
+
+const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len)
+{
+	const char *path = dx_paths_get(r->paths, f);
+	char dev[24];
+
+	if (path)
+		return path;
+	dx_format_dev(f->dev, dev, sizeof(dev));
+	snprintf(buf, len, "%s:%llu", dev, (unsigned long long)f->ino);
+	return buf;
+}

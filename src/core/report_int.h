@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Inside a report (src/core/report.c builds it, src/outputs/report_out.c prints it). */
+#ifndef DAXSCOPE_REPORT_INT_H
+#define DAXSCOPE_REPORT_INT_H
+
+#include "daxscope/core/capture.h"
+#include "daxscope/core/correlate.h"
+#include "daxscope/core/paths.h"
+#include "daxscope/core/report.h"
+
+struct dx_kcounts;
+
+struct dx_report {
+	struct dx_report_opts opts;
+	struct dx_correlator *corr;
+	struct dx_paths *paths;
+	struct dx_kcounts *counts; /* the kernel's per-file page-event counters */
+	struct dx_finding *findings; /* all, or a ring of opts.max_findings */
+	size_t nfindings, cap_findings;
+	uint64_t judged; /* findings ever judged */
+	struct dx_punch_window *punches;
+	size_t npunches, cap_punches;
+	struct dx_probe *probes;
+	size_t nprobes, cap_probes;
+	struct dx_hist fuse[DX_FUSE_SLOTS];
+	uint64_t drops[DX_DROP_MAX];
+	uint64_t duration_ns;
+	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, to print wall time */
+	char kernel[64];
+	char banner[2048];
+	char warning[512]; /* "" unless the records were cut short by damage */
+	struct dx_capture_cut cut; /* reason 0 unless the recording stopped writing early (DX_REC_CUT) */
+	char dir[4096];    /* "" or only files under it are reported */
+};
+
+/* Why the recording stopped writing early and how many events it left out, in buf; NULL if it did not. */
+const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len);
+/* Is the file one the report was asked for (--path)? */
+bool dx_report_wants(const struct dx_report *r, const struct dx_file *f);
+
+#endif /* DAXSCOPE_REPORT_INT_H */
