@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The kernel's per-file page-event counters (at the head of each file's entry
- * in the bpf windows map), kept by (dev, ino, gen): the one owner of a file's
+ * in the bpf armed_files map), kept by (dev, ino, gen): the one owner of a file's
  * fault counts, since the kernel counts every event, also those the ring
  * buffer lost. The kernel's entry starts from zero for another generation.
  */

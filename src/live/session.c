@@ -1047,7 +1047,7 @@ static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *c
 /* The kernel keeps a file's counters at the head of its window's value (struct dx_file_entry_head). */
 static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
-	const struct bpf_map *map = s->skel->maps.windows;
+	const struct bpf_map *map = s->skel->maps.armed_files;
 	size_t size = bpf_map__value_size(map);
 	struct dx_file_key key, next;
 	struct dx_file_counts_record r;
