@@ -18,6 +18,7 @@
 
 #define FUSE_DAX_SZ (1ULL << 21) /* fs/fuse/dax.c FUSE_DAX_SHIFT: one range */
 #define IOMAP_WRITE (1u << 0)    /* include/linux/iomap.h, the same since 4.8 */
+#define IOMAP_FAULT (1u << 3)    /* include/linux/iomap.h, the same in every kernel with FUSE DAX */
 
 /* Mappings set up or removed so far, in every window: a task's use of a range is sent again only after one. */
 __u64 dax_ops;
@@ -231,7 +232,7 @@ SEC("fentry/fuse_iomap_begin")
 int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
 {
 	__u64 ino = BPF_CORE_READ(inode, i_ino), range = (__u64)pos / FUSE_DAX_SZ, ops = dax_ops;
-	__u16 write = flags & IOMAP_WRITE ? DX_F_WRITE : 0;
+	__u16 how = (flags & IOMAP_WRITE ? DX_F_WRITE : 0) | (flags & IOMAP_FAULT ? DX_F_DAX_FAULT : 0);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
 	struct last_use *last;
 
@@ -239,12 +240,20 @@ int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigne
 		return 0;
 	last = bpf_map_lookup_elem(&last_uses, &zero);
 	if (last) {
-		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == write &&
+		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == how &&
 		    last->ops == ops)
 			return 0;
-		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = write };
+		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = how };
 	}
-	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, write);
+	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, how);
+	return 0;
+}
+
+/* An evicted inode's ranges all go back to the free pool at once (the cache-size model frees them too). */
+SEC("fentry/fuse_dax_inode_cleanup")
+int BPF_PROG(on_dax_inode_evict, struct inode *inode)
+{
+	send(DX_DAX_EVICT, fuse_dax_window_of(inode), inode, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -230,6 +230,7 @@ static const struct program {
 	ENTRY(on_dax_reclaim_pass_exit, FUSE_DAX_PASSES, .module = "fuse"),
 	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
 	ENTRY(on_dax_use, FUSE_DAX_USES, .module = "fuse"),
+	ENTRY(on_dax_inode_evict, FUSE_DAX_USES, .module = "fuse"),
 	ENTRY(on_dax_window_new, FUSE_DAX_MAPPINGS, .module = "fuse"),
 };
 
