@@ -42,7 +42,6 @@
 #include "u64index.h"
 #include "worker.h"
 
-#define DAX_RANGE_SHIFT 21 /* fs/fuse/dax.c FUSE_DAX_SHIFT */
 
 struct queued { /* an event waiting in the reorder heap */
 	struct dx_event e;
@@ -854,14 +853,12 @@ static void on_dax_range(struct dx_correlator *c, const struct dx_event *e)
 	w->busy = d->nr_busy;
 	if (d->nr_free < w->min_free)
 		w->min_free = d->nr_free;
-	if (d->op == DX_DAX_USE) { /* the model learns from a use; nothing is counted */
-		struct dx_dax_model **m = &c->dax_models[*i - 1];
-
-		if (!*m && !(*m = dx_dax_model_new(d->nr_ranges)))
-			abort(); /* a collector out of memory cannot report anything honest */
-		dx_dax_model_use(*m, e->file.ino, d->offset >> DAX_RANGE_SHIFT, e->flags & DX_F_WRITE);
-		return;
-	}
+	if (d->op == DX_DAX_USE && !c->dax_models[*i - 1] && !(c->dax_models[*i - 1] = dx_dax_model_new(d->nr_ranges)))
+		abort(); /* a collector out of memory cannot report anything honest */
+	if (c->dax_models[*i - 1]) /* the model learns from its window's events from the first use on */
+		dx_dax_model_event(c->dax_models[*i - 1], e);
+	if (d->op == DX_DAX_USE || d->op == DX_DAX_EVICT)
+		return; /* nothing counted */
 	switch (d->op) {
 	case DX_DAX_SETUP:
 		w->setups++;
