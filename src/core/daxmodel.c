@@ -56,6 +56,12 @@ struct size {
 	struct sim run[REPLAYS];
 };
 
+#define RECENT_SETUPS 16 /* SETUPMAPPINGs kept to find one the worker ran within */
+
+struct round_trip {
+	uint64_t began, end;
+};
+
 struct dx_dax_model {
 	struct u64_map files; /* ino -> file number + 1 */
 	uint64_t nfiles;
@@ -69,7 +75,9 @@ struct dx_dax_model {
 	/* the worker's lag as the capture measured it: its kick (an allocation under the threshold) to its pass */
 	uint64_t *lags;
 	size_t nlags, cap_lags;
-	uint64_t kick_at;       /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
+	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
+	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
+	size_t nrecent;
 	uint64_t pass_start, pass_end, before_pass_end; /* the last pass, and the end of the one before */
 	bool pass_sampled, pass_requeued, pass_was_requeue;
 };
@@ -378,18 +386,20 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 }
 
 /*
- * The worker's lag: from the earliest SETUPMAPPING that began under the
- * threshold since the last pass to the next pass's start. A pass that
- * leaves free ranges under the threshold requeues itself: the pass after it
- * was not kicked. Events come in the order they end, so a SETUPMAPPING
- * whose round trip spans the pass's start (the worker ran while it waited:
- * its free count, read at its end, is the worker's) arrives after the pass
- * and is its kick when no other was.
+ * The worker's lag: from the allocation that kicked it to its pass's start.
+ * The allocation is dated by its SETUPMAPPING's start: the earliest since
+ * the last pass that ended under the threshold, or that was still waiting
+ * when the pass began (the free count it carries, read at its end, is then
+ * the worker's); one that began after the pass did (the worker took the CPU
+ * between allocation and request) makes a lag of 0. A pass that leaves free
+ * ranges under the threshold requeues itself: the pass after it was not
+ * kicked. Events come in the order they end, so a SETUPMAPPING that spans
+ * the pass arrives after it, and is its kick when no other was.
  */
 static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
 {
 	const struct dx_dax_range *d = &e->dax;
-	uint64_t began = e->ts - d->duration_ns;
+	uint64_t began = e->ts - d->duration_ns, kick;
 	bool under = d->nr_free < threshold_of(d->nr_ranges);
 
 	if (d->op == DX_DAX_SETUP && !d->ret) {
@@ -397,19 +407,26 @@ static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
 		    !m->pass_was_requeue) {
 			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = m->pass_start - began;
 			m->pass_sampled = true;
-		} else if (under && began >= m->pass_end && (!m->kick_at || began < m->kick_at)) {
-			m->kick_at = began;
+		} else if (began >= m->pass_end) {
+			m->recent[m->nrecent++ % RECENT_SETUPS] = (struct round_trip){ began, e->ts };
+			if (under && (!m->kick_at || began < m->kick_at))
+				m->kick_at = began;
 		}
 	} else if (d->op == DX_DAX_RECLAIM_PASS) {
+		kick = m->kick_at;
+		for (size_t i = 0; i < m->nrecent && i < RECENT_SETUPS; i++)
+			if (m->recent[i].end >= began && (!kick || m->recent[i].began < kick))
+				kick = m->recent[i].began;
 		m->pass_was_requeue = m->pass_requeued;
-		m->pass_sampled = m->kick_at && !m->pass_requeued && m->kick_at <= began;
+		m->pass_sampled = kick && !m->pass_requeued;
 		if (m->pass_sampled)
-			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = began - m->kick_at;
+			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = began > kick ? began - kick : 0;
 		m->before_pass_end = m->pass_end;
 		m->pass_start = began;
 		m->pass_end = e->ts;
 		m->pass_requeued = under;
 		m->kick_at = 0;
+		m->nrecent = 0;
 	}
 }
 
