@@ -51,7 +51,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth fuzz sanitize clean unit man install uninstall deb
+.PHONY: all deps run test bench soak truth calibrate fuzz sanitize clean unit man install uninstall deb
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -177,6 +177,17 @@ truth: deps
 	$(BUILD_AFTER_DEPS)
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
+
+# the cache-size model against the kernel: CALIBRATE_RUNS guests of CALIBRATE_KERNEL a
+# workload (single, tasks, files) on 8 and 32 MiB windows, the table of
+# docs/dax-model.md from their captures (in CALIBRATE_OUT, kept for reruns)
+CALIBRATE_KERNEL ?= 6.12
+CALIBRATE_RUNS ?= 6
+CALIBRATE_OUT ?= $(BUILD)/calibrate-$(CALIBRATE_KERNEL)
+calibrate: deps
+	$(BUILD_AFTER_DEPS)
+	tests/vm/calibrate.sh $(CALIBRATE_KERNEL) $(CALIBRATE_RUNS) $(CALIBRATE_OUT)
+	tests/vm/calibrate-table.pl $(CALIBRATE_OUT)
 
 # libFuzzer on the capture reader and the report (ASan, UBSan), seeded with real captures
 FUZZ_SECONDS ?= 60

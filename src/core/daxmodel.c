@@ -9,7 +9,8 @@
  * FUSE_DAX_RECLAIM_THRESHOLD percent are free, and all of a file's at once
  * when its inode is evicted.
  *
- * The reclaim worker is an actor: each size is replayed REPLAYS times, and
+ * The reclaim worker is an actor: each size is replayed REPLAYS times (up to
+ * MAX_REPLAYED ranges; larger ones once), and
  * in each replay the worker runs a lag after its kick drawn from the lags
  * this very capture measured (kick to the worker's pass, so far), seeded by
  * the replay's number. A fault that finds no free range waits for the
@@ -35,6 +36,7 @@
 #define MAX_SEEN (1u << 22)   /* ranges mapped at once followed; past that uses are counted only */
 #define WRITABLE 2            /* mapped values: 1 read-only, 2 writable */
 #define REPLAYS DX_DAX_MODEL_REPLAYS
+#define MAX_REPLAYED (1u << 10) /* 2 GiB: larger sizes are replayed once (memory and work grow with each replay) */
 
 struct counts {
 	uint64_t setups, reclaims, passes, stalls, inline_reclaims, removals;
@@ -52,6 +54,7 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 
 struct size {
 	uint32_t ranges, threshold;
+	uint32_t replays; /* REPLAYS, or 1 past MAX_REPLAYED */
 	bool started;
 	struct sim run[REPLAYS];
 };
@@ -100,6 +103,7 @@ static void add_size(struct dx_dax_model *m, size_t *cap, uint32_t ranges)
 	memset(z, 0, sizeof(*z));
 	z->ranges = ranges;
 	z->threshold = threshold_of(ranges);
+	z->replays = ranges <= MAX_REPLAYED ? REPLAYS : 1;
 }
 
 static int size_cmp(const void *a, const void *b)
@@ -307,7 +311,7 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 static void start(struct dx_dax_model *m, struct size *z, uint64_t ts)
 {
 	z->started = true;
-	for (size_t r = 0; r < REPLAYS; r++) {
+	for (size_t r = 0; r < z->replays; r++) {
 		struct sim *s = &z->run[r];
 
 		s->rng = 0x9e3779b97f4a7c15ull * (r + 1);
@@ -332,7 +336,7 @@ static void use(struct dx_dax_model *m, const struct dx_event *e)
 		*file = ++m->nfiles;
 	key = (*file - 1) << 32 | ((e->dax.offset >> RANGE_SHIFT) & UINT32_MAX);
 	for (size_t i = 0; i < m->nstarted; i++)
-		for (size_t r = 0; r < REPLAYS; r++)
+		for (size_t r = 0; r < m->sizes[i].replays; r++)
 			sim_use(m, &m->sizes[i].run[r], m->sizes[i].threshold, e->ts, key, write, fault);
 	v = u64_map_get(&m->seen, key);
 	if (v) {
@@ -367,7 +371,7 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 		return;
 	file = *number - 1;
 	for (size_t i = 0; i < m->nstarted; i++)
-		for (size_t r = 0; r < REPLAYS; r++) {
+		for (size_t r = 0; r < m->sizes[i].replays; r++) {
 			struct sim *s = &m->sizes[i].run[r];
 			uint32_t freed;
 
@@ -476,18 +480,18 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The replays' values of the count at OFFSET in struct counts, sorted; the quantiles are read from it. */
+/* The 10th, 50th and 90th percentiles (nearest rank) of the count at OFFSET in struct counts over Z's replays. */
 static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *median, uint64_t *hi)
 {
 	uint64_t v[REPLAYS];
+	size_t n = z->replays;
 
-	for (size_t r = 0; r < REPLAYS; r++)
+	for (size_t r = 0; r < n; r++)
 		memcpy(&v[r], (const char *)&z->run[r].at + offset, sizeof(v[r]));
-	qsort(v, REPLAYS, sizeof(v[0]), u64_cmp);
-	/* nearest rank: the 10th, 50th and 90th percentiles */
-	*lo = v[(REPLAYS + 9) / 10 - 1];
-	*median = v[(REPLAYS + 1) / 2 - 1];
-	*hi = v[(9 * REPLAYS + 9) / 10 - 1];
+	qsort(v, n, sizeof(v[0]), u64_cmp);
+	*lo = v[(n + 9) / 10 - 1];
+	*median = v[(n + 1) / 2 - 1];
+	*hi = v[(9 * n + 9) / 10 - 1];
 }
 
 static struct dx_dax_model_point point(const struct dx_dax_model *m, const struct size *z)

@@ -140,7 +140,7 @@ struct dx_dax_model_point {
 	uint64_t removals; /* ranges removed (REMOVEMAPPING): by the worker, inline, and at inode eviction */
 };
 
-#define DX_DAX_MODEL_REPLAYS 21 /* nearest ranks 3, 11 and 19: the 10th, 50th and 90th percentiles */
+#define DX_DAX_MODEL_REPLAYS 11 /* nearest ranks 2, 6 and 10: the 10th, 50th and 90th percentiles */
 
 /* Recommended: the smallest window whose setups are within this fraction of the fewest possible. */
 #define DX_DAX_MODEL_MARGIN 0.10
