@@ -79,7 +79,7 @@ $(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h include/daxscope/*/*.h
 	@mkdir -p $(@D)
 	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(call obj,$(LIVE_SRCS) $(TRUTH_SRCS)): $(BUILD)/daxscope.skel.h
+$(BUILD)/src/live/session.o: $(BUILD)/daxscope.skel.h
 $(BUILD)/src/core/parse.o: debian/changelog # --version
 
 $(BUILD)/libdaxscope-core.a: $(call obj,$(CORE_SRCS))
