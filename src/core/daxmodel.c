@@ -35,6 +35,7 @@
 #define MAX_RANGES (1u << 24) /* 32 TiB: sizes past it are not replayed */
 #define MAX_SEEN (1u << 22)   /* ranges mapped at once followed; past that uses are counted only */
 #define WRITABLE 2            /* mapped values: 1 read-only, 2 writable */
+#define NO_KEY UINT64_MAX     /* no range (keys are a file number and a range index below 2^32 each) */
 #define REPLAYS DX_DAX_MODEL_REPLAYS
 #define MAX_REPLAYED (1u << 10) /* 2 GiB: larger sizes are replayed once (memory and work grow with each replay) */
 
@@ -81,7 +82,8 @@ struct dx_dax_model {
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
-	uint64_t pass_start, pass_end, before_pass_end; /* the last pass, and the end of the one before */
+	uint64_t remove_began, first_taken; /* the last REMOVEMAPPING's start; the first range this pass took */
+	uint64_t worker_took, pass_end, before_pass_end; /* the last pass's first removal and end; the one before's end */
 	bool pass_sampled, pass_requeued, pass_was_requeue;
 };
 
@@ -191,23 +193,36 @@ static uint32_t busy_drop(struct sim *s, bool (*drop)(uint64_t key, uint64_t fil
 
 /*
  * One worker pass, then more while free ranges stay under the threshold:
- * the oldest mappings go, but IN_USE (the one just set up, whose fault or IO
- * still holds it when the worker runs at its kick) stays.
+ * the oldest mappings go, but SPARE stays where it is (the range just
+ * mapped, which its fault or IO still holds when the worker runs at its
+ * kick; NO_KEY: none).
  */
-static void reclaim(struct sim *s, uint32_t threshold, bool in_use)
+static void reclaim(struct sim *s, uint32_t threshold, uint64_t spare)
 {
 	do {
 		uint32_t freed = 0;
+		bool spared = false;
 
 		s->at.passes++;
-		while (freed < RECLAIM_CHUNK && s->n > (in_use ? 1u : 0u)) {
-			u64_map_del(&s->mapped, s->busy[s->head]);
+		while (freed < RECLAIM_CHUNK && s->n) {
+			uint64_t key = s->busy[s->head];
+
 			s->head = (s->head + 1) % s->cap;
 			s->n--;
+			if (key == spare) {
+				spared = true;
+				continue;
+			}
+			u64_map_del(&s->mapped, key);
 			s->nfree++;
 			freed++;
 			s->at.reclaims++;
 			s->at.removals++;
+		}
+		if (spared) { /* back where it was, the oldest but in use */
+			s->head = (s->head + s->cap - 1) % s->cap;
+			s->busy[s->head] = spare;
+			s->n++;
 		}
 		if (!freed)
 			return;
@@ -225,8 +240,8 @@ static uint64_t draw_lag(const struct dx_dax_model *m, struct sim *s)
 	return m->lags[s->rng % m->nlags];
 }
 
-/* alloc_dax_mapping kicked the worker at TS: it runs now (sparing the range just mapped) or after its lag. */
-static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
+/* alloc_dax_mapping kicked the worker at TS: it runs now (sparing MAPPED, the range just mapped) or after its lag. */
+static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t mapped)
 {
 	uint64_t lag;
 
@@ -236,15 +251,15 @@ static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold
 	if (lag)
 		s->worker_due = ts + lag;
 	else
-		reclaim(s, threshold, true);
+		reclaim(s, threshold, mapped);
 }
 
-/* The worker, if its lag is over by TS. */
+/* The worker, if its lag is over by TS: the fault or IO that kicked it is done, it spares none. */
 static void worker_due(struct sim *s, uint32_t threshold, uint64_t ts)
 {
 	if (s->worker_due && s->worker_due <= ts) {
 		s->worker_due = 0;
-		reclaim(s, threshold, false);
+		reclaim(s, threshold, NO_KEY);
 	}
 }
 
@@ -297,14 +312,14 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 			s->nfree++; /* the range reclaimed is the one this IO maps */
 		} else { /* a fault (or IO with no range of its file) waits for the worker */
 			s->worker_due = 0;
-			reclaim(s, threshold, false);
+			reclaim(s, threshold, NO_KEY);
 		}
 	}
 	s->nfree--;
 	s->at.setups++;
 	*u64_map_put(&s->mapped, key) = write ? WRITABLE : 1;
 	busy_push(s, key);
-	kick(m, s, threshold, ts);
+	kick(m, s, threshold, ts, key);
 }
 
 /* Size Z must reclaim from now on (TS): each replay takes the endless window's state, and the worker is kicked. */
@@ -322,7 +337,7 @@ static void start(struct dx_dax_model *m, struct size *z, uint64_t ts)
 			*u64_map_put(&s->mapped, m->order[i]) = *u64_map_get(&m->seen, m->order[i]);
 			busy_push(s, m->order[i]);
 		}
-		kick(m, s, z->threshold, ts);
+		kick(m, s, z->threshold, ts, m->order[m->nmapped - 1]);
 	}
 }
 
@@ -390,47 +405,66 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 }
 
 /*
- * The worker's lag: from the allocation that kicked it to its pass's start.
- * The allocation is dated by its SETUPMAPPING's start: the earliest since
- * the last pass that ended under the threshold, or that was still waiting
- * when the pass began (the free count it carries, read at its end, is then
- * the worker's); one that began after the pass did (the worker took the CPU
- * between allocation and request) makes a lag of 0. A pass that leaves free
- * ranges under the threshold requeues itself: the pass after it was not
- * kicked. Events come in the order they end, so a SETUPMAPPING that spans
- * the pass arrives after it, and is its kick when no other was.
+ * The worker's lag: from the allocation that kicked it to the first range
+ * its pass took away (the start of that range's REMOVEMAPPING: the range
+ * left the file's tree just before; a pass that takes none counts from its
+ * start). A pass may start early and then wait for a faulting file's
+ * invalidate lock: the ranges stay usable meanwhile. The allocation is dated
+ * by its SETUPMAPPING's start: the earliest since the last pass that ended
+ * under the threshold, or that was still waiting when the worker took its
+ * first range (the free count it carries, read at its end, is then the
+ * worker's); one that began after (the worker took the CPU between
+ * allocation and request) makes a lag of 0. A pass that leaves free ranges
+ * under the threshold requeues itself: the pass after it was not kicked.
+ * Events come in the order they end, so a SETUPMAPPING that spans the
+ * worker's first removal arrives after its pass, and is its kick when no
+ * other was.
  */
 static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
 {
 	const struct dx_dax_range *d = &e->dax;
-	uint64_t began = e->ts - d->duration_ns, kick;
+	uint64_t began = e->ts - d->duration_ns, kick, took;
 	bool under = d->nr_free < threshold_of(d->nr_ranges);
 
-	if (d->op == DX_DAX_SETUP && !d->ret) {
-		if (began < m->pass_start && e->ts >= m->pass_start && began >= m->before_pass_end && !m->pass_sampled &&
-		    !m->pass_was_requeue) {
-			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = m->pass_start - began;
+	switch (d->op) {
+	case DX_DAX_SETUP:
+		if (d->ret)
+			break;
+		if (began < m->worker_took && e->ts >= m->worker_took && began >= m->before_pass_end &&
+		    !m->pass_sampled && !m->pass_was_requeue) {
+			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = m->worker_took - began;
 			m->pass_sampled = true;
 		} else if (began >= m->pass_end) {
 			m->recent[m->nrecent++ % RECENT_SETUPS] = (struct round_trip){ began, e->ts };
 			if (under && (!m->kick_at || began < m->kick_at))
 				m->kick_at = began;
 		}
-	} else if (d->op == DX_DAX_RECLAIM_PASS) {
+		break;
+	case DX_DAX_REMOVE:
+		m->remove_began = began;
+		break;
+	case DX_DAX_RECLAIM: /* sent right after its REMOVEMAPPING */
+		if (!m->first_taken)
+			m->first_taken = m->remove_began;
+		break;
+	case DX_DAX_RECLAIM_PASS:
+		took = m->first_taken ? m->first_taken : began;
 		kick = m->kick_at;
 		for (size_t i = 0; i < m->nrecent && i < RECENT_SETUPS; i++)
-			if (m->recent[i].end >= began && (!kick || m->recent[i].began < kick))
+			if (m->recent[i].end >= took && (!kick || m->recent[i].began < kick))
 				kick = m->recent[i].began;
 		m->pass_was_requeue = m->pass_requeued;
 		m->pass_sampled = kick && !m->pass_requeued;
 		if (m->pass_sampled)
-			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = began > kick ? began - kick : 0;
+			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = took > kick ? took - kick : 0;
 		m->before_pass_end = m->pass_end;
-		m->pass_start = began;
+		m->worker_took = took;
 		m->pass_end = e->ts;
 		m->pass_requeued = under;
 		m->kick_at = 0;
+		m->first_taken = 0;
 		m->nrecent = 0;
+		break;
 	}
 }
 
@@ -444,6 +478,8 @@ void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 		evict(m, e);
 		break;
 	case DX_DAX_SETUP:
+	case DX_DAX_REMOVE:
+	case DX_DAX_RECLAIM:
 	case DX_DAX_RECLAIM_PASS:
 		measure_lag(m, e);
 		break;

@@ -213,12 +213,17 @@ static void test_lag_measured(void)
 	timing(m, DX_DAX_SETUP, 21000, 3000, 3);        /* ... one that began at 18000 spans it, free read after it */
 	timing(m, DX_DAX_SETUP, 30000, 500, 1); /* began at 29500, after the pass below: it took the CPU at the kick */
 	timing(m, DX_DAX_RECLAIM_PASS, 31000, 2000, 3);
+	timing(m, DX_DAX_SETUP, 40000, 100, 0);          /* the kick at 39900 */
+	timing(m, DX_DAX_REMOVE, 45000, 1000, 0);        /* the pass (from 42000) took its first range at 44000 */
+	timing(m, DX_DAX_RECLAIM, 45000, 2500, 0);
+	timing(m, DX_DAX_RECLAIM_PASS, 46000, 4000, 3);
 	n = dx_dax_model_lags(m, &lags);
-	ok(n == 4 && lags[0] == 3100 && lags[1] == 2100 && lags[2] == 1000 && lags[3] == 0,
-	   "lags: kick to pass, none for a requeued pass, a round trip the worker ran within, one it began before "
-	   "(%zu: %llu %llu %llu %llu)",
+	ok(n == 5 && lags[0] == 3100 && lags[1] == 2100 && lags[2] == 1000 && lags[3] == 0 && lags[4] == 4100,
+	   "lags: kick to pass, none for a requeued pass, a round trip the worker ran within, one it began before, "
+	   "to the first range a pass took (%zu: %llu %llu %llu %llu %llu)",
 	   n, n > 0 ? (unsigned long long)lags[0] : 0, n > 1 ? (unsigned long long)lags[1] : 0,
-	   n > 2 ? (unsigned long long)lags[2] : 0, n > 3 ? (unsigned long long)lags[3] : 0);
+	   n > 2 ? (unsigned long long)lags[2] : 0, n > 3 ? (unsigned long long)lags[3] : 0,
+	   n > 4 ? (unsigned long long)lags[4] : 0);
 	dx_dax_model_free(m);
 }
 
