@@ -10,13 +10,14 @@
  * when its inode is evicted.
  *
  * The reclaim worker is an actor: each size is replayed REPLAYS times (up to
- * MAX_REPLAYED ranges; larger ones once), and
- * in each replay the worker runs a lag after its kick drawn from the lags
- * this very capture measured (kick to the worker's pass, so far), seeded by
- * the replay's number. A fault that finds no free range waits for the
- * worker; IO reclaims one of its own file's ranges inline. The spread of the
- * replays is the prediction's interval. With no lag measured every replay is
- * the same: a worker that runs at its kick, sparing the range just mapped.
+ * MAX_REPLAYED ranges; larger ones once). At each kick a replay draws one of
+ * the worker's passes this very capture measured so far (seeded by the
+ * replay's number): the worker takes its ranges that pass's lag after the
+ * kick and stays busy for the rest of it; a kick meanwhile queues one more
+ * pass after it. A fault that finds no free range waits for the worker; IO
+ * reclaims one of its own file's ranges inline. The spread of the replays is
+ * the prediction's interval. With no pass measured, or a lag of 0, the
+ * worker runs at its kick, sparing the range just mapped.
  *
  * Every size behaves like an endless window until it must first reclaim: it
  * is cloned from the endless one then, and replayed from there on.
@@ -48,7 +49,10 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	uint64_t *busy;        /* keys in the order mapped: a ring */
 	size_t head, n, cap;
 	uint32_t nfree;
-	uint64_t worker_due; /* when the kicked worker runs; 0: not queued */
+	uint64_t worker_due;  /* when the kicked worker takes its ranges; 0: not queued */
+	uint64_t busy_until;  /* its pass runs on until then: a kick meanwhile queues the next pass after it */
+	uint64_t pass_rest;   /* the rest of the pass drawn with its lag */
+	bool kicked_busy;
 	uint64_t rng;        /* xorshift64 state: the replay's draws of the worker's lag */
 	struct counts at;
 };
@@ -77,8 +81,8 @@ struct dx_dax_model {
 	struct size *sizes; /* ascending; started ones are a prefix */
 	size_t nsizes, nstarted;
 	/* the worker's lag as the capture measured it: its kick (an allocation under the threshold) to its pass */
-	uint64_t *lags;
-	size_t nlags, cap_lags;
+	uint64_t *lags, *rests; /* rests: the same pass from its first removal to its end */
+	size_t nlags, cap_lags, cap_rests;
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
@@ -148,6 +152,7 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	u64_map_free(&m->seen);
 	free(m->order);
 	free(m->lags);
+	free(m->rests);
 	free(m);
 }
 
@@ -229,37 +234,58 @@ static void reclaim(struct sim *s, uint32_t threshold, uint64_t spare)
 	} while (s->nfree < threshold);
 }
 
-/* The worker's lag after a kick in this replay: one of the measured lags, or none before any was measured. */
-static uint64_t draw_lag(const struct dx_dax_model *m, struct sim *s)
+/* One of the measured passes for this replay's next kick (its index), or none (-1) before any was measured. */
+static long draw_pass(const struct dx_dax_model *m, struct sim *s)
 {
 	if (!m->nlags)
-		return 0;
+		return -1;
 	s->rng ^= s->rng << 13;
 	s->rng ^= s->rng >> 7;
 	s->rng ^= s->rng << 17;
-	return m->lags[s->rng % m->nlags];
+	return (long)(s->rng % m->nlags);
 }
 
-/* alloc_dax_mapping kicked the worker at TS: it runs now (sparing MAPPED, the range just mapped) or after its lag. */
+/*
+ * alloc_dax_mapping kicked the worker at TS: it takes its ranges now
+ * (sparing MAPPED, the range just mapped) or after a measured pass's lag,
+ * and stays busy for the rest of that pass; a kick while it is busy queues
+ * one more pass after it.
+ */
 static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t mapped)
 {
-	uint64_t lag;
+	long pass;
 
 	if (s->worker_due || s->nfree >= threshold)
 		return; /* queued already, or no need */
-	lag = draw_lag(m, s);
-	if (lag)
-		s->worker_due = ts + lag;
-	else
+	if (ts < s->busy_until) {
+		s->kicked_busy = true;
+		return;
+	}
+	pass = draw_pass(m, s);
+	if (pass < 0 || !m->lags[pass]) {
 		reclaim(s, threshold, mapped);
+		s->busy_until = pass < 0 ? 0 : ts + m->rests[pass];
+		return;
+	}
+	s->worker_due = ts + m->lags[pass];
+	s->pass_rest = m->rests[pass];
 }
 
-/* The worker, if its lag is over by TS: the fault or IO that kicked it is done, it spares none. */
-static void worker_due(struct sim *s, uint32_t threshold, uint64_t ts)
+/* The worker, if its lag is over by TS (the fault or IO that kicked it is done: it spares none), and the pass queued after a busy one. */
+static void worker_due(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
 {
 	if (s->worker_due && s->worker_due <= ts) {
-		s->worker_due = 0;
 		reclaim(s, threshold, NO_KEY);
+		s->busy_until = s->worker_due + s->pass_rest;
+		s->worker_due = 0;
+	}
+	if (s->kicked_busy && s->busy_until <= ts) { /* the pass queued meanwhile: it too lags, then takes */
+		long pass = draw_pass(m, s);
+
+		s->kicked_busy = false;
+		s->worker_due = s->busy_until + m->lags[pass] + !m->lags[pass];
+		s->pass_rest = m->rests[pass];
+		worker_due(m, s, threshold, ts);
 	}
 }
 
@@ -297,7 +323,7 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 {
 	uint64_t *v;
 
-	worker_due(s, threshold, ts);
+	worker_due(m, s, threshold, ts);
 	v = u64_map_get(&s->mapped, key);
 	if (v) {
 		if (write && *v != WRITABLE) { /* fuse_upgrade_dax_mapping */
@@ -390,7 +416,7 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 			struct sim *s = &m->sizes[i].run[r];
 			uint32_t freed;
 
-			worker_due(s, m->sizes[i].threshold, e->ts);
+			worker_due(m, s, m->sizes[i].threshold, e->ts);
 			freed = busy_drop(s, of_file, file);
 			s->nfree += freed;
 			s->at.removals += freed;
@@ -402,6 +428,13 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 			m->order[kept++] = m->order[i];
 	m->removals += m->nmapped - kept;
 	m->nmapped = kept;
+}
+
+static void add_pass(struct dx_dax_model *m, uint64_t lag, uint64_t rest)
+{
+	*DX_PUSH(m->rests, m->nlags, m->cap_rests) = rest;
+	m->nlags--;
+	*DX_PUSH(m->lags, m->nlags, m->cap_lags) = lag;
 }
 
 /*
@@ -432,7 +465,7 @@ static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
 			break;
 		if (began < m->worker_took && e->ts >= m->worker_took && began >= m->before_pass_end &&
 		    !m->pass_sampled && !m->pass_was_requeue) {
-			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = m->worker_took - began;
+			add_pass(m, m->worker_took - began, m->pass_end - m->worker_took);
 			m->pass_sampled = true;
 		} else if (began >= m->pass_end) {
 			m->recent[m->nrecent++ % RECENT_SETUPS] = (struct round_trip){ began, e->ts };
@@ -456,7 +489,7 @@ static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
 		m->pass_was_requeue = m->pass_requeued;
 		m->pass_sampled = kick && !m->pass_requeued;
 		if (m->pass_sampled)
-			*DX_PUSH(m->lags, m->nlags, m->cap_lags) = took > kick ? took - kick : 0;
+			add_pass(m, took > kick ? took - kick : 0, e->ts - took);
 		m->before_pass_end = m->pass_end;
 		m->worker_took = took;
 		m->pass_end = e->ts;

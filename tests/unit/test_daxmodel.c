@@ -227,20 +227,32 @@ static void test_lag_measured(void)
 	dx_dax_model_free(m);
 }
 
-/* K scans of 5 ranges through a window of 4, one use every NS_PER_USE ns, after the lags LAGS were measured. */
-static struct dx_dax_model *scans_after_lags(const uint64_t *lags, size_t nlags, int k, bool io)
+/*
+ * K scans of 5 ranges through a window of 4, one use every NS_PER_USE ns,
+ * after passes were measured that took their first range LAGS after their
+ * kick and ran on for RESTS (none: 0).
+ */
+static struct dx_dax_model *scans_after_passes(const uint64_t *lags, const uint64_t *rests, size_t nlags, int k,
+					       bool io)
 {
 	struct dx_dax_model *m = dx_dax_model_new(4);
 	uint64_t ts = 1;
 
 	for (size_t i = 0; i < nlags; i++) {
+		uint64_t rest = rests ? rests[i] : 0;
+
 		timing(m, DX_DAX_SETUP, ts + 1, 1, 0); /* began at ts */
-		timing(m, DX_DAX_RECLAIM_PASS, ts + lags[i], 0, 4);
-		ts += lags[i] + 2;
+		timing(m, DX_DAX_RECLAIM_PASS, ts + lags[i] + rest, rest, 4);
+		ts += lags[i] + rest + 2;
 	}
 	for (int u = 0; u < 5 * k; u++)
 		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(u % 5), false, io);
 	return m;
+}
+
+static struct dx_dax_model *scans_after_lags(const uint64_t *lags, size_t nlags, int k, bool io)
+{
+	return scans_after_passes(lags, NULL, nlags, k, io);
 }
 
 static void test_lagging_worker(void)
@@ -288,6 +300,23 @@ static void test_lagging_worker(void)
 	dx_dax_model_free(m);
 }
 
+/* A pass that runs on long after its first range: kicks meanwhile wait for it, and faults stall. */
+static void test_busy_worker(void)
+{
+	const uint64_t lag[] = { 1 }, short_pass[] = { 0 }, long_pass[] = { 1000000000 };
+	struct dx_dax_model *m = scans_after_passes(lag, short_pass, 1, 4, false);
+	struct dx_dax_model *busy = scans_after_passes(lag, long_pass, 1, 4, false);
+	struct dx_dax_model_point p = at(m, 4), q = at(busy, 4);
+
+	/* quick passes free 4 before each next use; a busy one frees once, then every 4th mapping waits */
+	ok(p.stalls == 0 && p.passes == 4 && q.stalls == 3 && q.passes == 4 && p.setups == 20 && q.setups == 20,
+	   "a pass busy past the stream: the kicks during it wait, faults stall (stalls %llu/%llu passes %llu/%llu)",
+	   (unsigned long long)p.stalls, (unsigned long long)q.stalls, (unsigned long long)p.passes,
+	   (unsigned long long)q.passes);
+	dx_dax_model_free(m);
+	dx_dax_model_free(busy);
+}
+
 /* Files made, read and deleted in turn: their ranges go back at eviction, so a window of a round's size never reclaims. */
 static void test_eviction(void)
 {
@@ -311,12 +340,13 @@ static void test_eviction(void)
 
 int main(void)
 {
-	plan(18);
+	plan(19);
 	test_scan();
 	test_upgrade();
 	test_random();
 	test_lag_measured();
 	test_lagging_worker();
+	test_busy_worker();
 	test_eviction();
 	return done_testing();
 }
