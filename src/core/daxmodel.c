@@ -52,8 +52,8 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	uint64_t worker_due;  /* when the kicked worker takes its ranges; 0: not queued */
 	uint64_t busy_until;  /* its pass runs on until then: a kick meanwhile queues the next pass after it */
 	uint64_t pass_rest;   /* the rest of the pass drawn with its lag */
-	bool kicked_busy;
-	uint64_t rng;        /* xorshift64 state: the replay's draws of the worker's lag */
+	bool kicked_busy;     /* kicked while busy: one more pass when it is done */
+	uint64_t rng;         /* xorshift64 state: the replay's draws of the worker's passes */
 	struct counts at;
 };
 
@@ -80,9 +80,9 @@ struct dx_dax_model {
 	uint64_t setups, removals, uses, unfollowed;
 	struct size *sizes; /* ascending; started ones are a prefix */
 	size_t nsizes, nstarted;
-	/* the worker's lag as the capture measured it: its kick (an allocation under the threshold) to its pass */
-	uint64_t *lags, *rests; /* rests: the same pass from its first removal to its end */
-	size_t nlags, cap_lags, cap_rests;
+	/* the worker's passes as the capture measured them: kick to first removal (lag), and from there to the end */
+	uint64_t *lags, *rests;
+	size_t nlags, nrests, cap_lags, cap_rests;
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
@@ -271,7 +271,11 @@ static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold
 	s->pass_rest = m->rests[pass];
 }
 
-/* The worker, if its lag is over by TS (the fault or IO that kicked it is done: it spares none), and the pass queued after a busy one. */
+/*
+ * The worker, if its lag is over by TS (the fault or IO that kicked it is
+ * done: it spares none), and the pass queued while it was busy (busy only
+ * after a pass was drawn: there is one to draw).
+ */
 static void worker_due(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
 {
 	if (s->worker_due && s->worker_due <= ts) {
@@ -432,9 +436,8 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 
 static void add_pass(struct dx_dax_model *m, uint64_t lag, uint64_t rest)
 {
-	*DX_PUSH(m->rests, m->nlags, m->cap_rests) = rest;
-	m->nlags--;
 	*DX_PUSH(m->lags, m->nlags, m->cap_lags) = lag;
+	*DX_PUSH(m->rests, m->nrests, m->cap_rests) = rest;
 }
 
 /*
