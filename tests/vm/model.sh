@@ -20,20 +20,24 @@ workload_single() {
 	done
 }
 
-# tasks: two tasks fault-read their own 4 MiB file through mappings while a
-# third reads its own 16 MiB file (IO, which reclaims one of its file's
-# ranges inline when none is free), all at once: 12 ranges. (Two tasks
-# reading one shared file by IO hung 6.12 guests at 8 MiB: docs/dax-model.md.)
+# tasks: two tasks fault-read their own 8 MiB file through mappings while two
+# read 1 MiB blocks of a shared 32 MiB file at scattered offsets (IO, which
+# reclaims inline when no range is free): 24 ranges, four tasks at once.
 workload_tasks() {
-	dd if=/dev/zero of="$1/io" bs=1M count=16 2> /dev/null
+	dd if=/dev/zero of="$1/shared" bs=1M count=32 2> /dev/null
+	tasks=""
 	for t in 1 2; do
 		mkdir -p "$1/f$t"
-		$D/faultbench --dir "$1/f$t" --passes 20 --mb 4 --punch-hz 1 > /dev/null &
+		$D/faultbench --dir "$1/f$t" --passes 15 --mb 8 --punch-hz 1 > /dev/null &
+		tasks="$tasks $!"
 	done
-	for pass in 1 2 3 4; do
-		dd if="$1/io" of=/dev/null bs=1M 2> /dev/null
-	done &
-	wait
+	for t in 1 2; do
+		for j in $(seq 1 120); do
+			dd if="$1/shared" of=/dev/null bs=1M count=1 skip=$(((j * 7 + t * 5) % 32)) 2> /dev/null
+		done &
+		tasks="$tasks $!"
+	done
+	wait $tasks # not the recorder
 }
 
 # files: many small files made, read, deleted and made again: each round
