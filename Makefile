@@ -43,7 +43,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/mapstore $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
-	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz
+	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz $(BUILD)/denyfentry
 SESSION  := $(BUILD)/libdaxscope-truth.a $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -51,7 +51,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth calibrate fuzz sanitize clean unit man install uninstall deb
+.PHONY: all deps run test bench soak truth verdicts calibrate fuzz sanitize clean unit man install uninstall deb kernel-table
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -138,8 +138,20 @@ $(BUILD)/hookfloor.skel.h: tests/bench/hookfloor.bpf.c $(BUILD)/vmlinux.h
 $(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lbpf -lelf -lz -lm
 
+# a guest's tracepoint mode: fentry/fexit refused by a BPF LSM program (tests/vm/matrix.t)
+$(BUILD)/denyfentry.skel.h: tests/vm/denyfentry.bpf.c $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/denyfentry.bpf.o
+	$(BPFTOOL) gen skeleton $(BUILD)/denyfentry.bpf.o name denyfentry_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/denyfentry: tests/vm/denyfentry.c $(BUILD)/denyfentry.skel.h
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lbpf -lelf -lz
+
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
+
+# docs/kernels.md from the QEMU matrix's per-kernel tables (tests/vm/kernel_table.t: they agree)
+kernel-table:
+	tests/vm/kernel-table.pl > docs/kernels.md.tmp && mv docs/kernels.md.tmp docs/kernels.md
 
 # the unit tests alone: no root, no kernel (the package build runs them)
 unit: $(UNIT)
@@ -176,6 +188,7 @@ TRUTH_VM_RUNS ?= 20
 truth: deps
 	$(BUILD_AFTER_DEPS)
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) $(BUILD)/verdicts/filesystems.md || host=1; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
 
 # the cache-size model against the kernel: CALIBRATE_RUNS guests of CALIBRATE_KERNEL a
@@ -188,6 +201,12 @@ calibrate: deps
 	$(BUILD_AFTER_DEPS)
 	tests/vm/calibrate.sh $(CALIBRATE_KERNEL) $(CALIBRATE_RUNS) $(CALIBRATE_OUT)
 	tests/vm/calibrate-table.pl $(CALIBRATE_OUT)
+
+# the punch-safety verdict of every filesystem here, VERDICT_SECONDS each, as docs/filesystems.md (docs/verdict.md)
+VERDICT_SECONDS ?= 60
+verdicts: deps
+	$(BUILD_AFTER_DEPS)
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) docs/filesystems.md
 
 # libFuzzer on the capture reader and the report (ASan, UBSan), seeded with real captures
 FUZZ_SECONDS ?= 60

@@ -252,16 +252,28 @@ static void trace_finding(FILE *out, const struct dx_truth *t, const struct trut
 	dx_report_finding_line(out, t->report, f);
 }
 
-/* Did a window of the run's file have a FUSE data change no probe could date? */
-static bool run_undated(const struct dx_truth *t, const struct truth_run *r)
+/* Did a window of the run's file count in the file's field (of struct dx_file_stats) at FIELD? */
+static bool run_marked(const struct dx_truth *t, const struct truth_run *r, size_t field)
 {
 	for (size_t i = 0; i < dx_report_nfiles(t->report); i++) {
 		const struct dx_file_stats *st = dx_report_file(t->report, i);
 
-		if (st->file.ino == r->ino && st->undated_punches)
+		if (st->file.ino == r->ino && *(const uint64_t *)((const char *)st + field))
 			return true;
 	}
 	return false;
+}
+
+/* A FUSE data change no probe could date... */
+static bool run_undated(const struct dx_truth *t, const struct truth_run *r)
+{
+	return run_marked(t, r, offsetof(struct dx_file_stats, undated_punches));
+}
+
+/* ... or evidence only counted (the evidence budget): never clean. */
+static bool run_partial(const struct dx_truth *t, const struct truth_run *r)
+{
+	return run_marked(t, r, offsetof(struct dx_file_stats, partial_punches));
 }
 
 /* Scores one run into the row. Called with the report locked. */
@@ -311,7 +323,7 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 	row->runs++;
 	row->raced += r->raced;
 	row->undated += run_undated(t, r);
-	row->clean += !truths && !reported && !run_undated(t, r);
+	row->clean += !truths && !reported && !run_undated(t, r) && !run_partial(t, r);
 	row->true_events += truths;
 	row->reported += reported;
 	row->tp += truths - fn;
@@ -319,17 +331,32 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 	row->fn += fn;
 }
 
-/* Until the run's windows are judged: past their end, grace and reordering, and polled since. */
-static void settle(struct dx_truth *t, const struct truth_run *r)
+struct dx_report *truth_report_settled(struct dx_truth *t, uint64_t end_ns)
 {
 	uint64_t seen;
 
-	truth_sleep_until(r->end_ns + DX_GRACE_NS + DX_REORDER_NS + 10000000ULL);
+	truth_sleep_until(end_ns + DX_GRACE_NS + DX_REORDER_NS + 10000000ULL);
 	pthread_mutex_lock(&t->lock);
 	seen = t->polls;
 	while (t->polls < seen + 2)
 		pthread_cond_wait(&t->polled, &t->lock);
 	dx_report_settle(t->report, truth_now());
+	return t->report;
+}
+
+void truth_report_unlock(struct dx_truth *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+const char *truth_dir(const struct dx_truth *t)
+{
+	return t->o.dir;
+}
+
+int truth_poll_error(const struct dx_truth *t)
+{
+	return t->poll_error;
 }
 
 static void finish_row(const struct dx_truth *t, struct dx_truth_row *row)
@@ -362,10 +389,10 @@ int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *e
 
 		ret = s->run(&env, &r, err, errlen);
 		if (!ret) {
-			settle(t, &r);
+			truth_report_settled(t, r.end_ns);
 			judge(t, &r, row);
 			ret = t->poll_error ? truth_fail(err, errlen, "reading events: %s", strerror(-t->poll_error)) : 0;
-			pthread_mutex_unlock(&t->lock);
+			truth_report_unlock(t);
 		}
 		free(r.events);
 	}

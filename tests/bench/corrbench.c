@@ -10,10 +10,16 @@
  *   late:    N punches that never end whose begins arrive past the reorder
  *            delay, each earlier than the last, each followed by a lock wait
  *            that began before them all
- *   corrbench [-s hammer|threads|late] [-n N]
+ *   long:    64 long FUSE punches open at once on 64 files, N faults among
+ *            them in turn, all ending together
+ *   corrbench [-s hammer|threads|late|long] [-n N]
+ * With -m, the memory of one capture of N instead: the peak RSS of the
+ * process (run one size per process), under an evidence budget of -b B.
+ *   corrbench -m [-s SHAPE] [-n N] [-b B]
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +29,7 @@
 
 #define US 1000ULL
 #define TASKS 8
+#define LONG_WINDOWS 64
 
 struct feed {
 	struct dx_report *r;
@@ -30,14 +37,19 @@ struct feed {
 	double longest; /* the longest a record took to take: what a live view waits at worst */
 };
 
-static struct dx_event event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
+static struct dx_event event_on(struct feed *f, uint64_t ino, uint16_t kind, uint32_t tid, uint64_t page)
 {
 	struct dx_event e = { .kind = kind, .tid = tid, .pid = tid, .ts = f->clock_ns += US };
 
-	e.file.ino = 12;
+	e.file.ino = ino;
 	e.file.dev = 8u << 20;
 	e.page.index = page;
 	return e;
+}
+
+static struct dx_event event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
+{
+	return event_on(f, 12, kind, tid, page);
 }
 
 static double seconds(void)
@@ -172,10 +184,45 @@ static void late(struct feed *f, long punches)
 	}
 }
 
-/* Feeds one capture of the shape at size N through a report, as `daxtrace report` does; ns per event. */
-static double run(const char *shape, long n, uint64_t *events, double *longest)
+/* Windows open on LONG_WINDOWS files at once, N faults among them in turn, all ending together. */
+static void long_windows(struct feed *f, long faults)
 {
-	struct feed f = { .r = dx_report_new(&(struct dx_report_opts){ 0 }) };
+	uint64_t pages = (uint64_t)faults / LONG_WINDOWS + 1;
+
+	for (uint32_t w = 0; w < LONG_WINDOWS; w++) {
+		struct dx_event e = event_on(f, 100 + w, DX_PUNCH_BEGIN, 1000 + w, 0);
+
+		e.punch.op = DX_OP_PUNCH_HOLE;
+		e.punch.len = pages * 4096;
+		take(f, &e);
+		e = event_on(f, 100 + w, DX_FUSE_REQ, 1000 + w, 0);
+		e.flags = DX_F_CHANGE;
+		e.fuse.opcode = DX_FUSE_FALLOCATE;
+		e.fuse.latency_ns = US / 2;
+		take(f, &e);
+	}
+	for (long i = 0; i < faults; i++) {
+		uint32_t w = (uint32_t)(i % LONG_WINDOWS);
+		struct dx_event e = event_on(f, 100 + w, DX_FILEMAP_FAULT, 100 + (uint32_t)(i % TASKS),
+					     (uint64_t)(i / LONG_WINDOWS) % pages);
+
+		take(f, &e);
+		e.kind = DX_FAULT_DONE;
+		e.ts = f->clock_ns += US;
+		take(f, &e);
+	}
+	for (uint32_t w = 0; w < LONG_WINDOWS; w++) {
+		struct dx_event e = event_on(f, 100 + w, DX_PUNCH_END, 1000 + w, 0);
+
+		take(f, &e);
+	}
+	quiet(f);
+}
+
+/* Feeds one capture of the shape at size N through a report, as `daxtrace report` does; ns per event. */
+static double run(const char *shape, long n, const struct dx_report_opts *o, uint64_t *events, double *longest)
+{
+	struct feed f = { .r = dx_report_new(o) };
 	double t0 = seconds(), ns;
 
 	if (!f.r)
@@ -184,6 +231,8 @@ static double run(const char *shape, long n, uint64_t *events, double *longest)
 		hammer(&f, n);
 	else if (!strcmp(shape, "threads"))
 		threads(&f, n);
+	else if (!strcmp(shape, "long"))
+		long_windows(&f, n);
 	else
 		late(&f, n);
 	dx_report_flush(f.r);
@@ -194,27 +243,50 @@ static double run(const char *shape, long n, uint64_t *events, double *longest)
 	return ns;
 }
 
+/* One capture of N under BUDGET in this process: its peak RSS. */
+static int memory(const char *shape, long n, size_t budget)
+{
+	struct rusage ru;
+	uint64_t events;
+	double longest;
+
+	/* a live view's report (daxtop): the newest findings kept, so what is measured is the windows' own */
+	run(shape, n, &(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = budget }, &events, &longest);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"shape\":\"%s\",\"n\":%ld,\"budget\":%zu,\"events\":%llu,\"peak_rss_kib\":%ld}\n", shape, n, budget,
+	       (unsigned long long)events, ru.ru_maxrss);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *shape = "hammer";
-	long n = 100000;
+	long n = 100000, budget = 0;
 	double first = 0, ns = 0, longest;
 	uint64_t events;
+	bool mem = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:b:m")) != -1) {
 		if (opt == 's')
 			shape = optarg;
+		else if (opt == 'm')
+			mem = true;
+		else if (opt == 'b' && (budget = strtol(optarg, NULL, 10)) >= 0)
+			continue; /* 0: the default */
 		else if (opt != 'n' || (n = strtol(optarg, NULL, 10)) <= 0)
 			shape = "";
 	}
-	if (strcmp(shape, "hammer") && strcmp(shape, "threads") && strcmp(shape, "late")) {
-		fprintf(stderr, "usage: corrbench [-s hammer|threads|late] [-n N]\n");
+	if (strcmp(shape, "hammer") && strcmp(shape, "threads") && strcmp(shape, "late") && strcmp(shape, "long")) {
+		fprintf(stderr, "usage: corrbench [-s hammer|threads|late|long] [-n N]\n"
+				"       corrbench -m [-s hammer|threads|late|long] [-n N] [-b BUDGET]\n");
 		return 2;
 	}
-	run(shape, n, &events, &longest); /* warms the allocator and caches: 1x is not penalised */
+	if (mem)
+		return memory(shape, n, (size_t)budget);
+	run(shape, n, &(struct dx_report_opts){ 0 }, &events, &longest); /* warms the allocator and caches */
 	for (long scale = 1; scale <= 8; scale *= 2) {
-		ns = run(shape, n * scale, &events, &longest);
+		ns = run(shape, n * scale, &(struct dx_report_opts){ 0 }, &events, &longest);
 		if (scale == 1)
 			first = ns;
 		printf("{\"shape\":\"%s\",\"scale\":%ld,\"n\":%ld,\"events\":%llu,\"ns_per_event\":%.1f,\"longest_take_ms\":%.1f}\n",
