@@ -75,6 +75,7 @@ enum dx_fault_guard {
 #define DX_F_FAULTS_UNWATCHED (1u << 9) /* punch end: its file was mapped while the fault hooks were not attached */
 #define DX_F_CHANGE_UNDATED (1u << 10)  /* punch end: a FUSE file whose request changing the data no probe dated */
 #define DX_F_LOCK_UNKNOWN (1u << 11)    /* punch's page delete or data change: its fault lock was not known yet */
+#define DX_F_DAX_FAULT (1u << 12)       /* FUSE DAX use: by a fault (which waits for a free range; IO reclaims inline) */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {
@@ -186,6 +187,7 @@ enum dx_dax_op {
 	DX_DAX_ALLOC_STALL,    /* a fault or IO found no free range (count: alloc_dax_mapping misses) until it had one */
 	DX_DAX_USE,            /* a fault or IO used a range of a file (fuse_iomap_begin): offset is the file's, flags DX_F_WRITE */
 	DX_DAX_NEW,            /* a mount made a window (fuse_dax_conn_alloc): a window at the same address is another */
+	DX_DAX_EVICT,          /* an inode left the cache: all its ranges freed (fuse_dax_inode_cleanup) */
 	DX_DAX_OP_MAX
 };
 

@@ -232,6 +232,7 @@ static const struct program {
 	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
 	ENTRY(on_dax_use, FUSE_DAX_USES, .module = "fuse"),
 	ENTRY(on_dax_use_iter, FUSE_DAX_USES, STANDS_IN_FOR(on_dax_use)),
+	ENTRY(on_dax_inode_evict, FUSE_DAX_USES, .module = "fuse"),
 	ENTRY(on_dax_window_new, FUSE_DAX_MAPPINGS, .module = "fuse"),
 };
 
