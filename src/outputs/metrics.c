@@ -358,8 +358,7 @@ static size_t sum_mounts(const struct dx_report *r, const struct dx_mounts *moun
 	const struct dx_file_stats **files = alloc_array(nfiles, sizeof(*files));
 	struct mount_sum *sums = alloc_array(nfiles, sizeof(*sums));
 
-	for (size_t i = 0; i < nfiles; i++)
-		files[i] = dx_report_file(r, i);
+	nfiles = dx_report_files(r, files);
 	qsort(files, nfiles, sizeof(*files), file_by_dev);
 	for (size_t i = 0; i < nfiles; i++) {
 		if (!n || sums[n - 1].sum.file.dev != files[i]->file.dev) {
@@ -454,12 +453,13 @@ static char *file_labels(const struct dx_report *r, const struct dx_file_stats *
 
 static void file_series(const struct om *o, const struct dx_report *r, size_t top)
 {
-	size_t nfiles = dx_report_nfiles(r), n = nfiles < top ? nfiles : top;
+	size_t nfiles = dx_report_nfiles(r), n;
 	const struct dx_file_stats **all = alloc_array(nfiles, sizeof(*all));
-	struct entity *ents = alloc_array(n, sizeof(*ents));
+	struct entity *ents;
 
-	for (size_t i = 0; i < nfiles; i++)
-		all[i] = dx_report_file(r, i);
+	nfiles = dx_report_files(r, all);
+	n = nfiles < top ? nfiles : top;
+	ents = alloc_array(n, sizeof(*ents));
 	qsort(all, nfiles, sizeof(*all), busier);
 	for (size_t i = 0; i < n; i++)
 		ents[i] = (struct entity){ file_labels(r, all[i]), all[i] };
@@ -509,7 +509,7 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 		sample(o, "kernel_drops", "_total", NULL, reason, u64(value, sizeof(value), dx_report_drops(r, i)));
 	}
 	family(o, "files", "gauge", false, "Files seen punched (per-file series: the busiest of them only).");
-	sample(o, "files", "", NULL, NULL, u64(value, sizeof(value), dx_report_nfiles(r)));
+	sample(o, "files", "", NULL, NULL, u64(value, sizeof(value), dx_report_files_seen(r)));
 }
 
 static void http_series(const struct om *o, const struct dx_metrics_http *http)
