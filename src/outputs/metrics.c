@@ -510,6 +510,9 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 	}
 	family(o, "files", "gauge", false, "Files seen punched (per-file series: the busiest of them only).");
 	sample(o, "files", "", NULL, NULL, u64(value, sizeof(value), dx_report_files_seen(r)));
+	family(o, "files_dropped", "counter", false,
+	       "Files dropped idle or past the most held: their counts in their mount's (idle files) (ino 0).");
+	sample(o, "files_dropped", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_files_dropped(r)));
 }
 
 static void http_series(const struct om *o, const struct dx_metrics_http *http)
