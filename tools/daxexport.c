@@ -88,6 +88,7 @@ struct gate {
 struct server {
 	struct snapshot snap;
 	struct gate gate;
+	struct dx_mount_history *history; /* device numbers' earlier mounts */
 };
 
 static volatile sig_atomic_t stop;
@@ -493,12 +494,13 @@ static void publish(struct server *srv, const struct dx_report *r, struct dx_mou
 	struct dx_metrics_http http;
 
 	learn_mounts(mounts);
+	dx_mount_history_learn(srv->history, r, mounts);
 	pthread_mutex_lock(&srv->gate.lock);
 	http = srv->gate.counts;
 	pthread_mutex_unlock(&srv->gate.lock);
 	for (int f = 0; f < 2; f++) {
 		struct dx_metrics_opts mo = { .format = f, .top_files = (size_t)o->top, .max_mounts = (size_t)o->max_mounts,
-					      .mounts = mounts, .http = &http };
+					      .mounts = mounts, .history = srv->history, .http = &http };
 		struct MHD_Response *resp = exposition(r, &mo), *old;
 
 		if (!resp)
@@ -549,7 +551,8 @@ int main(int argc, char **argv)
 {
 	struct options o = { .listen = "127.0.0.1:9477", .interval = 1, .top = 20, .deadline = 10, .per_client = 4,
 			     .max_mounts = DX_METRICS_MOUNTS_DEFAULT };
-	struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER };
+	struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER,
+			      .history = dx_mount_history_new() };
 	struct dx_mounts mounts = { 0 };
 	struct dx_session *session;
 	struct dx_report *report;
@@ -600,6 +603,7 @@ int main(int argc, char **argv)
 	}
 	dx_session_close(session);
 	dx_mounts_free(&mounts);
+	dx_mount_history_free(srv.history);
 	dx_report_free(report);
 	for (int f = 0; f < 2; f++)
 		if (srv.snap.resp[f])
