@@ -37,6 +37,8 @@ obj = $(patsubst src/%.c,$(BUILD)/src/%.o,$(1))
 CORE_SRCS    := $(wildcard src/core/*.c)
 OUTPUTS_SRCS := $(wildcard src/outputs/*.c)
 LIVE_SRCS    := $(filter-out src/live/nolive.c,$(wildcard src/live/*.c))
+# the live loop knows a session through its functions alone: it builds, and is tested, without BPF
+LOOP_OBJ     := $(BUILD)/src/live/loop.o
 TRUTH_SRCS   := $(wildcard src/truth/*.c)
 LIBS_CORE    := $(BUILD)/libdaxscope-outputs.a $(BUILD)/libdaxscope-core.a
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -79,7 +81,7 @@ $(BUILD)/src/%.o: src/%.c $(wildcard include/daxscope/*.h include/daxscope/*/*.h
 	@mkdir -p $(@D)
 	$(CC) $(DX_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(call obj,$(LIVE_SRCS) $(TRUTH_SRCS)): $(BUILD)/daxscope.skel.h
+$(BUILD)/src/live/session.o: $(BUILD)/daxscope.skel.h
 $(BUILD)/src/core/parse.o: debian/changelog # --version
 
 $(BUILD)/libdaxscope-core.a: $(call obj,$(CORE_SRCS))
@@ -91,7 +93,7 @@ $(BUILD)/libdaxscope-outputs.a: $(call obj,$(OUTPUTS_SRCS))
 $(BUILD)/libdaxscope-live.a: $(call obj,$(LIVE_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/libdaxscope-nolive.a: $(call obj,src/live/nolive.c src/live/options.c)
+$(BUILD)/libdaxscope-nolive.a: $(call obj,src/live/nolive.c src/live/options.c) $(LOOP_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/libdaxscope-truth.a: $(call obj,$(TRUTH_SRCS))
@@ -107,6 +109,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBS_CORE)
 	@mkdir -p $(@D)
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
 
+# the live loop, driven by a stand-in source and clock
+$(BUILD)/tests/test_loop: tests/unit/test_loop.c tests/unit/tap.h $(LOOP_OBJ) $(LIBS_CORE)
+	@mkdir -p $(@D)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
+
 # the bench's statistics, shared with their unit test
 $(BUILD)/tests/test_pairstat: tests/bench/pairstat.h
 
@@ -119,11 +126,11 @@ $(BUILD)/readrace: tests/workload/readrace.c
 $(BUILD)/mapstore: tests/workload/mapstore.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/reportbench: tests/bench/reportbench.c $(LIBS_CORE)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
+$(BUILD)/reportbench: tests/bench/reportbench.c $(LOOP_OBJ) $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
 
-$(BUILD)/corrbench: tests/bench/corrbench.c $(LIBS_CORE)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
+$(BUILD)/corrbench: tests/bench/corrbench.c $(LOOP_OBJ) $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread

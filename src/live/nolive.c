@@ -55,6 +55,12 @@ uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)
 	abort();
 }
 
+struct dx_loop_source dx_session_source(struct dx_session *s)
+{
+	(void)s;
+	abort();
+}
+
 void dx_session_close(struct dx_session *s)
 {
 	(void)s; /* never opened: nothing to close */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 
 struct dx_session_opts {
 	uint32_t pid;         /* only punches by this process (tgid); 0: all */
@@ -53,6 +54,8 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /* Failure counters (enum dx_drop), cumulative: the kernel side's, and the records the collector could not read. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
+/* The session as a live loop's source: its poll, its snapshot, CLOCK_MONOTONIC. */
+struct dx_loop_source dx_session_source(struct dx_session *s);
 /* Detaches every program and frees the session. */
 void dx_session_close(struct dx_session *s);
 
