@@ -92,12 +92,6 @@ struct server {
 
 static volatile sig_atomic_t stop;
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 enum { OPT_LISTEN = 1000, OPT_TOP, OPT_DEADLINE, OPT_PER_CLIENT, OPT_MAX_MOUNTS };
 
 static const struct argp_option options[] = {
@@ -595,9 +589,7 @@ int main(int argc, char **argv)
 	}
 	dx_report_set_origin_here(report);
 	dx_session_describe(session, dx_report_take, report);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	dx_loop_stop_on_signals(&stop);
 	signal(SIGPIPE, SIG_IGN); /* a scraper that hangs up mid-reply */
 	publish(&srv, report, &mounts, &o); /* something to serve from the first request */
 	daemon = serve(fd, &srv); /* the daemon owns the socket from here on, and closes it */

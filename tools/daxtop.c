@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <locale.h>
 #include <ncurses.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,12 +54,6 @@ struct app {
 };
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 enum { OPT_JSON = 1000, OPT_CGROUP, OPT_PATH };
 
@@ -468,9 +461,7 @@ int main(int argc, char **argv)
 	dx_session_describe(a.session, dx_report_take, a.report);
 	a.top.filter = a.o.filter;
 	a.top.sort = DX_COL_DISCARDED;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal); /* the terminal went away */
+	dx_loop_stop_on_signals(&stop);
 	if (a.o.mode == MODE_SCREEN)
 		start_screen();
 	else if (a.o.mode == MODE_BATCH)

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -86,12 +85,6 @@ enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVE
        GIVEN_HTML = 64, GIVEN_MAX_SIZE = 128 };
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -472,9 +465,7 @@ int main(int argc, char **argv)
 	rc = check_applies(&o, argv[0]);
 	if (rc)
 		return rc;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal); /* the terminal went away: finish the capture as for ^C */
+	dx_loop_stop_on_signals(&stop); /* a capture is finished as for ^C */
 	switch (o.mode) {
 	case RECORD: return cmd_record(&o);
 	case REPORT: return cmd_report(&o);

@@ -5,6 +5,7 @@
  * its own, without BPF.
  */
 #include <errno.h>
+#include <signal.h>
 
 #include "daxscope/live/loop.h"
 
@@ -24,6 +25,22 @@ static int poll_once(const struct dx_loop_opts *o, int timeout_ms)
 	if (o->report && timeout_ms && dx_report_hold(o->report, (unsigned int)timeout_ms))
 		return 0;
 	return o->source.poll(o->source.src, timeout_ms, dx_loop_take, (void *)o);
+}
+
+static volatile sig_atomic_t *stop_flag;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	*stop_flag = 1;
+}
+
+void dx_loop_stop_on_signals(volatile sig_atomic_t *flag)
+{
+	stop_flag = flag;
+	signal(SIGINT, on_stop_signal);
+	signal(SIGTERM, on_stop_signal);
+	signal(SIGHUP, on_stop_signal);
 }
 
 static bool stopped(const struct dx_loop_opts *o)

@@ -60,6 +60,8 @@ struct dx_loop_opts {
  * signal only ends a wait). EVENTS (may be NULL) gets the events handed.
  */
 int dx_loop_run(const struct dx_loop_opts *o, uint64_t *events);
+/* SIGINT, SIGTERM and SIGHUP (the terminal or the service went away) set *FLAG, a loop's stop: each ends it as ^C. */
+void dx_loop_stop_on_signals(volatile sig_atomic_t *flag);
 /* Hands one record as the loop does, to the report then the sink: a dx_record_fn whose ctx is the loop's opts. */
 void dx_loop_take(uint32_t type, const void *payload, uint32_t len, void *opts);
 
