@@ -126,8 +126,8 @@ $(BUILD)/readrace: tests/workload/readrace.c
 $(BUILD)/mapstore: tests/workload/mapstore.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/reportbench: tests/bench/reportbench.c $(LOOP_OBJ) $(LIBS_CORE)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
+$(BUILD)/reportbench: tests/bench/reportbench.c $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
 
 $(BUILD)/corrbench: tests/bench/corrbench.c $(LOOP_OBJ) $(LIBS_CORE)
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
