@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 
 #include "daxscope/live/loop.h"
 
@@ -19,10 +20,13 @@ void dx_loop_take(uint32_t type, const void *payload, uint32_t len, void *opts)
 		o->sink(type, payload, len, o->sink_ctx);
 }
 
-/* One wait for events: none while the report's judge is far behind (the ring buffer counts what it drops). */
-static int poll_once(const struct dx_loop_opts *o, int timeout_ms)
+/*
+ * One poll, waiting up to timeout_ms; none, but a hold of hold_ms, while the
+ * report's judge is far behind (the ring buffer counts what it drops).
+ */
+static int poll_once(const struct dx_loop_opts *o, int hold_ms, int timeout_ms)
 {
-	if (o->report && timeout_ms && dx_report_hold(o->report, (unsigned int)timeout_ms))
+	if (o->report && hold_ms && dx_report_hold(o->report, (unsigned int)hold_ms))
 		return 0;
 	return o->source.poll(o->source.src, timeout_ms, dx_loop_take, (void *)o);
 }
@@ -56,7 +60,7 @@ int dx_loop_run(const struct dx_loop_opts *o, uint64_t *events)
 	int n, err = 0;
 
 	while (!stopped(o) && (!o->deadline_ns || now < o->deadline_ns)) {
-		n = poll_once(o, poll_ms);
+		n = poll_once(o, poll_ms, o->paced ? 0 : poll_ms);
 		if (n < 0 && n != -EINTR) {
 			err = n;
 			break;
@@ -76,9 +80,11 @@ int dx_loop_run(const struct dx_loop_opts *o, uint64_t *events)
 			if (o->on_interval && !o->on_interval(o->ctx, elapsed))
 				break;
 		}
+		if (o->paced)
+			nanosleep(&(struct timespec){ 0, poll_ms * 1000000L }, NULL); /* a signal ends it early */
 	}
 	if (o->drain) {
-		n = poll_once(o, 0);
+		n = poll_once(o, 0, 0);
 		handed += n > 0 ? (uint64_t)n : 0;
 		if (n < 0 && n != -EINTR && !err)
 			err = n;

@@ -74,13 +74,14 @@ static bool count_poll(void *ctx, uint64_t now_ns)
 /*
  * The live loop, on a thread of its own. The report is not the loop's: the
  * judge advances it (settle) when a run is over, and nothing holds the loop
- * back, for the table judges every event.
+ * back, for the table judges every event. Paced: a loop woken by every
+ * burst of a run's events would take the CPU its racing threads need.
  */
 static void *poll_session(void *arg)
 {
 	struct dx_truth *t = arg;
 	struct dx_loop_opts loop = { .source = dx_session_source(t->session), .sink = take_locked, .sink_ctx = t,
-				     .poll_ms = POLL_MS, .on_turn = count_poll, .ctx = t };
+				     .poll_ms = POLL_MS, .paced = true, .on_turn = count_poll, .ctx = t };
 	int err = dx_loop_run(&loop, NULL);
 
 	pthread_mutex_lock(&t->lock);

@@ -2,8 +2,8 @@
 /*
  * The live loop driven by a stand-in source on a clock of its own: each poll
  * waits its whole timeout on that clock unless it has events. Its cadence
- * (polls, snapshots, intervals), pauses, stops, errors, the last drain, and a
- * report judged on the clock alone.
+ * (polls, snapshots, intervals), its pace, pauses, stops, errors, the last
+ * drain, and a report judged on the clock alone.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -171,6 +171,28 @@ static void test_poll_bounds(void)
 	ok(f.polls == 10 && every_timeout(&f, DX_LOOP_POLL_MS), "poll_ms 5000: held to DX_LOOP_POLL_MS");
 }
 
+static double real_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void test_paced(void)
+{
+	struct fake f = { .stop_at = 5 };
+	struct dx_loop_opts o = opts_for(&f, 0);
+	double t0 = real_seconds();
+
+	o.poll_ms = 2;
+	o.paced = true;
+	dx_loop_run(&o, NULL);
+	ok(f.polls == 5 && every_timeout(&f, 0), "paced: every poll without waiting");
+	ok(real_seconds() - t0 >= 5 * 0.002, "paced: a sleep of poll_ms after each turn (%.1f ms for 5)",
+	   (real_seconds() - t0) * 1e3);
+}
+
 static void test_pause(void)
 {
 	struct fake f = { .pause_from = 2500 * MS, .pause_to = 5500 * MS };
@@ -276,6 +298,7 @@ int main(void)
 {
 	test_cadence();
 	test_poll_bounds();
+	test_paced();
 	test_pause();
 	test_stops();
 	test_errors();

@@ -42,6 +42,14 @@ struct dx_loop_opts {
 	dx_record_fn sink;
 	void *sink_ctx;
 	int poll_ms; /* 1 to DX_LOOP_POLL_MS; 0: DX_LOOP_POLL_MS */
+	/*
+	 * Poll without waiting, then sleep poll_ms: one turn a period however
+	 * events come (a ring buffer that holds data wakes a waiting poll at
+	 * once, so a steady stream turns the loop as fast as it reads). For a
+	 * loop that shares the CPUs with the workload it watches (the truth
+	 * engine); a burst then waits out the sleep.
+	 */
+	bool paced;
 	/* After every poll, before the report advances (keys, deadlines, a count of polls); false stops the loop. */
 	bool (*on_turn)(void *ctx, uint64_t now_ns);
 	/* Every interval_ns (0: never), the kernel's aggregates are taken, then on_interval (may be NULL) is called
