@@ -53,7 +53,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth fuzz sanitize clean unit man install uninstall deb
+.PHONY: all deps run test bench soak truth verdicts fuzz sanitize clean unit man install uninstall deb
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -183,7 +183,14 @@ TRUTH_VM_RUNS ?= 20
 truth: deps
 	$(BUILD_AFTER_DEPS)
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) $(BUILD)/verdicts/filesystems.md || host=1; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
+
+# the punch-safety verdict of every filesystem here, VERDICT_SECONDS each, as docs/filesystems.md (docs/verdict.md)
+VERDICT_SECONDS ?= 60
+verdicts: deps
+	$(BUILD_AFTER_DEPS)
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) docs/filesystems.md
 
 # libFuzzer on the capture reader and the report (ASan, UBSan), seeded with real captures
 FUZZ_SECONDS ?= 60

@@ -97,6 +97,7 @@ struct armed_slot {
 
 struct global_state {
 	__s64 open_windows;
+	__u64 armed_until; /* the latest window end + linger_ns: some file may be armed until then */
 };
 
 /*
@@ -523,6 +524,14 @@ static __always_inline bool any_window_open(void)
 	struct global_state *g = global_state();
 
 	return g && g->open_windows > 0;
+}
+
+/* ... or did one end less than linger_ns ago (its file still armed: late events reach its window)? */
+static __always_inline bool any_window_armed(void)
+{
+	struct global_state *g = global_state();
+
+	return g && (g->open_windows > 0 || bpf_ktime_get_ns() < g->armed_until);
 }
 
 /*

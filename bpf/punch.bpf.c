@@ -220,8 +220,10 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		if (!tp->dated && fuse_dating != DX_FUSE_AT_SEND && ((__s64)ret >= 0 || tp->changes))
 			flags |= DX_F_CHANGE_UNDATED;
 	}
-	if (g)
+	if (g) {
 		__sync_fetch_and_add(&g->open_windows, -1);
+		raise_max(&g->armed_until, now + linger_ns);
+	}
 	slot = armed_slot_of(&tp->key);
 	if (slot) {
 		__sync_fetch_and_add(&slot->open, -1);

@@ -700,26 +700,32 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 }
 
 /*
- * A block read of pages page.index .. page.last: one mark a page, in the
- * file's latest window begun by then, ended or not (a reader can map the
- * blocks inside the window and send the read after it).
+ * A block read of pages page.index .. page.last: one mark a page, in each of
+ * the file's latest windows begun by then that added pages (READ_WINDOWS at
+ * most), ended or not: readahead maps the blocks inside a window and can send
+ * the read after it (10 ms later on 5.10 under TCG), when the file's next
+ * window may have begun. Only a page added before its read can be judged by it.
  */
+#define READ_WINDOWS 16
+
 static void add_block_read(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
 	struct file_windows *fw = &c->by_file[file];
-	struct punch_window *w = NULL;
-	uint64_t last;
+	size_t marked = 0;
 
-	for (size_t i = begun_by(fw, e->ts); i-- > 0 && !w;)
-		w = fw->slots[i].w;
-	if (!w)
-		return;
-	last = e->page.last < w->last_page ? e->page.last : w->last_page;
+	for (size_t i = begun_by(fw, e->ts); i-- > 0 && marked < READ_WINDOWS;) {
+		struct punch_window *w = fw->slots[i].w;
+		uint64_t last;
 
-	for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page; p <= last && keep_more(c, w);
-	     p++) {
-		add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
-		w->read[w->nread - 1].page = p;
+		if (!w || !w->nadded)
+			continue;
+		marked++;
+		last = e->page.last < w->last_page ? e->page.last : w->last_page;
+		for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page;
+		     p <= last && keep_more(c, w); p++) {
+			add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
+			w->read[w->nread - 1].page = p;
+		}
 	}
 }
 

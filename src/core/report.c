@@ -204,6 +204,16 @@ uint64_t dx_report_findings_judged(const struct dx_report *r)
 	return r->judged;
 }
 
+size_t dx_report_npunches(const struct dx_report *r)
+{
+	return r->npunches;
+}
+
+const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i)
+{
+	return &r->punches[i];
+}
+
 size_t dx_report_nfiles(const struct dx_report *r)
 {
 	return dx_correlator_nfiles(r->corr);

@@ -342,17 +342,32 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 	row->fn += fn;
 }
 
-/* Until the run's windows are judged: past their end, grace and reordering, and polled since. */
-static void settle(struct dx_truth *t, const struct truth_run *r)
+struct dx_report *truth_report_settled(struct dx_truth *t, uint64_t end_ns)
 {
 	uint64_t seen;
 
-	truth_sleep_until(r->end_ns + DX_GRACE_NS + DX_REORDER_NS + 10000000ULL);
+	truth_sleep_until(end_ns + DX_GRACE_NS + DX_REORDER_NS + 10000000ULL);
 	pthread_mutex_lock(&t->lock);
 	seen = t->polls;
 	while (t->polls < seen + 2 && !t->poller_done)
 		pthread_cond_wait(&t->polled, &t->lock);
 	dx_report_settle(t->report, truth_now());
+	return t->report;
+}
+
+void truth_report_unlock(struct dx_truth *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+const char *truth_dir(const struct dx_truth *t)
+{
+	return t->o.dir;
+}
+
+int truth_poll_error(const struct dx_truth *t)
+{
+	return t->poll_error;
 }
 
 static void finish_row(const struct dx_truth *t, struct dx_truth_row *row)
@@ -385,10 +400,10 @@ int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *e
 
 		ret = s->run(&env, &r, err, errlen);
 		if (!ret) {
-			settle(t, &r);
+			truth_report_settled(t, r.end_ns);
 			judge(t, &r, row);
 			ret = t->poll_error ? truth_fail(err, errlen, "reading events: %s", strerror(-t->poll_error)) : 0;
-			pthread_mutex_unlock(&t->lock);
+			truth_report_unlock(t);
 		}
 		free(r.events);
 	}

@@ -3,6 +3,7 @@
 #ifndef DAXSCOPE_TRUTH_ENGINE_H
 #define DAXSCOPE_TRUTH_ENGINE_H
 
+#include <pthread.h>
 #include <setjmp.h>
 
 #include "daxscope/truth/truth.h"
@@ -92,6 +93,17 @@ struct truth_change {
 struct truth_change truth_server_change(const struct truth_env *env, const struct truth_run *run, uint64_t from,
 					uint64_t to);
 
+/* Where racing threads wait for an operation to start: t0 is when it did (truth_gate_open). */
+struct truth_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+	uint64_t t0;
+};
+#define TRUTH_GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 }
+void truth_gate_open(struct truth_gate *g);
+void truth_gate_wait(struct truth_gate *g);
+
 /* When one access (a store, load or read) ran, and whether its thread lost the CPU meanwhile. */
 struct truth_span {
 	uint64_t a0, a1;
@@ -109,6 +121,18 @@ bool truth_span_inside(const struct truth_span *s, struct truth_change c);
 
 /* A store or load through a mapping that survives SIGBUS (beyond EOF after a truncate): false if it faulted out. */
 bool truth_guarded_access(volatile uint64_t *slot, uint64_t *value, bool write);
+
+/*
+ * The session's report once every window that ended by end_ns is judged:
+ * past its end, grace and reordering, and polled since. Locked against the
+ * poll thread until truth_report_unlock.
+ */
+struct dx_report *truth_report_settled(struct dx_truth *t, uint64_t end_ns);
+void truth_report_unlock(struct dx_truth *t);
+/* The directory under test (opts.dir). */
+const char *truth_dir(const struct dx_truth *t);
+/* The poll thread's last error reading events (a negative errno), or 0. */
+int truth_poll_error(const struct dx_truth *t);
 
 int truth_run_mix(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);
 int truth_run_fio(const struct truth_env *env, struct truth_run *run, char *err, size_t errlen);

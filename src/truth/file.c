@@ -41,6 +41,23 @@ static long involuntary_switches(void)
 	return getrusage(RUSAGE_THREAD, &ru) ? -1 : ru.ru_nivcsw;
 }
 
+void truth_gate_open(struct truth_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->t0 = truth_now();
+	g->open = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void truth_gate_wait(struct truth_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
 void truth_span_begin(struct truth_span *s)
 {
 	s->involuntary = involuntary_switches();

@@ -208,9 +208,10 @@ static void judge_partner_store(struct mix *m, const struct window *w, struct tr
 	if (page < w->first || page > w->last || s->a1 < w->t0 || s->a0 >= w->t1)
 		return;
 	truth_add(m->run, DX_FINDING_UNBLOCKED_FAULT, page, w->t0, w->t1, role)->at = s->a0;
-	/* lost, written back stale, or its page read in first: each is what such a store does */
+	/* lost, written back stale, or its page read in first (the read, the page added): each is what such a store does */
 	truth_add(m->run, DX_FINDING_DISCARDED_WRITE, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
 	truth_add(m->run, DX_FINDING_IO_DURING_PUNCH, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
+	truth_add(m->run, DX_FINDING_REFAULT, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
 	truth_add(m->run, DX_FINDING_RESURRECTED_DATA, page, w->t0, w->t1, TRUTH_EXPLAINS)->at = s->a0;
 }
 

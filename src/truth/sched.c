@@ -54,10 +54,7 @@ struct race {
 	const struct schedule *s;
 	int fd, direct_fd, src_fd; /* src_fd: a copy's source, else -1 */
 	char *map;
-	uint64_t t0;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool started;
+	struct truth_gate gate; /* t0: the operation began */
 };
 
 struct accessor {
@@ -79,14 +76,6 @@ static bool in_range(const struct schedule *s, uint64_t page)
 	bool to_eof = s->op == DX_OP_TRUNCATE || s->op == DX_OP_COLLAPSE_RANGE || s->op == DX_OP_INSERT_RANGE;
 
 	return page >= s->first && (to_eof || page < s->first + s->count);
-}
-
-static void wait_start(struct race *r)
-{
-	pthread_mutex_lock(&r->lock);
-	while (!r->started)
-		pthread_cond_wait(&r->cond, &r->lock);
-	pthread_mutex_unlock(&r->lock);
 }
 
 static bool read_slot(int fd, uint64_t off, uint64_t *v)
@@ -137,8 +126,8 @@ static void *access_thread(void *arg)
 	struct accessor *w = arg;
 	struct race *r = w->race;
 
-	wait_start(r);
-	truth_sleep_until(r->t0 + (uint64_t)w->a->at_ms * 1000000ULL);
+	truth_gate_wait(&r->gate);
+	truth_sleep_until(r->gate.t0 + (uint64_t)w->a->at_ms * 1000000ULL);
 	perform(r, w->a, &w->out);
 	return NULL;
 }
@@ -178,11 +167,7 @@ static int race_op(struct race *r, struct accessor *w, uint64_t *t1)
 
 	for (int i = 0; i < r->s->n; i++)
 		pthread_create(&threads[n++], NULL, access_thread, &w[i]);
-	pthread_mutex_lock(&r->lock);
-	r->t0 = truth_now();
-	r->started = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	truth_gate_open(&r->gate);
 	errno = 0;
 	ret = do_op(r) ? errno : 0;
 	*t1 = truth_now();
@@ -352,7 +337,7 @@ static void close_race(struct race *r)
 static int run_schedule(const struct truth_env *env, const struct schedule *s, struct truth_run *run, char *err,
 			size_t errlen)
 {
-	struct race r = { .s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct race r = { .s = s, .gate = TRUTH_GATE_INIT };
 	struct accessor w[MAX_ACCESSES];
 	char path[4096];
 	int perr, fd;
@@ -362,7 +347,7 @@ static int run_schedule(const struct truth_env *env, const struct schedule *s, s
 	for (int i = 0; i < s->n; i++)
 		w[i] = (struct accessor){ .race = &r, .a = &s->acc[i] };
 	perr = race_op(&r, w, &run->end_ns);
-	run->start_ns = r.t0;
+	run->start_ns = r.gate.t0;
 	if (perr == EOPNOTSUPP) {
 		close_race(&r);
 		close(r.fd);

@@ -392,6 +392,26 @@ static void test_readahead_under_held_lock(void)
 	dx_correlator_free(c);
 
 	/*
+	 * The read of pages a reader added in the window is sent after the
+	 * punch returned, once the next punch has begun (back-to-back punches):
+	 * it is still the first window's refault, and no finding of the second,
+	 * which added none of them.
+	 */
+	memset(&s, 0, sizeof(s));
+	punch(&s, 0, 0, 16);
+	delete(&s, 1 * MS, 7, true, 0);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 7, 0);
+	punch_end(&s, 3 * MS, 2, 0, 1 * MS, 2 * MS + 500);
+	punch(&s, 4 * MS, 0, 16);
+	block_read(&s, READER, 5 * MS, 7, 7);
+	punch_end(&s, 6 * MS, 1, 0, 5 * MS + 500, 5 * MS + 500);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_REFAULT, 7);
+	ok(f && f->punch_begin_ns == T0 && r.n == 1,
+	   "a block read sent once the next punch began: the refault of the window that added the page");
+	dx_correlator_free(c);
+
+	/*
 	 * The punch found the cache empty: its truncation deleted nothing and
 	 * dated no change; the first is the removal of the extents. A page read
 	 * in between holds what the punch removes all the same.

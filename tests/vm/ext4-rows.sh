@@ -32,6 +32,10 @@ for c in a b; do
 	cat /tmp/report.err >> "/tmp/report-$c.json"
 	artifact "case-$c-report" "/tmp/report-$c.json"
 done
+# the capture, the workloads' and the reports' JSON to the host (OUTDIR/guest/), on run-matrix.sh's disk
+modprobe virtio_blk 2> /dev/null
+for i in 1 2 3 4 5; do [ -b /dev/vda ] && break; sleep 1; done
+[ -b /dev/vda ] && tar -cf /dev/vda -C /tmp rows.dxc case-a.json case-b.json report-a.json report-b.json && sync
 
 # truth FS: the truth table's rows (all scenarios but fio, not in the guest) on /mnt/FS
 truth() {

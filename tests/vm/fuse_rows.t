@@ -36,17 +36,8 @@ my %dated_by = (
 my $read_faults = 'no fault-around read fault is seen on 5.10 (filemap_map_pages returns void there)';
 my %no_map_pages_result = ('5.10' => $read_faults);
 # Rows that cannot pass on a kernel for reasons other than dating, by kernel, filesystem and scenario.
-# fuse-overlayfs's mix misses and mismatches in some runs in these guests on every kernel (on
-# 6.12 too, where nothing of the dating changed: the request tracepoint): not yet understood.
-my $ovl_mix = 'fuse-overlayfs under strace in a TCG guest: the mix misjudged in some runs on every kernel, not yet understood';
-my %row_todo = (
-    '5.10' => {
-        'delayfs' => { map { $_ => $read_faults } qw(mapped_read start_race) },
-        'fuse-overlayfs' => { (map { $_ => $read_faults } qw(mapped_read start_race)), mix => $ovl_mix },
-    },
-    '6.1'  => { 'fuse-overlayfs' => { mix => $ovl_mix } },
-    '6.12' => { 'fuse-overlayfs' => { mix => $ovl_mix } },
-);
+my %read_fault_rows = map { $_ => $read_faults } qw(mapped_read start_race);
+my %row_todo = ('5.10' => { 'delayfs' => {%read_fault_rows}, 'fuse-overlayfs' => {%read_fault_rows} });
 
 # The truth table's rows of one FUSE filesystem, as daxcheck scored them in the guest.
 sub truth_rows {

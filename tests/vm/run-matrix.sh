@@ -129,7 +129,7 @@ add_module() {
 		cp "$moddir/$f" "$stage/lib/modules/$kver/$f"
 	done
 }
-for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs virtio_pci crc32c_generic libcrc32c; do
+for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs virtio_pci virtio_blk crc32c_generic libcrc32c; do
 	add_module "$m"
 done
 cp "$moddir"/modules.order "$moddir"/modules.builtin* "$stage/lib/modules/$kver/" 2>/dev/null || true
@@ -232,10 +232,22 @@ case $mode in virtiofs*)
 	;;
 esac
 command -v "$qemu" > /dev/null || skip "qemu-system-x86_64 missing"
+# rows: a disk the guest writes a tar of its captures and reports to (tests/vm/ext4-rows.sh), too
+# large for the console; unpacked into OUTDIR/guest to look into a row's events on the host
+if [ "$mode" = rows ]; then
+	rm -f "$out/guest-files.img"
+	truncate -s 1G "$out/guest-files.img"
+	machine="$machine -drive file=$out/guest-files.img,format=raw,if=virtio"
+fi
 # shellcheck disable=SC2086
 timeout "${DAXSCOPE_VM_TIMEOUT:-420}" "$qemu" $machine \
 	-kernel "$tree/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" -append "$append" \
 	-nographic -no-reboot > "$out/console.log" 2>&1 || true
+if [ "$mode" = rows ]; then
+	mkdir -p "$out/guest"
+	tar -xf "$out/guest-files.img" -C "$out/guest" 2> /dev/null || true
+	rm -f "$out/guest-files.img"
+fi
 grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log" && exit 0
 # The first lines of the guest kernel's oops (what it hit, where, the call
 # trace), else the end of its console.

@@ -64,6 +64,9 @@ void dx_report_set_dir(struct dx_report *r, const char *dir);
 size_t dx_report_nfindings(const struct dx_report *r);
 const struct dx_finding *dx_report_finding(const struct dx_report *r, size_t i);
 uint64_t dx_report_findings_judged(const struct dx_report *r);
+/* Judged punch windows, oldest judged first (kept only with keep_punches). */
+size_t dx_report_npunches(const struct dx_report *r);
+const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i);
 size_t dx_report_nfiles(const struct dx_report *r);
 const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i);
 /* A file's page-event counts: the kernel's own per-file counters (they count lost events too). */

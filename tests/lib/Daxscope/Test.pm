@@ -319,9 +319,17 @@ sub check_fuse_race {
     my ($doc, $race, $path) = @_;
     my %lost = map { $_->{page} => 1 } grep { $_->{lost} } @{ $race->{writes} };
     ok(!exists $lost{9}, 'precondition: the write outside the punched range survived');
-    ok(!exists $lost{2}, 'precondition: the write after fallocate returned survived');
-    check_race_findings($doc, $race, 2, 5, $path);
     my ($punch) = grep { same_file($_, $race) && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    # the store at 180 ms is after the reply only if the server replied by then: a loaded TCG
+    # guest can make it later, and then the store races the punch like any other
+    my ($late) = grep { $_->{page} == 2 } @{ $race->{writes} };
+    if ($punch && $late->{t_ns} > $punch->{end_ns}) {
+        ok(!exists $lost{2}, 'precondition: the write after fallocate returned survived');
+    } else {
+        note(sprintf 'the store at 180 ms came %.1f ms before fallocate returned: judged as a race',
+            $punch ? ($punch->{end_ns} - $late->{t_ns}) / 1e6 : -1);
+    }
+    check_race_findings($doc, $race, 2, 5, $path);
     ok($punch && !$punch->{holds_lock} && $punch->{data_changes_without_lock} > 0,
         'the kernel read the fault lock free while the punch changed data');
     ok($punch && !$punch->{change_undated}, 'the punch\'s data change was dated');
