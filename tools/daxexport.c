@@ -48,6 +48,7 @@ struct options {
 	double deadline;
 	uint64_t per_client;
 	uint64_t max_mounts;
+	size_t evidence_budget; /* --evidence-budget */
 };
 
 /* The latest exposition in both formats, one response each, swapped whole under the lock. */
@@ -147,6 +148,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'v':
 		setenv("DAXSCOPE_DEBUG", "1", 1);
 		break;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->evidence_budget;
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -156,7 +160,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
+static const struct argp_child children[] = { { &dx_evidence_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 
 /* ---- the listening socket: bound before anything is attached, so a port in use fails at once ---- */
 
@@ -580,7 +585,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	/* no findings are listed: the counters hold them all */
-	report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1, .evidence_budget = o.evidence_budget });
 	if (!report || dx_session_open(&(struct dx_session_opts){ 0 }, &session, err, sizeof(err))) {
 		fprintf(stderr, "daxexport: %s\n", report ? err : "out of memory");
 		dx_report_free(report);

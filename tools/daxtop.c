@@ -38,6 +38,7 @@ struct options {
 	char cgroup[PATH_MAX]; /* --cgroup: only punches by its tasks (in the kernel); "" for all */
 	struct dx_top_filter filter;
 	struct dx_session_opts session; /* --fault-hooks, --hooks-idle */
+	size_t evidence_budget;         /* --evidence-budget */
 };
 
 struct app {
@@ -128,6 +129,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->session;
+		state->child_inputs[1] = &o->evidence_budget;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -138,7 +140,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = { { &dx_session_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp_child children[] = {
+	{ &dx_session_argp, 0, NULL, 0 }, { &dx_evidence_argp, 0, NULL, 0 }, { 0 }
+};
 static const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 
 /* ---- screen ---- */
@@ -449,7 +453,7 @@ int main(int argc, char **argv)
 	if (a.o.pid && kill((pid_t)a.o.pid, 0) && errno == ESRCH)
 		fprintf(stderr, "daxtop: no process %u (yet): watching for it\n", a.o.pid);
 	/* a live view keeps a ring of the newest findings: its memory stays flat however long it runs */
-	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024 });
+	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = a.o.evidence_budget });
 	if (!a.report)
 		return 1;
 	if (dx_session_open(&so, &a.session, err, sizeof(err))) {

@@ -44,6 +44,7 @@ struct options {
 	uint64_t max_size; /* --max-size in bytes, 0 for none (record) */
 	bool json;
 	struct dx_session_opts session; /* --fault-hooks, --hooks-idle (live, record) */
+	size_t evidence_budget;         /* --evidence-budget (live, report) */
 	unsigned int given; /* which options were given: refused where they do not apply */
 };
 
@@ -139,6 +140,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->session;
+		state->child_inputs[1] = &o->evidence_budget;
 		return 0;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0 && !strcmp(arg, "record"))
@@ -162,7 +164,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = { { &dx_session_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp_child children[] = {
+	{ &dx_session_argp, 0, NULL, 0 }, { &dx_evidence_argp, 0, NULL, 0 }, { 0 }
+};
 
 static const struct argp argp = {
 	options, parse_opt, "\n record -o FILE\n report FILE", doc, children, NULL, NULL,
@@ -273,7 +277,9 @@ static void say_lost(uint32_t type, const void *payload, uint32_t len, void *ctx
 static int cmd_live(const struct options *o)
 {
 	struct live l = { 0 };
-	struct dx_report_opts ro = { .max_findings = LIVE_FINDINGS, .on_finding = print_finding, .ctx = &l };
+	struct dx_report_opts ro = {
+		.max_findings = LIVE_FINDINGS, .evidence_budget = o->evidence_budget, .on_finding = print_finding, .ctx = &l,
+	};
 	struct dx_loop_opts loop = { .sink = say_lost, .sink_ctx = &l };
 	uint64_t events = 0;
 	int rc;
@@ -410,7 +416,7 @@ static int write_timelines(const struct options *o, const struct report_pass *p)
 static int cmd_report(const struct options *o)
 {
 	struct report_pass pass = { 0 };
-	struct dx_report_opts ro = { .keep_punches = true };
+	struct dx_report_opts ro = { .keep_punches = true, .evidence_budget = o->evidence_budget };
 	const struct dx_capture_header *h;
 	struct dx_capture_reader *in;
 	struct dx_report *r;

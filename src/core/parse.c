@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daxscope/core/correlate.h"
 #include "daxscope/core/parse.h"
 
 bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
@@ -58,6 +59,33 @@ bool dx_parse_seconds(const char *arg, double min, double max, double *out)
 	*out = v;
 	return true;
 }
+
+enum { OPT_EVIDENCE_BUDGET = 3000 };
+
+#define MAX_EVIDENCE_BUDGET (1ULL << 30)
+
+static const struct argp_option evidence_options[] = {
+	{ "evidence-budget", OPT_EVIDENCE_BUDGET, "N", 0,
+	  "fault groups, page marks and requests that open punch windows keep together (default 1048576, about "
+	  "300 MiB; 1 to 1073741824): past it a window only counts them, and says its findings are incomplete",
+	  0 },
+	{ 0 },
+};
+
+static error_t parse_evidence_opt(int key, char *arg, struct argp_state *state)
+{
+	size_t *budget = state->input;
+	uint64_t n;
+
+	if (key != OPT_EVIDENCE_BUDGET)
+		return ARGP_ERR_UNKNOWN;
+	if (!dx_parse_count(arg, 1, MAX_EVIDENCE_BUDGET, &n))
+		argp_error(state, "invalid --evidence-budget '%s' (1 to %llu)", arg, MAX_EVIDENCE_BUDGET);
+	*budget = (size_t)n;
+	return 0;
+}
+
+const struct argp dx_evidence_argp = { evidence_options, parse_evidence_opt, NULL, NULL, NULL, NULL, NULL };
 
 /* Every tool's --version: its name and the one version, debian/changelog's (the Makefile reads it). */
 static void print_version(FILE *f, struct argp_state *state)

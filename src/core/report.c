@@ -54,6 +54,7 @@ struct dx_report *dx_report_new(const struct dx_report_opts *opts)
 		return NULL;
 	r->opts = *opts;
 	co.on_punch = opts->keep_punches ? keep_punch : NULL;
+	co.evidence_budget = opts->evidence_budget;
 	r->corr = dx_correlator_new(&co);
 	r->paths = dx_paths_new();
 	r->counts = dx_kcounts_new();
@@ -244,6 +245,11 @@ const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t
 	return dx_correlator_dax_model(r->corr, i);
 }
 
+size_t dx_report_dax_window_of(const struct dx_report *r, const struct dx_event *e)
+{
+	return e->kind == DX_DAX_RANGE ? dx_correlator_dax_window_at(r->corr, e->dax.window, e->ts) : SIZE_MAX;
+}
+
 uint64_t dx_report_events(const struct dx_report *r)
 {
 	return dx_correlator_events(r->corr);
@@ -264,6 +270,46 @@ uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which)
 const char *dx_report_banner(const struct dx_report *r)
 {
 	return r->banner;
+}
+
+const char *dx_report_kernel(const struct dx_report *r)
+{
+	return r->kernel;
+}
+
+int64_t dx_report_realtime_offset(const struct dx_report *r)
+{
+	return r->realtime_offset_ns;
+}
+
+uint64_t dx_report_duration(const struct dx_report *r)
+{
+	return r->duration_ns;
+}
+
+const char *dx_report_warning(const struct dx_report *r)
+{
+	return r->warning;
+}
+
+const struct dx_capture_cut *dx_report_cut(const struct dx_report *r)
+{
+	return &r->cut;
+}
+
+const struct dx_hist *dx_report_fuse(const struct dx_report *r, size_t slot)
+{
+	return slot < DX_FUSE_SLOTS ? &r->fuse[slot] : NULL;
+}
+
+size_t dx_report_nprobes(const struct dx_report *r)
+{
+	return r->nprobes;
+}
+
+const struct dx_probe *dx_report_probe(const struct dx_report *r, size_t i)
+{
+	return i < r->nprobes ? &r->probes[i] : NULL;
 }
 
 const char *dx_report_path(const struct dx_report *r, const struct dx_file *f)

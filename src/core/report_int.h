@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Inside a report (src/core/report.c builds it, src/outputs/report_out.c prints it). */
+/* Inside a report: src/core/report.c's alone (outputs read it through include/daxscope/core/report.h). */
 #ifndef DAXSCOPE_REPORT_INT_H
 #define DAXSCOPE_REPORT_INT_H
 
@@ -27,15 +27,10 @@ struct dx_report {
 	uint64_t duration_ns;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, to print wall time */
 	char kernel[64];
-	char banner[2048];
+	char banner[DX_BANNER_LEN];
 	char warning[512]; /* "" unless the records were cut short by damage */
 	struct dx_capture_cut cut; /* reason 0 unless the recording stopped writing early (DX_REC_CUT) */
 	char dir[4096];    /* "" or only files under it are reported */
 };
-
-/* Why the recording stopped writing early and how many events it left out, in buf; NULL if it did not. */
-const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len);
-/* Is the file one the report was asked for (--path)? */
-bool dx_report_wants(const struct dx_report *r, const struct dx_file *f);
 
 #endif /* DAXSCOPE_REPORT_INT_H */

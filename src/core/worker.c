@@ -12,7 +12,8 @@
 #include "worker.h"
 
 struct job {
-	void *job;
+	void *job;    /* the caller's, until run */
+	void *result; /* run's, once finished */
 	size_t weight;
 };
 
@@ -43,7 +44,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&wk->lock);
 	for (;;) {
 		size_t next = atomic_load(&wk->finished);
-		void *job;
+		void *job, *result;
 
 		if (wk->quit)
 			break;
@@ -53,8 +54,9 @@ static void *worker_main(void *arg)
 		}
 		job = slot(wk, next)->job;
 		pthread_mutex_unlock(&wk->lock);
-		wk->ops.run(job);
+		result = wk->ops.run(job);
 		pthread_mutex_lock(&wk->lock);
+		slot(wk, next)->result = result; /* the ring may have moved meanwhile */
 		atomic_store(&wk->finished, next + 1);
 		pthread_cond_signal(&wk->done);
 	}
@@ -98,7 +100,7 @@ static void deliver_until(struct dx_worker *wk, size_t finished)
 		pthread_mutex_unlock(&wk->lock);
 		wk->delivered++;
 		atomic_fetch_sub(&wk->backlog, j.weight);
-		wk->ops.deliver(j.job, wk->ops.ctx);
+		wk->ops.deliver(j.result, wk->ops.ctx);
 	}
 }
 
@@ -108,8 +110,7 @@ void dx_worker_add(struct dx_worker *wk, void *job, size_t weight)
 		start(wk);
 	atomic_fetch_add(&wk->backlog, weight);
 	if (wk->inline_only) {
-		wk->ops.run(job);
-		wk->ops.deliver(job, wk->ops.ctx);
+		wk->ops.deliver(wk->ops.run(job), wk->ops.ctx);
 		atomic_fetch_sub(&wk->backlog, weight);
 		return;
 	}
@@ -126,7 +127,7 @@ void dx_worker_add(struct dx_worker *wk, void *job, size_t weight)
 		wk->ring = ring;
 		wk->cap = cap;
 	}
-	*slot(wk, wk->added++) = (struct job){ job, weight };
+	*slot(wk, wk->added++) = (struct job){ job, NULL, weight };
 	pthread_cond_signal(&wk->work);
 	pthread_mutex_unlock(&wk->lock);
 }
@@ -169,7 +170,10 @@ void dx_worker_free(struct dx_worker *wk)
 		pthread_join(wk->thread, NULL);
 	}
 	for (size_t i = wk->delivered; i < wk->added; i++)
-		wk->ops.discard(slot(wk, i)->job);
+		if (i < atomic_load(&wk->finished))
+			wk->ops.discard_result(slot(wk, i)->result);
+		else
+			wk->ops.discard_job(slot(wk, i)->job);
 	pthread_mutex_destroy(&wk->lock);
 	pthread_cond_destroy(&wk->work);
 	pthread_cond_destroy(&wk->done);

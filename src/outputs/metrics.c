@@ -54,6 +54,13 @@ static const struct field file_counters[] = {
 	FILE_FIELD("punches_change_undated", NULL,
 		   "Punch windows on FUSE whose data change could not be dated on this kernel: verdicts unreliable.",
 		   undated_punches, FIELD_U64),
+	FILE_FIELD("punches_partial", NULL,
+		   "Punch windows that only counted some of their evidence (a window's limit or the evidence budget): "
+		   "findings incomplete, never clean.",
+		   partial_punches, FIELD_U64),
+	FILE_FIELD("evidence_not_kept", NULL,
+		   "Fault groups, page marks and requests of punch windows only counted, never judged.",
+		   over_window_limit, FIELD_U64),
 	FILE_FIELD("punches_lock_unknown", NULL,
 		   "Punch windows that changed data before this kernel's fault lock was known (learned from faults "
 		   "before 5.15): never judged held.",

@@ -14,14 +14,13 @@
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/report_out.h"
 #include "json.h"
-#include "core/report_int.h"
 
 static const uint32_t fuse_opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
 
 /* Wall-clock time of day; the sum wraps rather than overflows (a damaged header may hold anything). */
 static void format_time(const struct dx_report *r, uint64_t mono_ns, char *buf, size_t len)
 {
-	uint64_t real = mono_ns + (uint64_t)r->realtime_offset_ns;
+	uint64_t real = mono_ns + (uint64_t)dx_report_realtime_offset(r);
 	time_t secs = (time_t)(real / 1000000000);
 	struct tm tm;
 
@@ -175,9 +174,9 @@ void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len)
 
 void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve)
 {
-	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++) {
-		const struct dx_dax_window *w = dx_correlator_dax(r->corr, i);
-		const struct dx_dax_model *m = dx_correlator_dax_model(r->corr, i);
+	for (size_t i = 0; i < dx_report_ndax(r); i++) {
+		const struct dx_dax_window *w = dx_report_dax(r, i);
+		const struct dx_dax_model *m = dx_report_dax_model(r, i);
 		char line[512], advice[512];
 
 		dx_dax_window_line(w, line, sizeof(line));
@@ -194,8 +193,8 @@ static uint64_t punches_of(const struct dx_report *r, size_t field)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < dx_correlator_nfiles(r->corr); i++) {
-		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+	for (size_t i = 0; i < dx_report_nfiles(r); i++) {
+		const struct dx_file_stats *st = dx_report_file(r, i);
 
 		if (dx_report_wants(r, &st->file))
 			n += *(const uint64_t *)((const char *)st + field);
@@ -205,7 +204,7 @@ static uint64_t punches_of(const struct dx_report *r, size_t field)
 
 const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len)
 {
-	const struct dx_capture_cut *c = &r->cut;
+	const struct dx_capture_cut *c = dx_report_cut(r);
 
 	if (c->reason == DX_CUT_MAX_SIZE)
 		snprintf(buf, len, "the recording stopped at --max-size %" PRIu64 " bytes: %" PRIu64
@@ -218,25 +217,26 @@ const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len)
 
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
-	size_t nfiles = dx_correlator_nfiles(r->corr);
+	size_t nfiles = dx_report_nfiles(r);
 	uint64_t lost = dx_report_lost(r), unwatched = punches_of(r, offsetof(struct dx_file_stats, unwatched_punches));
 	uint64_t undated = punches_of(r, offsetof(struct dx_file_stats, undated_punches));
 	uint64_t lock_unknown = punches_of(r, offsetof(struct dx_file_stats, lock_unknown_punches));
-	char text[4 * sizeof(r->banner) + 1]; /* a capture's texts are the traced side's: escaped too */
+	uint64_t partial = punches_of(r, offsetof(struct dx_file_stats, partial_punches));
+	char text[4 * DX_BANNER_LEN + 1]; /* a capture's texts are the traced side's: escaped too */
 
-	if (r->warning[0])
+	if (dx_report_warning(r)[0])
 		fprintf(out, "WARNING: %s\nWARNING: the report below covers only what was readable.\n",
-			dx_escape(text, sizeof(text), r->warning, sizeof(r->warning)));
+			dx_escape(text, sizeof(text), dx_report_warning(r), SIZE_MAX));
 	if (dx_report_cut_text(r, text, sizeof(text)))
 		fprintf(out, "WARNING: %s.\n", text);
-	if (r->banner[0])
-		fprintf(out, "%s\n", dx_escape(text, sizeof(text), r->banner, sizeof(r->banner)));
+	if (dx_report_banner(r)[0])
+		fprintf(out, "%s\n", dx_escape(text, sizeof(text), dx_report_banner(r), SIZE_MAX));
 	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %zu files\n",
-		dx_correlator_events(r->corr), lost, r->nfindings, nfiles);
-	if (r->drops[DX_DROP_MAP_FULL] || r->drops[DX_DROP_VMA])
+		dx_report_events(r), lost, dx_report_nfindings(r), nfiles);
+	if (dx_report_drops(r, DX_DROP_MAP_FULL) || dx_report_drops(r, DX_DROP_VMA))
 		fprintf(out, "kernel side: %" PRIu64 " tracking-map insertions failed (map full), %" PRIu64
 			     " fault addresses whose mapping could not be looked up\n",
-			r->drops[DX_DROP_MAP_FULL], r->drops[DX_DROP_VMA]);
+			dx_report_drops(r, DX_DROP_MAP_FULL), dx_report_drops(r, DX_DROP_VMA));
 	if (unwatched)
 		fprintf(out, "%" PRIu64 " punch %s opened before the fault hooks were attached (they attach on demand): "
 			     "%s not watched; --fault-hooks=always watches every one\n",
@@ -252,13 +252,20 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			     "faults on this kernel): %s lock not judged, neither held nor clean\n",
 			lock_unknown, lock_unknown == 1 ? "window changed" : "windows changed",
 			lock_unknown == 1 ? "its" : "their", lock_unknown == 1 ? "its" : "their");
-	for (size_t i = 0; i < r->nfindings; i++)
+	if (partial)
+		fprintf(out, "WARNING: %" PRIu64 " punch %s only counted %" PRIu64 " of %s fault groups, page marks and "
+			     "requests (past a window's limit or the evidence budget, --evidence-budget): %s findings are "
+			     "incomplete and %s cannot pass for clean\n",
+			partial, partial == 1 ? "window" : "windows",
+			punches_of(r, offsetof(struct dx_file_stats, over_window_limit)), partial == 1 ? "its" : "their",
+			partial == 1 ? "its" : "their", partial == 1 ? "it" : "they");
+	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		dx_report_finding_line(out, r, dx_report_finding(r, i));
 	if (nfiles)
 		fprintf(out, "\n%-32s %7s %7s %9s %9s %9s %7s %9s %9s\n", "FILE", "PUNCHES", "WAITS",
 			"WAIT_P50", "WAIT_P99", "WAIT_MAX", "BLOCKED", "UNBLOCKED", "DISCARDED");
 	for (size_t i = 0; i < nfiles; i++) {
-		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+		const struct dx_file_stats *st = dx_report_file(r, i);
 		char label[4 * 4096 + 1];
 
 		if (!dx_report_wants(r, &st->file))
@@ -271,12 +278,14 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			st->blocked, st->unblocked_read + st->unblocked_write, st->discarded_writes);
 	}
 	dx_report_text_dax_windows(out, r, true);
-	for (size_t i = 0; i < DX_FUSE_SLOTS; i++)
-		if (r->fuse[i].count)
+	for (size_t i = 0; i < DX_FUSE_SLOTS; i++) {
+		const struct dx_hist *h = dx_report_fuse(r, i);
+
+		if (h->count)
 			fprintf(out, "FUSE %-13s %8" PRIu64 " requests, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-				dx_fuse_op_name(fuse_opcodes[i]), (uint64_t)r->fuse[i].count,
-				dx_hist_quantile(&r->fuse[i], 0.5) / 1e6,
-				dx_hist_quantile(&r->fuse[i], 0.99) / 1e6, r->fuse[i].max_ns / 1e6);
+				dx_fuse_op_name(fuse_opcodes[i]), (uint64_t)h->count, dx_hist_quantile(h, 0.5) / 1e6,
+				dx_hist_quantile(h, 0.99) / 1e6, h->max_ns / 1e6);
+	}
 }
 
 /* ---- JSON ---- */
@@ -327,7 +336,7 @@ static void json_file_id(yajl_gen g, const struct dx_report *r, const struct dx_
 	dx_json_text(g, "dev", dev);
 	dx_json_u64(g, "ino", f->ino);
 	dx_json_u64(g, "gen", f->gen);
-	dx_json_text(g, "path", dx_paths_get(r->paths, f));
+	dx_json_text(g, "path", dx_report_path(r, f));
 }
 
 static void json_top(yajl_gen g, const char *name, const struct dx_task_count top[DX_TOP_TASKS])
@@ -394,6 +403,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "erased_before_change", st->erased_before);
 	dx_json_u64(g, "own_work", st->own_work);
 	dx_json_u64(g, "over_window_limit", st->over_window_limit);
+	dx_json_u64(g, "punches_partial", st->partial_punches);
 	dx_json_u64(g, "punches_holding_lock", st->held_punches);
 	dx_json_u64(g, "punches_without_lock", st->unheld_punches);
 	dx_json_u64(g, "punches_without_fault_lock", st->lockless_punches);
@@ -433,6 +443,14 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 	if (f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH)
 		dx_json_u64(g, "lost_byte", f->lost_byte);
 	json_task_flat(g, "punch", &f->punch);
+	if (f->punch_window)
+		dx_json_u64(g, "punch_window", f->punch_window);
+	else
+		dx_json_null(g, "punch_window");
+	if (f->dax_window)
+		dx_json_u64(g, "dax_window", f->dax_window - 1);
+	else
+		dx_json_null(g, "dax_window");
 	dx_json_text(g, "punch_op", dx_punch_op_name(f->punch_op));
 	dx_json_u64(g, "punch_offset", f->punch_offset);
 	dx_json_u64(g, "punch_len", f->punch_len);
@@ -446,6 +464,7 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 
 void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p)
 {
+	dx_json_u64(g, "id", p->id);
 	json_file_id(g, r, &p->file);
 	dx_json_text(g, "op", dx_punch_op_name(p->op));
 	dx_json_u64(g, "offset", p->offset);
@@ -474,6 +493,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "incomplete", p->incomplete);
 	dx_json_bool(g, "faults_unwatched", p->faults_unwatched);
 	dx_json_bool(g, "change_undated", p->change_undated);
+	dx_json_bool(g, "partial", p->partial);
 }
 
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)
@@ -551,8 +571,8 @@ static void json_dax_window(yajl_gen g, const struct dx_dax_window *w, const str
 void dx_report_json_dax_windows(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_array(g, "dax_window");
-	for (size_t i = 0; i < dx_correlator_ndax(r->corr); i++)
-		json_dax_window(g, dx_correlator_dax(r->corr, i), dx_correlator_dax_model(r->corr, i));
+	for (size_t i = 0; i < dx_report_ndax(r); i++)
+		json_dax_window(g, dx_report_dax(r, i), dx_report_dax_model(r, i));
 	dx_json_end_array(g);
 }
 
@@ -560,8 +580,8 @@ void dx_report_json_dax_windows(yajl_gen g, const struct dx_report *r)
 static void json_probes(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_array(g, "probes");
-	for (size_t i = 0; i < r->nprobes; i++) {
-		const struct dx_probe *p = &r->probes[i];
+	for (size_t i = 0; i < dx_report_nprobes(r); i++) {
+		const struct dx_probe *p = dx_report_probe(r, i);
 
 		dx_json_map(g, NULL);
 		dx_json_textn(g, "what", p->what, sizeof(p->what));
@@ -584,7 +604,7 @@ static void json_text_or_null(yajl_gen g, const char *key, const char *s)
 /* The recording stopped writing early (DX_REC_CUT): why, and the events it left out; else null. */
 static void json_cut(yajl_gen g, const struct dx_report *r)
 {
-	const struct dx_capture_cut *c = &r->cut;
+	const struct dx_capture_cut *c = dx_report_cut(r);
 
 	if (!c->reason) {
 		dx_json_null(g, "cut");
@@ -604,24 +624,24 @@ static void json_cut(yajl_gen g, const struct dx_report *r)
 static void json_header(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_text(g, "schema", "daxscope.report/2");
-	json_text_or_null(g, "kernel", r->kernel);
-	json_text_or_null(g, "banner", r->banner);
-	dx_json_bool(g, "complete", !r->warning[0] && !r->cut.reason);
-	json_text_or_null(g, "warning", r->warning);
+	json_text_or_null(g, "kernel", dx_report_kernel(r));
+	json_text_or_null(g, "banner", dx_report_banner(r));
+	dx_json_bool(g, "complete", !dx_report_warning(r)[0] && !dx_report_cut(r)->reason);
+	json_text_or_null(g, "warning", dx_report_warning(r));
 	json_cut(g, r);
 	json_probes(g, r);
-	dx_json_u64(g, "events", dx_correlator_events(r->corr));
+	dx_json_u64(g, "events", dx_report_events(r));
 	dx_json_u64(g, "lost_events", dx_report_lost(r));
-	dx_json_u64(g, "map_full", r->drops[DX_DROP_MAP_FULL]);
-	dx_json_u64(g, "vma_lookups_failed", r->drops[DX_DROP_VMA]);
-	dx_json_u64(g, "duration_ns", r->duration_ns);
+	dx_json_u64(g, "map_full", dx_report_drops(r, DX_DROP_MAP_FULL));
+	dx_json_u64(g, "vma_lookups_failed", dx_report_drops(r, DX_DROP_VMA));
+	dx_json_u64(g, "duration_ns", dx_report_duration(r));
 }
 
 static void json_files(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_array(g, "files");
-	for (size_t i = 0; i < dx_correlator_nfiles(r->corr); i++) {
-		const struct dx_file_stats *st = dx_correlator_file(r->corr, i);
+	for (size_t i = 0; i < dx_report_nfiles(r); i++) {
+		const struct dx_file_stats *st = dx_report_file(r, i);
 
 		if (!dx_report_wants(r, &st->file))
 			continue;
@@ -636,11 +656,11 @@ static void json_fuse(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_array(g, "fuse");
 	for (size_t i = 0; i < DX_FUSE_SLOTS; i++) {
-		if (!r->fuse[i].count)
+		if (!dx_report_fuse(r, i)->count)
 			continue;
 		dx_json_map(g, NULL);
 		dx_json_text(g, "opcode", dx_fuse_op_name(fuse_opcodes[i]));
-		json_hist(g, &r->fuse[i]);
+		json_hist(g, dx_report_fuse(r, i));
 		dx_json_end_map(g);
 	}
 	dx_json_end_array(g);
@@ -654,17 +674,17 @@ void dx_report_json(FILE *out, const struct dx_report *r)
 	json_header(g, r);
 	json_files(g, r);
 	dx_json_array(g, "findings");
-	for (size_t i = 0; i < r->nfindings; i++) {
+	for (size_t i = 0; i < dx_report_nfindings(r); i++) {
 		dx_json_map(g, NULL);
 		dx_report_json_finding_fields(g, r, dx_report_finding(r, i));
 		dx_json_end_map(g);
 	}
 	dx_json_end_array(g);
 	dx_json_array(g, "punches");
-	for (size_t i = 0; i < r->npunches; i++)
-		if (dx_report_wants(r, &r->punches[i].file)) {
+	for (size_t i = 0; i < dx_report_npunches(r); i++)
+		if (dx_report_wants(r, &dx_report_punch(r, i)->file)) {
 			dx_json_map(g, NULL);
-			dx_report_json_punch_fields(g, r, &r->punches[i]);
+			dx_report_json_punch_fields(g, r, dx_report_punch(r, i));
 			dx_json_end_map(g);
 		}
 	dx_json_end_array(g);

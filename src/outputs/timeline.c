@@ -146,9 +146,12 @@ static void add_finding_tasks(struct dx_tl_tasks *ts, const struct dx_finding *f
 void dx_tl_tasks_collect(struct dx_tl_tasks *ts, const struct dx_timeline *t, const struct dx_report *r)
 {
 	memset(ts, 0, sizeof(*ts));
-	for (size_t i = 0; i < r->npunches; i++)
-		if (dx_report_wants(r, &r->punches[i].file))
-			dx_tl_tasks_add(ts, r->punches[i].task.pid, r->punches[i].task.tid, r->punches[i].task.comm);
+	for (size_t i = 0; i < dx_report_npunches(r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(r, i);
+
+		if (dx_report_wants(r, &p->file))
+			dx_tl_tasks_add(ts, p->task.pid, p->task.tid, p->task.comm);
+	}
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		add_finding_tasks(ts, dx_report_finding(r, i));
 	for (size_t i = 0; i < t->n; i++) {
@@ -270,44 +273,6 @@ uint64_t dx_tl_fault_end(const struct dx_tl_verdicts *v, const struct dx_finding
 /* ---- DAX windows ---- */
 
 /* The report's next window at ADDRESS after index AFTER (SIZE_MAX: from the first); ndax if none. */
-static size_t next_window(const struct dx_report *r, uint64_t address, size_t after)
-{
-	size_t i = after == SIZE_MAX ? 0 : after + 1;
-
-	while (i < dx_report_ndax(r) && dx_report_dax(r, i)->window != address)
-		i++;
-	return i;
-}
-
-size_t *dx_tl_dax_windows(const struct dx_timeline *t, const struct dx_report *r)
-{
-	size_t *of = malloc((t->n + 1) * sizeof(*of)), *current = malloc((dx_report_ndax(r) + 1) * sizeof(*current));
-	uint64_t *address = malloc((dx_report_ndax(r) + 1) * sizeof(*address));
-	size_t seen = 0, k;
-
-	if (!of || !current || !address)
-		abort();
-	for (size_t i = 0; i < t->n; i++) {
-		const struct dx_event *e = &t->events[i];
-
-		of[i] = SIZE_MAX;
-		if (e->kind != DX_DAX_RANGE)
-			continue;
-		for (k = 0; k < seen && address[k] != e->dax.window; k++)
-			;
-		if (k == seen && seen < dx_report_ndax(r)) { /* first sight of the address */
-			address[seen] = e->dax.window;
-			current[seen++] = next_window(r, e->dax.window, SIZE_MAX);
-		} else if (k < seen && e->dax.op == DX_DAX_NEW) {
-			current[k] = next_window(r, e->dax.window, current[k]);
-		}
-		of[i] = k < seen ? current[k] : SIZE_MAX;
-	}
-	free(current);
-	free(address);
-	return of;
-}
-
 /* ---- layout and files ---- */
 
 uint32_t dx_tl_lanes(const uint64_t *begin, const uint64_t *end, size_t n, uint32_t *lane)

@@ -123,9 +123,12 @@ static void span_of(struct span *s, const struct dx_timeline *t, const struct dx
 {
 	uint64_t pad;
 
-	for (size_t i = 0; i < r->npunches; i++)
-		if (same_file(&r->punches[i].file, f))
-			widen(s, r->punches[i].begin_ns, r->punches[i].end_ns);
+	for (size_t i = 0; i < dx_report_npunches(r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(r, i);
+
+		if (same_file(&p->file, f))
+			widen(s, p->begin_ns, p->end_ns);
+	}
 	for (size_t i = 0; i < dx_report_nfindings(r); i++)
 		if (same_file(&dx_report_finding(r, i)->file, f))
 			widen(s, dx_report_finding(r, i)->t_ns, dx_report_finding(r, i)->t_ns + dx_report_finding(r, i)->wait_ns);
@@ -142,8 +145,8 @@ static void lay_out(struct rows *rw, const struct dx_timeline *t, const struct d
 {
 	memset(rw, 0, sizeof(*rw));
 	span_of(&rw->span, t, r, f);
-	for (size_t i = 0; i < r->npunches; i++) {
-		const struct dx_punch_window *p = &r->punches[i];
+	for (size_t i = 0; i < dx_report_npunches(r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(r, i);
 
 		if (same_file(&p->file, f))
 			dx_tl_tasks_add(&rw->tasks, p->task.pid, p->task.tid, p->task.comm);
@@ -310,9 +313,9 @@ static void file_timeline(FILE *out, const struct dx_timeline *t, const struct d
 		WIDTH, height, WIDTH, height);
 	row_labels(out, &rw);
 	axis(out, &rw.span, height);
-	for (size_t i = 0; i < r->npunches; i++)
-		if (same_file(&r->punches[i].file, f))
-			draw_punch(out, &rw, &r->punches[i]);
+	for (size_t i = 0; i < dx_report_npunches(r); i++)
+		if (same_file(&dx_report_punch(r, i)->file, f))
+			draw_punch(out, &rw, dx_report_punch(r, i));
 	for (size_t i = 0; i < t->n; i++)
 		if (drawn_here(&t->events[i], f) && in_span(&rw.span, &t->events[i]))
 			draw_event(out, &rw, &t->events[i],
@@ -368,14 +371,14 @@ static void lock_histogram(FILE *out, const struct dx_hist *h)
 }
 
 /* The window's free and busy ranges after each change, as steps over the capture's time. */
-static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const size_t *windows, size_t window)
+static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const struct dx_report *r, size_t window)
 {
 	struct span s = { 0 };
 	uint32_t most = 1;
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->n; i++)
-		if (windows[i] == window) {
+		if (dx_report_dax_window_of(r, &t->events[i]) == window) {
 			widen(&s, t->events[i].ts, t->events[i].ts);
 			most = t->events[i].dax.nr_ranges > most ? t->events[i].dax.nr_ranges : most;
 			n++;
@@ -394,7 +397,7 @@ static void dax_ranges_chart(FILE *out, const struct dx_timeline *t, const size_
 			const struct dx_event *e = &t->events[i];
 			double x = x_at(&s, e->ts);
 
-			if (windows[i] != window)
+			if (dx_report_dax_window_of(r, e) != window)
 				continue;
 			if (y >= 0) /* a step: the count holds until the change */
 				fprintf(out, "%.1f,%.1f ", x, y);
@@ -453,21 +456,20 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 		CHART_H - 24, CHART_W - 10, CHART_H - 24, most);
 }
 
-/* The report's DAX window I; WINDOWS: the window of each event (dx_tl_dax_windows). */
-static void dax_section(FILE *out, const struct dx_timeline *t, const struct dx_report *r, const size_t *windows,
-			size_t i)
+/* The report's DAX window I. */
+static void dax_section(FILE *out, const struct dx_timeline *t, const struct dx_report *r, size_t i)
 {
 	const struct dx_dax_window *w = dx_report_dax(r, i);
 	char dev[24], advice[512];
 
 	dx_format_dev(w->dev, dev, sizeof(dev));
-	dx_dax_advice(w, dx_correlator_dax_model(r->corr, i), advice, sizeof(advice));
+	dx_dax_advice(w, dx_report_dax_model(r, i), advice, sizeof(advice));
 	fprintf(out, "<section class=\"dax\" id=\"dax-%zu\"><h2>DAX window %s</h2>\n<p>%u ranges: %u free, %u busy; %"
 		     PRIu64 " mappings, %" PRIu64 " removals, %" PRIu64 " reclaims, %" PRIu64 " allocation stalls.</p>\n",
 		i, dev, w->ranges, w->free, w->busy, w->setups, w->removes, w->reclaims + w->inline_reclaims,
 		w->alloc_stalls);
-	dax_ranges_chart(out, t, windows, i);
-	dax_curve_chart(out, w, dx_correlator_dax_model(r->corr, i));
+	dax_ranges_chart(out, t, r, i);
+	dax_curve_chart(out, w, dx_report_dax_model(r, i));
 	fputs("<p class=\"advice\">", out);
 	html_text(out, advice, sizeof(advice));
 	fputs("</p></section>\n", out);
@@ -480,8 +482,9 @@ static uint64_t origin_of(const struct dx_timeline *t, const struct dx_report *r
 {
 	uint64_t first = UINT64_MAX;
 
-	for (size_t i = 0; i < r->npunches; i++)
-		first = r->punches[i].begin_ns < first ? r->punches[i].begin_ns : first;
+	for (size_t i = 0; i < dx_report_npunches(r); i++)
+		if (dx_report_punch(r, i)->begin_ns < first)
+			first = dx_report_punch(r, i)->begin_ns;
 	for (size_t i = 0; i < t->n; i++)
 		first = dx_tl_begin(&t->events[i]) < first ? dx_tl_begin(&t->events[i]) : first;
 	return first == UINT64_MAX ? 0 : first;
@@ -591,12 +594,12 @@ static void page_head(FILE *out, const struct dx_timeline *t, const struct dx_re
 		     "'unsafe-inline'\">\n<title>daxscope report</title>\n<style>%s</style></head><body>\n"
 		     "<h1>daxscope report</h1>\n<p class=\"meta\">",
 		style);
-	html_text(out, r->banner, sizeof(r->banner));
+	html_text(out, dx_report_banner(r), SIZE_MAX);
 	fprintf(out, "</p>\n<p class=\"meta\">%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %.3f s recorded.</p>\n",
-		dx_report_events(r), dx_report_lost(r), dx_report_nfindings(r), r->duration_ns / 1e9);
-	if (r->warning[0]) {
+		dx_report_events(r), dx_report_lost(r), dx_report_nfindings(r), dx_report_duration(r) / 1e9);
+	if (dx_report_warning(r)[0]) {
 		fputs("<p class=\"warning\">Damaged capture: ", out);
-		html_text(out, r->warning, sizeof(r->warning));
+		html_text(out, dx_report_warning(r), SIZE_MAX);
 		fputs(". This covers only what was readable.</p>\n", out);
 	}
 	if (dx_report_cut_text(r, cut, sizeof(cut))) {
@@ -618,15 +621,12 @@ struct page {
 static int write_page(FILE *out, const void *ctx)
 {
 	const struct page *pg = ctx;
-	size_t *windows = dx_tl_dax_windows(pg->t, pg->r);
-
 	page_head(out, pg->t, pg->r);
 	for (size_t i = 0; i < dx_report_nfiles(pg->r); i++)
 		if (dx_report_wants(pg->r, &dx_report_file(pg->r, i)->file))
 			file_section(out, pg->t, pg->r, dx_report_file(pg->r, i), i);
 	for (size_t i = 0; i < dx_report_ndax(pg->r); i++)
-		dax_section(out, pg->t, pg->r, windows, i);
-	free(windows);
+		dax_section(out, pg->t, pg->r, i);
 	findings_table(out, pg->t, pg->r);
 	fputs("</body></html>\n", out);
 	return 0;

@@ -8,7 +8,6 @@
 #include "daxscope/core/correlate.h"
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/timeline.h"
-#include "core/report_int.h"
 
 /* The most events a timeline keeps (about 70 MiB); past it they are only counted, and the outputs say so. */
 #define DX_TIMELINE_EVENTS (1u << 19)
@@ -67,14 +66,6 @@ const struct dx_finding *dx_tl_verdict(const struct dx_tl_verdicts *v, const str
  * the wait was kept, else wait_ns after it began; others fault_ns after.
  */
 uint64_t dx_tl_fault_end(const struct dx_tl_verdicts *v, const struct dx_finding *f);
-
-/*
- * Which of the report's DAX windows each kept event changed: its index, or
- * SIZE_MAX for other events. By the window's address, a new window wherever
- * a mount made one at a used address (DX_DAX_NEW), as the correlator counts
- * them. An array of t->n, to free.
- */
-size_t *dx_tl_dax_windows(const struct dx_timeline *t, const struct dx_report *r);
 
 /* Lanes for overlapping intervals: lane[i] for [begin[i], end[i]), given sorted by begin; how many lanes. */
 uint32_t dx_tl_lanes(const uint64_t *begin, const uint64_t *end, size_t n, uint32_t *lane);

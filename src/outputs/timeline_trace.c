@@ -13,6 +13,7 @@
 #include "daxscope/core/correlate.h"
 #include "daxscope/core/names.h"
 #include "daxscope/core/report.h"
+#include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/timeline.h"
 #include "core/grow.h"
 #include "json.h"
@@ -120,10 +121,10 @@ static void add_lock_wait(struct trace *tr, const struct dx_event *e)
 	add(tr, IT_FLOW_IN, e->pid, e->tid, began, 0, e)->flow = out->flow;
 }
 
-/* An event; WINDOW: the report's DAX window it changed (dx_tl_dax_windows). */
-static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const struct dx_event *e, size_t window)
+static void add_event(struct trace *tr, const struct dx_tl_verdicts *v, const struct dx_event *e)
 {
 	uint64_t began = dx_tl_begin(e);
+	size_t window = dx_report_dax_window_of(tr->r, e);
 
 	if (!dx_tl_wants(tr->r, e))
 		return;
@@ -154,12 +155,12 @@ static void add_findings(struct trace *tr, const struct dx_tl_verdicts *v)
 
 static void add_all(struct trace *tr)
 {
-	size_t *windows = dx_tl_dax_windows(tr->t, tr->r), cap = 0;
+	size_t cap = 0;
 	struct dx_tl_verdicts v;
 
 	dx_tl_verdicts_build(&v, tr->t, tr->r);
-	for (size_t i = 0; i < tr->r->npunches; i++) {
-		const struct dx_punch_window *p = &tr->r->punches[i];
+	for (size_t i = 0; i < dx_report_npunches(tr->r); i++) {
+		const struct dx_punch_window *p = dx_report_punch(tr->r, i);
 
 		if (!dx_report_wants(tr->r, &p->file))
 			continue;
@@ -171,9 +172,8 @@ static void add_all(struct trace *tr)
 		qsort(tr->by_task, tr->npunches, sizeof(*tr->by_task), punch_cmp);
 	add_findings(tr, &v);
 	for (size_t i = 0; i < tr->t->n; i++)
-		add_event(tr, &v, &tr->t->events[i], windows[i]);
+		add_event(tr, &v, &tr->t->events[i]);
 	dx_tl_verdicts_free(&v);
-	free(windows);
 }
 
 /* ---- layout: lanes for the shared tracks, slices nested on every track ---- */
@@ -525,8 +525,8 @@ static void other_data(yajl_gen g, const struct trace *tr)
 
 	dx_json_map(g, "otherData");
 	dx_json_text(g, "producer", "daxtrace report --perfetto");
-	dx_json_text(g, "kernel", tr->r->kernel[0] ? tr->r->kernel : NULL);
-	dx_json_text(g, "warning", tr->r->warning[0] ? tr->r->warning : NULL);
+	dx_json_text(g, "kernel", dx_report_kernel(tr->r)[0] ? dx_report_kernel(tr->r) : NULL);
+	dx_json_text(g, "warning", dx_report_warning(tr->r)[0] ? dx_report_warning(tr->r) : NULL);
 	dx_json_text(g, "cut", dx_report_cut_text(tr->r, cut, sizeof(cut)));
 	dx_json_u64(g, "events", dx_report_events(tr->r));
 	dx_json_u64(g, "lost_events", dx_report_lost(tr->r));

@@ -100,6 +100,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	memset(&t->total, 0, sizeof(t->total));
 	t->unwatched = 0;
 	t->undated = 0;
+	t->partial = 0;
 	t->nrows = 0;
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_report_file(r, i);
@@ -147,6 +148,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->total.discarded += rate->discarded;
 		t->unwatched += st->unwatched_punches;
 		t->undated += st->undated_punches;
+		t->partial += st->partial_punches;
 		t->prev[i] = now; /* the correlator keeps a file's index for good */
 		t->nrows++;
 	}
@@ -374,6 +376,9 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	if (t->unwatched)
 		fprintf(out, "; punches before the fault hooks since start: %" PRIu64 " (their faults unwatched)",
 			t->unwatched);
+	if (t->partial)
+		fprintf(out, "; punches past the evidence budget since start: %" PRIu64 " (findings incomplete)",
+			t->partial);
 	if (t->undated)
 		fprintf(out, "; FUSE punches whose data change this kernel could not date: %" PRIu64
 			     " (FUSE verdicts unreliable)",

@@ -275,16 +275,28 @@ static void trace_finding(FILE *out, const struct dx_truth *t, const struct trut
 	dx_report_finding_line(out, t->report, f);
 }
 
-/* Did a window of the run's file have a FUSE data change no probe could date? */
-static bool run_undated(const struct dx_truth *t, const struct truth_run *r)
+/* Did a window of the run's file count in the file's field (of struct dx_file_stats) at FIELD? */
+static bool run_marked(const struct dx_truth *t, const struct truth_run *r, size_t field)
 {
 	for (size_t i = 0; i < dx_report_nfiles(t->report); i++) {
 		const struct dx_file_stats *st = dx_report_file(t->report, i);
 
-		if (st->file.ino == r->ino && st->undated_punches)
+		if (st->file.ino == r->ino && *(const uint64_t *)((const char *)st + field))
 			return true;
 	}
 	return false;
+}
+
+/* A FUSE data change no probe could date... */
+static bool run_undated(const struct dx_truth *t, const struct truth_run *r)
+{
+	return run_marked(t, r, offsetof(struct dx_file_stats, undated_punches));
+}
+
+/* ... or evidence only counted (the evidence budget): never clean. */
+static bool run_partial(const struct dx_truth *t, const struct truth_run *r)
+{
+	return run_marked(t, r, offsetof(struct dx_file_stats, partial_punches));
 }
 
 /* Scores one run into the row. Called with the report locked. */
@@ -334,7 +346,7 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 	row->runs++;
 	row->raced += r->raced;
 	row->undated += run_undated(t, r);
-	row->clean += !truths && !reported && !run_undated(t, r);
+	row->clean += !truths && !reported && !run_undated(t, r) && !run_partial(t, r);
 	row->true_events += truths;
 	row->reported += reported;
 	row->tp += truths - fn;

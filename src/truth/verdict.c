@@ -380,7 +380,7 @@ static struct attempt *attempt_of(struct attempt *as, unsigned int n, uint64_t i
 
 struct evidence {
 	unsigned int missing;    /* attempts with no window */
-	unsigned int undated, incomplete, unterminated, unwatched;
+	unsigned int undated, incomplete, unterminated, unwatched, partial;
 	bool guard_mixed;
 	char trail[256];
 };
@@ -399,6 +399,7 @@ static void note_window(struct dx_verdict_row *row, struct evidence *ev, struct 
 	ev->incomplete += w->incomplete;
 	ev->unterminated += w->unterminated || w->aborted;
 	ev->unwatched += w->faults_unwatched;
+	ev->partial += w->partial;
 	a->windows++;
 }
 
@@ -501,6 +502,9 @@ static const char *unchecked(const struct dx_verdict_row *row, const struct evid
 		snprintf(buf, len, "%u window(s) lost events or never ended", ev->incomplete + ev->unterminated);
 	else if (ev->unwatched)
 		snprintf(buf, len, "faults were not watched in %u window(s)", ev->unwatched);
+	else if (ev->partial)
+		snprintf(buf, len, "%u window(s) only counted some of their evidence (past the evidence budget)",
+			 ev->partial);
 	else if (!row->changes)
 		snprintf(buf, len, "the kernel saw no data change under the page cache in %u window(s): the operation "
 			 "wrote through it as write(2) does, or changed data where daxscope has no probe",

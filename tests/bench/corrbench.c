@@ -10,12 +10,18 @@
  *   late:    N punches that never end whose begins arrive past the reorder
  *            delay, each earlier than the last, each followed by a lock wait
  *            that began before them all
+ *   long:    64 long FUSE punches open at once on 64 files, N faults among
+ *            them in turn, all ending together
  * Every shape is fed through the live loop (src/live/loop.c), as a live
  * view's session would hand it, its clock moving on once the shape is done.
- *   corrbench [-s hammer|threads|late] [-n N]
+ *   corrbench [-s hammer|threads|late|long] [-n N]
+ * With -m, the memory of one capture of N instead: the peak RSS of the
+ * process (run one size per process), under an evidence budget of -b B.
+ *   corrbench -m [-s SHAPE] [-n N] [-b B]
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +35,7 @@
 #define TASKS 8
 /* Events a poll hands at most, as a session's does. */
 #define POLL_BUDGET 65536
+#define LONG_WINDOWS 64
 
 /*
  * The live loop's source: a shape's events, made step by step as polls ask
@@ -36,7 +43,6 @@
  * idle polls once the shape is done).
  */
 struct feed {
-	struct dx_report *r;
 	bool (*step)(struct feed *f, long k); /* hands step k's events; false past the last */
 	long n, k;
 	bool done;
@@ -47,14 +53,19 @@ struct feed {
 	double longest; /* the longest a record or a turn of the loop took: what a live view waits at worst */
 };
 
-static struct dx_event event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
+static struct dx_event event_on(struct feed *f, uint64_t ino, uint16_t kind, uint32_t tid, uint64_t page)
 {
 	struct dx_event e = { .kind = kind, .tid = tid, .pid = tid, .ts = f->clock_ns += US };
 
-	e.file.ino = 12;
+	e.file.ino = ino;
 	e.file.dev = 8u << 20;
 	e.page.index = page;
 	return e;
+}
+
+static struct dx_event event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
+{
+	return event_on(f, 12, kind, tid, page);
 }
 
 static double seconds(void)
@@ -228,47 +239,109 @@ static bool late(struct feed *f, long k)
 	return true;
 }
 
-/* Feeds one capture of the shape at size N through the live loop into a report, then flushes it, as `daxtrace` does; ns per event. */
-static double run(const char *shape, long n, uint64_t *events, double *longest)
+/* Windows open on LONG_WINDOWS files at once (the first LONG_WINDOWS steps), N faults among them in turn, all ending together. */
+static bool long_windows(struct feed *f, long k)
 {
-	struct feed f = { .r = dx_report_new(&(struct dx_report_opts){ 0 }), .n = n };
-	struct dx_loop_opts loop = { .source = { feed_poll, feed_snapshot, feed_now, &f }, .report = f.r,
+	uint64_t pages = (uint64_t)f->n / LONG_WINDOWS + 1;
+	struct dx_event e;
+
+	if (k < LONG_WINDOWS) {
+		uint32_t w = (uint32_t)k;
+
+		e = event_on(f, 100 + w, DX_PUNCH_BEGIN, 1000 + w, 0);
+		e.punch.op = DX_OP_PUNCH_HOLE;
+		e.punch.len = pages * 4096;
+		take(f, &e);
+		e = event_on(f, 100 + w, DX_FUSE_REQ, 1000 + w, 0);
+		e.flags = DX_F_CHANGE;
+		e.fuse.opcode = DX_FUSE_FALLOCATE;
+		e.fuse.latency_ns = US / 2;
+		take(f, &e);
+	} else if (k < LONG_WINDOWS + f->n) {
+		long i = k - LONG_WINDOWS;
+		uint32_t w = (uint32_t)(i % LONG_WINDOWS);
+
+		e = event_on(f, 100 + w, DX_FILEMAP_FAULT, 100 + (uint32_t)(i % TASKS), (uint64_t)(i / LONG_WINDOWS) % pages);
+		take(f, &e);
+		e.kind = DX_FAULT_DONE;
+		e.ts = f->clock_ns += US;
+		take(f, &e);
+	} else if (k < 2 * LONG_WINDOWS + f->n) {
+		uint32_t w = (uint32_t)(k - LONG_WINDOWS - f->n);
+
+		e = event_on(f, 100 + w, DX_PUNCH_END, 1000 + w, 0);
+		take(f, &e);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* Feeds one capture of the shape at size N through the live loop into a report, then flushes it; ns per event. */
+static double run(const char *shape, long n, const struct dx_report_opts *o, uint64_t *events, double *longest)
+{
+	struct feed f = { .n = n };
+	struct dx_loop_opts loop = { .source = { feed_poll, feed_snapshot, feed_now, &f }, .report = dx_report_new(o),
 				     .on_turn = until_quiet, .ctx = &f };
 	double t0 = seconds(), ns;
 
-	if (!f.r)
+	if (!loop.report)
 		exit(1);
-	f.step = !strcmp(shape, "hammer") ? hammer : !strcmp(shape, "threads") ? threads : late;
+	f.step = !strcmp(shape, "hammer") ? hammer : !strcmp(shape, "threads") ? threads
+		 : !strcmp(shape, "long")  ? long_windows : late;
 	dx_loop_run(&loop, NULL);
-	dx_report_flush(f.r);
+	dx_report_flush(loop.report);
 	ns = (seconds() - t0) * 1e9 / (double)f.events;
 	*events = f.events;
 	*longest = f.longest;
-	dx_report_free(f.r);
+	dx_report_free(loop.report);
 	return ns;
+}
+
+/* One capture of N under BUDGET in this process: its peak RSS. */
+static int memory(const char *shape, long n, size_t budget)
+{
+	struct rusage ru;
+	uint64_t events;
+	double longest;
+
+	/* a live view's report (daxtop): the newest findings kept, so what is measured is the windows' own */
+	run(shape, n, &(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = budget }, &events, &longest);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"shape\":\"%s\",\"n\":%ld,\"budget\":%zu,\"events\":%llu,\"peak_rss_kib\":%ld}\n", shape, n, budget,
+	       (unsigned long long)events, ru.ru_maxrss);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *shape = "hammer";
-	long n = 100000;
+	long n = 100000, budget = 0;
 	double first = 0, ns = 0, longest;
 	uint64_t events;
+	bool mem = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:b:m")) != -1) {
 		if (opt == 's')
 			shape = optarg;
+		else if (opt == 'm')
+			mem = true;
+		else if (opt == 'b' && (budget = strtol(optarg, NULL, 10)) >= 0)
+			continue; /* 0: the default */
 		else if (opt != 'n' || (n = strtol(optarg, NULL, 10)) <= 0)
 			shape = "";
 	}
-	if (strcmp(shape, "hammer") && strcmp(shape, "threads") && strcmp(shape, "late")) {
-		fprintf(stderr, "usage: corrbench [-s hammer|threads|late] [-n N]\n");
+	if (strcmp(shape, "hammer") && strcmp(shape, "threads") && strcmp(shape, "late") && strcmp(shape, "long")) {
+		fprintf(stderr, "usage: corrbench [-s hammer|threads|late|long] [-n N]\n"
+				"       corrbench -m [-s hammer|threads|late|long] [-n N] [-b BUDGET]\n");
 		return 2;
 	}
-	run(shape, n, &events, &longest); /* warms the allocator and caches: 1x is not penalised */
+	if (mem)
+		return memory(shape, n, (size_t)budget);
+	run(shape, n, &(struct dx_report_opts){ 0 }, &events, &longest); /* warms the allocator and caches */
 	for (long scale = 1; scale <= 8; scale *= 2) {
-		ns = run(shape, n * scale, &events, &longest);
+		ns = run(shape, n * scale, &(struct dx_report_opts){ 0 }, &events, &longest);
 		if (scale == 1)
 			first = ns;
 		printf("{\"shape\":\"%s\",\"scale\":%ld,\"n\":%ld,\"events\":%llu,\"ns_per_event\":%.1f,\"longest_take_ms\":%.1f}\n",

@@ -16,7 +16,12 @@
 #     arrive late: time per event at 1x..8x the size must stay flat (ratio
 #     8x/1x near 1), and the longest one record or clock tick held the caller
 #     (a live view waits that long at worst: judging runs on its own thread)
-#  6. a DAX fault storm in a 6.12 guest on a virtio-fs DAX window (fentry
+#  6. the collector's memory (corrbench -m, a live view's report, one capture
+#     per process, 3 rounds each): the peak RSS of one window of a million
+#     fault groups, judged whole (the budget raised past it) and as the
+#     default evidence budget leaves it (partial), and of 64 long windows open
+#     at once at 1x..8x the faults: ratio 8x/1x near 1 (the budget bounds it)
+#  7. a DAX fault storm in a 6.12 guest on a virtio-fs DAX window (fentry
 #     mode): traced vs untraced in the same guest, median of paired ratios
 set -eu
 cd "$(dirname "$0")/../.."
@@ -84,7 +89,24 @@ done
 
 tests/bench/daxtop-bench.sh
 
-# 6. A DAX fault storm in a guest (6.12 under TCG, the virtio-fs DAX window of
+# 6. Memory: peak RSS in KiB, median and range of 3 rounds, each in a process of its own.
+peak_rss() { # corrbench -m arguments
+	for _ in 1 2 3; do "$B/corrbench" -m "$@" | sed -n 's/.*"peak_rss_kib":\([0-9]*\).*/\1/p'; done |
+		sort -n | awk '{ v[NR] = $1 } END { printf "%d %d %d\n", v[2], v[1], v[3] }'
+}
+groups=${BENCH_MEMORY_GROUPS:-1000000}
+whole=$(peak_rss -s hammer -n "$groups" -b 4194304)
+partial=$(peak_rss -s hammer -n "$groups")
+echo "$whole $partial" | awk -v g="$groups" '{
+	printf "collector memory, one window of %d fault groups: peak RSS judged whole %.0f MiB (range %.0f-%.0f), %.0f bytes a group;", g, $1 / 1024, $2 / 1024, $3 / 1024, $1 * 1024 / g
+	printf " under the default evidence budget (partial) %.0f MiB (range %.0f-%.0f): ratio %.2f (%.2f-%.2f)\n", $4 / 1024, $5 / 1024, $6 / 1024, $4 / $1, $5 / $3, $6 / $2 }'
+one=$(peak_rss -s long -n "$groups")
+eight=$(peak_rss -s long -n $((8 * groups)))
+echo "$one $eight" | awk -v g="$groups" '{
+	printf "collector memory, 64 windows open at once: peak RSS at %d faults %.0f MiB, at 8x %.0f MiB (range %.0f-%.0f): ratio 8x/1x %.2f (%.2f-%.2f; target near 1: the budget bounds it)\n",
+		g, $1 / 1024, $4 / 1024, $5 / 1024, $6 / 1024, $4 / $1, $5 / $3, $6 / $2 }'
+
+# 7. A DAX fault storm in a guest (6.12 under TCG, the virtio-fs DAX window of
 #    ../shared/vmm, fentry mode): untraced vs `daxtrace record`, alternating
 #    rounds in the same guest; the median of the paired ratios and their range.
 vm=$work/vm

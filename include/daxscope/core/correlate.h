@@ -47,6 +47,8 @@ struct dx_task_count {
 struct dx_finding {
 	enum dx_finding_kind kind;
 	struct dx_file file;
+	uint64_t punch_window; /* its punch window's id (dx_punch_window.id); 0 if it was placed in none */
+	uint32_t dax_window;   /* a DAX fault: its mount's DAX window then, index + 1 (dx_correlator_dax); 0 if none known */
 	uint64_t page_index; /* DX_PAGE_UNKNOWN when the wait was seen but not its page */
 	uint64_t last_page;  /* last page of the range the finding covers (page_index for one page) */
 	uint64_t t_ns;       /* when the fault, dirtying, request or page add happened */
@@ -99,15 +101,25 @@ struct dx_file_stats {
 	uint64_t lock_unknown_punches; /* windows whose fault lock was not known yet (learned from faults): never judged held */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t undated_punches;   /* FUSE windows whose data change no probe could date: their verdicts are unreliable */
-	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS): never judged */
+	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS
+				     * or the evidence budget): counted, never judged */
+	uint64_t partial_punches;   /* windows that did not keep some of theirs: never clean */
 };
 
 /* The most fault groups, page marks and requests one punch window keeps; past it they are only counted. */
 #define DX_WINDOW_EVENTS (1u << 22)
+/*
+ * The most all windows not yet retired to the judge keep together, by
+ * default (dx_correlator_opts.evidence_budget): past it a window only counts
+ * what it sees, and is marked partial. docs/design.md ("Memory") states the
+ * bytes.
+ */
+#define DX_EVIDENCE_BUDGET (1u << 20)
 
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
 struct dx_dax_window {
 	uint64_t window; /* kernel address of its fuse_conn_dax */
+	uint64_t since_ns; /* its first event: an address a mount used before is a new window from its DX_DAX_NEW */
 	uint32_t dev;    /* the mount's device, once an event named it */
 	uint32_t ranges, free, busy; /* 2 MiB ranges, after the last event */
 	uint32_t min_free;           /* the fewest free ranges seen */
@@ -148,6 +160,7 @@ bool dx_dax_model_at(const struct dx_dax_model *m, uint32_t ranges, struct dx_da
 
 /* A punch window, as the correlator judged it. */
 struct dx_punch_window {
+	uint64_t id; /* 1, 2, ...: in opening order, one correlator's */
 	struct dx_file file;
 	struct dx_task task;
 	uint32_t op; /* enum dx_punch_op */
@@ -168,6 +181,8 @@ struct dx_punch_window {
 	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
 	bool change_undated;   /* a FUSE file whose request changing the data no probe dated: never judged clean */
+	bool partial;          /* it only counted some of its fault groups, page marks or requests (the window's
+				* limit or the evidence budget): its findings are incomplete, and no verdict is clean */
 };
 
 /* Was the fault lock proven held for write at each of the punch's data changes? */
@@ -179,6 +194,7 @@ static inline bool dx_punch_held_lock(const struct dx_punch_window *p)
 struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */
 	uint64_t grace_ns;   /* a window is judged this long after its end (late lock wakeups) */
+	size_t evidence_budget; /* fault groups, page marks and requests all open windows keep; 0: DX_EVIDENCE_BUDGET */
 	void (*on_finding)(const struct dx_finding *f, void *ctx);
 	void (*on_punch)(const struct dx_punch_window *p, void *ctx); /* NULL: not wanted */
 	void *ctx;
@@ -201,9 +217,11 @@ void dx_correlator_flush(struct dx_correlator *c);
  * every window handed over so far is delivered.
  */
 void dx_correlator_settle(struct dx_correlator *c);
-/* The judge is more than DX_JUDGE_BACKLOG items behind: a live caller should stop reading events for a while. */
+/*
+ * The windows handed to the judge and not yet delivered hold more than the
+ * evidence budget: a live caller should stop reading events for a while.
+ */
 bool dx_correlator_behind(const struct dx_correlator *c);
-#define DX_JUDGE_BACKLOG (2 * (size_t)DX_WINDOW_EVENTS)
 uint64_t dx_correlator_lost(const struct dx_correlator *c);
 uint64_t dx_correlator_events(const struct dx_correlator *c);
 size_t dx_correlator_nfiles(const struct dx_correlator *c);
@@ -212,5 +230,7 @@ size_t dx_correlator_ndax(const struct dx_correlator *c);
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i);
 /* Its cache-size model; NULL until a range use was seen. */
 const struct dx_dax_model *dx_correlator_dax_model(const struct dx_correlator *c, size_t i);
+/* The DAX window at ADDRESS (a fuse_conn_dax) when T was: its index, SIZE_MAX if none was seen there. */
+size_t dx_correlator_dax_window_at(const struct dx_correlator *c, uint64_t address, uint64_t t);
 
 #endif /* DAXSCOPE_CORE_CORRELATE_H */

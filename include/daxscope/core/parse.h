@@ -3,6 +3,7 @@
 #ifndef DAXSCOPE_CORE_PARSE_H
 #define DAXSCOPE_CORE_PARSE_H
 
+#include <argp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,5 +14,11 @@ bool dx_parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 bool dx_parse_seconds(const char *arg, double min, double max, double *out);
 /* Bytes in [min, max]: a decimal count, or one with a K, M, G or T suffix (powers of 1024); no garbage, no overflow. */
 bool dx_parse_size(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * --evidence-budget N: one argp child for every tool that keeps a report; its
+ * input a size_t, dx_report_opts.evidence_budget (left 0: the default).
+ */
+extern const struct argp dx_evidence_argp;
 
 #endif /* DAXSCOPE_CORE_PARSE_H */

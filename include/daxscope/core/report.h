@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "daxscope/core/correlate.h"
+#include "daxscope/core/hist.h"
 
 /*
  * Everything reaches a report as a capture record (include/daxscope/core/capture.h):
@@ -27,6 +28,7 @@ typedef void (*dx_record_fn)(uint32_t type, const void *payload, uint32_t len, v
 struct dx_report_opts {
 	bool keep_punches;   /* keep every judged punch window (one-shot reports) */
 	size_t max_findings; /* keep only the newest this many (live views); 0: all */
+	size_t evidence_budget; /* what open punch windows keep together (dx_correlator_opts); 0: the default */
 	void (*on_finding)(const struct dx_finding *f, void *ctx); /* as each is judged; may be NULL */
 	void *ctx;
 };
@@ -75,12 +77,33 @@ size_t dx_report_ndax(const struct dx_report *r);
 const struct dx_dax_window *dx_report_dax(const struct dx_report *r, size_t i);
 /* Its cache-size model, NULL before its first range use. */
 const struct dx_dax_model *dx_report_dax_model(const struct dx_report *r, size_t i);
+/* The DAX window a DX_DAX_RANGE event changed: its index (dx_report_dax); SIZE_MAX for other events. */
+size_t dx_report_dax_window_of(const struct dx_report *r, const struct dx_event *e);
 uint64_t dx_report_events(const struct dx_report *r);
 /* Events lost: the kernel's count (ring buffer full), or gaps seen in the stream, whichever is more. */
 uint64_t dx_report_lost(const struct dx_report *r);
 /* Kernel-side failure counters (enum dx_drop), as last reported. */
 uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which);
+/* The session's banner (DX_REC_BANNER), at most DX_BANNER_LEN bytes with its NUL; "" if none. */
+#define DX_BANNER_LEN 2048
 const char *dx_report_banner(const struct dx_report *r);
+/* The traced machine's kernel release ("" if not known) and CLOCK_REALTIME - CLOCK_MONOTONIC there. */
+const char *dx_report_kernel(const struct dx_report *r);
+int64_t dx_report_realtime_offset(const struct dx_report *r);
+/* How long the records span, as the recording said (0 if it did not). */
+uint64_t dx_report_duration(const struct dx_report *r);
+/* "" unless the records were cut short by damage (dx_report_set_damaged). */
+const char *dx_report_warning(const struct dx_report *r);
+/* Why the recording stopped writing early: reason 0 if it did not (include/daxscope/core/capture.h). */
+struct dx_capture_cut;
+const struct dx_capture_cut *dx_report_cut(const struct dx_report *r);
+/* The latencies of one FUSE request slot (DX_FUSE_SLOT_OPCODES). */
+const struct dx_hist *dx_report_fuse(const struct dx_report *r, size_t slot);
+/* What the session watches, one entry per concern. */
+size_t dx_report_nprobes(const struct dx_report *r);
+const struct dx_probe *dx_report_probe(const struct dx_report *r, size_t i);
+/* Is the file one the report was asked for (dx_report_set_dir)? */
+bool dx_report_wants(const struct dx_report *r, const struct dx_file *f);
 /* The file's path, NULL if it was never learned. */
 const char *dx_report_path(const struct dx_report *r, const struct dx_file *f);
 /* The file's path, else "major:minor:ino" written into buf. */
