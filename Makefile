@@ -45,7 +45,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/mapstore $(BUILD)/delayfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
-	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz
+	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz $(BUILD)/denyfentry
 SESSION  := $(BUILD)/libdaxscope-truth.a $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -53,7 +53,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth verdicts fuzz sanitize clean unit man install uninstall deb
+.PHONY: all deps run test bench soak truth verdicts fuzz sanitize clean unit man install uninstall deb kernel-table
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -145,8 +145,20 @@ $(BUILD)/hookfloor.skel.h: tests/bench/hookfloor.bpf.c $(BUILD)/vmlinux.h
 $(BUILD)/hookfloor: tests/bench/hookfloor.c $(BUILD)/hookfloor.skel.h
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lbpf -lelf -lz -lm
 
+# a guest's tracepoint mode: fentry/fexit refused by a BPF LSM program (tests/vm/matrix.t)
+$(BUILD)/denyfentry.skel.h: tests/vm/denyfentry.bpf.c $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/denyfentry.bpf.o
+	$(BPFTOOL) gen skeleton $(BUILD)/denyfentry.bpf.o name denyfentry_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/denyfentry: tests/vm/denyfentry.c $(BUILD)/denyfentry.skel.h
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lbpf -lelf -lz
+
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
+
+# docs/kernels.md from the QEMU matrix's per-kernel tables (tests/vm/kernel_table.t: they agree)
+kernel-table:
+	tests/vm/kernel-table.pl > docs/kernels.md.tmp && mv docs/kernels.md.tmp docs/kernels.md
 
 # the unit tests alone: no root, no kernel (the package build runs them)
 unit: $(UNIT)

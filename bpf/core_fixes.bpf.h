@@ -281,11 +281,33 @@ struct fuse_conn_dax___dx {
 
 struct fuse_conn___dx {
 	struct fuse_conn_dax___dx *dax;
+	dev_t dev;
 } __attribute__((preserve_access_index));
 
 struct fuse_mount___dx {
 	struct fuse_conn___dx *fc;
+	struct super_block *sb;
 } __attribute__((preserve_access_index));
+
+/* 7.x: a request belongs to a channel (struct fuse_chan), not a mount */
+struct fuse_chan___dx {
+	struct fuse_conn___dx *conn;
+} __attribute__((preserve_access_index));
+
+struct fuse_req___dx {
+	struct fuse_mount___dx *fm;
+	struct fuse_chan___dx *chan;
+} __attribute__((preserve_access_index));
+
+/* A request's connection: req->fm->fc until 7.x, then req->chan->conn. */
+static __always_inline struct fuse_conn___dx *fuse_req_conn(const void *req)
+{
+	const struct fuse_req___dx *r = req;
+
+	if (bpf_core_field_exists(r->fm))
+		return BPF_CORE_READ(r, fm, fc);
+	return BPF_CORE_READ(r, chan, conn);
+}
 
 struct fuse_dax_mapping___dx {
 	__u64 window_offset;

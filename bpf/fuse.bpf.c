@@ -218,14 +218,14 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 SEC("fentry/queue_request_and_unlock")
 int BPF_PROG(on_fuse_queue, void *fiq, struct fuse_req *req)
 {
-	request_sent(BPF_CORE_READ(req, fm, fc, dev), BPF_CORE_READ(req, in.h.unique), BPF_CORE_READ(req, in.h.opcode));
+	request_sent(BPF_CORE_READ(fuse_req_conn(req), dev), BPF_CORE_READ(req, in.h.unique), BPF_CORE_READ(req, in.h.opcode));
 	return 0;
 }
 
 SEC("fentry/fuse_request_end")
 int BPF_PROG(on_fuse_end_fentry, struct fuse_req *req)
 {
-	struct fuse_key key = { .unique = BPF_CORE_READ(req, in.h.unique), .connection = BPF_CORE_READ(req, fm, fc, dev) };
+	struct fuse_key key = { .unique = BPF_CORE_READ(req, in.h.unique), .connection = BPF_CORE_READ(fuse_req_conn(req), dev) };
 
 	request_ended(&key, BPF_CORE_READ(req, out.h.error));
 	return 0;
@@ -273,6 +273,16 @@ static __always_inline void io_request(const struct dx_file *f, __u32 opcode, co
 	submit_event(e);
 }
 
+/* The device of the request's mount: its superblock's, or (7.x) its connection's, which fuse takes from its first mount. */
+static __always_inline __u32 fuse_req_sb_dev(const void *req)
+{
+	const struct fuse_req___dx *r = req;
+
+	if (bpf_core_field_exists(r->fm))
+		return BPF_CORE_READ(r, fm, sb, s_dev);
+	return BPF_CORE_READ(r, chan, conn, dev);
+}
+
 static __always_inline void fuse_io_sent(const struct fuse_req *req)
 {
 	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
@@ -284,7 +294,7 @@ static __always_inline void fuse_io_sent(const struct fuse_req *req)
 	if (opcode != DX_FUSE_READ && opcode != DX_FUSE_WRITE)
 		return;
 	node.nodeid = BPF_CORE_READ(req, in.h.nodeid);
-	node.dev = BPF_CORE_READ(req, fm, sb, s_dev);
+	node.dev = fuse_req_sb_dev(req);
 	f = bpf_map_lookup_elem(&fuse_nodes, &node);
 	value = f ? BPF_CORE_READ(req, args, in_args[0].value) : NULL;
 	if (value && !bpf_probe_read_kernel(&in, sizeof(in), value))

@@ -185,6 +185,27 @@ int BPF_PROG(on_dax_break_layouts, struct inode *inode, __u64 start, __u64 end)
 	return 0;
 }
 
+/*
+ * 7.x reclaims without fuse_dax_break_layouts: the layout break under it,
+ * dax_layout_busy_page_range over the range's mapping (also what
+ * fuse_dax_break_layouts ends in before), called again until no page is
+ * busy. The first call over exactly one range of a FUSE file starts its
+ * reclaim, unless fuse_dax_break_layouts already did.
+ */
+SEC("fentry/dax_layout_busy_page_range")
+int BPF_PROG(on_dax_busy_range, struct address_space *mapping, loff_t start, loff_t end)
+{
+	struct dax_task *t;
+
+	if (end - start + 1 != FUSE_DAX_SZ || start & (FUSE_DAX_SZ - 1) ||
+	    BPF_CORE_READ(mapping, host, i_sb, s_magic) != FUSE_SUPER_MAGIC)
+		return 0;
+	t = dax_task(true);
+	if (t && !t->reclaim)
+		t->reclaim = bpf_ktime_get_ns();
+	return 0;
+}
+
 STARTED(on_dax_reclaim_pass, fuse_dax_free_mem_worker, pass)
 
 SEC("fexit/fuse_dax_free_mem_worker")
@@ -227,8 +248,8 @@ int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mappi
  * uses of a mapped range change nothing in the model. At or past the end of
  * the file it is a hole: no range.
  */
-SEC("fentry/fuse_iomap_begin")
-int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
+/* A task's use of range RANGE of INODE, for writing or not: sent unless it repeats its last one. */
+static __always_inline void range_used(struct inode *inode, loff_t pos, unsigned int flags)
 {
 	__u64 ino = BPF_CORE_READ(inode, i_ino), range = (__u64)pos / FUSE_DAX_SZ, ops = dax_ops;
 	__u16 write = flags & IOMAP_WRITE ? DX_F_WRITE : 0;
@@ -236,15 +257,44 @@ int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigne
 	struct last_use *last;
 
 	if (pos < 0 || pos >= BPF_CORE_READ(inode, i_size))
-		return 0;
+		return;
 	last = bpf_map_lookup_elem(&last_uses, &zero);
 	if (last) {
 		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == write &&
 		    last->ops == ops)
-			return 0;
+			return;
 		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = write };
 	}
 	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, write);
+}
+
+SEC("fentry/fuse_iomap_begin")
+int BPF_PROG(on_dax_use, struct inode *inode, loff_t pos, loff_t length, unsigned int flags)
+{
+	range_used(inode, pos, flags);
+	return 0;
+}
+
+/*
+ * 7.x: iomap_ops has iomap_next instead of iomap_begin, and both fs/fuse/file.c
+ * (buffered IO) and dax.c name theirs fuse_iomap_next: one BTF function for
+ * two symbols, and fentry gets file.c's. The iterator that calls it is one:
+ * iomap_iter returning 1 has just mapped the range at iter->pos. FUSE DAX
+ * inodes only.
+ */
+struct iomap_iter___next {
+	struct inode *inode;
+	loff_t pos;
+	unsigned int flags;
+} __attribute__((preserve_access_index));
+
+SEC("fexit/iomap_iter")
+int BPF_PROG(on_dax_use_iter, const struct iomap_iter___next *iter, const void *ops, int ret)
+{
+	struct inode *inode = BPF_CORE_READ(iter, inode);
+
+	if (ret > 0 && BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC && BPF_CORE_READ(inode, i_flags) & S_DAX)
+		range_used(inode, BPF_CORE_READ(iter, pos), BPF_CORE_READ(iter, flags));
 	return 0;
 }
 

@@ -226,10 +226,12 @@ static const struct program {
 	ENTRY(on_dax_remove, FUSE_DAX_MAPPINGS, .module = "fuse"),
 	ENTRY(on_dax_remove_exit, FUSE_DAX_MAPPINGS, .module = "fuse"),
 	ENTRY(on_dax_break_layouts, FUSE_DAX_RECLAIM, .module = "fuse"),
+	ENTRY(on_dax_busy_range, FUSE_DAX_RECLAIM, ONLY_WITH(on_dax_setup)),
 	ENTRY(on_dax_reclaim_pass, FUSE_DAX_PASSES, .module = "fuse"),
 	ENTRY(on_dax_reclaim_pass_exit, FUSE_DAX_PASSES, .module = "fuse"),
 	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
 	ENTRY(on_dax_use, FUSE_DAX_USES, .module = "fuse"),
+	ENTRY(on_dax_use_iter, FUSE_DAX_USES, STANDS_IN_FOR(on_dax_use)),
 	ENTRY(on_dax_window_new, FUSE_DAX_MAPPINGS, .module = "fuse"),
 };
 

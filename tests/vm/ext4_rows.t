@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # The buffered-read race of kernel-notes.md as permanent rows, on Debian's
-# 5.10, 6.1 and 6.12 guests (tests/vm/ext4-rows.sh: non-DAX ext4 on the pmem
+# 5.10, 6.1, 6.12 and 7.3 guests (tests/vm/ext4-rows.sh: non-DAX ext4 on the pmem
 # device, daxtrace recording): read() and readahead racing whole-file punches,
 # with an fsync before each (case A) and without (case B: the punch flushes
 # the dirty pages itself). Before 5.15 read() takes no fault lock and pages
@@ -26,16 +26,17 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
+use Daxscope::Kernels;
 use JSON::PP;
 use Test::More;
 
 plan skip_all => 'needs root (apt, depmod, device nodes)' if $> != 0;
 plan skip_all => 'DAXSCOPE_VM=0: VM matrix disabled' if ($ENV{DAXSCOPE_VM} // '1') eq '0';
-my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // '5.10 6.1 6.12');
+my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // join ' ', @Daxscope::Kernels::kernels);
 # read() and readahead take the fault lock from 5.15 (mapping->invalidate_lock)
-my %reads_unlocked = ('5.10' => 1, '6.1' => 0, '6.12' => 0);
+my %reads_unlocked = ('5.10' => 1, '6.1' => 0, '6.12' => 0, '7.3' => 0);
 # ZERO_RANGE leaves a partly zeroed page's pte writable before the fix (not in Debian's 6.12)
-my %zero_leaves_writable = ('5.10' => 1, '6.1' => 1, '6.12' => 0);
+my %zero_leaves_writable = ('5.10' => 1, '6.1' => 1, '6.12' => 0, '7.3' => 0);
 
 # ROUND:PAGE keys as ranges, by round and page: "63:0-92 63:100".
 sub ranges {

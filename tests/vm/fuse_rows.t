@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# Plain FUSE on Debian's 5.10, 6.1 and 6.12 kernels (QEMU, TCG; no DAX): the
+# Plain FUSE on Debian's 5.10, 6.1, 6.12 and 7.3 kernels (QEMU, TCG; no DAX): the
 # race of tests/kernel/fuse_race.t on delayfs, recorded by daxtrace in the
 # guest (tests/vm/fuse-rows.sh). FUSE lets the store through on every one of
 # them and the workload itself finds it lost; daxscope must report it on
@@ -12,12 +12,13 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Daxscope::Test;
+use Daxscope::Kernels;
 use JSON::PP;
 use Test::More;
 
 plan skip_all => 'needs root (apt, depmod, device nodes)' if $> != 0;
 plan skip_all => 'DAXSCOPE_VM=0: VM matrix disabled' if ($ENV{DAXSCOPE_VM} // '1') eq '0';
-my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // '5.10 6.1 6.12');
+my @kernels = split ' ', ($ENV{DAXSCOPE_VM_KERNELS} // join ' ', @Daxscope::Kernels::kernels);
 # The store is lost in most runs, not all: under TCG on 6.12 a store fell after the
 # delete (and survived) in 2 of 3 runs once; each run is judged write by write anyway.
 my $runs = 5;
@@ -27,6 +28,7 @@ my %dated_by = (
     '5.10' => "FUSE requests at the server's reads of /dev/fuse",    # no fuse tracepoints, no module BTF
     '6.1'  => 'FUSE requests',    # fentry on queue_request_and_unlock (module BTF)
     '6.12' => 'FUSE requests',    # tracepoint fuse:fuse_request_send (6.11+)
+    '7.3'  => 'FUSE requests',
 );
 
 # Read faults served by fault-around are seen at fexit of filemap_map_pages

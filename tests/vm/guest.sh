@@ -39,6 +39,12 @@ done > /tmp/modules
 dmesg | grep -i -e "unknown symbol" -e "disagrees" >> /tmp/modules
 artifact modules /tmp/modules
 
+# tracepoint mode: fentry/fexit refused from here on, as a host's policy may
+if [ "$DENY_FENTRY" = 1 ]; then
+	$D/denyfentry > /tmp/deny 2>&1 &
+	for i in $(seq 1 100); do grep -q -e denying -e cannot /tmp/deny && break; sleep 0.1; done
+	artifact deny /tmp/deny
+fi
 $D/daxtrace -d 1 > /dev/null 2> /tmp/banner
 artifact banner /tmp/banner
 DAXSCOPE_DEBUG=1 $D/daxtrace -d 1 2>&1 | grep -B2 -A3 -e "failed to load" -e "processed [0-9]* insns" | tail -40 > /tmp/refused

@@ -6,7 +6,7 @@
 # tests/vm/matrix.t, which judges the results.
 #
 #   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|virtiofs|virtiofs-bench|virtiofs-model]
-#   KERNEL: 5.10 | 6.1 | 6.12
+#   KERNEL: 5.10 | 6.1 | 6.12 | 7.3
 #
 # rows: the pmem device without DAX, the buffered-read race rows of
 # tests/vm/ext4-rows.sh (ROWS_ROUNDS rounds, default 120) and the truth table's
@@ -18,6 +18,9 @@
 # virtiofs-model: one device a window size of DAXSCOPE_DAX_WINDOWS_MB ("8 16
 # 32 64"; tag daxfsN, share OUTDIR/shareN, log OUTDIR/virtiofsdN.log), one
 # workload on each (tests/vm/model.sh), daxtrace recording them all.
+# DAXSCOPE_DENY_FENTRY=1: fentry/fexit refused in the guest (build/denyfentry,
+# a BPF LSM program), as on a host whose policy forbids them: tracepoint mode.
+# OUTDIR/config: the kernel's config.
 # fuse: plain FUSE, no DAX (tests/vm/fuse-rows.sh): the race of
 # tests/kernel/fuse_race.t on delayfs, FUSE_RACE_RUNS (3) times with
 # FUSE_RACE_ARGS, then the truth table's delayfs and fuse-overlayfs rows.
@@ -46,7 +49,8 @@ case "$ver" in
 5.10) suite=bullseye ;;
 6.1) suite=bookworm ;;
 6.12) suite=trixie ;;
-*) echo "unknown kernel $ver (5.10, 6.1, 6.12)" >&2; exit 2 ;;
+7.3) suite=trixie-backports ;;
+*) echo "unknown kernel $ver (5.10, 6.1, 6.12, 7.3)" >&2; exit 2 ;;
 esac
 
 need() {
@@ -91,23 +95,41 @@ fi
 pkg=$(apt-cache $aptopts depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 [ -n "$pkg" ] || skip "no linux-image-amd64 in $suite"
 kver=${pkg#linux-image-}
+# a backports suite moves on to newer kernels: the matrix's table is per version
+case $kver in "$ver".*) ;; *) echo "$suite's kernel is now $kver, not $ver: tests/vm needs its row" >&2; exit 1 ;; esac
 tree=$cache/kernel-$kver
 if [ ! -e "$tree/.extracted" ]; then
-	for candidate in "$pkg-unsigned" "$pkg"; do
-		# shellcheck disable=SC2086
-		(cd "$aptdir/archives" && apt-get -q $aptopts download "$candidate" > "$out/apt-download.log" 2>&1) && break
-	done
-	deb=$(ls "$aptdir"/archives/linux-image-"$kver"*.deb 2>/dev/null | head -1)
-	[ -n "$deb" ] || skip "cannot download $pkg (see $out/apt-download.log)"
+	# From 7.x the image is a meta package: the kernel and its config are in
+	# linux-binary (usr/lib/modules/VERSION/vmlinuz), the modules in linux-modules.
+	# shellcheck disable=SC2086
+	if apt-cache $aptopts depends "$pkg" 2>/dev/null | grep -q "Depends: linux-binary-$kver\$"; then
+		debs="linux-binary-unsigned-$kver|linux-binary-$kver linux-modules-$kver linux-base-$kver"
+	else
+		debs="$pkg-unsigned|$pkg"
+	fi
 	rm -rf "$tree"
 	mkdir -p "$tree"
-	dpkg-deb -x "$deb" "$tree"
+	for alternatives in $debs; do
+		deb=""
+		for candidate in $(echo "$alternatives" | tr '|' ' '); do
+			# shellcheck disable=SC2086
+			(cd "$aptdir/archives" && apt-get -q $aptopts download "$candidate" > "$out/apt-download.log" 2>&1) || continue
+			deb=$(ls "$aptdir/archives/${candidate}_"*.deb 2>/dev/null | head -1)
+			break
+		done
+		[ -n "$deb" ] || skip "cannot download $alternatives (see $out/apt-download.log)"
+		dpkg-deb -x "$deb" "$tree"
+	done
 	# trixie ships modules under /usr (merged /usr)
 	[ -d "$tree/lib/modules" ] || ln -s usr/lib "$tree/lib"
 	depmod -b "$tree" "$kver"
 	touch "$tree/.extracted"
 fi
 moddir=$tree/lib/modules/$kver
+# 7.x: in linux-binary, named vmlinuz.unsigned in its unsigned form
+for vmlinuz in "$tree/boot/vmlinuz-$kver" "$moddir/vmlinuz" "$moddir/vmlinuz.unsigned"; do
+	[ -e "$vmlinuz" ] && break
+done
 
 # ---- initramfs ----
 stage=$out/initramfs
@@ -146,7 +168,7 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxtop daxcheck race readrace mapstore delayfs faultbench; do
+for b in daxtrace daxtop daxcheck race readrace mapstore delayfs faultbench denyfentry; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
@@ -163,6 +185,9 @@ printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%
 	> "$stage/daxscope/env"
 printf 'FUSE_RACE_RUNS=%s\nFUSE_RACE_ARGS="%s"\n' "${FUSE_RACE_RUNS:-3}" "${FUSE_RACE_ARGS:-}" >> "$stage/daxscope/env"
 printf 'ROWS_ROUNDS=%s\nROWS_TRUTH_RUNS=%s\n' "${ROWS_ROUNDS:-120}" "${ROWS_TRUTH_RUNS:-2}" >> "$stage/daxscope/env"
+printf 'DENY_FENTRY=%s\n' "${DAXSCOPE_DENY_FENTRY:-0}" >> "$stage/daxscope/env"
+# the kernel's own config, for the matrix's table of features
+cp "$(ls "$tree/boot/config-$kver" "$moddir/config" 2>/dev/null | head -1)" "$out/config"
 cat > "$stage/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
@@ -241,7 +266,7 @@ if [ "$mode" = rows ]; then
 fi
 # shellcheck disable=SC2086
 timeout "${DAXSCOPE_VM_TIMEOUT:-420}" "$qemu" $machine \
-	-kernel "$tree/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" -append "$append" \
+	-kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
 	-nographic -no-reboot > "$out/console.log" 2>&1 || true
 if [ "$mode" = rows ]; then
 	mkdir -p "$out/guest"

@@ -16,7 +16,7 @@ mkdir -p $mnt
 : > /tmp/state.err
 for f in /sys/kernel/btf/vmlinux /sys/kernel/btf/fuse; do # fuse is built in or a module
 	[ -e $f ] && $D/bpftool btf dump file $f 2>> /tmp/state.err
-done | awk '/^\[/ { keep = $2 == "STRUCT" && $3 ~ /^.(inode|super_block|fuse_mount|fuse_conn|fuse_conn_dax).$/ } keep' > /tmp/btf.txt
+done | awk '/^\[/ { keep = $2 == "STRUCT" && $3 ~ /^.(inode|super_block|fuse_mount|fuse_conn|fuse_conn_dax|iomap_iter).$/ } keep' > /tmp/btf.txt
 off() { # STRUCT FIELD: the field's byte offset (said in /tmp/state.err if not found)
 	awk -v s="'$1'" -v f="'$2'" '
 		$2 == "STRUCT" && $3 == s { in_s = 1; next }
@@ -24,8 +24,18 @@ off() { # STRUCT FIELD: the field's byte offset (said in /tmp/state.err if not f
 		in_s && $1 == f { sub("bits_offset=", "", $3); print $3 / 8; found = 1; exit }
 		END { if (!found) printf "no %s.%s in the BTF\n", s, f > "/dev/stderr" }' /tmp/btf.txt 2>> /tmp/state.err
 }
-dax="+$(off fuse_conn dax)(+$(off fuse_mount fc)(+$(off super_block s_fs_info)(+$(off inode i_sb)(%di))))"
-probe="p:daxstate fuse_iomap_begin free=+$(off fuse_conn_dax nr_free_ranges)($dax):s64"
+# the inode of fuse_iomap_begin(inode, ...); on 7.x, of fuse_iomap_next(iter, ...): iter->inode,
+# where file.c and dax.c each have one: dax.c's, by its address among the fuse_dax_ functions'
+if grep -q -e '^fuse_iomap_begin$' -e '^fuse_iomap_begin ' $T/available_filter_functions; then
+	at=fuse_iomap_begin inode=%di
+else
+	at=$(awk '$3 ~ /^fuse_dax_[a-z_]*$/ { if (!lo || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+		$3 == "fuse_iomap_next" { n[++k] = $1 }
+		END { for (i = 1; i <= k; i++) if (n[i] > lo && n[i] < hi) print "0x" n[i] }' /proc/kallsyms)
+	inode="+$(off iomap_iter inode)(%di)"
+fi
+dax="+$(off fuse_conn dax)(+$(off fuse_mount fc)(+$(off super_block s_fs_info)(+$(off inode i_sb)($inode))))"
+probe="p:daxstate $at free=+$(off fuse_conn_dax nr_free_ranges)($dax):s64"
 probe="$probe busy=+$(off fuse_conn_dax nr_busy_ranges)($dax):u64 ranges=+$(off fuse_conn_dax nr_ranges)($dax):u64"
 echo "$probe" > $T/kprobe_events 2>> /tmp/state.err || echo "refused: $probe" >> /tmp/state.err
 mkdir $T/instances/state # a buffer of its own, and defined now: adding a kprobe event clears the buffers
