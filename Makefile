@@ -53,7 +53,7 @@ HELPERS  :=
 SESSION  := $(BUILD)/libdaxscope-nolive.a
 endif
 
-.PHONY: all deps run test bench soak truth verdicts fuzz sanitize clean unit man install uninstall deb kernel-table
+.PHONY: all deps run test bench soak truth verdicts calibrate fuzz sanitize clean unit man install uninstall deb kernel-table
 all: $(TOOLS) $(UNIT) $(HELPERS)
 	@[ $(LIVE) = yes ] || echo "make: the core only (LIVE=no, or no kernel BTF at $(VMLINUX_BTF), clang or bpftool): daxtrace for reports, and the unit tests"
 
@@ -197,6 +197,17 @@ truth: deps
 	tests/truth/truth.sh $(TRUTH_RUNS) $(TRUTH_FORMAT); host=$$?; \
 	tests/truth/verdicts.sh $(VERDICT_SECONDS) $(BUILD)/verdicts/filesystems.md || host=1; \
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
+
+# the cache-size model against the kernel: CALIBRATE_RUNS guests of CALIBRATE_KERNEL a
+# workload (single, tasks, files) on 8 and 32 MiB windows, the table of
+# docs/dax-model.md from their captures (in CALIBRATE_OUT, kept for reruns)
+CALIBRATE_KERNEL ?= 6.12
+CALIBRATE_RUNS ?= 6
+CALIBRATE_OUT ?= $(BUILD)/calibrate-$(CALIBRATE_KERNEL)
+calibrate: deps
+	$(BUILD_AFTER_DEPS)
+	tests/vm/calibrate.sh $(CALIBRATE_KERNEL) $(CALIBRATE_RUNS) $(CALIBRATE_OUT)
+	tests/vm/calibrate-table.pl $(CALIBRATE_OUT)
 
 # the punch-safety verdict of every filesystem here, VERDICT_SECONDS each, as docs/filesystems.md (docs/verdict.md)
 VERDICT_SECONDS ?= 60

@@ -25,14 +25,19 @@ extern volatile __u32 fuse_dating;       /* enum dx_fuse_dating, set by the coll
 extern volatile __s64 fuse_windows_open; /* punch windows open on FUSE files */
 
 /*
- * A punch window: per-page events on its file are sent while it is open or
- * lingering, for pages it changes (a window opened while another lingers
- * covers both's pages); the rest are only counted, in the file's counts,
- * which every window of the file hands on to the next for as long as the
- * file stays in the windows map.
+ * A file's armed entry (docs/design.md, "Three windows"): its latest punch
+ * window's range and task, open or lingering. Per-page events on the file are
+ * sent while it is, for pages it changes (a window opened while another
+ * lingers covers both's pages); the rest are only counted, in the file's
+ * counts, which every window of the file hands on to the next for as long as
+ * the entry stays in the armed_files map (not to a window of another file
+ * that has the inode number now: its generation differs).
  */
-struct window {
-	struct dx_file_counts counts; /* first: the collector reads it from the map (hand_file_counts) */
+struct armed_file {
+	/* first, as struct dx_file_entry_head: the collector reads them from the map (hand_file_counts) */
+	struct dx_file_counts counts;
+	__u32 gen; /* the file's i_generation: another file of the inode number starts from zero */
+	__u32 pad;
 	__u64 start;
 	__u64 end; /* 0 while open */
 	__u64 first_page, last_page;
@@ -42,6 +47,10 @@ struct window {
 	__u32 pid;
 	char comm[DX_COMM_LEN];
 };
+
+_Static_assert(__builtin_offsetof(struct armed_file, counts) == __builtin_offsetof(struct dx_file_entry_head, counts) &&
+		       __builtin_offsetof(struct armed_file, gen) == __builtin_offsetof(struct dx_file_entry_head, gen),
+	       "struct armed_file begins as struct dx_file_entry_head");
 
 /* The punch a task is inside, found again at syscall exit or task exit. */
 struct task_punch {
@@ -84,7 +93,7 @@ struct wait_start {
 
 
 /*
- * A cheap pre-filter in front of the windows hash, for hooks that run on
+ * A cheap pre-filter in front of the armed_files hash, for hooks that run on
  * every fault: files hash into slots, a slot is armed while any of its files
  * has an open window or lingers. False positives only cost the hash lookup.
  */
@@ -124,13 +133,13 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by the collector before load */
 } events SEC(".maps") __weak;
 
-/* LRU: ended windows stay for linger_ns and are never deleted, only displaced */
+/* LRU: entries of ended windows stay for linger_ns and are never deleted, only displaced */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_WINDOWS);
 	__type(key, struct dx_file_key);
-	__type(value, struct window);
-} windows SEC(".maps") __weak;
+	__type(value, struct armed_file);
+} armed_files SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -472,10 +481,10 @@ static __always_inline struct armed_slot *armed_slot_of(const struct dx_file_key
 }
 
 /* The file's punch window if it is open, or ended less than linger_ns ago; else NULL. */
-static __always_inline struct window *armed_window(const struct dx_file_key *key)
+static __always_inline struct armed_file *armed_file_of(const struct dx_file_key *key)
 {
 	struct armed_slot *slot = armed_slot_of(key);
-	struct window *w;
+	struct armed_file *w;
 	__u64 now = 0;
 
 	if (!slot)
@@ -487,7 +496,7 @@ static __always_inline struct window *armed_window(const struct dx_file_key *key
 		if (slot->until <= now)
 			return NULL;
 	}
-	w = bpf_map_lookup_elem(&windows, key);
+	w = bpf_map_lookup_elem(&armed_files, key);
 	if (!w || (w->end && (now ?: bpf_ktime_get_ns()) - w->end >= linger_ns))
 		return NULL;
 	return w;
@@ -495,11 +504,11 @@ static __always_inline struct window *armed_window(const struct dx_file_key *key
 
 static __always_inline bool file_armed(const struct dx_file_key *key)
 {
-	return armed_window(key) != NULL;
+	return armed_file_of(key) != NULL;
 }
 
 /* Does the window change any of pages [first, last]? Events on other pages cannot be findings. */
-static __always_inline bool window_covers(const struct window *w, __u64 first, __u64 last)
+static __always_inline bool window_covers(const struct armed_file *w, __u64 first, __u64 last)
 {
 	return first <= w->last_page && last >= w->first_page;
 }
@@ -513,7 +522,7 @@ static __always_inline __u64 last_page_of(__u64 offset, __u64 len)
 }
 
 /* Does the window change any page of bytes [offset, offset + len)? */
-static __always_inline bool window_covers_bytes(const struct window *w, __u64 offset, __u64 len)
+static __always_inline bool window_covers_bytes(const struct armed_file *w, __u64 offset, __u64 len)
 {
 	return window_covers(w, offset >> DX_PAGE_SHIFT, last_page_of(offset, len));
 }

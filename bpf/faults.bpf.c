@@ -43,7 +43,7 @@ static __always_inline void send_page_event(__u16 kind, struct inode *inode, __u
 }
 
 /* The inode behind a page-cache mapping if its file is armed, else NULL; its window (and counters). */
-static __always_inline struct inode *armed_inode(struct address_space *mapping, struct window **window)
+static __always_inline struct inode *armed_inode(struct address_space *mapping, struct armed_file **window)
 {
 	struct dx_file_key key;
 	struct inode *inode;
@@ -54,7 +54,7 @@ static __always_inline struct inode *armed_inode(struct address_space *mapping, 
 	if (!inode)
 		return NULL;
 	inode_key_btf(inode, &key);
-	*window = armed_window(&key);
+	*window = armed_file_of(&key);
 	return *window ? inode : NULL;
 }
 
@@ -62,7 +62,7 @@ static __always_inline struct inode *armed_inode(struct address_space *mapping, 
  * A read fault on an armed file that mapped page INDEX (at ADDRESS, 0 if
  * unknown) of [FIRST.. LAST]: counted, and sent if the window changes any of them.
  */
-static __always_inline void send_map_fault(struct inode *inode, struct window *w,
+static __always_inline void send_map_fault(struct inode *inode, struct armed_file *w,
 					   __u64 index, __u64 address, __u64 first, __u64 last, __u16 flags)
 {
 	struct dx_event *e;
@@ -151,7 +151,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 {
 	struct vma_page p = { .address = address };
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 	__u16 flags = DX_F_ENTRY | (error_code & USER_FAULT_WRITE ? DX_F_WRITE : 0);
 
 	if (!any_window_open())
@@ -163,7 +163,7 @@ int BPF_PROG(on_user_fault_vma, unsigned long address, struct pt_regs *regs, uns
 	if (!p.found)
 		return 0;
 	inode_key(p.inode, &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	if (w)
 		send_map_fault(p.inode, w, p.index, address, p.index, p.index, flags);
 	return 0;
@@ -174,7 +174,7 @@ SEC("tp_btf/mm_filemap_map_pages")
 int BPF_PROG(on_map_pages, struct address_space *mapping, unsigned long start, unsigned long last)
 {
 	struct vma_page p = {};
-	struct window *w;
+	struct armed_file *w;
 	struct inode *inode = armed_inode(mapping, &w);
 
 	if (!inode)
@@ -204,7 +204,7 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 	     unsigned int ret)
 {
 	struct inode *inode;
-	struct window *w;
+	struct armed_file *w;
 
 	if (!(ret & vm_fault_nopage())) /* the faulting page was not mapped here */
 		return 0;
@@ -217,7 +217,7 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 SEC("fentry/filemap_fault")
 int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
 {
-	struct window *w;
+	struct armed_file *w;
 	struct inode *inode = armed_inode(vmf_mapping(vmf), &w);
 
 	if (!inode)
@@ -231,7 +231,7 @@ int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
 SEC("tp_btf/mm_filemap_fault")
 int BPF_PROG(on_filemap_fault, struct address_space *mapping, unsigned long index)
 {
-	struct window *w;
+	struct armed_file *w;
 	struct inode *inode = armed_inode(mapping, &w);
 
 	if (!inode)
@@ -248,10 +248,10 @@ static __always_inline void dax_fault(struct inode *inode, struct vm_fault *vmf,
 	__u64 page = BPF_CORE_READ(vmf, pgoff), huge = flags & DX_F_PMD ? 511 : 0; /* a PMD maps 512 pages */
 	struct dx_event *e;
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 
 	inode_key(inode, &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	if (!w)
 		return;
 	__sync_fetch_and_add(flags & DX_F_PMD ? &w->counts.dax_pmd : &w->counts.dax_pte, 1);
@@ -288,7 +288,7 @@ int BPF_PROG(on_dax_pmd_fault, struct inode *inode, struct vm_fault *vmf, unsign
 static __always_inline void page_dirtied(void *folio_or_page, struct address_space *mapping)
 {
 	__u64 index = folio_index_of(folio_or_page);
-	struct window *w;
+	struct armed_file *w;
 	struct inode *inode = armed_inode(mapping, &w);
 
 	if (!inode)
@@ -326,7 +326,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
 	struct task_punch *tp;
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 	struct dx_event *e;
 	__u64 cancelled = 0;
 	__u16 lock_flags = 0;
@@ -334,7 +334,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	if (!inode)
 		return 0;
 	inode_key(inode, &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	if (!w)
 		return 0;
 	__sync_fetch_and_add(&w->counts.deleted, 1);
@@ -365,12 +365,12 @@ int BPF_PROG(on_page_add, void *folio)
 	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
 	__u64 index = folio_index_of(folio);
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 
 	if (!inode)
 		return 0;
 	inode_key(inode, &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	if (w && window_covers(w, index, index))
 		send_page_event(DX_PAGE_ADD, inode, index, 0);
 	return 0;
@@ -394,7 +394,7 @@ int BPF_PROG(on_block_read, struct bio *bio)
 	struct address_space *mapping;
 	struct inode *inode;
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 	struct dx_event *e;
 	__u64 first, last, size;
 
@@ -408,7 +408,7 @@ int BPF_PROG(on_block_read, struct bio *bio)
 	if (!inode)
 		return 0;
 	inode_key(inode, &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	first = folio_index_of(page);
 	size = BPF_CORE_READ(bio, bi_iter.bi_size); /* the file's pages follow the first: readahead reads runs */
 	last = first + (size ? (size - 1) >> DX_PAGE_SHIFT : 0);
@@ -465,7 +465,7 @@ static __always_inline void fault_exit(struct vm_fault *vmf)
 	struct fault_timing *t = bpf_map_lookup_elem(&fault_timings, &tid);
 	struct inode *inode;
 	struct dx_event *e;
-	struct window *w;
+	struct armed_file *w;
 	__u64 took;
 
 	if (!t || --t->depth)

@@ -254,7 +254,7 @@ static __always_inline void io_request(const struct dx_file *f, __u32 opcode, co
 				       __u32 requester)
 {
 	struct dx_file_key key = { .ino = f->ino, .dev = f->dev };
-	struct window *w = armed_window(&key);
+	struct armed_file *w = armed_file_of(&key);
 	struct dx_event *e;
 
 	if (!w || !window_covers_bytes(w, in->offset, in->size) || !(e = reserve_event(DX_IO_REQUEST)))
@@ -477,7 +477,7 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 	struct receipt_node node;
 	struct dx_file file;
 	struct pt_regs *regs;
-	struct window *w;
+	struct armed_file *w;
 	struct file *dev;
 	const char *buf;
 
@@ -506,7 +506,7 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 		count_drop(DX_DROP_MAP_FULL);
 	r.sent.first_change = !tp->changes;
 	r.sent.flags = DX_F_CHANGE | note_data_change_of(tp, tp->task);
-	w = bpf_map_lookup_elem(&windows, &tp->key);
+	w = bpf_map_lookup_elem(&armed_files, &tp->key);
 	if (!w || w->tid != h.pid)
 		return 0;
 	r.sent.ts = bpf_ktime_get_ns();

@@ -18,6 +18,7 @@
 
 #define FUSE_DAX_SZ (1ULL << 21) /* fs/fuse/dax.c FUSE_DAX_SHIFT: one range */
 #define IOMAP_WRITE (1u << 0)    /* include/linux/iomap.h, the same since 4.8 */
+#define IOMAP_FAULT (1u << 3)    /* include/linux/iomap.h, the same in every kernel with FUSE DAX */
 
 /* Mappings set up or removed so far, in every window: a task's use of a range is sent again only after one. */
 __u64 dax_ops;
@@ -248,11 +249,11 @@ int BPF_PROG(on_dax_alloc, struct fuse_conn_dax___dx *fcd, struct fuse_dax_mappi
  * uses of a mapped range change nothing in the model. At or past the end of
  * the file it is a hole: no range.
  */
-/* A task's use of range RANGE of INODE, for writing or not: sent unless it repeats its last one. */
+/* A task's use of range RANGE of INODE, for writing or not, by a fault or IO: sent unless it repeats its last one. */
 static __always_inline void range_used(struct inode *inode, loff_t pos, unsigned int flags)
 {
 	__u64 ino = BPF_CORE_READ(inode, i_ino), range = (__u64)pos / FUSE_DAX_SZ, ops = dax_ops;
-	__u16 write = flags & IOMAP_WRITE ? DX_F_WRITE : 0;
+	__u16 how = (flags & IOMAP_WRITE ? DX_F_WRITE : 0) | (flags & IOMAP_FAULT ? DX_F_DAX_FAULT : 0);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
 	struct last_use *last;
 
@@ -260,12 +261,12 @@ static __always_inline void range_used(struct inode *inode, loff_t pos, unsigned
 		return;
 	last = bpf_map_lookup_elem(&last_uses, &zero);
 	if (last) {
-		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == write &&
+		if (last->tid == tid && last->ino == ino && last->range == range && last->flags == how &&
 		    last->ops == ops)
 			return;
-		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = write };
+		*last = (struct last_use){ .ino = ino, .range = range, .ops = ops, .tid = tid, .flags = how };
 	}
-	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, write);
+	send_flagged(DX_DAX_USE, fuse_dax_window_of(inode), inode, range * FUSE_DAX_SZ, 0, 0, 0, how);
 }
 
 SEC("fentry/fuse_iomap_begin")
@@ -295,6 +296,14 @@ int BPF_PROG(on_dax_use_iter, const struct iomap_iter___next *iter, const void *
 
 	if (ret > 0 && BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC && BPF_CORE_READ(inode, i_flags) & S_DAX)
 		range_used(inode, BPF_CORE_READ(iter, pos), BPF_CORE_READ(iter, flags));
+	return 0;
+}
+
+/* An evicted inode's ranges all go back to the free pool at once (the cache-size model frees them too). */
+SEC("fentry/fuse_dax_inode_cleanup")
+int BPF_PROG(on_dax_inode_evict, struct inode *inode)
+{
+	send(DX_DAX_EVICT, fuse_dax_window_of(inode), inode, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -12,11 +12,11 @@ int BPF_PROG(on_dio_begin, struct kiocb *iocb, struct iov_iter *iter)
 	struct inode *inode = iocb->ki_filp->f_inode;
 	__u64 offset = iocb->ki_pos, len = BPF_CORE_READ(iter, count);
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 	struct dx_event *e;
 
 	inode_key_btf(inode, &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	if (!w || !window_covers_bytes(w, offset, len))
 		return 0;
 	e = reserve_event(DX_IO_REQUEST);

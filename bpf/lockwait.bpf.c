@@ -45,7 +45,7 @@ static __always_inline void end_wait(__u64 lock_addr, __u64 min_ns)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct wait_start *ws = bpf_map_lookup_elem(&wait_starts, &tid);
 	struct lock_owner *owner;
-	struct window *w;
+	struct armed_file *w;
 	struct dx_event *e;
 	__u64 wait, ws_ts;
 	bool writer;
@@ -69,7 +69,7 @@ static __always_inline void end_wait(__u64 lock_addr, __u64 min_ns)
 		e->file.ino = owner->key.ino;
 		e->file.dev = owner->key.dev;
 		e->file.gen = owner->gen;
-		w = bpf_map_lookup_elem(&windows, &owner->key);
+		w = bpf_map_lookup_elem(&armed_files, &owner->key);
 		/* the punch holds the lock for its whole window */
 		if (w && w->tid != tid && ws_ts >= w->start && (!w->end || ws_ts <= w->end)) {
 			e->flags |= DX_F_HOLDER_KNOWN;

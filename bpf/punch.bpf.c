@@ -87,19 +87,22 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 					__u64 offset, __u64 len, int fd, __u16 flags)
 {
 	struct task_punch tp = { .op = op };
-	struct window w = { .first_page = offset >> DX_PAGE_SHIFT, .last_page = last_page_of(offset, len) };
+	struct armed_file w = { .first_page = offset >> DX_PAGE_SHIFT, .last_page = last_page_of(offset, len) };
 	struct global_state *g = global_state();
 	__u64 id = bpf_get_current_pid_tgid();
-	struct window *before, *last;
+	struct armed_file *before, *last;
 	struct armed_slot *slot;
 	__u32 tid = (__u32)id;
 	struct dx_event *e;
 
 	inode = real_inode(inode);
 	inode_key(inode, &tp.key);
-	before = armed_window(&tp.key);
-	last = before ?: bpf_map_lookup_elem(&windows, &tp.key); /* a file's counts outlive its linger */
-	if (last)
+	tp.gen = w.gen = BPF_CORE_READ(inode, i_generation);
+	before = armed_file_of(&tp.key);
+	if (before && before->gen != w.gen)
+		before = NULL; /* another file's, of the inode number freed and taken again */
+	last = before ?: bpf_map_lookup_elem(&armed_files, &tp.key); /* a file's counts outlive its linger */
+	if (last && last->gen == w.gen)
 		w.counts = last->counts;
 	if (before) { /* late events of the one before are still wanted */
 		if (before->first_page < w.first_page)
@@ -113,7 +116,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	w.tid = tid;
 	w.pid = id >> 32;
 	bpf_get_current_comm(w.comm, sizeof(w.comm));
-	if (bpf_map_update_elem(&windows, &tp.key, &w, BPF_ANY)) {
+	if (bpf_map_update_elem(&armed_files, &tp.key, &w, BPF_ANY)) {
 		count_drop(DX_DROP_MAP_FULL);
 		return;
 	}
@@ -129,7 +132,6 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	tp.fuse = BPF_CORE_READ(inode, i_sb, s_magic) == FUSE_SUPER_MAGIC;
 	if (tp.fuse)
 		__sync_fetch_and_add(&fuse_windows_open, 1);
-	tp.gen = BPF_CORE_READ(inode, i_generation);
 	tp.cancelled_at_begin = tp.cancelled_seen = cancelled_write_bytes();
 	find_fault_lock(&tp, inode, op);
 	if (bpf_map_update_elem(&task_punches, &tid, &tp, BPF_ANY))
@@ -186,7 +188,7 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 	struct task_punch *tp = bpf_map_lookup_elem(&task_punches, &tid);
 	struct global_state *g = global_state();
 	struct armed_slot *slot;
-	struct window *w;
+	struct armed_file *w;
 	struct dx_event *e;
 	__u64 now;
 
@@ -197,7 +199,7 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		return;
 	}
 	now = bpf_ktime_get_ns();
-	w = bpf_map_lookup_elem(&windows, &tp->key);
+	w = bpf_map_lookup_elem(&armed_files, &tp->key);
 	if (w && w->tid == tid)
 		w->end = now; /* kept for linger_ns so that late events still reach the collector */
 	if (tp->mapped) {
@@ -444,12 +446,12 @@ int on_mmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct file *file = task_fd_file((int)ctx->args[4]);
 	struct dx_file_key key;
-	struct window *w;
+	struct armed_file *w;
 
 	if (!file)
 		return 0;
 	inode_key(real_inode(BPF_CORE_READ(file, f_inode)), &key);
-	w = armed_window(&key);
+	w = armed_file_of(&key);
 	if (!w || w->end)
 		return 0;
 	w->mmapped_at = bpf_ktime_get_ns();

@@ -75,6 +75,7 @@ enum dx_fault_guard {
 #define DX_F_FAULTS_UNWATCHED (1u << 9) /* punch end: its file was mapped while the fault hooks were not attached */
 #define DX_F_CHANGE_UNDATED (1u << 10)  /* punch end: a FUSE file whose request changing the data no probe dated */
 #define DX_F_LOCK_UNKNOWN (1u << 11)    /* punch's page delete or data change: its fault lock was not known yet */
+#define DX_F_DAX_FAULT (1u << 12)       /* FUSE DAX use: by a fault (which waits for a free range; IO reclaims inline) */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {
@@ -186,6 +187,7 @@ enum dx_dax_op {
 	DX_DAX_ALLOC_STALL,    /* a fault or IO found no free range (count: alloc_dax_mapping misses) until it had one */
 	DX_DAX_USE,            /* a fault or IO used a range of a file (fuse_iomap_begin): offset is the file's, flags DX_F_WRITE */
 	DX_DAX_NEW,            /* a mount made a window (fuse_dax_conn_alloc): a window at the same address is another */
+	DX_DAX_EVICT,          /* an inode left the cache: all its ranges freed (fuse_dax_inode_cleanup) */
 	DX_DAX_OP_MAX
 };
 
@@ -289,11 +291,19 @@ struct dx_file_counts {
 	__u64 deleted;
 };
 
-/* Failure counters the kernel side keeps, each read with dx_session_drops(); all are printed, none is silent. */
+/* The head of a file's entry in the kernel's windows map, as the collector reads it. */
+struct dx_file_entry_head {
+	struct dx_file_counts counts;
+	__u32 gen; /* the file counted (i_generation): another file of the inode number starts from zero */
+	__u32 pad;
+};
+
+/* Failure counters the kernel side (and the collector, where said) keeps, each read with dx_session_drops(); all are printed, none is silent. */
 enum dx_drop {
 	DX_DROP_RINGBUF = 0, /* ring buffer full, or a record too short to read (the collector's count): event lost */
 	DX_DROP_MAP_FULL,    /* a tracking map was full: a window, lock, wait, fault timing or FUSE request not kept */
 	DX_DROP_VMA,         /* user fault whose VMA could not be looked up */
+	DX_DROP_NAMES,       /* a file's name not looked up: the lookups waiting were too many (the collector's count) */
 	DX_DROP_MAX
 };
 

@@ -7,11 +7,12 @@
 #include <stdint.h>
 
 #include "daxscope/core/correlate.h"
+#include "daxscope/events.h"
 
 /* A model of one DAX window of WINDOW_RANGES ranges (replayed too, beside the sizes of the curve). */
 struct dx_dax_model *dx_dax_model_new(uint32_t window_ranges);
 void dx_dax_model_free(struct dx_dax_model *m);
-/* A fault or IO used range RANGE of file INO (for writing with WRITE). */
-void dx_dax_model_use(struct dx_dax_model *m, uint64_t ino, uint64_t range, bool write);
+/* An event of its window: uses and evictions are replayed, SETUPMAPPINGs and passes time the worker. */
+void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e);
 
 #endif /* DAXSCOPE_DAXMODEL_H */

@@ -6,8 +6,6 @@
 #include "daxwindows.h"
 #include "grow.h"
 
-#define DAX_RANGE_SHIFT 21 /* fs/fuse/dax.c FUSE_DAX_SHIFT */
-
 void dax_windows_apply(struct dax_windows *dw, const struct dx_event *e)
 {
 	const struct dx_dax_range *d = &e->dax;
@@ -36,14 +34,12 @@ void dax_windows_apply(struct dax_windows *dw, const struct dx_event *e)
 	w->busy = d->nr_busy;
 	if (d->nr_free < w->min_free)
 		w->min_free = d->nr_free;
-	if (d->op == DX_DAX_USE) { /* the model learns from a use; nothing is counted */
-		struct dx_dax_model **m = &dw->models[*i - 1];
-
-		if (!*m && !(*m = dx_dax_model_new(d->nr_ranges)))
-			abort(); /* a collector out of memory cannot report anything honest */
-		dx_dax_model_use(*m, e->file.ino, d->offset >> DAX_RANGE_SHIFT, e->flags & DX_F_WRITE);
-		return;
-	}
+	if (d->op == DX_DAX_USE && !dw->models[*i - 1] && !(dw->models[*i - 1] = dx_dax_model_new(d->nr_ranges)))
+		abort(); /* a collector out of memory cannot report anything honest */
+	if (dw->models[*i - 1]) /* the model learns from its window's events from the first use on */
+		dx_dax_model_event(dw->models[*i - 1], e);
+	if (d->op == DX_DAX_USE || d->op == DX_DAX_EVICT)
+		return; /* nothing counted */
 	switch (d->op) {
 	case DX_DAX_SETUP:
 		w->setups++;

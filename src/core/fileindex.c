@@ -11,7 +11,7 @@ struct file_entry {
 	size_t next;  /* the next entry of the same hash, SIZE_MAX at the end */
 };
 
-static uint64_t file_hash(const struct dx_file *f)
+uint64_t file_hash(const struct dx_file *f)
 {
 	uint64_t h = f->ino * 0x9E3779B97F4A7C15ULL;
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "daxscope/events.h"
 #include "u64index.h"
@@ -18,6 +19,8 @@ struct file_index {
 	size_t n, cap;
 };
 
+/* A 64-bit hash of (dev, ino, gen). */
+uint64_t file_hash(const struct dx_file *f);
 /* The index of f, or SIZE_MAX. */
 size_t file_index_find(const struct file_index *ix, const struct dx_file *f);
 /* The index of f; if new, f gets next_index (the caller's table size) and *added is set. */

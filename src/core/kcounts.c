@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The kernel's per-file page-event counters (at the head of each file's entry
- * in the bpf windows map), kept by (dev, ino): the one owner of a file's fault
- * counts, since the kernel counts every event, also those the ring buffer lost.
+ * in the bpf armed_files map), kept by (dev, ino, gen): the one owner of a file's
+ * fault counts, since the kernel counts every event, also those the ring
+ * buffer lost. The kernel's entry starts from zero for another generation.
  */
 #include <stdlib.h>
 
@@ -11,17 +12,10 @@
 #include "kcounts.h"
 
 struct dx_kcounts {
-	struct file_index index; /* by (dev, ino): the kernel's map has no generation */
+	struct file_index index;
 	struct dx_file_counts *counts;
 	size_t n, cap;
 };
-
-static struct dx_file key_of(const struct dx_file *f)
-{
-	struct dx_file k = { .ino = f->ino, .dev = f->dev };
-
-	return k;
-}
 
 static uint64_t at_least(uint64_t a, uint64_t b)
 {
@@ -48,9 +42,8 @@ struct dx_kcounts *dx_kcounts_new(void)
 
 void dx_kcounts_take(struct dx_kcounts *k, const struct dx_file *f, const struct dx_file_counts *c)
 {
-	struct dx_file key = key_of(f);
 	bool added;
-	size_t i = file_index_add(&k->index, &key, k->n, &added);
+	size_t i = file_index_add(&k->index, f, k->n, &added);
 
 	if (added)
 		*DX_PUSH(k->counts, k->n, k->cap) = (struct dx_file_counts){ 0 };
@@ -60,9 +53,12 @@ void dx_kcounts_take(struct dx_kcounts *k, const struct dx_file *f, const struct
 
 struct dx_file_counts dx_kcounts_get(const struct dx_kcounts *k, const struct dx_file *f)
 {
-	struct dx_file key = key_of(f);
-	size_t i = file_index_find(&k->index, &key);
+	struct dx_file before_gens = { .ino = f->ino, .dev = f->dev }; /* a capture whose kernel side kept none */
+	size_t i = file_index_find(&k->index, f);
 	struct dx_file_counts none = { 0 };
+
+	if (i == SIZE_MAX)
+		i = file_index_find(&k->index, &before_gens);
 
 	return i == SIZE_MAX ? none : k->counts[i];
 }

@@ -77,11 +77,31 @@ int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
 		dx_mounts_free(&fresh);
 		return -1;
 	}
-	for (size_t i = 0; i < m->n; i++) /* unmounted since: their last entry stays */
+	for (size_t i = 0; i < m->n; i++) { /* unmounted since: their last entry stays */
+		m->list[i].gone = true;
 		add_mount(&fresh, &m->list[i]);
+	}
 	free(m->list);
 	*m = fresh;
 	return 0;
+}
+
+void dx_mounts_put(struct dx_mounts *m, uint32_t dev, const char *fstype, const char *point)
+{
+	struct dx_mount one = { .dev = dev, .fstype = strdup(fstype), .point = strdup(point) };
+	struct dx_mount *had = (struct dx_mount *)dx_mounts_find(m, dev);
+
+	if (!one.fstype || !one.point)
+		abort();
+	if (had) {
+		free(had->fstype);
+		free(had->point);
+		*had = one;
+		return;
+	}
+	if (!m->list && !(m->list = malloc(16 * sizeof(*m->list))))
+		abort();
+	add_mount(m, &one);
 }
 
 const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev)

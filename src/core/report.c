@@ -4,6 +4,7 @@
  * records (a live session's or a capture file's). It owns the correlator,
  * the path names, the kernel's aggregates and the findings kept.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ void dx_report_free(struct dx_report *r)
 		return;
 	dx_correlator_free(r->corr);
 	dx_paths_free(r->paths);
+	dx_mounts_free(&r->ns_mounts);
 	dx_kcounts_free(r->counts);
 	free(r->findings);
 	free(r->punches);
@@ -93,6 +95,20 @@ static void take_fuse_hist(struct dx_report *r, const struct dx_fuse_hist_record
 	for (size_t slot = 0; slot < DX_FUSE_SLOTS; slot++)
 		if (opcodes[slot] == h->opcode)
 			r->fuse[slot] = h->hist;
+}
+
+/* Labelled mnt:[N]/PATH: the path is the namespace's, not the machine's. */
+static void take_mount(struct dx_report *r, const struct dx_mount_record *m)
+{
+	char point[4096 + 32];
+
+	snprintf(point, sizeof(point), "mnt:[%" PRIu64 "]%s", m->mntns, (const char *)(m + 1));
+	dx_mounts_put(&r->ns_mounts, m->dev, m->fstype, point);
+}
+
+const struct dx_mounts *dx_report_ns_mounts(const struct dx_report *r)
+{
+	return &r->ns_mounts;
 }
 
 void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *report)
@@ -126,10 +142,13 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 		dx_kcounts_take(r->counts, &fc->file, &fc->counts);
 		break;
 	case DX_REC_DROPS:
-		memcpy(r->drops, drops->drops, sizeof(r->drops));
+		memcpy(r->drops, drops->drops, len < sizeof(r->drops) ? len : sizeof(r->drops));
 		break;
 	case DX_REC_CUT:
 		memcpy(&r->cut, payload, sizeof(r->cut));
+		break;
+	case DX_REC_MOUNT:
+		take_mount(r, payload);
 		break;
 	case DX_REC_END:
 		if (end->lost > r->drops[DX_DROP_RINGBUF])

@@ -5,6 +5,7 @@
 
 #include "daxscope/core/capture.h"
 #include "daxscope/core/correlate.h"
+#include "daxscope/core/mounts.h"
 #include "daxscope/core/paths.h"
 #include "daxscope/core/report.h"
 
@@ -14,6 +15,7 @@ struct dx_report {
 	struct dx_report_opts opts;
 	struct dx_correlator *corr;
 	struct dx_paths *paths;
+	struct dx_mounts ns_mounts; /* devices of other mount namespaces (DX_REC_MOUNT), mount points as mnt:[N]/PATH */
 	struct dx_kcounts *counts; /* the kernel's per-file page-event counters */
 	struct dx_finding *findings; /* all, or a ring of opts.max_findings */
 	size_t nfindings, cap_findings;

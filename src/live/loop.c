@@ -88,6 +88,8 @@ int dx_loop_run(const struct dx_loop_opts *o, uint64_t *events)
 		handed += n > 0 ? (uint64_t)n : 0;
 		if (n < 0 && n != -EINTR && !err)
 			err = n;
+		if (src->finish)
+			src->finish(src->src, dx_loop_take, (void *)o);
 		src->snapshot(src->src, dx_loop_take, (void *)o);
 	}
 	if (events)

@@ -232,6 +232,7 @@ static const struct program {
 	ENTRY(on_dax_alloc, FUSE_DAX_STALLS, .module = "fuse"),
 	ENTRY(on_dax_use, FUSE_DAX_USES, .module = "fuse"),
 	ENTRY(on_dax_use_iter, FUSE_DAX_USES, STANDS_IN_FOR(on_dax_use)),
+	ENTRY(on_dax_inode_evict, FUSE_DAX_USES, .module = "fuse"),
 	ENTRY(on_dax_window_new, FUSE_DAX_MAPPINGS, .module = "fuse"),
 };
 
@@ -298,7 +299,7 @@ struct dx_session {
 	bool on_demand;                 /* the per-fault programs come and go */
 	uint64_t idle_ns;               /* ... and go once no mapped file was punched for this long */
 	uint64_t retry_ns;              /* an attach failed: not again before this */
-	struct dx_paths *paths; /* names learned from live tasks, each handed out once */
+	struct dx_path_lookups *lookups; /* names asked of live tasks, each handed out once found */
 	dx_record_fn fn;
 	void *ctx;
 	int handed; /* events handed out by the poll in progress */
@@ -566,25 +567,24 @@ static struct bpf_program *refused_program(struct daxscope_bpf *skel, char *reas
 /* ---- load and attach ---- */
 
 /*
- * The file of an event, named while the task still has it open: the punch by
- * its fd, a fault or a dirtying task by its mappings and open files.
+ * The file of an event, asked of the task while it still has it open: the
+ * punch by its fd, a fault or a dirtying task by its mappings and open files;
+ * and a punched file's mount, as the punching task's mount namespace has it.
  */
-static const char *learn_path(struct dx_session *s, const struct dx_event *e)
+static void learn_path(struct dx_session *s, const struct dx_event *e)
 {
-	if (e->file.ino && e->kind == DX_PUNCH_BEGIN && dx_paths_get(s->paths, &e->file))
-		return dx_paths_recheck(s->paths, &e->file, e->pid, e->punch.fd, e->punch.name);
-	if (!e->file.ino || dx_paths_get(s->paths, &e->file))
-		return NULL;
+	if (!e->file.ino)
+		return;
 	if (e->kind == DX_PUNCH_BEGIN)
-		return dx_paths_resolve(s->paths, &e->file, e->pid, e->punch.fd);
-	if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
-		return dx_paths_resolve(s->paths, &e->file, e->pid, -1);
-	return NULL;
+		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, e->punch.fd, e->punch.name, true);
+	else if (e->kind == DX_MAP_FAULT || e->kind == DX_FILEMAP_FAULT || e->kind == DX_PAGE_DIRTY)
+		dx_path_lookups_ask(s->lookups, &e->file, e->pid, e->cgroup, -1, "", false);
 }
 
 /* A record of a file and a payload (PATH, FILE_COUNTS): the dx_file, then the payload. */
-static void hand_path(struct dx_session *s, const struct dx_file *f, const char *path)
+static void hand_path(const struct dx_file *f, const char *path, void *session)
 {
+	struct dx_session *s = session;
 	char buf[sizeof(struct dx_file) + 4096];
 	size_t len = strlen(path) + 1;
 
@@ -593,6 +593,21 @@ static void hand_path(struct dx_session *s, const struct dx_file *f, const char 
 	memcpy(buf, f, sizeof(*f));
 	memcpy(buf + sizeof(*f), path, len);
 	s->fn(DX_REC_PATH, buf, (uint32_t)(sizeof(*f) + len), s->ctx);
+}
+
+static void hand_mount(uint32_t dev, uint64_t mntns, const char *fstype, const char *point, void *session)
+{
+	struct dx_session *s = session;
+	char buf[sizeof(struct dx_mount_record) + 4096];
+	struct dx_mount_record *m = (struct dx_mount_record *)buf;
+	size_t len = strlen(point) + 1;
+
+	if (len > sizeof(buf) - sizeof(*m))
+		return; /* longer than PATH_MAX: left unknown */
+	*m = (struct dx_mount_record){ .dev = dev, .mntns = mntns };
+	snprintf(m->fstype, sizeof(m->fstype), "%s", fstype);
+	memcpy(buf + sizeof(*m), point, len);
+	s->fn(DX_REC_MOUNT, buf, (uint32_t)(sizeof(*m) + len), s->ctx);
 }
 
 /*
@@ -613,7 +628,6 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct dx_session *s = ctx;
 	struct dx_event raised;
-	const char *path;
 
 	if (size < sizeof(struct dx_event)) {
 		s->unreadable++;
@@ -625,9 +639,7 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 		data = &raised;
 	}
 	s->fn(DX_REC_EVENT, data, sizeof(struct dx_event), s->ctx);
-	path = learn_path(s, data);
-	if (path)
-		hand_path(s, &((const struct dx_event *)data)->file, path);
+	learn_path(s, data);
 	return ++s->handed < POLL_BUDGET ? 0 : BUDGET_SPENT;
 }
 
@@ -912,7 +924,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	ensure_tracefs();
 	libbpf_set_print(keep_libbpf_log);
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->paths = dx_paths_new())) {
+	if (!s || !(s->lookups = dx_path_lookups_new())) {
 		free(s);
 		return fail(err, errlen, "out of memory");
 	}
@@ -1005,6 +1017,7 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 		return rest;
 	if (s->on_demand)
 		tend_fault_hooks(s);
+	dx_path_lookups_collect(s->lookups, hand_path, hand_mount, s);
 	return s->handed;
 }
 
@@ -1013,6 +1026,8 @@ uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which)
 	uint32_t key = which;
 	uint64_t n = 0;
 
+	if (which == DX_DROP_NAMES)
+		return dx_path_lookups_dropped(s->lookups);
 	bpf_map__lookup_elem(s->skel->maps.drops, &key, sizeof(key), &n, sizeof(n), 0);
 	return which == DX_DROP_RINGBUF ? n + s->unreadable : n;
 }
@@ -1030,16 +1045,17 @@ static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *c
 	}
 }
 
-/* The kernel keeps a file's counters at the head of its window's value (bpf/daxscope.bpf.h, struct window). */
+/* The kernel keeps a file's counters at the head of its window's value (struct dx_file_entry_head). */
 static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
-	const struct bpf_map *map = s->skel->maps.windows;
+	const struct bpf_map *map = s->skel->maps.armed_files;
 	size_t size = bpf_map__value_size(map);
 	struct dx_file_key key, next;
 	struct dx_file_counts_record r;
 	void *prev = NULL, *window = malloc(size);
+	const struct dx_file_entry_head *head = window;
 
-	if (!window || size < sizeof(r.counts)) {
+	if (!window || size < sizeof(*head)) {
 		free(window);
 		return;
 	}
@@ -1048,10 +1064,8 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 		prev = &key;
 		if (bpf_map__lookup_elem(map, &key, sizeof(key), window, size, 0))
 			continue; /* evicted meanwhile */
-		memcpy(&r.counts, window, sizeof(r.counts));
-		memset(&r.file, 0, sizeof(r.file));
-		r.file.ino = key.ino;
-		r.file.dev = key.dev;
+		r.counts = head->counts;
+		r.file = (struct dx_file){ .ino = key.ino, .dev = key.dev, .gen = head->gen };
 		fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
 	}
 	free(window);
@@ -1068,9 +1082,21 @@ void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
 	fn(DX_REC_DROPS, &d, sizeof(d), ctx);
 }
 
+void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx)
+{
+	s->fn = fn;
+	s->ctx = ctx;
+	dx_path_lookups_drain(s->lookups, hand_path, hand_mount, s);
+}
+
 static int source_poll(void *s, int timeout_ms, dx_record_fn fn, void *ctx)
 {
 	return dx_session_poll(s, timeout_ms, fn, ctx);
+}
+
+static void source_finish(void *s, dx_record_fn fn, void *ctx)
+{
+	dx_session_finish(s, fn, ctx);
 }
 
 static void source_snapshot(void *s, dx_record_fn fn, void *ctx)
@@ -1086,7 +1112,9 @@ static uint64_t source_now(void *s)
 
 struct dx_loop_source dx_session_source(struct dx_session *s)
 {
-	return (struct dx_loop_source){ .poll = source_poll, .snapshot = source_snapshot, .now = source_now, .src = s };
+	return (struct dx_loop_source){
+		.poll = source_poll, .finish = source_finish, .snapshot = source_snapshot, .now = source_now, .src = s,
+	};
 }
 
 void dx_session_close(struct dx_session *s)
@@ -1097,6 +1125,6 @@ void dx_session_close(struct dx_session *s)
 	for (size_t i = 0; i < NPROGS; i++)
 		bpf_link__destroy(s->links[i]);
 	daxscope_bpf__destroy(s->skel);
-	dx_paths_free(s->paths);
+	dx_path_lookups_free(s->lookups);
 	free(s);
 }

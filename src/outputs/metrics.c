@@ -166,7 +166,12 @@ static void put_label(FILE *out, const char *name, const char *value, bool first
 	free(shown);
 }
 
-static char *mount_labels(const struct dx_mounts *mounts, uint32_t dev, const char *more, const char *value)
+/*
+ * The machine's mount of DEV, else (none, or unmounted since) another
+ * namespace's as a task there saw it, else fstype "unknown".
+ */
+static char *mount_labels(const struct dx_report *r, const struct dx_mounts *mounts, uint32_t dev, const char *more,
+			  const char *value)
 {
 	const struct dx_mount *m = mounts ? dx_mounts_find(mounts, dev) : NULL;
 	char *s = NULL, devname[24];
@@ -175,6 +180,8 @@ static char *mount_labels(const struct dx_mounts *mounts, uint32_t dev, const ch
 
 	if (!f)
 		abort();
+	if (!m || m->gone)
+		m = dx_mounts_find(dx_report_ns_mounts(r), dev) ?: m;
 	dx_format_dev(dev, devname, sizeof(devname));
 	put_label(f, "dev", devname, true);
 	put_label(f, "fstype", m ? m->fstype : "unknown", false);
@@ -393,7 +400,7 @@ static void mount_series(const struct om *o, const struct dx_report *r, const st
 		bool other = folded && i == max;
 
 		ents[i] = (struct entity){ other ? strdup("dev=\"other\",fstype=\"other\",mountpoint=\"other\"")
-						 : mount_labels(opts->mounts, sums[i].sum.file.dev, NULL, NULL),
+						 : mount_labels(r, opts->mounts, sums[i].sum.file.dev, NULL, NULL),
 					   &sums[i].sum };
 		if (!ents[i].labels)
 			abort();
@@ -473,7 +480,7 @@ static void dax_series(const struct om *o, const struct dx_report *r, const stru
 	for (size_t i = 0; i < n; i++) {
 		const struct dx_dax_window *w = dx_report_dax(r, i);
 
-		ents[i] = (struct entity){ mount_labels(mounts, w->dev, "window", u64(index, sizeof(index), i)), w };
+		ents[i] = (struct entity){ mount_labels(r, mounts, w->dev, "window", u64(index, sizeof(index), i)), w };
 	}
 	fields(o, "", "gauge", dax_gauges, sizeof(dax_gauges) / sizeof(dax_gauges[0]), ents, n);
 	fields(o, "", "counter", dax_counters, sizeof(dax_counters) / sizeof(dax_counters[0]), ents, n);
@@ -488,6 +495,7 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 {
 	static const char *const drops[DX_DROP_MAX] = {
 		[DX_DROP_RINGBUF] = "ringbuf", [DX_DROP_MAP_FULL] = "map_full", [DX_DROP_VMA] = "vma",
+		[DX_DROP_NAMES] = "names",
 	};
 	char value[32], reason[32];
 
@@ -495,7 +503,7 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 	sample(o, "lost_events", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_lost(r)));
 	family(o, "events", "counter", false, "Events read from the kernel.");
 	sample(o, "events", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_events(r)));
-	family(o, "kernel_drops", "counter", false, "Kernel-side failures: ring buffer full, tracking map full, VMA lookup.");
+	family(o, "kernel_drops", "counter", false, "Failures: ring buffer full, tracking map full, VMA lookup, file names not looked up (too many waiting).");
 	for (int i = 0; i < DX_DROP_MAX; i++) {
 		snprintf(reason, sizeof(reason), "reason=\"%s\"", drops[i]);
 		sample(o, "kernel_drops", "_total", NULL, reason, u64(value, sizeof(value), dx_report_drops(r, i)));

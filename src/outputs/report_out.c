@@ -85,8 +85,57 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 
 #define DAX_RANGE_MIB 2 /* FUSE_DAX_SHIFT 21 */
 #define CURVE_POINTS 128 /* the model's sizes: more than it has */
+/*
+ * Guest memory a window takes whether used or not: virtio_fs_setup_dax
+ * (fs/fuse/virtio_fs.c) maps the whole window with devm_memremap_pages,
+ * one struct page (64 bytes on x86-64, include/linux/mm_types.h) for each
+ * 4 KiB page: 512 a 2 MiB range, 32 KiB.
+ */
+#define RANGE_PAGE_STRUCT_BYTES (512 * 64)
 
-/* What the model says of a window: the fewest setups, the smallest size within the margin of them, this size. */
+/* Nanoseconds the workload waits on the window at POINT's counts: SETUPMAPPING round trips and stalls, at the means measured. */
+struct dax_wait {
+	double ns, lo, hi;
+};
+
+static double mean_ns(const struct dx_hist *h)
+{
+	return h->count ? (double)h->total_ns / (double)h->count : 0;
+}
+
+/* A stall's wait: as measured; where none was, a worker's pass, else a removal's round trip, else a setup's. */
+static double stall_ns(const struct dx_dax_window *w)
+{
+	const struct dx_hist *by[] = { &w->stall_ns, &w->pass_ns, &w->remove_ns, &w->setup_ns };
+
+	for (size_t i = 0; i < sizeof(by) / sizeof(by[0]); i++)
+		if (by[i]->count)
+			return mean_ns(by[i]);
+	return 0;
+}
+
+static struct dax_wait dax_wait(const struct dx_dax_window *w, const struct dx_dax_model_point *p)
+{
+	double setup = mean_ns(&w->setup_ns), stall = stall_ns(w);
+
+	return (struct dax_wait){ .ns = (double)p->setups * setup + (double)p->stalls * stall,
+				  .lo = (double)p->setups_lo * setup + (double)p->stalls_lo * stall,
+				  .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall };
+}
+
+/* What the window waited on mappings and stalls, as measured. */
+static double dax_waited_ns(const struct dx_dax_window *w)
+{
+	return (double)(w->setup_ns.total_ns + w->stall_ns.total_ns);
+}
+
+/* The cost a size is judged by: the wait, when SETUPMAPPINGs were timed; else the mappings. */
+static double dax_cost(const struct dx_dax_window *w, const struct dx_dax_model_point *p)
+{
+	return w->setup_ns.count ? dax_wait(w, p).ns : (double)p->setups;
+}
+
+/* What the model says of a window: the least cost, the smallest size within the margin of it, this size. */
 struct dax_verdict {
 	struct dx_dax_model_point best, recommended, here;
 	bool have_here;
@@ -101,7 +150,7 @@ static bool dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model
 		return false;
 	v->best = curve[n - 1];
 	for (size_t i = 0; i < n; i++)
-		if ((double)curve[i].setups <= (double)v->best.setups * (1 + DX_DAX_MODEL_MARGIN)) {
+		if (dax_cost(w, &curve[i]) <= dax_cost(w, &v->best) * (1 + DX_DAX_MODEL_MARGIN)) {
 			v->recommended = curve[i];
 			break;
 		}
@@ -109,10 +158,17 @@ static bool dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model
 	return true;
 }
 
+/* " 0.123 s (0.100-0.150)": a wait and its interval. */
+static int print_wait(char *buf, size_t len, struct dax_wait t)
+{
+	return snprintf(buf, len, "%.3f s (%.3f-%.3f)", t.ns / 1e9, t.lo / 1e9, t.hi / 1e9);
+}
+
 void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len)
 {
 	uint64_t mib = (uint64_t)w->ranges * DAX_RANGE_MIB, want;
 	struct dax_verdict v;
+	size_t at = 0;
 	int n;
 
 	if (!w->ranges) {
@@ -124,35 +180,71 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 		return;
 	}
 	want = (uint64_t)v.recommended.ranges * DAX_RANGE_MIB;
-	n = snprintf(buf, len, "%s %" PRIu64 " MiB: the smallest window within %.0f%% of the fewest mappings (%" PRIu64
-		     ", from %" PRIu64 " MiB up) makes %" PRIu64 "; this %" PRIu64 " MiB window",
+	n = snprintf(buf, len, "%s %" PRIu64 " MiB: the smallest window within %.0f%% of the least %s (%" PRIu64
+		     " MiB up) makes %" PRIu64 " mappings (%" PRIu64 "-%" PRIu64 "); this %" PRIu64 " MiB window: ",
 		     want > mib ? "raise the host's cache-size to" : want < mib ? "cache-size could shrink to" : "keep",
-		     want, DX_DAX_MODEL_MARGIN * 100, v.best.setups, (uint64_t)v.best.ranges * DAX_RANGE_MIB,
-		     v.recommended.setups, mib);
-	if (n < 0 || (size_t)n >= len)
-		return;
+		     want, DX_DAX_MODEL_MARGIN * 100, w->setup_ns.count ? "wait on mappings" : "mappings",
+		     (uint64_t)v.best.ranges * DAX_RANGE_MIB, v.recommended.setups, v.recommended.setups_lo,
+		     v.recommended.setups_hi, mib);
+#define ADVANCE(n) do { if ((n) < 0 || (at += (size_t)(n)) >= len) return; } while (0)
+	ADVANCE(n);
 	if (v.have_here)
-		snprintf(buf + n, len - (size_t)n, ": %" PRIu64 " predicted, %" PRIu64 " made", v.here.setups, w->setups);
+		n = snprintf(buf + at, len - at, "%" PRIu64 " predicted (%" PRIu64 "-%" PRIu64 "), %" PRIu64 " made",
+			     v.here.setups, v.here.setups_lo, v.here.setups_hi, w->setups);
 	else
-		snprintf(buf + n, len - (size_t)n, ": %" PRIu64 " made", w->setups);
+		n = snprintf(buf + at, len - at, "%" PRIu64 " made", w->setups);
+	ADVANCE(n);
+	if (w->setup_ns.count) {
+		n = snprintf(buf + at, len - at, "; waited on mappings and stalls %.3f s", dax_waited_ns(w) / 1e9);
+		ADVANCE(n);
+		if (v.have_here) {
+			n = snprintf(buf + at, len - at, ", predicted ");
+			ADVANCE(n);
+			ADVANCE(print_wait(buf + at, len - at, dax_wait(w, &v.here)));
+		}
+		n = snprintf(buf + at, len - at, "; at %" PRIu64 " MiB ", want);
+		ADVANCE(n);
+		ADVANCE(print_wait(buf + at, len - at, dax_wait(w, &v.recommended)));
+	}
+	snprintf(buf + at, len - at, "; the window's struct pages: %" PRIu64 " KiB of guest memory at %" PRIu64
+		 " MiB, %" PRIu64 " KiB at %" PRIu64 " MiB",
+		 (uint64_t)w->ranges * RANGE_PAGE_STRUCT_BYTES / 1024, mib,
+		 (uint64_t)v.recommended.ranges * RANGE_PAGE_STRUCT_BYTES / 1024, want);
+#undef ADVANCE
 }
 
-/* The model's table: window size, mappings, reclaims, passes, stalls per size. */
+/* The model's table: per size, mappings, stalls and inline reclaims with their intervals, removals, the wait. */
 static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struct dx_dax_model *m)
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
 	size_t n = dx_dax_model_curve(m, curve, CURVE_POINTS);
+	const uint64_t *lags;
+	size_t nlags = dx_dax_model_lags(m, &lags);
 
 	fprintf(out,
-		"  cache-size model: %" PRIu64 " range uses over %" PRIu64
-		" ranges, replayed through fs/fuse/dax.c's reclaim policy (%" PRIu64 " uses past its limit)\n"
-		"  %10s %10s %10s %8s %8s\n",
-		dx_dax_model_uses(m), dx_dax_model_working_set(m), dx_dax_model_unfollowed(m), "WINDOW", "SETUPS",
-		"RECLAIMS", "PASSES", "STALLS");
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "  %6" PRIu64 " MiB %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "%s\n",
-			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups, curve[i].reclaims, curve[i].passes,
-			curve[i].stalls, curve[i].ranges == w->ranges ? "  <- this window" : "");
+		"  cache-size model: %" PRIu64 " range uses, at most %" PRIu64
+		" ranges mapped at once, replayed through fs/fuse/dax.c's reclaim policy %d times, the worker lagging "
+		"its kick by one of the %zu lags measured (%" PRIu64 " uses past its limit); medians (10th-90th "
+		"percentile)\n"
+		"  %10s %18s %14s %14s %9s %26s %9s\n",
+		dx_dax_model_uses(m), dx_dax_model_working_set(m), DX_DAX_MODEL_REPLAYS, nlags,
+		dx_dax_model_unfollowed(m), "WINDOW", "SETUPS", "STALLS", "INLINE", "REMOVALS", "WAIT", "PAGES_KIB");
+	for (size_t i = 0; i < n; i++) {
+		const struct dx_dax_model_point *p = &curve[i];
+		char setups[40], stalls[40], inl[40], wait[64];
+
+		snprintf(setups, sizeof(setups), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", p->setups, p->setups_lo,
+			 p->setups_hi);
+		snprintf(stalls, sizeof(stalls), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", p->stalls, p->stalls_lo,
+			 p->stalls_hi);
+		snprintf(inl, sizeof(inl), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", p->inline_reclaims, p->inline_lo,
+			 p->inline_hi);
+		print_wait(wait, sizeof(wait), dax_wait(w, p));
+		fprintf(out, "  %6" PRIu64 " MiB %18s %14s %14s %9" PRIu64 " %26s %9" PRIu64 "%s\n",
+			(uint64_t)p->ranges * DAX_RANGE_MIB, setups, stalls, inl, p->removals, wait,
+			(uint64_t)p->ranges * RANGE_PAGE_STRUCT_BYTES / 1024,
+			p->ranges == w->ranges ? "  <- this window" : "");
+	}
 }
 
 void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len)
@@ -237,6 +329,9 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 		fprintf(out, "kernel side: %" PRIu64 " tracking-map insertions failed (map full), %" PRIu64
 			     " fault addresses whose mapping could not be looked up\n",
 			dx_report_drops(r, DX_DROP_MAP_FULL), dx_report_drops(r, DX_DROP_VMA));
+	if (dx_report_drops(r, DX_DROP_NAMES))
+		fprintf(out, "%" PRIu64 " file-name lookups dropped (too many waiting): those files may be unnamed\n",
+			dx_report_drops(r, DX_DROP_NAMES));
 	if (unwatched)
 		fprintf(out, "%" PRIu64 " punch %s opened before the fault hooks were attached (they attach on demand): "
 			     "%s not watched; --fault-hooks=always watches every one\n",
@@ -496,15 +591,30 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "partial", p->partial);
 }
 
-static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_model_point *p)
+static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_window *w,
+			     const struct dx_dax_model_point *p)
 {
+	struct dax_wait t = dax_wait(w, p);
+
 	dx_json_map(g, key);
 	dx_json_u64(g, "window_mib", (uint64_t)p->ranges * DAX_RANGE_MIB);
 	dx_json_u64(g, "ranges", p->ranges);
 	dx_json_u64(g, "setupmappings", p->setups);
+	dx_json_u64(g, "setupmappings_p10", p->setups_lo);
+	dx_json_u64(g, "setupmappings_p90", p->setups_hi);
 	dx_json_u64(g, "reclaims", p->reclaims);
 	dx_json_u64(g, "reclaim_passes", p->passes);
 	dx_json_u64(g, "stalls", p->stalls);
+	dx_json_u64(g, "stalls_p10", p->stalls_lo);
+	dx_json_u64(g, "stalls_p90", p->stalls_hi);
+	dx_json_u64(g, "inline_reclaims", p->inline_reclaims);
+	dx_json_u64(g, "inline_reclaims_p10", p->inline_lo);
+	dx_json_u64(g, "inline_reclaims_p90", p->inline_hi);
+	dx_json_u64(g, "removals", p->removals);
+	dx_json_u64(g, "wait_ns", (uint64_t)t.ns);
+	dx_json_u64(g, "wait_ns_p10", (uint64_t)t.lo);
+	dx_json_u64(g, "wait_ns_p90", (uint64_t)t.hi);
+	dx_json_u64(g, "page_struct_bytes", (uint64_t)p->ranges * RANGE_PAGE_STRUCT_BYTES);
 	dx_json_end_map(g);
 }
 
@@ -513,24 +623,31 @@ static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const stru
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
 	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
+	struct dx_hist lag_ns = { 0 };
+	const uint64_t *lags;
 	struct dax_verdict v;
 
 	if (!dax_verdict(w, m, &v)) {
 		dx_json_null(g, "model");
 		return;
 	}
+	for (size_t i = 0, nlags = dx_dax_model_lags(m, &lags); i < nlags; i++)
+		dx_hist_add(&lag_ns, lags[i]);
 	dx_json_map(g, "model");
 	dx_json_u64(g, "uses", dx_dax_model_uses(m));
 	dx_json_u64(g, "working_set_ranges", dx_dax_model_working_set(m));
 	dx_json_u64(g, "unfollowed_uses", dx_dax_model_unfollowed(m));
+	dx_json_u64(g, "replays", DX_DAX_MODEL_REPLAYS);
+	json_named_hist(g, "worker_lag_ns", &lag_ns);
 	dx_json_fixed3(g, "margin", DX_DAX_MODEL_MARGIN);
+	dx_json_u64(g, "waited_ns", (uint64_t)dax_waited_ns(w));
 	dx_json_array(g, "curve");
 	for (size_t i = 0; i < n; i++)
-		json_model_point(g, NULL, &curve[i]);
+		json_model_point(g, NULL, w, &curve[i]);
 	dx_json_end_array(g);
-	json_model_point(g, "recommended", &v.recommended);
+	json_model_point(g, "recommended", w, &v.recommended);
 	if (v.have_here)
-		json_model_point(g, "this_window", &v.here);
+		json_model_point(g, "this_window", w, &v.here);
 	else
 		dx_json_null(g, "this_window");
 	dx_json_end_map(g);
@@ -634,6 +751,7 @@ static void json_header(yajl_gen g, const struct dx_report *r)
 	dx_json_u64(g, "lost_events", dx_report_lost(r));
 	dx_json_u64(g, "map_full", dx_report_drops(r, DX_DROP_MAP_FULL));
 	dx_json_u64(g, "vma_lookups_failed", dx_report_drops(r, DX_DROP_VMA));
+	dx_json_u64(g, "name_lookups_dropped", dx_report_drops(r, DX_DROP_NAMES));
 	dx_json_u64(g, "duration_ns", dx_report_duration(r));
 }
 

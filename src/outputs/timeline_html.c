@@ -422,21 +422,31 @@ static double curve_y(uint64_t setups, uint64_t most)
 	return CHART_H - 24 - (CHART_H - 50.0) * (double)setups / (double)most;
 }
 
-/* Mappings the model predicts at each window size, this window's marked. */
+/*
+ * Mappings the model predicts at each window size: the median, the band from
+ * the 10th to the 90th percentile of its replays; this window's size marked,
+ * and what it made.
+ */
 static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const struct dx_dax_model *m)
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
-	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
-	uint64_t most = 1;
+	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0, here = n;
+	uint64_t most = w->setups > 1 ? w->setups : 1;
 
 	if (!n)
 		return;
-	for (size_t i = 0; i < n; i++)
-		most = curve[i].setups > most ? curve[i].setups : most;
+	for (size_t i = 0; i < n; i++) {
+		most = curve[i].setups_hi > most ? curve[i].setups_hi : most;
+		here = curve[i].ranges == w->ranges ? i : here;
+	}
 	fprintf(out, "<h3>Cache-size model</h3>\n<svg class=\"daxcurve\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		     "height=\"%d\">\n"
-		     "<polyline class=\"curve\" points=\"",
+		     "height=\"%d\">\n<polygon class=\"band\" points=\"",
 		CHART_W, CHART_H);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%.1f,%.1f ", curve_x(i, n), curve_y(curve[i].setups_hi, most));
+	for (size_t i = n; i-- > 0;)
+		fprintf(out, "%.1f,%.1f ", curve_x(i, n), curve_y(curve[i].setups_lo, most));
+	fputs("\"/>\n<polyline class=\"curve\" points=\"", out);
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "%.1f,%.1f ", curve_x(i, n), curve_y(curve[i].setups, most));
 	fputs("\"/>\n", out);
@@ -444,15 +454,19 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 		double x = curve_x(i, n);
 
 		fprintf(out, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%" PRIu64 " MiB: %" PRIu64
-			     " mappings, %" PRIu64 " reclaims</title></circle><text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64
-			     "</text>\n",
-			curve[i].ranges == w->ranges ? "point here" : "point", x, curve_y(curve[i].setups, most),
-			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups, curve[i].reclaims, x, CHART_H - 8,
-			(uint64_t)curve[i].ranges * DAX_RANGE_MIB);
+			     " mappings (%" PRIu64 "-%" PRIu64 "), %" PRIu64 " stalls, %" PRIu64
+			     " reclaims</title></circle><text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64 "</text>\n",
+			i == here ? "point here" : "point", x, curve_y(curve[i].setups, most),
+			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups, curve[i].setups_lo, curve[i].setups_hi,
+			curve[i].stalls, curve[i].reclaims, x, CHART_H - 8, (uint64_t)curve[i].ranges * DAX_RANGE_MIB);
 	}
+	if (here < n)
+		fprintf(out, "<rect class=\"measured\" x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\"><title>made: %" PRIu64
+			     " mappings</title></rect>\n",
+			curve_x(here, n) - 4, curve_y(w->setups, most) - 4, w->setups);
 	fprintf(out, "<line class=\"grid\" x1=\"30\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/><text class=\"label\" x=\"4\" "
-		     "y=\"12\">FUSE_SETUPMAPPINGs the model predicts (top: %" PRIu64 ") at each window size (MiB); red: "
-		     "this window</text></svg>\n",
+		     "y=\"12\">FUSE_SETUPMAPPINGs the model predicts (top: %" PRIu64 ") at each window size (MiB), the band "
+		     "its 10th-90th percentile; red: this window, black: what it made</text></svg>\n",
 		CHART_H - 24, CHART_W - 10, CHART_H - 24, most);
 }
 
@@ -558,7 +572,8 @@ static const char style[] =
 	"{fill:#de2d26}.mark{stroke:#000;stroke-width:1}.mark.blocked_fault{fill:#31a354}.bar{fill:#fd8d3c}"
 	"polyline{fill:none;stroke-width:2}polyline.free{stroke:#31a354}polyline.busy{stroke:#de2d26}"
 	"text.label{text-anchor:start}text.free{fill:#31a354}text.busy{fill:#de2d26}"
-	".curve{stroke:#3182bd}.point{fill:#3182bd}.point.here{fill:#de2d26}text.legend{stroke:none}"
+	".curve{stroke:#3182bd}.band{fill:#c6dbef;stroke:none}.measured{fill:#000}.point{fill:#3182bd}"
+	".point.here{fill:#de2d26}text.legend{stroke:none}"
 	"table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}"
 	"td:nth-child(-n+3),td:nth-child(5),td:nth-child(6){white-space:nowrap}"
 	"tr.finding:target{background:#ffeda0}tr.blocked_fault td:nth-child(3){color:#31a354}"

@@ -276,6 +276,7 @@ static const char *dax_op_name(uint32_t op)
 		[DX_DAX_RECLAIM] = "reclaim",		    [DX_DAX_RECLAIM_PASS] = "reclaim_pass",
 		[DX_DAX_INLINE_RECLAIM] = "inline_reclaim", [DX_DAX_ALLOC_STALL] = "alloc_stall",
 		[DX_DAX_USE] = "use",			    [DX_DAX_NEW] = "new_window",
+		[DX_DAX_EVICT] = "inode_evict",
 	};
 
 	return op < DX_DAX_OP_MAX && names[op] ? names[op] : "unknown";

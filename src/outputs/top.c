@@ -358,15 +358,27 @@ void dx_top_format_row(const struct dx_top_row *row, char *buf, size_t width)
 	memcpy(buf, line, strlen(line) + 1);
 }
 
+static bool row_changed(const struct dx_top_row *row)
+{
+	const struct dx_top_rates *x = &row->rate;
+
+	return x->reads || x->writes || x->dax_pte || x->dax_pmd || x->punches || x->waits || x->unblocked ||
+	       x->discarded;
+}
+
 void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report *r, size_t width)
 {
 	char line[width + 1];
 	time_t now = time(NULL);
+	size_t changed = 0, printed = 0;
 	struct tm tm;
 
+	for (size_t i = 0; i < t->nrows; i++)
+		changed += row_changed(&t->rows[i]);
 	localtime_r(&now, &tm);
-	fprintf(out, "daxtop - %02d:%02d:%02d, %zu files (%zu shown), sorted by %s\n", tm.tm_hour, tm.tm_min,
-		tm.tm_sec, dx_report_nfiles(r), t->nrows, dx_top_column_name(t->sort));
+	fprintf(out, "daxtop - %02d:%02d:%02d, %zu files (%zu shown, %zu changed this interval, the first %d of them printed), sorted by %s\n",
+		tm.tm_hour, tm.tm_min, tm.tm_sec, dx_report_nfiles(r), t->nrows, changed, DX_TOP_TEXT_ROWS,
+		dx_top_column_name(t->sort));
 	fprintf(out, "%.*s\n", (int)width, dx_report_banner(r));
 	fprintf(out,
 		"per second: faults %.0f read %.0f write %.0f dax, punches %.0f, lock waits %.0f, "
@@ -387,10 +399,13 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	dx_report_text_dax_windows(out, r, false);
 	dx_top_format_header(line, width);
 	fprintf(out, "%s\n", line);
-	for (size_t i = 0; i < t->nrows; i++) {
+	for (size_t i = 0; i < t->nrows && printed < DX_TOP_TEXT_ROWS; i++) {
+		if (!row_changed(&t->rows[i]))
+			continue;
 		dx_top_format_row(&t->rows[i], line, width);
 		fputs(line, out);
 		fputc('\n', out);
+		printed++;
 	}
 	fputc('\n', out);
 }

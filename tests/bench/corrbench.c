@@ -281,8 +281,10 @@ static bool long_windows(struct feed *f, long k)
 static double run(const char *shape, long n, const struct dx_report_opts *o, uint64_t *events, double *longest)
 {
 	struct feed f = { .n = n };
-	struct dx_loop_opts loop = { .source = { feed_poll, feed_snapshot, feed_now, &f }, .report = dx_report_new(o),
-				     .on_turn = until_quiet, .ctx = &f };
+	struct dx_loop_opts loop = {
+		.source = { .poll = feed_poll, .snapshot = feed_snapshot, .now = feed_now, .src = &f },
+		.report = dx_report_new(o), .on_turn = until_quiet, .ctx = &f,
+	};
 	double t0 = seconds(), ns;
 
 	if (!loop.report)

@@ -12,6 +12,9 @@
 # 4 MiB / 64 entries of slack), LRU map entries stay within their capacity
 # (their growth per hour is printed), no event was lost, and `daxtrace report`
 # reads the whole capture.
+# Then a hostile local user's cases (issue 25: tests/kernel/user_budget.t and
+# daxexport_budget.t), each attack a tenth of SOAK_SECONDS long: their budgets
+# must hold then too.
 set -eu
 cd "$(dirname "$0")/../.."
 B=build
@@ -143,5 +146,8 @@ else
 	status=1
 fi
 echo "  daxtop: $(grep -c . "$work/top.json") objects; last: $(tail -1 "$work/top.json" | cut -c1-200)"
+attack=$((SECS / 10 > 8 ? SECS / 10 : 8))
+echo "soak: a hostile user's cases, each attack $attack s"
+DAXSCOPE_BUDGET_SECS=$attack prove tests/kernel/user_budget.t tests/kernel/daxexport_budget.t || status=1
 [ "$status" = 0 ] && echo "soak: PASS" || echo "soak: FAIL"
 exit "$status"

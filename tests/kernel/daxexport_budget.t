@@ -23,10 +23,9 @@ use Time::HiRes qw(sleep time);
 
 need_kernel_bpf();
 BAIL_OUT('build/daxexport missing: the build is incomplete') unless -x build() . '/daxexport';
-plan skip_all => 'setpriv missing (util-linux)' unless -x '/usr/bin/setpriv';
-plan skip_all => 'useradd missing (package passwd)' unless -x '/usr/sbin/useradd';
 plan skip_all => 'no sys/syscall.ph (package perl)' unless eval { require 'sys/syscall.ph'; 1 };
 $SIG{PIPE} = 'IGNORE';
+my ($uid, $gid, @as_user) = unprivileged_user("dxbudget$$");    # the hostile user, removed at the end
 
 for my $bad (['--deadline', '0'], ['--deadline', '601'], ['--per-client', '0'], ['--per-client', '65'],
     ['--max-mounts', '0'], ['--max-mounts', '10001']) {
@@ -34,23 +33,8 @@ for my $bad (['--deadline', '0'], ['--deadline', '601'], ['--per-client', '0'], 
     ok($rc == 2 && $err =~ /invalid/, "daxexport @$bad: refused, exit 2") or diag("rc $rc: $err");
 }
 
-# the hostile user, removed at the end
-my $user = "dxbudget$$";
-system('/usr/sbin/useradd', '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
-    $user) == 0 or BAIL_OUT("useradd $user failed");
-cleanup_later(sub { system('/usr/sbin/userdel', $user) });
-my (undef, undef, $uid, $gid) = getpwnam($user) or die "no $user";
-my @as_user = ('/usr/bin/setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups', '--inh-caps=-all');
-
 my $dir = scratch_dir();
 chmod 0755, $dir or die;
-sub script {    # a Perl script the user runs, in the scratch directory
-    my ($name, $text) = @_;
-    open my $f, '>', "$dir/$name" or die;
-    print $f $text;
-    close $f;
-    return "$dir/$name";
-}
 
 # A: the budget small enough to reach; B: room for 32 readers of a big exposition, a long deadline
 my ($pa, $pb) = (free_port(), free_port());
@@ -75,7 +59,7 @@ sub value_reaching {
 }
 
 # ---- item 5: trickling clients ----
-my $trickle = script('trickle.pl', <<'EOF');
+my $trickle = user_script($dir, 'trickle.pl', <<'EOF');
 # PORT N SECONDS: N connections from 127.0.0.2.., each sends a request line, then a header line every 0.3 s.
 use strict; use IO::Socket::INET; use IO::Select; use Time::HiRes qw(sleep time);
 $SIG{PIPE} = 'IGNORE';
@@ -129,7 +113,7 @@ SKIP: {
     skip "no unprivileged user namespaces here: $err", 12 if $rc;
     mkdir "$dir/u" or die;
     chown $uid, $gid, "$dir/u" or die;
-    my $mounter = script('mounts.pl', <<'EOF');
+    my $mounter = user_script($dir, 'mounts.pl', <<'EOF');
 # DIR N: N tmpfs mounts under DIR, a file in each punched once (inside a user and mount namespace).
 use strict; require 'sys/syscall.ph';
 my ($base, $n) = @ARGV;

@@ -76,7 +76,7 @@ sub recorder_global {
 sub ended_window {
     my ($pid, $path) = @_;
     my $ino = (stat $path)[1];
-    my ($w) = grep { $_->{key}{ino} == $ino && $_->{value}{end} } recorder_map($pid, 'windows');
+    my ($w) = grep { $_->{key}{ino} == $ino && $_->{value}{end} } recorder_map($pid, 'armed_files');
     return $w && $w->{value};
 }
 

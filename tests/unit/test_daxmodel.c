@@ -3,15 +3,52 @@
  * The cache-size model: hand-worked streams, and random ones against a
  * second, plain replay of the same policy at every size from scratch (the
  * model starts a size only when it must first reclaim, cloned from the
- * endless window: that shortcut must change nothing).
+ * endless window: that shortcut must change nothing); a worker that lags its
+ * kick by the lags the stream's own SETUPMAPPINGs and passes measured.
  */
 #include <stdlib.h>
 
 #include "daxscope/core/correlate.h"
+#include "daxscope/events.h"
 #include "core/daxmodel.h"
 #include "tap.h"
 
 #define MAXR 256
+#define NS_PER_USE 1000 /* the streams' uses are this far apart */
+
+/* A use of RANGE of file INO at TS, by a fault unless IO. */
+static void use_at(struct dx_dax_model *m, uint64_t ts, uint64_t ino, uint64_t range, bool write, bool io)
+{
+	struct dx_event e = { .ts = ts, .kind = DX_DAX_RANGE };
+
+	e.flags = (write ? DX_F_WRITE : 0) | (io ? 0 : DX_F_DAX_FAULT);
+	e.file.ino = ino;
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_USE, .offset = range << 21, .nr_ranges = 4 };
+	dx_dax_model_event(m, &e);
+}
+
+static void use(struct dx_dax_model *m, uint64_t ino, uint64_t range, bool write)
+{
+	use_at(m, 0, ino, range, write, false);
+}
+
+/* An event of the window of 4 ranges (threshold 1) that times the worker: OP ending at TS after TOOK ns, FREE left. */
+static void timing(struct dx_dax_model *m, uint32_t op, uint64_t ts, uint64_t took, uint32_t free)
+{
+	struct dx_event e = { .ts = ts, .kind = DX_DAX_RANGE };
+
+	e.dax = (struct dx_dax_range){ .op = op, .duration_ns = took, .nr_ranges = 4, .nr_free = free };
+	dx_dax_model_event(m, &e);
+}
+
+static void evict(struct dx_dax_model *m, uint64_t ino)
+{
+	struct dx_event e = { .kind = DX_DAX_RANGE };
+
+	e.file.ino = ino;
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_EVICT, .nr_ranges = 4 };
+	dx_dax_model_event(m, &e);
+}
 
 /* The plain replay: a busy list in mapping order, searched one by one. */
 struct plain {
@@ -87,7 +124,7 @@ static void test_scan(void)
 
 	for (int pass = 0; pass < 3; pass++)
 		for (uint64_t r = 0; r < 10; r++)
-			dx_dax_model_use(m, 5, r, false);
+			use(m, 5, r, false);
 	is_int(dx_dax_model_uses(m), 30, "scan: every use counted");
 	is_int(dx_dax_model_working_set(m), 10, "scan: ten ranges");
 	is_int(at(m, 8).setups, 30, "scan: through 8 ranges, every use maps again (oldest first out)");
@@ -105,11 +142,11 @@ static void test_upgrade(void)
 {
 	struct dx_dax_model *m = dx_dax_model_new(4);
 
-	dx_dax_model_use(m, 5, 0, false);
-	dx_dax_model_use(m, 5, 0, false);
-	dx_dax_model_use(m, 5, 0, true);
-	dx_dax_model_use(m, 5, 0, true);
-	dx_dax_model_use(m, 6, 0, true); /* another file's range 0 is another range */
+	use(m, 5, 0, false);
+	use(m, 5, 0, false);
+	use(m, 5, 0, true);
+	use(m, 5, 0, true);
+	use(m, 6, 0, true); /* another file's range 0 is another range */
 	is_int(at(m, 4).setups, 3, "upgrade: a read-only mapping made writable is a SETUPMAPPING of its own");
 	is_int(dx_dax_model_working_set(m), 2, "upgrade: two ranges");
 	dx_dax_model_free(m);
@@ -133,7 +170,7 @@ static void test_random(void)
 			uint64_t file = (uint64_t)(rand() % 3), range = (uint64_t)(rand() % hot);
 			bool write = rand() % 10 < 3;
 
-			dx_dax_model_use(m, 100 + file, range, write);
+			use(m, 100 + file, range, write);
 			for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 				plain_use(&p[i], file << 32 | range, write);
 		}
@@ -156,11 +193,160 @@ static void test_random(void)
 	is_int(bad, 0, "random streams: the model equals a plain replay at every size");
 }
 
+/* The worker's lag as the events measure it: kick (a SETUPMAPPING under the threshold) to the pass's start. */
+static void test_lag_measured(void)
+{
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	const uint64_t *lags;
+	size_t n;
+
+	use(m, 5, 0, false);
+	timing(m, DX_DAX_SETUP, 1000, 100, 2);         /* began at 900, 2 free: over the threshold, no kick */
+	timing(m, DX_DAX_SETUP, 2000, 100, 0);         /* began at 1900 under it: the kick */
+	timing(m, DX_DAX_SETUP, 2500, 100, 0);         /* a later one: the kick was earlier */
+	timing(m, DX_DAX_RECLAIM_PASS, 6000, 1000, 0); /* began at 5000: lag 3100; left under: requeued */
+	timing(m, DX_DAX_SETUP, 6500, 100, 0);
+	timing(m, DX_DAX_RECLAIM_PASS, 8000, 500, 3); /* the requeued pass: no lag */
+	timing(m, DX_DAX_SETUP, 9000, 100, 0);        /* began at 8900 */
+	timing(m, DX_DAX_RECLAIM_PASS, 12000, 1000, 3); /* began at 11000: lag 2100 */
+	timing(m, DX_DAX_RECLAIM_PASS, 20000, 1000, 3); /* began at 19000, no kick seen yet ... */
+	timing(m, DX_DAX_SETUP, 21000, 3000, 3);        /* ... one that began at 18000 spans it, free read after it */
+	timing(m, DX_DAX_SETUP, 30000, 500, 1); /* began at 29500, after the pass below: it took the CPU at the kick */
+	timing(m, DX_DAX_RECLAIM_PASS, 31000, 2000, 3);
+	timing(m, DX_DAX_SETUP, 40000, 100, 0);          /* the kick at 39900 */
+	timing(m, DX_DAX_REMOVE, 45000, 1000, 0);        /* the pass (from 42000) took its first range at 44000 */
+	timing(m, DX_DAX_RECLAIM, 45000, 2500, 0);
+	timing(m, DX_DAX_RECLAIM_PASS, 46000, 4000, 3);
+	n = dx_dax_model_lags(m, &lags);
+	ok(n == 5 && lags[0] == 3100 && lags[1] == 2100 && lags[2] == 1000 && lags[3] == 0 && lags[4] == 4100,
+	   "lags: kick to pass, none for a requeued pass, a round trip the worker ran within, one it began before, "
+	   "to the first range a pass took (%zu: %llu %llu %llu %llu %llu)",
+	   n, n > 0 ? (unsigned long long)lags[0] : 0, n > 1 ? (unsigned long long)lags[1] : 0,
+	   n > 2 ? (unsigned long long)lags[2] : 0, n > 3 ? (unsigned long long)lags[3] : 0,
+	   n > 4 ? (unsigned long long)lags[4] : 0);
+	dx_dax_model_free(m);
+}
+
+/*
+ * K scans of 5 ranges through a window of 4, one use every NS_PER_USE ns,
+ * after passes were measured that took their first range LAGS after their
+ * kick and ran on for RESTS (none: 0).
+ */
+static struct dx_dax_model *scans_after_passes(const uint64_t *lags, const uint64_t *rests, size_t nlags, int k,
+					       bool io)
+{
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	uint64_t ts = 1;
+
+	for (size_t i = 0; i < nlags; i++) {
+		uint64_t rest = rests ? rests[i] : 0;
+
+		timing(m, DX_DAX_SETUP, ts + 1, 1, 0); /* began at ts */
+		timing(m, DX_DAX_RECLAIM_PASS, ts + lags[i] + rest, rest, 4);
+		ts += lags[i] + rest + 2;
+	}
+	for (int u = 0; u < 5 * k; u++)
+		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(u % 5), false, io);
+	return m;
+}
+
+static struct dx_dax_model *scans_after_lags(const uint64_t *lags, size_t nlags, int k, bool io)
+{
+	return scans_after_passes(lags, NULL, nlags, k, io);
+}
+
+static void test_lagging_worker(void)
+{
+	const uint64_t zero[] = { 0, 0 }, never[] = { 1000000000 }, wide[] = { 1, 1000000000 };
+	struct dx_dax_model *m = scans_after_lags(NULL, 0, 4, false), *z = scans_after_lags(zero, 2, 4, false);
+	struct dx_dax_model_point p = at(m, 4), q = at(z, 4);
+
+	ok(p.setups == q.setups && p.reclaims == q.reclaims && p.passes == q.passes && p.stalls == q.stalls &&
+	   q.setups_lo == q.setups_hi && q.stalls_lo == q.stalls_hi,
+	   "lags all zero: the worker runs at its kick, every replay the one without lags (setups %llu/%llu)",
+	   (unsigned long long)p.setups, (unsigned long long)q.setups);
+	dx_dax_model_free(m);
+	dx_dax_model_free(z);
+
+	m = scans_after_lags(never, 1, 4, false);
+	p = at(m, 4);
+	/* mapped 0-3 fill it: the worker is kicked and lags past the end; every 4th allocation from then finds none */
+	ok(p.setups == 20 && p.stalls == 4 && p.passes == 4 && p.reclaims == 16 && p.inline_reclaims == 0 &&
+	   p.stalls_lo == p.stalls_hi,
+	   "a worker that lags past the stream: faults wait for it every 4th mapping (setups %llu stalls %llu passes "
+	   "%llu reclaims %llu)",
+	   (unsigned long long)p.setups, (unsigned long long)p.stalls, (unsigned long long)p.passes,
+	   (unsigned long long)p.reclaims);
+	dx_dax_model_free(m);
+
+	m = scans_after_lags(never, 1, 4, true);
+	p = at(m, 4);
+	/*
+	 * IO takes its own file's first range instead (the lowest): from {0-3}, 4 takes 0's, 0 takes 1's, 1 takes
+	 * 0's, and 2, 3, 4 are mapped; twice more 0 and 1 take each other's: 7 stalls, 11 mappings in all
+	 */
+	ok(p.setups == 11 && p.stalls == 7 && p.inline_reclaims == 7 && p.passes == 0 && p.removals == 7,
+	   "the same as IO: a mapping with none free takes its file's lowest range inline (setups %llu stalls %llu "
+	   "inline %llu passes %llu)",
+	   (unsigned long long)p.setups, (unsigned long long)p.stalls, (unsigned long long)p.inline_reclaims,
+	   (unsigned long long)p.passes);
+	dx_dax_model_free(m);
+
+	m = scans_after_lags(wide, 2, 4, false);
+	p = at(m, 4);
+	ok(p.stalls_lo < p.stalls_hi && p.stalls_lo <= p.stalls && p.stalls <= p.stalls_hi && p.stalls_hi <= 4,
+	   "lags of 1 ns and 1 s: the replays spread, and the interval says so (stalls %llu..%llu, median %llu)",
+	   (unsigned long long)p.stalls_lo, (unsigned long long)p.stalls_hi, (unsigned long long)p.stalls);
+	dx_dax_model_free(m);
+}
+
+/* A pass that runs on long after its first range: kicks meanwhile wait for it, and faults stall. */
+static void test_busy_worker(void)
+{
+	const uint64_t lag[] = { 1 }, short_pass[] = { 0 }, long_pass[] = { 1000000000 };
+	struct dx_dax_model *m = scans_after_passes(lag, short_pass, 1, 4, false);
+	struct dx_dax_model *busy = scans_after_passes(lag, long_pass, 1, 4, false);
+	struct dx_dax_model_point p = at(m, 4), q = at(busy, 4);
+
+	/* quick passes free 4 before each next use; a busy one frees once, then every 4th mapping waits */
+	ok(p.stalls == 0 && p.passes == 4 && q.stalls == 3 && q.passes == 4 && p.setups == 20 && q.setups == 20,
+	   "a pass busy past the stream: the kicks during it wait, faults stall (stalls %llu/%llu passes %llu/%llu)",
+	   (unsigned long long)p.stalls, (unsigned long long)q.stalls, (unsigned long long)p.passes,
+	   (unsigned long long)q.passes);
+	dx_dax_model_free(m);
+	dx_dax_model_free(busy);
+}
+
+/* Files made, read and deleted in turn: their ranges go back at eviction, so a window of a round's size never reclaims. */
+static void test_eviction(void)
+{
+	struct dx_dax_model *m = dx_dax_model_new(16);
+	struct dx_dax_model_point curve[128];
+	size_t n;
+
+	for (uint64_t round = 0; round < 5; round++) {
+		for (uint64_t r = 0; r < 4; r++)
+			use(m, 100 + round % 2, r, false); /* inode numbers come back */
+		evict(m, 100 + round % 2);
+	}
+	is_int(dx_dax_model_working_set(m), 4, "eviction: the working set is the most mapped at once");
+	n = dx_dax_model_curve(m, curve, 128);
+	ok(n && curve[n - 1].ranges == 5 && curve[n - 1].setups == 20 && curve[n - 1].removals == 20 &&
+	   curve[n - 1].reclaims == 0,
+	   "eviction: the curve ends at 5 ranges (4 and the one free the threshold wants), 20 mappings, 20 removed at "
+	   "eviction");
+	dx_dax_model_free(m);
+}
+
 int main(void)
 {
-	plan(11);
+	plan(19);
 	test_scan();
 	test_upgrade();
 	test_random();
+	test_lag_measured();
+	test_lagging_worker();
+	test_busy_worker();
+	test_eviction();
 	return done_testing();
 }

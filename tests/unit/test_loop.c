@@ -17,7 +17,7 @@
 #define MS 1000000ULL
 #define S (1000 * MS)
 
-/* What the loop did, in order: P poll, S snapshot, T turn, I interval. */
+/* What the loop did, in order: P poll, S snapshot, T turn, I interval, F finish. */
 struct fake {
 	uint64_t now;
 	char log[4096];
@@ -80,6 +80,12 @@ static void fake_snapshot(void *src, dx_record_fn fn, void *ctx)
 	fn(DX_REC_DROPS, &d, sizeof(d), ctx);
 }
 
+static void fake_finish(void *src, dx_record_fn fn, void *ctx)
+{
+	(void)fn, (void)ctx;
+	note(src, 'F');
+}
+
 static uint64_t fake_now(void *src)
 {
 	return ((struct fake *)src)->now;
@@ -122,7 +128,7 @@ static void sink(uint32_t type, const void *payload, uint32_t len, void *ctx)
 static struct dx_loop_opts opts_for(struct fake *f, uint64_t deadline)
 {
 	return (struct dx_loop_opts){
-		.source = { .poll = fake_poll, .snapshot = fake_snapshot, .now = fake_now, .src = f },
+		.source = { .poll = fake_poll, .finish = fake_finish, .snapshot = fake_snapshot, .now = fake_now, .src = f },
 		.report = f->report, .sink = sink, .sink_ctx = f, .on_turn = on_turn, .interval_ns = S,
 		.on_interval = on_interval, .paused = &f->paused, .ctx = f, .deadline_ns = deadline, .stop = &f->stop,
 	};
@@ -220,8 +226,8 @@ static void test_stops(void)
 	f.stop_at = 1;
 	o.drain = true;
 	dx_loop_run(&o, NULL);
-	ok(f.polls == 2 && f.timeouts[1] == 0 && f.snapshots == 1 && !strcmp(f.log, "PTPS"),
-	   "drain: once stopped, one poll without waiting, then a snapshot");
+	ok(f.polls == 2 && f.timeouts[1] == 0 && f.snapshots == 1 && !strcmp(f.log, "PTPFS"),
+	   "drain: once stopped, one poll without waiting, the source's finish, then a snapshot");
 }
 
 static void test_errors(void)
@@ -238,7 +244,7 @@ static void test_errors(void)
 	f.nscript = 2;
 	o.drain = true;
 	is_int(dx_loop_run(&o, &events), -EIO, "-EIO: the loop stops and says so");
-	ok(f.polls == 4 && f.timeouts[3] == 0 && f.snapshots == 1 && !strcmp(f.log + f.len - 3, "PPS"),
+	ok(f.polls == 4 && f.timeouts[3] == 0 && f.snapshots == 1 && !strcmp(f.log + f.len - 4, "PPFS"),
 	   "-EIO: the drain still runs: a last poll and snapshot");
 	is_int(events, 2, "-EIO: the events handed before are counted");
 }

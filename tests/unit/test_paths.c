@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The path cache: a file named while a task has it open, and named again
- * when a punch's dentry says the known path is another file's (FUSE and
- * virtio-fs reuse inode numbers, with no generation to tell them apart).
+ * Name lookups: a file named while a task has it open, on the lookups' own
+ * thread; asked again when a punch's dentry says the known path is another
+ * file's (FUSE and virtio-fs reuse inode numbers, with no generation to tell
+ * them apart); a (file, task) not found is not asked again; past the queue,
+ * lookups are dropped and counted.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -16,32 +18,88 @@
 #include "daxscope/core/paths.h"
 #include "tap.h"
 
+static void keep_name(const struct dx_file *f, const char *path, void *names)
+{
+	(void)f;
+	snprintf(names, PATH_MAX, "%s", path);
+}
+
+static void no_mount(uint32_t dev, uint64_t mntns, const char *fstype, const char *point, void *ctx)
+{
+	(void)dev, (void)mntns, (void)fstype, (void)point, (void)ctx;
+	abort(); /* none asked for */
+}
+
 int main(void)
 {
-	char dir[] = "/tmp/daxscope-paths-XXXXXX", path[PATH_MAX];
-	struct dx_paths *p = dx_paths_new();
+	char dir[] = "/tmp/daxscope-paths-XXXXXX", path[PATH_MAX], other[PATH_MAX], name[PATH_MAX] = "";
+	struct dx_path_lookups *pl = dx_path_lookups_new();
 	struct dx_file f = { 0 };
+	uint32_t self = (uint32_t)getpid();
 	struct stat st;
-	int fd;
+	uint64_t dropped;
+	int fd, dup_fd;
 
-	if (!mkdtemp(dir) || !p)
+	if (!mkdtemp(dir) || !pl)
 		return 1;
 	snprintf(path, sizeof(path), "%s/second", dir);
+	snprintf(other, sizeof(other), "%s/first", dir);
 	fd = open(path, O_CREAT | O_RDWR, 0600);
 	ok(fd >= 0 && !fstat(fd, &st), "a file to name");
 	f.ino = st.st_ino;
 	f.dev = dx_dev_from_user(st.st_dev);
-	is_str(dx_paths_resolve(p, &f, (uint32_t)getpid(), fd), path, "named by its fd");
-	ok(!dx_paths_recheck(p, &f, (uint32_t)getpid(), fd, "second"), "the same dentry: nothing to recheck");
-	dx_paths_set(p, &f, "/mnt/vfs/first"); /* what an earlier file of that inode number was called */
-	is_str(dx_paths_recheck(p, &f, (uint32_t)getpid(), fd, "second"), path, "another dentry: named again by its fd");
-	is_str(dx_paths_get(p, &f), path, "and kept");
-	dx_paths_set(p, &f, "/mnt/vfs/first");
-	ok(!dx_paths_recheck(p, &f, (uint32_t)getpid(), -1, "second"), "no fd: nothing named again");
-	is_str(dx_paths_get(p, &f), "/mnt/vfs/first", "... and the name left as it was");
-	close(fd);
+	dx_path_lookups_ask(pl, &f, self, 0, fd, "second", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	is_str(name, path, "named by its fd, on the lookups' thread");
+	name[0] = '\0';
+	dx_path_lookups_ask(pl, &f, self, 0, fd, "second", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	is_str(name, "", "the same dentry: not asked again");
+	ok(!link(path, other), "another name of it");
+	dx_path_lookups_ask(pl, &f, self, 0, fd, "first", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	is_str(name, "", "another dentry, the fd naming the known path: nothing new");
+	dup_fd = open(other, O_RDWR);
+	dx_path_lookups_ask(pl, &f, 1, 0, dup_fd, "first", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	is_str(name, "", "another task (init), whose fd of that number is another file: nothing");
+	dx_path_lookups_ask(pl, &f, self, 0, dup_fd, "first", false);
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	is_str(name, "", "(file, task) asked already and nothing new found: not asked again");
+	ok(dx_path_lookups_dropped(pl) == 0, "nothing dropped");
+	close(dup_fd);
+
+	/* a deleted file is looked up once per task, however often it is punched */
+	unlink(other);
 	unlink(path);
+	f.gen = 1; /* another file, for the lookups */
+	for (int i = 0; i < 1000; i++)
+		dx_path_lookups_ask(pl, &f, self, 0, fd, "second", false);
+	name[0] = '\0';
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	is_str(name, "", "a deleted file: no name");
+	ok(dx_path_lookups_dropped(pl) == 0, "1000 asks of one (file, task): one lookup, none dropped");
+
+	/*
+	 * More files than a task's share, asked at once by one task, then by
+	 * another of the same cgroup: each has its share, and what does not fit
+	 * is dropped and counted (how many the thread finished meanwhile depends
+	 * on the machine: only the shares are sure).
+	 */
+	for (uint64_t i = 0; i < 4 * DX_PATH_QUEUE; i++) {
+		struct dx_file g = { .ino = 1u << 30 | i, .dev = f.dev };
+
+		dx_path_lookups_ask(pl, &g, self, 7, -1, "", false);
+	}
+	ok(dx_path_lookups_dropped(pl) <= 4 * DX_PATH_QUEUE - DX_PATH_TASK_SHARE,
+	   "one task asks for %d names at once: %llu dropped, its share taken", 4 * DX_PATH_QUEUE,
+	   (unsigned long long)dx_path_lookups_dropped(pl));
+	dropped = dx_path_lookups_dropped(pl);
+	dx_path_lookups_ask(pl, &f, self + 1, 7, fd, "second", false);
+	ok(dx_path_lookups_dropped(pl) == dropped, "another task's name is asked for meanwhile");
+	dx_path_lookups_drain(pl, keep_name, no_mount, name);
+	close(fd);
 	rmdir(dir);
-	dx_paths_free(p);
+	dx_path_lookups_free(pl);
 	return done_testing();
 }

@@ -209,7 +209,7 @@ int main(void)
 	size_t json_len = 0;
 	FILE *mem;
 
-	plan(32 + 3 + 3 * DX_COL_COUNT + 1); /* the model's, the undated window's, three per sort column, the row's cells */
+	plan(33 + 3 + 3 * DX_COL_COUNT + 1); /* the model's, the undated window's, three per sort column, the row's cells */
 	ok(r != NULL, "a report");
 	path_of(r, &a, "/data/a.img");
 	path_of(r, &b, "/scratch/b.img");
@@ -321,6 +321,15 @@ int main(void)
 	ok(strstr(line, "/scratch/b.img") && strstr(line, "200/task200"), "a wide row names the file and the punching task");
 	ok(dx_top_row_has_findings(row), "a row with discarded writes is highlighted");
 	ok(!dx_top_row_has_findings(row_of(&t, "8:0:3 file3")), "a row without findings is not");
+
+	/* -b prints what changed: an interval where nothing did prints no row (its output is bounded) */
+	json = NULL;
+	mem = open_memstream(&json, &json_len);
+	dx_top_print_text(mem, &t, r, 300);
+	fclose(mem);
+	ok(json && strstr(json, "(3 shown, 0 changed this interval") && !strstr(json, "/scratch/b.img") &&
+	   !strstr(json, "/data/a.img"), "-b: an interval without change prints no row");
+	free(json);
 
 	dx_top_free(&t);
 	dx_report_free(r);

@@ -226,18 +226,28 @@ sub virtiofs_guest {
 # The cache-size model against the kernel: one workload (28 ranges: read,
 # written in place, fault-read through mappings, three times) on a window of
 # each size, one virtio-fs device each; every window's model replays its own
-# uses, and the largest window's curve predicts every smaller size. In seven
-# runs (6.12, 6.1) the kernel's own count moved by up to 13% between runs at
-# 16 and 64 MiB (the reclaim worker's timing), so 10% is the target (TODO)
-# and 25% the bound; at 8 MiB (4 ranges, the mapped file fills the window)
-# the model maps up to twice what the kernel does: its worker reclaims the
-# moment it is kicked, the kernel's lags a faulting loop (docs/dax-model.md);
-# at 64 MiB a loaded host once made the kernel's count 24% below its least
+# uses with its worker's passes as measured, and the largest window's curve
+# predicts every smaller size (with no pass measured there: a worker at its
+# kick). The targets (docs/dax-model.md): the count made inside the
+# predicted 10th-90th percentile interval, the median within 10%; 25% is the
+# bound. Where the calibration (make calibrate, six 6.12 runs) found a size
+# outside the targets, they are TODOs with its numbers; at 8 MiB (4 ranges,
+# the mapped file fills the window) the largest window's curve has no
+# worker's lag to go by, and its own prediction was 24% off in one run; at
+# 64 MiB a loaded host once made the kernel's count 24% below its least
 # before, so there the bound is a TODO too.
 my @model_windows_mb = (8, 16, 32, 64, 128);    # QEMU takes powers of two only
 my %model_far_off = (
-    8  => 'the worker lags a faulting loop that fills the window: the kernel made 132 to 377 in runs of this one workload, the model says 336',
+    8 => 'the kernel made 138 to 213 in six 6.12 runs of this one workload, its own captures predicted 146 to 197 (24% off once); '
+      . 'the largest window\'s curve, with no pass of the worker to go by, says about 336',
     64 => 'the kernel made 64 to 96 in runs of this one workload (84 predicted): which range the worker finds in use is timing',
+);
+# the sizes whose count fell outside the interval in more than 10% of the calibration's runs, or that it did not run
+my %model_outside = (
+    8  => '6.12 calibration: 4 of 6 runs inside (146-197 predicted, 138-213 made)',
+    16 => 'not calibrated (make calibrate runs 8 and 32 MiB)',
+    32 => '6.12 calibration: 2 of 6 runs inside: the kernel made 87 to 92, the replays 92 to 96',
+    64 => 'not calibrated (make calibrate runs 8 and 32 MiB)',
 );
 sub model_guest {
     my ($k) = @_;
@@ -271,6 +281,12 @@ sub model_guest {
         if ($mb == $model_windows_mb[-1]) {
             is($own, $served, "$text: no reclaim, exact");
             next;
+        }
+        my $p = $w->{model}{this_window};
+        TODO: {
+            local $TODO = $model_outside{$mb};
+            ok($p->{setupmappings_p10} <= $served && $served <= $p->{setupmappings_p90},
+                "$mb MiB: made $served, inside the interval its own capture predicts ($p->{setupmappings_p10}-$p->{setupmappings_p90})");
         }
         for my $pred ([ 'its own uses', $own ], [ 'the largest run\'s curve', $cross ]) {
             my $err = $served ? abs($pred->[1] - $served) / $served : 1;

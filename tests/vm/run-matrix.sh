@@ -17,7 +17,9 @@
 # virtiofs-bench: a DAX fault storm untraced and traced, BENCH_ROUNDS (3) times.
 # virtiofs-model: one device a window size of DAXSCOPE_DAX_WINDOWS_MB ("8 16
 # 32 64"; tag daxfsN, share OUTDIR/shareN, log OUTDIR/virtiofsdN.log), one
-# workload on each (tests/vm/model.sh), daxtrace recording them all.
+# workload on each (tests/vm/model.sh; DAXSCOPE_MODEL_WORKLOAD: single, tasks or
+# files), daxtrace recording them all; DAXSCOPE_MODEL_KEEP_CAPTURE=1 leaves the
+# capture in OUTDIR/shareN/model.dxc, N the first window.
 # DAXSCOPE_DENY_FENTRY=1: fentry/fexit refused in the guest (build/denyfentry,
 # a BPF LSM program), as on a host whose policy forbids them: tracepoint mode.
 # OUTDIR/config: the kernel's config.
@@ -185,6 +187,8 @@ printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%
 	> "$stage/daxscope/env"
 printf 'FUSE_RACE_RUNS=%s\nFUSE_RACE_ARGS="%s"\n' "${FUSE_RACE_RUNS:-3}" "${FUSE_RACE_ARGS:-}" >> "$stage/daxscope/env"
 printf 'ROWS_ROUNDS=%s\nROWS_TRUTH_RUNS=%s\n' "${ROWS_ROUNDS:-120}" "${ROWS_TRUTH_RUNS:-2}" >> "$stage/daxscope/env"
+printf 'MODEL_WORKLOAD=%s\nMODEL_KEEP_CAPTURE=%s\n' "${DAXSCOPE_MODEL_WORKLOAD:-single}" "${DAXSCOPE_MODEL_KEEP_CAPTURE:-0}" \
+	>> "$stage/daxscope/env"
 printf 'DENY_FENTRY=%s\n' "${DAXSCOPE_DENY_FENTRY:-0}" >> "$stage/daxscope/env"
 # the kernel's own config, for the matrix's table of features
 cp "$(ls "$tree/boot/config-$kver" "$moddir/config" 2>/dev/null | head -1)" "$out/config"

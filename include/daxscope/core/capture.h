@@ -28,11 +28,23 @@ enum dx_record_type {
 	DX_REC_DROPS,       /* struct dx_drops_record: the kernel side's failure counters, cumulative */
 	DX_REC_DIR,         /* NUL-terminated absolute path: only files under it were asked for (--path) */
 	DX_REC_CUT,         /* struct dx_capture_cut: the recording stopped writing early (just before END) */
+	DX_REC_MOUNT,       /* struct dx_mount_record + NUL-terminated mount point: a mount of another namespace */
 	DX_REC_MAX
 };
 
 struct dx_drops_record {
 	uint64_t drops[DX_DROP_MAX]; /* enum dx_drop */
+};
+
+/*
+ * DX_REC_MOUNT: a device no mount of the recorder's namespace has, as the
+ * mount namespace of a task that punched a file there sees it (a container's).
+ */
+struct dx_mount_record {
+	uint32_t dev;
+	uint32_t pad;
+	uint64_t mntns; /* the namespace's inode number, as /proc/PID/ns/mnt names it (mnt:[N]) */
+	char fstype[64];
 };
 
 /* DX_REC_FILE_COUNTS: the kernel's page-event counters of one file. */

@@ -137,22 +137,33 @@ struct dx_dax_window {
  */
 struct dx_dax_model;
 
+/*
+ * One window size: each count the median of DX_DAX_MODEL_REPLAYS replays
+ * (the worker's lags drawn from those the capture measured), with the 10th
+ * and 90th percentiles (_lo, _hi) where the interval matters.
+ */
 struct dx_dax_model_point {
-	uint32_t ranges;   /* window size, in 2 MiB ranges */
-	uint64_t setups;   /* FUSE_SETUPMAPPINGs: new mappings and read-only ones made writable */
+	uint32_t ranges; /* window size, in 2 MiB ranges */
+	uint64_t setups, setups_lo, setups_hi; /* FUSE_SETUPMAPPINGs: new mappings and read-only ones made writable */
+	uint64_t stalls, stalls_lo, stalls_hi; /* mappings that found no free range (inline reclaims among them) */
+	uint64_t inline_reclaims, inline_lo, inline_hi; /* of those, IO that reclaimed one of its file's ranges */
 	uint64_t reclaims; /* ranges the reclaim worker removes */
 	uint64_t passes;   /* its passes */
-	uint64_t stalls;   /* mappings that found no free range: the worker ran first */
+	uint64_t removals; /* ranges removed (REMOVEMAPPING): by the worker, inline, and at inode eviction */
 };
+
+#define DX_DAX_MODEL_REPLAYS 11 /* nearest ranks 2, 6 and 10: the 10th, 50th and 90th percentiles */
 
 /* Recommended: the smallest window whose setups are within this fraction of the fewest possible. */
 #define DX_DAX_MODEL_MARGIN 0.10
 
 uint64_t dx_dax_model_uses(const struct dx_dax_model *m);
-/* Distinct ranges used: past this size no window reclaims. */
+/* The most ranges mapped at once in a window that never reclaims: past this size no window reclaims. */
 uint64_t dx_dax_model_working_set(const struct dx_dax_model *m);
 /* Uses of ranges past the most the model follows (4 Mi ranges): counted, not replayed. */
 uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m);
+/* The worker's lags the capture measured (kick to pass, ns), in the order measured; how many. */
+size_t dx_dax_model_lags(const struct dx_dax_model *m, const uint64_t **lags_ns);
 /* The curve, smallest window first, ending at the first size that never reclaims; how many points. */
 size_t dx_dax_model_curve(const struct dx_dax_model *m, struct dx_dax_model_point *out, size_t cap);
 /* The point of a size of the curve's list or the window's own; false if it is neither. */

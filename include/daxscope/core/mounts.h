@@ -12,6 +12,7 @@ struct dx_mount {
 	uint32_t dev; /* kernel dev_t, as struct dx_file has it */
 	char *fstype;
 	char *point;
+	bool gone; /* unmounted since: its last entry */
 };
 
 struct dx_mounts {
@@ -26,6 +27,8 @@ struct dx_mounts {
  */
 int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo);
 const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev);
+/* Adds a copy of (dev, fstype, point), in place of the device's entry if it has one: the latest wins. */
+void dx_mounts_put(struct dx_mounts *m, uint32_t dev, const char *fstype, const char *point);
 void dx_mounts_free(struct dx_mounts *m);
 
 /*

@@ -84,6 +84,9 @@ uint64_t dx_report_events(const struct dx_report *r);
 uint64_t dx_report_lost(const struct dx_report *r);
 /* Kernel-side failure counters (enum dx_drop), as last reported. */
 uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which);
+/* Devices mounted only in other mount namespaces, as a task there saw them: mount points as mnt:[N]/PATH. */
+struct dx_mounts;
+const struct dx_mounts *dx_report_ns_mounts(const struct dx_report *r);
 /* The session's banner (DX_REC_BANNER), at most DX_BANNER_LEN bytes with its NUL; "" if none. */
 #define DX_BANNER_LEN 2048
 const char *dx_report_banner(const struct dx_report *r);

@@ -20,6 +20,8 @@
 struct dx_loop_source {
 	/* As dx_session_poll: waits up to timeout_ms, hands records to fn; events handed, or -errno. */
 	int (*poll)(void *src, int timeout_ms, dx_record_fn fn, void *ctx);
+	/* Once stopped, before the last snapshot: what the source still owes (a session's names being looked up). May be NULL. */
+	void (*finish)(void *src, dx_record_fn fn, void *ctx);
 	/* As dx_session_snapshot: the kernel's aggregates as records. */
 	void (*snapshot)(void *src, dx_record_fn fn, void *ctx);
 	/* The events' clock (CLOCK_MONOTONIC for a session). */
@@ -60,7 +62,8 @@ struct dx_loop_opts {
 	void *ctx;          /* of on_turn and on_interval */
 	uint64_t deadline_ns;          /* stop at this time of the source's clock; 0: none */
 	volatile sig_atomic_t *stop;   /* stop once it is set (a signal handler's flag); may be NULL */
-	bool drain; /* once stopped: one more poll without waiting (what the ring buffer still holds), a last snapshot */
+	/* Once stopped: one more poll without waiting (what the ring buffer still holds), the source's finish, a last snapshot. */
+	bool drain;
 };
 
 /*

@@ -43,8 +43,9 @@ const struct dx_probe *dx_session_probes(const struct dx_session *s, size_t *n);
 void dx_session_describe(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /*
  * Waits up to timeout_ms and hands over every event as a DX_REC_EVENT record,
- * each file's path as a DX_REC_PATH record the first time it is learned (from
- * the task that has it open, while it still has). Events handed over (at
+ * each file's path as a DX_REC_PATH record once it is learned (from the task
+ * that has it open, while it still has: looked up on a thread of the
+ * session's own, handed over by a later poll). Events handed over (at
  * most 65536 a call: a storm cannot hold a front end away from its screen and
  * signals), or -errno. The kernel side wakes the caller only when a batch waits (1/32 of
  * the ring buffer): poll with a timeout of 100 ms at most, or findings lag.
@@ -54,7 +55,9 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /* Failure counters (enum dx_drop), cumulative: the kernel side's, and the records the collector could not read. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
-/* The session as a live loop's source: its poll, its snapshot, CLOCK_MONOTONIC. */
+/* Waits for the names still being looked up (a bounded few) and hands them over: before the last snapshot. */
+void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx);
+/* The session as a live loop's source: its poll, its finish, its snapshot, CLOCK_MONOTONIC. */
 struct dx_loop_source dx_session_source(struct dx_session *s);
 /* Detaches every program and frees the session. */
 void dx_session_close(struct dx_session *s);

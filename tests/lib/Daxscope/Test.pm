@@ -16,7 +16,7 @@ use Test::More;
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
-  free_port start_bg stop_here fuse_race_args check_fuse_race fuse_race_read_found artifacts);
+  free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found artifacts);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -87,6 +87,28 @@ sub start_bg {
     }
     cleanup_later(sub { waitpid($pid, WNOHANG) == 0 && kill('TERM', $pid) && waitpid($pid, 0) });    # not if reaped
     return $pid;
+}
+
+# A system account for the length of the test (removed at exit), for a hostile local user:
+# (uid, gid, the command prefix that runs as it with no capabilities).
+sub unprivileged_user {
+    my ($name) = @_;
+    plan skip_all => 'setpriv missing (util-linux)' unless -x '/usr/bin/setpriv';
+    plan skip_all => 'useradd missing (package passwd)' unless -x '/usr/sbin/useradd';
+    system('/usr/sbin/useradd', '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell',
+        '/usr/sbin/nologin', $name) == 0 or BAIL_OUT("useradd $name failed");
+    cleanup_later(sub { system('/usr/sbin/userdel', $name) });
+    my (undef, undef, $uid, $gid) = getpwnam($name) or die "no $name";
+    return ($uid, $gid, '/usr/bin/setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups', '--inh-caps=-all');
+}
+
+# A Perl script the unprivileged user runs, written into DIR (which the user can read); its path.
+sub user_script {
+    my ($dir, $name, $text) = @_;
+    open my $f, '>', "$dir/$name" or die;
+    print $f $text;
+    close $f;
+    return "$dir/$name";
 }
 
 # A guest's artifacts (tests/vm/guest.sh): "@@ARTIFACT name@@" ... "@@END name@@" in its console log.
