@@ -4,7 +4,7 @@
 #define DAXSCOPE_OUTPUTS_REPORT_JSON_H
 
 #include "daxscope/core/report.h"
-#include "json.h"
+#include "daxscope/outputs/json.h"
 
 /* The report's pieces daxtop shares: one "files" element's members, and "dax_window":[...]. */
 void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const struct dx_file_stats *st);

@@ -4,8 +4,8 @@
  * however large the report), and member helpers. Every string goes through
  * dx_json_textn, which makes any bytes valid UTF-8 JSON (docs/report-json.md).
  */
-#ifndef DAXSCOPE_JSON_H
-#define DAXSCOPE_JSON_H
+#ifndef DAXSCOPE_OUTPUTS_JSON_H
+#define DAXSCOPE_OUTPUTS_JSON_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,4 +38,4 @@ void dx_json_textn(yajl_gen g, const char *key, const char *s, size_t max);
 /* A NUL-terminated string the same way; null for NULL. */
 void dx_json_text(yajl_gen g, const char *key, const char *s);
 
-#endif /* DAXSCOPE_JSON_H */
+#endif /* DAXSCOPE_OUTPUTS_JSON_H */
