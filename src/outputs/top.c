@@ -14,7 +14,7 @@
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/top.h"
 #include "core/grow.h"
-#include "json.h"
+#include "report_json.h"
 
 static const struct column {
 	const char *name;
