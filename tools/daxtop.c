@@ -190,7 +190,7 @@ static void draw(struct app *a)
 		return;
 	}
 	erase();
-	snprintf(line, sizeof(line), "daxtop - %zu files, %zu shown%s", dx_report_nfiles(a->report),
+	snprintf(line, sizeof(line), "daxtop - %" PRIu64 " files, %zu shown%s", dx_report_files_seen(a->report),
 		 t->nrows, a->paused ? "  [paused]" : "");
 	mvaddnstr(0, 0, line, (int)width);
 	mvaddnstr(1, 0, dx_report_banner(a->report), (int)width);
