@@ -455,33 +455,50 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 	}
 }
 
+/* Does a mark of these (pages of npages each) touch pages [first, last]? */
+static bool marks_touch(const struct dx_page_mark *m, size_t n, uint64_t first, uint64_t last)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].page <= last && m[i].page + (m[i].npages ? m[i].npages : 1) > first)
+			return true;
+	return false;
+}
+
 /*
- * A block read of pages page.index .. page.last: one mark a page, in each of
- * the file's latest windows begun by then that added pages (READ_WINDOWS at
- * most), ended or not: readahead maps the blocks inside a window and can send
- * the read after it (10 ms later on 5.10 under TCG), when the file's next
- * window may have begun. Only a page added before its read can be judged by it.
+ * A block read of pages page.index .. page.last: one mark a page, in the
+ * newest of the file's windows begun by then (READ_WINDOWS at most) that added
+ * any of them, ended or not: readahead maps the blocks inside a window and can
+ * send the read after it (10 ms later on 5.10 under TCG), when the file's next
+ * window may have begun and added none of them. A newer window that deleted
+ * any of them ends the search: what an older one added is gone, and the read
+ * is for a page no window saw added.
  */
 #define READ_WINDOWS 16
 
 static void add_block_read(struct dx_correlator *c, size_t file, const struct dx_event *e)
 {
 	struct file_windows *fw = &c->by_file[file];
-	size_t marked = 0;
+	size_t looked = 0;
 
-	for (size_t i = begun_by(fw, e->ts); i-- > 0 && marked < READ_WINDOWS;) {
+	for (size_t i = begun_by(fw, e->ts); i-- > 0 && looked < READ_WINDOWS;) {
 		struct punch_window *w = fw->slots[i].w;
 		uint64_t last;
 
-		if (!w || !w->nadded)
+		if (!w)
 			continue;
-		marked++;
+		looked++;
+		if (!marks_touch(w->added, w->nadded, e->page.index, e->page.last)) {
+			if (marks_touch(w->deleted, w->ndeleted, e->page.index, e->page.last))
+				return;
+			continue;
+		}
 		last = e->page.last < w->last_page ? e->page.last : w->last_page;
 		for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page;
 		     p <= last && keep_more(c, w); p++) {
 			add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
 			w->read[w->nread - 1].page = p;
 		}
+		return;
 	}
 }
 
