@@ -1,0 +1,44 @@
+# Sourced by guest.sh (MODE verdict): the punch-safety verdict (daxcheck
+# --verdict --json --time VERDICT_SECONDS) of the filesystems this guest kernel
+# can mount on its pmem device: ext4 without DAX (4 KiB blocks, and 1 KiB
+# blocks, where ZERO_RANGE leaves a partly zeroed page writable before 6.15),
+# ext4 and xfs mounted -o dax, and plain FUSE (delayfs, its files on ext4).
+# One artifact verdict-NAME each (the JSON), verdict-NAME-err (its stderr and
+# exit status). tests/vm/verdict_rows.t judges them; tests/vm/verdicts.sh
+# puts them in docs/filesystems.md.
+
+# verdict NAME DIR: one verdict of the filesystem at DIR
+verdict() {
+	$D/daxcheck --verdict --json --time "$VERDICT_SECONDS" "$2" > /tmp/verdict.json 2> /tmp/verdict.err
+	echo "exit $?" >> /tmp/verdict.err
+	artifact "verdict-$1" /tmp/verdict.json
+	tr '\r' '\n' < /tmp/verdict.err | grep -v -e '^daxscope:' -e '^$' | tail -20 > /tmp/verdict-tail.err
+	artifact "verdict-$1-err" /tmp/verdict-tail.err
+}
+
+# on_pmem NAME FS MOUNT-OPTIONS MKFS...: a fresh FS on the pmem device at /mnt/NAME, its verdict
+on_pmem() {
+	name=$1 fs=$2 opts=$3
+	shift 3
+	mkdir -p "/mnt/$name"
+	"$@" /dev/pmem0 > /tmp/mkfs.log 2>&1
+	mount -t "$fs" ${opts:+-o "$opts"} /dev/pmem0 "/mnt/$name" 2>> /tmp/mkfs.log
+	{ grep " /mnt/$name " /proc/mounts || cat /tmp/mkfs.log; } > /tmp/mount
+	artifact "verdict-$name-mount" /tmp/mount
+	grep -q " /mnt/$name " /proc/mounts || return 0
+	verdict "$name" "/mnt/$name"
+	[ "$name" = ext4 ] || umount "/mnt/$name"
+}
+
+on_pmem ext4-1k ext4 "" /sbin/e2fs-mkfs -q -t ext4 -b 1024 -F
+on_pmem ext4-dax ext4 dax /sbin/e2fs-mkfs -q -t ext4 -F
+on_pmem xfs-dax xfs dax /sbin/xfs-mkfs -q -f -m reflink=0
+# last: delayfs's files stay on this one
+on_pmem ext4 ext4 "" /sbin/e2fs-mkfs -q -t ext4 -F
+mkdir -p /mnt/ext4/delayfs.back /mnt/delayfs
+$D/delayfs /mnt/ext4/delayfs.back /mnt/delayfs --delay-ms=0 2> /tmp/delayfs.err
+for i in $(seq 1 100); do grep -q " /mnt/delayfs " /proc/mounts && break; sleep 0.1; done
+{ grep " /mnt/delayfs " /proc/mounts || cat /tmp/delayfs.err; } > /tmp/mount
+artifact verdict-delayfs-mount /tmp/mount
+grep -q " /mnt/delayfs " /proc/mounts && verdict delayfs /mnt/delayfs && umount /mnt/delayfs
+umount /mnt/ext4
