@@ -51,22 +51,22 @@ print "# Punch safety of the filesystems people run\n\n",
   "rests on: [verdict.md](verdict.md). Kernel ", join(', ', sort keys %kernels), ", $date. A cell: the verdict, its\n",
   "attempts, at how many of the data changes the kernel sampled the operation held its fault lock, how many\n",
   "accesses were seen waiting on it, and for UNSAFE the damage the workload read back.\n\n";
-print '| filesystem | version | ', join(' | ', @ops), " |\n";
-print '|---|---|', '---|' x @ops, "\n";
-for my $f (@fs) {
-    my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
-    print "| $f->{name} | $f->{version} | ", join(' | ', map { cell($by{$_}) } @ops), " |\n";
+# A table: one row a filesystem, its second column COLUMN (the version, or a guest's kernel)
+sub table {
+    my ($column, $value, @rows) = @_;
+    print "| filesystem | $column | ", join(' | ', @ops), " |\n";
+    print '|---|---|', '---|' x @ops, "\n";
+    for my $f (@rows) {
+        my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
+        print "| $f->{name} | ", $value->($f), ' | ', join(' | ', map { cell($by{$_}) } @ops), " |\n";
+    }
 }
+table('version', sub { $_[0]{version} }, @fs);
 if (@guests) {
     print "\n## In the QEMU guests\n\n",
       "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: one boot a kernel, fentry mode, a 512 MiB\n",
       "pmem device), `daxcheck --verdict --time $guest_seconds` on each filesystem; same cells.\n\n";
-    print '| filesystem | kernel | ', join(' | ', @ops), " |\n";
-    print '|---|---|', '---|' x @ops, "\n";
-    for my $f (@guests) {
-        my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
-        print "| $f->{name} | $f->{doc}{kernel} | ", join(' | ', map { cell($by{$_}) } @ops), " |\n";
-    }
+    table('kernel', sub { $_[0]{doc}{kernel} }, @guests);
 }
 
 # Why a verdict comes out as it does, from the kernel source: printed only for
