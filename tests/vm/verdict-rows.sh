@@ -7,13 +7,16 @@
 # exit status). tests/vm/verdict_rows.t judges them; tests/vm/verdicts.sh
 # puts them in docs/filesystems.md.
 
-# verdict NAME DIR: one verdict of the filesystem at DIR
+# verdict NAME DIR: one verdict of the filesystem at DIR; its progress lines and exit
+# status stream to the console as they come (artifact verdict-NAME-err), then its JSON
 verdict() {
-	$D/daxcheck --verdict --json --time "$VERDICT_SECONDS" "$2" > /tmp/verdict.json 2> /tmp/verdict.err
-	echo "exit $?" >> /tmp/verdict.err
+	echo "@@ARTIFACT verdict-$1-err@@"
+	{
+		$D/daxcheck --verdict --json --time "$VERDICT_SECONDS" "$2" > /tmp/verdict.json
+		echo "exit $?" >&2
+	} 2>&1 | tr '\r' '\n' | grep -v -e '^daxscope:' -e '^$'
+	echo "@@END verdict-$1-err@@"
 	artifact "verdict-$1" /tmp/verdict.json
-	tr '\r' '\n' < /tmp/verdict.err | grep -v -e '^daxscope:' -e '^$' | tail -20 > /tmp/verdict-tail.err
-	artifact "verdict-$1-err" /tmp/verdict-tail.err
 }
 
 # on_pmem NAME FS MOUNT-OPTIONS MKFS...: a fresh FS on the pmem device at /mnt/NAME, its verdict
