@@ -37,6 +37,8 @@ obj = $(patsubst src/%.c,$(BUILD)/src/%.o,$(1))
 CORE_SRCS    := $(wildcard src/core/*.c)
 OUTPUTS_SRCS := $(wildcard src/outputs/*.c)
 LIVE_SRCS    := $(filter-out src/live/nolive.c,$(wildcard src/live/*.c))
+# the live loop knows a session through its functions alone: it builds, and is tested, without BPF
+LOOP_OBJ     := $(BUILD)/src/live/loop.o
 TRUTH_SRCS   := $(wildcard src/truth/*.c)
 LIBS_CORE    := $(BUILD)/libdaxscope-outputs.a $(BUILD)/libdaxscope-core.a
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -91,7 +93,7 @@ $(BUILD)/libdaxscope-outputs.a: $(call obj,$(OUTPUTS_SRCS))
 $(BUILD)/libdaxscope-live.a: $(call obj,$(LIVE_SRCS))
 	$(AR) rcs $@ $^
 
-$(BUILD)/libdaxscope-nolive.a: $(call obj,src/live/nolive.c src/live/options.c)
+$(BUILD)/libdaxscope-nolive.a: $(call obj,src/live/nolive.c src/live/options.c) $(LOOP_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/libdaxscope-truth.a: $(call obj,$(TRUTH_SRCS))
@@ -106,6 +108,11 @@ $(BUILD)/daxexport: LDLIBS += $(shell pkg-config --libs libmicrohttpd 2>/dev/nul
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBS_CORE)
 	@mkdir -p $(@D)
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
+
+# the live loop, driven by a stand-in source and clock
+$(BUILD)/tests/test_loop: tests/unit/test_loop.c tests/unit/tap.h $(LOOP_OBJ) $(LIBS_CORE)
+	@mkdir -p $(@D)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) -Itests/unit $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
 
 # the bench's statistics, shared with their unit test
 $(BUILD)/tests/test_pairstat: tests/bench/pairstat.h
@@ -122,8 +129,8 @@ $(BUILD)/mapstore: tests/workload/mapstore.c
 $(BUILD)/reportbench: tests/bench/reportbench.c $(LIBS_CORE)
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
 
-$(BUILD)/corrbench: tests/bench/corrbench.c $(LIBS_CORE)
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LIBS_CORE) $(CORE_LIBS)
+$(BUILD)/corrbench: tests/bench/corrbench.c $(LOOP_OBJ) $(LIBS_CORE)
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LOOP_OBJ) $(LIBS_CORE) $(CORE_LIBS)
 
 $(BUILD)/faultbench: tests/bench/faultbench.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread

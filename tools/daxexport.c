@@ -29,6 +29,7 @@
 
 #include "daxscope/core/parse.h"
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 #include "daxscope/live/session.h"
 #include "daxscope/outputs/metrics.h"
 #include "daxscope/core/mounts.h"
@@ -91,12 +92,6 @@ struct server {
 };
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 enum { OPT_LISTEN = 1000, OPT_TOP, OPT_DEADLINE, OPT_PER_CLIENT, OPT_MAX_MOUNTS };
 
@@ -512,27 +507,45 @@ static void publish(struct server *srv, const struct dx_report *r, struct dx_mou
 	}
 }
 
+/* What the live loop's callbacks work on. */
+struct exporter {
+	struct server *srv;
+	struct dx_report *report;
+	struct dx_mounts *mounts;
+	const struct options *o;
+};
+
+/* After every poll: a request past its deadline is cut within POLL_MS. */
+#define POLL_MS 50
+
+static bool cut_late_turn(void *ctx, uint64_t now_ns)
+{
+	struct exporter *e = ctx;
+
+	cut_late(&e->srv->gate, now_ns);
+	return true;
+}
+
+/* Each interval, after the kernel's aggregates were taken: a fresh exposition. */
+static bool publish_interval(void *ctx, uint64_t elapsed_ns)
+{
+	struct exporter *e = ctx;
+
+	(void)elapsed_ns;
+	publish(e->srv, e->report, e->mounts, e->o);
+	return true;
+}
+
 static int run(struct dx_session *s, struct dx_report *r, struct server *srv, struct dx_mounts *mounts,
 	       const struct options *o)
 {
-	uint64_t last = dx_clock_ns(CLOCK_MONOTONIC), now, interval_ns = (uint64_t)(o->interval * 1e9);
-	int err = 0;
+	struct exporter e = { .srv = srv, .report = r, .mounts = mounts, .o = o };
+	struct dx_loop_opts loop = {
+		.source = dx_session_source(s), .report = r, .poll_ms = POLL_MS, .on_turn = cut_late_turn,
+		.interval_ns = (uint64_t)(o->interval * 1e9), .on_interval = publish_interval, .ctx = &e, .stop = &stop,
+	};
 
-	while (!stop) {
-		err = dx_report_hold(r, 50) ? 0 : dx_session_poll(s, 50, dx_report_take, r);
-		if (err < 0 && err != -EINTR)
-			break;
-		err = 0;
-		now = dx_clock_ns(CLOCK_MONOTONIC);
-		dx_report_advance(r, now);
-		cut_late(&srv->gate, now);
-		if (now - last >= interval_ns) {
-			dx_session_snapshot(s, dx_report_take, r);
-			publish(srv, r, mounts, o);
-			last = now;
-		}
-	}
-	return err;
+	return dx_loop_run(&loop, NULL);
 }
 
 static struct MHD_Daemon *serve(int fd, struct server *srv)
@@ -581,9 +594,7 @@ int main(int argc, char **argv)
 	}
 	dx_report_set_origin_here(report);
 	dx_session_describe(session, dx_report_take, report);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	dx_loop_stop_on_signals(&stop);
 	signal(SIGPIPE, SIG_IGN); /* a scraper that hangs up mid-reply */
 	publish(&srv, report, &mounts, &o); /* something to serve from the first request */
 	daemon = serve(fd, &srv); /* the daemon owns the socket from here on, and closes it */

@@ -11,18 +11,17 @@
 #include <inttypes.h>
 #include <locale.h>
 #include <ncurses.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <termcap.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daxscope/core/correlate.h"
 #include "daxscope/core/parse.h"
 #include "daxscope/core/paths.h"
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 #include "daxscope/live/session.h"
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/top.h"
@@ -47,6 +46,7 @@ struct app {
 	struct dx_session *session;
 	struct dx_report *report;
 	struct dx_top top;
+	long refreshes; /* of -n */
 	bool paused, help;
 	char prompt[64];   /* the question being asked, "" if none */
 	char answer[256];
@@ -55,17 +55,6 @@ struct app {
 };
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now_s(void)
-{
-	return (double)dx_clock_ns(CLOCK_MONOTONIC) / 1e9;
-}
 
 enum { OPT_JSON = 1000, OPT_CGROUP, OPT_PATH };
 
@@ -390,58 +379,54 @@ static void start_screen(void)
 	}
 }
 
-/* ---- main loop ---- */
+/* ---- the live loop's callbacks ---- */
 
-static void refresh_view(struct app *a, double interval)
+/* Keys are read after every poll: at most POLL_MS until one is acted on. */
+#define POLL_MS 50
+
+/* Each interval, after the kernel's aggregates were taken: the rows, rates over the interval, and the view. */
+static bool refresh_view(void *ctx, uint64_t elapsed_ns)
 {
-	dx_session_snapshot(a->session, dx_report_take, a->report);
+	struct app *a = ctx;
+	double interval = (double)elapsed_ns / 1e9;
+
 	dx_top_update(&a->top, a->report, interval);
 	if (a->o.mode == MODE_BATCH)
 		dx_top_print_text(stdout, &a->top, a->report, 200);
 	else if (a->o.mode == MODE_JSON)
 		dx_top_print_json(stdout, &a->top, a->report, interval);
+	else
+		draw(a);
 	fflush(stdout);
+	return !a->o.iterations || ++a->refreshes < a->o.iterations;
+}
+
+/* After every poll, on the screen: the keys pressed meanwhile. False when the user quits. */
+static bool read_keys(void *ctx, uint64_t now_ns)
+{
+	struct app *a = ctx;
+	int key;
+
+	(void)now_ns;
+	while (a->o.mode == MODE_SCREEN && (key = getch()) != ERR) {
+		if (key != KEY_RESIZE && !handle_key(a, key))
+			return false;
+		draw(a);
+	}
+	return true;
 }
 
 static int run(struct app *a)
 {
-	double last = now_s();
-	long done = 0;
-	int err = 0;
+	struct dx_loop_opts loop = {
+		.source = dx_session_source(a->session), .report = a->report, .poll_ms = POLL_MS,
+		.on_turn = read_keys, .interval_ns = (uint64_t)(a->o.interval * 1e9), .on_interval = refresh_view,
+		.paused = &a->paused, .ctx = a, .stop = &stop,
+	};
 
 	if (a->o.mode == MODE_SCREEN)
 		draw(a);
-	while (!stop) {
-		double now;
-		int key;
-
-		err = dx_report_hold(a->report, 50) ? 0 : dx_session_poll(a->session, 50, dx_report_take, a->report);
-		if (err < 0 && err != -EINTR)
-			break;
-		err = 0;
-		dx_report_advance(a->report, (uint64_t)(now_s() * 1e9));
-		now = now_s();
-		if (now - last >= a->o.interval && !a->paused) {
-			refresh_view(a, now - last);
-			last = now;
-			if (a->o.mode == MODE_SCREEN)
-				draw(a);
-			if (a->o.iterations && ++done >= a->o.iterations)
-				break;
-		}
-		if (a->o.mode != MODE_SCREEN)
-			continue;
-		while ((key = getch()) != ERR) {
-			if (key == KEY_RESIZE) {
-				draw(a);
-				continue;
-			}
-			if (!handle_key(a, key))
-				return 0;
-			draw(a);
-		}
-	}
-	return err;
+	return dx_loop_run(&loop, NULL);
 }
 
 int main(int argc, char **argv)
@@ -480,9 +465,7 @@ int main(int argc, char **argv)
 	dx_session_describe(a.session, dx_report_take, a.report);
 	a.top.filter = a.o.filter;
 	a.top.sort = DX_COL_DISCARDED;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal); /* the terminal went away */
+	dx_loop_stop_on_signals(&stop);
 	if (a.o.mode == MODE_SCREEN)
 		start_screen();
 	else if (a.o.mode == MODE_BATCH)

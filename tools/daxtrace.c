@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -21,6 +20,7 @@
 #include "daxscope/core/parse.h"
 #include "daxscope/core/paths.h"
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 #include "daxscope/live/session.h"
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/timeline.h"
@@ -86,12 +86,6 @@ enum { GIVEN_PID = 1, GIVEN_DURATION = 2, GIVEN_OUTPUT = 4, GIVEN_JSON = 8, GIVE
        GIVEN_HTML = 64, GIVEN_MAX_SIZE = 128 };
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -209,19 +203,23 @@ static int check_applies(const struct options *o, const char *prog)
 	return 0;
 }
 
-/* ---- live and record: a session until a signal or -d, its records into FN ---- */
+/* ---- live and record: a session until a signal or -d, through the live loop ---- */
 
-/* FN takes every record; TICK (may be NULL) runs before each poll, events or not: true skips that poll. */
-/* 1: the session could not start (said why); 2: it stopped on a read error (said why); 0: fine. */
-static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(void *ctx), void *ctx,
-		       uint64_t *events)
+/* The kernel's aggregates once a second, lost events while they happen (record: the capture's too). */
+#define SNAPSHOT_NS 1000000000ULL
+
+/*
+ * LOOP says where the records go (a report, a sink) and what runs each
+ * interval; the session, the deadline and the stop flag are filled in here.
+ * 1: the session could not start (said why); 2: it stopped on a read error (said why); 0: fine.
+ */
+static int run_session(const struct options *o, struct dx_loop_opts *loop, uint64_t *events)
 {
 	struct dx_session_opts so = o->session;
 	uint64_t deadline = o->duration > 0 ? dx_clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : 0;
-	uint64_t last_snapshot = dx_clock_ns(CLOCK_MONOTONIC);
 	struct dx_session *s;
 	char err[512];
-	int n = 0;
+	int rc;
 
 	so.pid = o->pid;
 	so.cgroup = o->cgroup[0] ? o->cgroup : NULL;
@@ -233,27 +231,20 @@ static int run_session(const struct options *o, dx_record_fn fn, bool (*tick)(vo
 	fprintf(stderr, "%s\n", dx_session_banner(s));
 	if (o->pid && kill((pid_t)o->pid, 0) && errno == ESRCH)
 		fprintf(stderr, "daxtrace: no process %u (yet): watching for it\n", o->pid);
-	dx_session_describe(s, fn, ctx);
+	loop->source = dx_session_source(s);
+	loop->poll_ms = DX_LOOP_POLL_MS;
+	loop->interval_ns = SNAPSHOT_NS;
+	loop->deadline_ns = deadline;
+	loop->stop = &stop;
+	loop->drain = true; /* what is still in the ring buffer, and the last counts */
+	dx_session_describe(s, dx_loop_take, loop);
 	if (o->dir[0])
-		fn(DX_REC_DIR, o->dir, (uint32_t)strlen(o->dir) + 1, ctx);
-	while (!stop && (!deadline || dx_clock_ns(CLOCK_MONOTONIC) < deadline)) {
-		n = tick && tick(ctx) ? 0 : dx_session_poll(s, 100, fn, ctx);
-		if (n < 0 && n != -EINTR) {
-			fprintf(stderr, "daxtrace: reading events: %s\n", strerror(-n));
-			break;
-		}
-		*events += n > 0 ? (uint64_t)n : 0;
-		if (dx_clock_ns(CLOCK_MONOTONIC) - last_snapshot > 1000000000ULL) { /* lost events, while they happen */
-			dx_session_snapshot(s, fn, ctx);
-			last_snapshot = dx_clock_ns(CLOCK_MONOTONIC);
-		}
-	}
-	n = dx_session_poll(s, 0, fn, ctx); /* what is still in the ring buffer */
-	*events += n > 0 ? (uint64_t)n : 0;
-	dx_session_finish(s, fn, ctx);
-	dx_session_snapshot(s, fn, ctx);
+		dx_loop_take(DX_REC_DIR, o->dir, (uint32_t)strlen(o->dir) + 1, loop);
+	rc = dx_loop_run(loop, events);
+	if (rc)
+		fprintf(stderr, "daxtrace: reading events: %s\n", strerror(-rc));
 	dx_session_close(s);
-	return n < 0 && n != -EINTR ? 2 : 0;
+	return rc ? 2 : 0;
 }
 
 /* ---- live: findings as they are judged ---- */
@@ -271,24 +262,16 @@ static void print_finding(const struct dx_finding *f, void *ctx)
 	fflush(stdout);
 }
 
-static void take_live(uint32_t type, const void *payload, uint32_t len, void *ctx)
+/* After the report took each record: the kernel's drop counts said more events were lost. */
+static void say_lost(uint32_t type, const void *payload, uint32_t len, void *ctx)
 {
 	struct live *l = ctx;
 
-	dx_report_take(type, payload, len, l->report);
+	(void)payload, (void)len;
 	if (type == DX_REC_DROPS && dx_report_lost(l->report) > l->lost) {
 		l->lost = dx_report_lost(l->report);
 		fprintf(stderr, "daxtrace: %" PRIu64 " events lost so far (ring buffer full)\n", l->lost);
 	}
-}
-
-/* Quiet moments judge windows too (their grace runs on the clock, not on events); a judge far behind holds reading back. */
-static bool tick_live(void *ctx)
-{
-	struct live *l = ctx;
-
-	dx_report_advance(l->report, dx_clock_ns(CLOCK_MONOTONIC));
-	return dx_report_hold(l->report, 100);
 }
 
 static int cmd_live(const struct options *o)
@@ -297,14 +280,15 @@ static int cmd_live(const struct options *o)
 	struct dx_report_opts ro = {
 		.max_findings = LIVE_FINDINGS, .evidence_budget = o->evidence_budget, .on_finding = print_finding, .ctx = &l,
 	};
+	struct dx_loop_opts loop = { .sink = say_lost, .sink_ctx = &l };
 	uint64_t events = 0;
 	int rc;
 
-	l.report = dx_report_new(&ro);
+	l.report = loop.report = dx_report_new(&ro);
 	if (!l.report)
 		return 1;
 	dx_report_set_origin_here(l.report);
-	rc = run_session(o, take_live, tick_live, &l, &events);
+	rc = run_session(o, &loop, &events);
 	if (rc == 1) {
 		dx_report_free(l.report);
 		return 1;
@@ -325,7 +309,7 @@ struct recorder {
 	const char *path;
 	uint64_t max_size;
 	struct dx_capture_writer *w; /* made at the first record: a session that fails writes nothing */
-	uint64_t last_flush, lost;
+	uint64_t lost;
 	bool failed;
 };
 
@@ -350,26 +334,36 @@ static void take_record(uint32_t type, const void *payload, uint32_t len, void *
 	}
 	if (type == DX_REC_DROPS)
 		rec->lost = ((const struct dx_drops_record *)payload)->drops[DX_DROP_RINGBUF];
-	/* a crash or power loss costs at most a second of capture */
 	/* after a failure or the bound, the writer counts what it refuses */
-	if (dx_capture_append(rec->w, type, payload, len) ||
-	    (!rec->failed && dx_clock_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL &&
-	     dx_capture_flush(rec->w, err, sizeof(err)))) {
+	if (dx_capture_append(rec->w, type, payload, len)) {
 		rec->failed = true; /* finishing says why and how much the file holds */
 		stop = 1;
 	}
-	if (dx_clock_ns(CLOCK_MONOTONIC) - rec->last_flush > 1000000000ULL)
-		rec->last_flush = dx_clock_ns(CLOCK_MONOTONIC);
+}
+
+/* Each second, after the snapshot: a crash or power loss costs at most a second of capture. */
+static bool flush_record(void *ctx, uint64_t elapsed_ns)
+{
+	struct recorder *rec = ctx;
+	char err[512];
+
+	(void)elapsed_ns;
+	if (rec->w && !rec->failed && dx_capture_flush(rec->w, err, sizeof(err))) {
+		rec->failed = true;
+		stop = 1;
+	}
+	return true;
 }
 
 static int cmd_record(const struct options *o)
 {
-	struct recorder rec = { .path = o->output, .max_size = o->max_size, .last_flush = dx_clock_ns(CLOCK_MONOTONIC) };
+	struct recorder rec = { .path = o->output, .max_size = o->max_size };
+	struct dx_loop_opts loop = { .sink = take_record, .sink_ctx = &rec, .on_interval = flush_record, .ctx = &rec };
 	uint64_t started = dx_clock_ns(CLOCK_MONOTONIC), events = 0;
 	char err[512];
 	int rc;
 
-	rc = run_session(o, take_record, NULL, &rec, &events) ? 1 : 0;
+	rc = run_session(o, &loop, &events) ? 1 : 0;
 	if (!rec.w)
 		return 1; /* the session did not start, or the file could not be made: said why, nothing written */
 	/* a failed write or --max-size stopped the recording: finishing says so, and how many events the file holds */
@@ -477,9 +471,7 @@ int main(int argc, char **argv)
 	rc = check_applies(&o, argv[0]);
 	if (rc)
 		return rc;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal); /* the terminal went away: finish the capture as for ^C */
+	dx_loop_stop_on_signals(&stop); /* a capture is finished as for ^C */
 	switch (o.mode) {
 	case RECORD: return cmd_record(&o);
 	case REPORT: return cmd_report(&o);

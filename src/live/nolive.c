@@ -61,6 +61,12 @@ void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx)
 	abort();
 }
 
+struct dx_loop_source dx_session_source(struct dx_session *s)
+{
+	(void)s;
+	abort();
+}
+
 void dx_session_close(struct dx_session *s)
 {
 	(void)s; /* never opened: nothing to close */

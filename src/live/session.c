@@ -1089,6 +1089,34 @@ void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx)
 	dx_path_lookups_drain(s->lookups, hand_path, hand_mount, s);
 }
 
+static int source_poll(void *s, int timeout_ms, dx_record_fn fn, void *ctx)
+{
+	return dx_session_poll(s, timeout_ms, fn, ctx);
+}
+
+static void source_finish(void *s, dx_record_fn fn, void *ctx)
+{
+	dx_session_finish(s, fn, ctx);
+}
+
+static void source_snapshot(void *s, dx_record_fn fn, void *ctx)
+{
+	dx_session_snapshot(s, fn, ctx);
+}
+
+static uint64_t source_now(void *s)
+{
+	(void)s;
+	return dx_clock_ns(CLOCK_MONOTONIC);
+}
+
+struct dx_loop_source dx_session_source(struct dx_session *s)
+{
+	return (struct dx_loop_source){
+		.poll = source_poll, .finish = source_finish, .snapshot = source_snapshot, .now = source_now, .src = s,
+	};
+}
+
 void dx_session_close(struct dx_session *s)
 {
 	if (!s)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "daxscope/core/names.h"
-#include "json.h"
+#include "daxscope/outputs/json.h"
 
 /* A generator error is a bug here (a member outside an object, a bad string): stop rather than print broken JSON. */
 static void check(yajl_gen_status st)

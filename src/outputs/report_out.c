@@ -13,7 +13,7 @@
 #include "daxscope/core/paths.h"
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/report_out.h"
-#include "json.h"
+#include "report_json.h"
 
 static const uint32_t fuse_opcodes[DX_FUSE_SLOTS] = DX_FUSE_SLOT_OPCODES;
 

@@ -16,7 +16,7 @@
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/timeline.h"
 #include "core/grow.h"
-#include "json.h"
+#include "report_json.h"
 #include "timeline_int.h"
 
 /* Tracks that are no process: above any pid (PID_MAX_LIMIT is 2^22). */

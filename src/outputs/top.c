@@ -13,7 +13,7 @@
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/top.h"
-#include "json.h"
+#include "report_json.h"
 
 static const struct column {
 	const char *name;

@@ -5,7 +5,6 @@
  * one scenario run against what the run observed (docs/truth.md).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
@@ -22,6 +21,7 @@
 #include "daxscope/core/mounts.h"
 #include "daxscope/core/names.h"
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 #include "daxscope/live/session.h"
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/truth/truth.h"
@@ -41,31 +41,54 @@ struct dx_truth {
 	pthread_mutex_t lock; /* the report, shared with the poller */
 	pthread_cond_t polled;
 	uint64_t polls;
-	bool stop, poller_running;
+	bool stop, poller_running, poller_done;
 	size_t judged; /* findings before this index belong to earlier runs */
 	int poll_error;
 };
 
+/* The live loop's sink: the judge reads the report between records, under the lock. */
+static void take_locked(uint32_t type, const void *payload, uint32_t len, void *ctx)
+{
+	struct dx_truth *t = ctx;
+
+	pthread_mutex_lock(&t->lock);
+	dx_report_take(type, payload, len, t->report);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* After every poll: one more for the judge to wait on; false once the engine closes. */
+static bool count_poll(void *ctx, uint64_t now_ns)
+{
+	struct dx_truth *t = ctx;
+	bool go;
+
+	(void)now_ns;
+	pthread_mutex_lock(&t->lock);
+	t->polls++;
+	pthread_cond_broadcast(&t->polled);
+	go = !t->stop;
+	pthread_mutex_unlock(&t->lock);
+	return go;
+}
+
+/*
+ * The live loop, on a thread of its own. The report is not the loop's: the
+ * judge advances it (settle) when a run is over, and nothing holds the loop
+ * back, for the table judges every event. Paced: a loop woken by every
+ * burst of a run's events would take the CPU its racing threads need.
+ */
 static void *poll_session(void *arg)
 {
 	struct dx_truth *t = arg;
-	bool stop = false;
+	struct dx_loop_opts loop = { .source = dx_session_source(t->session), .sink = take_locked, .sink_ctx = t,
+				     .poll_ms = POLL_MS, .paced = true, .on_turn = count_poll, .ctx = t };
+	int err = dx_loop_run(&loop, NULL);
 
-	while (!stop) {
-		int n;
-
-		pthread_mutex_lock(&t->lock);
-		n = dx_session_poll(t->session, 0, dx_report_take, t->report);
-		if (n < 0 && n != -EINTR)
-			t->poll_error = n;
-		t->polls++;
-		pthread_cond_broadcast(&t->polled);
-		stop = t->stop;
-		pthread_mutex_unlock(&t->lock);
-		/* wait outside the lock: the judge must not starve */
-		if (!stop)
-			truth_sleep_until(truth_now() + POLL_MS * 1000000ULL);
-	}
+	pthread_mutex_lock(&t->lock);
+	t->poll_error = err;
+	t->poller_done = true; /* a judge waiting for polls waits no more */
+	pthread_cond_broadcast(&t->polled);
+	pthread_mutex_unlock(&t->lock);
 	return NULL;
 }
 
@@ -338,7 +361,7 @@ struct dx_report *truth_report_settled(struct dx_truth *t, uint64_t end_ns)
 	truth_sleep_until(end_ns + DX_GRACE_NS + DX_REORDER_NS + 10000000ULL);
 	pthread_mutex_lock(&t->lock);
 	seen = t->polls;
-	while (t->polls < seen + 2)
+	while (t->polls < seen + 2 && !t->poller_done)
 		pthread_cond_wait(&t->polled, &t->lock);
 	dx_report_settle(t->report, truth_now());
 	return t->report;

@@ -28,7 +28,7 @@
 #include "daxscope/core/report.h"
 #include "daxscope/truth/verdict.h"
 #include "engine.h"
-#include "outputs/json.h"
+#include "daxscope/outputs/json.h"
 
 #define V_PAGES 64ULL /* a scratch file's pages */
 #define V_FIRST 16ULL /* the operation's range: pages V_FIRST .. V_FIRST + V_COUNT - 1 */

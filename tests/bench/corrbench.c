@@ -12,6 +12,8 @@
  *            that began before them all
  *   long:    64 long FUSE punches open at once on 64 files, N faults among
  *            them in turn, all ending together
+ * Every shape is fed through the live loop (src/live/loop.c), as a live
+ * view's session would hand it, its clock moving on once the shape is done.
  *   corrbench [-s hammer|threads|late|long] [-n N]
  * With -m, the memory of one capture of N instead: the peak RSS of the
  * process (run one size per process), under an evidence budget of -b B.
@@ -26,15 +28,29 @@
 
 #include "daxscope/core/capture.h"
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 
 #define US 1000ULL
+#define MS 1000000ULL
 #define TASKS 8
+/* Events a poll hands at most, as a session's does. */
+#define POLL_BUDGET 65536
 #define LONG_WINDOWS 64
 
+/*
+ * The live loop's source: a shape's events, made step by step as polls ask
+ * for them, on a clock of their own (the newest stamp, then the waits of the
+ * idle polls once the shape is done).
+ */
 struct feed {
-	struct dx_report *r;
-	uint64_t clock_ns, events;
-	double longest; /* the longest a record took to take: what a live view waits at worst */
+	bool (*step)(struct feed *f, long k); /* hands step k's events; false past the last */
+	long n, k;
+	bool done;
+	uint64_t clock_ns, now, events;
+	dx_record_fn fn; /* of the poll in progress */
+	void *ctx;
+	double polled;  /* when the last poll returned */
+	double longest; /* the longest a record or a turn of the loop took: what a live view waits at worst */
 };
 
 static struct dx_event event_on(struct feed *f, uint64_t ino, uint16_t kind, uint32_t tid, uint64_t page)
@@ -70,19 +86,46 @@ static void take(struct feed *f, const struct dx_event *e)
 {
 	double t0 = seconds();
 
-	dx_report_take(DX_REC_EVENT, e, sizeof(*e), f->r);
+	f->fn(DX_REC_EVENT, e, sizeof(*e), f->ctx);
 	f->events++;
 	held_since(f, t0);
+	if (e->ts > f->now)
+		f->now = e->ts;
 }
 
-/* The clock moves on past the grace, as a live view's loop tells the collector: ended windows are judged. */
-static void quiet(struct feed *f)
+static int feed_poll(void *src, int timeout_ms, dx_record_fn fn, void *ctx)
 {
-	double t0 = seconds();
+	struct feed *f = src;
+	uint64_t before = f->events;
 
-	f->clock_ns += 2 * DX_GRACE_NS;
-	dx_report_advance(f->r, f->clock_ns);
-	held_since(f, t0);
+	if (f->polled)
+		held_since(f, f->polled); /* the loop's turn since the last poll: advancing, judging handed back */
+	f->fn = fn;
+	f->ctx = ctx;
+	while (!f->done && f->events - before < POLL_BUDGET)
+		f->done = !f->step(f, f->k++);
+	if (f->events == before)
+		f->now += (uint64_t)timeout_ms * MS; /* nothing came: the wait went by */
+	f->polled = seconds();
+	return (int)(f->events - before);
+}
+
+static void feed_snapshot(void *src, dx_record_fn fn, void *ctx)
+{
+	(void)src, (void)fn, (void)ctx; /* no kernel: no aggregates */
+}
+
+static uint64_t feed_now(void *src)
+{
+	return ((struct feed *)src)->now;
+}
+
+/* Once the shape is done, the clock moves on past the grace, and the loop tells the collector: ended windows are judged. */
+static bool until_quiet(void *ctx, uint64_t now_ns)
+{
+	struct feed *f = ctx;
+
+	return !f->done || now_ns < f->clock_ns + 2 * DX_GRACE_NS;
 }
 
 static void page_event(struct feed *f, uint16_t kind, uint32_t tid, uint64_t page)
@@ -123,13 +166,16 @@ static void io(struct feed *f, uint32_t tid, uint64_t page, uint64_t pages, bool
 	take(f, &e);
 }
 
-static void hammer(struct feed *f, long groups)
+/* Step 0 opens the punch, the next n are the fault groups, then a delete a page, then the end. */
+static bool hammer(struct feed *f, long k)
 {
-	uint64_t pages = (uint64_t)groups / 4 + 1;
+	uint64_t pages = (uint64_t)f->n / 4 + 1;
 
-	punch_begin(f, 1, pages);
-	fuse_change(f, 1);
-	for (long i = 0; i < groups; i++) {
+	if (k == 0) {
+		punch_begin(f, 1, pages);
+		fuse_change(f, 1);
+	} else if (k <= f->n) {
+		long i = k - 1;
 		uint32_t tid = 100 + (uint32_t)(i % TASKS);
 		uint64_t page = (uint64_t)(i * 7919) % pages;
 
@@ -141,57 +187,68 @@ static void hammer(struct feed *f, long groups)
 			io(f, 2, page, 16, true);
 			io(f, 3, page, 1, false);
 		}
-	}
-	for (uint64_t page = 0; page < pages; page++) {
-		struct dx_event e = event(f, DX_PAGE_DELETE, 1, page);
+	} else if ((uint64_t)(k - f->n) <= pages) {
+		struct dx_event e = event(f, DX_PAGE_DELETE, 1, (uint64_t)(k - f->n - 1));
 
 		e.page.cancelled_bytes = 4 * 4096; /* more than dirtied: every write is a finding */
 		take(f, &e);
+	} else if ((uint64_t)(k - f->n) == pages + 1) {
+		page_event(f, DX_PUNCH_END, 1, 0);
+	} else {
+		return false;
 	}
-	page_event(f, DX_PUNCH_END, 1, 0);
-	quiet(f);
+	return true;
 }
 
-static void threads(struct feed *f, long punches)
+static bool threads(struct feed *f, long i)
 {
-	for (long i = 0; i < punches; i++) {
-		uint32_t tid = 1000 + (uint32_t)i;
+	uint32_t tid = 1000 + (uint32_t)i;
 
-		punch_begin(f, tid, 16384);
-		fuse_change(f, tid);
-		page_event(f, DX_FILEMAP_FAULT, 2, (uint64_t)i);
-		page_event(f, DX_FAULT_DONE, 2, (uint64_t)i);
-	}
+	if (i >= f->n)
+		return false;
+	punch_begin(f, tid, 16384);
+	fuse_change(f, tid);
+	page_event(f, DX_FILEMAP_FAULT, 2, (uint64_t)i);
+	page_event(f, DX_FAULT_DONE, 2, (uint64_t)i);
+	return true;
 }
 
-static void late(struct feed *f, long punches)
+/* Step 0 is a fault far ahead; every punch after it arrives late, earlier than the last. */
+static bool late(struct feed *f, long k)
 {
-	uint64_t far = 2 * DX_REORDER_NS + (uint64_t)punches * US;
-	struct dx_event e = event(f, DX_FAULT_DONE, 2, 0);
+	uint64_t far = 2 * DX_REORDER_NS + (uint64_t)f->n * US;
+	struct dx_event e;
 
-	e.ts = far + 2 * DX_REORDER_NS; /* everything after it arrives late */
+	if (k > f->n)
+		return false;
+	if (k == 0) {
+		e = event(f, DX_FAULT_DONE, 2, 0);
+		e.ts = far + 2 * DX_REORDER_NS; /* everything after it arrives late */
+		take(f, &e);
+		return true;
+	}
+	e = event(f, DX_PUNCH_BEGIN, 1000 + (uint32_t)(k - 1), 0);
+	e.ts = far - (uint64_t)(k - 1) * US;
+	e.punch.op = DX_OP_PUNCH_HOLE;
+	e.punch.len = 4096;
 	take(f, &e);
-	for (long i = 0; i < punches; i++) {
-		e = event(f, DX_PUNCH_BEGIN, 1000 + (uint32_t)i, 0);
-		e.ts = far - (uint64_t)i * US;
-		e.punch.op = DX_OP_PUNCH_HOLE;
-		e.punch.len = 4096;
-		take(f, &e);
-		e = event(f, DX_LOCK_WAIT, 2, 0);
-		e.ts = 2 * US;
-		e.lock.wait_ns = US;
-		take(f, &e);
-	}
+	e = event(f, DX_LOCK_WAIT, 2, 0);
+	e.ts = 2 * US;
+	e.lock.wait_ns = US;
+	take(f, &e);
+	return true;
 }
 
-/* Windows open on LONG_WINDOWS files at once, N faults among them in turn, all ending together. */
-static void long_windows(struct feed *f, long faults)
+/* Windows open on LONG_WINDOWS files at once (the first LONG_WINDOWS steps), N faults among them in turn, all ending together. */
+static bool long_windows(struct feed *f, long k)
 {
-	uint64_t pages = (uint64_t)faults / LONG_WINDOWS + 1;
+	uint64_t pages = (uint64_t)f->n / LONG_WINDOWS + 1;
+	struct dx_event e;
 
-	for (uint32_t w = 0; w < LONG_WINDOWS; w++) {
-		struct dx_event e = event_on(f, 100 + w, DX_PUNCH_BEGIN, 1000 + w, 0);
+	if (k < LONG_WINDOWS) {
+		uint32_t w = (uint32_t)k;
 
+		e = event_on(f, 100 + w, DX_PUNCH_BEGIN, 1000 + w, 0);
 		e.punch.op = DX_OP_PUNCH_HOLE;
 		e.punch.len = pages * 4096;
 		take(f, &e);
@@ -200,46 +257,46 @@ static void long_windows(struct feed *f, long faults)
 		e.fuse.opcode = DX_FUSE_FALLOCATE;
 		e.fuse.latency_ns = US / 2;
 		take(f, &e);
-	}
-	for (long i = 0; i < faults; i++) {
+	} else if (k < LONG_WINDOWS + f->n) {
+		long i = k - LONG_WINDOWS;
 		uint32_t w = (uint32_t)(i % LONG_WINDOWS);
-		struct dx_event e = event_on(f, 100 + w, DX_FILEMAP_FAULT, 100 + (uint32_t)(i % TASKS),
-					     (uint64_t)(i / LONG_WINDOWS) % pages);
 
+		e = event_on(f, 100 + w, DX_FILEMAP_FAULT, 100 + (uint32_t)(i % TASKS), (uint64_t)(i / LONG_WINDOWS) % pages);
 		take(f, &e);
 		e.kind = DX_FAULT_DONE;
 		e.ts = f->clock_ns += US;
 		take(f, &e);
-	}
-	for (uint32_t w = 0; w < LONG_WINDOWS; w++) {
-		struct dx_event e = event_on(f, 100 + w, DX_PUNCH_END, 1000 + w, 0);
+	} else if (k < 2 * LONG_WINDOWS + f->n) {
+		uint32_t w = (uint32_t)(k - LONG_WINDOWS - f->n);
 
+		e = event_on(f, 100 + w, DX_PUNCH_END, 1000 + w, 0);
 		take(f, &e);
+	} else {
+		return false;
 	}
-	quiet(f);
+	return true;
 }
 
-/* Feeds one capture of the shape at size N through a report, as `daxtrace report` does; ns per event. */
+/* Feeds one capture of the shape at size N through the live loop into a report, then flushes it; ns per event. */
 static double run(const char *shape, long n, const struct dx_report_opts *o, uint64_t *events, double *longest)
 {
-	struct feed f = { .r = dx_report_new(o) };
+	struct feed f = { .n = n };
+	struct dx_loop_opts loop = {
+		.source = { .poll = feed_poll, .snapshot = feed_snapshot, .now = feed_now, .src = &f },
+		.report = dx_report_new(o), .on_turn = until_quiet, .ctx = &f,
+	};
 	double t0 = seconds(), ns;
 
-	if (!f.r)
+	if (!loop.report)
 		exit(1);
-	if (!strcmp(shape, "hammer"))
-		hammer(&f, n);
-	else if (!strcmp(shape, "threads"))
-		threads(&f, n);
-	else if (!strcmp(shape, "long"))
-		long_windows(&f, n);
-	else
-		late(&f, n);
-	dx_report_flush(f.r);
+	f.step = !strcmp(shape, "hammer") ? hammer : !strcmp(shape, "threads") ? threads
+		 : !strcmp(shape, "long")  ? long_windows : late;
+	dx_loop_run(&loop, NULL);
+	dx_report_flush(loop.report);
 	ns = (seconds() - t0) * 1e9 / (double)f.events;
 	*events = f.events;
 	*longest = f.longest;
-	dx_report_free(f.r);
+	dx_report_free(loop.report);
 	return ns;
 }
 

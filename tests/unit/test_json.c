@@ -13,7 +13,7 @@
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/top.h"
-#include "outputs/json.h"
+#include "daxscope/outputs/json.h"
 #include "tap.h"
 
 #define MS 1000000ULL

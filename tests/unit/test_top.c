@@ -7,7 +7,7 @@
 #include "daxscope/core/correlate.h"
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/top.h"
-#include "outputs/json.h"
+#include "outputs/report_json.h"
 #include "tap.h"
 
 #define MS 1000000ULL

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "daxscope/core/report.h"
+#include "daxscope/live/loop.h"
 
 struct dx_session_opts {
 	uint32_t pid;         /* only punches by this process (tgid); 0: all */
@@ -56,6 +57,8 @@ void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
 /* Waits for the names still being looked up (a bounded few) and hands them over: before the last snapshot. */
 void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx);
+/* The session as a live loop's source: its poll, its finish, its snapshot, CLOCK_MONOTONIC. */
+struct dx_loop_source dx_session_source(struct dx_session *s);
 /* Detaches every program and frees the session. */
 void dx_session_close(struct dx_session *s);
 

@@ -4,16 +4,13 @@
  * however large the report), and member helpers. Every string goes through
  * dx_json_textn, which makes any bytes valid UTF-8 JSON (docs/report-json.md).
  */
-#ifndef DAXSCOPE_JSON_H
-#define DAXSCOPE_JSON_H
+#ifndef DAXSCOPE_OUTPUTS_JSON_H
+#define DAXSCOPE_OUTPUTS_JSON_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <yajl/yajl_gen.h>
-
-#include "daxscope/core/correlate.h"
-#include "daxscope/core/report.h"
 
 /* A generator printing compact JSON straight to out. */
 yajl_gen dx_json_open(FILE *out);
@@ -41,11 +38,4 @@ void dx_json_textn(yajl_gen g, const char *key, const char *s, size_t max);
 /* A NUL-terminated string the same way; null for NULL. */
 void dx_json_text(yajl_gen g, const char *key, const char *s);
 
-/* The report's pieces daxtop shares: one "files" element's members, and "dax_window":[...]. */
-void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const struct dx_file_stats *st);
-void dx_report_json_dax_windows(yajl_gen g, const struct dx_report *r);
-/* The members of one "findings" and one "punches" element (the timeline's args too). */
-void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const struct dx_finding *f);
-void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const struct dx_punch_window *p);
-
-#endif /* DAXSCOPE_JSON_H */
+#endif /* DAXSCOPE_OUTPUTS_JSON_H */
