@@ -40,10 +40,11 @@ on_pmem() {
 # seen in 4 boots of 4, whichever came first.
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem1 ] && break; sleep 1; done
 on_pmem xfs-dax xfs dax /dev/pmem0 /sbin/xfs-mkfs -q -f -m reflink=0
-on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -F
+on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
 on_pmem ext4-1k ext4 "" /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 1024 -F
+# 4 KiB blocks on the 256 MiB device (mke2fs makes 1 KiB ones there, and DAX needs the page size);
 # last: delayfs's files stay on this one
-on_pmem ext4 ext4 "" /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -F
+on_pmem ext4 ext4 "" /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
 mkdir -p /mnt/ext4/delayfs.back /mnt/delayfs
 $D/delayfs /mnt/ext4/delayfs.back /mnt/delayfs --delay-ms=0 2> /tmp/delayfs.err
 for i in $(seq 1 100); do grep -q " /mnt/delayfs " /proc/mounts && break; sleep 0.1; done
