@@ -64,8 +64,9 @@ sub table {
 table('version', sub { $_[0]{version} }, @fs);
 if (@guests) {
     print "\n## In the QEMU guests\n\n",
-      "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: one boot a kernel, fentry mode, a 512 MiB\n",
-      "pmem device), `daxcheck --verdict --time $guest_seconds` on each filesystem; same cells.\n\n";
+      "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: one boot a kernel, fentry mode; xfs-dax on a\n",
+      "512 MiB pmem device, the others on a 256 MiB one), `daxcheck --verdict --time $guest_seconds` on each\n",
+      "filesystem; same cells.\n\n";
     table('kernel', sub { $_[0]{doc}{kernel} }, @guests);
 }
 

@@ -9,10 +9,10 @@ use warnings;
 
 my ($kernel, $dir) = @ARGV;
 my %how = (
-    'ext4'     => "mkfs.ext4 on the guest's pmem device, no DAX",
-    'ext4-1k'  => "mkfs.ext4 -b 1024 on the guest's pmem device, no DAX",
-    'ext4-dax' => "mkfs.ext4 on the guest's pmem device, mount -o dax",
-    'xfs-dax'  => "mkfs.xfs -m reflink=0 on the guest's pmem device, mount -o dax",
+    'ext4'     => "mkfs.ext4 on a pmem device of the guest, no DAX",
+    'ext4-1k'  => "mkfs.ext4 -b 1024 on a pmem device of the guest, no DAX",
+    'ext4-dax' => "mkfs.ext4 on a pmem device of the guest, mount -o dax",
+    'xfs-dax'  => "mkfs.xfs -m reflink=0 on a pmem device of the guest, mount -o dax",
     'delayfs'  => 'delayfs --delay-ms=0 over non-DAX ext4 in the guest',
 );
 my $log = do { local $/; <STDIN> };
