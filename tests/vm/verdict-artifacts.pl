@@ -20,6 +20,7 @@ $log =~ tr/\r//d;
 my $missing = 0;
 for my $name (qw(ext4 ext4-1k ext4-dax xfs-dax delayfs)) {
     my ($json) = $log =~ /^\@\@ARTIFACT verdict-\Q$name\E\@\@\n(.*?)^\@\@END/ms;
+    next if $name =~ /dax/ && $log =~ /^DAX verdicts skipped/m;
     if (($json // '') !~ /^\{"schema"/) {
         print STDERR "verdicts: $kernel: no verdict for $name\n";
         $missing++;

@@ -33,14 +33,20 @@ on_pmem() {
 	[ "$name" = ext4 ] || umount "/mnt/$name"
 }
 
-# Each DAX filesystem on its own device: on 7.3 (not 6.12) the second DAX
-# filesystem made on the device the first one's verdict ran on waits forever in
-# dax_break_layout (xfs_wait_dax_page, ext4_wait_dax_page: a truncate or a
-# fallocate), as if a page of the device still had a reference nobody holds;
-# seen in 4 boots of 4, whichever came first.
+# Each DAX filesystem on its own device. On 7.3 (not 6.12) a DAX fallocate or
+# truncate of the verdict's comes to wait forever in dax_break_layout
+# (xfs_wait_dax_page, ext4_wait_dax_page), as if a page of the device kept a
+# reference nobody holds: after the other DAX filesystem's verdict on the same
+# device (4 boots of 4), and within xfs-dax's own at 15 s (zero_range_keep_size).
+# No DAX rows there until that is understood (docs/verdict.md).
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem1 ] && break; sleep 1; done
-on_pmem xfs-dax xfs dax /dev/pmem0 /sbin/xfs-mkfs -q -f -m reflink=0
-on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
+case $(uname -r) in
+7.3.*) echo "DAX verdicts skipped on $(uname -r): dax_break_layout waits forever (tests/vm/verdict-rows.sh)" ;;
+*)
+	on_pmem xfs-dax xfs dax /dev/pmem0 /sbin/xfs-mkfs -q -f -m reflink=0
+	on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
+	;;
+esac
 on_pmem ext4-1k ext4 "" /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 1024 -F
 # 4 KiB blocks on the 256 MiB device (mke2fs makes 1 KiB ones there, and DAX needs the page size);
 # last: delayfs's files stay on this one
