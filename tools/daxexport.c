@@ -48,7 +48,7 @@ struct options {
 	double deadline;
 	uint64_t per_client;
 	uint64_t max_mounts;
-	size_t evidence_budget; /* --evidence-budget */
+	struct dx_budget_opts budget; /* --evidence-budget, --idle-files */
 };
 
 /* The latest exposition in both formats, one response each, swapped whole under the lock. */
@@ -89,6 +89,7 @@ struct gate {
 struct server {
 	struct snapshot snap;
 	struct gate gate;
+	struct dx_mount_history *history; /* device numbers' earlier mounts */
 };
 
 static volatile sig_atomic_t stop;
@@ -149,7 +150,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		setenv("DAXSCOPE_DEBUG", "1", 1);
 		break;
 	case ARGP_KEY_INIT:
-		state->child_inputs[0] = &o->evidence_budget;
+		state->child_inputs[0] = &o->budget;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -160,7 +161,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = { { &dx_evidence_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp_child children[] = { { &dx_budget_argp, 0, NULL, 0 }, { 0 } };
 static const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 
 /* ---- the listening socket: bound before anything is attached, so a port in use fails at once ---- */
@@ -488,12 +489,13 @@ static void publish(struct server *srv, const struct dx_report *r, struct dx_mou
 	struct dx_metrics_http http;
 
 	learn_mounts(mounts);
+	dx_mount_history_learn(srv->history, r, mounts);
 	pthread_mutex_lock(&srv->gate.lock);
 	http = srv->gate.counts;
 	pthread_mutex_unlock(&srv->gate.lock);
 	for (int f = 0; f < 2; f++) {
 		struct dx_metrics_opts mo = { .format = f, .top_files = (size_t)o->top, .max_mounts = (size_t)o->max_mounts,
-					      .mounts = mounts, .http = &http };
+					      .mounts = mounts, .history = srv->history, .http = &http };
 		struct MHD_Response *resp = exposition(r, &mo), *old;
 
 		if (!resp)
@@ -562,7 +564,8 @@ int main(int argc, char **argv)
 {
 	struct options o = { .listen = "127.0.0.1:9477", .interval = 1, .top = 20, .deadline = 10, .per_client = 4,
 			     .max_mounts = DX_METRICS_MOUNTS_DEFAULT };
-	struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER };
+	struct server srv = { .snap.lock = PTHREAD_MUTEX_INITIALIZER, .gate.lock = PTHREAD_MUTEX_INITIALIZER,
+			      .history = dx_mount_history_new() };
 	struct dx_mounts mounts = { 0 };
 	struct dx_session *session;
 	struct dx_report *report;
@@ -585,7 +588,8 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	/* no findings are listed: the counters hold them all */
-	report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1, .evidence_budget = o.evidence_budget });
+	report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1, .evidence_budget = o.budget.evidence_budget,
+							    .idle_ns = o.budget.idle_ns });
 	if (!report || dx_session_open(&(struct dx_session_opts){ 0 }, &session, err, sizeof(err))) {
 		fprintf(stderr, "daxexport: %s\n", report ? err : "out of memory");
 		dx_report_free(report);
@@ -610,6 +614,7 @@ int main(int argc, char **argv)
 	}
 	dx_session_close(session);
 	dx_mounts_free(&mounts);
+	dx_mount_history_free(srv.history);
 	dx_report_free(report);
 	for (int f = 0; f < 2; f++)
 		if (srv.snap.resp[f])

@@ -38,7 +38,7 @@ struct options {
 	char cgroup[PATH_MAX]; /* --cgroup: only punches by its tasks (in the kernel); "" for all */
 	struct dx_top_filter filter;
 	struct dx_session_opts session; /* --fault-hooks, --hooks-idle */
-	size_t evidence_budget;         /* --evidence-budget */
+	struct dx_budget_opts budget;   /* --evidence-budget, --idle-files */
 };
 
 struct app {
@@ -129,7 +129,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->session;
-		state->child_inputs[1] = &o->evidence_budget;
+		state->child_inputs[1] = &o->budget;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -141,7 +141,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-	{ &dx_session_argp, 0, NULL, 0 }, { &dx_evidence_argp, 0, NULL, 0 }, { 0 }
+	{ &dx_session_argp, 0, NULL, 0 }, { &dx_budget_argp, 0, NULL, 0 }, { 0 }
 };
 static const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 
@@ -190,7 +190,7 @@ static void draw(struct app *a)
 		return;
 	}
 	erase();
-	snprintf(line, sizeof(line), "daxtop - %zu files, %zu shown%s", dx_report_nfiles(a->report),
+	snprintf(line, sizeof(line), "daxtop - %" PRIu64 " files, %zu shown%s", dx_report_files_seen(a->report),
 		 t->nrows, a->paused ? "  [paused]" : "");
 	mvaddnstr(0, 0, line, (int)width);
 	mvaddnstr(1, 0, dx_report_banner(a->report), (int)width);
@@ -453,7 +453,8 @@ int main(int argc, char **argv)
 	if (a.o.pid && kill((pid_t)a.o.pid, 0) && errno == ESRCH)
 		fprintf(stderr, "daxtop: no process %u (yet): watching for it\n", a.o.pid);
 	/* a live view keeps a ring of the newest findings: its memory stays flat however long it runs */
-	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = a.o.evidence_budget });
+	a.report = dx_report_new(&(struct dx_report_opts){ .max_findings = 1024, .evidence_budget = a.o.budget.evidence_budget,
+								.idle_ns = a.o.budget.idle_ns });
 	if (!a.report)
 		return 1;
 	if (dx_session_open(&so, &a.session, err, sizeof(err))) {

@@ -44,7 +44,7 @@ struct options {
 	uint64_t max_size; /* --max-size in bytes, 0 for none (record) */
 	bool json;
 	struct dx_session_opts session; /* --fault-hooks, --hooks-idle (live, record) */
-	size_t evidence_budget;         /* --evidence-budget (live, report) */
+	struct dx_budget_opts budget;   /* --evidence-budget, --idle-files (live, report) */
 	unsigned int given; /* which options were given: refused where they do not apply */
 };
 
@@ -140,7 +140,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->session;
-		state->child_inputs[1] = &o->evidence_budget;
+		state->child_inputs[1] = &o->budget;
 		return 0;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0 && !strcmp(arg, "record"))
@@ -165,7 +165,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-	{ &dx_session_argp, 0, NULL, 0 }, { &dx_evidence_argp, 0, NULL, 0 }, { 0 }
+	{ &dx_session_argp, 0, NULL, 0 }, { &dx_budget_argp, 0, NULL, 0 }, { 0 }
 };
 
 static const struct argp argp = {
@@ -278,7 +278,8 @@ static int cmd_live(const struct options *o)
 {
 	struct live l = { 0 };
 	struct dx_report_opts ro = {
-		.max_findings = LIVE_FINDINGS, .evidence_budget = o->evidence_budget, .on_finding = print_finding, .ctx = &l,
+		.max_findings = LIVE_FINDINGS, .evidence_budget = o->budget.evidence_budget, .idle_ns = o->budget.idle_ns,
+		.on_finding = print_finding, .ctx = &l,
 	};
 	struct dx_loop_opts loop = { .sink = say_lost, .sink_ctx = &l };
 	uint64_t events = 0;
@@ -416,7 +417,9 @@ static int write_timelines(const struct options *o, const struct report_pass *p)
 static int cmd_report(const struct options *o)
 {
 	struct report_pass pass = { 0 };
-	struct dx_report_opts ro = { .keep_punches = true, .evidence_budget = o->evidence_budget };
+	struct dx_report_opts ro = {
+		.keep_punches = true, .evidence_budget = o->budget.evidence_budget, .idle_ns = o->budget.idle_ns,
+	};
 	const struct dx_capture_header *h;
 	struct dx_capture_reader *in;
 	struct dx_report *r;

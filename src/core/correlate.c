@@ -52,6 +52,11 @@ struct dx_correlator {
 	struct dx_file_stats *files;
 	size_t nfiles, cap_files;
 	struct file_index index;
+	struct file_use *use;         /* per file index */
+	size_t cap_use;
+	uint64_t idle_ns, next_sweep; /* see drop_idle_files */
+	size_t max_files, held;        /* indices in use, the idle files' rows among them */
+	uint64_t files_seen, files_dropped; /* idle files' rows not among them */
 	struct window_list windows;   /* not yet judged, in opening order */
 	struct file_windows *by_file; /* per file index */
 	size_t cap_by_file;
@@ -69,20 +74,97 @@ struct dx_correlator {
 
 /* ---- files ---- */
 
+/* What keeps a file's index: its windows not yet delivered, and when it was last seen. */
+struct file_use {
+	uint64_t seen_ns;
+	size_t windows; /* opened and not yet delivered: they and their verdicts hold the index */
+	bool dropped;   /* the index is free */
+};
+
 static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 {
 	bool added;
 	size_t i = file_index_add(&c->index, f, c->nfiles, &added);
-	struct dx_file_stats *st;
 
-	if (!added)
-		return i;
-	st = DX_PUSH(c->files, c->nfiles, c->cap_files);
-	memset(st, 0, sizeof(*st));
-	st->file = *f;
-	c->by_file = dx_grow(c->by_file, &c->cap_by_file, c->nfiles, sizeof(*c->by_file));
-	memset(&c->by_file[i], 0, sizeof(c->by_file[i]));
+	if (added) {
+		if (i == c->nfiles) {
+			DX_PUSH(c->files, c->nfiles, c->cap_files);
+			c->by_file = dx_grow(c->by_file, &c->cap_by_file, c->nfiles, sizeof(*c->by_file));
+			c->use = dx_grow(c->use, &c->cap_use, c->nfiles, sizeof(*c->use));
+		}
+		memset(&c->files[i], 0, sizeof(c->files[i]));
+		c->files[i].file = *f;
+		memset(&c->by_file[i], 0, sizeof(c->by_file[i]));
+		memset(&c->use[i], 0, sizeof(c->use[i]));
+		c->files_seen += f->ino != 0;
+		c->held++;
+	}
+	c->use[i].seen_ns = c->newest_ts;
 	return i;
+}
+
+/* Its counts added to its device's idle files (ino 0, a number no file has), so that every total stays. */
+static void drop_file(struct dx_correlator *c, size_t i)
+{
+	struct dx_file f = c->files[i].file;
+	size_t idle;
+
+	if (c->opts.on_file_dropped)
+		c->opts.on_file_dropped(&f, c->opts.ctx);
+	idle = file_index(c, &(struct dx_file){ .dev = f.dev }); /* may move c->files, never take index i */
+	strcpy(c->files[idle].name, "(idle files)");
+	dx_file_stats_add(&c->files[idle], &c->files[i]);
+	file_index_drop(&c->index, &f);
+	c->use[i].dropped = true;
+	c->held--;
+	c->files_dropped++;
+}
+
+static bool droppable(const struct dx_correlator *c, size_t i)
+{
+	return !c->use[i].dropped && !c->use[i].windows && c->files[i].file.ino;
+}
+
+struct last_seen {
+	uint64_t seen_ns;
+	size_t file;
+};
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct last_seen *x = a, *y = b;
+
+	return x->seen_ns < y->seen_ns ? -1 : x->seen_ns > y->seen_ns;
+}
+
+/*
+ * Files with no window not yet delivered are dropped (drop_file), their
+ * indices free for the next files: findings and punches carry the file
+ * itself, never its index. Those unseen for idle_ns of the stream's time,
+ * looked for every quarter of idle_ns; and past max_files held, the least
+ * recently seen, down to three quarters of it.
+ */
+static void drop_idle_files(struct dx_correlator *c)
+{
+	uint64_t now = c->newest_ts > c->watermark ? c->newest_ts : c->watermark;
+	struct last_seen *oldest = NULL;
+	size_t n = 0, cap = 0;
+
+	if (now >= c->next_sweep) {
+		c->next_sweep = now + c->idle_ns / 4;
+		for (size_t i = 0; i < c->nfiles; i++)
+			if (droppable(c, i) && now - c->use[i].seen_ns >= c->idle_ns)
+				drop_file(c, i);
+	}
+	if (c->held <= c->max_files)
+		return;
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (droppable(c, i))
+			*DX_PUSH(oldest, n, cap) = (struct last_seen){ c->use[i].seen_ns, i };
+	qsort(oldest, n, sizeof(*oldest), seen_cmp);
+	for (size_t k = 0; k < n && c->held > c->max_files / 4 * 3; k++)
+		drop_file(c, oldest[k].file);
+	free(oldest);
 }
 
 /*
@@ -164,6 +246,7 @@ static void open_window(struct dx_correlator *c, const struct dx_event *e)
 	if (old) /* its end was lost: a task is in one syscall at a time */
 		end_window(c, old, e->ts, true);
 	w->file = file_index(c, &e->file);
+	c->use[w->file].windows++;
 	w->seq = c->next_window++;
 	w->lost_at_open = c->lost;
 	w->punch = event_task(e);
@@ -693,6 +776,7 @@ static void deliver(void *verdict, void *ctx)
 	struct dx_verdict *v = verdict;
 
 	dx_verdict_add_counts(&c->files[v->file], v);
+	c->use[v->file].windows--;
 	if (c->opts.on_punch)
 		c->opts.on_punch(&v->punch, c->opts.ctx);
 	for (size_t i = 0; i < v->nfound && c->opts.on_finding; i++) {
@@ -766,6 +850,7 @@ static void judge_ready(struct dx_correlator *c)
 		retire(c, ready[i]);
 	free(ready);
 	dx_worker_collect(c->judge);
+	drop_idle_files(c);
 }
 
 /* ---- public ---- */
@@ -778,6 +863,8 @@ struct dx_correlator *dx_correlator_new(const struct dx_correlator_opts *opts)
 		return NULL;
 	c->opts = *opts;
 	c->budget = opts->evidence_budget ? opts->evidence_budget : DX_EVIDENCE_BUDGET;
+	c->idle_ns = opts->idle_ns ? opts->idle_ns : DX_FILE_IDLE_NS;
+	c->max_files = opts->max_files ? opts->max_files : DX_FILES_HELD;
 	c->judge = dx_worker_new(&(struct dx_worker_ops){ judge, deliver, discard_retired, discard_verdict, c });
 	if (!c->judge) {
 		free(c);
@@ -801,6 +888,7 @@ void dx_correlator_free(struct dx_correlator *c)
 	dax_windows_free(&c->dax);
 	free(c->files);
 	free(c->by_file);
+	free(c->use);
 	u64_map_free(&c->by_seq);
 	u64_map_free(&c->open_by_tid);
 	u64_map_free(&c->task_windows);
@@ -876,7 +964,17 @@ size_t dx_correlator_nfiles(const struct dx_correlator *c)
 
 const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i)
 {
-	return i < c->nfiles ? &c->files[i] : NULL;
+	return i < c->nfiles && !c->use[i].dropped ? &c->files[i] : NULL;
+}
+
+uint64_t dx_correlator_files_seen(const struct dx_correlator *c)
+{
+	return c->files_seen;
+}
+
+uint64_t dx_correlator_files_dropped(const struct dx_correlator *c)
+{
+	return c->files_dropped;
 }
 
 size_t dx_correlator_ndax(const struct dx_correlator *c)

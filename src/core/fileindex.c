@@ -51,19 +51,54 @@ size_t file_index_add(struct file_index *ix, const struct dx_file *f, size_t nex
 	*added = e == SIZE_MAX;
 	if (!*added)
 		return ix->entries[e].index;
+	if (!ix->n)
+		ix->free_entry = SIZE_MAX;
+	if (ix->free_entry != SIZE_MAX) {
+		e = ix->free_entry;
+		ix->free_entry = ix->entries[e].next;
+	} else {
+		DX_PUSH(ix->entries, ix->n, ix->cap);
+		e = ix->n - 1;
+	}
+	n = &ix->entries[e];
 	head = u64_map_put(&ix->by_hash, file_hash(f));
-	n = DX_PUSH(ix->entries, ix->n, ix->cap);
 	n->key = *f;
-	n->index = next_index;
+	n->index = ix->nfree_index ? ix->free_index[--ix->nfree_index] : next_index;
 	n->next = *head ? *head - 1 : SIZE_MAX;
-	*head = ix->n; /* the new entry's position + 1 */
-	return next_index;
+	*head = e + 1;
+	return n->index;
+}
+
+void file_index_drop(struct file_index *ix, const struct dx_file *f)
+{
+	uint64_t hash = file_hash(f), *head = u64_map_get(&ix->by_hash, hash);
+	size_t *link, e;
+
+	if (!head)
+		return;
+	/* the link to each entry of the chain: the head's (as position + 1) or the entry before's */
+	for (e = *head - 1, link = NULL; e != SIZE_MAX && !same_file(&ix->entries[e].key, f);
+	     link = &ix->entries[e].next, e = *link)
+		;
+	if (e == SIZE_MAX)
+		return;
+	if (link)
+		*link = ix->entries[e].next;
+	else if (ix->entries[e].next == SIZE_MAX)
+		u64_map_del(&ix->by_hash, hash);
+	else
+		*head = ix->entries[e].next + 1;
+	*DX_PUSH(ix->free_index, ix->nfree_index, ix->cap_free_index) = ix->entries[e].index;
+	ix->entries[e].next = ix->free_entry;
+	ix->free_entry = e;
 }
 
 void file_index_free(struct file_index *ix)
 {
 	u64_map_free(&ix->by_hash);
 	free(ix->entries);
+	free(ix->free_index);
 	ix->entries = NULL;
-	ix->n = ix->cap = 0;
+	ix->free_index = NULL;
+	ix->n = ix->cap = ix->nfree_index = ix->cap_free_index = 0;
 }

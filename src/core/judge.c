@@ -706,8 +706,25 @@ void dx_verdict_free(struct dx_verdict *v)
 
 void dx_verdict_add_counts(struct dx_file_stats *st, const struct dx_verdict *v)
 {
-	const struct dx_file_stats *t = &v->tally;
+	dx_file_stats_add(st, &v->tally);
+}
 
+void dx_file_stats_add(struct dx_file_stats *st, const struct dx_file_stats *t)
+{
+	st->punches += t->punches;
+	st->punch_ns += t->punch_ns;
+	st->unterminated += t->unterminated;
+	for (size_t i = 0; i < DX_HIST_SLOTS; i++)
+		st->lock_waits.slots[i] += t->lock_waits.slots[i];
+	st->lock_waits.count += t->lock_waits.count;
+	st->lock_waits.total_ns += t->lock_waits.total_ns;
+	if (t->lock_waits.max_ns > st->lock_waits.max_ns)
+		st->lock_waits.max_ns = t->lock_waits.max_ns;
+	st->read_waits += t->read_waits;
+	st->write_waits += t->write_waits;
+	st->writable_after_punch += t->writable_after_punch;
+	st->over_window_limit += t->over_window_limit;
+	st->partial_punches += t->partial_punches;
 	st->blocked += t->blocked;
 	st->unblocked_read += t->unblocked_read;
 	st->unblocked_write += t->unblocked_write;

@@ -31,25 +31,43 @@ static bool parse_line(const char *line, struct dx_mount *out)
 {
 	const char *sep = strstr(line, " - ");
 	unsigned int major, minor;
+	unsigned long long id;
 	char *point = NULL, *fstype = NULL;
 
-	if (!sep || sscanf(line, "%*u %*u %u:%u %*s %ms", &major, &minor, &point) != 3)
+	if (!sep || sscanf(line, "%llu %*u %u:%u %*s %ms", &id, &major, &minor, &point) != 4)
 		return false;
 	if (sscanf(sep + 3, "%ms", &fstype) != 1) {
 		free(point);
 		return false;
 	}
 	unescape_octal(point);
-	*out = (struct dx_mount){ .dev = major << 20 | minor, .fstype = fstype, .point = point };
+	*out = (struct dx_mount){ .dev = major << 20 | minor, .fstype = fstype, .point = point, .ids = malloc(sizeof(id)), .nids = 1 };
+	if (!out->ids)
+		abort();
+	out->ids[0] = id;
 	return true;
 }
 
-/* Adds one (owned) unless its device is there already: the first mount of a device wins. */
+static void free_mount(struct dx_mount *one)
+{
+	free(one->fstype);
+	free(one->point);
+	free(one->ids);
+}
+
+/* Adds one (owned) unless its device is there already: the first mount of a device wins, the others add their IDs. */
 static void add_mount(struct dx_mounts *m, struct dx_mount *one)
 {
-	if (dx_mounts_find(m, one->dev)) {
-		free(one->fstype);
-		free(one->point);
+	struct dx_mount *had = (struct dx_mount *)dx_mounts_find(m, one->dev);
+
+	if (had) {
+		if (!one->gone) { /* a bind mount, or another mount of the device */
+			had->ids = realloc(had->ids, (had->nids + 1) * sizeof(*had->ids));
+			if (!had->ids)
+				abort();
+			had->ids[had->nids++] = one->ids[0];
+		}
+		free_mount(one);
 		return;
 	}
 	if ((m->n & (m->n - 1)) == 0 && m->n >= 16) { /* a power of two: full */
@@ -58,6 +76,15 @@ static void add_mount(struct dx_mounts *m, struct dx_mount *one)
 			abort();
 	}
 	m->list[m->n++] = *one;
+}
+
+static bool shares_id(const struct dx_mount *a, const struct dx_mount *b)
+{
+	for (size_t i = 0; i < a->nids; i++)
+		for (size_t j = 0; j < b->nids; j++)
+			if (a->ids[i] == b->ids[j])
+				return true;
+	return false;
 }
 
 int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
@@ -77,8 +104,14 @@ int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
 		dx_mounts_free(&fresh);
 		return -1;
 	}
+	for (size_t i = 0; i < fresh.n; i++) {
+		const struct dx_mount *had = dx_mounts_find(m, fresh.list[i].dev);
+
+		fresh.list[i].renewed = had && had->nids && (had->gone || !shares_id(had, &fresh.list[i]));
+	}
 	for (size_t i = 0; i < m->n; i++) { /* unmounted since: their last entry stays */
 		m->list[i].gone = true;
+		m->list[i].renewed = false;
 		add_mount(&fresh, &m->list[i]);
 	}
 	free(m->list);
@@ -94,8 +127,7 @@ void dx_mounts_put(struct dx_mounts *m, uint32_t dev, const char *fstype, const 
 	if (!one.fstype || !one.point)
 		abort();
 	if (had) {
-		free(had->fstype);
-		free(had->point);
+		free_mount(had);
 		*had = one;
 		return;
 	}
@@ -114,10 +146,8 @@ const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev)
 
 void dx_mounts_free(struct dx_mounts *m)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->list[i].fstype);
-		free(m->list[i].point);
-	}
+	for (size_t i = 0; i < m->n; i++)
+		free_mount(&m->list[i]);
 	free(m->list);
 	*m = (struct dx_mounts){ 0 };
 }

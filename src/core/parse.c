@@ -60,32 +60,44 @@ bool dx_parse_seconds(const char *arg, double min, double max, double *out)
 	return true;
 }
 
-enum { OPT_EVIDENCE_BUDGET = 3000 };
+enum { OPT_EVIDENCE_BUDGET = 3000, OPT_IDLE_FILES };
 
 #define MAX_EVIDENCE_BUDGET (1ULL << 30)
 
-static const struct argp_option evidence_options[] = {
+static const struct argp_option budget_options[] = {
 	{ "evidence-budget", OPT_EVIDENCE_BUDGET, "N", 0,
 	  "fault groups, page marks and requests that open punch windows keep together (default 1048576, about "
 	  "300 MiB; 1 to 1073741824): past it a window only counts them, and says its findings are incomplete",
 	  0 },
+	{ "idle-files", OPT_IDLE_FILES, "SECS", 0,
+	  "a file without a punch window not yet judged, unseen this long (default 60; 1 to 86400), is dropped: its "
+	  "counts go to its device's (idle files) row",
+	  0 },
 	{ 0 },
 };
 
-static error_t parse_evidence_opt(int key, char *arg, struct argp_state *state)
+static error_t parse_budget_opt(int key, char *arg, struct argp_state *state)
 {
-	size_t *budget = state->input;
+	struct dx_budget_opts *budget = state->input;
 	uint64_t n;
+	double secs = 0;
 
-	if (key != OPT_EVIDENCE_BUDGET)
-		return ARGP_ERR_UNKNOWN;
-	if (!dx_parse_count(arg, 1, MAX_EVIDENCE_BUDGET, &n))
-		argp_error(state, "invalid --evidence-budget '%s' (1 to %llu)", arg, MAX_EVIDENCE_BUDGET);
-	*budget = (size_t)n;
-	return 0;
+	switch (key) {
+	case OPT_EVIDENCE_BUDGET:
+		if (!dx_parse_count(arg, 1, MAX_EVIDENCE_BUDGET, &n))
+			argp_error(state, "invalid --evidence-budget '%s' (1 to %llu)", arg, MAX_EVIDENCE_BUDGET);
+		budget->evidence_budget = (size_t)n;
+		return 0;
+	case OPT_IDLE_FILES:
+		if (!dx_parse_seconds(arg, 1, 86400, &secs))
+			argp_error(state, "invalid --idle-files '%s' (1 to 86400 seconds)", arg);
+		budget->idle_ns = (uint64_t)(secs * 1e9);
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
 }
 
-const struct argp dx_evidence_argp = { evidence_options, parse_evidence_opt, NULL, NULL, NULL, NULL, NULL };
+const struct argp dx_budget_argp = { budget_options, parse_budget_opt, NULL, NULL, NULL, NULL, NULL };
 
 /* Every tool's --version: its name and the one version, debian/changelog's (the Makefile reads it). */
 static void print_version(FILE *f, struct argp_state *state)

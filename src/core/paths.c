@@ -73,6 +73,7 @@ static void remember(struct dx_paths *p, const struct dx_file *f, const char *pa
 {
 	struct path_entry *e = lookup(p, f);
 	char *copy = path ? strdup(path) : NULL;
+	size_t i;
 
 	if (path && !copy)
 		return;
@@ -81,10 +82,23 @@ static void remember(struct dx_paths *p, const struct dx_file *f, const char *pa
 		e->path = copy;
 		return;
 	}
-	file_index_add(&p->index, f, p->n, &(bool){ false });
-	e = DX_PUSH(p->entries, p->n, p->cap);
+	i = file_index_add(&p->index, f, p->n, &(bool){ false });
+	if (i == p->n)
+		DX_PUSH(p->entries, p->n, p->cap);
+	e = &p->entries[i];
 	e->file = *f;
 	e->path = copy;
+}
+
+void dx_paths_forget(struct dx_paths *p, const struct dx_file *f)
+{
+	struct path_entry *e = lookup(p, f);
+
+	if (!e)
+		return;
+	free(e->path);
+	e->path = NULL; /* its index free for the next file */
+	file_index_drop(&p->index, f);
 }
 
 void dx_paths_set(struct dx_paths *p, const struct dx_file *f, const char *path)

@@ -37,6 +37,15 @@ static void keep_finding(const struct dx_finding *f, void *ctx)
 		r->opts.on_finding(f, r->opts.ctx);
 }
 
+/* The correlator dropped an idle file: its kernel counters go with its counts to its device's idle files. */
+static void drop_file(const struct dx_file *f, void *ctx)
+{
+	struct dx_report *r = ctx;
+
+	dx_kcounts_drop(r->counts, f);
+	dx_paths_forget(r->paths, f);
+}
+
 static void keep_punch(const struct dx_punch_window *p, void *ctx)
 {
 	struct dx_report *r = ctx;
@@ -48,7 +57,8 @@ struct dx_report *dx_report_new(const struct dx_report_opts *opts)
 {
 	struct dx_report *r = calloc(1, sizeof(*r));
 	struct dx_correlator_opts co = {
-		.reorder_ns = DX_REORDER_NS, .grace_ns = DX_GRACE_NS, .on_finding = keep_finding, .ctx = r,
+		.reorder_ns = DX_REORDER_NS, .grace_ns = DX_GRACE_NS, .on_finding = keep_finding,
+		.on_file_dropped = drop_file, .ctx = r,
 	};
 
 	if (!r)
@@ -56,6 +66,8 @@ struct dx_report *dx_report_new(const struct dx_report_opts *opts)
 	r->opts = *opts;
 	co.on_punch = opts->keep_punches ? keep_punch : NULL;
 	co.evidence_budget = opts->evidence_budget;
+	co.idle_ns = opts->idle_ns;
+	co.max_files = opts->max_files;
 	r->corr = dx_correlator_new(&co);
 	r->paths = dx_paths_new();
 	r->counts = dx_kcounts_new();
@@ -143,6 +155,7 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 		break;
 	case DX_REC_DROPS:
 		memcpy(r->drops, drops->drops, len < sizeof(r->drops) ? len : sizeof(r->drops));
+		dx_kcounts_snapshot_end(r->counts); /* a session's snapshot ends with its drops */
 		break;
 	case DX_REC_CUT:
 		memcpy(&r->cut, payload, sizeof(r->cut));
@@ -242,6 +255,26 @@ size_t dx_report_nfiles(const struct dx_report *r)
 const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i)
 {
 	return dx_correlator_file(r->corr, i);
+}
+
+size_t dx_report_files(const struct dx_report *r, const struct dx_file_stats **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dx_report_nfiles(r); i++)
+		if ((out[n] = dx_report_file(r, i)))
+			n++;
+	return n;
+}
+
+uint64_t dx_report_files_seen(const struct dx_report *r)
+{
+	return dx_correlator_files_seen(r->corr);
+}
+
+uint64_t dx_report_files_dropped(const struct dx_report *r)
+{
+	return dx_correlator_files_dropped(r->corr);
 }
 
 struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file *f)
@@ -344,6 +377,9 @@ const char *dx_report_file_label(const struct dx_report *r, const struct dx_file
 	if (path)
 		return path;
 	dx_format_dev(f->dev, dev, sizeof(dev));
-	snprintf(buf, len, "%s:%llu", dev, (unsigned long long)f->ino);
+	if (!f->ino) /* the row of the device's files dropped idle (dx_correlator_opts.idle_ns) */
+		snprintf(buf, len, "%s (idle files)", dev);
+	else
+		snprintf(buf, len, "%s:%llu", dev, (unsigned long long)f->ino);
 	return buf;
 }

@@ -16,6 +16,7 @@
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/metrics.h"
 #include "daxscope/core/mounts.h"
+#include "core/grow.h"
 
 struct om {
 	FILE *out;
@@ -307,6 +308,77 @@ static void add_file(struct dx_file_stats *sum, const struct dx_file_stats *st)
 		sum->lock_waits.max_ns = st->lock_waits.max_ns;
 }
 
+/* Takes what BEFORE counted out of SUM (which holds it): the maximum wait stays. */
+static void sub_file(struct dx_file_stats *sum, const struct dx_file_stats *before)
+{
+	for (size_t i = 0; i < sizeof(file_counters) / sizeof(file_counters[0]); i++) {
+		uint64_t a, b;
+
+		memcpy(&a, (char *)sum + file_counters[i].offset, sizeof(a));
+		memcpy(&b, (const char *)before + file_counters[i].offset, sizeof(b));
+		a -= b < a ? b : a;
+		memcpy((char *)sum + file_counters[i].offset, &a, sizeof(a));
+	}
+	for (unsigned int s = 0; s < DX_HIST_SLOTS; s++)
+		sum->lock_waits.slots[s] -= before->lock_waits.slots[s] < sum->lock_waits.slots[s]
+						    ? before->lock_waits.slots[s]
+						    : sum->lock_waits.slots[s];
+}
+
+struct dx_mount_history {
+	struct dx_file_stats *before; /* file.dev: the device */
+	size_t n, cap;
+};
+
+struct dx_mount_history *dx_mount_history_new(void)
+{
+	struct dx_mount_history *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		abort();
+	return h;
+}
+
+static const struct dx_file_stats *history_of(const struct dx_mount_history *h, uint32_t dev)
+{
+	for (size_t i = 0; h && i < h->n; i++)
+		if (h->before[i].file.dev == dev)
+			return &h->before[i];
+	return NULL;
+}
+
+void dx_mount_history_renew(struct dx_mount_history *h, const struct dx_report *r, uint32_t dev)
+{
+	struct dx_file_stats *before = (struct dx_file_stats *)history_of(h, dev);
+	size_t nfiles = dx_report_nfiles(r);
+	const struct dx_file_stats **files = alloc_array(nfiles, sizeof(*files));
+
+	if (!before)
+		before = DX_PUSH(h->before, h->n, h->cap);
+	memset(before, 0, sizeof(*before));
+	before->file.dev = dev;
+	nfiles = dx_report_files(r, files);
+	for (size_t i = 0; i < nfiles; i++)
+		if (files[i]->file.dev == dev)
+			add_file(before, files[i]);
+	free(files);
+}
+
+void dx_mount_history_learn(struct dx_mount_history *h, const struct dx_report *r, const struct dx_mounts *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->list[i].renewed)
+			dx_mount_history_renew(h, r, m->list[i].dev);
+}
+
+void dx_mount_history_free(struct dx_mount_history *h)
+{
+	if (!h)
+		return;
+	free(h->before);
+	free(h);
+}
+
 /* Files with a finding's counts: those of a mount rank it, those of a file its series. */
 /* Findings of data lost: writes thrown away or never written, old bytes written back. */
 static uint64_t lost_data(const struct dx_file_stats *st)
@@ -351,15 +423,18 @@ static int mount_rank(const void *a, const void *b)
 	return mount_by_dev(a, b);
 }
 
-/* One sum per device over its files, by device number; how many. Sorted, not searched: anyone can make mounts. */
-static size_t sum_mounts(const struct dx_report *r, const struct dx_mounts *mounts, struct mount_sum **out)
+/*
+ * One sum per device over its files, by device number, less its earlier
+ * mounts'; how many. Sorted, not searched: anyone can make mounts.
+ */
+static size_t sum_mounts(const struct dx_report *r, const struct dx_metrics_opts *o, struct mount_sum **out)
 {
+	const struct dx_mounts *mounts = o->mounts;
 	size_t nfiles = dx_report_nfiles(r), n = 0;
 	const struct dx_file_stats **files = alloc_array(nfiles, sizeof(*files));
 	struct mount_sum *sums = alloc_array(nfiles, sizeof(*sums));
 
-	for (size_t i = 0; i < nfiles; i++)
-		files[i] = dx_report_file(r, i);
+	nfiles = dx_report_files(r, files);
 	qsort(files, nfiles, sizeof(*files), file_by_dev);
 	for (size_t i = 0; i < nfiles; i++) {
 		if (!n || sums[n - 1].sum.file.dev != files[i]->file.dev) {
@@ -367,6 +442,12 @@ static size_t sum_mounts(const struct dx_report *r, const struct dx_mounts *moun
 			sums[n++].known = mounts && dx_mounts_find(mounts, files[i]->file.dev);
 		}
 		add_file(&sums[n - 1].sum, files[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct dx_file_stats *before = history_of(o->history, sums[i].sum.file.dev);
+
+		if (before)
+			sub_file(&sums[i].sum, before);
 	}
 	free(files);
 	*out = sums;
@@ -391,7 +472,7 @@ static size_t fold_mounts(struct mount_sum *sums, size_t n, size_t max)
 static void mount_series(const struct om *o, const struct dx_report *r, const struct dx_metrics_opts *opts)
 {
 	struct mount_sum *sums;
-	size_t n = sum_mounts(r, opts->mounts, &sums), max = opts->max_mounts ? opts->max_mounts : DX_METRICS_MOUNTS_DEFAULT;
+	size_t n = sum_mounts(r, opts, &sums), max = opts->max_mounts ? opts->max_mounts : DX_METRICS_MOUNTS_DEFAULT;
 	size_t folded = fold_mounts(sums, n, max), nents = folded ? max + 1 : n;
 	struct entity *ents = alloc_array(nents, sizeof(*ents));
 	char value[32];
@@ -454,12 +535,13 @@ static char *file_labels(const struct dx_report *r, const struct dx_file_stats *
 
 static void file_series(const struct om *o, const struct dx_report *r, size_t top)
 {
-	size_t nfiles = dx_report_nfiles(r), n = nfiles < top ? nfiles : top;
+	size_t nfiles = dx_report_nfiles(r), n;
 	const struct dx_file_stats **all = alloc_array(nfiles, sizeof(*all));
-	struct entity *ents = alloc_array(n, sizeof(*ents));
+	struct entity *ents;
 
-	for (size_t i = 0; i < nfiles; i++)
-		all[i] = dx_report_file(r, i);
+	nfiles = dx_report_files(r, all);
+	n = nfiles < top ? nfiles : top;
+	ents = alloc_array(n, sizeof(*ents));
 	qsort(all, nfiles, sizeof(*all), busier);
 	for (size_t i = 0; i < n; i++)
 		ents[i] = (struct entity){ file_labels(r, all[i]), all[i] };
@@ -509,7 +591,10 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 		sample(o, "kernel_drops", "_total", NULL, reason, u64(value, sizeof(value), dx_report_drops(r, i)));
 	}
 	family(o, "files", "gauge", false, "Files seen punched (per-file series: the busiest of them only).");
-	sample(o, "files", "", NULL, NULL, u64(value, sizeof(value), dx_report_nfiles(r)));
+	sample(o, "files", "", NULL, NULL, u64(value, sizeof(value), dx_report_files_seen(r)));
+	family(o, "files_dropped", "counter", false,
+	       "Files dropped idle or past the most held: their counts in their mount's (idle files) (ino 0).");
+	sample(o, "files_dropped", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_files_dropped(r)));
 }
 
 static void http_series(const struct om *o, const struct dx_metrics_http *http)

@@ -288,7 +288,7 @@ static uint64_t punches_of(const struct dx_report *r, size_t field)
 	for (size_t i = 0; i < dx_report_nfiles(r); i++) {
 		const struct dx_file_stats *st = dx_report_file(r, i);
 
-		if (dx_report_wants(r, &st->file))
+		if (st && dx_report_wants(r, &st->file))
 			n += *(const uint64_t *)((const char *)st + field);
 	}
 	return n;
@@ -323,8 +323,8 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 		fprintf(out, "WARNING: %s.\n", text);
 	if (dx_report_banner(r)[0])
 		fprintf(out, "%s\n", dx_escape(text, sizeof(text), dx_report_banner(r), SIZE_MAX));
-	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %zu files\n",
-		dx_report_events(r), lost, dx_report_nfindings(r), nfiles);
+	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %" PRIu64 " files\n",
+		dx_report_events(r), lost, dx_report_nfindings(r), dx_report_files_seen(r));
 	if (dx_report_drops(r, DX_DROP_MAP_FULL) || dx_report_drops(r, DX_DROP_VMA))
 		fprintf(out, "kernel side: %" PRIu64 " tracking-map insertions failed (map full), %" PRIu64
 			     " fault addresses whose mapping could not be looked up\n",
@@ -363,7 +363,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 		const struct dx_file_stats *st = dx_report_file(r, i);
 		char label[4 * 4096 + 1];
 
-		if (!dx_report_wants(r, &st->file))
+		if (!st || !dx_report_wants(r, &st->file))
 			continue;
 		fprintf(out, "%-32s %7" PRIu64 " %7" PRIu64 " %7.3fms %7.3fms %7.3fms %7" PRIu64
 			     " %9" PRIu64 " %9" PRIu64 "\n",
@@ -761,7 +761,7 @@ static void json_files(yajl_gen g, const struct dx_report *r)
 	for (size_t i = 0; i < dx_report_nfiles(r); i++) {
 		const struct dx_file_stats *st = dx_report_file(r, i);
 
-		if (!dx_report_wants(r, &st->file))
+		if (!st || !dx_report_wants(r, &st->file))
 			continue;
 		dx_json_map(g, NULL);
 		dx_report_json_file_fields(g, r, st);

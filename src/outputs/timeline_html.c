@@ -637,9 +637,12 @@ static int write_page(FILE *out, const void *ctx)
 {
 	const struct page *pg = ctx;
 	page_head(out, pg->t, pg->r);
-	for (size_t i = 0; i < dx_report_nfiles(pg->r); i++)
-		if (dx_report_wants(pg->r, &dx_report_file(pg->r, i)->file))
-			file_section(out, pg->t, pg->r, dx_report_file(pg->r, i), i);
+	for (size_t i = 0; i < dx_report_nfiles(pg->r); i++) {
+		const struct dx_file_stats *st = dx_report_file(pg->r, i);
+
+		if (st && dx_report_wants(pg->r, &st->file))
+			file_section(out, pg->t, pg->r, st, i);
+	}
 	for (size_t i = 0; i < dx_report_ndax(pg->r); i++)
 		dax_section(out, pg->t, pg->r, i);
 	findings_table(out, pg->t, pg->r);

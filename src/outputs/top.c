@@ -13,6 +13,7 @@
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/report_out.h"
 #include "daxscope/outputs/top.h"
+#include "core/grow.h"
 #include "report_json.h"
 
 static const struct column {
@@ -81,6 +82,53 @@ static struct dx_top_counts counts_of(const struct dx_report *r, const struct dx
 	return c;
 }
 
+static bool held_at(const struct dx_top *t, size_t i, const struct dx_file_stats *st)
+{
+	return st && t->prev[i].held && !memcmp(&t->prev[i].file, &st->file, sizeof(st->file));
+}
+
+static void add_counts(struct dx_top_counts *to, const struct dx_top_counts *c)
+{
+	to->reads += c->reads;
+	to->writes += c->writes;
+	to->dax_pte += c->dax_pte;
+	to->dax_pmd += c->dax_pmd;
+	to->punches += c->punches;
+	to->waits += c->waits;
+	to->unblocked += c->unblocked;
+	to->discarded += c->discarded;
+}
+
+/*
+ * The counts of files dropped since the last update moved to their device's
+ * idle files (ino 0): they move in the previous counts too, so that no rate
+ * counts them again.
+ */
+static void carry_dropped(struct dx_top *t, const struct dx_report *r)
+{
+	struct dx_top_prev *gone = NULL; /* an idle row may take a dropped file's index: kept apart first */
+	size_t ngone = 0, cap = 0;
+
+	for (size_t i = 0; i < t->nprev; i++) {
+		if (!t->prev[i].held || held_at(t, i, dx_report_file(r, i)))
+			continue;
+		*DX_PUSH(gone, ngone, cap) = t->prev[i];
+		t->prev[i].held = false;
+	}
+	for (size_t i = 0; i < dx_report_nfiles(r) && ngone; i++) {
+		const struct dx_file_stats *st = dx_report_file(r, i);
+
+		if (!st || st->file.ino)
+			continue;
+		if (!held_at(t, i, st))
+			t->prev[i] = (struct dx_top_prev){ .file = st->file, .held = true };
+		for (size_t j = 0; j < ngone; j++)
+			if (gone[j].file.dev == st->file.dev)
+				add_counts(&t->prev[i].counts, &gone[j].counts);
+	}
+	free(gone);
+}
+
 void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_s)
 {
 	size_t nfiles = dx_report_nfiles(r);
@@ -89,7 +137,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 
 	if (t->cap_rows < nfiles) {
 		struct dx_top_row *rows = realloc(t->rows, nfiles * sizeof(*rows));
-		struct dx_top_counts *prev = realloc(t->prev, nfiles * sizeof(*prev));
+		struct dx_top_prev *prev = realloc(t->prev, nfiles * sizeof(*prev));
 
 		if (!rows || !prev)
 			abort();
@@ -97,20 +145,26 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->prev = prev;
 		t->cap_rows = nfiles;
 	}
+	for (; t->nprev < nfiles; t->nprev++)
+		t->prev[t->nprev].held = false;
 	memset(&t->total, 0, sizeof(t->total));
 	t->unwatched = 0;
 	t->undated = 0;
 	t->partial = 0;
 	t->nrows = 0;
+	carry_dropped(t, r);
 	for (size_t i = 0; i < nfiles; i++) {
 		const struct dx_file_stats *st = dx_report_file(r, i);
-		const struct dx_top_counts was = i < t->nprev ? t->prev[i] : none;
-		struct dx_top_counts now = counts_of(r, st);
+		struct dx_top_counts was = held_at(t, i, st) ? t->prev[i].counts : none, now;
 		struct dx_top_row *row = &t->rows[t->nrows];
 		struct dx_top_rates *rate = &row->rate;
-
-		const char *path = dx_report_path(r, &st->file);
+		const char *path;
 		char dev[24], name[4 * DX_NAME_LEN + 1];
+
+		if (!st)
+			continue;
+		now = counts_of(r, st);
+		path = dx_report_path(r, &st->file);
 
 		row->index = i;
 		row->file = st->file;
@@ -149,13 +203,12 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->unwatched += st->unwatched_punches;
 		t->undated += st->undated_punches;
 		t->partial += st->partial_punches;
-		t->prev[i] = now; /* the correlator keeps a file's index for good */
+		t->prev[i] = (struct dx_top_prev){ st->file, true, now };
 		t->nrows++;
 	}
 	t->nall = t->nrows;
 	t->lost_rate = per_second(lost, t->prev_lost, interval_s);
 	t->prev_lost = lost;
-	t->nprev = nfiles;
 	dx_top_refilter(t);
 }
 
@@ -377,7 +430,7 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 		changed += row_changed(&t->rows[i]);
 	localtime_r(&now, &tm);
 	fprintf(out, "daxtop - %02d:%02d:%02d, %zu files (%zu shown, %zu changed this interval, the first %d of them printed), sorted by %s\n",
-		tm.tm_hour, tm.tm_min, tm.tm_sec, dx_report_nfiles(r), t->nrows, changed, DX_TOP_TEXT_ROWS,
+		tm.tm_hour, tm.tm_min, tm.tm_sec, t->nall, t->nrows, changed, DX_TOP_TEXT_ROWS,
 		dx_top_column_name(t->sort));
 	fprintf(out, "%.*s\n", (int)width, dx_report_banner(r));
 	fprintf(out,

@@ -275,13 +275,17 @@ static void trace_finding(FILE *out, const struct dx_truth *t, const struct trut
 	dx_report_finding_line(out, t->report, f);
 }
 
-/* Did a window of the run's file count in the file's field (of struct dx_file_stats) at FIELD? */
+/*
+ * Did a window of the run's file count in the file's field (of struct
+ * dx_file_stats) at FIELD? Asked as its windows are judged, when the file is
+ * held (files idle are dropped: dx_report_file is NULL at their index).
+ */
 static bool run_marked(const struct dx_truth *t, const struct truth_run *r, size_t field)
 {
 	for (size_t i = 0; i < dx_report_nfiles(t->report); i++) {
 		const struct dx_file_stats *st = dx_report_file(t->report, i);
 
-		if (st->file.ino == r->ino && *(const uint64_t *)((const char *)st + field))
+		if (st && st->file.ino == r->ino && *(const uint64_t *)((const char *)st + field))
 			return true;
 	}
 	return false;

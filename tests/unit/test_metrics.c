@@ -141,6 +141,76 @@ static void test_mount_cap(const struct dx_mounts *mounts)
 	dx_report_free(r);
 }
 
+static void read_mounts(struct dx_mounts *m, const char *info)
+{
+	FILE *f = fmemopen((void *)info, strlen(info), "r");
+
+	if (!f || dx_mounts_read(m, f))
+		abort();
+	fclose(f);
+}
+
+static void punches(struct dx_report *r, uint32_t dev, uint64_t ino, int n)
+{
+	for (int i = 0; i < n; i++) {
+		take(r, DX_PUNCH_BEGIN, dev, ino, 0, 0);
+		take(r, DX_PUNCH_END, dev, ino, 0, 0);
+	}
+	dx_report_settle(r, clock_ns + 1000 * MS);
+}
+
+/*
+ * A device number a new mount takes (issue 25, case 6): its series start
+ * from zero, not with the files of the mount before. Bind mounts are the
+ * same mount; a device gone at one read and back at the next is another.
+ */
+static void test_mount_renewed(void)
+{
+	const uint32_t dev = 70;
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_mounts m = { 0 };
+	struct dx_mount_history *h = dx_mount_history_new();
+	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .mounts = &m, .history = h };
+	char *text;
+
+	read_mounts(&m, "60 27 0:70 / /mnt/a rw - tmpfs tmpfs rw\n");
+	punches(r, dev, 1, 3);
+	read_mounts(&m, "60 27 0:70 / /mnt/a rw - tmpfs tmpfs rw\n61 27 0:70 / /mnt/bind rw - tmpfs tmpfs rw\n");
+	ok(!dx_mounts_find(&m, dev)->renewed, "the same mount, and a bind of it: not renewed");
+	read_mounts(&m, "61 27 0:70 / /mnt/bind rw - tmpfs tmpfs rw\n");
+	ok(!dx_mounts_find(&m, dev)->renewed, "its first mount gone, the bind still there: not renewed");
+	dx_mount_history_learn(h, r, &m);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/bind\"}"), 3,
+	       "the mount's punches");
+	free(text);
+	read_mounts(&m, "62 27 0:70 / /mnt/b rw - tmpfs tmpfs rw\n");
+	ok(dx_mounts_find(&m, dev)->renewed, "none of its mount IDs left: a new mount of the device number");
+	dx_mount_history_learn(h, r, &m);
+	punches(r, dev, 2, 1);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/b\"}"), 1,
+	       "the new mount's series: its own punch, not the 3 of the mount before");
+	free(text);
+	read_mounts(&m, "");
+	ok(dx_mounts_find(&m, dev)->gone && !dx_mounts_find(&m, dev)->renewed, "unmounted: gone");
+	read_mounts(&m, "62 27 0:70 / /mnt/c rw - tmpfs tmpfs rw\n");
+	ok(dx_mounts_find(&m, dev)->renewed, "mounted again after a read found it gone, though the mount ID is the same: renewed");
+	dx_mount_history_learn(h, r, &m);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/c\"}"), 0,
+	       "... from zero");
+	free(text);
+	punches(r, dev, 3, 2);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/c\"}"), 2,
+	       "... then its own");
+	free(text);
+	dx_mount_history_free(h);
+	dx_mounts_free(&m);
+	dx_report_free(r);
+}
+
 /* An event by tid at clock_ns + t on (dev, ino), the clock not advanced. */
 static struct dx_event *event_at(struct dx_event *e, uint16_t kind, uint32_t tid, uint64_t t, uint32_t dev, uint64_t ino)
 {
@@ -294,8 +364,9 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text;
 
-	plan(48);
+	plan(48 + 9);
 	test_mounts(&mounts);
+	test_mount_renewed();
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
 	path_of(r, SDA, 1, "/m/q\"b\\\n\xff\xe2\x80\xae"); /* ... ending in U+202E */
 	path_of(r, FUSE, 2, "/mnt/my fuse/f");

@@ -116,6 +116,21 @@ struct dx_file_stats {
  */
 #define DX_EVIDENCE_BUDGET (1u << 20)
 
+/*
+ * A file with no punch window not yet delivered, unseen this long (the
+ * stream's time), is dropped, its counts added to a row of its device's idle
+ * files (ino 0): docs/design.md ("Memory").
+ */
+#define DX_FILE_IDLE_NS (60ull * 1000000000)
+/*
+ * Past this many files held, the least recently seen (of those without a
+ * window not yet delivered) are dropped, down to three quarters of it: as
+ * many as the kernel's map of armed files holds (MAX_WINDOWS, 16384), less
+ * room for idle files' rows and the windows not yet delivered, so that no
+ * table doubles past 16384.
+ */
+#define DX_FILES_HELD 16000
+
 /* A FUSE/virtiofs DAX window (one per mount), as its events left it. */
 struct dx_dax_window {
 	uint64_t window; /* kernel address of its fuse_conn_dax */
@@ -206,6 +221,9 @@ struct dx_correlator_opts {
 	uint64_t reorder_ns; /* events are held this long to undo cross-CPU reordering */
 	uint64_t grace_ns;   /* a window is judged this long after its end (late lock wakeups) */
 	size_t evidence_budget; /* fault groups, page marks and requests all open windows keep; 0: DX_EVIDENCE_BUDGET */
+	uint64_t idle_ns; /* a file unseen this long, in the stream's time, is dropped; 0: DX_FILE_IDLE_NS */
+	size_t max_files; /* past this many files held, the least recently seen are dropped; 0: DX_FILES_HELD */
+	void (*on_file_dropped)(const struct dx_file *f, void *ctx); /* NULL: not wanted */
 	void (*on_finding)(const struct dx_finding *f, void *ctx);
 	void (*on_punch)(const struct dx_punch_window *p, void *ctx); /* NULL: not wanted */
 	void *ctx;
@@ -235,8 +253,12 @@ void dx_correlator_settle(struct dx_correlator *c);
 bool dx_correlator_behind(const struct dx_correlator *c);
 uint64_t dx_correlator_lost(const struct dx_correlator *c);
 uint64_t dx_correlator_events(const struct dx_correlator *c);
+/* Indices 0 to nfiles - 1; a file dropped leaves its index NULL until another file takes it. */
 size_t dx_correlator_nfiles(const struct dx_correlator *c);
 const struct dx_file_stats *dx_correlator_file(const struct dx_correlator *c, size_t i);
+/* Files seen, and of them dropped (their counts in their device's idle files). */
+uint64_t dx_correlator_files_seen(const struct dx_correlator *c);
+uint64_t dx_correlator_files_dropped(const struct dx_correlator *c);
 size_t dx_correlator_ndax(const struct dx_correlator *c);
 const struct dx_dax_window *dx_correlator_dax(const struct dx_correlator *c, size_t i);
 /* Its cache-size model; NULL until a range use was seen. */

@@ -108,5 +108,7 @@ void dx_retired_window_free(struct dx_retired_window *w);
 void dx_verdict_free(struct dx_verdict *v);
 /* Adds the verdict's counts to its file's statistics. */
 void dx_verdict_add_counts(struct dx_file_stats *st, const struct dx_verdict *v);
+/* Every count of T added to ST's (its file, name, tasks and last waiter and holder left). */
+void dx_file_stats_add(struct dx_file_stats *st, const struct dx_file_stats *t);
 
 #endif /* DAXSCOPE_CORE_JUDGE_H */

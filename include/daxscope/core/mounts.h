@@ -12,7 +12,10 @@ struct dx_mount {
 	uint32_t dev; /* kernel dev_t, as struct dx_file has it */
 	char *fstype;
 	char *point;
-	bool gone; /* unmounted since: its last entry */
+	uint64_t *ids; /* mountinfo's mount IDs of the device's mounts (binds too); none if not from mountinfo */
+	size_t nids;
+	bool gone;     /* unmounted since: its last entry */
+	bool renewed;  /* at the last read: another mount of the device number than the read before's */
 };
 
 struct dx_mounts {
@@ -23,7 +26,11 @@ struct dx_mounts {
 /*
  * Updates m from a mountinfo file: a device there takes its first mount (bind
  * mounts repeat it; a reused device number its new mount); one no longer
- * mounted keeps its last entry, so that its series keep their labels.
+ * mounted keeps its last entry, so that its series keep their labels. A
+ * device mounted again after a read found it gone, or none of whose mount
+ * IDs is one it had, is renewed: a new filesystem took the device number.
+ * (One unmounted and another mounted between two reads that takes the same
+ * mount ID, which the kernel hands out again, is not told apart.)
  */
 int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo);
 const struct dx_mount *dx_mounts_find(const struct dx_mounts *m, uint32_t dev);

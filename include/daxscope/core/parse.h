@@ -16,9 +16,14 @@ bool dx_parse_seconds(const char *arg, double min, double max, double *out);
 bool dx_parse_size(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
- * --evidence-budget N: one argp child for every tool that keeps a report; its
- * input a size_t, dx_report_opts.evidence_budget (left 0: the default).
+ * --evidence-budget N and --idle-files SECS: one argp child for every tool
+ * that keeps a report; its input a struct dx_budget_opts, the fields of
+ * dx_report_opts of the same names (left 0: the defaults).
  */
-extern const struct argp dx_evidence_argp;
+struct dx_budget_opts {
+	size_t evidence_budget;
+	uint64_t idle_ns;
+};
+extern const struct argp dx_budget_argp;
 
 #endif /* DAXSCOPE_CORE_PARSE_H */

@@ -14,6 +14,8 @@ struct dx_paths *dx_paths_new(void);
 void dx_paths_free(struct dx_paths *p);
 void dx_paths_set(struct dx_paths *p, const struct dx_file *f, const char *path);
 const char *dx_paths_get(const struct dx_paths *p, const struct dx_file *f);
+/* F's name forgotten, its room kept for another file's. */
+void dx_paths_forget(struct dx_paths *p, const struct dx_file *f);
 /*
  * Names asked of live tasks, looked up on threads of their own: the asking
  * thread never waits on /proc. One thread reads the fd a punch came with;

@@ -29,6 +29,8 @@ struct dx_report_opts {
 	bool keep_punches;   /* keep every judged punch window (one-shot reports) */
 	size_t max_findings; /* keep only the newest this many (live views); 0: all */
 	size_t evidence_budget; /* what open punch windows keep together (dx_correlator_opts); 0: the default */
+	uint64_t idle_ns;       /* a file idle this long (stream time) is dropped (dx_correlator_opts); 0: the default */
+	size_t max_files;       /* past this many files held, the least recently seen are dropped; 0: the default */
 	void (*on_finding)(const struct dx_finding *f, void *ctx); /* as each is judged; may be NULL */
 	void *ctx;
 };
@@ -69,8 +71,14 @@ uint64_t dx_report_findings_judged(const struct dx_report *r);
 /* Judged punch windows, oldest judged first (kept only with keep_punches). */
 size_t dx_report_npunches(const struct dx_report *r);
 const struct dx_punch_window *dx_report_punch(const struct dx_report *r, size_t i);
+/* The files' indices: 0 to nfiles - 1, NULL where a file idle was dropped (dx_correlator_file). */
 size_t dx_report_nfiles(const struct dx_report *r);
 const struct dx_file_stats *dx_report_file(const struct dx_report *r, size_t i);
+/* Every file held (room for dx_report_nfiles); how many. */
+size_t dx_report_files(const struct dx_report *r, const struct dx_file_stats **out);
+/* Files seen since the start, those dropped since among them. */
+uint64_t dx_report_files_seen(const struct dx_report *r);
+uint64_t dx_report_files_dropped(const struct dx_report *r);
 /* A file's page-event counts: the kernel's own per-file counters (they count lost events too). */
 struct dx_file_counts dx_report_file_counts(const struct dx_report *r, const struct dx_file *f);
 size_t dx_report_ndax(const struct dx_report *r);

@@ -37,11 +37,25 @@ struct dx_metrics_http {
 	uint64_t cut;     /* requests cut at the deadline */
 };
 
+/*
+ * What the files of a device number's earlier mounts counted, taken out of
+ * its series: a new filesystem mounted on a device number another had starts
+ * from zero (dx_mount.renewed), not with the gone one's history.
+ */
+struct dx_mount_history;
+struct dx_mount_history *dx_mount_history_new(void);
+/* What DEV's files counted so far is its earlier mounts'. */
+void dx_mount_history_renew(struct dx_mount_history *h, const struct dx_report *r, uint32_t dev);
+/* ... for each device the last read of M renewed. */
+void dx_mount_history_learn(struct dx_mount_history *h, const struct dx_report *r, const struct dx_mounts *m);
+void dx_mount_history_free(struct dx_mount_history *h);
+
 struct dx_metrics_opts {
 	enum dx_metrics_format format;
 	size_t top_files;               /* per-file series for this many files (<= DX_METRICS_TOP_MAX) */
 	size_t max_mounts;              /* per-mount series for this many mounts, the rest as "other"; 0: the default */
 	const struct dx_mounts *mounts; /* fstype and mount point of each device; NULL: unknown */
+	const struct dx_mount_history *history; /* NULL: every device's files are its mount's */
 	const struct dx_metrics_http *http; /* NULL: not served over HTTP, no such series */
 };
 

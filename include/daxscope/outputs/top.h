@@ -39,6 +39,13 @@ struct dx_top_counts {
 	uint64_t reads, writes, dax_pte, dax_pmd, punches, waits, unblocked, discarded;
 };
 
+/* A file's counters at the previous update: an index a file dropped gives another file (dx_correlator_file). */
+struct dx_top_prev {
+	struct dx_file file;
+	bool held;
+	struct dx_top_counts counts;
+};
+
 /*
  * One file as it was at the last update: a copy, since the correlator's stats
  * move as files are added, and a paused screen keeps what it showed.
@@ -63,7 +70,7 @@ struct dx_top_filter {
 struct dx_top {
 	struct dx_top_row *rows; /* the nrows shown first, then the filtered out up to nall */
 	size_t nrows, nall, cap_rows;
-	struct dx_top_counts *prev; /* counters at the previous update, by correlator index */
+	struct dx_top_prev *prev; /* counters at the previous update, by correlator index */
 	size_t nprev;
 	struct dx_top_rates total;
 	double lost_rate;
