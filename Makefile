@@ -209,11 +209,17 @@ calibrate: deps
 	tests/vm/calibrate.sh $(CALIBRATE_KERNEL) $(CALIBRATE_RUNS) $(CALIBRATE_OUT)
 	tests/vm/calibrate-table.pl $(CALIBRATE_OUT)
 
-# the punch-safety verdict of every filesystem here, VERDICT_SECONDS each, as docs/filesystems.md (docs/verdict.md)
+# the punch-safety verdict of every filesystem here, VERDICT_SECONDS each, and of those the QEMU guests
+# mount, GUEST_VERDICT_SECONDS each (one boot a kernel), as docs/filesystems.md (docs/verdict.md)
 VERDICT_SECONDS ?= 60
+GUEST_VERDICT_SECONDS ?= 20
 verdicts: deps
 	$(BUILD_AFTER_DEPS)
-	tests/truth/verdicts.sh $(VERDICT_SECONDS) docs/filesystems.md
+	tests/truth/verdicts.sh $(VERDICT_SECONDS) $(BUILD)/verdicts/host.md
+	tests/vm/verdicts.sh $(GUEST_VERDICT_SECONDS) || echo "verdicts: not every guest's verdicts came" >&2
+	guests=$(BUILD)/verdicts/guest/index; [ -s $$guests ] || guests=; \
+	tests/truth/verdict-table.pl $(BUILD)/verdicts/index $(VERDICT_SECONDS) $${guests:+$$guests $(GUEST_VERDICT_SECONDS)} \
+		> docs/filesystems.md.tmp && mv docs/filesystems.md.tmp docs/filesystems.md
 
 # libFuzzer on the capture reader and the report (ASan, UBSan), seeded with real captures
 FUZZ_SECONDS ?= 60

@@ -1,24 +1,34 @@
 #!/usr/bin/perl
 # The table of docs/filesystems.md, made only from daxcheck --verdict --json
 # outputs (tests/truth/verdicts.sh lists them in INDEX: name, version, how it
-# was mounted, JSON file), so that it cannot say anything the tool did not.
-#   verdict-table.pl INDEX SECONDS > filesystems.md
+# was mounted, JSON file; tests/vm/verdicts.sh the QEMU guests' in GUEST-INDEX),
+# so that it cannot say anything the tool did not.
+#   verdict-table.pl INDEX SECONDS [GUEST-INDEX GUEST-SECONDS] > filesystems.md
 use strict;
 use warnings;
 use JSON::PP;
 
-my ($index, $seconds) = @ARGV;
-open(my $in, '<', $index) or die "verdict-table: $index: $!\n";
-my @fs;
-while (<$in>) {
-    chomp;
-    my ($name, $version, $how, $file) = split /\t/;
-    open(my $j, '<', $file) or die "verdict-table: $file: $!\n";
-    my $doc = decode_json(do { local $/; <$j> });
-    $doc->{schema} eq 'daxscope.verdict/1' or die "verdict-table: $file: schema $doc->{schema}\n";
-    push @fs, { name => $name, version => $version, how => $how, doc => $doc };
+my ($index, $seconds, $guest_index, $guest_seconds) = @ARGV;
+
+# The verdicts an index lists; a guest's are labelled with their kernel.
+sub read_index {
+    my ($file, $guest) = @_;
+    open(my $in, '<', $file) or die "verdict-table: $file: $!\n";
+    my @fs;
+    while (<$in>) {
+        chomp;
+        my ($name, $version, $how, $json) = split /\t/;
+        open(my $j, '<', $json) or die "verdict-table: $json: $!\n";
+        my $doc = decode_json(do { local $/; <$j> });
+        $doc->{schema} eq 'daxscope.verdict/1' or die "verdict-table: $json: schema $doc->{schema}\n";
+        push @fs, { name => $name, version => $version, how => $how, doc => $doc,
+                    label => $guest ? "$name ($doc->{kernel})" : $name };
+    }
+    return @fs;
 }
+my @fs = read_index($index, 0);
 @fs or die "verdict-table: no verdicts in $index\n";
+my @guests = $guest_index ? read_index($guest_index, 1) : ();
 my @ops = map { $_->{op} } @{ $fs[0]{doc}{ops} };
 
 sub cell {
@@ -41,15 +51,29 @@ print "# Punch safety of the filesystems people run\n\n",
   "rests on: [verdict.md](verdict.md). Kernel ", join(', ', sort keys %kernels), ", $date. A cell: the verdict, its\n",
   "attempts, at how many of the data changes the kernel sampled the operation held its fault lock, how many\n",
   "accesses were seen waiting on it, and for UNSAFE the damage the workload read back.\n\n";
-print '| filesystem | version | ', join(' | ', @ops), " |\n";
-print '|---|---|', '---|' x @ops, "\n";
-for my $f (@fs) {
-    my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
-    print "| $f->{name} | $f->{version} | ", join(' | ', map { cell($by{$_}) } @ops), " |\n";
+# A table: one row a filesystem, its second column COLUMN (the version, or a guest's kernel)
+sub table {
+    my ($column, $value, @rows) = @_;
+    print "| filesystem | $column | ", join(' | ', @ops), " |\n";
+    print '|---|---|', '---|' x @ops, "\n";
+    for my $f (@rows) {
+        my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
+        print "| $f->{name} | ", $value->($f), ' | ', join(' | ', map { cell($by{$_}) } @ops), " |\n";
+    }
 }
+table('version', sub { $_[0]{version} }, @fs);
+if (@guests) {
+    print "\n## In the QEMU guests\n\n",
+      "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: one boot a kernel, fentry mode; xfs-dax on a\n",
+      "512 MiB pmem device, the others on a 256 MiB one), `daxcheck --verdict --time $guest_seconds` on each\n",
+      "filesystem; same cells. No DAX rows on 7.3: a DAX fallocate or truncate of the verdict's waits forever\n",
+      "there in `dax_break_layout` ([verdict.md](verdict.md)).\n\n";
+    table('kernel', sub { $_[0]{doc}{kernel} }, @guests);
+}
+
 # Why a verdict comes out as it does, from the kernel source: printed only for
 # the rows the JSON still gives that verdict, so that a note cannot outlive it.
-# [filesystem pattern, operation pattern, verdict, note]
+# [filesystem pattern (a guest's: "NAME (KERNEL)"), operation pattern, verdict, note, why pattern]
 my @notes = (
     [qr/^(delayfs|fuse-overlayfs)/, qr/^(punch_hole|zero_range)/, 'UNSAFE',
      'fs/fuse/file.c `fuse_file_fallocate` takes `filemap_invalidate_lock` only for DAX files (`block_faults`): '
@@ -67,31 +91,55 @@ my @notes = (
        . 'cuts its page cache after the reply. Nothing was lost in these attempts'],
     [qr/./, qr/^truncate_down$/, 'could not check',
      'btrfs (`btrfs_setsize`) and tmpfs (`shmem_setattr`) truncate under no lock faults take: they write '
-       . 'the new size first (`truncate_setsize`) and faults past it fail, an order daxscope does not read'],
+       . 'the new size first (`truncate_setsize`) and faults past it fail, an order daxscope does not read',
+     qr/i_size/],
     [qr/^btrfs/, qr/^dedupe_range$/, 'could not check',
      'fs/btrfs/reflink.c `btrfs_remap_file_range` takes both files\' `i_mmap_lock`, but `btrfs_extent_same` '
        . 'leaves the page cache alone (the bytes are the same) and daxscope has no btrfs extent probe: no '
        . 'data change was seen to read the lock at'],
     [qr/./, qr/^(copy_file_range|unshare_range)$/, 'could not check',
      'the kernel copied through the page cache (`splice_copy_file_range` where the filesystem or its server '
-       . 'has no copy of its own; xfs\'s unshare through `iomap_file_unshare`): the operation\'s own writes, '
-       . 'as write(2) makes them, with nothing under the cache to race'],
+       . 'has no copy of its own; xfs\'s unshare through `iomap_file_unshare`), or on DAX through `dax_iomap_rw`: '
+       . 'the operation\'s own writes, as write(2) makes them, with nothing under the cache to race',
+     qr/no data change under the page cache/],
+    [qr/\(5\.10\./, qr/./, 'could not check',
+     'before 5.15 ext4 and xfs hold their own fault rwsem (`i_mmap_sem`, `i_mmaplock`) across the change and '
+       . 'faults take it, but read(2) and readahead (`generic_file_buffered_read`) take nothing the operation '
+       . 'holds: `mapping->invalidate_lock`, which both take, came in 5.15. So no evidence can make these SAFE, '
+       . 'however the attempts went (on DAX, reads take `inode_lock` shared, which the operation holds; the '
+       . 'verdict does not tell the two apart)', qr/before 5\.15|before the fault lock was learned/],
+    [qr/^ext4.*\(5\.10\./, qr/./, 'EXPOSED',
+     'ext4 in 5.10 (`ext4_zero_range`, `ext4_insert_range`, ...) holds `i_mmap_sem` for write across the change, '
+       . 'but a read(2) takes no lock it holds: the attempts\' reader read pages of the range back in while the '
+       . 'operation ran (refault findings, with the reader and the operation), the race `invalidate_lock` closed '
+       . 'in 5.15'],
+    [qr/^ext4-1k \(6\.1\./, qr/^zero_range/, 'SAFE',
+     'the verdict zeroes whole pages. A ZERO_RANGE of part of a page, with 1 KiB blocks, leaves that page\'s pte '
+       . 'writable before "ext4: remove writable userspace mappings before truncating page cache" (6.15, in '
+       . 'Debian\'s 6.12), and a store through it after the operation is lost (tests/vm/ext4_rows.t, after-op '
+       . 'rows; docs/truth.md): this SAFE holds for page-aligned ranges only'],
+    [qr/^delayfs \(5\.10\./, qr/^truncate_down$/, 'could not check',
+     'before 5.15 a FUSE fault takes no lock at all (`filemap_fault`, no `invalidate_lock` yet): the truncate '
+       . 'holds nothing faults wait on, so there is no lock to read; faults run freely during the server\'s '
+       . 'truncate (fs/fuse/dir.c `fuse_do_setattr`), as on later kernels, where it reads as EXPOSED'],
 );
 
 print "\n## Notes from the kernel source\n\n";
 for my $n (@notes) {
-    my ($fs_re, $op_re, $verdict, $text) = @$n;
+    my ($fs_re, $op_re, $verdict, $text, $why_re) = @$n;
     my @where;
-    for my $f (@fs) {
-        push @where, map { "$f->{name} $_->{op}" }
-          grep { $_->{op} =~ $op_re && $_->{verdict} eq $verdict } $f->{name} =~ $fs_re ? @{ $f->{doc}{ops} } : ();
+    for my $f (@fs, @guests) {
+        push @where, map { "$f->{label} $_->{op}" }
+          grep { $_->{op} =~ $op_re && $_->{verdict} eq $verdict && (!$why_re || $_->{why} =~ $why_re) }
+          $f->{label} =~ $fs_re ? @{ $f->{doc}{ops} } : ();
     }
     print '- ', join(', ', @where), " ($verdict): $text.\n" if @where;
 }
 
 print "\n## Each filesystem: how it was mounted, and why each verdict\n";
-for my $f (@fs) {
-    print "\n### $f->{name}\n\n$f->{how}; then `daxcheck --verdict --time $seconds DIR`",
+for my $f (@fs, @guests) {
+    my $time = $f->{label} eq $f->{name} ? $seconds : $guest_seconds;
+    print "\n### $f->{label}\n\n$f->{how}; then `daxcheck --verdict --time $time DIR`",
       " ($f->{doc}{fs}, kernel $f->{doc}{kernel}, $f->{doc}{date}).\n\n";
     for my $r (@{ $f->{doc}{ops} }) {
         print "- $r->{op}: **$r->{verdict}**: $r->{why}";

@@ -59,6 +59,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem0 ] && break; sleep 1; done
 ls -l /dev/pmem0 > /tmp/pmem 2>&1
 artifact pmem /tmp/pmem
 [ "$MODE" = rows ] && { . $D/ext4-rows.sh; exit; }
+[ "$MODE" = verdict ] && { . $D/verdict-rows.sh; exit; }
 
 # record FS: daxtrace record around the race on a DAX mount of FS
 record() {

@@ -5,7 +5,7 @@
 # inside, and prints what the guest printed on its serial console. Used by
 # tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|virtiofs|virtiofs-bench|virtiofs-model]
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|verdict|virtiofs|virtiofs-bench|virtiofs-model]
 #   KERNEL: 5.10 | 6.1 | 6.12 | 7.3
 #
 # rows: the pmem device without DAX, the buffered-read race rows of
@@ -26,6 +26,8 @@
 # fuse: plain FUSE, no DAX (tests/vm/fuse-rows.sh): the race of
 # tests/kernel/fuse_race.t on delayfs, FUSE_RACE_RUNS (3) times with
 # FUSE_RACE_ARGS, then the truth table's delayfs and fuse-overlayfs rows.
+# verdict: daxcheck --verdict, VERDICT_SECONDS (10) each, on non-DAX ext4 (4 KiB
+# and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh).
 #
 # Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
 # cannot run the VM (the reason is on stdout, one line). Other: failure.
@@ -36,8 +38,8 @@ ver=$1
 out=$2
 mode=${3:-pmem}
 case $mode in
-pmem | rows | fuse | virtiofs | virtiofs-bench | virtiofs-model) ;;
-*) echo "unknown mode $mode (pmem, rows, fuse, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
+pmem | rows | fuse | verdict | virtiofs | virtiofs-bench | virtiofs-model) ;;
+*) echo "unknown mode $mode (pmem, rows, fuse, verdict, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
 esac
 window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
 windows_mb=${DAXSCOPE_DAX_WINDOWS_MB:-8 16 32 64}
@@ -180,7 +182,8 @@ if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the h
 	done
 fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
-	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" "$stage/daxscope/"
+	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" \
+	"$top/tests/vm/verdict-rows.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
@@ -190,6 +193,7 @@ printf 'ROWS_ROUNDS=%s\nROWS_TRUTH_RUNS=%s\n' "${ROWS_ROUNDS:-120}" "${ROWS_TRUT
 printf 'MODEL_WORKLOAD=%s\nMODEL_KEEP_CAPTURE=%s\n' "${DAXSCOPE_MODEL_WORKLOAD:-single}" "${DAXSCOPE_MODEL_KEEP_CAPTURE:-0}" \
 	>> "$stage/daxscope/env"
 printf 'DENY_FENTRY=%s\n' "${DAXSCOPE_DENY_FENTRY:-0}" >> "$stage/daxscope/env"
+printf 'VERDICT_SECONDS=%s\n' "${VERDICT_SECONDS:-10}" >> "$stage/daxscope/env"
 # the kernel's own config, for the matrix's table of features
 cp "$(ls "$tree/boot/config-$kver" "$moddir/config" 2>/dev/null | head -1)" "$out/config"
 cat > "$stage/init" <<'INIT'
@@ -217,6 +221,9 @@ chmod +x "$stage/init"
 qemu=qemu-system-x86_64
 machine="-accel tcg,thread=single -cpu max -smp 2 -m 2G"
 append="console=ttyS0 memmap=512M!1G panic=-1 quiet loglevel=3"
+# verdict: a second pmem device (/dev/pmem1), apart from the first, for the second DAX filesystem
+# (tests/vm/verdict-rows.sh: on 7.3 a DAX page of the first one's keeps a reference)
+[ "$mode" = verdict ] && append="$append memmap=256M!1664M"
 case $mode in virtiofs*)
 	vmm=$top/../shared/vmm
 	[ -x "$vmm/bin/qemu-system-x86_64" ] || skip "no virtio-fs DAX VMM in $vmm (../shared beside the clone)"
