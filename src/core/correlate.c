@@ -455,11 +455,11 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 	}
 }
 
-/* Does a mark of these (pages of npages each) touch pages [first, last]? */
+/* Does any of these marks (npages from page; add_mark never leaves it 0) cover a page of [first, last]? */
 static bool marks_touch(const struct dx_page_mark *m, size_t n, uint64_t first, uint64_t last)
 {
 	for (size_t i = 0; i < n; i++)
-		if (m[i].page <= last && m[i].page + (m[i].npages ? m[i].npages : 1) > first)
+		if (m[i].page <= last && m[i].page + m[i].npages > first)
 			return true;
 	return false;
 }
