@@ -3,8 +3,9 @@
 # can mount: ext4, xfs, btrfs on loop devices, tmpfs, overlayfs (the kernel's),
 # delayfs (FUSE passthrough, a fast server and a slow one), and the FUSE
 # filesystems of Debian packages installed here (fuse-overlayfs, bindfs,
-# gocryptfs, mergerfs, unionfs-fuse, fuse2fs, ntfs-3g). Each verdict's JSON is kept, and the table is made from them
-# alone (verdict-table.pl), so that it says what the tool said.
+# gocryptfs, mergerfs, unionfs-fuse, fuse2fs, ntfs-3g). Each verdict's JSON is
+# kept, and the table is made from them alone (verdict-table.pl), so that it
+# says what the tool said.
 #   tests/truth/verdicts.sh [SECONDS] [OUT.md]      (make verdicts: docs/filesystems.md)
 set -u
 cd "$(dirname "$0")/../.."
