@@ -18,6 +18,9 @@
 #   writes again and deletes files that take the same inode numbers again:
 #   each file's write count in the report is its own (before: every file of
 #   an inode number carried all the counts of the ones before it).
+#   A device number a new tmpfs takes: its series start from zero, also when
+#   it is mounted between two of daxexport's mount table reads with the mount
+#   ID of the one unmounted (6.8+: the unique mount ID; before: 2, not 1).
 # - A container's mount (another mount namespace): daxexport labels its series
 #   with the namespace's type and mount point (mnt:[N]/PATH), not "unknown".
 use strict;
@@ -249,7 +252,7 @@ SKIP: {
         value(metrics($port), qq{daxscope_punches_total{dev="$dev",fstype="tmpfs",mountpoint="$point"}});
     };
     mkdir "$dir/$_" or die for 'old', 'new';
-    skip 'cannot mount a tmpfs here', 3 if system('mount', '-t', 'tmpfs', 'dxold', "$dir/old");
+    skip 'cannot mount a tmpfs here', 5 if system('mount', '-t', 'tmpfs', 'dxold', "$dir/old");
     cleanup_later(sub { system("umount $dir/old 2>/dev/null") });    # if not unmounted below
     my $dev = $dev_of->("$dir/old");
     sleep 1.5;    # daxexport reads the mount table every 0.5 s: what a mount counts before it is read is the one before's
@@ -257,9 +260,9 @@ SKIP: {
     ok(wait_until(sub { ($punches->($dev, "$dir/old") // 0) == 3 }, 10), "the first tmpfs, $dev: 3 punches");
     system('umount', "$dir/old") == 0 or die 'umount';
     sleep 1.5;    # daxexport reads the mount table every 0.5 s: it sees the device gone
-    skip 'cannot mount a tmpfs here', 2 if system('mount', '-t', 'tmpfs', 'dxnew', "$dir/new");
-    cleanup_later(sub { system('umount', "$dir/new") });
-    skip "the new tmpfs took another device number than $dev", 2 if $dev_of->("$dir/new") ne $dev;
+    skip 'cannot mount a tmpfs here', 4 if system('mount', '-t', 'tmpfs', 'dxnew', "$dir/new");
+    cleanup_later(sub { system("umount $dir/new 2>/dev/null") });    # if not unmounted below
+    skip "the new tmpfs took another device number than $dev", 4 if $dev_of->("$dir/new") ne $dev;
     # punched once daxexport has read the new mount
     ok(wait_until(sub { defined $punches->($dev, "$dir/new") }, 10), "another tmpfs takes the device number $dev");
     $punch->("$dir/new/f", 1);
@@ -267,6 +270,29 @@ SKIP: {
     wait_until(sub { defined($seen = $punches->($dev, "$dir/new")) && $seen > 0 }, 10);
     is($seen, 1, 'its series count its own punch, not the 3 of the mount before');
     diag("case 6, mounts: $dev reused, the new mount's punches ${\($seen // 'none')} (before: 4)");
+
+    # Unmounted and another mounted between two of daxexport's reads (it is stopped meanwhile): the kernel hands
+    # out the mount ID and device number again, and mountinfo cannot tell them apart; the unique mount ID can (6.8+).
+    my $mount_id = sub { slurp("/proc/self/mountinfo") =~ /^(\d+) \d+ \S+ \S+ \Q$_[0]\E /m ? $1 : -1 };
+    my $id = $mount_id->("$dir/new");
+    mkdir "$dir/newer" or die;
+    kill 'STOP', $exporter;
+    system('umount', "$dir/new") == 0 or die 'umount';
+    sleep 0.3;    # the kernel frees the mount ID after an RCU grace period
+    my $mounted = !system('mount', '-t', 'tmpfs', 'dxnewer', "$dir/newer");
+    kill 'CONT', $exporter;
+    skip 'cannot mount a tmpfs here', 2 unless $mounted;
+    cleanup_later(sub { system('umount', "$dir/newer") });
+    skip "the remount took another device number or mount ID than $dev, $id", 2
+      if $dev_of->("$dir/newer") ne $dev || $id < 0 || $mount_id->("$dir/newer") != $id;
+    skip 'no unique mount IDs before kernel 6.8 (statmount): such a remount is not told apart', 2
+      unless `uname -r` =~ /^(\d+)\.(\d+)/ && ($1 <=> 6 || $2 <=> 8) >= 0;
+    my $before;    # before the punch: the mount's before counted in, or not
+    ok(wait_until(sub { defined($before = $punches->($dev, "$dir/newer")) }, 10), "daxexport reads the remount, $dev, ID $id");
+    $punch->("$dir/newer/f", 1);
+    wait_until(sub { defined($seen = $punches->($dev, "$dir/newer")) && $seen > $before }, 10);
+    is($seen, 1, 'the remount\'s series count its own punch, not the mount\'s before with the same ID');
+    diag("case 6, remount between two reads: $dev, mount ID $id reused, its punches ${\($seen // 'none')} (before: 2)");
 }
 
 # ---- containers' mounts: attributed to their mount namespace ----

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* daxtop's model on synthetic events: rates, sorting, filters, narrow rows, --json's bound (its JSON's fields: tests/kernel/daxtop.t). */
+/* daxtop's model on synthetic events: rates, sorting, filters, narrow rows, --json's bound (its fields: tests/kernel/daxtop.t). */
 #include <stdlib.h>
 #include <string.h>
 
