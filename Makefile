@@ -157,7 +157,7 @@ $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread
 
 $(BUILD)/rawfs: tests/fusefs/rawfs.c
-	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -luring -lpthread
 
 # docs/kernels.md from the QEMU matrix's per-kernel tables (tests/vm/kernel_table.t: they agree)
 kernel-table:

@@ -1,27 +1,35 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * rawfs: a FUSE server of its own over raw /dev/fuse (no libfuse: Debian
- * bookworm's libfuse 3.14 has no passthrough), serving the regular files of
- * one directory, with FUSE passthrough on or off:
- *   rawfs BACKING_DIR MOUNTPOINT [--passthrough=on|off] [--delay-ms=N]
- *         [--after-ms=N] [--log=FILE]
+ * bookworm's libfuse 3.14 has neither passthrough nor io_uring), serving the
+ * regular files of one directory, with FUSE passthrough on or off, its
+ * requests read from /dev/fuse or taken through io_uring:
+ *   rawfs BACKING_DIR MOUNTPOINT [--passthrough=on|off] [--io-uring=on|off]
+ *         [--delay-ms=N] [--after-ms=N] [--log=FILE]
  * It mounts, then serves in the foreground until unmounted.
  * --passthrough=on: every open is FOPEN_PASSTHROUGH to the backing file (one
  * backing id per inode, as the kernel requires), so reads, writes and mmap go
  * to the backing filesystem; the server sees only the rest (FALLOCATE among
  * them). off (the default): READ and WRITE come to the server, the page cache
  * is FUSE's own, as with delayfs.
+ * --io-uring=on (the fuse module's enable_uring must be 1): after INIT, two
+ * ring entries per queue (one queue per possible CPU, as the kernel has them)
+ * take every request but FORGET and INTERRUPT, each in a thread of its own
+ * (FUSE_IO_URING_CMD_REGISTER, then COMMIT_AND_FETCH with each reply).
  * FALLOCATE sleeps --delay-ms, runs fallocate() on the backing file, sleeps
  * --after-ms (default: --delay-ms) and replies; --log writes delayfs's lines
  * "T FALLOCATE received|punched|replied ino=I off=O len=L" and
- * "T READ|WRITE pid=P ino=I off=O len=L" (T: CLOCK_MONOTONIC ns): when the
- * backing file changed, and which I/O came to the server at all.
+ * "T READ|WRITE pid=P ino=I off=O len=L", each ending "via=dev" or
+ * "via=uring" (T: CLOCK_MONOTONIC ns): when the backing file changed, which
+ * I/O came to the server at all, and by which path.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
+#include <liburing.h>
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -69,10 +77,34 @@ struct rawfs_backing_map { /* struct fuse_backing_map */
 #define RAWFS_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct rawfs_backing_map)
 #define RAWFS_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
 
+/* Protocol 7.42 (Linux 6.14): FUSE over io_uring, fs/fuse/dev_uring.c */
+#define RAWFS_FUSE_OVER_IO_URING (1ULL << 41)
+#define RAWFS_URING_CMD_REGISTER 1
+#define RAWFS_URING_CMD_COMMIT_AND_FETCH 2
+
+struct rawfs_uring_ent_in_out { /* struct fuse_uring_ent_in_out */
+	uint64_t flags, commit_id;
+	uint32_t payload_sz, padding;
+	uint64_t reserved;
+};
+
+struct rawfs_uring_req_header { /* struct fuse_uring_req_header */
+	char in_out[128]; /* fuse_in_header, then the reply's fuse_out_header */
+	char op_in[128];  /* the request's first argument (in_args[0]) */
+	struct rawfs_uring_ent_in_out ring_ent_in_out;
+};
+
+struct rawfs_uring_cmd_req { /* struct fuse_uring_cmd_req, in the SQE's 80-byte command area */
+	uint64_t flags, commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+
 #define MAX_WRITE (128 * 1024)
 #define BUF_SIZE (MAX_WRITE + 4096)
 #define MAX_NODES 4096
 #define THREADS 4
+#define URING_ENTRIES_PER_QUEUE 2
 
 /* A file the kernel has looked up: nodeid = its index + 2 (1 is the root). */
 struct node {
@@ -85,7 +117,7 @@ struct node {
 
 static struct {
 	int dev, backing;
-	bool passthrough;
+	bool passthrough, io_uring;
 	unsigned int delay_ms;
 	int after_ms; /* -1: delay_ms */
 	int log;
@@ -101,12 +133,30 @@ static unsigned long long now_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
+/* A ring entry: its buffers, as registered, and whether the request in it has its reply. */
+struct uring_ent {
+	struct rawfs_uring_req_header hdr;
+	bool replied;
+	char payload[BUF_SIZE];
+};
+
+/* The entry whose request this thread serves; NULL: the request came from /dev/fuse. */
+static __thread struct uring_ent *uring_ent;
+
 static void reply(const struct fuse_in_header *in, int error, const void *a, size_t alen, const void *b,
 		  size_t blen)
 {
 	struct fuse_out_header out = { (uint32_t)(sizeof(out) + alen + blen), error, in->unique };
 	struct iovec iov[3] = { { &out, sizeof(out) }, { (void *)a, alen }, { (void *)b, blen } };
 
+	if (uring_ent) { /* the header in in_out, the arguments in the payload: committed by the caller */
+		memcpy(uring_ent->hdr.in_out, &out, sizeof(out));
+		memcpy(uring_ent->payload, a, alen);
+		memcpy(uring_ent->payload + alen, b, blen);
+		uring_ent->hdr.ring_ent_in_out.payload_sz = (uint32_t)(alen + blen);
+		uring_ent->replied = true;
+		return;
+	}
 	if (writev(fs.dev, iov, 3) < 0 && errno != ENOENT) /* ENOENT: the request was interrupted */
 		fprintf(stderr, "rawfs: reply to opcode %u: %s\n", in->opcode, strerror(errno));
 }
@@ -229,6 +279,8 @@ static int backing_flags(uint32_t flags)
 	return (f & O_ACCMODE) == O_WRONLY ? (f & ~O_ACCMODE) | O_RDWR : f;
 }
 
+static void start_uring(void);
+
 static void do_init(const struct fuse_in_header *in, const struct fuse_init_in *arg)
 {
 	uint64_t offered = arg->flags, want = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_INIT_EXT;
@@ -249,10 +301,21 @@ static void do_init(const struct fuse_in_header *in, const struct fuse_init_in *
 		want |= RAWFS_FUSE_PASSTHROUGH;
 		out.max_stack_depth = 1; /* the backing files' filesystem is not stacked */
 	}
+	if (fs.io_uring) {
+		if (!(offered & RAWFS_FUSE_OVER_IO_URING)) {
+			fprintf(stderr, "rawfs: this kernel offers no FUSE_OVER_IO_URING (fuse's enable_uring is 0, "
+					"or protocol 7.%u)\n", arg->minor);
+			reply_err(in, EPROTO);
+			return;
+		}
+		want |= RAWFS_FUSE_OVER_IO_URING;
+	}
 	want &= offered;
 	out.flags = (uint32_t)want;
 	out.flags2 = (uint32_t)(want >> 32);
 	reply(in, 0, &out, sizeof(out), NULL, 0);
+	if (fs.io_uring) /* the kernel takes ring entries once INIT is answered */
+		start_uring();
 }
 
 static void do_setattr(const struct fuse_in_header *in, const struct fuse_setattr_in *a, const char *path)
@@ -294,9 +357,9 @@ static void log_step(const char *what, uint64_t fh, uint64_t off, uint64_t len)
 	struct stat st;
 
 	if (fs.log >= 0)
-		dprintf(fs.log, "%llu %s ino=%llu off=%llu len=%llu\n", now_ns(), what,
+		dprintf(fs.log, "%llu %s ino=%llu off=%llu len=%llu via=%s\n", now_ns(), what,
 			fstat((int)fh, &st) ? 0ULL : (unsigned long long)st.st_ino, (unsigned long long)off,
-			(unsigned long long)len);
+			(unsigned long long)len, uring_ent ? "uring" : "dev");
 }
 
 static void log_fallocate(const char *step, const struct fuse_fallocate_in *f)
@@ -539,11 +602,142 @@ static void *worker(void *unused)
 	return NULL;
 }
 
+/* The size of a request's first argument, which io_uring puts in op_in: its opcode's header struct. */
+static size_t first_arg_size(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_GETATTR: return sizeof(struct fuse_getattr_in);
+	case FUSE_SETATTR: return sizeof(struct fuse_setattr_in);
+	case FUSE_OPEN:
+	case FUSE_OPENDIR: return sizeof(struct fuse_open_in);
+	case FUSE_CREATE: return sizeof(struct fuse_create_in);
+	case FUSE_READ:
+	case FUSE_READDIR: return sizeof(struct fuse_read_in);
+	case FUSE_WRITE: return sizeof(struct fuse_write_in);
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR: return sizeof(struct fuse_release_in);
+	case FUSE_FLUSH: return sizeof(struct fuse_flush_in);
+	case FUSE_FSYNC: return sizeof(struct fuse_fsync_in);
+	case FUSE_FALLOCATE: return sizeof(struct fuse_fallocate_in);
+	default: return 0; /* LOOKUP, UNLINK: the name is the payload (fuse_set_zero_arg0) */
+	}
+}
+
+/* A request in a ring entry, laid out as /dev/fuse gives it: header, first argument, the rest. */
+static size_t uring_request(const struct uring_ent *e, char *buf)
+{
+	const struct fuse_in_header *in = (const void *)e->hdr.in_out;
+	size_t first = first_arg_size(in->opcode), rest = e->hdr.ring_ent_in_out.payload_sz;
+
+	if (first > sizeof(e->hdr.op_in) || rest > BUF_SIZE - sizeof(*in) - first)
+		return 0;
+	memcpy(buf, in, sizeof(*in));
+	memcpy(buf + sizeof(*in), e->hdr.op_in, first);
+	memcpy(buf + sizeof(*in) + first, e->payload, rest);
+	return sizeof(*in) + first + rest;
+}
+
+/*
+ * One ring entry of queue QID, in a ring of its own: registered, then each
+ * request served and its reply committed with the fetch of the next. Ends
+ * when the kernel ends the entry (-ENOTCONN: unmounted).
+ */
+static void *uring_worker(void *arg)
+{
+	unsigned int qid = (unsigned int)(uintptr_t)arg, cmd_op = RAWFS_URING_CMD_REGISTER;
+	struct uring_ent *e = calloc(1, sizeof(*e));
+	char *buf = malloc(BUF_SIZE);
+	struct iovec iov[2];
+	uint64_t commit_id = 0;
+	struct io_uring ring;
+	int err = e && buf ? io_uring_queue_init(2, &ring, IORING_SETUP_SQE128) : -ENOMEM;
+
+	if (err) {
+		fprintf(stderr, "rawfs: io_uring queue %u: %s\n", qid, strerror(-err));
+		exit(1);
+	}
+	iov[0] = (struct iovec){ &e->hdr, sizeof(e->hdr) };
+	iov[1] = (struct iovec){ e->payload, sizeof(e->payload) };
+	for (;;) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring); /* the ring is empty: never NULL */
+		char *sqe128 = (char *)sqe;
+		struct rawfs_uring_cmd_req *req = (void *)(sqe128 + offsetof(struct io_uring_sqe, cmd));
+		struct io_uring_cqe *cqe;
+		size_t len;
+		int res;
+
+		if (!sqe)
+			abort();
+		memset(sqe128, 0, 2 * sizeof(*sqe)); /* SQE128: the command area runs into the second half */
+		sqe->opcode = IORING_OP_URING_CMD;
+		sqe->fd = fs.dev;
+		sqe->cmd_op = cmd_op;
+		if (cmd_op == RAWFS_URING_CMD_REGISTER) {
+			sqe->addr = (uintptr_t)iov;
+			sqe->len = 2; /* header and payload */
+		}
+		req->qid = (uint16_t)qid;
+		req->commit_id = commit_id;
+		res = io_uring_submit_and_wait(&ring, 1);
+		if (res >= 0)
+			res = io_uring_wait_cqe(&ring, &cqe);
+		if (res >= 0) {
+			res = cqe->res;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		if (res == -ENOTCONN)
+			break;
+		if (res < 0) {
+			fprintf(stderr, "rawfs: io_uring queue %u, command %u: %s\n", qid, cmd_op, strerror(-res));
+			exit(1);
+		}
+		commit_id = e->hdr.ring_ent_in_out.commit_id;
+		len = uring_request(e, buf);
+		uring_ent = e;
+		e->replied = false;
+		if (len)
+			serve((const struct fuse_in_header *)buf, buf + sizeof(struct fuse_in_header));
+		if (!e->replied) /* every fetched request is committed, or the entry is lost */
+			reply_err((const struct fuse_in_header *)e->hdr.in_out, len ? ENOSYS : EINVAL);
+		uring_ent = NULL;
+		cmd_op = RAWFS_URING_CMD_COMMIT_AND_FETCH;
+	}
+	io_uring_queue_exit(&ring);
+	return NULL;
+}
+
+/* The kernel's queues: one per possible CPU (fuse_uring_create), "0-N" in sysfs. */
+static unsigned int uring_queues(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	unsigned int first = 0, last = 0;
+	int n = f ? fscanf(f, "%u-%u", &first, &last) : 0;
+
+	if (f)
+		fclose(f);
+	return n == 2 ? last + 1 : first + 1;
+}
+
+static void start_uring(void)
+{
+	unsigned int queues = uring_queues();
+
+	for (unsigned int qid = 0; qid < queues; qid++) {
+		for (int i = 0; i < URING_ENTRIES_PER_QUEUE; i++) {
+			pthread_t t;
+
+			pthread_create(&t, NULL, uring_worker, (void *)(uintptr_t)qid);
+			pthread_detach(t);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "passthrough", required_argument, NULL, 'p' }, { "delay-ms", required_argument, NULL, 'd' },
-		{ "after-ms", required_argument, NULL, 'a' },	 { "log", required_argument, NULL, 'l' },
+		{ "passthrough", required_argument, NULL, 'p' }, { "io-uring", required_argument, NULL, 'u' },
+		{ "delay-ms", required_argument, NULL, 'd' },	 { "after-ms", required_argument, NULL, 'a' },
+		{ "log", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	pthread_t threads[THREADS - 1];
@@ -553,6 +747,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p': fs.passthrough = !strcmp(optarg, "on"); break;
+		case 'u': fs.io_uring = !strcmp(optarg, "on"); break;
 		case 'd': fs.delay_ms = (unsigned int)atoi(optarg); break;
 		case 'a': fs.after_ms = atoi(optarg); break;
 		case 'l':
@@ -566,8 +761,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 2) {
-		fprintf(stderr, "usage: rawfs BACKING_DIR MOUNTPOINT [--passthrough=on|off] [--delay-ms=N] "
-				"[--after-ms=N] [--log=FILE]\n");
+		fprintf(stderr, "usage: rawfs BACKING_DIR MOUNTPOINT [--passthrough=on|off] [--io-uring=on|off] "
+				"[--delay-ms=N] [--after-ms=N] [--log=FILE]\n");
 		return 2;
 	}
 	fs.backing = open(argv[optind], O_RDONLY | O_DIRECTORY);

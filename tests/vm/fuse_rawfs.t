@@ -1,13 +1,15 @@
 #!/usr/bin/perl
-# FUSE passthrough in a guest (QEMU, TCG): the race of tests/kernel/fuse_race.t
-# on rawfs (tests/fusefs/rawfs.c, a server of its own over raw /dev/fuse),
-# the same server with --passthrough=off and =on (tests/vm/passthrough-rows.sh).
-# off: FUSE's own page cache, delayfs's case: the store 70 ms into the punch
-# is lost and daxscope reports it (check_fuse_race). on: the mapping is the
-# backing ext4 file's (backing_file_mmap), its faults take ext4's
-# invalidate_lock, and so does the punch the server runs on it: the store
-# survives unless it came before that punch, and nothing is reported.
-# docs/truth.md ("FUSE passthrough") explains it from the kernel's source.
+# FUSE passthrough and FUSE over io_uring in a guest (QEMU, TCG): the race of
+# tests/kernel/fuse_race.t on rawfs (tests/fusefs/rawfs.c, a server of its
+# own over raw /dev/fuse), the same server in three modes
+# (tests/vm/rawfs-rows.sh). off: requests read from /dev/fuse, FUSE's own
+# page cache, delayfs's case: the store 70 ms into the punch is lost and
+# daxscope reports it (check_fuse_race). uring (kernels with FUSE_IO_URING):
+# every request through ring entries, the same loss, the same verdicts. on
+# (passthrough): the mapping is the backing ext4 file's (backing_file_mmap),
+# its faults take ext4's invalidate_lock, and so does the punch the server
+# runs on it: the store survives unless it came before that punch, and
+# nothing is reported. docs/truth.md explains both from the kernel's source.
 # Kernels: DAXSCOPE_VM_KERNELS (default the newest) that have FUSE_PASSTHROUGH.
 use strict;
 use warnings;
@@ -77,21 +79,22 @@ sub passthrough_race {
 }
 
 for my $k (@kernels) {
-    subtest "kernel $k, FUSE passthrough off and on" => sub {
+    subtest "kernel $k, rawfs over /dev/fuse, with passthrough, over io_uring" => sub {
         my $out = scratch_dir();
         local $ENV{FUSE_RACE_ARGS} = join ' ', fuse_race_args();
         local $ENV{FUSE_RACE_RUNS} = $runs;
         my $t0 = time;
-        my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'passthrough');
+        my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'rawfs');
         plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
         is($rc, 0, 'guest booted and finished') or return diag($stderr);
-        diag("$k passthrough guest: " . (time - $t0) . ' s');
+        diag("$k rawfs guest: " . (time - $t0) . ' s');
         my $a = artifacts(slurp("$out/console.log"));
-        my $doc = eval { decode_json($a->{'passthrough-report'} // '') };
-        ok($doc, 'the report parses') or return diag($a->{'passthrough-report-err'} // '');
+        my $doc = eval { decode_json($a->{'rawfs-report'} // '') };
+        ok($doc, 'the report parses') or return diag($a->{'rawfs-report-err'} // '');
         is($doc->{lost_events}, 0, 'no events lost');
-        for my $mode (qw(off on)) {
-            like($a->{"rawfs-$mode-mount"} // '', qr/ fuse\.rawfs /, "rawfs --passthrough=$mode mounted")
+        my @modes = ('off', 'on', $Daxscope::Kernels::config{$k}{FUSE_IO_URING} eq 'y' ? 'uring' : ());
+        for my $mode (@modes) {
+            like($a->{"rawfs-$mode-mount"} // '', qr/ fuse\.rawfs /, "rawfs ($mode) mounted")
               or do { diag($a->{"rawfs-$mode-err"}); next };
             my ($punched, $io) = server_log($a->{"rawfs-$mode-log"});
             my ($lost, $reported) = (0, 0);
@@ -99,8 +102,8 @@ for my $k (@kernels) {
                 my $race = eval { decode_json($a->{"rawfs-$mode-race$n"} // '') };
                 ok($race, "$mode: race $n ran") or do { diag($a->{"rawfs-$mode-err"}); next };
                 my $path = "/mnt/rawfs-$mode/race$n";
-                if ($mode eq 'off') {
-                    subtest "off: race $n" => sub { check_fuse_race($doc, $race, $path) };
+                if ($mode ne 'on') {
+                    subtest "$mode: race $n" => sub { check_fuse_race($doc, $race, $path) };
                     my $lost_here = grep { $_->{lost} && $_->{page} == 3 } @{ $race->{writes} };
                     $lost += $lost_here;
                     $reported += $lost_here
@@ -112,11 +115,16 @@ for my $k (@kernels) {
                     $lost += grep { $_->{lost} } @{ $race->{writes} };
                 }
             }
-            if ($mode eq 'off') {
-                ok($lost > 0, "off: FUSE lost the store at 70 ms ($lost of $runs runs), as with delayfs");
-                is($reported, $lost, 'off: each lost store reported as a discarded write');
+            if ($mode ne 'on') {
+                ok($lost > 0, "$mode: FUSE lost the store at 70 ms ($lost of $runs runs), as with delayfs");
+                is($reported, $lost, "$mode: each lost store reported as a discarded write");
             }
-            diag("$k rawfs --passthrough=$mode: stores lost in $lost of $runs runs");
+            if ($mode eq 'uring') {
+                my @via = ($a->{'rawfs-uring-log'} // '') =~ / via=(\w+)$/mg;
+                ok(@via && !grep({ $_ ne 'uring' } @via),
+                    'uring: every FALLOCATE, READ and WRITE came through io_uring (' . scalar(@via) . ' requests)');
+            }
+            diag("$k rawfs ($mode): stores lost in $lost of $runs runs");
         }
     };
 }
