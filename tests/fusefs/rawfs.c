@@ -28,11 +28,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stddef.h>
 #include <liburing.h>
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +166,7 @@ static void reply_err(const struct fuse_in_header *in, int error)
 	reply(in, -error, NULL, 0, NULL, 0);
 }
 
-/* The backing path of a nodeid, relative to BACKING_DIR; NULL when unknown. */
+/* The node of a nodeid the kernel holds; NULL when unknown. */
 static struct node *node_of(uint64_t nodeid)
 {
 	if (nodeid < 2 || nodeid - 2 >= MAX_NODES || !fs.nodes[nodeid - 2].nlookup)
@@ -174,6 +174,7 @@ static struct node *node_of(uint64_t nodeid)
 	return &fs.nodes[nodeid - 2];
 }
 
+/* The backing path of a nodeid, relative to BACKING_DIR; NULL when unknown. */
 static const char *path_of(uint64_t nodeid)
 {
 	struct node *n;
@@ -213,10 +214,10 @@ static uint64_t remember(const char *name, const struct stat *st)
 		if (!n->nlookup && !n->opens && free_slot < 0)
 			free_slot = i;
 	}
-	if (free_slot >= 0)
+	if (free_slot >= 0) {
 		fs.nodes[free_slot] = (struct node){ .ino = st->st_ino, .nlookup = 1 };
-	if (free_slot >= 0)
 		snprintf(fs.nodes[free_slot].name, sizeof(fs.nodes[free_slot].name), "%s", name);
+	}
 	pthread_mutex_unlock(&fs.lock);
 	return free_slot < 0 ? 0 : (uint64_t)free_slot + 2;
 }
@@ -283,6 +284,14 @@ static void start_uring(void);
 
 static void do_init(const struct fuse_in_header *in, const struct fuse_init_in *arg)
 {
+	const struct {
+		bool asked;
+		uint64_t flag;
+		const char *name;
+	} features[] = {
+		{ fs.passthrough, RAWFS_FUSE_PASSTHROUGH, "FUSE_PASSTHROUGH" },
+		{ fs.io_uring, RAWFS_FUSE_OVER_IO_URING, "FUSE_OVER_IO_URING (is fuse's enable_uring 1?)" },
+	};
 	uint64_t offered = arg->flags, want = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_INIT_EXT;
 	struct rawfs_init_out out = {
 		.major = FUSE_KERNEL_VERSION, .minor = arg->minor < RAWFS_PROTO_MINOR ? arg->minor : RAWFS_PROTO_MINOR,
@@ -292,24 +301,18 @@ static void do_init(const struct fuse_in_header *in, const struct fuse_init_in *
 
 	if (arg->flags & FUSE_INIT_EXT)
 		offered |= (uint64_t)arg->flags2 << 32;
-	if (fs.passthrough) {
-		if (!(offered & RAWFS_FUSE_PASSTHROUGH)) {
-			fprintf(stderr, "rawfs: this kernel offers no FUSE_PASSTHROUGH (protocol 7.%u)\n", arg->minor);
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		if (!features[i].asked)
+			continue;
+		if (!(offered & features[i].flag)) { /* the mount fails: the test says why */
+			fprintf(stderr, "rawfs: the kernel (protocol 7.%u) offers no %s\n", arg->minor, features[i].name);
 			reply_err(in, EPROTO);
 			return;
 		}
-		want |= RAWFS_FUSE_PASSTHROUGH;
+		want |= features[i].flag;
+	}
+	if (fs.passthrough)
 		out.max_stack_depth = 1; /* the backing files' filesystem is not stacked */
-	}
-	if (fs.io_uring) {
-		if (!(offered & RAWFS_FUSE_OVER_IO_URING)) {
-			fprintf(stderr, "rawfs: this kernel offers no FUSE_OVER_IO_URING (fuse's enable_uring is 0, "
-					"or protocol 7.%u)\n", arg->minor);
-			reply_err(in, EPROTO);
-			return;
-		}
-		want |= RAWFS_FUSE_OVER_IO_URING;
-	}
 	want &= offered;
 	out.flags = (uint32_t)want;
 	out.flags2 = (uint32_t)(want >> 32);
@@ -404,10 +407,14 @@ static void do_readdir(const struct fuse_in_header *in, const struct fuse_read_i
 	fd = openat(fs.backing, ".", O_RDONLY | O_DIRECTORY);
 	dir = fd < 0 ? NULL : fdopendir(fd);
 	if (!buf || !dir) {
+		int err = buf ? EIO : ENOMEM;
+
 		free(buf);
-		if (fd >= 0)
+		if (fd >= 0 && !dir)
 			close(fd);
-		return reply_err(in, buf ? EIO : ENOMEM);
+		if (dir)
+			closedir(dir);
+		return reply_err(in, err);
 	}
 	while ((de = readdir(dir))) {
 		size_t namelen = strlen(de->d_name), len = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + namelen);
