@@ -44,6 +44,9 @@ sub server_log {
     return (\%punched, \%io);
 }
 
+# One race with passthrough: I/O at the backing file, each store kept unless
+# it came before the server's punch, no finding on either inode, the faults on
+# the ext4 inode, and the server's punch of it under its fault lock.
 sub passthrough_race {
     my ($doc, $race, $backing, $punched, $io) = @_;
     my ($dev, $ino) = split ' ', $backing // '';
@@ -70,7 +73,7 @@ sub passthrough_race {
     ok($server_punch && $server_punch->{holds_lock} && $server_punch->{task}{pid} != $race->{pid},
         'the server\'s punch of the backing file held its fault lock') or diag(explain $server_punch);
     my ($fuse_punch) = grep { same_file($_, $race) } @{ $doc->{punches} };
-    diag(sprintf '%s: FUSE window: holds_lock %s, %d data changes, %d dirty bytes cancelled; '
+    note(sprintf '%s: FUSE window: holds_lock %s, %d data changes, %d dirty bytes cancelled; '
           . 'backing punch by tid %d; %d blocked faults', $race->{file},
         JSON::PP->new->allow_nonref->encode($fuse_punch->{holds_lock}), $fuse_punch->{data_changes},
         $fuse_punch->{cancelled_dirty_bytes}, $server_punch->{task}{tid},
