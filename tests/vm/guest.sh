@@ -54,6 +54,7 @@ virtiofs) . $D/virtiofs.sh; exit ;;
 virtiofs-bench) . $D/bench.sh; exit ;;
 virtiofs-model) . $D/model.sh; exit ;;
 fuse) . $D/fuse-rows.sh; exit ;;
+rawfs) . $D/rawfs-rows.sh; exit ;;
 esac
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem0 ] && break; sleep 1; done
 ls -l /dev/pmem0 > /tmp/pmem 2>&1

@@ -135,6 +135,9 @@ const char *dx_report_path(const struct dx_report *r, const struct dx_file *f);
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
 
 /* What a session watches, one entry per concern (DX_REC_PROBE): settled at start, rendered as the banner. */
+/* The concern of the probes that find stores after an operation (bpf/afterop.bpf.c) */
+#define DX_PROBE_STORES_AFTER_OP "stores after an operation into pages it changed in part"
+
 struct dx_probe {
 	char what[64];    /* a concern: "fallocate punches", "DAX pte faults", ... */
 	char reason[160]; /* why it is not watched ("" when it is) */
