@@ -138,6 +138,11 @@ const char *dx_truth_banner(const struct dx_truth *t)
 	return dx_session_banner(t->session);
 }
 
+bool truth_is_fuse(const struct dx_truth *t)
+{
+	return t->fuse;
+}
+
 const char *truth_unwatched(const struct dx_truth *t, const char *what)
 {
 	size_t n;

@@ -408,6 +408,7 @@ struct evidence {
 	unsigned int missing;    /* attempts with no window */
 	unsigned int undated, incomplete, unterminated, unwatched, partial;
 	bool guard_mixed;
+	bool fuse; /* the directory is on FUSE: a file without DAX has no fault lock to take (guard none) */
 	bool trail_after_op; /* the trail is a store lost after the operation: kept over any other */
 	const char *after_op_unwatched; /* why stores after the operation are not watched; NULL: they are */
 	char trail[320];
@@ -536,12 +537,28 @@ static void guard_rests_on(struct dx_verdict_row *row)
 	}
 }
 
+/*
+ * A FUSE file without DAX has no fault lock before 5.15 (fuse_inode's
+ * i_mmap_sem is taken by DAX faults only) and its punch takes none
+ * (fs/fuse/file.c fuse_file_fallocate: block_faults only for DAX): a data
+ * change there is made with faults free, whatever the race did.
+ */
+static bool fuse_without_lock(const struct dx_verdict_row *row, const struct evidence *ev)
+{
+	return ev->fuse && row->guard == DX_GUARD_NONE;
+}
+
 /* What a verdict from this guard rests on, on this kernel; then, on part of a page, what judges the store after it. */
 static void rests_on(struct dx_verdict_row *row, const struct evidence *ev)
 {
 	size_t used;
 
 	guard_rests_on(row);
+	if (fuse_without_lock(row, ev))
+		snprintf(row->rests_on, sizeof(row->rests_on),
+			 "FUSE without DAX: its faults take no lock before 5.15 and the operation takes none for them "
+			 "(fuse_file_fallocate, fuse_do_setattr), so each data change the kernel saw was made with "
+			 "faults free; the findings and the read-back say what got through");
 	if (!row->sub_page_stores)
 		return;
 	used = strlen(row->rests_on);
@@ -623,7 +640,7 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 			 ev->trail);
 		return;
 	}
-	if (got_through || (dx_fault_guard_is_lock(row->guard) && row->changes_unlocked)) {
+	if (got_through || (row->changes_unlocked && (dx_fault_guard_is_lock(row->guard) || fuse_without_lock(row, ev)))) {
 		const char *loses = op->kind == V_TRUNCATE_DOWN
 					    ? "faults and reads reach the pages being cut while it changes data, and see or "
 					      "dirty bytes the cut then drops"
@@ -665,7 +682,7 @@ static void judge_op(struct dx_truth *t, struct dx_verdict_row *row, struct atte
 		     size_t *punch_mark, size_t *finding_mark)
 {
 	struct dx_report *r = truth_report_settled(t, as[n - 1].t1 + SETTLE_NS);
-	struct evidence ev = { .after_op_unwatched = truth_unwatched(t, DX_PROBE_STORES_AFTER_OP) };
+	struct evidence ev = { .after_op_unwatched = truth_unwatched(t, DX_PROBE_STORES_AFTER_OP), .fuse = truth_is_fuse(t) };
 	char damage[240] = "";
 
 	for (size_t i = *punch_mark; i < dx_report_npunches(r); i++) {
