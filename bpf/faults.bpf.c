@@ -358,11 +358,24 @@ int BPF_PROG(on_page_delete, void *folio)
 	return 0;
 }
 
+/*
+ * DX_F_LOCK_FREE if MAPPING's invalidate_lock (5.15+) is not held for write
+ * now. Every path that reads a page into the cache takes it shared since
+ * 5.15, so a page added while a punch holds it for write got past it.
+ */
+static __always_inline __u16 invalidate_lock_free(struct address_space *mapping)
+{
+	if (!bpf_core_field_exists(mapping->invalidate_lock))
+		return 0;
+	return BPF_CORE_READ(mapping, invalidate_lock.count.counter) & RWSEM_WRITER_LOCKED ? 0 : DX_F_LOCK_FREE;
+}
+
 /* A page read into the cache of an armed file: during a punch's data change, a refault. */
 SEC("tp_btf/mm_filemap_add_to_page_cache")
 int BPF_PROG(on_page_add, void *folio)
 {
-	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
+	struct address_space *mapping = folio_mapping_of(folio);
+	struct inode *inode = BPF_CORE_READ(mapping, host);
 	__u64 index = folio_index_of(folio);
 	struct dx_file_key key;
 	struct armed_file *w;
@@ -372,7 +385,7 @@ int BPF_PROG(on_page_add, void *folio)
 	inode_key(inode, &key);
 	w = armed_file_of(&key);
 	if (w && window_covers(w, index, index))
-		send_page_event(DX_PAGE_ADD, inode, index, 0);
+		send_page_event(DX_PAGE_ADD, inode, index, invalidate_lock_free(mapping));
 	return 0;
 }
 

@@ -456,15 +456,24 @@ static char *render(const struct dx_report *r, const struct dx_metrics_opts *o, 
 	return text;
 }
 
-/* The mount table as it is now: a device number a new mount reuses takes its labels. */
+/*
+ * The mount table as it is now: a device number a new mount reuses takes its
+ * labels. Mounts keyed by the kernel's unique IDs where it has them (6.8+),
+ * else by mountinfo's, which the kernel hands out again.
+ */
 static void learn_mounts(struct dx_mounts *m)
 {
+	static bool reused_ids;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	if (f) {
+	if (!f)
+		return;
+	if (reused_ids || (dx_mounts_read_unique(m, f) && (errno == ENOSYS || errno == EPERM))) {
+		reused_ids = true;
+		rewind(f);
 		dx_mounts_read(m, f);
-		fclose(f);
 	}
+	fclose(f);
 }
 
 /* The exposition in format f as a response for every scrape until the next; NULL if out of memory. */

@@ -382,32 +382,17 @@ static int cmd_record(const struct options *o)
 
 /* ---- report: a capture's records ---- */
 
-/* One pass: every record to the report and, when a timeline output was asked for, to the timeline. */
-struct report_pass {
-	struct dx_report *report;
-	struct dx_timeline *timeline;
-};
-
-static void take_report(uint32_t type, const void *payload, uint32_t len, void *ctx)
-{
-	struct report_pass *p = ctx;
-
-	dx_report_take(type, payload, len, p->report);
-	if (p->timeline)
-		dx_timeline_take(type, payload, len, p->timeline);
-}
-
 /* The timeline outputs asked for; 1 if one could not be written (said why, nothing left at its name). */
-static int write_timelines(const struct options *o, const struct report_pass *p)
+static int write_timelines(const struct options *o, struct dx_timeline *t, const struct dx_report *r)
 {
 	char err[PATH_MAX + 128];
 	int rc = 0;
 
-	if (o->perfetto && dx_timeline_write_trace(p->timeline, p->report, o->perfetto, err, sizeof(err))) {
+	if (o->perfetto && dx_timeline_write_trace(t, r, o->perfetto, err, sizeof(err))) {
 		fprintf(stderr, "daxtrace: %s\n", err);
 		rc = 1;
 	}
-	if (o->html && dx_timeline_write_html(p->timeline, p->report, o->html, err, sizeof(err))) {
+	if (o->html && dx_timeline_write_html(t, r, o->html, err, sizeof(err))) {
 		fprintf(stderr, "daxtrace: %s\n", err);
 		rc = 1;
 	}
@@ -416,15 +401,12 @@ static int write_timelines(const struct options *o, const struct report_pass *p)
 
 static int cmd_report(const struct options *o)
 {
-	struct report_pass pass = { 0 };
 	struct dx_report_opts ro = {
 		.keep_punches = true, .evidence_budget = o->budget.evidence_budget, .idle_ns = o->budget.idle_ns,
 	};
-	const struct dx_capture_header *h;
 	struct dx_capture_reader *in;
+	struct dx_timeline *t;
 	struct dx_report *r;
-	const void *payload;
-	uint32_t type, len;
 	char err[512];
 	int got, rc;
 
@@ -433,31 +415,25 @@ static int cmd_report(const struct options *o)
 		fprintf(stderr, "daxtrace: %s\n", err);
 		return 1;
 	}
-	r = pass.report = dx_report_new(&ro);
-	pass.timeline = o->perfetto || o->html ? dx_timeline_new() : NULL;
-	if (!r || ((o->perfetto || o->html) && !pass.timeline)) {
+	r = dx_report_new(&ro);
+	t = o->perfetto || o->html ? dx_timeline_new() : NULL;
+	if (!r || ((o->perfetto || o->html) && !t)) {
 		dx_report_free(r);
 		dx_capture_close(in);
 		return 1;
 	}
-	h = dx_capture_info(in);
-	dx_report_set_origin(r, h->kernel, (int64_t)(h->realtime_ns - h->monotonic_ns));
 	if (o->dir[0]) /* before the capture's own --path, which it then overrides */
 		dx_report_set_dir(r, o->dir);
-	while ((got = dx_capture_next(in, &type, &payload, &len)) > 0)
-		take_report(type, payload, len, &pass);
-	if (got < 0) {
-		dx_report_set_damaged(r, dx_capture_error(in));
+	got = dx_report_read(r, in, t ? dx_timeline_take : NULL, t);
+	if (got < 0)
 		fprintf(stderr, "daxtrace: %s\ndaxtrace: reporting what was readable before the damage\n",
 			dx_capture_error(in));
-	}
-	dx_report_flush(r);
 	if (o->json)
 		dx_report_json(stdout, r);
 	else
 		dx_report_text(stdout, r);
-	rc = pass.timeline ? write_timelines(o, &pass) : 0;
-	dx_timeline_free(pass.timeline);
+	rc = t ? write_timelines(o, t, r) : 0;
+	dx_timeline_free(t);
 	dx_report_free(r);
 	dx_capture_close(in);
 	return got < 0 || rc ? 1 : 0;

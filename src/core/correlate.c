@@ -369,6 +369,7 @@ static void add_mark(struct dx_page_mark **arr, size_t *n, size_t *cap, const st
 	m->page = e->page.index;
 	m->npages = npages;
 	m->kthread = e->flags & DX_F_KTHREAD;
+	m->lock_free = e->kind == DX_PAGE_ADD && (e->flags & DX_F_LOCK_FREE);
 	m->cancelled_bytes = e->kind == DX_PAGE_DELETE ? e->page.cancelled_bytes : 0;
 }
 
@@ -847,9 +848,11 @@ static void retire_all(struct dx_correlator *c)
 }
 
 /*
- * Hands the judge every window that ended at least grace_ns before the
- * watermark, in opening order, and delivers what it has judged. Runs for
- * every event: returns at once until there is something to do.
+ * Delivers what the judge has judged, then hands it every window that ended
+ * at least grace_ns before the watermark, in opening order: those stay in
+ * its backlog at least until the next call, where a hold sees them whatever
+ * the judge's speed (dx_correlator_wait_judge). Runs for every event:
+ * returns at once until there is something to do.
  */
 static void judge_ready(struct dx_correlator *c)
 {
@@ -857,6 +860,7 @@ static void judge_ready(struct dx_correlator *c)
 	struct punch_window **ready = NULL;
 	size_t n = 0, cap = 0;
 
+	dx_worker_collect(c->judge);
 	while ((top = u64_heap_top(&c->ending)) && top->key <= c->watermark) {
 		*DX_PUSH(ready, n, cap) = (struct punch_window *)(uintptr_t)top->value;
 		u64_heap_pop(&c->ending);
@@ -866,7 +870,6 @@ static void judge_ready(struct dx_correlator *c)
 	for (size_t i = 0; i < n; i++)
 		retire(c, ready[i]);
 	free(ready);
-	dx_worker_collect(c->judge);
 	drop_idle_files(c);
 }
 
@@ -952,9 +955,12 @@ void dx_correlator_settle(struct dx_correlator *c)
 	dx_worker_drain(c->judge);
 }
 
-bool dx_correlator_behind(const struct dx_correlator *c)
+bool dx_correlator_wait_judge(struct dx_correlator *c, unsigned int timeout_ms)
 {
-	return dx_worker_backlog(c->judge) > c->budget;
+	if (dx_worker_backlog(c->judge) <= c->budget)
+		return false;
+	dx_worker_wait_below(c->judge, c->budget, timeout_ms);
+	return true;
 }
 
 void dx_correlator_flush(struct dx_correlator *c)

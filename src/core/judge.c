@@ -571,12 +571,21 @@ static bool added_while_changing(const struct judging *v, const struct dx_page_m
  */
 static void judge_added(struct judging *v)
 {
+	/*
+	 * Since 5.15 every read into the cache takes invalidate_lock shared: in a
+	 * window that held it at every change, a page added while it was free came
+	 * before the punch took it (its truncation removes it) or after it let go,
+	 * before the syscall returned (it reads what the punch left).
+	 */
+	bool lock_orders_adds = v->held && v->w->punch.guard == DX_GUARD_INVALIDATE_LOCK;
+
 	if (v->w->nread)
 		qsort(v->w->read, v->w->nread, sizeof(*v->w->read), page_time_cmp);
 	for (size_t i = 0; i < v->w->nadded; i++) {
 		const struct dx_page_mark *a = &v->w->added[i];
 
-		if (!((added_while_changing(v, a) && block_read_since(v, a->page, a->t)) ||
+		if ((lock_orders_adds && a->lock_free) ||
+		    !((added_while_changing(v, a) && block_read_since(v, a->page, a->t)) ||
 		      (breaks_rule(v, a->t) && a->t <= v->change_end)) ||
 		    deleted_after(v, a->page, a->t) ||
 		    !other_task_counted(v, &a->task, a->kthread))

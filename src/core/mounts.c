@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Which filesystem a device is: its type and mount point, from a mountinfo file. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "daxscope/core/names.h"
 #include "daxscope/core/mounts.h"
@@ -24,6 +27,104 @@ static void unescape_octal(char *s)
 		}
 	}
 	*out = '\0';
+}
+
+/*
+ * The kernel's unique mount IDs, never handed out again (6.8+): listmount(2)
+ * and statmount(2) as include/uapi/linux/mount.h of 6.8 has them (the libc
+ * headers built against may be older). The syscall numbers are x86_64's
+ * and every asm-generic architecture's.
+ */
+#define SYS_STATMOUNT 457
+#define SYS_LISTMOUNT 458
+#define LSMT_ROOT_ID 0xffffffffffffffffULL /* every mount reachable from our root, by unique ID */
+#define STATMOUNT_WANT_SB_BASIC 0x1U	   /* sb_dev_major, sb_dev_minor */
+#define STATMOUNT_WANT_MNT_BASIC 0x2U	   /* mnt_id, mnt_id_old */
+
+struct mount_id_req { /* struct mnt_id_req, MNT_ID_REQ_SIZE_VER0 */
+	uint32_t size, spare;
+	uint64_t mnt_id, param; /* listmount: the last ID listed; statmount: what to fill */
+};
+
+struct statmount_head { /* struct statmount, its fixed part (512 bytes) */
+	uint32_t size, spare1;
+	uint64_t mask;
+	uint32_t sb_dev_major, sb_dev_minor;
+	uint64_t sb_magic;
+	uint32_t sb_flags, fs_type;
+	uint64_t mnt_id, mnt_parent_id;	    /* unique */
+	uint32_t mnt_id_old, mnt_parent_id_old; /* mountinfo's */
+	uint64_t mnt_attr, mnt_propagation, mnt_peer_group, mnt_master, propagate_from;
+	uint32_t mnt_root, mnt_point;
+	uint64_t spare2[50];
+};
+_Static_assert(sizeof(struct statmount_head) == 512, "struct statmount's fixed part");
+
+/* A mount as mountinfo names it (its ID, which the kernel reuses, and device) and its unique ID. */
+struct mount_key {
+	uint64_t old_id, unique_id;
+	uint32_t dev;
+};
+
+struct mount_keys {
+	struct mount_key *list;
+	size_t n, cap;
+};
+
+static int old_id_cmp(const void *a, const void *b)
+{
+	const struct mount_key *x = a, *y = b;
+
+	return x->old_id < y->old_id ? -1 : x->old_id > y->old_id;
+}
+
+/* The unique ID of every mount of ours; -1 and errno if the kernel has none (ENOSYS) or listing fails. */
+static int list_mount_keys(struct mount_keys *k)
+{
+	struct mount_id_req list = { .size = sizeof(list), .mnt_id = LSMT_ROOT_ID };
+	uint64_t ids[256];
+	long n;
+
+	do {
+		n = syscall(SYS_LISTMOUNT, &list, ids, sizeof(ids) / sizeof(ids[0]), 0);
+		for (long i = 0; i < n; i++) {
+			struct mount_id_req want = { .size = sizeof(want), .mnt_id = ids[i],
+						     .param = STATMOUNT_WANT_SB_BASIC | STATMOUNT_WANT_MNT_BASIC };
+			struct statmount_head sm;
+
+			if (syscall(SYS_STATMOUNT, &want, &sm, sizeof(sm), 0)) {
+				if (errno == ENOENT) /* unmounted since it was listed */
+					continue;
+				return -1;
+			}
+			if (k->n == k->cap) {
+				k->cap = k->cap ? 2 * k->cap : 64;
+				k->list = realloc(k->list, k->cap * sizeof(*k->list));
+				if (!k->list)
+					abort();
+			}
+			k->list[k->n++] = (struct mount_key){ sm.mnt_id_old, sm.mnt_id, sm.sb_dev_major << 20 | sm.sb_dev_minor };
+		}
+		if (n > 0)
+			list.param = ids[n - 1];
+	} while (n == sizeof(ids) / sizeof(ids[0]));
+	if (n < 0)
+		return -1;
+	if (k->n) /* a mountinfo ID is one mount's at a time */
+		qsort(k->list, k->n, sizeof(*k->list), old_id_cmp);
+	return 0;
+}
+
+/* The mount's unique ID for mountinfo's (ID, device); false if it is not among the keys (sorted by old_id). */
+static bool unique_id(const struct mount_keys *k, uint64_t *id, uint32_t dev)
+{
+	const struct mount_key want = { .old_id = *id };
+	const struct mount_key *key = k->n ? bsearch(&want, k->list, k->n, sizeof(*k->list), old_id_cmp) : NULL;
+
+	if (!key || key->dev != dev)
+		return false;
+	*id = key->unique_id;
+	return true;
 }
 
 /* One mountinfo line: "ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER". */
@@ -87,21 +188,27 @@ static bool shares_id(const struct dx_mount *a, const struct dx_mount *b)
 	return false;
 }
 
-int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
+/* Reads a mount table, its IDs replaced by the unique ones of KEYS if given: -1 (errno) if one is not among them. */
+static int read_mounts(struct dx_mounts *m, FILE *mountinfo, const struct mount_keys *keys)
 {
 	struct dx_mounts fresh = { .list = malloc(16 * sizeof(*fresh.list)) };
 	size_t linecap = 0;
 	char *line = NULL;
 	struct dx_mount one;
+	bool unkeyed = false;
 
 	if (!fresh.list)
 		abort();
-	while (getline(&line, &linecap, mountinfo) > 0)
-		if (parse_line(line, &one))
-			add_mount(&fresh, &one);
+	while (!unkeyed && getline(&line, &linecap, mountinfo) > 0) {
+		if (!parse_line(line, &one))
+			continue;
+		unkeyed = keys && !unique_id(keys, &one.ids[0], one.dev);
+		add_mount(&fresh, &one);
+	}
 	free(line);
-	if (ferror(mountinfo)) {
+	if (ferror(mountinfo) || unkeyed) {
 		dx_mounts_free(&fresh);
+		errno = unkeyed ? EAGAIN : EIO;
 		return -1;
 	}
 	for (size_t i = 0; i < fresh.n; i++) {
@@ -117,6 +224,22 @@ int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
 	free(m->list);
 	*m = fresh;
 	return 0;
+}
+
+int dx_mounts_read(struct dx_mounts *m, FILE *mountinfo)
+{
+	return read_mounts(m, mountinfo, NULL);
+}
+
+int dx_mounts_read_unique(struct dx_mounts *m, FILE *mountinfo)
+{
+	struct mount_keys keys = { 0 };
+	int ret = list_mount_keys(&keys);
+
+	if (!ret)
+		ret = read_mounts(m, mountinfo, &keys);
+	free(keys.list);
+	return ret;
 }
 
 void dx_mounts_put(struct dx_mounts *m, uint32_t dev, const char *fstype, const char *point)

@@ -189,12 +189,36 @@ void dx_report_settle(struct dx_report *r, uint64_t now_ns)
 
 bool dx_report_hold(struct dx_report *r, unsigned int timeout_ms)
 {
-	struct timespec nap = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
-
-	if (!dx_correlator_behind(r->corr))
+	if (!dx_correlator_wait_judge(r->corr, timeout_ms))
 		return false;
-	nanosleep(&nap, NULL); /* a signal ends it early; the next advance delivers what was judged meanwhile */
+	r->holds++;
 	return true;
+}
+
+uint64_t dx_report_holds(const struct dx_report *r)
+{
+	return r->holds;
+}
+
+int dx_report_read(struct dx_report *r, struct dx_capture_reader *in, dx_record_fn also, void *ctx)
+{
+	const struct dx_capture_header *h = dx_capture_info(in);
+	const void *payload;
+	uint32_t type, len;
+	int got;
+
+	dx_report_set_origin(r, h->kernel, (int64_t)(h->realtime_ns - h->monotonic_ns));
+	while ((got = dx_capture_next(in, &type, &payload, &len)) > 0) {
+		dx_report_take(type, payload, len, r);
+		if (also)
+			also(type, payload, len, ctx);
+		while (dx_report_hold(r, 100)) /* until caught up: a capture loses nothing by waiting */
+			;
+	}
+	if (got < 0)
+		dx_report_set_damaged(r, dx_capture_error(in));
+	dx_report_flush(r);
+	return got;
 }
 
 void dx_report_set_dir(struct dx_report *r, const char *dir)

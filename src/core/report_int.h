@@ -20,6 +20,7 @@ struct dx_report {
 	struct dx_finding *findings; /* all, or a ring of opts.max_findings */
 	size_t nfindings, cap_findings;
 	uint64_t judged; /* findings ever judged */
+	uint64_t holds;  /* dx_report_hold waited for the judge */
 	struct dx_punch_window *punches;
 	size_t npunches, cap_punches;
 	struct dx_probe *probes;

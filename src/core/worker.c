@@ -4,10 +4,12 @@
  * delivered from the front by the caller. Indices only grow; the ring
  * doubles under the lock when full.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "worker.h"
 
@@ -79,13 +81,17 @@ static void start(struct dx_worker *wk)
 struct dx_worker *dx_worker_new(const struct dx_worker_ops *ops)
 {
 	struct dx_worker *wk = calloc(1, sizeof(*wk));
+	pthread_condattr_t monotonic;
 
 	if (!wk)
 		return NULL;
 	wk->ops = *ops;
 	pthread_mutex_init(&wk->lock, NULL);
 	pthread_cond_init(&wk->work, NULL);
-	pthread_cond_init(&wk->done, NULL);
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC); /* a wait's timeout, whatever the wall clock does */
+	pthread_cond_init(&wk->done, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	return wk;
 }
 
@@ -137,20 +143,46 @@ void dx_worker_collect(struct dx_worker *wk)
 	deliver_until(wk, atomic_load(&wk->finished));
 }
 
+/*
+ * Delivers jobs as they finish until the backlog is at most LIMIT (0: every
+ * job handed over is delivered) or DEADLINE (CLOCK_MONOTONIC; NULL: none)
+ * passes. True unless it passed first.
+ */
+static bool deliver_until_below(struct dx_worker *wk, size_t limit, const struct timespec *deadline)
+{
+	int rc = 0;
+
+	for (;;) {
+		dx_worker_collect(wk);
+		if (wk->delivered == wk->added || (limit && atomic_load(&wk->backlog) <= limit))
+			return true;
+		if (rc == ETIMEDOUT)
+			return false;
+		pthread_mutex_lock(&wk->lock);
+		while (atomic_load(&wk->finished) == wk->delivered && rc != ETIMEDOUT)
+			rc = deadline ? pthread_cond_timedwait(&wk->done, &wk->lock, deadline)
+				      : pthread_cond_wait(&wk->done, &wk->lock);
+		pthread_mutex_unlock(&wk->lock);
+	}
+}
+
 void dx_worker_drain(struct dx_worker *wk)
 {
-	for (;;) {
-		size_t added, finished;
+	deliver_until_below(wk, 0, NULL);
+}
 
-		pthread_mutex_lock(&wk->lock);
-		while ((finished = atomic_load(&wk->finished)) == wk->delivered && wk->delivered < wk->added)
-			pthread_cond_wait(&wk->done, &wk->lock);
-		added = wk->added;
-		pthread_mutex_unlock(&wk->lock);
-		if (wk->delivered == added)
-			return;
-		deliver_until(wk, finished);
+bool dx_worker_wait_below(struct dx_worker *wk, size_t limit, unsigned int timeout_ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
 	}
+	return deliver_until_below(wk, limit, &deadline);
 }
 
 size_t dx_worker_backlog(const struct dx_worker *wk)

@@ -29,6 +29,11 @@ void dx_worker_add(struct dx_worker *wk, void *job, size_t weight);
 void dx_worker_collect(struct dx_worker *wk);
 /* Waits for every job handed over and delivers it. */
 void dx_worker_drain(struct dx_worker *wk);
+/*
+ * Delivers jobs as they finish, waiting for them, until the backlog is at
+ * most LIMIT (at least 1) or TIMEOUT_MS has passed: true if it got there.
+ */
+bool dx_worker_wait_below(struct dx_worker *wk, size_t limit, unsigned int timeout_ms);
 /* The weight of the jobs handed over and not yet delivered. */
 size_t dx_worker_backlog(const struct dx_worker *wk);
 /* Stops the thread after its current job; the rest, and the results not delivered, are discarded. */

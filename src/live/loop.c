@@ -21,8 +21,8 @@ void dx_loop_take(uint32_t type, const void *payload, uint32_t len, void *opts)
 }
 
 /*
- * One poll, waiting up to timeout_ms; none, but a hold of hold_ms, while the
- * report's judge is far behind (the ring buffer counts what it drops).
+ * One poll, waiting up to timeout_ms; none, but a wait of up to hold_ms for
+ * the judge, while it is behind (the ring buffer counts what it drops).
  */
 static int poll_once(const struct dx_loop_opts *o, int hold_ms, int timeout_ms)
 {

@@ -419,18 +419,25 @@ static bool row_changed(const struct dx_top_row *row)
 	       x->discarded;
 }
 
+static size_t rows_changed(const struct dx_top *t)
+{
+	size_t changed = 0;
+
+	for (size_t i = 0; i < t->nrows; i++)
+		changed += row_changed(&t->rows[i]);
+	return changed;
+}
+
 void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report *r, size_t width)
 {
 	char line[width + 1];
 	time_t now = time(NULL);
-	size_t changed = 0, printed = 0;
+	size_t changed = rows_changed(t), printed = 0;
 	struct tm tm;
 
-	for (size_t i = 0; i < t->nrows; i++)
-		changed += row_changed(&t->rows[i]);
 	localtime_r(&now, &tm);
 	fprintf(out, "daxtop - %02d:%02d:%02d, %zu files (%zu shown, %zu changed this interval, the first %d of them printed), sorted by %s\n",
-		tm.tm_hour, tm.tm_min, tm.tm_sec, t->nall, t->nrows, changed, DX_TOP_TEXT_ROWS,
+		tm.tm_hour, tm.tm_min, tm.tm_sec, t->nall, t->nrows, changed, DX_TOP_ROWS,
 		dx_top_column_name(t->sort));
 	fprintf(out, "%.*s\n", (int)width, dx_report_banner(r));
 	fprintf(out,
@@ -452,7 +459,7 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	dx_report_text_dax_windows(out, r, false);
 	dx_top_format_header(line, width);
 	fprintf(out, "%s\n", line);
-	for (size_t i = 0; i < t->nrows && printed < DX_TOP_TEXT_ROWS; i++) {
+	for (size_t i = 0; i < t->nrows && printed < DX_TOP_ROWS; i++) {
 		if (!row_changed(&t->rows[i]))
 			continue;
 		dx_top_format_row(&t->rows[i], line, width);
@@ -480,6 +487,7 @@ static void json_rates(yajl_gen g, const struct dx_top_rates *r)
 void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report *r, double interval_s)
 {
 	yajl_gen g = dx_json_open(out);
+	size_t changed = rows_changed(t), listed = changed < DX_TOP_ROWS ? changed : DX_TOP_ROWS;
 
 	dx_json_map(g, NULL);
 	dx_json_text(g, "schema", "daxscope.top/1");
@@ -490,9 +498,16 @@ void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report
 	json_rates(g, &t->total);
 	dx_json_fixed3(g, "lost_events", t->lost_rate);
 	dx_json_end_map(g);
+	dx_json_u64(g, "files_known", t->nall);
+	dx_json_u64(g, "files_shown", t->nrows);
+	dx_json_u64(g, "files_changed", changed);
+	dx_json_u64(g, "files_left_out", changed - listed);
 	dx_report_json_dax_windows(g, r);
 	dx_json_array(g, "files");
-	for (size_t i = 0; i < t->nrows; i++) {
+	for (size_t i = 0, n = 0; i < t->nrows && n < listed; i++) {
+		if (!row_changed(&t->rows[i]))
+			continue;
+		n++;
 		/* the report's file fields, and this interval's rates */
 		dx_json_map(g, NULL);
 		dx_report_json_file_fields(g, r, dx_report_file(r, t->rows[i].index));

@@ -138,6 +138,22 @@ const char *dx_truth_banner(const struct dx_truth *t)
 	return dx_session_banner(t->session);
 }
 
+bool truth_is_fuse(const struct dx_truth *t)
+{
+	return t->fuse;
+}
+
+const char *truth_unwatched(const struct dx_truth *t, const char *what)
+{
+	size_t n;
+	const struct dx_probe *p = dx_session_probes(t->session, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(p[i].what, what))
+			return p[i].watched ? NULL : p[i].reason;
+	return "no probe of it";
+}
+
 const char *dx_truth_fs(const struct dx_truth *t)
 {
 	return t->fs;

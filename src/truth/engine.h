@@ -131,6 +131,10 @@ struct dx_report *truth_report_settled(struct dx_truth *t, uint64_t end_ns);
 void truth_report_unlock(struct dx_truth *t);
 /* The directory under test (opts.dir). */
 const char *truth_dir(const struct dx_truth *t);
+/* Why the session does not watch WHAT (a probe's concern: DX_PROBE_*), or NULL when it does. */
+const char *truth_unwatched(const struct dx_truth *t, const char *what);
+/* Is the directory under test on FUSE (virtiofs too)? */
+bool truth_is_fuse(const struct dx_truth *t);
 /* The poll thread's last error reading events (a negative errno), or 0. */
 int truth_poll_error(const struct dx_truth *t);
 

@@ -41,6 +41,14 @@
 #define TOKEN_OFF 64    /* where accesses store and look */
 #define PROBE_OFF 2048  /* never stored: holds what the operation left there, or damage */
 #define SETTLE_NS 20000000ULL /* after the operation: let write-back requests land before checking */
+/*
+ * Where blocks are smaller than a page, a punch or zero range also takes the
+ * first half of page V_TAIL, stored to before it (a writable pte) and after
+ * it: a pte the operation leaves writable lets that store in without a fault,
+ * and write-back never writes it (docs/design.md, After the operation).
+ */
+#define V_TAIL (V_FIRST + V_COUNT)
+#define V_TAIL_LEN (TRUTH_PAGE / 2)
 
 enum vop_kind { V_FALLOCATE, V_TRUNCATE_DOWN, V_TRUNCATE_UP, V_COPY, V_CLONE, V_DEDUPE };
 
@@ -89,6 +97,8 @@ struct attempt {
 	struct vaccess acc[NACCESSORS][V_PER_ACCESSOR];
 	uint64_t wrong_pages, first_wrong; /* pages not as the operation must have left them; the first */
 	unsigned int windows; /* daxscope's windows of it */
+	bool sub_page;        /* the range takes the first half of page V_TAIL too */
+	struct vaccess tail;  /* the store into that half after the operation returned */
 };
 
 struct accessor_arg {
@@ -241,7 +251,8 @@ static void *accessor_thread(void *arg)
 static int do_op(const struct attempt *a)
 {
 	const struct vop *op = a->op;
-	loff_t off = (loff_t)(V_FIRST * TRUTH_PAGE), len = (loff_t)(V_COUNT * TRUTH_PAGE), in = off, out = off;
+	loff_t off = (loff_t)(V_FIRST * TRUTH_PAGE), in = off, out = off;
+	loff_t len = (loff_t)(V_COUNT * TRUTH_PAGE + (a->sub_page ? V_TAIL_LEN : 0));
 	struct file_clone_range clone = { .src_fd = a->src_fd, .src_offset = (uint64_t)off,
 					  .src_length = (uint64_t)len, .dest_offset = (uint64_t)off };
 	struct {
@@ -289,6 +300,8 @@ static void race(struct attempt *a)
 	errno = 0;
 	a->err = do_op(a) ? errno : 0;
 	a->t1 = truth_now();
+	if (a->sub_page && !a->err)
+		perform(a, STORER, &a->tail);
 	for (int w = 0; w < NACCESSORS; w++)
 		pthread_join(threads[w], NULL);
 }
@@ -305,18 +318,27 @@ static void read_back(struct attempt *a)
 	for (uint64_t p = 0; fd >= 0 && p < pages_after(a->op); p++) {
 		bool read = pread(fd, page, sizeof(page), (off_t)(p * TRUTH_PAGE)) == (ssize_t)sizeof(page);
 
-		if (read && page[PROBE_OFF] == byte_after(a->op, p))
+		if (read && page[PROBE_OFF] == byte_after(a->op, p) && (!a->sub_page || p != V_TAIL || !page[0]))
 			continue;
 		a->first_wrong = a->wrong_pages++ ? a->first_wrong : p;
 	}
-	for (int i = 0; fd >= 0 && i < V_PER_ACCESSOR; i++) {
-		struct vaccess *x = &a->acc[STORER][i];
+	for (int i = 0; fd >= 0 && i <= V_PER_ACCESSOR; i++) {
+		struct vaccess *x = i < V_PER_ACCESSOR ? &a->acc[STORER][i] : &a->tail;
 
 		if (pread(fd, &x->back, sizeof(x->back), (off_t)(x->page * TRUTH_PAGE + TOKEN_OFF)) != sizeof(x->back))
 			x->back = 0;
 	}
 	if (fd >= 0)
 		close(fd);
+}
+
+/* A punch or zero range on blocks smaller than a page: it can change part of a page. */
+static bool takes_sub_page(const struct attempt *a)
+{
+	int block = 0;
+
+	return a->op->kind == V_FALLOCATE && a->op->mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) &&
+	       !ioctl(a->fd, FIGETBSZ, &block) && block > 0 && V_TAIL_LEN % block == 0;
 }
 
 static int setup(struct attempt *a, const char *dir, unsigned int n, int src_fd, int twin_fd, char *err,
@@ -337,6 +359,10 @@ static int setup(struct attempt *a, const char *dir, unsigned int n, int src_fd,
 		return truth_fail(err, errlen, "%s: mmap or stat: %s", a->path, strerror(errno));
 	for (uint64_t p = 0; p < V_PAGES; p++)
 		(void)*(volatile char *)(a->map + p * TRUTH_PAGE); /* mapped read-only: a store faults */
+	a->sub_page = takes_sub_page(a);
+	a->tail.page = V_TAIL;
+	if (a->sub_page) /* a write fault: the pte is writable (and the page dirty) when the operation comes */
+		*(volatile uint64_t *)(a->map + V_TAIL * TRUTH_PAGE + TOKEN_OFF) = slot_of(V_SOURCE);
 	a->ino = st.st_ino;
 	return 0;
 }
@@ -382,7 +408,10 @@ struct evidence {
 	unsigned int missing;    /* attempts with no window */
 	unsigned int undated, incomplete, unterminated, unwatched, partial;
 	bool guard_mixed;
-	char trail[256];
+	bool fuse; /* the directory is on FUSE: a file without DAX has no fault lock to take (guard none) */
+	bool trail_after_op; /* the trail is a store lost after the operation: kept over any other */
+	const char *after_op_unwatched; /* why stores after the operation are not watched; NULL: they are */
+	char trail[320];
 };
 
 static void note_window(struct dx_verdict_row *row, struct evidence *ev, struct attempt *a,
@@ -413,7 +442,17 @@ static void note_finding(struct dx_verdict_row *row, struct evidence *ev, const 
 		return;
 	}
 	row->findings[f->kind]++;
-	if (!ev->trail[0] && f->page_index != DX_PAGE_UNKNOWN)
+	if (f->kind == DX_FINDING_WRITABLE_AFTER_PUNCH && !ev->trail_after_op) {
+		ev->trail_after_op = true;
+		snprintf(ev->trail, sizeof(ev->trail),
+			 "writable_after_punch on page %" PRIu64 " (byte %u): a store through a pte that %s by %u/%.16s left "
+			 "writable (it changed part of the page at +%.3f ms, returned at +%.3f ms) was lost, found at "
+			 "the write-back by %u/%.16s at +%.3f ms; %u/%.16s maps the file writable",
+			 f->page_index, f->lost_byte, dx_punch_op_name(f->punch_op), f->punch.tid, f->punch.comm,
+			 ((double)f->data_change_ns - (double)a->gate.t0) / 1e6,
+			 ((double)a->t1 - (double)a->gate.t0) / 1e6, f->io.tid, f->io.comm,
+			 ((double)f->t_ns - (double)a->gate.t0) / 1e6, f->fault.pid, f->fault.comm);
+	} else if (!ev->trail[0] && f->page_index != DX_PAGE_UNKNOWN)
 		snprintf(ev->trail, sizeof(ev->trail),
 			 "%s on page %" PRIu64 " by %u/%.16s at +%.3f ms, during %s by %u/%.16s (data change from +%.3f "
 			 "ms, returned at +%.3f ms)",
@@ -423,23 +462,32 @@ static void note_finding(struct dx_verdict_row *row, struct evidence *ev, const 
 			 ((double)a->t1 - (double)a->gate.t0) / 1e6);
 }
 
+static void count_access(struct dx_verdict_row *row, const struct attempt *a, enum accessor who,
+			 const struct vaccess *x, char *trail, size_t len)
+{
+	bool after = x->happened && x->span.a0 > a->t1;
+	bool lost = who == STORER && after && x->back != x->value;
+	bool stale = who != STORER && after && x->value != slot_of(byte_after(a->op, x->page));
+
+	row->lost_writes += lost;
+	row->stale_reads += stale;
+	if ((lost || stale) && !trail[0])
+		snprintf(trail, len, "page %" PRIu64 ": a %s begun %.3f ms after the operation returned %s", x->page,
+			 x == &a->tail ? "store (into the half of the page it changed)"
+			 : who == STORER ? "store" : who == LOADER ? "mapped load" : "read(2)",
+			 ((double)x->span.a0 - (double)a->t1) / 1e6,
+			 lost ? "was not in the file afterwards" : "saw other bytes than it left");
+}
+
 static void count_damage(struct dx_verdict_row *row, struct attempt *a, char *trail, size_t len)
 {
 	for (int w = 0; w < NACCESSORS; w++)
-		for (int i = 0; i < V_PER_ACCESSOR; i++) {
-			struct vaccess *x = &a->acc[w][i];
-			bool after = x->happened && x->span.a0 > a->t1;
-			bool lost = w == STORER && after && x->back != x->value;
-			bool stale = w != STORER && after && x->value != slot_of(byte_after(a->op, x->page));
-
-			row->lost_writes += lost;
-			row->stale_reads += stale;
-			if ((lost || stale) && !trail[0])
-				snprintf(trail, len, "page %" PRIu64 ": a %s begun %.3f ms after the operation returned %s",
-					 x->page, w == STORER ? "store" : w == LOADER ? "mapped load" : "read(2)",
-					 ((double)x->span.a0 - (double)a->t1) / 1e6,
-					 lost ? "was not in the file afterwards" : "saw other bytes than it left");
-		}
+		for (int i = 0; i < V_PER_ACCESSOR; i++)
+			count_access(row, a, (enum accessor)w, &a->acc[w][i], trail, len);
+	if (a->sub_page) {
+		count_access(row, a, STORER, &a->tail, trail, len);
+		row->sub_page_stores += a->tail.happened && a->tail.span.a0 > a->t1;
+	}
 	row->wrong_pages += a->wrong_pages;
 	if (a->wrong_pages && !trail[0])
 		snprintf(trail, len, "page %" PRIu64 " (of %" PRIu64 " in this attempt) held bytes the operation cannot "
@@ -455,7 +503,7 @@ static bool before_5_15(void)
 }
 
 /* What a verdict from this guard rests on, on this kernel. */
-static void rests_on(struct dx_verdict_row *row)
+static void guard_rests_on(struct dx_verdict_row *row)
 {
 	const char *reads = before_5_15()
 				    ? "; before 5.15 read(2) and readahead take no fault lock, so reads are judged only by "
@@ -487,6 +535,43 @@ static void rests_on(struct dx_verdict_row *row)
 		snprintf(row->rests_on, sizeof(row->rests_on), "the guard daxscope read: %s",
 			 dx_fault_guard_name(row->guard));
 	}
+}
+
+/*
+ * A FUSE file without DAX has no fault lock before 5.15 (fuse_inode's
+ * i_mmap_sem is taken by DAX faults only) and its punch takes none
+ * (fs/fuse/file.c fuse_file_fallocate: block_faults only for DAX): a data
+ * change there is made with faults free, whatever the race did.
+ */
+static bool fuse_without_lock(const struct dx_verdict_row *row, const struct evidence *ev)
+{
+	return ev->fuse && row->guard == DX_GUARD_NONE;
+}
+
+/* What a verdict from this guard rests on, on this kernel; then, on part of a page, what judges the store after it. */
+static void rests_on(struct dx_verdict_row *row, const struct evidence *ev)
+{
+	size_t used;
+
+	guard_rests_on(row);
+	if (fuse_without_lock(row, ev))
+		snprintf(row->rests_on, sizeof(row->rests_on),
+			 "FUSE without DAX: its faults take no lock before 5.15 and the operation takes none for them "
+			 "(fuse_file_fallocate, fuse_do_setattr), so each data change the kernel saw was made with "
+			 "faults free; the findings and the read-back say what got through");
+	if (!row->sub_page_stores)
+		return;
+	used = strlen(row->rests_on);
+	if (ev->after_op_unwatched)
+		snprintf(row->rests_on + used, sizeof(row->rests_on) - used,
+			 "; the half page it changed in each attempt, stored to after it: the read-back alone (%" PRIu64
+			 " stores), as writable_after_punch is not watched on this kernel (%s)",
+			 row->sub_page_stores, ev->after_op_unwatched);
+	else
+		snprintf(row->rests_on + used, sizeof(row->rests_on) - used,
+			 "; the half page it changed in each attempt, stored to after it: the read-back (%" PRIu64
+			 " stores) and writable_after_punch (fentry on the partial invalidate and the next write-back: a "
+			 "byte in a buffer that maps no block)", row->sub_page_stores);
 }
 
 /* Why the evidence cannot carry a SAFE, or NULL when it can. */
@@ -532,7 +617,7 @@ static const char *unchecked(const struct dx_verdict_row *row, const struct evid
 static void decide(const struct vop *op, struct dx_verdict_row *row, const struct evidence *ev, const char *damage)
 {
 	bool got_through = false;
-	char buf[256], waits[96], through[96] = "";
+	char buf[256], waits[96], through[96] = "", kept[96];
 	const char *why;
 
 	for (int k = DX_FINDING_UNBLOCKED_FAULT; k < DX_FINDING_KIND_MAX; k++) {
@@ -543,7 +628,7 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 			snprintf(through + used, sizeof(through) - used, "%s%" PRIu64 " %s", used ? ", " : "",
 				 row->findings[k], dx_finding_name(k));
 	}
-	rests_on(row);
+	rests_on(row, ev);
 	if (row->lost_writes || row->stale_reads || row->wrong_pages) {
 		row->verdict = DX_VERDICT_UNSAFE;
 		snprintf(row->why, sizeof(row->why),
@@ -555,7 +640,7 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 			 ev->trail);
 		return;
 	}
-	if (got_through || (dx_fault_guard_is_lock(row->guard) && row->changes_unlocked)) {
+	if (got_through || (row->changes_unlocked && (dx_fault_guard_is_lock(row->guard) || fuse_without_lock(row, ev)))) {
 		const char *loses = op->kind == V_TRUNCATE_DOWN
 					    ? "faults and reads reach the pages being cut while it changes data, and see or "
 					      "dirty bytes the cut then drops"
@@ -584,17 +669,20 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 	row->verdict = DX_VERDICT_SAFE;
 	snprintf(waits, sizeof(waits), "%" PRIu64 " accesses seen waiting on it (longest %.3f ms)", row->waits,
 		 (double)row->wait_max_ns / 1e6);
+	snprintf(kept, sizeof(kept), "; the %" PRIu64 " stores after it into the half page it changed were all read "
+		 "back", row->sub_page_stores);
 	snprintf(row->why, sizeof(row->why),
 		 "the fault lock (or guard) was held at all %" PRIu64 " data changes of %u attempts; %s; nothing got "
-		 "through, nothing was damaged",
-		 row->changes, row->attempts, row->waits ? waits : "no access was seen waiting on it");
+		 "through, nothing was damaged%s",
+		 row->changes, row->attempts, row->waits ? waits : "no access was seen waiting on it",
+		 row->sub_page_stores ? kept : "");
 }
 
 static void judge_op(struct dx_truth *t, struct dx_verdict_row *row, struct attempt *as, unsigned int n,
 		     size_t *punch_mark, size_t *finding_mark)
 {
 	struct dx_report *r = truth_report_settled(t, as[n - 1].t1 + SETTLE_NS);
-	struct evidence ev = { 0 };
+	struct evidence ev = { .after_op_unwatched = truth_unwatched(t, DX_PROBE_STORES_AFTER_OP), .fuse = truth_is_fuse(t) };
 	char damage[240] = "";
 
 	for (size_t i = *punch_mark; i < dx_report_npunches(r); i++) {
@@ -752,6 +840,7 @@ static void print_json_row(yajl_gen g, const struct dx_verdict_row *r)
 	dx_json_u64(g, "stale_reads", r->stale_reads);
 	dx_json_u64(g, "wrong_pages", r->wrong_pages);
 	dx_json_end_map(g);
+	dx_json_u64(g, "sub_page_stores", r->sub_page_stores);
 	dx_json_text(g, "why", r->why);
 	dx_json_text(g, "rests_on", r->verdict == DX_VERDICT_UNSUPPORTED ? "" : r->rests_on);
 	dx_json_text(g, "example", r->example);

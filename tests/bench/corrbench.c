@@ -12,12 +12,19 @@
  *            that began before them all
  *   long:    64 long FUSE punches open at once on 64 files, N faults among
  *            them in turn, all ending together
+ *   series:  N fault groups in punches of SERIES_GROUPS each, one after
+ *            another on one file, as hammer's (a write-back and a read every
+ *            64), every page then deleted; each punch holds the lock, so
+ *            none is a finding: what a report holds is the windows' evidence
  * Every shape is fed through the live loop (src/live/loop.c), as a live
  * view's session would hand it, its clock moving on once the shape is done.
- *   corrbench [-s hammer|threads|late|long] [-n N]
+ *   corrbench [-s hammer|threads|late|long|series] [-n N]
  * With -m, the memory of one capture of N instead: the peak RSS of the
  * process (run one size per process), under an evidence budget of -b B.
  *   corrbench -m [-s SHAPE] [-n N] [-b B]
+ * With -w, the capture of N is written to FILE (the capture format, by the
+ * core's writer) for `daxtrace report` to read.
+ *   corrbench -w FILE [-s SHAPE] [-n N]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -36,6 +43,7 @@
 /* Events a poll hands at most, as a session's does. */
 #define POLL_BUDGET 65536
 #define LONG_WINDOWS 64
+#define SERIES_GROUPS 32768
 
 /*
  * The live loop's source: a shape's events, made step by step as polls ask
@@ -166,6 +174,22 @@ static void io(struct feed *f, uint32_t tid, uint64_t page, uint64_t pages, bool
 	take(f, &e);
 }
 
+/* Fault group I of a hammered punch over PAGES: one of 8 tasks faults, 2 in 3 dirty the page, a write-back and a read every 64. */
+static void fault_group(struct feed *f, long i, uint64_t pages)
+{
+	uint32_t tid = 100 + (uint32_t)(i % TASKS);
+	uint64_t page = (uint64_t)(i * 7919) % pages;
+
+	page_event(f, DX_FILEMAP_FAULT, tid, page);
+	if (i % 3)
+		page_event(f, DX_PAGE_DIRTY, tid, page);
+	page_event(f, DX_FAULT_DONE, tid, page);
+	if (i % 64 == 63) {
+		io(f, 2, page, 16, true);
+		io(f, 3, page, 1, false);
+	}
+}
+
 /* Step 0 opens the punch, the next n are the fault groups, then a delete a page, then the end. */
 static bool hammer(struct feed *f, long k)
 {
@@ -175,18 +199,7 @@ static bool hammer(struct feed *f, long k)
 		punch_begin(f, 1, pages);
 		fuse_change(f, 1);
 	} else if (k <= f->n) {
-		long i = k - 1;
-		uint32_t tid = 100 + (uint32_t)(i % TASKS);
-		uint64_t page = (uint64_t)(i * 7919) % pages;
-
-		page_event(f, DX_FILEMAP_FAULT, tid, page);
-		if (i % 3)
-			page_event(f, DX_PAGE_DIRTY, tid, page);
-		page_event(f, DX_FAULT_DONE, tid, page);
-		if (i % 64 == 63) {
-			io(f, 2, page, 16, true);
-			io(f, 3, page, 1, false);
-		}
+		fault_group(f, k - 1, pages);
 	} else if ((uint64_t)(k - f->n) <= pages) {
 		struct dx_event e = event(f, DX_PAGE_DELETE, 1, (uint64_t)(k - f->n - 1));
 
@@ -277,6 +290,32 @@ static bool long_windows(struct feed *f, long k)
 	return true;
 }
 
+/* Step k is the k-th punch of series: its SERIES_GROUPS fault groups, then its deletes, each made with the lock held. */
+static bool series(struct feed *f, long k)
+{
+	uint64_t pages = SERIES_GROUPS / 4;
+
+	if (k * SERIES_GROUPS >= f->n)
+		return false;
+	punch_begin(f, 1, pages);
+	for (long i = 0; i < SERIES_GROUPS; i++)
+		fault_group(f, i, pages);
+	for (uint64_t page = 0; page < pages; page++) {
+		struct dx_event e = event(f, DX_PAGE_DELETE, 1, page);
+
+		e.flags = DX_F_LOCKED;
+		take(f, &e);
+	}
+	page_event(f, DX_PUNCH_END, 1, 0);
+	return true;
+}
+
+static bool (*shape_step(const char *shape))(struct feed *f, long k)
+{
+	return !strcmp(shape, "hammer") ? hammer : !strcmp(shape, "threads") ? threads : !strcmp(shape, "late") ? late
+	       : !strcmp(shape, "long") ? long_windows : !strcmp(shape, "series") ? series : NULL;
+}
+
 /* Feeds one capture of the shape at size N through the live loop into a report, then flushes it; ns per event. */
 static double run(const char *shape, long n, const struct dx_report_opts *o, uint64_t *events, double *longest)
 {
@@ -289,8 +328,7 @@ static double run(const char *shape, long n, const struct dx_report_opts *o, uin
 
 	if (!loop.report)
 		exit(1);
-	f.step = !strcmp(shape, "hammer") ? hammer : !strcmp(shape, "threads") ? threads
-		 : !strcmp(shape, "long")  ? long_windows : late;
+	f.step = shape_step(shape);
 	dx_loop_run(&loop, NULL);
 	dx_report_flush(loop.report);
 	ns = (seconds() - t0) * 1e9 / (double)f.events;
@@ -315,18 +353,45 @@ static int memory(const char *shape, long n, size_t budget)
 	return 0;
 }
 
+static void append(uint32_t type, const void *payload, uint32_t len, void *writer)
+{
+	dx_capture_append(writer, type, payload, len);
+}
+
+/* The capture of the shape at size N, written to PATH as `daxtrace record` writes one. */
+static int write_capture(const char *shape, long n, const char *path)
+{
+	char err[512];
+	struct feed f = { .n = n, .step = shape_step(shape), .fn = append };
+
+	if (!(f.ctx = dx_capture_create(path, "corrbench", err, sizeof(err)))) {
+		fprintf(stderr, "corrbench: %s\n", err);
+		return 1;
+	}
+	while (f.step(&f, f.k++))
+		;
+	if (dx_capture_finish(f.ctx, 0, f.clock_ns, err, sizeof(err))) {
+		fprintf(stderr, "corrbench: %s\n", err);
+		return 1;
+	}
+	printf("{\"shape\":\"%s\",\"n\":%ld,\"events\":%llu}\n", shape, n, (unsigned long long)f.events);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *shape = "hammer";
+	const char *shape = "hammer", *out = NULL;
 	long n = 100000, budget = 0;
 	double first = 0, ns = 0, longest;
 	uint64_t events;
 	bool mem = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:n:b:m")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:b:mw:")) != -1) {
 		if (opt == 's')
 			shape = optarg;
+		else if (opt == 'w')
+			out = optarg;
 		else if (opt == 'm')
 			mem = true;
 		else if (opt == 'b' && (budget = strtol(optarg, NULL, 10)) >= 0)
@@ -334,11 +399,14 @@ int main(int argc, char **argv)
 		else if (opt != 'n' || (n = strtol(optarg, NULL, 10)) <= 0)
 			shape = "";
 	}
-	if (strcmp(shape, "hammer") && strcmp(shape, "threads") && strcmp(shape, "late") && strcmp(shape, "long")) {
-		fprintf(stderr, "usage: corrbench [-s hammer|threads|late|long] [-n N]\n"
-				"       corrbench -m [-s hammer|threads|late|long] [-n N] [-b BUDGET]\n");
+	if (!shape_step(shape)) {
+		fprintf(stderr, "usage: corrbench [-s hammer|threads|late|long|series] [-n N]\n"
+				"       corrbench -m [-s SHAPE] [-n N] [-b BUDGET]\n"
+				"       corrbench -w FILE [-s SHAPE] [-n N]\n");
 		return 2;
 	}
+	if (out)
+		return write_capture(shape, n, out);
 	if (mem)
 		return memory(shape, n, (size_t)budget);
 	run(shape, n, &(struct dx_report_opts){ 0 }, &events, &longest); /* warms the allocator and caches */

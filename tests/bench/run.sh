@@ -21,7 +21,13 @@
 #     fault groups, judged whole (the budget raised past it) and as the
 #     default evidence budget leaves it (partial), and of 64 long windows open
 #     at once at 1x..8x the faults: ratio 8x/1x near 1 (the budget bounds it)
-#  7. a DAX fault storm in a 6.12 guest on a virtio-fs DAX window (fentry
+#  7. a one-shot report's memory (reportmem.sh): `daxtrace report` of a
+#     250 MB capture of long punches (corrbench -w -s series), 3 rounds each,
+#     under the default evidence budget and a small one: peak RSS and time;
+#     reading holds while the judge's backlog passes the budget, so the peak
+#     stays under about twice the budget whatever the capture's size
+#     (BENCH_BEFORE=PATH: another daxtrace measured beside, before/after)
+#  8. a DAX fault storm in a 6.12 guest on a virtio-fs DAX window (fentry
 #     mode): traced vs untraced in the same guest, median of paired ratios
 set -eu
 cd "$(dirname "$0")/../.."
@@ -106,7 +112,9 @@ echo "$one $eight" | awk -v g="$groups" '{
 	printf "collector memory, 64 windows open at once: peak RSS at %d faults %.0f MiB, at 8x %.0f MiB (range %.0f-%.0f): ratio 8x/1x %.2f (%.2f-%.2f; target near 1: the budget bounds it)\n",
 		g, $1 / 1024, $4 / 1024, $5 / 1024, $6 / 1024, $4 / $1, $5 / $3, $6 / $2 }'
 
-# 7. A DAX fault storm in a guest (6.12 under TCG, the virtio-fs DAX window of
+tests/bench/reportmem.sh
+
+# 8. A DAX fault storm in a guest (6.12 under TCG, the virtio-fs DAX window of
 #    ../shared/vmm, fentry mode): untraced vs `daxtrace record`, alternating
 #    rounds in the same guest; the median of the paired ratios and their range.
 vm=$work/vm

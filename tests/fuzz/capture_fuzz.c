@@ -24,10 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dx_timeline *t = dx_timeline_new();
 	int fd = memfd_create("capture", MFD_CLOEXEC);
 	struct dx_capture_reader *in;
-	const void *payload;
-	uint32_t type, len;
 	char path[64], err[512];
-	int got;
 
 	if (!sink)
 		sink = fopen("/dev/null", "w");
@@ -36,13 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	in = dx_capture_open(path, err, sizeof(err));
 	if (in) {
-		while ((got = dx_capture_next(in, &type, &payload, &len)) > 0) {
-			dx_report_take(type, payload, len, r);
-			dx_timeline_take(type, payload, len, t);
-		}
-		if (got < 0)
-			dx_report_set_damaged(r, dx_capture_error(in));
-		dx_report_flush(r);
+		dx_report_read(r, in, dx_timeline_take, t);
 		dx_report_json(sink, r);
 		dx_report_text(sink, r);
 		if (dx_timeline_write_trace(t, r, "/dev/null", err, sizeof(err)) ||

@@ -151,7 +151,8 @@ links_gone(\@mine, 'SIGTERM');
 my %rates = map { $_ => 'number' } qw(faults_read faults_write dax_pte dax_pmd punches lock_waits unblocked_faults
   discarded_writes);
 my %top_json = (schema => 'string', time => 'number', interval_s => 'number', banner => 'string',
-    lost_events => 'number', rates => { %rates, lost_events => 'number' }, dax_window => [], files => []);
+    lost_events => 'number', rates => { %rates, lost_events => 'number' }, files_known => 'number',
+    files_shown => 'number', files_changed => 'number', files_left_out => 'number', dax_window => [], files => []);
 my %file_json = (dev => 'string', ino => 'number', path => 'string', punches => 'number',
     discarded_writes => 'number', rates => \%rates,
     lock_waits => { map { $_ => 'number' } qw(count total_ns max_ns p50_ns p99_ns) },
@@ -200,7 +201,8 @@ for my $mode (['-b'], ['--json']) {
         ok(@lines == 3 && @docs == 3, '--json: three lines, each a JSON object (JSON::PP)') or diag(@lines);
         is(join("\n", map { mismatches($_, \%top_json, '') } @docs), '', "--json: each interval's fields, typed");
         is(join(' ', map { $_->{schema} } @docs), join(' ', ('daxscope.top/1') x 3), '--json: schema');
-        my ($f) = grep { ($_->{path} // '') eq $file } @{ $docs[-1]{files} };
+        # listed in the intervals it changed in, the last of them with its findings
+        my ($f) = grep { ($_->{path} // '') eq $file } map { @{ $_->{files} } } reverse @docs;
         ok($f, '--json: the racing file is listed') or next;
         is(join("\n", mismatches($f, \%file_json, 'files[]')), '', "--json: the racing file's fields, typed");
         is($f->{discarded_writes}, $race->{lost_writes}, '--json: discarded writes match the workload');

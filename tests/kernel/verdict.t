@@ -47,7 +47,7 @@ sub verdict {
         ok($r->{verdict} ne 'SAFE' || ($r->{changes} > 0 && !$r->{changes_unlocked} && $r->{windows} >= $r->{attempts}),
            "$what $r->{op}: SAFE only with the lock read held at every data change of every attempt");
     }
-    return ($rc, \%by);
+    return ($rc, \%by, $doc);
 }
 
 sub loop_mount {
@@ -73,6 +73,26 @@ for my $fs (qw(ext4 xfs)) {
         ok(!(grep { $_->{verdict} =~ /^(UNSAFE|EXPOSED)$/ } values %$by), "$fs: nothing unsafe or exposed");
         is($by->{truncate_up}{verdict}, 'could not check', "$fs truncate_up: could not check (no window: nothing removed)");
         is($rc, 3, "$fs: exit 3 (all safe but some could not be checked)");
+    }
+}
+
+# 1 KiB blocks: punch and zero range also take half a page, stored to after the
+# operation; on a kernel that does not watch such stores (fentry refused),
+# their verdict must say it rests on the read-back alone
+SKIP: {
+    my $mnt = loop_mount('ext4-1k', 'mkfs.ext4', '-q', '-F', '-b', '1024') or skip 'cannot make or mount ext4 with 1 KiB blocks', 1;
+    my (undef, $by, $doc) = verdict('ext4-1k', $mnt);
+    my $watched = $doc->{banner} !~ /NOT watching: .*stores after an operation/;
+    for my $op (qw(punch_hole zero_range zero_range_keep_size)) {
+        my $r = $by->{$op};
+        is($r->{sub_page_stores}, $r->{attempts}, "ext4-1k $op: a store after it into the half page it changed, every attempt");
+        like($r->{rests_on}, $watched ? qr/the read-back \(\d+ stores\) and writable_after_punch \(fentry/
+            : qr/the read-back alone \(\d+ stores\), as writable_after_punch is not watched on this kernel \(./,
+            "ext4-1k $op: says what judges the store after it (" . ($watched ? 'watched' : 'not watched here') . ')');
+        ok($r->{verdict} ne 'SAFE' || ($r->{why} =~ /stores after it into the half page it changed were all read back/
+            && !$r->{damage}{lost_writes}), "ext4-1k $op: SAFE only with every store after it read back, and says so");
+        ok(!$watched || !$r->{damage}{lost_writes} || $r->{findings}{writable_after_punch},
+            "ext4-1k $op: a store lost after it has its writable_after_punch where that is watched");
     }
 }
 

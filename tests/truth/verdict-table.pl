@@ -161,11 +161,13 @@ my @notes = (
        . 'but a read(2) takes no lock it holds: the attempts\' reader read pages of the range back in while the '
        . 'operation ran (refault findings, with the reader and the operation), the race `invalidate_lock` closed '
        . 'in 5.15'],
-    [qr/^ext4-1k \(6\.1\./, qr/^zero_range/, 'SAFE',
-     'the verdict zeroes whole pages. A ZERO_RANGE of part of a page, with 1 KiB blocks, leaves that page\'s pte '
-       . 'writable before "ext4: remove writable userspace mappings before truncating page cache" (6.15, in '
-       . 'Debian\'s 6.12), and a store through it after the operation is lost (tests/vm/ext4_rows.t, after-op '
-       . 'rows; docs/truth.md): this SAFE holds for page-aligned ranges only'],
+    [qr/^ext4-1k \((5\.10|6\.1)\./, qr/^zero_range/, 'UNSAFE',
+     'with 1 KiB blocks the verdict\'s range also takes half of page 48. ZERO_RANGE zeroes it and drops its '
+       . 'buffers but leaves the page\'s pte writable: there is no "ext4: remove writable userspace mappings before '
+       . 'truncating page cache" (17207d0bb209, 6.15, in Debian\'s 6.12) with its `folio_mkclean`. So the store '
+       . 'made after the operation makes no fault, no `page_mkwrite` maps the buffers again, and write-back never '
+       . 'writes it: every attempt lost it, each with its writable_after_punch finding. PUNCH_HOLE writes the '
+       . 'range back first (`filemap_write_and_wait_range`), which write-protects the page: nothing lost'],
     [qr/^delayfs \(5\.10\./, qr/^truncate_down$/, 'could not check',
      'before 5.15 a FUSE fault takes no lock at all (`filemap_fault`, no `invalidate_lock` yet): the truncate '
        . 'holds nothing faults wait on, so there is no lock to read; faults run freely during the server\'s '

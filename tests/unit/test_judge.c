@@ -78,12 +78,25 @@ static void add_fault(struct dx_retired_window *w, uint32_t tid, uint64_t t, uin
 	w->ngroups = 1;
 }
 
+/* W with page 9 added by WRITER at T0 + 5 ms (the lock free then or not) and read from its block after. */
+static struct dx_retired_window *read_in(struct dx_retired_window *w, bool lock_free)
+{
+	struct dx_page_mark added = { .task = task(WRITER), .t = T0 + 5 * MS, .page = 9, .npages = 1, .lock_free = lock_free };
+	struct dx_page_mark read = { .task = task(WRITER), .t = T0 + 6 * MS, .page = 9, .npages = 1 };
+
+	w->added = copy(&added, sizeof(added));
+	w->nadded = 1;
+	w->read = copy(&read, sizeof(read));
+	w->nread = 1;
+	return w;
+}
+
 int main(void)
 {
 	struct dx_retired_window *w;
 	struct dx_verdict *v;
 
-	plan(19);
+	plan(22);
 
 	/* a fault by another task after the data change began, in a window without the lock */
 	w = window(false);
@@ -146,6 +159,24 @@ int main(void)
 	ok(found(v, 0).kind == DX_FINDING_UNBLOCKED_FAULT && found(v, 1).kind == DX_FINDING_DISCARDED_WRITE,
 	   "... in time order, the fault first");
 	is_int(found(v, 1).deleted_ns, T0 + 4 * MS, "... the write deleted when the punch deleted its page");
+	dx_verdict_free(v);
+
+	/*
+	 * A page another task read in from the blocks during a punch that held
+	 * invalidate_lock at its change: a refault if it was added while the lock
+	 * was held for write (it got past the lock), none if the lock was free
+	 * then (before the punch took it, or after it let go: 6.12 under TCG).
+	 */
+	v = dx_judge(read_in(window(true), false));
+	ok(v->nfound == 1 && found(v, 0).kind == DX_FINDING_REFAULT && found(v, 0).page_index == 9,
+	   "held window, a page read in while the lock was held for write: a refault on it");
+	dx_verdict_free(v);
+	v = dx_judge(read_in(window(true), true));
+	is_int(v->nfound, 0, "held window, a page read in while the lock was free: no refault");
+	dx_verdict_free(v);
+	/* without the lock proven held, the lock's state at the add does not excuse it */
+	v = dx_judge(read_in(window(false), true));
+	ok(v->nfound == 1 && found(v, 0).kind == DX_FINDING_REFAULT, "unheld window, lock free at the add: a refault");
 	dx_verdict_free(v);
 
 	/* an empty window judged and freed: nothing to find, nothing leaked (ASan in make sanitize) */

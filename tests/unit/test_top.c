@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* daxtop's model on synthetic events: rates, sorting, filters, narrow rows (its JSON: tests/kernel/daxtop.t). */
+/* daxtop's model on synthetic events: rates, sorting, filters, narrow rows, --json's bound (its fields: tests/kernel/daxtop.t). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,6 +199,46 @@ static void test_undated(void)
 	dx_report_free(r);
 }
 
+static size_t count_of(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *at = text; (at = strstr(at, what)); at += strlen(what))
+		n++;
+	return n;
+}
+
+/* --json lists what changed, the first DX_TOP_ROWS of it, and counts the rest: bounded however many files. */
+static void test_json_bounded(void)
+{
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ 0 });
+	struct dx_top t = { 0 };
+	char *json = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	for (int i = 1; i <= DX_TOP_ROWS + 10; i++)
+		punch_with_losses(r, (uint64_t)i, 100, 7, 0, 0);
+	dx_top_update(&t, r, 1.0);
+	mem = open_memstream(&json, &len);
+	dx_top_print_json(mem, &t, r, 1.0);
+	fclose(mem);
+	ok(json && count_of(json, "\"ino\":") == DX_TOP_ROWS &&
+	   strstr(json, "\"files_known\":60,\"files_shown\":60,\"files_changed\":60,\"files_left_out\":10,"),
+	   "--json: %d files changed, the first %d listed, 10 counted as left out", DX_TOP_ROWS + 10, DX_TOP_ROWS);
+	free(json);
+	json = NULL;
+	dx_top_update(&t, r, 1.0);
+	mem = open_memstream(&json, &len);
+	dx_top_print_json(mem, &t, r, 1.0);
+	fclose(mem);
+	ok(json && strstr(json, "\"files_changed\":0,\"files_left_out\":0,") && strstr(json, "\"files\":[]"),
+	   "--json: an interval without change lists no file");
+	free(json);
+	dx_top_free(&t);
+	dx_report_free(r);
+}
+
 int main(void)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ 0 });
@@ -209,7 +249,8 @@ int main(void)
 	size_t json_len = 0;
 	FILE *mem;
 
-	plan(33 + 3 + 3 * DX_COL_COUNT + 1); /* the model's, the undated window's, three per sort column, the row's cells */
+	/* the model's, the undated window's, --json's bound, three per sort column, the row's cells */
+	plan(33 + 3 + 2 + 3 * DX_COL_COUNT + 1);
 	ok(r != NULL, "a report");
 	path_of(r, &a, "/data/a.img");
 	path_of(r, &b, "/scratch/b.img");
@@ -336,5 +377,6 @@ int main(void)
 	test_sort_every_column();
 	test_row_cells();
 	test_undated();
+	test_json_bounded();
 	return done_testing();
 }

@@ -5,7 +5,7 @@
 # inside, and prints what the guest printed on its serial console. Used by
 # tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|verdict|virtiofs|virtiofs-bench|virtiofs-model]
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|rawfs|verdict|virtiofs|virtiofs-bench|virtiofs-model]
 #   KERNEL: 5.10 | 6.1 | 6.12 | 7.3
 #
 # rows: the pmem device without DAX, the buffered-read race rows of
@@ -26,6 +26,9 @@
 # fuse: plain FUSE, no DAX (tests/vm/fuse-rows.sh): the race of
 # tests/kernel/fuse_race.t on delayfs, FUSE_RACE_RUNS (3) times with
 # FUSE_RACE_ARGS, then the truth table's delayfs and fuse-overlayfs rows.
+# rawfs: the same race on rawfs, over /dev/fuse, with FUSE passthrough, and
+# over io_uring where the kernel has it (tests/vm/rawfs-rows.sh),
+# FUSE_RACE_RUNS times each.
 # verdict: daxcheck --verdict, VERDICT_SECONDS (10) each, on non-DAX ext4 (4 KiB
 # and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh).
 #
@@ -38,8 +41,8 @@ ver=$1
 out=$2
 mode=${3:-pmem}
 case $mode in
-pmem | rows | fuse | verdict | virtiofs | virtiofs-bench | virtiofs-model) ;;
-*) echo "unknown mode $mode (pmem, rows, fuse, verdict, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
+pmem | rows | fuse | rawfs | verdict | virtiofs | virtiofs-bench | virtiofs-model) ;;
+*) echo "unknown mode $mode (pmem, rows, fuse, rawfs, verdict, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
 esac
 window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
 windows_mb=${DAXSCOPE_DAX_WINDOWS_MB:-8 16 32 64}
@@ -172,7 +175,7 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxtop daxcheck race readrace mapstore delayfs faultbench denyfentry; do
+for b in daxtrace daxtop daxcheck race readrace mapstore delayfs rawfs faultbench denyfentry; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
@@ -183,7 +186,7 @@ if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the h
 fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
 	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" \
-	"$top/tests/vm/verdict-rows.sh" "$stage/daxscope/"
+	"$top/tests/vm/verdict-rows.sh" "$top/tests/vm/rawfs-rows.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \

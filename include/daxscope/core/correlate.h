@@ -247,10 +247,12 @@ void dx_correlator_flush(struct dx_correlator *c);
  */
 void dx_correlator_settle(struct dx_correlator *c);
 /*
- * The windows handed to the judge and not yet delivered hold more than the
- * evidence budget: a live caller should stop reading events for a while.
+ * If the windows handed to the judge and not yet delivered hold more than
+ * the evidence budget, delivers them as they are judged until they hold no
+ * more than it, waiting up to TIMEOUT_MS, and says true: the caller should
+ * read no events meanwhile. Else false at once.
  */
-bool dx_correlator_behind(const struct dx_correlator *c);
+bool dx_correlator_wait_judge(struct dx_correlator *c, unsigned int timeout_ms);
 uint64_t dx_correlator_lost(const struct dx_correlator *c);
 uint64_t dx_correlator_events(const struct dx_correlator *c);
 /* Indices 0 to nfiles - 1; a file dropped leaves its index NULL until another file takes it. */

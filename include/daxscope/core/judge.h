@@ -38,6 +38,7 @@ struct dx_page_mark {
 	uint64_t page;
 	uint64_t npages;
 	bool kthread;
+	bool lock_free; /* adds: the mapping's invalidate_lock was not held for write then (5.15+) */
 	uint64_t cancelled_bytes; /* deletes: dirty bytes the punch threw away with its batch */
 };
 

@@ -54,11 +54,25 @@ void dx_report_flush(struct dx_report *r);
 /* Advance, then wait until every window that made ready is judged (dx_correlator_settle). */
 void dx_report_settle(struct dx_report *r, uint64_t now_ns);
 /*
- * Judging is far behind (dx_correlator_behind): waits up to TIMEOUT_MS or a
- * signal and says true, and a live loop reads no events this turn (the ring
- * buffer counts what it drops); its screen and signals go on. Else false.
+ * The windows handed to the judge and not yet judged hold more than the
+ * evidence budget (dx_correlator_wait_judge): waits up to TIMEOUT_MS for the
+ * judge to catch up, takes what it judged, and says true; the caller reads
+ * no records meanwhile (a live loop: the ring buffer counts what it drops;
+ * its screen and signals go on). Else false at once. So what windows hold,
+ * open and handed over, stays under about twice the budget.
  */
 bool dx_report_hold(struct dx_report *r, unsigned int timeout_ms);
+/* How many times dx_report_hold waited for the judge. */
+uint64_t dx_report_holds(const struct dx_report *r);
+/*
+ * A capture (from dx_capture_open) to its end: its origin, every record, to
+ * ALSO too when not NULL (a timeline; CTX is its), then every window judged
+ * (dx_report_flush). Reading holds (dx_report_hold) while the judge is
+ * behind, so a capture of any size is reported within about twice the
+ * budget. 0, or -1 when damage cut it short (dx_report_warning says where).
+ */
+struct dx_capture_reader;
+int dx_report_read(struct dx_report *r, struct dx_capture_reader *in, dx_record_fn also, void *ctx);
 /* The records were cut short by damage: the report covers only what came before. */
 void dx_report_set_damaged(struct dx_report *r, const char *warning);
 /* Only files in DIR or below it (a dx_path_dir result) are reported; their path must be known. */
@@ -121,6 +135,9 @@ const char *dx_report_path(const struct dx_report *r, const struct dx_file *f);
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len);
 
 /* What a session watches, one entry per concern (DX_REC_PROBE): settled at start, rendered as the banner. */
+/* The concern of the probes that find stores after an operation (bpf/afterop.bpf.c) */
+#define DX_PROBE_STORES_AFTER_OP "stores after an operation into pages it changed in part"
+
 struct dx_probe {
 	char what[64];    /* a concern: "fallocate punches", "DAX pte faults", ... */
 	char reason[160]; /* why it is not watched ("" when it is) */

@@ -99,11 +99,12 @@ void dx_top_format_row(const struct dx_top_row *row, char *buf, size_t width);
 bool dx_top_row_has_findings(const struct dx_top_row *row);
 /*
  * Batch mode: one text table, of the rows that changed in the interval, the
- * first DX_TOP_TEXT_ROWS of them in sort order: at most 6 lines of header and
- * totals, the FUSE DAX windows, and DX_TOP_TEXT_ROWS rows of WIDTH bytes an
- * interval, however many files a user makes. JSON mode: one object per interval.
+ * first DX_TOP_ROWS of them in sort order: at most 6 lines of header and
+ * totals, the FUSE DAX windows, and DX_TOP_ROWS rows of WIDTH bytes an
+ * interval, however many files a user makes. JSON mode: one object per
+ * interval, of the same rows, the totals, and how many changed rows were left out.
  */
-#define DX_TOP_TEXT_ROWS 50
+#define DX_TOP_ROWS 50
 void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report *r, size_t width);
 void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report *r, double interval_s);
 

@@ -38,9 +38,10 @@ struct dx_verdict_row {
 	uint64_t lost_writes;        /* stores begun after the operation returned, not in the file */
 	uint64_t stale_reads;        /* loads and reads begun after it returned that saw other bytes than it left */
 	uint64_t wrong_pages;        /* pages holding bytes the operation cannot have left (pre-operation bytes) */
+	uint64_t sub_page_stores;    /* stores after it into the part of a page it changed (blocks < a page) */
 	char why[320];               /* the reason of the verdict in a sentence */
-	char rests_on[320];          /* what the verdict rests on, on this kernel */
-	char example[512];           /* UNSAFE, EXPOSED: one trail */
+	char rests_on[640];          /* what the verdict rests on, on this kernel */
+	char example[640];           /* UNSAFE, EXPOSED: one trail */
 };
 
 struct dx_verdict_opts {

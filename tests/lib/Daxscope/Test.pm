@@ -16,7 +16,8 @@ use Test::More;
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
-  free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found artifacts);
+  free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found artifacts
+  same_file);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
