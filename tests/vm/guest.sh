@@ -12,6 +12,18 @@ artifact() { # NAME FILE
 	cat "$2"
 	echo "@@END $1@@"
 }
+# verdict NAME DIR: daxcheck --verdict --json --time VERDICT_SECONDS on the
+# filesystem at DIR; its progress lines and exit status stream to the console
+# as they come (artifact verdict-NAME-err), then its JSON (artifact verdict-NAME)
+verdict() {
+	echo "@@ARTIFACT verdict-$1-err@@"
+	{
+		$D/daxcheck --verdict --json --time "$VERDICT_SECONDS" "$2" > /tmp/verdict.json
+		echo "exit $?" >&2
+	} 2>&1 | tr '\r' '\n' | grep -v -e '^daxscope:' -e '^$'
+	echo "@@END verdict-$1-err@@"
+	artifact "verdict-$1" /tmp/verdict.json
+}
 # until a daxscope tool's banner on stderr (in FILE) says it is watching, 30 s at most
 # Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
 await_watching() { # FILE

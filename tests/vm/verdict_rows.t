@@ -77,23 +77,15 @@ for my $k (@kernels) {
                 like($console_of{$k} // '', qr/DAX verdicts skipped/, "$k $name: skipped ($dax_hangs{$k})");
                 next;
             }
-            my $doc = eval { decode_json($art->{"verdict-$name"} // '') };
-            ok($doc && $doc->{schema} eq 'daxscope.verdict/1', "$k $name: the verdict's JSON came")
-              or do { diag(($art->{"verdict-$name-mount"} // '') . ($art->{"verdict-$name-err"} // '')); next };
-            unlike($art->{"verdict-$name-err"} // '', qr/^exit 2$/m, "$k $name: the check ran");
-            diag(sprintf '%-4s %-8s %-21s %-15s %3d attempts, lock held at %d/%d%s', $k, $name, @$_{qw(op verdict attempts)},
-                $_->{changes} - $_->{changes_unlocked}, $_->{changes}, %{ $_->{findings} } ? ' ' . encode_json($_->{findings}) : '')
-              for grep { $_->{verdict} ne 'not supported' } @{ $doc->{ops} };
-            judge_verdict_rows("$k $name", $doc);
-            my %by = map { $_->{op} => $_ } @{ $doc->{ops} };
+            my $by = guest_verdict($k, $name, $art) or next;
             if ($name eq 'delayfs') {
-                ok(!grep({ $_->{verdict} eq 'SAFE' } values %by), "$k delayfs: no operation SAFE");
-                like($by{punch_hole}{verdict}, qr/^(UNSAFE|EXPOSED)$/, "$k delayfs punch_hole: UNSAFE or EXPOSED");
-                ok($by{punch_hole}{changes_unlocked} > 0, "$k delayfs punch_hole: data changed without the fault lock");
+                ok(!grep({ $_->{verdict} eq 'SAFE' } values %$by), "$k delayfs: no operation SAFE");
+                like($by->{punch_hole}{verdict}, qr/^(UNSAFE|EXPOSED)$/, "$k delayfs punch_hole: UNSAFE or EXPOSED");
+                ok($by->{punch_hole}{changes_unlocked} > 0, "$k delayfs punch_hole: data changed without the fault lock");
                 next;
             }
             for my $op (@{ $changing_ops{$name} }) {
-                my $r = $by{$op};
+                my $r = $by->{$op};
                 if ($name eq 'ext4-1k' && $op =~ /^(punch_hole|zero_range)/) {
                     judge_sub_page($k, $op, $r);
                     next if $zero_leaves_writable{$k} && $op =~ /^zero_range/;
