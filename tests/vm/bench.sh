@@ -9,6 +9,7 @@ mount -t virtiofs daxfs $mnt -o dax
 : > /tmp/bench
 for round in $(seq 1 "$BENCH_ROUNDS"); do
 	echo "untraced $($D/faultbench --dir $mnt --seconds 3 --mb 8 | sed -n 's/.*"faults_per_sec":\([0-9]*\).*/\1/p')" >> /tmp/bench
+	: > /tmp/record.err
 	$D/daxtrace record -o /tmp/bench.dxc 2> /tmp/record.err &
 	rec=$!
 	await_watching /tmp/record.err

@@ -24,8 +24,9 @@ verdict() {
 	echo "@@END verdict-$1-err@@"
 	artifact "verdict-$1" /tmp/verdict.json
 }
-# until a daxscope tool's banner on stderr (in FILE) says it is watching, 30 s at most
 # Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
+# Empty FILE before starting the tool: the banner of an earlier run left in it
+# would pass at once, before the tool has opened it (seen on 5.10 under load).
 await_watching() { # FILE
 	for i in $(seq 1 300); do grep -q watching "$1" && return 0; sleep 0.1; done
 	return 1
@@ -33,6 +34,7 @@ await_watching() { # FILE
 # start_recorder NAME: daxtrace record --fault-hooks=always into /tmp/NAME.dxc, its
 # stderr in /tmp/NAME-record.err, once it says it is watching (or says it was not)
 start_recorder() {
+	: > "/tmp/$1-record.err"
 	$D/daxtrace record --fault-hooks=always -o "/tmp/$1.dxc" 2> "/tmp/$1-record.err" &
 	rec=$!
 	await_watching "/tmp/$1-record.err" || echo "the recorder was not watching 30 s after its start" >> "/tmp/$1-record.err"
@@ -87,6 +89,7 @@ record() {
 	grep " $mnt " /proc/mounts > /tmp/mount || cat /tmp/mount.err /tmp/mkfs.log > /tmp/mount
 	dmesg | grep -i dax | tail -3 >> /tmp/mount
 	artifact "$fs-mount" /tmp/mount
+	: > /tmp/record.err
 	$D/daxtrace record --fault-hooks=always -o /tmp/$fs.dxc 2> /tmp/record.err &
 	rec=$!
 	watching=yes
