@@ -151,7 +151,11 @@ my $window_mb = 8;    # 4 ranges: a working set of 3x the window reclaims and st
 # docs/truth.md). A kernel bug of 6.1's: the rows run on 6.12 only.
 my %virtiofs_truth_hangs = ('6.1' => '6.1 deadlocks evicting a DAX inode from its request-completion work (docs/truth.md)');
 # The DAX verdict of tests/vm/virtiofs-verdict.sh: not where it skips it (by the kernel's version).
-my %virtiofs_dax_verdict_skipped = %virtiofs_truth_hangs;
+# On 7.3 the shared VMM's QEMU segfaulted in 1 of 3 boots during it (a new
+# mapping set up right after the worker's removals and a punch: a QEMU
+# crash, not the guest's), which would fail the whole boot at random.
+my %virtiofs_dax_verdict_skipped = (%virtiofs_truth_hangs,
+    '7.3' => "7.3: the shared VMM's QEMU segfaulted in 1 of 3 boots during it (make verdicts still runs it)");
 # 7.3's reclaim does not call fuse_dax_break_layouts: its start is the first
 # dax_layout_busy_page_range over the range. The worker's reclaims matched
 # the kernel's in both runs, the inline ones 5 of 7 in the first, 12 of 12 in
@@ -165,6 +169,7 @@ sub virtiofs_guest {
     local $ENV{DAXCHECK_RUNS} = $ENV{DAXCHECK_RUNS} // 2;       # every 2 MiB of a scenario file is a SETUPMAPPING under TCG
     local $ENV{DAXSCOPE_VM_TIMEOUT} = $ENV{DAXSCOPE_VM_TIMEOUT} // 600;
     local $ENV{DAXSCOPE_VIRTIOFS_TRUTH} = $virtiofs_truth_hangs{$k} ? 0 : 1;
+    local $ENV{DAXSCOPE_VIRTIOFS_DAX_VERDICT} = $virtiofs_dax_verdict_skipped{$k} ? 0 : 1;
     my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'virtiofs');
     plan skip_all => "cannot boot a $k virtio-fs guest here: $stdout" if $rc == 3;
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
