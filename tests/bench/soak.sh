@@ -83,7 +83,10 @@ map_entries() {
 	done | sort -u | {
 		hash=0 lru=0
 		while read -r kind id; do
-			n=$(bpftool -j map dump id "$id" 2>/dev/null | grep -o '"key":' | wc -l)
+			# the dump's top-level elements: with BTF each entry also carries a "formatted" copy, and
+			# values have fields of their own named key, so counting "key": overcounts 2-3 times
+			n=$(bpftool -j map dump id "$id" 2>/dev/null |
+				perl -MJSON::PP -e 'local $/; my $d = eval { decode_json(<STDIN>) }; print ref $d ? scalar @$d : 0')
 			if [ "$kind" = hash ]; then hash=$((hash + n)); else lru=$((lru + n)); fi
 		done
 		echo "$hash $lru"

@@ -41,12 +41,7 @@ sub verdict {
     opendir(my $d, $dir) or die;
     is_deeply([grep { /^\.daxcheck-verdict/ } readdir $d], [], "$what: no scratch file left");
     my %by = map { $_->{op} => $_ } @{ $doc->{ops} };
-    for my $r (values %by) {
-        my $damage = $r->{damage}{wrong_pages} + $r->{damage}{lost_writes} + $r->{damage}{stale_reads};
-        ok(($r->{verdict} eq 'UNSAFE') == ($damage > 0), "$what $r->{op}: UNSAFE exactly when the read-back found damage");
-        ok($r->{verdict} ne 'SAFE' || ($r->{changes} > 0 && !$r->{changes_unlocked} && $r->{windows} >= $r->{attempts}),
-           "$what $r->{op}: SAFE only with the lock read held at every data change of every attempt");
-    }
+    judge_verdict_rows($what, $doc);
     return ($rc, \%by, $doc);
 }
 

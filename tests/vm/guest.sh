@@ -12,6 +12,18 @@ artifact() { # NAME FILE
 	cat "$2"
 	echo "@@END $1@@"
 }
+# verdict NAME DIR: daxcheck --verdict --json --time VERDICT_SECONDS on the
+# filesystem at DIR; its progress lines and exit status stream to the console
+# as they come (artifact verdict-NAME-err), then its JSON (artifact verdict-NAME)
+verdict() {
+	echo "@@ARTIFACT verdict-$1-err@@"
+	{
+		$D/daxcheck --verdict --json --time "$VERDICT_SECONDS" "$2" > /tmp/verdict.json
+		echo "exit $?" >&2
+	} 2>&1 | tr '\r' '\n' | grep -v -e '^daxscope:' -e '^$'
+	echo "@@END verdict-$1-err@@"
+	artifact "verdict-$1" /tmp/verdict.json
+}
 # Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
 # Empty FILE before starting the tool: the banner of an earlier run left in it
 # would pass at once, before the tool has opened it (seen on 5.10 under load).

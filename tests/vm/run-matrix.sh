@@ -13,7 +13,9 @@
 # non-DAX ext4 and xfs rows (ROWS_TRUTH_RUNS runs, default 2; 0: none).
 # virtiofs: the window is DAXSCOPE_DAX_WINDOW_MB (default 32) MiB; virtiofsd's
 # debug log is OUTDIR/virtiofsd.log (every request it served); the truth
-# table's rows run on a second mount unless DAXSCOPE_VIRTIOFS_TRUTH=0.
+# table's rows run on a last mount unless DAXSCOPE_VIRTIOFS_TRUTH=0; before
+# them, daxcheck --verdict (VERDICT_SECONDS) with DAX and without, a mount each
+# (tests/vm/virtiofs-verdict.sh).
 # virtiofs-bench: a DAX fault storm untraced and traced, BENCH_ROUNDS (3) times.
 # virtiofs-model: one device a window size of DAXSCOPE_DAX_WINDOWS_MB ("8 16
 # 32 64"; tag daxfsN, share OUTDIR/shareN, log OUTDIR/virtiofsdN.log), one
@@ -186,12 +188,14 @@ if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the h
 fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
 	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" \
-	"$top/tests/vm/verdict-rows.sh" "$top/tests/vm/rawfs-rows.sh" "$stage/daxscope/"
+	"$top/tests/vm/verdict-rows.sh" "$top/tests/vm/rawfs-rows.sh" "$top/tests/vm/virtiofs-verdict.sh" \
+	"$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
 	> "$stage/daxscope/env"
 printf 'FUSE_RACE_RUNS=%s\nFUSE_RACE_ARGS="%s"\n' "${FUSE_RACE_RUNS:-3}" "${FUSE_RACE_ARGS:-}" >> "$stage/daxscope/env"
+printf 'VIRTIOFS_DAX_VERDICT=%s\n' "${DAXSCOPE_VIRTIOFS_DAX_VERDICT:-1}" >> "$stage/daxscope/env"
 printf 'ROWS_ROUNDS=%s\nROWS_TRUTH_RUNS=%s\n' "${ROWS_ROUNDS:-120}" "${ROWS_TRUTH_RUNS:-2}" >> "$stage/daxscope/env"
 printf 'MODEL_WORKLOAD=%s\nMODEL_KEEP_CAPTURE=%s\n' "${DAXSCOPE_MODEL_WORKLOAD:-single}" "${DAXSCOPE_MODEL_KEEP_CAPTURE:-0}" \
 	>> "$stage/daxscope/env"

@@ -7,18 +7,6 @@
 # exit status). tests/vm/verdict_rows.t judges them; tests/vm/verdicts.sh
 # puts them in docs/filesystems.md.
 
-# verdict NAME DIR: one verdict of the filesystem at DIR; its progress lines and exit
-# status stream to the console as they come (artifact verdict-NAME-err), then its JSON
-verdict() {
-	echo "@@ARTIFACT verdict-$1-err@@"
-	{
-		$D/daxcheck --verdict --json --time "$VERDICT_SECONDS" "$2" > /tmp/verdict.json
-		echo "exit $?" >&2
-	} 2>&1 | tr '\r' '\n' | grep -v -e '^daxscope:' -e '^$'
-	echo "@@END verdict-$1-err@@"
-	artifact "verdict-$1" /tmp/verdict.json
-}
-
 # on_pmem NAME FS MOUNT-OPTIONS DEVICE MKFS...: a fresh FS on DEVICE at /mnt/NAME, its verdict
 on_pmem() {
 	name=$1 fs=$2 opts=$3 dev=$4

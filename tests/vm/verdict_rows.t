@@ -43,16 +43,6 @@ my @ext4_ops = qw(punch_hole zero_range zero_range_keep_size collapse_range inse
 my %changing_ops = ('ext4' => \@ext4_ops, 'ext4-1k' => \@ext4_ops, 'ext4-dax' => \@ext4_ops,
     'xfs-dax' => [ @ext4_ops, 'unshare_range' ]);
 
-sub judge_rows {
-    my ($k, $name, $doc) = @_;
-    for my $r (@{ $doc->{ops} }) {
-        my $damage = $r->{damage}{wrong_pages} + $r->{damage}{lost_writes} + $r->{damage}{stale_reads};
-        ok(($r->{verdict} eq 'UNSAFE') == ($damage > 0), "$k $name $r->{op}: UNSAFE exactly when the read-back found damage");
-        ok($r->{verdict} ne 'SAFE' || ($r->{changes} > 0 && !$r->{changes_unlocked} && $r->{windows} >= $r->{attempts}),
-            "$k $name $r->{op}: SAFE only with the lock read held at every data change of every attempt");
-    }
-}
-
 # ext4-1k's punch and zero ranges take half of page 48 too: stored to after the operation, read back from the blocks
 sub judge_sub_page {
     my ($k, $op, $r) = @_;
@@ -87,23 +77,15 @@ for my $k (@kernels) {
                 like($console_of{$k} // '', qr/DAX verdicts skipped/, "$k $name: skipped ($dax_hangs{$k})");
                 next;
             }
-            my $doc = eval { decode_json($art->{"verdict-$name"} // '') };
-            ok($doc && $doc->{schema} eq 'daxscope.verdict/1', "$k $name: the verdict's JSON came")
-              or do { diag(($art->{"verdict-$name-mount"} // '') . ($art->{"verdict-$name-err"} // '')); next };
-            unlike($art->{"verdict-$name-err"} // '', qr/^exit 2$/m, "$k $name: the check ran");
-            diag(sprintf '%-4s %-8s %-21s %-15s %3d attempts, lock held at %d/%d%s', $k, $name, @$_{qw(op verdict attempts)},
-                $_->{changes} - $_->{changes_unlocked}, $_->{changes}, %{ $_->{findings} } ? ' ' . encode_json($_->{findings}) : '')
-              for grep { $_->{verdict} ne 'not supported' } @{ $doc->{ops} };
-            judge_rows($k, $name, $doc);
-            my %by = map { $_->{op} => $_ } @{ $doc->{ops} };
+            my $by = guest_verdict($k, $name, $art) or next;
             if ($name eq 'delayfs') {
-                ok(!grep({ $_->{verdict} eq 'SAFE' } values %by), "$k delayfs: no operation SAFE");
-                like($by{punch_hole}{verdict}, qr/^(UNSAFE|EXPOSED)$/, "$k delayfs punch_hole: UNSAFE or EXPOSED");
-                ok($by{punch_hole}{changes_unlocked} > 0, "$k delayfs punch_hole: data changed without the fault lock");
+                ok(!grep({ $_->{verdict} eq 'SAFE' } values %$by), "$k delayfs: no operation SAFE");
+                like($by->{punch_hole}{verdict}, qr/^(UNSAFE|EXPOSED)$/, "$k delayfs punch_hole: UNSAFE or EXPOSED");
+                ok($by->{punch_hole}{changes_unlocked} > 0, "$k delayfs punch_hole: data changed without the fault lock");
                 next;
             }
             for my $op (@{ $changing_ops{$name} }) {
-                my $r = $by{$op};
+                my $r = $by->{$op};
                 if ($name eq 'ext4-1k' && $op =~ /^(punch_hole|zero_range)/) {
                     judge_sub_page($k, $op, $r);
                     next if $zero_leaves_writable{$k} && $op =~ /^zero_range/;

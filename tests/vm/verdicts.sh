@@ -1,7 +1,8 @@
 #!/bin/sh
-# The punch-safety verdicts of the QEMU guests (tests/vm/verdict-rows.sh: one
-# boot a kernel, SECONDS each on non-DAX ext4 with 4 KiB and 1 KiB blocks,
-# ext4-dax and xfs-dax on pmem, delayfs), their JSON kept in
+# The punch-safety verdicts of the QEMU guests, SECONDS each, two boots a
+# kernel: non-DAX ext4 with 4 KiB and 1 KiB blocks, ext4-dax and xfs-dax on
+# pmem, delayfs (tests/vm/verdict-rows.sh); virtio-fs with DAX and without,
+# after the window's own checks (tests/vm/virtiofs-verdict.sh). Their JSON kept in
 # build/verdicts/guest/ and listed in its index for tests/truth/verdict-table.pl.
 #   tests/vm/verdicts.sh [SECONDS] [KERNELS]      (make verdicts runs it)
 # Exit status: 0 every kernel's verdicts came; 1 one did not (it says which).
@@ -16,14 +17,16 @@ mkdir -p "$json"
 rm -f "$json"/*.json "$json/index"
 rc=0
 for k in $kernels; do
-	VERDICT_SECONDS=$seconds DAXSCOPE_VM_TIMEOUT=$((600 + seconds * 10)) tests/vm/run-matrix.sh "$k" "$out/$k" verdict \
-		> "$out/why" 2> "$out/err"
-	case $? in
-	0) ;;
-	3) echo "verdicts: cannot boot a $k guest here: $(cat "$out/why")" >&2; rc=1; continue ;;
-	*) echo "verdicts: the $k guest failed: $(cat "$out/err")" >&2; rc=1; continue ;;
-	esac
-	tests/vm/verdict-artifacts.pl "$k" "$json" < "$out/$k/console.log" >> "$json/index" || rc=1
+	for mode in verdict virtiofs; do
+		VERDICT_SECONDS=$seconds DAXSCOPE_VM_TIMEOUT=$((600 + seconds * 10)) DAXSCOPE_VIRTIOFS_TRUTH=0 \
+			tests/vm/run-matrix.sh "$k" "$out/$k-$mode" $mode > "$out/why" 2> "$out/err"
+		case $? in
+		0) ;;
+		3) echo "verdicts: cannot boot a $k $mode guest here: $(cat "$out/why")" >&2; rc=1; continue ;;
+		*) echo "verdicts: the $k $mode guest failed: $(cat "$out/err")" >&2; rc=1; continue ;;
+		esac
+		tests/vm/verdict-artifacts.pl "$k" "$json" < "$out/$k-$mode/console.log" >> "$json/index" || rc=1
+	done
 done
 [ -s "$json/index" ] || rc=1
 exit $rc

@@ -144,6 +144,8 @@ $D/daxtrace report /tmp/vfs.dxc --json > /tmp/report.json 2> /tmp/report.err
 artifact virtiofs-report /tmp/report.json
 artifact virtiofs-report-err /tmp/report.err
 
+. $D/virtiofs-verdict.sh
+
 # The truth table's rows for virtio-fs DAX (fio is not in the guest).
 [ "$VIRTIOFS_TRUTH" = 1 ] || return 0
 mount -t virtiofs daxfs $mnt -o dax

@@ -17,7 +17,7 @@ our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder st
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
   free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found artifacts
-  same_file);
+  same_file judge_verdict_rows guest_verdict);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -397,6 +397,36 @@ sub file_stats {
     my ($doc, $race) = @_;
     my @f = grep { same_file($_, $race) } @{ $doc->{files} };
     return $f[0];
+}
+
+# What every row of a daxcheck --verdict JSON (DOC) must hold, WHAT naming it:
+# UNSAFE exactly when the workload read back damage, and SAFE only with the
+# lock read held at every data change of every attempt.
+sub judge_verdict_rows {
+    my ($what, $doc) = @_;
+    for my $r (@{ $doc->{ops} }) {
+        my $damage = $r->{damage}{wrong_pages} + $r->{damage}{lost_writes} + $r->{damage}{stale_reads};
+        ok(($r->{verdict} eq 'UNSAFE') == ($damage > 0), "$what $r->{op}: UNSAFE exactly when the read-back found damage");
+        ok($r->{verdict} ne 'SAFE' || ($r->{changes} > 0 && !$r->{changes_unlocked} && $r->{windows} >= $r->{attempts}),
+            "$what $r->{op}: SAFE only with the lock read held at every data change of every attempt");
+    }
+}
+
+# A guest's verdict of NAME (artifacts verdict-NAME, -err and -mount, as the
+# guest's verdict() prints them), KERNEL naming it: its JSON came, the check
+# ran, each row as judge_verdict_rows judges it, and its rows told. The rows
+# by operation, or nothing if its JSON did not come.
+sub guest_verdict {
+    my ($k, $name, $art) = @_;
+    my $doc = eval { decode_json($art->{"verdict-$name"} // '') };
+    ok($doc && $doc->{schema} eq 'daxscope.verdict/1', "$k $name: the verdict's JSON came")
+      or return diag(($art->{"verdict-$name-mount"} // '') . ($art->{"verdict-$name-err"} // ''));
+    unlike($art->{"verdict-$name-err"} // '', qr/^exit 2$/m, "$k $name: the check ran");
+    diag(sprintf '%-4s %-12s %-21s %-15s %3d attempts, lock held at %d/%d%s', $k, $name, @$_{qw(op verdict attempts)},
+        $_->{changes} - $_->{changes_unlocked}, $_->{changes}, %{ $_->{findings} } ? ' ' . encode_json($_->{findings}) : '')
+      for grep { $_->{verdict} ne 'not supported' } @{ $doc->{ops} };
+    judge_verdict_rows("$k $name", $doc);
+    return { map { $_->{op} => $_ } @{ $doc->{ops} } };
 }
 
 1;
