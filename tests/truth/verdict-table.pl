@@ -2,8 +2,10 @@
 # The table of docs/filesystems.md, made only from daxcheck --verdict --json
 # outputs (tests/truth/verdicts.sh lists them in INDEX: name, version, how it
 # was mounted, JSON file; tests/vm/verdicts.sh the QEMU guests' in GUEST-INDEX),
-# so that it cannot say anything the tool did not.
-#   verdict-table.pl INDEX SECONDS [GUEST-INDEX GUEST-SECONDS] > filesystems.md
+# so that it cannot say anything the tool did not. With --guests-of, the
+# guests' part is kept from a table made before (make verdicts VERDICTS_GUESTS=no:
+# the host measured again, no guest booted).
+#   verdict-table.pl INDEX SECONDS [GUEST-INDEX GUEST-SECONDS | --guests-of OLD.md] > filesystems.md
 use strict;
 use warnings;
 use JSON::PP;
@@ -28,7 +30,32 @@ sub read_index {
 }
 my @fs = read_index($index, 0);
 @fs or die "verdict-table: no verdicts in $index\n";
-my @guests = $guest_index ? read_index($guest_index, 1) : ();
+
+# The guests' part of a table this script made: its section, word for word, and
+# each guest's own section, with the op, verdict and why of each of its bullets
+# for the notes. Every guest label has a kernel in brackets, no host's has.
+sub read_kept_guests {
+    my ($file) = @_;
+    open(my $in, '<', $file) or die "verdict-table: $file: $!\n";
+    my $md = do { local $/; <$in> };
+    my ($table) = $md =~ /^(## In the QEMU guests\n.*?)^## /ms or die "verdict-table: $file: no guests' section\n";
+    $table =~ s/\n+\z/\n/;
+    my @guests;
+    while ($md =~ /^(### ([^\n]+ \([^\n]+\))\n.*?)(?=^### |\z)/gms) {
+        my ($text, $label) = ($1, $2);
+        $text =~ s/\n+\z/\n/;
+        my @ops = map { { op => $_->[0], verdict => $_->[1], why => $_->[2] } }
+          map { [/^- (\w+): \*\*(.+?)\*\*: (.*)$/] } grep { /^- / } split /\n/, $text;
+        push @guests, { label => $label, kept => $text, doc => { ops => \@ops } };
+    }
+    return ($table, @guests);
+}
+my ($kept_table, @guests);
+if (($guest_index // '') eq '--guests-of') {
+    ($kept_table, @guests) = read_kept_guests($guest_seconds);
+} elsif ($guest_index) {
+    @guests = read_index($guest_index, 1);
+}
 my @ops = map { $_->{op} } @{ $fs[0]{doc}{ops} };
 
 sub cell {
@@ -62,7 +89,9 @@ sub table {
     }
 }
 table('version', sub { $_[0]{version} }, @fs);
-if (@guests) {
+if ($kept_table) {
+    print "\n$kept_table";
+} elsif (@guests) {
     print "\n## In the QEMU guests\n\n",
       "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: two boots a kernel, fentry mode; xfs-dax on a\n",
       "512 MiB pmem device, the others on a 256 MiB one; virtio-fs through the QEMU and virtiofsd of ../shared/vmm,\n",
@@ -76,16 +105,35 @@ if (@guests) {
 # the rows the JSON still gives that verdict, so that a note cannot outlive it.
 # [filesystem pattern (a guest's: "NAME (KERNEL)"), operation pattern, verdict, note, why pattern]
 my @notes = (
-    [qr/^(delayfs|fuse-overlayfs|virtiofs )/, qr/^(punch_hole|zero_range)/, 'UNSAFE',
+    [qr/^(delayfs|fuse-overlayfs|virtiofs |mergerfs|fuse2fs)/, qr/^(punch_hole|zero_range)/, 'UNSAFE',
      'fs/fuse/file.c `fuse_file_fallocate` takes `filemap_invalidate_lock` only for DAX files (`block_faults`): '
        . 'faults run while the server changes the data, a page stored to and written back meanwhile carries '
        . 'bytes from before the operation into the hole, and the kernel drops the range from its page cache '
        . 'only after the reply'],
-    [qr/^(delayfs|fuse-overlayfs|virtiofs)/, qr/^copy_file_range$/, 'UNSAFE',
+    [qr/^(delayfs|fuse-overlayfs|virtiofs|mergerfs)/, qr/^copy_file_range$/, 'UNSAFE',
      'fs/fuse/file.c `__fuse_copy_file_range` holds the destination\'s `inode_lock` (and writes its dirty '
        . 'pages back first only with the writeback cache), but takes no fault lock: a page stored to during '
        . 'the server\'s copy is written back over it with its bytes from before, and the kernel drops the '
        . 'range from its page cache only after the reply'],
+    [qr/^mergerfs/, qr/^(punch_hole|zero_range|copy_file_range)/, 'UNSAFE',
+     'mergerfs passes the call on to the branch\'s file (src/fuse_fallocate.cpp: fallocate(2); '
+       . 'src/fuse_copy_file_range.cpp: copy_file_range(2)), and the branch\'s filesystem (ext4, xfs: SAFE above) '
+       . 'holds its fault lock there, but on the branch\'s inode: the pages the pool\'s users map and fault on '
+       . 'are the FUSE inode\'s, which nothing locks. A pool of SAFE disks is not SAFE'],
+    [qr/^fuse2fs/, qr/^punch_hole$/, 'UNSAFE',
+     'the same on-disk ext4 the kernel\'s driver punches SAFE: fuse2fs (misc/fuse2fs.c `punch_helper`, '
+       . '`ext2fs_punch`) punches under its own lock (`ff->bfl`), which orders its requests but stops no fault '
+       . 'in the kernel, so through FUSE the blocks are freed with faults running'],
+    [qr/^fuse2fs/, qr/^zero_range/, 'could not check',
+     'fuse2fs 1.47.0 (misc/fuse2fs.c `op_fallocate`) refuses every mode but PUNCH_HOLE and KEEP_SIZE with '
+       . 'EINVAL, not EOPNOTSUPP, so the verdict cannot tell it from a call that failed; later e2fsprogs answer '
+       . 'EOPNOTSUPP and add ZERO_RANGE (`zero_helper`: a punch, then an allocation), under no fault lock as the '
+       . 'punch is', qr/Invalid argument/],
+    [qr/^(ntfs-3g|unionfs-fuse)/, qr/^(punch_hole|zero_range)/, 'not supported',
+     'ntfs-3g (src/ntfs-3g.c `ntfs_3g_ops`) and unionfs-fuse (src/unionfs.c `unionfs_oper`) have no fallocate '
+       . 'operation: libfuse answers ENOSYS, and fs/fuse/file.c `fuse_file_fallocate` then sets `no_fallocate` '
+       . 'and answers EOPNOTSUPP to every later call on the mount. Nothing punches, so nothing races a punch; '
+       . 'their truncates still do (truncate_down)'],
     [qr/^virtiofs-dax/, qr/^copy_file_range$/, 'EXPOSED',
      'fs/fuse/file.c `__fuse_copy_file_range` takes no fault lock on a DAX file either, unlike '
        . '`fuse_file_fallocate` and `fuse_do_setattr` (`filemap_invalidate_lock` for DAX files): DAX faults '
@@ -150,6 +198,7 @@ for my $n (@notes) {
 
 print "\n## Each filesystem: how it was mounted, and why each verdict\n";
 for my $f (@fs, @guests) {
+    print "\n$f->{kept}" and next if $f->{kept};
     my $time = $f->{label} eq $f->{name} ? $seconds : $guest_seconds;
     print "\n### $f->{label}\n\n$f->{how}; then `daxcheck --verdict --time $time DIR`",
       " ($f->{doc}{fs}, kernel $f->{doc}{kernel}, $f->{doc}{date}).\n\n";

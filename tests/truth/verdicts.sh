@@ -3,8 +3,9 @@
 # can mount: ext4, xfs, btrfs on loop devices, tmpfs, overlayfs (the kernel's),
 # delayfs (FUSE passthrough, a fast server and a slow one), and the FUSE
 # filesystems of Debian packages installed here (fuse-overlayfs, bindfs,
-# gocryptfs). Each verdict's JSON is kept, and the table is made from them
-# alone (verdict-table.pl), so that it says what the tool said.
+# gocryptfs, mergerfs, unionfs-fuse, fuse2fs, ntfs-3g). Each verdict's JSON is
+# kept, and the table is made from them alone (verdict-table.pl), so that it
+# says what the tool said.
 #   tests/truth/verdicts.sh [SECONDS] [OUT.md]      (make verdicts: docs/filesystems.md)
 set -u
 cd "$(dirname "$0")/../.."
@@ -70,23 +71,41 @@ for delay in 0 20; do
 		verdict "delayfs-$delay" "tests/fusefs/delayfs.c, libfuse $(pkg fuse3)" \
 			"delayfs --delay-ms=$delay" "$work/delayfs$delay"
 done
-if command -v fuse-overlayfs >/dev/null; then
-	mkdir -p "$work/fovl/lower" "$work/fovl/upper" "$work/fovl/work" "$work/fovl/mnt"
-	fuse-overlayfs -o "lowerdir=$work/fovl/lower,upperdir=$work/fovl/upper,workdir=$work/fovl/work" \
-		"$work/fovl/mnt" && mounts="$work/fovl/mnt $mounts" && wait_mount "$work/fovl/mnt" &&
-		verdict fuse-overlayfs "fuse-overlayfs $(pkg fuse-overlayfs)" 'fuse-overlayfs, no options' "$work/fovl/mnt"
-fi
-if command -v bindfs >/dev/null; then
-	mkdir -p "$work/bindfs.src" "$work/bindfs"
-	bindfs "$work/bindfs.src" "$work/bindfs" && mounts="$work/bindfs $mounts" &&
-		verdict bindfs "bindfs $(pkg bindfs)" 'bindfs SRC DIR' "$work/bindfs"
-fi
-if command -v gocryptfs >/dev/null; then
-	mkdir -p "$work/gocryptfs.cipher" "$work/gocryptfs"
-	gocryptfs -q -init -extpass "echo verdict" "$work/gocryptfs.cipher" >/dev/null 2>&1 &&
-		gocryptfs -q -extpass "echo verdict" "$work/gocryptfs.cipher" "$work/gocryptfs" &&
-		mounts="$work/gocryptfs $mounts" &&
-		verdict gocryptfs "gocryptfs $(pkg gocryptfs)" 'gocryptfs -init, then mount' "$work/gocryptfs"
-fi
+# NAME VERSION HOW DIR MOUNT...: a FUSE filesystem's verdict, where its package is
+# installed (MOUNT's command) and it mounts on DIR
+fuse_verdict() {
+	name=$1 version=$2 how=$3 dir=$4
+	shift 4
+	command -v "$1" >/dev/null || return 0
+	mkdir -p "$dir"
+	"$@" && mounts="$dir $mounts" && wait_mount "$dir" && verdict "$name" "$version" "$how" "$dir"
+}
+mkdir -p "$work/fovl/lower" "$work/fovl/upper" "$work/fovl/work"
+fuse_verdict fuse-overlayfs "fuse-overlayfs $(pkg fuse-overlayfs)" 'fuse-overlayfs, no options' "$work/fovl/mnt" \
+	fuse-overlayfs -o "lowerdir=$work/fovl/lower,upperdir=$work/fovl/upper,workdir=$work/fovl/work" "$work/fovl/mnt"
+mkdir -p "$work/bindfs.src"
+fuse_verdict bindfs "bindfs $(pkg bindfs)" 'bindfs SRC DIR' "$work/bindfs" bindfs "$work/bindfs.src" "$work/bindfs"
+mkdir -p "$work/gocryptfs.cipher"
+gocryptfs -q -init -extpass "echo verdict" "$work/gocryptfs.cipher" >/dev/null 2>&1
+fuse_verdict gocryptfs "gocryptfs $(pkg gocryptfs)" 'gocryptfs -init, then mount' "$work/gocryptfs" \
+	gocryptfs -q -extpass "echo verdict" "$work/gocryptfs.cipher" "$work/gocryptfs"
+# mergerfs pools the disks of home servers and NASes; it passes fallocate and
+# copy_file_range to the branch's file
+mkdir -p "$work/mergerfs.1" "$work/mergerfs.2"
+fuse_verdict mergerfs "mergerfs $(pkg mergerfs)" 'mergerfs BRANCH1:BRANCH2 DIR, default options' "$work/mergerfs" \
+	mergerfs "$work/mergerfs.1:$work/mergerfs.2" "$work/mergerfs"
+# unionfs-fuse: copy-on-write over a read-only root (live systems, read-only Raspberry Pis)
+mkdir -p "$work/unionfs.rw" "$work/unionfs.ro"
+fuse_verdict unionfs-fuse "unionfs-fuse $(pkg unionfs-fuse)" 'unionfs -o cow RW=RW:RO=RO DIR' "$work/unionfs" \
+	unionfs -o cow "$work/unionfs.rw=RW:$work/unionfs.ro=RO" "$work/unionfs"
+# fuse2fs: ext4 images without the kernel's driver (e2fsprogs; rescue, unprivileged
+# mounts), the same on-disk ext4 the kernel punches SAFE
+truncate -s 512M "$work/fuse2fs.img" && mkfs.ext4 -q -F "$work/fuse2fs.img" &&
+	fuse_verdict fuse2fs "fuse2fs $(pkg fuse2fs)" 'mkfs.ext4 on an image, fuse2fs IMAGE DIR' "$work/fuse2fs" \
+		fuse2fs "$work/fuse2fs.img" "$work/fuse2fs"
+# ntfs-3g: Windows disks and USB drives, a loop device as a disk would be (fuseblk)
+truncate -s 512M "$work/ntfs.img" && command -v mkntfs >/dev/null && mkntfs -q -F -f "$work/ntfs.img" >/dev/null 2>&1 &&
+	fuse_verdict ntfs-3g "ntfs-3g $(pkg ntfs-3g)" 'mkntfs on an image, mount -t ntfs-3g -o loop' "$work/ntfs" \
+		mount -t ntfs-3g -o loop "$work/ntfs.img" "$work/ntfs"
 mkdir -p "$(dirname "$out")"
 tests/truth/verdict-table.pl "$json/index" "$seconds" >"$out"
