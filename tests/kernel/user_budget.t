@@ -119,13 +119,14 @@ my $rss = peak_rss($exporter);
 ok($rss > 0 && $rss < 200, sprintf('daxexport peak RSS %.0f MB (budget 200)', $rss));
 note(sprintf('daxexport CPU %.0f%% during the attack', 100 * $cpu));
 stop_recorder($recorder);
-my $report = report_json("$dir/blind.dxc");
-is($report->{lost_events}, 0, 'daxtrace record lost no event');
-my $st = file_stats($report, $race);
-ok(findings_for($report, $race, 'discarded_write') && $st && ($st->{path} // '') eq $victim,
+# The text report: the JSON one lists every punch window, a million a minute of this attack, too many for a
+# Perl structure (13 GB in an hour-long soak); the text names each finding and counts what was lost.
+my ($trc, $text_report) = run_cmd(build() . '/daxtrace', 'report', "$dir/blind.dxc");
+is($trc, 0, 'daxtrace report reads the capture');
+like($text_report, qr/^\d+ events, 0 lost,/m, 'daxtrace record lost no event');
+like($text_report, qr/^\S+ discarded_write +\Q$victim\E page 3 /m,
     'the capture holds the victim\'s discarded write and names its file')
-  or diag(sprintf('findings %d, path %s, name lookups dropped %d', scalar(findings_for($report, $race, 'discarded_write')),
-    $st ? $st->{path} // 'none' : 'no file', $report->{name_lookups_dropped} // -1));
+  or diag(join "\n", grep { /discarded_write|lookups dropped|events,/ } split /\n/, $text_report);
 diag(sprintf('case 1: delay to /metrics %.1f s, lost 0, names dropped %d, peak RSS %.0f MB, CPU %.0f%%', $delay,
     $dropped // -1, $rss, 100 * $cpu));
 
