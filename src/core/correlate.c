@@ -110,7 +110,7 @@ static void drop_file(struct dx_correlator *c, size_t i)
 	size_t idle;
 
 	if (c->opts.on_file_dropped)
-		c->opts.on_file_dropped(&f, c->opts.ctx);
+		c->opts.on_file_dropped(&c->files[i], c->opts.ctx);
 	idle = file_index(c, &(struct dx_file){ .dev = f.dev }); /* may move c->files, never take index i */
 	strcpy(c->files[idle].name, "(idle files)");
 	dx_file_stats_add(&c->files[idle], &c->files[i]);

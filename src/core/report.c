@@ -37,13 +37,30 @@ static void keep_finding(const struct dx_finding *f, void *ctx)
 		r->opts.on_finding(f, r->opts.ctx);
 }
 
-/* The correlator dropped an idle file: its kernel counters go with its counts to its device's idle files. */
-static void drop_file(const struct dx_file *f, void *ctx)
+/*
+ * The correlator dropped an idle file: its kernel counters go with its counts
+ * to its device's idle files. Its name stays where a finding names the file:
+ * in a report of all findings for good, in a live view's ring for as many
+ * files as the ring holds findings (then those names start again).
+ */
+static void drop_file(const struct dx_file_stats *st, void *ctx)
 {
 	struct dx_report *r = ctx;
+	const char *path = dx_paths_get(r->paths, &st->file);
 
-	dx_kcounts_drop(r->counts, f);
-	dx_paths_forget(r->paths, f);
+	dx_kcounts_drop(r->counts, &st->file);
+	if (path && dx_file_findings(st)) {
+		if (r->opts.max_findings && r->ndropped_names >= r->opts.max_findings) {
+			dx_paths_free(r->dropped_names);
+			r->dropped_names = dx_paths_new();
+			r->ndropped_names = 0;
+		}
+		if (r->dropped_names) {
+			dx_paths_set(r->dropped_names, &st->file, path);
+			r->ndropped_names++;
+		}
+	}
+	dx_paths_forget(r->paths, &st->file);
 }
 
 static void keep_punch(const struct dx_punch_window *p, void *ctx)
@@ -70,10 +87,11 @@ struct dx_report *dx_report_new(const struct dx_report_opts *opts)
 	co.max_files = opts->max_files;
 	r->corr = dx_correlator_new(&co);
 	r->paths = dx_paths_new();
+	r->dropped_names = dx_paths_new();
 	r->counts = dx_kcounts_new();
 	if (r->opts.max_findings)
 		r->findings = calloc(r->opts.max_findings, sizeof(*r->findings));
-	if (!r->corr || !r->paths || (r->opts.max_findings && !r->findings)) {
+	if (!r->corr || !r->paths || !r->dropped_names || (r->opts.max_findings && !r->findings)) {
 		dx_report_free(r);
 		return NULL;
 	}
@@ -86,6 +104,7 @@ void dx_report_free(struct dx_report *r)
 		return;
 	dx_correlator_free(r->corr);
 	dx_paths_free(r->paths);
+	dx_paths_free(r->dropped_names);
 	dx_mounts_free(&r->ns_mounts);
 	dx_kcounts_free(r->counts);
 	free(r->findings);
@@ -396,6 +415,9 @@ const char *dx_report_path(const struct dx_report *r, const struct dx_file *f)
 const char *dx_report_file_label(const struct dx_report *r, const struct dx_file *f, char *buf, size_t len)
 {
 	const char *path = dx_paths_get(r->paths, f);
+
+	if (!path && r->dropped_names)
+		path = dx_paths_get(r->dropped_names, f);
 	char dev[24];
 
 	if (path)

@@ -15,6 +15,8 @@ struct dx_report {
 	struct dx_report_opts opts;
 	struct dx_correlator *corr;
 	struct dx_paths *paths;
+	struct dx_paths *dropped_names; /* of files dropped idle that findings name (a ring's worth at most) */
+	size_t ndropped_names;
 	struct dx_mounts ns_mounts; /* devices of other mount namespaces (DX_REC_MOUNT), mount points as mnt:[N]/PATH */
 	struct dx_kcounts *counts; /* the kernel's per-file page-event counters */
 	struct dx_finding *findings; /* all, or a ring of opts.max_findings */

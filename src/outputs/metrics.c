@@ -381,16 +381,6 @@ void dx_mount_history_free(struct dx_mount_history *h)
 
 /* Files with a finding's counts: those of a mount rank it, those of a file its series. */
 /* Findings of data lost: writes thrown away or never written, old bytes written back. */
-static uint64_t lost_data(const struct dx_file_stats *st)
-{
-	return st->discarded_writes + st->resurrected + st->writable_after_punch;
-}
-
-static uint64_t file_findings(const struct dx_file_stats *st)
-{
-	return lost_data(st) + st->unblocked_read + st->unblocked_write + st->io_during_punch + st->refaults;
-}
-
 struct mount_sum {
 	struct dx_file_stats sum; /* file.dev: the mount's device */
 	bool known;               /* in the mount table: a mount of this machine's, not of a user's namespace */
@@ -414,8 +404,8 @@ static int mount_by_dev(const void *a, const void *b)
 static int mount_rank(const void *a, const void *b)
 {
 	const struct mount_sum *x = a, *y = b;
-	uint64_t kx[3] = { x->known, file_findings(&x->sum), x->sum.punches };
-	uint64_t ky[3] = { y->known, file_findings(&y->sum), y->sum.punches };
+	uint64_t kx[3] = { x->known, dx_file_findings(&x->sum), x->sum.punches };
+	uint64_t ky[3] = { y->known, dx_file_findings(&y->sum), y->sum.punches };
 
 	for (int i = 0; i < 3; i++)
 		if (kx[i] != ky[i])
@@ -508,8 +498,8 @@ static void mount_series(const struct om *o, const struct dx_report *r, const st
 static int busier(const void *a, const void *b)
 {
 	const struct dx_file_stats *x = *(const struct dx_file_stats *const *)a, *y = *(const struct dx_file_stats *const *)b;
-	uint64_t kx[4] = { lost_data(x), file_findings(x), x->lock_waits.count, x->punches };
-	uint64_t ky[4] = { lost_data(y), file_findings(y), y->lock_waits.count, y->punches };
+	uint64_t kx[4] = { dx_file_lost_data(x), dx_file_findings(x), x->lock_waits.count, x->punches };
+	uint64_t ky[4] = { dx_file_lost_data(y), dx_file_findings(y), y->lock_waits.count, y->punches };
 
 	for (int i = 0; i < 4; i++)
 		if (kx[i] != ky[i])

@@ -106,6 +106,19 @@ struct dx_file_stats {
 	uint64_t partial_punches;   /* windows that did not keep some of theirs: never clean */
 };
 
+/* Findings that lost data on the file (discarded writes, resurrected data, stores after the operation). */
+static inline uint64_t dx_file_lost_data(const struct dx_file_stats *st)
+{
+	return st->discarded_writes + st->resurrected + st->writable_after_punch;
+}
+
+/* Every finding on the file but the blocked faults (which are the lock doing its work). */
+static inline uint64_t dx_file_findings(const struct dx_file_stats *st)
+{
+	return dx_file_lost_data(st) + st->unblocked_read + st->unblocked_write + st->io_during_punch + st->refaults;
+}
+
+
 /* The most fault groups, page marks and requests one punch window keeps; past it they are only counted. */
 #define DX_WINDOW_EVENTS (1u << 22)
 /*
@@ -223,7 +236,7 @@ struct dx_correlator_opts {
 	size_t evidence_budget; /* fault groups, page marks and requests all open windows keep; 0: DX_EVIDENCE_BUDGET */
 	uint64_t idle_ns; /* a file unseen this long, in the stream's time, is dropped; 0: DX_FILE_IDLE_NS */
 	size_t max_files; /* past this many files held, the least recently seen are dropped; 0: DX_FILES_HELD */
-	void (*on_file_dropped)(const struct dx_file *f, void *ctx); /* NULL: not wanted */
+	void (*on_file_dropped)(const struct dx_file_stats *st, void *ctx); /* NULL: not wanted */
 	void (*on_finding)(const struct dx_finding *f, void *ctx);
 	void (*on_punch)(const struct dx_punch_window *p, void *ctx); /* NULL: not wanted */
 	void *ctx;
