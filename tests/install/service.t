@@ -88,7 +88,11 @@ SKIP: {
         my ($filter) = $text =~ /^SystemCallFilter=(.*)$/m;
         my %allowed = map { $_ => 1 } map { syscalls_of($_) } split ' ', $filter;
         ok(keys %used > 20, 'strace saw its system calls (' . scalar(keys %used) . ' kinds) from start to exit');
-        my @refused = grep { !$allowed{$_} } sort keys %used;
+        # listmount and statmount (6.8+; strace 6.1 names them by number) are not in bookworm's
+        # @system-service: the unit refuses them with EPERM and mounts.c goes back to mountinfo's
+        # mount IDs for the run (systemd 256 and later list them there)
+        my %refused_with_fallback = map { $_ => 1 } qw(listmount statmount syscall_0x1c9 syscall_0x1ca);
+        my @refused = grep { !$allowed{$_} && !$refused_with_fallback{$_} } sort keys %used;
         is("@refused", '', "every one passes SystemCallFilter=$filter");
     }
 }
