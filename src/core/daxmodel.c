@@ -552,7 +552,7 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The 10th, 50th and 90th percentiles (nearest rank) of the count at OFFSET in struct counts over Z's replays. */
+/* The lowest, the median and the highest of the count at OFFSET in struct counts over Z's replays: a 90% interval. */
 static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *median, uint64_t *hi)
 {
 	uint64_t v[REPLAYS];
@@ -561,9 +561,9 @@ static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *
 	for (size_t r = 0; r < n; r++)
 		memcpy(&v[r], (const char *)&z->run[r].at + offset, sizeof(v[r]));
 	qsort(v, n, sizeof(v[0]), u64_cmp);
-	*lo = v[(n + 9) / 10 - 1];
+	*lo = v[0];
 	*median = v[(n + 1) / 2 - 1];
-	*hi = v[(9 * n + 9) / 10 - 1];
+	*hi = v[n - 1];
 }
 
 static struct dx_dax_model_point point(const struct dx_dax_model *m, const struct size *z)

@@ -167,8 +167,8 @@ struct dx_dax_model;
 
 /*
  * One window size: each count the median of DX_DAX_MODEL_REPLAYS replays
- * (the worker's lags drawn from those the capture measured), with the 10th
- * and 90th percentiles (_lo, _hi) where the interval matters.
+ * (the worker's lags drawn from those the capture measured), with the
+ * lowest and highest replay (_lo, _hi) where the interval matters.
  */
 struct dx_dax_model_point {
 	uint32_t ranges; /* window size, in 2 MiB ranges */
@@ -180,7 +180,13 @@ struct dx_dax_model_point {
 	uint64_t removals; /* ranges removed (REMOVEMAPPING): by the worker, inline, and at inode eviction */
 };
 
-#define DX_DAX_MODEL_REPLAYS 11 /* nearest ranks 2, 6 and 10: the 10th, 50th and 90th percentiles */
+/*
+ * Replays a size: the lowest to the highest of 19 is a 90% prediction
+ * interval ((19 - 1) / (19 + 1)): one more draw from the replays' own
+ * distribution falls between them 90% of the time. The 2nd to 10th of 11
+ * were 67% at best.
+ */
+#define DX_DAX_MODEL_REPLAYS 19
 
 /* Recommended: the smallest window whose setups are within this fraction of the fewest possible. */
 #define DX_DAX_MODEL_MARGIN 0.10
