@@ -11,13 +11,17 @@
  *
  * The reclaim worker is an actor: each size is replayed REPLAYS times (up to
  * MAX_REPLAYED ranges; larger ones once). At each kick a replay draws one of
- * the worker's passes this very capture measured so far (seeded by the
- * replay's number): the worker takes its ranges that pass's lag after the
- * kick and stays busy for the rest of it; a kick meanwhile queues one more
- * pass after it. A fault that finds no free range waits for the worker; IO
- * reclaims one of its own file's ranges inline. The spread of the replays is
- * the prediction's interval. With no pass measured, or a lag of 0, the
- * worker runs at its kick, sparing the range just mapped.
+ * the last NEAREST_PASSES passes this very capture measured (seeded by the
+ * replay's number) and replays it as measured: its lag, then one range at a
+ * time at the offsets its removals had, each the oldest busy at that moment
+ * (ranges mapped while it runs too), as many as it took; one that stopped on
+ * an empty busy list goes on while ranges are busy, up to the chunk. A kick
+ * while it runs, or free ranges under the threshold at its end, queue a pass
+ * after it, drawn from the passes measured to follow another. A fault that
+ * finds no free range waits for the worker's next range; IO reclaims one of
+ * its own file's ranges inline. The spread of the replays is the
+ * prediction's interval. With no pass measured, or a lag of 0, the worker
+ * runs at its kick, sparing the range just mapped.
  *
  * Every size behaves like an endless window until it must first reclaim: it
  * is cloned from the endless one then, and replayed from there on.
@@ -39,9 +43,23 @@
 #define NO_KEY UINT64_MAX     /* no range (keys are a file number and a range index below 2^32 each) */
 #define REPLAYS DX_DAX_MODEL_REPLAYS
 #define MAX_REPLAYED (1u << 10) /* 2 GiB: larger sizes are replayed once (memory and work grow with each replay) */
+#define NEAREST_PASSES 8        /* a kick draws among this many passes measured last: the workload's phase now */
 
 struct counts {
 	uint64_t setups, reclaims, passes, stalls, inline_reclaims, removals;
+};
+
+/* One worker pass as the capture measured it. */
+struct pass {
+	uint64_t began;  /* measured: its start */
+	uint64_t at;     /* measured: its first range's removal (its start if it took none) */
+	uint64_t queued; /* from its kick (or the end of the pass before it) to its start: a kick meanwhile adds nothing */
+	uint64_t lag;    /* from its kick (or the end of the pass before it) to its first range's removal */
+	uint64_t rest;   /* from there to its end */
+	uint64_t gap;    /* between two of its removals (median): the pace it goes on at past its take */
+	size_t first;    /* its removals' offsets from the first: offsets[first .. first + take) */
+	uint32_t take;   /* ranges it removed: fewer than the chunk if picks found them in use or gone */
+	bool dry;        /* it stopped on an empty busy list: it goes on while ranges are busy, up to the chunk */
 };
 
 struct sim { /* one replay of one window size, once it has had to reclaim */
@@ -49,10 +67,15 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	uint64_t *busy;        /* keys in the order mapped: a ring */
 	size_t head, n, cap;
 	uint32_t nfree;
-	uint64_t worker_due;  /* when the kicked worker takes its ranges; 0: not queued */
-	uint64_t busy_until;  /* its pass runs on until then: a kick meanwhile queues the next pass after it */
-	uint64_t pass_rest;   /* the rest of the pass drawn with its lag */
-	bool kicked_busy;     /* kicked while busy: one more pass when it is done */
+	struct pass pass;     /* the worker's pass drawn, while queued or running */
+	bool queued;          /* it has ranges to take: the next at next_due */
+	bool ending;          /* it took its last, and runs until busy_until */
+	uint64_t began;       /* it runs from then on (before: queued, a kick adds nothing) */
+	uint64_t start;       /* its first range goes then; the others at their offsets from it */
+	uint64_t next_due;
+	uint32_t taken;
+	uint64_t busy_until;  /* its end, once it took its last range: a kick until then queues one more */
+	bool kicked_busy;     /* kicked while it ran: one more pass when it is done */
 	uint64_t rng;         /* xorshift64 state: the replay's draws of the worker's passes */
 	struct counts at;
 };
@@ -80,15 +103,24 @@ struct dx_dax_model {
 	uint64_t setups, removals, uses, unfollowed;
 	struct size *sizes; /* ascending; started ones are a prefix */
 	size_t nsizes, nstarted;
-	/* the worker's passes as the capture measured them: kick to first removal (lag), and from there to the end */
-	uint64_t *lags, *rests;
-	size_t nlags, nrests, cap_lags, cap_rests;
+	/* the worker's passes as the capture measured them: kicked ones, and ones that followed another */
+	struct pass *kicked, *followed;
+	size_t nkicked, nfollowed, cap_kicked, cap_followed;
+	uint64_t *lags; /* the kicked passes' lags, for dx_dax_model_lags */
+	size_t nlags, cap_lags;
+	uint64_t *offsets; /* every pass's removals, from its first (absolute until its end) */
+	size_t noffsets, cap_offsets;
+	uint64_t gaps_ns, ngaps; /* between two removals of a pass, over all: for passes with fewer than two */
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
-	uint64_t remove_began, first_taken; /* the last REMOVEMAPPING's start; the first range this pass took */
-	uint64_t worker_took, pass_end, before_pass_end; /* the last pass's first removal and end; the one before's end */
-	bool pass_sampled, pass_requeued, pass_was_requeue;
+	uint64_t remove_began; /* the last REMOVEMAPPING's start */
+	uint64_t last_removal; /* the end of this pass's last removal so far */
+	size_t pass_first;     /* this pass's first offset; it took noffsets - pass_first */
+	uint64_t pass_end;     /* the last pass's end */
+	struct pass unplaced;  /* the last pass, no kick found for it yet: a SETUPMAPPING spanning it, or it followed */
+	uint64_t unplaced_from; /* the end of the pass before it */
+	bool has_unplaced, pass_requeued;
 };
 
 static uint32_t threshold_of(uint32_t ranges)
@@ -151,8 +183,10 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	u64_map_free(&m->files);
 	u64_map_free(&m->seen);
 	free(m->order);
+	free(m->kicked);
+	free(m->followed);
 	free(m->lags);
-	free(m->rests);
+	free(m->offsets);
 	free(m);
 }
 
@@ -197,100 +231,164 @@ static uint32_t busy_drop(struct sim *s, bool (*drop)(uint64_t key, uint64_t fil
 }
 
 /*
- * One worker pass, then more while free ranges stay under the threshold:
- * the oldest mappings go, but SPARE stays where it is (the range just
- * mapped, which its fault or IO still holds when the worker runs at its
- * kick; NO_KEY: none).
+ * The worker takes the oldest busy range, unless it is SPARE (NO_KEY: none):
+ * the range just mapped, which its fault or IO holds while the worker runs
+ * at its kick (the newest: it is the oldest only when alone). False if none.
  */
-static void reclaim(struct sim *s, uint32_t threshold, uint64_t spare)
+static bool take_oldest(struct sim *s, uint64_t spare)
 {
-	do {
-		uint32_t freed = 0;
-		bool spared = false;
+	uint64_t key;
 
-		s->at.passes++;
-		while (freed < RECLAIM_CHUNK && s->n) {
-			uint64_t key = s->busy[s->head];
-
-			s->head = (s->head + 1) % s->cap;
-			s->n--;
-			if (key == spare) {
-				spared = true;
-				continue;
-			}
-			u64_map_del(&s->mapped, key);
-			s->nfree++;
-			freed++;
-			s->at.reclaims++;
-			s->at.removals++;
-		}
-		if (spared) { /* back where it was, the oldest but in use */
-			s->head = (s->head + s->cap - 1) % s->cap;
-			s->busy[s->head] = spare;
-			s->n++;
-		}
-		if (!freed)
-			return;
-	} while (s->nfree < threshold);
+	if (!s->n || s->busy[s->head] == spare)
+		return false;
+	key = s->busy[s->head];
+	s->head = (s->head + 1) % s->cap;
+	s->n--;
+	u64_map_del(&s->mapped, key);
+	s->nfree++;
+	s->at.reclaims++;
+	s->at.removals++;
+	return true;
 }
 
-/* One of the measured passes for this replay's next kick (its index), or none (-1) before any was measured. */
-static long draw_pass(const struct dx_dax_model *m, struct sim *s)
+/* With no pass measured: the worker at its kick, taking up to the chunk at once. */
+static const struct pass at_kick = { .dry = true };
+
+/* One of the last NEAREST_PASSES of the N measured, for this replay; NULL if none. */
+static const struct pass *draw(const struct pass *passes, size_t n, struct sim *s)
 {
-	if (!m->nlags)
-		return -1;
+	size_t from = n > NEAREST_PASSES ? n - NEAREST_PASSES : 0;
+
+	if (!n)
+		return NULL;
 	s->rng ^= s->rng << 13;
 	s->rng ^= s->rng >> 7;
 	s->rng ^= s->rng << 17;
-	return (long)(s->rng % m->nlags);
+	return &passes[from + s->rng % (n - from)];
+}
+
+/* Pass P is queued at TS (a kick, or the end of the pass before it). */
+static void queue_pass(struct sim *s, const struct pass *p, uint64_t ts)
+{
+	s->pass = *p;
+	s->queued = true;
+	s->began = ts + p->queued;
+	s->start = ts + p->lag;
+	s->next_due = s->start;
+	s->taken = 0;
 }
 
 /*
- * alloc_dax_mapping kicked the worker at TS: it takes its ranges now
- * (sparing MAPPED, the range just mapped) or after a measured pass's lag,
- * and stays busy for the rest of that pass; a kick while it is busy queues
- * one more pass after it.
+ * A pass after the one that ended at END: one measured to follow another
+ * (a requeue waits a jiffy: kick_dmap_free_worker(fcd, 1), fs/fuse/dax.c),
+ * else a kicked one run at once.
+ */
+static void follow(const struct dx_dax_model *m, struct sim *s, uint64_t end)
+{
+	const struct pass *p = draw(m->followed, m->nfollowed, s);
+	struct pass now;
+
+	if (p) {
+		queue_pass(s, p, end);
+		return;
+	}
+	p = draw(m->kicked, m->nkicked, s);
+	now = p ? *p : at_kick;
+	now.queued = now.lag = 0;
+	queue_pass(s, &now, end);
+}
+
+static bool takes_more(const struct sim *s)
+{
+	return s->taken < s->pass.take || (s->pass.dry && s->taken < RECLAIM_CHUNK);
+}
+
+/*
+ * The pass's next range goes (due now): the oldest busy then, as
+ * try_to_free_dmap_chunks picks from the live busy list (fs/fuse/dax.c),
+ * so ranges mapped since the pass began go too. It ends when no range is
+ * busy (nr_busy_ranges 0 returns), or when it took as many as it did
+ * measured: FUSE_DAX_RECLAIM_CHUNK counts the picks, and one that found its
+ * range in use or removed already (lookup_and_reclaim_dmap returns 0) freed
+ * nothing. One that stopped on an empty list goes on at its pace.
+ */
+static void take_next(const struct dx_dax_model *m, struct sim *s, uint64_t spare)
+{
+	uint64_t now = s->next_due;
+	bool took;
+
+	s->at.passes += !s->taken; /* it runs */
+	took = takes_more(s) && take_oldest(s, spare);
+	s->taken += took;
+	if (took && s->n && takes_more(s)) {
+		s->next_due = s->taken < s->pass.take ? s->start + m->offsets[s->pass.first + s->taken]
+						      : now + s->pass.gap;
+		return;
+	}
+	s->queued = false;
+	s->ending = true;
+	s->busy_until = s->start + s->pass.rest > now ? s->start + s->pass.rest : now;
+}
+
+/*
+ * The worker up to TS: its ranges due, and at each pass's end another if it
+ * was kicked meanwhile, or if it freed some and free ranges are still under
+ * the threshold (fuse_dax_free_mem_worker requeues). SPARE: the range a
+ * kick at TS just mapped (NO_KEY: none).
+ */
+static void worker_until(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t spare)
+{
+	for (;;) {
+		if (s->queued && s->next_due <= ts) {
+			take_next(m, s, spare);
+		} else if (s->ending && s->busy_until <= ts) {
+			s->ending = false;
+			if (!s->kicked_busy && !(s->taken && s->nfree < threshold))
+				return;
+			s->kicked_busy = false;
+			follow(m, s, s->busy_until);
+		} else {
+			return;
+		}
+	}
+}
+
+/*
+ * alloc_dax_mapping kicked the worker at TS, having mapped MAPPED: a pass is
+ * drawn unless one is queued; one that runs already runs again after.
  */
 static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t mapped)
 {
-	long pass;
+	const struct pass *p;
 
-	if (s->worker_due || s->nfree >= threshold)
-		return; /* queued already, or no need */
-	if (ts < s->busy_until) {
+	if (s->nfree >= threshold)
+		return;
+	if ((s->queued && ts >= s->began) || s->ending) {
 		s->kicked_busy = true;
 		return;
 	}
-	pass = draw_pass(m, s);
-	if (pass < 0 || !m->lags[pass]) {
-		reclaim(s, threshold, mapped);
-		s->busy_until = pass < 0 ? 0 : ts + m->rests[pass];
+	if (s->queued)
 		return;
-	}
-	s->worker_due = ts + m->lags[pass];
-	s->pass_rest = m->rests[pass];
+	p = draw(m->kicked, m->nkicked, s);
+	queue_pass(s, p ? p : &at_kick, ts);
+	worker_until(m, s, threshold, ts, mapped); /* a lag of 0: at its kick */
 }
 
 /*
- * The worker, if its lag is over by TS (the fault or IO that kicked it is
- * done: it spares none), and the pass queued while it was busy (busy only
- * after a pass was drawn: there is one to draw).
+ * A fault that found no free range waits (__fuse_dax_fault on range_waitq)
+ * for the worker's next range, which goes now: the queued pass's, or the
+ * first of one that starts now. If that one frees none, the one after does.
  */
-static void worker_due(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
+static void wait_for_worker(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
 {
-	if (s->worker_due && s->worker_due <= ts) {
-		reclaim(s, threshold, NO_KEY);
-		s->busy_until = s->worker_due + s->pass_rest;
-		s->worker_due = 0;
+	if (!s->queued) {
+		s->ending = s->kicked_busy = false;
+		follow(m, s, ts);
 	}
-	if (s->kicked_busy && s->busy_until <= ts) { /* the pass queued meanwhile: it too lags, then takes */
-		long pass = draw_pass(m, s);
-
-		s->kicked_busy = false;
-		s->worker_due = s->busy_until + m->lags[pass] + !m->lags[pass];
-		s->pass_rest = m->rests[pass];
-		worker_due(m, s, threshold, ts);
-	}
+	s->next_due = ts;
+	worker_until(m, s, threshold, ts, NO_KEY);
+	if (!s->nfree)
+		take_oldest(s, NO_KEY);
 }
 
 static bool of_file(uint64_t key, uint64_t file)
@@ -327,7 +425,7 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 {
 	uint64_t *v;
 
-	worker_due(m, s, threshold, ts);
+	worker_until(m, s, threshold, ts, NO_KEY);
 	v = u64_map_get(&s->mapped, key);
 	if (v) {
 		if (write && *v != WRITABLE) { /* fuse_upgrade_dax_mapping */
@@ -341,8 +439,7 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 		if (!fault && inline_reclaim(s, file_of(key))) {
 			s->nfree++; /* the range reclaimed is the one this IO maps */
 		} else { /* a fault (or IO with no range of its file) waits for the worker */
-			s->worker_due = 0;
-			reclaim(s, threshold, NO_KEY);
+			wait_for_worker(m, s, threshold, ts);
 		}
 	}
 	s->nfree--;
@@ -420,7 +517,7 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 			struct sim *s = &m->sizes[i].run[r];
 			uint32_t freed;
 
-			worker_due(m, s, m->sizes[i].threshold, e->ts);
+			worker_until(m, s, m->sizes[i].threshold, e->ts, NO_KEY);
 			freed = busy_drop(s, of_file, file);
 			s->nfree += freed;
 			s->at.removals += freed;
@@ -434,42 +531,88 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 	m->nmapped = kept;
 }
 
-static void add_pass(struct dx_dax_model *m, uint64_t lag, uint64_t rest)
+static int u64_cmp(const void *a, const void *b)
 {
-	*DX_PUSH(m->lags, m->nlags, m->cap_lags) = lag;
-	*DX_PUSH(m->rests, m->nrests, m->cap_rests) = rest;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Pass P is measured: kicked at FROM, or (not KICKED) queued by the pass before it, which ended at FROM. */
+static void place(struct dx_dax_model *m, struct pass *p, uint64_t from, bool kicked)
+{
+	p->lag = p->at > from ? p->at - from : 0;
+	p->queued = p->began > from ? p->began - from : 0;
+	if (p->queued > p->lag)
+		p->queued = p->lag;
+	if (kicked) {
+		*DX_PUSH(m->kicked, m->nkicked, m->cap_kicked) = *p;
+		*DX_PUSH(m->lags, m->nlags, m->cap_lags) = p->lag;
+	} else if (from) {
+		*DX_PUSH(m->followed, m->nfollowed, m->cap_followed) = *p;
+	}
+}
+
+/* The pass that ended at END with its removals since pass_first, NR_BUSY ranges busy then: its shape. */
+static struct pass shape(struct dx_dax_model *m, uint64_t began, uint64_t end, uint32_t nr_busy)
+{
+	struct pass p = { .began = began, .first = m->pass_first, .take = (uint32_t)(m->noffsets - m->pass_first) };
+	uint64_t gaps[RECLAIM_CHUNK], since = m->last_removal > began ? m->last_removal : began;
+	uint32_t mapped_since = 0;
+
+	p.at = p.take ? m->offsets[p.first] : began;
+	p.rest = end > p.at ? end - p.at : 0;
+	for (uint32_t k = 1; k < p.take; k++) {
+		gaps[k - 1] = m->offsets[p.first + k] - m->offsets[p.first + k - 1];
+		m->gaps_ns += gaps[k - 1];
+		m->ngaps++;
+	}
+	for (uint32_t k = 0; k < p.take; k++)
+		m->offsets[p.first + k] -= p.at;
+	if (p.take >= 2) {
+		qsort(gaps, p.take - 1, sizeof(gaps[0]), u64_cmp);
+		p.gap = gaps[(p.take - 2) / 2];
+	} else {
+		p.gap = m->ngaps ? m->gaps_ns / m->ngaps : 0;
+	}
+	for (size_t i = 0; i < m->nrecent && i < RECENT_SETUPS; i++)
+		mapped_since += m->recent[i].end > since;
+	p.dry = p.take < RECLAIM_CHUNK && nr_busy <= mapped_since; /* none busy but those mapped after its last pick */
+	return p;
 }
 
 /*
- * The worker's lag: from the allocation that kicked it to the first range
- * its pass took away (the start of that range's REMOVEMAPPING: the range
- * left the file's tree just before; a pass that takes none counts from its
- * start). A pass may start early and then wait for a faulting file's
- * invalidate lock: the ranges stay usable meanwhile. The allocation is dated
- * by its SETUPMAPPING's start: the earliest since the last pass that ended
- * under the threshold, or that was still waiting when the worker took its
- * first range (the free count it carries, read at its end, is then the
- * worker's); one that began after (the worker took the CPU between
- * allocation and request) makes a lag of 0. A pass that leaves free ranges
- * under the threshold requeues itself: the pass after it was not kicked.
- * Events come in the order they end, so a SETUPMAPPING that spans the
- * worker's first removal arrives after its pass, and is its kick when no
- * other was.
+ * The worker's passes: their lag from the allocation that kicked them to
+ * the first range they took away (the start of that range's REMOVEMAPPING:
+ * the range left the file's tree just before; a pass that takes none counts
+ * from its start), when each further range went, and how many. A pass may
+ * start early and then wait for a faulting file's invalidate lock: the
+ * ranges stay usable meanwhile. The allocation is dated by its
+ * SETUPMAPPING's start: the earliest since the last pass that ended under
+ * the threshold, or that was still waiting when the worker took its first
+ * range (the free count it carries, read at its end, is then the worker's);
+ * one that began after (the worker took the CPU between allocation and
+ * request) makes a lag of 0. A pass that leaves free ranges under the
+ * threshold requeues itself, and one kicked while the one before ran runs
+ * after it: both follow that pass, their lag counted from its end. Events
+ * come in the order they end, so a SETUPMAPPING that spans the worker's
+ * first removal arrives after its pass, and is its kick when no other was;
+ * a pass with none by the next pass followed the one before.
  */
-static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
+static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 {
 	const struct dx_dax_range *d = &e->dax;
-	uint64_t began = e->ts - d->duration_ns, kick, took;
+	uint64_t began = e->ts - d->duration_ns, kick;
 	bool under = d->nr_free < threshold_of(d->nr_ranges);
+	struct pass p;
 
 	switch (d->op) {
 	case DX_DAX_SETUP:
 		if (d->ret)
 			break;
-		if (began < m->worker_took && e->ts >= m->worker_took && began >= m->before_pass_end &&
-		    !m->pass_sampled && !m->pass_was_requeue) {
-			add_pass(m, m->worker_took - began, m->pass_end - m->worker_took);
-			m->pass_sampled = true;
+		if (m->has_unplaced && began < m->unplaced.at && e->ts >= m->unplaced.at && began >= m->unplaced_from) {
+			place(m, &m->unplaced, began, true);
+			m->has_unplaced = false;
 		} else if (began >= m->pass_end) {
 			m->recent[m->nrecent++ % RECENT_SETUPS] = (struct round_trip){ began, e->ts };
 			if (under && (!m->kick_at || began < m->kick_at))
@@ -480,26 +623,33 @@ static void measure_lag(struct dx_dax_model *m, const struct dx_event *e)
 		m->remove_began = began;
 		break;
 	case DX_DAX_RECLAIM: /* sent right after its REMOVEMAPPING */
-		if (!m->first_taken)
-			m->first_taken = m->remove_began;
+		if (m->noffsets - m->pass_first < RECLAIM_CHUNK)
+			*DX_PUSH(m->offsets, m->noffsets, m->cap_offsets) = m->remove_began;
+		m->last_removal = e->ts;
 		break;
 	case DX_DAX_RECLAIM_PASS:
-		took = m->first_taken ? m->first_taken : began;
+		p = shape(m, began, e->ts, d->nr_busy);
+		if (m->has_unplaced) /* no kick found for the pass before: it followed the one before it */
+			place(m, &m->unplaced, m->unplaced_from, false);
+		m->has_unplaced = false;
 		kick = m->kick_at;
 		for (size_t i = 0; i < m->nrecent && i < RECENT_SETUPS; i++)
-			if (m->recent[i].end >= took && (!kick || m->recent[i].began < kick))
+			if (m->recent[i].end >= p.at && (!kick || m->recent[i].began < kick))
 				kick = m->recent[i].began;
-		m->pass_was_requeue = m->pass_requeued;
-		m->pass_sampled = kick && !m->pass_requeued;
-		if (m->pass_sampled)
-			add_pass(m, took > kick ? took - kick : 0, e->ts - took);
-		m->before_pass_end = m->pass_end;
-		m->worker_took = took;
+		if (m->pass_requeued) {
+			place(m, &p, m->pass_end, false);
+		} else if (kick) {
+			place(m, &p, kick, true);
+		} else {
+			m->unplaced = p;
+			m->unplaced_from = m->pass_end;
+			m->has_unplaced = true;
+		}
 		m->pass_end = e->ts;
 		m->pass_requeued = under;
 		m->kick_at = 0;
-		m->first_taken = 0;
 		m->nrecent = 0;
+		m->pass_first = m->noffsets;
 		break;
 	}
 }
@@ -517,7 +667,7 @@ void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 	case DX_DAX_REMOVE:
 	case DX_DAX_RECLAIM:
 	case DX_DAX_RECLAIM_PASS:
-		measure_lag(m, e);
+		measure_pass(m, e);
 		break;
 	}
 }
@@ -543,13 +693,6 @@ size_t dx_dax_model_lags(const struct dx_dax_model *m, const uint64_t **lags_ns)
 {
 	*lags_ns = m->lags;
 	return m->nlags;
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* The lowest, the median and the highest of the count at OFFSET in struct counts over Z's replays: a 90% interval. */

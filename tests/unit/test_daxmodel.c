@@ -317,6 +317,76 @@ static void test_busy_worker(void)
 	dx_dax_model_free(busy);
 }
 
+/*
+ * A pass of the window of 4 ranges, measured: kicked by a SETUPMAPPING that
+ * began at KICK with none free, its removals beginning LAG + OFFSETS[k]
+ * after (100 ns each), ending at END with 4 free and BUSY ranges busy.
+ */
+static void measured_pass(struct dx_dax_model *m, uint64_t kick, uint64_t lag, const uint64_t *offsets, size_t take,
+			  uint64_t end, uint32_t busy)
+{
+	struct dx_event e = { .ts = end, .kind = DX_DAX_RANGE };
+
+	timing(m, DX_DAX_SETUP, kick + 1, 1, 0);
+	for (size_t k = 0; k < take; k++) {
+		timing(m, DX_DAX_REMOVE, kick + lag + offsets[k] + 100, 100, 0);
+		timing(m, DX_DAX_RECLAIM, kick + lag + offsets[k] + 100, 100, 0);
+	}
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_RECLAIM_PASS, .duration_ns = end - kick - 1, .nr_ranges = 4,
+				       .nr_free = 4, .nr_busy = busy };
+	dx_dax_model_event(m, &e);
+}
+
+/* Uses of RANGES[i] of one file, one every NS_PER_USE ns from TS on, by faults; the last one's time. */
+static uint64_t uses(struct dx_dax_model *m, uint64_t ts, const uint64_t *ranges, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		use_at(m, ts += NS_PER_USE, 5, ranges[i], false, false);
+	return ts;
+}
+
+/* The worker replays each pass as measured: how many ranges it took, when, and from the busy list as it is then. */
+static void test_measured_passes(void)
+{
+	const uint64_t two[] = { 0, 300 }, five[] = { 0, 1000, 2000, 3000, 4000 };
+	const uint64_t fill[] = { 0, 1, 2, 3 }, then[] = { 2, 3, 2, 3, 0, 1 }, chase[] = { 4, 5, 6, 7, 8 };
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	struct dx_dax_model_point p;
+
+	/* it took 2 and left 2 busy: its other picks found theirs in use */
+	measured_pass(m, 1000, 1000, two, 2, 3000, 2);
+	uses(m, uses(m, 10000, fill, 4), then, 6);
+	p = at(m, 4);
+	ok(p.reclaims == 2 && p.setups == 6 && p.setups_lo == p.setups_hi,
+	   "a pass that took 2 of its chunk of 10: 2 of 4 ranges go, one at a time (reclaims %llu setups %llu)",
+	   (unsigned long long)p.reclaims, (unsigned long long)p.setups);
+	dx_dax_model_free(m);
+
+	/* it took 5 from a window of 4, a range a second while the loop mapped others: it chased them */
+	m = dx_dax_model_new(4);
+	measured_pass(m, 1000, 500, five, 5, 1000000, 2);
+	uses(m, uses(m, 2000000, fill, 4), chase, 5);
+	p = at(m, 4);
+	ok(p.reclaims == 5 && p.stalls == 0 && p.setups == 9,
+	   "a pass that took 5 in a window of 4: the fifth is a range mapped after it began, no fault waits "
+	   "(reclaims %llu stalls %llu setups %llu)",
+	   (unsigned long long)p.reclaims, (unsigned long long)p.stalls, (unsigned long long)p.setups);
+	dx_dax_model_free(m);
+}
+
+/* A kick draws among the passes measured last: one long before, of another phase, is not drawn. */
+static void test_nearest_passes(void)
+{
+	const uint64_t lags[] = { 1000000000, 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct dx_dax_model *m = scans_after_lags(lags, 9, 4, false);
+	struct dx_dax_model_point p = at(m, 4);
+
+	ok(p.stalls_hi == 0 && p.setups_lo == p.setups_hi,
+	   "a lag of 1 s, then 8 of 1 ns: no replay draws the first, none stalls (stalls %llu..%llu)",
+	   (unsigned long long)p.stalls_lo, (unsigned long long)p.stalls_hi);
+	dx_dax_model_free(m);
+}
+
 /* Files made, read and deleted in turn: their ranges go back at eviction, so a window of a round's size never reclaims. */
 static void test_eviction(void)
 {
@@ -340,13 +410,15 @@ static void test_eviction(void)
 
 int main(void)
 {
-	plan(19);
+	plan(22);
 	test_scan();
 	test_upgrade();
 	test_random();
 	test_lag_measured();
 	test_lagging_worker();
 	test_busy_worker();
+	test_measured_passes();
+	test_nearest_passes();
 	test_eviction();
 	return done_testing();
 }

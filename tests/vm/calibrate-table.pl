@@ -2,8 +2,11 @@
 # The calibration's table (tests/vm/calibrate.sh's runs, replayed by this
 # tree's daxtrace): for each workload and window, each run's SETUPMAPPINGs
 # made (virtiofsd's count) against its own capture's prediction, median
-# (10th-90th percentile), and whether the count lies inside the interval;
-# then the kernel's own spread and coefficient of variation over the runs.
+# (the lowest to the highest replay: a 90% interval), and whether the count
+# lies inside the interval; then per cell the kernel's own spread and
+# coefficient of variation over the runs, the runs below and above the
+# median predicted (bias), and the intervals' median width against the
+# kernel's spread; last, all cells where the kernel's count varies, pooled.
 #   tests/vm/calibrate-table.pl OUTDIR
 use strict;
 use warnings;
@@ -12,7 +15,7 @@ use File::Basename;
 
 my ($dir) = @ARGV;
 my $daxtrace = dirname($0) . '/../../build/daxtrace';
-my (%rows, %made);
+my (%rows, %made, %pool);
 for my $run (sort glob "$dir/*-*") {
     my ($workload, $i) = basename($run) =~ /^(\w+)-(\d+)$/ or next;
     -s "$run/model.dxc" or next;
@@ -27,7 +30,7 @@ for my $run (sort glob "$dir/*-*") {
             stalls => $w->{alloc_stalls}, lags => $w->{model}{worker_lag_ns}{count} };
     }
 }
-print "| workload | window | run | made | predicted median (p10-p90) | inside | stalls made / predicted | lags |\n";
+print "| workload | window | run | made | predicted median (interval) | inside | stalls made / predicted | lags |\n";
 print "|---|--:|--:|--:|---|---|---|--:|\n";
 for my $workload (sort keys %rows) {
     for my $mb (sort { $a <=> $b } keys %{ $rows{$workload} }) {
@@ -45,7 +48,31 @@ for my $workload (sort keys %rows) {
         $mean += $_ / @m for @m;
         my $var = 0;
         $var += ($_ - $mean)**2 / @m for @m;
-        printf "| %s | %d MiB | all | %d-%d | | %d of %d inside | kernel's CV %.1f%% | |\n", $workload, $mb, $m[0], $m[-1],
-            $n, scalar @r, $mean ? 100 * sqrt($var) / $mean : 0;
+        my $below = grep { $_->{made} < $_->{p}{setupmappings} } @r;
+        my $above = grep { $_->{made} > $_->{p}{setupmappings} } @r;
+        my @w = sort { $a <=> $b } map { $_->{p}{setupmappings_p90} - $_->{p}{setupmappings_p10} } @r;
+        printf "| %s | %d MiB | all | %d-%d | median width %d (kernel's spread %d) | %d of %d inside | kernel's CV %.1f%% | %d below, %d above |\n",
+            $workload, $mb, $m[0], $m[-1], $w[$#w / 2], $m[-1] - $m[0], $n, scalar @r,
+            $mean ? 100 * sqrt($var) / $mean : 0, $below, $above;
+        next if $m[0] == $m[-1];
+        $pool{inside} += $n;
+        $pool{runs} += @r;
+        $pool{below} += $below;
+        $pool{above} += $above;
     }
 }
+# the Wilson 95% interval of the pooled coverage, and the two-sided sign test of below against above
+my ($k, $n) = ($pool{inside} // 0, $pool{runs} // 0);
+exit 0 unless $n;
+my ($z, $phat) = (1.96, $k / $n);
+my $mid = ($phat + $z * $z / (2 * $n)) / (1 + $z * $z / $n);
+my $half = $z * sqrt($phat * (1 - $phat) / $n + $z * $z / (4 * $n * $n)) / (1 + $z * $z / $n);
+my ($b, $a) = ($pool{below}, $pool{above});
+my ($tail, $c) = (0, 1);
+for my $i (0 .. ($b < $a ? $b : $a)) {
+    $c = $i ? $c * ($b + $a - $i + 1) / $i : 1;
+    $tail += $c / 2**($b + $a);
+}
+printf "\npooled over the cells where the kernel's count varies: %d of %d inside (%.0f%%, 95%% interval %.0f-%.0f%%); "
+    . "%d below the median, %d above (sign test p = %.3g)\n", $k, $n, 100 * $phat, 100 * ($mid - $half),
+    100 * ($mid + $half), $b, $a, $b + $a ? ($tail * 2 > 1 ? 1 : $tail * 2) : 1;
