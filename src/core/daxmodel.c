@@ -120,7 +120,7 @@ struct dx_dax_model {
 	uint64_t pass_end;     /* the last pass's end */
 	struct pass unplaced;  /* the last pass, no kick found for it yet: a SETUPMAPPING spanning it, or it followed */
 	uint64_t unplaced_from; /* the end of the pass before it */
-	bool has_unplaced, pass_requeued;
+	bool has_unplaced, unplaced_followed, pass_requeued;
 };
 
 static uint32_t threshold_of(uint32_t ranges)
@@ -597,7 +597,9 @@ static struct pass shape(struct dx_dax_model *m, uint64_t began, uint64_t end, u
  * after it: both follow that pass, their lag counted from its end. Events
  * come in the order they end, so a SETUPMAPPING that spans the worker's
  * first removal arrives after its pass, and is its kick when no other was;
- * a pass with none by the next pass followed the one before.
+ * a pass with none by the next pass followed the one before if nothing was
+ * mapped between the two, and is left out if something was (its kick is
+ * not known).
  */
 static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 {
@@ -629,7 +631,7 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 		break;
 	case DX_DAX_RECLAIM_PASS:
 		p = shape(m, began, e->ts, d->nr_busy);
-		if (m->has_unplaced) /* no kick found for the pass before: it followed the one before it */
+		if (m->has_unplaced && m->unplaced_followed) /* no kick found for the pass before: it followed its */
 			place(m, &m->unplaced, m->unplaced_from, false);
 		m->has_unplaced = false;
 		kick = m->kick_at;
@@ -644,6 +646,10 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 			m->unplaced = p;
 			m->unplaced_from = m->pass_end;
 			m->has_unplaced = true;
+			/* queued while the one before ran, if nothing was allocated between them; else its kick went unseen */
+			m->unplaced_followed = true;
+			for (size_t i = 0; i < m->nrecent && i < RECENT_SETUPS; i++)
+				m->unplaced_followed &= m->recent[i].began >= p.began;
 		}
 		m->pass_end = e->ts;
 		m->pass_requeued = under;
