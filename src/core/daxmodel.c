@@ -701,15 +701,21 @@ size_t dx_dax_model_lags(const struct dx_dax_model *m, const uint64_t **lags_ns)
 	return m->nlags;
 }
 
+/* The count at OFFSET in struct counts of each of Z's replays, lowest first, into V; how many. */
+static size_t sorted(const struct size *z, size_t offset, uint64_t *v)
+{
+	for (size_t r = 0; r < z->replays; r++)
+		memcpy(&v[r], (const char *)&z->run[r].at + offset, sizeof(v[r]));
+	qsort(v, z->replays, sizeof(v[0]), u64_cmp);
+	return z->replays;
+}
+
 /* The lowest, the median and the highest of the count at OFFSET in struct counts over Z's replays: a 90% interval. */
 static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *median, uint64_t *hi)
 {
 	uint64_t v[REPLAYS];
-	size_t n = z->replays;
+	size_t n = sorted(z, offset, v);
 
-	for (size_t r = 0; r < n; r++)
-		memcpy(&v[r], (const char *)&z->run[r].at + offset, sizeof(v[r]));
-	qsort(v, n, sizeof(v[0]), u64_cmp);
 	*lo = v[0];
 	*median = v[(n + 1) / 2 - 1];
 	*hi = v[n - 1];
@@ -744,6 +750,22 @@ size_t dx_dax_model_curve(const struct dx_dax_model *m, struct dx_dax_model_poin
 			break; /* it never reclaims, nor does any larger */
 	}
 	return n;
+}
+
+size_t dx_dax_model_replays(const struct dx_dax_model *m, uint32_t ranges, uint64_t *setups)
+{
+	for (size_t i = 0; i < m->nsizes; i++) {
+		const struct size *z = &m->sizes[i];
+
+		if (z->ranges != ranges)
+			continue;
+		if (z->started)
+			return sorted(z, offsetof(struct counts, setups), setups);
+		for (size_t r = 0; r < z->replays; r++)
+			setups[r] = m->setups; /* it never reclaimed: every replay is the endless window */
+		return z->replays;
+	}
+	return 0;
 }
 
 bool dx_dax_model_at(const struct dx_dax_model *m, uint32_t ranges, struct dx_dax_model_point *p)

@@ -591,10 +591,12 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "partial", p->partial);
 }
 
+/* A point of the curve; with M, also its replays' SETUPMAPPINGs (where a run is calibrated against them). */
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_window *w,
-			     const struct dx_dax_model_point *p)
+			     const struct dx_dax_model_point *p, const struct dx_dax_model *m)
 {
 	struct dax_wait t = dax_wait(w, p);
+	uint64_t replays[DX_DAX_MODEL_REPLAYS];
 
 	dx_json_map(g, key);
 	dx_json_u64(g, "window_mib", (uint64_t)p->ranges * DAX_RANGE_MIB);
@@ -602,6 +604,12 @@ static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_wi
 	dx_json_u64(g, "setupmappings", p->setups);
 	dx_json_u64(g, "setupmappings_p10", p->setups_lo);
 	dx_json_u64(g, "setupmappings_p90", p->setups_hi);
+	if (m) {
+		dx_json_array(g, "setupmappings_replays");
+		for (size_t i = 0, n = dx_dax_model_replays(m, p->ranges, replays); i < n; i++)
+			dx_json_u64(g, NULL, replays[i]);
+		dx_json_end_array(g);
+	}
 	dx_json_u64(g, "reclaims", p->reclaims);
 	dx_json_u64(g, "reclaim_passes", p->passes);
 	dx_json_u64(g, "stalls", p->stalls);
@@ -643,11 +651,11 @@ static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const stru
 	dx_json_u64(g, "waited_ns", (uint64_t)dax_waited_ns(w));
 	dx_json_array(g, "curve");
 	for (size_t i = 0; i < n; i++)
-		json_model_point(g, NULL, w, &curve[i]);
+		json_model_point(g, NULL, w, &curve[i], NULL);
 	dx_json_end_array(g);
-	json_model_point(g, "recommended", w, &v.recommended);
+	json_model_point(g, "recommended", w, &v.recommended, NULL);
 	if (v.have_here)
-		json_model_point(g, "this_window", w, &v.here);
+		json_model_point(g, "this_window", w, &v.here, m);
 	else
 		dx_json_null(g, "this_window");
 	dx_json_end_map(g);

@@ -297,6 +297,18 @@ static void test_lagging_worker(void)
 	ok(p.stalls_lo < p.stalls_hi && p.stalls_lo <= p.stalls && p.stalls <= p.stalls_hi && p.stalls_hi <= 4,
 	   "lags of 1 ns and 1 s: the replays spread, and the interval says so (stalls %llu..%llu, median %llu)",
 	   (unsigned long long)p.stalls_lo, (unsigned long long)p.stalls_hi, (unsigned long long)p.stalls);
+	{
+		uint64_t setups[DX_DAX_MODEL_REPLAYS];
+		size_t n = dx_dax_model_replays(m, 4, setups);
+		bool sorted = true;
+
+		for (size_t i = 1; i < n; i++)
+			sorted &= setups[i - 1] <= setups[i];
+		ok(n == DX_DAX_MODEL_REPLAYS && sorted && setups[0] == p.setups_lo && setups[n - 1] == p.setups_hi &&
+			   setups[n / 2] == p.setups && !dx_dax_model_replays(m, 9999, setups),
+		   "each replay's mappings, lowest first: the interval is the lowest to the highest (%llu..%llu)",
+		   (unsigned long long)setups[0], (unsigned long long)setups[n ? n - 1 : 0]);
+	}
 	dx_dax_model_free(m);
 }
 
@@ -410,7 +422,7 @@ static void test_eviction(void)
 
 int main(void)
 {
-	plan(22);
+	plan(23);
 	test_scan();
 	test_upgrade();
 	test_random();

@@ -6,7 +6,10 @@
 # lies inside the interval; then per cell the kernel's own spread and
 # coefficient of variation over the runs, the runs below and above the
 # median predicted (bias), and the intervals' median width against the
-# kernel's spread; last, all cells where the kernel's count varies, pooled.
+# kernel's spread; last, all cells where the kernel's count varies, pooled,
+# with the histogram of the count's rank among the replays (flat if the
+# replays are the kernel's distribution, U-shaped if too narrow, tilted if
+# biased).
 #   tests/vm/calibrate-table.pl OUTDIR
 use strict;
 use warnings;
@@ -26,7 +29,10 @@ for my $run (sort glob "$dir/*-*") {
         chomp(my $made = <$f> // '');
         my $p = $w->{model}{this_window} or next;
         my $inside = $p->{setupmappings_p10} <= $made && $made <= $p->{setupmappings_p90};
-        push @{ $rows{$workload}{$mb} }, { made => $made, p => $p, inside => $inside,
+        my @replays = @{ $p->{setupmappings_replays} // [] };
+        # replays below the count, ties counted half: 0 to @replays
+        my $rank = (grep { $_ < $made } @replays) + (grep { $_ == $made } @replays) / 2;
+        push @{ $rows{$workload}{$mb} }, { made => $made, p => $p, inside => $inside, rank => $rank, nreplays => scalar @replays,
             stalls => $w->{alloc_stalls}, lags => $w->{model}{worker_lag_ns}{count} };
     }
 }
@@ -59,6 +65,9 @@ for my $workload (sort keys %rows) {
         $pool{runs} += @r;
         $pool{below} += $below;
         $pool{above} += $above;
+        for (grep { $_->{nreplays} } @r) {    # five bins over the ranks 0 to n
+            $pool{ranks}[ int(5 * $_->{rank} / ($_->{nreplays} + 1)) ]++;
+        }
     }
 }
 # the Wilson 95% interval of the pooled coverage, and the two-sided sign test of below against above
@@ -76,3 +85,5 @@ for my $i (0 .. ($b < $a ? $b : $a)) {
 printf "\npooled over the cells where the kernel's count varies: %d of %d inside (%.0f%%, 95%% interval %.0f-%.0f%%); "
     . "%d below the median, %d above (sign test p = %.3g)\n", $k, $n, 100 * $phat, 100 * ($mid - $half),
     100 * ($mid + $half), $b, $a, $b + $a ? ($tail * 2 > 1 ? 1 : $tail * 2) : 1;
+printf "ranks of the count among the replays, in fifths from below all to above all: %s\n",
+    join(' ', map { $pool{ranks}[$_] // 0 } 0 .. 4) if $pool{ranks};

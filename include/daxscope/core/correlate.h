@@ -200,6 +200,12 @@ uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m);
 size_t dx_dax_model_lags(const struct dx_dax_model *m, const uint64_t **lags_ns);
 /* The curve, smallest window first, ending at the first size that never reclaims; how many points. */
 size_t dx_dax_model_curve(const struct dx_dax_model *m, struct dx_dax_model_point *out, size_t cap);
+/*
+ * The SETUPMAPPINGs of each replay of a size of the curve's list or the
+ * window's own, lowest first, into SETUPS (room for DX_DAX_MODEL_REPLAYS):
+ * how many (0 if it is neither).
+ */
+size_t dx_dax_model_replays(const struct dx_dax_model *m, uint32_t ranges, uint64_t *setups);
 /* The point of a size of the curve's list or the window's own; false if it is neither. */
 bool dx_dax_model_at(const struct dx_dax_model *m, uint32_t ranges, struct dx_dax_model_point *p);
 
