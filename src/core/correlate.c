@@ -947,6 +947,7 @@ void dx_correlator_advance(struct dx_correlator *c, uint64_t now_ns)
 	release_until(c, now_ns - c->opts.reorder_ns);
 	if (now_ns - c->opts.reorder_ns > c->watermark)
 		c->watermark = now_ns - c->opts.reorder_ns;
+	dax_windows_advance(&c->dax, now_ns - c->opts.reorder_ns, false);
 	judge_ready(c);
 }
 
@@ -966,6 +967,7 @@ bool dx_correlator_wait_judge(struct dx_correlator *c, unsigned int timeout_ms)
 void dx_correlator_flush(struct dx_correlator *c)
 {
 	release_until(c, UINT64_MAX);
+	dax_windows_advance(&c->dax, UINT64_MAX, true);
 	retire_all(c);
 	dx_worker_drain(c->judge);
 }

@@ -11,8 +11,11 @@
  *
  * The reclaim worker is an actor: each size is replayed REPLAYS times (up to
  * MAX_REPLAYED ranges; larger ones once). At each kick a replay draws one of
- * the last NEAREST_PASSES passes this very capture measured (seeded by the
- * replay's number) and replays it as measured: its lag, then one range at a
+ * the NEAREST_PASSES passes this very capture measured nearest in time
+ * (seeded by the replay's number): uses and evictions are held back until
+ * half of those after them are measured (LOOKAHEAD_NS at most, or until
+ * dx_dax_model_flush), so that a kick draws passes of its own phase, before
+ * and after it. It replays the pass as measured: its lag, then one range at a
  * time at the offsets its removals had, each the oldest busy at that moment
  * (ranges mapped while it runs too), as many as it took; one that stopped on
  * an empty busy list goes on while ranges are busy, up to the chunk. A kick
@@ -43,7 +46,9 @@
 #define NO_KEY UINT64_MAX     /* no range (keys are a file number and a range index below 2^32 each) */
 #define REPLAYS DX_DAX_MODEL_REPLAYS
 #define MAX_REPLAYED (1u << 10) /* 2 GiB: larger sizes are replayed once (memory and work grow with each replay) */
-#define NEAREST_PASSES 8        /* a kick draws among this many passes measured last: the workload's phase now */
+#define NEAREST_PASSES 8        /* a kick draws among the passes this near it in time: the workload's phase then */
+#define LOOKAHEAD_NS 1000000000ull /* a use is replayed once half of them are measured after it, or this much later */
+#define MAX_HELD (1u << 16)        /* ... or once this many uses and evictions wait after it */
 
 struct counts {
 	uint64_t setups, reclaims, passes, stalls, inline_reclaims, removals;
@@ -93,7 +98,18 @@ struct round_trip {
 	uint64_t began, end;
 };
 
+/* A use or eviction held back until passes after it are measured. */
+struct held {
+	uint64_t ts, ino, offset;
+	uint64_t passes; /* passes measured when it came */
+	uint32_t op;
+	uint16_t flags;
+};
+
 struct dx_dax_model {
+	struct held *held; /* from held[first_held] on */
+	size_t nheld, first_held, cap_held;
+	uint64_t passes_seen;
 	struct u64_map files; /* ino -> file number + 1 */
 	uint64_t nfiles;
 	struct u64_map seen;  /* the endless window: key -> 1 read-only, 2 writable */
@@ -187,6 +203,7 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	free(m->followed);
 	free(m->lags);
 	free(m->offsets);
+	free(m->held);
 	free(m);
 }
 
@@ -254,17 +271,28 @@ static bool take_oldest(struct sim *s, uint64_t spare)
 /* With no pass measured: the worker at its kick, taking up to the chunk at once. */
 static const struct pass at_kick = { .dry = true };
 
-/* One of the last NEAREST_PASSES of the N measured, for this replay; NULL if none. */
-static const struct pass *draw(const struct pass *passes, size_t n, struct sim *s)
+/* One of the NEAREST_PASSES of the N measured (in time order) nearest to TS, half before, for this replay; NULL if none. */
+static const struct pass *draw(const struct pass *passes, size_t n, uint64_t ts, struct sim *s)
 {
-	size_t from = n > NEAREST_PASSES ? n - NEAREST_PASSES : 0;
+	size_t after = 0, to = n, from;
 
 	if (!n)
 		return NULL;
+	while (after < to) { /* the first measured at or after TS */
+		size_t mid = after + (to - after) / 2;
+
+		if (passes[mid].at < ts)
+			after = mid + 1;
+		else
+			to = mid;
+	}
+	from = after > NEAREST_PASSES / 2 ? after - NEAREST_PASSES / 2 : 0;
+	to = from + NEAREST_PASSES < n ? from + NEAREST_PASSES : n;
+	from = to > NEAREST_PASSES ? to - NEAREST_PASSES : 0;
 	s->rng ^= s->rng << 13;
 	s->rng ^= s->rng >> 7;
 	s->rng ^= s->rng << 17;
-	return &passes[from + s->rng % (n - from)];
+	return &passes[from + s->rng % (to - from)];
 }
 
 /* Pass P is queued at TS (a kick, or the end of the pass before it). */
@@ -285,14 +313,14 @@ static void queue_pass(struct sim *s, const struct pass *p, uint64_t ts)
  */
 static void follow(const struct dx_dax_model *m, struct sim *s, uint64_t end)
 {
-	const struct pass *p = draw(m->followed, m->nfollowed, s);
+	const struct pass *p = draw(m->followed, m->nfollowed, end, s);
 	struct pass now;
 
 	if (p) {
 		queue_pass(s, p, end);
 		return;
 	}
-	p = draw(m->kicked, m->nkicked, s);
+	p = draw(m->kicked, m->nkicked, end, s);
 	now = p ? *p : at_kick;
 	now.queued = now.lag = 0;
 	queue_pass(s, &now, end);
@@ -369,7 +397,7 @@ static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold
 	}
 	if (s->queued)
 		return;
-	p = draw(m->kicked, m->nkicked, s);
+	p = draw(m->kicked, m->nkicked, ts, s);
 	queue_pass(s, p ? p : &at_kick, ts);
 	worker_until(m, s, threshold, ts, mapped); /* a lag of 0: at its kick */
 }
@@ -660,22 +688,63 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 	}
 }
 
+/* The uses and evictions held back that can go now (NOW: the stream's time), or all. */
+static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
+{
+	while (m->first_held < m->nheld) {
+		const struct held *h = &m->held[m->first_held];
+		struct dx_event e = { .ts = h->ts, .flags = h->flags };
+
+		if (!all && m->passes_seen < h->passes + NEAREST_PASSES / 2 && now < h->ts + LOOKAHEAD_NS &&
+		    m->nheld - m->first_held < MAX_HELD)
+			break;
+		e.file.ino = h->ino;
+		e.dax.offset = h->offset;
+		m->first_held++;
+		if (h->op == DX_DAX_USE)
+			use(m, &e);
+		else
+			evict(m, &e);
+	}
+	if (m->first_held == m->nheld) {
+		m->first_held = m->nheld = 0;
+	} else if (m->first_held > m->cap_held / 2) {
+		memmove(m->held, m->held + m->first_held, (m->nheld - m->first_held) * sizeof(*m->held));
+		m->nheld -= m->first_held;
+		m->first_held = 0;
+	}
+}
+
 void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 {
 	switch (e->dax.op) {
 	case DX_DAX_USE:
-		use(m, e);
-		break;
 	case DX_DAX_EVICT:
-		evict(m, e);
+		*DX_PUSH(m->held, m->nheld, m->cap_held) = (struct held){ .ts = e->ts, .ino = e->file.ino,
+									 .offset = e->dax.offset,
+									 .passes = m->passes_seen,
+									 .op = e->dax.op, .flags = e->flags };
 		break;
+	case DX_DAX_RECLAIM_PASS:
+		m->passes_seen++;
+		/* fall through */
 	case DX_DAX_SETUP:
 	case DX_DAX_REMOVE:
 	case DX_DAX_RECLAIM:
-	case DX_DAX_RECLAIM_PASS:
 		measure_pass(m, e);
 		break;
 	}
+	replay_held(m, e->ts, false);
+}
+
+void dx_dax_model_advance(struct dx_dax_model *m, uint64_t now_ns)
+{
+	replay_held(m, now_ns, false);
+}
+
+void dx_dax_model_flush(struct dx_dax_model *m)
+{
+	replay_held(m, 0, true);
 }
 
 /* ---- questions ---- */

@@ -9,6 +9,7 @@
 #ifndef DAXSCOPE_DAXWINDOWS_H
 #define DAXSCOPE_DAXWINDOWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,8 @@ void dax_windows_apply(struct dax_windows *dw, const struct dx_event *e);
 uint32_t dax_windows_of_dev(const struct dax_windows *dw, uint32_t dev);
 /* The window at ADDRESS when T was: its index, SIZE_MAX if none was seen there. */
 size_t dax_windows_at(const struct dax_windows *dw, uint64_t address, uint64_t t);
+/* No event until NOW_NS: the models replay what they held back long enough; at the END, all of it. */
+void dax_windows_advance(struct dax_windows *dw, uint64_t now_ns, bool end);
 void dax_windows_free(struct dax_windows *dw);
 
 #endif /* DAXSCOPE_DAXWINDOWS_H */

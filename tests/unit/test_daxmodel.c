@@ -108,10 +108,12 @@ static void plain_use(struct plain *p, uint64_t key, bool write)
 		plain_reclaim(p, 1);
 }
 
-static struct dx_dax_model_point at(const struct dx_dax_model *m, uint32_t ranges)
+/* The point of a size once the stream ended. */
+static struct dx_dax_model_point at(struct dx_dax_model *m, uint32_t ranges)
 {
 	struct dx_dax_model_point p = { 0 };
 
+	dx_dax_model_flush(m);
 	dx_dax_model_at(m, ranges, &p);
 	return p;
 }
@@ -125,6 +127,7 @@ static void test_scan(void)
 	for (int pass = 0; pass < 3; pass++)
 		for (uint64_t r = 0; r < 10; r++)
 			use(m, 5, r, false);
+	dx_dax_model_flush(m);
 	is_int(dx_dax_model_uses(m), 30, "scan: every use counted");
 	is_int(dx_dax_model_working_set(m), 10, "scan: ten ranges");
 	is_int(at(m, 8).setups, 30, "scan: through 8 ranges, every use maps again (oldest first out)");
@@ -399,6 +402,28 @@ static void test_nearest_passes(void)
 	dx_dax_model_free(m);
 }
 
+/* Uses wait for the passes measured after them: a kick draws passes of its own phase, later ones too. */
+static void test_passes_after(void)
+{
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	struct dx_dax_model_point p;
+	uint64_t ts = 0;
+
+	for (int u = 0; u < 20; u++)
+		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(u % 5), false, false);
+	for (int i = 0; i < 4; i++) { /* passes that took their first range 0.1 s after their kick */
+		timing(m, DX_DAX_SETUP, ts + 1, 1, 0);
+		timing(m, DX_DAX_RECLAIM_PASS, ts + 100000000, 0, 4);
+		ts += 100000002;
+	}
+	p = at(m, 4);
+	ok(p.stalls == 4 && p.stalls_lo == p.stalls_hi,
+	   "passes measured after the uses, lagging past them: faults wait for the worker every 4th mapping "
+	   "(stalls %llu..%llu)",
+	   (unsigned long long)p.stalls_lo, (unsigned long long)p.stalls_hi);
+	dx_dax_model_free(m);
+}
+
 /* Files made, read and deleted in turn: their ranges go back at eviction, so a window of a round's size never reclaims. */
 static void test_eviction(void)
 {
@@ -411,6 +436,7 @@ static void test_eviction(void)
 			use(m, 100 + round % 2, r, false); /* inode numbers come back */
 		evict(m, 100 + round % 2);
 	}
+	dx_dax_model_flush(m);
 	is_int(dx_dax_model_working_set(m), 4, "eviction: the working set is the most mapped at once");
 	n = dx_dax_model_curve(m, curve, 128);
 	ok(n && curve[n - 1].ranges == 5 && curve[n - 1].setups == 20 && curve[n - 1].removals == 20 &&
@@ -422,7 +448,7 @@ static void test_eviction(void)
 
 int main(void)
 {
-	plan(23);
+	plan(24);
 	test_scan();
 	test_upgrade();
 	test_random();
@@ -431,6 +457,7 @@ int main(void)
 	test_busy_worker();
 	test_measured_passes();
 	test_nearest_passes();
+	test_passes_after();
 	test_eviction();
 	return done_testing();
 }
