@@ -271,7 +271,7 @@ static bool take_oldest(struct sim *s, uint64_t spare)
 /* With no pass measured: the worker at its kick, taking up to the chunk at once. */
 static const struct pass at_kick = { .dry = true };
 
-/* One of the NEAREST_PASSES of the N measured (in time order) nearest to TS, half before, for this replay; NULL if none. */
+/* One of the NEAREST_PASSES of the N measured (in time order) nearest TS, half before, for this replay; NULL: none. */
 static const struct pass *draw(const struct pass *passes, size_t n, uint64_t ts, struct sim *s)
 {
 	size_t after = 0, to = n, from;

@@ -36,7 +36,7 @@ for my $run (sort glob "$dir/*-*") {
             stalls => $w->{alloc_stalls}, lags => $w->{model}{worker_lag_ns}{count} };
     }
 }
-print "| workload | window | run | made | predicted median (interval) | inside | stalls made / predicted | lags |\n";
+print "| workload | window | run | made | predicted median (interval) | inside | stalls made / predicted | lags; per cell: runs below, above the median |\n";
 print "|---|--:|--:|--:|---|---|---|--:|\n";
 for my $workload (sort keys %rows) {
     for my $mb (sort { $a <=> $b } keys %{ $rows{$workload} }) {
