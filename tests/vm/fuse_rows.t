@@ -49,8 +49,8 @@ sub truth_rows {
     unlike($a->{"$fs-truth-err"} // '', qr/^exit 2$/m, "$fs: every scenario ran or was skipped with its reason")
       or diag($a->{"$fs-truth-err"});
     for my $r (@$rows) {
-        my $text = sprintf '%s %s: %d of %d raced, %d true, %d reported, FP %d, FN %d, undated %d (%s)', $fs,
-            $r->{scenario}, @$r{qw(raced runs true_events reported fp fn undated)}, $r->{target};
+        my $text = sprintf '%s %s: %d of %d raced (%d run again), %d true, %d reported, FP %d, FN %d, undated %d (%s)',
+            $fs, $r->{scenario}, @$r{qw(raced runs rerun true_events reported fp fn undated)}, $r->{target};
         TODO: {
             local $TODO = $row_todo{$kernel}{$fs}{ $r->{scenario} };
             ok($r->{ok}, $text) or diag(explain $r);
