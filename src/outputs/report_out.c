@@ -692,6 +692,7 @@ static void json_dax_window(yajl_gen g, const struct dx_dax_window *w, const str
 	dx_json_u64(g, "failed_removemappings", w->failed_removes);
 	dx_json_u64(g, "reclaims", w->reclaims);
 	dx_json_u64(g, "inline_reclaims", w->inline_reclaims);
+	dx_json_u64(g, "inline_reclaims_stall_unseen", w->inline_stall_unseen);
 	dx_json_u64(g, "reclaim_passes", w->passes);
 	dx_json_u64(g, "alloc_stalls", w->alloc_stalls);
 	dx_json_u64(g, "alloc_misses", w->alloc_misses);
