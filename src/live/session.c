@@ -1071,12 +1071,39 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 	free(window);
 }
 
+/* Every loaded program's runs the kernel skipped: those that missed any, or that this kernel does not count. */
+static void hand_skips(const struct dx_session *s, dx_record_fn fn, void *ctx)
+{
+	struct {
+		struct dx_skips_record h;
+		struct dx_skipped_program p[NPROGS];
+	} r = { .h.counted = 1 };
+
+	for (size_t i = 0; i < ARRAY_LEN(registry) && r.h.counted; i++) {
+		const struct bpf_program *prog = prog_of(s->skel, &registry[i]);
+		struct dx_skipped_program *p = &r.p[r.h.nprograms];
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0) /* not loaded */
+			continue;
+		r.h.counted = dx_prog_skipped_runs(fd, &p->runs) == 1; /* unreadable: not counted, never 0 */
+		if (r.h.counted && p->runs) {
+			snprintf(p->name, sizeof(p->name), "%s", bpf_program__name(prog));
+			r.h.nprograms++;
+		}
+	}
+	if (!r.h.counted)
+		r.h.nprograms = 0;
+	fn(DX_REC_SKIPS, &r, (uint32_t)(sizeof(r.h) + r.h.nprograms * sizeof(r.p[0])), ctx);
+}
+
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
 	struct dx_drops_record d;
 
 	hand_fuse_hists(s, fn, ctx);
 	hand_file_counts(s, fn, ctx);
+	hand_skips(s, fn, ctx);
 	for (uint32_t i = 0; i < DX_DROP_MAX; i++)
 		d.drops[i] = dx_session_drops(s, i);
 	fn(DX_REC_DROPS, &d, sizeof(d), ctx);
