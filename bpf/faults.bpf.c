@@ -218,10 +218,11 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 #define PTE_PRESENT 1ULL
 
 /*
- * Before 5.12 filemap_map_pages returns void (mm/filemap.c), and the verifier
- * refuses a program that reads a void function's return (kernel/bpf/btf.c
- * btf_ctx_access: "Only pointer access is allowed"): this one declares only
- * the three arguments. Its caller decides after the return (mm/memory.c
+ * Before commit f9ce0be71d1f ("mm: Cleanup faultaround and finish_fault()
+ * codepaths", 5.12) filemap_map_pages returns void (mm/filemap.c), and the
+ * verifier refuses a program that reads a void function's return
+ * (kernel/bpf/btf.c btf_ctx_access: "Only pointer access is allowed"): this
+ * one declares only the three arguments. Its caller decides after the return (mm/memory.c
  * do_fault_around, 5.10): "check if the page fault is solved", i.e. the
  * faulting page's pte is no longer none; else the fault goes on to
  * ->fault, filemap_fault, whose own hook sees it. Every input is still in
@@ -237,6 +238,7 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 SEC("fexit/filemap_map_pages")
 int BPF_PROG(on_map_pages_fexit_void, struct vm_fault *vmf, unsigned long start, unsigned long last)
 {
+	/* a number: the verifier allows no variable offset into a BTF pointer */
 	__u64 ptes = (__u64)BPF_CORE_READ(vmf, pte), fault_address, pte = 0;
 	struct vm_area_struct *vma;
 	struct inode *inode;
