@@ -45,7 +45,8 @@ UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 ifeq ($(LIVE),yes)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 HELPERS  := $(BUILD)/race $(BUILD)/readrace $(BUILD)/mapstore $(BUILD)/delayfs $(BUILD)/rawfs $(BUILD)/faultbench $(BUILD)/hookfloor $(BUILD)/reportbench \
-	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz $(BUILD)/denyfentry
+	    $(BUILD)/corrbench $(BUILD)/pairstat $(BUILD)/capture_fuzz $(BUILD)/denyfentry \
+	    $(BUILD)/skiprun
 SESSION  := $(BUILD)/libdaxscope-truth.a $(BUILD)/libdaxscope-live.a
 else
 TOOLS    := $(BUILD)/daxtrace
@@ -152,6 +153,14 @@ $(BUILD)/denyfentry.skel.h: tests/vm/denyfentry.bpf.c $(BUILD)/vmlinux.h
 
 $(BUILD)/denyfentry: tests/vm/denyfentry.c $(BUILD)/denyfentry.skel.h
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ -lbpf -lelf -lz
+
+# runs the kernel skips, for real: daxscope's reader of them against a known count (tests/kernel/skipped_runs.t)
+$(BUILD)/skiprun.skel.h: tests/kernel/skiprun.bpf.c $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/skiprun.bpf.o
+	$(BPFTOOL) gen skeleton $(BUILD)/skiprun.bpf.o name skiprun_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/skiprun: tests/kernel/skiprun.c $(BUILD)/skiprun.skel.h $(BUILD)/libdaxscope-live.a
+	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libdaxscope-live.a -lbpf -lelf -lz
 
 $(BUILD)/delayfs: tests/fusefs/delayfs.c
 	$(CC) $(DX_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $$(pkg-config --cflags --libs fuse3) -lpthread

@@ -214,6 +214,54 @@ int BPF_PROG(on_map_pages_fexit, struct vm_fault *vmf, unsigned long start, unsi
 	return 0;
 }
 
+/* A pte's present bit: _PAGE_BIT_PRESENT 0 (arch/x86/include/asm/pgtable_types.h), PTE_VALID (arm64). */
+#define PTE_PRESENT 1ULL
+
+/*
+ * Before commit f9ce0be71d1f ("mm: Cleanup faultaround and finish_fault()
+ * codepaths", 5.12) filemap_map_pages returns void (mm/filemap.c), and the
+ * verifier refuses a program that reads a void function's return
+ * (kernel/bpf/btf.c btf_ctx_access: "Only pointer access is allowed"): this
+ * one declares only the three arguments. Its caller decides after the return (mm/memory.c
+ * do_fault_around, 5.10): "check if the page fault is solved", i.e. the
+ * faulting page's pte is no longer none; else the fault goes on to
+ * ->fault, filemap_fault, whose own hook sees it. Every input is still in
+ * vmf here: vmf->pte is the pte of vmf->address, the last page map_pages
+ * tried (filemap_map_pages moves both in step), under the pte lock that
+ * alloc_set_pte took (NULL: it mapped nothing); vmf->pgoff is still the
+ * faulting page. Present, not just not none: a migration entry makes the
+ * access fault again. No huge pmd to check: Debian's 5.10 has no
+ * READ_ONLY_THP_FOR_FS, so only shmem maps one. Loaded only where the
+ * function returns void (src/live/session.c): from 5.12 it unlocks the pte
+ * itself.
+ */
+SEC("fexit/filemap_map_pages")
+int BPF_PROG(on_map_pages_fexit_void, struct vm_fault *vmf, unsigned long start, unsigned long last)
+{
+	/* a number: the verifier allows no variable offset into a BTF pointer */
+	__u64 ptes = (__u64)BPF_CORE_READ(vmf, pte), fault_address, pte = 0;
+	struct vm_area_struct *vma;
+	struct inode *inode;
+	struct armed_file *w;
+	__s64 pages_on;
+
+	if (!ptes)
+		return 0;
+	inode = armed_inode(vmf_mapping(vmf), &w);
+	if (!inode)
+		return 0;
+	vma = vmf->vma;
+	/* do_fault_around's own address: __handle_mm_fault set pgoff from it (linear_page_index) */
+	fault_address = vma->vm_start + ((vmf->pgoff - vma->vm_pgoff) << DX_PAGE_SHIFT);
+	/* one page table holds the whole fault-around (do_fault_around's end_pgoff) */
+	pages_on = (__s64)(fault_address - vmf->address) >> DX_PAGE_SHIFT;
+	if (bpf_probe_read_kernel(&pte, sizeof(pte), (void *)(ptes + pages_on * sizeof(pte_t))) ||
+	    !(pte & PTE_PRESENT))
+		return 0; /* not mapped here: it goes on to filemap_fault */
+	send_map_fault(inode, w, vmf->pgoff, fault_address, start, last, 0);
+	return 0;
+}
+
 SEC("fentry/filemap_fault")
 int BPF_PROG(on_filemap_fault_fentry, struct vm_fault *vmf)
 {

@@ -13,6 +13,10 @@
  * (exported: never inlined) and end it with fuse_send_removemapping of that
  * one range; the worker does it inside fuse_dax_free_mem_worker, a fault or
  * IO elsewhere (inline). A punch or truncate breaks layouts over other spans.
+ * A removal of one range of the inode the task last broke one range's
+ * layouts over is that reclaim: told by the worker's pass, never by the
+ * stall, whose fexit the kernel can skip (a preemptible kernel: another
+ * task preempted inside on_dax_alloc on that CPU holds its recursion guard).
  */
 #include "daxscope.bpf.h"
 
@@ -29,7 +33,8 @@ struct dax_task {
 	__u64 reclaim; /* reclaiming one range: its layouts broken */
 	__u64 stall;   /* no free range found */
 	__u64 setup, remove;
-	__u32 stall_misses; /* alloc_dax_mapping found none, this many times */
+	__u64 reclaim_inode; /* the inode whose one range's layouts it broke */
+	__u32 stall_misses;  /* alloc_dax_mapping found none, this many times */
 };
 
 /* The last range use sent from this CPU: by which task, of which file and range, and dax_ops then. */
@@ -161,13 +166,18 @@ int BPF_PROG(on_dax_remove_exit, struct inode *inode, struct fuse_removemapping_
 
 	__sync_fetch_and_add(&dax_ops, 1);
 	send(DX_DAX_REMOVE, fcd, inode, offset, ret, count, t ? took(&t->remove) : 0);
-	if (!t || !t->reclaim || count != 1)
+	if (!t || !t->reclaim || count != 1 || t->reclaim_inode != (__u64)inode)
 		return 0;
-	/* the end of one range's reclaim: by the worker, or inline by a stalled fault or IO, which now has its range */
+	/*
+	 * The end of one range's reclaim: by the worker, or inline by IO that
+	 * found no free range (a fault waits instead). Its stall's start unseen
+	 * means that run of on_dax_alloc was skipped (recursion_misses).
+	 */
 	if (t->pass) {
 		send(DX_DAX_RECLAIM, fcd, inode, offset, ret, 1, took(&t->reclaim));
-	} else if (t->stall) {
-		send(DX_DAX_INLINE_RECLAIM, fcd, inode, offset, ret, 1, took(&t->reclaim));
+	} else {
+		send_flagged(DX_DAX_INLINE_RECLAIM, fcd, inode, offset, ret, 1, took(&t->reclaim),
+			     t->stall ? 0 : DX_F_STALL_UNSEEN);
 		stall_over(t, fcd, inode);
 	}
 	return 0;
@@ -181,8 +191,10 @@ int BPF_PROG(on_dax_break_layouts, struct inode *inode, __u64 start, __u64 end)
 	if (end - start + 1 != FUSE_DAX_SZ || start & (FUSE_DAX_SZ - 1)) /* a punch's or truncate's */
 		return 0;
 	t = dax_task(true);
-	if (t)
+	if (t) {
 		t->reclaim = bpf_ktime_get_ns();
+		t->reclaim_inode = (__u64)inode;
+	}
 	return 0;
 }
 
@@ -191,19 +203,23 @@ int BPF_PROG(on_dax_break_layouts, struct inode *inode, __u64 start, __u64 end)
  * dax_layout_busy_page_range over the range's mapping (also what
  * fuse_dax_break_layouts ends in before), called again until no page is
  * busy. The first call over exactly one range of a FUSE file starts its
- * reclaim, unless fuse_dax_break_layouts already did.
+ * reclaim, unless fuse_dax_break_layouts already did over that inode.
  */
 SEC("fentry/dax_layout_busy_page_range")
 int BPF_PROG(on_dax_busy_range, struct address_space *mapping, loff_t start, loff_t end)
 {
+	struct inode *inode;
 	struct dax_task *t;
 
 	if (end - start + 1 != FUSE_DAX_SZ || start & (FUSE_DAX_SZ - 1) ||
 	    BPF_CORE_READ(mapping, host, i_sb, s_magic) != FUSE_SUPER_MAGIC)
 		return 0;
+	inode = BPF_CORE_READ(mapping, host);
 	t = dax_task(true);
-	if (t && !t->reclaim)
+	if (t && (!t->reclaim || t->reclaim_inode != (__u64)inode)) { /* a punch's start over another inode: stale */
 		t->reclaim = bpf_ktime_get_ns();
+		t->reclaim_inode = (__u64)inode;
+	}
 	return 0;
 }
 
@@ -299,10 +315,18 @@ int BPF_PROG(on_dax_use_iter, const struct iomap_iter___next *iter, const void *
 	return 0;
 }
 
-/* An evicted inode's ranges all go back to the free pool at once (the cache-size model frees them too). */
+/*
+ * An evicted inode's ranges all go back to the free pool at once (the
+ * cache-size model frees them too), in a removal that is no reclaim even of
+ * one range: a start its task left (a punch over one range) is dropped.
+ */
 SEC("fentry/fuse_dax_inode_cleanup")
 int BPF_PROG(on_dax_inode_evict, struct inode *inode)
 {
+	struct dax_task *t = dax_task(false);
+
+	if (t && !t->pass)
+		t->reclaim = 0;
 	send(DX_DAX_EVICT, fuse_dax_window_of(inode), inode, 0, 0, 0, 0);
 	return 0;
 }

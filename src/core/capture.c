@@ -418,6 +418,23 @@ static bool cut_reason_known(const void *payload)
 	return reason == DX_CUT_MAX_SIZE || reason == DX_CUT_WRITE_FAILED;
 }
 
+/* As many programs as it says, each name NUL-terminated; none where the kernel does not count. */
+static bool skips_fit(const void *payload, uint32_t len)
+{
+	const struct dx_skipped_program *p = (const void *)((const char *)payload + sizeof(struct dx_skips_record));
+	struct dx_skips_record h;
+
+	if (len < sizeof(h))
+		return false;
+	memcpy(&h, payload, sizeof(h));
+	if (len != sizeof(h) + (uint64_t)h.nprograms * sizeof(*p) || (!h.counted && h.nprograms))
+		return false;
+	for (uint32_t i = 0; i < h.nprograms; i++)
+		if (!memchr(p[i].name, '\0', sizeof(p[i].name)))
+			return false;
+	return true;
+}
+
 bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 {
 	const char *text = payload;
@@ -437,6 +454,7 @@ bool dx_record_fits(uint32_t type, const void *payload, uint32_t len)
 	case DX_REC_MOUNT:
 		return len > sizeof(struct dx_mount_record) && text[len - 1] == '\0' &&
 		       memchr(((const struct dx_mount_record *)payload)->fstype, '\0', 64);
+	case DX_REC_SKIPS: return skips_fit(payload, len);
 	}
 	return false;
 }

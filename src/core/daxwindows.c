@@ -57,6 +57,7 @@ void dax_windows_apply(struct dax_windows *dw, const struct dx_event *e)
 		break;
 	case DX_DAX_INLINE_RECLAIM:
 		w->inline_reclaims++;
+		w->inline_stall_unseen += !!(e->flags & DX_F_STALL_UNSEEN);
 		dx_hist_add(&w->inline_reclaim_ns, d->duration_ns);
 		break;
 	case DX_DAX_RECLAIM_PASS:

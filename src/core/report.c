@@ -110,6 +110,7 @@ void dx_report_free(struct dx_report *r)
 	free(r->findings);
 	free(r->punches);
 	free(r->probes);
+	free(r->skipped);
 	free(r);
 }
 
@@ -135,6 +136,19 @@ static void take_mount(struct dx_report *r, const struct dx_mount_record *m)
 
 	snprintf(point, sizeof(point), "mnt:[%" PRIu64 "]%s", m->mntns, (const char *)(m + 1));
 	dx_mounts_put(&r->ns_mounts, m->dev, m->fstype, point);
+}
+
+/* Cumulative: each record replaces the last. */
+static void take_skips(struct dx_report *r, const void *payload)
+{
+	const struct dx_skipped_program *p = (const void *)((const char *)payload + sizeof(struct dx_skips_record));
+	struct dx_skips_record h;
+
+	memcpy(&h, payload, sizeof(h));
+	r->skips_known = h.counted ? DX_SKIPS_COUNTED : DX_SKIPS_NOT_COUNTED;
+	r->nskipped = 0;
+	for (uint32_t i = 0; i < h.nprograms; i++)
+		memcpy(DX_PUSH(r->skipped, r->nskipped, r->cap_skipped), &p[i], sizeof(p[i]));
 }
 
 const struct dx_mounts *dx_report_ns_mounts(const struct dx_report *r)
@@ -181,6 +195,9 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 		break;
 	case DX_REC_MOUNT:
 		take_mount(r, payload);
+		break;
+	case DX_REC_SKIPS:
+		take_skips(r, payload);
 		break;
 	case DX_REC_END:
 		if (end->lost > r->drops[DX_DROP_RINGBUF])
@@ -360,6 +377,30 @@ uint64_t dx_report_lost(const struct dx_report *r)
 uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which)
 {
 	return which < DX_DROP_MAX ? r->drops[which] : 0;
+}
+
+enum dx_skips_known dx_report_skips_known(const struct dx_report *r)
+{
+	return r->skips_known;
+}
+
+uint64_t dx_report_skipped_runs(const struct dx_report *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < r->nskipped; i++)
+		n += r->skipped[i].runs;
+	return n;
+}
+
+size_t dx_report_nskipped(const struct dx_report *r)
+{
+	return r->nskipped;
+}
+
+const struct dx_skipped_program *dx_report_skipped(const struct dx_report *r, size_t i)
+{
+	return i < r->nskipped ? &r->skipped[i] : NULL;
 }
 
 const char *dx_report_banner(const struct dx_report *r)

@@ -29,6 +29,9 @@ struct dx_report {
 	size_t nprobes, cap_probes;
 	struct dx_hist fuse[DX_FUSE_SLOTS];
 	uint64_t drops[DX_DROP_MAX];
+	enum dx_skips_known skips_known;     /* DX_REC_SKIPS: the last one, they are cumulative */
+	struct dx_skipped_program *skipped; /* the programs that missed runs */
+	size_t nskipped, cap_skipped;
 	uint64_t duration_ns;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, to print wall time */
 	char kernel[64];

@@ -53,6 +53,7 @@ enum concern {
 	FAULT_ADDRESSES,
 	VMA_FAULTS,
 	READ_FAULTS,
+	FAULT_AROUND_PTES,
 	DAX_PTE_FAULTS,
 	DAX_PMD_FAULTS,
 	DIRTIED_PAGES,
@@ -90,6 +91,7 @@ static const char *const concern_names[NCONCERNS] = {
 	[FAULT_ADDRESSES] = "fault addresses",
 	[VMA_FAULTS] = "user faults (through the VMA)",
 	[READ_FAULTS] = "page-cache read faults",
+	[FAULT_AROUND_PTES] = "fault-around read faults (the faulting page's pte)",
 	[DAX_PTE_FAULTS] = "DAX pte faults",
 	[DAX_PMD_FAULTS] = "DAX pmd faults",
 	[DIRTIED_PAGES] = "dirtied pages",
@@ -136,6 +138,8 @@ static const struct helper find_vma = { BPF_FUNC_find_vma, "bpf_find_vma, 5.17+"
 #define ONLY_WITH(name) .primary = PROG(name), .when_primary_loads = true
 /* Runs on every fault: attached only while punches run on mapped files, unless always asked for. */
 #define ON_DEMAND .on_demand = true
+/* An fexit for kernels where its function returns void: on the others not theirs, and named nowhere. */
+#define WHERE_VOID .where_void = true
 /* The entry and exit programs of FAULT_HANDLER(fn) in faults.bpf.c. */
 #define FAULT_TIMING(fn, concern, mod) \
 	ENTRY(on_enter_##fn, concern, .module = mod, ON_DEMAND), ENTRY(on_exit_##fn, concern, .module = mod, ON_DEMAND)
@@ -148,6 +152,7 @@ static const struct program {
 	const char *module;       /* fentry/fexit target in a module: its name (NULL: vmlinux) */
 	const struct helper *helper;
 	bool on_demand;
+	bool where_void;          /* WHERE_VOID */
 } registry[] = {
 	/* punch windows (punch.bpf.c) */
 	ENTRY(on_vfs_fallocate, PUNCHES),
@@ -174,7 +179,8 @@ static const struct program {
 	ENTRY(on_user_fault, FAULT_ADDRESSES, ONLY_WITH(on_map_pages), ON_DEMAND),
 	ENTRY(on_user_fault_vma, VMA_FAULTS, STANDS_IN_FOR(on_map_pages), .helper = &find_vma, ON_DEMAND),
 	ENTRY(on_map_pages_fexit, READ_FAULTS, ON_DEMAND),
-	ENTRY(on_map_pages, READ_FAULTS, STANDS_IN_FOR(on_map_pages_fexit), ON_DEMAND),
+	ENTRY(on_map_pages_fexit_void, FAULT_AROUND_PTES, STANDS_IN_FOR(on_map_pages_fexit), WHERE_VOID, ON_DEMAND),
+	ENTRY(on_map_pages, READ_FAULTS, STANDS_IN_FOR(on_map_pages_fexit_void), ON_DEMAND),
 	ENTRY(on_filemap_fault_fentry, READ_FAULTS, ON_DEMAND),
 	ENTRY(on_filemap_fault, READ_FAULTS, STANDS_IN_FOR(on_filemap_fault_fentry), ON_DEMAND),
 	ENTRY(on_dax_pte_fault, DAX_PTE_FAULTS, ON_DEMAND),
@@ -426,6 +432,15 @@ static bool kernel_function_exists(struct kernel_btf *k, const char *fn, const c
 	return mod && btf__find_by_name_kind(mod, fn, BTF_KIND_FUNC) >= 0;
 }
 
+/* Does vmlinux's FN return void (its FUNC_PROTO's return type is 0)? */
+static bool kernel_function_returns_void(const struct kernel_btf *k, const char *fn)
+{
+	int id = k->vmlinux ? btf__find_by_name_kind(k->vmlinux, fn, BTF_KIND_FUNC) : -1;
+	const struct btf_type *proto = id < 0 ? NULL : btf__type_by_id(k->vmlinux, btf__type_by_id(k->vmlinux, id)->type);
+
+	return proto && btf_is_func_proto(proto) && !proto->type;
+}
+
 static bool is_fentry(const struct bpf_program *prog)
 {
 	const char *sec = bpf_program__section_name(prog);
@@ -490,17 +505,19 @@ struct refusals {
 	struct refusal {
 		size_t entry;
 		char reason[REASON_LEN];
+		bool unnamed; /* not this kernel's program (WHERE_VOID): its concern is not the banner's */
 	} list[NPROGS];
 	size_t n;
 };
 
-static void refuse(struct refusals *r, size_t entry, const char *reason)
+static struct refusal *refuse(struct refusals *r, size_t entry, const char *reason)
 {
 	if (r->n >= NPROGS)
-		return;
+		return NULL;
 	r->list[r->n].entry = entry;
 	snprintf(r->list[r->n].reason, sizeof(r->list[r->n].reason), "%s", reason);
-	r->n++;
+	r->list[r->n].unnamed = false;
+	return &r->list[r->n++];
 }
 
 static bool is_refused(const struct refusals *r, size_t entry)
@@ -725,9 +742,19 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 	}
 	if (check_registry(s->skel, err, errlen))
 		goto out;
-	bpf_object__for_each_program(prog, s->skel->obj)
-		if (!attach_point_exists(&registry[entry_of(s->skel, prog)], prog, &k, reason, sizeof(reason)))
-			refuse(r, entry_of(s->skel, prog), reason);
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		size_t i = entry_of(s->skel, prog);
+		struct refusal *other_kernels;
+
+		if (registry[i].where_void &&
+		    !kernel_function_returns_void(&k, strchr(bpf_program__section_name(prog), '/') + 1)) {
+			other_kernels = refuse(r, i, "for kernels where its function returns void");
+			if (other_kernels)
+				other_kernels->unnamed = true;
+		} else if (!attach_point_exists(&registry[i], prog, &k, reason, sizeof(reason))) {
+			refuse(r, i, reason);
+		}
+	}
 	for (size_t tries = 0; tries <= NPROGS; tries++) {
 		daxscope_bpf__destroy(s->skel);
 		s->skel = open_configured(o, dev, k.vmlinux, r);
@@ -869,7 +896,8 @@ static void settle_probes(struct dx_session *s, const struct refusals *r, const 
 			add_probe(s, registry[i].what, NULL);
 	}
 	for (size_t i = 0; i < r->n; i++)
-		add_probe(s, registry[r->list[i].entry].what, r->list[i].reason);
+		if (!r->list[i].unnamed)
+			add_probe(s, registry[r->list[i].entry].what, r->list[i].reason);
 }
 
 /* How FUSE data changes are dated, by the programs attached (enum dx_fuse_dating). */
@@ -1071,12 +1099,39 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 	free(window);
 }
 
+/* Every loaded program's runs the kernel skipped: those that missed any, or that this kernel does not count. */
+static void hand_skips(const struct dx_session *s, dx_record_fn fn, void *ctx)
+{
+	struct {
+		struct dx_skips_record h;
+		struct dx_skipped_program p[NPROGS];
+	} r = { .h.counted = 1 };
+
+	for (size_t i = 0; i < ARRAY_LEN(registry) && r.h.counted; i++) {
+		const struct bpf_program *prog = prog_of(s->skel, &registry[i]);
+		struct dx_skipped_program *p = &r.p[r.h.nprograms];
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0) /* not loaded */
+			continue;
+		r.h.counted = dx_prog_skipped_runs(fd, &p->runs) == 1; /* unreadable: not counted, never 0 */
+		if (r.h.counted && p->runs) {
+			snprintf(p->name, sizeof(p->name), "%s", bpf_program__name(prog));
+			r.h.nprograms++;
+		}
+	}
+	if (!r.h.counted)
+		r.h.nprograms = 0;
+	fn(DX_REC_SKIPS, &r, (uint32_t)(sizeof(r.h) + r.h.nprograms * sizeof(r.p[0])), ctx);
+}
+
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
 	struct dx_drops_record d;
 
 	hand_fuse_hists(s, fn, ctx);
 	hand_file_counts(s, fn, ctx);
+	hand_skips(s, fn, ctx);
 	for (uint32_t i = 0; i < DX_DROP_MAX; i++)
 		d.drops[i] = dx_session_drops(s, i);
 	fn(DX_REC_DROPS, &d, sizeof(d), ctx);

@@ -573,6 +573,21 @@ static void collector_series(const struct om *o, const struct dx_report *r)
 
 	family(o, "lost_events", "counter", false, "Events lost: findings of their windows are marked incomplete.");
 	sample(o, "lost_events", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_lost(r)));
+	family(o, "skipped_runs", "counter", false,
+	       "Runs of a program the kernel skipped (its recursion guard): what they would have seen is missing. "
+	       "Programs that missed none have no series; none has where the kernel does not count them (before 5.12).");
+	for (size_t i = 0; i < dx_report_nskipped(r); i++) {
+		char *label = NULL;
+		size_t len;
+		FILE *f = open_memstream(&label, &len);
+
+		if (!f)
+			abort();
+		put_label(f, "program", dx_report_skipped(r, i)->name, true);
+		fclose(f);
+		sample(o, "skipped_runs", "_total", label, NULL, u64(value, sizeof(value), dx_report_skipped(r, i)->runs));
+		free(label);
+	}
 	family(o, "events", "counter", false, "Events read from the kernel.");
 	sample(o, "events", "_total", NULL, NULL, u64(value, sizeof(value), dx_report_events(r)));
 	family(o, "kernel_drops", "counter", false, "Failures: ring buffer full, tracking map full, VMA lookup, file names not looked up (too many waiting).");

@@ -307,6 +307,22 @@ const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len)
 	return c->reason ? buf : NULL;
 }
 
+const char *dx_report_skips_text(const struct dx_report *r, char *buf, size_t len)
+{
+	size_t used;
+
+	if (!dx_report_skipped_runs(r))
+		return NULL;
+	used = (size_t)snprintf(buf, len, "the kernel skipped %" PRIu64 " runs of daxscope's programs (its recursion "
+					  "guard: the program was running on that CPU already, preempted inside it on a "
+					  "preemptible kernel): what they would have seen is missing:",
+				dx_report_skipped_runs(r));
+	for (size_t i = 0; i < dx_report_nskipped(r) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s %s %" PRIu64, i ? "," : "",
+					 dx_report_skipped(r, i)->name, dx_report_skipped(r, i)->runs);
+	return buf;
+}
+
 void dx_report_text(FILE *out, const struct dx_report *r)
 {
 	size_t nfiles = dx_report_nfiles(r);
@@ -315,12 +331,15 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 	uint64_t lock_unknown = punches_of(r, offsetof(struct dx_file_stats, lock_unknown_punches));
 	uint64_t partial = punches_of(r, offsetof(struct dx_file_stats, partial_punches));
 	char text[4 * DX_BANNER_LEN + 1]; /* a capture's texts are the traced side's: escaped too */
+	char skips[DX_BANNER_LEN];
 
 	if (dx_report_warning(r)[0])
 		fprintf(out, "WARNING: %s\nWARNING: the report below covers only what was readable.\n",
 			dx_escape(text, sizeof(text), dx_report_warning(r), SIZE_MAX));
 	if (dx_report_cut_text(r, text, sizeof(text)))
 		fprintf(out, "WARNING: %s.\n", text);
+	if (dx_report_skips_text(r, skips, sizeof(skips)))
+		fprintf(out, "WARNING: %s.\n", dx_escape(text, sizeof(text), skips, SIZE_MAX));
 	if (dx_report_banner(r)[0])
 		fprintf(out, "%s\n", dx_escape(text, sizeof(text), dx_report_banner(r), SIZE_MAX));
 	fprintf(out, "%" PRIu64 " events, %" PRIu64 " lost, %zu findings, %" PRIu64 " files\n",
@@ -329,6 +348,8 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 		fprintf(out, "kernel side: %" PRIu64 " tracking-map insertions failed (map full), %" PRIu64
 			     " fault addresses whose mapping could not be looked up\n",
 			dx_report_drops(r, DX_DROP_MAP_FULL), dx_report_drops(r, DX_DROP_VMA));
+	if (dx_report_skips_known(r) == DX_SKIPS_NOT_COUNTED)
+		fprintf(out, "runs of its programs the kernel skipped: not counted by this kernel (5.12+ counts them)\n");
 	if (dx_report_drops(r, DX_DROP_NAMES))
 		fprintf(out, "%" PRIu64 " file-name lookups dropped (too many waiting): those files may be unnamed\n",
 			dx_report_drops(r, DX_DROP_NAMES));
@@ -679,6 +700,7 @@ static void json_dax_window(yajl_gen g, const struct dx_dax_window *w, const str
 	dx_json_u64(g, "failed_removemappings", w->failed_removes);
 	dx_json_u64(g, "reclaims", w->reclaims);
 	dx_json_u64(g, "inline_reclaims", w->inline_reclaims);
+	dx_json_u64(g, "inline_reclaims_stall_unseen", w->inline_stall_unseen);
 	dx_json_u64(g, "reclaim_passes", w->passes);
 	dx_json_u64(g, "alloc_stalls", w->alloc_stalls);
 	dx_json_u64(g, "alloc_misses", w->alloc_misses);
@@ -746,17 +768,33 @@ static void json_cut(yajl_gen g, const struct dx_report *r)
 	dx_json_end_map(g);
 }
 
+void dx_report_json_skipped_runs(yajl_gen g, const struct dx_report *r)
+{
+	if (dx_report_skips_known(r) != DX_SKIPS_COUNTED) {
+		dx_json_null(g, "skipped_runs");
+		dx_json_null(g, "skipped_runs_by_program");
+		return;
+	}
+	dx_json_u64(g, "skipped_runs", dx_report_skipped_runs(r));
+	dx_json_map(g, "skipped_runs_by_program");
+	for (size_t i = 0; i < dx_report_nskipped(r); i++)
+		dx_json_u64(g, dx_report_skipped(r, i)->name, dx_report_skipped(r, i)->runs);
+	dx_json_end_map(g);
+}
+
 static void json_header(yajl_gen g, const struct dx_report *r)
 {
 	dx_json_text(g, "schema", "daxscope.report/2");
 	json_text_or_null(g, "kernel", dx_report_kernel(r));
 	json_text_or_null(g, "banner", dx_report_banner(r));
-	dx_json_bool(g, "complete", !dx_report_warning(r)[0] && !dx_report_cut(r)->reason);
+	dx_json_bool(g, "complete",
+		     !dx_report_warning(r)[0] && !dx_report_cut(r)->reason && !dx_report_skipped_runs(r));
 	json_text_or_null(g, "warning", dx_report_warning(r));
 	json_cut(g, r);
 	json_probes(g, r);
 	dx_json_u64(g, "events", dx_report_events(r));
 	dx_json_u64(g, "lost_events", dx_report_lost(r));
+	dx_report_json_skipped_runs(g, r);
 	dx_json_u64(g, "map_full", dx_report_drops(r, DX_DROP_MAP_FULL));
 	dx_json_u64(g, "vma_lookups_failed", dx_report_drops(r, DX_DROP_VMA));
 	dx_json_u64(g, "name_lookups_dropped", dx_report_drops(r, DX_DROP_NAMES));

@@ -602,7 +602,7 @@ static void legend(FILE *out)
 
 static void page_head(FILE *out, const struct dx_timeline *t, const struct dx_report *r)
 {
-	char cut[256];
+	char cut[256], skips[DX_BANNER_LEN];
 
 	fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
@@ -620,6 +620,11 @@ static void page_head(FILE *out, const struct dx_timeline *t, const struct dx_re
 	if (dx_report_cut_text(r, cut, sizeof(cut))) {
 		fputs("<p class=\"warning\">Cut capture: ", out);
 		html_text(out, cut, sizeof(cut));
+		fputs(".</p>\n", out);
+	}
+	if (dx_report_skips_text(r, skips, sizeof(skips))) {
+		fputs("<p class=\"warning\">Incomplete capture: ", out);
+		html_text(out, skips, sizeof(skips));
 		fputs(".</p>\n", out);
 	}
 	if (t->over_limit)

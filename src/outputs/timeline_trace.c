@@ -522,7 +522,7 @@ static void name_shared_tracks(yajl_gen g, const struct trace *tr)
 
 static void other_data(yajl_gen g, const struct trace *tr)
 {
-	char cut[256];
+	char cut[256], skips[DX_BANNER_LEN];
 
 	dx_json_map(g, "otherData");
 	dx_json_text(g, "producer", "daxtrace report --perfetto");
@@ -531,6 +531,7 @@ static void other_data(yajl_gen g, const struct trace *tr)
 	dx_json_text(g, "cut", dx_report_cut_text(tr->r, cut, sizeof(cut)));
 	dx_json_u64(g, "events", dx_report_events(tr->r));
 	dx_json_u64(g, "lost_events", dx_report_lost(tr->r));
+	dx_json_text(g, "skipped_runs", dx_report_skips_text(tr->r, skips, sizeof(skips)));
 	dx_json_u64(g, "events_not_drawn", tr->t->over_limit); /* past DX_TIMELINE_EVENTS */
 	dx_json_end_map(g);
 }

@@ -451,6 +451,9 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 	if (t->partial)
 		fprintf(out, "; punches past the evidence budget since start: %" PRIu64 " (findings incomplete)",
 			t->partial);
+	if (dx_report_skipped_runs(r))
+		fprintf(out, "; program runs the kernel skipped since start: %" PRIu64 " (what they saw is missing)",
+			dx_report_skipped_runs(r));
 	if (t->undated)
 		fprintf(out, "; FUSE punches whose data change this kernel could not date: %" PRIu64
 			     " (FUSE verdicts unreliable)",
@@ -495,6 +498,7 @@ void dx_top_print_json(FILE *out, const struct dx_top *t, const struct dx_report
 	dx_json_fixed3(g, "interval_s", interval_s);
 	dx_json_text(g, "banner", dx_report_banner(r));
 	dx_json_u64(g, "lost_events", dx_report_lost(r));
+	dx_report_json_skipped_runs(g, r);
 	json_rates(g, &t->total);
 	dx_json_fixed3(g, "lost_events", t->lost_rate);
 	dx_json_end_map(g);

@@ -1175,6 +1175,8 @@ static void test_dax_window(void)
 	dax_op(&s, 0xA000, DX_DAX_RECLAIM, 10 * MS, 2, 4 * MS);
 	dax_op(&s, 0xA000, DX_DAX_RECLAIM_PASS, 11 * MS, 2, 7 * MS);
 	dax_op(&s, 0xA000, DX_DAX_INLINE_RECLAIM, 12 * MS, 2, 1 * MS);
+	dax_op(&s, 0xA000, DX_DAX_INLINE_RECLAIM, 12 * MS + 1, 2, 1 * MS);
+	s.ev[s.n - 1].flags |= DX_F_STALL_UNSEEN; /* its alloc_dax_mapping run skipped by the kernel */
 	dax_op(&s, 0xB000, DX_DAX_SETUP, 13 * MS, 7, 50000);
 	for (uint32_t i = 0; i < 30; i++) /* ten ranges read in turn, three times: more than 8 hold */
 		dax_use(&s, 0xA000, 14 * MS + i, i % 10);
@@ -1191,9 +1193,11 @@ static void test_dax_window(void)
 	is_int(w->alloc_misses, 1, "dax: with its misses");
 	is_int(w->stall_ns.max_ns, 3 * MS, "dax: and how long it waited for a range");
 	is_int(w->reclaims, 2, "dax: ranges reclaimed by the worker");
-	is_int(w->inline_reclaims, 1, "dax: one reclaimed inline");
+	is_int(w->inline_reclaims, 2, "dax: two reclaimed inline");
+	is_int(w->inline_stall_unseen, 1, "dax: one of them without its stall seen");
+	is_int(w->alloc_stalls, 1, "dax: which opens no stall");
 	is_int(w->reclaim_ns.count, 2, "dax: per-range reclaim latency, worker");
-	is_int(w->inline_reclaim_ns.count, 1, "dax: and inline");
+	is_int(w->inline_reclaim_ns.count, 2, "dax: and inline");
 	is_int(w->reclaim_ns.max_ns, 4 * MS, "dax: slowest range");
 	is_int(w->passes, 1, "dax: one reclaim pass");
 	is_int(w->pass_ns.max_ns, 7 * MS, "dax: pass latency");

@@ -38,11 +38,17 @@ dax="+$(off fuse_conn dax)(+$(off fuse_mount fc)(+$(off super_block s_fs_info)(+
 probe="p:daxstate $at free=+$(off fuse_conn_dax nr_free_ranges)($dax):s64"
 probe="$probe busy=+$(off fuse_conn_dax nr_busy_ranges)($dax):u64 ranges=+$(off fuse_conn_dax nr_ranges)($dax):u64"
 echo "$probe" > $T/kprobe_events 2>> /tmp/state.err || echo "refused: $probe" >> /tmp/state.err
+# The kernel's own count of alloc_dax_mapping finding no free range (NULL), in
+# the main buffer beside the function tracer: a kretprobe is not skipped where
+# a BPF program is (its misses are its own, in kprobe_profile).
+echo 'r:daxalloc alloc_dax_mapping ret=$retval:x64' >> $T/kprobe_events 2> /tmp/daxalloc.err ||
+	echo "refused: r:daxalloc alloc_dax_mapping" >> /tmp/daxalloc.err
 mkdir $T/instances/state # a buffer of its own, and defined now: adding a kprobe event clears the buffers
 echo 0 > $T/tracing_on
 echo 16384 > $T/buffer_size_kb
 echo 'fuse_setup_one_mapping fuse_send_removemapping fuse_dax_free_mem_worker' > $T/set_ftrace_filter
 echo function > $T/current_tracer
+[ -e $T/events/kprobes/daxalloc ] && echo 1 > $T/events/kprobes/daxalloc/enable
 echo > $T/trace
 $D/daxtrace record --fault-hooks=always -o /tmp/vfs.dxc 2> /tmp/record.err &
 rec=$!
@@ -115,6 +121,19 @@ artifact virtiofs-race-err /tmp/race.err
 umount $mnt
 sleep 1
 echo 0 > $T/tracing_on
+# Runs of each program the kernel skipped (bpftool's recursion_misses), read
+# while the recorder and daxtop still have them: "recorder PID", "programs N",
+# then "NAME MISSES PIDS" for each program that missed any.
+$D/bpftool prog show > /tmp/progs 2>&1
+{
+	echo "recorder $rec"
+	echo "programs $(grep -c ' name on_' /tmp/progs)"
+	awk '/^[0-9]+:/ { if (m) print n, m, p; n = m = p = ""
+			for (i = 1; i < NF; i++) { if ($i == "name") n = $(i + 1); if ($i == "recursion_misses") m = $(i + 1) } }
+		$1 == "pids" { p = $2 }
+		END { if (m) print n, m, p }' /tmp/progs
+} > /tmp/progmiss
+artifact virtiofs-prog-misses /tmp/progmiss
 kill -INT $rec
 wait $rec
 artifact virtiofs-record-err /tmp/record.err
@@ -135,8 +154,25 @@ artifact virtiofs-daxtop /tmp/daxtop
 	echo "passes $(grep -c ' fuse_dax_free_mem_worker <-' $T/trace)"
 	echo "overruns $(cat $T/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')"
 	echo "callers $(grep ' fuse_send_removemapping <-' $T/trace | sed 's/.*<-//' | sort | uniq -c | tr '\n' ' ')"
+	if [ -e $T/events/kprobes/daxalloc ]; then
+		echo "alloc_misses $(grep -c 'daxalloc: .* ret=0x0$' $T/trace)"
+		echo "alloc_probe_misses $(awk '$1 == "daxalloc" { print $3 }' $T/kprobe_profile)"
+		# daxscope's stalls, from the kernel's own calls: a task's first NULL
+		# return opens one, its next range (a non-NULL return, or its inline
+		# reclaim's removal) ends it with the NULL returns meanwhile; open at the end: not counted
+		awk 'function stall_over(t) { if (open[t]) { stalls++; misses += n[t] } open[t] = n[t] = 0 }
+			!match($0, /-[0-9]+ +\[[0-9]+\]/) { next }
+			{ tid = substr($0, RSTART + 1, RLENGTH - 1); sub(/ .*/, "", tid) }
+			/ daxalloc: / { if ($NF == "ret=0x0") { open[tid] = 1; n[tid]++ } else stall_over(tid); next }
+			/ fuse_send_removemapping <-reclaim_one_dmap_locked/ && !/^ *kworker/ { stall_over(tid) }
+			END { for (t in open) left += open[t]
+				printf "alloc_stalls %d\nalloc_stall_misses %d\nalloc_stalls_open %d\n", stalls, misses, left }' $T/trace
+	else
+		echo "alloc_misses none: $(cat /tmp/daxalloc.err)"
+	fi
 } > /tmp/ftrace
 echo nop > $T/current_tracer
+[ -e $T/events/kprobes/daxalloc ] && echo 0 > $T/events/kprobes/daxalloc/enable # an enabled event is not removed
 rmdir $T/instances/state
 echo > $T/kprobe_events
 artifact virtiofs-ftrace /tmp/ftrace

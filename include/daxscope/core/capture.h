@@ -29,12 +29,27 @@ enum dx_record_type {
 	DX_REC_DIR,         /* NUL-terminated absolute path: only files under it were asked for (--path) */
 	DX_REC_CUT,         /* struct dx_capture_cut: the recording stopped writing early (just before END) */
 	DX_REC_MOUNT,       /* struct dx_mount_record + NUL-terminated mount point: a mount of another namespace */
+	DX_REC_SKIPS,       /* struct dx_skips_record + its programs: runs the kernel skipped, cumulative */
 	DX_REC_MAX
 };
 
 struct dx_drops_record {
 	uint64_t drops[DX_DROP_MAX]; /* enum dx_drop */
 };
+
+/*
+ * DX_REC_SKIPS: runs of the session's programs that the kernel skipped
+ * (bpf_prog_info.recursion_misses: a program already running on that CPU,
+ * preempted inside it on a preemptible kernel, or one the program itself
+ * set off). Those runs saw nothing: the capture is short by what they would
+ * have seen. Followed by nprograms struct dx_skipped_program (report.h),
+ * those that missed any run.
+ */
+struct dx_skips_record {
+	uint32_t counted;   /* 0: this kernel does not count them (before 5.12): nprograms is 0, not a count */
+	uint32_t nprograms;
+};
+_Static_assert(sizeof(struct dx_skipped_program) == 64, "DX_REC_SKIPS's entries, docs/capture-format.md");
 
 /*
  * DX_REC_MOUNT: a device no mount of the recorder's namespace has, as the

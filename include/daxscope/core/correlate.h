@@ -154,6 +154,7 @@ struct dx_dax_window {
 	uint64_t setups, removes, reclaims, inline_reclaims, passes;
 	uint64_t failed_setups, failed_removes; /* requests that returned an error (-ENOTCONN once the connection is gone) */
 	uint64_t alloc_stalls, alloc_misses; /* faults or IO that waited for a free range; alloc_dax_mapping misses */
+	uint64_t inline_stall_unseen; /* inline reclaims whose stall went unseen (its on_dax_alloc run skipped) */
 	/* latencies: SETUPMAPPING, REMOVEMAPPING, one range's reclaim by the worker and inline, a pass, a stall */
 	struct dx_hist setup_ns, remove_ns, reclaim_ns, inline_reclaim_ns, pass_ns, stall_ns;
 };

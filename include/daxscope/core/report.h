@@ -106,6 +106,25 @@ uint64_t dx_report_events(const struct dx_report *r);
 uint64_t dx_report_lost(const struct dx_report *r);
 /* Kernel-side failure counters (enum dx_drop), as last reported. */
 uint64_t dx_report_drops(const struct dx_report *r, enum dx_drop which);
+/*
+ * Runs of the programs the kernel skipped (DX_REC_SKIPS): what they would
+ * have seen is missing, nobody knows which window it belonged to.
+ */
+enum dx_skips_known {
+	DX_SKIPS_UNKNOWN,     /* no DX_REC_SKIPS: a capture from before daxscope read them */
+	DX_SKIPS_NOT_COUNTED, /* the kernel does not count them (before 5.12) */
+	DX_SKIPS_COUNTED,
+};
+enum dx_skips_known dx_report_skips_known(const struct dx_report *r);
+/* All programs' skipped runs, 0 unless DX_SKIPS_COUNTED. */
+uint64_t dx_report_skipped_runs(const struct dx_report *r);
+/* The programs that missed runs, as last reported. */
+struct dx_skipped_program {
+	char name[56]; /* the program's name in bpf/ (NUL-terminated) */
+	uint64_t runs;
+};
+size_t dx_report_nskipped(const struct dx_report *r);
+const struct dx_skipped_program *dx_report_skipped(const struct dx_report *r, size_t i);
 /* Devices mounted only in other mount namespaces, as a task there saw them: mount points as mnt:[N]/PATH. */
 struct dx_mounts;
 const struct dx_mounts *dx_report_ns_mounts(const struct dx_report *r);

@@ -55,6 +55,12 @@ int dx_session_poll(struct dx_session *s, int timeout_ms, dx_record_fn fn, void 
 void dx_session_snapshot(const struct dx_session *s, dx_record_fn fn, void *ctx);
 /* Failure counters (enum dx_drop), cumulative: the kernel side's, and the records the collector could not read. */
 uint64_t dx_session_drops(const struct dx_session *s, enum dx_drop which);
+/*
+ * Runs of the loaded program PROG_FD that the kernel skipped (its recursion
+ * guard, bpf_prog_info.recursion_misses) into *RUNS: 1, or 0 where the
+ * kernel does not count them (before 5.12), -1 and errno if it cannot say.
+ */
+int dx_prog_skipped_runs(int prog_fd, uint64_t *runs);
 /* Waits for the names still being looked up (a bounded few) and hands them over: before the last snapshot. */
 void dx_session_finish(struct dx_session *s, dx_record_fn fn, void *ctx);
 /* The session as a live loop's source: its poll, its finish, its snapshot, CLOCK_MONOTONIC. */

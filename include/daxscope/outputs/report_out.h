@@ -15,6 +15,8 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 void dx_report_text(FILE *out, const struct dx_report *r);
 /* Why the recording stopped writing early and how many events it left out, in buf; NULL if it did not. */
 const char *dx_report_cut_text(const struct dx_report *r, char *buf, size_t len);
+/* How many runs of which programs the kernel skipped, in buf; NULL if it skipped none (or did not count). */
+const char *dx_report_skips_text(const struct dx_report *r, char *buf, size_t len);
 /* The JSON document, docs/report-json.md. */
 void dx_report_json(FILE *out, const struct dx_report *r);
 /* The DAX windows: two lines each of text (state, advice), with CURVE the cache-size model's table between. */

@@ -30,6 +30,7 @@ struct dx_truth_row {
 	char fs[32];
 	unsigned int runs;
 	unsigned int raced;      /* runs whose preconditions held (the race really happened) */
+	unsigned int rerun;      /* runs that did not race, run again (counted in runs) */
 	unsigned int clean;      /* runs with no true event and no finding but blocked_fault */
 	uint64_t true_events;    /* observations that break the punch rule */
 	uint64_t reported;       /* daxscope findings other than blocked_fault */

@@ -47,8 +47,10 @@ my @dax_fault_timing = ('ext4 DAX fault timing', 'xfs DAX fault timing');
 my @fuse_requests = ('FUSE requests', 'FUSE READ/WRITE on punched files');
 our %watched = (
     fentry => {
-        # no module BTF: no FUSE DAX, no fentry on ext4's or xfs's DAX fault; no fuse tracepoints
-        '5.10' => [ @everywhere, @extent_changes, @fentry_only, "FUSE requests at the server's reads of /dev/fuse" ],
+        # no module BTF: no FUSE DAX, no fentry on ext4's or xfs's DAX fault; no fuse tracepoints;
+        # filemap_map_pages returns void (vm_fault_t from 5.12): fault-around read by the faulting pte
+        '5.10' => [ @everywhere, @extent_changes, @fentry_only, "FUSE requests at the server's reads of /dev/fuse",
+                    "fault-around read faults (the faulting page's pte)" ],
         '6.1'  => [ @everywhere, @extent_changes, @fentry_only, @fuse_dax, @dax_fault_timing, @fuse_requests ],
         '6.12' => [ @everywhere, @extent_changes, @fentry_only, @fuse_dax, @dax_fault_timing, @fuse_requests, 'direct IO' ],
         '7.3'  => [ @everywhere, @extent_changes, @fentry_only, @fuse_dax, @dax_fault_timing, @fuse_requests, 'direct IO' ],
@@ -65,7 +67,7 @@ our %watched = (
 # vfs_fallocate was refused in every guest for a day (the syscall tracepoints stood in), and
 # a compare-and-exchange in the histograms refused 5.10's FUSE reply programs.
 our %refused_ok = (
-    '5.10' => { on_map_pages_fexit => 'filemap_map_pages returns void before 5.12' },
+    '5.10' => { on_map_pages_fexit => 'filemap_map_pages returns void before 5.12 (on_map_pages_fexit_void stands in)' },
     '6.1'  => {},
     '6.12' => {},
     '7.3'  => {},
