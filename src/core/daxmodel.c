@@ -49,6 +49,7 @@
 #define NEAREST_PASSES 8        /* a kick draws among the passes this near it in time: the workload's phase then */
 #define LOOKAHEAD_NS 1000000000ull /* a use is replayed once half of them are measured after it, or this much later */
 #define MAX_HELD (1u << 16)        /* ... or once this many uses and evictions wait after it */
+#define PASSES_KEPT 4096           /* past this many of a kind, those no draw can reach any more are let go */
 
 struct counts {
 	uint64_t setups, reclaims, passes, stalls, inline_reclaims, removals;
@@ -62,7 +63,7 @@ struct pass {
 	uint64_t lag;    /* from its kick (or the end of the pass before it) to its first range's removal */
 	uint64_t rest;   /* from there to its end */
 	uint64_t gap;    /* between two of its removals (median): the pace it goes on at past its take */
-	size_t first;    /* its removals' offsets from the first: offsets[first .. first + take) */
+	uint64_t offsets[RECLAIM_CHUNK]; /* when each of its removals began, from the first */
 	uint32_t take;   /* ranges it removed: fewer than the chunk if picks found them in use or gone */
 	bool dry;        /* it stopped on an empty busy list: it goes on while ranges are busy, up to the chunk */
 };
@@ -77,8 +78,8 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	bool ending;          /* it took its last, and runs until busy_until */
 	uint64_t began;       /* it runs from then on (before: queued, a kick adds nothing) */
 	uint64_t start;       /* its first range goes then; the others at their offsets from it */
-	uint64_t next_due;
-	uint32_t taken;
+	uint64_t next_due;    /* when its next range goes */
+	uint32_t taken;       /* ranges it took so far */
 	uint64_t busy_until;  /* its end, once it took its last range: a kick until then queues one more */
 	bool kicked_busy;     /* kicked while it ran: one more pass when it is done */
 	uint64_t rng;         /* xorshift64 state: the replay's draws of the worker's passes */
@@ -110,6 +111,7 @@ struct dx_dax_model {
 	struct held *held; /* from held[first_held] on */
 	size_t nheld, first_held, cap_held;
 	uint64_t passes_seen;
+	uint64_t replayed_to; /* the last use or eviction replayed */
 	struct u64_map files; /* ino -> file number + 1 */
 	uint64_t nfiles;
 	struct u64_map seen;  /* the endless window: key -> 1 read-only, 2 writable */
@@ -124,15 +126,14 @@ struct dx_dax_model {
 	size_t nkicked, nfollowed, cap_kicked, cap_followed;
 	uint64_t *lags; /* the kicked passes' lags, for dx_dax_model_lags */
 	size_t nlags, cap_lags;
-	uint64_t *offsets; /* every pass's removals, from its first (absolute until its end) */
-	size_t noffsets, cap_offsets;
+	uint64_t took_at[RECLAIM_CHUNK]; /* when this pass's removals began */
+	uint32_t ntook;
 	uint64_t gaps_ns, ngaps; /* between two removals of a pass, over all: for passes with fewer than two */
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
 	uint64_t remove_began; /* the last REMOVEMAPPING's start */
 	uint64_t last_removal; /* the end of this pass's last removal so far */
-	size_t pass_first;     /* this pass's first offset; it took noffsets - pass_first */
 	uint64_t pass_end;     /* the last pass's end */
 	struct pass unplaced;  /* the last pass, no kick found for it yet: a SETUPMAPPING spanning it, or it followed */
 	uint64_t unplaced_from; /* the end of the pass before it */
@@ -202,7 +203,6 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	free(m->kicked);
 	free(m->followed);
 	free(m->lags);
-	free(m->offsets);
 	free(m->held);
 	free(m);
 }
@@ -271,14 +271,12 @@ static bool take_oldest(struct sim *s, uint64_t spare)
 /* With no pass measured: the worker at its kick, taking up to the chunk at once. */
 static const struct pass at_kick = { .dry = true };
 
-/* One of the NEAREST_PASSES of the N measured (in time order) nearest TS, half before, for this replay; NULL: none. */
-static const struct pass *draw(const struct pass *passes, size_t n, uint64_t ts, struct sim *s)
+/* The first of the N passes measured (in time order) at or after TS; N if none. */
+static size_t first_after(const struct pass *passes, size_t n, uint64_t ts)
 {
-	size_t after = 0, to = n, from;
+	size_t after = 0, to = n;
 
-	if (!n)
-		return NULL;
-	while (after < to) { /* the first measured at or after TS */
+	while (after < to) {
 		size_t mid = after + (to - after) / 2;
 
 		if (passes[mid].at < ts)
@@ -286,6 +284,16 @@ static const struct pass *draw(const struct pass *passes, size_t n, uint64_t ts,
 		else
 			to = mid;
 	}
+	return after;
+}
+
+/* One of the NEAREST_PASSES of the N measured (in time order) nearest TS, half before, for this replay; NULL: none. */
+static const struct pass *draw(const struct pass *passes, size_t n, uint64_t ts, struct sim *s)
+{
+	size_t after = first_after(passes, n, ts), to, from;
+
+	if (!n)
+		return NULL;
 	from = after > NEAREST_PASSES / 2 ? after - NEAREST_PASSES / 2 : 0;
 	to = from + NEAREST_PASSES < n ? from + NEAREST_PASSES : n;
 	from = to > NEAREST_PASSES ? to - NEAREST_PASSES : 0;
@@ -340,7 +348,7 @@ static bool takes_more(const struct sim *s)
  * range in use or removed already (lookup_and_reclaim_dmap returns 0) freed
  * nothing. One that stopped on an empty list goes on at its pace.
  */
-static void take_next(const struct dx_dax_model *m, struct sim *s, uint64_t spare)
+static void take_next(struct sim *s, uint64_t spare)
 {
 	uint64_t now = s->next_due;
 	bool took;
@@ -349,7 +357,7 @@ static void take_next(const struct dx_dax_model *m, struct sim *s, uint64_t spar
 	took = takes_more(s) && take_oldest(s, spare);
 	s->taken += took;
 	if (took && s->n && takes_more(s)) {
-		s->next_due = s->taken < s->pass.take ? s->start + m->offsets[s->pass.first + s->taken]
+		s->next_due = s->taken < s->pass.take ? s->start + s->pass.offsets[s->taken]
 						      : now + s->pass.gap;
 		return;
 	}
@@ -368,7 +376,7 @@ static void worker_until(const struct dx_dax_model *m, struct sim *s, uint32_t t
 {
 	for (;;) {
 		if (s->queued && s->next_due <= ts) {
-			take_next(m, s, spare);
+			take_next(s, spare);
 		} else if (s->ending && s->busy_until <= ts) {
 			s->ending = false;
 			if (!s->kicked_busy && !(s->taken && s->nfree < threshold))
@@ -581,22 +589,22 @@ static void place(struct dx_dax_model *m, struct pass *p, uint64_t from, bool ki
 	}
 }
 
-/* The pass that ended at END with its removals since pass_first, NR_BUSY ranges busy then: its shape. */
+/* The pass that ended at END, with NR_BUSY ranges busy then: its shape. */
 static struct pass shape(struct dx_dax_model *m, uint64_t began, uint64_t end, uint32_t nr_busy)
 {
-	struct pass p = { .began = began, .first = m->pass_first, .take = (uint32_t)(m->noffsets - m->pass_first) };
+	struct pass p = { .began = began, .take = m->ntook };
 	uint64_t gaps[RECLAIM_CHUNK], since = m->last_removal > began ? m->last_removal : began;
 	uint32_t mapped_since = 0;
 
-	p.at = p.take ? m->offsets[p.first] : began;
+	p.at = p.take ? m->took_at[0] : began;
 	p.rest = end > p.at ? end - p.at : 0;
 	for (uint32_t k = 1; k < p.take; k++) {
-		gaps[k - 1] = m->offsets[p.first + k] - m->offsets[p.first + k - 1];
+		gaps[k - 1] = m->took_at[k] - m->took_at[k - 1];
 		m->gaps_ns += gaps[k - 1];
 		m->ngaps++;
 	}
 	for (uint32_t k = 0; k < p.take; k++)
-		m->offsets[p.first + k] -= p.at;
+		p.offsets[k] = m->took_at[k] - p.at;
 	if (p.take >= 2) {
 		qsort(gaps, p.take - 1, sizeof(gaps[0]), u64_cmp);
 		p.gap = gaps[(p.take - 2) / 2];
@@ -653,8 +661,8 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 		m->remove_began = began;
 		break;
 	case DX_DAX_RECLAIM: /* sent right after its REMOVEMAPPING */
-		if (m->noffsets - m->pass_first < RECLAIM_CHUNK)
-			*DX_PUSH(m->offsets, m->noffsets, m->cap_offsets) = m->remove_began;
+		if (m->ntook < RECLAIM_CHUNK)
+			m->took_at[m->ntook++] = m->remove_began;
 		m->last_removal = e->ts;
 		break;
 	case DX_DAX_RECLAIM_PASS:
@@ -683,9 +691,24 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 		m->pass_requeued = under;
 		m->kick_at = 0;
 		m->nrecent = 0;
-		m->pass_first = m->noffsets;
+		m->ntook = 0;
 		break;
 	}
+}
+
+/* Replays draw at or after TS from now on: of more than PASSES_KEPT passes, those before all they can reach go. */
+static void forget_passes(struct pass *passes, size_t *n, uint64_t ts)
+{
+	size_t from;
+
+	if (*n <= PASSES_KEPT)
+		return;
+	from = first_after(passes, *n, ts);
+	from = from > NEAREST_PASSES ? from - NEAREST_PASSES : 0;
+	if (from < *n / 2)
+		return; /* in bulk, half at least */
+	memmove(passes, passes + from, (*n - from) * sizeof(*passes));
+	*n -= from;
 }
 
 /* The uses and evictions held back that can go now (NOW: the stream's time), or all. */
@@ -701,11 +724,14 @@ static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
 		e.file.ino = h->ino;
 		e.dax.offset = h->offset;
 		m->first_held++;
+		m->replayed_to = h->ts;
 		if (h->op == DX_DAX_USE)
 			use(m, &e);
 		else
 			evict(m, &e);
 	}
+	forget_passes(m->kicked, &m->nkicked, m->replayed_to);
+	forget_passes(m->followed, &m->nfollowed, m->replayed_to);
 	if (m->first_held == m->nheld) {
 		m->first_held = m->nheld = 0;
 	} else if (m->first_held > m->cap_held / 2) {

@@ -424,6 +424,32 @@ static void test_passes_after(void)
 	dx_dax_model_free(m);
 }
 
+/* A long stream: passes no kick can draw any more are let go, and the late ones are still the ones drawn. */
+static void test_many_passes(void)
+{
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	struct dx_dax_model_point p;
+	uint64_t ts = 0;
+
+	for (int i = 0; i < 10000; i++) { /* a pass of 1 ns lag, a use */
+		timing(m, DX_DAX_SETUP, ts + 1, 1, 0);
+		timing(m, DX_DAX_RECLAIM_PASS, ts + 2, 0, 4);
+		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(i % 5), false, false);
+	}
+	for (int i = 0; i < 8; i++) { /* then 8 passes of 0.1 s, and uses */
+		timing(m, DX_DAX_SETUP, ts + 1, 1, 0);
+		timing(m, DX_DAX_RECLAIM_PASS, ts + 100000000, 0, 4);
+		ts += 100000002;
+	}
+	for (int u = 0; u < 20; u++)
+		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(u % 5), false, false);
+	p = at(m, 4);
+	ok(p.stalls_lo == p.stalls_hi && p.stalls >= 4 && p.stalls <= 5,
+	   "10,000 passes of 1 ns, then 8 of 0.1 s: only the last 20 uses stall, every 4th mapping (stalls %llu..%llu)",
+	   (unsigned long long)p.stalls_lo, (unsigned long long)p.stalls_hi);
+	dx_dax_model_free(m);
+}
+
 /* Files made, read and deleted in turn: their ranges go back at eviction, so a window of a round's size never reclaims. */
 static void test_eviction(void)
 {
@@ -448,7 +474,7 @@ static void test_eviction(void)
 
 int main(void)
 {
-	plan(24);
+	plan(25);
 	test_scan();
 	test_upgrade();
 	test_random();
@@ -458,6 +484,7 @@ int main(void)
 	test_measured_passes();
 	test_nearest_passes();
 	test_passes_after();
+	test_many_passes();
 	test_eviction();
 	return done_testing();
 }
