@@ -402,6 +402,17 @@ static void test_nearest_passes(void)
 	dx_dax_model_free(m);
 }
 
+/* N passes from TS on that took their first range 0.1 s after their kick; the time after them. */
+static uint64_t slow_passes(struct dx_dax_model *m, uint64_t ts, int n)
+{
+	for (int i = 0; i < n; i++) {
+		timing(m, DX_DAX_SETUP, ts + 1, 1, 0);
+		timing(m, DX_DAX_RECLAIM_PASS, ts + 100000000, 0, 4);
+		ts += 100000002;
+	}
+	return ts;
+}
+
 /* Uses wait for the passes measured after them: a kick draws passes of its own phase, later ones too. */
 static void test_passes_after(void)
 {
@@ -411,11 +422,7 @@ static void test_passes_after(void)
 
 	for (int u = 0; u < 20; u++)
 		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(u % 5), false, false);
-	for (int i = 0; i < 4; i++) { /* passes that took their first range 0.1 s after their kick */
-		timing(m, DX_DAX_SETUP, ts + 1, 1, 0);
-		timing(m, DX_DAX_RECLAIM_PASS, ts + 100000000, 0, 4);
-		ts += 100000002;
-	}
+	slow_passes(m, ts, 4);
 	p = at(m, 4);
 	ok(p.stalls == 4 && p.stalls_lo == p.stalls_hi,
 	   "passes measured after the uses, lagging past them: faults wait for the worker every 4th mapping "
@@ -436,11 +443,7 @@ static void test_many_passes(void)
 		timing(m, DX_DAX_RECLAIM_PASS, ts + 2, 0, 4);
 		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(i % 5), false, false);
 	}
-	for (int i = 0; i < 8; i++) { /* then 8 passes of 0.1 s, and uses */
-		timing(m, DX_DAX_SETUP, ts + 1, 1, 0);
-		timing(m, DX_DAX_RECLAIM_PASS, ts + 100000000, 0, 4);
-		ts += 100000002;
-	}
+	ts = slow_passes(m, ts, 8); /* then 8 passes of 0.1 s, and uses */
 	for (int u = 0; u < 20; u++)
 		use_at(m, ts += NS_PER_USE, 5, (uint64_t)(u % 5), false, false);
 	p = at(m, 4);
