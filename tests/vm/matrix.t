@@ -329,8 +329,8 @@ sub virtiofs_verdicts {
 # uses with its worker's passes as measured, and the largest window's curve
 # predicts every smaller size (with no pass measured there: a worker at its
 # kick). The targets (docs/dax-model.md): the count made inside the
-# predicted 10th-90th percentile interval, the median within 10%; 25% is the
-# bound. Where the calibration (make calibrate, six 6.12 runs) found a size
+# predicted interval (the least to the most of 19 replays: a 90% interval),
+# the median within 10%; 25% is the bound. Where the calibration (make calibrate, six 6.12 runs) found a size
 # outside the targets, they are TODOs with its numbers; at 8 MiB (4 ranges,
 # the mapped file fills the window) the largest window's curve has no
 # worker's lag to go by, and its own prediction was 24% off in one run; at
