@@ -24,6 +24,28 @@ verdict() {
 	echo "@@END verdict-$1-err@@"
 	artifact "verdict-$1" /tmp/verdict.json
 }
+# bounded SECS CMD...: CMD, then "exit STATUS" on its stderr. Past SECS the
+# blocked tasks' stacks (sysrq w) and the kernel's last lines go to its
+# stderr and it is killed: a hang leaves evidence in its artifact, not only
+# the host's timeout of the whole guest (once in ~5 7.3 boots, in daxcheck).
+bounded() {
+	secs=$1
+	shift
+	"$@" &
+	pid=$!
+	(
+		sleep "$secs"
+		kill -0 $pid 2>/dev/null || exit 0
+		echo "still running after $secs s: $*" >&2
+		echo w > /proc/sysrq-trigger
+		dmesg | tail -150 >&2
+		kill -9 $pid
+	) &
+	watcher=$!
+	wait $pid
+	echo "exit $?" >&2
+	kill $watcher 2>/dev/null
+}
 # Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
 # Empty FILE before starting the tool: the banner of an earlier run left in it
 # would pass at once, before the tool has opened it (seen on 5.10 under load).
@@ -111,8 +133,7 @@ record() {
 	# the truth table's rows for this DAX filesystem (fio is not in the guest)
 	scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
 	# shellcheck disable=SC2086
-	$D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios "$mnt" > /tmp/truth.json 2> /tmp/truth.err
-	echo "exit $?" >> /tmp/truth.err
+	bounded 150 $D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios "$mnt" > /tmp/truth.json 2> /tmp/truth.err
 	artifact "$fs-truth" /tmp/truth.json
 	artifact "$fs-truth-err" /tmp/truth.err
 	umount "$mnt"
