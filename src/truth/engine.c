@@ -439,9 +439,9 @@ int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *e
 		}
 		/*
 		 * A race scheduled by the clock that did not happen (under TCG an
-		 * access can land outside the change) shows nothing either way: it
-		 * is run again, at most as many times as the runs asked for. Its
-		 * findings were judged all the same.
+		 * access can land outside the change) cannot show a missed finding:
+		 * it is run again, at most as many times as the runs asked for. A
+		 * finding in it that matches nothing still counts as a false positive.
 		 */
 		if (!ret && !r.raced && !t->o.expect_clean && row->rerun < runs)
 			row->rerun++;

@@ -34,14 +34,18 @@ my ($cap, $banner, undef, $race_rc) = record_around(
     workload => [ build() . '/race', '--file', "$dir/f", '--punch', '8192:16384', '--write-at', '0:3' ]);
 is($race_rc, 0, 'workload ran');
 my $doc = report_json($cap);
+my ($text_rc, $text) = run_cmd(build() . '/daxtrace', 'report', $cap);
 if ($since->(5, 12)) {
-    is($doc->{skipped_runs}, 0, "this kernel counts skipped runs: none of daxscope's");
-    is_deeply($doc->{skipped_runs_by_program}, {}, 'no program listed');
-    ok($doc->{complete}, 'the capture is complete');
+    # a preemptible kernel may really skip some (a task preempted inside a program): then they are listed
+    my $skipped = $doc->{skipped_runs};
+    ok(defined $skipped && $skipped =~ /^\d+$/, "this kernel counts skipped runs: daxscope's read (" . ($skipped // 'null') . ')');
+    my $listed = 0;
+    $listed += $_ for values %{ $doc->{skipped_runs_by_program} // {} };
+    is($listed, $skipped, 'the programs listed add up to it');
+    is(!!$doc->{complete}, !$skipped, $skipped ? 'the capture is not complete' : 'the capture is complete');
+    like($text, $skipped ? qr/WARNING.*skipped/i : qr/\A(?!.*not counted by this kernel)/s, 'the text report agrees');
 } else {
     ok(exists $doc->{skipped_runs} && !defined $doc->{skipped_runs}, 'before 5.12: skipped runs not counted (null)');
-    my ($rc, $text) = run_cmd(build() . '/daxtrace', 'report', $cap);
     like($text, qr/not counted by this kernel/, 'and the text says so');
-    pass('nothing to list');
 }
 done_testing();

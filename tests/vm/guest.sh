@@ -24,27 +24,39 @@ verdict() {
 	echo "@@END verdict-$1-err@@"
 	artifact "verdict-$1" /tmp/verdict.json
 }
-# bounded SECS CMD...: CMD, then "exit STATUS" on its stderr. Past SECS the
-# blocked tasks' stacks (sysrq w) and the kernel's last lines go to its
-# stderr and it is killed: a hang leaves evidence in its artifact, not only
-# the host's timeout of the whole guest (once in ~5 7.3 boots, in daxcheck).
+# bounded SECS OUT ERR CMD...: CMD, its stdout in OUT, its stderr in ERR, then
+# "exit STATUS" in ERR. Past SECS what it waits on (its threads' kernel
+# stacks, the blocked tasks' (sysrq w), the kernel's last lines) goes to the
+# console at once as artifact "hang", and it is killed (or left, if it cannot
+# die): a hang leaves evidence, not only the host's timeout of the whole guest
+# (seen once in ~5 7.3 boots, in daxcheck).
 bounded() {
-	secs=$1
-	shift
-	"$@" &
-	pid=$!
-	(
-		sleep "$secs"
-		kill -0 $pid 2>/dev/null || exit 0
-		echo "still running after $secs s: $*" >&2
-		echo w > /proc/sysrq-trigger
-		dmesg | tail -150 >&2
-		kill -9 $pid
-	) &
-	watcher=$!
-	wait $pid
-	echo "exit $?" >&2
-	kill $watcher 2>/dev/null
+	b_secs=$1 b_out=$2 b_err=$3
+	shift 3
+	"$@" > "$b_out" 2> "$b_err" &
+	b_pid=$!
+	b_ticks=$((b_secs * 10))
+	while kill -0 $b_pid 2>/dev/null && [ $b_ticks -gt 0 ]; do
+		sleep 0.1
+		b_ticks=$((b_ticks - 1))
+	done
+	if kill -0 $b_pid 2>/dev/null; then
+		{
+			echo "still running after $b_secs s: $*"
+			for t in /proc/$b_pid/task/*; do
+				echo "$t $(cat "$t/comm")"
+				cat "$t/stack"
+			done
+			echo w > /proc/sysrq-trigger
+			dmesg | tail -150
+		} > /tmp/hang 2>&1
+		artifact hang /tmp/hang
+		kill -9 $b_pid
+		echo "exit: killed after $b_secs s (artifact hang)" >> "$b_err"
+		return 1
+	fi
+	wait $b_pid
+	echo "exit $?" >> "$b_err"
 }
 # Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
 # Empty FILE before starting the tool: the banner of an earlier run left in it
@@ -133,7 +145,7 @@ record() {
 	# the truth table's rows for this DAX filesystem (fio is not in the guest)
 	scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
 	# shellcheck disable=SC2086
-	bounded 150 $D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios "$mnt" > /tmp/truth.json 2> /tmp/truth.err
+	bounded 150 /tmp/truth.json /tmp/truth.err $D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios "$mnt"
 	artifact "$fs-truth" /tmp/truth.json
 	artifact "$fs-truth-err" /tmp/truth.err
 	umount "$mnt"
