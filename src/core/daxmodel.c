@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "daxscope/core/correlate.h"
+#include "daxscope/core/hist.h"
 #include "daxmodel.h"
 #include "grow.h"
 #include "u64index.h"
@@ -124,8 +125,7 @@ struct dx_dax_model {
 	/* the worker's passes as the capture measured them: kicked ones, and ones that followed another */
 	struct pass *kicked, *followed;
 	size_t nkicked, nfollowed, cap_kicked, cap_followed;
-	uint64_t *lags; /* the kicked passes' lags, for dx_dax_model_lags */
-	size_t nlags, cap_lags;
+	struct dx_hist lags; /* the kicked passes' lags: a histogram, not a list (a stream's worth of passes) */
 	uint64_t took_at[RECLAIM_CHUNK]; /* when this pass's removals began */
 	uint32_t ntook;
 	uint64_t gaps_ns, ngaps; /* between two removals of a pass, over all: for passes with fewer than two */
@@ -202,7 +202,6 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	free(m->order);
 	free(m->kicked);
 	free(m->followed);
-	free(m->lags);
 	free(m->held);
 	free(m);
 }
@@ -583,7 +582,7 @@ static void place(struct dx_dax_model *m, struct pass *p, uint64_t from, bool ki
 		p->queued = p->lag;
 	if (kicked) {
 		*DX_PUSH(m->kicked, m->nkicked, m->cap_kicked) = *p;
-		*DX_PUSH(m->lags, m->nlags, m->cap_lags) = p->lag;
+		dx_hist_add(&m->lags, p->lag);
 	} else if (from) {
 		*DX_PUSH(m->followed, m->nfollowed, m->cap_followed) = *p;
 	}
@@ -790,10 +789,9 @@ uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m)
 	return m->unfollowed;
 }
 
-size_t dx_dax_model_lags(const struct dx_dax_model *m, const uint64_t **lags_ns)
+const struct dx_hist *dx_dax_model_lags(const struct dx_dax_model *m)
 {
-	*lags_ns = m->lags;
-	return m->nlags;
+	return &m->lags;
 }
 
 /* The count at OFFSET in struct counts of each of Z's replays, lowest first, into V; how many. */

@@ -218,16 +218,13 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
 	size_t n = dx_dax_model_curve(m, curve, CURVE_POINTS);
-	const uint64_t *lags;
-	size_t nlags = dx_dax_model_lags(m, &lags);
-
 	fprintf(out,
 		"  cache-size model: %" PRIu64 " range uses, at most %" PRIu64
 		" ranges mapped at once, replayed through fs/fuse/dax.c's reclaim policy %d times, at each kick the "
 		"worker replaying one of the %zu kicked passes measured, near it in time (%" PRIu64
 		" uses past its limit); medians (lowest-highest replay: a 90%% interval)\n"
 		"  %10s %18s %14s %14s %9s %26s %9s\n",
-		dx_dax_model_uses(m), dx_dax_model_working_set(m), DX_DAX_MODEL_REPLAYS, nlags,
+		dx_dax_model_uses(m), dx_dax_model_working_set(m), DX_DAX_MODEL_REPLAYS, (size_t)dx_dax_model_lags(m)->count,
 		dx_dax_model_unfollowed(m), "WINDOW", "SETUPS", "STALLS", "INLINE", "REMOVALS", "WAIT", "PAGES_KIB");
 	for (size_t i = 0; i < n; i++) {
 		const struct dx_dax_model_point *p = &curve[i];
@@ -652,22 +649,18 @@ static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const stru
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
 	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
-	struct dx_hist lag_ns = { 0 };
-	const uint64_t *lags;
 	struct dax_verdict v;
 
 	if (!dax_verdict(w, m, &v)) {
 		dx_json_null(g, "model");
 		return;
 	}
-	for (size_t i = 0, nlags = dx_dax_model_lags(m, &lags); i < nlags; i++)
-		dx_hist_add(&lag_ns, lags[i]);
 	dx_json_map(g, "model");
 	dx_json_u64(g, "uses", dx_dax_model_uses(m));
 	dx_json_u64(g, "working_set_ranges", dx_dax_model_working_set(m));
 	dx_json_u64(g, "unfollowed_uses", dx_dax_model_unfollowed(m));
 	dx_json_u64(g, "replays", DX_DAX_MODEL_REPLAYS);
-	json_named_hist(g, "worker_lag_ns", &lag_ns);
+	json_named_hist(g, "worker_lag_ns", dx_dax_model_lags(m));
 	dx_json_fixed3(g, "margin", DX_DAX_MODEL_MARGIN);
 	dx_json_u64(g, "waited_ns", (uint64_t)dax_waited_ns(w));
 	dx_json_array(g, "curve");

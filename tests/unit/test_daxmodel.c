@@ -200,8 +200,7 @@ static void test_random(void)
 static void test_lag_measured(void)
 {
 	struct dx_dax_model *m = dx_dax_model_new(4);
-	const uint64_t *lags;
-	size_t n;
+	const struct dx_hist *lags;
 
 	use(m, 5, 0, false);
 	timing(m, DX_DAX_SETUP, 1000, 100, 2);         /* began at 900, 2 free: over the threshold, no kick */
@@ -220,13 +219,12 @@ static void test_lag_measured(void)
 	timing(m, DX_DAX_REMOVE, 45000, 1000, 0);        /* the pass (from 42000) took its first range at 44000 */
 	timing(m, DX_DAX_RECLAIM, 45000, 2500, 0);
 	timing(m, DX_DAX_RECLAIM_PASS, 46000, 4000, 3);
-	n = dx_dax_model_lags(m, &lags);
-	ok(n == 5 && lags[0] == 3100 && lags[1] == 2100 && lags[2] == 1000 && lags[3] == 0 && lags[4] == 4100,
+	lags = dx_dax_model_lags(m);
+	/* 3100, 2100, 1000, 0, 4100 */
+	ok(lags->count == 5 && lags->total_ns == 10300 && lags->max_ns == 4100,
 	   "lags: kick to pass, none for a requeued pass, a round trip the worker ran within, one it began before, "
-	   "to the first range a pass took (%zu: %llu %llu %llu %llu %llu)",
-	   n, n > 0 ? (unsigned long long)lags[0] : 0, n > 1 ? (unsigned long long)lags[1] : 0,
-	   n > 2 ? (unsigned long long)lags[2] : 0, n > 3 ? (unsigned long long)lags[3] : 0,
-	   n > 4 ? (unsigned long long)lags[4] : 0);
+	   "to the first range a pass took (%llu lags, %llu ns in all, the longest %llu)",
+	   (unsigned long long)lags->count, (unsigned long long)lags->total_ns, (unsigned long long)lags->max_ns);
 	dx_dax_model_free(m);
 }
 

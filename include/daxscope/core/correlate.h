@@ -197,8 +197,8 @@ uint64_t dx_dax_model_uses(const struct dx_dax_model *m);
 uint64_t dx_dax_model_working_set(const struct dx_dax_model *m);
 /* Uses of ranges past the most the model follows (4 Mi ranges): counted, not replayed. */
 uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m);
-/* The worker's lags the capture measured (kick to its pass's first range, ns), in the order measured; how many. */
-size_t dx_dax_model_lags(const struct dx_dax_model *m, const uint64_t **lags_ns);
+/* The worker's lags the capture measured (kick to its pass's first range, ns). */
+const struct dx_hist *dx_dax_model_lags(const struct dx_dax_model *m);
 /* The curve, smallest window first, ending at the first size that never reclaims; how many points. */
 size_t dx_dax_model_curve(const struct dx_dax_model *m, struct dx_dax_model_point *out, size_t cap);
 /*
