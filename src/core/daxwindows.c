@@ -92,11 +92,14 @@ size_t dax_windows_at(const struct dax_windows *dw, uint64_t address, uint64_t t
 
 void dax_windows_advance(struct dax_windows *dw, uint64_t now_ns, bool end)
 {
-	for (size_t i = 0; i < dw->n; i++)
-		if (dw->models[i] && end)
+	for (size_t i = 0; i < dw->n; i++) {
+		if (!dw->models[i])
+			continue;
+		if (end)
 			dx_dax_model_flush(dw->models[i]);
-		else if (dw->models[i])
+		else
 			dx_dax_model_advance(dw->models[i], now_ns);
+	}
 }
 
 void dax_windows_free(struct dax_windows *dw)
