@@ -113,7 +113,7 @@ struct dx_dax_model {
 	size_t nheld, first_held, cap_held;
 	uint64_t passes_seen;
 	uint64_t replayed_to; /* the last use or eviction replayed */
-	struct u64_map files; /* ino -> file number + 1 */
+	struct u64_map files; /* ino -> file number + 1, from its first use to its eviction */
 	uint64_t nfiles;
 	struct u64_map seen;  /* the endless window: key -> 1 read-only, 2 writable */
 	uint64_t *order;      /* its keys in the order mapped */
@@ -564,6 +564,7 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 			m->order[kept++] = m->order[i];
 	m->removals += m->nmapped - kept;
 	m->nmapped = kept;
+	u64_map_del(&m->files, e->file.ino); /* dead: the inode number, taken again, is another file */
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -782,6 +783,11 @@ uint64_t dx_dax_model_uses(const struct dx_dax_model *m)
 uint64_t dx_dax_model_working_set(const struct dx_dax_model *m)
 {
 	return m->working_set;
+}
+
+size_t dx_dax_model_files(const struct dx_dax_model *m)
+{
+	return m->files.used + m->files.has_max;
 }
 
 uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m)

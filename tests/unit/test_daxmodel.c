@@ -465,6 +465,7 @@ static void test_eviction(void)
 	}
 	dx_dax_model_flush(m);
 	is_int(dx_dax_model_working_set(m), 4, "eviction: the working set is the most mapped at once");
+	is_int(dx_dax_model_files(m), 0, "eviction: no file is kept past its inode's eviction");
 	n = dx_dax_model_curve(m, curve, 128);
 	ok(n && curve[n - 1].ranges == 5 && curve[n - 1].setups == 20 && curve[n - 1].removals == 20 &&
 	   curve[n - 1].reclaims == 0,
@@ -475,7 +476,7 @@ static void test_eviction(void)
 
 int main(void)
 {
-	plan(25);
+	plan(26);
 	test_scan();
 	test_upgrade();
 	test_random();

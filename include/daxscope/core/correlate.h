@@ -101,6 +101,7 @@ struct dx_file_stats {
 	uint64_t lock_unknown_punches; /* windows whose fault lock was not known yet (learned from faults): never judged held */
 	uint64_t unwatched_punches; /* windows on a mapped file while the fault hooks were not attached (on demand) */
 	uint64_t undated_punches;   /* FUSE windows whose data change no probe could date: their verdicts are unreliable */
+	uint64_t reads_unwatched_punches; /* windows on a mapped page-cache file where read faults go unseen: never clean */
 	uint64_t over_window_limit; /* fault groups, page marks and requests a window did not keep (past DX_WINDOW_EVENTS
 				     * or the evidence budget): counted, never judged */
 	uint64_t partial_punches;   /* windows that did not keep some of theirs: never clean */
@@ -195,6 +196,8 @@ struct dx_dax_model_point {
 uint64_t dx_dax_model_uses(const struct dx_dax_model *m);
 /* The most ranges mapped at once in a window that never reclaims: past this size no window reclaims. */
 uint64_t dx_dax_model_working_set(const struct dx_dax_model *m);
+/* Files the model numbers, the ones used and not yet evicted: what it keeps per file. */
+size_t dx_dax_model_files(const struct dx_dax_model *m);
 /* Uses of ranges past the most the model follows (4 Mi ranges): counted, not replayed. */
 uint64_t dx_dax_model_unfollowed(const struct dx_dax_model *m);
 /* The worker's lags the capture measured (kick to its pass's first range, ns). */
@@ -233,6 +236,7 @@ struct dx_punch_window {
 	bool incomplete;   /* events were lost while it was open, or its begin arrived too late to be placed exactly */
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached: faults unseen */
 	bool change_undated;   /* a FUSE file whose request changing the data no probe dated: never judged clean */
+	bool reads_unwatched;  /* a mapped page-cache file, on a kernel where its read faults go unseen: never clean */
 	bool partial;          /* it only counted some of its fault groups, page marks or requests (the window's
 				* limit or the evidence budget): its findings are incomplete, and no verdict is clean */
 };
