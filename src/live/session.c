@@ -138,8 +138,12 @@ static const struct helper find_vma = { BPF_FUNC_find_vma, "bpf_find_vma, 5.17+"
 #define ONLY_WITH(name) .primary = PROG(name), .when_primary_loads = true
 /* Runs on every fault: attached only while punches run on mapped files, unless always asked for. */
 #define ON_DEMAND .on_demand = true
-/* An fexit for kernels where its function returns void: on the others not theirs, and named nowhere. */
-#define WHERE_VOID .where_void = true
+/*
+ * An fexit for kernels where its function returns void, or one that reads
+ * the value it returns: on the other kernels not theirs, and named nowhere.
+ */
+#define WHERE_VOID .returns = RETURNS_VOID
+#define WHERE_VALUE .returns = RETURNS_VALUE
 /* The entry and exit programs of FAULT_HANDLER(fn) in faults.bpf.c. */
 #define FAULT_TIMING(fn, concern, mod) \
 	ENTRY(on_enter_##fn, concern, .module = mod, ON_DEMAND), ENTRY(on_exit_##fn, concern, .module = mod, ON_DEMAND)
@@ -152,7 +156,7 @@ static const struct program {
 	const char *module;       /* fentry/fexit target in a module: its name (NULL: vmlinux) */
 	const struct helper *helper;
 	bool on_demand;
-	bool where_void;          /* WHERE_VOID */
+	enum { RETURNS_ANY, RETURNS_VOID, RETURNS_VALUE } returns; /* WHERE_VOID, WHERE_VALUE */
 } registry[] = {
 	/* punch windows (punch.bpf.c) */
 	ENTRY(on_vfs_fallocate, PUNCHES),
@@ -178,7 +182,7 @@ static const struct program {
 	/* faults and page events (faults.bpf.c) */
 	ENTRY(on_user_fault, FAULT_ADDRESSES, ONLY_WITH(on_map_pages), ON_DEMAND),
 	ENTRY(on_user_fault_vma, VMA_FAULTS, STANDS_IN_FOR(on_map_pages), .helper = &find_vma, ON_DEMAND),
-	ENTRY(on_map_pages_fexit, READ_FAULTS, ON_DEMAND),
+	ENTRY(on_map_pages_fexit, READ_FAULTS, WHERE_VALUE, ON_DEMAND),
 	ENTRY(on_map_pages_fexit_void, FAULT_AROUND_PTES, STANDS_IN_FOR(on_map_pages_fexit), WHERE_VOID, ON_DEMAND),
 	ENTRY(on_map_pages, READ_FAULTS, STANDS_IN_FOR(on_map_pages_fexit_void), ON_DEMAND),
 	ENTRY(on_filemap_fault_fentry, READ_FAULTS, ON_DEMAND),
@@ -505,7 +509,7 @@ struct refusals {
 	struct refusal {
 		size_t entry;
 		char reason[REASON_LEN];
-		bool unnamed; /* not this kernel's program (WHERE_VOID): its concern is not the banner's */
+		bool unnamed; /* not this kernel's program (WHERE_VOID, WHERE_VALUE): its concern is not the banner's */
 	} list[NPROGS];
 	size_t n;
 };
@@ -746,9 +750,12 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 		size_t i = entry_of(s->skel, prog);
 		struct refusal *other_kernels;
 
-		if (registry[i].where_void &&
-		    !kernel_function_returns_void(&k, strchr(bpf_program__section_name(prog), '/') + 1)) {
-			other_kernels = refuse(r, i, "for kernels where its function returns void");
+		if (registry[i].returns != RETURNS_ANY &&
+		    kernel_function_returns_void(&k, strchr(bpf_program__section_name(prog), '/') + 1) !=
+			    (registry[i].returns == RETURNS_VOID)) {
+			other_kernels = refuse(r, i, registry[i].returns == RETURNS_VOID
+							     ? "for kernels where its function returns void"
+							     : "for kernels where its function returns a value");
 			if (other_kernels)
 				other_kernels->unnamed = true;
 		} else if (!attach_point_exists(&registry[i], prog, &k, reason, sizeof(reason))) {
