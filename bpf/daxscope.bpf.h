@@ -74,6 +74,7 @@ struct task_punch {
 	__u64 task;               /* the punching task_struct: whose hold of the lock another task's hook reads */
 	__u32 hooks_epoch;        /* fault_hooks_epoch when it opened */
 	bool mapped;              /* its file was mapped when it opened */
+	bool page_cache;          /* its file is not DAX: its read faults are page-cache faults */
 	bool unwatched;           /* ... while the fault hooks were not attached */
 	bool fuse;                /* its file is FUSE: the server changes the data when it takes the request */
 	bool dated;               /* ... and that request was seen (sent, or read by the server) */

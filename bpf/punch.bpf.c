@@ -21,6 +21,8 @@ volatile __u32 fault_hooks_wanted;
 volatile __s64 mapped_windows_open;
 volatile __u64 mapped_window_last_ns; /* the last open or close of a window on a mapped file */
 volatile __u32 fuse_dating;
+/* Cleared by the collector when page-cache read faults, fault-around's too, are watched: until then, not. */
+volatile __u32 page_reads_unwatched = 1;
 volatile __s64 fuse_windows_open;
 
 /* from include/uapi/linux/falloc.h */
@@ -123,6 +125,7 @@ static __always_inline void open_window(struct inode *inode, struct dentry *dent
 	tp.start = w.start;
 	tp.hooks_epoch = fault_hooks_epoch;
 	tp.mapped = inode_mapped(inode);
+	tp.page_cache = !(BPF_CORE_READ(inode, i_flags) & S_DAX);
 	if (tp.mapped) {
 		tp.unwatched = !fault_hooks_live();
 		mapped_window_last_ns = w.start;
@@ -212,6 +215,8 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		tp->unwatched = true; /* detached (or only attached) while it was open */
 	if (tp->unwatched)
 		flags |= DX_F_FAULTS_UNWATCHED;
+	if (page_reads_unwatched && tp->page_cache && (tp->mapped || (w && w->mmapped_at >= tp->start)))
+		flags |= DX_F_READS_UNWATCHED;
 	if (tp->fuse) {
 		__sync_fetch_and_add(&fuse_windows_open, -1);
 		/*

@@ -78,6 +78,7 @@ enum dx_fault_guard {
 #define DX_F_DAX_FAULT (1u << 12)       /* FUSE DAX use: by a fault (which waits for a free range; IO reclaims inline) */
 #define DX_F_LOCK_FREE (1u << 13)       /* page add: mapping->invalidate_lock (5.15+) was read, not held for write */
 #define DX_F_STALL_UNSEEN (1u << 14)    /* FUSE DAX inline reclaim: no alloc_dax_mapping miss seen first (a skipped run) */
+#define DX_F_READS_UNWATCHED (1u << 15) /* punch end: a mapped page-cache file, on a kernel where its read faults go unseen */
 
 /* A file as the kernel side's maps key it (no generation: one entry per inode). */
 struct dx_file_key {

@@ -681,6 +681,7 @@ static void apply(struct dx_correlator *c, const struct dx_event *e)
 			w->aborted = e->flags & DX_F_ABORTED;
 			w->faults_unwatched = e->flags & DX_F_FAULTS_UNWATCHED;
 			w->change_undated = e->flags & DX_F_CHANGE_UNDATED;
+			w->reads_unwatched = e->flags & DX_F_READS_UNWATCHED;
 			take_kernel_totals(w, &e->punch_end);
 		}
 		break;
@@ -748,6 +749,7 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 			.incomplete = w->incomplete || c->lost > w->lost_at_open,
 			.faults_unwatched = w->faults_unwatched,
 			.change_undated = w->change_undated,
+			.reads_unwatched = w->reads_unwatched,
 			.partial = w->partial,
 		},
 		.file = w->file,

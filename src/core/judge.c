@@ -637,6 +637,7 @@ struct dx_verdict *dx_judge(struct dx_retired_window *w)
 									     : &v.st->unheld_punches) += 1;
 	v.st->unwatched_punches += w->punch.faults_unwatched;
 	v.st->undated_punches += w->punch.change_undated;
+	v.st->reads_unwatched_punches += w->punch.reads_unwatched;
 	index_window(&v);
 	judge_faults(&v);
 	judge_dirtied(&v);
@@ -752,5 +753,6 @@ void dx_file_stats_add(struct dx_file_stats *st, const struct dx_file_stats *t)
 	st->lock_unknown_punches += t->lock_unknown_punches;
 	st->unwatched_punches += t->unwatched_punches;
 	st->undated_punches += t->undated_punches;
+	st->reads_unwatched_punches += t->reads_unwatched_punches;
 }
 

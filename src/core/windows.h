@@ -41,6 +41,7 @@ struct punch_window {
 	bool unterminated, aborted, incomplete;
 	bool faults_unwatched; /* its file was mapped while the fault hooks were not attached */
 	bool change_undated;   /* FUSE: its data change could not be dated, so neither can what raced it */
+	bool reads_unwatched;  /* a mapped page-cache file, on a kernel where its read faults go unseen */
 	/* the kernel's evidence: data changes sampled, those without the lock or before it was known, the first
 	 * and last, dirty bytes dropped */
 	uint32_t changes, unlocked, lock_unknown;

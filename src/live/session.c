@@ -916,6 +916,19 @@ static uint32_t fuse_dating(const bool *attached)
 }
 
 /*
+ * Are page-cache read faults all seen: every user fault at its entry (through
+ * the VMA), or filemap_fault's and fault-around's, which never reaches it?
+ */
+static bool page_reads_watched(const bool *attached)
+{
+	bool fault = attached[entry_at(PROG(on_filemap_fault_fentry))] || attached[entry_at(PROG(on_filemap_fault))];
+	bool around = attached[entry_at(PROG(on_map_pages_fexit))] || attached[entry_at(PROG(on_map_pages_fexit_void))] ||
+		      attached[entry_at(PROG(on_map_pages))];
+
+	return attached[entry_at(PROG(on_user_fault_vma))] || (fault && around);
+}
+
+/*
  * "fentry mode", or "tracepoint mode (fentry/fexit not permitted: REASON)",
  * then when the per-fault hooks run.
  */
@@ -981,6 +994,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	}
 	settle_probes(s, &refused, attached);
 	s->skel->bss->fuse_dating = fuse_dating(attached);
+	s->skel->data->page_reads_unwatched = !page_reads_watched(attached);
 	/* without mmaps watched a file mapped during a punch would pass for unmapped */
 	s->on_demand = !o->fault_hooks_always && attached[entry_at(PROG(on_mmap_enter))];
 	/* never before the last window's linger is over: its late events are still wanted */

@@ -55,6 +55,9 @@ static const struct field file_counters[] = {
 	FILE_FIELD("punches_change_undated", NULL,
 		   "Punch windows on FUSE whose data change could not be dated on this kernel: verdicts unreliable.",
 		   undated_punches, FIELD_U64),
+	FILE_FIELD("punches_reads_unwatched", NULL,
+		   "Punch windows on a mapped page-cache file on a kernel where its read faults go unseen: never clean.",
+		   reads_unwatched_punches, FIELD_U64),
 	FILE_FIELD("punches_partial", NULL,
 		   "Punch windows that only counted some of their evidence (a window's limit or the evidence budget): "
 		   "findings incomplete, never clean.",

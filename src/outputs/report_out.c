@@ -325,6 +325,7 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 	size_t nfiles = dx_report_nfiles(r);
 	uint64_t lost = dx_report_lost(r), unwatched = punches_of(r, offsetof(struct dx_file_stats, unwatched_punches));
 	uint64_t undated = punches_of(r, offsetof(struct dx_file_stats, undated_punches));
+	uint64_t reads_unwatched = punches_of(r, offsetof(struct dx_file_stats, reads_unwatched_punches));
 	uint64_t lock_unknown = punches_of(r, offsetof(struct dx_file_stats, lock_unknown_punches));
 	uint64_t partial = punches_of(r, offsetof(struct dx_file_stats, partial_punches));
 	char text[4 * DX_BANNER_LEN + 1]; /* a capture's texts are the traced side's: escaped too */
@@ -360,6 +361,11 @@ void dx_report_text(FILE *out, const struct dx_report *r)
 			     "(no FUSE request tracepoint, fentry or /dev/fuse read saw its request): FUSE verdicts are "
 			     "unreliable, and %s cannot pass for clean\n",
 			undated, undated == 1 ? "window" : "windows", undated == 1 ? "it" : "they");
+	if (reads_unwatched)
+		fprintf(out, "WARNING: %" PRIu64 " punch %s on a mapped page-cache file, and this kernel's page-cache "
+			     "read faults (filemap_fault, fault-around) are not all watched (see the list above): a read "
+			     "that got through would go unseen, so %s cannot pass for clean\n",
+			reads_unwatched, reads_unwatched == 1 ? "window" : "windows", reads_unwatched == 1 ? "it" : "they");
 	if (lock_unknown)
 		fprintf(out, "%" PRIu64 " punch %s data before %s filesystem's fault lock was known (learned from its "
 			     "faults on this kernel): %s lock not judged, neither held nor clean\n",
@@ -523,6 +529,7 @@ void dx_report_json_file_fields(yajl_gen g, const struct dx_report *r, const str
 	dx_json_u64(g, "punches_lock_unknown", st->lock_unknown_punches);
 	dx_json_u64(g, "punches_faults_unwatched", st->unwatched_punches);
 	dx_json_u64(g, "punches_change_undated", st->undated_punches);
+	dx_json_u64(g, "punches_reads_unwatched", st->reads_unwatched_punches);
 	json_top(g, "top_faulters", st->top_faulters);
 	json_top(g, "top_punchers", st->top_punchers);
 }
@@ -606,6 +613,7 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "incomplete", p->incomplete);
 	dx_json_bool(g, "faults_unwatched", p->faults_unwatched);
 	dx_json_bool(g, "change_undated", p->change_undated);
+	dx_json_bool(g, "reads_unwatched", p->reads_unwatched);
 	dx_json_bool(g, "partial", p->partial);
 }
 

@@ -150,6 +150,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 	memset(&t->total, 0, sizeof(t->total));
 	t->unwatched = 0;
 	t->undated = 0;
+	t->reads_unwatched = 0;
 	t->partial = 0;
 	t->nrows = 0;
 	carry_dropped(t, r);
@@ -202,6 +203,7 @@ void dx_top_update(struct dx_top *t, const struct dx_report *r, double interval_
 		t->total.discarded += rate->discarded;
 		t->unwatched += st->unwatched_punches;
 		t->undated += st->undated_punches;
+		t->reads_unwatched += st->reads_unwatched_punches;
 		t->partial += st->partial_punches;
 		t->prev[i] = (struct dx_top_prev){ st->file, true, now };
 		t->nrows++;
@@ -458,6 +460,10 @@ void dx_top_print_text(FILE *out, const struct dx_top *t, const struct dx_report
 		fprintf(out, "; FUSE punches whose data change this kernel could not date: %" PRIu64
 			     " (FUSE verdicts unreliable)",
 			t->undated);
+	if (t->reads_unwatched)
+		fprintf(out, "; punches on mapped page-cache files whose read faults this kernel hides: %" PRIu64
+			     " (never clean)",
+			t->reads_unwatched);
 	fputc('\n', out);
 	dx_report_text_dax_windows(out, r, false);
 	dx_top_format_header(line, width);

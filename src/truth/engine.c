@@ -313,6 +313,12 @@ static bool run_undated(const struct dx_truth *t, const struct truth_run *r)
 	return run_marked(t, r, offsetof(struct dx_file_stats, undated_punches));
 }
 
+/* ... or a mapped page-cache file whose read faults this kernel hides... */
+static bool run_reads_unwatched(const struct dx_truth *t, const struct truth_run *r)
+{
+	return run_marked(t, r, offsetof(struct dx_file_stats, reads_unwatched_punches));
+}
+
 /* ... or evidence only counted (the evidence budget): never clean. */
 static bool run_partial(const struct dx_truth *t, const struct truth_run *r)
 {
@@ -366,7 +372,7 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 	row->runs++;
 	row->raced += r->raced;
 	row->undated += run_undated(t, r);
-	row->clean += !truths && !reported && !run_undated(t, r) && !run_partial(t, r);
+	row->clean += !truths && !reported && !run_undated(t, r) && !run_reads_unwatched(t, r) && !run_partial(t, r);
 	row->true_events += truths;
 	row->reported += reported;
 	row->tp += truths - fn;

@@ -406,7 +406,7 @@ static struct attempt *attempt_of(struct attempt *as, unsigned int n, uint64_t i
 
 struct evidence {
 	unsigned int missing;    /* attempts with no window */
-	unsigned int undated, incomplete, unterminated, unwatched, partial;
+	unsigned int undated, incomplete, unterminated, unwatched, reads_unwatched, partial;
 	bool guard_mixed;
 	bool fuse; /* the directory is on FUSE: a file without DAX has no fault lock to take (guard none) */
 	bool trail_after_op; /* the trail is a store lost after the operation: kept over any other */
@@ -428,6 +428,7 @@ static void note_window(struct dx_verdict_row *row, struct evidence *ev, struct 
 	ev->incomplete += w->incomplete;
 	ev->unterminated += w->unterminated || w->aborted;
 	ev->unwatched += w->faults_unwatched;
+	ev->reads_unwatched += w->reads_unwatched;
 	ev->partial += w->partial;
 	a->windows++;
 }
@@ -587,6 +588,9 @@ static const char *unchecked(const struct dx_verdict_row *row, const struct evid
 		snprintf(buf, len, "%u window(s) lost events or never ended", ev->incomplete + ev->unterminated);
 	else if (ev->unwatched)
 		snprintf(buf, len, "faults were not watched in %u window(s)", ev->unwatched);
+	else if (ev->reads_unwatched)
+		snprintf(buf, len, "this kernel's page-cache read faults are not all watched (%u window(s) on a mapped file)",
+			 ev->reads_unwatched);
 	else if (ev->partial)
 		snprintf(buf, len, "%u window(s) only counted some of their evidence (past the evidence budget)",
 			 ev->partial);

@@ -1082,6 +1082,29 @@ static void test_fuse_undated(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * A punch of a mapped page-cache file on a kernel where its read faults go
+ * unseen (5.10 without fentry: no filemap_fault or fault-around hook, no
+ * bpf_find_vma). The kernel marks the window; it is carried to the window and the
+ * file, and the window next to it, unmarked, stays so.
+ */
+static void test_reads_unwatched(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	punch(&s, 0, 2, 4);
+	add(&s, DX_PUNCH_END, PUNCHER, 10 * MS)->flags = DX_F_READS_UNWATCHED;
+	punch(&s, 20 * MS, 2, 4);
+	add(&s, DX_PUNCH_END, PUNCHER, 30 * MS);
+	c = run(&s, &r);
+	ok(r.npunches == 2 && r.p[0].reads_unwatched && !r.p[0].faults_unwatched && !r.p[1].reads_unwatched,
+	   "the window the kernel marked is reads_unwatched, the next one not");
+	is_int(dx_correlator_file(c, 0)->reads_unwatched_punches, 1, "the file counts its window with reads unwatched");
+	dx_correlator_free(c);
+}
+
 static void test_punch_never_ends(void)
 {
 	struct stream s = { 0 };
@@ -1259,6 +1282,7 @@ int main(void)
 	test_punch_windows();
 	test_fuse_dated_at_receipt();
 	test_fuse_undated();
+	test_reads_unwatched();
 	test_end_lost_then_new_punch();
 	test_inode_reuse();
 	test_dax_window();

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* daxtop's model on synthetic events: rates, sorting, filters, narrow rows, --json's bound (its fields: tests/kernel/daxtop.t). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,8 +176,11 @@ static void test_sort_every_column(void)
 	}
 }
 
-/* A FUSE window whose data change this kernel could not date: counted, and -b says FUSE verdicts are unreliable. */
-static void test_undated(void)
+/*
+ * A window the kernel marked as lacking evidence (FLAG): counted since start
+ * in the uint64_t of struct dx_top at COUNTER, and -b's totals line says LINE.
+ */
+static void test_marked(uint16_t flag, size_t counter, const char *line)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ 0 });
 	struct dx_top t = { 0 };
@@ -185,15 +189,14 @@ static void test_undated(void)
 	FILE *mem;
 
 	dx_top_update(&t, r, 1.0);
-	is_int(t.undated, 0, "no FUSE window undated yet");
-	punch_with_losses(r, 4, 400, 9, 0, DX_F_CHANGE_UNDATED);
+	is_int(*(uint64_t *)((char *)&t + counter), 0, "none marked yet");
+	punch_with_losses(r, 4, 400, 9, 0, flag);
 	dx_top_update(&t, r, 1.0);
-	is_int(t.undated, 1, "a FUSE window whose data change could not be dated: counted since start");
+	is_int(*(uint64_t *)((char *)&t + counter), 1, "a marked window: counted since start");
 	mem = open_memstream(&text, &len);
 	dx_top_print_text(mem, &t, r, 300);
 	fclose(mem);
-	ok(text && strstr(text, "; FUSE punches whose data change this kernel could not date: 1 (FUSE verdicts unreliable)\n"),
-	   "-b says FUSE verdicts are unreliable on its totals line");
+	ok(text && strstr(text, line), "-b's totals line says: %s", line);
 	free(text);
 	dx_top_free(&t);
 	dx_report_free(r);
@@ -250,7 +253,7 @@ int main(void)
 	FILE *mem;
 
 	/* the model's, the undated window's, --json's bound, three per sort column, the row's cells */
-	plan(33 + 3 + 2 + 3 * DX_COL_COUNT + 1);
+	plan(33 + 3 + 2 + 3 + 3 * DX_COL_COUNT + 1);
 	ok(r != NULL, "a report");
 	path_of(r, &a, "/data/a.img");
 	path_of(r, &b, "/scratch/b.img");
@@ -376,7 +379,10 @@ int main(void)
 	dx_report_free(r);
 	test_sort_every_column();
 	test_row_cells();
-	test_undated();
+	test_marked(DX_F_CHANGE_UNDATED, offsetof(struct dx_top, undated),
+		    "; FUSE punches whose data change this kernel could not date: 1 (FUSE verdicts unreliable)\n");
+	test_marked(DX_F_READS_UNWATCHED, offsetof(struct dx_top, reads_unwatched),
+		    "; punches on mapped page-cache files whose read faults this kernel hides: 1 (never clean)\n");
 	test_json_bounded();
 	return done_testing();
 }

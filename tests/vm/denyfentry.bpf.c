@@ -2,9 +2,11 @@
 /*
  * Refuses fentry/fexit programs at load (EPERM), as the development host's
  * policy does, so that a guest runs daxscope in tracepoint mode on a kernel
- * that would allow them. A BPF LSM program on security_bpf_prog_load
- * (CONFIG_BPF_LSM, "bpf" in CONFIG_LSM: Debian's 7.3): tp_btf and raw_tp
- * programs are tracing programs too, and load.
+ * that would allow them. A BPF LSM program on security_bpf, which every
+ * kernel of the matrix has (bpf_prog_load's hook came in 6.9), needing
+ * CONFIG_BPF_LSM and "bpf" among the LSMs (Debian's CONFIG_LSM from 6.1; on
+ * 5.10 tests/vm/run-matrix.sh adds it with lsm=). tp_btf and raw_tp programs
+ * are tracing programs too, and load.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,13 +17,15 @@
 
 __u64 denied;
 
-SEC("lsm/bpf_prog_load")
-int BPF_PROG(deny_fentry, struct bpf_prog *prog, union bpf_attr *attr, struct bpf_token *token, bool kernel)
+SEC("lsm/bpf")
+int BPF_PROG(deny_fentry, int cmd, union bpf_attr *attr, unsigned int size)
 {
-	enum bpf_attach_type type = BPF_CORE_READ(prog, expected_attach_type);
+	enum bpf_attach_type type;
 
-	if (BPF_CORE_READ(prog, type) != BPF_PROG_TYPE_TRACING ||
-	    (type != BPF_TRACE_FENTRY && type != BPF_TRACE_FEXIT && type != BPF_MODIFY_RETURN))
+	if (cmd != BPF_PROG_LOAD || BPF_CORE_READ(attr, prog_type) != BPF_PROG_TYPE_TRACING)
+		return 0;
+	type = BPF_CORE_READ(attr, expected_attach_type);
+	if (type != BPF_TRACE_FENTRY && type != BPF_TRACE_FEXIT && type != BPF_MODIFY_RETURN)
 		return 0;
 	__sync_fetch_and_add(&denied, 1);
 	return -EPERM;

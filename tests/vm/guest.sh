@@ -152,3 +152,20 @@ record() {
 }
 record ext4
 record xfs
+# tracepoint mode: a punch of a mapped page-cache file (ext4 without DAX); where
+# no hook sees filemap_fault's and fault-around's read faults its window says so
+if [ "$DENY_FENTRY" = 1 ]; then
+	/sbin/e2fs-mkfs -q -t ext4 -F /dev/pmem0 > /tmp/mkfs.log 2>&1
+	mount -t ext4 /dev/pmem0 /mnt/ext4 2>> /tmp/mkfs.log || cat /tmp/mkfs.log
+	start_recorder pagecache
+	$D/race --file /mnt/ext4/sched --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 \
+		> /tmp/race-sched.json 2> /tmp/race.err
+	echo "exit $?" >> /tmp/race.err
+	stop_recorder pagecache
+	artifact pagecache-race-err /tmp/race.err
+	$D/daxtrace report --json /tmp/pagecache.dxc > /tmp/report.json 2> /tmp/report.err
+	artifact pagecache-report /tmp/report.json
+	$D/daxtrace report /tmp/pagecache.dxc > /tmp/report.txt 2>&1
+	artifact pagecache-report-text /tmp/report.txt
+	umount /mnt/ext4
+fi

@@ -34,18 +34,29 @@ sub held_throughout {
         . ($punch ? "$punch->{data_changes} sampled, $punch->{data_changes_without_lock} without" : 'no punch') . ')');
 }
 
+# ... or, where no lock is read (BLIND: why), the window says its lock is unknown, never held.
+sub lock_as_read {
+    my ($what, $doc, $race, $blind) = @_;
+    return held_throughout($what, $doc, $race) unless $blind;
+    my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    ok($punch && $punch->{data_changes} > 0 && !defined $punch->{holds_lock}
+        && $punch->{data_changes_lock_unknown} == $punch->{data_changes},
+        "$what: the fault lock is not read here, and the window says so ("
+        . ($punch ? "$punch->{data_changes} sampled, $punch->{data_changes_lock_unknown} lock unknown" : 'no punch') . ')');
+}
+
 # The scheduled race (a write and a read at the punch's start, a write well after it):
 # the workload kept the late write, and daxtrace saw the punch hold its lock and found
 # nothing but blocked faults.
 sub scheduled_race {
-    my ($fs, $a, $doc) = @_;
+    my ($fs, $a, $doc, $blind) = @_;
     my $race = eval { decode_json($a->{"$fs-race-sched"} // '') };
     ok($race && $race->{punch}{ret} == 0, "$fs scheduled race: ran, the punch succeeded")
       or return diag($a->{"$fs-race-err"} // '');
     my @after = grep { $_->{t_ns} > $race->{punch}{end_ns} } @{ $race->{writes} };
     ok(@after && !(grep { $_->{lost} } @after), "$fs scheduled race: no write made after the punch returned was lost ("
         . scalar(@after) . ' made)') or diag(explain $race->{writes});
-    held_throughout("$fs scheduled race", $doc, $race);
+    lock_as_read("$fs scheduled race", $doc, $race, $blind);
     my @mine = grep { $_->{ino} == $race->{ino} } @{ $doc->{findings} };
     is(scalar(grep { $_->{kind} ne 'blocked_fault' } @mine), 0, "$fs scheduled race: no finding but blocked faults")
       or diag(explain \@mine);
@@ -102,9 +113,10 @@ sub truth_rows {
 }
 
 # The race on a DAX mount of FS: mapped faults hammering a file punched whole,
-# then the scheduled race; the truth table's rows.
+# then the scheduled race; the truth table's rows. BLIND: why no lock wait is
+# seen and no lock read (held-off faults show only once they run), or undef.
 sub dax_race {
-    my ($fs, $a, $timed, $no_truth) = @_;
+    my ($fs, $a, $timed, $no_truth, $blind) = @_;
     my $race = eval { decode_json($a->{"$fs-race"} // '') };
     my $doc = eval { decode_json($a->{"$fs-report"} // '') };
     ok($race && $doc, "$fs: workload and report present") or return;
@@ -118,16 +130,19 @@ sub dax_race {
     is($st->{path}, $race->{file}, "$fs: by its path");
     ok($st->{faults}{dax_pte} + $st->{faults}{dax_pmd} > 0,
         "$fs: DAX faults seen ($st->{faults}{dax_pte} pte, $st->{faults}{dax_pmd} pmd)");
-    held_throughout($fs, $doc, $race);
+    lock_as_read($fs, $doc, $race, $blind);
     my @mine = grep { $_->{ino} == $race->{ino} } @{ $doc->{findings} };
     my @blocked = grep { $_->{kind} eq 'blocked_fault' } @mine;
-    ok(@blocked > 0, "$fs: faults held off by the punch (" . scalar(@blocked) . ')');
-    ok(!(grep { !$_->{wait_ns} || $_->{punch_tid} != $race->{punch_tid} } @blocked),
-        "$fs: each with its wait time and the punching thread");
-    is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid},
-        "$fs: the contended lock is the file's fault/punch lock, held by the punch");
+    SKIP: {
+        skip "$fs: $blind", 3 if $blind;
+        ok(@blocked > 0, "$fs: faults held off by the punch (" . scalar(@blocked) . ')');
+        ok(!(grep { !$_->{wait_ns} || $_->{punch_tid} != $race->{punch_tid} } @blocked),
+            "$fs: each with its wait time and the punching thread");
+        is($st->{lock_waits}{last_holder}{tid}, $race->{punch_tid},
+            "$fs: the contended lock is the file's fault/punch lock, held by the punch");
+    }
     is(scalar(grep { $_->{kind} ne 'blocked_fault' } @mine), 0, "$fs: no finding but blocked faults");
-    scheduled_race($fs, $a, $doc);
+    scheduled_race($fs, $a, $doc, $blind);
     SKIP: {
         skip "$fs: $no_truth", 1 if $no_truth;
         truth_rows($fs, $a, $fs eq 'virtiofs');
@@ -456,9 +471,31 @@ sub probes_as_listed {
     return 1;
 }
 
-# The newest kernel with fentry/fexit refused by a BPF LSM program in the
-# guest (build/denyfentry), as the development host's policy refuses them:
-# daxscope in tracepoint mode on ext4-dax and xfs-dax.
+# A punch of a mapped page-cache file (ext4 without DAX), raced by a read
+# through the mapping. Where the banner lists neither page-cache read faults
+# nor user faults through the VMA (no fentry, no filemap tracepoints, no
+# bpf_find_vma: before 5.17) every window is marked reads_unwatched and the
+# text says none can pass for clean; elsewhere none is.
+sub page_cache_window {
+    my ($k, $a) = @_;
+    my $hidden = !grep { $_ eq 'page-cache read faults' || $_ eq 'user faults (through the VMA)' }
+      @{ $watched{tracepoint}{$k} };
+    my $doc = eval { decode_json($a->{'pagecache-report'} // '') };
+    my @w = @{ ($doc // {})->{punches} // [] };
+    ok(@w > 0, 'page cache: the punch of the mapped file has its window')
+      or return diag(join("\n", map { $a->{"pagecache-$_"} // "no $_" } qw(race-err record-err report-text)));
+    is(scalar(grep { $_->{reads_unwatched} } @w), $hidden ? scalar(@w) : 0,
+        $hidden ? 'page cache: read faults unseen here, so every window is reads_unwatched'
+                : 'page cache: read faults seen here, so no window is reads_unwatched');
+    my $warned = ($a->{'pagecache-report-text'} // '') =~ /^WARNING: \d+ punch windows? on a mapped page-cache file.*cannot pass for clean$/m;
+    ok($hidden ? $warned : !$warned, 'page cache: the text ' . ($hidden ? 'warns of it' : 'has no such warning'))
+      or diag($a->{'pagecache-report-text'});
+}
+
+# The newest and the oldest kernel with fentry/fexit refused by a BPF LSM
+# program in the guest (build/denyfentry), as the development host's policy
+# refuses them: daxscope in tracepoint mode on ext4-dax and xfs-dax, and on a
+# mapped page-cache file.
 sub tracepoint_guest {
     my ($k) = @_;
     my $out = scratch_dir();
@@ -470,10 +507,14 @@ sub tracepoint_guest {
     my $a = artifacts(slurp("$out/console.log"));
     like($a->{deny} // '', qr/^denying$/m, 'fentry/fexit refused in the guest') or return diag($a->{deny});
     probes_as_listed($k, 'tracepoint', $a, $out) or return;
+    my $blind = (grep { $_ eq 'fault/punch lock waits' } @{ $watched{tracepoint}{$k} }) ? undef
+      : 'neither fentry nor lock:contention_* (5.19) here: lock waits unseen, the fault lock (learned from the '
+      . 'filesystem\'s faults before 5.15) unread';
     for my $fs (qw(ext4 xfs)) {
         like($a->{"$fs-mount"} // '', qr/dax/, "$fs mounted with DAX");
-        dax_race($fs, $a, 0);
+        dax_race($fs, $a, 0, undef, $blind);
     }
+    page_cache_window($k, $a);
     @matched = ();
 }
 

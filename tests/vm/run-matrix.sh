@@ -274,6 +274,11 @@ case $mode in virtiofs*)
 	append="console=ttyS0 panic=-1 quiet loglevel=3"
 	;;
 esac
+# tracepoint mode's BPF LSM program needs "bpf" among the LSMs: 5.10's CONFIG_LSM lacks it
+if [ "${DAXSCOPE_DENY_FENTRY:-0}" = 1 ]; then
+	lsm=$(sed -n 's/^CONFIG_LSM="\(.*\)"$/\1/p' "$out/config")
+	case ",$lsm," in *,bpf,*) ;; *) append="$append lsm=${lsm:+$lsm,}bpf" ;; esac
+fi
 command -v "$qemu" > /dev/null || skip "qemu-system-x86_64 missing"
 # rows: a disk the guest writes a tar of its captures and reports to (tests/vm/ext4-rows.sh), too
 # large for the console; unpacked into OUTDIR/guest to look into a row's events on the host

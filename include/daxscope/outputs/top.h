@@ -77,6 +77,7 @@ struct dx_top {
 	uint64_t prev_lost;
 	uint64_t unwatched; /* punch windows, since start, whose faults went unseen (fault hooks on demand) */
 	uint64_t undated;   /* FUSE punch windows, since start, whose data change could not be dated */
+	uint64_t reads_unwatched; /* punch windows, since start, on mapped page-cache files whose read faults go unseen */
 	uint64_t partial;   /* punch windows, since start, that only counted some of their evidence */
 	enum dx_top_column sort;
 	bool ascending;

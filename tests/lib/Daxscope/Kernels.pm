@@ -57,6 +57,10 @@ our %watched = (
     },
     # fentry/fexit refused (tests/vm/denyfentry.bpf.c), as on the development host's 6.18
     tracepoint => {
+        # no filemap_fault or filemap_map_pages tracepoint (6.10), no bpf_find_vma (5.17), no
+        # lock:contention_* (5.19): neither page-cache read faults nor lock waits
+        '5.10' => [ grep({ $_ ne 'page-cache read faults' && $_ ne 'fault/punch lock waits' } @everywhere),
+                    @extent_changes, "FUSE requests at the server's reads of /dev/fuse" ],
         # with filemap_map_pages' fexit refused, the tracepoint that stands in needs the fault's address
         '7.3' => [ @everywhere, @extent_changes, 'fault addresses', @fuse_requests, 'direct IO' ],
     },
