@@ -372,6 +372,7 @@ static void judge(struct dx_truth *t, struct truth_run *r, struct dx_truth_row *
 	row->runs++;
 	row->raced += r->raced;
 	row->undated += run_undated(t, r);
+	row->reads_unwatched += run_reads_unwatched(t, r);
 	row->clean += !truths && !reported && !run_undated(t, r) && !run_reads_unwatched(t, r) && !run_partial(t, r);
 	row->true_events += truths;
 	row->reported += reported;
@@ -475,9 +476,9 @@ static void print_json_row(FILE *out, const struct dx_truth_row *r, bool last)
 	fprintf(out,
 		"  {\"scenario\":\"%s\",\"fs\":\"%s\",\"runs\":%u,\"raced\":%u,\"rerun\":%u,\"clean\":%u,\"true_events\":%" PRIu64
 		",\"ambiguous\":%" PRIu64 ",\"reported\":%" PRIu64 ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64
-		",\"blocked\":%" PRIu64 ",\"undated\":%u,",
+		",\"blocked\":%" PRIu64 ",\"undated\":%u,\"reads_unwatched\":%u,",
 		r->scenario, r->fs, r->runs, r->raced, r->rerun, r->clean, r->true_events, r->ambiguous, r->reported, r->tp,
-		r->fp, r->fn, r->blocked, r->undated);
+		r->fp, r->fn, r->blocked, r->undated, r->reads_unwatched);
 	if (r->precision < 0)
 		fprintf(out, "\"precision\":null,");
 	else

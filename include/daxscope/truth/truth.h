@@ -41,6 +41,8 @@ struct dx_truth_row {
 	uint64_t fn;             /* true events no finding matched */
 	uint64_t blocked;        /* blocked_fault findings: informative */
 	unsigned int undated;    /* runs with a FUSE window this kernel could not date: never clean, never ok */
+	unsigned int reads_unwatched; /* runs with a window whose page-cache read faults this kernel hides: never
+				       * clean, and a read that got through is a miss it says it could not see */
 	double precision, recall; /* -1 when undefined (nothing reported / nothing true) */
 	bool ok;                 /* the row met its target */
 	char target[40];         /* what it had to meet */
