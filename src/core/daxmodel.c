@@ -822,7 +822,7 @@ static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *
 
 static struct dx_dax_model_point point(const struct dx_dax_model *m, const struct size *z)
 {
-	struct dx_dax_model_point p = { .ranges = z->ranges };
+	struct dx_dax_model_point p = { .ranges = z->ranges, .replays = z->started ? z->replays : 0 };
 	uint64_t lo, hi;
 
 	if (!z->started) {

@@ -96,6 +96,7 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
 /* Nanoseconds the workload waits on the window at POINT's counts: SETUPMAPPING round trips and stalls, at the means measured. */
 struct dax_wait {
 	double ns, lo, hi;
+	uint32_t replays; /* of the point it is of: 1, no interval */
 };
 
 static double mean_ns(const struct dx_hist *h)
@@ -120,7 +121,8 @@ static struct dax_wait dax_wait(const struct dx_dax_window *w, const struct dx_d
 
 	return (struct dax_wait){ .ns = (double)p->setups * setup + (double)p->stalls * stall,
 				  .lo = (double)p->setups_lo * setup + (double)p->stalls_lo * stall,
-				  .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall };
+				  .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall,
+				  .replays = p->replays };
 }
 
 /* What the window waited on mappings and stalls, as measured. */
@@ -158,15 +160,18 @@ static bool dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model
 	return true;
 }
 
-/* " 0.123 s (0.100-0.150)": a wait and its interval. */
+/* "0.123 s (0.100-0.150)": a wait and its interval ("one replay": none). */
 static int print_wait(char *buf, size_t len, struct dax_wait t)
 {
+	if (t.replays == 1)
+		return snprintf(buf, len, "%.3f s (one replay)", t.ns / 1e9);
 	return snprintf(buf, len, "%.3f s (%.3f-%.3f)", t.ns / 1e9, t.lo / 1e9, t.hi / 1e9);
 }
 
 void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len)
 {
 	uint64_t mib = (uint64_t)w->ranges * DAX_RANGE_MIB, want;
+	char span[2][32];
 	struct dax_verdict v;
 	size_t at = 0;
 	int n;
@@ -181,16 +186,19 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 	}
 	want = (uint64_t)v.recommended.ranges * DAX_RANGE_MIB;
 	n = snprintf(buf, len, "%s %" PRIu64 " MiB: the smallest window within %.0f%% of the least %s (%" PRIu64
-		     " MiB up) makes %" PRIu64 " mappings (%" PRIu64 "-%" PRIu64 "); this %" PRIu64 " MiB window: ",
+		     " MiB up) makes %" PRIu64 " mappings (%s); this %" PRIu64 " MiB window: ",
 		     want > mib ? "raise the host's cache-size to" : want < mib ? "cache-size could shrink to" : "keep",
 		     want, DX_DAX_MODEL_MARGIN * 100, w->setup_ns.count ? "wait on mappings" : "mappings",
-		     (uint64_t)v.best.ranges * DAX_RANGE_MIB, v.recommended.setups, v.recommended.setups_lo,
-		     v.recommended.setups_hi, mib);
+		     (uint64_t)v.best.ranges * DAX_RANGE_MIB, v.recommended.setups,
+		     dx_dax_interval(v.recommended.setups_lo, v.recommended.setups_hi, v.recommended.replays, span[0],
+				     sizeof(span[0])),
+		     mib);
 #define ADVANCE(n) do { if ((n) < 0 || (at += (size_t)(n)) >= len) return; } while (0)
 	ADVANCE(n);
 	if (v.have_here)
-		n = snprintf(buf + at, len - at, "%" PRIu64 " predicted (%" PRIu64 "-%" PRIu64 "), %" PRIu64 " made",
-			     v.here.setups, v.here.setups_lo, v.here.setups_hi, w->setups);
+		n = snprintf(buf + at, len - at, "%" PRIu64 " predicted (%s), %" PRIu64 " made", v.here.setups,
+			     dx_dax_interval(v.here.setups_lo, v.here.setups_hi, v.here.replays, span[1], sizeof(span[1])),
+			     w->setups);
 	else
 		n = snprintf(buf + at, len - at, "%" PRIu64 " made", w->setups);
 	ADVANCE(n);
@@ -213,6 +221,15 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 #undef ADVANCE
 }
 
+const char *dx_dax_interval(uint64_t lo, uint64_t hi, uint32_t replays, char *buf, size_t len)
+{
+	if (replays == 1)
+		snprintf(buf, len, "one replay");
+	else
+		snprintf(buf, len, "%" PRIu64 "-%" PRIu64, lo, hi);
+	return buf;
+}
+
 /* The model's table: per size, mappings, stalls and inline reclaims with their intervals, removals, the wait. */
 static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struct dx_dax_model *m)
 {
@@ -222,20 +239,20 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 		"  cache-size model: %" PRIu64 " range uses, at most %" PRIu64
 		" ranges mapped at once, replayed through fs/fuse/dax.c's reclaim policy %d times, at each kick the "
 		"worker replaying one of the %zu kicked passes measured, near it in time (%" PRIu64
-		" uses past its limit); medians (lowest-highest replay: a 90%% interval)\n"
+		" uses past its limit; windows past 2 GiB once); medians (lowest-highest replay: a 90%% interval)\n"
 		"  %10s %18s %14s %14s %9s %26s %9s\n",
 		dx_dax_model_uses(m), dx_dax_model_working_set(m), DX_DAX_MODEL_REPLAYS, (size_t)dx_dax_model_lags(m)->count,
 		dx_dax_model_unfollowed(m), "WINDOW", "SETUPS", "STALLS", "INLINE", "REMOVALS", "WAIT", "PAGES_KIB");
 	for (size_t i = 0; i < n; i++) {
 		const struct dx_dax_model_point *p = &curve[i];
-		char setups[40], stalls[40], inl[40], wait[64];
+		char setups[40], stalls[40], inl[40], wait[64], span[3][32];
 
-		snprintf(setups, sizeof(setups), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", p->setups, p->setups_lo,
-			 p->setups_hi);
-		snprintf(stalls, sizeof(stalls), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", p->stalls, p->stalls_lo,
-			 p->stalls_hi);
-		snprintf(inl, sizeof(inl), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", p->inline_reclaims, p->inline_lo,
-			 p->inline_hi);
+		snprintf(setups, sizeof(setups), "%" PRIu64 " (%s)", p->setups,
+			 dx_dax_interval(p->setups_lo, p->setups_hi, p->replays, span[0], sizeof(span[0])));
+		snprintf(stalls, sizeof(stalls), "%" PRIu64 " (%s)", p->stalls,
+			 dx_dax_interval(p->stalls_lo, p->stalls_hi, p->replays, span[1], sizeof(span[1])));
+		snprintf(inl, sizeof(inl), "%" PRIu64 " (%s)", p->inline_reclaims,
+			 dx_dax_interval(p->inline_lo, p->inline_hi, p->replays, span[2], sizeof(span[2])));
 		print_wait(wait, sizeof(wait), dax_wait(w, p));
 		fprintf(out, "  %6" PRIu64 " MiB %18s %14s %14s %9" PRIu64 " %26s %9" PRIu64 "%s\n",
 			(uint64_t)p->ranges * DAX_RANGE_MIB, setups, stalls, inl, p->removals, wait,
@@ -617,6 +634,23 @@ void dx_report_json_punch_fields(yajl_gen g, const struct dx_report *r, const st
 	dx_json_bool(g, "partial", p->partial);
 }
 
+/* NAME_p10 and NAME_p90: the lowest and highest replay; null where one replay made the point (no interval). */
+static void json_interval(yajl_gen g, const char *name, uint64_t lo, uint64_t hi, uint32_t replays)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s_p10", name);
+	if (replays == 1)
+		dx_json_null(g, key);
+	else
+		dx_json_u64(g, key, lo);
+	snprintf(key, sizeof(key), "%s_p90", name);
+	if (replays == 1)
+		dx_json_null(g, key);
+	else
+		dx_json_u64(g, key, hi);
+}
+
 /* A point of the curve; with M, also its replays' SETUPMAPPINGs (where a run is calibrated against them). */
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_window *w,
 			     const struct dx_dax_model_point *p, const struct dx_dax_model *m)
@@ -627,9 +661,9 @@ static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_wi
 	dx_json_map(g, key);
 	dx_json_u64(g, "window_mib", (uint64_t)p->ranges * DAX_RANGE_MIB);
 	dx_json_u64(g, "ranges", p->ranges);
+	dx_json_u64(g, "replays", p->replays);
 	dx_json_u64(g, "setupmappings", p->setups);
-	dx_json_u64(g, "setupmappings_p10", p->setups_lo);
-	dx_json_u64(g, "setupmappings_p90", p->setups_hi);
+	json_interval(g, "setupmappings", p->setups_lo, p->setups_hi, p->replays);
 	if (m) {
 		dx_json_array(g, "setupmappings_replays");
 		for (size_t i = 0, n = dx_dax_model_replays(m, p->ranges, replays); i < n; i++)
@@ -639,15 +673,12 @@ static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_wi
 	dx_json_u64(g, "reclaims", p->reclaims);
 	dx_json_u64(g, "reclaim_passes", p->passes);
 	dx_json_u64(g, "stalls", p->stalls);
-	dx_json_u64(g, "stalls_p10", p->stalls_lo);
-	dx_json_u64(g, "stalls_p90", p->stalls_hi);
+	json_interval(g, "stalls", p->stalls_lo, p->stalls_hi, p->replays);
 	dx_json_u64(g, "inline_reclaims", p->inline_reclaims);
-	dx_json_u64(g, "inline_reclaims_p10", p->inline_lo);
-	dx_json_u64(g, "inline_reclaims_p90", p->inline_hi);
+	json_interval(g, "inline_reclaims", p->inline_lo, p->inline_hi, p->replays);
 	dx_json_u64(g, "removals", p->removals);
 	dx_json_u64(g, "wait_ns", (uint64_t)t.ns);
-	dx_json_u64(g, "wait_ns_p10", (uint64_t)t.lo);
-	dx_json_u64(g, "wait_ns_p90", (uint64_t)t.hi);
+	json_interval(g, "wait_ns", (uint64_t)t.lo, (uint64_t)t.hi, p->replays);
 	dx_json_u64(g, "page_struct_bytes", (uint64_t)p->ranges * RANGE_PAGE_STRUCT_BYTES);
 	dx_json_end_map(g);
 }

@@ -452,12 +452,14 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 	fputs("\"/>\n", out);
 	for (size_t i = 0; i < n; i++) {
 		double x = curve_x(i, n);
+		char span[32];
 
 		fprintf(out, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%" PRIu64 " MiB: %" PRIu64
-			     " mappings (%" PRIu64 "-%" PRIu64 "), %" PRIu64 " stalls, %" PRIu64
+			     " mappings (%s), %" PRIu64 " stalls, %" PRIu64
 			     " reclaims</title></circle><text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64 "</text>\n",
 			i == here ? "point here" : "point", x, curve_y(curve[i].setups, most),
-			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups, curve[i].setups_lo, curve[i].setups_hi,
+			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups,
+			dx_dax_interval(curve[i].setups_lo, curve[i].setups_hi, curve[i].replays, span, sizeof(span)),
 			curve[i].stalls, curve[i].reclaims, x, CHART_H - 8, (uint64_t)curve[i].ranges * DAX_RANGE_MIB);
 	}
 	if (here < n)

@@ -10,6 +10,7 @@
 
 #include "daxscope/core/correlate.h"
 #include "daxscope/events.h"
+#include "daxscope/outputs/report_out.h"
 #include "core/daxmodel.h"
 #include "tap.h"
 
@@ -474,9 +475,33 @@ static void test_eviction(void)
 	dx_dax_model_free(m);
 }
 
+/*
+ * A window past 2 GiB (1100 ranges) is replayed once: its point says so
+ * (replays 1), and the interval the outputs print for it is "one replay",
+ * not a lowest-highest of one; a size below, 19 replays and an interval.
+ */
+static void test_one_replay(void)
+{
+	struct dx_dax_model *m = dx_dax_model_new(1100);
+	struct dx_dax_model_point big, small;
+	char span[32];
+
+	for (uint64_t r = 0; r < 1300; r++)
+		use(m, 7, r, false);
+	big = at(m, 1100);
+	ok(big.replays == 1 && big.reclaims > 0, "past 2 GiB: the window reclaims, and one replay made its point (%u)",
+	   big.replays);
+	ok(dx_dax_model_at(m, 64, &small) && small.replays == DX_DAX_MODEL_REPLAYS,
+	   "128 MiB: %u replays", small.replays);
+	is_str(dx_dax_interval(big.setups_lo, big.setups_hi, big.replays, span, sizeof(span)), "one replay",
+	       "its interval is printed as one replay");
+	is_str(dx_dax_interval(3, 9, DX_DAX_MODEL_REPLAYS, span, sizeof(span)), "3-9", "an interval as lowest-highest");
+	dx_dax_model_free(m);
+}
+
 int main(void)
 {
-	plan(26);
+	plan(30);
 	test_scan();
 	test_upgrade();
 	test_random();
@@ -488,5 +513,6 @@ int main(void)
 	test_passes_after();
 	test_many_passes();
 	test_eviction();
+	test_one_replay();
 	return done_testing();
 }

@@ -180,6 +180,8 @@ struct dx_dax_model_point {
 	uint64_t reclaims; /* ranges the reclaim worker removes */
 	uint64_t passes;   /* its passes */
 	uint64_t removals; /* ranges removed (REMOVEMAPPING): by the worker, inline, and at inode eviction */
+	uint32_t replays;  /* that made it: DX_DAX_MODEL_REPLAYS; 1 past 2 GiB (no interval); 0 where no replay
+			    * reclaims (exact) */
 };
 
 /*

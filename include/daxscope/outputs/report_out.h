@@ -23,6 +23,11 @@ void dx_report_json(FILE *out, const struct dx_report *r);
 void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve);
 /* A DAX window's state, counts and latencies, one line without its newline. */
 void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len);
+/*
+ * A model's interval, "LO-HI", in buf; "one replay" where a single replay
+ * made the point (windows past 2 GiB): no interval to give.
+ */
+const char *dx_dax_interval(uint64_t lo, uint64_t hi, uint32_t replays, char *buf, size_t len);
 /* Cache-size advice for a DAX window (the host's virtiofs cache-size) from its model (may be NULL), one sentence. */
 void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len);
 
