@@ -25,10 +25,17 @@ my %must_watch = %{ $watched{fentry} };
 
 my @matched;
 
-# The race's punch window in the report: the kernel read the fault lock held for write at each data change.
+# The race's punch window in the report.
+sub race_punch {
+    my ($doc, $race) = @_;
+    my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    return $punch;
+}
+
+# ... in which the kernel read the fault lock held for write at each data change.
 sub held_throughout {
     my ($what, $doc, $race) = @_;
-    my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    my $punch = race_punch($doc, $race);
     ok($punch && $punch->{data_changes} > 0 && $punch->{holds_lock},
         "$what: the kernel read the fault lock held for write at each data change ("
         . ($punch ? "$punch->{data_changes} sampled, $punch->{data_changes_without_lock} without" : 'no punch') . ')');
@@ -38,7 +45,7 @@ sub held_throughout {
 sub lock_as_read {
     my ($what, $doc, $race, $blind) = @_;
     return held_throughout($what, $doc, $race) unless $blind;
-    my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    my $punch = race_punch($doc, $race);
     ok($punch && $punch->{data_changes} > 0 && !defined $punch->{holds_lock}
         && $punch->{data_changes_lock_unknown} == $punch->{data_changes},
         "$what: the fault lock is not read here, and the window says so ("
