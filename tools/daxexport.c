@@ -459,21 +459,25 @@ static char *render(const struct dx_report *r, const struct dx_metrics_opts *o, 
 /*
  * The mount table as it is now: a device number a new mount reuses takes its
  * labels. Mounts keyed by the kernel's unique IDs where it has them (6.8+),
- * else by mountinfo's, which the kernel hands out again.
+ * else by mountinfo's, which the kernel hands out again. False if m is left as
+ * it was: the mount history must not learn from a table that was not read.
  */
-static void learn_mounts(struct dx_mounts *m)
+static bool learn_mounts(struct dx_mounts *m)
 {
 	static bool reused_ids;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int ret;
 
 	if (!f)
-		return;
-	if (reused_ids || (dx_mounts_read_unique(m, f) && (errno == ENOSYS || errno == EPERM))) {
+		return false;
+	ret = reused_ids ? -1 : dx_mounts_read_unique(m, f);
+	if (reused_ids || (ret && (errno == ENOSYS || errno == EPERM))) {
 		reused_ids = true;
 		rewind(f);
-		dx_mounts_read(m, f);
+		ret = dx_mounts_read(m, f);
 	}
 	fclose(f);
+	return !ret;
 }
 
 /* The exposition in format f as a response for every scrape until the next; NULL if out of memory. */
@@ -497,8 +501,8 @@ static void publish(struct server *srv, const struct dx_report *r, struct dx_mou
 {
 	struct dx_metrics_http http;
 
-	learn_mounts(mounts);
-	dx_mount_history_learn(srv->history, r, mounts);
+	if (learn_mounts(mounts))
+		dx_mount_history_learn(srv->history, r, mounts);
 	pthread_mutex_lock(&srv->gate.lock);
 	http = srv->gate.counts;
 	pthread_mutex_unlock(&srv->gate.lock);

@@ -97,6 +97,7 @@ static size_t file_index(struct dx_correlator *c, const struct dx_file *f)
 		memset(&c->by_file[i], 0, sizeof(c->by_file[i]));
 		memset(&c->use[i], 0, sizeof(c->use[i]));
 		c->files_seen += f->ino != 0;
+		c->files[i].first_seen = c->files_seen;
 		c->held++;
 	}
 	c->use[i].seen_ns = c->newest_ts;

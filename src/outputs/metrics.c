@@ -331,6 +331,7 @@ static void sub_file(struct dx_file_stats *sum, const struct dx_file_stats *befo
 struct dx_mount_history {
 	struct dx_file_stats *before; /* file.dev: the device */
 	size_t n, cap;
+	uint64_t files_seen; /* the report's at the last learn: files first seen after it are of mounts found since */
 };
 
 struct dx_mount_history *dx_mount_history_new(void)
@@ -350,7 +351,8 @@ static const struct dx_file_stats *history_of(const struct dx_mount_history *h, 
 	return NULL;
 }
 
-void dx_mount_history_renew(struct dx_mount_history *h, const struct dx_report *r, uint32_t dev)
+/* What DEV's files first seen before the last learn counted is its earlier mounts'. */
+static void renew(struct dx_mount_history *h, const struct dx_report *r, uint32_t dev)
 {
 	struct dx_file_stats *before = (struct dx_file_stats *)history_of(h, dev);
 	size_t nfiles = dx_report_nfiles(r);
@@ -362,7 +364,7 @@ void dx_mount_history_renew(struct dx_mount_history *h, const struct dx_report *
 	before->file.dev = dev;
 	nfiles = dx_report_files(r, files);
 	for (size_t i = 0; i < nfiles; i++)
-		if (files[i]->file.dev == dev)
+		if (files[i]->file.dev == dev && files[i]->first_seen <= h->files_seen)
 			add_file(before, files[i]);
 	free(files);
 }
@@ -371,7 +373,8 @@ void dx_mount_history_learn(struct dx_mount_history *h, const struct dx_report *
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (m->list[i].renewed)
-			dx_mount_history_renew(h, r, m->list[i].dev);
+			renew(h, r, m->list[i].dev);
+	h->files_seen = dx_report_files_seen(r);
 }
 
 void dx_mount_history_free(struct dx_mount_history *h)

@@ -162,7 +162,8 @@ static void punches(struct dx_report *r, uint32_t dev, uint64_t ino, int n)
 /*
  * A device number a new mount takes (issue 25, case 6): its series start
  * from zero, not with the files of the mount before. Bind mounts are the
- * same mount; a device gone at one read and back at the next is another.
+ * same mount; a device gone at one read and back at the next is another. As
+ * daxexport does, the history learns after each read.
  */
 static void test_mount_renewed(void)
 {
@@ -194,6 +195,7 @@ static void test_mount_renewed(void)
 	free(text);
 	read_mounts(&m, "");
 	ok(dx_mounts_find(&m, dev)->gone && !dx_mounts_find(&m, dev)->renewed, "unmounted: gone");
+	dx_mount_history_learn(h, r, &m);
 	read_mounts(&m, "62 27 0:70 / /mnt/c rw - tmpfs tmpfs rw\n");
 	ok(dx_mounts_find(&m, dev)->renewed, "mounted again after a read found it gone, though the mount ID is the same: renewed");
 	dx_mount_history_learn(h, r, &m);
@@ -205,6 +207,18 @@ static void test_mount_renewed(void)
 	text = render(r, &o);
 	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/c\"}"), 2,
 	       "... then its own");
+	free(text);
+	read_mounts(&m, "62 27 0:70 / /mnt/c rw - tmpfs tmpfs rw\n");
+	dx_mount_history_learn(h, r, &m);
+	/* between two reads: a last punch of /mnt/c's file, then /mnt/d mounted and a file of its own punched */
+	punches(r, dev, 3, 1);
+	punches(r, dev, 4, 1);
+	read_mounts(&m, "63 27 0:70 / /mnt/d rw - tmpfs tmpfs rw\n");
+	ok(dx_mounts_find(&m, dev)->renewed, "another mount between two reads: renewed");
+	dx_mount_history_learn(h, r, &m);
+	text = render(r, &o);
+	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/d\"}"), 1,
+	       "... its series: the punch of the file first seen since the last read, not the gone mount's file's");
 	free(text);
 	dx_mount_history_free(h);
 	dx_mounts_free(&m);
@@ -364,7 +378,7 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text;
 
-	plan(48 + 9);
+	plan(48 + 11);
 	test_mounts(&mounts);
 	test_mount_renewed();
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */

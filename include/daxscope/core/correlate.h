@@ -76,6 +76,7 @@ struct dx_finding {
 struct dx_file_stats {
 	struct dx_file file;
 	char name[DX_NAME_LEN]; /* dentry name from the punch, if any */
+	uint64_t first_seen;    /* files seen (dx_report_files_seen) when this one was first: which mount of a reused device it is on */
 	uint64_t punches;
 	uint64_t punch_ns;         /* total time inside punch windows */
 	uint64_t unterminated;     /* windows whose end was never seen */

@@ -40,13 +40,15 @@ struct dx_metrics_http {
 /*
  * What the files of a device number's earlier mounts counted, taken out of
  * its series: a new filesystem mounted on a device number another had starts
- * from zero (dx_mount.renewed), not with the gone one's history.
+ * from zero (dx_mount.renewed), not with the gone one's history. No event
+ * says which superblock a file is on: a file first seen before the last
+ * learn is the earlier mount's, one first seen since is the new mount's
+ * (mounted after that learn's read). Only a file the gone mount first touched
+ * after the last learn counts as the new one's.
  */
 struct dx_mount_history;
 struct dx_mount_history *dx_mount_history_new(void);
-/* What DEV's files counted so far is its earlier mounts'. */
-void dx_mount_history_renew(struct dx_mount_history *h, const struct dx_report *r, uint32_t dev);
-/* ... for each device the last read of M renewed. */
+/* After each read of M, before the report takes more events: the devices it renewed start from zero. */
 void dx_mount_history_learn(struct dx_mount_history *h, const struct dx_report *r, const struct dx_mounts *m);
 void dx_mount_history_free(struct dx_mount_history *h);
 
