@@ -94,6 +94,22 @@ static void partner(const char *path, struct partner_log *log, uint64_t seed)
 	_exit(0);
 }
 
+/*
+ * Waits (at most 10 s) for the partner's first store, or its exit: under TCG
+ * a forked partner may not run at all before the operations are done, and a
+ * run without it shows nothing.
+ */
+static void partner_started(pid_t pid, const struct partner_log *log)
+{
+	for (int ms = 0; ms < 10000 && !*(const volatile uint64_t *)&log->n; ms++) {
+		siginfo_t exited = { 0 };
+
+		if (!waitid(P_PID, (id_t)pid, &exited, WEXITED | WNOHANG | WNOWAIT) && exited.si_pid == pid)
+			return; /* reaped after the operations */
+		usleep(1000);
+	}
+}
+
 /* Pages [first, first + n) as the file holds them, against the model: damage where they differ. */
 static void check(struct mix *m, uint64_t first, uint64_t n, bool mapped)
 {
@@ -259,6 +275,7 @@ int truth_run_mix(const struct truth_env *env, struct truth_run *run, char *err,
 	pid = fork();
 	if (!pid)
 		partner(path, log, m.rng);
+	partner_started(pid, log);
 	for (int i = 0; i < MIX_OPS; i++)
 		one_op(&m);
 	check(&m, 0, MIX_PAGES, false);
