@@ -77,7 +77,9 @@ sub cell {
     my $d = $r->{damage};
     return 'not supported' if $v eq 'not supported';
     return "could not check ($r->{attempts}×)" if $v eq 'could not check';
-    my $s = "**$v** $r->{attempts}×, lock held at " . ($r->{changes} - $r->{changes_unlocked}) . "/$r->{changes}";
+    my $unknown = $r->{changes_lock_unknown} // 0;
+    my $s = "**$v** $r->{attempts}×, lock held at " . ($r->{changes} - $r->{changes_unlocked} - $unknown) . "/$r->{changes}";
+    $s .= " ($unknown with no lock to read)" if $unknown;
     $s .= ", $r->{waits} waited" if $r->{waits};
     $s .= ", damage: $d->{wrong_pages} pages, $d->{lost_writes} lost, $d->{stale_reads} stale" if $v eq 'UNSAFE';
     return $s;
@@ -121,6 +123,13 @@ if ($kept_table) {
     table('kernel', sub { $_[0]{doc}{kernel} }, @guests);
 }
 
+my $btrfs_510_no_lock =
+  'btrfs in 5.10 has no fault rwsem at all: `i_mmap_lock` came in 5.13 (8318ba79eeeb "btrfs: add a i_mmap_lock to '
+  . 'our inode"; Debian\'s 5.10 module has no such lock class), its faults take none (`btrfs_file_vm_ops`: '
+  . '`filemap_fault`; `btrfs_page_mkwrite` locks the page\'s extent range), so daxscope learned none and reads none '
+  . 'at the changes. The punch keeps reads out with the extent range lock and the retry of '
+  . '`btrfs_punch_hole_lock_range` ("make sure ... nobody raced in and read a page in this range, if we did we need to '
+  . 'try again"), which daxscope does not read: the refaults are such reads, dropped again';
 # Why a verdict comes out as it does, from the kernel source: printed only for
 # the rows the JSON still gives that verdict, so that a note cannot outlive it.
 # [filesystem pattern (a guest's: "NAME (KERNEL)"), operation pattern, verdict, note, why pattern]
@@ -171,11 +180,11 @@ my @notes = (
      'btrfs (`btrfs_setsize`) and tmpfs (`shmem_setattr`) truncate under no lock faults take: they write '
        . 'the new size first (`truncate_setsize`) and faults past it fail, an order daxscope does not read',
      qr/i_size/],
-    [qr/^btrfs/, qr/^dedupe_range$/, 'could not check',
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^dedupe_range$/, 'could not check',
      'fs/btrfs/reflink.c `btrfs_remap_file_range` takes both files\' `i_mmap_lock`, but `btrfs_extent_same` '
        . 'leaves the page cache alone (the bytes are the same) and daxscope has no btrfs extent probe: no '
        . 'data change was seen to read the lock at'],
-    [qr/^btrfs/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'EXPOSED',
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'EXPOSED',
      'btrfs holds its own `i_mmap_lock` for write across the change (`btrfs_inode_lock(..., BTRFS_ILOCK_MMAP)`; '
        . '`btrfs_remap_file_range` for a clone, and a copy within the filesystem is one), but only `btrfs_page_mkwrite` '
        . 'takes it: a read fault (`filemap_fault`) or read(2) takes neither it nor `invalidate_lock`, which btrfs never '
@@ -185,16 +194,19 @@ my @notes = (
        . 'anyone reading pages from this range"), `btrfs_read_folio` waits on that lock, and a clone drops the '
        . 'destination\'s pages once done (`btrfs_clone_files`). What got through were reads, dropped again: nothing was '
        . 'lost in these attempts'],
-    [qr/^btrfs/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'SAFE',
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'SAFE',
      'on btrfs this rests on `i_mmap_lock`, which write faults take (`btrfs_page_mkwrite`) but read faults and read(2) '
        . 'do not: they wait on the extent range lock instead, which daxscope does not read. No read came back into the '
        . 'range in these attempts; where one does, the row is EXPOSED (the note above)'],
-    [qr/^btrfs \(5\.10\./, qr/./, 'could not check',
-     'btrfs in 5.10 has no fault rwsem at all: no `i_mmap_lock` yet (Debian\'s 5.10 module has no such lock class, '
-       . '6.1\'s has), its faults take none (`btrfs_file_vm_ops`: `filemap_fault`, and `btrfs_page_mkwrite` locks the '
-       . 'page\'s extent range), and the operation keeps them out with the extent range lock and the retry of '
-       . '`btrfs_punch_hole_lock_range` (in 5.10: "make sure ... nobody raced in and read a page in this range, if we '
-       . 'did we need to try again"), which daxscope does not read', qr/guard none/],
+    [qr/^btrfs \(5\.10\./, qr/./, 'EXPOSED', $btrfs_510_no_lock],
+    [qr/^btrfs \(5\.10\./, qr/./, 'could not check', $btrfs_510_no_lock, qr/guard none|before the fault lock was learned/],
+    [qr/^btrfs \(5\.10\./, qr/^(copy_file_range|clone_range)$/, 'UNSAFE',
+     'a btrfs clone in 5.10 (and a copy within the filesystem, which is one: `btrfs_remap_file_range`) locks the '
+       . 'inodes and the extent ranges, but nothing a write fault waits on, and drops the destination\'s cached pages '
+       . 'only after it has unlocked them (`btrfs_clone_files`: `truncate_inode_pages_range` last): a store through '
+       . 'the mapping dirtied a page of the destination still holding its bytes from before, and write-back put them '
+       . 'over the clone. Closed in 5.13: 8318ba79eeeb ("btrfs: add a i_mmap_lock to our inode") and 8c99516a8cdd '
+       . '("btrfs: exclude mmaps while doing remap"); from 6.1 on, a clone holds it'],
     [qr/^f2fs/, qr/^insert_range$/, 'UNSAFE',
      'fs/f2fs/file.c `f2fs_insert_range` moves the blocks up under `invalidate_lock` (`i_mmap_sem` before 5.15), '
        . 'and daxscope read it held at every data change. But `__exchange_data_block` copies a block already '
@@ -216,8 +228,9 @@ my @notes = (
        . 'holds: `mapping->invalidate_lock`, which both take, came in 5.15. So no evidence can make these SAFE, '
        . 'however the attempts went (on DAX, reads take `inode_lock` shared, which the operation holds; the '
        . 'verdict does not tell the two apart)', qr/before 5\.15|before the fault lock was learned/],
-    [qr/^ext4.*\(5\.10\./, qr/./, 'EXPOSED',
-     'ext4 in 5.10 (`ext4_zero_range`, `ext4_insert_range`, ...) holds `i_mmap_sem` for write across the change, '
+    [qr/^(ext4|f2fs).*\(5\.10\./, qr/./, 'EXPOSED',
+     'ext4 and f2fs in 5.10 (`ext4_zero_range`, `ext4_insert_range`, `f2fs_punch_hole`, ...) hold their `i_mmap_sem` '
+       . 'for write across the change, '
        . 'but a read(2) takes no lock it holds: the attempts\' reader read pages of the range back in while the '
        . 'operation ran (refault findings, with the reader and the operation), the race `invalidate_lock` closed '
        . 'in 5.15'],
