@@ -3,7 +3,7 @@
 # when all are there. Needs root only when something is missing.
 set -eu
 packages="clang libclang-rt-14-dev llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc
-libfuse3-dev liburing-dev fuse3 fuse-overlayfs gocryptfs bindfs mergerfs unionfs-fuse fuse2fs ntfs-3g strace e2fsprogs xfsprogs btrfs-progs fio util-linux perl tmux libncurses-dev libyajl-dev time
+libfuse3-dev liburing-dev fuse3 fuse-overlayfs gocryptfs bindfs mergerfs unionfs-fuse fuse2fs ntfs-3g strace e2fsprogs xfsprogs btrfs-progs f2fs-tools fio util-linux perl tmux libncurses-dev libyajl-dev time
 libmicrohttpd-dev prometheus chromium bpftrace linux-perf debhelper help2man lintian"
 missing=""
 for p in $packages; do

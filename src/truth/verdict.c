@@ -621,7 +621,7 @@ static const char *unchecked(const struct dx_verdict_row *row, const struct evid
 static void decide(const struct vop *op, struct dx_verdict_row *row, const struct evidence *ev, const char *damage)
 {
 	bool got_through = false;
-	char buf[256], waits[96], through[96] = "", kept[96];
+	char buf[256], waits[96], through[96] = "", kept[96], unknown[48] = "";
 	const char *why;
 
 	for (int k = DX_FINDING_UNBLOCKED_FAULT; k < DX_FINDING_KIND_MAX; k++) {
@@ -633,13 +633,16 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 				 row->findings[k], dx_finding_name(k));
 	}
 	rests_on(row, ev);
+	if (row->changes_lock_unknown) /* no lock learned (5.10 btrfs: its faults take none) */
+		snprintf(unknown, sizeof(unknown), ", %" PRIu64 " with no lock to read", row->changes_lock_unknown);
 	if (row->lost_writes || row->stale_reads || row->wrong_pages) {
 		row->verdict = DX_VERDICT_UNSAFE;
 		snprintf(row->why, sizeof(row->why),
 			 "damage read back: %" PRIu64 " lost write(s), %" PRIu64 " stale read(s), %" PRIu64
 			 " page(s) with bytes from before the operation; %" PRIu64 " of %" PRIu64
-			 " data changes without the fault lock",
-			 row->lost_writes, row->stale_reads, row->wrong_pages, row->changes_unlocked, row->changes);
+			 " data changes without the fault lock%s",
+			 row->lost_writes, row->stale_reads, row->wrong_pages, row->changes_unlocked, row->changes,
+			 unknown);
 		snprintf(row->example, sizeof(row->example), "%s%s%s", damage, ev->trail[0] ? "; daxscope: " : "",
 			 ev->trail);
 		return;
@@ -657,6 +660,12 @@ static void decide(const struct vop *op, struct dx_verdict_row *row, const struc
 				 "%" PRIu64 " of %" PRIu64 " data changes made without the fault lock; no damage in %u "
 				 "attempts. A slower backing store (delayfs --delay-ms) widens the window: %s",
 				 row->changes_unlocked, row->changes, row->attempts, loses);
+		else if (row->changes_lock_unknown)
+			snprintf(row->why, sizeof(row->why),
+				 "no fault lock was read at %" PRIu64 " of its %" PRIu64 " data changes (guard %s), and "
+				 "accesses got through (%s); no damage in %u attempts",
+				 row->changes_lock_unknown, row->changes, dx_fault_guard_name(row->guard), through,
+				 row->attempts);
 		else /* what got through came past the lock: before 5.15, read(2) and readahead */
 			snprintf(row->why, sizeof(row->why),
 				 "the fault lock was held at all %" PRIu64 " data changes, but accesses got through it "

@@ -15,14 +15,21 @@ use JSON::PP;
 my $host_of = ($ARGV[0] // '') eq '--host-of' ? (splice @ARGV, 0, 2)[1] : undef;
 my ($index, $seconds, $guest_index, $guest_seconds) = $host_of ? (undef, undef, @ARGV) : @ARGV;
 
-# The verdicts an index lists; a guest's are labelled with their kernel.
+# The verdicts an index lists; a guest's are labelled with their kernel. A
+# filesystem a guest could not check at all (no module, no mkfs) is listed
+# with "could not check: WHY" for its JSON and its kernel after it.
 sub read_index {
     my ($file, $guest) = @_;
     open(my $in, '<', $file) or die "verdict-table: $file: $!\n";
     my @fs;
     while (<$in>) {
         chomp;
-        my ($name, $version, $how, $json) = split /\t/;
+        my ($name, $version, $how, $json, $kernel) = split /\t/;
+        if ($json =~ /^could not check: (.*)/) {
+            push @fs, { name => $name, version => $version, how => $how, cannot => $1,
+                        doc => { kernel => $kernel, ops => [] }, label => "$name ($kernel)" };
+            next;
+        }
         open(my $j, '<', $json) or die "verdict-table: $json: $!\n";
         my $doc = decode_json(do { local $/; <$j> });
         $doc->{schema} eq 'daxscope.verdict/1' or die "verdict-table: $json: schema $doc->{schema}\n";
@@ -70,7 +77,9 @@ sub cell {
     my $d = $r->{damage};
     return 'not supported' if $v eq 'not supported';
     return "could not check ($r->{attempts}×)" if $v eq 'could not check';
-    my $s = "**$v** $r->{attempts}×, lock held at " . ($r->{changes} - $r->{changes_unlocked}) . "/$r->{changes}";
+    my $unknown = $r->{changes_lock_unknown} // 0;
+    my $s = "**$v** $r->{attempts}×, lock held at " . ($r->{changes} - $r->{changes_unlocked} - $unknown) . "/$r->{changes}";
+    $s .= " ($unknown with no lock to read)" if $unknown;
     $s .= ", $r->{waits} waited" if $r->{waits};
     $s .= ", damage: $d->{wrong_pages} pages, $d->{lost_writes} lost, $d->{stale_reads} stale" if $v eq 'UNSAFE';
     return $s;
@@ -82,6 +91,8 @@ sub table {
     print "| filesystem | $column | ", join(' | ', @ops), " |\n";
     print '|---|---|', '---|' x @ops, "\n";
     for my $f (@rows) {
+        print "| $f->{name} | ", $value->($f), " | could not check: $f->{cannot} |", ' |' x (@ops - 1), "\n" and next
+          if $f->{cannot};
         my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
         print "| $f->{name} | ", $value->($f), ' | ', join(' | ', map { cell($by{$_}) } @ops), " |\n";
     }
@@ -103,14 +114,22 @@ if ($kept_table) {
     print "\n$kept_table";
 } elsif (@guests) {
     print "\n## In the QEMU guests\n\n",
-      "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: two boots a kernel, fentry mode; xfs-dax on a\n",
-      "512 MiB pmem device, the others on a 256 MiB one; virtio-fs through the QEMU and virtiofsd of ../shared/vmm,\n",
-      "a 32 MiB window), `daxcheck --verdict --time $guest_seconds` on each filesystem; same cells. No virtio-fs DAX\n",
-      "row on 6.1: a DAX file's last release can deadlock its eviction there. No pmem DAX rows on 7.3: a DAX\n",
-      "fallocate or truncate of the verdict's waits forever there in `dax_break_layout` ([verdict.md](verdict.md)).\n\n";
+      "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: two boots a kernel, fentry mode; xfs-dax,\n",
+      "btrfs and f2fs (the host's mkfs, non-DAX) on a 512 MiB pmem device, the others on a 256 MiB one; virtio-fs\n",
+      "through the QEMU and virtiofsd of ../shared/vmm, a 32 MiB window), `daxcheck --verdict --time $guest_seconds`\n",
+      "on each filesystem; same cells. No virtio-fs DAX row on 6.1: a DAX file's last release can deadlock its\n",
+      "eviction there. No pmem DAX rows on 7.3: a DAX fallocate or truncate of the verdict's waits forever there in\n",
+      "`dax_break_layout` ([verdict.md](verdict.md)).\n\n";
     table('kernel', sub { $_[0]{doc}{kernel} }, @guests);
 }
 
+my $btrfs_510_no_lock =
+  'btrfs in 5.10 has no fault rwsem at all: `i_mmap_lock` came in 5.13 (8318ba79eeeb "btrfs: add a i_mmap_lock to '
+  . 'our inode"; Debian\'s 5.10 module has no such lock class), its faults take none (`btrfs_file_vm_ops`: '
+  . '`filemap_fault`; `btrfs_page_mkwrite` locks the page\'s extent range), so daxscope learned none and reads none '
+  . 'at the changes. The punch keeps reads out with the extent range lock and the retry of '
+  . '`btrfs_punch_hole_lock_range` ("make sure ... nobody raced in and read a page in this range, if we did we need to '
+  . 'try again"), which daxscope does not read: the refaults are such reads, dropped again';
 # Why a verdict comes out as it does, from the kernel source: printed only for
 # the rows the JSON still gives that verdict, so that a note cannot outlive it.
 # [filesystem pattern (a guest's: "NAME (KERNEL)"), operation pattern, verdict, note, why pattern]
@@ -153,7 +172,11 @@ my @notes = (
        . 'and DAX faults take it, but 5.10 has no FUSE request tracepoint and its fuse module no BTF: no probe '
        . 'dates when virtiofsd changed the data, so the lock cannot be read at the change (and reads take no '
        . 'fault lock before 5.15)', qr/no probe of this kernel dated/],
-    [qr/./, qr/^truncate_down$/, 'EXPOSED',
+    [qr/^btrfs/, qr/^truncate_down$/, 'EXPOSED',
+     'btrfs (`btrfs_setsize`) truncates under no lock faults take: its guard is the new size, written first '
+       . '(`truncate_setsize`), past which faults fail; here a read brought a page of the range back into the cache '
+       . 'while the truncate ran (a refault), which is what got through. Nothing was lost in these attempts'],
+    [qr/^(?!btrfs|tmpfs)/, qr/^truncate_down$/, 'EXPOSED',
      'fs/fuse/dir.c `fuse_do_setattr` holds write-back off while the server truncates (`fuse_set_nowrite`) '
        . 'but takes no fault lock on a file without DAX: faults reach the pages being cut until the kernel '
        . 'cuts its page cache after the reply. Nothing was lost in these attempts'],
@@ -161,23 +184,57 @@ my @notes = (
      'btrfs (`btrfs_setsize`) and tmpfs (`shmem_setattr`) truncate under no lock faults take: they write '
        . 'the new size first (`truncate_setsize`) and faults past it fail, an order daxscope does not read',
      qr/i_size/],
-    [qr/^btrfs/, qr/^dedupe_range$/, 'could not check',
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^dedupe_range$/, 'could not check',
      'fs/btrfs/reflink.c `btrfs_remap_file_range` takes both files\' `i_mmap_lock`, but `btrfs_extent_same` '
        . 'leaves the page cache alone (the bytes are the same) and daxscope has no btrfs extent probe: no '
-       . 'data change was seen to read the lock at'],
+       . 'data change was seen to read the lock at', qr/no data change/],
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'EXPOSED',
+     'btrfs holds its own `i_mmap_lock` for write across the change (`btrfs_inode_lock(..., BTRFS_ILOCK_MMAP)`; '
+       . '`btrfs_remap_file_range` for a clone, and a copy within the filesystem is one), but only `btrfs_page_mkwrite` '
+       . 'takes it: a read fault (`filemap_fault`) or read(2) takes neither it nor `invalidate_lock`, which btrfs never '
+       . 'takes, and reads a page of the range back in while the operation runs (the refault findings). btrfs keeps '
+       . 'those reads out with a lock daxscope does not read, the extent range\'s: `btrfs_punch_hole_lock_range` '
+       . 'truncates the page cache, locks the range, and truncates again while a page came back ("We can race with '
+       . 'anyone reading pages from this range"), `btrfs_read_folio` waits on that lock, and a clone drops the '
+       . 'destination\'s pages once done (`btrfs_clone_files`). What got through were reads, dropped again: nothing was '
+       . 'lost in these attempts'],
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'SAFE',
+     'on btrfs this rests on `i_mmap_lock`, which write faults take (`btrfs_page_mkwrite`) but read faults and read(2) '
+       . 'do not: they wait on the extent range lock instead, which daxscope does not read. No read came back into the '
+       . 'range in these attempts; where one does, the row is EXPOSED (the note above)'],
+    [qr/^btrfs \(5\.10\./, qr/^(?!truncate)/, 'EXPOSED', $btrfs_510_no_lock],
+    [qr/^btrfs \(5\.10\./, qr/./, 'could not check', $btrfs_510_no_lock, qr/guard none|before the fault lock was learned/],
+    [qr/^btrfs \(5\.10\./, qr/^(copy_file_range|clone_range)$/, 'UNSAFE',
+     'a btrfs clone in 5.10 (and a copy within the filesystem, which is one: `btrfs_remap_file_range`) locks the '
+       . 'inodes and the extent ranges, but nothing a write fault waits on, and drops the destination\'s cached pages '
+       . 'only after it has unlocked them (`btrfs_clone_files`: `truncate_inode_pages_range` last): a store through '
+       . 'the mapping dirtied a page of the destination still holding its bytes from before, and write-back put them '
+       . 'over the clone. Closed in 5.13: 8318ba79eeeb ("btrfs: add a i_mmap_lock to our inode") and 8c99516a8cdd '
+       . '("btrfs: exclude mmaps while doing remap"); from 6.1 on, a clone holds it'],
+    [qr/^f2fs/, qr/^insert_range$/, 'UNSAFE',
+     'fs/f2fs/file.c `f2fs_insert_range` moves the blocks up under `invalidate_lock` (`i_mmap_sem` before 5.15), '
+       . 'and daxscope read it held at every data change. But `__exchange_data_block` copies a block already '
+       . 'checkpointed through the page cache (`__clone_blkaddrs`: `f2fs_get_lock_data_page` reads the source page in, '
+       . 'it is copied to the destination\'s page, and `f2fs_truncate_hole` frees the source block), which leaves the '
+       . 'source page cached with its bytes from before, over what is now a hole. The lock is then dropped and taken '
+       . 'again before those pages are written and dropped ("write out all moved pages, if possible"): in that gap a '
+       . 'store through the mapping dirties a stale page (`f2fs_vm_page_mkwrite` takes the lock shared, free now), '
+       . 'and write-back puts its bytes from before into the hole. No data change of the operation\'s made that '
+       . 'page, so no finding names it: the read-back does'],
     [qr/./, qr/^(copy_file_range|unshare_range)$/, 'could not check',
      'the kernel copied through the page cache (`splice_copy_file_range` where the filesystem or its server '
        . 'has no copy of its own; xfs\'s unshare through `iomap_file_unshare`), or on DAX through `dax_iomap_rw`: '
        . 'the operation\'s own writes, as write(2) makes them, with nothing under the cache to race',
      qr/no data change under the page cache/],
-    [qr/\(5\.10\./, qr/./, 'could not check',
-     'before 5.15 ext4 and xfs hold their own fault rwsem (`i_mmap_sem`, `i_mmaplock`) across the change and '
+    [qr/^(?!btrfs)[^(]*\(5\.10\./, qr/./, 'could not check',
+     'before 5.15 ext4, xfs and f2fs hold their own fault rwsem (`i_mmap_sem`, `i_mmaplock`, `i_mmap_sem`) across the change and '
        . 'faults take it, but read(2) and readahead (`generic_file_buffered_read`) take nothing the operation '
        . 'holds: `mapping->invalidate_lock`, which both take, came in 5.15. So no evidence can make these SAFE, '
        . 'however the attempts went (on DAX, reads take `inode_lock` shared, which the operation holds; the '
        . 'verdict does not tell the two apart)', qr/before 5\.15|before the fault lock was learned/],
-    [qr/^ext4.*\(5\.10\./, qr/./, 'EXPOSED',
-     'ext4 in 5.10 (`ext4_zero_range`, `ext4_insert_range`, ...) holds `i_mmap_sem` for write across the change, '
+    [qr/^(ext4|f2fs).*\(5\.10\./, qr/./, 'EXPOSED',
+     'ext4 and f2fs in 5.10 (`ext4_zero_range`, `ext4_insert_range`, `f2fs_punch_hole`, ...) hold their `i_mmap_sem` '
+       . 'for write across the change, '
        . 'but a read(2) takes no lock it holds: the attempts\' reader read pages of the range back in while the '
        . 'operation ran (refault findings, with the reader and the operation), the race `invalidate_lock` closed '
        . 'in 5.15'],
@@ -209,6 +266,7 @@ for my $n (@notes) {
 print "\n## Each filesystem: how it was mounted, and why each verdict\n";
 for my $f (@fs, @guests) {
     print "\n$f->{kept}" and next if $f->{kept};
+    print "\n### $f->{label}\n\n$f->{how}: could not check: $f->{cannot}.\n" and next if $f->{cannot};
     my $time = $f->{label} eq $f->{name} ? $seconds : $guest_seconds;
     print "\n### $f->{label}\n\n$f->{how}; then `daxcheck --verdict --time $time DIR`",
       " ($f->{doc}{fs}, kernel $f->{doc}{kernel}, $f->{doc}{date}).\n\n";

@@ -21,4 +21,40 @@ ok($out eq slurp($doc), 'and makes docs/filesystems.md again, byte for byte') or
 ($rc, $out, $err) = run_cmd(top() . '/tests/truth/verdict-table.pl', '--host-of', "$doc.missing", '--guests-of', $doc);
 isnt($rc, 0, 'a table to keep that is not there: an error');
 like($err, qr/^verdict-table: \Q$doc\E\.missing: /m, '... naming it');
+
+# A filesystem a guest could not check at all (its module or its mkfs missing)
+# keeps its row and says why: the guest's artifact verdict-NAME-cannot
+# (tests/vm/verdict-rows.sh; the kernel from the console's first line, after its escapes), its index line (tests/vm/verdict-artifacts.pl),
+# its row and section (verdict-table.pl), kept as they are by --guests-of.
+my $dir = scratch_dir();
+my $why = 'no mkfs.f2fs on the host that built this guest (its package is not installed)';
+open(my $console, '>', "$dir/console.log") or die "$dir/console.log: $!";
+print $console "\e[2J\@\@DAXSCOPE-GUEST-BEGIN\@\@ 5.10.0-32-amd64\r\n\@\@ARTIFACT verdict-f2fs-cannot\@\@\r\n$why\r\n",
+  "\@\@END verdict-f2fs-cannot\@\@\r\n";
+close($console);
+($rc, $out, $err) = run_cmd('sh', '-c', top() . "/tests/vm/verdict-artifacts.pl 5.10 $dir < $dir/console.log");
+like($err, qr/^verdicts: 5\.10: no verdict for ext4$/m, 'a verdict that did not come: an error');
+like($out, qr/^ext4\tDebian's 5\.10\t[^\t]+\tcould not check: the guest never came to it\t5\.10\.0-32-amd64$/m,
+    '... and its row says so');
+my @f2fs = grep { /^f2fs\t/ } split /\n/, $out;
+is_deeply(\@f2fs, ["f2fs\tDebian's 5.10\tthe host's mkfs.f2fs on a pmem device of the guest\tcould not check: $why\t5.10.0-32-amd64"],
+    'one the guest could not check: its index line says why, with the kernel');
+unlike($out, qr/^btrfs\t/m, 'btrfs, not asked for: none');
+open(my $index, '>', "$dir/index") or die "$dir/index: $!";
+print $index "$f2fs[0]\n";
+close($index);
+($rc, $out, $err) = run_cmd(top() . '/tests/truth/verdict-table.pl', '--host-of', $doc, "$dir/index", 20);
+is($rc, 0, 'verdict-table.pl makes a table of it') or diag($err);
+my ($header) = $out =~ /^(\| filesystem \| kernel \|.*)$/m;
+my ($row) = $out =~ /^(\| f2fs \| 5\.10\.0-32-amd64 \| could not check: \Q$why\E \|.*)$/m;
+ok($row, 'its row says why') or diag($out);
+is(($row // '') =~ tr/|//, ($header // '') =~ tr/|//, '... with a cell for each operation');
+like($out, qr/^### f2fs \(5\.10\.0-32-amd64\)\n\nthe host's mkfs\.f2fs on a pmem device of the guest: could not check: \Q$why\E\.\n/m,
+    'its section too');
+open($f, '>', "$dir/made.md") or die;
+print $f $out;
+close($f);
+my $made_once = $out;
+($rc, $out, $err) = run_cmd(top() . '/tests/truth/verdict-table.pl', '--host-of', "$dir/made.md", '--guests-of', "$dir/made.md");
+ok($rc == 0 && $out eq $made_once, 'kept by --guests-of as it is') or diag($err, scalar `echo '$out' | diff -u $dir/made.md -`);
 done_testing();

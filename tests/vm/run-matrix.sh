@@ -32,7 +32,9 @@
 # over io_uring where the kernel has it (tests/vm/rawfs-rows.sh),
 # FUSE_RACE_RUNS times each.
 # verdict: daxcheck --verdict, VERDICT_SECONDS (10) each, on non-DAX ext4 (4 KiB
-# and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh).
+# and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh);
+# DAXSCOPE_VERDICT_ALL=1 (make verdicts): btrfs and f2fs too, with the host's
+# mkfs (btrfs-progs, f2fs-tools: installed here if missing).
 #
 # Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
 # cannot run the VM (the reason is on stdout, one line). Other: failure.
@@ -62,17 +64,21 @@ case "$ver" in
 *) echo "unknown kernel $ver (5.10, 6.1, 6.12, 7.3)" >&2; exit 2 ;;
 esac
 
-need() {
+# try_install PACKAGES...: false (apt's output in OUTDIR/apt.log) where one is missing and cannot be installed
+try_install() {
 	missing=""
 	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing > "$out/apt.log" 2>&1 ||
-		skip "cannot install$missing (see $out/apt.log)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing > "$out/apt.log" 2>&1
 }
+need() { try_install "$@" || skip "cannot install$missing (see $out/apt.log)"; }
 need qemu-system-x86 busybox-static xfsprogs e2fsprogs cpio kmod
 case $mode in virtiofs*) need libfuse3-3 ;; esac
+# the guest says which of these filesystems it could not check, and why
+verdict_all=${DAXSCOPE_VERDICT_ALL:-0}
+[ "$mode" = verdict ] && [ "$verdict_all" = 1 ] && { try_install btrfs-progs || true; try_install f2fs-tools || true; }
 [ -e /dev/kvm ] || true # TCG needs no KVM; the nested KVM here cannot boot stock kernels anyway
 
 # The machine's own Debian mirror, from its apt configuration (never a fixed host).
@@ -163,6 +169,7 @@ add_module() {
 for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs virtio_pci virtio_blk crc32c_generic libcrc32c; do
 	add_module "$m"
 done
+[ "$mode" = verdict ] && [ "$verdict_all" = 1 ] && for m in btrfs f2fs crc32_generic; do add_module "$m"; done
 cp "$moddir"/modules.order "$moddir"/modules.builtin* "$stage/lib/modules/$kver/" 2>/dev/null || true
 depmod -b "$stage" "$kver"
 
@@ -180,6 +187,11 @@ add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
 for b in daxtrace daxtop daxcheck race readrace mapstore delayfs rawfs faultbench denyfentry; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
+if [ "$mode" = verdict ] && [ "$verdict_all" = 1 ]; then # where the host has them (tests/vm/verdict-rows.sh says if not)
+	for fs in btrfs f2fs; do
+		command -v "mkfs.$fs" > /dev/null && add_binary "$(command -v "mkfs.$fs")" "/sbin/$fs-mkfs"
+	done
+fi
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
 if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the host has them (scripts/deps.sh)
 	for b in fuse-overlayfs strace; do
@@ -200,7 +212,7 @@ printf 'ROWS_ROUNDS=%s\nROWS_TRUTH_RUNS=%s\n' "${ROWS_ROUNDS:-120}" "${ROWS_TRUT
 printf 'MODEL_WORKLOAD=%s\nMODEL_KEEP_CAPTURE=%s\n' "${DAXSCOPE_MODEL_WORKLOAD:-single}" "${DAXSCOPE_MODEL_KEEP_CAPTURE:-0}" \
 	>> "$stage/daxscope/env"
 printf 'DENY_FENTRY=%s\n' "${DAXSCOPE_DENY_FENTRY:-0}" >> "$stage/daxscope/env"
-printf 'VERDICT_SECONDS=%s\n' "${VERDICT_SECONDS:-10}" >> "$stage/daxscope/env"
+printf 'VERDICT_SECONDS=%s\nVERDICT_ALL=%s\n' "${VERDICT_SECONDS:-10}" "$verdict_all" >> "$stage/daxscope/env"
 # the kernel's own config, for the matrix's table of features
 cp "$(ls "$tree/boot/config-$kver" "$moddir/config" 2>/dev/null | head -1)" "$out/config"
 cat > "$stage/init" <<'INIT'

@@ -2,7 +2,9 @@
 # --verdict --json --time VERDICT_SECONDS) of the filesystems this guest kernel
 # can mount on its pmem device: ext4 without DAX (4 KiB blocks, and 1 KiB
 # blocks, where ZERO_RANGE leaves a partly zeroed page writable before 6.15),
-# ext4 and xfs mounted -o dax, and plain FUSE (delayfs, its files on ext4).
+# ext4 and xfs mounted -o dax, and plain FUSE (delayfs, its files on ext4);
+# with VERDICT_ALL=1 (make verdicts) btrfs and f2fs too, or why not (artifact
+# verdict-NAME-cannot: the kernel has no module for it, the host no mkfs).
 # One artifact verdict-NAME each (the JSON), verdict-NAME-err (its stderr and
 # exit status). tests/vm/verdict_rows.t judges them; tests/vm/verdicts.sh
 # puts them in docs/filesystems.md.
@@ -14,7 +16,7 @@ on_pmem() {
 	mkdir -p "/mnt/$name"
 	"$@" "$dev" > /tmp/mkfs.log 2>&1
 	mount -t "$fs" ${opts:+-o "$opts"} "$dev" "/mnt/$name" 2>> /tmp/mkfs.log
-	{ grep " /mnt/$name " /proc/mounts || cat /tmp/mkfs.log; } > /tmp/mount
+	{ grep " /mnt/$name " /proc/mounts || { cat /tmp/mkfs.log; dmesg | tail -3; }; } > /tmp/mount
 	artifact "verdict-$name-mount" /tmp/mount
 	grep -q " /mnt/$name " /proc/mounts || return 0
 	verdict "$name" "/mnt/$name"
@@ -35,6 +37,28 @@ case $(uname -r) in
 	on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
 	;;
 esac
+# on_module NAME SOFTDEP MKFS-ARGS...: a fresh NAME (a module of this kernel's, SOFTDEP loaded
+# before it where there is one: busybox's modprobe leaves soft dependencies) on the 512 MiB
+# device, made with the host's mkfs.NAME, its verdict; else why not
+on_module() {
+	name=$1
+	modprobe "$2" 2> /dev/null
+	shift 2
+	if [ ! -x "/sbin/$name-mkfs" ]; then
+		echo "no mkfs.$name on the host that built this guest (its package is not installed)" > /tmp/cannot
+	elif ! grep -qw "$name" /proc/filesystems && ! modprobe "$name" 2> /tmp/modprobe.err; then
+		echo "this kernel cannot load $name: $(cat /tmp/modprobe.err)" > /tmp/cannot
+	else
+		on_pmem "$name" "$name" "" /dev/pmem0 "/sbin/$name-mkfs" "$@"
+		return
+	fi
+	artifact "verdict-$name-cannot" /tmp/cannot
+}
+if [ "$VERDICT_ALL" = 1 ]; then
+	on_module btrfs crc32c_generic -q -f
+	# f2fs's superblock checksum: crc32 through the crypto API before 7.x (f2fs_fill_super: ENOENT without it)
+	on_module f2fs crc32_generic -q -f
+fi
 on_pmem ext4-1k ext4 "" /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 1024 -F
 # 4 KiB blocks on the 256 MiB device (mke2fs makes 1 KiB ones there, and DAX needs the page size);
 # last: delayfs's files stay on this one

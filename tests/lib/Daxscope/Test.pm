@@ -423,7 +423,7 @@ sub guest_verdict {
       or return diag(($art->{"verdict-$name-mount"} // '') . ($art->{"verdict-$name-err"} // ''));
     unlike($art->{"verdict-$name-err"} // '', qr/^exit 2$/m, "$k $name: the check ran");
     diag(sprintf '%-4s %-12s %-21s %-15s %3d attempts, lock held at %d/%d%s', $k, $name, @$_{qw(op verdict attempts)},
-        $_->{changes} - $_->{changes_unlocked}, $_->{changes}, %{ $_->{findings} } ? ' ' . encode_json($_->{findings}) : '')
+        $_->{changes} - $_->{changes_unlocked} - ($_->{changes_lock_unknown} // 0), $_->{changes}, %{ $_->{findings} } ? ' ' . encode_json($_->{findings}) : '')
       for grep { $_->{verdict} ne 'not supported' } @{ $doc->{ops} };
     judge_verdict_rows("$k $name", $doc);
     return { map { $_->{op} => $_ } @{ $doc->{ops} } };
