@@ -87,20 +87,22 @@ if [ ! -e "$patched_ko" ]; then
 	{
 		(cd "$build" && patch -p1 < "$patch_file") &&
 			# the patched functions and the static helpers they call, with file.c's includes
-			awk -v want=" $(echo $patched_functions) " '
+			awk -v want="$patched_functions" '
+			BEGIN { split(want, names); for (i in names) wanted[names[i]] = 1 }
 			/^#include / { print; next }
 			!body && /^struct fuse_writepage_args \{/ { body = 1 }
-			!body && /^[a-z]/ && !/;$/ { n = $0; sub(/\(.*/, "", n); sub(/.*[ *]/, "", n); if (index(want, " " n " ")) body = 1 }
+			!body && /^[a-z]/ && !/;$/ { n = $0; sub(/\(.*/, "", n); sub(/.*[ *]/, "", n); body = n in wanted }
 			body { print }
 			body && /^}/ { body = 0; print "" }' "$build/fs/fuse/file.c" > "$build/module/patched-functions.c" &&
 			kmake "$build/module" FUSE_SRC="$build/fs/fuse" modules &&
 			cp "$build/module/fuse_invalidate_lock.ko" "$patched_ko"
 	} >> "$log" 2>&1 || { echo "fuse-patched: building the livepatch failed (see $log)" >&2; exit 1; }
 fi
-# Loadable by this kernel: its vermagic, and each symbol's CRC that of the headers' Module.symvers
+# Loadable by this kernel: the vermagic of its own modules, and each symbol's CRC that of the headers' Module.symvers
 vermagic=$(modinfo -F vermagic "$patched_ko")
-case $vermagic in "$kver SMP preempt mod_unload modversions ") ;;
-*) echo "fuse-patched: $patched_ko has vermagic '$vermagic', not $kver's" >&2; exit 1 ;; esac
+stock_vermagic=$(modinfo -F vermagic "$(find "$moddir/kernel/fs/ext4" -name 'ext4.ko*' | head -1)")
+[ "$vermagic" = "$stock_vermagic" ] ||
+	{ echo "fuse-patched: $patched_ko has vermagic '$vermagic', the kernel's modules '$stock_vermagic'" >&2; exit 1; }
 crc_mismatch=$(modprobe --dump-modversions "$patched_ko" |
 	awk 'NR == FNR { crc[$2] = $1; next } !($2 in crc) || crc[$2] != $1 { print $2 }' "$headers/Module.symvers" -)
 [ -z "$crc_mismatch" ] || { echo "fuse-patched: CRCs not those of Module.symvers:" $crc_mismatch >&2; exit 1; }
