@@ -52,6 +52,12 @@ if [ ! -e "$lpdir/.extracted" ]; then
 	touch "$lpdir/.extracted"
 fi
 
+build_failed() { # WHAT: the end of the build's log, and out
+	echo "fuse-patched: building $1 failed; the end of $log:" >&2
+	tail -20 "$log" >&2
+	exit 1
+}
+
 kmake() { # DIR TARGET...: kbuild on DIR against the headers, with the host's gcc
 	m_dir=$1
 	shift
@@ -74,7 +80,7 @@ if [ ! -e "$lpdir/.tools" ]; then
 				devicetable-offsets.s > devicetable-offsets.h &&
 			gcc -O2 -I "$src/scripts/include" -o modpost modpost.c file2alias.c sumversion.c symsearch.c &&
 			cp modpost "$kbuild_dir/scripts/mod/modpost"
-	) > "$log" 2>&1 || { echo "fuse-patched: building modpost and objtool failed (see $log)" >&2; exit 1; }
+	) > "$log" 2>&1 || build_failed "modpost and objtool"
 	touch "$lpdir/.tools"
 fi
 
@@ -96,7 +102,7 @@ if [ ! -e "$patched_ko" ]; then
 			body && /^}/ { body = 0; print "" }' "$build/fs/fuse/file.c" > "$build/module/patched-functions.c" &&
 			kmake "$build/module" FUSE_SRC="$build/fs/fuse" modules &&
 			cp "$build/module/fuse_invalidate_lock.ko" "$patched_ko"
-	} >> "$log" 2>&1 || { echo "fuse-patched: building the livepatch failed (see $log)" >&2; exit 1; }
+	} >> "$log" 2>&1 || build_failed "the livepatch"
 fi
 # Loadable by this kernel: the vermagic of its own modules, and each symbol's CRC that of the headers' Module.symvers
 vermagic=$(modinfo -F vermagic "$patched_ko")
