@@ -49,7 +49,7 @@ for my $op (qw(punch_hole zero_range zero_range_keep_size)) {
     ok($s->{changes_unlocked} > 0, "stock $op: data changed without the fault lock ($s->{changes_unlocked} of $s->{changes})");
     TODO: {
         local $TODO = $p->{verdict} eq 'EXPOSED' && join(' ', keys %{ $p->{findings} }) eq 'io_during_punch'
-            ? 'a READ of the range seen during the patched punch, the lock held (about 1 attempt in 400): not explained yet'
+            ? 'a READ after the last change, before the return, in a window whose FALLOCATE reply was not dated (about 1 attempt in 300; docs/verdict.md): not proven yet'
             : undef;
         is($p->{verdict}, 'SAFE', "patched $op: SAFE") or diag("$p->{why}; $p->{example}");
     }
