@@ -81,6 +81,12 @@ stop_recorder() {
 	artifact "$1-record-err" "/tmp/$1-record.err"
 }
 
+# race_sched FILE: the scheduled race, pages 2-5 punched: a store to page 3 at
+# its start, a load of page 4, a store to page 5 a second in; JSON in /tmp/race-sched.json
+race_sched() {
+	$D/race --file "$1" --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 > /tmp/race-sched.json
+}
+
 for m in nd_e820 nd_pmem crc32c_generic ext4 xfs fuse virtio_pci virtiofs; do
 	if modprobe "$m" 2>/tmp/modprobe.err; then echo "$m ok"; else echo "$m failed: $(cat /tmp/modprobe.err)"; fi
 done > /tmp/modules
@@ -124,23 +130,15 @@ record() {
 	grep " $mnt " /proc/mounts > /tmp/mount || cat /tmp/mount.err /tmp/mkfs.log > /tmp/mount
 	dmesg | grep -i dax | tail -3 >> /tmp/mount
 	artifact "$fs-mount" /tmp/mount
-	: > /tmp/record.err
-	$D/daxtrace record --fault-hooks=always -o /tmp/$fs.dxc 2> /tmp/record.err &
-	rec=$!
-	watching=yes
-	await_watching /tmp/record.err || watching="the recorder was not watching 30 s after its start"
+	start_recorder "$fs"
 	$D/race --file "$mnt/frag" --fragment --size 32M --punch 0:32M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
-	[ "$watching" = yes ] || echo "$watching" >> /tmp/race.err
-	$D/race --file "$mnt/sched" --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 > /tmp/race-sched.json 2>> /tmp/race.err
+	race_sched "$mnt/sched" 2>> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
-	sleep 1
-	kill -INT $rec
-	wait $rec
+	stop_recorder "$fs"
 	artifact "$fs-race" /tmp/race.json
 	artifact "$fs-race-sched" /tmp/race-sched.json
 	artifact "$fs-race-err" /tmp/race.err
-	artifact "$fs-record-err" /tmp/record.err
 	$D/daxtrace report /tmp/$fs.dxc --json > /tmp/report.json 2> /tmp/report.err
 	artifact "$fs-report" /tmp/report.json
 	# the truth table's rows for this DAX filesystem (fio is not in the guest)
@@ -159,8 +157,7 @@ if [ "$DENY_FENTRY" = 1 ]; then
 	/sbin/e2fs-mkfs -q -t ext4 -F /dev/pmem0 > /tmp/mkfs.log 2>&1
 	mount -t ext4 /dev/pmem0 /mnt/ext4 2>> /tmp/mkfs.log || cat /tmp/mkfs.log
 	start_recorder pagecache
-	$D/race --file /mnt/ext4/sched --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 \
-		> /tmp/race-sched.json 2> /tmp/race.err
+	race_sched /mnt/ext4/sched 2> /tmp/race.err
 	echo "exit $?" >> /tmp/race.err
 	stop_recorder pagecache
 	artifact pagecache-race-err /tmp/race.err

@@ -109,14 +109,11 @@ done
 # Mapped faults hammering a file punched whole, then the scheduled race, as on pmem.
 $D/race --file $mnt/frag --size 16M --punch 0:16M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
 echo "exit $?" >> /tmp/race.err
-$D/race --file $mnt/sched --punch 8192:16384 --write-at 0:3 --read-at 0:4 --write-at 1000:5 > /tmp/race-sched.json \
-	2>> /tmp/race.err
+race_sched $mnt/sched 2>> /tmp/race.err
 echo "exit $?" >> /tmp/race.err
 artifact virtiofs-race /tmp/race.json
 artifact virtiofs-race-sched /tmp/race-sched.json
 artifact virtiofs-race-err /tmp/race.err
-
-
 
 umount $mnt
 sleep 1
