@@ -49,7 +49,7 @@ for my $op (qw(punch_hole zero_range zero_range_keep_size)) {
     ok($s->{changes_unlocked} > 0, "stock $op: data changed without the fault lock ($s->{changes_unlocked} of $s->{changes})");
     TODO: {
         local $TODO = $p->{verdict} eq 'EXPOSED' && join(' ', keys %{ $p->{findings} }) eq 'io_during_punch'
-            ? 'a READ after the last change, before the return, in a window whose FALLOCATE reply was not dated (about 1 attempt in 300; docs/verdict.md): not proven yet'
+            ? 'a READ after the unlock, before the return, counted because the window has no dated FALLOCATE reply (about 1 attempt in 300; docs/verdict.md)'
             : undef;
         is($p->{verdict}, 'SAFE', "patched $op: SAFE") or diag("$p->{why}; $p->{example}");
     }
