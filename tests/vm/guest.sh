@@ -115,6 +115,7 @@ ls -l /dev/pmem0 > /tmp/pmem 2>&1
 artifact pmem /tmp/pmem
 [ "$MODE" = rows ] && { . $D/ext4-rows.sh; exit; }
 [ "$MODE" = verdict ] && { . $D/verdict-rows.sh; exit; }
+[ "$MODE" = fuse-patched ] && { . $D/fuse-patched-rows.sh; exit; }
 
 # record FS: daxtrace record around the race on a DAX mount of FS
 record() {

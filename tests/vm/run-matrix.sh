@@ -5,7 +5,7 @@
 # inside, and prints what the guest printed on its serial console. Used by
 # tests/vm/matrix.t, which judges the results.
 #
-#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|rawfs|verdict|virtiofs|virtiofs-bench|virtiofs-model]
+#   tests/vm/run-matrix.sh KERNEL OUTDIR [pmem|rows|fuse|rawfs|verdict|fuse-patched|virtiofs|virtiofs-bench|virtiofs-model]
 #   KERNEL: 5.10 | 6.1 | 6.12 | 7.3
 #
 # rows: the pmem device without DAX, the buffered-read race rows of
@@ -35,6 +35,9 @@
 # and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh);
 # DAXSCOPE_VERDICT_ALL=1 (make verdicts): btrfs and f2fs too, with the host's
 # mkfs (btrfs-progs, f2fs-tools: installed here if missing).
+# fuse-patched (6.12): daxcheck --verdict on delayfs with the kernel's FUSE,
+# then with tests/vm/patches/fuse-fallocate-invalidate-lock.patch live
+# (tests/vm/fuse-patched.sh builds it; tests/vm/fuse-patched-rows.sh).
 #
 # Exit 0: OUTDIR/console.log holds the guest's output. Exit 3: this machine
 # cannot run the VM (the reason is on stdout, one line). Other: failure.
@@ -45,8 +48,8 @@ ver=$1
 out=$2
 mode=${3:-pmem}
 case $mode in
-pmem | rows | fuse | rawfs | verdict | virtiofs | virtiofs-bench | virtiofs-model) ;;
-*) echo "unknown mode $mode (pmem, rows, fuse, rawfs, verdict, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
+pmem | rows | fuse | rawfs | verdict | fuse-patched | virtiofs | virtiofs-bench | virtiofs-model) ;;
+*) echo "unknown mode $mode (pmem, rows, fuse, rawfs, verdict, fuse-patched, virtiofs, virtiofs-bench, virtiofs-model)" >&2; exit 2 ;;
 esac
 window_mb=${DAXSCOPE_DAX_WINDOW_MB:-32}
 windows_mb=${DAXSCOPE_DAX_WINDOWS_MB:-8 16 32 64}
@@ -141,6 +144,7 @@ if [ ! -e "$tree/.extracted" ]; then
 	touch "$tree/.extracted"
 fi
 moddir=$tree/lib/modules/$kver
+[ "$mode" = fuse-patched ] && . "$top/tests/vm/fuse-patched.sh"
 # 7.x: in linux-binary, named vmlinuz.unsigned in its unsigned form
 for vmlinuz in "$tree/boot/vmlinuz-$kver" "$moddir/vmlinuz" "$moddir/vmlinuz.unsigned"; do
 	[ -e "$vmlinuz" ] && break
@@ -193,6 +197,7 @@ if [ "$mode" = verdict ] && [ "$verdict_all" = 1 ]; then # where the host has th
 	done
 fi
 add_binary "$(command -v bpftool)" /daxscope/bpftool # offsets from the guest's BTF, for ftrace's own reads
+[ "$mode" = fuse-patched ] && cp "$patched_ko" "$stage/daxscope/"
 if [ "$mode" = fuse ]; then # the truth table's fuse-overlayfs rows, where the host has them (scripts/deps.sh)
 	for b in fuse-overlayfs strace; do
 		command -v "$b" > /dev/null && add_binary "$(command -v "$b")" "/daxscope/$b"
@@ -201,7 +206,7 @@ fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
 	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" \
 	"$top/tests/vm/verdict-rows.sh" "$top/tests/vm/rawfs-rows.sh" "$top/tests/vm/virtiofs-verdict.sh" \
-	"$stage/daxscope/"
+	"$top/tests/vm/fuse-patched-rows.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \
