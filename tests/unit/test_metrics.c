@@ -159,6 +159,18 @@ static void punches(struct dx_report *r, uint32_t dev, uint64_t ino, int n)
 	dx_report_settle(r, clock_ns + 1000 * MS);
 }
 
+/* The punches of the series of the mount of 0:70 at POINT. */
+static double mount_punches(const struct dx_report *r, const struct dx_metrics_opts *o, const char *point)
+{
+	char series[128], *text = render(r, o);
+	double v;
+
+	snprintf(series, sizeof(series), "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"%s\"}", point);
+	v = value_of(text, series);
+	free(text);
+	return v;
+}
+
 /*
  * A device number a new mount takes (issue 25, case 6): its series start
  * from zero, not with the files of the mount before. Bind mounts are the
@@ -172,7 +184,6 @@ static void test_mount_renewed(void)
 	struct dx_mounts m = { 0 };
 	struct dx_mount_history *h = dx_mount_history_new();
 	struct dx_metrics_opts o = { .format = DX_METRICS_PROMETHEUS, .mounts = &m, .history = h };
-	char *text;
 
 	read_mounts(&m, "60 27 0:70 / /mnt/a rw - tmpfs tmpfs rw\n");
 	punches(r, dev, 1, 3);
@@ -181,33 +192,21 @@ static void test_mount_renewed(void)
 	read_mounts(&m, "61 27 0:70 / /mnt/bind rw - tmpfs tmpfs rw\n");
 	ok(!dx_mounts_find(&m, dev)->renewed, "its first mount gone, the bind still there: not renewed");
 	dx_mount_history_learn(h, r, &m);
-	text = render(r, &o);
-	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/bind\"}"), 3,
-	       "the mount's punches");
-	free(text);
+	is_int(mount_punches(r, &o, "/mnt/bind"), 3, "the mount's punches");
 	read_mounts(&m, "62 27 0:70 / /mnt/b rw - tmpfs tmpfs rw\n");
 	ok(dx_mounts_find(&m, dev)->renewed, "none of its mount IDs left: a new mount of the device number");
 	dx_mount_history_learn(h, r, &m);
 	punches(r, dev, 2, 1);
-	text = render(r, &o);
-	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/b\"}"), 1,
-	       "the new mount's series: its own punch, not the 3 of the mount before");
-	free(text);
+	is_int(mount_punches(r, &o, "/mnt/b"), 1, "the new mount's series: its own punch, not the mount before's 3");
 	read_mounts(&m, "");
 	ok(dx_mounts_find(&m, dev)->gone && !dx_mounts_find(&m, dev)->renewed, "unmounted: gone");
 	dx_mount_history_learn(h, r, &m);
 	read_mounts(&m, "62 27 0:70 / /mnt/c rw - tmpfs tmpfs rw\n");
 	ok(dx_mounts_find(&m, dev)->renewed, "mounted again after a read found it gone, though the mount ID is the same: renewed");
 	dx_mount_history_learn(h, r, &m);
-	text = render(r, &o);
-	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/c\"}"), 0,
-	       "... from zero");
-	free(text);
+	is_int(mount_punches(r, &o, "/mnt/c"), 0, "... from zero");
 	punches(r, dev, 3, 2);
-	text = render(r, &o);
-	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/c\"}"), 2,
-	       "... then its own");
-	free(text);
+	is_int(mount_punches(r, &o, "/mnt/c"), 2, "... then its own");
 	read_mounts(&m, "62 27 0:70 / /mnt/c rw - tmpfs tmpfs rw\n");
 	dx_mount_history_learn(h, r, &m);
 	/* between two reads: a last punch of /mnt/c's file, then /mnt/d mounted and a file of its own punched */
@@ -216,10 +215,8 @@ static void test_mount_renewed(void)
 	read_mounts(&m, "63 27 0:70 / /mnt/d rw - tmpfs tmpfs rw\n");
 	ok(dx_mounts_find(&m, dev)->renewed, "another mount between two reads: renewed");
 	dx_mount_history_learn(h, r, &m);
-	text = render(r, &o);
-	is_int(value_of(text, "daxscope_punches_total{dev=\"0:70\",fstype=\"tmpfs\",mountpoint=\"/mnt/d\"}"), 1,
+	is_int(mount_punches(r, &o, "/mnt/d"), 1,
 	       "... its series: the punch of the file first seen since the last read, not the gone mount's file's");
-	free(text);
 	dx_mount_history_free(h);
 	dx_mounts_free(&m);
 	dx_report_free(r);
