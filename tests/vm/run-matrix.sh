@@ -34,7 +34,8 @@
 # verdict: daxcheck --verdict, VERDICT_SECONDS (10) each, on non-DAX ext4 (4 KiB
 # and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh);
 # DAXSCOPE_VERDICT_ALL=1 (make verdicts): btrfs and f2fs too, with the host's
-# mkfs (btrfs-progs, f2fs-tools: installed here if missing).
+# mkfs (btrfs-progs, f2fs-tools: installed here if missing), and NFSv4.2 over
+# loopback (knfsd and the client in the guest: tests/vm/nfs-verdict.sh).
 # fuse-patched (6.12): daxcheck --verdict on delayfs with the kernel's FUSE,
 # then with tests/vm/patches/fuse-fallocate-invalidate-lock.patch live
 # (tests/vm/fuse-patched.sh builds it; tests/vm/fuse-patched-rows.sh).
@@ -173,7 +174,7 @@ add_module() {
 for m in libnvdimm nd_pmem nd_e820 nd_btt dax ext4 xfs fuse virtiofs virtio_fs virtio_pci virtio_blk crc32c_generic libcrc32c; do
 	add_module "$m"
 done
-[ "$mode" = verdict ] && [ "$verdict_all" = 1 ] && for m in btrfs f2fs crc32_generic; do add_module "$m"; done
+[ "$mode" = verdict ] && [ "$verdict_all" = 1 ] && for m in btrfs f2fs crc32_generic nfsd nfsv4; do add_module "$m"; done
 cp "$moddir"/modules.order "$moddir"/modules.builtin* "$stage/lib/modules/$kver/" 2>/dev/null || true
 depmod -b "$stage" "$kver"
 
@@ -206,7 +207,7 @@ fi
 cp "$top/tests/vm/guest.sh" "$top/tests/vm/virtiofs.sh" "$top/tests/vm/bench.sh" "$top/tests/vm/model.sh" \
 	"$top/tests/vm/fuse-rows.sh" "$top/tests/vm/ext4-rows.sh" "$top/tests/vm/afterop-rows.sh" \
 	"$top/tests/vm/verdict-rows.sh" "$top/tests/vm/rawfs-rows.sh" "$top/tests/vm/virtiofs-verdict.sh" \
-	"$top/tests/vm/fuse-patched-rows.sh" "$stage/daxscope/"
+	"$top/tests/vm/fuse-patched-rows.sh" "$top/tests/vm/nfs-verdict.sh" "$stage/daxscope/"
 # the guest sees no host environment
 printf 'DAXCHECK_RUNS=%s\nMODE=%s\nWINDOW_MB=%s\nWINDOWS_MB="%s"\nBENCH_ROUNDS=%s\nVIRTIOFS_TRUTH=%s\n' \
 	"${DAXCHECK_RUNS:-3}" "$mode" "$window_mb" "$windows_mb" "${BENCH_ROUNDS:-3}" "${DAXSCOPE_VIRTIOFS_TRUTH:-1}" \

@@ -3,8 +3,9 @@
 # can mount on its pmem device: ext4 without DAX (4 KiB blocks, and 1 KiB
 # blocks, where ZERO_RANGE leaves a partly zeroed page writable before 6.15),
 # ext4 and xfs mounted -o dax, and plain FUSE (delayfs, its files on ext4);
-# with VERDICT_ALL=1 (make verdicts) btrfs and f2fs too, or why not (artifact
-# verdict-NAME-cannot: the kernel has no module for it, the host no mkfs).
+# with VERDICT_ALL=1 (make verdicts) btrfs, f2fs and NFSv4.2 over loopback
+# (tests/vm/nfs-verdict.sh) too, or why not (artifact verdict-NAME-cannot: the
+# kernel has no module for it, the host no mkfs).
 # One artifact verdict-NAME each (the JSON), verdict-NAME-err (its stderr and
 # exit status). tests/vm/verdict_rows.t judges them; tests/vm/verdicts.sh
 # puts them in docs/filesystems.md.
@@ -58,6 +59,7 @@ if [ "$VERDICT_ALL" = 1 ]; then
 	on_module btrfs crc32c_generic -q -f
 	# f2fs's superblock checksum: crc32 through the crypto API before 7.x (f2fs_fill_super: ENOENT without it)
 	on_module f2fs crc32_generic -q -f
+	. $D/nfs-verdict.sh # knfsd exporting ext4 on the same device, mounted over loopback
 fi
 on_pmem ext4-1k ext4 "" /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 1024 -F
 # 4 KiB blocks on the 256 MiB device (mke2fs makes 1 KiB ones there, and DAX needs the page size);

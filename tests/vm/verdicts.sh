@@ -1,7 +1,7 @@
 #!/bin/sh
 # The punch-safety verdicts of the QEMU guests, SECONDS each, two boots a
 # kernel: non-DAX ext4 with 4 KiB and 1 KiB blocks, ext4-dax and xfs-dax on
-# pmem, delayfs, btrfs and f2fs (tests/vm/verdict-rows.sh); virtio-fs with DAX and without,
+# pmem, delayfs, btrfs, f2fs and NFSv4.2 over loopback (tests/vm/verdict-rows.sh); virtio-fs with DAX and without,
 # after the window's own checks (tests/vm/virtiofs-verdict.sh). Their JSON kept in
 # build/verdicts/guest/ and listed in its index for tests/truth/verdict-table.pl.
 #   tests/vm/verdicts.sh [SECONDS] [KERNELS]      (make verdicts runs it)
@@ -18,7 +18,7 @@ rm -f "$json"/*.json "$json/index"
 rc=0
 for k in $kernels; do
 	for mode in verdict virtiofs; do
-		VERDICT_SECONDS=$seconds DAXSCOPE_VM_TIMEOUT=$((600 + seconds * 14)) DAXSCOPE_VIRTIOFS_TRUTH=0 DAXSCOPE_VERDICT_ALL=1 \
+		VERDICT_SECONDS=$seconds DAXSCOPE_VM_TIMEOUT=$((600 + seconds * 16)) DAXSCOPE_VIRTIOFS_TRUTH=0 DAXSCOPE_VERDICT_ALL=1 \
 			tests/vm/run-matrix.sh "$k" "$out/$k-$mode" $mode > "$out/why" 2> "$out/err"
 		case $? in
 		0) ;;
