@@ -6,14 +6,17 @@
 # guests' part is kept from a table made before (make verdicts VERDICTS_GUESTS=no:
 # the host measured again, no guest booted); with --host-of, the host's
 # (make verdicts VERDICTS_HOST=no: the guests booted again, the host not measured).
-#   verdict-table.pl INDEX SECONDS [GUEST-INDEX GUEST-SECONDS | --guests-of OLD.md] > filesystems.md
+# --guests-of OLD.md ADDED-INDEX keeps the guests' rows and adds those of
+# ADDED-INDEX (measured with the same seconds), each after its kernel's last,
+# or in place of a kept one with its label: a guest filesystem measured alone.
+#   verdict-table.pl INDEX SECONDS [GUEST-INDEX GUEST-SECONDS | --guests-of OLD.md [ADDED-INDEX]] > filesystems.md
 #   verdict-table.pl --host-of OLD.md GUEST-INDEX GUEST-SECONDS > filesystems.md
 use strict;
 use warnings;
 use JSON::PP;
 
 my $host_of = ($ARGV[0] // '') eq '--host-of' ? (splice @ARGV, 0, 2)[1] : undef;
-my ($index, $seconds, $guest_index, $guest_seconds) = $host_of ? (undef, undef, @ARGV) : @ARGV;
+my ($index, $seconds, $guest_index, $guest_seconds, $added_index) = $host_of ? (undef, undef, @ARGV) : @ARGV;
 
 # The verdicts an index lists; a guest's are labelled with their kernel. A
 # filesystem a guest could not check at all (no module, no mkfs) is listed
@@ -66,8 +69,27 @@ my ($kept_host, @fs) = $host_of ? read_kept($host_of, 0) : (undef, read_index($i
 my ($kept_table, @guests);
 if (($guest_index // '') eq '--guests-of') {
     ($kept_table, @guests) = read_kept($guest_seconds, 1);
+    add_guests(read_index($added_index, 1)) if $added_index;
 } elsif ($guest_index) {
     @guests = read_index($guest_index, 1);
+}
+
+# The kept guests' rows as they are, with the guests measured since: each in
+# place of the kept one with its label, else after its kernel's last row. The
+# guests' part is then made again, its kept rows word for word.
+sub add_guests {
+    my @added = @_;
+    my $kernel_of = sub { ($_[0]{label} =~ /\(([^()]+)\)$/)[0] };
+    my %row_of = map { /^\| (\S+) \| (\S+) \|/ ? ("$1 ($2)" => "$_\n") : () } split /\n/, $kept_table;
+    ($guest_seconds) = $kept_table =~ /`daxcheck --verdict --time (\d+)`/
+      or die "verdict-table: $added_index: the kept guests' table says no --time\n";
+    $_->{row} = $row_of{ $_->{label} } // die "verdict-table: no row for $_->{label}\n" for @guests;
+    for my $f (@added) {
+        my ($same) = grep { $guests[$_]{label} eq $f->{label} } 0 .. $#guests;
+        my ($last) = reverse grep { $kernel_of->($guests[$_]) eq $kernel_of->($f) } 0 .. $#guests;
+        splice @guests, $same // (defined $last ? $last + 1 : @guests), defined $same ? 1 : 0, $f;
+    }
+    $kept_table = undef;
 }
 my @ops = map { $_->{op} } @{ $fs[0]{doc}{ops} };
 
@@ -91,6 +113,7 @@ sub table {
     print "| filesystem | $column | ", join(' | ', @ops), " |\n";
     print '|---|---|', '---|' x @ops, "\n";
     for my $f (@rows) {
+        print $f->{row} and next if $f->{row};
         print "| $f->{name} | ", $value->($f), " | could not check: $f->{cannot} |", ' |' x (@ops - 1), "\n" and next
           if $f->{cannot};
         my %by = map { $_->{op} => $_ } @{ $f->{doc}{ops} };
@@ -115,7 +138,8 @@ if ($kept_table) {
 } elsif (@guests) {
     print "\n## In the QEMU guests\n\n",
       "Debian's kernels as the matrix boots them (`tests/vm/verdicts.sh`: two boots a kernel, fentry mode; xfs-dax,\n",
-      "btrfs and f2fs (the host's mkfs, non-DAX) on a 512 MiB pmem device, the others on a 256 MiB one; virtio-fs\n",
+      "btrfs and f2fs (the host's mkfs, non-DAX) on a 512 MiB pmem device, and there too the ext4 that knfsd exports\n",
+      "to the guest's own NFSv4.2 client over loopback (nfs), the others on a 256 MiB one; virtio-fs\n",
       "through the QEMU and virtiofsd of ../shared/vmm, a 32 MiB window), `daxcheck --verdict --time $guest_seconds`\n",
       "on each filesystem; same cells. No virtio-fs DAX row on 6.1: a DAX file's last release can deadlock its\n",
       "eviction there. No pmem DAX rows on 7.3: a DAX fallocate or truncate of the verdict's waits forever there in\n",
@@ -130,9 +154,15 @@ my $btrfs_510_no_lock =
   . 'at the changes. The punch keeps reads out with the extent range lock and the retry of '
   . '`btrfs_punch_hole_lock_range` ("make sure ... nobody raced in and read a page in this range, if we did we need to '
   . 'try again"), which daxscope does not read: the refaults are such reads, dropped again';
+my $nfs_no_fault_lock =
+  'and an NFS fault takes nothing the operation holds: `nfs_file_vm_ops` is `filemap_fault`, which takes '
+  . '`invalidate_lock` shared only to read a page in (and not at all before 5.15), and `nfs_vm_page_mkwrite`, which '
+  . 'takes the page lock only. So a store through the mapping after the write-back dirties a cached page that still '
+  . 'holds its bytes from before; written back once the server has changed the range (here by the writer\'s '
+  . '`sync_file_range`; write-back at large does the same), it puts them there';
 # Why a verdict comes out as it does, from the kernel source: printed only for
 # the rows the JSON still gives that verdict, so that a note cannot outlive it.
-# [filesystem pattern (a guest's: "NAME (KERNEL)"), operation pattern, verdict, note, why pattern]
+# [filesystem pattern (a guest's: "NAME (KERNEL)"), operation pattern, verdict (or verdicts: A|B), note, why pattern]
 my @notes = (
     [qr/^(delayfs|fuse-overlayfs|virtiofs |mergerfs|fuse2fs)/, qr/^(punch_hole|zero_range)/, 'UNSAFE',
      'fs/fuse/file.c `fuse_file_fallocate` takes `filemap_invalidate_lock` only for DAX files (`block_faults`): '
@@ -176,7 +206,30 @@ my @notes = (
      'btrfs (`btrfs_setsize`) truncates under no lock faults take: its guard is the new size, written first '
        . '(`truncate_setsize`), past which faults fail; here a read brought a page of the range back into the cache '
        . 'while the truncate ran (a refault), which is what got through. Nothing was lost in these attempts'],
-    [qr/^(?!btrfs|tmpfs)/, qr/^truncate_down$/, 'EXPOSED',
+    [qr/^nfs/, qr/^punch_hole$/, 'UNSAFE|EXPOSED',
+     'fs/nfs/nfs42proc.c `nfs42_proc_deallocate` holds `inode_lock` (7.3: through `nfs_start_io_write`), writes '
+       . 'the file\'s dirty pages back (`nfs_sync_inode`), sends DEALLOCATE, and drops the range from the page cache '
+       . '(`truncate_pagecache_range`) only after the server\'s reply; it never takes `invalidate_lock`, '
+       . $nfs_no_fault_lock . ', into the hole'],
+    [qr/^nfs/, qr/^zero_range$/, 'UNSAFE|EXPOSED',
+     '7.x answers FALLOC_FL_ZERO_RANGE (without KEEP_SIZE) with one ZERO_RANGE compound, DEALLOCATE then ALLOCATE '
+       . '(`nfs42_proc_zero_range`), held as the punch is: `nfs_start_io_write`, the write-back, the reply, then '
+       . '`truncate_pagecache_range`, never `invalidate_lock`; before, NFS refuses every mode but PUNCH_HOLE with '
+       . 'KEEP_SIZE and preallocation (`nfs42_fallocate`)'],
+    [qr/^nfs/, qr/^copy_file_range$/, 'UNSAFE|EXPOSED',
+     '`nfs42_proc_copy` holds the destination\'s `inode_lock`, writes its dirty pages back, sends COPY (the server '
+       . 'copies with `vfs_copy_file_range`), and then drops the destination range with '
+       . '`invalidate_inode_pages2_range`, which writes a dirty page back before it drops it (`nfs_launder_folio`): '
+       . 'no fault lock is taken, ' . $nfs_no_fault_lock . ', over the copy'],
+    [qr/^nfs/, qr/^truncate_down$/, 'UNSAFE|EXPOSED',
+     'fs/nfs/inode.c `nfs_setattr` writes dirty pages back (`nfs_sync_inode`), sends SETATTR, and cuts the page '
+       . 'cache (`nfs_vmtruncate`: `truncate_pagecache`) only after the reply, under `inode_lock` alone, '
+       . $nfs_no_fault_lock . ', past the server\'s new end, where the file grown back reads them'],
+    [qr/^nfs \(5\.10\./, qr/./, 'UNSAFE|EXPOSED|could not check',
+     'in 5.10 there is no `invalidate_lock` and the NFS client has no fault rwsem of its own: its faults take '
+       . 'none, so daxscope learned none and read none at the data changes ("with no lock to read", guard none)',
+     qr/no lock to read|before the fault lock was learned/],
+    [qr/^(?!btrfs|tmpfs|nfs)/, qr/^truncate_down$/, 'EXPOSED',
      'fs/fuse/dir.c `fuse_do_setattr` holds write-back off while the server truncates (`fuse_set_nowrite`) '
        . 'but takes no fault lock on a file without DAX: faults reach the pages being cut until the kernel '
        . 'cuts its page cache after the reply. Nothing was lost in these attempts'],
@@ -226,7 +279,7 @@ my @notes = (
        . 'has no copy of its own; xfs\'s unshare through `iomap_file_unshare`), or on DAX through `dax_iomap_rw`: '
        . 'the operation\'s own writes, as write(2) makes them, with nothing under the cache to race',
      qr/no data change under the page cache/],
-    [qr/^(?!btrfs)[^(]*\(5\.10\./, qr/./, 'could not check',
+    [qr/^(?!btrfs|nfs)[^(]*\(5\.10\./, qr/./, 'could not check',
      'before 5.15 ext4, xfs and f2fs hold their own fault rwsem (`i_mmap_sem`, `i_mmaplock`, `i_mmap_sem`) across the change and '
        . 'faults take it, but read(2) and readahead (`generic_file_buffered_read`) take nothing the operation '
        . 'holds: `mapping->invalidate_lock`, which both take, came in 5.15. So no evidence can make these SAFE, '
@@ -253,14 +306,15 @@ my @notes = (
 
 print "\n## Notes from the kernel source\n\n";
 for my $n (@notes) {
-    my ($fs_re, $op_re, $verdict, $text, $why_re) = @$n;
-    my @where;
+    my ($fs_re, $op_re, $verdicts, $text, $why_re) = @$n;
+    my (@where, %verdict);
     for my $f (@fs, @guests) {
-        push @where, map { "$f->{label} $_->{op}" }
-          grep { $_->{op} =~ $op_re && $_->{verdict} eq $verdict && (!$why_re || $_->{why} =~ $why_re) }
+        my @rows = grep { $_->{op} =~ $op_re && $_->{verdict} =~ /^(?:$verdicts)$/ && (!$why_re || $_->{why} =~ $why_re) }
           $f->{label} =~ $fs_re ? @{ $f->{doc}{ops} } : ();
+        push @where, map { "$f->{label} $_->{op}" } @rows;
+        $verdict{ $_->{verdict} } = 1 for @rows;
     }
-    print '- ', join(', ', @where), " ($verdict): $text.\n" if @where;
+    print '- ', join(', ', @where), ' (', join(', ', grep { $verdict{$_} } split /\|/, $verdicts), "): $text.\n" if @where;
 }
 
 print "\n## Each filesystem: how it was mounted, and why each verdict\n";
