@@ -25,6 +25,13 @@
 #   btrfs from 5.13 under its own i_mmap_lock at every data change (SAFE, or
 #   EXPOSED by reads only: read faults and read(2) do not take it); 5.10's
 #   btrfs has no fault rwsem, and neither is SAFE anywhere on 5.10.
+#   NFSv4.2 over loopback (tests/vm/nfs-verdict.sh) SAFE nowhere: the client's
+#   punch (DEALLOCATE), copy (COPY) and truncate (SETATTR) reach the server, as
+#   its RPC counts say, and change the page cache without invalidate_lock
+#   (fs/nfs/nfs42proc.c, fs/nfs/inode.c): UNSAFE or EXPOSED with the lock read
+#   free at every data change from 5.15, with no lock to read on 5.10;
+#   ZERO_RANGE only from 7.x (one DEALLOCATE+ALLOCATE compound), clone refused
+#   by the server (ext4 has none).
 use strict;
 use warnings;
 use FindBin;
@@ -96,6 +103,30 @@ sub judge_btrfs_f2fs {
     }
 }
 
+# NFSv4.2 over loopback (DAXSCOPE_VERDICT_ALL=1): see the top
+sub judge_nfs {
+    my ($k, $art) = @_;
+    my $by = guest_verdict($k, 'nfs', $art) or return;
+    my %sent = map { /^\s*(\w+): (\d+)/ } split /\n/, $art->{'verdict-nfs-ops'} // '';
+    ok(!grep({ $_->{verdict} eq 'SAFE' } values %$by), "$k nfs: no operation SAFE");
+    my $zero_range = $k =~ /^7\./;
+    my %rpc = (punch_hole => 'DEALLOCATE', copy_file_range => 'COPY', $zero_range ? (zero_range => 'ZERO_RANGE') : ());
+    for my $op (sort keys %rpc) {
+        my $r = $by->{$op};
+        like($r->{verdict}, qr/^(UNSAFE|EXPOSED)$/, "$k nfs $op: UNSAFE or EXPOSED") or diag($r->{why});
+        cmp_ok($sent{ $rpc{$op} } // 0, '>=', $r->{attempts}, "$k nfs $op: the server did it ($rpc{$op}, one an attempt)");
+        ok($r->{changes} > 0, "$k nfs $op: the kernel saw it change the page cache");
+        if ($reads_unlocked{$k}) {
+            is($r->{changes_lock_unknown}, $r->{changes}, "$k nfs $op: no fault lock to read (none before 5.15)");
+        } else {
+            is($r->{guard}, 'invalidate_lock', "$k nfs $op: invalidate_lock read");
+            is($r->{changes_unlocked}, $r->{changes}, "$k nfs $op: never held at a data change");
+        }
+    }
+    is($by->{zero_range}{verdict}, 'not supported', "$k nfs zero_range: refused by the client before 7.x") unless $zero_range;
+    is($by->{clone_range}{verdict}, 'not supported', "$k nfs clone_range: not supported (the server's ext4 has no clone)");
+}
+
 for my $k (@kernels) {
     subtest "kernel $k: daxcheck --verdict" => sub {
         my $out = scratch_dir();
@@ -105,7 +136,10 @@ for my $k (@kernels) {
         is($rc, 0, 'guest booted and finished') or return diag($stderr);
         my $art = artifacts(slurp("$out/console.log"));
         $console_of{$k} = slurp("$out/console.log");
-        judge_btrfs_f2fs($k, $art) if ($ENV{DAXSCOPE_VERDICT_ALL} // '') eq '1';
+        if (($ENV{DAXSCOPE_VERDICT_ALL} // '') eq '1') {
+            judge_btrfs_f2fs($k, $art);
+            judge_nfs($k, $art);
+        }
         for my $name (qw(ext4 ext4-1k ext4-dax xfs-dax delayfs)) {
             if ($name =~ /dax/ && $dax_hangs{$k}) {
                 like($console_of{$k} // '', qr/DAX verdicts skipped/, "$k $name: skipped ($dax_hangs{$k})");
