@@ -35,7 +35,9 @@
 # and 1 KiB blocks), ext4-dax, xfs-dax and delayfs (tests/vm/verdict-rows.sh);
 # DAXSCOPE_VERDICT_ALL=1 (make verdicts): btrfs and f2fs too, with the host's
 # mkfs (btrfs-progs, f2fs-tools: installed here if missing), and NFSv4.2 over
-# loopback (knfsd and the client in the guest: tests/vm/nfs-verdict.sh).
+# loopback (knfsd and the client in the guest: tests/vm/nfs-verdict.sh); with
+# DAXSCOPE_VERDICT_ONLY=nfs too, that row alone (docs/verdict.md: added to
+# docs/filesystems.md by tests/truth/verdict-table.pl --guests-of OLD.md INDEX).
 # fuse-patched (6.12): daxcheck --verdict on delayfs with the kernel's FUSE,
 # then with tests/vm/patches/fuse-fallocate-invalidate-lock.patch live
 # (tests/vm/fuse-patched.sh builds it; tests/vm/fuse-patched-rows.sh).
@@ -219,6 +221,7 @@ printf 'MODEL_WORKLOAD=%s\nMODEL_KEEP_CAPTURE=%s\n' "${DAXSCOPE_MODEL_WORKLOAD:-
 	>> "$stage/daxscope/env"
 printf 'DENY_FENTRY=%s\n' "${DAXSCOPE_DENY_FENTRY:-0}" >> "$stage/daxscope/env"
 printf 'VERDICT_SECONDS=%s\nVERDICT_ALL=%s\n' "${VERDICT_SECONDS:-10}" "$verdict_all" >> "$stage/daxscope/env"
+printf 'VERDICT_ONLY=%s\n' "${DAXSCOPE_VERDICT_ONLY:-}" >> "$stage/daxscope/env"
 # the kernel's own config, for the matrix's table of features
 cp "$(ls "$tree/boot/config-$kver" "$moddir/config" 2>/dev/null | head -1)" "$out/config"
 cat > "$stage/init" <<'INIT'

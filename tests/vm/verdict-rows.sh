@@ -31,6 +31,7 @@ on_pmem() {
 # device (4 boots of 4), and within xfs-dax's own at 15 s (zero_range_keep_size).
 # No DAX rows there until that is understood (docs/verdict.md).
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem1 ] && break; sleep 1; done
+[ "$VERDICT_ONLY" = nfs ] && { . $D/nfs-verdict.sh; exit; } # DAXSCOPE_VERDICT_ONLY=nfs: the NFS row alone
 case $(uname -r) in
 7.3.*) echo "DAX verdicts skipped on $(uname -r): dax_break_layout waits forever (tests/vm/verdict-rows.sh)" ;;
 *)
