@@ -65,19 +65,19 @@ ok($rc == 0 && $out eq $made_once, 'kept by --guests-of as it is') or diag($err,
 my @kept_rows = grep { /^\| \S+ \| \d+\.\d+\./ } split /\n/, slurp($doc);
 my ($kernel_510, $kernel_next) = uniq(map { (/^\| \S+ \| (\S+) /)[0] } @kept_rows);
 open($index, '>', "$dir/added") or die "$dir/added: $!";
-print $index "nfs\tDebian's 5.10\tknfsd\tcould not check: a test's\t$kernel_510\n",
+print $index "newfs\tDebian's 5.10\tnew\tcould not check: a test's\t$kernel_510\n",
   "f2fs\tDebian's 5.10\tthe host's mkfs.f2fs\tcould not check: measured again\t$kernel_510\n";
 close($index);
 ($rc, $out, $err) = run_cmd(top() . '/tests/truth/verdict-table.pl', '--host-of', $doc, '--guests-of', $doc, "$dir/added");
 is($rc, 0, 'verdict-table.pl adds rows to the kept ones') or diag($err);
 my @rows = grep { /^\| \S+ \| \d+\.\d+\./ } split /\n/, $out;
-my ($at) = grep { $rows[$_] =~ /^\| nfs \| \Q$kernel_510\E \| could not check: a test's \|/ } 0 .. $#rows;
+my ($at) = grep { $rows[$_] =~ /^\| newfs \| \Q$kernel_510\E \| could not check: a test's \|/ } 0 .. $#rows;
 ok(defined $at && $rows[$at - 1] =~ /\| \Q$kernel_510\E \|/ && $rows[$at + 1] !~ /\| \Q$kernel_510\E \|/,
     "the added row after its kernel's last") or diag(join "\n", @rows);
 is(scalar(grep { /^\| f2fs \| \Q$kernel_510\E \| could not check: measured again \|/ } @rows), 1, 'a measured row in place of the kept one');
-is_deeply([ grep { !/^\| (nfs|f2fs) \| \Q$kernel_510\E / } @rows ], [ grep { !/^\| f2fs \| \Q$kernel_510\E / } @kept_rows ],
+is_deeply([ grep { !/^\| (newfs|f2fs) \| \Q$kernel_510\E / } @rows ], [ grep { !/^\| f2fs \| \Q$kernel_510\E / } @kept_rows ],
     'every other row kept, in its order');
-like($out, qr/^### \S+ \(\Q$kernel_510\E\)\n.*?\n### nfs \(\Q$kernel_510\E\)\n\nknfsd: could not check: a test's\.\n\n### \S+ \(\Q$kernel_next\E\)/ms,
+like($out, qr/^### \S+ \(\Q$kernel_510\E\)\n.*?\n### newfs \(\Q$kernel_510\E\)\n\nnew: could not check: a test's\.\n\n### \S+ \(\Q$kernel_next\E\)/ms,
     'its section after its kernel\'s last');
 ok(index($out, (slurp($doc) =~ /\A(.*?)^## In the QEMU guests/ms)[0]) == 0, "the host's part kept");
 done_testing();
