@@ -41,6 +41,17 @@ my @f2fs = grep { /^f2fs\t/ } split /\n/, $out;
 is_deeply(\@f2fs, ["f2fs\tDebian's 5.10\tthe host's mkfs.f2fs on a pmem device of the guest\tcould not check: $why\t5.10.0-32-amd64"],
     'one the guest could not check: its index line says why, with the kernel');
 unlike($out, qr/^btrfs\t/m, 'btrfs, not asked for: none');
+
+# The NFS row's section says what the client sent the server (its per-op RPC counts, artifact verdict-nfs-ops)
+open($console, '>', "$dir/nfs.log") or die "$dir/nfs.log: $!";
+print $console "\@\@DAXSCOPE-GUEST-BEGIN\@\@ 6.12.117+deb13-amd64\r\n\@\@ARTIFACT verdict-nfs-mount\@\@\r\n127.0.0.1:/ /mnt/nfs nfs4\r\n",
+  "\@\@END verdict-nfs-mount\@\@\r\n\@\@ARTIFACT verdict-nfs\@\@\r\n{\"schema\":\"daxscope.verdict/1\"}\r\n\@\@END verdict-nfs\@\@\r\n",
+  "\@\@ARTIFACT verdict-nfs-ops\@\@\r\n\t    ALLOCATE: 0 0 0 0 0 0 0 0 0\r\n\t  DEALLOCATE: 9 9 0 1764 1512 0 31 33 0\r\n",
+  "\t       CLONE: 1 1 0 248 112 0 0 1 1\r\n\t        COPY: 24 24 0 6240 3840 1 75 81 0\r\n\@\@END verdict-nfs-ops\@\@\r\n";
+close($console);
+($rc, $out, $err) = run_cmd('sh', '-c', top() . "/tests/vm/verdict-artifacts.pl 6.12 $dir < $dir/nfs.log");
+like($out, qr/^nfs\tDebian's 6\.12\t[^\t]+; the client sent the server DEALLOCATE 9×, CLONE 1× \(1 refused\), COPY 24×\t\Q$dir\E\/6\.12-nfs\.json$/m,
+    'the NFS row: the operations its client sent the server, those it refused, none it never sent');
 open(my $index, '>', "$dir/index") or die "$dir/index: $!";
 print $index "$f2fs[0]\n";
 close($index);
