@@ -467,41 +467,82 @@ static bool marks_touch(const struct dx_page_mark *m, size_t n, uint64_t first, 
 }
 
 /*
- * A block read of pages page.index .. page.last: one mark a page, in the
- * newest of the file's windows begun by then (READ_WINDOWS at most) that added
- * any of them, ended or not: readahead maps the blocks inside a window and can
- * send the read after it (10 ms later on 5.10 under TCG), when the file's next
- * window may have begun and added none of them. A newer window that deleted
- * any of them ends the search: what an older one added is gone, and the read
- * is for a page no window saw added.
+ * The newest of the file's windows begun by T (READ_WINDOWS at most) that
+ * added any of pages FIRST .. LAST, ended or not; NULL if a newer one deleted
+ * any of them first: what an older one added is gone.
  */
 #define READ_WINDOWS 16
 
-static void add_block_read(struct dx_correlator *c, size_t file, const struct dx_event *e)
+static struct punch_window *window_that_added(struct dx_correlator *c, size_t file, uint64_t first, uint64_t last, uint64_t t)
 {
 	struct file_windows *fw = &c->by_file[file];
 	size_t looked = 0;
 
-	for (size_t i = begun_by(fw, e->ts); i-- > 0 && looked < READ_WINDOWS;) {
+	for (size_t i = begun_by(fw, t); i-- > 0 && looked < READ_WINDOWS;) {
 		struct punch_window *w = fw->slots[i].w;
-		uint64_t last;
 
 		if (!w)
 			continue;
 		looked++;
-		if (!marks_touch(w->added, w->nadded, e->page.index, e->page.last)) {
-			if (marks_touch(w->deleted, w->ndeleted, e->page.index, e->page.last))
-				return;
-			continue;
-		}
-		last = e->page.last < w->last_page ? e->page.last : w->last_page;
-		for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page;
-		     p <= last && keep_more(c, w); p++) {
-			add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
-			w->read[w->nread - 1].page = p;
-		}
-		return;
+		if (marks_touch(w->added, w->nadded, first, last))
+			return w;
+		if (marks_touch(w->deleted, w->ndeleted, first, last))
+			return NULL;
 	}
+	return NULL;
+}
+
+/* Did PAGE leave the cache (a delete not the punch's own) after W last saw it added? */
+static bool evicted_since_added(const struct punch_window *w, uint64_t page)
+{
+	uint64_t added = 0;
+
+	for (size_t i = w->nadded; i-- > 0;)
+		if (w->added[i].page == page) {
+			added = w->added[i].t;
+			break;
+		}
+	for (size_t i = w->nevicted; i-- > 0;)
+		if (marks_touch(&w->evicted[i], 1, page, page))
+			return w->evicted[i].t > added;
+	return false;
+}
+
+/*
+ * A block read of pages page.index .. page.last: one mark a page, in the
+ * window that added them (window_that_added): readahead maps the blocks
+ * inside a window and can send the read after it (10 ms later on 5.10 under
+ * TCG), when the file's next window may have begun and added none of them.
+ * Not for a page deleted since by anyone but the punch: the read is of a page
+ * added again outside any window (daxcheck's read-back after
+ * POSIX_FADV_DONTNEED, 25-35 ms after a btrfs window whose reader's page of
+ * the hole took no block read).
+ */
+static void add_block_read(struct dx_correlator *c, size_t file, const struct dx_event *e)
+{
+	struct punch_window *w = window_that_added(c, file, e->page.index, e->page.last, e->ts);
+	uint64_t last;
+
+	if (!w)
+		return;
+	last = e->page.last < w->last_page ? e->page.last : w->last_page;
+	for (uint64_t p = e->page.index > w->first_page ? e->page.index : w->first_page; p <= last; p++) {
+		if (w->nevicted && evicted_since_added(w, p))
+			continue;
+		if (!keep_more(c, w))
+			return;
+		add_mark(&w->read, &w->nread, &w->cap_read, e, 1);
+		w->read[w->nread - 1].page = p;
+	}
+}
+
+/* A delete not the punch's own (reclaim, POSIX_FADV_DONTNEED): the page a window saw added is gone. */
+static void note_eviction(struct dx_correlator *c, size_t file, const struct dx_event *e, uint64_t npages)
+{
+	struct punch_window *w = window_that_added(c, file, e->page.index, e->page.index + npages - 1, e->ts);
+
+	if (w && keep_more(c, w))
+		add_mark(&w->evicted, &w->nevicted, &w->cap_evicted, e, npages);
 }
 
 static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
@@ -561,6 +602,8 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 				add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
 					 e->page.order < 20 ? 1ULL << e->page.order : 1);
 			note_change(w, e->ts, e->flags);
+		} else {
+			note_eviction(c, file, e, e->page.order < 20 ? 1ULL << e->page.order : 1);
 		}
 		break;
 	case DX_PAGE_ADD:
@@ -770,6 +813,7 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 		.nios = w->nios,
 	};
 	u64_map_free(&w->last_group);
+	free(w->evicted);
 	free(w);
 	return r;
 }

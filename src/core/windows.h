@@ -53,6 +53,8 @@ struct punch_window {
 	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */
 	struct dx_page_mark *dirtied, *deleted, *added, *read; /* read: one a page of each block read */
 	size_t ndirtied, cap_dirtied, ndeleted, cap_deleted, nadded, cap_added, nread, cap_read;
+	struct dx_page_mark *evicted; /* pages it added, deleted since by others: the correlator's alone */
+	size_t nevicted, cap_evicted;
 	struct dx_io_mark *ios;
 	size_t nios, cap_ios;
 	size_t kept; /* groups, marks and requests: at most DX_WINDOW_EVENTS */

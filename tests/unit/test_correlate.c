@@ -430,6 +430,37 @@ static void test_readahead_under_held_lock(void)
 	dx_correlator_free(c);
 
 	/*
+	 * btrfs (6.12 guest, daxcheck --verdict): a reader's page added in the
+	 * hole while the range was locked (zero-filled, no block read); after
+	 * the window the workload drops the cache (POSIX_FADV_DONTNEED, a delete
+	 * by the punch's task once its window ended) and reads the file back,
+	 * the store it made since written: that block read is of another page.
+	 */
+	memset(&s, 0, sizeof(s));
+	punch(&s, 0, 0, 16);
+	delete(&s, 1 * MS, 7, true, 0);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 7, 0);
+	punch_end(&s, 3 * MS, 2, 0, 1 * MS, 2 * MS + 500);
+	delete(&s, 27 * MS, 7, false, 0);
+	block_read(&s, PUNCHER, 28 * MS, 6, 8);
+	c = run(&s, &r);
+	is_int(r.n, 0, "a read after the page was dropped from the cache since its add (read-back): no refault");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s)); /* the same page read from the blocks before it was dropped: it was stale in the cache */
+	punch(&s, 0, 0, 16);
+	delete(&s, 1 * MS, 7, true, 0);
+	page(&s, DX_PAGE_ADD, READER, 2 * MS, 7, 0);
+	punch_end(&s, 3 * MS, 2, 0, 1 * MS, 2 * MS + 500);
+	block_read(&s, READER, 13 * MS, 7, 7);
+	delete(&s, 27 * MS, 7, false, 0);
+	block_read(&s, PUNCHER, 28 * MS, 7, 7);
+	c = run(&s, &r);
+	f = find(&r, DX_FINDING_REFAULT, 7);
+	ok(f && f->fault.tid == READER && r.n == 1, "read from the blocks after the punch, dropped later: still a refault");
+	dx_correlator_free(c);
+
+	/*
 	 * The punch found the cache empty: its truncation deleted nothing and
 	 * dated no change; the first is the removal of the extents. A page read
 	 * in between holds what the punch removes all the same.
