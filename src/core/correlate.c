@@ -595,17 +595,19 @@ static void on_page_event(struct dx_correlator *c, const struct dx_event *e)
 			g->entered = false;
 		}
 		break;
-	case DX_PAGE_DELETE:
-		/* only the punch's own deletes: reclaim and others do not discard writes */
+	case DX_PAGE_DELETE: {
+		uint64_t npages = e->page.order < 20 ? 1ULL << e->page.order : 1;
+
+		/* the punch's own deletes discard writes; reclaim's and others' only evict what a window added */
 		if (w && w->punch.tid == e->tid) {
 			if (keep_more(c, w))
-				add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e,
-					 e->page.order < 20 ? 1ULL << e->page.order : 1);
+				add_mark(&w->deleted, &w->ndeleted, &w->cap_deleted, e, npages);
 			note_change(w, e->ts, e->flags);
 		} else {
-			note_eviction(c, file, e, e->page.order < 20 ? 1ULL << e->page.order : 1);
+			note_eviction(c, file, e, npages);
 		}
 		break;
+	}
 	case DX_PAGE_ADD:
 		if (w && page_in_window(w, e->page.index) && keep_more(c, w))
 			add_mark(&w->added, &w->nadded, &w->cap_added, e, 1);
