@@ -1,44 +1,20 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * FUSE requests that matter to punches and the DAX window, joined from
- * their send to their end on (connection, unique): latency histograms per
+ * their send to their end by their address: latency histograms per
  * opcode in the kernel, an event for the rare opcodes and for the request by
  * which a punch has the server change the data (its send dates the change).
- * Seen by the fuse tracepoints (6.11+; classic, with the layout of their
- * format files, so no fuse type needs BTF), else by fentry on the request's
- * queueing (the fuse module's BTF), else at the server's own read of it from
- * /dev/fuse (syscall tracepoints): docs/truth.md, "Dating a FUSE data change".
+ * Seen by the fuse tracepoints (6.11+; typed, tp_btf), else by fentry on the
+ * request's queueing (the fuse module's BTF), else at the server's own read
+ * of it from /dev/fuse (syscall tracepoints): docs/truth.md, "Dating a FUSE
+ * data change".
  */
 #include "daxscope.bpf.h"
-
-/* from include/trace/events/fuse.h (6.12+), as events/fuse/<name>/format lays them out */
-struct fuse_send_ctx {
-	__u64 common;
-	__u32 connection;
-	__u32 pad;
-	__u64 unique;
-	__u32 opcode;
-	__u32 len;
-};
-
-struct fuse_end_ctx {
-	__u64 common;
-	__u32 connection;
-	__u32 pad;
-	__u64 unique;
-	__u32 len;
-	__s32 error;
-};
-
-struct fuse_key {
-	__u64 unique;
-	__u32 connection;
-	__u32 pad;
-};
 
 struct fuse_sent {
 	__u64 ts;
 	__u64 cgroup;
+	__u32 connection; /* the mount, as FUSE numbers it: its superblock's device */
 	__u32 opcode;
 	__u32 tid;
 	__u32 pid;
@@ -47,10 +23,18 @@ struct fuse_sent {
 	char comm[DX_COMM_LEN];
 };
 
+/*
+ * Requests from their send to their end, by their address, not their
+ * unique: until "fuse: capture the unique id of fuse commands being sent"
+ * (Darrick Wong, 2025; not in Debian's 6.12) fuse_request_send ran in
+ * fuse_send_one, before the queue numbered the request (fs/fuse/dev.c:
+ * fuse_dev_queue_req; virtio_fs_send_req), so every request was sent as
+ * unique 0 and ended as its number.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct fuse_key);
+	__type(key, __u64);
 	__type(value, struct fuse_sent);
 } fuse_sent SEC(".maps");
 
@@ -119,19 +103,21 @@ static __always_inline void change_refused(const struct fuse_sent *sent)
 		tp->first_change = 0;
 }
 
-/* A request sent to the server: kept until its end if it has a histogram or changes data. */
-static __always_inline void request_sent(__u32 connection, __u64 unique, __u32 opcode)
+/* REQ, sent to the server by the current task: kept until its end if it has a histogram or changes data. */
+static __always_inline void request_sent(const struct fuse_req *req)
 {
-	struct fuse_key key = { .unique = unique, .connection = connection };
+	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fuse_sent sent = { .opcode = opcode };
+	__u64 key = (__u64)req;
 
 	sent.flags = change_flags(opcode, &sent.first_change);
 	if (slot_of(opcode) < 0 && !sent.flags)
 		return;
 	if (is_kthread())
 		sent.flags |= DX_F_KTHREAD;
-	if (filter_dev && connection != filter_dev)
+	sent.connection = BPF_CORE_READ(fuse_req_conn(req), dev);
+	if (filter_dev && sent.connection != filter_dev)
 		return;
 	sent.ts = bpf_ktime_get_ns();
 	sent.tid = (__u32)id;
@@ -146,7 +132,7 @@ static __always_inline void request_sent(__u32 connection, __u64 unique, __u32 o
  * A request's end (the reply with its ERROR, or an abort): its latency, and an
  * event for the rare opcodes and the data changes.
  */
-static __always_inline void request_done(struct fuse_sent *sent, __u32 connection, __s32 error)
+static __always_inline void request_done(struct fuse_sent *sent, __s32 error)
 {
 	struct dx_hist *hist;
 	struct dx_event *e;
@@ -172,7 +158,7 @@ static __always_inline void request_done(struct fuse_sent *sent, __u32 connectio
 			e->tid = sent->tid;
 			e->cgroup = sent->cgroup;
 			__builtin_memcpy(e->comm, sent->comm, sizeof(e->comm));
-			e->file.dev = connection; /* the mount, as FUSE numbers it */
+			e->file.dev = sent->connection;
 			e->fuse.latency_ns = now - sent->ts;
 			e->fuse.opcode = sent->opcode;
 			e->fuse.error = error;
@@ -181,29 +167,28 @@ static __always_inline void request_done(struct fuse_sent *sent, __u32 connectio
 	}
 }
 
-static __always_inline void request_ended(const struct fuse_key *key, __s32 error)
+static __always_inline void request_ended(const struct fuse_req *req)
 {
-	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, key);
+	__u64 key = (__u64)req;
+	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, &key);
 
 	if (!sent)
 		return;
-	request_done(sent, key->connection, error);
-	bpf_map_delete_elem(&fuse_sent, key);
+	request_done(sent, BPF_CORE_READ(req, out.h.error));
+	bpf_map_delete_elem(&fuse_sent, &key);
 }
 
-SEC("tracepoint/fuse/fuse_request_send")
-int on_fuse_send(struct fuse_send_ctx *ctx)
+SEC("tp_btf/fuse_request_send")
+int BPF_PROG(on_fuse_send, const struct fuse_req *req)
 {
-	request_sent(ctx->connection, ctx->unique, ctx->opcode);
+	request_sent(req);
 	return 0;
 }
 
-SEC("tracepoint/fuse/fuse_request_end")
-int on_fuse_end(struct fuse_end_ctx *ctx)
+SEC("tp_btf/fuse_request_end")
+int BPF_PROG(on_fuse_end, const struct fuse_req *req)
 {
-	struct fuse_key key = { .unique = ctx->unique, .connection = ctx->connection };
-
-	request_ended(&key, ctx->error);
+	request_ended(req);
 	return 0;
 }
 
@@ -218,16 +203,14 @@ int on_fuse_end(struct fuse_end_ctx *ctx)
 SEC("fentry/queue_request_and_unlock")
 int BPF_PROG(on_fuse_queue, void *fiq, struct fuse_req *req)
 {
-	request_sent(BPF_CORE_READ(fuse_req_conn(req), dev), BPF_CORE_READ(req, in.h.unique), BPF_CORE_READ(req, in.h.opcode));
+	request_sent(req);
 	return 0;
 }
 
 SEC("fentry/fuse_request_end")
 int BPF_PROG(on_fuse_end_fentry, struct fuse_req *req)
 {
-	struct fuse_key key = { .unique = BPF_CORE_READ(req, in.h.unique), .connection = BPF_CORE_READ(fuse_req_conn(req), dev) };
-
-	request_ended(&key, BPF_CORE_READ(req, out.h.error));
+	request_ended(req);
 	return 0;
 }
 
@@ -350,16 +333,11 @@ struct receipt_key {
 	__u64 unique;
 };
 
-struct receipt {
-	struct fuse_sent sent; /* the punching task's, from its window (cgroup unknown: 0); the server is current */
-	__u32 connection;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, struct receipt_key);
-	__type(value, struct receipt);
+	__type(value, struct fuse_sent); /* the punching task's, from its window (cgroup unknown: 0); the server is current */
 } fuse_receipts SEC(".maps");
 
 /* A punched file as the server's reads name it: by node id on its connection (struct fuse_conn *). */
@@ -471,7 +449,7 @@ SEC("tracepoint/syscalls/sys_exit_read")
 int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 {
 	struct fuse_in_header_uapi h;
-	struct receipt r = {};
+	struct fuse_sent r = {};
 	struct receipt_key key;
 	struct task_punch *tp;
 	struct receipt_node node;
@@ -504,16 +482,16 @@ int on_fuse_receipt(struct trace_event_raw_sys_exit *ctx)
 	file.gen = tp->gen;
 	if (bpf_map_update_elem(&receipt_nodes, &node, &file, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
-	r.sent.first_change = !tp->changes;
-	r.sent.flags = DX_F_CHANGE | note_data_change_of(tp, tp->task);
+	r.first_change = !tp->changes;
+	r.flags = DX_F_CHANGE | note_data_change_of(tp, tp->task);
 	w = bpf_map_lookup_elem(&armed_files, &tp->key);
 	if (!w || w->tid != h.pid)
 		return 0;
-	r.sent.ts = bpf_ktime_get_ns();
-	r.sent.opcode = h.opcode;
-	r.sent.tid = w->tid;
-	r.sent.pid = w->pid;
-	__builtin_memcpy(r.sent.comm, w->comm, sizeof(r.sent.comm));
+	r.ts = bpf_ktime_get_ns();
+	r.opcode = h.opcode;
+	r.tid = w->tid;
+	r.pid = w->pid;
+	__builtin_memcpy(r.comm, w->comm, sizeof(r.comm));
 	r.connection = tp->key.dev; /* a FUSE connection is numbered by its superblock's device */
 	key.dev_file = (__u64)dev;
 	key.unique = h.unique;
@@ -531,7 +509,7 @@ static __always_inline void fuse_replied(int fd, const void *header)
 {
 	struct fuse_out_header_uapi h;
 	struct receipt_key key;
-	struct receipt *r;
+	struct fuse_sent *r;
 
 	if (bpf_probe_read_user(&h, sizeof(h), header))
 		return;
@@ -540,7 +518,7 @@ static __always_inline void fuse_replied(int fd, const void *header)
 	r = key.dev_file ? bpf_map_lookup_elem(&fuse_receipts, &key) : NULL;
 	if (!r)
 		return;
-	request_done(&r->sent, r->connection, h.error);
+	request_done(r, h.error);
 	bpf_map_delete_elem(&fuse_receipts, &key);
 }
 

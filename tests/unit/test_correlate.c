@@ -1114,6 +1114,61 @@ static void test_fuse_undated(void)
 }
 
 /*
+ * FUSE holding the fault lock across its change (the 6.12 guest's livepatch,
+ * tests/vm/patches/fuse-fallocate-invalidate-lock.patch): FALLOCATE sent at
+ * 1 ms under the lock, answered at 9 ms, the cache truncated at 10 ms, the
+ * lock let go, the syscall's return at 13 ms (fs/fuse/file.c,
+ * fuse_file_fallocate: inode_unlock, then fuse_flush_time_update). A READ at
+ * 12 ms reaches the server after its reply: it reads what the punch left. Only
+ * the reply says so: without it (every window of 6.12 until bpf/fuse.bpf.c
+ * joined requests by their address) the change lasts to the return, and the
+ * READ counts (fuse_patched.t: about 1 attempt in 300 EXPOSED).
+ */
+static void fuse_punch_held(struct stream *s, uint64_t read_at, bool answered)
+{
+	struct dx_event *end;
+
+	punch(s, 0, 2, 4);
+	if (answered)
+		fuse_request(s, 1 * MS, 9 * MS, true);
+	delete(s, 10 * MS, 3, true, 0);
+	io_request(s, READER, read_at, 2, 4, false);
+	end = add(s, DX_PUNCH_END, PUNCHER, 13 * MS);
+	end->punch_end.op = DX_OP_PUNCH_HOLE;
+	end->punch_end.guard = DX_GUARD_INVALIDATE_LOCK;
+	end->punch_end.changes = 2;
+	end->punch_end.first_change_ns = T0 + 1 * MS;
+	end->punch_end.last_change_ns = T0 + 10 * MS;
+}
+
+static void test_fuse_read_after_reply(void)
+{
+	struct stream s = { 0 };
+	struct result r;
+	struct dx_correlator *c;
+
+	fuse_punch_held(&s, 12 * MS, true);
+	c = run(&s, &r);
+	ok(r.npunches == 1 && r.p[0].fuse_reply_ns == T0 + 9 * MS && dx_punch_held_lock(&r.p[0]),
+	   "the window: its FALLOCATE answered at 9 ms, the lock held at every change");
+	is_int(r.n, 0, "a READ after the reply, before the return: no finding");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s));
+	fuse_punch_held(&s, 5 * MS, true);
+	c = run(&s, &r);
+	ok(find(&r, DX_FINDING_IO_DURING_PUNCH, 2) && r.n == 1, "a READ before the reply: IO during the punch");
+	dx_correlator_free(c);
+
+	memset(&s, 0, sizeof(s));
+	fuse_punch_held(&s, 12 * MS, false);
+	c = run(&s, &r);
+	ok(r.npunches == 1 && !r.p[0].fuse_reply_ns && find(&r, DX_FINDING_IO_DURING_PUNCH, 2),
+	   "its end not joined to its send: the change lasts to the return, and the same READ counts");
+	dx_correlator_free(c);
+}
+
+/*
  * A punch of a mapped page-cache file on a kernel where its read faults go
  * unseen (5.10 without fentry: no filemap_fault or fault-around hook, no
  * bpf_find_vma). The kernel marks the window; it is carried to the window and the
@@ -1313,6 +1368,7 @@ int main(void)
 	test_punch_windows();
 	test_fuse_dated_at_receipt();
 	test_fuse_undated();
+	test_fuse_read_after_reply();
 	test_reads_unwatched();
 	test_end_lost_then_new_punch();
 	test_inode_reuse();

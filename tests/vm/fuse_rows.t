@@ -29,7 +29,7 @@ my %dated_by = (
     fentry => {
         '5.10' => "FUSE requests at the server's reads of /dev/fuse",    # no fuse tracepoints, no module BTF
         '6.1'  => 'FUSE requests',    # fentry on queue_request_and_unlock (module BTF)
-        '6.12' => 'FUSE requests',    # tracepoint fuse:fuse_request_send (6.11+)
+        '6.12' => 'FUSE requests',    # tp_btf fuse_request_send and _end (6.11+)
         '7.3'  => 'FUSE requests',
     },
     tracepoint => { '5.10' => "FUSE requests at the server's reads of /dev/fuse", '7.3' => 'FUSE requests' },

@@ -43,7 +43,7 @@ my @fentry_only = ('stores after an operation into pages it changed in part', 'b
 my @fuse_dax = ('FUSE DAX mappings', 'FUSE DAX range reclaim (worker and inline)', 'FUSE DAX reclaim passes',
     'FUSE DAX fault timing', 'FUSE DAX allocation stalls', 'FUSE DAX range uses (cache-size model)');
 my @dax_fault_timing = ('ext4 DAX fault timing', 'xfs DAX fault timing');
-# fuse/fuse_request_send: 6.11+ (tp_btf for READ/WRITE); on 6.1 fentry on queue_request_and_unlock
+# fuse/fuse_request_send and _end: 6.11+ (tp_btf); on 6.1 fentry on queue_request_and_unlock
 my @fuse_requests = ('FUSE requests', 'FUSE READ/WRITE on punched files');
 our %watched = (
     fentry => {

@@ -356,6 +356,8 @@ sub check_fuse_race {
     ok($punch && !$punch->{holds_lock} && $punch->{data_changes_without_lock} > 0,
         'the kernel read the fault lock free while the punch changed data');
     ok($punch && !$punch->{change_undated}, 'the punch\'s data change was dated');
+    ok($punch && $punch->{fuse_sent_ns} && $punch->{fuse_reply_ns} > $punch->{fuse_sent_ns},
+        'its FALLOCATE joined from its send to the server\'s reply, which ends the change');
     return 0 unless $lost{3};
     my ($mid) = grep { $_->{page_index} == 3 } findings_for($doc, $race, 'discarded_write');
     ok($mid && $mid->{t_ns} > $mid->{data_change_ns} && !$mid->{refaulted},
