@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * FUSE requests that matter to punches and the DAX window, joined from
- * their send to their end by their address: latency histograms per
+ * their send to their end: latency histograms per
  * opcode in the kernel, an event for the rare opcodes and for the request by
  * which a punch has the server change the data (its send dates the change).
- * Seen by the fuse tracepoints (6.11+; typed, tp_btf), else by fentry on the
- * request's queueing (the fuse module's BTF), else at the server's own read
- * of it from /dev/fuse (syscall tracepoints): docs/truth.md, "Dating a FUSE
- * data change".
+ * Seen by the fuse tracepoints (6.11+; typed, tp_btf; without kernel BTF
+ * the classic ones), else by fentry on the request's queueing (the fuse
+ * module's BTF), else at the server's own read of it from /dev/fuse (syscall
+ * tracepoints): docs/truth.md, "Dating a FUSE data change".
  */
 #include "daxscope.bpf.h"
 
@@ -24,17 +24,24 @@ struct fuse_sent {
 };
 
 /*
- * Requests from their send to their end, by their address, not their
- * unique: until "fuse: capture the unique id of fuse commands being sent"
- * (Darrick Wong, 2025; not in Debian's 6.12) fuse_request_send ran in
- * fuse_send_one, before the queue numbered the request (fs/fuse/dev.c:
+ * Requests from their send to their end, by their address where the hook has
+ * the request; the classic tracepoints have only its unique, which names it
+ * on its connection. Until "fuse: capture the unique id of fuse commands
+ * being sent" (Darrick Wong, 2025; not in Debian's 6.12) fuse_request_send
+ * ran in fuse_send_one, before the queue numbered the request (fs/fuse/dev.c:
  * fuse_dev_queue_req; virtio_fs_send_req), so every request was sent as
- * unique 0 and ended as its number.
+ * unique 0 and ended as its number: there the classic pair joins nothing.
  */
+struct fuse_key {
+	__u64 id;         /* the struct fuse_req's address, or its unique */
+	__u32 connection; /* with a unique, its connection; 0 with an address */
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__type(key, struct fuse_key);
 	__type(value, struct fuse_sent);
 } fuse_sent SEC(".maps");
 
@@ -103,29 +110,33 @@ static __always_inline void change_refused(const struct fuse_sent *sent)
 		tp->first_change = 0;
 }
 
-/* REQ, sent to the server by the current task: kept until its end if it has a histogram or changes data. */
-static __always_inline void request_sent(const struct fuse_req *req)
+/* A request sent to the server by the current task: kept until its end if it has a histogram or changes data. */
+static __always_inline void request_sent(const struct fuse_key *key, __u32 connection, __u32 opcode)
 {
-	__u32 opcode = BPF_CORE_READ(req, in.h.opcode);
 	__u64 id = bpf_get_current_pid_tgid();
-	struct fuse_sent sent = { .opcode = opcode };
-	__u64 key = (__u64)req;
+	struct fuse_sent sent = { .opcode = opcode, .connection = connection };
 
 	sent.flags = change_flags(opcode, &sent.first_change);
 	if (slot_of(opcode) < 0 && !sent.flags)
 		return;
 	if (is_kthread())
 		sent.flags |= DX_F_KTHREAD;
-	sent.connection = BPF_CORE_READ(fuse_req_conn(req), dev);
-	if (filter_dev && sent.connection != filter_dev)
+	if (filter_dev && connection != filter_dev)
 		return;
 	sent.ts = bpf_ktime_get_ns();
 	sent.tid = (__u32)id;
 	sent.cgroup = bpf_get_current_cgroup_id();
 	sent.pid = id >> 32;
 	bpf_get_current_comm(sent.comm, sizeof(sent.comm));
-	if (bpf_map_update_elem(&fuse_sent, &key, &sent, BPF_ANY))
+	if (bpf_map_update_elem(&fuse_sent, key, &sent, BPF_ANY))
 		count_drop(DX_DROP_MAP_FULL);
+}
+
+static __always_inline void request_sent_typed(const struct fuse_req *req)
+{
+	struct fuse_key key = { .id = (__u64)req };
+
+	request_sent(&key, BPF_CORE_READ(fuse_req_conn(req), dev), BPF_CORE_READ(req, in.h.opcode));
 }
 
 /*
@@ -167,28 +178,72 @@ static __always_inline void request_done(struct fuse_sent *sent, __s32 error)
 	}
 }
 
-static __always_inline void request_ended(const struct fuse_req *req)
+static __always_inline void request_ended(const struct fuse_key *key, __s32 error)
 {
-	__u64 key = (__u64)req;
-	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, &key);
+	struct fuse_sent *sent = bpf_map_lookup_elem(&fuse_sent, key);
 
 	if (!sent)
 		return;
-	request_done(sent, BPF_CORE_READ(req, out.h.error));
-	bpf_map_delete_elem(&fuse_sent, &key);
+	request_done(sent, error);
+	bpf_map_delete_elem(&fuse_sent, key);
+}
+
+static __always_inline void request_ended_typed(const struct fuse_req *req)
+{
+	struct fuse_key key = { .id = (__u64)req };
+
+	request_ended(&key, BPF_CORE_READ(req, out.h.error));
 }
 
 SEC("tp_btf/fuse_request_send")
 int BPF_PROG(on_fuse_send, const struct fuse_req *req)
 {
-	request_sent(req);
+	request_sent_typed(req);
 	return 0;
 }
 
 SEC("tp_btf/fuse_request_end")
 int BPF_PROG(on_fuse_end, const struct fuse_req *req)
 {
-	request_ended(req);
+	request_ended_typed(req);
+	return 0;
+}
+
+/* from include/trace/events/fuse.h (6.11+), as events/fuse/<name>/format lays them out */
+struct fuse_send_ctx {
+	__u64 common;
+	__u32 connection;
+	__u32 pad;
+	__u64 unique;
+	__u32 opcode;
+	__u32 len;
+};
+
+struct fuse_end_ctx {
+	__u64 common;
+	__u32 connection;
+	__u32 pad;
+	__u64 unique;
+	__u32 len;
+	__s32 error;
+};
+
+/* Without kernel BTF: the classic tracepoints, by unique (the layout above needs no fuse type). */
+SEC("tracepoint/fuse/fuse_request_send")
+int on_fuse_send_tp(struct fuse_send_ctx *ctx)
+{
+	struct fuse_key key = { .id = ctx->unique, .connection = ctx->connection };
+
+	request_sent(&key, ctx->connection, ctx->opcode);
+	return 0;
+}
+
+SEC("tracepoint/fuse/fuse_request_end")
+int on_fuse_end_tp(struct fuse_end_ctx *ctx)
+{
+	struct fuse_key key = { .id = ctx->unique, .connection = ctx->connection };
+
+	request_ended(&key, ctx->error);
 	return 0;
 }
 
@@ -203,14 +258,14 @@ int BPF_PROG(on_fuse_end, const struct fuse_req *req)
 SEC("fentry/queue_request_and_unlock")
 int BPF_PROG(on_fuse_queue, void *fiq, struct fuse_req *req)
 {
-	request_sent(req);
+	request_sent_typed(req);
 	return 0;
 }
 
 SEC("fentry/fuse_request_end")
 int BPF_PROG(on_fuse_end_fentry, struct fuse_req *req)
 {
-	request_ended(req);
+	request_ended_typed(req);
 	return 0;
 }
 

@@ -215,8 +215,10 @@ static const struct program {
 	ENTRY(on_learn_dax_fault, LOCK_WAITS, STANDS_IN_FOR(on_contention_begin), ON_DEMAND),
 	/* FUSE requests (fuse.bpf.c) and IO (io.bpf.c) */
 	ENTRY(on_fuse_send, FUSE_REQUESTS),
-	ENTRY(on_fuse_end, FUSE_REQUESTS),
-	ENTRY(on_fuse_queue, FUSE_REQUESTS, STANDS_IN_FOR(on_fuse_send), .module = "fuse"),
+	ENTRY(on_fuse_end, FUSE_REQUESTS, ONLY_WITH(on_fuse_send)),
+	ENTRY(on_fuse_send_tp, FUSE_REQUESTS, STANDS_IN_FOR(on_fuse_send)),
+	ENTRY(on_fuse_end_tp, FUSE_REQUESTS, ONLY_WITH(on_fuse_send_tp)),
+	ENTRY(on_fuse_queue, FUSE_REQUESTS, STANDS_IN_FOR(on_fuse_send_tp), .module = "fuse"),
 	ENTRY(on_fuse_end_fentry, FUSE_REQUESTS, ONLY_WITH(on_fuse_queue), .module = "fuse"),
 	ENTRY(on_fuse_receipt, FUSE_RECEIPTS, STANDS_IN_FOR(on_fuse_queue)),
 	ENTRY(on_fuse_reply_writev, FUSE_RECEIPTS, ONLY_WITH(on_fuse_receipt)),
@@ -910,7 +912,8 @@ static void settle_probes(struct dx_session *s, const struct refusals *r, const 
 /* How FUSE data changes are dated, by the programs attached (enum dx_fuse_dating). */
 static uint32_t fuse_dating(const bool *attached)
 {
-	if (attached[entry_at(PROG(on_fuse_send))] || attached[entry_at(PROG(on_fuse_queue))])
+	if (attached[entry_at(PROG(on_fuse_send))] || attached[entry_at(PROG(on_fuse_send_tp))] ||
+	    attached[entry_at(PROG(on_fuse_queue))])
 		return DX_FUSE_AT_SEND;
 	return attached[entry_at(PROG(on_fuse_receipt))] ? DX_FUSE_AT_RECEIPT : DX_FUSE_UNDATED;
 }
