@@ -11,9 +11,10 @@
  * starting its transaction, between dropping the cache and freeing the
  * blocks, as on a busy filesystem.
  *
- * Each round writes a pattern over the whole file (then fsync, unless
- * --no-fsync: the punch then flushes the dirty pages itself), punches it, and
- * checks for itself: a page that reads back non-zero through the page cache
+ * The rounds begin once every thread has done its first pass. Each round
+ * writes a pattern over the whole file (then fsync, unless --no-fsync: the
+ * punch then flushes the dirty pages itself), punches it, and checks for
+ * itself: a page that reads back non-zero through the page cache
  * while an O_DIRECT read of it finds the hole is stale. One JSON object out.
  *
  *   readrace --file PATH [--size BYTES] [--rounds N] [--readers N]
@@ -48,6 +49,7 @@ struct shared {
 	const struct config *cfg;
 	int fd;
 	atomic_bool stop;
+	atomic_int started; /* threads past their first read, fault pass or sync */
 	pthread_mutex_t tid_lock;
 	int tids[MAX_THREADS];
 	int ntids;
@@ -72,6 +74,7 @@ static void *reader(void *arg)
 	struct shared *sh = arg;
 	size_t size = sh->cfg->size, at = 0;
 	char *buf = malloc(64 * 1024);
+	unsigned passes = 0;
 
 	if (!buf)
 		die("malloc");
@@ -82,6 +85,8 @@ static void *reader(void *arg)
 			if (pread(sh->fd, buf, 64 * 1024, (off_t)off) < 0)
 				die("pread");
 		at = (at + 7 * PAGE) % size;
+		if (!passes++)
+			atomic_fetch_add(&sh->started, 1);
 	}
 	free(buf);
 	return NULL;
@@ -93,7 +98,7 @@ static void *mapper(void *arg)
 	struct shared *sh = arg;
 	size_t size = sh->cfg->size;
 	volatile unsigned char *map = mmap(NULL, size, PROT_READ, MAP_SHARED, sh->fd, 0);
-	unsigned sum = 0;
+	unsigned sum = 0, passes = 0;
 
 	if (map == MAP_FAILED)
 		die("mmap");
@@ -102,6 +107,8 @@ static void *mapper(void *arg)
 		for (size_t off = 0; off < size; off += PAGE)
 			sum += map[off];
 		madvise((void *)map, size, MADV_DONTNEED); /* fault again next pass */
+		if (!passes++)
+			atomic_fetch_add(&sh->started, 1);
 	}
 	munmap((void *)map, size);
 	return (void *)(uintptr_t)sum;
@@ -119,9 +126,12 @@ static void *syncer(void *arg)
 	if (fd < 0)
 		die(path);
 	memset(page, PATTERN, sizeof(page));
-	for (unsigned n = 0; !atomic_load(&sh->stop); n++)
+	for (unsigned n = 0; !atomic_load(&sh->stop); n++) {
 		if (pwrite(fd, page, sizeof(page), (off_t)(n % 256) * PAGE) != PAGE || fdatasync(fd))
 			die("syncer");
+		if (!n)
+			atomic_fetch_add(&sh->started, 1);
+	}
 	close(fd);
 	unlink(path);
 	return NULL;
@@ -225,6 +235,9 @@ int main(int argc, char **argv)
 		if (pthread_create(&threads[nthreads++], NULL,
 				   i < cfg.readers ? reader : i < cfg.readers + cfg.mappers ? mapper : syncer, &sh))
 			die("pthread_create");
+	/* every thread at work before the first punch (under TCG a new thread can wait rounds to run), 10 s at most */
+	for (int ms = 0; atomic_load(&sh.started) < nthreads && ms < 10000; ms++)
+		usleep(1000);
 	for (int round = 0; round < cfg.rounds; round++) {
 		int stale;
 
