@@ -110,13 +110,18 @@ static __always_inline void change_refused(const struct fuse_sent *sent)
 		tp->first_change = 0;
 }
 
-/* A request sent to the server by the current task: kept until its end if it has a histogram or changes data. */
-static __always_inline void request_sent(const struct fuse_key *key, __u32 connection, __u32 opcode)
+/*
+ * A request sent to the server by the current task: kept until its end if it
+ * has a histogram or, WITH_CHANGES, changes a punched file's data (not
+ * without kernel BTF: no punch is watched there, and the lock's reads are CO-RE).
+ */
+static __always_inline void request_sent(const struct fuse_key *key, __u32 connection, __u32 opcode, bool with_changes)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fuse_sent sent = { .opcode = opcode, .connection = connection };
 
-	sent.flags = change_flags(opcode, &sent.first_change);
+	if (with_changes)
+		sent.flags = change_flags(opcode, &sent.first_change);
 	if (slot_of(opcode) < 0 && !sent.flags)
 		return;
 	if (is_kthread())
@@ -136,7 +141,7 @@ static __always_inline void request_sent_typed(const struct fuse_req *req)
 {
 	struct fuse_key key = { .id = (__u64)req };
 
-	request_sent(&key, BPF_CORE_READ(fuse_req_conn(req), dev), BPF_CORE_READ(req, in.h.opcode));
+	request_sent(&key, BPF_CORE_READ(fuse_req_conn(req), dev), BPF_CORE_READ(req, in.h.opcode), true);
 }
 
 /*
@@ -228,13 +233,13 @@ struct fuse_end_ctx {
 	__s32 error;
 };
 
-/* Without kernel BTF: the classic tracepoints, by unique (the layout above needs no fuse type). */
+/* Without kernel BTF: the classic tracepoints, by unique (the layout above needs no fuse type), for latencies. */
 SEC("tracepoint/fuse/fuse_request_send")
 int on_fuse_send_tp(struct fuse_send_ctx *ctx)
 {
 	struct fuse_key key = { .id = ctx->unique, .connection = ctx->connection };
 
-	request_sent(&key, ctx->connection, ctx->opcode);
+	request_sent(&key, ctx->connection, ctx->opcode, false);
 	return 0;
 }
 

@@ -912,8 +912,7 @@ static void settle_probes(struct dx_session *s, const struct refusals *r, const 
 /* How FUSE data changes are dated, by the programs attached (enum dx_fuse_dating). */
 static uint32_t fuse_dating(const bool *attached)
 {
-	if (attached[entry_at(PROG(on_fuse_send))] || attached[entry_at(PROG(on_fuse_send_tp))] ||
-	    attached[entry_at(PROG(on_fuse_queue))])
+	if (attached[entry_at(PROG(on_fuse_send))] || attached[entry_at(PROG(on_fuse_queue))])
 		return DX_FUSE_AT_SEND;
 	return attached[entry_at(PROG(on_fuse_receipt))] ? DX_FUSE_AT_RECEIPT : DX_FUSE_UNDATED;
 }

@@ -83,12 +83,30 @@ SKIP: {
 # A kernel without BTF, and one without tracefs mounted, simulated in a private
 # mount namespace: daxtrace says what it cannot watch and runs the rest.
 SKIP: {
-    skip 'unshare missing (util-linux)', 4 unless -x '/usr/bin/unshare';
+    skip 'unshare missing (util-linux)', 5 unless -x '/usr/bin/unshare';
     ($rc, $out, $err) = run_cmd('/usr/bin/unshare', '-m', 'sh', '-c',
         "mount -t tmpfs none /sys/kernel/btf && exec $dt -d 1");
     is($rc, 0, 'no kernel BTF: still runs');
     like($err, qr/watching: FUSE requests; NOT watching: .*fallocate punches \(no kernel BTF\)/,
         'no kernel BTF: the banner says what is not watched and why');
+    # what it watches it sees: a FUSE punch's FALLOCATE, from its send to its end (by unique: 6.18+)
+    my $fuse = mount_delayfs(0);
+    my $cap = scratch_dir() . '/nobtf.dxc';
+    open my $f, '>', "$fuse/f" or die;
+    print $f "\0" x 8192;
+    close $f;
+    ($rc, $out, $err) = run_cmd('/usr/bin/unshare', '-m', 'sh', '-c', "mount -t tmpfs none /sys/kernel/btf && "
+        . "{ $dt record -o $cap -d 20 2> $cap.err & p=\$!; i=0; until grep -q watching $cap.err || [ \$i = 200 ]; do "
+        . "sleep 0.1; i=\$((i+1)); done; fallocate -p -o 0 -l 4096 $fuse/f; kill -INT \$p; wait \$p; }");
+    my $doc = $rc ? undef : report_json($cap);
+    my ($fallocate) = grep { $_->{opcode} eq 'FALLOCATE' } @{ $doc->{fuse} // [] };
+    (my $kernel = `uname -r`) =~ s/\s+$//;
+    my ($major, $minor) = $kernel =~ /^(\d+)\.(\d+)/;
+    SKIP: {
+        skip "kernel $kernel: fuse_request_send numbers requests from 6.18 on", 1 if $major * 100 + $minor < 618;
+        ok($fallocate && $fallocate->{count} >= 1, 'no kernel BTF: a FUSE punch\'s FALLOCATE joined from send to end')
+          or diag("rc $rc: $err " . slurp("$cap.err") . encode_json($doc->{fuse} // []));
+    }
     my (undef, undef, $normal) = run_cmd($dt, '-d', '0.5');
     ($rc, $out, $err) = run_cmd('/usr/bin/unshare', '-m', 'sh', '-c',
         "umount /sys/kernel/tracing 2>/dev/null; exec $dt -d 1");
