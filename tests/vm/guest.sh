@@ -29,34 +29,42 @@ verdict() {
 # stacks, the blocked tasks' (sysrq w), the kernel's last lines) goes to the
 # console at once as artifact "hang", and it is killed (or left, if it cannot
 # die): a hang leaves evidence, not only the host's timeout of the whole guest
-# (seen once in ~5 7.3 boots, in daxcheck).
+# (7.3 tracepoint mode: once in ~5 boots in daxcheck, none in 50 since; once in
+# ci39 of stop 32, after the xfs mount, in the race or its recording).
 bounded() {
 	b_secs=$1 b_out=$2 b_err=$3
 	shift 3
 	"$@" > "$b_out" 2> "$b_err" &
 	b_pid=$!
-	b_ticks=$((b_secs * 10))
-	while kill -0 $b_pid 2>/dev/null && [ $b_ticks -gt 0 ]; do
-		sleep 0.1
-		b_ticks=$((b_ticks - 1))
-	done
-	if kill -0 $b_pid 2>/dev/null; then
-		{
-			echo "still running after $b_secs s: $*"
-			for t in /proc/$b_pid/task/*; do
-				echo "$t $(cat "$t/comm")"
-				cat "$t/stack"
-			done
-			echo w > /proc/sysrq-trigger
-			dmesg | tail -150
-		} > /tmp/hang 2>&1
-		artifact hang /tmp/hang
-		kill -9 $b_pid
+	if ! watch_pid "$b_secs" $b_pid "$*"; then
 		echo "exit: killed after $b_secs s (artifact hang)" >> "$b_err"
 		return 1
 	fi
 	wait $b_pid
 	echo "exit $?" >> "$b_err"
+}
+# watch_pid SECS PID WHAT: waits up to SECS for PID to end; past that, the
+# artifact hang holds its threads' states, syscalls and kernel stacks and the
+# blocked tasks (sysrq w), and PID is killed: false.
+watch_pid() {
+	w_ticks=$(($1 * 10))
+	while kill -0 "$2" 2>/dev/null && [ $w_ticks -gt 0 ]; do
+		sleep 0.1
+		w_ticks=$((w_ticks - 1))
+	done
+	kill -0 "$2" 2>/dev/null || return 0
+	{
+		echo "still running after $1 s: $3"
+		for t in /proc/$2/task/*; do
+			echo "$t $(cat "$t/comm") state $(cut -d' ' -f3 "$t/stat") syscall $(cat "$t/syscall")"
+			cat "$t/stack"
+		done
+		echo w > /proc/sysrq-trigger
+		dmesg | tail -150
+	} > /tmp/hang 2>&1
+	artifact hang /tmp/hang
+	kill -9 "$2"
+	return 1
 }
 # Waits up to 30 s for a daxscope tool's banner in FILE; false if it never came.
 # Empty FILE before starting the tool: the banner of an earlier run left in it
@@ -77,6 +85,8 @@ start_recorder() {
 stop_recorder() {
 	sleep 1
 	kill -INT $rec
+	watch_pid 60 $rec "daxtrace record, after SIGINT" ||
+		echo "the recorder had not ended 60 s after SIGINT (artifact hang)" >> "/tmp/$1-record.err"
 	wait $rec
 	artifact "$1-record-err" "/tmp/$1-record.err"
 }
@@ -131,10 +141,9 @@ record() {
 	dmesg | grep -i dax | tail -3 >> /tmp/mount
 	artifact "$fs-mount" /tmp/mount
 	start_recorder "$fs"
-	$D/race --file "$mnt/frag" --fragment --size 32M --punch 0:32M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
-	echo "exit $?" >> /tmp/race.err
-	race_sched "$mnt/sched" 2>> /tmp/race.err
-	echo "exit $?" >> /tmp/race.err
+	bounded 120 /tmp/race.json /tmp/race.err $D/race --file "$mnt/frag" --fragment --size 32M --punch 0:32M --hammer-ms 1500
+	bounded 60 /dev/null /tmp/race-sched.err race_sched "$mnt/sched"
+	cat /tmp/race-sched.err >> /tmp/race.err
 	stop_recorder "$fs"
 	artifact "$fs-race" /tmp/race.json
 	artifact "$fs-race-sched" /tmp/race-sched.json

@@ -512,6 +512,7 @@ sub tracepoint_guest {
     plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
     my $a = artifacts(slurp("$out/console.log"));
+    ok(!defined $a->{hang}, 'nothing in the guest outlived its bound') or diag($a->{hang});
     like($a->{deny} // '', qr/^denying$/m, 'fentry/fexit refused in the guest') or return diag($a->{deny});
     probes_as_listed($k, 'tracepoint', $a, $out) or return;
     my $blind = (grep { $_ eq 'fault/punch lock waits' } @{ $watched{tracepoint}{$k} }) ? undef
@@ -532,6 +533,7 @@ for my $k (@kernels) {
         plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
         is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
         my $a = artifacts(slurp("$out/console.log"));
+        ok(!defined $a->{hang}, 'nothing in the guest outlived its bound') or diag($a->{hang});
         probes_as_listed($k, 'fentry', $a, $out) or return;
         my %must = map { $_ => 1 } @{ $must_watch{$k} };
         for my $fs (qw(ext4 xfs)) {

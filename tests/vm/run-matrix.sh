@@ -321,6 +321,8 @@ grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log" && exit 0
 # The first lines of the guest kernel's oops (what it hit, where, the call
 # trace), else the end of its console.
 echo "guest did not finish; its console:" >&2
+# a guard's artifact hang first (guest.sh: bounded, watch_pid), then the kernel's oops or the console's end
+tr -d '\r' < "$out/console.log" | sed -n '/^@@ARTIFACT hang@@/,/^@@END hang@@/p' | head -150 >&2
 tr -d '\r' < "$out/console.log" | awk '/BUG:|Oops:|general protection|kernel BUG|Kernel panic/ && !n { n = 1 }
 	n && n++ <= 45' | grep . >&2 || tail -30 "$out/console.log" >&2
 exit 1
