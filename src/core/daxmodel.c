@@ -17,8 +17,9 @@
  * dx_dax_model_flush), so that a kick draws passes of its own phase, before
  * and after it. It replays the pass as measured: its lag, then one range at a
  * time at the offsets its removals had, each the oldest busy at that moment
- * (ranges mapped while it runs too), as many as it took; one that stopped on
- * an empty busy list goes on while ranges are busy, up to the chunk. A kick
+ * (ranges mapped while it runs too, once their SETUPMAPPING is done), as many
+ * as it took, each free only when its REMOVEMAPPING is done; one that stopped
+ * on an empty busy list goes on while ranges are busy, up to the chunk. A kick
  * while it runs, or free ranges under the threshold at its end, queue a pass
  * after it, drawn from the passes measured to follow another. A fault that
  * finds no free range waits for the worker's next range; IO reclaims one of
@@ -51,6 +52,7 @@
 #define LOOKAHEAD_NS 1000000000ull /* a use is replayed once half of them are measured after it, or this much later */
 #define MAX_HELD (1u << 16)        /* ... or once this many uses and evictions wait after it */
 #define PASSES_KEPT 4096           /* past this many of a kind, those no draw can reach any more are let go */
+#define MAPPED_SEARCH 64           /* held uses searched back for the one a SETUPMAPPING mapped */
 
 struct counts {
 	uint64_t setups, reclaims, passes, stalls, inline_reclaims, removals;
@@ -65,6 +67,8 @@ struct pass {
 	uint64_t rest;   /* from there to its end */
 	uint64_t gap;    /* between two of its removals (median): the pace it goes on at past its take */
 	uint64_t offsets[RECLAIM_CHUNK]; /* when each of its removals began, from the first */
+	uint64_t trips[RECLAIM_CHUNK];   /* each removal's begin to its range's return to the free pool */
+	uint64_t trip;                   /* the median of those: ranges past its take come free this long after */
 	uint32_t take;   /* ranges it removed: fewer than the chunk if picks found them in use or gone */
 	bool dry;        /* it stopped on an empty busy list: it goes on while ranges are busy, up to the chunk */
 };
@@ -81,6 +85,11 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	uint64_t start;       /* its first range goes then; the others at their offsets from it */
 	uint64_t next_due;    /* when its next range goes */
 	uint32_t taken;       /* ranges it took so far */
+	bool freeing;         /* its last range is off its file but not yet free: its REMOVEMAPPING is on the way */
+	uint64_t free_at;     /* ... until then */
+	uint64_t freeing_key; /* ... and which range that was */
+	uint64_t newest;      /* the range mapped last ... */
+	uint64_t newest_joins; /* ... joins the busy list then, its SETUPMAPPING done: the worker cannot take it before */
 	uint64_t busy_until;  /* its end, once it took its last range: a kick until then queues one more */
 	bool kicked_busy;     /* kicked while it ran: one more pass when it is done */
 	uint64_t rng;         /* xorshift64 state: the replay's draws of the worker's passes */
@@ -104,7 +113,8 @@ struct round_trip {
 struct held {
 	uint64_t ts, ino, offset;
 	uint64_t passes; /* passes measured when it came */
-	uint32_t op;
+	uint64_t mapped; /* a use: the end of the SETUPMAPPING its task sent next (0: none) */
+	uint32_t op, tid;
 	uint16_t flags;
 };
 
@@ -127,8 +137,11 @@ struct dx_dax_model {
 	size_t nkicked, nfollowed, cap_kicked, cap_followed;
 	struct dx_hist lags; /* the kicked passes' lags: a histogram, not a list (a stream's worth of passes) */
 	uint64_t took_at[RECLAIM_CHUNK]; /* when this pass's removals began */
+	uint64_t freed_at[RECLAIM_CHUNK]; /* ... and when their ranges went back to the free pool */
 	uint32_t ntook;
 	uint64_t gaps_ns, ngaps; /* between two removals of a pass, over all: for passes with fewer than two */
+	uint64_t trips_ns, ntrips; /* a removal's begin to its range's return, over all: for passes with none */
+	uint64_t setup_ns, nsetups_timed; /* SETUPMAPPINGs' round trips: for a mapping the kernel did not make */
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
@@ -247,24 +260,30 @@ static uint32_t busy_drop(struct sim *s, bool (*drop)(uint64_t key, uint64_t fil
 }
 
 /*
- * The worker takes the oldest busy range, unless it is SPARE (NO_KEY: none):
- * the range just mapped, which its fault or IO holds while the worker runs
- * at its kick (the newest: it is the oldest only when alone). False if none.
+ * The worker takes the oldest busy range off its file, unless it is SPARE
+ * (NO_KEY: none): the range just mapped, which its fault or IO holds while
+ * the worker runs at its kick (the newest: it is the oldest only when
+ * alone), nor the range mapped last before its SETUPMAPPING is done at
+ * NOW (fuse_setup_one_mapping puts it on the busy list then: a pass that
+ * runs while the mapping is on its way finds the list empty).
+ * The range taken; NO_KEY if none. It is free only once its
+ * REMOVEMAPPING is done (lookup_and_reclaim_dmap_locked:
+ * reclaim_one_dmap_locked, then dmap_reinit_add_to_free_pool): the caller
+ * says when.
  */
-static bool take_oldest(struct sim *s, uint64_t spare)
+static uint64_t take_oldest(struct sim *s, uint64_t spare, uint64_t now)
 {
 	uint64_t key;
 
-	if (!s->n || s->busy[s->head] == spare)
-		return false;
+	if (!s->n || s->busy[s->head] == spare || (s->busy[s->head] == s->newest && now < s->newest_joins))
+		return NO_KEY;
 	key = s->busy[s->head];
 	s->head = (s->head + 1) % s->cap;
 	s->n--;
 	u64_map_del(&s->mapped, key);
-	s->nfree++;
 	s->at.reclaims++;
 	s->at.removals++;
-	return true;
+	return key;
 }
 
 /* With no pass measured: the worker at its kick, taking up to the chunk at once. */
@@ -333,6 +352,15 @@ static void follow(const struct dx_dax_model *m, struct sim *s, uint64_t end)
 	queue_pass(s, &now, end);
 }
 
+/* The worker's range on the way back is free now. */
+static void settle(struct sim *s)
+{
+	if (!s->freeing)
+		return;
+	s->freeing = false;
+	s->nfree++;
+}
+
 static bool takes_more(const struct sim *s)
 {
 	return s->taken < s->pass.take || (s->pass.dry && s->taken < RECLAIM_CHUNK);
@@ -349,20 +377,29 @@ static bool takes_more(const struct sim *s)
  */
 static void take_next(struct sim *s, uint64_t spare)
 {
-	uint64_t now = s->next_due;
-	bool took;
+	uint64_t now = s->next_due, key = NO_KEY, end;
 
+	settle(s); /* one range at a time: the one before is back by now */
 	s->at.passes += !s->taken; /* it runs */
-	took = takes_more(s) && take_oldest(s, spare);
-	s->taken += took;
-	if (took && s->n && takes_more(s)) {
+	if (takes_more(s))
+		key = take_oldest(s, spare, now);
+	if (key != NO_KEY) {
+		s->freeing = true;
+		s->freeing_key = key;
+		s->free_at = now + (s->taken < s->pass.take ? s->pass.trips[s->taken] : s->pass.trip);
+		s->taken++;
+	}
+	if (key != NO_KEY && s->n && takes_more(s)) {
 		s->next_due = s->taken < s->pass.take ? s->start + s->pass.offsets[s->taken]
 						      : now + s->pass.gap;
+		if (s->next_due < s->free_at)
+			s->next_due = s->free_at;
 		return;
 	}
 	s->queued = false;
 	s->ending = true;
-	s->busy_until = s->start + s->pass.rest > now ? s->start + s->pass.rest : now;
+	end = s->freeing ? s->free_at : now;
+	s->busy_until = s->start + s->pass.rest > end ? s->start + s->pass.rest : end;
 }
 
 /*
@@ -374,7 +411,9 @@ static void take_next(struct sim *s, uint64_t spare)
 static void worker_until(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t spare)
 {
 	for (;;) {
-		if (s->queued && s->next_due <= ts) {
+		if (s->freeing && s->free_at <= ts) {
+			settle(s);
+		} else if (s->queued && s->next_due <= ts) {
 			take_next(s, spare);
 		} else if (s->ending && s->busy_until <= ts) {
 			s->ending = false;
@@ -411,19 +450,25 @@ static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold
 
 /*
  * A fault that found no free range waits (__fuse_dax_fault on range_waitq)
- * for the worker's next range, which goes now: the queued pass's, or the
- * first of one that starts now. If that one frees none, the one after does.
+ * for the worker's next range to come free: the one on its way back, else
+ * the queued pass's, or the first of one that starts now, which goes now.
+ * If that one frees none, the one after does.
  */
 static void wait_for_worker(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
 {
+	if (s->freeing) {
+		settle(s);
+		return;
+	}
 	if (!s->queued) {
 		s->ending = s->kicked_busy = false;
 		follow(m, s, ts);
 	}
 	s->next_due = ts;
 	worker_until(m, s, threshold, ts, NO_KEY);
-	if (!s->nfree)
-		take_oldest(s, NO_KEY);
+	settle(s);
+	if (!s->nfree && take_oldest(s, NO_KEY, UINT64_MAX) != NO_KEY) /* ... once on the list, if it is the last mapped */
+		s->nfree++;
 }
 
 static bool of_file(uint64_t key, uint64_t file)
@@ -455,12 +500,15 @@ static bool inline_reclaim(struct sim *s, uint64_t file)
 	return true;
 }
 
+/* A use at TS of KEY; if it maps the range, its SETUPMAPPING is done at JOINS. */
 static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t key,
-		    bool write, bool fault)
+		    bool write, bool fault, uint64_t joins)
 {
 	uint64_t *v;
 
 	worker_until(m, s, threshold, ts, NO_KEY);
+	if (s->freeing && file_of(s->freeing_key) == file_of(key))
+		settle(s); /* the worker held its file (fault: invalidate lock; IO: dax->sem) until its range was free */
 	v = u64_map_get(&s->mapped, key);
 	if (v) {
 		if (write && *v != WRITABLE) { /* fuse_upgrade_dax_mapping */
@@ -481,11 +529,17 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 	s->at.setups++;
 	*u64_map_put(&s->mapped, key) = write ? WRITABLE : 1;
 	busy_push(s, key);
+	s->newest = key;
+	s->newest_joins = joins;
 	kick(m, s, threshold, ts, key);
 }
 
-/* Size Z must reclaim from now on (TS): each replay takes the endless window's state, and the worker is kicked. */
-static void start(struct dx_dax_model *m, struct size *z, uint64_t ts)
+/*
+ * Size Z must reclaim from now on (TS): each replay takes the endless
+ * window's state, the range mapped last on its way until JOINS, and the
+ * worker is kicked.
+ */
+static void start(struct dx_dax_model *m, struct size *z, uint64_t ts, uint64_t joins)
 {
 	z->started = true;
 	for (size_t r = 0; r < z->replays; r++) {
@@ -499,14 +553,18 @@ static void start(struct dx_dax_model *m, struct size *z, uint64_t ts)
 			*u64_map_put(&s->mapped, m->order[i]) = *u64_map_get(&m->seen, m->order[i]);
 			busy_push(s, m->order[i]);
 		}
-		kick(m, s, z->threshold, ts, m->order[m->nmapped - 1]);
+		s->newest = m->order[m->nmapped - 1];
+		s->newest_joins = joins;
+		kick(m, s, z->threshold, ts, s->newest);
 	}
 }
 
-static void use(struct dx_dax_model *m, const struct dx_event *e)
+/* A use; MAPPED: the end of the SETUPMAPPING the kernel made for it (0: none, its mapping is the mean round trip). */
+static void use(struct dx_dax_model *m, const struct dx_event *e, uint64_t mapped)
 {
 	uint64_t *file = u64_map_put(&m->files, e->file.ino), key, *v;
 	bool write = e->flags & DX_F_WRITE, fault = e->flags & DX_F_DAX_FAULT;
+	uint64_t joins = mapped ? mapped : e->ts + (m->nsetups_timed ? m->setup_ns / m->nsetups_timed : 0);
 
 	m->uses++;
 	if (!*file)
@@ -514,7 +572,7 @@ static void use(struct dx_dax_model *m, const struct dx_event *e)
 	key = (*file - 1) << 32 | ((e->dax.offset >> RANGE_SHIFT) & UINT32_MAX);
 	for (size_t i = 0; i < m->nstarted; i++)
 		for (size_t r = 0; r < m->sizes[i].replays; r++)
-			sim_use(m, &m->sizes[i].run[r], m->sizes[i].threshold, e->ts, key, write, fault);
+			sim_use(m, &m->sizes[i].run[r], m->sizes[i].threshold, e->ts, key, write, fault, joins);
 	v = u64_map_get(&m->seen, key);
 	if (v) {
 		if (write && *v != WRITABLE) {
@@ -534,7 +592,7 @@ static void use(struct dx_dax_model *m, const struct dx_event *e)
 	m->setups++;
 	while (m->nstarted < m->nsizes && /* the next size's free ranges fell under its threshold */
 	       m->sizes[m->nstarted].ranges < m->nmapped + m->sizes[m->nstarted].threshold)
-		start(m, &m->sizes[m->nstarted++], e->ts);
+		start(m, &m->sizes[m->nstarted++], e->ts, joins);
 }
 
 /* fuse_dax_inode_cleanup: every range of the file goes back to the free pool, in every window. */
@@ -603,8 +661,21 @@ static struct pass shape(struct dx_dax_model *m, uint64_t began, uint64_t end, u
 		m->gaps_ns += gaps[k - 1];
 		m->ngaps++;
 	}
-	for (uint32_t k = 0; k < p.take; k++)
+	for (uint32_t k = 0; k < p.take; k++) {
 		p.offsets[k] = m->took_at[k] - p.at;
+		p.trips[k] = m->freed_at[k] > m->took_at[k] ? m->freed_at[k] - m->took_at[k] : 0;
+		m->trips_ns += p.trips[k];
+		m->ntrips++;
+	}
+	if (p.take) {
+		uint64_t trips[RECLAIM_CHUNK];
+
+		memcpy(trips, p.trips, p.take * sizeof(trips[0]));
+		qsort(trips, p.take, sizeof(trips[0]), u64_cmp);
+		p.trip = trips[(p.take - 1) / 2];
+	} else {
+		p.trip = m->ntrips ? m->trips_ns / m->ntrips : 0;
+	}
 	if (p.take >= 2) {
 		qsort(gaps, p.take - 1, sizeof(gaps[0]), u64_cmp);
 		p.gap = gaps[(p.take - 2) / 2];
@@ -648,6 +719,8 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 	case DX_DAX_SETUP:
 		if (d->ret)
 			break;
+		m->setup_ns += d->duration_ns;
+		m->nsetups_timed++;
 		if (m->has_unplaced && began < m->unplaced.at && e->ts >= m->unplaced.at && began >= m->unplaced_from) {
 			place(m, &m->unplaced, began, true);
 			m->has_unplaced = false;
@@ -661,8 +734,10 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 		m->remove_began = began;
 		break;
 	case DX_DAX_RECLAIM: /* sent right after its REMOVEMAPPING */
-		if (m->ntook < RECLAIM_CHUNK)
-			m->took_at[m->ntook++] = m->remove_began;
+		if (m->ntook < RECLAIM_CHUNK) {
+			m->took_at[m->ntook] = m->remove_began;
+			m->freed_at[m->ntook++] = e->ts; /* its range goes back to the free pool right after */
+		}
 		m->last_removal = e->ts;
 		break;
 	case DX_DAX_RECLAIM_PASS:
@@ -726,7 +801,7 @@ static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
 		m->first_held++;
 		m->replayed_to = h->ts;
 		if (h->op == DX_DAX_USE)
-			use(m, &e);
+			use(m, &e, h->mapped);
 		else
 			evict(m, &e);
 	}
@@ -741,6 +816,20 @@ static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
 	}
 }
 
+/* A SETUPMAPPING E ended: it mapped its task's last use, if that is still held. */
+static void mapped(struct dx_dax_model *m, const struct dx_event *e)
+{
+	for (size_t i = m->nheld; i > m->first_held && m->nheld - i < MAPPED_SEARCH; i--) {
+		struct held *h = &m->held[i - 1];
+
+		if (h->tid != e->tid)
+			continue;
+		if (h->op == DX_DAX_USE && !h->mapped)
+			h->mapped = e->ts;
+		return;
+	}
+}
+
 void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 {
 	switch (e->dax.op) {
@@ -749,12 +838,17 @@ void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 		*DX_PUSH(m->held, m->nheld, m->cap_held) = (struct held){ .ts = e->ts, .ino = e->file.ino,
 									 .offset = e->dax.offset,
 									 .passes = m->passes_seen,
-									 .op = e->dax.op, .flags = e->flags };
+									 .op = e->dax.op, .tid = e->tid,
+									 .flags = e->flags };
+		break;
+	case DX_DAX_SETUP:
+		if (!e->dax.ret)
+			mapped(m, e);
+		measure_pass(m, e);
 		break;
 	case DX_DAX_RECLAIM_PASS:
 		m->passes_seen++;
 		/* fall through */
-	case DX_DAX_SETUP:
 	case DX_DAX_REMOVE:
 	case DX_DAX_RECLAIM:
 		measure_pass(m, e);
