@@ -73,9 +73,14 @@ struct pass {
 	bool dry;        /* it stopped on an empty busy list: it goes on while ranges are busy, up to the chunk */
 };
 
+struct busy_range {
+	uint64_t key;
+	uint64_t joins; /* its SETUPMAPPING is done then: fuse_setup_one_mapping puts it on the busy list */
+};
+
 struct sim { /* one replay of one window size, once it has had to reclaim */
 	struct u64_map mapped; /* key -> 1 read-only, 2 writable */
-	uint64_t *busy;        /* keys in the order mapped: a ring */
+	struct busy_range *busy; /* in the order mapped: a ring */
 	size_t head, n, cap;
 	uint32_t nfree;
 	struct pass pass;     /* the worker's pass drawn, while queued or running */
@@ -88,8 +93,6 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	bool freeing;         /* its last range is off its file but not yet free: its REMOVEMAPPING is on the way */
 	uint64_t free_at;     /* ... until then */
 	uint64_t freeing_key; /* ... and which range that was */
-	uint64_t newest;      /* the range mapped last ... */
-	uint64_t newest_joins; /* ... joins the busy list then, its SETUPMAPPING done: the worker cannot take it before */
 	uint64_t busy_until;  /* its end, once it took its last range: a kick until then queues one more */
 	bool kicked_busy;     /* kicked while it ran: one more pass when it is done */
 	uint64_t rng;         /* xorshift64 state: the replay's draws of the worker's passes */
@@ -126,7 +129,7 @@ struct dx_dax_model {
 	struct u64_map files; /* ino -> file number + 1, from its first use to its eviction */
 	uint64_t nfiles;
 	struct u64_map seen;  /* the endless window: key -> 1 read-only, 2 writable */
-	uint64_t *order;      /* its keys in the order mapped */
+	struct busy_range *order; /* its ranges in the order mapped, and when each joined the busy list */
 	size_t nmapped, cap_order;
 	uint64_t working_set; /* the most ranges the endless window held at once */
 	uint64_t setups, removals, uses, unfollowed;
@@ -219,11 +222,11 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	free(m);
 }
 
-static void busy_push(struct sim *s, uint64_t key)
+static void busy_push(struct sim *s, uint64_t key, uint64_t joins)
 {
 	if (s->n == s->cap) { /* unroll into a ring twice the size */
 		size_t cap = s->cap ? 2 * s->cap : 64;
-		uint64_t *ring = malloc(cap * sizeof(*ring));
+		struct busy_range *ring = malloc(cap * sizeof(*ring));
 
 		if (!ring)
 			abort(); /* a collector out of memory cannot report anything honest */
@@ -234,7 +237,7 @@ static void busy_push(struct sim *s, uint64_t key)
 		s->cap = cap;
 		s->head = 0;
 	}
-	s->busy[(s->head + s->n++) % s->cap] = key;
+	s->busy[(s->head + s->n++) % s->cap] = (struct busy_range){ key, joins };
 }
 
 static uint64_t file_of(uint64_t key)
@@ -248,42 +251,51 @@ static uint32_t busy_drop(struct sim *s, bool (*drop)(uint64_t key, uint64_t fil
 	size_t kept = 0, n = s->n;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t key = s->busy[(s->head + i) % s->cap];
+		struct busy_range b = s->busy[(s->head + i) % s->cap];
 
-		if (drop(key, file))
-			u64_map_del(&s->mapped, key);
+		if (drop(b.key, file))
+			u64_map_del(&s->mapped, b.key);
 		else
-			s->busy[(s->head + kept++) % s->cap] = key;
+			s->busy[(s->head + kept++) % s->cap] = b;
 	}
 	s->n = kept;
 	return (uint32_t)(n - kept);
 }
 
+static bool is_key(uint64_t key, uint64_t want)
+{
+	return key == want;
+}
+
 /*
- * The worker takes the oldest busy range off its file, unless it is SPARE
- * (NO_KEY: none): the range just mapped, which its fault or IO holds while
- * the worker runs at its kick (the newest: it is the oldest only when
- * alone), nor the range mapped last before its SETUPMAPPING is done at
- * NOW (fuse_setup_one_mapping puts it on the busy list then: a pass that
- * runs while the mapping is on its way finds the list empty).
- * The range taken; NO_KEY if none. It is free only once its
- * REMOVEMAPPING is done (lookup_and_reclaim_dmap_locked:
- * reclaim_one_dmap_locked, then dmap_reinit_add_to_free_pool): the caller
- * says when.
+ * The worker takes the oldest range on the busy list at NOW off its file:
+ * not one whose SETUPMAPPING is still on its way (fuse_setup_one_mapping
+ * puts it on the list once done: a pass meanwhile may find the list
+ * empty), nor SPARE (NO_KEY: none), the range just mapped, which its fault
+ * or IO holds while the worker runs at its kick. The range taken; NO_KEY
+ * if none. It is free only once its REMOVEMAPPING is done
+ * (lookup_and_reclaim_dmap_locked: reclaim_one_dmap_locked, then
+ * dmap_reinit_add_to_free_pool): the caller says when.
  */
 static uint64_t take_oldest(struct sim *s, uint64_t spare, uint64_t now)
 {
-	uint64_t key;
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t key = s->busy[(s->head + i) % s->cap].key;
 
-	if (!s->n || s->busy[s->head] == spare || (s->busy[s->head] == s->newest && now < s->newest_joins))
-		return NO_KEY;
-	key = s->busy[s->head];
-	s->head = (s->head + 1) % s->cap;
-	s->n--;
-	u64_map_del(&s->mapped, key);
-	s->at.reclaims++;
-	s->at.removals++;
-	return key;
+		if (key == spare || now < s->busy[(s->head + i) % s->cap].joins)
+			continue;
+		if (i) {
+			busy_drop(s, is_key, key);
+		} else {
+			s->head = (s->head + 1) % s->cap;
+			s->n--;
+			u64_map_del(&s->mapped, key);
+		}
+		s->at.reclaims++;
+		s->at.removals++;
+		return key;
+	}
+	return NO_KEY;
 }
 
 /* With no pass measured: the worker at its kick, taking up to the chunk at once. */
@@ -476,18 +488,13 @@ static bool of_file(uint64_t key, uint64_t file)
 	return file_of(key) == file;
 }
 
-static bool is_key(uint64_t key, uint64_t want)
-{
-	return key == want;
-}
-
 /* IO with no free range reclaims its own file's first range (inode_inline_reclaim_one_dmap); false if it has none. */
 static bool inline_reclaim(struct sim *s, uint64_t file)
 {
 	uint64_t first = UINT64_MAX;
 
 	for (size_t i = 0; i < s->n; i++) {
-		uint64_t key = s->busy[(s->head + i) % s->cap];
+		uint64_t key = s->busy[(s->head + i) % s->cap].key;
 
 		if (file_of(key) == file && key < first)
 			first = key;
@@ -528,18 +535,12 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 	s->nfree--;
 	s->at.setups++;
 	*u64_map_put(&s->mapped, key) = write ? WRITABLE : 1;
-	busy_push(s, key);
-	s->newest = key;
-	s->newest_joins = joins;
+	busy_push(s, key, joins);
 	kick(m, s, threshold, ts, key);
 }
 
-/*
- * Size Z must reclaim from now on (TS): each replay takes the endless
- * window's state, the range mapped last on its way until JOINS, and the
- * worker is kicked.
- */
-static void start(struct dx_dax_model *m, struct size *z, uint64_t ts, uint64_t joins)
+/* Size Z must reclaim from now on (TS): each replay takes the endless window's state, and the worker is kicked. */
+static void start(struct dx_dax_model *m, struct size *z, uint64_t ts)
 {
 	z->started = true;
 	for (size_t r = 0; r < z->replays; r++) {
@@ -550,12 +551,10 @@ static void start(struct dx_dax_model *m, struct size *z, uint64_t ts, uint64_t 
 		s->at.removals = m->removals;
 		s->nfree = z->ranges - (uint32_t)m->nmapped;
 		for (size_t i = 0; i < m->nmapped; i++) {
-			*u64_map_put(&s->mapped, m->order[i]) = *u64_map_get(&m->seen, m->order[i]);
-			busy_push(s, m->order[i]);
+			*u64_map_put(&s->mapped, m->order[i].key) = *u64_map_get(&m->seen, m->order[i].key);
+			busy_push(s, m->order[i].key, m->order[i].joins);
 		}
-		s->newest = m->order[m->nmapped - 1];
-		s->newest_joins = joins;
-		kick(m, s, z->threshold, ts, s->newest);
+		kick(m, s, z->threshold, ts, m->order[m->nmapped - 1].key);
 	}
 }
 
@@ -586,13 +585,13 @@ static void use(struct dx_dax_model *m, const struct dx_event *e, uint64_t mappe
 		return;
 	}
 	*u64_map_put(&m->seen, key) = write ? WRITABLE : 1;
-	*DX_PUSH(m->order, m->nmapped, m->cap_order) = key;
+	*DX_PUSH(m->order, m->nmapped, m->cap_order) = (struct busy_range){ key, joins };
 	if (m->nmapped > m->working_set)
 		m->working_set = m->nmapped;
 	m->setups++;
 	while (m->nstarted < m->nsizes && /* the next size's free ranges fell under its threshold */
 	       m->sizes[m->nstarted].ranges < m->nmapped + m->sizes[m->nstarted].threshold)
-		start(m, &m->sizes[m->nstarted++], e->ts, joins);
+		start(m, &m->sizes[m->nstarted++], e->ts);
 }
 
 /* fuse_dax_inode_cleanup: every range of the file goes back to the free pool, in every window. */
@@ -616,8 +615,8 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 			s->at.removals += freed;
 		}
 	for (size_t i = 0; i < m->nmapped; i++)
-		if (of_file(m->order[i], file))
-			u64_map_del(&m->seen, m->order[i]);
+		if (of_file(m->order[i].key, file))
+			u64_map_del(&m->seen, m->order[i].key);
 		else
 			m->order[kept++] = m->order[i];
 	m->removals += m->nmapped - kept;
@@ -816,17 +815,24 @@ static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
 	}
 }
 
-/* A SETUPMAPPING E ended: it mapped its task's last use, if that is still held. */
+/*
+ * A SETUPMAPPING E ended: it mapped its task's last use, still held, and
+ * the uses of the same range just before it (a stalled fault's first try).
+ */
 static void mapped(struct dx_dax_model *m, const struct dx_event *e)
 {
+	const struct held *last = NULL;
+
 	for (size_t i = m->nheld; i > m->first_held && m->nheld - i < MAPPED_SEARCH; i--) {
 		struct held *h = &m->held[i - 1];
 
 		if (h->tid != e->tid)
 			continue;
-		if (h->op == DX_DAX_USE && !h->mapped)
-			h->mapped = e->ts;
-		return;
+		if (h->op != DX_DAX_USE || h->mapped || h->ino != (last ? last->ino : h->ino) ||
+		    h->offset >> RANGE_SHIFT != (last ? last->offset : h->offset) >> RANGE_SHIFT)
+			return;
+		h->mapped = e->ts;
+		last = h;
 	}
 }
 
