@@ -17,8 +17,9 @@
  * dx_dax_model_flush), so that a kick draws passes of its own phase, before
  * and after it. It replays the pass as measured: its lag, then one range at a
  * time at the offsets its removals had, each the oldest busy at that moment
- * (ranges mapped while it runs too), as many as it took; one that stopped on
- * an empty busy list goes on while ranges are busy, up to the chunk. A kick
+ * (ranges mapped while it runs too, once their SETUPMAPPING is done), as many
+ * as it took, each free only when its REMOVEMAPPING is done; one that stopped
+ * on an empty busy list goes on while ranges are busy, up to the chunk. A kick
  * while it runs, or free ranges under the threshold at its end, queue a pass
  * after it, drawn from the passes measured to follow another. A fault that
  * finds no free range waits for the worker's next range; IO reclaims one of
@@ -51,6 +52,7 @@
 #define LOOKAHEAD_NS 1000000000ull /* a use is replayed once half of them are measured after it, or this much later */
 #define MAX_HELD (1u << 16)        /* ... or once this many uses and evictions wait after it */
 #define PASSES_KEPT 4096           /* past this many of a kind, those no draw can reach any more are let go */
+#define MAPPED_SEARCH 64           /* held uses searched back for the one a SETUPMAPPING mapped */
 
 struct counts {
 	uint64_t setups, reclaims, passes, stalls, inline_reclaims, removals;
@@ -65,13 +67,20 @@ struct pass {
 	uint64_t rest;   /* from there to its end */
 	uint64_t gap;    /* between two of its removals (median): the pace it goes on at past its take */
 	uint64_t offsets[RECLAIM_CHUNK]; /* when each of its removals began, from the first */
+	uint64_t trips[RECLAIM_CHUNK];   /* each removal's begin to its range's return to the free pool */
+	uint64_t trip;                   /* the median of those: ranges past its take come free this long after */
 	uint32_t take;   /* ranges it removed: fewer than the chunk if picks found them in use or gone */
 	bool dry;        /* it stopped on an empty busy list: it goes on while ranges are busy, up to the chunk */
 };
 
+struct busy_range {
+	uint64_t key;
+	uint64_t joins; /* its SETUPMAPPING is done then: fuse_setup_one_mapping puts it on the busy list */
+};
+
 struct sim { /* one replay of one window size, once it has had to reclaim */
 	struct u64_map mapped; /* key -> 1 read-only, 2 writable */
-	uint64_t *busy;        /* keys in the order mapped: a ring */
+	struct busy_range *busy; /* in the order mapped: a ring */
 	size_t head, n, cap;
 	uint32_t nfree;
 	struct pass pass;     /* the worker's pass drawn, while queued or running */
@@ -81,6 +90,9 @@ struct sim { /* one replay of one window size, once it has had to reclaim */
 	uint64_t start;       /* its first range goes then; the others at their offsets from it */
 	uint64_t next_due;    /* when its next range goes */
 	uint32_t taken;       /* ranges it took so far */
+	bool freeing;         /* its last range is off its file but not yet free: its REMOVEMAPPING is on the way */
+	uint64_t free_at;     /* ... until then */
+	uint64_t freeing_key; /* ... and which range that was */
 	uint64_t busy_until;  /* its end, once it took its last range: a kick until then queues one more */
 	bool kicked_busy;     /* kicked while it ran: one more pass when it is done */
 	uint64_t rng;         /* xorshift64 state: the replay's draws of the worker's passes */
@@ -104,7 +116,8 @@ struct round_trip {
 struct held {
 	uint64_t ts, ino, offset;
 	uint64_t passes; /* passes measured when it came */
-	uint32_t op;
+	uint64_t mapped; /* a use: the end of the SETUPMAPPING its task sent next (0: none) */
+	uint32_t op, tid;
 	uint16_t flags;
 };
 
@@ -116,7 +129,7 @@ struct dx_dax_model {
 	struct u64_map files; /* ino -> file number + 1, from its first use to its eviction */
 	uint64_t nfiles;
 	struct u64_map seen;  /* the endless window: key -> 1 read-only, 2 writable */
-	uint64_t *order;      /* its keys in the order mapped */
+	struct busy_range *order; /* its ranges in the order mapped, and when each joined the busy list */
 	size_t nmapped, cap_order;
 	uint64_t working_set; /* the most ranges the endless window held at once */
 	uint64_t setups, removals, uses, unfollowed;
@@ -127,8 +140,11 @@ struct dx_dax_model {
 	size_t nkicked, nfollowed, cap_kicked, cap_followed;
 	struct dx_hist lags; /* the kicked passes' lags: a histogram, not a list (a stream's worth of passes) */
 	uint64_t took_at[RECLAIM_CHUNK]; /* when this pass's removals began */
+	uint64_t freed_at[RECLAIM_CHUNK]; /* ... and when their ranges went back to the free pool */
 	uint32_t ntook;
 	uint64_t gaps_ns, ngaps; /* between two removals of a pass, over all: for passes with fewer than two */
+	uint64_t trips_ns, ntrips; /* a removal's begin to its range's return, over all: for passes with none */
+	uint64_t setup_ns, nsetups_timed; /* SETUPMAPPINGs' round trips: for a mapping the kernel did not make */
 	uint64_t kick_at; /* the earliest start of a SETUPMAPPING under the threshold since the last pass; 0: none */
 	struct round_trip recent[RECENT_SETUPS]; /* the last SETUPMAPPINGs since the last pass */
 	size_t nrecent;
@@ -206,11 +222,11 @@ void dx_dax_model_free(struct dx_dax_model *m)
 	free(m);
 }
 
-static void busy_push(struct sim *s, uint64_t key)
+static void busy_push(struct sim *s, uint64_t key, uint64_t joins)
 {
 	if (s->n == s->cap) { /* unroll into a ring twice the size */
 		size_t cap = s->cap ? 2 * s->cap : 64;
-		uint64_t *ring = malloc(cap * sizeof(*ring));
+		struct busy_range *ring = malloc(cap * sizeof(*ring));
 
 		if (!ring)
 			abort(); /* a collector out of memory cannot report anything honest */
@@ -221,7 +237,7 @@ static void busy_push(struct sim *s, uint64_t key)
 		s->cap = cap;
 		s->head = 0;
 	}
-	s->busy[(s->head + s->n++) % s->cap] = key;
+	s->busy[(s->head + s->n++) % s->cap] = (struct busy_range){ key, joins };
 }
 
 static uint64_t file_of(uint64_t key)
@@ -235,36 +251,51 @@ static uint32_t busy_drop(struct sim *s, bool (*drop)(uint64_t key, uint64_t fil
 	size_t kept = 0, n = s->n;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t key = s->busy[(s->head + i) % s->cap];
+		struct busy_range b = s->busy[(s->head + i) % s->cap];
 
-		if (drop(key, file))
-			u64_map_del(&s->mapped, key);
+		if (drop(b.key, file))
+			u64_map_del(&s->mapped, b.key);
 		else
-			s->busy[(s->head + kept++) % s->cap] = key;
+			s->busy[(s->head + kept++) % s->cap] = b;
 	}
 	s->n = kept;
 	return (uint32_t)(n - kept);
 }
 
-/*
- * The worker takes the oldest busy range, unless it is SPARE (NO_KEY: none):
- * the range just mapped, which its fault or IO holds while the worker runs
- * at its kick (the newest: it is the oldest only when alone). False if none.
- */
-static bool take_oldest(struct sim *s, uint64_t spare)
+static bool is_key(uint64_t key, uint64_t want)
 {
-	uint64_t key;
+	return key == want;
+}
 
-	if (!s->n || s->busy[s->head] == spare)
-		return false;
-	key = s->busy[s->head];
-	s->head = (s->head + 1) % s->cap;
-	s->n--;
-	u64_map_del(&s->mapped, key);
-	s->nfree++;
-	s->at.reclaims++;
-	s->at.removals++;
-	return true;
+/*
+ * The worker takes the oldest range on the busy list at NOW off its file:
+ * not one whose SETUPMAPPING is still on its way (fuse_setup_one_mapping
+ * puts it on the list once done: a pass meanwhile may find the list
+ * empty), nor SPARE (NO_KEY: none), the range just mapped, which its fault
+ * or IO holds while the worker runs at its kick. The range taken; NO_KEY
+ * if none. It is free only once its REMOVEMAPPING is done
+ * (lookup_and_reclaim_dmap_locked: reclaim_one_dmap_locked, then
+ * dmap_reinit_add_to_free_pool): the caller says when.
+ */
+static uint64_t take_oldest(struct sim *s, uint64_t spare, uint64_t now)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t key = s->busy[(s->head + i) % s->cap].key;
+
+		if (key == spare || now < s->busy[(s->head + i) % s->cap].joins)
+			continue;
+		if (i) {
+			busy_drop(s, is_key, key);
+		} else {
+			s->head = (s->head + 1) % s->cap;
+			s->n--;
+			u64_map_del(&s->mapped, key);
+		}
+		s->at.reclaims++;
+		s->at.removals++;
+		return key;
+	}
+	return NO_KEY;
 }
 
 /* With no pass measured: the worker at its kick, taking up to the chunk at once. */
@@ -333,6 +364,15 @@ static void follow(const struct dx_dax_model *m, struct sim *s, uint64_t end)
 	queue_pass(s, &now, end);
 }
 
+/* The worker's range on the way back is free now. */
+static void settle(struct sim *s)
+{
+	if (!s->freeing)
+		return;
+	s->freeing = false;
+	s->nfree++;
+}
+
 static bool takes_more(const struct sim *s)
 {
 	return s->taken < s->pass.take || (s->pass.dry && s->taken < RECLAIM_CHUNK);
@@ -349,20 +389,29 @@ static bool takes_more(const struct sim *s)
  */
 static void take_next(struct sim *s, uint64_t spare)
 {
-	uint64_t now = s->next_due;
-	bool took;
+	uint64_t now = s->next_due, key = NO_KEY, end;
 
+	settle(s); /* one range at a time: the one before is back by now */
 	s->at.passes += !s->taken; /* it runs */
-	took = takes_more(s) && take_oldest(s, spare);
-	s->taken += took;
-	if (took && s->n && takes_more(s)) {
+	if (takes_more(s))
+		key = take_oldest(s, spare, now);
+	if (key != NO_KEY) {
+		s->freeing = true;
+		s->freeing_key = key;
+		s->free_at = now + (s->taken < s->pass.take ? s->pass.trips[s->taken] : s->pass.trip);
+		s->taken++;
+	}
+	if (key != NO_KEY && s->n && takes_more(s)) {
 		s->next_due = s->taken < s->pass.take ? s->start + s->pass.offsets[s->taken]
 						      : now + s->pass.gap;
+		if (s->next_due < s->free_at)
+			s->next_due = s->free_at;
 		return;
 	}
 	s->queued = false;
 	s->ending = true;
-	s->busy_until = s->start + s->pass.rest > now ? s->start + s->pass.rest : now;
+	end = s->freeing ? s->free_at : now;
+	s->busy_until = s->start + s->pass.rest > end ? s->start + s->pass.rest : end;
 }
 
 /*
@@ -374,7 +423,9 @@ static void take_next(struct sim *s, uint64_t spare)
 static void worker_until(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t spare)
 {
 	for (;;) {
-		if (s->queued && s->next_due <= ts) {
+		if (s->freeing && s->free_at <= ts) {
+			settle(s);
+		} else if (s->queued && s->next_due <= ts) {
 			take_next(s, spare);
 		} else if (s->ending && s->busy_until <= ts) {
 			s->ending = false;
@@ -411,29 +462,30 @@ static void kick(const struct dx_dax_model *m, struct sim *s, uint32_t threshold
 
 /*
  * A fault that found no free range waits (__fuse_dax_fault on range_waitq)
- * for the worker's next range, which goes now: the queued pass's, or the
- * first of one that starts now. If that one frees none, the one after does.
+ * for the worker's next range to come free: the one on its way back, else
+ * the queued pass's, or the first of one that starts now, which goes now.
+ * If that one frees none, the one after does.
  */
 static void wait_for_worker(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts)
 {
+	if (s->freeing) {
+		settle(s);
+		return;
+	}
 	if (!s->queued) {
 		s->ending = s->kicked_busy = false;
 		follow(m, s, ts);
 	}
 	s->next_due = ts;
 	worker_until(m, s, threshold, ts, NO_KEY);
-	if (!s->nfree)
-		take_oldest(s, NO_KEY);
+	settle(s);
+	if (!s->nfree && take_oldest(s, NO_KEY, UINT64_MAX) != NO_KEY) /* ... once on the list, if it is the last mapped */
+		s->nfree++;
 }
 
 static bool of_file(uint64_t key, uint64_t file)
 {
 	return file_of(key) == file;
-}
-
-static bool is_key(uint64_t key, uint64_t want)
-{
-	return key == want;
 }
 
 /* IO with no free range reclaims its own file's first range (inode_inline_reclaim_one_dmap); false if it has none. */
@@ -442,7 +494,7 @@ static bool inline_reclaim(struct sim *s, uint64_t file)
 	uint64_t first = UINT64_MAX;
 
 	for (size_t i = 0; i < s->n; i++) {
-		uint64_t key = s->busy[(s->head + i) % s->cap];
+		uint64_t key = s->busy[(s->head + i) % s->cap].key;
 
 		if (file_of(key) == file && key < first)
 			first = key;
@@ -455,12 +507,15 @@ static bool inline_reclaim(struct sim *s, uint64_t file)
 	return true;
 }
 
+/* A use at TS of KEY; if it maps the range, its SETUPMAPPING is done at JOINS. */
 static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t threshold, uint64_t ts, uint64_t key,
-		    bool write, bool fault)
+		    bool write, bool fault, uint64_t joins)
 {
 	uint64_t *v;
 
 	worker_until(m, s, threshold, ts, NO_KEY);
+	if (s->freeing && file_of(s->freeing_key) == file_of(key))
+		settle(s); /* the worker held its file (fault: invalidate lock; IO: dax->sem) until its range was free */
 	v = u64_map_get(&s->mapped, key);
 	if (v) {
 		if (write && *v != WRITABLE) { /* fuse_upgrade_dax_mapping */
@@ -480,7 +535,7 @@ static void sim_use(const struct dx_dax_model *m, struct sim *s, uint32_t thresh
 	s->nfree--;
 	s->at.setups++;
 	*u64_map_put(&s->mapped, key) = write ? WRITABLE : 1;
-	busy_push(s, key);
+	busy_push(s, key, joins);
 	kick(m, s, threshold, ts, key);
 }
 
@@ -496,17 +551,19 @@ static void start(struct dx_dax_model *m, struct size *z, uint64_t ts)
 		s->at.removals = m->removals;
 		s->nfree = z->ranges - (uint32_t)m->nmapped;
 		for (size_t i = 0; i < m->nmapped; i++) {
-			*u64_map_put(&s->mapped, m->order[i]) = *u64_map_get(&m->seen, m->order[i]);
-			busy_push(s, m->order[i]);
+			*u64_map_put(&s->mapped, m->order[i].key) = *u64_map_get(&m->seen, m->order[i].key);
+			busy_push(s, m->order[i].key, m->order[i].joins);
 		}
-		kick(m, s, z->threshold, ts, m->order[m->nmapped - 1]);
+		kick(m, s, z->threshold, ts, m->order[m->nmapped - 1].key);
 	}
 }
 
-static void use(struct dx_dax_model *m, const struct dx_event *e)
+/* A use; MAPPED: the end of the SETUPMAPPING the kernel made for it (0: none, its mapping is the mean round trip). */
+static void use(struct dx_dax_model *m, const struct dx_event *e, uint64_t mapped)
 {
 	uint64_t *file = u64_map_put(&m->files, e->file.ino), key, *v;
 	bool write = e->flags & DX_F_WRITE, fault = e->flags & DX_F_DAX_FAULT;
+	uint64_t joins = mapped ? mapped : e->ts + (m->nsetups_timed ? m->setup_ns / m->nsetups_timed : 0);
 
 	m->uses++;
 	if (!*file)
@@ -514,7 +571,7 @@ static void use(struct dx_dax_model *m, const struct dx_event *e)
 	key = (*file - 1) << 32 | ((e->dax.offset >> RANGE_SHIFT) & UINT32_MAX);
 	for (size_t i = 0; i < m->nstarted; i++)
 		for (size_t r = 0; r < m->sizes[i].replays; r++)
-			sim_use(m, &m->sizes[i].run[r], m->sizes[i].threshold, e->ts, key, write, fault);
+			sim_use(m, &m->sizes[i].run[r], m->sizes[i].threshold, e->ts, key, write, fault, joins);
 	v = u64_map_get(&m->seen, key);
 	if (v) {
 		if (write && *v != WRITABLE) {
@@ -528,7 +585,7 @@ static void use(struct dx_dax_model *m, const struct dx_event *e)
 		return;
 	}
 	*u64_map_put(&m->seen, key) = write ? WRITABLE : 1;
-	*DX_PUSH(m->order, m->nmapped, m->cap_order) = key;
+	*DX_PUSH(m->order, m->nmapped, m->cap_order) = (struct busy_range){ key, joins };
 	if (m->nmapped > m->working_set)
 		m->working_set = m->nmapped;
 	m->setups++;
@@ -558,8 +615,8 @@ static void evict(struct dx_dax_model *m, const struct dx_event *e)
 			s->at.removals += freed;
 		}
 	for (size_t i = 0; i < m->nmapped; i++)
-		if (of_file(m->order[i], file))
-			u64_map_del(&m->seen, m->order[i]);
+		if (of_file(m->order[i].key, file))
+			u64_map_del(&m->seen, m->order[i].key);
 		else
 			m->order[kept++] = m->order[i];
 	m->removals += m->nmapped - kept;
@@ -603,8 +660,21 @@ static struct pass shape(struct dx_dax_model *m, uint64_t began, uint64_t end, u
 		m->gaps_ns += gaps[k - 1];
 		m->ngaps++;
 	}
-	for (uint32_t k = 0; k < p.take; k++)
+	for (uint32_t k = 0; k < p.take; k++) {
 		p.offsets[k] = m->took_at[k] - p.at;
+		p.trips[k] = m->freed_at[k] > m->took_at[k] ? m->freed_at[k] - m->took_at[k] : 0;
+		m->trips_ns += p.trips[k];
+		m->ntrips++;
+	}
+	if (p.take) {
+		uint64_t trips[RECLAIM_CHUNK];
+
+		memcpy(trips, p.trips, p.take * sizeof(trips[0]));
+		qsort(trips, p.take, sizeof(trips[0]), u64_cmp);
+		p.trip = trips[(p.take - 1) / 2];
+	} else {
+		p.trip = m->ntrips ? m->trips_ns / m->ntrips : 0;
+	}
 	if (p.take >= 2) {
 		qsort(gaps, p.take - 1, sizeof(gaps[0]), u64_cmp);
 		p.gap = gaps[(p.take - 2) / 2];
@@ -648,6 +718,8 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 	case DX_DAX_SETUP:
 		if (d->ret)
 			break;
+		m->setup_ns += d->duration_ns;
+		m->nsetups_timed++;
 		if (m->has_unplaced && began < m->unplaced.at && e->ts >= m->unplaced.at && began >= m->unplaced_from) {
 			place(m, &m->unplaced, began, true);
 			m->has_unplaced = false;
@@ -661,8 +733,10 @@ static void measure_pass(struct dx_dax_model *m, const struct dx_event *e)
 		m->remove_began = began;
 		break;
 	case DX_DAX_RECLAIM: /* sent right after its REMOVEMAPPING */
-		if (m->ntook < RECLAIM_CHUNK)
-			m->took_at[m->ntook++] = m->remove_began;
+		if (m->ntook < RECLAIM_CHUNK) {
+			m->took_at[m->ntook] = m->remove_began;
+			m->freed_at[m->ntook++] = e->ts; /* its range goes back to the free pool right after */
+		}
 		m->last_removal = e->ts;
 		break;
 	case DX_DAX_RECLAIM_PASS:
@@ -726,7 +800,7 @@ static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
 		m->first_held++;
 		m->replayed_to = h->ts;
 		if (h->op == DX_DAX_USE)
-			use(m, &e);
+			use(m, &e, h->mapped);
 		else
 			evict(m, &e);
 	}
@@ -741,6 +815,27 @@ static void replay_held(struct dx_dax_model *m, uint64_t now, bool all)
 	}
 }
 
+/*
+ * A SETUPMAPPING E ended: it mapped its task's last use, still held, and
+ * the uses of the same range just before it (a stalled fault's first try).
+ */
+static void mapped(struct dx_dax_model *m, const struct dx_event *e)
+{
+	const struct held *last = NULL;
+
+	for (size_t i = m->nheld; i > m->first_held && m->nheld - i < MAPPED_SEARCH; i--) {
+		struct held *h = &m->held[i - 1];
+
+		if (h->tid != e->tid)
+			continue;
+		if (h->op != DX_DAX_USE || h->mapped || h->ino != (last ? last->ino : h->ino) ||
+		    h->offset >> RANGE_SHIFT != (last ? last->offset : h->offset) >> RANGE_SHIFT)
+			return;
+		h->mapped = e->ts;
+		last = h;
+	}
+}
+
 void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 {
 	switch (e->dax.op) {
@@ -749,12 +844,17 @@ void dx_dax_model_event(struct dx_dax_model *m, const struct dx_event *e)
 		*DX_PUSH(m->held, m->nheld, m->cap_held) = (struct held){ .ts = e->ts, .ino = e->file.ino,
 									 .offset = e->dax.offset,
 									 .passes = m->passes_seen,
-									 .op = e->dax.op, .flags = e->flags };
+									 .op = e->dax.op, .tid = e->tid,
+									 .flags = e->flags };
+		break;
+	case DX_DAX_SETUP:
+		if (!e->dax.ret)
+			mapped(m, e);
+		measure_pass(m, e);
 		break;
 	case DX_DAX_RECLAIM_PASS:
 		m->passes_seen++;
 		/* fall through */
-	case DX_DAX_SETUP:
 	case DX_DAX_REMOVE:
 	case DX_DAX_RECLAIM:
 		measure_pass(m, e);

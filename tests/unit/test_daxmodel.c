@@ -452,6 +452,118 @@ static void test_many_passes(void)
 	dx_dax_model_free(m);
 }
 
+/*
+ * A range the worker removes goes back to the free pool only once its
+ * REMOVEMAPPING is done (fs/fuse/dax.c: lookup_and_reclaim_dmap_locked
+ * frees it after reclaim_one_dmap_locked): a fault of another file while
+ * it is on its way finds none free and waits for it (a stall); a fault of
+ * the file the worker holds waited for that file's lock instead.
+ */
+static void test_removal_on_its_way(void)
+{
+	const uint64_t fill[] = { 0, 1, 2, 3 };
+
+	for (int other = 0; other < 2; other++) {
+		struct dx_dax_model *m = dx_dax_model_new(4);
+		struct dx_event e = { .ts = 600000, .kind = DX_DAX_RANGE };
+		struct dx_dax_model_point p;
+		uint64_t ts;
+
+		timing(m, DX_DAX_SETUP, 1001, 1, 0);           /* the kick at 1000 */
+		timing(m, DX_DAX_REMOVE, 502000, 500000, 0);   /* one range, removed from 2000 ... */
+		timing(m, DX_DAX_RECLAIM, 502000, 500000, 0);  /* ... to 502000 */
+		e.dax = (struct dx_dax_range){ .op = DX_DAX_RECLAIM_PASS, .duration_ns = 599000, .nr_ranges = 4,
+					       .nr_free = 1, .nr_busy = 3 }; /* it took one of 4 busy */
+		dx_dax_model_event(m, &e);
+		ts = uses(m, 10000000, fill, 4);                /* the worker removes range 0 from ts + 1000 on */
+		use_at(m, ts + 2000, other ? 6 : 5, 4, false, false);
+		p = at(m, 4);
+		ok(p.setups == 5 && p.reclaims == 1 && p.stalls == (other ? 1u : 0u) && p.stalls_lo == p.stalls_hi,
+		   "a fault of %s while the worker's REMOVEMAPPING is on its way: %s (stalls %llu, setups %llu)",
+		   other ? "another file" : "the file it holds", other ? "it waits for the range" : "no stall",
+		   (unsigned long long)p.stalls, (unsigned long long)p.setups);
+		dx_dax_model_free(m);
+	}
+}
+
+/*
+ * A range joins the busy list only once its SETUPMAPPING is done
+ * (fuse_setup_one_mapping): a pass that runs while it is on its way cannot
+ * take it, and stops on the list empty of others; the range stays mapped.
+ */
+static void test_mapping_on_its_way(void)
+{
+	const uint64_t four[] = { 0, 1000, 2000, 3000 }, fill[] = { 0, 1, 2 };
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	struct dx_event e = { .kind = DX_DAX_RANGE, .tid = 7 };
+	struct dx_dax_model_point p;
+	uint64_t ts;
+
+	measured_pass(m, 1000, 1000, four, 4, 6000, 0); /* it took all 4, a range every 1000 ns */
+	ts = uses(m, 10000000, fill, 3);
+	e.ts = ts += NS_PER_USE; /* task 7 maps range 3: it kicks the worker, which takes a range from ts + 1000 on */
+	e.flags = DX_F_DAX_FAULT;
+	e.file.ino = 5;
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_USE, .offset = 3ull << 21, .nr_ranges = 4 };
+	dx_dax_model_event(m, &e);
+	e.ts = ts + 20000; /* its SETUPMAPPING, sent late, is done after the worker's fourth pick */
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_SETUP, .duration_ns = 100, .nr_ranges = 4 };
+	dx_dax_model_event(m, &e);
+	use_at(m, ts + 30000, 5, 3, false, false);
+	p = at(m, 4);
+	ok(p.setups == 4 && p.reclaims == 3 && p.setups_lo == p.setups_hi,
+	   "a pass while a mapping is on its way takes the 3 others, not it: no mapping again (setups %llu reclaims %llu)",
+	   (unsigned long long)p.setups, (unsigned long long)p.reclaims);
+	dx_dax_model_free(m);
+}
+
+/* Task TID uses RANGE of file 5 at TS, by a fault. */
+static void task_use(struct dx_dax_model *m, uint32_t tid, uint64_t ts, uint64_t range)
+{
+	struct dx_event e = { .ts = ts, .kind = DX_DAX_RANGE, .tid = tid, .flags = DX_F_DAX_FAULT };
+
+	e.file.ino = 5;
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_USE, .offset = range << 21, .nr_ranges = 4 };
+	dx_dax_model_event(m, &e);
+}
+
+/* Task TID's SETUPMAPPING, sent at BEGAN, is done at TS. */
+static void task_mapped(struct dx_dax_model *m, uint32_t tid, uint64_t began, uint64_t ts)
+{
+	struct dx_event e = { .ts = ts, .kind = DX_DAX_RANGE, .tid = tid };
+
+	e.dax = (struct dx_dax_range){ .op = DX_DAX_SETUP, .duration_ns = ts - began, .nr_ranges = 4 };
+	dx_dax_model_event(m, &e);
+}
+
+/*
+ * Every range whose SETUPMAPPING is on its way is off the busy list, not
+ * only the one mapped last; a use tried again (a fault that waited for a
+ * range) and its first try are one mapping, done when its SETUPMAPPING is.
+ */
+static void test_mappings_on_their_way(void)
+{
+	const uint64_t four[] = { 0, 1000, 2000, 3000 }, fill[] = { 0, 1 };
+	struct dx_dax_model *m = dx_dax_model_new(4);
+	struct dx_dax_model_point p;
+	uint64_t ts;
+
+	measured_pass(m, 1000, 1000, four, 4, 6000, 0); /* it took all 4, a range every 1000 ns */
+	ts = uses(m, 10000000, fill, 2);
+	task_use(m, 7, ts + 1000, 2); /* task 7 maps range 2 and tries again: done only at ts + 20000 */
+	task_use(m, 7, ts + 1100, 2);
+	task_use(m, 8, ts + 2000, 3); /* task 8 maps range 3, done at once; the worker, kicked, picks from ts + 3000 */
+	task_mapped(m, 8, ts + 2100, ts + 2500);
+	task_mapped(m, 7, ts + 19900, ts + 20000);
+	use_at(m, ts + 30000, 5, 2, false, false);
+	p = at(m, 4);
+	ok(p.setups == 4 && p.reclaims == 3 && p.setups_lo == p.setups_hi,
+	   "a pass while two mappings are on their way takes those done, not the other: no mapping again (setups "
+	   "%llu reclaims %llu)",
+	   (unsigned long long)p.setups, (unsigned long long)p.reclaims);
+	dx_dax_model_free(m);
+}
+
 /* Files made, read and deleted in turn: their ranges go back at eviction, so a window of a round's size never reclaims. */
 static void test_eviction(void)
 {
@@ -501,7 +613,7 @@ static void test_one_replay(void)
 
 int main(void)
 {
-	plan(30);
+	plan(34);
 	test_scan();
 	test_upgrade();
 	test_random();
@@ -512,6 +624,9 @@ int main(void)
 	test_nearest_passes();
 	test_passes_after();
 	test_many_passes();
+	test_removal_on_its_way();
+	test_mapping_on_its_way();
+	test_mappings_on_their_way();
 	test_eviction();
 	test_one_replay();
 	return done_testing();
