@@ -100,10 +100,9 @@ SKIP: {
         . "sleep 0.1; i=\$((i+1)); done; fallocate -p -o 0 -l 4096 $fuse/f; kill -INT \$p; wait \$p; }");
     my $doc = $rc ? undef : report_json($cap);
     my ($fallocate) = grep { $_->{opcode} eq 'FALLOCATE' } @{ $doc->{fuse} // [] };
-    (my $kernel = `uname -r`) =~ s/\s+$//;
-    my ($major, $minor) = $kernel =~ /^(\d+)\.(\d+)/;
+    my ($numbered, $kernel) = kernel_at_least(6, 18);
     SKIP: {
-        skip "kernel $kernel: fuse_request_send numbers requests from 6.18 on", 1 if $major * 100 + $minor < 618;
+        skip "kernel $kernel: fuse_request_send numbers requests from 6.18 on", 1 unless $numbered;
         ok($fallocate && $fallocate->{count} >= 1, 'no kernel BTF: a FUSE punch\'s FALLOCATE joined from send to end')
           or diag("rc $rc: $err " . slurp("$cap.err") . encode_json($doc->{fuse} // []));
     }
