@@ -512,6 +512,7 @@ struct refusals {
 		size_t entry;
 		char reason[REASON_LEN];
 		bool unnamed; /* not this kernel's program (WHERE_VOID, WHERE_VALUE): its concern is not the banner's */
+		bool at_load; /* by the verifier, at attach or on request, not for want of its attach point or of fentry */
 	} list[NPROGS];
 	size_t n;
 };
@@ -522,7 +523,7 @@ static struct refusal *refuse(struct refusals *r, size_t entry, const char *reas
 		return NULL;
 	r->list[r->n].entry = entry;
 	snprintf(r->list[r->n].reason, sizeof(r->list[r->n].reason), "%s", reason);
-	r->list[r->n].unnamed = false;
+	r->list[r->n].unnamed = r->list[r->n].at_load = false;
 	return &r->list[r->n++];
 }
 
@@ -752,6 +753,7 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 {
 	struct kernel_btf k = { .vmlinux = btf__load_vmlinux_btf() };
 	struct bpf_program *prog;
+	struct refusal *refusal;
 	char reason[REASON_LEN];
 	int ret = -1;
 
@@ -765,7 +767,7 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 		goto out;
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		size_t i = entry_of(s->skel, prog);
-		struct refusal *other_kernels;
+		struct refusal *other_kernels, *on_request;
 
 		if (registry[i].returns != RETURNS_ANY &&
 		    kernel_function_returns_void(&k, strchr(bpf_program__section_name(prog), '/') + 1) !=
@@ -777,8 +779,9 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 				other_kernels->unnamed = true;
 		} else if (!attach_point_exists(&registry[i], prog, &k, reason, sizeof(reason))) {
 			refuse(r, i, reason);
-		} else if (refused_on_request(bpf_program__name(prog))) {
-			refuse(r, i, "refused on request (DAXSCOPE_REFUSE)");
+		} else if (refused_on_request(bpf_program__name(prog)) &&
+			   (on_request = refuse(r, i, "refused on request (DAXSCOPE_REFUSE)"))) {
+			on_request->at_load = true;
 		}
 	}
 	for (size_t tries = 0; tries <= NPROGS; tries++) {
@@ -794,9 +797,9 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 			goto out;
 		}
 		prog = refused_program(s->skel, reason, sizeof(reason));
-		if (!prog || is_refused(r, entry_of(s->skel, prog)))
+		if (!prog || is_refused(r, entry_of(s->skel, prog)) || !(refusal = refuse(r, entry_of(s->skel, prog), reason)))
 			break;
-		refuse(r, entry_of(s->skel, prog), reason);
+		refusal->at_load = true;
 	}
 	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
 	fail(err, errlen, "cannot load the BPF programs: %s", libbpf_log[0] ? libbpf_log : strerror(errno));
@@ -810,6 +813,7 @@ out:
 static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 {
 	struct bpf_program *prog;
+	struct refusal *refusal;
 	char reason[REASON_LEN];
 
 	bpf_object__for_each_program(prog, s->skel->obj) {
@@ -820,7 +824,9 @@ static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(reason, sizeof(reason), "attach failed: %s", strerror(errno));
-			refuse(r, entry_of(s->skel, prog), reason);
+			refusal = refuse(r, entry_of(s->skel, prog), reason);
+			if (refusal)
+				refusal->at_load = true;
 			continue;
 		}
 		attached[entry_of(s->skel, prog)] = true;
@@ -936,21 +942,22 @@ static bool made_up_for(const struct refusals *r, size_t entry)
  * One probe per concern, in banner order: the watched ones as the object
  * lists their first attached program, then the rest in the order their
  * first program was refused, with its reason. A concern is watched only if
- * each of its programs refused that was asked for is made up for by a
- * stand-in: an exit without its entry, or a send without its end, watches
- * nothing, and is listed with the last such refusal. A stand-in that was
+ * each of its programs asked for and refused at load or attach is made up
+ * for by a stand-in: an exit without its entry, or a send without its end,
+ * watches nothing, and is listed with the last such refusal. (An attach
+ * point this kernel lacks leaves nothing of it to miss.) A stand-in that was
  * not needed names no concern of its own.
  */
 static void settle_probes(struct dx_session *s, const struct refusals *r, const bool *attached)
 {
 	bool broken[NCONCERNS] = { false }, in_part[NCONCERNS] = { false };
-	const char *why[NCONCERNS] = { NULL }; /* a concern's last refusal asked for: a stand-in's, if one was */
+	const char *why[NCONCERNS] = { NULL }; /* a concern's last such refusal: a stand-in's, if one was */
 	struct bpf_program *prog;
 
 	for (size_t i = 0; i < r->n; i++) {
 		enum concern what = registry[r->list[i].entry].what;
 
-		if (r->list[i].unnamed || !wanted(r, r->list[i].entry))
+		if (!r->list[i].at_load || !wanted(r, r->list[i].entry))
 			continue;
 		broken[what] |= !made_up_for(r, r->list[i].entry);
 		why[what] = r->list[i].reason;
