@@ -527,6 +527,15 @@ static struct refusal *refuse(struct refusals *r, size_t entry, const char *reas
 	return &r->list[r->n++];
 }
 
+/* Refused by the verifier, at attach or on request: see settle_probes. */
+static void refuse_at_load(struct refusals *r, size_t entry, const char *reason)
+{
+	struct refusal *refusal = refuse(r, entry, reason);
+
+	if (refusal)
+		refusal->at_load = true;
+}
+
 static bool is_refused(const struct refusals *r, size_t entry)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -732,7 +741,6 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 	return skel;
 }
 
-/* Load, dropping each program the kernel refuses (with its reason) and retrying. */
 /*
  * DAXSCOPE_REFUSE=NAME[,NAME...] refuses those programs as a kernel could:
  * how the banner and the stand-ins answer a refusal is tested on any kernel.
@@ -748,12 +756,12 @@ static bool refused_on_request(const char *name)
 	return false;
 }
 
+/* Load, dropping each program the kernel refuses (with its reason) and retrying. */
 static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t dev, struct refusals *r,
 		int *fentry, char *err, size_t errlen)
 {
 	struct kernel_btf k = { .vmlinux = btf__load_vmlinux_btf() };
 	struct bpf_program *prog;
-	struct refusal *refusal;
 	char reason[REASON_LEN];
 	int ret = -1;
 
@@ -767,7 +775,7 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 		goto out;
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		size_t i = entry_of(s->skel, prog);
-		struct refusal *other_kernels, *on_request;
+		struct refusal *other_kernels;
 
 		if (registry[i].returns != RETURNS_ANY &&
 		    kernel_function_returns_void(&k, strchr(bpf_program__section_name(prog), '/') + 1) !=
@@ -779,9 +787,8 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 				other_kernels->unnamed = true;
 		} else if (!attach_point_exists(&registry[i], prog, &k, reason, sizeof(reason))) {
 			refuse(r, i, reason);
-		} else if (refused_on_request(bpf_program__name(prog)) &&
-			   (on_request = refuse(r, i, "refused on request (DAXSCOPE_REFUSE)"))) {
-			on_request->at_load = true;
+		} else if (refused_on_request(bpf_program__name(prog))) {
+			refuse_at_load(r, i, "refused on request (DAXSCOPE_REFUSE)");
 		}
 	}
 	for (size_t tries = 0; tries <= NPROGS; tries++) {
@@ -797,9 +804,9 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 			goto out;
 		}
 		prog = refused_program(s->skel, reason, sizeof(reason));
-		if (!prog || is_refused(r, entry_of(s->skel, prog)) || !(refusal = refuse(r, entry_of(s->skel, prog), reason)))
+		if (!prog || is_refused(r, entry_of(s->skel, prog)))
 			break;
-		refusal->at_load = true;
+		refuse_at_load(r, entry_of(s->skel, prog), reason);
 	}
 	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
 	fail(err, errlen, "cannot load the BPF programs: %s", libbpf_log[0] ? libbpf_log : strerror(errno));
@@ -813,7 +820,6 @@ out:
 static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 {
 	struct bpf_program *prog;
-	struct refusal *refusal;
 	char reason[REASON_LEN];
 
 	bpf_object__for_each_program(prog, s->skel->obj) {
@@ -824,9 +830,7 @@ static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(reason, sizeof(reason), "attach failed: %s", strerror(errno));
-			refusal = refuse(r, entry_of(s->skel, prog), reason);
-			if (refusal)
-				refusal->at_load = true;
+			refuse_at_load(r, entry_of(s->skel, prog), reason);
 			continue;
 		}
 		attached[entry_of(s->skel, prog)] = true;
@@ -913,9 +917,10 @@ static void add_probe(struct dx_session *s, enum concern what, const char *reaso
 
 /*
  * Is refused ENTRY, which was asked for, made up for? Yes if a program
- * standing in for it loads (or is made up for in turn). One that nothing stands in for by name, such as the exit of a
- * pair, is made up for when its concern's stand-ins for refused programs
- * all load: a pair stands in for a pair, named after its entry.
+ * standing in for it loads (or is made up for in turn). One that nothing
+ * stands in for by name, such as the exit of a pair, is made up for when
+ * its concern's stand-ins for refused programs all load: a pair stands in
+ * for a pair, named after its entry.
  */
 static bool made_up_for(const struct refusals *r, size_t entry)
 {
