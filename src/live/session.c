@@ -512,6 +512,7 @@ struct refusals {
 		size_t entry;
 		char reason[REASON_LEN];
 		bool unnamed; /* not this kernel's program (WHERE_VOID, WHERE_VALUE): its concern is not the banner's */
+		bool at_load; /* by the verifier, at attach or on request, not for want of its attach point or of fentry */
 	} list[NPROGS];
 	size_t n;
 };
@@ -522,8 +523,17 @@ static struct refusal *refuse(struct refusals *r, size_t entry, const char *reas
 		return NULL;
 	r->list[r->n].entry = entry;
 	snprintf(r->list[r->n].reason, sizeof(r->list[r->n].reason), "%s", reason);
-	r->list[r->n].unnamed = false;
+	r->list[r->n].unnamed = r->list[r->n].at_load = false;
 	return &r->list[r->n++];
+}
+
+/* Refused by the verifier, at attach or on request: see settle_probes. */
+static void refuse_at_load(struct refusals *r, size_t entry, const char *reason)
+{
+	struct refusal *refusal = refuse(r, entry, reason);
+
+	if (refusal)
+		refusal->at_load = true;
 }
 
 static bool is_refused(const struct refusals *r, size_t entry)
@@ -731,6 +741,21 @@ static struct daxscope_bpf *open_configured(const struct dx_session_opts *o, uin
 	return skel;
 }
 
+/*
+ * DAXSCOPE_REFUSE=NAME[,NAME...] refuses those programs as a kernel could:
+ * how the banner and the stand-ins answer a refusal is tested on any kernel.
+ */
+static bool refused_on_request(const char *name)
+{
+	const char *list = getenv("DAXSCOPE_REFUSE");
+	size_t len = strlen(name);
+
+	for (const char *at = list; at && *at; at += strcspn(at, ","), at += *at == ',')
+		if (strcspn(at, ",") == len && !strncmp(at, name, len))
+			return true;
+	return false;
+}
+
 /* Load, dropping each program the kernel refuses (with its reason) and retrying. */
 static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t dev, struct refusals *r,
 		int *fentry, char *err, size_t errlen)
@@ -762,6 +787,8 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 				other_kernels->unnamed = true;
 		} else if (!attach_point_exists(&registry[i], prog, &k, reason, sizeof(reason))) {
 			refuse(r, i, reason);
+		} else if (refused_on_request(bpf_program__name(prog))) {
+			refuse_at_load(r, i, "refused on request (DAXSCOPE_REFUSE)");
 		}
 	}
 	for (size_t tries = 0; tries <= NPROGS; tries++) {
@@ -779,7 +806,7 @@ static int load(struct dx_session *s, const struct dx_session_opts *o, uint32_t 
 		prog = refused_program(s->skel, reason, sizeof(reason));
 		if (!prog || is_refused(r, entry_of(s->skel, prog)))
 			break;
-		refuse(r, entry_of(s->skel, prog), reason);
+		refuse_at_load(r, entry_of(s->skel, prog), reason);
 	}
 	libbpf_log[strcspn(libbpf_log, "\n")] = '\0';
 	fail(err, errlen, "cannot load the BPF programs: %s", libbpf_log[0] ? libbpf_log : strerror(errno));
@@ -803,7 +830,7 @@ static void attach(struct dx_session *s, struct refusals *r, bool *attached)
 		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(reason, sizeof(reason), "attach failed: %s", strerror(errno));
-			refuse(r, entry_of(s->skel, prog), reason);
+			refuse_at_load(r, entry_of(s->skel, prog), reason);
 			continue;
 		}
 		attached[entry_of(s->skel, prog)] = true;
@@ -889,30 +916,78 @@ static void add_probe(struct dx_session *s, enum concern what, const char *reaso
 }
 
 /*
+ * Is refused ENTRY, which was asked for, made up for? Yes if a program
+ * standing in for it loads (or is made up for in turn). One that nothing
+ * stands in for by name, such as the exit of a pair, is made up for when
+ * its concern's stand-ins for refused programs all load: a pair stands in
+ * for a pair, named after its entry.
+ */
+static bool made_up_for(const struct refusals *r, size_t entry)
+{
+	bool named = false, pair = true, any = false;
+
+	for (size_t i = 0; i < ARRAY_LEN(registry); i++) {
+		const struct program *p = &registry[i];
+
+		if (!p->primary || p->when_primary_loads)
+			continue;
+		if (entry_at(p->primary) == entry) {
+			named = true;
+			if (will_load(r, i) || (is_refused(r, i) && wanted(r, i) && made_up_for(r, i)))
+				return true;
+		} else if (p->what == registry[entry].what && is_refused(r, entry_at(p->primary)) && wanted(r, i)) {
+			pair &= will_load(r, i);
+			any = true;
+		}
+	}
+	return !named && any && pair;
+}
+
+/*
  * One probe per concern, in banner order: the watched ones as the object
  * lists their first attached program, then the rest in the order their
- * first program was refused, with its reason. A stand-in that was not
- * needed names no concern of its own.
+ * first program was refused, with its reason. A concern is watched only if
+ * each of its programs asked for and refused at load or attach is made up
+ * for by a stand-in: an exit without its entry, or a send without its end,
+ * watches nothing, and is listed with the last such refusal. (An attach
+ * point this kernel lacks leaves nothing of it to miss.) A stand-in that was
+ * not needed names no concern of its own.
  */
 static void settle_probes(struct dx_session *s, const struct refusals *r, const bool *attached)
 {
+	bool broken[NCONCERNS] = { false }, in_part[NCONCERNS] = { false };
+	const char *why[NCONCERNS] = { NULL }; /* a concern's last such refusal: a stand-in's, if one was */
 	struct bpf_program *prog;
 
+	for (size_t i = 0; i < r->n; i++) {
+		enum concern what = registry[r->list[i].entry].what;
+
+		if (!r->list[i].at_load || !wanted(r, r->list[i].entry))
+			continue;
+		broken[what] |= !made_up_for(r, r->list[i].entry);
+		why[what] = r->list[i].reason;
+	}
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		size_t i = entry_of(s->skel, prog);
 
-		if (attached[i])
+		if (attached[i] && broken[registry[i].what])
+			in_part[registry[i].what] = true;
+		else if (attached[i])
 			add_probe(s, registry[i].what, NULL);
 	}
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
+		enum concern what = registry[r->list[i].entry].what;
+
 		if (!r->list[i].unnamed)
-			add_probe(s, registry[r->list[i].entry].what, r->list[i].reason);
+			add_probe(s, what, in_part[what] ? why[what] : r->list[i].reason);
+	}
 }
 
 /* How FUSE data changes are dated, by the programs attached (enum dx_fuse_dating). */
 static uint32_t fuse_dating(const bool *attached)
 {
-	if (attached[entry_at(PROG(on_fuse_send))] || attached[entry_at(PROG(on_fuse_queue))])
+	if ((attached[entry_at(PROG(on_fuse_send))] && attached[entry_at(PROG(on_fuse_end))]) ||
+	    (attached[entry_at(PROG(on_fuse_queue))] && attached[entry_at(PROG(on_fuse_end_fentry))]))
 		return DX_FUSE_AT_SEND;
 	return attached[entry_at(PROG(on_fuse_receipt))] ? DX_FUSE_AT_RECEIPT : DX_FUSE_UNDATED;
 }

@@ -80,6 +80,25 @@ SKIP: {
         'CAP_BPF and CAP_PERFMON only, tracepoint mode: tracefs not readable, and what reads it') or diag($err);
 }
 
+# A concern is watched whole or not at all: programs refused as a kernel
+# could (DAXSCOPE_REFUSE), whichever of the fentry and tracepoint pairs loads here.
+{
+    my $banner = sub {
+        local $ENV{DAXSCOPE_REFUSE} = shift;
+        my (undef, undef, $err) = run_cmd($dt, '-d', '0.3');
+        return $err =~ /^(daxscope: [^\n]*)/ ? $1 : $err;
+    };
+    my $watched = sub { my ($b, $what) = @_; $b =~ /(?<!NOT )watching: [^;]*\Q$what\E(?! at)[,;]/ };
+    my $b = $banner->('on_vfs_fallocate_exit,on_fallocate_exit');
+    ok(!$watched->($b, 'fallocate punches') && $b =~ /NOT watching: .*fallocate punches \(refused on request/,
+        'an entry without its exit: fallocate punches not watched, and why') or diag($b);
+    $b = $banner->('on_fuse_end,on_fuse_end_tp,on_fuse_end_fentry');
+    ok(!$watched->($b, 'FUSE requests') && $b =~ /NOT watching: .*FUSE requests \(refused on request/,
+        'a send without its end: FUSE requests not watched, and why') or diag($b);
+    $b = $banner->('on_fuse_send');
+    ok($watched->($b, 'FUSE requests'), 'a refused send with a stand-in that loads: FUSE requests still watched') or diag($b);
+}
+
 # A kernel without BTF, and one without tracefs mounted, simulated in a private
 # mount namespace: daxtrace says what it cannot watch and runs the rest.
 SKIP: {
@@ -100,10 +119,9 @@ SKIP: {
         . "sleep 0.1; i=\$((i+1)); done; fallocate -p -o 0 -l 4096 $fuse/f; kill -INT \$p; wait \$p; }");
     my $doc = $rc ? undef : report_json($cap);
     my ($fallocate) = grep { $_->{opcode} eq 'FALLOCATE' } @{ $doc->{fuse} // [] };
-    (my $kernel = `uname -r`) =~ s/\s+$//;
-    my ($major, $minor) = $kernel =~ /^(\d+)\.(\d+)/;
+    my ($numbered, $kernel) = kernel_at_least(6, 18);
     SKIP: {
-        skip "kernel $kernel: fuse_request_send numbers requests from 6.18 on", 1 if $major * 100 + $minor < 618;
+        skip "kernel $kernel: fuse_request_send numbers requests from 6.18 on", 1 unless $numbered;
         ok($fallocate && $fallocate->{count} >= 1, 'no kernel BTF: a FUSE punch\'s FALLOCATE joined from send to end')
           or diag("rc $rc: $err " . slurp("$cap.err") . encode_json($doc->{fuse} // []));
     }

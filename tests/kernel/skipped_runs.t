@@ -11,13 +11,11 @@ use JSON::PP;
 use Test::More;
 
 need_kernel_bpf();
-my ($major, $minor) = `uname -r` =~ /^(\d+)\.(\d+)/;
-my $since = sub { my ($x, $y) = @_; ($major <=> $x || $minor <=> $y) >= 0 };
 
 # Real skips: the program on signal:signal_generate is skipped each time another
 # tracepoint program sends a signal (tests/kernel/skiprun.bpf.c).
 SKIP: {
-    skip 'tracepoint programs\' skipped runs are counted from 6.7', 5 unless $since->(6, 7);
+    skip 'tracepoint programs\' skipped runs are counted from 6.7', 5 unless kernel_at_least(6, 7);
     skip 'no signal:signal_generate tracepoint', 5 unless -d '/sys/kernel/tracing/events/signal/signal_generate';
     my ($rc, $out, $err) = run_cmd(build() . '/skiprun', 25);
     is($rc, 0, 'skiprun ran') or diag($err);
@@ -35,7 +33,7 @@ my ($cap, $banner, undef, $race_rc) = record_around(
 is($race_rc, 0, 'workload ran');
 my $doc = report_json($cap);
 my ($text_rc, $text) = run_cmd(build() . '/daxtrace', 'report', $cap);
-if ($since->(5, 12)) {
+if (kernel_at_least(5, 12)) {
     # a preemptible kernel may really skip some (a task preempted inside a program): then they are listed
     my $skipped = $doc->{skipped_runs};
     ok(defined $skipped && $skipped =~ /^\d+$/, "this kernel counts skipped runs: daxscope's read (" . ($skipped // 'null') . ')');

@@ -287,7 +287,7 @@ SKIP: {
     skip "the remount took another device number or mount ID than $dev, $id", 2
       if $dev_of->("$dir/newer") ne $dev || $id < 0 || $mount_id->("$dir/newer") != $id;
     skip 'no unique mount IDs before kernel 6.8 (statmount): such a remount is not told apart', 2
-      unless `uname -r` =~ /^(\d+)\.(\d+)/ && ($1 <=> 6 || $2 <=> 8) >= 0;
+      unless kernel_at_least(6, 8);
     my $before;    # before the punch: the mount's before counted in, or not
     ok(wait_until(sub { defined($before = $punches->($dev, "$dir/newer")) }, 10), "daxexport reads the remount, $dev, ID $id");
     $punch->("$dir/newer/f", 1);

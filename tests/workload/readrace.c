@@ -68,13 +68,22 @@ static void note_tid(struct shared *sh)
 	pthread_mutex_unlock(&sh->tid_lock);
 }
 
+/* The thread's first pass is done: main starts the rounds of punches once every thread's is. */
+static void first_pass_done(struct shared *sh, bool *done)
+{
+	if (*done)
+		return;
+	*done = true;
+	atomic_fetch_add(&sh->started, 1);
+}
+
 /* read() and readahead over the whole file, from a moving start, until told to stop. */
 static void *reader(void *arg)
 {
 	struct shared *sh = arg;
 	size_t size = sh->cfg->size, at = 0;
 	char *buf = malloc(64 * 1024);
-	unsigned passes = 0;
+	bool started = false;
 
 	if (!buf)
 		die("malloc");
@@ -85,8 +94,7 @@ static void *reader(void *arg)
 			if (pread(sh->fd, buf, 64 * 1024, (off_t)off) < 0)
 				die("pread");
 		at = (at + 7 * PAGE) % size;
-		if (!passes++)
-			atomic_fetch_add(&sh->started, 1);
+		first_pass_done(sh, &started);
 	}
 	free(buf);
 	return NULL;
@@ -98,7 +106,8 @@ static void *mapper(void *arg)
 	struct shared *sh = arg;
 	size_t size = sh->cfg->size;
 	volatile unsigned char *map = mmap(NULL, size, PROT_READ, MAP_SHARED, sh->fd, 0);
-	unsigned sum = 0, passes = 0;
+	unsigned sum = 0;
+	bool started = false;
 
 	if (map == MAP_FAILED)
 		die("mmap");
@@ -107,8 +116,7 @@ static void *mapper(void *arg)
 		for (size_t off = 0; off < size; off += PAGE)
 			sum += map[off];
 		madvise((void *)map, size, MADV_DONTNEED); /* fault again next pass */
-		if (!passes++)
-			atomic_fetch_add(&sh->started, 1);
+		first_pass_done(sh, &started);
 	}
 	munmap((void *)map, size);
 	return (void *)(uintptr_t)sum;
@@ -119,6 +127,7 @@ static void *syncer(void *arg)
 {
 	struct shared *sh = arg;
 	char path[4096], page[PAGE];
+	bool started = false;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s.sync%d", sh->cfg->file, (int)syscall(SYS_gettid));
@@ -129,8 +138,7 @@ static void *syncer(void *arg)
 	for (unsigned n = 0; !atomic_load(&sh->stop); n++) {
 		if (pwrite(fd, page, sizeof(page), (off_t)(n % 256) * PAGE) != PAGE || fdatasync(fd))
 			die("syncer");
-		if (!n)
-			atomic_fetch_add(&sh->started, 1);
+		first_pass_done(sh, &started);
 	}
 	close(fd);
 	unlink(path);

@@ -17,7 +17,7 @@ our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder st
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
   free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found artifacts
-  same_file judge_verdict_rows guest_verdict);
+  same_file judge_verdict_rows guest_verdict kernel_at_least);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -31,6 +31,15 @@ sub cleanup_later { push @cleanups, $_[0] }
 END { local $?; $_->() for reverse @cleanups }    # a cleanup's command does not change the exit status
 
 # Skips the whole test file, with the reason, where the machine cannot run it.
+# The running kernel is MAJOR.MINOR or newer; in list context also its release (uname -r).
+sub kernel_at_least {
+    my ($major, $minor) = @_;
+    (my $release = `uname -r`) =~ s/\s+$//;
+    my ($x, $y) = $release =~ /^(\d+)\.(\d+)/ or return wantarray ? (0, $release) : 0;
+    my $newer = ($x <=> $major || $y <=> $minor) >= 0;
+    return wantarray ? ($newer, $release) : $newer;
+}
+
 sub need_kernel_bpf {
     plan skip_all => 'needs root to load BPF programs' if $> != 0;
     plan skip_all => 'kernel has no BTF (/sys/kernel/btf/vmlinux)' unless -r '/sys/kernel/btf/vmlinux';
