@@ -19,7 +19,7 @@ use JSON::PP;
 use File::Basename;
 
 my ($dir) = @ARGV;
-my $daxtrace = dirname($0) . '/../../build/daxtrace';
+my $daxtrace = $ENV{DAXTRACE} // dirname($0) . "/../../build/daxtrace";
 my (%rows, %made, %pool, @advice);
 for my $run (sort glob "$dir/*-*") {
     my ($workload, $i) = basename($run) =~ /^(\w+)-(\d+)$/ or next;
@@ -97,24 +97,25 @@ printf "ranks of the count among the replays, in fifths from below all to above 
 # smallest whose predicted wait, median, is within the model's margin of the
 # least; a size past the curve's end never reclaims: the end's point), and
 # whether the cost measured at that size in the same run is within the
-# margin of the least measured there: the wait as measured (each size's own
-# round trips, which vary by tens of percent between sizes doing the same
-# work under TCG), and the same counts at the run's pooled mean round trip
-# and stall (what the size changed, without the host's noise).
+# margin of the least measured there: the wait as measured (mappings,
+# stalls and the worker's reclaims at each size's own round trips, which
+# vary by tens of percent between sizes doing the same work under TCG), and
+# the same counts at the run's pooled means (what the size changed, without
+# the host's noise).
 sub advice {
     my ($workload, $doc) = @_;
     my @windows = grep { $_->{model} } @{ $doc->{dax_window} };
-    my (%waited, %pooled, $setup_ns, $setups, $stall_ns, $stalls);
-    for (@windows) {
-        $waited{ $_->{ranges} * 2 } = $_->{model}{waited_ns};
-        $setup_ns += $_->{setupmapping_ns}{total_ns};
-        $setups += $_->{setupmapping_ns}{count};
-        $stall_ns += $_->{alloc_stall_ns}{total_ns};
-        $stalls += $_->{alloc_stall_ns}{count};
+    my (%waited, %pooled, %sum);
+    for my $w (@windows) {
+        $waited{ $w->{ranges} * 2 } = $w->{model}{waited_ns};
+        for my $h (qw(setupmapping_ns alloc_stall_ns reclaim_ns)) {
+            $sum{$h}{$_} += $w->{$h}{$_} for qw(total_ns count);
+        }
     }
-    return () unless $setups;
-    $pooled{ $_->{ranges} * 2 } = $_->{setupmappings} * $setup_ns / $setups + ($stalls ? $_->{alloc_stalls} * $stall_ns / $stalls : 0)
-      for @windows;
+    return () unless $sum{setupmapping_ns}{count};
+    my $mean = sub { my $h = $sum{ $_[0] }; $h->{count} ? $h->{total_ns} / $h->{count} : 0 };
+    $pooled{ $_->{ranges} * 2 } = $_->{setupmappings} * $mean->('setupmapping_ns') + $_->{alloc_stalls} * $mean->('alloc_stall_ns')
+      + $_->{reclaims} * $mean->('reclaim_ns') for @windows;
     my @sizes = sort { $a <=> $b } keys %waited;
     my ($best) = sort { $a <=> $b } values %waited;
     my ($best_pooled) = sort { $a <=> $b } values %pooled;
