@@ -93,7 +93,12 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
  */
 #define RANGE_PAGE_STRUCT_BYTES (512 * 64)
 
-/* Nanoseconds the workload waits on the window at POINT's counts: SETUPMAPPING round trips and stalls, at the means measured. */
+/*
+ * Nanoseconds the workload waits on the window at POINT's counts, at the
+ * means measured: SETUPMAPPING round trips, stalls, and the worker's
+ * reclaims, each of which holds its file's invalidate lock from breaking
+ * layouts to its REMOVEMAPPING's reply (the file's faults and IO wait).
+ */
 struct dax_wait {
 	double ns, lo, hi;
 	uint32_t replays; /* of the point it is of: 1, no interval */
@@ -115,20 +120,26 @@ static double stall_ns(const struct dx_dax_window *w)
 	return 0;
 }
 
+/* A worker's reclaim of one range: as measured; where none was, a REMOVEMAPPING's round trip. */
+static double reclaim_ns(const struct dx_dax_window *w)
+{
+	return mean_ns(w->reclaim_ns.count ? &w->reclaim_ns : &w->remove_ns);
+}
+
 static struct dax_wait dax_wait(const struct dx_dax_window *w, const struct dx_dax_model_point *p)
 {
-	double setup = mean_ns(&w->setup_ns), stall = stall_ns(w);
+	double setup = mean_ns(&w->setup_ns), stall = stall_ns(w), reclaims = (double)p->reclaims * reclaim_ns(w);
 
-	return (struct dax_wait){ .ns = (double)p->setups * setup + (double)p->stalls * stall,
-				  .lo = (double)p->setups_lo * setup + (double)p->stalls_lo * stall,
-				  .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall,
+	return (struct dax_wait){ .ns = (double)p->setups * setup + (double)p->stalls * stall + reclaims,
+				  .lo = (double)p->setups_lo * setup + (double)p->stalls_lo * stall + reclaims,
+				  .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall + reclaims,
 				  .replays = p->replays };
 }
 
-/* What the window waited on mappings and stalls, as measured. */
+/* What the window waited on mappings, stalls and the worker's reclaims, as measured. */
 static double dax_waited_ns(const struct dx_dax_window *w)
 {
-	return (double)(w->setup_ns.total_ns + w->stall_ns.total_ns);
+	return (double)(w->setup_ns.total_ns + w->stall_ns.total_ns + w->reclaim_ns.total_ns);
 }
 
 /* The cost a size is judged by: the wait, when SETUPMAPPINGs were timed; else the mappings. */
@@ -203,7 +214,7 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 		n = snprintf(buf + at, len - at, "%" PRIu64 " made", w->setups);
 	ADVANCE(n);
 	if (w->setup_ns.count) {
-		n = snprintf(buf + at, len - at, "; waited on mappings and stalls %.3f s", dax_waited_ns(w) / 1e9);
+		n = snprintf(buf + at, len - at, "; waited on mappings, stalls and reclaims %.3f s", dax_waited_ns(w) / 1e9);
 		ADVANCE(n);
 		if (v.have_here) {
 			n = snprintf(buf + at, len - at, ", predicted ");

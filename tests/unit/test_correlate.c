@@ -1318,7 +1318,7 @@ static void test_dax_window(void)
 	ok(!dx_correlator_dax_model(c, 1), "dax: a window without uses has none");
 	dx_dax_advice(w, dx_correlator_dax_model(c, 0), advice, sizeof(advice));
 	ok(strstr(advice, "raise the host's cache-size to 24 MiB") && strstr(advice, "30 predicted (30-30), 7 made") &&
-	       strstr(advice, "waited on mappings and stalls") && strstr(advice, "384 KiB at 24 MiB"),
+	       strstr(advice, "waited on mappings, stalls and reclaims") && strstr(advice, "384 KiB at 24 MiB"),
 	   "dax: a scan of 10 ranges through 8: every use a new mapping; 12 ranges hold it: %s", advice);
 	dx_dax_advice(other, NULL, advice, sizeof(advice));
 	ok(strstr(advice, "no range use recorded"), "dax: no uses, no advice: %s", advice);

@@ -6,7 +6,9 @@
 # lies inside the interval; then per cell the kernel's own spread and
 # coefficient of variation over the runs, the runs below and above the
 # median predicted (bias), and the intervals' median width against the
-# kernel's spread; last, all cells where the kernel's count varies, pooled,
+# kernel's spread; then the advice among the sizes a run tried, from each
+# window's capture as its user would have it, against the wait measured
+# at each size in the same run; last, all cells where the kernel's count varies, pooled,
 # with the histogram of the count's rank among the replays (flat if the
 # replays are the kernel's distribution, U-shaped if too narrow, tilted if
 # biased).
@@ -17,12 +19,13 @@ use JSON::PP;
 use File::Basename;
 
 my ($dir) = @ARGV;
-my $daxtrace = dirname($0) . '/../../build/daxtrace';
-my (%rows, %made, %pool);
+my $daxtrace = $ENV{DAXTRACE} // dirname($0) . "/../../build/daxtrace";
+my (%rows, %made, %pool, @advice);
 for my $run (sort glob "$dir/*-*") {
     my ($workload, $i) = basename($run) =~ /^(\w+)-(\d+)$/ or next;
     -s "$run/model.dxc" or next;
     my $doc = decode_json(scalar `$daxtrace report '$run/model.dxc' --json 2>/dev/null`);
+    push @advice, advice($workload, $doc);
     for my $w (@{ $doc->{dax_window} }) {
         my $mb = $w->{ranges} * 2;
         open my $f, '<', "$run/made$mb" or next;
@@ -70,20 +73,95 @@ for my $workload (sort keys %rows) {
         }
     }
 }
+advice_table();
+
 # the Wilson 95% interval of the pooled coverage, and the two-sided sign test of below against above
 my ($k, $n) = ($pool{inside} // 0, $pool{runs} // 0);
 exit 0 unless $n;
 my ($z, $phat) = (1.96, $k / $n);
 my $mid = ($phat + $z * $z / (2 * $n)) / (1 + $z * $z / $n);
 my $half = $z * sqrt($phat * (1 - $phat) / $n + $z * $z / (4 * $n * $n)) / (1 + $z * $z / $n);
-my ($b, $a) = ($pool{below}, $pool{above});
+my ($lo, $hi) = ($pool{below}, $pool{above});
 my ($tail, $c) = (0, 1);
-for my $i (0 .. ($b < $a ? $b : $a)) {
-    $c = $i ? $c * ($b + $a - $i + 1) / $i : 1;
-    $tail += $c / 2**($b + $a);
+for my $i (0 .. ($lo < $hi ? $lo : $hi)) {
+    $c = $i ? $c * ($lo + $hi - $i + 1) / $i : 1;
+    $tail += $c / 2**($lo + $hi);
 }
 printf "\npooled over the cells where the kernel's count varies: %d of %d inside (%.0f%%, 95%% interval %.0f-%.0f%%); "
     . "%d below the median, %d above (sign test p = %.3g)\n", $k, $n, 100 * $phat, 100 * ($mid - $half),
-    100 * ($mid + $half), $b, $a, $b + $a ? ($tail * 2 > 1 ? 1 : $tail * 2) : 1;
+    100 * ($mid + $half), $lo, $hi, $lo + $hi ? ($tail * 2 > 1 ? 1 : $tail * 2) : 1;
 printf "ranks of the count among the replays, in fifths from below all to above all: %s\n",
     join(' ', map { $pool{ranks}[$_] // 0 } 0 .. 4) if $pool{ranks};
+
+# The advice each window's model gives among the sizes its run tried (the
+# smallest whose predicted wait, median, is within the model's margin of the
+# least; a size past the curve's end never reclaims: the end's point), and
+# whether the cost measured at that size in the same run is within the
+# margin of the least measured there: the wait as measured (mappings,
+# stalls and the worker's reclaims at each size's own round trips, which
+# vary by tens of percent between sizes doing the same work under TCG), and
+# the same counts at the run's pooled means (what the size changed, without
+# the host's noise).
+sub advice {
+    my ($workload, $doc) = @_;
+    my @windows = grep { $_->{model} } @{ $doc->{dax_window} };
+    my (%waited, %pooled, %sum);
+    for my $w (@windows) {
+        $waited{ $w->{ranges} * 2 } = $w->{model}{waited_ns};
+        for my $h (qw(setupmapping_ns alloc_stall_ns reclaim_ns)) {
+            $sum{$h}{$_} += $w->{$h}{$_} for qw(total_ns count);
+        }
+    }
+    return () unless $sum{setupmapping_ns}{count};
+    my $mean = sub { my $h = $sum{ $_[0] }; $h->{count} ? $h->{total_ns} / $h->{count} : 0 };
+    $pooled{ $_->{ranges} * 2 } = $_->{setupmappings} * $mean->('setupmapping_ns') + $_->{alloc_stalls} * $mean->('alloc_stall_ns')
+      + $_->{reclaims} * $mean->('reclaim_ns') for @windows;
+    my @sizes = sort { $a <=> $b } keys %waited;
+    my ($best) = sort { $a <=> $b } values %waited;
+    my ($best_pooled) = sort { $a <=> $b } values %pooled;
+    my @out;
+    for my $w (grep { @{ $_->{model}{curve} // [] } } @windows) {
+        my $m = $w->{model};
+        my %at = map { ($_->{window_mib} => $_->{wait_ns}) } @{ $m->{curve} };
+        $at{ $w->{ranges} * 2 } = $m->{this_window}{wait_ns};
+        my $end = $m->{curve}[-1];
+        my %pred = map { ($_ => $at{$_} // ($_ > $end->{window_mib} ? $end->{wait_ns} : undef)) } @sizes;
+        next if grep { !defined $pred{$_} } @sizes;
+        my ($least) = sort { $a <=> $b } values %pred;
+        my ($advised) = grep { $pred{$_} <= (1 + $m->{margin}) * $least } @sizes;
+        push @out, { workload => $workload, from => $w->{ranges} * 2, advised => $advised, cost => $waited{$advised},
+            best => $best, ok => $waited{$advised} <= (1 + $m->{margin}) * $best,
+            ok_pooled => $pooled{$advised} <= (1 + $m->{margin}) * $best_pooled,
+            pooled => $pooled{$advised}, best_pooled => $best_pooled };
+    }
+    return @out;
+}
+
+sub advice_table {
+    return unless @advice;
+    my %by;
+    push @{ $by{ $_->{workload} }{ $_->{from} } }, $_ for @advice;
+    print "\n| workload | capture at | runs | advised (sizes tried) | measured wait within 10% of the least | at the run's pooled round trips |\n"
+      . "|---|--:|--:|---|---|---|\n";
+    my %tally;
+    my $misses = sub {
+        my ($ok, $cost, $best, @r) = @_;
+        my @bad = grep { !$_->{$ok} } @r;
+        $tally{$ok}[0] += @r - @bad;
+        $tally{$ok}[1] += @r;
+        return sprintf('%d of %d', @r - @bad, scalar @r)
+          . (@bad ? ' (' . join('; ', map { sprintf '%.0f ms, least %.0f', $_->{$cost} / 1e6, $_->{$best} / 1e6 } @bad) . ')' : '');
+    };
+    for my $wl (sort keys %by) {
+        for my $from (sort { $a <=> $b } keys %{ $by{$wl} }) {
+            my @r = @{ $by{$wl}{$from} };
+            my %adv;
+            $adv{ $_->{advised} }++ for @r;
+            printf "| %s | %d MiB | %d | %s | %s | %s |\n", $wl, $from, scalar @r,
+                join(', ', map { "$_ MiB ${\ $adv{$_}}x" } sort { $a <=> $b } keys %adv),
+                $misses->('ok', 'cost', 'best', @r), $misses->('ok_pooled', 'pooled', 'best_pooled', @r);
+        }
+    }
+    printf "advice within 10%% of the least measured: %d of %d as measured, %d of %d at pooled round trips\n",
+        @{ $tally{ok} }, @{ $tally{ok_pooled} };
+}

@@ -11,7 +11,7 @@ k=$1
 runs=$2
 out=$3
 shift 3
-workloads=${*:-single tasks files}
+workloads=${*:-single tasks files program}
 windows=${DAXSCOPE_DAX_WINDOWS_MB:-8 32}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$out"

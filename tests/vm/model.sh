@@ -53,6 +53,21 @@ workload_files() {
 	done
 }
 
+# program: a real program's work, as a container's image layer would have:
+# busybox tar unpacks the guest's own binaries, libraries and modules onto
+# the mount (every file a range at least), the busybox unpacked there (so
+# its text faults through the window) checksums every file back (IO), and
+# the tree is deleted (eviction), three times.
+workload_program() {
+	[ -s /tmp/tree.tar ] || tar -C / -cf /tmp/tree.tar bin daxscope lib
+	for round in 1 2 3; do
+		mkdir "$1/t"
+		tar -C "$1/t" -xf /tmp/tree.tar
+		find "$1/t" -type f -exec "$1/t/bin/busybox" sha256sum {} + > /dev/null
+		rm -r "$1/t"
+	done
+}
+
 $D/daxtrace record -o /tmp/model.dxc 2> /tmp/record.err &
 rec=$!
 await_watching /tmp/record.err

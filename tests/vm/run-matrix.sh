@@ -19,8 +19,8 @@
 # virtiofs-bench: a DAX fault storm untraced and traced, BENCH_ROUNDS (3) times.
 # virtiofs-model: one device a window size of DAXSCOPE_DAX_WINDOWS_MB ("8 16
 # 32 64"; tag daxfsN, share OUTDIR/shareN, log OUTDIR/virtiofsdN.log), one
-# workload on each (tests/vm/model.sh; DAXSCOPE_MODEL_WORKLOAD: single, tasks or
-# files), daxtrace recording them all; DAXSCOPE_MODEL_KEEP_CAPTURE=1 leaves the
+# workload on each (tests/vm/model.sh; DAXSCOPE_MODEL_WORKLOAD: single, tasks,
+# files or program), daxtrace recording them all; DAXSCOPE_MODEL_KEEP_CAPTURE=1 leaves the
 # capture in OUTDIR/shareN/model.dxc, N the first window.
 # DAXSCOPE_DENY_FENTRY=1: fentry/fexit refused in the guest (build/denyfentry,
 # a BPF LSM program), as on a host whose policy forbids them: tracepoint mode.
