@@ -8,7 +8,9 @@
 # median predicted (bias), and the intervals' median width against the
 # kernel's spread; then the advice among the sizes a run tried, from each
 # window's capture as its user would have it, against the wait measured
-# at each size in the same run; last, all cells where the kernel's count varies, pooled,
+# at each size in the same run, and each window's curve against the counts
+# made at the other sizes of its run (the question a user asks: another run,
+# another size); last, all cells where the kernel's count varies, pooled,
 # with the histogram of the count's rank among the replays (flat if the
 # replays are the kernel's distribution, U-shaped if too narrow, tilted if
 # biased).
@@ -20,12 +22,13 @@ use File::Basename;
 
 my ($dir) = @ARGV;
 my $daxtrace = $ENV{DAXTRACE} // dirname($0) . "/../../build/daxtrace";
-my (%rows, %made, %pool, @advice);
+my (%rows, %made, %pool, @advice, %across);
 for my $run (sort glob "$dir/*-*") {
     my ($workload, $i) = basename($run) =~ /^(\w+)-(\d+)$/ or next;
     -s "$run/model.dxc" or next;
     my $doc = decode_json(scalar `$daxtrace report '$run/model.dxc' --json 2>/dev/null`);
     push @advice, advice($workload, $doc);
+    across($workload, $run, $doc);
     for my $w (@{ $doc->{dax_window} }) {
         my $mb = $w->{ranges} * 2;
         open my $f, '<', "$run/made$mb" or next;
@@ -74,6 +77,7 @@ for my $workload (sort keys %rows) {
     }
 }
 advice_table();
+across_table();
 
 # the Wilson 95% interval of the pooled coverage, and the two-sided sign test of below against above
 my ($k, $n) = ($pool{inside} // 0, $pool{runs} // 0);
@@ -164,4 +168,38 @@ sub advice_table {
     }
     printf "advice within 10%% of the least measured: %d of %d as measured, %d of %d at pooled round trips\n",
         @{ $tally{ok} }, @{ $tally{ok_pooled} };
+}
+
+# Each window's curve at the run's other sizes (a size past the curve's end
+# never reclaims: the end's point) against the count made there: another
+# run of the workload, another size.
+sub across {
+    my ($workload, $run, $doc) = @_;
+    for my $w (grep { $_->{model} && @{ $_->{model}{curve} // [] } } @{ $doc->{dax_window} }) {
+        my $from = $w->{ranges} * 2;
+        my %at = map { ($_->{window_mib} => $_) } @{ $w->{model}{curve} };
+        my $end = $w->{model}{curve}[-1];
+        for my $made_at (glob "$run/made*") {
+            my ($mb) = $made_at =~ /made(\d+)$/ or next;
+            next if $mb == $from;
+            my $p = $at{$mb} // ($mb > $end->{window_mib} ? $end : undef) or next;
+            open my $f, '<', $made_at or next;
+            chomp(my $made = <$f> // '');
+            my ($lo, $hi) = map { $p->{"setupmappings_$_"} // $p->{setupmappings} } qw(p10 p90);
+            my $cell = $across{$workload}{$mb} //= [0, 0];
+            $cell->[0] += $lo <= $made && $made <= $hi;
+            $cell->[1]++;
+        }
+    }
+}
+
+sub across_table {
+    return unless %across;
+    my ($in, $n) = (0, 0);
+    print "\nfrom the other sizes' captures of each run, the count made inside their interval: ";
+    for my $wl (sort keys %across) {
+        print join(', ', map { "$wl $_ MiB $across{$wl}{$_}[0] of $across{$wl}{$_}[1]" } sort { $a <=> $b } keys %{ $across{$wl} }), '; ';
+        ($in, $n) = ($in + $_->[0], $n + $_->[1]) for values %{ $across{$wl} };
+    }
+    printf "all %d of %d\n", $in, $n;
 }
