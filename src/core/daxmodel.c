@@ -909,7 +909,7 @@ static size_t sorted(const struct size *z, size_t offset, uint64_t *v)
 	return z->replays;
 }
 
-/* The lowest, the median and the highest of the count at OFFSET in struct counts over Z's replays: a 90% interval. */
+/* The lowest, the median and the highest of the count at OFFSET in struct counts over Z's replays. */
 static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *median, uint64_t *hi)
 {
 	uint64_t v[REPLAYS];

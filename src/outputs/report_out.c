@@ -250,7 +250,7 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 		"  cache-size model: %" PRIu64 " range uses, at most %" PRIu64
 		" ranges mapped at once, replayed through fs/fuse/dax.c's reclaim policy %d times, at each kick the "
 		"worker replaying one of the %zu kicked passes measured, near it in time (%" PRIu64
-		" uses past its limit; windows past 2 GiB once); medians (lowest-highest replay: a 90%% interval)\n"
+		" uses past its limit; windows past 2 GiB once); medians (lowest-highest replay: the worker's timing on these uses; another run varies more)\n"
 		"  %10s %18s %14s %14s %9s %26s %9s\n",
 		dx_dax_model_uses(m), dx_dax_model_working_set(m), DX_DAX_MODEL_REPLAYS, (size_t)dx_dax_model_lags(m)->count,
 		dx_dax_model_unfollowed(m), "WINDOW", "SETUPS", "STALLS", "INLINE", "REMOVALS", "WAIT", "PAGES_KIB");

@@ -424,7 +424,8 @@ static double curve_y(uint64_t setups, uint64_t most)
 
 /*
  * Mappings the model predicts at each window size: the median, the band from
- * the lowest to the highest of its replays (a 90% interval); this window's
+ * the lowest to the highest of its replays (the worker's timing on these
+ * uses; another run of the workload varies more); this window's
  * size marked, and what it made.
  */
 static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const struct dx_dax_model *m)
@@ -468,7 +469,7 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 			curve_x(here, n) - 4, curve_y(w->setups, most) - 4, w->setups);
 	fprintf(out, "<line class=\"grid\" x1=\"30\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/><text class=\"label\" x=\"4\" "
 		     "y=\"12\">FUSE_SETUPMAPPINGs the model predicts (top: %" PRIu64 ") at each window size (MiB), the band "
-		     "its replays' lowest to highest (a 90%% interval); red: this window, black: what it made</text></svg>\n",
+		     "its replays' lowest to highest (the worker's timing on these uses); red: this window, black: what it made</text></svg>\n",
 		CHART_H - 24, CHART_W - 10, CHART_H - 24, most);
 }
 
