@@ -211,7 +211,7 @@ truth: deps
 	tests/vm/truth-rows.sh $(TRUTH_VM_RUNS) && exit $$host
 
 # the cache-size model against the kernel: CALIBRATE_RUNS guests of CALIBRATE_KERNEL a
-# workload (single, tasks, files) on 8 and 32 MiB windows, the table of
+# workload (single, tasks, files, program) on 8 and 32 MiB windows, the table of
 # docs/dax-model.md from their captures (in CALIBRATE_OUT, kept for reruns)
 CALIBRATE_KERNEL ?= 6.12
 CALIBRATE_RUNS ?= 6
