@@ -1325,6 +1325,39 @@ static void test_dax_window(void)
 	dx_correlator_free(c);
 }
 
+/*
+ * Of two sizes that map as often, the one where the worker removes nothing:
+ * each reclaim holds its file's invalidate lock until its REMOVEMAPPING's
+ * reply. Six ranges of a file read once, the file evicted, five times: 30
+ * mappings at every size, but up to 6 ranges the worker removes them.
+ */
+static void test_dax_advice_reclaims(void)
+{
+	struct stream s = { 0 };
+	struct dx_correlator *c;
+	struct result r;
+	char advice[512];
+
+	for (uint32_t i = 0; i < 6; i++)
+		dax_op(&s, 0xC000, DX_DAX_SETUP, i * MS, 7 - i, 100000);
+	for (uint32_t i = 0; i < 4; i++)
+		dax_op(&s, 0xC000, DX_DAX_RECLAIM, 7 * MS + i, 2, 2 * MS);
+	for (uint32_t round = 0; round < 5; round++) {
+		for (uint32_t i = 0; i < 6; i++)
+			dax_use(&s, 0xC000, 20 * MS + round * 10 * MS + i * MS, i);
+		dax_op(&s, 0xC000, DX_DAX_EVICT, 20 * MS + round * 10 * MS + 7 * MS, 8, 0);
+		s.ev[s.n - 1].file.ino = 77;
+	}
+	c = run(&s, &r);
+	ok(dx_correlator_ndax(c) == 1, "dax advice: one window");
+	if (dx_correlator_ndax(c) == 1) {
+		dx_dax_advice(dx_correlator_dax(c, 0), dx_correlator_dax_model(c, 0), advice, sizeof(advice));
+		ok(strstr(advice, "could shrink to 14 MiB") != NULL,
+		   "dax advice: 7 ranges, the least where nothing is reclaimed, not fewer mapping as often: %s", advice);
+	}
+	dx_correlator_free(c);
+}
+
 static void test_hist(void)
 {
 	struct dx_hist h = { 0 };
@@ -1373,6 +1406,7 @@ int main(void)
 	test_end_lost_then_new_punch();
 	test_inode_reuse();
 	test_dax_window();
+	test_dax_advice_reclaims();
 	test_hist();
 	return done_testing();
 }
