@@ -372,7 +372,7 @@ sub virtiofs_verdicts {
 # predicts every smaller size (with no pass measured there: a worker at its
 # kick). The targets (docs/dax-model.md): the count made inside the
 # predicted interval (the least to the most of 19 replays: the worker's
-# timing on the capture's uses; held-out runs found it holds the count 80 to
+# timing on the capture's uses; held-out runs found it holds the count 56 to
 # 84% of the time), the median within 10%; 25% is the bound. Even a 90%
 # interval checked in every run would fail one run in ten by design: it is a
 # TODO, with what the held-out calibration runs found (docs/dax-model.md,
