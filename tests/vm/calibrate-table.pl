@@ -97,6 +97,17 @@ printf "\npooled over the cells where the kernel's count varies: %d of %d inside
 printf "ranks of the count among the replays, in fifths from below all to above all: %s\n",
     join(' ', map { $pool{ranks}[$_] // 0 } 0 .. 4) if $pool{ranks};
 
+# Window W's model at MB MiB: its own prediction at its own size, else its
+# curve's point, and past the curve's end (a size that never reclaims) the
+# end's point; undef where the curve has no such size.
+sub point_at {
+    my ($w, $mb) = @_;
+    my $m = $w->{model};
+    return $m->{this_window} if $mb == $w->{ranges} * 2;
+    my ($p) = grep { $_->{window_mib} == $mb } @{ $m->{curve} };
+    return $p // ($mb > $m->{curve}[-1]{window_mib} ? $m->{curve}[-1] : undef);
+}
+
 # The advice each window's model gives among the sizes its run tried (the
 # smallest whose predicted wait, median, is within the model's margin of the
 # least; a size past the curve's end never reclaims: the end's point), and
@@ -126,10 +137,7 @@ sub advice {
     my @out;
     for my $w (grep { @{ $_->{model}{curve} // [] } } @windows) {
         my $m = $w->{model};
-        my %at = map { ($_->{window_mib} => $_->{wait_ns}) } @{ $m->{curve} };
-        $at{ $w->{ranges} * 2 } = $m->{this_window}{wait_ns};
-        my $end = $m->{curve}[-1];
-        my %pred = map { ($_ => $at{$_} // ($_ > $end->{window_mib} ? $end->{wait_ns} : undef)) } @sizes;
+        my %pred = map { my $p = point_at($w, $_); ($_ => $p && $p->{wait_ns}) } @sizes;
         next if grep { !defined $pred{$_} } @sizes;
         my ($least) = sort { $a <=> $b } values %pred;
         my ($advised) = grep { $pred{$_} <= (1 + $m->{margin}) * $least } @sizes;
@@ -177,12 +185,10 @@ sub across {
     my ($workload, $run, $doc) = @_;
     for my $w (grep { $_->{model} && @{ $_->{model}{curve} // [] } } @{ $doc->{dax_window} }) {
         my $from = $w->{ranges} * 2;
-        my %at = map { ($_->{window_mib} => $_) } @{ $w->{model}{curve} };
-        my $end = $w->{model}{curve}[-1];
         for my $made_at (glob "$run/made*") {
             my ($mb) = $made_at =~ /made(\d+)$/ or next;
             next if $mb == $from;
-            my $p = $at{$mb} // ($mb > $end->{window_mib} ? $end : undef) or next;
+            my $p = point_at($w, $mb) or next;
             open my $f, '<', $made_at or next;
             chomp(my $made = <$f> // '');
             my ($lo, $hi) = map { $p->{"setupmappings_$_"} // $p->{setupmappings} } qw(p10 p90);

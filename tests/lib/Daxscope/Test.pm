@@ -30,7 +30,6 @@ my @cleanups;
 sub cleanup_later { push @cleanups, $_[0] }
 END { local $?; $_->() for reverse @cleanups }    # a cleanup's command does not change the exit status
 
-# Skips the whole test file, with the reason, where the machine cannot run it.
 # The running kernel is MAJOR.MINOR or newer; in list context also its release (uname -r).
 sub kernel_at_least {
     my ($major, $minor) = @_;
@@ -40,6 +39,7 @@ sub kernel_at_least {
     return wantarray ? ($newer, $release) : $newer;
 }
 
+# Skips the whole test file, with the reason, where the machine cannot run it.
 sub need_kernel_bpf {
     plan skip_all => 'needs root to load BPF programs' if $> != 0;
     plan skip_all => 'kernel has no BTF (/sys/kernel/btf/vmlinux)' unless -r '/sys/kernel/btf/vmlinux';
