@@ -187,6 +187,8 @@ my %virtiofs_dax_verdict_skipped = (%virtiofs_truth_hangs, '6.12' => "6.12: $qem
 # guard, per CPU), and the report says so.
 my @reclaim_programs = qw(on_dax_break_layouts on_dax_busy_range on_dax_remove on_dax_remove_exit on_dax_reclaim_pass
   on_dax_reclaim_pass_exit on_dax_inode_evict);
+# run-matrix.sh boots a guest once more when the shared VMM's QEMU crashed under it: say so
+sub note_vmm_crash { diag($_) for $_[0] =~ /^(the shared VMM's QEMU died .*)$/mg }
 sub virtiofs_guest {
     my ($k) = @_;
     plan skip_all => "$k: no module BTF (5.11+): FUSE DAX cannot be watched" unless grep { $_ eq 'FUSE DAX mappings' } @{ $must_watch{$k} };
@@ -198,6 +200,7 @@ sub virtiofs_guest {
     local $ENV{DAXSCOPE_VIRTIOFS_DAX_VERDICT} = $virtiofs_dax_verdict_skipped{$k} ? 0 : 1;
     my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'virtiofs');
     plan skip_all => "cannot boot a $k virtio-fs guest here: $stdout" if $rc == 3;
+    note_vmm_crash($stderr);
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
     my $a = artifacts(slurp("$out/console.log"));
     like($a->{'virtiofs-mount'} // '', qr/ virtiofs .*dax/, 'virtio-fs mounted with DAX') or return;
@@ -400,6 +403,7 @@ sub model_guest {
     local $ENV{DAXSCOPE_DAX_WINDOWS_MB} = "@model_windows_mb";
     my ($rc, $stdout, $stderr) = run_cmd(top() . '/tests/vm/run-matrix.sh', $k, $out, 'virtiofs-model');
     plan skip_all => "cannot boot a $k virtio-fs guest here: $stdout" if $rc == 3;
+    note_vmm_crash($stderr);
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
     my $a = artifacts(slurp("$out/console.log"));
     my $doc = eval { decode_json($a->{'model-report'} // '') };
