@@ -340,8 +340,9 @@ boot
 # virtiofsds and shares, and say so (matrix.t passes the line on).
 if [ -n "$virtiofsds" ] && [ "$qemu_rc" -gt 128 ] && ! grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log"; then
 	mv "$out/console.log" "$out/console-vmm-crash.log"
-	echo "the shared VMM's QEMU died of signal $((qemu_rc - 128)) ($(dmesg 2> /dev/null | tail -n +$((dmesg_seen + 1)) |
-		grep -m1 'qemu-system' | sed 's/^\[[^]]*\] //')), its console in $out/console-vmm-crash.log: booting the guest once more" >&2
+	crash=$(dmesg 2> /dev/null | tail -n +$((dmesg_seen + 1)) | grep -m1 'qemu-system' | sed 's/^\[[^]]*\] //')
+	echo "the shared VMM's QEMU died of signal $((qemu_rc - 128))${crash:+ ($crash)}, its console in" \
+		"$out/console-vmm-crash.log: booting the guest once more" >&2
 	start_virtiofsds
 	boot
 fi
