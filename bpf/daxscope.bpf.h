@@ -58,6 +58,7 @@ struct task_punch {
 	__u64 lock;     /* its inode's fault/punch lock, 0 if none (or not known yet: lock_pending) */
 	__u64 guard;    /* tmpfs hole punch: &inode->i_private, set while faults are kept out (fault_guard_addr) */
 	__u32 guard_kind; /* enum dx_fault_guard: what lock or guard is read */
+	__u32 fs_magic;   /* its superblock's s_magic */
 	__u64 new_size; /* truncate(path) until its inode is known */
 	__u64 inode;    /* its struct inode, to find the lock once the filesystem's faults have shown it */
 	__u32 gen;
@@ -416,6 +417,7 @@ static __always_inline void fault_lock_found(struct task_punch *tp, bool learned
 static __always_inline void find_fault_lock(struct task_punch *tp, struct inode *inode, __u32 op)
 {
 	tp->inode = (__u64)inode;
+	tp->fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
 	tp->lock = fault_lock_addr(inode, &tp->guard_kind);
 	tp->guard = fault_guard_addr(inode, op, &tp->guard_kind);
 	if (tp->lock || tp->guard_kind != DX_GUARD_NONE)

@@ -247,6 +247,7 @@ static __always_inline void close_window(__u64 ret, __u16 flags)
 		e->punch_end.unlocked = tp->unlocked;
 		e->punch_end.guard = tp->guard_kind;
 		e->punch_end.lock_unknown = tp->lock_unknown;
+		e->punch_end.fs_magic = tp->fs_magic;
 		e->punch_end.first_change_ns = tp->first_change;
 		e->punch_end.last_change_ns = tp->last_change;
 		e->punch_end.cancelled_bytes = cancelled_write_bytes() - tp->cancelled_at_begin;

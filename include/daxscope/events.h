@@ -125,7 +125,7 @@ struct dx_punch_end {
 	__u64 cancelled_bytes; /* dirty page-cache bytes it threw away (task I/O accounting) */
 	__u64 last_change_ns;
 	__u32 lock_unknown; /* data changes made before its fault lock was known (learned from faults: bpf/lockid.bpf.c) */
-	__u32 pad;
+	__u32 fs_magic;     /* its superblock's s_magic (0 in captures from before): the order its filesystem keeps */
 };
 
 struct dx_page {

@@ -383,6 +383,7 @@ static void take_kernel_totals(struct punch_window *w, const struct dx_punch_end
 {
 	w->cancelled_bytes = end->cancelled_bytes;
 	w->guard = end->guard;
+	w->fs_magic = end->fs_magic;
 	if (end->changes < w->changes)
 		return; /* its events showed more: keep them */
 	w->changes = end->changes;
@@ -788,6 +789,7 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 			.changes = w->changes,
 			.changes_unlocked = w->unlocked,
 			.guard = w->guard,
+			.fs_magic = w->fs_magic,
 			.changes_lock_unknown = w->lock_unknown,
 			.cancelled_bytes = w->cancelled_bytes,
 			.unterminated = w->unterminated,

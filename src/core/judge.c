@@ -5,6 +5,7 @@
  * O(n log n): each question judging asks is answered from an index built
  * as it starts.
  */
+#include <linux/magic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -562,6 +563,22 @@ static bool added_while_changing(const struct judging *v, const struct dx_page_m
 }
 
 /*
+ * btrfs clones with the destination's extent range locked, which its reads
+ * wait on (btrfs_read_folio), and drops the range's cached pages only after
+ * it (btrfs_clone_files: truncate_inode_pages_range last, since 5.10); a copy
+ * within the filesystem is a clone (btrfs_remap_file_range), and a dedupe
+ * changes no byte. A page added meanwhile was read before the clone, and
+ * that truncation deletes it, or after, and holds the clone: daxscope sees
+ * no extent change of btrfs's and dates its change by that truncation, but
+ * no page read in can hold what the operation replaced.
+ */
+bool dx_punch_adds_cannot_go_stale(const struct dx_punch_window *p)
+{
+	return p->fs_magic == BTRFS_SUPER_MAGIC &&
+	       (p->op == DX_OP_COPY_RANGE || p->op == DX_OP_CLONE_RANGE || p->op == DX_OP_DEDUPE_RANGE);
+}
+
+/*
  * Pages read into the cache while the data changed, and not removed again by
  * the punch: they may hold what the punch removed. Where the rule applies,
  * any; whatever the lock says (read() and readahead take no fault lock before
@@ -579,6 +596,8 @@ static void judge_added(struct judging *v)
 	 */
 	bool lock_orders_adds = v->held && v->w->punch.guard == DX_GUARD_INVALIDATE_LOCK;
 
+	if (dx_punch_adds_cannot_go_stale(&v->w->punch))
+		return;
 	if (v->w->nread)
 		qsort(v->w->read, v->w->nread, sizeof(*v->w->read), page_time_cmp);
 	for (size_t i = 0; i < v->w->nadded; i++) {

@@ -48,6 +48,7 @@ struct punch_window {
 	uint64_t first_change, last_change, cancelled_bytes;
 	bool kernel_totals; /* its end event brought the kernel's own totals of the above */
 	uint32_t guard;     /* enum dx_fault_guard: what the kernel read */
+	uint32_t fs_magic;  /* its filesystem's s_magic, 0 if not known */
 	struct dx_fault_group *groups;
 	size_t ngroups, cap_groups;
 	struct u64_map last_group; /* tid -> index of its latest group: a task takes one fault at a time */

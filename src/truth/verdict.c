@@ -407,6 +407,7 @@ static struct attempt *attempt_of(struct attempt *as, unsigned int n, uint64_t i
 struct evidence {
 	unsigned int missing;    /* attempts with no window */
 	unsigned int undated, incomplete, unterminated, unwatched, reads_unwatched, partial;
+	unsigned int adds_ordered; /* windows where no page read in can hold what the operation replaced */
 	bool guard_mixed;
 	bool fuse; /* the directory is on FUSE: a file without DAX has no fault lock to take (guard none) */
 	bool trail_after_op; /* the trail is a store lost after the operation: kept over any other */
@@ -428,6 +429,7 @@ static void note_window(struct dx_verdict_row *row, struct evidence *ev, struct 
 	ev->incomplete += w->incomplete;
 	ev->unterminated += w->unterminated || w->aborted;
 	ev->unwatched += w->faults_unwatched;
+	ev->adds_ordered += dx_punch_adds_cannot_go_stale(w);
 	ev->reads_unwatched += w->reads_unwatched;
 	ev->partial += w->partial;
 	a->windows++;
@@ -560,6 +562,11 @@ static void rests_on(struct dx_verdict_row *row, const struct evidence *ev)
 			 "FUSE without DAX: its faults take no lock before 5.15 and the operation takes none for them "
 			 "(fuse_file_fallocate, fuse_do_setattr), so each data change the kernel saw was made with "
 			 "faults free; the findings and the read-back say what got through");
+	used = strlen(row->rests_on);
+	if (row->windows && ev->adds_ordered == row->windows)
+		snprintf(row->rests_on + used, sizeof(row->rests_on) - used,
+			 "; a page read into the range meanwhile cannot hold what it replaced: btrfs drops the range's "
+			 "cached pages after the clone, whose extent range lock its reads wait on");
 	if (!row->sub_page_stores)
 		return;
 	used = strlen(row->rests_on);

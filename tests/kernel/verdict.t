@@ -98,6 +98,10 @@ SKIP: {
     is($by->{truncate_down}{verdict}, 'could not check', 'btrfs truncate_down: could not check (guarded by i_size, not a lock)');
     like($by->{truncate_down}{why}, qr/i_size/, 'btrfs truncate_down: says so');
     is($by->{collapse_range}{verdict}, 'not supported', 'btrfs collapse_range: not supported');
+    # the kernel side reads the filesystem (s_magic): reads meanwhile are judged by btrfs's order
+    like($by->{$_}{rests_on}, qr/btrfs drops the range's cached pages after the clone/, "btrfs $_: rests on btrfs's order for reads")
+      for qw(clone_range copy_file_range);
+    unlike($by->{punch_hole}{rests_on}, qr/btrfs drops/, 'btrfs punch_hole: not a clone');
 }
 {
     my $dir = scratch_dir();

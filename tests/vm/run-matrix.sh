@@ -38,7 +38,7 @@
 # DAXSCOPE_VERDICT_ALL=1 (make verdicts): btrfs and f2fs too, with the host's
 # mkfs (btrfs-progs, f2fs-tools: installed here if missing), and NFSv4.2 over
 # loopback (knfsd and the client in the guest: tests/vm/nfs-verdict.sh); with
-# DAXSCOPE_VERDICT_ONLY=nfs too, that row alone (docs/verdict.md: added to
+# DAXSCOPE_VERDICT_ONLY=nfs, btrfs or f2fs too, that row alone (docs/verdict.md: added to
 # docs/filesystems.md by tests/truth/verdict-table.pl --guests-of OLD.md INDEX).
 # fuse-patched (6.12): daxcheck --verdict on delayfs with the kernel's FUSE,
 # then with tests/vm/patches/fuse-fallocate-invalidate-lock.patch live

@@ -24,21 +24,7 @@ on_pmem() {
 	[ "$name" = ext4 ] || umount "/mnt/$name"
 }
 
-# Each DAX filesystem on its own device. On 7.3 (not 6.12) a DAX fallocate or
-# truncate of the verdict's comes to wait forever in dax_break_layout
-# (xfs_wait_dax_page, ext4_wait_dax_page), as if a page of the device kept a
-# reference nobody holds: after the other DAX filesystem's verdict on the same
-# device (4 boots of 4), and within xfs-dax's own at 15 s (zero_range_keep_size).
-# No DAX rows there until that is understood (docs/verdict.md).
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/pmem1 ] && break; sleep 1; done
-[ "$VERDICT_ONLY" = nfs ] && { . $D/nfs-verdict.sh; exit; } # DAXSCOPE_VERDICT_ONLY=nfs: the NFS row alone
-case $(uname -r) in
-7.3.*) echo "DAX verdicts skipped on $(uname -r): dax_break_layout waits forever (tests/vm/verdict-rows.sh)" ;;
-*)
-	on_pmem xfs-dax xfs dax /dev/pmem0 /sbin/xfs-mkfs -q -f -m reflink=0
-	on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
-	;;
-esac
 # on_module NAME SOFTDEP MKFS-ARGS...: a fresh NAME (a module of this kernel's, SOFTDEP loaded
 # before it where there is one: busybox's modprobe leaves soft dependencies) on the 512 MiB
 # device, made with the host's mkfs.NAME, its verdict; else why not
@@ -56,6 +42,26 @@ on_module() {
 	fi
 	artifact "verdict-$name-cannot" /tmp/cannot
 }
+# DAXSCOPE_VERDICT_ONLY=nfs, btrfs or f2fs: that row alone (added to docs/filesystems.md by
+# tests/truth/verdict-table.pl --guests-of)
+case $VERDICT_ONLY in
+nfs) . $D/nfs-verdict.sh; exit ;;
+btrfs) on_module btrfs crc32c_generic -q -f; exit ;;
+f2fs) on_module f2fs crc32_generic -q -f; exit ;;
+esac
+# Each DAX filesystem on its own device. On 7.3 (not 6.12) a DAX fallocate or
+# truncate of the verdict's comes to wait forever in dax_break_layout
+# (xfs_wait_dax_page, ext4_wait_dax_page), as if a page of the device kept a
+# reference nobody holds: after the other DAX filesystem's verdict on the same
+# device (4 boots of 4), and within xfs-dax's own at 15 s (zero_range_keep_size).
+# No DAX rows there until that is understood (docs/verdict.md).
+case $(uname -r) in
+7.3.*) echo "DAX verdicts skipped on $(uname -r): dax_break_layout waits forever (tests/vm/verdict-rows.sh)" ;;
+*)
+	on_pmem xfs-dax xfs dax /dev/pmem0 /sbin/xfs-mkfs -q -f -m reflink=0
+	on_pmem ext4-dax ext4 dax /dev/pmem1 /sbin/e2fs-mkfs -q -t ext4 -b 4096 -F
+	;;
+esac
 if [ "$VERDICT_ALL" = 1 ]; then
 	on_module btrfs crc32c_generic -q -f
 	# f2fs's superblock checksum: crc32 through the crypto API before 7.x (f2fs_fill_super: ENOENT without it)

@@ -233,6 +233,7 @@ struct dx_punch_window {
 	uint32_t changes_unlocked; /* of which made without the fault lock held for write by the punch */
 	uint32_t changes_lock_unknown; /* ... made before the fault lock was known (learned from faults, before 5.15) */
 	uint32_t guard;            /* enum dx_fault_guard: what was read; held is no evidence unless a lock */
+	uint32_t fs_magic;         /* its filesystem's s_magic (linux/magic.h), 0 if not known */
 	uint64_t cancelled_bytes; /* dirty page-cache bytes the punch threw away (task I/O accounting) */
 	bool unterminated; /* its end was never seen: end_ns is when it was given up */
 	bool aborted;      /* the task exited inside it */
@@ -243,6 +244,9 @@ struct dx_punch_window {
 	bool partial;          /* it only counted some of its fault groups, page marks or requests (the window's
 				* limit or the evidence budget): its findings are incomplete, and no verdict is clean */
 };
+
+/* Can no page added to the cache during P hold what P replaced, whatever its lock (btrfs remap: judge.c)? */
+bool dx_punch_adds_cannot_go_stale(const struct dx_punch_window *p);
 
 /* Was the fault lock proven held for write at each of the punch's data changes? */
 static inline bool dx_punch_held_lock(const struct dx_punch_window *p)
