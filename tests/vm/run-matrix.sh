@@ -338,7 +338,7 @@ boot
 # the host's VMM, not of the guest. timeout(1) answers 128+N when QEMU died of
 # signal N (124 when it ran out of time): boot that guest once more, on fresh
 # virtiofsds and shares, and say so (matrix.t passes the line on).
-if [ -n "$virtiofsds" ] && [ "$qemu_rc" -gt 128 ] && ! grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log"; then
+if [ -n "${virtiofsds:-}" ] && [ "$qemu_rc" -gt 128 ] && ! grep -q "@@DAXSCOPE-GUEST-END@@" "$out/console.log"; then
 	mv "$out/console.log" "$out/console-vmm-crash.log"
 	crash=$(dmesg 2> /dev/null | tail -n +$((dmesg_seen + 1)) | grep -m1 'qemu-system' | sed 's/^\[[^]]*\] //')
 	echo "the shared VMM's QEMU died of signal $((qemu_rc - 128))${crash:+ ($crash)}, its console in" \
