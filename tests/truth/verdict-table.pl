@@ -241,9 +241,9 @@ my @notes = (
      'fs/btrfs/reflink.c `btrfs_remap_file_range` takes both files\' `i_mmap_lock`, but `btrfs_extent_same` '
        . 'leaves the page cache alone (the bytes are the same) and daxscope has no btrfs extent probe: no '
        . 'data change was seen to read the lock at', qr/no data change/],
-    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'EXPOSED',
-     'btrfs holds its own `i_mmap_lock` for write across the change (`btrfs_inode_lock(..., BTRFS_ILOCK_MMAP)`; '
-       . '`btrfs_remap_file_range` for a clone, and a copy within the filesystem is one), but only `btrfs_page_mkwrite` '
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range)/, 'EXPOSED',
+     'btrfs holds its own `i_mmap_lock` for write across the change (`btrfs_inode_lock(..., BTRFS_ILOCK_MMAP)`), '
+       . 'but only `btrfs_page_mkwrite` '
        . 'takes it: a read fault (`filemap_fault`) or read(2) takes neither it nor `invalidate_lock`, which btrfs never '
        . 'takes, and adds pages of the range while the operation runs. btrfs keeps those reads out with a lock daxscope '
        . 'does not read, the extent range\'s: `btrfs_punch_hole_lock_range` truncates the page cache, locks the range, '
@@ -252,16 +252,20 @@ my @notes = (
        . 'The punch and zero range refaults were daxscope\'s own: the only block read of each such page was daxcheck\'s '
        . 'read-back after `POSIX_FADV_DONTNEED`, 25 to 35 ms after the window, of the page added again in no window '
        . '(6.12: 13 of 13); a delete of the page since its add, other than the operation\'s own, now ends the window\'s '
-       . 'claim on its block reads: both SAFE since on 6.1, 6.12 and 7.3 (34 to 81 attempts). A clone drops the '
-       . 'destination\'s pages only after it has changed the extents and unlocked the range (`btrfs_clone_files`: '
-       . '`truncate_inode_pages_range` last), so a page of the range that truncation did not delete was added after it '
-       . 'passed, and reads the clone; the copy and clone refaults are such pages (6.12: 10 of 10), but daxscope dates a '
-       . 'btrfs change by its page deletes (no btrfs extent probe), so it takes them for reads during the change. '
+       . 'claim on its block reads: both SAFE since on 6.1, 6.12 and 7.3 (34 to 81 attempts). '
        . 'Nothing was lost in these attempts'],
-    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range|copy_file_range|clone_range)/, 'SAFE',
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(punch_hole|zero_range)/, 'SAFE',
      'on btrfs this rests on `i_mmap_lock`, which write faults take (`btrfs_page_mkwrite`) but read faults and read(2) '
        . 'do not: they wait on the extent range lock instead, which daxscope does not read. No read came back into the '
        . 'range in these attempts; where one does, the row is EXPOSED (the note above)'],
+    [qr/^btrfs(?! \(5\.10\.)/, qr/^(copy_file_range|clone_range)$/, 'SAFE',
+     'on btrfs this rests on `i_mmap_lock` for write faults (`btrfs_page_mkwrite` takes it, and `btrfs_remap_file_range` '
+       . 'holds it for a clone, and a copy within the filesystem is one), and for reads on the order of the clone: '
+       . '`btrfs_clone_files` changes the extents under the destination\'s extent range lock, which `btrfs_read_folio` '
+       . 'waits on, and drops the range\'s cached pages only after (`truncate_inode_pages_range` last), so a page read '
+       . 'in meanwhile holds the clone or is deleted by it. daxscope reads the filesystem\'s `s_magic` and counts no '
+       . 'read during a btrfs clone, copy or dedupe as a finding: before it did (dc88b4b), 6.12\'s copy was EXPOSED on '
+       . 'such pages (10 of 10 read in behind that truncation, which daxscope takes for btrfs\'s data change)'],
     [qr/^btrfs \(5\.10\./, qr/^(?!truncate)/, 'EXPOSED', $btrfs_510_no_lock],
     [qr/^btrfs \(5\.10\./, qr/./, 'could not check', $btrfs_510_no_lock, qr/guard none|before the fault lock was learned/],
     [qr/^btrfs \(5\.10\./, qr/^(copy_file_range|clone_range)$/, 'UNSAFE',
