@@ -313,7 +313,8 @@ sub check_race_findings {
         } else {
             ok(!$f || ($f->{refaulted} && $stored > $f->{deleted_ns}),
                 "write to page $p ($when) survived: not reported, or flagged as retried after the delete")
-              or diag(explain $f);
+              or diag(explain { finding => $f, write => $w, punch => { map { $_ => $punch->{$_} } grep { !ref $punch->{$_} } keys %$punch },
+                                other_findings => [ findings_for($doc, $race) ] });
         }
     }
     for my $f (@discarded) {
