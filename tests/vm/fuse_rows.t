@@ -117,7 +117,7 @@ sub plain_fuse {
         $reported += $lost_here && (grep { $_->{page_index} == 3 } findings_for($doc, $race, 'discarded_write'))
           && (grep { $_->{page_index} == 3 } findings_for($doc, $race, 'unblocked_fault'));
         if ($around_by) {
-            ok(fuse_race_read_found($doc, $race), "race $n: the load of page 4 during the punch is an unblocked fault");
+            check_fuse_race_read($doc, $race, "race $n");
         } else {
             my @w = grep { $_->{path} eq "/mnt/delayfs/race$n" } @{ $doc->{punches} };
             ok(@w && !(grep { !$_->{reads_unwatched} } @w), "race $n: the load of page 4 is unseen here, and its window says so");
