@@ -350,12 +350,6 @@ static void block_read(struct stream *s, uint32_t tid, uint64_t t, uint64_t firs
 }
 
 /*
- * 5.10's read()/readahead take no fault lock: a page read in from the blocks
- * between the punch's page deletes and its last extent change may hold what
- * the punch removed, although the punch held its lock throughout; one of the
- * hole is zero-filled, with no block read.
- */
-/*
  * A clone on btrfs drops the destination's cached pages last, after the
  * extents changed (btrfs_clone_files), and its reads wait on the extent
  * range lock it held meanwhile: a page read in behind the truncation, while
@@ -394,6 +388,12 @@ static void test_btrfs_clone_adds(void)
 	}
 }
 
+/*
+ * 5.10's read()/readahead take no fault lock: a page read in from the blocks
+ * between the punch's page deletes and its last extent change may hold what
+ * the punch removed, although the punch held its lock throughout; one of the
+ * hole is zero-filled, with no block read.
+ */
 static void test_readahead_under_held_lock(void)
 {
 	struct stream s = { 0 };

@@ -313,7 +313,7 @@ sub check_race_findings {
         } else {
             ok(!$f || ($f->{refaulted} && $stored > $f->{deleted_ns}),
                 "write to page $p ($when) survived: not reported, or flagged as retried after the delete")
-              or diag(explain { finding => $f, write => $w, punch => { map { $_ => $punch->{$_} } grep { !ref $punch->{$_} } keys %$punch },
+              or diag(explain { finding => $f, write => $w, punch => scalar_fields($punch),
                                 other_findings => [ findings_for($doc, $race) ] });
         }
     }
@@ -352,7 +352,7 @@ sub check_fuse_race {
     my ($doc, $race, $path) = @_;
     my %lost = map { $_->{page} => 1 } grep { $_->{lost} } @{ $race->{writes} };
     ok(!exists $lost{9}, 'precondition: the write outside the punched range survived');
-    my ($punch) = grep { same_file($_, $race) && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    my $punch = race_punch($doc, $race);
     # the store at 180 ms is after the reply only if the server replied by then: a loaded TCG
     # guest can make it later, and then the store races the punch like any other
     my ($late) = grep { $_->{page} == 2 } @{ $race->{writes} };
@@ -378,6 +378,19 @@ sub check_fuse_race {
     return 1;
 }
 
+# The window of that race's punch, by its file and the punching thread; undef if none.
+sub race_punch {
+    my ($doc, $race) = @_;
+    my ($punch) = grep { same_file($_, $race) && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    return $punch;
+}
+
+# A window's plain fields (no arrays, no objects): what a failure shows of it.
+sub scalar_fields {
+    my ($w) = @_;
+    return { map { $_ => $w->{$_} } grep { !ref $w->{$_} } keys %$w };
+}
+
 # The load of page 4 at 75 ms in that race, an unblocked read fault: is it reported?
 sub fuse_race_read_found {
     my ($doc, $race) = @_;
@@ -393,7 +406,7 @@ sub fuse_race_read_found {
 sub check_fuse_race_read {
     my ($doc, $race, $name) = @_;
     my ($load) = grep { $_->{page} == 4 } @{ $race->{reads} // [] };
-    my ($punch) = grep { same_file($_, $race) && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    my $punch = race_punch($doc, $race);
     return ok(0, "$name: the load of page 4 and the punch both seen") unless $load && $punch;
     my $change = $punch->{data_change_ns} || $punch->{end_ns};
     my ($from, $to) = ($load->{t_ns} - $change, $load->{t_ns} + $load->{access_ns} - $change);
@@ -401,7 +414,7 @@ sub check_fuse_race_read {
       ($punch->{end_ns} - $change) / 1e6;
     my $found = fuse_race_read_found($doc, $race);
     return ok($found, "$name: the load of page 4 during the punch ($when) is an unblocked fault")
-      || diag(explain { load => $load, punch => { map { $_ => $punch->{$_} } grep { !ref $punch->{$_} } keys %$punch } })
+      || diag(explain { load => $load, punch => scalar_fields($punch) })
       if $from >= 0 && $load->{t_ns} + $load->{access_ns} <= $punch->{end_ns};
     return ok(!$found, "$name: the load of page 4 before the data change ($when) is no unblocked fault") if $to < 0;
     note("$name: the load of page 4 ran $when: either");
