@@ -264,8 +264,8 @@ my @notes = (
        . '`btrfs_clone_files` changes the extents under the destination\'s extent range lock, which `btrfs_read_folio` '
        . 'waits on, and drops the range\'s cached pages only after (`truncate_inode_pages_range` last), so a page read '
        . 'in meanwhile holds the clone or is deleted by it. daxscope reads the filesystem\'s `s_magic` and counts no '
-       . 'read during a btrfs clone, copy or dedupe as a finding: before it did (dc88b4b), 6.12\'s copy was EXPOSED on '
-       . 'such pages (10 of 10 read in behind that truncation, which daxscope takes for btrfs\'s data change)'],
+       . 'read during a btrfs clone, copy or dedupe as a finding; until it did (dc88b4b), 6.12\'s copy read as EXPOSED '
+       . 'on such pages (10 of 10 read in behind that truncation, which daxscope took for btrfs\'s data change)'],
     [qr/^btrfs \(5\.10\./, qr/^(?!truncate)/, 'EXPOSED', $btrfs_510_no_lock],
     [qr/^btrfs \(5\.10\./, qr/./, 'could not check', $btrfs_510_no_lock, qr/guard none|before the fault lock was learned/],
     [qr/^btrfs \(5\.10\./, qr/^(copy_file_range|clone_range)$/, 'UNSAFE',
