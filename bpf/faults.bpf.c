@@ -361,6 +361,44 @@ int BPF_PROG(on_page_dirty_page, struct page *page, struct address_space *mappin
 	return 0;
 }
 
+#define XA_MAX_DEPTH 11 /* 64-bit page indexes, 6 bits a level (include/linux/xarray.h XA_CHUNK_SHIFT) */
+
+/* include/linux/xarray.h xa_is_node: an internal entry (low bits 10) above 4096 */
+static __always_inline bool xa_node_entry(unsigned long entry)
+{
+	return (entry & 3) == 2 && entry > 4096;
+}
+
+/*
+ * FOLIO's dirty mark (PAGECACHE_TAG_DIRTY, XA_MARK_0) on its entry at INDEX
+ * in MAPPING's page cache, walked down from the root: still there at its
+ * delete, what it was last dirtied with never went to the file (enum
+ * dx_deleted_dirty). Read under the i_pages lock the delete holds.
+ */
+static __always_inline __u32 deleted_dirty(struct address_space *mapping, void *folio, __u64 index)
+{
+	unsigned long entry = (unsigned long)BPF_CORE_READ(mapping, i_pages.xa_head);
+	struct xa_node *node = NULL;
+	__u32 slots = bpf_core_field_size(node->slots) / sizeof(void *);
+
+	for (int depth = 0; depth < XA_MAX_DEPTH && xa_node_entry(entry); depth++) {
+		unsigned long marks = 0, offset;
+
+		node = (struct xa_node *)(entry - 2);
+		offset = (index >> BPF_CORE_READ(node, shift)) & (slots - 1);
+		if (bpf_core_read(&entry, sizeof(entry), &node->slots[offset]))
+			return DX_DELETED_UNREAD;
+		if (xa_node_entry(entry))
+			continue;
+		/* a node's marks: one long each (XA_MARK_LONGS) while a node has 64 slots at most */
+		if (entry != (unsigned long)folio || slots > 8 * sizeof(marks) ||
+		    bpf_core_read(&marks, sizeof(marks), &node->marks[0]))
+			return DX_DELETED_UNREAD;
+		return marks >> offset & 1 ? DX_DELETED_DIRTY : DX_DELETED_CLEAN;
+	}
+	return DX_DELETED_UNREAD; /* a lone entry at index 0 keeps its marks in the xarray's flags: not read */
+}
+
 /*
  * A page left the page cache. When the punching task deletes it, this is the
  * moment the punch changes data: whether it held its fault lock is read from
@@ -371,7 +409,8 @@ int BPF_PROG(on_page_dirty_page, struct page *page, struct address_space *mappin
 SEC("tp_btf/mm_filemap_delete_from_page_cache")
 int BPF_PROG(on_page_delete, void *folio)
 {
-	struct inode *inode = BPF_CORE_READ(folio_mapping_of(folio), host);
+	struct address_space *mapping = folio_mapping_of(folio);
+	struct inode *inode = BPF_CORE_READ(mapping, host);
 	struct task_punch *tp;
 	struct dx_file_key key;
 	struct armed_file *w;
@@ -402,6 +441,7 @@ int BPF_PROG(on_page_delete, void *folio)
 	e->page.index = folio_index_of(folio);
 	e->page.order = bpf_core_type_exists(struct folio) ? folio_order_of(folio) : 0;
 	e->page.cancelled_bytes = cancelled;
+	e->page.dirty = deleted_dirty(mapping, folio, e->page.index);
 	submit_event(e);
 	return 0;
 }

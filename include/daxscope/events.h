@@ -128,12 +128,25 @@ struct dx_punch_end {
 	__u32 fs_magic;     /* its superblock's s_magic (0 in captures from before): the order its filesystem keeps */
 };
 
+/*
+ * A deleted folio's dirty mark in the page cache, read at its delete
+ * (dx_page.dirty). Truncation cancels a folio's dirty flag first
+ * (folio_cancel_dirty) but leaves the mark on its page-cache entry until the
+ * delete removes the entry, and writeback clears the mark when it starts: the
+ * mark says whether the folio's last dirtying ever went to the file.
+ */
+enum dx_deleted_dirty {
+	DX_DELETED_UNREAD, /* not read: a capture from before, or no page-cache node holds the entry (index 0 alone) */
+	DX_DELETED_CLEAN,  /* written back (or never dirtied) since it was last dirtied */
+	DX_DELETED_DIRTY,  /* still dirty: what it was last dirtied with never went to the file */
+};
+
 struct dx_page {
 	__u64 index;   /* page index in the file (map faults: the faulting page if known, else first) */
 	__u64 address; /* user address of the fault, 0 if unknown */
 	__u64 last;    /* map faults: last page of the fault-around range */
 	__u32 order;   /* folio order (page deletes) */
-	__u32 pad;
+	__u32 dirty;   /* page deletes: enum dx_deleted_dirty (0 in captures from before) */
 	__u64 duration_ns; /* fault done: from handler entry, so lock waits inside count */
 	__u64 cancelled_bytes; /* punch's page delete: dirty bytes it threw away since its last delete */
 };

@@ -372,6 +372,7 @@ static void add_mark(struct dx_page_mark **arr, size_t *n, size_t *cap, const st
 	m->kthread = e->flags & DX_F_KTHREAD;
 	m->lock_free = e->kind == DX_PAGE_ADD && (e->flags & DX_F_LOCK_FREE);
 	m->cancelled_bytes = e->kind == DX_PAGE_DELETE ? e->page.cancelled_bytes : 0;
+	m->dirty = e->kind == DX_PAGE_DELETE ? e->page.dirty : DX_DELETED_UNREAD;
 }
 
 /*

@@ -260,7 +260,7 @@ static void free_indexes(struct judging *v)
 }
 
 /* When the punch deleted this page from the page cache after time T, 0 if it did not. */
-static uint64_t deleted_after(const struct judging *v, uint64_t page, uint64_t t)
+static const struct dx_page_mark *delete_after(const struct judging *v, uint64_t page, uint64_t t)
 {
 	const struct dx_retired_window *w = v->w;
 	size_t lo = 0, hi = w->ndeleted, end = w->ndeleted, first;
@@ -283,7 +283,14 @@ static uint64_t deleted_after(const struct judging *v, uint64_t page, uint64_t t
 	}
 	/* the first delete from lo on at or before PAGE, made at T or later */
 	first = u64_tree_first(&v->deleted_t, lo, end, t);
-	return first < end ? w->deleted[first].t : 0;
+	return first < end ? &w->deleted[first] : NULL;
+}
+
+static uint64_t deleted_after(const struct judging *v, uint64_t page, uint64_t t)
+{
+	const struct dx_page_mark *del = delete_after(v, page, t);
+
+	return del ? del->t : 0;
 }
 
 /* Is group key K before (TID, PAGE, T), or at it with AND_AT? */
@@ -435,15 +442,30 @@ static bool written_back(const struct judging *v, size_t i, uint64_t until)
 }
 
 /*
- * A page dirtied and later deleted by the punch: lost only if it was still
- * dirty. The kernel counts the dirty bytes the punch threw away; a page
- * written back in between went to the file (into the hole: resurrected).
+ * Was the page dirtied by mark I still dirty when the punch deleted it (DEL)?
+ * A write-back seen in between took it to the file (into the hole:
+ * resurrected). Then the page's own dirty mark in the page cache at its
+ * delete, where it was read; else the dirty bytes the kernel counts the punch
+ * threw away, pooled over the window (a batch's show at its first delete).
  */
+static bool still_dirty(struct judging *v, size_t i, const struct dx_page_mark *del)
+{
+	if (written_back(v, i, del->t) || del->dirty == DX_DELETED_CLEAN)
+		return false;
+	if (v->cancelled_pages) {
+		v->cancelled_pages--;
+		return true;
+	}
+	return del->dirty == DX_DELETED_DIRTY;
+}
+
+/* A page dirtied and later deleted by the punch: lost only if it was still dirty. */
 static void judge_dirtied(struct judging *v)
 {
 	for (size_t i = 0; i < v->w->ndirtied; i++) {
 		const struct dx_page_mark *d = &v->w->dirtied[i];
-		uint64_t del = deleted_after(v, d->page, d->t);
+		const struct dx_page_mark *del_mark = delete_after(v, d->page, d->t);
+		uint64_t del = del_mark ? del_mark->t : 0;
 		struct dx_judged *f;
 
 		if (!del || !other_task(v->w, &d->task, d->kthread)) /* counted with its fault */
@@ -452,13 +474,13 @@ static void judge_dirtied(struct judging *v)
 			v->st->erased_before++;
 			continue;
 		}
-		if (written_back(v, i, del) || !v->cancelled_pages)
+		if (!still_dirty(v, i, del_mark))
 			continue;
-		v->cancelled_pages--;
 		f = add_finding(v, DX_FINDING_DISCARDED_WRITE, &d->task, d->page, d->t);
 		f->write = true;
 		f->deleted_ns = del;
 		f->refaulted = refaulted_after(v, d, del);
+		f->dirty_mark = del_mark->dirty == DX_DELETED_DIRTY;
 		v->st->discarded_writes++;
 		v->st->certain_discards += certain(&v->w->punch, d->t);
 	}
@@ -705,6 +727,7 @@ void dx_verdict_finding(const struct dx_verdict *v, size_t i, struct dx_finding 
 		.deleted_ns = j->deleted_ns,
 		.certain = certain(p, j->t),
 		.refaulted = j->refaulted,
+		.dirty_mark = j->dirty_mark,
 		.incomplete = p->incomplete || p->unterminated || p->partial,
 	};
 	if (j->io != DX_NO_TASK)

@@ -607,6 +607,7 @@ void dx_report_json_finding_fields(yajl_gen g, const struct dx_report *r, const 
 	dx_json_bool(g, "dax", f->dax);
 	dx_json_bool(g, "certain", f->certain);
 	dx_json_bool(g, "refaulted", f->refaulted);
+	dx_json_bool(g, "dirty_mark", f->dirty_mark);
 	dx_json_bool(g, "incomplete", f->incomplete);
 }
 

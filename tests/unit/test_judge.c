@@ -91,12 +91,34 @@ static struct dx_retired_window *read_in(struct dx_retired_window *w, bool lock_
 	return w;
 }
 
+/*
+ * An unheld window whose page 7 WRITER write-faulted and dirtied at T0 + 3 ms,
+ * deleted by the punch at T0 + 4 ms with CANCELLED bytes thrown away and its
+ * dirty mark in the page cache DIRTY (enum dx_deleted_dirty).
+ */
+static struct dx_retired_window *dirtied_deleted(uint64_t cancelled, uint32_t dirty)
+{
+	struct dx_retired_window *w = window(false);
+	struct dx_page_mark dirtied = { .task = task(WRITER), .t = T0 + 3 * MS, .page = 7, .npages = 1 };
+	struct dx_page_mark deleted = {
+		.task = task(PUNCHER), .t = T0 + 4 * MS, .page = 7, .npages = 1, .cancelled_bytes = cancelled, .dirty = dirty
+	};
+
+	w->dirtied = copy(&dirtied, sizeof(dirtied));
+	w->ndirtied = 1;
+	w->deleted = copy(&deleted, sizeof(deleted));
+	w->ndeleted = 1;
+	add_fault(w, WRITER, T0 + 3 * MS, 7, 0);
+	w->groups[0].write = true;
+	return w;
+}
+
 int main(void)
 {
 	struct dx_retired_window *w;
 	struct dx_verdict *v;
 
-	plan(22);
+	plan(26);
 
 	/* a fault by another task after the data change began, in a window without the lock */
 	w = window(false);
@@ -140,25 +162,25 @@ int main(void)
 	dx_verdict_free(v);
 
 	/* a page dirtied after the change began and deleted dirty by the punch: a discarded write */
-	w = window(false);
-	{
-		struct dx_page_mark dirtied = { .task = task(WRITER), .t = T0 + 3 * MS, .page = 7, .npages = 1 };
-		struct dx_page_mark deleted = {
-			.task = task(PUNCHER), .t = T0 + 4 * MS, .page = 7, .npages = 1, .cancelled_bytes = 4096
-		};
-
-		w->dirtied = copy(&dirtied, sizeof(dirtied));
-		w->ndirtied = 1;
-		w->deleted = copy(&deleted, sizeof(deleted));
-		w->ndeleted = 1;
-	}
-	add_fault(w, WRITER, T0 + 3 * MS, 7, 0);
-	w->groups[0].write = true;
-	v = dx_judge(w);
+	v = dx_judge(dirtied_deleted(4096, DX_DELETED_UNREAD));
 	is_int(v->nfound, 2, "a dirtied page deleted dirty: its fault and the write");
 	ok(found(v, 0).kind == DX_FINDING_UNBLOCKED_FAULT && found(v, 1).kind == DX_FINDING_DISCARDED_WRITE,
 	   "... in time order, the fault first");
 	is_int(found(v, 1).deleted_ns, T0 + 4 * MS, "... the write deleted when the punch deleted its page");
+	ok(!found(v, 1).dirty_mark, "... resting on the bytes the window threw away, its page's mark unread");
+	dx_verdict_free(v);
+
+	/* the page's own dirty mark at its delete decides where it was read, whatever the window's bytes */
+	v = dx_judge(dirtied_deleted(4096, DX_DELETED_CLEAN));
+	ok(v->nfound == 1 && v->tally.discarded_writes == 0,
+	   "bytes thrown away in the window, the page's mark clean at its delete: no discarded write on it");
+	dx_verdict_free(v);
+	v = dx_judge(dirtied_deleted(0, DX_DELETED_DIRTY));
+	ok(v->nfound == 2 && found(v, 1).kind == DX_FINDING_DISCARDED_WRITE && found(v, 1).dirty_mark,
+	   "no bytes counted, the page's mark dirty at its delete: a discarded write, resting on the mark");
+	dx_verdict_free(v);
+	v = dx_judge(dirtied_deleted(0, DX_DELETED_UNREAD));
+	ok(v->nfound == 1 && v->tally.discarded_writes == 0, "no bytes counted, the mark unread: no discarded write");
 	dx_verdict_free(v);
 
 	/*

@@ -70,6 +70,8 @@ struct dx_finding {
 	bool certain;    /* after the FUSE request's reply: the server had changed the data */
 	bool refaulted;  /* discarded write whose writer faulted on the page again after the
 			  * delete: the store may have been retried there, and survived */
+	bool dirty_mark; /* discarded write: its page's own dirty mark in the page cache at the delete
+			  * said so (else the dirty bytes the window's deletes threw away, pooled) */
 	bool incomplete; /* events were lost while its punch window was open */
 };
 

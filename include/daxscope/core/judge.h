@@ -40,6 +40,7 @@ struct dx_page_mark {
 	bool kthread;
 	bool lock_free; /* adds: the mapping's invalidate_lock was not held for write then (5.15+) */
 	uint64_t cancelled_bytes; /* deletes: dirty bytes the punch threw away with its batch */
+	uint32_t dirty;           /* deletes: enum dx_deleted_dirty, its dirty mark in the page cache then */
 };
 
 /* A READ/WRITE request or a direct IO on the file. */
@@ -80,7 +81,7 @@ struct dx_judged {
 	uint32_t task, io;   /* indexes into the verdict's tasks; io DX_NO_TASK but for resurrected data */
 	uint32_t dax_window;
 	uint8_t kind;        /* enum dx_finding_kind */
-	bool write, dax, refaulted;
+	bool write, dax, refaulted, dirty_mark;
 };
 
 #define DX_NO_TASK UINT32_MAX

@@ -375,6 +375,7 @@ sub check_fuse_race {
     ok((grep { $_->{page_index} == 3 && $_->{write} && $_->{fault_tid} == $race->{writer_tid} }
         findings_for($doc, $race, 'unblocked_fault')), 'its write fault got through: an unblocked fault');
     ok($punch && $punch->{cancelled_dirty_bytes} >= 4096, 'the kernel counted the dirty page the punch threw away');
+    ok($mid && $mid->{dirty_mark}, 'its page still marked dirty in the page cache when the punch deleted it');
     return 1;
 }
 
