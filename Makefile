@@ -321,7 +321,7 @@ uninstall:
 # dpkg-buildpackage on a copy of the tree (without build outputs), so that its clean
 # never touches ./build and the packages land in $(BUILD)/deb, not in the parent directory.
 DEB_DIR := $(BUILD)/deb
-deb:
+deb: deps
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/daxscope-$(VERSION)
 	tar -c --exclude=./$(BUILD) --exclude=./build-sanitize --exclude=./.git . | tar -x -C $(DEB_DIR)/daxscope-$(VERSION)
 	cd $(DEB_DIR)/daxscope-$(VERSION) && dpkg-buildpackage -b --no-sign -Jauto

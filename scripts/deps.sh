@@ -4,7 +4,7 @@
 set -eu
 packages="clang libclang-rt-14-dev llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc
 libfuse3-dev liburing-dev fuse3 fuse-overlayfs gocryptfs bindfs mergerfs unionfs-fuse fuse2fs ntfs-3g strace e2fsprogs xfsprogs btrfs-progs f2fs-tools fio util-linux perl tmux libncurses-dev libyajl-dev time
-libmicrohttpd-dev prometheus chromium bpftrace linux-perf debhelper help2man lintian"
+libmicrohttpd-dev prometheus chromium bpftrace linux-perf build-essential debhelper help2man lintian"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
