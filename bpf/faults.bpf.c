@@ -381,6 +381,8 @@ static __always_inline __u32 deleted_dirty(struct address_space *mapping, void *
 	struct xa_node *node = NULL;
 	__u32 slots = bpf_core_field_size(node->slots) / sizeof(void *);
 
+	if (slots > 8 * sizeof(unsigned long))
+		return DX_DELETED_UNREAD; /* a node's marks are one long each (XA_MARK_LONGS) up to 64 slots */
 	for (int depth = 0; depth < XA_MAX_DEPTH && xa_node_entry(entry); depth++) {
 		unsigned long marks = 0, offset;
 
@@ -390,9 +392,7 @@ static __always_inline __u32 deleted_dirty(struct address_space *mapping, void *
 			return DX_DELETED_UNREAD;
 		if (xa_node_entry(entry))
 			continue;
-		/* a node's marks: one long each (XA_MARK_LONGS) while a node has 64 slots at most */
-		if (entry != (unsigned long)folio || slots > 8 * sizeof(marks) ||
-		    bpf_core_read(&marks, sizeof(marks), &node->marks[0]))
+		if (entry != (unsigned long)folio || bpf_core_read(&marks, sizeof(marks), &node->marks[0]))
 			return DX_DELETED_UNREAD;
 		return marks >> offset & 1 ? DX_DELETED_DIRTY : DX_DELETED_CLEAN;
 	}

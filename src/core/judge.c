@@ -259,7 +259,7 @@ static void free_indexes(struct judging *v)
 	free(v->keys);
 }
 
-/* When the punch deleted this page from the page cache after time T, 0 if it did not. */
+/* The punch's delete of this page from the page cache after time T; NULL if it made none. */
 static const struct dx_page_mark *delete_after(const struct judging *v, uint64_t page, uint64_t t)
 {
 	const struct dx_retired_window *w = v->w;
@@ -286,6 +286,7 @@ static const struct dx_page_mark *delete_after(const struct judging *v, uint64_t
 	return first < end ? &w->deleted[first] : NULL;
 }
 
+/* ... its time, 0 if none. */
 static uint64_t deleted_after(const struct judging *v, uint64_t page, uint64_t t)
 {
 	const struct dx_page_mark *del = delete_after(v, page, t);
