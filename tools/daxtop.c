@@ -211,7 +211,7 @@ static void draw(struct app *a)
 	y = 4;
 	for (size_t i = 0; i < dx_report_ndax(a->report) && y < LINES - 2; i++, y++) {
 		const struct dx_dax_window *w = dx_report_dax(a->report, i);
-		char advice[512];
+		char advice[DX_DAX_ADVICE_LEN];
 
 		dx_dax_window_line(w, line, sizeof(line));
 		mvaddnstr(y, 0, line, (int)width);

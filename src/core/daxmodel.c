@@ -29,6 +29,11 @@
  *
  * Every size behaves like an endless window until it must first reclaim: it
  * is cloned from the endless one then, and replayed from there on.
+ *
+ * A fault is a use only where its page was not mapped: a page the recorded
+ * window kept mapped faults again in a smaller one, which reclaims its range,
+ * and the capture holds no event for it. Sizes below the window recorded say
+ * so where faults used it (likely more); IO maps its range at every call.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +138,8 @@ struct dx_dax_model {
 	size_t nmapped, cap_order;
 	uint64_t working_set; /* the most ranges the endless window held at once */
 	uint64_t setups, removals, uses, unfollowed;
+	uint64_t fault_uses; /* uses by a fault: what a smaller window would see more of */
+	uint32_t window_ranges; /* the window recorded */
 	struct size *sizes; /* ascending; started ones are a prefix */
 	size_t nsizes, nstarted;
 	/* the worker's passes as the capture measured them: kicked ones, and ones that followed another */
@@ -192,6 +199,7 @@ struct dx_dax_model *dx_dax_model_new(uint32_t window_ranges)
 
 	if (!m)
 		return NULL;
+	m->window_ranges = window_ranges;
 	for (uint32_t r = 1; r < 8; r++)
 		add_size(m, &cap, r);
 	for (uint32_t base = 8; base <= MAX_RANGES / 2; base *= 2)
@@ -566,6 +574,7 @@ static void use(struct dx_dax_model *m, const struct dx_event *e, uint64_t mappe
 	uint64_t joins = mapped ? mapped : e->ts + (m->nsetups_timed ? m->setup_ns / m->nsetups_timed : 0);
 
 	m->uses++;
+	m->fault_uses += fault;
 	if (!*file)
 		*file = ++m->nfiles;
 	key = (*file - 1) << 32 | ((e->dax.offset >> RANGE_SHIFT) & UINT32_MAX);
@@ -922,7 +931,8 @@ static void spread(const struct size *z, size_t offset, uint64_t *lo, uint64_t *
 
 static struct dx_dax_model_point point(const struct dx_dax_model *m, const struct size *z)
 {
-	struct dx_dax_model_point p = { .ranges = z->ranges, .replays = z->started ? z->replays : 0 };
+	struct dx_dax_model_point p = { .ranges = z->ranges, .replays = z->started ? z->replays : 0,
+					.faults_unseen = m->fault_uses && z->ranges < m->window_ranges };
 	uint64_t lo, hi;
 
 	if (!z->started) {

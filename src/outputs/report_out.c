@@ -197,12 +197,15 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 	}
 	want = (uint64_t)v.recommended.ranges * DAX_RANGE_MIB;
 	n = snprintf(buf, len, "%s %" PRIu64 " MiB: the smallest window within %.0f%% of the least %s (%" PRIu64
-		     " MiB up) makes %" PRIu64 " mappings (%s); this %" PRIu64 " MiB window: ",
+		     " MiB up) makes %" PRIu64 " mappings (%s%s); this %" PRIu64 " MiB window: ",
 		     want > mib ? "raise the host's cache-size to" : want < mib ? "cache-size could shrink to" : "keep",
 		     want, DX_DAX_MODEL_MARGIN * 100, w->setup_ns.count ? "wait on mappings" : "mappings",
 		     (uint64_t)v.best.ranges * DAX_RANGE_MIB, v.recommended.setups,
 		     dx_dax_interval(v.recommended.setups_lo, v.recommended.setups_hi, v.recommended.replays, span[0],
 				     sizeof(span[0])),
+		     v.recommended.faults_unseen
+			     ? "; likely more: faults of pages this window kept mapped are unseen, record there to check"
+			     : "",
 		     mib);
 #define ADVANCE(n) do { if ((n) < 0 || (at += (size_t)(n)) >= len) return; } while (0)
 	ADVANCE(n);
@@ -250,7 +253,8 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 		"  cache-size model: %" PRIu64 " range uses, at most %" PRIu64
 		" ranges mapped at once, replayed through fs/fuse/dax.c's reclaim policy %d times, at each kick the "
 		"worker replaying one of the %zu kicked passes measured, near it in time (%" PRIu64
-		" uses past its limit; windows past 2 GiB once); medians (lowest-highest replay: the worker's timing on these uses; another run varies more)\n"
+		" uses past its limit; windows past 2 GiB once); medians (lowest-highest replay: the worker's timing on these uses; another run varies more);\n"
+		"  faults unseen: smaller than this window, whose pages kept mapped fault again there, unseen here: likely more\n"
 		"  %10s %18s %14s %14s %9s %26s %9s\n",
 		dx_dax_model_uses(m), dx_dax_model_working_set(m), DX_DAX_MODEL_REPLAYS, (size_t)dx_dax_model_lags(m)->count,
 		dx_dax_model_unfollowed(m), "WINDOW", "SETUPS", "STALLS", "INLINE", "REMOVALS", "WAIT", "PAGES_KIB");
@@ -268,7 +272,7 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 		fprintf(out, "  %6" PRIu64 " MiB %18s %14s %14s %9" PRIu64 " %26s %9" PRIu64 "%s\n",
 			(uint64_t)p->ranges * DAX_RANGE_MIB, setups, stalls, inl, p->removals, wait,
 			(uint64_t)p->ranges * RANGE_PAGE_STRUCT_BYTES / 1024,
-			p->ranges == w->ranges ? "  <- this window" : "");
+			p->ranges == w->ranges ? "  <- this window" : p->faults_unseen ? "  faults unseen" : "");
 	}
 }
 
@@ -294,7 +298,7 @@ void dx_report_text_dax_windows(FILE *out, const struct dx_report *r, bool curve
 	for (size_t i = 0; i < dx_report_ndax(r); i++) {
 		const struct dx_dax_window *w = dx_report_dax(r, i);
 		const struct dx_dax_model *m = dx_report_dax_model(r, i);
-		char line[512], advice[512];
+		char line[512], advice[DX_DAX_ADVICE_LEN];
 
 		dx_dax_window_line(w, line, sizeof(line));
 		dx_dax_advice(w, m, advice, sizeof(advice));
@@ -674,6 +678,7 @@ static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_wi
 	dx_json_u64(g, "window_mib", (uint64_t)p->ranges * DAX_RANGE_MIB);
 	dx_json_u64(g, "ranges", p->ranges);
 	dx_json_u64(g, "replays", p->replays);
+	dx_json_bool(g, "faults_unseen", p->faults_unseen);
 	dx_json_u64(g, "setupmappings", p->setups);
 	json_interval(g, "setupmappings", p->setups_lo, p->setups_hi, p->replays);
 	if (m) {
@@ -728,7 +733,7 @@ static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const stru
 
 static void json_dax_window(yajl_gen g, const struct dx_dax_window *w, const struct dx_dax_model *m)
 {
-	char dev[24], advice[512];
+	char dev[24], advice[DX_DAX_ADVICE_LEN];
 
 	dx_format_dev(w->dev, dev, sizeof(dev));
 	dx_dax_advice(w, m, advice, sizeof(advice));

@@ -456,12 +456,14 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 		char span[32];
 
 		fprintf(out, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%" PRIu64 " MiB: %" PRIu64
-			     " mappings (%s), %" PRIu64 " stalls, %" PRIu64
+			     " mappings (%s%s), %" PRIu64 " stalls, %" PRIu64
 			     " reclaims</title></circle><text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64 "</text>\n",
-			i == here ? "point here" : "point", x, curve_y(curve[i].setups, most),
+			i == here ? "point here" : curve[i].faults_unseen ? "point unseen" : "point", x,
+			curve_y(curve[i].setups, most),
 			(uint64_t)curve[i].ranges * DAX_RANGE_MIB, curve[i].setups,
 			dx_dax_interval(curve[i].setups_lo, curve[i].setups_hi, curve[i].replays, span, sizeof(span)),
-			curve[i].stalls, curve[i].reclaims, x, CHART_H - 8, (uint64_t)curve[i].ranges * DAX_RANGE_MIB);
+			curve[i].faults_unseen ? "; likely more: faults unseen" : "", curve[i].stalls, curve[i].reclaims, x,
+			CHART_H - 8, (uint64_t)curve[i].ranges * DAX_RANGE_MIB);
 	}
 	if (here < n)
 		fprintf(out, "<rect class=\"measured\" x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\"><title>made: %" PRIu64
@@ -469,7 +471,8 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 			curve_x(here, n) - 4, curve_y(w->setups, most) - 4, w->setups);
 	fprintf(out, "<line class=\"grid\" x1=\"30\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/><text class=\"label\" x=\"4\" "
 		     "y=\"12\">FUSE_SETUPMAPPINGs the model predicts (top: %" PRIu64 ") at each window size (MiB), the band "
-		     "its replays' lowest to highest (the worker's timing on these uses); red: this window, black: what it made</text></svg>\n",
+		     "its replays' lowest to highest (the worker's timing on these uses); red: this window, black: what it made; "
+		     "open: likely more (pages this window kept mapped fault again in a smaller one, unseen here)</text></svg>\n",
 		CHART_H - 24, CHART_W - 10, CHART_H - 24, most);
 }
 
@@ -477,7 +480,7 @@ static void dax_curve_chart(FILE *out, const struct dx_dax_window *w, const stru
 static void dax_section(FILE *out, const struct dx_timeline *t, const struct dx_report *r, size_t i)
 {
 	const struct dx_dax_window *w = dx_report_dax(r, i);
-	char dev[24], advice[512];
+	char dev[24], advice[DX_DAX_ADVICE_LEN];
 
 	dx_format_dev(w->dev, dev, sizeof(dev));
 	dx_dax_advice(w, dx_report_dax_model(r, i), advice, sizeof(advice));
@@ -576,7 +579,7 @@ static const char style[] =
 	"polyline{fill:none;stroke-width:2}polyline.free{stroke:#31a354}polyline.busy{stroke:#de2d26}"
 	"text.label{text-anchor:start}text.free{fill:#31a354}text.busy{fill:#de2d26}"
 	".curve{stroke:#3182bd}.band{fill:#c6dbef;stroke:none}.measured{fill:#000}.point{fill:#3182bd}"
-	".point.here{fill:#de2d26}text.legend{stroke:none}"
+	".point.here{fill:#de2d26}.point.unseen{fill:#fff;stroke:#3182bd}text.legend{stroke:none}"
 	"table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}"
 	"td:nth-child(-n+3),td:nth-child(5),td:nth-child(6){white-space:nowrap}"
 	"tr.finding:target{background:#ffeda0}tr.blocked_fault td:nth-child(3){color:#31a354}"

@@ -7,6 +7,7 @@
  * kick by the lags the stream's own SETUPMAPPINGs and passes measured.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "daxscope/core/correlate.h"
 #include "daxscope/events.h"
@@ -603,17 +604,62 @@ static void test_one_replay(void)
 	big = at(m, 1100);
 	ok(big.replays == 1 && big.reclaims > 0, "past 2 GiB: the window reclaims, and one replay made its point (%u)",
 	   big.replays);
-	ok(dx_dax_model_at(m, 64, &small) && small.replays == DX_DAX_MODEL_REPLAYS,
-	   "128 MiB: %u replays", small.replays);
+	small = at(m, 64);
+	ok(small.replays == DX_DAX_MODEL_REPLAYS, "128 MiB: %u replays", small.replays);
 	is_str(dx_dax_interval(big.setups_lo, big.setups_hi, big.replays, span, sizeof(span)), "one replay",
 	       "its interval is printed as one replay");
 	is_str(dx_dax_interval(3, 9, DX_DAX_MODEL_REPLAYS, span, sizeof(span)), "3-9", "an interval as lowest-highest");
 	dx_dax_model_free(m);
 }
 
+/*
+ * Below the window recorded, where faults used it, faults are unseen: a page
+ * the window kept mapped made no fault, where a smaller window reclaims its
+ * range and the next access faults again. IO maps its range at every call,
+ * whatever the size: its uses are all there.
+ */
+static void test_faults_unseen(void)
+{
+	struct dx_dax_window w = { .ranges = 16, .setups = 10 };
+	struct dx_dax_model *faults = dx_dax_model_new(16), *io = dx_dax_model_new(16);
+	struct dx_dax_model_point curve[128];
+	char advice[512];
+	size_t n;
+	bool below = true, above = false;
+
+	for (int pass = 0; pass < 3; pass++)
+		for (uint64_t r = 0; r < 10; r++) {
+			use(faults, 5, r, false);
+			use_at(io, 0, 5, r, false, true);
+		}
+	dx_dax_model_flush(faults);
+	n = dx_dax_model_curve(faults, curve, 128);
+	for (size_t i = 0; i < n; i++) {
+		below = below && (curve[i].ranges < 16 ? curve[i].faults_unseen : true);
+		above = above || (curve[i].ranges >= 16 && curve[i].faults_unseen);
+	}
+	ok(n && below && !above && !at(faults, 16).faults_unseen,
+	   "faults unseen: faults' uses: every size below the window recorded says so, none from its own up");
+	dx_dax_model_flush(io);
+	n = dx_dax_model_curve(io, curve, 128);
+	below = false;
+	for (size_t i = 0; i < n; i++)
+		below = below || curve[i].faults_unseen;
+	ok(n && !below, "faults unseen: IO's uses: no size says so");
+	dx_dax_advice(&w, faults, advice, sizeof(advice));
+	ok(strstr(advice, "cache-size could shrink to 24 MiB") && strstr(advice, "makes 10 mappings (10-10; likely more:") &&
+	   strstr(advice, "record there to check"),
+	   "faults unseen: advice to shrink below the window recorded says likely more, and to record there: %s", advice);
+	dx_dax_advice(&w, io, advice, sizeof(advice));
+	ok(strstr(advice, "cache-size could shrink to 24 MiB") && !strstr(advice, "likely more"),
+	   "faults unseen: ... from IO's uses, it does not: %s", advice);
+	dx_dax_model_free(faults);
+	dx_dax_model_free(io);
+}
+
 int main(void)
 {
-	plan(34);
+	plan(38);
 	test_scan();
 	test_upgrade();
 	test_random();
@@ -629,5 +675,6 @@ int main(void)
 	test_mappings_on_their_way();
 	test_eviction();
 	test_one_replay();
+	test_faults_unseen();
 	return done_testing();
 }

@@ -180,7 +180,9 @@ sub advice_table {
 
 # Each window's curve at the run's other sizes (a size past the curve's end
 # never reclaims: the end's point) against the count made there: another
-# run of the workload, another size.
+# run of the workload, another size; larger sizes and smaller ones apart,
+# and of the smaller ones, those the model says have faults unseen, the
+# count made above the interval's top.
 sub across {
     my ($workload, $run, $doc) = @_;
     for my $w (grep { $_->{model} && @{ $_->{model}{curve} // [] } } @{ $doc->{dax_window} }) {
@@ -192,20 +194,33 @@ sub across {
             open my $f, '<', $made_at or next;
             chomp(my $made = <$f> // '');
             my ($lo, $hi) = map { $p->{"setupmappings_$_"} // $p->{setupmappings} } qw(p10 p90);
-            my $cell = $across{$workload}{$mb} //= [0, 0];
+            my $cell = $across{ $mb > $from ? 'larger' : 'smaller' }{$workload}{$mb} //= [0, 0, 0, 0];
             $cell->[0] += $lo <= $made && $made <= $hi;
             $cell->[1]++;
+            $cell->[2] += $p->{faults_unseen} ? 1 : 0;
+            $cell->[3] += $p->{faults_unseen} && $made > $hi;
         }
     }
 }
 
 sub across_table {
-    return unless %across;
-    my ($in, $n) = (0, 0);
-    print "\nfrom the other sizes' captures of each run, the count made inside their interval: ";
-    for my $wl (sort keys %across) {
-        print join(', ', map { "$wl $_ MiB $across{$wl}{$_}[0] of $across{$wl}{$_}[1]" } sort { $a <=> $b } keys %{ $across{$wl} }), '; ';
-        ($in, $n) = ($in + $_->[0], $n + $_->[1]) for values %{ $across{$wl} };
+    my @all = (0, 0);
+    my %unseen = (said => 0, above => 0);
+    for my $side (qw(larger smaller)) {
+        my $by = $across{$side} or next;
+        my ($in, $n) = (0, 0);
+        print "\nfrom each window's capture, at the run's sizes $side than its own, the count made inside the interval: ";
+        for my $wl (sort keys %$by) {
+            print join(', ', map { "$wl $_ MiB $by->{$wl}{$_}[0] of $by->{$wl}{$_}[1]" } sort { $a <=> $b } keys %{ $by->{$wl} }), '; ';
+            for (values %{ $by->{$wl} }) {
+                ($in, $n) = ($in + $_->[0], $n + $_->[1]);
+                $unseen{said} += $_->[2];
+                $unseen{above} += $_->[3];
+            }
+        }
+        printf "all %d of %d\n", $in, $n;
+        @all = ($all[0] + $in, $all[1] + $n);
     }
-    printf "all %d of %d\n", $in, $n;
+    printf "either: %d of %d; where the model said faults were unseen (%d), the count made above the interval's top in %d\n",
+        @all, $unseen{said}, $unseen{above};
 }

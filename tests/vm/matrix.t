@@ -430,6 +430,8 @@ sub model_guest {
             is($own, $served, "$text: no reclaim, exact");
             next;
         }
+        ok($curve{ $mb / 2 }{faults_unseen}, "$mb MiB: the largest window's curve says faults went unseen there (the workload faults)")
+          if $curve{ $mb / 2 };
         my $p = $w->{model}{this_window};
         TODO: {
             local $TODO = $model_outside{$mb};

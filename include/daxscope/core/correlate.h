@@ -185,6 +185,8 @@ struct dx_dax_model_point {
 	uint64_t removals; /* ranges removed (REMOVEMAPPING): by the worker, inline, and at inode eviction */
 	uint32_t replays;  /* that made it: DX_DAX_MODEL_REPLAYS; 1 past 2 GiB (no interval); 0 where no replay
 			    * reclaims (exact) */
+	bool faults_unseen; /* smaller than the window recorded, whose uses include faults: pages that window
+			     * kept mapped fault again in a smaller one, and made no event there: likely more */
 };
 
 /*

@@ -29,6 +29,7 @@ void dx_dax_window_line(const struct dx_dax_window *w, char *buf, size_t len);
  */
 const char *dx_dax_interval(uint64_t lo, uint64_t hi, uint32_t replays, char *buf, size_t len);
 /* Cache-size advice for a DAX window (the host's virtiofs cache-size) from its model (may be NULL), one sentence. */
+#define DX_DAX_ADVICE_LEN 768 /* dx_dax_advice's sentence fits */
 void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, char *buf, size_t len);
 
 #endif /* DAXSCOPE_OUTPUTS_REPORT_OUT_H */
