@@ -15,6 +15,7 @@
 #include "daxscope/core/names.h"
 #include "daxscope/core/report.h"
 #include "daxscope/outputs/metrics.h"
+#include "daxscope/outputs/report_out.h"
 #include "daxscope/core/mounts.h"
 #include "core/grow.h"
 
@@ -548,11 +549,92 @@ static void file_series(const struct om *o, const struct dx_report *r, size_t to
 
 /* ---- DAX windows ---- */
 
+/* The cache-size model's verdict on a window (docs/dax-model.md), as its advice words it; none without range uses. */
+struct dax_model_entity {
+	const char *labels;
+	const struct dx_dax_window *w;
+	struct dx_dax_verdict v;
+};
+
+/* A point's SETUPMAPPINGs: the median, and the lowest and highest replay where there is an interval. */
+static void model_setups(const struct om *o, const char *name, const char *labels, const struct dx_dax_model_point *p)
+{
+	char value[32];
+
+	sample(o, name, "", labels, "bound=\"median\"", u64(value, sizeof(value), p->setups));
+	if (p->replays == 1)
+		return; /* one replay: no interval */
+	sample(o, name, "", labels, "bound=\"lowest\"", u64(value, sizeof(value), p->setups_lo));
+	sample(o, name, "", labels, "bound=\"highest\"", u64(value, sizeof(value), p->setups_hi));
+}
+
+/* ... and the wait at them, in seconds. */
+static void model_wait(const struct om *o, const char *name, const char *labels, struct dx_dax_wait t)
+{
+	char value[32];
+
+	sample(o, name, "", labels, "bound=\"median\"", seconds(value, sizeof(value), (uint64_t)t.ns));
+	if (t.replays == 1)
+		return;
+	sample(o, name, "", labels, "bound=\"lowest\"", seconds(value, sizeof(value), (uint64_t)t.lo));
+	sample(o, name, "", labels, "bound=\"highest\"", seconds(value, sizeof(value), (uint64_t)t.hi));
+}
+
+static void dax_model_series(const struct om *o, const struct dax_model_entity *ents, size_t n)
+{
+	bool timed = false, here = false, here_timed = false;
+	char value[32];
+
+	for (size_t i = 0; i < n; i++) { /* a family only with samples */
+		timed = timed || ents[i].w->setup_ns.count;
+		here = here || ents[i].v.have_here;
+		here_timed = here_timed || (ents[i].v.have_here && ents[i].w->setup_ns.count);
+	}
+	family(o, "dax_model_advised_ranges", "gauge", false,
+	       "The window the cache-size model advises, in 2 MiB ranges: the smallest whose predicted wait on mappings "
+	       "(or mappings, untimed) is within 10% of the least.");
+	for (size_t i = 0; i < n; i++)
+		sample(o, "dax_model_advised_ranges", "", ents[i].labels, NULL,
+		       u64(value, sizeof(value), ents[i].v.recommended.ranges));
+	family(o, "dax_model_advised_setups", "gauge", false,
+	       "FUSE_SETUPMAPPINGs the model predicts at the advised size for the uses so far: the median, and the lowest "
+	       "and highest of its replays.");
+	for (size_t i = 0; i < n; i++)
+		model_setups(o, "dax_model_advised_setups", ents[i].labels, &ents[i].v.recommended);
+	family(o, "dax_model_advised_faults_unseen", "gauge", false,
+	       "1: the advised size is below the window recorded, whose pages kept mapped fault again there unseen: "
+	       "likely more mappings (record at that size to check).");
+	for (size_t i = 0; i < n; i++)
+		sample(o, "dax_model_advised_faults_unseen", "", ents[i].labels, NULL,
+		       ents[i].v.recommended.faults_unseen ? "1" : "0");
+	if (timed)
+		family(o, "dax_model_advised_wait_seconds", "gauge", true,
+		       "The wait on mappings, stalls and reclaims the model predicts at the advised size, at the round "
+		       "trips measured (windows whose SETUPMAPPINGs were timed).");
+	for (size_t i = 0; i < n; i++)
+		if (ents[i].w->setup_ns.count)
+			model_wait(o, "dax_model_advised_wait_seconds", ents[i].labels,
+				   dx_dax_wait(ents[i].w, &ents[i].v.recommended));
+	if (here)
+		family(o, "dax_model_setups", "gauge", false,
+		       "FUSE_SETUPMAPPINGs the model predicts at the window's own size (dax_setups: as made).");
+	for (size_t i = 0; i < n; i++)
+		if (ents[i].v.have_here)
+			model_setups(o, "dax_model_setups", ents[i].labels, &ents[i].v.here);
+	if (here_timed)
+		family(o, "dax_model_wait_seconds", "gauge", true,
+		       "The wait the model predicts at the window's own size (dax_waited_seconds: as measured).");
+	for (size_t i = 0; i < n; i++)
+		if (ents[i].v.have_here && ents[i].w->setup_ns.count)
+			model_wait(o, "dax_model_wait_seconds", ents[i].labels, dx_dax_wait(ents[i].w, &ents[i].v.here));
+}
+
 static void dax_series(const struct om *o, const struct dx_report *r, const struct dx_mounts *mounts)
 {
-	size_t n = dx_report_ndax(r);
+	size_t n = dx_report_ndax(r), nmodels = 0;
 	struct entity *ents = alloc_array(n, sizeof(*ents));
-	char index[24];
+	struct dax_model_entity *models = alloc_array(n, sizeof(*models));
+	char index[24], value[32];
 
 	/* a device may have had several windows (a mount, another at its address): the report's index tells them */
 	for (size_t i = 0; i < n; i++) {
@@ -562,8 +644,21 @@ static void dax_series(const struct om *o, const struct dx_report *r, const stru
 	}
 	fields(o, "", "gauge", dax_gauges, sizeof(dax_gauges) / sizeof(dax_gauges[0]), ents, n);
 	fields(o, "", "counter", dax_counters, sizeof(dax_counters) / sizeof(dax_counters[0]), ents, n);
+	family(o, "dax_waited_seconds", "counter", true,
+	       "What the window's users waited on mappings, stalls and the worker's reclaims, as measured.");
+	for (size_t i = 0; i < n; i++)
+		sample(o, "dax_waited_seconds", "_total", ents[i].labels, NULL,
+		       seconds(value, sizeof(value), (uint64_t)dx_dax_waited_ns(ents[i].base)));
 	for (size_t i = 0; i < sizeof(dax_hists) / sizeof(dax_hists[0]); i++)
 		histograms(o, &dax_hists[i], ents, n);
+	for (size_t i = 0; i < n; i++)
+		if (dx_dax_verdict(ents[i].base, dx_report_dax_model(r, i), &models[nmodels].v)) {
+			models[nmodels].labels = ents[i].labels;
+			models[nmodels++].w = ents[i].base;
+		}
+	if (nmodels)
+		dax_model_series(o, models, nmodels);
+	free(models);
 	free_entities(ents, n);
 }
 

@@ -93,17 +93,6 @@ void dx_report_finding_line(FILE *out, const struct dx_report *r, const struct d
  */
 #define RANGE_PAGE_STRUCT_BYTES (512 * 64)
 
-/*
- * Nanoseconds the workload waits on the window at POINT's counts, at the
- * means measured: SETUPMAPPING round trips, stalls, and the worker's
- * reclaims, each of which holds its file's invalidate lock from breaking
- * layouts to its REMOVEMAPPING's reply (the file's faults and IO wait).
- */
-struct dax_wait {
-	double ns, lo, hi;
-	uint32_t replays; /* of the point it is of: 1, no interval */
-};
-
 static double mean_ns(const struct dx_hist *h)
 {
 	return h->count ? (double)h->total_ns / (double)h->count : 0;
@@ -126,18 +115,17 @@ static double reclaim_ns(const struct dx_dax_window *w)
 	return mean_ns(w->reclaim_ns.count ? &w->reclaim_ns : &w->remove_ns);
 }
 
-static struct dax_wait dax_wait(const struct dx_dax_window *w, const struct dx_dax_model_point *p)
+struct dx_dax_wait dx_dax_wait(const struct dx_dax_window *w, const struct dx_dax_model_point *p)
 {
 	double setup = mean_ns(&w->setup_ns), stall = stall_ns(w), reclaims = (double)p->reclaims * reclaim_ns(w);
 
-	return (struct dax_wait){ .ns = (double)p->setups * setup + (double)p->stalls * stall + reclaims,
-				  .lo = (double)p->setups_lo * setup + (double)p->stalls_lo * stall + reclaims,
-				  .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall + reclaims,
-				  .replays = p->replays };
+	return (struct dx_dax_wait){ .ns = (double)p->setups * setup + (double)p->stalls * stall + reclaims,
+				     .lo = (double)p->setups_lo * setup + (double)p->stalls_lo * stall + reclaims,
+				     .hi = (double)p->setups_hi * setup + (double)p->stalls_hi * stall + reclaims,
+				     .replays = p->replays };
 }
 
-/* What the window waited on mappings, stalls and the worker's reclaims, as measured. */
-static double dax_waited_ns(const struct dx_dax_window *w)
+double dx_dax_waited_ns(const struct dx_dax_window *w)
 {
 	return (double)(w->setup_ns.total_ns + w->stall_ns.total_ns + w->reclaim_ns.total_ns);
 }
@@ -145,16 +133,11 @@ static double dax_waited_ns(const struct dx_dax_window *w)
 /* The cost a size is judged by: the wait, when SETUPMAPPINGs were timed; else the mappings. */
 static double dax_cost(const struct dx_dax_window *w, const struct dx_dax_model_point *p)
 {
-	return w->setup_ns.count ? dax_wait(w, p).ns : (double)p->setups;
+	return w->setup_ns.count ? dx_dax_wait(w, p).ns : (double)p->setups;
 }
 
-/* What the model says of a window: the least cost, the smallest size within the margin of it, this size. */
-struct dax_verdict {
-	struct dx_dax_model_point best, recommended, here;
-	bool have_here;
-};
 
-static bool dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model *m, struct dax_verdict *v)
+bool dx_dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model *m, struct dx_dax_verdict *v)
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
 	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
@@ -172,7 +155,7 @@ static bool dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model
 }
 
 /* "0.123 s (0.100-0.150)": a wait and its interval ("one replay": none). */
-static int print_wait(char *buf, size_t len, struct dax_wait t)
+static int print_wait(char *buf, size_t len, struct dx_dax_wait t)
 {
 	if (t.replays == 1)
 		return snprintf(buf, len, "%.3f s (one replay)", t.ns / 1e9);
@@ -183,7 +166,7 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 {
 	uint64_t mib = (uint64_t)w->ranges * DAX_RANGE_MIB, want;
 	char span[2][32];
-	struct dax_verdict v;
+	struct dx_dax_verdict v;
 	size_t at = 0;
 	int n;
 
@@ -191,7 +174,7 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 		snprintf(buf, len, "window size unknown: no event reported it yet");
 		return;
 	}
-	if (!dax_verdict(w, m, &v)) {
+	if (!dx_dax_verdict(w, m, &v)) {
 		snprintf(buf, len, "no range use recorded (FUSE DAX range uses not watched, or none yet): no cache-size advice");
 		return;
 	}
@@ -217,16 +200,16 @@ void dx_dax_advice(const struct dx_dax_window *w, const struct dx_dax_model *m, 
 		n = snprintf(buf + at, len - at, "%" PRIu64 " made", w->setups);
 	ADVANCE(n);
 	if (w->setup_ns.count) {
-		n = snprintf(buf + at, len - at, "; waited on mappings, stalls and reclaims %.3f s", dax_waited_ns(w) / 1e9);
+		n = snprintf(buf + at, len - at, "; waited on mappings, stalls and reclaims %.3f s", dx_dax_waited_ns(w) / 1e9);
 		ADVANCE(n);
 		if (v.have_here) {
 			n = snprintf(buf + at, len - at, ", predicted ");
 			ADVANCE(n);
-			ADVANCE(print_wait(buf + at, len - at, dax_wait(w, &v.here)));
+			ADVANCE(print_wait(buf + at, len - at, dx_dax_wait(w, &v.here)));
 		}
 		n = snprintf(buf + at, len - at, "; at %" PRIu64 " MiB ", want);
 		ADVANCE(n);
-		ADVANCE(print_wait(buf + at, len - at, dax_wait(w, &v.recommended)));
+		ADVANCE(print_wait(buf + at, len - at, dx_dax_wait(w, &v.recommended)));
 	}
 	snprintf(buf + at, len - at, "; the window's struct pages: %" PRIu64 " KiB of guest memory at %" PRIu64
 		 " MiB, %" PRIu64 " KiB at %" PRIu64 " MiB",
@@ -268,7 +251,7 @@ static void text_dax_curve(FILE *out, const struct dx_dax_window *w, const struc
 			 dx_dax_interval(p->stalls_lo, p->stalls_hi, p->replays, span[1], sizeof(span[1])));
 		snprintf(inl, sizeof(inl), "%" PRIu64 " (%s)", p->inline_reclaims,
 			 dx_dax_interval(p->inline_lo, p->inline_hi, p->replays, span[2], sizeof(span[2])));
-		print_wait(wait, sizeof(wait), dax_wait(w, p));
+		print_wait(wait, sizeof(wait), dx_dax_wait(w, p));
 		fprintf(out, "  %6" PRIu64 " MiB %18s %14s %14s %9" PRIu64 " %26s %9" PRIu64 "%s\n",
 			(uint64_t)p->ranges * DAX_RANGE_MIB, setups, stalls, inl, p->removals, wait,
 			(uint64_t)p->ranges * RANGE_PAGE_STRUCT_BYTES / 1024,
@@ -671,7 +654,7 @@ static void json_interval(yajl_gen g, const char *name, uint64_t lo, uint64_t hi
 static void json_model_point(yajl_gen g, const char *key, const struct dx_dax_window *w,
 			     const struct dx_dax_model_point *p, const struct dx_dax_model *m)
 {
-	struct dax_wait t = dax_wait(w, p);
+	struct dx_dax_wait t = dx_dax_wait(w, p);
 	uint64_t replays[DX_DAX_MODEL_REPLAYS];
 
 	dx_json_map(g, key);
@@ -705,9 +688,9 @@ static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const stru
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];
 	size_t n = m ? dx_dax_model_curve(m, curve, CURVE_POINTS) : 0;
-	struct dax_verdict v;
+	struct dx_dax_verdict v;
 
-	if (!dax_verdict(w, m, &v)) {
+	if (!dx_dax_verdict(w, m, &v)) {
 		dx_json_null(g, "model");
 		return;
 	}
@@ -718,7 +701,7 @@ static void json_dax_model(yajl_gen g, const struct dx_dax_window *w, const stru
 	dx_json_u64(g, "replays", DX_DAX_MODEL_REPLAYS);
 	json_named_hist(g, "worker_lag_ns", dx_dax_model_lags(m));
 	dx_json_fixed3(g, "margin", DX_DAX_MODEL_MARGIN);
-	dx_json_u64(g, "waited_ns", (uint64_t)dax_waited_ns(w));
+	dx_json_u64(g, "waited_ns", (uint64_t)dx_dax_waited_ns(w));
 	dx_json_array(g, "curve");
 	for (size_t i = 0; i < n; i++)
 		json_model_point(g, NULL, w, &curve[i], NULL);

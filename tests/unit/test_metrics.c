@@ -368,6 +368,63 @@ static void test_lock_unknown(const struct dx_mounts *mounts)
 	dx_report_free(r);
 }
 
+/* An event of a DAX window of 16 ranges on the FUSE mount: OP on range RANGE of file 5, taking NS. */
+static void dax_event(struct dx_report *r, uint32_t op, uint64_t range, uint64_t ns)
+{
+	struct dx_event e = { .ts = clock_ns, .kind = DX_DAX_RANGE, .pid = 7, .tid = 7, .flags = DX_F_DAX_FAULT,
+			      .file = { .ino = 5, .dev = FUSE } };
+
+	e.dax = (struct dx_dax_range){ .window = 0xdef, .duration_ns = ns, .op = op, .offset = range << 21,
+				       .nr_ranges = 16, .nr_free = 6, .nr_busy = 10, .count = 1 };
+	clock_ns += MS;
+	dx_report_take(DX_REC_EVENT, &e, sizeof(e), r);
+}
+
+/*
+ * The cache-size model's advice, live: faults scanning 10 ranges of a
+ * 32 MiB window three times map each once, so 24 MiB (12 ranges: 20% free)
+ * is advised, below the window recorded: faults unseen there. Untimed, no
+ * wait is predicted; once a SETUPMAPPING is timed, the waits are.
+ */
+static void test_dax_model(const struct dx_mounts *mounts)
+{
+	static const char labels[] = "dev=\"0:42\",fstype=\"fuse.delayfs\",mountpoint=\"/mnt/my fuse\",window=\"0\"";
+	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
+	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .mounts = mounts };
+	char series[256], *text;
+
+	for (int pass = 0; pass < 3; pass++)
+		for (uint64_t range = 0; range < 10; range++)
+			dax_event(r, DX_DAX_USE, range, 0);
+	dx_report_settle(r, clock_ns + 2000 * MS);
+	text = render(r, &o);
+	snprintf(series, sizeof(series), "daxscope_dax_model_advised_ranges{%s}", labels);
+	is_int(value_of(text, series), 12, "the model's advised size: 12 ranges");
+	snprintf(series, sizeof(series), "daxscope_dax_model_advised_setups{%s,bound=\"median\"}", labels);
+	is_int(value_of(text, series), 10, "... making 10 SETUPMAPPINGs");
+	snprintf(series, sizeof(series), "daxscope_dax_model_advised_setups{%s,bound=\"highest\"}", labels);
+	is_int(value_of(text, series), 10, "... its interval's top");
+	snprintf(series, sizeof(series), "daxscope_dax_model_advised_faults_unseen{%s}", labels);
+	is_int(value_of(text, series), 1, "... below the window recorded, by faults: faults unseen");
+	snprintf(series, sizeof(series), "daxscope_dax_model_setups{%s,bound=\"median\"}", labels);
+	is_int(value_of(text, series), 10, "this size: 10 predicted");
+	ok(!strstr(text, "dax_model_advised_wait_seconds") && !strstr(text, "dax_model_wait_seconds"),
+	   "SETUPMAPPINGs untimed: no wait predicted, not even a family");
+	free(text);
+	dax_event(r, DX_DAX_SETUP, 0, 2 * MS);
+	dx_report_settle(r, clock_ns + 2000 * MS);
+	text = render(r, &o);
+	snprintf(series, sizeof(series), "daxscope_dax_model_advised_wait_seconds{%s,bound=\"median\"}", labels);
+	ok(value_of(text, series) > 0.019 && value_of(text, series) < 0.021, "timed: 10 mappings at 2 ms wait 0.02 s (%g)",
+	   value_of(text, series));
+	snprintf(series, sizeof(series), "daxscope_dax_waited_seconds_total{%s}", labels);
+	ok(value_of(text, series) > 0.0019 && value_of(text, series) < 0.0021, "... the 2 ms measured (%g)",
+	   value_of(text, series));
+	is_int(count_of(text, "# UNIT daxscope_dax_model_wait_seconds seconds"), 1, "... in seconds, said once");
+	free(text);
+	dx_report_free(r);
+}
+
 int main(void)
 {
 	struct dx_report *r = dx_report_new(&(struct dx_report_opts){ .max_findings = 1 });
@@ -375,7 +432,7 @@ int main(void)
 	struct dx_metrics_opts o = { .format = DX_METRICS_OPENMETRICS, .top_files = 1, .mounts = &mounts };
 	char *text;
 
-	plan(48 + 11);
+	plan(48 + 11 + 9);
 	test_mounts(&mounts);
 	test_mount_renewed();
 	/* file 1 on 8:0: four waits, a name no one should print raw; file 2 on 0:42: one punch, one wait */
@@ -418,6 +475,7 @@ int main(void)
 	test_mount_cap(&mounts);
 	test_top_lost_first();
 	test_lock_unknown(&mounts);
+	test_dax_model(&mounts);
 	dx_mounts_free(&mounts);
 	dx_report_free(r);
 	return done_testing();
