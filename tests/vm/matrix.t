@@ -396,6 +396,50 @@ my %model_outside = (
     32 => 'held-out 6.12 runs: 8 of 8 inside; an interval of the worker\'s timing, checked every run',
     64 => 'held-out 6.12 runs: 8 of 8 inside; an interval of the worker\'s timing, checked every run',
 );
+# daxexport's metrics (Prometheus text) by window: dax_ranges => { family => { bound or '' => value } }.
+sub metrics_by_window {
+    my ($text) = @_;
+    my (%by_index, %out);
+    for (split /\n/, $text // '') {
+        my ($name, $labels, $value) = /^daxscope_(dax_\w+)\{([^}]*)\} (\S+)$/ or next;
+        my %l = $labels =~ /(\w+)="([^"]*)"/g;
+        defined $l{window} or next;
+        $by_index{ $l{window} }{$name}{ $l{bound} // '' } = $value;
+    }
+    for my $w (values %by_index) {
+        $out{ $w->{dax_ranges}{''} } = $w if defined $w->{dax_ranges};
+    }
+    return \%out;
+}
+
+# The same windows served live by daxexport beside the recorder: its counts
+# the kernel's, the model's advice exported with a sane interval, and the text
+# clean for promtool.
+sub model_metrics {
+    my ($a, $out, $served) = @_;
+    my $metrics = metrics_by_window($a->{'model-metrics'});
+    is(scalar keys %$metrics, scalar @model_windows_mb, 'daxexport served every window') or diag($a->{'model-export-err'});
+    for my $mb (@model_windows_mb) {
+        my $m = $metrics->{ $mb / 2 } or next;
+        is($m->{dax_setups_total}{''}, $served->{$mb}, "$mb MiB, daxexport: the SETUPMAPPINGs virtiofsd served");
+        my ($advised, $s) = ($m->{dax_model_advised_ranges}{''}, $m->{dax_model_advised_setups} // {});
+        ok($advised && $advised >= 1, "$mb MiB, daxexport: a size advised (" . ($advised // 'none') . ' ranges)');
+        ok(defined $s->{median} && $s->{lowest} <= $s->{median} && $s->{median} <= $s->{highest},
+            "$mb MiB, daxexport: its SETUPMAPPINGs, lowest <= median <= highest ("
+            . join(' ', map { $s->{$_} // '-' } qw(lowest median highest)) . ')');
+        is($m->{dax_model_advised_faults_unseen}{''}, $advised && $advised < $mb / 2 ? 1 : 0,
+            "$mb MiB, daxexport: faults unseen exactly where the size advised is smaller (the workload faults)");
+    }
+    SKIP: {
+        skip 'promtool missing (package prometheus)', 1 unless `sh -c 'command -v promtool'`;
+        open my $f, '>', "$out/metrics" or die;
+        print $f $a->{'model-metrics'} // '';
+        close $f;
+        my ($rc, @lint) = run_cmd('sh', '-c', "promtool check metrics < '$out/metrics'");
+        is($rc, 0, 'promtool check metrics: the guest\'s text is clean') or diag(@lint);
+    }
+}
+
 sub model_guest {
     my ($k) = @_;
     plan skip_all => "$k: no module BTF (5.11+): FUSE DAX cannot be watched" unless grep { $_ eq 'FUSE DAX mappings' } @{ $must_watch{$k} };
@@ -412,12 +456,14 @@ sub model_guest {
     my %by_ranges = map { $_->{ranges} => $_ } @{ $doc->{dax_window} // [] };
     is(scalar keys %by_ranges, scalar @model_windows_mb, 'one window a mount, though each mount reuses the last one\'s address')
       or diag($a->{'model-mounts'});
+    my %served = map { $_ => scalar(() = slurp("$out/virtiofsd$_.log") =~ /opcode: SETUPMAPPING/g) } @model_windows_mb;
+    model_metrics($a, $out, \%served);
     my $largest = $by_ranges{ $model_windows_mb[-1] / 2 } or return;
     my %curve = map { $_->{ranges} => $_ } @{ $largest->{model}{curve} // [] };
     for my $mb (@model_windows_mb) {
         my $w = $by_ranges{ $mb / 2 };
         ok($w, "$mb MiB: its window is reported") or next;
-        my $served = () = slurp("$out/virtiofsd$mb.log") =~ /opcode: SETUPMAPPING/g;
+        my $served = $served{$mb};
         is($w->{setupmappings} - $w->{failed_setupmappings}, $served, "$mb MiB: SETUPMAPPINGs virtiofsd served: $served");
         is($w->{model} && $w->{model}{working_set_ranges}, 28, "$mb MiB: the model saw the workload's 28 ranges");
         my $own = $w->{model}{this_window}{setupmappings} // -1;

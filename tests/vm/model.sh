@@ -6,6 +6,8 @@
 # predicts, and against what the largest window's model predicts for every
 # smaller size. MODEL_KEEP_CAPTURE=1 leaves the capture in the first
 # window's share (model.dxc), for replays on the host (tests/vm/calibrate.sh).
+# daxexport serves the same windows live beside it: its metrics once the
+# workloads are done.
 
 # single: files made by extending writes (FUSE WRITE: no range), then read,
 # written in place and fault-read through mappings, three times: 28 ranges.
@@ -71,6 +73,10 @@ workload_program() {
 $D/daxtrace record -o /tmp/model.dxc 2> /tmp/record.err &
 rec=$!
 await_watching /tmp/record.err
+ip link set lo up
+$D/daxexport -i 0.5 2> /tmp/export.err &
+exporter=$!
+await_watching /tmp/export.err
 : > /tmp/mounts
 for mb in $WINDOWS_MB; do
 	mnt=/mnt/m$mb
@@ -86,6 +92,12 @@ done
 sleep 1
 kill -INT $rec
 wait $rec
+sleep 1 # the uses held for the worker's passes after them are replayed a second on
+wget -q -O /tmp/metrics http://127.0.0.1:9477/metrics 2>> /tmp/export.err || echo "wget: exit $?" >> /tmp/export.err
+kill -INT $exporter
+wait $exporter
+artifact model-metrics /tmp/metrics
+artifact model-export-err /tmp/export.err
 artifact model-mounts /tmp/mounts
 if [ "$MODEL_KEEP_CAPTURE" = 1 ]; then # not DAX: after the recording, through FUSE
 	first=${WINDOWS_MB%% *}

@@ -193,7 +193,7 @@ add_binary() { # SRC DEST
 }
 add_binary "$(command -v mke2fs)" /sbin/e2fs-mkfs
 add_binary "$(command -v mkfs.xfs)" /sbin/xfs-mkfs
-for b in daxtrace daxtop daxcheck race readrace mapstore delayfs rawfs faultbench denyfentry; do
+for b in daxtrace daxtop daxexport daxcheck race readrace mapstore delayfs rawfs faultbench denyfentry; do
 	add_binary "$top/build/$b" "/daxscope/$b"
 done
 if [ "$mode" = verdict ] && [ "$verdict_all" = 1 ]; then # where the host has them (tests/vm/verdict-rows.sh says if not)
