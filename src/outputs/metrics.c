@@ -556,28 +556,33 @@ struct dax_model_entity {
 	struct dx_dax_verdict v;
 };
 
-/* A point's SETUPMAPPINGs: the median, and the lowest and highest replay where there is an interval. */
+/* A prediction: the median, and the lowest and highest replay where there is an interval (not from one replay). */
+static void bounded(const struct om *o, const char *name, const char *labels, uint32_t replays, const char *median,
+		    const char *lowest, const char *highest)
+{
+	sample(o, name, "", labels, "bound=\"median\"", median);
+	if (replays == 1)
+		return;
+	sample(o, name, "", labels, "bound=\"lowest\"", lowest);
+	sample(o, name, "", labels, "bound=\"highest\"", highest);
+}
+
+/* A point's SETUPMAPPINGs. */
 static void model_setups(const struct om *o, const char *name, const char *labels, const struct dx_dax_model_point *p)
 {
-	char value[32];
+	char v[3][32];
 
-	sample(o, name, "", labels, "bound=\"median\"", u64(value, sizeof(value), p->setups));
-	if (p->replays == 1)
-		return; /* one replay: no interval */
-	sample(o, name, "", labels, "bound=\"lowest\"", u64(value, sizeof(value), p->setups_lo));
-	sample(o, name, "", labels, "bound=\"highest\"", u64(value, sizeof(value), p->setups_hi));
+	bounded(o, name, labels, p->replays, u64(v[0], sizeof(v[0]), p->setups), u64(v[1], sizeof(v[1]), p->setups_lo),
+		u64(v[2], sizeof(v[2]), p->setups_hi));
 }
 
 /* ... and the wait at them, in seconds. */
 static void model_wait(const struct om *o, const char *name, const char *labels, struct dx_dax_wait t)
 {
-	char value[32];
+	char v[3][32];
 
-	sample(o, name, "", labels, "bound=\"median\"", seconds(value, sizeof(value), (uint64_t)t.ns));
-	if (t.replays == 1)
-		return;
-	sample(o, name, "", labels, "bound=\"lowest\"", seconds(value, sizeof(value), (uint64_t)t.lo));
-	sample(o, name, "", labels, "bound=\"highest\"", seconds(value, sizeof(value), (uint64_t)t.hi));
+	bounded(o, name, labels, t.replays, seconds(v[0], sizeof(v[0]), (uint64_t)t.ns),
+		seconds(v[1], sizeof(v[1]), (uint64_t)t.lo), seconds(v[2], sizeof(v[2]), (uint64_t)t.hi));
 }
 
 static void dax_model_series(const struct om *o, const struct dax_model_entity *ents, size_t n)

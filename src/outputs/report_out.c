@@ -136,7 +136,6 @@ static double dax_cost(const struct dx_dax_window *w, const struct dx_dax_model_
 	return w->setup_ns.count ? dx_dax_wait(w, p).ns : (double)p->setups;
 }
 
-
 bool dx_dax_verdict(const struct dx_dax_window *w, const struct dx_dax_model *m, struct dx_dax_verdict *v)
 {
 	struct dx_dax_model_point curve[CURVE_POINTS];

@@ -253,7 +253,8 @@ chmod +x "$stage/init"
 # doesn't work!", twice in a 6.12 guest at idle priority beside a CI run).
 qemu=qemu-system-x86_64
 machine="-accel tcg,thread=single -cpu max -smp 2 -m 2G"
-append="console=ttyS0 memmap=512M!1G panic=-1 quiet loglevel=3 no_timer_check"
+boot_args="console=ttyS0 panic=-1 quiet loglevel=3 no_timer_check" # every guest's; the pmem guests add their memmap
+append="$boot_args memmap=512M!1G"
 # verdict: a second pmem device (/dev/pmem1), apart from the first, for the second DAX filesystem
 # (tests/vm/verdict-rows.sh: on 7.3 a DAX page of the first one's keeps a reference)
 [ "$mode" = verdict ] && append="$append memmap=256M!1664M"
@@ -311,7 +312,7 @@ case $mode in virtiofs*)
 		done
 	fi
 	start_virtiofsds
-	append="console=ttyS0 panic=-1 quiet loglevel=3 no_timer_check"
+	append="$boot_args"
 	;;
 esac
 # tracepoint mode's BPF LSM program needs "bpf" among the LSMs: 5.10's CONFIG_LSM lacks it
