@@ -8,6 +8,7 @@
  * two front ends.
  */
 #include <argp.h>
+#include <errno.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ enum {
 	OPT_MARKDOWN,
 	OPT_VERDICT,
 	OPT_TIME,
+	OPT_TRACE,
 };
 
 static const struct argp_option options[] = {
@@ -55,6 +57,7 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "seed", OPT_SEED, "N", 0, "seed of the random operation mix (default 1)", 0 },
 	{ "verbose", 'v', NULL, 0, "every run's true events and findings, on stderr", 0 },
+	{ "trace", OPT_TRACE, "FILE", 0, "every run's true events and findings, into FILE", 0 },
 	{ "json", OPT_JSON, NULL, 0, "rows (or verdicts) as JSON", 0 },
 	{ "markdown", OPT_MARKDOWN, NULL, 0, "rows as a markdown table", 0 },
 	{ "list", 'l', NULL, 0, "list the scenarios", 0 },
@@ -93,7 +96,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	int i;
 
 	if (key == 'n' || key == 's' || key == OPT_EXPECT_CLEAN || key == OPT_SERVER_LOG || key == OPT_SERVER_STRACE ||
-	    key == OPT_SEED || key == 'v' || key == OPT_MARKDOWN)
+	    key == OPT_SEED || key == 'v' || key == OPT_TRACE || key == OPT_MARKDOWN)
 		for (const struct argp_option *opt = options; opt->name; opt++)
 			o->table_option = opt->key == key ? opt->name : o->table_option;
 	switch (key) {
@@ -116,6 +119,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --seed '%s'", arg);
 		break;
 	case 'v': o->truth.trace = stderr; break;
+	case OPT_TRACE:
+		o->truth.trace = fopen(arg, "w");
+		if (!o->truth.trace)
+			argp_error(state, "--trace %s: %s", arg, strerror(errno));
+		setvbuf(o->truth.trace, NULL, _IOLBF, 0); /* whole lines, should a bound kill daxcheck */
+		break;
 	case OPT_JSON: o->format = DX_TRUTH_JSON; break;
 	case OPT_MARKDOWN: o->format = DX_TRUTH_MARKDOWN; break;
 	case OPT_VERDICT: o->verdict = true; break;

@@ -440,6 +440,8 @@ int dx_truth_run(struct dx_truth *t, size_t i, struct dx_truth_row *row, char *e
 	memset(row, 0, sizeof(*row));
 	snprintf(row->scenario, sizeof(row->scenario), "%s", s->name);
 	snprintf(row->fs, sizeof(row->fs), "%.31s", t->fs);
+	if (t->o.trace)
+		fprintf(t->o.trace, "scenario %s on %s\n", s->name, t->fs);
 	for (env.index = 0; env.index < runs + row->rerun && !ret; env.index++) {
 		struct truth_run r = { 0 };
 

@@ -28,6 +28,8 @@ is($rc, 2, 'a --time of 0 is refused');
 my ($err);
 ($rc, undef, $err) = run_cmd($daxcheck, '--verdict', '--runs', '3', '/');
 ok($rc == 2 && $err =~ /--runs is for the truth table/, 'an option of the truth table is refused with --verdict');
+($rc, undef, $err) = run_cmd($daxcheck, '--trace', '/nonexistent/trace', '/');
+ok($rc == 2 && $err =~ m{--trace /nonexistent/trace: No such file or directory}, 'a --trace file that cannot be written is refused, named');
 
 sub verdict {
     my ($what, $dir) = @_;

@@ -41,10 +41,10 @@ for i in 1 2 3 4 5; do [ -b /dev/vda ] && break; sleep 1; done
 truth() {
 	scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
 	# shellcheck disable=SC2086
-	$D/daxcheck --expect-clean --json --runs "$ROWS_TRUTH_RUNS" $scenarios "/mnt/$1" > /tmp/truth.json 2> /tmp/truth.err
+	$D/daxcheck --expect-clean --json --trace /tmp/truth.trace --runs "$ROWS_TRUTH_RUNS" $scenarios "/mnt/$1" \
+		> /tmp/truth.json 2> /tmp/truth.err
 	echo "exit $?" >> /tmp/truth.err
-	artifact "rows-$1-truth" /tmp/truth.json
-	artifact "rows-$1-truth-err" /tmp/truth.err
+	truth_artifacts "rows-$1"
 }
 [ "$ROWS_TRUTH_RUNS" -gt 0 ] && truth ext4
 umount /mnt/ext4

@@ -153,7 +153,8 @@ for my $k (@kernels) {
         for my $fs (qw(ext4 xfs)) {
             my $rows = eval { decode_json($art->{"rows-$fs-truth"} // '') };
             ok($rows && @$rows && !grep({ !$_->{ok} } @$rows), "$k truth table, non-DAX $fs: every row met its target")
-              or diag(($art->{"rows-$fs-truth"} // '') . ($art->{"rows-$fs-truth-err"} // ''));
+              or diag($rows ? join("\n", map { truth_trace($art, "rows-$fs", $_) } grep { !$_->{ok} } @$rows)
+                            : ($art->{"rows-$fs-truth-err"} // ''));
         }
     };
 }

@@ -39,10 +39,9 @@ artifact fuse-report-err /tmp/report.err
 truth() { # NAME DAXCHECK-ARGS...: the rows of one FUSE filesystem
 	name=$1
 	shift
-	$D/daxcheck --json --runs "$DAXCHECK_RUNS" "$@" > /tmp/truth.json 2> /tmp/truth.err
+	$D/daxcheck --json --trace /tmp/truth.trace --runs "$DAXCHECK_RUNS" "$@" > /tmp/truth.json 2> /tmp/truth.err
 	echo "exit $?" >> /tmp/truth.err
-	artifact "$name-truth" /tmp/truth.json
-	artifact "$name-truth-err" /tmp/truth.err
+	truth_artifacts "$name"
 }
 [ "$DAXCHECK_RUNS" -gt 0 ] || exit 0
 truth delayfs --server-log /tmp/delayfs.log $mnt

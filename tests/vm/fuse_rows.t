@@ -70,9 +70,9 @@ sub truth_rows {
         if ($reads_hidden && !$r->{ok} && $reads_fault{ $r->{scenario} }) {
             ok($r->{raced} + $r->{rerun} == $r->{runs} && !$r->{fp} && !$r->{undated}
                 && $r->{reads_unwatched} == $r->{runs}, "$text: its misses are the reads its windows say go unseen")
-              or diag(explain $r);
+              or diag(truth_trace($a, $fs, $r));
         } else {
-            ok($r->{ok}, $text) or diag(explain $r);
+            ok($r->{ok}, $text) or diag(truth_trace($a, $fs, $r));
         }
     }
 }

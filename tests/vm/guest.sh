@@ -12,6 +12,16 @@ artifact() { # NAME FILE
 	cat "$2"
 	echo "@@END $1@@"
 }
+# truth_artifacts NAME: daxcheck's rows (/tmp/truth.json), its errors
+# (/tmp/truth.err) and, where a row missed its target, its --trace
+# (/tmp/truth.trace) but the blocked faults: what it judged, for the test to show
+truth_artifacts() {
+	artifact "$1-truth" /tmp/truth.json
+	artifact "$1-truth-err" /tmp/truth.err
+	grep -q '"ok":false' /tmp/truth.json || return 0
+	grep -v '^daxscope: blocked,' /tmp/truth.trace > /tmp/truth.trace.rest
+	artifact "$1-truth-trace" /tmp/truth.trace.rest
+}
 # verdict NAME DIR: daxcheck --verdict --json --time VERDICT_SECONDS on the
 # filesystem at DIR; its progress lines and exit status stream to the console
 # as they come (artifact verdict-NAME-err), then its JSON (artifact verdict-NAME)
@@ -153,9 +163,9 @@ record() {
 	# the truth table's rows for this DAX filesystem (fio is not in the guest)
 	scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
 	# shellcheck disable=SC2086
-	bounded 150 /tmp/truth.json /tmp/truth.err $D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios "$mnt"
-	artifact "$fs-truth" /tmp/truth.json
-	artifact "$fs-truth-err" /tmp/truth.err
+	bounded 150 /tmp/truth.json /tmp/truth.err $D/daxcheck --expect-clean --json --trace /tmp/truth.trace \
+		--runs "$DAXCHECK_RUNS" $scenarios "$mnt"
+	truth_artifacts "$fs"
 	umount "$mnt"
 }
 record ext4

@@ -115,7 +115,7 @@ sub truth_rows {
         my $must_race = !$server_unseen || $r->{scenario} =~ /^(mix|start_race)$/;
         ok($r->{ok} && ($r->{raced} > 0 || !$must_race) && $r->{clean} == $r->{runs},
             "$fs-dax $r->{scenario}: $r->{clean} of $r->{runs} runs clean ($r->{raced} raced), $r->{blocked} blocked faults")
-          or diag(explain $r);
+          or diag(truth_trace($a, $fs, $r));
     }
 }
 

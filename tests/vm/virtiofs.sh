@@ -184,8 +184,8 @@ artifact virtiofs-report-err /tmp/report.err
 mount -t virtiofs daxfs $mnt -o dax
 scenarios=$($D/daxcheck --list | awk '$1 != "fio" { printf " --scenario %s", $1 }')
 # shellcheck disable=SC2086
-$D/daxcheck --expect-clean --json --runs "$DAXCHECK_RUNS" $scenarios $mnt > /tmp/truth.json 2> /tmp/truth.err
+$D/daxcheck --expect-clean --json --trace /tmp/truth.trace --runs "$DAXCHECK_RUNS" $scenarios $mnt \
+	> /tmp/truth.json 2> /tmp/truth.err
 echo "exit $?" >> /tmp/truth.err
-artifact virtiofs-truth /tmp/truth.json
-artifact virtiofs-truth-err /tmp/truth.err
+truth_artifacts virtiofs
 umount $mnt

@@ -17,6 +17,7 @@ our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder st
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
   free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found check_fuse_race_read artifacts
+  truth_trace
   same_file judge_verdict_rows guest_verdict kernel_at_least);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
@@ -128,6 +129,18 @@ sub artifacts {
     $log =~ s/\r//g;    # the serial console ends lines with CR LF
     while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
     return \%a;
+}
+
+# What daxcheck judged in a row that missed its target, from a guest's
+# artifact NAME-truth-trace (tests/vm/guest.sh truth_artifacts): the row on
+# one line, its false positives and missed events (a CI that keeps a failure's
+# first lines keeps these), then the scenario's whole trace but blocked faults.
+sub truth_trace {
+    my ($a, $name, $row) = @_;
+    my ($section) = ($a->{"$name-truth-trace"} // '') =~ /^(scenario \Q$row->{scenario}\E on .*?)(?=^scenario |\z)/ms;
+    my @lines = split /\n/, $section // "no trace of $row->{scenario} (artifact $name-truth-trace)";
+    my @wrong = grep { /^daxscope: false positive|: missed$/ } @lines;
+    return join "\n", JSON::PP->new->canonical->encode($row), @wrong, @lines;
 }
 
 sub slurp {
