@@ -2,8 +2,9 @@
 /*
  * File names for (dev, ino, gen): asked of a live task while its punch or
  * fault is still in flight (/proc/PID/fd/FD, else the mappings in
- * /proc/PID/maps, else its open files), and checked with stat() so a renamed
- * or reused path is never printed for the wrong inode. The asking is done on
+ * /proc/PID/maps, else its open files; a task gone by then, under --path,
+ * the punch's dentry name in that directory), and checked with stat() so a
+ * renamed or reused path is never printed for the wrong inode. The asking is done on
  * a thread of its own, each lookup's work capped, so that a task with many
  * files and mappings cannot hold the caller's events back.
  */
@@ -215,6 +216,55 @@ static bool from_maps(uint32_t pid, const struct dx_file *f, char *out, size_t l
 	return found;
 }
 
+/* Frees QUEUE's N directory names. */
+static void free_names(char **queue, size_t n)
+{
+	while (n)
+		free(queue[--n]);
+	free(queue);
+}
+
+/*
+ * The task gone before its fd was read (a `fallocate` exits at once): its
+ * dentry NAME (DX_NAME_LEN bytes at most, a prefix of a longer one) in DIR
+ * or below, breadth first, on DIR's filesystem, no symlink followed, at most
+ * DX_PATH_DIR_ENTRIES entries read: a tree under --path is walked by whoever
+ * can write there, and the walk must end.
+ */
+static bool from_dir(const char *dir, const char *name, const struct dx_file *f, char *out, size_t len)
+{
+	size_t n = 0, cap = 0, next = 0, entries = 0;
+	char **queue = NULL, path[PATH_MAX];
+	bool found = false;
+	struct stat root, st;
+
+	if (!dir || !name[0] || stat(dir, &root))
+		return false;
+	*DX_PUSH(queue, n, cap) = strdup(dir);
+	while (!found && next < n && entries < DX_PATH_DIR_ENTRIES) {
+		DIR *d = queue[next] ? opendir(queue[next]) : NULL;
+		struct dirent *de;
+
+		while (d && !found && entries++ < DX_PATH_DIR_ENTRIES && (de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+			    snprintf(path, sizeof(path), "%s/%s", queue[next], de->d_name) >= (int)sizeof(path))
+				continue;
+			if (!strncmp(de->d_name, name, DX_NAME_LEN - 1) && names_file(path, f)) {
+				snprintf(out, len, "%s", path);
+				found = true;
+			} else if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) && !lstat(path, &st) &&
+				   S_ISDIR(st.st_mode) && st.st_dev == root.st_dev) {
+				*DX_PUSH(queue, n, cap) = strdup(path);
+			}
+		}
+		if (d)
+			closedir(d);
+		next++;
+	}
+	free_names(queue, n);
+	return found;
+}
+
 /* ---- lookups, on threads of their own ---- */
 
 /* One lookup: the task's fd, else its mappings, else its open files; or only the fd, for a known name. */
@@ -228,6 +278,8 @@ struct lookup {
 	bool search;  /* the fd told nothing (none, or closed meanwhile): the task's mappings and files are searched */
 	bool found;
 	bool want_mount; /* the file's mount, if the task's mount namespace is not ours */
+	const char *dir; /* --path, or NULL: where the task's gone, its dentry name is looked for */
+	char name[DX_NAME_LEN + 1];
 	bool mount_found;
 	uint64_t mntns;
 	char fstype[64];
@@ -255,6 +307,7 @@ struct dx_path_lookups {
 	struct u64_map waiting_of_task, waiting_of_cgroup; /* lookups waiting, by task and by cgroup */
 	struct u64_map mounts_asked; /* (device, task) whose mount was asked for: a device number is reused */
 	uint64_t dropped;
+	char *dir; /* --path, or NULL */
 	dx_path_fn fn; /* of the collect in progress */
 	dx_mount_fn mount_fn;
 	void *ctx;
@@ -316,7 +369,8 @@ static void *search(void *job)
 
 	if (l->search)
 		l->found = from_maps(l->pid, &l->file, l->path, sizeof(l->path)) ||
-			   from_fds(l->pid, &l->file, l->path, sizeof(l->path));
+			   from_fds(l->pid, &l->file, l->path, sizeof(l->path)) ||
+			   from_dir(l->dir, l->name, &l->file, l->path, sizeof(l->path));
 	if (l->want_mount)
 		find_mount(l);
 	return l;
@@ -393,17 +447,18 @@ static void searched(void *job, void *ctx)
 	finish(ctx, job);
 }
 
-struct dx_path_lookups *dx_path_lookups_new(void)
+struct dx_path_lookups *dx_path_lookups_new(const char *dir)
 {
 	struct dx_path_lookups *pl = calloc(1, sizeof(*pl));
 
 	if (!pl)
 		return NULL;
+	pl->dir = dir ? strdup(dir) : NULL;
 	pl->known = dx_paths_new();
 	pl->asked = calloc(DX_PATH_ASKED_KEPT, sizeof(*pl->asked));
 	pl->by_fd = dx_worker_new(&(struct dx_worker_ops){ read_fd, fd_read, free, free, pl });
 	pl->searching = dx_worker_new(&(struct dx_worker_ops){ search, searched, free, free, pl });
-	if (!pl->known || !pl->asked || !pl->by_fd || !pl->searching) {
+	if (!pl->known || !pl->asked || !pl->by_fd || !pl->searching || (dir && !pl->dir)) {
 		dx_path_lookups_free(pl);
 		return NULL;
 	}
@@ -448,6 +503,8 @@ void dx_path_lookups_ask(struct dx_path_lookups *pl, const struct dx_file *f, ui
 	l->cgroup = cgroup;
 	l->fd = fd;
 	l->recheck = recheck;
+	l->dir = pl->dir;
+	snprintf(l->name, sizeof(l->name), "%.*s", DX_NAME_LEN, name);
 	dx_worker_add(pl->by_fd, l, 1);
 }
 
@@ -485,6 +542,7 @@ void dx_path_lookups_free(struct dx_path_lookups *pl)
 	u64_map_free(&pl->waiting_of_task);
 	u64_map_free(&pl->waiting_of_cgroup);
 	u64_map_free(&pl->mounts_asked);
+	free(pl->dir);
 	free(pl);
 }
 

@@ -174,8 +174,10 @@ void dx_report_take(uint32_t type, const void *payload, uint32_t len, void *repo
 		snprintf(r->banner, sizeof(r->banner), "%.*s", (int)len, (const char *)payload);
 		break;
 	case DX_REC_DIR:
-		if (!r->dir[0]) /* a reader's own --path comes first */
+		if (!r->dir[0]) { /* a reader's own --path comes first */
 			dx_report_set_dir(r, payload);
+			r->dir_recorded = true;
+		}
 		break;
 	case DX_REC_PROBE:
 		*DX_PUSH(r->probes, r->nprobes, r->cap_probes) = *(const struct dx_probe *)payload;
@@ -268,8 +270,14 @@ bool dx_report_wants(const struct dx_report *r, const struct dx_file *f)
 
 	if (!r->dir[0])
 		return true;
+	/*
+	 * A file never named (deleted, or its task gone and its name not found
+	 * under the recorder's --path) is of that filesystem when the kernel kept
+	 * to it: shown unnamed rather than its windows lost. Under a reader's own
+	 * --path it may be any filesystem's.
+	 */
 	path = dx_paths_get(r->paths, f);
-	return path && dx_path_in_dir(path, r->dir);
+	return path ? dx_path_in_dir(path, r->dir) : r->dir_recorded;
 }
 
 void dx_report_set_damaged(struct dx_report *r, const char *warning)

@@ -39,6 +39,7 @@ struct dx_report {
 	char warning[512]; /* "" unless the records were cut short by damage */
 	struct dx_capture_cut cut; /* reason 0 unless the recording stopped writing early (DX_REC_CUT) */
 	char dir[4096];    /* "" or only files under it are reported */
+	bool dir_recorded; /* dir is the recorder's --path: the kernel kept to its filesystem */
 };
 
 #endif /* DAXSCOPE_REPORT_INT_H */

@@ -1049,7 +1049,7 @@ int dx_session_open(const struct dx_session_opts *o, struct dx_session **out, ch
 	ensure_tracefs();
 	libbpf_set_print(keep_libbpf_log);
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->lookups = dx_path_lookups_new())) {
+	if (!s || !(s->lookups = dx_path_lookups_new(o->path))) {
 		free(s);
 		return fail(err, errlen, "out of memory");
 	}

@@ -4,7 +4,8 @@
  * thread; asked again when a punch's dentry says the known path is another
  * file's (FUSE and virtio-fs reuse inode numbers, with no generation to tell
  * them apart); a (file, task) not found is not asked again; past the queue,
- * lookups are dropped and counted.
+ * lookups are dropped and counted. A task gone before its lookup: under
+ * --path, its dentry's name found in that tree; without, no name.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daxscope/core/names.h"
@@ -30,10 +32,64 @@ static void no_mount(uint32_t dev, uint64_t mntns, const char *fstype, const cha
 	abort(); /* none asked for */
 }
 
+/* A pid that was a task and is no more: a child reaped. */
+static uint32_t gone_pid(void)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return (uint32_t)pid;
+}
+
+/* F, in DIR/a/b/NAME, looked up for a task gone: by name under --path DIR, and not without it. */
+static void gone_task(const char *dir)
+{
+	const char *deep = "a-name-longer-than-the-kernels-forty-bytes-of-a-dentry";
+	char path[PATH_MAX], name[PATH_MAX] = "", dentry[DX_NAME_LEN];
+	struct dx_path_lookups *under = dx_path_lookups_new(dir), *anywhere = dx_path_lookups_new(NULL);
+	uint32_t pid = gone_pid();
+	struct dx_file f = { 0 };
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/a", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/%s", dir, deep);
+	fd = open(path, O_CREAT | O_RDWR, 0600);
+	ok(fd >= 0 && !fstat(fd, &st), "a file two directories down, of a long name");
+	f.ino = st.st_ino;
+	f.dev = dx_dev_from_user(st.st_dev);
+	memcpy(dentry, deep, sizeof(dentry) - 1); /* as the kernel's event holds it: cut short */
+	dentry[sizeof(dentry) - 1] = '\0';
+	dx_path_lookups_ask(anywhere, &f, pid, 0, 3, dentry, false);
+	dx_path_lookups_drain(anywhere, keep_name, no_mount, name);
+	is_str(name, "", "its task gone, no --path: no name");
+	dx_path_lookups_ask(under, &f, pid, 0, 3, dentry, false);
+	dx_path_lookups_drain(under, keep_name, no_mount, name);
+	is_str(name, path, "its task gone, under --path: found by the dentry's name the kernel cut short");
+	f.ino++;
+	name[0] = '\0';
+	dx_path_lookups_ask(under, &f, pid, 0, 3, dentry, false);
+	dx_path_lookups_drain(under, keep_name, no_mount, name);
+	is_str(name, "", "that name, another inode: no name");
+	close(fd);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	rmdir(path);
+	dx_path_lookups_free(under);
+	dx_path_lookups_free(anywhere);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/daxscope-paths-XXXXXX", path[PATH_MAX], other[PATH_MAX], name[PATH_MAX] = "";
-	struct dx_path_lookups *pl = dx_path_lookups_new();
+	struct dx_path_lookups *pl = dx_path_lookups_new(NULL);
 	struct dx_file f = { 0 };
 	uint32_t self = (uint32_t)getpid();
 	struct stat st;
@@ -99,6 +155,7 @@ int main(void)
 	ok(dx_path_lookups_dropped(pl) == dropped, "another task's name is asked for meanwhile");
 	dx_path_lookups_drain(pl, keep_name, no_mount, name);
 	close(fd);
+	gone_task(dir);
 	rmdir(dir);
 	dx_path_lookups_free(pl);
 	return done_testing();

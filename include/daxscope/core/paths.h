@@ -21,7 +21,9 @@ void dx_paths_forget(struct dx_paths *p, const struct dx_file *f);
  * thread never waits on /proc. One thread reads the fd a punch came with;
  * what that leaves unnamed (no fd, or closed meanwhile) goes on to another,
  * which searches the task's mappings (at most DX_PATH_MAPS_LINES lines) and
- * open files (at most DX_PATH_FDS_LOOKED_AT), so that no search delays a
+ * open files (at most DX_PATH_FDS_LOOKED_AT), and where the task is gone
+ * and a --path DIR was given, DIR's tree for the punch's dentry name (at
+ * most DX_PATH_DIR_ENTRIES entries), so that no search delays a
  * quick answer. At most DX_PATH_QUEUE lookups wait for each thread, at most
  * DX_PATH_TASK_SHARE of one task and DX_PATH_CGROUP_SHARE of one cgroup, so
  * that one user's files cannot take every other's turn; the rest are dropped
@@ -39,6 +41,7 @@ void dx_paths_forget(struct dx_paths *p, const struct dx_file *f);
 #define DX_PATH_ASKED_KEPT 4096
 #define DX_PATH_MAPS_LINES 16384
 #define DX_PATH_FDS_LOOKED_AT 4096
+#define DX_PATH_DIR_ENTRIES 65536
 #define DX_PATH_NAMES_KEPT 65536
 #define DX_PATH_MOUNTS_KEPT 65536
 
@@ -46,7 +49,8 @@ struct dx_path_lookups;
 typedef void (*dx_path_fn)(const struct dx_file *f, const char *path, void *ctx);
 /* A device's mount in another mount namespace (MNTNS, its inode number): type and mount point there. */
 typedef void (*dx_mount_fn)(uint32_t dev, uint64_t mntns, const char *fstype, const char *point, void *ctx);
-struct dx_path_lookups *dx_path_lookups_new(void);
+/* DIR: --path, or NULL. */
+struct dx_path_lookups *dx_path_lookups_new(const char *dir);
 /*
  * Asks for F's name from task PID (of cgroup CGROUP): its fd FD (-1: none), else its mappings
  * and open files. A file named already is asked again, by its fd only, when
