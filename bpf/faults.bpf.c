@@ -8,17 +8,17 @@
  */
 #include "daxscope.bpf.h"
 
-/* The address of the user fault in progress on this CPU; the fault path does not sleep before it maps pages. */
-struct fault_start {
-	__u64 address;
-	__u32 tid;
-};
-
+/*
+ * The address of each task's last user fault, by thread id: not one slot
+ * per CPU, since a preemptible kernel (7.3: CONFIG_PREEMPT_LAZY) may preempt
+ * the fault before it maps pages, and move the task or let another fault on
+ * its CPU (docs/design.md).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
 	__type(key, __u32);
-	__type(value, struct fault_start);
+	__type(value, __u64);
 } fault_starts SEC(".maps");
 
 struct vma_page {
@@ -99,16 +99,10 @@ static __always_inline void send_map_fault(struct inode *inode, struct armed_fil
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(on_user_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	__u32 zero = 0;
-	struct fault_start *fs;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	if (!any_window_open())
-		return 0;
-	fs = bpf_map_lookup_elem(&fault_starts, &zero);
-	if (fs) {
-		fs->address = address;
-		fs->tid = (__u32)bpf_get_current_pid_tgid();
-	}
+	if (any_window_open())
+		bpf_map_update_elem(&fault_starts, &tid, &address, BPF_ANY);
 	return 0;
 }
 
@@ -128,14 +122,13 @@ static long vma_page_of(struct task_struct *task, struct vm_area_struct *vma, vo
 /* The page this task is faulting on in mapping, if its user fault was seen. */
 static __always_inline bool faulting_page(struct address_space *mapping, struct vma_page *p)
 {
-	struct fault_start *fs;
-	__u32 zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *address = bpf_map_lookup_elem(&fault_starts, &tid);
 
-	fs = bpf_map_lookup_elem(&fault_starts, &zero);
-	if (!fs || fs->tid != (__u32)bpf_get_current_pid_tgid())
+	if (!address)
 		return false;
 	p->mapping = mapping;
-	p->address = fs->address;
+	p->address = *address;
 	if (bpf_find_vma(bpf_get_current_task_btf(), p->address, vma_page_of, p, 0))
 		count_drop(DX_DROP_VMA);
 	return p->found;
