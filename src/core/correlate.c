@@ -441,8 +441,9 @@ static void on_lock_wait(struct dx_correlator *c, const struct dx_event *e)
 
 /*
  * Fault-around mapped cached pages without any lock. Its page is the faulting
- * one when the kernel side saw the fault's address, else the first page of
- * the mapped range that the punch covers.
+ * one when the kernel side saw the fault's address; else (its VMA walk
+ * refused, its address not seen) one of the mapped pages the punch covers,
+ * no telling which: the group holds them all, from the first.
  */
 static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_window *w, const struct dx_event *e)
 {
@@ -453,6 +454,9 @@ static void on_map_fault(struct dx_correlator *c, size_t file, struct punch_wind
 	if (!e->page.address && w && e->page.index < w->first_page && last >= w->first_page)
 		at.page.index = w->first_page;
 	g = fault_for(c, file, &at);
+	last = w && last > w->last_page ? w->last_page : last;
+	if (g && !e->page.address && w && g->page == at.page.index && last > g->page) /* 512 pages at most */
+		g->more_pages = (uint16_t)(last - g->page);
 	if (g) {
 		g->write |= e->flags & DX_F_WRITE;
 		g->entered = e->flags & DX_F_ENTRY;

@@ -422,6 +422,7 @@ static void judge_faults(struct judging *v)
 		}
 		f = add_finding(v, g->wait_ns ? DX_FINDING_BLOCKED_FAULT : DX_FINDING_UNBLOCKED_FAULT, &g->task,
 				g->page, g->t);
+		f->last_page = g->page + g->more_pages;
 		f->lock_wait_ns = g->wait_ns;
 		f->fault_ns = g->fault_ns;
 		f->write = g->write;

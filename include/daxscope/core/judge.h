@@ -24,6 +24,7 @@ struct dx_fault_group {
 	uint64_t wait_ns;
 	uint64_t fault_ns;
 	uint32_t dax_window; /* a DAX fault: its finding's dax_window */
+	uint16_t more_pages; /* a fault-around whose faulting page went unknown: one of page .. page + more_pages */
 	bool kthread, write, dax;
 	/* the event thread's grouping while the window is open; the judge reads none of them */
 	bool closed;

@@ -408,7 +408,8 @@ sub scalar_fields {
 # The load of page 4 at 75 ms in that race, an unblocked read fault: is it reported?
 sub fuse_race_read_found {
     my ($doc, $race) = @_;
-    return grep { !$_->{write} && $_->{page_index} == 4 && $_->{fault_tid} == $race->{reader_tid} }
+    # a range when the faulting page went unknown (its VMA walk refused): one of them, page 4 among them
+    return grep { !$_->{write} && $_->{page_index} <= 4 && 4 <= ($_->{last_page} // 4) && $_->{fault_tid} == $race->{reader_tid} }
       findings_for($doc, $race, 'unblocked_fault');
 }
 
