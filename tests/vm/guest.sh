@@ -12,13 +12,14 @@ artifact() { # NAME FILE
 	cat "$2"
 	echo "@@END $1@@"
 }
-# truth_artifacts NAME: daxcheck's rows (/tmp/truth.json), its errors
-# (/tmp/truth.err) and, where a row missed its target, its --trace
-# (/tmp/truth.trace) but the blocked faults: what it judged, for the test to show
+# truth_artifacts NAME: daxcheck's rows (/tmp/truth.json), its errors and
+# exit status (/tmp/truth.err) and, unless it exited 0 (every row met its
+# target), its --trace (/tmp/truth.trace) but the blocked faults: what it
+# judged, or where it hung, for the test to show
 truth_artifacts() {
 	artifact "$1-truth" /tmp/truth.json
 	artifact "$1-truth-err" /tmp/truth.err
-	grep -q '"ok":false' /tmp/truth.json || return 0
+	grep -qx 'exit 0' /tmp/truth.err && return 0
 	grep -v '^daxscope: blocked,' /tmp/truth.trace > /tmp/truth.trace.rest
 	artifact "$1-truth-trace" /tmp/truth.trace.rest
 }

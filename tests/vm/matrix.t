@@ -109,7 +109,9 @@ sub agreement {
 sub truth_rows {
     my ($fs, $a, $server_unseen) = @_;
     my $rows = eval { decode_json($a->{"$fs-truth"} // '') };
-    ok($rows && @$rows >= 8, "$fs-dax: daxcheck scored its scenarios") or return diag(($a->{"$fs-truth-err"} // '') . ($a->{hang} // ''));
+    ok($rows && @$rows >= 8, "$fs-dax: daxcheck scored its scenarios")
+      or return diag(($a->{"$fs-truth-err"} // '') . ($a->{hang} // '') . "its trace's last lines:\n"
+        . join("\n", grep { defined } (split /\n/, $a->{"$fs-truth-trace"} // 'none')[-12 .. -1]));
     for my $r (@$rows) {
         # a run of the random mix may see no partner access inside a window under TCG: it proves nothing, but is no failure
         my $must_race = !$server_unseen || $r->{scenario} =~ /^(mix|start_race)$/;
