@@ -119,11 +119,12 @@ umount $mnt
 sleep 1
 echo 0 > $T/tracing_on
 # Runs of each program the kernel skipped (bpftool's recursion_misses), read
-# while the recorder and daxtop still have them: "recorder PID", "programs N",
+# while the recorder and daxtop still have them: "recorder PID", "daxtop PID", "programs N",
 # then "NAME MISSES PIDS" for each program that missed any.
 $D/bpftool prog show > /tmp/progs 2>&1
 {
 	echo "recorder $rec"
+	echo "daxtop $top"
 	echo "programs $(grep -c ' name on_' /tmp/progs)"
 	awk '/^[0-9]+:/ { if (m) print n, m, p; n = m = p = ""
 			for (i = 1; i < NF; i++) { if ($i == "name") n = $(i + 1); if ($i == "recursion_misses") m = $(i + 1) } }
