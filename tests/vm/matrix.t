@@ -205,6 +205,7 @@ sub virtiofs_guest {
     note_vmm_crash($stderr);
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
     my $a = artifacts(slurp("$out/console.log"));
+    dax_kicks_ok($a, $k);
     like($a->{'virtiofs-mount'} // '', qr/ virtiofs .*dax/, 'virtio-fs mounted with DAX') or return;
     my ($len) = ($a->{'virtiofs-mount'} // '') =~ /Cache len: 0x([0-9a-f]+)/;
     is(hex($len // 0), $window_mb << 20, "the guest kernel sees a $window_mb MiB window");
@@ -475,6 +476,7 @@ sub model_guest {
     note_vmm_crash($stderr);
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
     my $a = artifacts(slurp("$out/console.log"));
+    dax_kicks_ok($a, $k);
     my $doc = eval { decode_json($a->{'model-report'} // '') };
     ok($doc, 'the report parses') or return diag($a->{'model-report-err'} // '');
     is($doc->{lost_events}, 0, 'no events lost');
@@ -591,6 +593,7 @@ sub tracepoint_guest {
     plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
     is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
     my $a = artifacts(slurp("$out/console.log"));
+    dax_kicks_ok($a, $k);
     ok(!defined $a->{hang}, 'nothing in the guest outlived its bound') or diag($a->{hang});
     like($a->{deny} // '', qr/^denying$/m, 'fentry/fexit refused in the guest') or return diag($a->{deny});
     probes_as_listed($k, 'tracepoint', $a, $out) or return;
@@ -612,6 +615,7 @@ for my $k (@kernels) {
         plan skip_all => "cannot boot a $k guest here: $stdout" if $rc == 3;
         is($rc, 0, "guest booted and finished") or do { diag($stderr); return };
         my $a = artifacts(slurp("$out/console.log"));
+        dax_kicks_ok($a, $k);
         ok(!defined $a->{hang}, 'nothing in the guest outlived its bound') or diag($a->{hang});
         probes_as_listed($k, 'fentry', $a, $out) or return;
         my %must = map { $_ => 1 } @{ $must_watch{$k} };

@@ -12,12 +12,13 @@ use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More;
+use Daxscope::Kernels ();
 
 our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder stop_recorder record_around report_json
   findings_for file_stats cleanup_later check_race_findings wait_for_mount slurp mount_delayfs
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
   free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found check_fuse_race_read artifacts
-  truth_trace
+  truth_trace dax_kicks_ok
   same_file judge_verdict_rows guest_verdict kernel_at_least);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
@@ -129,6 +130,20 @@ sub artifacts {
     $log =~ s/\r//g;    # the serial console ends lines with CR LF
     while ($log =~ /^\@\@ARTIFACT (\S+?)\@\@\n(.*?)^\@\@END \1\@\@/msg) { $a{$1} = $2 }
     return \%a;
+}
+
+# The DAX layout breaks a guest's kicker woke after 10 s asleep (artifact
+# dax-kicks, tests/vm/guest.sh dax_kicker): on a kernel known to leave them
+# asleep (%Daxscope::Kernels::dax_break_sleeps) each must go on once woken,
+# and is shown; on any other kernel there must be none.
+sub dax_kicks_ok {
+    my ($a, $k) = @_;
+    my @kicks = split /\n/, $a->{'dax-kicks'} // '';
+    return is(scalar @kicks, 0, "no DAX layout break slept 10 s on $k") || diag(@kicks)
+      unless $Daxscope::Kernels::dax_break_sleeps{$k};
+    diag("$k left a DAX layout break asleep, woken by the guest: $_") for @kicks;
+    is(scalar(grep { !/, woken: went on$/ } @kicks), 0,
+        'every DAX layout break the kernel left asleep went on once woken (' . scalar(@kicks) . ')');
 }
 
 # What daxcheck judged in a row that missed its target, from a guest's
