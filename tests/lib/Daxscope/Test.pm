@@ -133,17 +133,17 @@ sub artifacts {
 }
 
 # The DAX layout breaks a guest's kicker woke after 10 s asleep (artifact
-# dax-kicks, tests/vm/guest.sh dax_kicker): on a kernel known to leave them
-# asleep (%Daxscope::Kernels::dax_break_sleeps) each must go on once woken,
-# and is shown; on any other kernel there must be none.
+# dax-kicks, tests/vm/guest.sh dax_kicker): shown on a kernel known to leave
+# them asleep (%Daxscope::Kernels::dax_break_sleeps), where one that never
+# leaves is a hang the guest's bounds report; none allowed on another kernel.
 sub dax_kicks_ok {
     my ($a, $k) = @_;
     my @kicks = split /\n/, $a->{'dax-kicks'} // '';
-    return is(scalar @kicks, 0, "no DAX layout break slept 10 s on $k") || diag(@kicks)
-      unless $Daxscope::Kernels::dax_break_sleeps{$k};
-    diag("$k left a DAX layout break asleep, woken by the guest: $_") for @kicks;
-    is(scalar(grep { !/, woken: went on$/ } @kicks), 0,
-        'every DAX layout break the kernel left asleep went on once woken (' . scalar(@kicks) . ')');
+    if ($Daxscope::Kernels::dax_break_sleeps{$k}) {
+        diag("$k left a DAX layout break asleep, woken by the guest: $_") for @kicks;
+        return;
+    }
+    is(scalar @kicks, 0, "no DAX layout break slept 10 s on $k") or diag(join "\n", @kicks);
 }
 
 # What daxcheck judged in a row that missed its target, from a guest's
