@@ -142,8 +142,7 @@ if ($kept_table) {
       "to the guest's own NFSv4.2 client over loopback (nfs), the others on a 256 MiB one; virtio-fs\n",
       "through the QEMU and virtiofsd of ../shared/vmm, a 32 MiB window), `daxcheck --verdict --time $guest_seconds`\n",
       "on each filesystem; same cells. No virtio-fs DAX row on 6.1: a DAX file's last release can deadlock its\n",
-      "eviction there. No pmem DAX rows on 7.3: a DAX fallocate or truncate of the verdict's waits forever there in\n",
-      "`dax_break_layout` ([verdict.md](verdict.md)).\n\n";
+      "eviction there.\n\n";
     table('kernel', sub { $_[0]{doc}{kernel} }, @guests);
 }
 
