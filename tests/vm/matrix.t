@@ -189,6 +189,8 @@ my %virtiofs_dax_verdict_skipped = (%virtiofs_truth_hangs, '6.12' => "6.12: $qem
 # guard, per CPU), and the report says so.
 my @reclaim_programs = qw(on_dax_break_layouts on_dax_busy_range on_dax_remove on_dax_remove_exit on_dax_reclaim_pass
   on_dax_reclaim_pass_exit on_dax_inode_evict);
+# ... and those that count a SETUPMAPPING
+my @setup_programs = qw(on_dax_setup on_dax_setup_exit);
 # run-matrix.sh boots a guest once more when the shared VMM's QEMU crashed under it: say so
 sub note_vmm_crash { diag($_) for $_[0] =~ /^(the shared VMM's QEMU died .*)$/mg }
 sub virtiofs_guest {
@@ -223,7 +225,6 @@ sub virtiofs_guest {
     is($doc->{lost_events}, 0, 'no events lost');
     is($w->{ranges}, $window_mb / 2, "its $w->{ranges} ranges of 2 MiB");
     ok($w->{free} + $w->{busy} <= $w->{ranges} && $w->{min_free} <= $w->{free}, 'free and busy within the window');
-    my @setup_programs = qw(on_dax_setup on_dax_setup_exit);
     count_is($doc, $w->{setupmappings}, $ftrace{setups}, "SETUPMAPPINGs: daxscope $w->{setupmappings}, the kernel $ftrace{setups}",
         @setup_programs);
     count_is($doc, $w->{setupmappings} - $w->{failed_setupmappings}, $served{setup}, "SETUPMAPPINGs virtiofsd served: $served{setup}",
@@ -257,7 +258,7 @@ sub virtiofs_guest {
         "window state: daxscope's equals the kernel's ($kstate)");
     ok($w->{model} && $w->{model}{uses} > 0 && $w->{model}{this_window}, 'its range uses feed the cache-size model ('
         . ($w->{model} ? "$w->{model}{uses} uses over $w->{model}{working_set_ranges} ranges" : 'none') . ')');
-    virtiofs_daxtop($a, $w, \%ftrace, \@setup_programs);
+    virtiofs_daxtop($a, $w, \%ftrace);
     diag("virtio-fs DAX on $k: " . join(', ', map { "$_ $w->{$_}" } qw(setupmappings removemappings reclaims inline_reclaims reclaim_passes alloc_stalls alloc_misses))
         . sprintf('; reclaim p50 %.2f ms, pass p50 %.2f ms', $w->{reclaim_ns}{p50_ns} / 1e6, $w->{reclaim_pass_ns}{p50_ns} / 1e6));
     my %host = map { my $f = "$out/share/w$_"; ("w$_" => -e $f ? Digest::MD5->new->addfile(do { open my $h, '<', $f or die; $h })->hexdigest : '') } 1 .. 4;
@@ -347,14 +348,14 @@ sub virtiofs_skipped_runs {
 # the kernel's counts, short by at most the runs the kernel skipped of daxtop's
 # own programs (each tool's are its own: one may miss a run the other saw)
 sub virtiofs_daxtop {
-    my ($a, $w, $ftrace, $setup_programs) = @_;
+    my ($a, $w, $ftrace) = @_;
     my %misses = prog_misses_of($a, 'daxtop');
     my $skipped = sub { my $n = 0; $n += $misses{ substr($_, 0, 15) } // 0 for @_; $n };
     my $near = sub { my ($got, $kernel, $n) = @_; defined $got && $got <= $kernel && $got + $n >= $kernel };
     my ($top_window, $top_advice) = split /\n/, $a->{'virtiofs-daxtop'} // '';
     my ($maps, $reclaims) = ($top_window // '')
       =~ /^DAX window \S+: $w->{ranges} ranges, .*; (\d+) mappings, .* reclaims: (\d+) by the worker \(p50 (?!0\.000)[\d.]+, p99 [\d.]+ ms\)/;
-    my ($skip_maps, $skip_reclaims) = ($skipped->(@$setup_programs), $skipped->(@reclaim_programs));
+    my ($skip_maps, $skip_reclaims) = ($skipped->(@setup_programs), $skipped->(@reclaim_programs));
     ok($near->($maps, $ftrace->{setups}, $skip_maps) && $near->($reclaims, $ftrace->{worker_reclaims}, $skip_reclaims),
         "daxtop shows the window: the kernel's $ftrace->{setups} mappings and $ftrace->{worker_reclaims} worker reclaims "
         . "(short by at most its $skip_maps and $skip_reclaims skipped runs), and their latency") or diag($a->{'virtiofs-daxtop'});
