@@ -17,8 +17,6 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +65,7 @@ static long page_size;
 static uint64_t *hammer_tokens; /* hammer mode: the last token stored in each punched page */
 static volatile char *map;
 static uint64_t punch_start_ns;
-static atomic_int punch_started;
-static volatile int punch_done;
-/* hammer mode: the writer and the reader, spinning until the punch starts */
-#define HAMMERS 2
-static atomic_int hammers_spinning;
+static volatile int punch_started, punch_done;
 static uint64_t token_seq; /* only the writer thread stores: every token unique */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
@@ -205,19 +199,11 @@ static void *work(void *arg)
 	struct worker *w = arg;
 
 	w->tid = gettid();
+	wait_for_punch();
 	if (w->cfg->hammer_ms) {
-		/*
-		 * Spin, not sleep, until the punch starts: under TCG a thread woken
-		 * by its start ran its first access 5-30 ms into it, and a virtio-fs
-		 * punch (25-80 ms) could be over before either faulted.
-		 */
-		atomic_fetch_add(&hammers_spinning, 1);
-		while (!atomic_load_explicit(&punch_started, memory_order_acquire))
-			;
 		hammer(w);
 		return NULL;
 	}
-	wait_for_punch();
 	for (int i = 0; i < w->plan->n; i++) {
 		sleep_until(punch_start_ns + (uint64_t)w->plan->list[i].at_ms * 1000000ULL);
 		w->touch(&w->plan->list[i]);
@@ -240,11 +226,9 @@ static void *punch(void *arg)
 				     : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
 	p->tid = gettid();
-	while (p->cfg->hammer_ms && atomic_load(&hammers_spinning) < HAMMERS)
-		sched_yield();
 	pthread_mutex_lock(&start_lock);
 	p->start = punch_start_ns = now_ns();
-	atomic_store_explicit(&punch_started, 1, memory_order_release);
+	punch_started = 1;
 	pthread_cond_broadcast(&start_cond);
 	pthread_mutex_unlock(&start_lock);
 	p->ret = fallocate(p->fd, mode, (off_t)p->cfg->punch_off, (off_t)p->cfg->punch_len);
