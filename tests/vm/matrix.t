@@ -25,31 +25,26 @@ my %must_watch = %{ $watched{fentry} };
 
 my @matched;
 
-# The race's punch window in the report.
-sub race_punch {
-    my ($doc, $race) = @_;
-    my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
-    return $punch;
-}
-
-# ... in which the kernel read the fault lock held for write at each data change.
+# The race's punches (one, or race --punches), in each of which the kernel read
+# the fault lock held for write at each data change.
 sub held_throughout {
     my ($what, $doc, $race) = @_;
-    my $punch = race_punch($doc, $race);
-    ok($punch && $punch->{data_changes} > 0 && $punch->{holds_lock},
-        "$what: the kernel read the fault lock held for write at each data change ("
-        . ($punch ? "$punch->{data_changes} sampled, $punch->{data_changes_without_lock} without" : 'no punch') . ')');
+    my @punches = race_punches($doc, $race);
+    my @unheld = grep { !$_->{data_changes} || !$_->{holds_lock} } @punches;
+    ok(@punches == ($race->{punch}{count} // 1) && !@unheld,
+        "$what: the kernel read the fault lock held for write at each data change of its " . scalar(@punches) . ' punches ('
+        . join(', ', map { "$_->{data_changes} sampled, $_->{data_changes_without_lock} without" } @punches) . ')');
 }
 
-# ... or, where no lock is read (BLIND: why), the window says its lock is unknown, never held.
+# ... or, where no lock is read (BLIND: why), the windows say their lock is unknown, never held.
 sub lock_as_read {
     my ($what, $doc, $race, $blind) = @_;
     return held_throughout($what, $doc, $race) unless $blind;
-    my $punch = race_punch($doc, $race);
-    ok($punch && $punch->{data_changes} > 0 && !defined $punch->{holds_lock}
-        && $punch->{data_changes_lock_unknown} == $punch->{data_changes},
-        "$what: the fault lock is not read here, and the window says so ("
-        . ($punch ? "$punch->{data_changes} sampled, $punch->{data_changes_lock_unknown} lock unknown" : 'no punch') . ')');
+    my @punches = race_punches($doc, $race);
+    my @read = grep { !$_->{data_changes} || defined $_->{holds_lock} || $_->{data_changes_lock_unknown} != $_->{data_changes} } @punches;
+    ok(@punches == ($race->{punch}{count} // 1) && !@read,
+        "$what: the fault lock is not read here, and the windows say so ("
+        . join(', ', map { "$_->{data_changes} sampled, $_->{data_changes_lock_unknown} lock unknown" } @punches) . ')');
 }
 
 # The scheduled race (a write and a read at the punch's start, a write well after it):

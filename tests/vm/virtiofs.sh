@@ -107,7 +107,7 @@ for pass in 1 2 3 4 5; do
 done
 
 # Mapped faults hammering a file punched whole, then the scheduled race, as on pmem.
-$D/race --file $mnt/frag --size 16M --punch 0:16M --hammer-ms 1500 > /tmp/race.json 2> /tmp/race.err
+$D/race --file $mnt/frag --size 16M --punch 0:16M --hammer-ms 1500 --punches 5 > /tmp/race.json 2> /tmp/race.err
 echo "exit $?" >> /tmp/race.err
 race_sched $mnt/sched 2>> /tmp/race.err
 echo "exit $?" >> /tmp/race.err

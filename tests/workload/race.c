@@ -7,7 +7,11 @@
  *
  *   race --file PATH [--size BYTES] [--punch OFF:LEN] [--mode punch|zero]
  *        [--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N]
- *        [--fragment] [--settle-ms N]
+ *        [--punches N] [--fragment] [--settle-ms N]
+ *
+ * --punches N (with --hammer-ms): punch N times, evenly over the hammering.
+ * Under TCG a thread may be off its CPU for a whole punch; the later punches
+ * start while the hammers are running, so the race is run, not hoped for.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +61,7 @@ struct config {
 	bool zero_mode;
 	bool fragment;
 	long hammer_ms;
+	long punches;
 	long settle_ms;
 	struct plan writes, reads;
 };
@@ -219,11 +224,13 @@ struct puncher {
 	int ret, err;
 };
 
+/* start and end: of the first punch and of the last; a failed punch ends the series */
 static void *punch(void *arg)
 {
 	struct puncher *p = arg;
 	int mode = p->cfg->zero_mode ? FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE
 				     : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	uint64_t spacing = (uint64_t)p->cfg->hammer_ms * 1000000ULL / (uint64_t)p->cfg->punches;
 
 	p->tid = gettid();
 	pthread_mutex_lock(&start_lock);
@@ -231,8 +238,11 @@ static void *punch(void *arg)
 	punch_started = 1;
 	pthread_cond_broadcast(&start_cond);
 	pthread_mutex_unlock(&start_lock);
-	p->ret = fallocate(p->fd, mode, (off_t)p->cfg->punch_off, (off_t)p->cfg->punch_len);
-	p->err = errno;
+	for (long i = 0; i < p->cfg->punches && !p->ret; i++) {
+		sleep_until(p->start + (uint64_t)i * spacing);
+		p->ret = fallocate(p->fd, mode, (off_t)p->cfg->punch_off, (off_t)p->cfg->punch_len);
+		p->err = errno;
+	}
 	p->end = now_ns();
 	punch_done = 1;
 	return NULL;
@@ -390,7 +400,8 @@ static void parse(int argc, char **argv, struct config *c)
 		{ "punch", required_argument, NULL, 'p' },	{ "mode", required_argument, NULL, 'm' },
 		{ "write-at", required_argument, NULL, 'w' },	{ "read-at", required_argument, NULL, 'r' },
 		{ "hammer-ms", required_argument, NULL, 'h' },	{ "fragment", no_argument, NULL, 'F' },
-		{ "settle-ms", required_argument, NULL, 'S' },	{ NULL, 0, NULL, 0 },
+		{ "settle-ms", required_argument, NULL, 'S' },	{ "punches", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *colon;
 	int opt;
@@ -419,18 +430,23 @@ static void parse(int argc, char **argv, struct config *c)
 		case 'w': add_access(&c->writes, optarg); break;
 		case 'r': add_access(&c->reads, optarg); break;
 		case 'h': c->hammer_ms = parse_ms(optarg); break;
+		case 'n': c->punches = parse_ms(optarg); break;
 		case 'F': c->fragment = true; break;
 		case 'S': c->settle_ms = parse_ms(optarg); break;
 		default:
 			fprintf(stderr, "usage: race --file PATH [--size B] [--punch OFF:LEN] [--mode punch|zero] "
-					"[--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N] [--fragment] "
-					"[--settle-ms N]\n");
+					"[--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N] [--punches N] "
+					"[--fragment] [--settle-ms N]\n");
 			exit(2);
 		}
 	}
 	if (optind < argc || !c->file || !c->size || c->size % (uint64_t)page_size || !c->punch_len ||
 	    c->punch_len > c->size || c->punch_off > c->size - c->punch_len) {
 		fprintf(stderr, "race: --file is required, --size a multiple of the page size, the punch inside it\n");
+		exit(2);
+	}
+	if (c->punches < 1 || c->punches > 100 || (c->punches > 1 && !c->hammer_ms)) {
+		fprintf(stderr, "race: --punches is 1 to 100, and more than one only with --hammer-ms\n");
 		exit(2);
 	}
 	/* a worker sleeps until each of its accesses in turn */
@@ -507,6 +523,7 @@ int main(int argc, char **argv)
 	c.punch_off = 2 * (uint64_t)page_size;
 	c.punch_len = 4 * (uint64_t)page_size;
 	c.settle_ms = 200;
+	c.punches = 1;
 	parse(argc, argv, &c);
 
 	p.fd = open(c.file, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -553,8 +570,8 @@ int main(int argc, char **argv)
 	       major(st.st_dev), minor(st.st_dev), (uint64_t)st.st_dev, (uint64_t)st.st_ino, getpid(),
 	       p.tid, writer.tid, reader.tid, page_size);
 	printf(",\"punch\":{\"mode\":\"%s\",\"offset\":%" PRIu64 ",\"len\":%" PRIu64 ",\"start_ns\":%" PRIu64
-	       ",\"end_ns\":%" PRIu64 ",\"ret\":%d}",
-	       c.zero_mode ? "zero" : "punch", c.punch_off, c.punch_len, p.start, p.end, p.ret);
+	       ",\"end_ns\":%" PRIu64 ",\"count\":%ld,\"ret\":%d}",
+	       c.zero_mode ? "zero" : "punch", c.punch_off, c.punch_len, p.start, p.end, c.punches, p.ret);
 	if (c.fragment)
 		printf(",\"extents\":%ld", extents);
 	print_accesses("writes", &c.writes, true);

@@ -19,7 +19,7 @@ our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder st
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
   free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found check_fuse_race_read artifacts
   truth_trace dax_kicks_ok
-  same_file judge_verdict_rows guest_verdict kernel_at_least);
+  same_file race_punches judge_verdict_rows guest_verdict kernel_at_least);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
@@ -407,12 +407,14 @@ sub check_fuse_race {
     return 1;
 }
 
-# The window of that race's punch, by its file and the punching thread; undef if none.
-sub race_punch {
+# The windows of that race's punches (race --punches), by their file and the punching thread.
+sub race_punches {
     my ($doc, $race) = @_;
-    my ($punch) = grep { same_file($_, $race) && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
-    return $punch;
+    return grep { same_file($_, $race) && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
 }
+
+# ... the first one; undef if none.
+sub race_punch { (race_punches(@_))[0] }
 
 # A window's plain fields (no arrays, no objects): what a failure shows of it.
 sub scalar_fields {
