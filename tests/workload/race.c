@@ -340,13 +340,16 @@ static uint64_t parse_size(const char *s)
 	exit(2);
 }
 
-static long parse_ms(const char *s)
+/* WHAT: what the number counts, for the error */
+static long parse_count(const char *s, const char *what)
 {
 	char *end;
-	long v = strtol(s, &end, 10);
+	long v;
 
-	if (end == s || *end || v < 0) {
-		fprintf(stderr, "race: bad milliseconds '%s'\n", s);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || v < 0 || errno) {
+		fprintf(stderr, "race: bad %s '%s'\n", what, s);
 		exit(2);
 	}
 	return v;
@@ -429,10 +432,10 @@ static void parse(int argc, char **argv, struct config *c)
 			break;
 		case 'w': add_access(&c->writes, optarg); break;
 		case 'r': add_access(&c->reads, optarg); break;
-		case 'h': c->hammer_ms = parse_ms(optarg); break;
-		case 'n': c->punches = parse_ms(optarg); break;
+		case 'h': c->hammer_ms = parse_count(optarg, "milliseconds"); break;
+		case 'n': c->punches = parse_count(optarg, "number of punches"); break;
 		case 'F': c->fragment = true; break;
-		case 'S': c->settle_ms = parse_ms(optarg); break;
+		case 'S': c->settle_ms = parse_count(optarg, "milliseconds"); break;
 		default:
 			fprintf(stderr, "usage: race --file PATH [--size B] [--punch OFF:LEN] [--mode punch|zero] "
 					"[--write-at MS:PAGE]... [--read-at MS:PAGE]... [--hammer-ms N] [--punches N] "
