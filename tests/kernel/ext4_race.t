@@ -42,7 +42,7 @@ subtest 'scheduled race: nothing lost, nothing through' => sub {
 # The kernel read the invalidate lock at each of the punch's data changes: held for write by the punch.
 sub held_throughout {
     my ($doc, $race) = @_;
-    my ($p) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    my $p = race_punch($doc, $race);
     ok($p && $p->{data_changes} > 0, 'the punch\'s data changes were sampled in the kernel (' . ($p ? $p->{data_changes} : 0) . ')');
     ok($p && $p->{holds_lock}, 'ext4 held its fault lock for write at every one of them')
       or diag(explain $p);

@@ -19,7 +19,7 @@ our @EXPORT = qw(top build need_kernel_bpf scratch_dir run_cmd start_recorder st
   links_of links_gone wait_until workload_faults_seen capture_split capture_join hostile_capture
   free_port start_bg stop_here unprivileged_user user_script fuse_race_args check_fuse_race fuse_race_read_found check_fuse_race_read artifacts
   truth_trace dax_kicks_ok
-  same_file race_punches judge_verdict_rows guest_verdict kernel_at_least);
+  same_file race_punch race_punches judge_verdict_rows guest_verdict kernel_at_least);
 
 my $top = abs_path(__FILE__ =~ s{/[^/]+$}{}r . '/../../..');
 sub top   { $top }
