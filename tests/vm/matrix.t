@@ -59,7 +59,7 @@ sub scheduled_race {
     ok(@after && !(grep { $_->{lost} } @after), "$fs scheduled race: no write made after the punch returned was lost ("
         . scalar(@after) . ' made)') or diag(explain $race->{writes});
     lock_as_read("$fs scheduled race", $doc, $race, $blind);
-    my @mine = grep { $_->{ino} == $race->{ino} } @{ $doc->{findings} };
+    my @mine = findings_for($doc, $race);
     is(scalar(grep { $_->{kind} ne 'blocked_fault' } @mine), 0, "$fs scheduled race: no finding but blocked faults")
       or diag(explain \@mine);
 }
@@ -126,7 +126,7 @@ sub dax_race {
     ok($race && $doc, "$fs: workload and report present") or return;
     is($race->{lost_writes}, 0, "$fs: the workload lost no write");
     is($doc->{lost_events}, 0, "$fs: no events lost");
-    my ($st) = grep { $_->{ino} == $race->{ino} } @{ $doc->{files} };
+    my $st = file_stats($doc, $race);
     ok($st, "$fs: the punched file is reported")
       or return diag("files: " . join(', ', map { "$_->{ino} $_->{path}" } @{ $doc->{files} }) . '; '
         . scalar(@{ $doc->{punches} }) . " punches\nrace: " . ($a->{"$fs-race-err"} // '') . "recorder: "
@@ -135,7 +135,7 @@ sub dax_race {
     ok($st->{faults}{dax_pte} + $st->{faults}{dax_pmd} > 0,
         "$fs: DAX faults seen ($st->{faults}{dax_pte} pte, $st->{faults}{dax_pmd} pmd)");
     lock_as_read($fs, $doc, $race, $blind);
-    my @mine = grep { $_->{ino} == $race->{ino} } @{ $doc->{findings} };
+    my @mine = findings_for($doc, $race);
     my @blocked = grep { $_->{kind} eq 'blocked_fault' } @mine;
     SKIP: {
         skip "$fs: $blind", 3 if $blind;

@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,8 +139,8 @@ int main(int argc, char **argv)
 	dfd = open(path, O_RDONLY | O_DIRECT);
 	if (dfd < 0 || pread(dfd, buf, (size_t)pages * PAGE, 0) != (ssize_t)pages * PAGE)
 		die("O_DIRECT read");
-	printf("{\"op\":\"%s\",\"ino\":%lu,\"pages\":%d,\"punch_pid\":%d,\"punch_tid\":%d,\"mapper_pid\":%d,\"mapper_tid\":%d,\"lost\":[",
-	       op, (unsigned long)st.st_ino, pages, (int)getpid(), (int)syscall(SYS_gettid), (int)child, (int)mapper_tid);
+	printf("{\"op\":\"%s\",\"dev\":\"%u:%u\",\"ino\":%lu,\"pages\":%d,\"punch_pid\":%d,\"punch_tid\":%d,\"mapper_pid\":%d,\"mapper_tid\":%d,\"lost\":[",
+	       op, major(st.st_dev), minor(st.st_dev), (unsigned long)st.st_ino, pages, (int)getpid(), (int)syscall(SYS_gettid), (int)child, (int)mapper_tid);
 	for (int i = 0; i < pages; i++) {
 		const char *half = buf + (size_t)i * PAGE + HALF;
 		bool kept = true;

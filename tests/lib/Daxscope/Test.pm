@@ -322,7 +322,7 @@ sub wait_for_mount {
 sub check_race_findings {
     my ($doc, $race, $first, $last, $path) = @_;
     my %lost = map { $_->{page} => 1 } grep { $_->{lost} } @{ $race->{writes} };
-    my ($punch) = grep { $_->{ino} == $race->{ino} && $_->{task}{tid} == $race->{punch_tid} } @{ $doc->{punches} };
+    my $punch = race_punch($doc, $race);
     ok($punch && $punch->{end_ns} > $punch->{begin_ns} && !$punch->{unterminated},
         'the punch window is reported, by the punching thread, with its begin and end') or return %lost;
     my @discarded = findings_for($doc, $race, 'discarded_write');
