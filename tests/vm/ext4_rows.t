@@ -107,12 +107,12 @@ sub judge_after_op {
     my ($r) = eval { decode_json((split /\n/, $art->{'afterop-report'} // '')[0] // '') };
     ok($w && $r, "after $op: the workload and the report came")
       or return diag(($art->{"afterop-$op"} // '') . ($art->{'afterop-report'} // '') . ($art->{'afterop-record-err'} // ''));
-    my @windows = grep { same_file($_, $w) && $_->{task}{tid} == $w->{punch_tid} } @{ $r->{punches} };
+    my @windows = race_punches($r, $w);
     is(scalar @windows, $w->{pages}, "$k after $op: one window an operation ($w->{pages})");
     my $loses = $op eq 'zero' && $zero_leaves_writable{$k};
     is($w->{lost_pages}, $loses ? $w->{pages} : 0,
         "$k after $op: " . ($loses ? 'every' : 'no') . " store through the mapping lost ($w->{lost_pages} of $w->{pages})");
-    my @mine  = grep { same_file($_, $w) } @{ $r->{findings} };
+    my @mine  = findings_for($r, $w);
     my @found = grep { $_->{kind} eq 'writable_after_punch' } @mine;
     my @other = grep { $_->{kind} ne 'writable_after_punch' && $_->{kind} ne 'blocked_fault' } @mine;
     my %lost = map { $_ => 1 } @{ $w->{lost} };
