@@ -808,17 +808,18 @@ static struct dx_retired_window *retired(const struct dx_correlator *c, struct p
 		.file = w->file,
 		.first_page = w->first_page,
 		.last_page = w->last_page,
-		.groups = w->groups,
+		/* cut to fit: a backlog of small windows must cost what its evidence weighs, not the room it grew */
+		.groups = dx_trim(w->groups, w->ngroups, sizeof(*w->groups)),
 		.ngroups = w->ngroups,
-		.dirtied = w->dirtied,
+		.dirtied = dx_trim(w->dirtied, w->ndirtied, sizeof(*w->dirtied)),
 		.ndirtied = w->ndirtied,
-		.deleted = w->deleted,
+		.deleted = dx_trim(w->deleted, w->ndeleted, sizeof(*w->deleted)),
 		.ndeleted = w->ndeleted,
-		.added = w->added,
+		.added = dx_trim(w->added, w->nadded, sizeof(*w->added)),
 		.nadded = w->nadded,
-		.read = w->read,
+		.read = dx_trim(w->read, w->nread, sizeof(*w->read)),
 		.nread = w->nread,
-		.ios = w->ios,
+		.ios = dx_trim(w->ios, w->nios, sizeof(*w->ios)),
 		.nios = w->nios,
 	};
 	u64_map_free(&w->last_group);
@@ -873,10 +874,13 @@ static void unindex(struct dx_correlator *c, struct punch_window *w)
 			unjoinable(&c->task_windows, w->file, task_windows(&c->task_windows, w->file, w->groups[i].task.tid), w->groups[i].task.tid);
 }
 
+/* A retired window's own struct, weighed in the judge's backlog as the page marks it would hold (4). */
+#define RETIRED_WINDOW_WEIGHT (sizeof(struct dx_retired_window) / sizeof(struct dx_page_mark) + 1)
+
 /* From here on W is only judged: on the judge's thread, with what it holds; W itself is gone. */
 static void retire(struct dx_correlator *c, struct punch_window *w)
 {
-	size_t weight = w->kept + 1;
+	size_t weight = w->kept + RETIRED_WINDOW_WEIGHT;
 
 	c->kept -= w->kept;
 	unindex(c, w);

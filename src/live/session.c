@@ -1171,30 +1171,45 @@ static void hand_fuse_hists(const struct dx_session *s, dx_record_fn fn, void *c
 	}
 }
 
-/* The kernel keeps a file's counters at the head of its window's value (struct dx_file_entry_head). */
+/*
+ * The kernel keeps a file's counters at the head of its window's value (struct
+ * dx_file_entry_head). Read in batches (hash maps, 5.6+; the ring buffer needs
+ * 5.8): a live view with 10,000 files takes 40 syscalls a refresh, not 20,000.
+ * A walk that fails midway hands what it read before; the next snapshot reads all again.
+ */
+#define FILE_COUNTS_BATCH 256
+
 static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *ctx)
 {
 	const struct bpf_map *map = s->skel->maps.armed_files;
 	size_t size = bpf_map__value_size(map);
-	struct dx_file_key key, next;
+	struct dx_file_key keys[FILE_COUNTS_BATCH];
 	struct dx_file_counts_record r;
-	void *prev = NULL, *window = malloc(size);
-	const struct dx_file_entry_head *head = window;
+	__u64 token = 0; /* opaque to us: a hash map's next bucket */
+	char *values = malloc(FILE_COUNTS_BATCH * size);
+	bool last = false;
 
-	if (!window || size < sizeof(*head)) {
-		free(window);
+	if (!values || size < sizeof(struct dx_file_entry_head)) {
+		free(values);
 		return;
 	}
-	while (!bpf_map__get_next_key(map, prev, &next, sizeof(next))) {
-		key = next;
-		prev = &key;
-		if (bpf_map__lookup_elem(map, &key, sizeof(key), window, size, 0))
-			continue; /* evicted meanwhile */
-		r.counts = head->counts;
-		r.file = (struct dx_file){ .ino = key.ino, .dev = key.dev, .gen = head->gen };
-		fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
+	for (bool first = true; !last; first = false) {
+		__u32 n = FILE_COUNTS_BATCH;
+
+		if (bpf_map_lookup_batch(bpf_map__fd(map), first ? NULL : &token, &token, keys, values, &n, NULL)) {
+			last = true;
+			if (errno != ENOENT) /* only ENOENT (the map's end) says n were read */
+				break;
+		}
+		for (__u32 i = 0; i < n; i++) {
+			const struct dx_file_entry_head *head = (const void *)(values + i * size);
+
+			r.counts = head->counts;
+			r.file = (struct dx_file){ .ino = keys[i].ino, .dev = keys[i].dev, .gen = head->gen };
+			fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
+		}
 	}
-	free(window);
+	free(values);
 }
 
 /* Every loaded program's runs the kernel skipped: those that missed any, or that this kernel does not count. */

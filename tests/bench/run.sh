@@ -10,7 +10,8 @@
 #     says how far it is from 1 M page events/s (target: none lost there)
 #  3. the collector alone: `daxtrace report` on that capture: events/s, RSS
 #  4. a live view's memory over a long run with many findings (reportbench):
-#     RSS at 1x..8x the findings must stay flat (the newest are kept, all counted)
+#     RSS at 1x..8x the findings must stay flat (the newest are kept, all counted),
+#     fed as the live loop feeds it (no more while the judge is behind)
 #  5. the collector on hostile captures (corrbench): one punch window hammered
 #     by faults, punches by threads that never end, and punch begins that
 #     arrive late: time per event at 1x..8x the size must stay flat (ratio
@@ -83,9 +84,9 @@ awk -v e="$events" -v w="$wall" -v r="$rss" 'BEGIN {
 	printf "collector: %.0f events/s correlated (report of %d events in %.2f s), RSS %.1f MiB\n", e / (w > 0 ? w : 0.01), e, w, r / 1024 }'
 
 "$B/reportbench" -n "${BENCH_WINDOWS:-200000}" -r 8 | awk -F'[:,}]' '
-	{ rss[NR] = $8; judged = $4; ns = $10 }
-	END { printf "live view, %d findings judged in 8 rounds: RSS %d KiB after the first, %d after the last (ratio %.2f), %d ns per window\n",
-		judged, rss[1], rss[NR], rss[NR] / rss[1], ns }'
+	{ rss[NR] = $8; judged = $4; ns = $10; holds = $12 }
+	END { printf "live view, %d findings judged in 8 rounds: RSS %d KiB after the first, %d after the last (ratio %.2f), %d ns per window; the feed held for the judge %d times\n",
+		judged, rss[1], rss[NR], rss[NR] / rss[1], ns, holds }'
 
 for shape in hammer threads late; do
 	"$B/corrbench" -s "$shape" -n "${BENCH_HOSTILE:-16000}" | awk -F'[:,}]' -v shape="$shape" '
