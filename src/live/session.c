@@ -1187,20 +1187,17 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 	struct dx_file_counts_record r;
 	__u64 token = 0; /* opaque to us: a hash map's next bucket */
 	char *values = malloc(FILE_COUNTS_BATCH * size);
-	bool last = false;
 
 	if (!values || size < sizeof(struct dx_file_entry_head)) {
 		free(values);
 		return;
 	}
-	for (bool first = true; !last; first = false) {
+	for (void *from = NULL;; from = &token) {
 		__u32 n = FILE_COUNTS_BATCH;
+		int err = bpf_map_lookup_batch(bpf_map__fd(map), from, &token, keys, values, &n, NULL);
 
-		if (bpf_map_lookup_batch(bpf_map__fd(map), first ? NULL : &token, &token, keys, values, &n, NULL)) {
-			last = true;
-			if (errno != ENOENT) /* only ENOENT (the map's end) says n were read */
-				break;
-		}
+		if (err && errno != ENOENT) /* only ENOENT (the map's end) says n were read */
+			break;
 		for (__u32 i = 0; i < n; i++) {
 			const struct dx_file_entry_head *head = (const void *)(values + i * size);
 
@@ -1208,6 +1205,8 @@ static void hand_file_counts(const struct dx_session *s, dx_record_fn fn, void *
 			r.file = (struct dx_file){ .ino = keys[i].ino, .dev = keys[i].dev, .gen = head->gen };
 			fn(DX_REC_FILE_COUNTS, &r, sizeof(r), ctx);
 		}
+		if (err)
+			break;
 	}
 	free(values);
 }
